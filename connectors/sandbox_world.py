@@ -1,0 +1,554 @@
+"""The demo world: one fictional company, deterministic from a seed.
+
+Every sandbox renders its own wire format from these vendor-neutral records, so
+JIRA, GitHub, ServiceNow and Remedy all describe the same releases and the hub
+can join them (a release's JIRA fixVersion, GitHub milestone and change
+request share one `release_key`). Nothing here knows a wire format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+# A fixed "now" keeps the world identical across runs and machines; sandboxes
+# may shift it with `World.now` when a test needs a live clock.
+EPOCH = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+APP_CATALOGUE: list[tuple[str, str, str]] = [
+    # key, name, repository name
+    ("PAY", "Payments", "payments-service"),
+    ("CHK", "Checkout", "checkout-web"),
+    ("INV", "Inventory", "inventory-api"),
+    ("IDN", "Identity", "identity-gateway"),
+    ("NTF", "Notifications", "notification-hub"),
+    ("RPT", "Reporting", "reporting-portal"),
+]
+
+FIRST_NAMES = ["Ada", "Brian", "Chen", "Divya", "Emeka", "Freya", "Goran", "Hana",
+               "Ivan", "Julia", "Kwame", "Lena", "Mateo", "Nadia", "Omar", "Priya"]
+LAST_NAMES = ["Lovelace", "Kernighan", "Wei", "Rao", "Okafor", "Nilsen", "Petrov", "Sato",
+              "Horvat", "Costa", "Mensah", "Fischer", "Ruiz", "Haddad", "Farouk", "Iyer"]
+
+VERBS = ["Add", "Fix", "Refactor", "Harden", "Migrate", "Speed up", "Document", "Remove",
+         "Validate", "Retry", "Cache", "Audit"]
+NOUNS = ["settlement batch", "refund flow", "login throttle", "stock reservation", "SMS sender",
+         "ledger export", "session cookie", "price rounding", "webhook receiver",
+         "PDF statements", "address lookup", "fraud score call", "cart merge", "token refresh",
+         "nightly report", "currency table"]
+
+# Workflow statuses in the order a work item moves through them, with the
+# status category JIRA would give each (new / indeterminate / done).
+WORKFLOW: list[tuple[str, str]] = [
+    ("To Do", "new"),
+    ("In Progress", "indeterminate"),
+    ("In Review", "indeterminate"),
+    ("Done", "done"),
+]
+ISSUE_TYPES = ["Story", "Bug", "Task"]
+PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest"]
+
+# Vendor-neutral change lifecycle; each ITSM sandbox maps these to its own
+# state model (ServiceNow numeric states, Remedy Status + Status Reason).
+CHANGE_STAGES = ["new", "assess", "authorize", "scheduled", "implement", "review", "closed",
+                 "canceled", "rejected", "on_hold"]
+RELEASE_STATUSES = ["PLANNED", "IN_PROGRESS", "READY", "DEPLOYING", "DEPLOYED", "CANCELLED"]
+
+
+@dataclass(slots=True)
+class Person:
+    """One employee, known to every system under its own identifier."""
+
+    index: int
+    display_name: str
+    email: str
+    username: str  # JIRA DC `name`/`key`, Remedy login
+    account_id: str  # JIRA Cloud accountId
+    github_login: str
+    github_id: int
+
+
+@dataclass(slots=True)
+class Application:
+    key: str  # JIRA project key and Heatshield application key
+    name: str
+    jira_project_id: int
+    repo_owner: str
+    repo_name: str
+    repo_id: int
+    ci_name: str  # CMDB configuration item name
+    support_group: str
+    lead: Person
+
+
+@dataclass(slots=True)
+class Release:
+    """A release as the company plans it; each upstream sees its own facet."""
+
+    key: str  # e.g. "PAY-2026.11"; Heatshield's release key
+    app_key: str
+    version_name: str  # JIRA fixVersion name == GitHub milestone title
+    jira_version_id: int
+    milestone_number: int
+    status: str  # one of RELEASE_STATUSES
+    type: str  # ENTERPRISE | PROJECT | EMERGENCY
+    window_start: datetime
+    window_end: datetime
+    released: bool
+    from_tag: str  # compare range base
+    to_tag: str  # compare range head
+    description: str
+
+
+@dataclass(slots=True)
+class WorkItem:
+    """A JIRA issue."""
+
+    id: int
+    key: str
+    app_key: str
+    release_key: str | None
+    summary: str
+    description: str
+    issue_type: str
+    priority: str
+    status: str  # workflow status name (WORKFLOW)
+    status_category: str
+    assignee: Person | None
+    reporter: Person
+    created: datetime
+    updated: datetime
+    labels: list[str]
+    # (when, author, field, from, to) in time order
+    changelog: list[tuple[datetime, Person, str, str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Commit:
+    sha: str
+    message: str
+    author: Person
+    date: datetime
+
+
+@dataclass(slots=True)
+class PullRequest:
+    id: int
+    number: int  # shares the number space with GitHubIssue, as on GitHub
+    app_key: str
+    release_key: str | None
+    title: str
+    body: str
+    author: Person
+    state: str  # open | closed
+    draft: bool
+    merged_at: datetime | None
+    base_ref: str
+    head_ref: str
+    head_sha: str
+    merge_commit_sha: str | None
+    created: datetime
+    updated: datetime
+    closed_at: datetime | None
+    labels: list[str]
+    jira_key: str | None  # the JIRA issue named in its title
+
+
+@dataclass(slots=True)
+class GitHubIssue:
+    id: int
+    number: int
+    app_key: str
+    release_key: str | None
+    title: str
+    body: str
+    author: Person
+    assignee: Person | None
+    state: str  # open | closed
+    state_reason: str | None  # completed | not_planned | reopened | None
+    created: datetime
+    updated: datetime
+    closed_at: datetime | None
+    labels: list[str]
+
+
+@dataclass(slots=True)
+class Tag:
+    app_key: str
+    name: str
+    sha: str
+    date: datetime
+
+
+@dataclass(slots=True)
+class GitHubRelease:
+    id: int
+    app_key: str
+    release_key: str
+    tag_name: str
+    name: str
+    body: str
+    draft: bool
+    prerelease: bool
+    created: datetime
+    published: datetime | None
+    author: Person
+
+
+@dataclass(slots=True)
+class DeploymentStatus:
+    id: int
+    state: str  # error failure inactive in_progress queued pending success
+    description: str
+    created: datetime
+
+
+@dataclass(slots=True)
+class Deployment:
+    id: int
+    app_key: str
+    release_key: str | None
+    sha: str
+    ref: str  # the tag deployed
+    environment: str  # dev | staging | production
+    creator: Person
+    created: datetime
+    statuses: list[DeploymentStatus]
+
+
+@dataclass(slots=True)
+class ChangeRequest:
+    """A change request, raised in one ITSM (`itsm`) for one release."""
+
+    seq: int  # per-ITSM sequence; sandboxes derive numbers (CHG0030001, CRQ...) from it
+    itsm: str  # servicenow | remedy
+    release_key: str | None
+    app_key: str
+    title: str
+    description: str
+    change_type: str  # standard | normal | emergency
+    stage: str  # one of CHANGE_STAGES
+    approval: str  # not_requested | requested | approved | rejected
+    risk: str  # low | moderate | high | very_high
+    impact: str  # low | medium | high
+    planned_start: datetime
+    planned_end: datetime
+    requested_by: Person
+    assignment_group: str
+    created: datetime
+    updated: datetime
+    backout_plan: str
+    test_plan: str
+    correlation_id: str = ""
+
+
+@dataclass(slots=True)
+class World:
+    seed: int
+    scale: int
+    now: datetime
+    people: list[Person]
+    applications: list[Application]
+    releases: list[Release]
+    work_items: list[WorkItem]
+    commits: dict[str, list[Commit]]  # by app key, oldest first
+    pull_requests: list[PullRequest]
+    github_issues: list[GitHubIssue]
+    tags: list[Tag]
+    github_releases: list[GitHubRelease]
+    deployments: list[Deployment]
+    change_requests: list[ChangeRequest]
+    org: str = "acme-retail"
+    company: str = "Acme Retail"
+
+    def app(self, key: str) -> Application:
+        return next(a for a in self.applications if a.key == key)
+
+    def release(self, key: str) -> Release:
+        return next(r for r in self.releases if r.key == key)
+
+    def person_by_email(self, email: str) -> Person | None:
+        return next((p for p in self.people if p.email == email), None)
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def _people(rng: random.Random, count: int) -> list[Person]:
+    people: list[Person] = []
+    for i in range(count):
+        first = FIRST_NAMES[i % len(FIRST_NAMES)]
+        last = LAST_NAMES[(i * 7 + i // len(FIRST_NAMES)) % len(LAST_NAMES)]
+        suffix = "" if i < len(FIRST_NAMES) else str(i // len(FIRST_NAMES))
+        username = f"{first[0].lower()}{last.lower()}{suffix}"
+        people.append(Person(
+            index=i,
+            display_name=f"{first} {last}",
+            email=f"{username}@acme-retail.example",
+            username=username,
+            account_id=f"5b10ac8d82e05b22cc7d{i:04x}",
+            github_login=f"{first.lower()}-{last.lower()}{suffix}",
+            github_id=9100000 + i,
+        ))
+    rng.shuffle(people)  # deterministic, so leads are not always the first names
+    return people
+
+
+def build_world(seed: int = 7, scale: int = 1) -> World:
+    """Make the demo world; `scale` multiplies releases and items for benchmarks."""
+    if scale < 1:
+        raise ValueError("scale must be at least 1")
+    rng = random.Random(seed)
+    now = EPOCH
+    people = _people(rng, 16 + 4 * (scale - 1))
+
+    applications: list[Application] = []
+    app_count = len(APP_CATALOGUE) if scale == 1 else len(APP_CATALOGUE) * min(scale, 10)
+    for i in range(app_count):
+        base_key, base_name, repo = APP_CATALOGUE[i % len(APP_CATALOGUE)]
+        n = i // len(APP_CATALOGUE)
+        key = base_key if n == 0 else f"{base_key[:2]}{chr(ord('A') + n - 1)}"
+        name = base_name if n == 0 else f"{base_name} {n + 1}"
+        repo_name = repo if n == 0 else f"{repo}-{n + 1}"
+        applications.append(Application(
+            key=key, name=name, jira_project_id=10000 + i, repo_owner="acme-retail",
+            repo_name=repo_name, repo_id=700000 + i, ci_name=f"{name} Service",
+            support_group=f"{name} Ops", lead=people[i % len(people)],
+        ))
+
+    releases: list[Release] = []
+    work_items: list[WorkItem] = []
+    commits: dict[str, list[Commit]] = {}
+    pulls: list[PullRequest] = []
+    gh_issues: list[GitHubIssue] = []
+    tags: list[Tag] = []
+    gh_releases: list[GitHubRelease] = []
+    deployments: list[Deployment] = []
+    changes: list[ChangeRequest] = []
+    issue_id = 10100
+    gh_id = 1_500_000
+    deploy_id = 880_000
+    status_id = 9_900_000
+    seq = {"servicenow": 30001, "remedy": 1001}
+
+    # Monthly releases per application: a few shipped, one in flight, some planned.
+    months_back, months_ahead = 3, 2 + (scale - 1) * 3
+    for app_index, app in enumerate(applications):
+        issue_num = 0
+        gh_number = 0
+        app_commits: list[Commit] = []
+        commits[app.key] = app_commits
+        prev_tag = "v1.0.0"
+        tag_date = now - timedelta(days=31 * (months_back + 1))
+        tags.append(Tag(app.key, prev_tag, _sha(app.key, prev_tag), tag_date))
+        for m in range(-months_back, months_ahead + 1):
+            month_index = now.year * 12 + now.month - 1 + m
+            month_start = now.replace(year=month_index // 12, month=month_index % 12 + 1, day=1)
+            version = f"{month_start:%Y.%m}"
+            rkey = f"{app.key}-{version}"
+            start = month_start + timedelta(days=14 + app_index % 5, hours=20)
+            end = start + timedelta(hours=4)
+            if m < 0:
+                status = "DEPLOYED" if rng.random() > 0.1 else "CANCELLED"
+            elif m == 0:
+                status = rng.choice(["IN_PROGRESS", "READY", "DEPLOYING"])
+            else:
+                status = "PLANNED"
+            rtype = "EMERGENCY" if rng.random() < 0.08 else (
+                "ENTERPRISE" if app_index % 3 == 0 else "PROJECT")
+            to_tag = f"v1.{m + months_back + 1}.0"
+            rel = Release(
+                key=rkey, app_key=app.key, version_name=version,
+                jira_version_id=20000 + len(releases), milestone_number=m + months_back + 1,
+                status=status, type=rtype, window_start=start, window_end=end,
+                released=status == "DEPLOYED", from_tag=prev_tag, to_tag=to_tag,
+                description=f"{app.name} {version} release",
+            )
+            releases.append(rel)
+
+            # JIRA issues: done for shipped releases, mixed for the current, mostly to do ahead.
+            for _ in range(rng.randint(5, 9)):
+                issue_num += 1
+                issue_id += 1
+                if status == "DEPLOYED":
+                    wf = 3
+                elif m == 0:
+                    wf = rng.choice([0, 1, 2, 3, 3, 3])
+                elif status == "CANCELLED":
+                    wf = rng.choice([0, 3])
+                else:
+                    wf = rng.choice([0, 0, 0, 1])
+                created = start - timedelta(days=rng.randint(20, 40))
+                updated = min(now, created + timedelta(days=rng.randint(1, 19), hours=rng.randint(0, 23)))
+                reporter = rng.choice(people)
+                assignee = None if wf == 0 and rng.random() < 0.4 else rng.choice(people)
+                summary = f"{rng.choice(VERBS)} {rng.choice(NOUNS)}"
+                item = WorkItem(
+                    id=issue_id, key=f"{app.key}-{issue_num}", app_key=app.key,
+                    release_key=rkey, summary=summary,
+                    description=f"{summary} in {app.name}. Acceptance: covered by tests.",
+                    issue_type=rng.choice(ISSUE_TYPES), priority=rng.choice(PRIORITIES),
+                    status=WORKFLOW[wf][0], status_category=WORKFLOW[wf][1],
+                    assignee=assignee, reporter=reporter, created=created, updated=updated,
+                    labels=rng.sample(["backend", "frontend", "security", "perf", "tech-debt"], 1),
+                )
+                step_time = created
+                for step in range(1, wf + 1):
+                    step_time = step_time + (updated - created) / (wf + 1)
+                    item.changelog.append((step_time, assignee or reporter, "status",
+                                           WORKFLOW[step - 1][0], WORKFLOW[step][0]))
+                work_items.append(item)
+
+                # Most JIRA issues have a pull request that names them.
+                if wf >= 1 and rng.random() < 0.8:
+                    gh_number += 1
+                    gh_id += 1
+                    author = assignee or reporter
+                    merged = wf == 3
+                    head_sha = _sha(app.key, "pr", gh_number)
+                    merged_at = updated if merged else None
+                    if merged:
+                        app_commits.append(Commit(_sha(app.key, "merge", gh_number),
+                                                  f"{item.key} {summary} (#{gh_number})",
+                                                  author, updated))
+                    pulls.append(PullRequest(
+                        id=gh_id, number=gh_number, app_key=app.key, release_key=rkey,
+                        title=f"{item.key}: {summary}", body=f"Implements {item.key}.",
+                        author=author, state="closed" if merged else "open",
+                        draft=wf == 1 and rng.random() < 0.3, merged_at=merged_at,
+                        base_ref="main", head_ref=f"feature/{item.key.lower()}",
+                        head_sha=head_sha,
+                        merge_commit_sha=_sha(app.key, "merge", gh_number) if merged else None,
+                        created=created + timedelta(days=1), updated=updated,
+                        closed_at=merged_at,
+                        labels=["breaking-change"] if rng.random() < 0.07 else [],
+                        jira_key=item.key,
+                    ))
+
+            # A couple of GitHub issues per milestone (bugs found in testing).
+            for _ in range(rng.randint(1, 3)):
+                gh_number += 1
+                gh_id += 1
+                closed = status == "DEPLOYED" or (m == 0 and rng.random() < 0.5)
+                created = start - timedelta(days=rng.randint(5, 15))
+                updated = min(now, created + timedelta(days=rng.randint(1, 4)))
+                gh_issues.append(GitHubIssue(
+                    id=gh_id, number=gh_number, app_key=app.key, release_key=rkey,
+                    title=f"{rng.choice(NOUNS).capitalize()} misbehaves after upgrade",
+                    body="Steps to reproduce are in the linked log.",
+                    author=rng.choice(people), assignee=rng.choice(people),
+                    state="closed" if closed else "open",
+                    state_reason="completed" if closed else None,
+                    created=created, updated=updated, closed_at=updated if closed else None,
+                    labels=["bug"] + (["blocker"] if not closed and rng.random() < 0.3 else []),
+                ))
+
+            # Shipped and in-flight releases have tags, releases and deployments.
+            if m <= 0 and status != "CANCELLED":
+                tag_date = start - timedelta(days=1)
+                tag_sha = _sha(app.key, to_tag)
+                app_commits.append(Commit(tag_sha, f"Release {to_tag}", app.lead, tag_date))
+                tags.append(Tag(app.key, to_tag, tag_sha, tag_date))
+                gh_id += 1
+                gh_releases.append(GitHubRelease(
+                    id=gh_id, app_key=app.key, release_key=rkey, tag_name=to_tag,
+                    name=f"{app.name} {version}", body=f"Release {version} of {app.name}.",
+                    draft=m == 0 and status != "DEPLOYING", prerelease=False,
+                    created=tag_date, published=None if m == 0 else tag_date, author=app.lead,
+                ))
+                envs = ["dev", "staging", "production"] if status in ("DEPLOYED", "DEPLOYING") \
+                    else ["dev", "staging"]
+                for env_index, env in enumerate(envs):
+                    deploy_id += 1
+                    at = tag_date + timedelta(hours=2 + env_index * 20) if env != "production" \
+                        else start + timedelta(minutes=30)
+                    at = min(at, now - timedelta(hours=1))
+                    last = "success"
+                    if env == "production" and status == "DEPLOYING":
+                        last = "in_progress"
+                    elif rng.random() < 0.06:
+                        last = "failure"
+                    statuses = [DeploymentStatus(status_id + 1, "pending", "Queued", at),
+                                DeploymentStatus(status_id + 2, "in_progress", "Rolling out",
+                                                 at + timedelta(minutes=2))]
+                    if last != "in_progress":
+                        statuses.append(DeploymentStatus(status_id + 3, last,
+                                                         f"Deployment {last}",
+                                                         at + timedelta(minutes=9)))
+                    status_id += 3
+                    deployments.append(Deployment(
+                        id=deploy_id, app_key=app.key, release_key=rkey, sha=tag_sha,
+                        ref=to_tag, environment=env, creator=app.lead, created=at,
+                        statuses=statuses,
+                    ))
+                prev_tag = to_tag
+
+            # Change requests: ServiceNow for even apps, Remedy for odd ones.
+            if status == "CANCELLED" and rng.random() < 0.5:
+                continue
+            itsm = "servicenow" if app_index % 2 == 0 else "remedy"
+            if status == "DEPLOYED":
+                stage, approval = "closed", "approved"
+            elif status == "CANCELLED":
+                stage, approval = "canceled", "not_requested"
+            elif status == "DEPLOYING":
+                stage, approval = "implement", "approved"
+            elif m == 0:
+                stage, approval = rng.choice([("assess", "requested"), ("authorize", "requested"),
+                                              ("scheduled", "approved"), ("on_hold", "requested")])
+            elif m == 1:
+                stage, approval = rng.choice([("new", "not_requested"), ("rejected", "rejected"),
+                                              ("review", "approved")])
+            else:
+                continue  # far-future releases have no change yet
+            ctype = {"EMERGENCY": "emergency", "ENTERPRISE": "normal"}.get(rtype, "normal")
+            if rtype == "PROJECT" and rng.random() < 0.3:
+                ctype = "standard"
+            changes.append(ChangeRequest(
+                seq=seq[itsm], itsm=itsm, release_key=rkey, app_key=app.key,
+                title=f"Deploy {app.name} {version} to production",
+                description=f"Release {rkey}: {app.name} {version}.",
+                change_type=ctype, stage=stage, approval=approval,
+                risk=rng.choice(["low", "moderate", "moderate", "high"]),
+                impact=rng.choice(["low", "medium", "medium", "high"]),
+                planned_start=start, planned_end=end, requested_by=app.lead,
+                assignment_group=app.support_group,
+                created=start - timedelta(days=10), updated=min(now, start - timedelta(days=2)),
+                backout_plan=f"Redeploy {prev_tag} of {app.repo_name}.",
+                test_plan="Regression suite green in staging.",
+            ))
+            seq[itsm] += 1
+
+    # Make sure every stage of every ITSM appears at least once, so the hub's
+    # state mapping meets each one in the demo.
+    for itsm in ("servicenow", "remedy"):
+        present = {c.stage for c in changes if c.itsm == itsm}
+        apps_for = [a for i, a in enumerate(applications) if (i % 2 == 0) == (itsm == "servicenow")]
+        for stage in CHANGE_STAGES:
+            if stage in present:
+                continue
+            app = apps_for[seq[itsm] % len(apps_for)]
+            start = now + timedelta(days=5 + seq[itsm] % 20, hours=21)
+            changes.append(ChangeRequest(
+                seq=seq[itsm], itsm=itsm, release_key=None, app_key=app.key,
+                title=f"Patch {app.name} operating system", description="Monthly OS patching.",
+                change_type="standard", stage=stage,
+                approval={"rejected": "rejected", "new": "not_requested",
+                          "canceled": "not_requested"}.get(stage, "approved"),
+                risk="low", impact="low", planned_start=start,
+                planned_end=start + timedelta(hours=2), requested_by=app.lead,
+                assignment_group=app.support_group, created=now - timedelta(days=3),
+                updated=now - timedelta(days=1), backout_plan="Restore the VM snapshot.",
+                test_plan="Smoke tests after reboot.",
+            ))
+            seq[itsm] += 1
+
+    return World(
+        seed=seed, scale=scale, now=now, people=people, applications=applications,
+        releases=releases, work_items=work_items, commits=commits, pull_requests=pulls,
+        github_issues=gh_issues, tags=tags, github_releases=gh_releases,
+        deployments=deployments, change_requests=changes,
+    )
