@@ -1,0 +1,66 @@
+"""The application factory: routes, lifespan (engine, migrations), the graph."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api.db.engine import create_engine, session_factory
+from api.db.migrate import upgrade
+from api.graphql_view import HeatshieldGraphQL
+from api.schema import build_schema
+from api.schema.context import Context
+from api.settings import Settings
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+    """Build the ASGI app; nothing touches the database until the lifespan starts."""
+    engine = create_engine(settings.database.url, echo=settings.database.echo)
+    sessions = session_factory(engine)
+    schema = build_schema(settings.limits)
+
+    def make_context(request: Any, response: Any) -> Context:
+        return Context(settings=settings, sessions=sessions, request=request, response=response)
+
+    graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready"; say which kind
+            return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": engine.dialect.name})
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    return app

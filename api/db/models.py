@@ -1,0 +1,332 @@
+"""Heatshield's own data: SQLAlchemy 2.0 models.
+
+Upstream data (work items, change requests, deployments) is never stored here:
+it is federated live. What is stored is what Heatshield owns: releases and
+their links to upstream records, environments, windows, plans, the audit
+trail, and who may use the hub.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always hands back aware datetimes, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Heatshield stores aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as the member name in a VARCHAR with a CHECK: portable and readable.
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=20,
+                validate_strings=True)
+
+
+class EnvironmentTier(enum.Enum):
+    DEV = "DEV"
+    TEST = "TEST"
+    STAGING = "STAGING"
+    PRODUCTION = "PRODUCTION"
+
+
+class ReleaseType(enum.Enum):
+    ENTERPRISE = "ENTERPRISE"
+    PROJECT = "PROJECT"
+    EMERGENCY = "EMERGENCY"
+
+
+class ReleaseStatus(enum.Enum):
+    PLANNED = "PLANNED"
+    IN_PROGRESS = "IN_PROGRESS"
+    READY = "READY"
+    DEPLOYING = "DEPLOYING"
+    DEPLOYED = "DEPLOYED"
+    CANCELLED = "CANCELLED"
+
+
+class LinkKind(enum.Enum):
+    JIRA_VERSION = "JIRA_VERSION"
+    GITHUB_MILESTONE = "GITHUB_MILESTONE"
+    GITHUB_COMPARE = "GITHUB_COMPARE"
+    CHANGE_REQUEST = "CHANGE_REQUEST"
+
+
+class BookingStatus(enum.Enum):
+    REQUESTED = "REQUESTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
+class ActivityStatus(enum.Enum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    SKIPPED = "SKIPPED"
+
+
+class Role(enum.Enum):
+    VIEWER = "VIEWER"
+    RELEASE_MANAGER = "RELEASE_MANAGER"
+    ADMIN = "ADMIN"
+
+
+release_applications = Table(
+    "release_applications",
+    Base.metadata,
+    Column("release_id", ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True),
+    Column("application_id", ForeignKey("applications.id", ondelete="RESTRICT"),
+           primary_key=True),
+)
+
+environment_applications = Table(
+    "environment_applications",
+    Base.metadata,
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("application_id", ForeignKey("applications.id", ondelete="CASCADE"),
+           primary_key=True),
+)
+
+blackout_applications = Table(
+    "blackout_applications",
+    Base.metadata,
+    Column("blackout_id", ForeignKey("blackout_windows.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("application_id", ForeignKey("applications.id", ondelete="CASCADE"),
+           primary_key=True),
+)
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Where the application lives upstream: "owner/repo", JIRA project keys, CMDB CI names.
+    repositories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    jira_projects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cmdb_items: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Environment(Base):
+    __tablename__ = "environments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    tier: Mapped[EnvironmentTier] = mapped_column(_enum(EnvironmentTier, "environment_tier"))
+    # The name deployments report for it upstream (a GitHub environment, say).
+    deploy_target: Mapped[str] = mapped_column(String(100), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    applications: Mapped[list[Application]] = relationship(
+        secondary=environment_applications, lazy="raise", order_by=Application.key
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    __table_args__ = (Index("ix_releases_window", "window_start", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[ReleaseType] = mapped_column(_enum(ReleaseType, "release_type"))
+    status: Mapped[ReleaseStatus] = mapped_column(
+        _enum(ReleaseStatus, "release_status"), default=ReleaseStatus.PLANNED, index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("releases.id", ondelete="SET NULL"), index=True
+    )
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    applications: Mapped[list[Application]] = relationship(
+        secondary=release_applications, lazy="raise", order_by=Application.key
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReleasePhase(Base):
+    __tablename__ = "release_phases"
+    __table_args__ = (UniqueConstraint("release_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    start: Mapped[datetime | None]
+    end: Mapped[datetime | None]
+
+
+class SourceLink(Base):
+    """Ties a release to an upstream record: which connector, what kind, which key."""
+
+    __tablename__ = "source_links"
+    __table_args__ = (UniqueConstraint("release_id", "source", "kind", "external_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
+                                            index=True)
+    source: Mapped[str] = mapped_column(String(80))  # connector instance name
+    kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind, "link_kind"))
+    external_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnvironmentBooking(Base):
+    __tablename__ = "environment_bookings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), index=True
+    )
+    release_id: Mapped[int | None] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(100))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    status: Mapped[BookingStatus] = mapped_column(
+        _enum(BookingStatus, "booking_status"), default=BookingStatus.REQUESTED
+    )
+    purpose: Mapped[str] = mapped_column(Text, default="")
+
+
+class BlackoutWindow(Base):
+    __tablename__ = "blackout_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    start: Mapped[datetime] = mapped_column(index=True)
+    end: Mapped[datetime]
+    # Tiers it covers (EnvironmentTier names); empty with no applications means "everything".
+    tiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    applications: Mapped[list[Application]] = relationship(
+        secondary=blackout_applications, lazy="raise", order_by=Application.key
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeploymentPlan(Base):
+    __tablename__ = "deployment_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
+                                            unique=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    activities: Mapped[list[DeploymentActivity]] = relationship(
+        lazy="raise", order_by="DeploymentActivity.position", cascade="all, delete-orphan"
+    )
+
+
+class DeploymentActivity(Base):
+    __tablename__ = "deployment_activities"
+    __table_args__ = (UniqueConstraint("plan_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("deployment_plans.id", ondelete="CASCADE"),
+                                         index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str] = mapped_column(String(100), default="")
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[ActivityStatus] = mapped_column(
+        _enum(ActivityStatus, "activity_status"), default=ActivityStatus.PENDING
+    )
+
+
+class AuditEvent(Base):
+    """One write: who did what to which entity, with its state before and after."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(80))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int | None]
+    entity_key: Mapped[str] = mapped_column(String(200), default="")
+    # The release a change concerns (also for phases, links...), so history is one query.
+    release_id: Mapped[int | None] = mapped_column(index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), default=Role.VIEWER)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    # Only a hash is kept; the prefix lets people recognise a token in a list.
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(_enum(Role, "token_role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,59 @@
+"""The HTTP endpoint for the graph: context per request and coded errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
+
+from api.schema.context import Context
+
+_INPUT_HINTS = ("got invalid value", "Expected type", "does not exist in",
+                "of required type", "was not provided", "Expected value of type",
+                "is not a valid")
+_LIMIT_HINTS = ("exceeds maximum operation depth", "aliases found", "token limit",
+                "Syntax Error: Document contains more than")
+
+
+def error_code(error: GraphQLError) -> str | None:
+    """A code for errors that graphql-core raises before any resolver runs."""
+    message = error.message
+    if any(hint in message for hint in _LIMIT_HINTS):
+        return "QUERY_TOO_COMPLEX"
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if any(hint in message for hint in _INPUT_HINTS):
+        return "BAD_USER_INPUT"
+    if error.path is None:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return None
+
+
+class HeatshieldGraphQL(GraphQL[Context, None]):
+    def __init__(self, *args: Any, make_context: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._make_context = make_context
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket
+                          ) -> Context:
+        context: Context = self._make_context(request, response)
+        return context
+
+    async def process_result(self, request: Request, result: ExecutionResult
+                             ) -> GraphQLHTTPResponse:
+        for error in result.errors or []:
+            extensions = error.extensions if error.extensions is not None else {}
+            if "code" not in extensions:
+                code = error_code(error)
+                if code is None and error.original_error is not None:
+                    code = "INTERNAL_SERVER_ERROR"
+                if code is not None:
+                    extensions["code"] = code
+                    error.extensions = extensions
+        return process_result(result)

@@ -1,0 +1,139 @@
+"""Per-request DataLoaders: one query per kind of read, whatever the number of parents.
+
+Each batch opens its own short session: sibling fields resolve concurrently
+and an AsyncSession must not be shared between concurrent tasks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from api.db import models as m
+
+T = TypeVar("T")
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def _many(sessions: Sessions, fetch: Callable[[AsyncSession, Sequence[int]],
+                                              Awaitable[Sequence[tuple[int, T]]]]
+          ) -> DataLoader[int, list[T]]:
+    async def load(keys: list[int]) -> list[list[T]]:
+        async with sessions() as session:
+            rows = await fetch(session, keys)
+        grouped: dict[int, list[T]] = defaultdict(list)
+        for key, value in rows:
+            grouped[key].append(value)
+        return [grouped.get(k, []) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _apps_through(table: Table, column: str) -> Callable[
+        [AsyncSession, Sequence[int]], Awaitable[Sequence[tuple[int, m.Application]]]]:
+    async def fetch(session: AsyncSession, keys: Sequence[int]
+                    ) -> Sequence[tuple[int, m.Application]]:
+        owner = table.c[column]
+        result = await session.execute(
+            select(owner, m.Application).join(table, table.c.application_id == m.Application.id)
+            .where(owner.in_(keys)).order_by(m.Application.key))
+        return [(row[0], row[1]) for row in result.all()]
+
+    return fetch
+
+
+class Loaders:
+    """The request's loaders, created lazily so a request pays only for what it reads."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+        self._cache: dict[str, DataLoader[Any, Any]] = {}
+
+    def _get(self, name: str, make: Callable[[], DataLoader[Any, Any]]) -> DataLoader[Any, Any]:
+        if name not in self._cache:
+            self._cache[name] = make()
+        return self._cache[name]
+
+    @property
+    def release(self) -> DataLoader[int, m.Release | None]:
+        async def load(keys: list[int]) -> list[m.Release | None]:
+            async with self._sessions() as session:
+                rows = (await session.scalars(select(m.Release).where(m.Release.id.in_(keys))))
+                found = {r.id: r for r in rows}
+            return [found.get(k) for k in keys]
+
+        return self._get("release", lambda: DataLoader(load_fn=load))
+
+    @property
+    def release_applications(self) -> DataLoader[int, list[m.Application]]:
+        return self._get("release_applications", lambda: _many(
+            self._sessions, _apps_through(m.release_applications, "release_id")))
+
+    @property
+    def environment_applications(self) -> DataLoader[int, list[m.Application]]:
+        return self._get("environment_applications", lambda: _many(
+            self._sessions, _apps_through(m.environment_applications, "environment_id")))
+
+    @property
+    def blackout_applications(self) -> DataLoader[int, list[m.Application]]:
+        return self._get("blackout_applications", lambda: _many(
+            self._sessions, _apps_through(m.blackout_applications, "blackout_id")))
+
+    @property
+    def children(self) -> DataLoader[int, list[m.Release]]:
+        async def fetch(session: AsyncSession, keys: Sequence[int]
+                        ) -> Sequence[tuple[int, m.Release]]:
+            rows = await session.scalars(select(m.Release).where(m.Release.parent_id.in_(keys))
+                                         .order_by(m.Release.key))
+            return [(r.parent_id or 0, r) for r in rows]
+
+        return self._get("children", lambda: _many(self._sessions, fetch))
+
+    @property
+    def links(self) -> DataLoader[int, list[m.SourceLink]]:
+        async def fetch(session: AsyncSession, keys: Sequence[int]
+                        ) -> Sequence[tuple[int, m.SourceLink]]:
+            rows = await session.scalars(select(m.SourceLink)
+                                         .where(m.SourceLink.release_id.in_(keys))
+                                         .order_by(m.SourceLink.id))
+            return [(r.release_id, r) for r in rows]
+
+        return self._get("links", lambda: _many(self._sessions, fetch))
+
+    @property
+    def phases(self) -> DataLoader[int, list[m.ReleasePhase]]:
+        async def fetch(session: AsyncSession, keys: Sequence[int]
+                        ) -> Sequence[tuple[int, m.ReleasePhase]]:
+            rows = await session.scalars(select(m.ReleasePhase)
+                                         .where(m.ReleasePhase.release_id.in_(keys))
+                                         .order_by(m.ReleasePhase.position, m.ReleasePhase.id))
+            return [(r.release_id, r) for r in rows]
+
+        return self._get("phases", lambda: _many(self._sessions, fetch))
+
+    @property
+    def bookings_by_release(self) -> DataLoader[int, list[m.EnvironmentBooking]]:
+        async def fetch(session: AsyncSession, keys: Sequence[int]
+                        ) -> Sequence[tuple[int, m.EnvironmentBooking]]:
+            rows = await session.scalars(select(m.EnvironmentBooking)
+                                         .where(m.EnvironmentBooking.release_id.in_(keys))
+                                         .order_by(m.EnvironmentBooking.start))
+            return [(r.release_id or 0, r) for r in rows]
+
+        return self._get("bookings_by_release", lambda: _many(self._sessions, fetch))
+
+    @property
+    def environment(self) -> DataLoader[int, m.Environment | None]:
+        async def load(keys: list[int]) -> list[m.Environment | None]:
+            async with self._sessions() as session:
+                rows = await session.scalars(select(m.Environment)
+                                             .where(m.Environment.id.in_(keys)))
+                found = {r.id: r for r in rows}
+            return [found.get(k) for k in keys]
+
+        return self._get("environment", lambda: DataLoader(load_fn=load))

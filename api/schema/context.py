@@ -1,0 +1,36 @@
+"""The typed request context handed to every resolver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.loaders import Loaders
+from api.settings import Settings
+
+
+@dataclass(slots=True, kw_only=True)
+class Context:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    actor: str = "anonymous"
+    request: Any = None
+    response: Any = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.sessions)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One mutation, one transaction: any error rolls back every write."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+
+Info = strawberry.Info[Context, None]

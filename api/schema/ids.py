@@ -1,0 +1,45 @@
+"""Global object ids (Relay): opaque base64 of ``Type:pk``, and keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from api.schema.errors import bad_input
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, pk = base64.urlsafe_b64decode(padded).decode().partition(":")
+        return type_name, int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad_input(f"{global_id!r} is not a Heatshield id", field) from None
+
+
+def expect_id(global_id: str, type_name: str, field: str = "id") -> int:
+    kind, pk = from_global_id(global_id, field)
+    if kind != type_name:
+        raise bad_input(f"{field} must be the id of a {type_name}, not of a {kind}", field)
+    return pk
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, field: str = "after") -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad_input(f"{cursor!r} is not a valid cursor", field) from None
+    if not isinstance(values, list):
+        raise bad_input(f"{cursor!r} is not a valid cursor", field)
+    return values

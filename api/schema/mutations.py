@@ -1,0 +1,612 @@
+"""Write side: every mutation is one transaction that also writes its audit event.
+
+Input is checked before anything is written; a rule violation, a missing
+object or a duplicate key raises a coded GraphQL error and the transaction
+rolls back, so a failed mutation leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import models as m
+from api.db.audit import record, snapshot
+from api.db.models import EnvironmentTier, LinkKind, ReleaseStatus, ReleaseType
+from api.domain.releases import RuleViolation, check_parent, check_transition, check_window
+from api.schema.context import Info
+from api.schema.errors import bad_input, conflict, not_found
+from api.schema.ids import expect_id
+from api.schema.types import (
+    Application,
+    BlackoutWindow,
+    DeletePayload,
+    Environment,
+    Release,
+    ReleasePhase,
+    SourceLink,
+)
+
+M = TypeVar("M", bound=m.Base)
+UNSET: Any = strawberry.UNSET
+
+
+def _given(value: Any) -> bool:
+    return value is not strawberry.UNSET
+
+
+def _rule(exc: RuleViolation) -> GraphQLError:
+    return bad_input(str(exc), exc.field)
+
+
+def _text(value: str, field: str, *, max_length: int, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise bad_input(f"{field} must not be empty", field)
+    if len(value) > max_length:
+        raise bad_input(f"{field} is longer than {max_length} characters", field)
+    return value
+
+
+def _key(value: str, field: str = "key", max_length: int = 80) -> str:
+    value = _text(value, field, max_length=max_length)
+    if any(c.isspace() for c in value):
+        raise bad_input(f"{field} must not contain spaces", field)
+    return value
+
+
+async def _get(session: AsyncSession, model: type[M], global_id: str, type_name: str,
+               field: str = "id") -> M:
+    pk = expect_id(global_id, type_name, field)
+    row = await session.get(model, pk)
+    if row is None:
+        raise not_found(type_name, global_id, field)
+    return row
+
+
+async def _applications(session: AsyncSession, keys: Sequence[str],
+                        field: str = "applicationKeys") -> list[m.Application]:
+    wanted = list(dict.fromkeys(keys))
+    rows = list(await session.scalars(select(m.Application)
+                                      .where(m.Application.key.in_(wanted))))
+    missing = sorted(set(wanted) - {r.key for r in rows})
+    if missing:
+        raise bad_input(f"unknown application key(s): {', '.join(missing)}", field)
+    return sorted(rows, key=lambda r: r.key)
+
+
+async def _unique(session: AsyncSession, model: type[m.Base], column: Any, value: str,
+                  field: str, exclude_id: int | None = None) -> None:
+    query = select(model).where(column == value)
+    existing = await session.scalar(query)
+    if existing is not None and getattr(existing, "id", None) != exclude_id:
+        raise conflict(f"{field} {value!r} is already used", field)
+
+
+async def _flush(session: AsyncSession, field: str) -> None:
+    """Flush, turning a race on a unique constraint into CONFLICT."""
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise conflict(f"{field} conflicts with an existing record", field) from None
+
+
+def _app_keys(rows: Sequence[m.Application]) -> tuple[str, Any]:
+    return ("applications", [a.key for a in rows])
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+@strawberry.input
+class CreateReleaseInput:
+    key: str
+    name: str
+    type: ReleaseType
+    description: str = ""
+    parent_id: strawberry.ID | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    application_keys: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Only the fields given are changed; null clears an optional one.")
+class UpdateReleaseInput:
+    key: str | None = UNSET
+    name: str | None = UNSET
+    type: ReleaseType | None = UNSET
+    description: str | None = UNSET
+    parent_id: strawberry.ID | None = UNSET
+    window_start: datetime | None = UNSET
+    window_end: datetime | None = UNSET
+    application_keys: list[str] | None = UNSET
+
+
+@strawberry.input
+class ApplicationInput:
+    key: str
+    name: str
+    description: str = ""
+    repositories: list[str] = strawberry.field(default_factory=list)
+    jira_projects: list[str] = strawberry.field(default_factory=list)
+    cmdb_items: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateApplicationInput:
+    name: str | None = UNSET
+    description: str | None = UNSET
+    repositories: list[str] | None = UNSET
+    jira_projects: list[str] | None = UNSET
+    cmdb_items: list[str] | None = UNSET
+
+
+@strawberry.input
+class EnvironmentInput:
+    name: str
+    tier: EnvironmentTier
+    deploy_target: str = ""
+    description: str = ""
+    application_keys: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateEnvironmentInput:
+    name: str | None = UNSET
+    tier: EnvironmentTier | None = UNSET
+    deploy_target: str | None = UNSET
+    description: str | None = UNSET
+    application_keys: list[str] | None = UNSET
+
+
+@strawberry.input
+class BlackoutWindowInput:
+    name: str
+    start: datetime
+    end: datetime
+    reason: str = ""
+    tiers: list[EnvironmentTier] = strawberry.field(default_factory=list)
+    application_keys: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateBlackoutWindowInput:
+    name: str | None = UNSET
+    start: datetime | None = UNSET
+    end: datetime | None = UNSET
+    reason: str | None = UNSET
+    tiers: list[EnvironmentTier] | None = UNSET
+    application_keys: list[str] | None = UNSET
+
+
+@strawberry.input
+class ReleasePhaseInput:
+    name: str
+    position: int = 0
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@strawberry.input
+class UpdateReleasePhaseInput:
+    name: str | None = UNSET
+    position: int | None = UNSET
+    start: datetime | None = UNSET
+    end: datetime | None = UNSET
+
+
+@strawberry.input
+class SourceLinkInput:
+    source: str = strawberry.field(description="A configured connector's name.")
+    kind: LinkKind
+    external_key: str
+
+
+def _required(value: Any, field: str) -> Any:
+    if value is None:
+        raise bad_input(f"{field} cannot be null", field)
+    return value
+
+
+# --- releases ---------------------------------------------------------------------------
+
+async def _release_parents(session: AsyncSession) -> dict[int, int | None]:
+    rows = await session.execute(select(m.Release.id, m.Release.parent_id))
+    return {pk: parent for pk, parent in rows.all()}
+
+
+async def _resolve_parent(session: AsyncSession, release_id: int | None,
+                          parent_global_id: str | None) -> int | None:
+    if parent_global_id is None:
+        return None
+    parent = await _get(session, m.Release, parent_global_id, "Release", "parentId")
+    try:
+        check_parent(release_id, parent.id, await _release_parents(session))
+    except RuleViolation as exc:
+        raise _rule(exc) from None
+    return parent.id
+
+
+def _release_snapshot(row: m.Release, apps: Sequence[m.Application]) -> dict[str, Any] | None:
+    return snapshot(row, _app_keys(apps))
+
+
+async def _current_apps(session: AsyncSession, release_id: int) -> list[m.Application]:
+    rows = await session.scalars(
+        select(m.Application).join(m.release_applications,
+                                   m.release_applications.c.application_id == m.Application.id)
+        .where(m.release_applications.c.release_id == release_id).order_by(m.Application.key))
+    return list(rows)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_release(self, info: Info, input: CreateReleaseInput) -> Release:
+        key = _key(input.key)
+        name = _text(input.name, "name", max_length=200)
+        try:
+            check_window(input.window_start, input.window_end)
+        except RuleViolation as exc:
+            raise _rule(exc) from None
+        async with info.context.transaction() as session:
+            await _unique(session, m.Release, m.Release.key, key, "key")
+            apps = await _applications(session, input.application_keys)
+            parent_id = await _resolve_parent(session, None, input.parent_id)
+            row = m.Release(key=key, name=name, type=input.type, description=input.description,
+                            parent_id=parent_id, window_start=input.window_start,
+                            window_end=input.window_end, status=m.ReleaseStatus.PLANNED)
+            session.add(row)
+            await _flush(session, "key")
+            await _set_links(session, m.release_applications, "release_id", row.id, apps)
+            record(session, actor=info.context.actor, action="release.create",
+                   entity_type="Release", entity_id=row.id, entity_key=row.key,
+                   release_id=row.id, after=_release_snapshot(row, apps))
+        return Release.from_row(row)
+
+    @strawberry.mutation
+    async def update_release(self, info: Info, id: strawberry.ID, input: UpdateReleaseInput
+                             ) -> Release:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.Release, id, "Release")
+            apps = await _current_apps(session, row.id)
+            before = _release_snapshot(row, apps)
+            if _given(input.key):
+                key = _key(_required(input.key, "key"))
+                await _unique(session, m.Release, m.Release.key, key, "key", exclude_id=row.id)
+                row.key = key
+            if _given(input.name):
+                row.name = _text(_required(input.name, "name"), "name", max_length=200)
+            if _given(input.type):
+                row.type = _required(input.type, "type")
+            if _given(input.description):
+                row.description = input.description or ""
+            if _given(input.parent_id):
+                row.parent_id = await _resolve_parent(session, row.id, input.parent_id)
+            if _given(input.window_start):
+                row.window_start = input.window_start
+            if _given(input.window_end):
+                row.window_end = input.window_end
+            try:
+                check_window(row.window_start, row.window_end)
+            except RuleViolation as exc:
+                raise _rule(exc) from None
+            if _given(input.application_keys):
+                apps = await _applications(session, input.application_keys or [])
+                await _set_links(session, m.release_applications, "release_id", row.id, apps)
+            await _flush(session, "key")
+            record(session, actor=info.context.actor, action="release.update",
+                   entity_type="Release", entity_id=row.id, entity_key=row.key,
+                   release_id=row.id, before=before, after=_release_snapshot(row, apps))
+        return Release.from_row(row)
+
+    @strawberry.mutation(description="Move a release along its status machine.")
+    async def transition_release(self, info: Info, id: strawberry.ID, to: ReleaseStatus,
+                                 reason: str = "") -> Release:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.Release, id, "Release")
+            try:
+                check_transition(row.status, to)
+            except RuleViolation as exc:
+                raise bad_input(str(exc), exc.field, current=row.status.name) from None
+            before = {"status": row.status.name}
+            row.status = to
+            record(session, actor=info.context.actor, action="release.transition",
+                   entity_type="Release", entity_id=row.id, entity_key=row.key,
+                   release_id=row.id, before=before, after={"status": to.name}, reason=reason)
+        return Release.from_row(row)
+
+    @strawberry.mutation(description="Delete a release; its children lose their parent.")
+    async def delete_release(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.Release, id, "Release")
+            apps = await _current_apps(session, row.id)
+            record(session, actor=info.context.actor, action="release.delete",
+                   entity_type="Release", entity_id=row.id, entity_key=row.key,
+                   release_id=None, before=_release_snapshot(row, apps))
+            await session.delete(row)
+        return DeletePayload(id=id)
+
+    # --- applications -------------------------------------------------------------------
+
+    @strawberry.mutation
+    async def create_application(self, info: Info, input: ApplicationInput) -> Application:
+        key = _key(input.key, max_length=40)
+        async with info.context.transaction() as session:
+            await _unique(session, m.Application, m.Application.key, key, "key")
+            row = m.Application(key=key, name=_text(input.name, "name", max_length=200),
+                                description=input.description,
+                                repositories=list(input.repositories),
+                                jira_projects=list(input.jira_projects),
+                                cmdb_items=list(input.cmdb_items))
+            session.add(row)
+            await _flush(session, "key")
+            record(session, actor=info.context.actor, action="application.create",
+                   entity_type="Application", entity_id=row.id, entity_key=row.key,
+                   after=snapshot(row))
+        return Application.from_row(row)
+
+    @strawberry.mutation
+    async def update_application(self, info: Info, id: strawberry.ID,
+                                 input: UpdateApplicationInput) -> Application:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.Application, id, "Application")
+            before = snapshot(row)
+            if _given(input.name):
+                row.name = _text(_required(input.name, "name"), "name", max_length=200)
+            if _given(input.description):
+                row.description = input.description or ""
+            for field in ("repositories", "jira_projects", "cmdb_items"):
+                value = getattr(input, field)
+                if _given(value):
+                    setattr(row, field, list(value or []))
+            record(session, actor=info.context.actor, action="application.update",
+                   entity_type="Application", entity_id=row.id, entity_key=row.key,
+                   before=before, after=snapshot(row))
+        return Application.from_row(row)
+
+    @strawberry.mutation(description="Delete an application no release refers to.")
+    async def delete_application(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.Application, id, "Application")
+            used = await session.scalar(select(m.release_applications.c.release_id).where(
+                m.release_applications.c.application_id == row.id).limit(1))
+            if used is not None:
+                raise conflict(f"application {row.key!r} is still part of a release", "id")
+            record(session, actor=info.context.actor, action="application.delete",
+                   entity_type="Application", entity_id=row.id, entity_key=row.key,
+                   before=snapshot(row))
+            await session.delete(row)
+        return DeletePayload(id=id)
+
+    # --- environments -------------------------------------------------------------------
+
+    @strawberry.mutation
+    async def create_environment(self, info: Info, input: EnvironmentInput) -> Environment:
+        name = _text(input.name, "name", max_length=100)
+        async with info.context.transaction() as session:
+            await _unique(session, m.Environment, m.Environment.name, name, "name")
+            apps = await _applications(session, input.application_keys)
+            row = m.Environment(name=name, tier=input.tier, deploy_target=input.deploy_target,
+                                description=input.description)
+            session.add(row)
+            await _flush(session, "name")
+            await _set_links(session, m.environment_applications, "environment_id", row.id, apps)
+            record(session, actor=info.context.actor, action="environment.create",
+                   entity_type="Environment", entity_id=row.id, entity_key=row.name,
+                   after=snapshot(row, _app_keys(apps)))
+        return Environment.from_row(row)
+
+    @strawberry.mutation
+    async def update_environment(self, info: Info, id: strawberry.ID,
+                                 input: UpdateEnvironmentInput) -> Environment:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.Environment, id, "Environment")
+            before = snapshot(row)
+            if _given(input.name):
+                name = _text(_required(input.name, "name"), "name", max_length=100)
+                await _unique(session, m.Environment, m.Environment.name, name, "name",
+                              exclude_id=row.id)
+                row.name = name
+            if _given(input.tier):
+                row.tier = _required(input.tier, "tier")
+            if _given(input.deploy_target):
+                row.deploy_target = input.deploy_target or ""
+            if _given(input.description):
+                row.description = input.description or ""
+            extra: list[tuple[str, Any]] = []
+            if _given(input.application_keys):
+                apps = await _applications(session, input.application_keys or [])
+                await _set_links(session, m.environment_applications, "environment_id", row.id,
+                                 apps)
+                extra.append(_app_keys(apps))
+            await _flush(session, "name")
+            record(session, actor=info.context.actor, action="environment.update",
+                   entity_type="Environment", entity_id=row.id, entity_key=row.name,
+                   before=before, after=snapshot(row, *extra))
+        return Environment.from_row(row)
+
+    @strawberry.mutation
+    async def delete_environment(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.Environment, id, "Environment")
+            record(session, actor=info.context.actor, action="environment.delete",
+                   entity_type="Environment", entity_id=row.id, entity_key=row.name,
+                   before=snapshot(row))
+            await session.delete(row)
+        return DeletePayload(id=id)
+
+    # --- blackout windows ---------------------------------------------------------------
+
+    @strawberry.mutation
+    async def create_blackout_window(self, info: Info, input: BlackoutWindowInput
+                                     ) -> BlackoutWindow:
+        name = _text(input.name, "name", max_length=200)
+        try:
+            check_window(input.start, input.end, start_field="start", end_field="end")
+        except RuleViolation as exc:
+            raise _rule(exc) from None
+        async with info.context.transaction() as session:
+            apps = await _applications(session, input.application_keys)
+            row = m.BlackoutWindow(name=name, start=input.start, end=input.end,
+                                   reason=input.reason,
+                                   tiers=sorted({t.name for t in input.tiers}))
+            session.add(row)
+            await session.flush()
+            await _set_links(session, m.blackout_applications, "blackout_id", row.id, apps)
+            record(session, actor=info.context.actor, action="blackout.create",
+                   entity_type="BlackoutWindow", entity_id=row.id, entity_key=row.name,
+                   after=snapshot(row, _app_keys(apps)))
+        return BlackoutWindow.from_row(row)
+
+    @strawberry.mutation
+    async def update_blackout_window(self, info: Info, id: strawberry.ID,
+                                     input: UpdateBlackoutWindowInput) -> BlackoutWindow:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.BlackoutWindow, id, "BlackoutWindow")
+            before = snapshot(row)
+            if _given(input.name):
+                row.name = _text(_required(input.name, "name"), "name", max_length=200)
+            if _given(input.start):
+                row.start = _required(input.start, "start")
+            if _given(input.end):
+                row.end = _required(input.end, "end")
+            if _given(input.reason):
+                row.reason = input.reason or ""
+            if _given(input.tiers):
+                row.tiers = sorted({t.name for t in input.tiers or []})
+            try:
+                check_window(row.start, row.end, start_field="start", end_field="end")
+            except RuleViolation as exc:
+                raise _rule(exc) from None
+            extra: list[tuple[str, Any]] = []
+            if _given(input.application_keys):
+                apps = await _applications(session, input.application_keys or [])
+                await _set_links(session, m.blackout_applications, "blackout_id", row.id, apps)
+                extra.append(_app_keys(apps))
+            record(session, actor=info.context.actor, action="blackout.update",
+                   entity_type="BlackoutWindow", entity_id=row.id, entity_key=row.name,
+                   before=before, after=snapshot(row, *extra))
+        return BlackoutWindow.from_row(row)
+
+    @strawberry.mutation
+    async def delete_blackout_window(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.BlackoutWindow, id, "BlackoutWindow")
+            record(session, actor=info.context.actor, action="blackout.delete",
+                   entity_type="BlackoutWindow", entity_id=row.id, entity_key=row.name,
+                   before=snapshot(row))
+            await session.delete(row)
+        return DeletePayload(id=id)
+
+    # --- phases -------------------------------------------------------------------------
+
+    @strawberry.mutation
+    async def add_release_phase(self, info: Info, release_id: strawberry.ID,
+                                input: ReleasePhaseInput) -> ReleasePhase:
+        name = _text(input.name, "name", max_length=100)
+        try:
+            check_window(input.start, input.end, start_field="start", end_field="end")
+        except RuleViolation as exc:
+            raise _rule(exc) from None
+        async with info.context.transaction() as session:
+            release = await _get(session, m.Release, release_id, "Release", "releaseId")
+            taken = await session.scalar(select(m.ReleasePhase.id).where(
+                m.ReleasePhase.release_id == release.id, m.ReleasePhase.name == name))
+            if taken is not None:
+                raise conflict(f"release {release.key!r} already has a phase {name!r}", "name")
+            row = m.ReleasePhase(release_id=release.id, name=name, position=input.position,
+                                 start=input.start, end=input.end)
+            session.add(row)
+            await _flush(session, "name")
+            record(session, actor=info.context.actor, action="phase.create",
+                   entity_type="ReleasePhase", entity_id=row.id, entity_key=name,
+                   release_id=release.id, after=snapshot(row))
+        return ReleasePhase.from_row(row)
+
+    @strawberry.mutation
+    async def update_release_phase(self, info: Info, id: strawberry.ID,
+                                   input: UpdateReleasePhaseInput) -> ReleasePhase:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.ReleasePhase, id, "ReleasePhase")
+            before = snapshot(row)
+            if _given(input.name):
+                row.name = _text(_required(input.name, "name"), "name", max_length=100)
+            if _given(input.position):
+                row.position = _required(input.position, "position")
+            if _given(input.start):
+                row.start = input.start
+            if _given(input.end):
+                row.end = input.end
+            try:
+                check_window(row.start, row.end, start_field="start", end_field="end")
+            except RuleViolation as exc:
+                raise _rule(exc) from None
+            await _flush(session, "name")
+            record(session, actor=info.context.actor, action="phase.update",
+                   entity_type="ReleasePhase", entity_id=row.id, entity_key=row.name,
+                   release_id=row.release_id, before=before, after=snapshot(row))
+        return ReleasePhase.from_row(row)
+
+    @strawberry.mutation
+    async def delete_release_phase(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.ReleasePhase, id, "ReleasePhase")
+            record(session, actor=info.context.actor, action="phase.delete",
+                   entity_type="ReleasePhase", entity_id=row.id, entity_key=row.name,
+                   release_id=row.release_id, before=snapshot(row))
+            await session.delete(row)
+        return DeletePayload(id=id)
+
+    # --- source links -------------------------------------------------------------------
+
+    @strawberry.mutation(description="Tie a release to an upstream record.")
+    async def link_source(self, info: Info, release_id: strawberry.ID, link: SourceLinkInput
+                          ) -> SourceLink:
+        source = _key(link.source, "link.source")
+        external_key = _text(link.external_key, "link.externalKey", max_length=300)
+        configured = {c.name for c in info.context.settings.connectors}
+        if configured and source not in configured:
+            raise bad_input(f"no connector named {source!r}; configured: "
+                            f"{', '.join(sorted(configured))}", "link.source")
+        async with info.context.transaction() as session:
+            release = await _get(session, m.Release, release_id, "Release", "releaseId")
+            taken = await session.scalar(select(m.SourceLink.id).where(
+                m.SourceLink.release_id == release.id, m.SourceLink.source == source,
+                m.SourceLink.kind == link.kind, m.SourceLink.external_key == external_key))
+            if taken is not None:
+                raise conflict("the release already has this link", "link")
+            row = m.SourceLink(release_id=release.id, source=source, kind=link.kind,
+                               external_key=external_key)
+            session.add(row)
+            await _flush(session, "link")
+            record(session, actor=info.context.actor, action="link.create",
+                   entity_type="SourceLink", entity_id=row.id,
+                   entity_key=f"{source}:{external_key}", release_id=release.id,
+                   after=snapshot(row))
+        return SourceLink.from_row(row)
+
+    @strawberry.mutation
+    async def unlink_source(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        async with info.context.transaction() as session:
+            row = await _get(session, m.SourceLink, id, "SourceLink")
+            record(session, actor=info.context.actor, action="link.delete",
+                   entity_type="SourceLink", entity_id=row.id,
+                   entity_key=f"{row.source}:{row.external_key}", release_id=row.release_id,
+                   before=snapshot(row))
+            await session.delete(row)
+        return DeletePayload(id=id)
+
+
+async def _set_links(session: AsyncSession, table: Any, owner_column: str, owner_id: int,
+                     apps: Sequence[m.Application]) -> None:
+    await session.execute(table.delete().where(table.c[owner_column] == owner_id))
+    if apps:
+        await session.execute(table.insert(), [{owner_column: owner_id,
+                                                "application_id": a.id} for a in apps])

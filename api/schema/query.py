@@ -1,0 +1,196 @@
+"""Read side of the graph over Heatshield's own data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+
+from api.db import models as m
+from api.db.models import EnvironmentTier, ReleaseStatus, ReleaseType
+from api.schema.context import Info
+from api.schema.errors import bad_input
+from api.schema.ids import decode_cursor, encode_cursor, from_global_id
+from api.schema.types import (
+    Application,
+    AuditEvent,
+    BlackoutWindow,
+    CalendarEntry,
+    Environment,
+    EnvironmentBooking,
+    Node,
+    PageInfo,
+    Release,
+    ReleaseConnection,
+    ReleaseEdge,
+    ReleasePhase,
+    SourceLink,
+)
+
+From = Annotated[datetime | None, strawberry.argument(name="from")]
+FromRequired = Annotated[datetime, strawberry.argument(name="from")]
+
+
+@strawberry.input(description="All given conditions must hold.")
+class ReleaseFilter:
+    status: list[ReleaseStatus] | None = None
+    type: list[ReleaseType] | None = None
+    application: str | None = strawberry.field(default=None,
+                                               description="An application key.")
+    window_from: datetime | None = strawberry.field(
+        default=None, description="Releases whose window ends after this instant.")
+    window_to: datetime | None = strawberry.field(
+        default=None, description="Releases whose window starts before this instant.")
+
+
+def check_page_size(first: int, info: Info, field: str = "first") -> None:
+    limit = info.context.settings.limits.max_page_size
+    if first < 0 or first > limit:
+        raise bad_input(f"{field} must be between 0 and {limit}, got {first}", field,
+                        maximum=limit)
+
+
+def _release_conditions(filter: ReleaseFilter | None) -> list[ColumnElement[bool]]:
+    if filter is None:
+        return []
+    conditions: list[ColumnElement[bool]] = []
+    if filter.status:
+        conditions.append(m.Release.status.in_(filter.status))
+    if filter.type:
+        conditions.append(m.Release.type.in_(filter.type))
+    if filter.application:
+        conditions.append(m.Release.id.in_(
+            select(m.release_applications.c.release_id)
+            .join(m.Application, m.Application.id == m.release_applications.c.application_id)
+            .where(m.Application.key == filter.application)))
+    if filter.window_from is not None:
+        conditions.append(m.Release.window_end > filter.window_from)
+    if filter.window_to is not None:
+        conditions.append(m.Release.window_start < filter.window_to)
+    return conditions
+
+
+def _after(cursor: list[Any]) -> ColumnElement[bool]:
+    """Keyset condition for the order (window_start nulls last, id)."""
+    if len(cursor) != 2 or not isinstance(cursor[1], int):
+        raise bad_input("not a releases cursor", "after")
+    start, pk = cursor
+    if start is None:
+        return and_(m.Release.window_start.is_(None), m.Release.id > pk)
+    try:
+        at = datetime.fromisoformat(start)
+    except (TypeError, ValueError):
+        raise bad_input("not a releases cursor", "after") from None
+    return or_(
+        m.Release.window_start.is_(None),
+        m.Release.window_start > at,
+        and_(m.Release.window_start == at, m.Release.id > pk),
+    )
+
+
+async def releases_page(info: Info, base: Select[Any],
+                        conditions: list[ColumnElement[bool]], first: int,
+                        after: str | None) -> ReleaseConnection:
+    check_page_size(first, info)
+    page_query = base.where(*conditions)
+    if after:
+        page_query = page_query.where(_after(decode_cursor(after)))
+    page_query = page_query.order_by(m.Release.window_start.is_(None), m.Release.window_start,
+                                     m.Release.id).limit(first + 1)
+    count_query = select(func.count()).select_from(m.Release).where(*conditions)
+    async with info.context.sessions() as session:
+        rows: list[m.Release] = list(await session.scalars(page_query))
+        total = (await session.execute(count_query)).scalar_one()
+    edges = [ReleaseEdge(cursor=encode_cursor(
+        [r.window_start.isoformat() if r.window_start else None, r.id]),
+        node=Release.from_row(r)) for r in rows[:first]]
+    return ReleaseConnection(
+        edges=edges, total_count=total,
+        page_info=PageInfo(has_next_page=len(rows) > first, has_previous_page=after is not None,
+                           start_cursor=edges[0].cursor if edges else None,
+                           end_cursor=edges[-1].cursor if edges else None))
+
+
+_NODE_TYPES: dict[str, tuple[type[m.Base], Any]] = {
+    "Release": (m.Release, Release),
+    "Application": (m.Application, Application),
+    "Environment": (m.Environment, Environment),
+    "BlackoutWindow": (m.BlackoutWindow, BlackoutWindow),
+    "ReleasePhase": (m.ReleasePhase, ReleasePhase),
+    "SourceLink": (m.SourceLink, SourceLink),
+    "EnvironmentBooking": (m.EnvironmentBooking, EnvironmentBooking),
+    "AuditEvent": (m.AuditEvent, AuditEvent),
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, pk = from_global_id(id)
+        if type_name not in _NODE_TYPES:
+            return None
+        model, gql_type = _NODE_TYPES[type_name]
+        async with info.context.sessions() as session:
+            row = await session.get(model, pk)
+        return gql_type.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Releases ordered by window start (unscheduled last).")
+    async def releases(self, info: Info, filter: ReleaseFilter | None = None, first: int = 50,
+                       after: str | None = None) -> ReleaseConnection:
+        return await releases_page(info, select(m.Release), _release_conditions(filter), first,
+                                   after)
+
+    @strawberry.field
+    async def release(self, info: Info, key: str) -> Release | None:
+        async with info.context.sessions() as session:
+            row = await session.scalar(select(m.Release).where(m.Release.key == key))
+        return Release.from_row(row) if row else None
+
+    @strawberry.field
+    async def applications(self, info: Info) -> list[Application]:
+        async with info.context.sessions() as session:
+            rows = await session.scalars(select(m.Application).order_by(m.Application.key))
+            return [Application.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def environments(self, info: Info, tier: EnvironmentTier | None = None
+                           ) -> list[Environment]:
+        query = select(m.Environment)
+        if tier is not None:
+            query = query.where(m.Environment.tier == tier)
+        async with info.context.sessions() as session:
+            rows = await session.scalars(query.order_by(m.Environment.tier, m.Environment.name))
+            return [Environment.from_row(r) for r in rows]
+
+    @strawberry.field(description="Blackout windows overlapping [from, to), by start.")
+    async def blackout_windows(self, info: Info, from_: From = None, to: datetime | None = None
+                               ) -> list[BlackoutWindow]:
+        query = select(m.BlackoutWindow)
+        if from_ is not None:
+            query = query.where(m.BlackoutWindow.end > from_)
+        if to is not None:
+            query = query.where(m.BlackoutWindow.start < to)
+        async with info.context.sessions() as session:
+            rows = await session.scalars(query.order_by(m.BlackoutWindow.start))
+            return [BlackoutWindow.from_row(r) for r in rows]
+
+    @strawberry.field(description="Releases and blackout windows overlapping [from, to), "
+                                  "by start.")
+    async def calendar(self, info: Info, from_: FromRequired, to: datetime
+                       ) -> list[CalendarEntry]:
+        if to <= from_:
+            raise bad_input("to must be after from", "to")
+        async with info.context.sessions() as session:
+            releases = await session.scalars(select(m.Release).where(
+                m.Release.window_start < to, m.Release.window_end > from_))
+            windows = await session.scalars(select(m.BlackoutWindow).where(
+                m.BlackoutWindow.start < to, m.BlackoutWindow.end > from_))
+            entries: list[tuple[datetime, str, Release | BlackoutWindow]] = [
+                (r.window_start, r.key, Release.from_row(r)) for r in releases
+                if r.window_start is not None]
+            entries += [(w.start, w.name, BlackoutWindow.from_row(w)) for w in windows]
+        entries.sort(key=lambda e: (e[0], e[1]))
+        return [e[2] for e in entries]

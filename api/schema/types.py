@@ -1,0 +1,291 @@
+"""Object types for Heatshield's own data.
+
+Leaf fields are plain attributes copied from the row (cheap to resolve);
+relations go through the request's DataLoaders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, cast
+
+import strawberry
+from sqlalchemy import select
+from strawberry.scalars import JSON
+
+from api.db import models as m
+from api.db.models import (
+    ActivityStatus,
+    BookingStatus,
+    EnvironmentTier,
+    LinkKind,
+    ReleaseStatus,
+    ReleaseType,
+    Role,
+)
+from api.schema.context import Info
+from api.schema.ids import to_global_id
+
+# The storage enums are the graph's enums: one definition, one set of names.
+strawberry.enum(ReleaseStatus, description="Where a release stands.")
+strawberry.enum(ReleaseType)
+strawberry.enum(EnvironmentTier)
+strawberry.enum(LinkKind, description="What upstream record a release links to.")
+strawberry.enum(BookingStatus)
+strawberry.enum(ActivityStatus)
+strawberry.enum(Role)
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Application(Node):
+    key: str
+    name: str
+    description: str
+    repositories: list[str]
+    jira_projects: list[str]
+    cmdb_items: list[str]
+
+    @classmethod
+    def from_row(cls, row: m.Application) -> Application:
+        return cls(id=strawberry.ID(to_global_id("Application", row.id)), key=row.key,
+                   name=row.name, description=row.description,
+                   repositories=list(row.repositories), jira_projects=list(row.jira_projects),
+                   cmdb_items=list(row.cmdb_items))
+
+
+@strawberry.type
+class SourceLink(Node):
+    source: str = strawberry.field(description="The connector instance's name.")
+    kind: LinkKind
+    external_key: str = strawberry.field(
+        description="Upstream key: a JIRA version id, `owner/repo#milestone`, "
+                    "`owner/repo@base...head`, or a change number.")
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: m.SourceLink) -> SourceLink:
+        return cls(id=strawberry.ID(to_global_id("SourceLink", row.id)), source=row.source,
+                   kind=row.kind, external_key=row.external_key, created_at=row.created_at)
+
+
+@strawberry.type
+class ReleasePhase(Node):
+    name: str
+    position: int
+    start: datetime | None
+    end: datetime | None
+
+    @classmethod
+    def from_row(cls, row: m.ReleasePhase) -> ReleasePhase:
+        return cls(id=strawberry.ID(to_global_id("ReleasePhase", row.id)), name=row.name,
+                   position=row.position, start=row.start, end=row.end)
+
+
+@strawberry.type
+class AuditEvent(Node):
+    at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_key: str
+    before: JSON | None
+    after: JSON | None
+    reason: str
+
+    @classmethod
+    def from_row(cls, row: m.AuditEvent) -> AuditEvent:
+        return cls(id=strawberry.ID(to_global_id("AuditEvent", row.id)), at=row.at,
+                   actor=row.actor, action=row.action, entity_type=row.entity_type,
+                   entity_key=row.entity_key, before=cast(JSON, row.before),
+                   after=cast(JSON, row.after),
+                   reason=row.reason)
+
+
+@strawberry.type
+class EnvironmentBooking(Node):
+    db_id: strawberry.Private[int]
+    environment_id: strawberry.Private[int]
+    release_id: strawberry.Private[int | None]
+    requested_by: str
+    start: datetime
+    end: datetime
+    status: BookingStatus
+    purpose: str
+
+    @classmethod
+    def from_row(cls, row: m.EnvironmentBooking) -> EnvironmentBooking:
+        return cls(id=strawberry.ID(to_global_id("EnvironmentBooking", row.id)), db_id=row.id,
+                   environment_id=row.environment_id, release_id=row.release_id,
+                   requested_by=row.requested_by, start=row.start, end=row.end,
+                   status=row.status, purpose=row.purpose)
+
+    @strawberry.field
+    async def environment(self, info: Info) -> Environment:
+        row = await info.context.loaders.environment.load(self.environment_id)
+        assert row is not None  # the foreign key guarantees it
+        return Environment.from_row(row)
+
+    @strawberry.field
+    async def release(self, info: Info) -> Release | None:
+        if self.release_id is None:
+            return None
+        row = await info.context.loaders.release.load(self.release_id)
+        return Release.from_row(row) if row else None
+
+
+@strawberry.type
+class Environment(Node):
+    db_id: strawberry.Private[int]
+    name: str
+    tier: EnvironmentTier
+    deploy_target: str
+    description: str
+
+    @classmethod
+    def from_row(cls, row: m.Environment) -> Environment:
+        return cls(id=strawberry.ID(to_global_id("Environment", row.id)), db_id=row.id,
+                   name=row.name, tier=row.tier, deploy_target=row.deploy_target,
+                   description=row.description)
+
+    @strawberry.field
+    async def applications(self, info: Info) -> list[Application]:
+        rows = await info.context.loaders.environment_applications.load(self.db_id)
+        return [Application.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def bookings(self, info: Info, from_: Annotated[
+            datetime | None, strawberry.argument(name="from")] = None,
+            to: datetime | None = None) -> list[EnvironmentBooking]:
+        query = select(m.EnvironmentBooking).where(
+            m.EnvironmentBooking.environment_id == self.db_id)
+        if from_ is not None:
+            query = query.where(m.EnvironmentBooking.end > from_)
+        if to is not None:
+            query = query.where(m.EnvironmentBooking.start < to)
+        async with info.context.sessions() as session:
+            rows = await session.scalars(query.order_by(m.EnvironmentBooking.start))
+            return [EnvironmentBooking.from_row(r) for r in rows]
+
+
+@strawberry.type
+class BlackoutWindow(Node):
+    db_id: strawberry.Private[int]
+    name: str
+    start: datetime
+    end: datetime
+    tiers: list[EnvironmentTier]
+    reason: str
+
+    @classmethod
+    def from_row(cls, row: m.BlackoutWindow) -> BlackoutWindow:
+        return cls(id=strawberry.ID(to_global_id("BlackoutWindow", row.id)), db_id=row.id,
+                   name=row.name, start=row.start, end=row.end,
+                   tiers=[EnvironmentTier[t] for t in row.tiers], reason=row.reason)
+
+    @strawberry.field(description="Applications it covers; empty means every application.")
+    async def applications(self, info: Info) -> list[Application]:
+        rows = await info.context.loaders.blackout_applications.load(self.db_id)
+        return [Application.from_row(r) for r in rows]
+
+
+@strawberry.type
+class Release(Node):
+    db_id: strawberry.Private[int]
+    parent_id: strawberry.Private[int | None]
+    key: str
+    name: str
+    description: str
+    type: ReleaseType
+    status: ReleaseStatus
+    window_start: datetime | None
+    window_end: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: m.Release) -> Release:
+        return cls(id=strawberry.ID(to_global_id("Release", row.id)), db_id=row.id,
+                   parent_id=row.parent_id, key=row.key, name=row.name,
+                   description=row.description, type=row.type, status=row.status,
+                   window_start=row.window_start, window_end=row.window_end,
+                   created_at=row.created_at, updated_at=row.updated_at)
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Release | None:
+        if self.parent_id is None:
+            return None
+        row = await info.context.loaders.release.load(self.parent_id)
+        return Release.from_row(row) if row else None
+
+    @strawberry.field
+    async def children(self, info: Info) -> list[Release]:
+        rows = await info.context.loaders.children.load(self.db_id)
+        return [Release.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def applications(self, info: Info) -> list[Application]:
+        rows = await info.context.loaders.release_applications.load(self.db_id)
+        return [Application.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def phases(self, info: Info) -> list[ReleasePhase]:
+        rows = await info.context.loaders.phases.load(self.db_id)
+        return [ReleasePhase.from_row(r) for r in rows]
+
+    @strawberry.field(description="Upstream records this release is tied to.")
+    async def links(self, info: Info) -> list[SourceLink]:
+        rows = await info.context.loaders.links.load(self.db_id)
+        return [SourceLink.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def bookings(self, info: Info) -> list[EnvironmentBooking]:
+        rows = await info.context.loaders.bookings_by_release.load(self.db_id)
+        return [EnvironmentBooking.from_row(r) for r in rows]
+
+    @strawberry.field(description="Audit trail of this release and its parts, newest first.")
+    async def history(self, info: Info, first: int = 50) -> list[AuditEvent]:
+        first = max(0, min(first, info.context.settings.limits.max_page_size))
+        async with info.context.sessions() as session:
+            rows = await session.scalars(
+                select(m.AuditEvent).where(m.AuditEvent.release_id == self.db_id)
+                .order_by(m.AuditEvent.id.desc()).limit(first))
+            return [AuditEvent.from_row(r) for r in rows]
+
+
+CalendarEntry = Annotated[Release | BlackoutWindow, strawberry.union(
+    "CalendarEntry", description="Something with a time window on the release calendar.")]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class ReleaseEdge:
+    cursor: str
+    node: Release
+
+
+@strawberry.type
+class ReleaseConnection:
+    edges: list[ReleaseEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field
+    def nodes(self) -> list[Release]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.type
+class DeletePayload:
+    id: strawberry.ID

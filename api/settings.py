@@ -1,0 +1,125 @@
+"""Configuration: a TOML file plus ``HEATSHIELD_*`` environment overrides.
+
+Settings are built once, in the app factory or the CLI, never at import, so
+tests can set the environment first. Every value is validated at start-up and
+a bad one is reported with its dotted key (``database.url``) and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connectors.config import ConnectorConfig
+
+CONFIG_ENV = "HEATSHIELD_CONFIG"
+DEFAULT_CONFIG = Path("heatshield.toml")
+
+
+class SettingsError(Exception):
+    """Raised when the configuration cannot be read or is invalid."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///heatshield.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                "(Heatshield uses the async drivers)"
+            )
+        return value
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Where browsers reach us; used for the printed URLs and Origin checks.
+    public_url: str | None = None
+
+
+class LimitSettings(_Section):
+    """Guards against expensive or hostile queries; safe by default."""
+
+    max_depth: int = Field(default=12, ge=1)
+    max_tokens: int = Field(default=2000, ge=10)
+    max_aliases: int = Field(default=30, ge=1)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HEATSHIELD_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    environment: Literal["development", "production"] = "development"
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    limits: LimitSettings = LimitSettings()
+    connectors: list[ConnectorConfig] = []
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_names(cls, value: list[ConnectorConfig]) -> list[ConnectorConfig]:
+        seen: set[str] = set()
+        for connector in value:
+            if connector.name in seen:
+                raise ValueError(f"connector name {connector.name!r} is used twice")
+            seen.add(connector.name)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment wins over them.
+        return (env_settings, init_settings)
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration ({origin}):"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if any), apply ``HEATSHIELD_*`` and validate.
+
+    ``path`` defaults to ``$HEATSHIELD_CONFIG`` and then ``./heatshield.toml``;
+    an explicitly named file that does not exist is an error, the default is not.
+    """
+    explicit = path or os.environ.get(CONFIG_ENV)
+    config_path = Path(explicit) if explicit else DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config_path}: not valid TOML: {exc}") from None
+    elif explicit:
+        raise SettingsError(f"configuration file {config_path} does not exist")
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, str(config_path))) from None
