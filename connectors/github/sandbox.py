@@ -1,0 +1,809 @@
+"""A fake GitHub (REST v3 and GraphQL v4) that speaks GitHub's wire format.
+
+It serves the demo world's repositories, milestones, issues, pull requests,
+tags, releases, deployments and environments with GitHub's own pagination
+(`Link`), conditional requests (weak ETags, 304 free of charge), rate-limit
+headers and budget, error bodies and signed webhooks, so the hub's GitHub
+connector can be developed, tested and benchmarked against it offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from connectors.github import sandbox_render as render
+from connectors.github.sandbox_graphql import GraphQLService
+from connectors.sandbox_kit import Credentials, SandboxKit
+from connectors.sandbox_world import (
+    Application,
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    GitHubRelease,
+    PullRequest,
+    World,
+    build_world,
+)
+
+DOCS = "https://docs.github.com/rest"
+RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+API_VERSION = "2022-11-28"
+WINDOW_SECONDS = 3600
+DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before "
+                     "you try again. If you reach out to GitHub Support for help, please include "
+                     "the request ID.")
+Json = dict[str, Any]
+
+
+def signature_256(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value GitHub sends for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def sign_webhook(body: bytes, secret: str) -> dict[str, str]:
+    return {"X-Hub-Signature-256": signature_256(secret, body),
+            "X-Hub-Signature": "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()}
+
+
+class GitHubError(Exception):
+    """An answer in GitHub's error shape (`message`, `documentation_url`, `status`)."""
+
+    def __init__(self, status: int, message: str, *, errors: list[Json] | None = None,
+                 doc: str = DOCS, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.doc = doc
+        self.headers = headers or {}
+
+    def body(self) -> Json:
+        out: Json = {"message": self.message, "documentation_url": self.doc}
+        if self.errors is not None:
+            out["errors"] = self.errors
+        out["status"] = str(self.status)
+        return out
+
+
+def not_found() -> GitHubError:
+    return GitHubError(404, "Not Found")
+
+
+def invalid(resource: str, field_name: str, code: str = "missing_field",
+            message: str | None = None) -> GitHubError:
+    error: Json = {"resource": resource, "code": code, "field": field_name}
+    if message:
+        error["message"] = message
+    return GitHubError(422, "Validation Failed", errors=[error])
+
+
+@dataclass
+class RateBudget:
+    """A primary rate-limit window for one resource (`core`, `graphql`)."""
+
+    resource: str
+    limit: int
+    used: int = 0
+    window_start: float = field(default_factory=time.time)
+
+    def _roll(self) -> None:
+        if time.time() >= self.window_start + WINDOW_SECONDS:
+            self.window_start = time.time()
+            self.used = 0
+
+    @property
+    def remaining(self) -> int:
+        self._roll()
+        return max(0, self.limit - self.used)
+
+    @property
+    def reset(self) -> int:
+        return int(self.window_start + WINDOW_SECONDS)
+
+    def spend(self, points: int = 1) -> None:
+        self._roll()
+        self.used = min(self.limit, self.used + points)
+
+    def headers(self) -> dict[str, str]:
+        return {"x-ratelimit-limit": str(self.limit), "x-ratelimit-remaining": str(self.remaining),
+                "x-ratelimit-used": str(self.used), "x-ratelimit-reset": str(self.reset),
+                "x-ratelimit-resource": self.resource}
+
+    def overview(self) -> Json:
+        return {"limit": self.limit, "used": self.used, "remaining": self.remaining,
+                "reset": self.reset}
+
+
+@dataclass
+class Reply:
+    """What a route produced, before the ETag, budget and header treatment."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    cost: int = 1
+
+
+Handler = Callable[[Request], Awaitable[Reply]]
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise invalid("Query", name, "invalid", f"{name} must be an integer") from None
+
+
+def paginate(request: Request, items: Sequence[Any]) -> tuple[list[Any], dict[str, str]]:
+    """One page of `items` plus GitHub's `Link` header (absent on a single page)."""
+    per_page = min(100, max(1, _int_param(request, "per_page", 30)))
+    page = max(1, _int_param(request, "page", 1))
+    last = max(1, -(-len(items) // per_page))
+    chunk = list(items[(page - 1) * per_page: page * per_page])
+    if last == 1:
+        return chunk, {}
+
+    def at(number: int) -> str:
+        return str(request.url.include_query_params(page=number, per_page=per_page))
+
+    links: list[str] = []
+    if page > 1:
+        links.append(f'<{at(min(page - 1, last))}>; rel="prev"')
+    if page < last:
+        links.append(f'<{at(page + 1)}>; rel="next"')
+        links.append(f'<{at(last)}>; rel="last"')
+    if page > 1:
+        links.append(f'<{at(1)}>; rel="first"')
+    return chunk, {"link": ", ".join(links)}
+
+
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == wanted
+               for tag in header.split(","))
+
+
+def _parse_since(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid("Issue", "since", "invalid", "since must be an ISO 8601 timestamp") from None
+
+
+class GitHubSandbox:
+    """One fake GitHub: its data, budgets and kit; the app keeps it as `state.github`."""
+
+    def __init__(self, world: World, credentials: Credentials, *, rate_limit: int,
+                 graphql_rate_limit: int, rate_limit_status: int, webhook_url: str | None,
+                 webhook_secret: str | None, seed: int) -> None:
+        self.credentials = credentials
+        viewer = render.Viewer(login="demo", id=9_000_001, name="Demo Release Manager",
+                               email=credentials.username)
+        self.data = render.GitHubData.build(world, viewer)
+        self.core = RateBudget("core", rate_limit)
+        self.graphql_budget = RateBudget("graphql", graphql_rate_limit)
+        self.rate_limit_status = rate_limit_status
+        self.kit = SandboxKit("github", error_response=self.error_response,
+                              rate_limit_headers=self._secondary_headers,
+                              webhook_url=webhook_url, webhook_secret=webhook_secret,
+                              webhook_signer=sign_webhook, seed=seed)
+        self.graphql = GraphQLService(self.data)
+
+    # -- shared response treatment -------------------------------------------
+
+    def _common_headers(self, budget: RateBudget) -> dict[str, str]:
+        return {**budget.headers(), "x-github-api-version-selected": API_VERSION,
+                "x-github-request-id": uuid.uuid4().hex[:20].upper()}
+
+    def error_response(self, status: int, message: str) -> Response:
+        """Errors the kit raises (faults, unknown routes) in GitHub's shape."""
+        if status == 429:
+            error = GitHubError(429, SECONDARY_MESSAGE,
+                                doc=RATE_DOCS + "#about-secondary-rate-limits")
+        else:
+            error = GitHubError(status, "Not Found" if status == 404 else message)
+        return JSONResponse(error.body(), status_code=status,
+                            headers=self._common_headers(self.core))
+
+    def _secondary_headers(self, retry_after: int) -> dict[str, str]:
+        return {"retry-after": str(retry_after), **self.core.headers()}
+
+    def _budget_for(self, request: Request) -> RateBudget:
+        return self.graphql_budget if request.url.path.endswith("/graphql") else self.core
+
+    def authenticate(self, request: Request) -> Response | None:
+        """Token check, then the primary budget; runs before every vendor route."""
+        budget = self._budget_for(request)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not token:
+            error = GitHubError(401, "Requires authentication")
+        elif not hmac.compare_digest(token.strip(), self.credentials.token):
+            error = GitHubError(401, "Bad credentials")
+        else:
+            if budget.remaining > 0:
+                return None
+            if budget is self.graphql_budget:
+                body = {"errors": [{"type": "RATE_LIMITED",
+                                    "message": "API rate limit exceeded for user ID "
+                                               f"{self.data.viewer.id}."}]}
+                return JSONResponse(body, headers=self._common_headers(budget))
+            error = GitHubError(self.rate_limit_status,
+                                f"API rate limit exceeded for user ID {self.data.viewer.id}.",
+                                doc=RATE_DOCS)
+        return JSONResponse(error.body(), status_code=error.status,
+                            headers=self._common_headers(budget))
+
+    def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a route: JSON body, ETag and 304, budget spent, rate headers."""
+
+        async def run(request: Request) -> Response:
+            budget = self._budget_for(request)
+            try:
+                reply = await handler(request)
+            except GitHubError as error:
+                budget.spend()
+                return JSONResponse(error.body(), status_code=error.status,
+                                    headers={**self._common_headers(budget), **error.headers})
+            content = json.dumps(reply.body, separators=(",", ":")).encode()
+            headers = dict(reply.headers)
+            if request.method == "GET":
+                etag = _etag(content)
+                headers["etag"] = etag
+                if _etag_matches(request.headers.get("if-none-match"), etag):
+                    return Response(status_code=304,
+                                    headers={**self._common_headers(budget), "etag": etag})
+            budget.spend(reply.cost)
+            headers.update(self._common_headers(budget))
+            return Response(content, status_code=reply.status, headers=headers,
+                            media_type="application/json; charset=utf-8")
+
+        return run
+
+    # -- helpers ---------------------------------------------------------------
+
+    @staticmethod
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def app_of(self, request: Request) -> Application:
+        app = self.data.repo(request.path_params["owner"], request.path_params["repo"])
+        if app is None:
+            raise not_found()
+        return app
+
+    async def _json_body(self, request: Request, resource: str) -> Json:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise GitHubError(400, "Problems parsing JSON") from None
+        if not isinstance(body, dict):
+            raise GitHubError(400, "Body should be a JSON object")
+        return body
+
+    async def _emit(self, event: str, app: Application, base: str, payload: Json) -> None:
+        payload = {**payload, "repository": render.repository(base, self.data, app),
+                   "organization": render.org_user(base, self.data.world),
+                   "sender": render.user(base, self.data.viewer.login, self.data.viewer.id)}
+        await self.kit.emit_webhook(event, payload, {
+            "X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-GitHub-Hook-ID": "4242", "User-Agent": "GitHub-Hookshot/sandbox",
+            "X-GitHub-Hook-Installation-Target-Type": "repository",
+            "X-GitHub-Hook-Installation-Target-ID": str(app.repo_id)})
+
+    # -- users and repositories -------------------------------------------------
+
+    async def get_user(self, request: Request) -> Reply:
+        return Reply(render.private_user(self.base(request), self.data.viewer))
+
+    async def list_repos(self, request: Request) -> Reply:
+        org = request.path_params.get("org")
+        if org is not None and org.lower() != self.data.world.org.lower():
+            raise not_found()
+        base = self.base(request)
+        repos = [render.repository(base, self.data, a) for a in self.data.world.applications]
+        page, headers = paginate(request, repos)
+        return Reply(page, headers=headers)
+
+    async def get_repo(self, request: Request) -> Reply:
+        return Reply(render.repository(self.base(request), self.data, self.app_of(request)))
+
+    async def rate_limit(self, request: Request) -> Reply:
+        core = self.core.overview()
+        return Reply({"resources": {"core": core, "graphql": self.graphql_budget.overview(),
+                                    "search": {"limit": 30, "used": 0, "remaining": 30,
+                                               "reset": self.core.reset}},
+                      "rate": core}, cost=0)
+
+    # -- milestones, issues, pulls ---------------------------------------------
+
+    async def list_milestones(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        state = request.query_params.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise invalid("Milestone", "state", "invalid")
+        releases = [r for r in self.data.milestones(app)
+                    if state == "all" or render.milestone_state(r) == state]
+        sort = request.query_params.get("sort", "due_on")
+        if sort == "completeness":
+            def done(r: Any) -> float:
+                o, c = self.data.milestone_counts(r)
+                return c / (o + c) if o + c else 0.0
+            releases.sort(key=done)
+        else:
+            releases.sort(key=lambda r: r.window_start)
+        if request.query_params.get("direction", "asc") == "desc":
+            releases.reverse()
+        base = self.base(request)
+        page, headers = paginate(request, [render.milestone(base, self.data, r) for r in releases])
+        return Reply(page, headers=headers)
+
+    async def get_milestone(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        number = request.path_params["number"]
+        release = next((r for r in self.data.milestones(app) if r.milestone_number == number),
+                       None)
+        if release is None:
+            raise not_found()
+        return Reply(render.milestone(self.base(request), self.data, release))
+
+    def _issue_rows(self, app: Application) -> list[tuple[Any, bool]]:
+        return ([(i, False) for i in self.data.issues(app)]
+                + [(p, True) for p in self.data.app_pulls(app)])
+
+    async def list_issues(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        q = request.query_params
+        state = q.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise invalid("Issue", "state", "invalid")
+        rows = [(item, is_pr) for item, is_pr in self._issue_rows(app)
+                if state == "all" or item.state == state]
+        milestone = q.get("milestone")
+        if milestone == "none":
+            rows = [r for r in rows if r[0].release_key is None]
+        elif milestone == "*":
+            rows = [r for r in rows if r[0].release_key is not None]
+        elif milestone:
+            if not milestone.isdigit():
+                raise invalid("Issue", "milestone", "invalid")
+            wanted = next((r.key for r in self.data.milestones(app)
+                           if r.milestone_number == int(milestone)), None)
+            if wanted is None:
+                raise not_found()
+            rows = [r for r in rows if r[0].release_key == wanted]
+        if q.get("labels"):
+            names = {n.strip() for n in q["labels"].split(",") if n.strip()}
+            rows = [r for r in rows if names <= set(r[0].labels)]
+        since = _parse_since(q.get("since"))
+        if since is not None:
+            rows = [r for r in rows if r[0].updated >= since]
+        if q.get("creator"):
+            rows = [r for r in rows if r[0].author.github_login == q["creator"]]
+        assignee = q.get("assignee")
+        if assignee:
+            def assigned(item: Any, is_pr: bool) -> str | None:
+                who = None if is_pr else item.assignee
+                return None if who is None else str(who.github_login)
+            if assignee == "none":
+                rows = [r for r in rows if assigned(*r) is None]
+            elif assignee == "*":
+                rows = [r for r in rows if assigned(*r) is not None]
+            else:
+                rows = [r for r in rows if assigned(*r) == assignee]
+        sort = q.get("sort", "created")
+        rows.sort(key=lambda r: (r[0].updated if sort == "updated" else r[0].created,
+                                 r[0].number))
+        if q.get("direction", "desc") != "asc":
+            rows.reverse()
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        body = [render.pull_as_issue(base, self.data, item) if is_pr
+                else render.issue(base, self.data, item) for item, is_pr in page]
+        return Reply(body, headers=headers)
+
+    async def get_issue(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        number = request.path_params["number"]
+        for item, is_pr in self._issue_rows(app):
+            if item.number == number:
+                base = self.base(request)
+                return Reply(render.pull_as_issue(base, self.data, item) if is_pr
+                             else render.issue(base, self.data, item))
+        raise not_found()
+
+    def _pull(self, app: Application, number: int) -> PullRequest:
+        pull = next((p for p in self.data.app_pulls(app) if p.number == number), None)
+        if pull is None:
+            raise not_found()
+        return pull
+
+    async def list_pulls(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        q = request.query_params
+        state = q.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise invalid("PullRequest", "state", "invalid")
+        pulls = [p for p in self.data.app_pulls(app) if state == "all" or p.state == state]
+        if q.get("base"):
+            pulls = [p for p in pulls if p.base_ref == q["base"]]
+        if q.get("head"):
+            owner, _, ref = q["head"].rpartition(":")
+            if owner and owner.lower() != app.repo_owner.lower():
+                pulls = []
+            pulls = [p for p in pulls if p.head_ref == ref]
+        sort = q.get("sort", "created")
+        pulls.sort(key=lambda p: (p.updated if sort == "updated" else p.created, p.number))
+        if q.get("direction", "desc") != "asc":
+            pulls.reverse()
+        page, headers = paginate(request, pulls)
+        base = self.base(request)
+        return Reply([render.pull_simple(base, self.data, p) for p in page], headers=headers)
+
+    async def get_pull(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        return Reply(render.pull_full(self.base(request), self.data, pull))
+
+    async def merge_pull(self, request: Request) -> Reply:
+        """`PUT .../pulls/{n}/merge`: merges and sends the `pull_request` closed event."""
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        if pull.state != "open":
+            raise GitHubError(405, "Pull Request is not mergeable")
+        now = self.data.world.now
+        pull.state, pull.merged_at, pull.closed_at, pull.updated = "closed", now, now, now
+        pull.merge_commit_sha = hashlib.sha1(f"{app.key}/merge/{pull.number}".encode()).hexdigest()
+        base = self.base(request)
+        await self._emit("pull_request", app, base, {
+            "action": "closed", "number": pull.number,
+            "pull_request": render.pull_full(base, self.data, pull)})
+        return Reply({"sha": pull.merge_commit_sha, "merged": True,
+                      "message": "Pull Request successfully merged"})
+
+    # -- git -----------------------------------------------------------------
+
+    async def list_tags(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        tags = sorted(self.data.tags(app), key=lambda t: t.date, reverse=True)
+        page, headers = paginate(request, tags)
+        base = self.base(request)
+        return Reply([render.tag(base, app, t) for t in page], headers=headers)
+
+    def _resolve(self, app: Application, ref: str) -> int:
+        """Position of `ref` (tag, sha, branch) in the history; -1 is the root."""
+        commits = self.data.commits(app)
+        if ref in ("main", "HEAD", app.repo_owner + ":main"):
+            return len(commits) - 1
+        tag = next((t for t in self.data.tags(app) if t.name == ref), None)
+        sha = tag.sha if tag else ref
+        for index, item in enumerate(commits):
+            if item.sha == sha or (len(sha) >= 7 and item.sha.startswith(sha)):
+                return index
+        if tag is not None:
+            return -1
+        raise not_found()
+
+    async def compare(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        basehead = request.path_params["basehead"]
+        if "..." not in basehead:
+            raise not_found()
+        base_ref, head_ref = basehead.split("...", 1)
+        lo, hi = self._resolve(app, base_ref), self._resolve(app, head_ref)
+        commits = self.data.commits(app)
+        ahead = commits[lo + 1: hi + 1] if hi > lo else []
+        behind = hi - lo if lo > hi else 0
+        status = ("identical" if lo == hi else "ahead" if hi > lo else "behind")
+        paging = "page" in request.query_params or "per_page" in request.query_params
+        headers: dict[str, str] = {}
+        if paging:
+            shown, headers = paginate(request, ahead)
+        else:
+            shown = ahead[:250]
+        base = self.base(request)
+
+        def full(index: int) -> Json:
+            if index < 0:  # the root tag, older than any recorded commit
+                root = min(self.data.tags(app), key=lambda t: t.date)
+                item = Commit(root.sha, f"Release {root.name}", app.lead, root.date)
+                return render.commit(base, app, item, None)
+            parent = commits[index - 1].sha if index > 0 else None
+            return render.commit(base, app, commits[index], parent)
+
+        def parent_of(item: Any) -> str | None:
+            index = commits.index(item)
+            return commits[index - 1].sha if index > 0 else None
+
+        url = f"{render.repo_url(base, app)}/compare/{basehead}"
+        html = f"{base}/{app.repo_owner}/{app.repo_name}/compare/{basehead}"
+        base_commit = full(lo)
+        body: Json = {
+            "url": url, "html_url": html,
+            "permalink_url": f"{base}/{app.repo_owner}/{app.repo_name}/compare/"
+                             f"{app.repo_owner}:{base_commit['sha'][:7]}...{app.repo_owner}:"
+                             f"{full(hi)['sha'][:7]}",
+            "diff_url": f"{html}.diff", "patch_url": f"{html}.patch",
+            "base_commit": base_commit, "merge_base_commit": full(min(lo, hi)),
+            "status": status, "ahead_by": len(ahead), "behind_by": behind,
+            "total_commits": len(ahead),
+            "commits": [render.commit(base, app, c, parent_of(c)) for c in shown],
+        }
+        if not paging or _int_param(request, "page", 1) == 1:
+            body["files"] = [render.diff_file(base, app, c) for c in ahead[:300]]
+        return Reply(body, headers=headers)
+
+    async def pull_commits(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        head = Commit(pull.head_sha, pull.title, pull.author, pull.created)
+        base = self.base(request)
+        return Reply([render.commit(base, app, head, None)])
+
+    # -- releases ---------------------------------------------------------------
+
+    def _releases(self, app: Application) -> list[GitHubRelease]:
+        return sorted(self.data.app_releases(app), key=lambda r: r.created, reverse=True)
+
+    async def list_releases(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        page, headers = paginate(request, self._releases(app))
+        base = self.base(request)
+        return Reply([render.release(base, app, r) for r in page], headers=headers)
+
+    async def latest_release(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        found = next((r for r in self._releases(app) if not r.draft and not r.prerelease), None)
+        if found is None:
+            raise not_found()
+        return Reply(render.release(self.base(request), app, found))
+
+    async def release_by_tag(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        found = next((r for r in self._releases(app) if r.tag_name == request.path_params["tag"]),
+                     None)
+        if found is None:
+            raise not_found()
+        return Reply(render.release(self.base(request), app, found))
+
+    async def get_release(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        found = next((r for r in self._releases(app) if r.id == request.path_params["id"]), None)
+        if found is None:
+            raise not_found()
+        return Reply(render.release(self.base(request), app, found))
+
+    async def create_release(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        body = await self._json_body(request, "Release")
+        tag_name = body.get("tag_name")
+        if not isinstance(tag_name, str) or not tag_name:
+            raise invalid("Release", "tag_name")
+        if any(r.tag_name == tag_name for r in self.data.app_releases(app)):
+            raise invalid("Release", "tag_name", "already_exists")
+        draft = bool(body.get("draft", False))
+        now = self.data.world.now
+        item = GitHubRelease(
+            id=self.data.new_id(), app_key=app.key, release_key="", tag_name=tag_name,
+            name=str(body.get("name") or tag_name), body=str(body.get("body") or ""),
+            draft=draft, prerelease=bool(body.get("prerelease", False)), created=now,
+            published=None if draft else now, author=app.lead)
+        self.data.releases.append(item)
+        base = self.base(request)
+        rendered = render.release(base, app, item)
+        await self._emit("release", app, base, {"action": "created", "release": rendered})
+        if not draft:
+            await self._emit("release", app, base, {"action": "published", "release": rendered})
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    # -- deployments --------------------------------------------------------------
+
+    def _deployment(self, app: Application, ident: int) -> Deployment:
+        found = next((d for d in self.data.app_deployments(app) if d.id == ident), None)
+        if found is None:
+            raise not_found()
+        return found
+
+    async def list_deployments(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        q = request.query_params
+        rows = self.data.app_deployments(app)
+        for name in ("environment", "ref", "sha"):
+            if q.get(name):
+                rows = [d for d in rows if getattr(d, name) == q[name]]
+        if q.get("task") and q["task"] != "deploy":
+            rows = []
+        rows = sorted(rows, key=lambda d: (d.created, d.id), reverse=True)
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.deployment(base, app, d) for d in page], headers=headers)
+
+    async def get_deployment(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        item = self._deployment(app, request.path_params["id"])
+        return Reply(render.deployment(self.base(request), app, item))
+
+    async def create_deployment(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        body = await self._json_body(request, "Deployment")
+        ref = body.get("ref")
+        if not isinstance(ref, str) or not ref:
+            raise invalid("Deployment", "ref")
+        environment = body.get("environment", "production")
+        if not isinstance(environment, str) or not environment:
+            raise invalid("Deployment", "environment", "invalid")
+        try:
+            index = self._resolve(app, ref)
+        except GitHubError:
+            raise GitHubError(422, f"No ref found for: {ref}") from None
+        commits = self.data.commits(app)
+        tag = next((t for t in self.data.tags(app) if t.name == ref), None)
+        sha = commits[index].sha if index >= 0 else (tag.sha if tag else ref)
+        release = next((r for r in self.data.milestones(app) if r.to_tag == ref), None)
+        item = Deployment(
+            id=self.data.new_id(), app_key=app.key, release_key=release.key if release else None,
+            sha=sha, ref=ref, environment=environment, creator=app.lead,
+            created=self.data.world.now, statuses=[])
+        self.data.deployments.append(item)
+        base = self.base(request)
+        rendered = render.deployment(base, app, item)
+        if isinstance(body.get("description"), str):
+            rendered["description"] = body["description"]
+        await self._emit("deployment", app, base, {"action": "created", "deployment": rendered})
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def list_statuses(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        item = self._deployment(app, request.path_params["id"])
+        page, headers = paginate(request, list(reversed(item.statuses)))
+        base = self.base(request)
+        return Reply([render.deployment_status(base, app, item, s) for s in page],
+                     headers=headers)
+
+    async def get_status(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        item = self._deployment(app, request.path_params["id"])
+        status = next((s for s in item.statuses if s.id == request.path_params["status_id"]),
+                      None)
+        if status is None:
+            raise not_found()
+        return Reply(render.deployment_status(self.base(request), app, item, status))
+
+    async def create_status(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        item = self._deployment(app, request.path_params["id"])
+        body = await self._json_body(request, "DeploymentStatus")
+        state = body.get("state")
+        if state is None:
+            raise invalid("DeploymentStatus", "state")
+        if state not in DEPLOYMENT_STATES:
+            raise invalid("DeploymentStatus", "state", "invalid",
+                          f"state is not included in the list: {', '.join(DEPLOYMENT_STATES)}")
+        description = body.get("description", "")
+        if not isinstance(description, str) or len(description) > 140:
+            raise invalid("DeploymentStatus", "description", "invalid",
+                          "description is too long (maximum is 140 characters)")
+        previous = item.statuses[-1].created if item.statuses else item.created
+        status = DeploymentStatus(self.data.new_id(), state, description,
+                                  max(self.data.world.now, previous + timedelta(seconds=1)))
+        item.statuses.append(status)
+        base = self.base(request)
+        rendered = render.deployment_status(base, app, item, status)
+        for key in ("target_url", "log_url", "environment_url"):
+            if isinstance(body.get(key), str):
+                rendered[key] = body[key]
+        await self._emit("deployment_status", app, base, {
+            "action": "created", "deployment_status": rendered,
+            "deployment": render.deployment(base, app, item)})
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    # -- environments ------------------------------------------------------------
+
+    async def list_environments(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        page, headers = paginate(request, list(render.ENVIRONMENTS))
+        base = self.base(request)
+        return Reply({"total_count": len(render.ENVIRONMENTS),
+                      "environments": [render.environment(base, app, e) for e in page]},
+                     headers=headers)
+
+    async def get_environment(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        name = request.path_params["name"]
+        if name not in render.ENVIRONMENTS:
+            raise not_found()
+        return Reply(render.environment(self.base(request), app, name))
+
+    # -- GraphQL ------------------------------------------------------------------
+
+    async def post_graphql(self, request: Request) -> Reply:
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return Reply({"errors": [{"message": "A query attribute must be specified and must "
+                                                 "be a string."}]})
+        variables = body.get("variables") or {}
+        result, cost = self.graphql.execute(self.base(request), body["query"],
+                                            variables if isinstance(variables, dict) else {},
+                                            body.get("operationName"), self.graphql_budget)
+        return Reply(result, cost=cost)
+
+    # -- wiring ----------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        e = self.endpoint
+        r = "/repos/{owner}/{repo}"
+        return [
+            Route("/user", e(self.get_user)),
+            Route("/user/repos", e(self.list_repos)),
+            Route("/orgs/{org}/repos", e(self.list_repos)),
+            Route("/rate_limit", e(self.rate_limit)),
+            Route("/graphql", e(self.post_graphql), methods=["POST"]),
+            Route(r, e(self.get_repo)),
+            Route(f"{r}/milestones", e(self.list_milestones)),
+            Route(f"{r}/milestones/{{number:int}}", e(self.get_milestone)),
+            Route(f"{r}/issues", e(self.list_issues)),
+            Route(f"{r}/issues/{{number:int}}", e(self.get_issue)),
+            Route(f"{r}/pulls", e(self.list_pulls)),
+            Route(f"{r}/pulls/{{number:int}}", e(self.get_pull)),
+            Route(f"{r}/pulls/{{number:int}}/commits", e(self.pull_commits)),
+            Route(f"{r}/pulls/{{number:int}}/merge", e(self.merge_pull), methods=["PUT"]),
+            Route(f"{r}/compare/{{basehead:path}}", e(self.compare)),
+            Route(f"{r}/tags", e(self.list_tags)),
+            Route(f"{r}/releases", e(self.list_releases), methods=["GET"]),
+            Route(f"{r}/releases", e(self.create_release), methods=["POST"]),
+            Route(f"{r}/releases/latest", e(self.latest_release)),
+            Route(f"{r}/releases/tags/{{tag:path}}", e(self.release_by_tag)),
+            Route(f"{r}/releases/{{id:int}}", e(self.get_release)),
+            Route(f"{r}/deployments", e(self.list_deployments), methods=["GET"]),
+            Route(f"{r}/deployments", e(self.create_deployment), methods=["POST"]),
+            Route(f"{r}/deployments/{{id:int}}", e(self.get_deployment)),
+            Route(f"{r}/deployments/{{id:int}}/statuses", e(self.list_statuses),
+                  methods=["GET"]),
+            Route(f"{r}/deployments/{{id:int}}/statuses", e(self.create_status),
+                  methods=["POST"]),
+            Route(f"{r}/deployments/{{id:int}}/statuses/{{status_id:int}}",
+                  e(self.get_status)),
+            Route(f"{r}/environments", e(self.list_environments)),
+            Route(f"{r}/environments/{{name}}", e(self.get_environment)),
+        ]
+
+
+def create_app(world: World | None = None, *, credentials: Credentials | None = None,
+               webhook_url: str | None = None, webhook_secret: str | None = None,
+               seed: int = 7, scale: int = 1, rate_limit: int = 5000,
+               graphql_rate_limit: int = 5000, rate_limit_status: int = 403) -> Starlette:
+    """The GitHub sandbox; `rate_limit_status` picks 403 or 429 for an exhausted budget."""
+    sandbox = GitHubSandbox(world or build_world(seed, scale), credentials or Credentials(),
+                            rate_limit=rate_limit, graphql_rate_limit=graphql_rate_limit,
+                            rate_limit_status=rate_limit_status, webhook_url=webhook_url,
+                            webhook_secret=webhook_secret, seed=seed)
+    app = sandbox.kit.app(sandbox.routes(), auth=sandbox.authenticate)
+    app.state.github = sandbox
+    return app

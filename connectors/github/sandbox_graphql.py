@@ -1,0 +1,330 @@
+"""GitHub's GraphQL endpoint (v4) over the demo world, for the subset the hub reads.
+
+Queries are validated against `sandbox_schema.graphql`, a true subset of
+GitHub's published schema, so a query the sandbox accepts names only real
+fields. Answers keep GitHub's habits: HTTP 200 even with errors, `type` on
+each error (`NOT_FOUND`, `MISSING_PAGINATION_BOUNDARIES`...), `null` entries in
+`nodes(ids:)` for ids it cannot resolve, opaque cursors and node ids that match
+the REST `node_id`s.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    build_schema,
+    execute_sync,
+    parse,
+    validate,
+)
+
+from connectors.github import sandbox_render as render
+from connectors.sandbox_world import Application, GitHubIssue, PullRequest, Release
+
+if TYPE_CHECKING:
+    from connectors.github.sandbox import RateBudget
+
+SCHEMA_PATH = Path(__file__).with_name("sandbox_schema.graphql")
+MAX_PAGE = 100
+Info = GraphQLResolveInfo[Any]
+Json = dict[str, Any]
+
+
+def load_schema() -> GraphQLSchema:
+    return build_schema(SCHEMA_PATH.read_text())
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(f"cursor:v2:{offset}".encode()).decode()
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return -1
+    try:
+        raw = base64.b64decode(cursor.encode(), validate=True).decode()
+        return int(raw.removeprefix("cursor:v2:"))
+    except ValueError:
+        raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.",
+                           extensions={"type": "INVALID_CURSOR_ARGUMENTS"}) from None
+
+
+def _error_json(error: GraphQLError) -> Json:
+    """graphql-core's error in GitHub's layout: `type` beside `path` and `message`."""
+    formatted: Json = dict(error.formatted)
+    extensions = formatted.pop("extensions", None) or {}
+    out: Json = {}
+    if "type" in extensions:
+        out["type"] = extensions.pop("type")
+    if "path" in formatted:
+        out["path"] = formatted["path"]
+    if extensions:
+        out["extensions"] = extensions
+    out["locations"] = formatted.get("locations") or []
+    out["message"] = formatted["message"]
+    return out
+
+
+class GraphQLService:
+    """Executes queries against the world; objects are dicts with lazy fields."""
+
+    def __init__(self, data: render.GitHubData) -> None:
+        self.data = data
+        self.schema = load_schema()
+
+    def execute(self, base: str, query: str, variables: Json, operation_name: Any,
+                budget: RateBudget) -> tuple[Json, int]:
+        """The response body and its cost in rate-limit points."""
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return {"errors": [_error_json(error)]}, 1
+        problems = validate(self.schema, document)
+        if problems:
+            return {"errors": [_error_json(p) for p in problems]}, 1
+        cost = 1
+        root = self._root(base, budget, cost)
+        result = execute_sync(self.schema, document, root_value=root,
+                              variable_values=variables,
+                              operation_name=operation_name if isinstance(operation_name, str)
+                              else None)
+        body: Json = {"data": result.data}
+        if result.errors:
+            body["errors"] = [_error_json(e) for e in result.errors]
+        return body, cost
+
+    # -- root fields ---------------------------------------------------------------
+
+    def _root(self, base: str, budget: RateBudget, cost: int) -> Json:
+        def repository(info: Info, owner: str, name: str) -> Json:
+            app = self.data.repo(owner, name)
+            if app is None:
+                raise GraphQLError(f"Could not resolve to a Repository with the name "
+                                   f"'{owner}/{name}'.", extensions={"type": "NOT_FOUND"})
+            return self.repository(base, app)
+
+        def node(info: Info, id: str) -> Json:
+            found = self.node(base, id)
+            if found is None:
+                raise GraphQLError(f"Could not resolve to a node with the global id of '{id}'",
+                                   extensions={"type": "NOT_FOUND"})
+            return found
+
+        def nodes(info: Info, ids: Sequence[str]) -> list[Json | GraphQLError]:
+            if len(ids) > MAX_PAGE:
+                raise GraphQLError(f"You may not request more than {MAX_PAGE} node ids at once.",
+                                   extensions={"type": "MAX_NODE_LIMIT_EXCEEDED"})
+            out: list[Json | GraphQLError] = []
+            for ident in ids:
+                found = self.node(base, ident)
+                out.append(found if found is not None else GraphQLError(
+                    f"Could not resolve to a node with the global id of '{ident}'",
+                    extensions={"type": "NOT_FOUND"}))
+            return out
+
+        def rate_limit(info: Info, dryRun: bool = False) -> Json:
+            spent = 0 if dryRun else cost
+            reset = dt.datetime.fromtimestamp(budget.reset, dt.UTC)
+            return {"cost": cost, "limit": budget.limit, "nodeCount": 0,
+                    "remaining": max(0, budget.remaining - spent), "used": budget.used + spent,
+                    "resetAt": render.ts(reset)}
+
+        def viewer(info: Info) -> Json:
+            v = self.data.viewer
+            return self._user(base, v.login, v.id, v.name, v.email)
+
+        return {"repository": repository, "node": node, "nodes": nodes, "rateLimit": rate_limit,
+                "viewer": viewer}
+
+    def node(self, base: str, ident: str) -> Json | None:
+        parsed = render.parse_node_id(ident)
+        if parsed is None:
+            return None
+        kind, raw = parsed
+        world = self.data.world
+        if kind == "Repository":
+            app = next((a for a in world.applications if str(a.repo_id) == raw), None)
+            return None if app is None else self.repository(base, app)
+        if kind == "Milestone":
+            release = next((r for r in world.releases if str(render.milestone_id(r)) == raw),
+                           None)
+            return None if release is None else self.milestone(base, release)
+        if kind == "Issue":
+            issue = next((i for i in world.github_issues if str(i.id) == raw), None)
+            if issue is not None:
+                return self.issue(base, issue)
+            pull = next((p for p in self.data.pulls
+                         if str(render.PR_ISSUE_ID_OFFSET + p.id) == raw), None)
+            return None if pull is None else self.pull(base, pull)
+        if kind == "PullRequest":
+            pull = next((p for p in self.data.pulls if str(p.id) == raw), None)
+            return None if pull is None else self.pull(base, pull)
+        if kind == "User":
+            who = next((p for p in world.people if str(p.github_id) == raw), None)
+            if who is not None:
+                return self._user(base, who.github_login, who.github_id, who.display_name,
+                                  who.email)
+        return None
+
+    # -- objects -----------------------------------------------------------------------
+
+    def _user(self, base: str, login: str, ident: int, name: str, email: str) -> Json:
+        return {"__typename": "User", "id": render.node_id("User", ident), "databaseId": ident,
+                "login": login, "name": name, "email": email,
+                "avatarUrl": lambda info, size=None: f"{base}/avatars/u/{ident}?v=4",
+                "resourcePath": f"/{login}", "url": f"{base}/{login}"}
+
+    def _person(self, base: str, who: Any) -> Json:
+        return self._user(base, who.github_login, who.github_id, who.display_name, who.email)
+
+    def repository(self, base: str, app: Application) -> Json:
+        def milestone(info: Info, number: int) -> Json | None:
+            found = next((r for r in self.data.milestones(app) if r.milestone_number == number),
+                         None)
+            return None if found is None else self.milestone(base, found)
+
+        def milestones(info: Info, first: int | None = None,
+                       after: str | None = None, states: list[str] | None = None) -> Json:
+            rows = [r for r in self.data.milestones(app)
+                    if not states or render.milestone_state(r).upper() in states]
+            return self._connection("milestones", rows, first, after,
+                                    lambda r: self.milestone(base, r))
+
+        def issue(info: Info, number: int) -> Json | None:
+            found = next((i for i in self.data.issues(app) if i.number == number), None)
+            if found is None:
+                raise GraphQLError(f"Could not resolve to an Issue with the number of {number}.",
+                                   extensions={"type": "NOT_FOUND"})
+            return self.issue(base, found)
+
+        def pull_request(info: Info, number: int) -> Json | None:
+            found = next((p for p in self.data.app_pulls(app) if p.number == number), None)
+            if found is None:
+                raise GraphQLError(f"Could not resolve to a PullRequest with the number of "
+                                   f"{number}.", extensions={"type": "NOT_FOUND"})
+            return self.pull(base, found)
+
+        return {"__typename": "Repository", "id": render.node_id("Repository", app.repo_id),
+                "databaseId": app.repo_id, "name": app.repo_name,
+                "nameWithOwner": f"{app.repo_owner}/{app.repo_name}",
+                "url": f"{base}/{app.repo_owner}/{app.repo_name}", "milestone": milestone,
+                "milestones": milestones, "issue": issue, "pullRequest": pull_request}
+
+    def milestone(self, base: str, release: Release) -> Json:
+        app = self.data.world.app(release.app_key)
+        rest = render.milestone(base, self.data, release)
+        open_count, closed_count = self.data.milestone_counts(release)
+        total = open_count + closed_count
+
+        def issues(info: Info, first: int | None = None, after: str | None = None,
+                   labels: list[str] | None = None, states: list[str] | None = None) -> Json:
+            rows = [i for i in self.data.world.github_issues if i.release_key == release.key
+                    and (not states or i.state.upper() in states)
+                    and (not labels or set(labels) & set(i.labels))]
+            rows.sort(key=lambda i: i.number)
+            return self._connection("issues", rows, first, after, lambda i: self.issue(base, i))
+
+        def pull_requests(info: Info, first: int | None = None,
+                          after: str | None = None, baseRefName: str | None = None,
+                          headRefName: str | None = None,
+                          labels: list[str] | None = None,
+                          states: list[str] | None = None) -> Json:
+            rows = [p for p in self.data.pulls if p.release_key == release.key
+                    and (not states or _pull_state(p) in states)
+                    and (baseRefName is None or p.base_ref == baseRefName)
+                    and (headRefName is None or p.head_ref == headRefName)
+                    and (not labels or set(labels) & set(p.labels))]
+            rows.sort(key=lambda p: p.number)
+            return self._connection("pullRequests", rows, first, after,
+                                    lambda p: self.pull(base, p))
+
+        return {"__typename": "Milestone", "id": rest["node_id"], "number": rest["number"],
+                "title": rest["title"], "description": rest["description"],
+                "state": rest["state"].upper(), "closed": rest["state"] == "closed",
+                "closedAt": rest["closed_at"], "createdAt": rest["created_at"],
+                "updatedAt": rest["updated_at"], "dueOn": rest["due_on"],
+                "progressPercentage": 100.0 * closed_count / total if total else 0.0,
+                "url": rest["html_url"], "repository": lambda info: self.repository(base, app),
+                "issues": issues, "pullRequests": pull_requests}
+
+    def _labels(self, base: str, app: Application, names: list[str]) -> Callable[..., Json]:
+        def labels(info: Info, first: int | None = None,
+                   after: str | None = None) -> Json:
+            def one(name: str) -> Json:
+                rest = render.label(base, app, name)
+                return {"__typename": "Label", "id": rest["node_id"], "name": name,
+                        "color": rest["color"], "url": rest["url"]}
+            return self._connection("labels", names, first, after, one)
+        return labels
+
+    def _milestone_of(self, base: str, release_key: str | None) -> Callable[..., Json | None]:
+        def resolve(info: Info) -> Json | None:
+            release = self.data.milestone_by_key(release_key)
+            return None if release is None else self.milestone(base, release)
+        return resolve
+
+    def issue(self, base: str, item: GitHubIssue) -> Json:
+        app = self.data.world.app(item.app_key)
+        reason = item.state_reason.upper() if item.state_reason else None
+        return {"__typename": "Issue", "id": render.node_id("Issue", item.id),
+                "databaseId": item.id, "number": item.number, "title": item.title,
+                "body": item.body, "state": item.state.upper(),
+                "stateReason": lambda info, enableDuplicate=None: reason,
+                "closed": item.state == "closed", "closedAt": render.ts(item.closed_at),
+                "createdAt": render.ts(item.created), "updatedAt": render.ts(item.updated),
+                "url": f"{base}/{app.repo_owner}/{app.repo_name}/issues/{item.number}",
+                "author": self._person(base, item.author),
+                "milestone": self._milestone_of(base, item.release_key),
+                "repository": lambda info: self.repository(base, app),
+                "labels": self._labels(base, app, item.labels)}
+
+    def pull(self, base: str, item: PullRequest) -> Json:
+        app = self.data.world.app(item.app_key)
+        return {"__typename": "PullRequest", "id": render.node_id("PullRequest", item.id),
+                "databaseId": item.id, "number": item.number, "title": item.title,
+                "body": item.body, "state": _pull_state(item), "isDraft": item.draft,
+                "merged": item.merged_at is not None, "mergedAt": render.ts(item.merged_at),
+                "closed": item.state == "closed", "closedAt": render.ts(item.closed_at),
+                "createdAt": render.ts(item.created), "updatedAt": render.ts(item.updated),
+                "baseRefName": item.base_ref, "headRefName": item.head_ref,
+                "headRefOid": item.head_sha,
+                "url": f"{base}/{app.repo_owner}/{app.repo_name}/pull/{item.number}",
+                "author": self._person(base, item.author),
+                "milestone": self._milestone_of(base, item.release_key),
+                "repository": lambda info: self.repository(base, app),
+                "labels": self._labels(base, app, item.labels)}
+
+    @staticmethod
+    def _connection(name: str, rows: Sequence[Any], first: int | None, after: str | None,
+                    make: Callable[[Any], Json]) -> Json:
+        """A Relay connection; GitHub insists on `first` (or `last`) between 1 and 100."""
+        if first is None:
+            raise GraphQLError(f"You must provide a `first` or `last` value to properly "
+                               f"paginate the `{name}` connection.",
+                               extensions={"type": "MISSING_PAGINATION_BOUNDARIES"})
+        if first < 1 or first > MAX_PAGE:
+            raise GraphQLError(f"Requesting {first} records on the `{name}` connection exceeds "
+                               f"the `first` limit of {MAX_PAGE} records.",
+                               extensions={"type": "EXCESSIVE_PAGINATION"})
+        start = _offset(after) + 1
+        chunk = list(rows[start:start + first])
+        edges = [{"cursor": _cursor(start + i), "node": make(row)} for i, row in enumerate(chunk)]
+        return {"edges": edges, "nodes": [e["node"] for e in edges], "totalCount": len(rows),
+                "pageInfo": {"hasNextPage": start + first < len(rows),
+                             "hasPreviousPage": start > 0,
+                             "startCursor": edges[0]["cursor"] if edges else None,
+                             "endCursor": edges[-1]["cursor"] if edges else None}}
+
+
+def _pull_state(item: PullRequest) -> str:
+    if item.merged_at is not None:
+        return "MERGED"
+    return "OPEN" if item.state == "open" else "CLOSED"

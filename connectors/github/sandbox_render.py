@@ -1,0 +1,499 @@
+"""The demo world as GitHub sees it: repositories, milestones, issues, pulls.
+
+Pure functions from world records to GitHub's REST JSON objects. Every URL is
+built from `base` (the request's base URL, mount prefix included), so the
+objects point back at whichever sandbox served them.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.sandbox_world import (
+    Application,
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    GitHubIssue,
+    GitHubRelease,
+    Person,
+    PullRequest,
+    Release,
+    Tag,
+    World,
+)
+
+Json = dict[str, Any]
+
+ENVIRONMENTS = ("dev", "staging", "production")
+LABEL_COLOURS = {"bug": "d73a4a", "blocker": "b60205", "breaking-change": "e99695"}
+# Issue ids of pull requests live in their own range, as on GitHub where a
+# pull request is also an issue with a different id.
+PR_ISSUE_ID_OFFSET = 100_000_000
+MILESTONE_ID_OFFSET = 3_000_000
+ORG_ID = 8_800_000
+
+
+def ts(when: datetime | None) -> str | None:
+    """GitHub's timestamp form: UTC, `Z`, no fraction."""
+    return None if when is None else when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def node_id(kind: str, ident: int | str) -> str:
+    """Legacy-style global id: base64 of `<len>:<Type><id>`; stable and opaque."""
+    return base64.b64encode(f"{len(kind):02d}:{kind}{ident}".encode()).decode()
+
+
+def parse_node_id(value: str) -> tuple[str, str] | None:
+    """Inverse of `node_id`, or None for anything that is not one of ours."""
+    try:
+        raw = base64.b64decode(value.encode(), validate=True).decode()
+        size, rest = raw.split(":", 1)
+        length = int(size)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if length <= 0 or len(rest) <= length:
+        return None
+    return rest[:length], rest[length:]
+
+
+def _small_int(*parts: object) -> int:
+    return int(hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()[:7], 16)
+
+
+@dataclass(slots=True)
+class Viewer:
+    """The account the demo token belongs to."""
+
+    login: str
+    id: int
+    name: str
+    email: str
+
+
+@dataclass(slots=True)
+class GitHubData:
+    """The world indexed the way GitHub serves it, plus what writes added.
+
+    Deployments and pull requests are copied, so writes on one app never leak
+    into another app built from the same world.
+    """
+
+    world: World
+    viewer: Viewer
+    deployments: list[Deployment] = field(default_factory=list)
+    pulls: list[PullRequest] = field(default_factory=list)
+    releases: list[GitHubRelease] = field(default_factory=list)
+    next_id: int = 990_000_000
+
+    @classmethod
+    def build(cls, world: World, viewer: Viewer) -> GitHubData:
+        return cls(world=world, viewer=viewer, deployments=copy.deepcopy(world.deployments),
+                   pulls=copy.deepcopy(world.pull_requests),
+                   releases=copy.deepcopy(world.github_releases))
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def repo(self, owner: str, name: str) -> Application | None:
+        wanted = (owner.lower(), name.lower())
+        return next((a for a in self.world.applications
+                     if (a.repo_owner.lower(), a.repo_name.lower()) == wanted), None)
+
+    def milestones(self, app: Application) -> list[Release]:
+        return [r for r in self.world.releases if r.app_key == app.key]
+
+    def milestone_by_key(self, release_key: str | None) -> Release | None:
+        if release_key is None:
+            return None
+        return next((r for r in self.world.releases if r.key == release_key), None)
+
+    def issues(self, app: Application) -> list[GitHubIssue]:
+        return [i for i in self.world.github_issues if i.app_key == app.key]
+
+    def app_pulls(self, app: Application) -> list[PullRequest]:
+        return [p for p in self.pulls if p.app_key == app.key]
+
+    def tags(self, app: Application) -> list[Tag]:
+        return [t for t in self.world.tags if t.app_key == app.key]
+
+    def app_releases(self, app: Application) -> list[GitHubRelease]:
+        return [r for r in self.releases if r.app_key == app.key]
+
+    def app_deployments(self, app: Application) -> list[Deployment]:
+        return [d for d in self.deployments if d.app_key == app.key]
+
+    def commits(self, app: Application) -> list[Commit]:
+        return self.world.commits.get(app.key, [])
+
+    def milestone_counts(self, release: Release) -> tuple[int, int]:
+        """(open, closed) issues and pulls in the milestone, as GitHub counts both."""
+        states = [i.state for i in self.world.github_issues if i.release_key == release.key]
+        states += [p.state for p in self.pulls if p.release_key == release.key]
+        return states.count("open"), states.count("closed")
+
+
+# -- users -------------------------------------------------------------------
+
+def user(base: str, login: str, ident: int, kind: str = "User") -> Json:
+    api = f"{base}/users/{login}"
+    return {
+        "login": login, "id": ident, "node_id": node_id(kind, ident),
+        "avatar_url": f"{base}/avatars/u/{ident}?v=4", "gravatar_id": "",
+        "url": api, "html_url": f"{base}/{login}",
+        "followers_url": f"{api}/followers", "following_url": f"{api}/following{{/other_user}}",
+        "gists_url": f"{api}/gists{{/gist_id}}", "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{api}/subscriptions", "organizations_url": f"{api}/orgs",
+        "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
+        "received_events_url": f"{api}/received_events", "type": kind, "site_admin": False,
+        "user_view_type": "public",
+    }
+
+
+def person(base: str, who: Person) -> Json:
+    return user(base, who.github_login, who.github_id)
+
+
+def org_user(base: str, world: World) -> Json:
+    return user(base, world.org, ORG_ID, "Organization")
+
+
+def private_user(base: str, viewer: Viewer) -> Json:
+    """`GET /user`: the public fields plus the profile the token's owner sees."""
+    body = user(base, viewer.login, viewer.id)
+    body.update({
+        "name": viewer.name, "email": viewer.email, "company": "Acme Retail", "blog": "",
+        "location": None, "hireable": None, "bio": None, "twitter_username": None,
+        "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
+        "created_at": "2020-01-06T09:00:00Z", "updated_at": "2026-10-01T09:00:00Z",
+        "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0,
+        "disk_usage": 0, "collaborators": 0, "two_factor_authentication": True,
+    })
+    return body
+
+
+# -- repositories ------------------------------------------------------------
+
+_REPO_URL_TEMPLATES = {
+    "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}",
+    "blobs_url": "/git/blobs{/sha}", "branches_url": "/branches{/branch}",
+    "collaborators_url": "/collaborators{/collaborator}", "comments_url": "/comments{/number}",
+    "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
+    "contents_url": "/contents/{+path}", "contributors_url": "/contributors",
+    "deployments_url": "/deployments", "downloads_url": "/downloads", "events_url": "/events",
+    "forks_url": "/forks", "git_commits_url": "/git/commits{/sha}",
+    "git_refs_url": "/git/refs{/sha}",
+    "git_tags_url": "/git/tags{/sha}", "issue_comment_url": "/issues/comments{/number}",
+    "issue_events_url": "/issues/events{/number}", "issues_url": "/issues{/number}",
+    "keys_url": "/keys{/key_id}", "labels_url": "/labels{/name}", "languages_url": "/languages",
+    "merges_url": "/merges", "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
+    "releases_url": "/releases{/id}", "stargazers_url": "/stargazers",
+    "statuses_url": "/statuses/{sha}", "subscribers_url": "/subscribers",
+    "subscription_url": "/subscription", "tags_url": "/tags", "teams_url": "/teams",
+    "trees_url": "/git/trees{/sha}", "hooks_url": "/hooks",
+}
+
+
+def repo_url(base: str, app: Application) -> str:
+    return f"{base}/repos/{app.repo_owner}/{app.repo_name}"
+
+
+def repository(base: str, data: GitHubData, app: Application) -> Json:
+    """A `full-repository`, which is also a valid `repository` (PR head/base)."""
+    url = repo_url(base, app)
+    full_name = f"{app.repo_owner}/{app.repo_name}"
+    html = f"{base}/{full_name}"
+    open_count = sum(1 for i in data.issues(app) if i.state == "open") + sum(
+        1 for p in data.app_pulls(app) if p.state == "open")
+    commits = data.commits(app)
+    pushed = commits[-1].date if commits else data.world.now
+    body: Json = {
+        "id": app.repo_id, "node_id": node_id("Repository", app.repo_id), "name": app.repo_name,
+        "full_name": full_name, "owner": org_user(base, data.world), "private": True,
+        "html_url": html, "description": f"{app.name} ({app.key})", "fork": False, "url": url,
+    }
+    body.update({key: url + suffix for key, suffix in _REPO_URL_TEMPLATES.items()})
+    body.update({
+        "git_url": f"git://sandbox/{full_name}.git", "ssh_url": f"git@sandbox:{full_name}.git",
+        "clone_url": f"{html}.git", "svn_url": html, "mirror_url": None, "homepage": None,
+        "language": "Python", "forks_count": 0, "forks": 0, "stargazers_count": 3,
+        "watchers_count": 3, "watchers": 3, "size": 2048, "default_branch": "main",
+        "open_issues_count": open_count, "open_issues": open_count, "is_template": False,
+        "topics": ["release-train"], "has_issues": True, "has_projects": False, "has_wiki": False,
+        "has_pages": False, "has_downloads": True, "has_discussions": False, "archived": False,
+        "disabled": False, "visibility": "private", "pushed_at": ts(pushed),
+        "created_at": "2021-03-01T10:00:00Z", "updated_at": ts(data.world.now - timedelta(days=1)),
+        "permissions": {"admin": False, "maintain": False, "push": True, "triage": True,
+                        "pull": True},
+        "allow_rebase_merge": True, "allow_squash_merge": True, "allow_merge_commit": True,
+        "allow_auto_merge": False, "delete_branch_on_merge": True, "allow_forking": False,
+        "web_commit_signoff_required": False, "license": None, "subscribers_count": 6,
+        "network_count": 0, "organization": org_user(base, data.world),
+    })
+    return body
+
+
+# -- labels, milestones ------------------------------------------------------
+
+def label(base: str, app: Application, name: str) -> Json:
+    ident = _small_int(app.key, "label", name)
+    return {"id": ident, "node_id": node_id("Label", ident),
+            "url": f"{repo_url(base, app)}/labels/{name}", "name": name, "description": None,
+            "color": LABEL_COLOURS.get(name, "ededed"), "default": name == "bug"}
+
+
+def milestone_id(release: Release) -> int:
+    return MILESTONE_ID_OFFSET + release.jira_version_id
+
+
+def milestone_state(release: Release) -> str:
+    return "closed" if release.status in ("DEPLOYED", "CANCELLED") else "open"
+
+
+def milestone(base: str, data: GitHubData, release: Release) -> Json:
+    app = data.world.app(release.app_key)
+    url = f"{repo_url(base, app)}/milestones/{release.milestone_number}"
+    open_count, closed_count = data.milestone_counts(release)
+    closed = milestone_state(release) == "closed"
+    return {
+        "url": url, "html_url": f"{base}/{app.repo_owner}/{app.repo_name}/milestone/"
+                                f"{release.milestone_number}",
+        "labels_url": f"{url}/labels", "id": milestone_id(release),
+        "node_id": node_id("Milestone", milestone_id(release)),
+        "number": release.milestone_number, "state": milestone_state(release),
+        "title": release.version_name, "description": release.description,
+        "creator": person(base, app.lead), "open_issues": open_count,
+        "closed_issues": closed_count, "created_at": ts(release.window_start - timedelta(days=45)),
+        "updated_at": ts(min(data.world.now, release.window_end)),
+        "closed_at": ts(release.window_end) if closed else None,
+        "due_on": ts(release.window_start.replace(hour=7, minute=0)),
+    }
+
+
+def _issue_common(base: str, data: GitHubData, app: Application, number: int) -> Json:
+    url = f"{repo_url(base, app)}/issues/{number}"
+    return {
+        "url": url, "repository_url": repo_url(base, app), "labels_url": f"{url}/labels{{/name}}",
+        "comments_url": f"{url}/comments", "events_url": f"{url}/events",
+        "html_url": f"{base}/{app.repo_owner}/{app.repo_name}/issues/{number}", "number": number,
+        "locked": False, "active_lock_reason": None, "comments": 0,
+        "author_association": "MEMBER", "timeline_url": f"{url}/timeline",
+        "performed_via_github_app": None,
+        "reactions": {"url": f"{url}/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0,
+                      "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0},
+    }
+
+
+def _maybe_milestone(base: str, data: GitHubData, release_key: str | None) -> Json | None:
+    release = data.milestone_by_key(release_key)
+    return None if release is None else milestone(base, data, release)
+
+
+def issue(base: str, data: GitHubData, item: GitHubIssue) -> Json:
+    app = data.world.app(item.app_key)
+    body = _issue_common(base, data, app, item.number)
+    assignees = [] if item.assignee is None else [person(base, item.assignee)]
+    body.update({
+        "id": item.id, "node_id": node_id("Issue", item.id), "state": item.state,
+        "state_reason": item.state_reason, "title": item.title, "body": item.body,
+        "user": person(base, item.author), "labels": [label(base, app, n) for n in item.labels],
+        "assignee": assignees[0] if assignees else None, "assignees": assignees,
+        "milestone": _maybe_milestone(base, data, item.release_key),
+        "closed_at": ts(item.closed_at), "created_at": ts(item.created),
+        "updated_at": ts(item.updated), "closed_by": None,
+    })
+    return body
+
+
+def pull_as_issue(base: str, data: GitHubData, pr: PullRequest) -> Json:
+    """A pull request as the issues endpoints list it, with its `pull_request` key."""
+    app = data.world.app(pr.app_key)
+    body = _issue_common(base, data, app, pr.number)
+    html = f"{base}/{app.repo_owner}/{app.repo_name}/pull/{pr.number}"
+    ident = PR_ISSUE_ID_OFFSET + pr.id
+    body.update({
+        "id": ident, "node_id": node_id("Issue", ident), "state": pr.state,
+        "state_reason": None, "title": pr.title, "body": pr.body,
+        "user": person(base, pr.author), "labels": [label(base, app, n) for n in pr.labels],
+        "assignee": None, "assignees": [],
+        "milestone": _maybe_milestone(base, data, pr.release_key), "draft": pr.draft,
+        "closed_at": ts(pr.closed_at), "created_at": ts(pr.created), "updated_at": ts(pr.updated),
+        "pull_request": {"url": f"{repo_url(base, app)}/pulls/{pr.number}", "html_url": html,
+                         "diff_url": f"{html}.diff", "patch_url": f"{html}.patch",
+                         "merged_at": ts(pr.merged_at)},
+    })
+    return body
+
+
+def _branch(base: str, data: GitHubData, app: Application, ref: str, sha: str) -> Json:
+    return {"label": f"{app.repo_owner}:{ref}", "ref": ref, "sha": sha,
+            "user": org_user(base, data.world), "repo": repository(base, data, app)}
+
+
+def pull_simple(base: str, data: GitHubData, pr: PullRequest) -> Json:
+    app = data.world.app(pr.app_key)
+    url = f"{repo_url(base, app)}/pulls/{pr.number}"
+    issue_url = f"{repo_url(base, app)}/issues/{pr.number}"
+    html = f"{base}/{app.repo_owner}/{app.repo_name}/pull/{pr.number}"
+    commits = data.commits(app)
+    base_sha = commits[-1].sha if commits else pr.head_sha
+    links = {"self": url, "html": html, "issue": issue_url, "comments": f"{issue_url}/comments",
+             "review_comments": f"{url}/comments",
+             "review_comment": f"{repo_url(base, app)}/pulls/comments{{/number}}",
+             "commits": f"{url}/commits",
+             "statuses": f"{repo_url(base, app)}/statuses/{pr.head_sha}"}
+    return {
+        "url": url, "id": pr.id, "node_id": node_id("PullRequest", pr.id), "html_url": html,
+        "diff_url": f"{html}.diff", "patch_url": f"{html}.patch", "issue_url": issue_url,
+        "commits_url": links["commits"], "review_comments_url": links["review_comments"],
+        "review_comment_url": links["review_comment"], "comments_url": links["comments"],
+        "statuses_url": links["statuses"], "number": pr.number, "state": pr.state,
+        "locked": False, "title": pr.title, "user": person(base, pr.author), "body": pr.body,
+        "labels": [label(base, app, n) for n in pr.labels],
+        "milestone": _maybe_milestone(base, data, pr.release_key), "active_lock_reason": None,
+        "created_at": ts(pr.created), "updated_at": ts(pr.updated), "closed_at": ts(pr.closed_at),
+        "merged_at": ts(pr.merged_at), "merge_commit_sha": pr.merge_commit_sha,
+        "assignee": None, "assignees": [], "requested_reviewers": [], "requested_teams": [],
+        "head": _branch(base, data, app, pr.head_ref, pr.head_sha),
+        "base": _branch(base, data, app, pr.base_ref, base_sha),
+        "_links": {k: {"href": v} for k, v in links.items()},
+        "author_association": "MEMBER", "auto_merge": None, "draft": pr.draft,
+    }
+
+
+def pull_full(base: str, data: GitHubData, pr: PullRequest) -> Json:
+    body = pull_simple(base, data, pr)
+    merged = pr.merged_at is not None
+    size = _small_int(pr.app_key, pr.number)
+    body.update({
+        "merged": merged, "mergeable": None if merged else True,
+        "rebaseable": None if merged else True,
+        "mergeable_state": "unknown" if merged else "clean",
+        "merged_by": person(base, pr.author) if merged else None, "comments": 0,
+        "review_comments": size % 4, "maintainer_can_modify": False, "commits": 1 + size % 3,
+        "additions": 5 + size % 120, "deletions": size % 40, "changed_files": 1 + size % 6,
+    })
+    return body
+
+
+# -- git: tags, commits, compare --------------------------------------------
+
+def tag(base: str, app: Application, item: Tag) -> Json:
+    return {"name": item.name,
+            "commit": {"sha": item.sha, "url": f"{repo_url(base, app)}/commits/{item.sha}"},
+            "zipball_url": f"{repo_url(base, app)}/zipball/{item.name}",
+            "tarball_url": f"{repo_url(base, app)}/tarball/{item.name}",
+            "node_id": node_id("Ref", f"refs/tags/{item.name}")}
+
+
+def commit(base: str, app: Application, item: Commit, parent: str | None) -> Json:
+    url = f"{repo_url(base, app)}/commits/{item.sha}"
+    html = f"{base}/{app.repo_owner}/{app.repo_name}/commit/{item.sha}"
+    git_user = {"name": item.author.display_name, "email": item.author.email,
+                "date": ts(item.date)}
+    tree = hashlib.sha1(f"tree/{item.sha}".encode()).hexdigest()
+    parents = [] if parent is None else [{
+        "sha": parent, "url": f"{repo_url(base, app)}/commits/{parent}",
+        "html_url": f"{base}/{app.repo_owner}/{app.repo_name}/commit/{parent}"}]
+    return {
+        "sha": item.sha, "node_id": node_id("Commit", item.sha), "url": url, "html_url": html,
+        "comments_url": f"{url}/comments",
+        "commit": {"url": f"{repo_url(base, app)}/git/commits/{item.sha}", "author": git_user,
+                   "committer": git_user, "message": item.message, "comment_count": 0,
+                   "tree": {"sha": tree, "url": f"{repo_url(base, app)}/git/trees/{tree}"},
+                   "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                                    "payload": None, "verified_at": None}},
+        "author": person(base, item.author), "committer": person(base, item.author),
+        "parents": parents,
+    }
+
+
+def diff_file(base: str, app: Application, item: Commit) -> Json:
+    name = f"src/{app.repo_name.replace('-', '_')}/{item.sha[:8]}.py"
+    adds, dels = 1 + _small_int(item.sha) % 60, _small_int(item.sha, "d") % 20
+    raw = f"{base}/{app.repo_owner}/{app.repo_name}/raw/{item.sha}/{name}"
+    return {"sha": item.sha, "filename": name, "status": "modified", "additions": adds,
+            "deletions": dels, "changes": adds + dels,
+            "blob_url": f"{base}/{app.repo_owner}/{app.repo_name}/blob/{item.sha}/{name}",
+            "raw_url": raw, "contents_url": f"{repo_url(base, app)}/contents/{name}?ref={item.sha}",
+            "patch": f"@@ -1,{dels} +1,{adds} @@"}
+
+
+# -- releases, deployments, environments ------------------------------------
+
+def release(base: str, app: Application, item: GitHubRelease) -> Json:
+    url = f"{repo_url(base, app)}/releases/{item.id}"
+    html = f"{base}/{app.repo_owner}/{app.repo_name}"
+    return {
+        "url": url, "html_url": f"{html}/releases/tag/{item.tag_name}",
+        "assets_url": f"{url}/assets", "upload_url": f"{base}/uploads/{app.repo_owner}/"
+                                                      f"{app.repo_name}/releases/{item.id}/assets{{?name,label}}",
+        "tarball_url": f"{repo_url(base, app)}/tarball/{item.tag_name}",
+        "zipball_url": f"{repo_url(base, app)}/zipball/{item.tag_name}",
+        "id": item.id, "node_id": node_id("Release", item.id), "tag_name": item.tag_name,
+        "target_commitish": "main", "name": item.name, "body": item.body, "draft": item.draft,
+        "prerelease": item.prerelease, "immutable": False, "created_at": ts(item.created),
+        "published_at": ts(item.published), "updated_at": ts(item.published or item.created),
+        "author": person(base, item.author), "assets": [],
+    }
+
+
+def deployment(base: str, app: Application, item: Deployment) -> Json:
+    url = f"{repo_url(base, app)}/deployments/{item.id}"
+    updated = item.statuses[-1].created if item.statuses else item.created
+    return {
+        "url": url, "id": item.id, "node_id": node_id("Deployment", item.id), "sha": item.sha,
+        "ref": item.ref, "task": "deploy", "payload": {}, "original_environment": item.environment,
+        "environment": item.environment,
+        "description": f"Deploy {item.ref} to {item.environment}",
+        "creator": person(base, item.creator), "created_at": ts(item.created),
+        "updated_at": ts(updated), "statuses_url": f"{url}/statuses",
+        "repository_url": repo_url(base, app), "transient_environment": False,
+        "production_environment": item.environment == "production",
+        "performed_via_github_app": None,
+    }
+
+
+def environment_url(app: Application, env: str) -> str:
+    return f"https://{env}.{app.repo_name}.acme-retail.example"
+
+
+def deployment_status(base: str, app: Application, item: Deployment,
+                      status: DeploymentStatus) -> Json:
+    deployment_url = f"{repo_url(base, app)}/deployments/{item.id}"
+    log = f"{base}/{app.repo_owner}/{app.repo_name}/actions/runs/{status.id}"
+    return {
+        "url": f"{deployment_url}/statuses/{status.id}", "id": status.id,
+        "node_id": node_id("DeploymentStatus", status.id), "state": status.state,
+        "creator": person(base, item.creator), "description": status.description,
+        "environment": item.environment, "target_url": log, "log_url": log,
+        "environment_url": environment_url(app, item.environment),
+        "created_at": ts(status.created), "updated_at": ts(status.created),
+        "deployment_url": deployment_url, "repository_url": repo_url(base, app),
+        "performed_via_github_app": None,
+    }
+
+
+def environment(base: str, app: Application, name: str) -> Json:
+    ident = app.repo_id * 10 + ENVIRONMENTS.index(name)
+    rules: list[Json] = []
+    if name == "production":
+        rules = [{"id": ident + 1, "node_id": node_id("Gate", ident + 1), "type": "wait_timer",
+                  "wait_timer": 30}]
+    return {
+        "id": ident, "node_id": node_id("Environment", ident), "name": name,
+        "url": f"{repo_url(base, app)}/environments/{name}",
+        "html_url": f"{base}/{app.repo_owner}/{app.repo_name}/deployments/activity_log"
+                    f"?environments_filter={name}",
+        "created_at": "2021-03-01T10:00:00Z", "updated_at": "2021-03-01T10:00:00Z",
+        "protection_rules": rules,
+        "deployment_branch_policy": None if name != "production" else {
+            "protected_branches": False, "custom_branch_policies": True},
+    }
