@@ -188,7 +188,9 @@ class JiraSite:
     # --- rendering -------------------------------------------------------------
 
     def base(self, request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+        """Site root including the mount prefix (Starlette's base_url drops a Mount's)."""
+        root = str(request.scope.get("root_path", ""))
+        return f"{request.url.scheme}://{request.url.netloc}{root}".rstrip("/")
 
     def user(self, person: Person, base: str, v: str) -> Json:
         avatars = {size: f"{base}/secure/useravatar?size={size}&ownerId={person.username}"

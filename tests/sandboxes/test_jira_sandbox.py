@@ -1,0 +1,464 @@
+"""The JIRA sandbox behaves like JIRA Cloud and Data Center, over real sockets."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from connectors.jira.sandbox import create_app
+from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
+from connectors.sandbox_world import World, build_world
+from tests.support.server import serve_asgi
+
+SEARCH_JQL = "/rest/api/3/search/jql"
+CLASSIC_SEARCH = "/rest/api/2/search"
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return build_world(7)
+
+
+@pytest.fixture(scope="module")
+def cloud(world: World) -> Iterator[httpx.Client]:
+    with serve_asgi(create_app(world, mode="cloud")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def datacenter(world: World) -> Iterator[httpx.Client]:
+    with serve_asgi(create_app(world, mode="datacenter")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_PASSWORD)) as client:
+        yield client
+
+
+def cloud_keys(client: httpx.Client, jql: str, page_size: int = 7) -> list[str]:
+    """Every key the query finds, following nextPageToken to the end."""
+    keys: list[str] = []
+    params: dict[str, Any] = {"jql": jql, "maxResults": page_size, "fields": "key"}
+    for _ in range(100):
+        page = client.get(SEARCH_JQL, params=params)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        keys += [issue["key"] for issue in body["issues"]]
+        if body["isLast"]:
+            assert "nextPageToken" not in body
+            return keys
+        params["nextPageToken"] = body["nextPageToken"]
+    raise AssertionError("pagination did not end")
+
+
+def dc_keys(client: httpx.Client, jql: str, page_size: int = 7) -> list[str]:
+    keys: list[str] = []
+    start = 0
+    while True:
+        body = client.get(CLASSIC_SEARCH, params={"jql": jql, "startAt": start,
+                                                  "maxResults": page_size,
+                                                  "fields": "summary"}).json()
+        keys += [issue["key"] for issue in body["issues"]]
+        start += len(body["issues"])
+        if not body["issues"] or start >= body["total"]:
+            assert len(keys) == body["total"]
+            return keys
+
+
+def release_keys(world: World, *versions: str, app: str | None = None) -> set[str]:
+    rkeys = {r.key for r in world.releases if r.version_name in versions
+             and (app is None or r.app_key == app)}
+    return {w.key for w in world.work_items if w.release_key in rkeys}
+
+
+# --- search and pagination ---------------------------------------------------------
+
+def test_cloud_token_pagination_collects_every_issue_of_the_fix_versions(
+        cloud: httpx.Client, world: World) -> None:
+    keys = cloud_keys(cloud, 'fixVersion in ("2026.10", 2026.11)')
+    assert len(keys) == len(set(keys))
+    assert set(keys) == release_keys(world, "2026.10", "2026.11")
+
+
+def test_datacenter_offset_pagination_collects_every_issue_of_the_fix_versions(
+        datacenter: httpx.Client, world: World) -> None:
+    keys = dc_keys(datacenter, 'fixVersion in ("2026.10", "2026.11")')
+    assert len(keys) == len(set(keys))
+    assert set(keys) == release_keys(world, "2026.10", "2026.11")
+
+
+def test_post_search_takes_the_same_query_as_a_json_body(cloud: httpx.Client,
+                                                         world: World) -> None:
+    body = cloud.post(SEARCH_JQL, json={"jql": "project = PAY", "maxResults": 500,
+                                        "fields": ["key"]}).json()
+    assert {i["key"] for i in body["issues"]} == {w.key for w in world.work_items
+                                                  if w.app_key == "PAY"}
+    assert body["isLast"] is True
+
+
+def test_cloud_search_returns_only_ids_without_a_fields_parameter(cloud: httpx.Client) -> None:
+    body = cloud.get(SEARCH_JQL, params={"jql": "project = PAY", "maxResults": 2}).json()
+    assert body["issues"] == [{"id": body["issues"][0]["id"]}, {"id": body["issues"][1]["id"]}]
+    assert "total" not in body and "startAt" not in body
+
+
+def test_cloud_search_caps_pages_of_full_issues_below_max_results(cloud: httpx.Client) -> None:
+    body = cloud.get(SEARCH_JQL, params={"jql": "project in (PAY, CHK, INV, IDN, NTF, RPT)",
+                                         "maxResults": 1000, "fields": "*navigable"}).json()
+    assert len(body["issues"]) == 100
+    assert body["isLast"] is False and body["nextPageToken"]
+
+
+def test_a_page_token_from_another_query_is_refused(cloud: httpx.Client) -> None:
+    first = cloud.get(SEARCH_JQL, params={"jql": "project = PAY", "maxResults": 1}).json()
+    other = cloud.get(SEARCH_JQL, params={"jql": "project = CHK",
+                                          "nextPageToken": first["nextPageToken"]})
+    assert other.status_code == 400
+    assert other.json()["errorMessages"]
+
+
+def test_requested_fields_and_exclusions_are_honoured(cloud: httpx.Client) -> None:
+    issue = cloud.get(SEARCH_JQL, params={"jql": "key = PAY-1", "fields": "summary,status"}
+                      ).json()["issues"][0]
+    assert set(issue["fields"]) == {"summary", "status"}
+    issue = cloud.get(SEARCH_JQL, params={"jql": "key = PAY-1",
+                                          "fields": "*navigable,-description"}).json()["issues"][0]
+    assert "description" not in issue["fields"] and "fixVersions" in issue["fields"]
+
+
+def test_cloud_v3_renders_adf_and_account_ids_while_datacenter_renders_strings_and_names(
+        cloud: httpx.Client, datacenter: httpx.Client, world: World) -> None:
+    item = next(w for w in world.work_items if w.key == "PAY-1")
+    v3 = cloud.get("/rest/api/3/issue/PAY-1").json()["fields"]
+    assert v3["description"]["type"] == "doc"
+    assert v3["description"]["content"][0]["content"][0]["text"] == item.description
+    assert v3["reporter"]["accountId"] == item.reporter.account_id
+    assert "name" not in v3["reporter"]
+    v2 = cloud.get("/rest/api/2/issue/PAY-1").json()["fields"]
+    assert v2["description"] == item.description
+    dc = datacenter.get("/rest/api/2/issue/PAY-1").json()["fields"]
+    assert dc["description"] == item.description
+    assert dc["reporter"]["name"] == item.reporter.username
+    assert dc["reporter"]["key"].startswith("JIRAUSER")
+    assert "accountId" not in dc["reporter"]
+    assert dc["created"] == item.created.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def test_issue_fields_come_from_the_world(datacenter: httpx.Client, world: World) -> None:
+    item = next(w for w in world.work_items if w.status == "Done")
+    release = world.release(item.release_key or "")
+    fields = datacenter.get(f"/rest/api/2/issue/{item.key}").json()["fields"]
+    assert fields["status"]["name"] == "Done"
+    assert fields["status"]["statusCategory"]["key"] == "done"
+    assert fields["priority"]["name"] == item.priority
+    assert fields["issuetype"]["name"] == item.issue_type
+    assert fields["labels"] == item.labels
+    assert [v["name"] for v in fields["fixVersions"]] == [release.version_name]
+    assert fields["fixVersions"][0]["id"] == str(release.jira_version_id)
+    assert fields["project"]["key"] == item.app_key
+    assert fields["resolution"]["name"] == "Done"
+
+
+# --- JQL operators -------------------------------------------------------------------
+
+def expected(world: World, test: Any) -> set[str]:
+    return {w.key for w in world.work_items if test(w)}
+
+
+@pytest.mark.parametrize(("jql", "predicate"), [
+    ("project = CHK", lambda w: w.app_key == "CHK"),
+    ("PROJECT in (chk, INV)", lambda w: w.app_key in ("CHK", "INV")),
+    ('status = "In Review"', lambda w: w.status == "In Review"),
+    ("status in ('To Do', Done)", lambda w: w.status in ("To Do", "Done")),
+    ("project = PAY and status != Done", lambda w: w.app_key == "PAY" and w.status != "Done"),
+    ("statusCategory = indeterminate", lambda w: w.status_category == "indeterminate"),
+    ('statusCategory in ("To Do", done)', lambda w: w.status_category in ("new", "done")),
+    ("issuetype = Bug AND priority in (Highest, High)",
+     lambda w: w.issue_type == "Bug" and w.priority in ("Highest", "High")),
+    ("(project = PAY OR project = RPT) AND issuetype = Story",
+     lambda w: w.app_key in ("PAY", "RPT") and w.issue_type == "Story"),
+    ("project = PAY AND NOT status = Done", lambda w: w.app_key == "PAY" and w.status != "Done"),
+    ('updated >= "2026-10-20"', lambda w: w.updated >= datetime(2026, 10, 20, tzinfo=UTC)),
+    ('updated < "2026-09-01 12:30"',
+     lambda w: w.updated < datetime(2026, 9, 1, 12, 30, tzinfo=UTC)),
+    ("updated > -7d", lambda w: w.updated > datetime(2026, 11, 2, 9, tzinfo=UTC)
+     - timedelta(days=7)),
+    ("project = INV AND updated <= 2026/09/15",
+     lambda w: w.app_key == "INV" and w.updated <= datetime(2026, 9, 15, tzinfo=UTC)),
+])
+def test_jql_operator_selects_what_it_says(cloud: httpx.Client, world: World, jql: str,
+                                           predicate: Any) -> None:
+    found = set(cloud_keys(cloud, jql, page_size=200))
+    assert found == expected(world, predicate)
+    assert found  # each case is chosen so that it selects something
+
+
+def test_key_in_and_fix_version_by_id(cloud: httpx.Client, world: World) -> None:
+    assert set(cloud_keys(cloud, "key in (PAY-1, chk-2)")) == {"PAY-1", "CHK-2"}
+    release = world.releases[0]
+    found = set(cloud_keys(cloud, f"fixVersion = {release.jira_version_id}"))
+    assert found == {w.key for w in world.work_items if w.release_key == release.key}
+
+
+def test_unreleased_versions_function_finds_work_still_to_ship(cloud: httpx.Client,
+                                                               world: World) -> None:
+    found = set(cloud_keys(cloud, "fixVersion in unreleasedVersions(PAY)", page_size=200))
+    open_releases = {r.key for r in world.releases
+                     if r.app_key == "PAY" and not r.released and r.status != "CANCELLED"}
+    assert found == {w.key for w in world.work_items if w.release_key in open_releases}
+
+
+def test_order_by_sorts_in_either_direction(cloud: httpx.Client, world: World) -> None:
+    keys = cloud_keys(cloud, "project = NTF ORDER BY updated DESC, key ASC", page_size=200)
+    by_key = {w.key: w for w in world.work_items}
+    stamps = [by_key[k].updated for k in keys]
+    assert stamps == sorted(stamps, reverse=True)
+    numbers = [int(k.split("-")[1]) for k in
+               cloud_keys(cloud, "project = NTF order by key asc", page_size=200)]
+    assert numbers == sorted(numbers)
+
+
+# --- errors --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("jql", "message"), [
+    ("order by key desc", "Unbounded JQL queries are not allowed here. Please add a search "
+                          "restriction to your query."),
+    ("", "Unbounded JQL queries are not allowed here. Please add a search restriction to "
+         "your query."),
+    ("key in (PAY-1, PAY-999)", "An issue with key 'PAY-999' does not exist for the field 'key'."),
+    ("fixVersion = 9.9.9", "The value '9.9.9' does not exist for the field 'fixVersion'."),
+    ("project = NOPE", "The value 'NOPE' does not exist for the field 'project'."),
+    ("sprint = 4", "Field 'sprint' does not exist or you do not have permission to view it."),
+    ("assignee = currentUser()",
+     "Field 'assignee' does not exist or you do not have permission to view it."),
+    ("fixVersion in earliestUnreleasedVersion(PAY)",
+     "Unable to find JQL function 'earliestUnreleasedVersion(PAY)'."),
+    ("project > PAY", "The operator '>' is not supported by the 'project' field."),
+    ('updated >= "yesterday"', "Date value 'yesterday' for field 'updated' is invalid. Valid "
+     "formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or "
+     "a period format e.g. '-5d', '4w 2d'."),
+])
+def test_bad_jql_is_refused_with_jiras_own_message(cloud: httpx.Client, jql: str,
+                                                   message: str) -> None:
+    response = cloud.get(SEARCH_JQL, params={"jql": jql})
+    assert response.status_code == 400
+    assert response.json() == {"errorMessages": [message], "errors": {}}
+
+
+def test_syntax_errors_name_the_position(datacenter: httpx.Client) -> None:
+    response = datacenter.get(CLASSIC_SEARCH, params={"jql": "project = PAY AND"})
+    assert response.status_code == 400
+    (message,) = response.json()["errorMessages"]
+    assert message.startswith("Error in the JQL Query: Expecting")
+    assert "(line 1, character 18)" in message
+
+
+@pytest.mark.parametrize("path", ["/rest/api/3/search", "/rest/api/2/search"])
+def test_cloud_answers_the_retired_search_with_410_gone(cloud: httpx.Client, path: str) -> None:
+    response = cloud.get(path, params={"jql": "project = PAY"})
+    assert response.status_code == 410
+    assert "/rest/api/3/search/jql" in response.json()["errorMessages"][0]
+    assert cloud.post(path, json={"jql": "project = PAY"}).status_code == 410
+
+
+def test_datacenter_has_no_cloud_only_resources(datacenter: httpx.Client) -> None:
+    assert datacenter.get(SEARCH_JQL, params={"jql": "project = PAY"}).status_code == 404
+    assert datacenter.get("/rest/api/2/search", params={"jql": ""}).status_code == 200
+
+
+def test_unknown_issue_is_404_in_jiras_shape(cloud: httpx.Client) -> None:
+    response = cloud.get("/rest/api/3/issue/PAY-9999")
+    assert response.status_code == 404
+    assert response.json() == {"errorMessages": [
+        "Issue does not exist or you do not have permission to see it."], "errors": {}}
+
+
+# --- auth ----------------------------------------------------------------------------
+
+def test_cloud_accepts_only_basic_email_and_api_token(cloud: httpx.Client) -> None:
+    url = str(cloud.base_url) + "/rest/api/3/myself"
+    assert httpx.get(url, auth=(DEMO_USER, DEMO_TOKEN)).status_code == 200
+    for auth in [(DEMO_USER, DEMO_PASSWORD), ("someone@example.com", DEMO_TOKEN)]:
+        refused = httpx.get(url, auth=auth)
+        assert refused.status_code == 401
+        assert refused.json()["errorMessages"]
+    assert httpx.get(url, headers={"Authorization": f"Bearer {DEMO_TOKEN}"}).status_code == 401
+    assert httpx.get(url).status_code == 401
+
+
+def test_datacenter_accepts_a_bearer_pat_or_basic_password(datacenter: httpx.Client) -> None:
+    url = str(datacenter.base_url) + "/rest/api/2/myself"
+    assert httpx.get(url, headers={"Authorization": f"Bearer {DEMO_TOKEN}"}).status_code == 200
+    assert httpx.get(url, auth=(DEMO_USER, DEMO_PASSWORD)).status_code == 200
+    assert httpx.get(url, auth=(DEMO_USER, DEMO_TOKEN)).status_code == 401  # PAT is no password
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(url).status_code == 401
+
+
+# --- issues, changelog, projects, versions ---------------------------------------------
+
+def test_changelog_expand_shows_the_status_history(datacenter: httpx.Client,
+                                                   world: World) -> None:
+    item = next(w for w in world.work_items if len(w.changelog) == 3)
+    issue = datacenter.get(f"/rest/api/2/issue/{item.key}", params={"expand": "changelog"}).json()
+    changelog = issue["changelog"]
+    assert changelog["total"] == len(changelog["histories"]) == 3
+    moves = [(h["items"][0]["fromString"], h["items"][0]["toString"])
+             for h in changelog["histories"]]
+    assert moves == [("To Do", "In Progress"), ("In Progress", "In Review"),
+                     ("In Review", "Done")]
+    first = changelog["histories"][0]
+    assert first["author"]["name"] == item.changelog[0][1].username
+    assert first["items"][0]["field"] == "status"
+    assert "changelog" not in datacenter.get(f"/rest/api/2/issue/{item.key}").json()
+
+
+def test_cloud_pages_an_issue_changelog(cloud: httpx.Client, world: World) -> None:
+    item = next(w for w in world.work_items if len(w.changelog) == 3)
+    page = cloud.get(f"/rest/api/3/issue/{item.key}/changelog", params={"maxResults": 2}).json()
+    assert (page["total"], page["isLast"], len(page["values"])) == (3, False, 2)
+    rest = cloud.get(page["nextPage"]).json()
+    assert rest["isLast"] is True and len(rest["values"]) == 1
+
+
+def test_project_versions_list_every_release_of_the_application(
+        cloud: httpx.Client, world: World) -> None:
+    versions = cloud.get("/rest/api/3/project/PAY/versions").json()
+    releases = [r for r in world.releases if r.app_key == "PAY"]
+    assert [v["name"] for v in versions] == [r.version_name for r in releases]
+    for version, release in zip(versions, releases, strict=True):
+        assert version["id"] == str(release.jira_version_id)
+        assert version["released"] is release.released
+        assert version["releaseDate"] == f"{release.window_start:%Y-%m-%d}"
+        assert version["projectId"] == world.app("PAY").jira_project_id
+
+
+def test_project_version_page_filters_and_pages(cloud: httpx.Client, world: World) -> None:
+    released = [r.version_name for r in world.releases if r.app_key == "PAY" and r.released]
+    page = cloud.get("/rest/api/3/project/PAY/version",
+                     params={"status": "released", "maxResults": 1, "orderBy": "-name"}).json()
+    assert page["total"] == len(released)
+    assert page["values"][0]["name"] == max(released)
+    assert cloud.get("/rest/api/3/project/NOPE/versions").status_code == 404
+
+
+def test_projects_one_per_application(datacenter: httpx.Client, world: World) -> None:
+    projects = datacenter.get("/rest/api/2/project").json()
+    assert [(p["key"], p["id"]) for p in projects] == [
+        (a.key, str(a.jira_project_id)) for a in world.applications]
+
+
+def test_server_info_tells_cloud_from_datacenter(cloud: httpx.Client,
+                                                 datacenter: httpx.Client) -> None:
+    assert cloud.get("/rest/api/3/serverInfo").json()["deploymentType"] == "Cloud"
+    assert datacenter.get("/rest/api/2/serverInfo").json()["deploymentType"] == "Server"
+
+
+def test_the_sandbox_works_under_a_mount_prefix(world: World) -> None:
+    outer = Starlette(routes=[Mount("/sandbox/jira", app=create_app(world))])
+    with serve_asgi(outer) as url:
+        body = httpx.get(f"{url}/sandbox/jira{SEARCH_JQL}", auth=(DEMO_USER, DEMO_TOKEN),
+                         params={"jql": "key = PAY-1", "fields": "summary"}).json()
+    assert body["issues"][0]["self"] == f"{url}/sandbox/jira/rest/api/3/issue/10101"
+
+
+# --- faults and the request log ------------------------------------------------------------
+
+def test_rate_limit_fault_answers_429_with_retry_after_and_an_iso_reset(world: World) -> None:
+    with serve_asgi(create_app(world)) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as client:
+        client.post("/_sandbox/faults", json={"rate_limit": {"count": 2, "retry_after": 3}})
+        params = {"jql": "project = PAY"}
+        limited = [client.get(SEARCH_JQL, params=params) for _ in range(2)]
+        assert client.get(SEARCH_JQL, params=params).status_code == 200
+    for response in limited:
+        assert response.status_code == 429
+        assert response.headers["Retry-After"] == "3"
+        reset = datetime.strptime(response.headers["X-RateLimit-Reset"], "%Y-%m-%dT%H:%MZ")
+        assert abs(reset.replace(tzinfo=UTC) - datetime.now(UTC)) < timedelta(minutes=2)
+        assert response.json()["errorMessages"] == ["Rate limit exceeded."]
+
+
+def test_request_log_counts_exactly_the_calls_served(world: World) -> None:
+    with serve_asgi(create_app(world, mode="datacenter")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_PASSWORD)) as client:
+        client.delete("/_sandbox/requests")
+        dc_keys(client, "project = PAY", page_size=10)
+        client.get("/rest/api/2/issue/PAY-1")
+        client.get("/rest/api/2/issue/PAY-1", auth=(DEMO_USER, "wrong"))
+        log = client.get("/_sandbox/requests").json()
+    pages = -(-len([w for w in world.work_items if w.app_key == "PAY"]) // 10)
+    assert log["count"] == pages + 2
+    assert [e["status"] for e in log["requests"]][-2:] == [200, 401]
+
+
+# --- writes and webhooks ------------------------------------------------------------------
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[bytes, dict[str, str]]]]]:
+    deliveries: list[tuple[bytes, dict[str, str]]] = []
+
+    async def hook(request: Request) -> Response:
+        deliveries.append((await request.body(), dict(request.headers)))
+        return Response(status_code=204)
+
+    with serve_asgi(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as url:
+        yield f"{url}/hook", deliveries
+
+
+def test_a_transition_emits_a_signed_issue_updated_webhook(
+        receiver: tuple[str, list[tuple[bytes, dict[str, str]]]]) -> None:
+    hook_url, deliveries = receiver
+    app = create_app(build_world(7), webhook_url=hook_url, webhook_secret="s3cret")
+    with serve_asgi(app) as url, httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as c:
+        key = "PAY-40"
+        before = c.get(f"/rest/api/3/issue/{key}", params={"fields": "status"}).json()
+        options = c.get(f"/rest/api/3/issue/{key}/transitions").json()["transitions"]
+        done = next(t for t in options if t["to"]["name"] == "Done")
+        assert before["fields"]["status"]["name"] != "Done"
+        moved = c.post(f"/rest/api/3/issue/{key}/transitions",
+                       json={"transition": {"id": done["id"]}})
+        assert moved.status_code == 204
+        after = c.get(f"/rest/api/3/issue/{key}", params={"fields": "status"}).json()
+        assert after["fields"]["status"]["statusCategory"]["key"] == "done"
+        found = cloud_keys(c, f"key = {key} AND status = Done")
+        assert found == [key]
+    (body, headers), = deliveries
+    digest = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert headers["x-hub-signature"] == f"sha256={digest}"
+    assert headers["x-atlassian-webhook-identifier"]
+    payload = json.loads(body)
+    assert payload["webhookEvent"] == "jira:issue_updated"
+    assert payload["issue"]["key"] == key
+    assert payload["issue"]["self"].split("/rest/")[1].startswith("api/2/")
+    (item,) = payload["changelog"]["items"]
+    assert (item["field"], item["toString"]) == ("status", "Done")
+
+
+def test_editing_fix_versions_moves_the_issue_between_releases(
+        receiver: tuple[str, list[tuple[bytes, dict[str, str]]]]) -> None:
+    hook_url, deliveries = receiver
+    world = build_world(7)
+    target = next(r for r in world.releases if r.app_key == "PAY" and r.status == "PLANNED")
+    app = create_app(world, mode="datacenter", webhook_url=hook_url, webhook_secret="k")
+    with serve_asgi(app) as url, httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_PASSWORD)) as c:
+        edited = c.put("/rest/api/2/issue/PAY-1",
+                       json={"fields": {"fixVersions": [{"name": target.version_name}]}})
+        assert edited.status_code == 204
+        assert "PAY-1" in dc_keys(c, f'fixVersion = "{target.version_name}" AND project = PAY')
+        refused = c.put("/rest/api/2/issue/PAY-1", json={"fields": {"invalid": 1}})
+        assert refused.status_code == 400
+        assert set(refused.json()["errors"]) == {"invalid"}
+    assert len(deliveries) == 1
+    items = json.loads(deliveries[0][0])["changelog"]["items"]
+    assert {i["field"] for i in items} == {"Fix Version"}
+    assert any(i["toString"] == target.version_name for i in items)
