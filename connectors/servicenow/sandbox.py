@@ -1,0 +1,716 @@
+"""A fake ServiceNow instance: the Table API as the hub calls it, over the demo world.
+
+Speaks the instance's wire habits (shared/upstream-apis.md §3): a `result`
+envelope, every value a string, UTC `yyyy-MM-dd HH:mm:ss`, reference fields
+as `{link, value}`, `Link` + `X-Total-Count` pagination, encoded queries, the
+`error`/`status: failure` envelope, Basic and Bearer auth, and the numeric
+change states moved only along the change models' paths.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from connectors.sandbox_kit import Credentials, SandboxKit, route_path
+from connectors.sandbox_world import World, build_world
+from connectors.servicenow import encoded_query
+from connectors.servicenow.encoded_query import QueryError
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+MAX_LIMIT = 10000
+RATE_LIMIT_RULE = "5f8e3b2a47d31210a8c5e2f9b1c2d3e4"
+WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+
+# World stage -> (state, on_hold). A rejected normal change goes back to New
+# with approval=rejected, as the approval rules of the normal model do.
+STAGE_STATE: dict[str, tuple[str, str]] = {
+    "new": ("-5", "false"), "assess": ("-4", "false"), "authorize": ("-3", "false"),
+    "scheduled": ("-2", "false"), "implement": ("-1", "false"), "review": ("0", "false"),
+    "closed": ("3", "false"), "canceled": ("4", "false"), "rejected": ("-5", "false"),
+    "on_hold": ("-4", "true"),
+}
+CHANGE_STATES = {"-5": "New", "-4": "Assess", "-3": "Authorize", "-2": "Scheduled",
+                 "-1": "Implement", "0": "Review", "3": "Closed", "4": "Canceled"}
+CLOSED_STATES = {"3", "4"}
+APPROVALS = {"not_requested": "not requested", "requested": "requested",
+             "approved": "approved", "rejected": "rejected"}
+RISKS = {"very_high": "1", "high": "2", "moderate": "3", "low": "4"}
+IMPACTS = {"high": "1", "medium": "2", "low": "3"}
+SEEDED_URGENCY = "2"
+
+# The state sequence of each change model; Canceled is reachable from any open
+# state, and Assess/Authorize may fall back to New (a rejection).
+MODEL_PATHS: dict[str, list[str]] = {
+    "normal": ["-5", "-4", "-3", "-2", "-1", "0", "3"],
+    "emergency": ["-5", "-3", "-2", "-1", "0", "3"],
+    "standard": ["-5", "-2", "-1", "0", "3"],
+}
+
+
+def allowed_next_states(change_type: str, state: str) -> set[str]:
+    """Where a change of this type may go next from `state` (rule, no I/O)."""
+    path = MODEL_PATHS.get(change_type, MODEL_PATHS["normal"])
+    if state in CLOSED_STATES:
+        return set()
+    nxt = {"4"}
+    if state in path and path.index(state) + 1 < len(path):
+        nxt.add(path[path.index(state) + 1])
+    if state in ("-4", "-3"):
+        nxt.add("-5")
+    return nxt
+
+
+def priority_for(impact: str, urgency: str) -> str:
+    """The platform's impact x urgency matrix (1 = high on both scales)."""
+    try:
+        total = int(impact) + int(urgency)
+    except ValueError:
+        return "4"
+    return {2: "1", 3: "2", 4: "3", 5: "4"}.get(total, "5")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    fields: tuple[str, ...]
+    display_field: str
+    references: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, dict[str, str]] = field(default_factory=dict)
+    number_prefix: str | None = None
+    defaults: dict[str, str] = field(default_factory=dict)
+
+
+SYSTEM_FIELDS = ("sys_id", "sys_class_name", "sys_created_on", "sys_created_by",
+                 "sys_updated_on", "sys_updated_by", "sys_mod_count")
+READ_ONLY = set(SYSTEM_FIELDS)
+
+TABLES: dict[str, TableSpec] = {
+    "change_request": TableSpec(
+        name="change_request",
+        fields=(
+            *SYSTEM_FIELDS,
+            "number", "short_description", "description", "type", "state", "phase", "approval",
+            "risk", "impact", "urgency", "priority", "start_date", "end_date", "work_start",
+            "work_end", "on_hold", "on_hold_reason", "active", "assignment_group",
+            "assigned_to", "requested_by", "cmdb_ci", "business_service", "chg_model",
+            "backout_plan", "test_plan", "implementation_plan", "justification", "close_code",
+            "close_notes", "correlation_id", "correlation_display"),
+        display_field="number",
+        references={"assignment_group": "sys_user_group", "assigned_to": "sys_user",
+                    "requested_by": "sys_user", "cmdb_ci": "cmdb_ci",
+                    "business_service": "cmdb_ci"},
+        choices={
+            "state": CHANGE_STATES,
+            "type": {"standard": "Standard", "normal": "Normal", "emergency": "Emergency"},
+            "approval": {"not requested": "Not Yet Requested", "requested": "Requested",
+                         "approved": "Approved", "rejected": "Rejected"},
+            "risk": {"1": "Very High", "2": "High", "3": "Moderate", "4": "Low"},
+            "impact": {"1": "1 - High", "2": "2 - Medium", "3": "3 - Low"},
+            "urgency": {"1": "1 - High", "2": "2 - Medium", "3": "3 - Low"},
+            "priority": {"1": "1 - Critical", "2": "2 - High", "3": "3 - Moderate",
+                         "4": "4 - Low", "5": "5 - Planning"},
+            "close_code": {"successful": "Successful",
+                           "successful_issues": "Successful with issues",
+                           "unsuccessful": "Unsuccessful"},
+        },
+        number_prefix="CHG",
+        defaults={"type": "normal", "state": "-5", "approval": "not requested", "risk": "3",
+                  "impact": "3", "urgency": "3", "priority": "4", "on_hold": "false",
+                  "active": "true", "phase": "requested"},
+    ),
+    "change_task": TableSpec(
+        name="change_task",
+        fields=(
+            *SYSTEM_FIELDS,
+            "number", "change_request", "short_description", "description", "change_task_type",
+            "state", "active", "assignment_group", "assigned_to", "cmdb_ci",
+            "planned_start_date", "planned_end_date", "close_code", "close_notes"),
+        display_field="number",
+        references={"change_request": "change_request", "assignment_group": "sys_user_group",
+                    "assigned_to": "sys_user", "cmdb_ci": "cmdb_ci"},
+        choices={"state": {"-5": "Pending", "1": "Open", "2": "In Progress", "3": "Closed",
+                           "4": "Canceled"},
+                 "change_task_type": {"planning": "Planning", "implementation": "Implementation",
+                                      "testing": "Testing", "review": "Review"}},
+        number_prefix="CTASK",
+        defaults={"state": "1", "active": "true", "change_task_type": "implementation"},
+    ),
+    "cmdb_ci": TableSpec(
+        name="cmdb_ci",
+        fields=(*SYSTEM_FIELDS, "name", "short_description", "operational_status",
+                                "support_group", "owned_by", "install_status"),
+        display_field="name",
+        references={"support_group": "sys_user_group", "owned_by": "sys_user"},
+        choices={"operational_status": {"1": "Operational", "2": "Non-Operational"}},
+        defaults={"operational_status": "1", "install_status": "1"},
+    ),
+    "sys_user_group": TableSpec(
+        name="sys_user_group",
+        fields=(*SYSTEM_FIELDS, "name", "description", "email", "manager", "active"),
+        display_field="name",
+        references={"manager": "sys_user"},
+        defaults={"active": "true"},
+    ),
+    "sys_user": TableSpec(
+        name="sys_user",
+        fields=(*SYSTEM_FIELDS, "user_name", "name", "first_name", "last_name", "email",
+                                "active"),
+        display_field="name",
+        defaults={"active": "true"},
+    ),
+}
+
+Record = dict[str, str]
+
+
+def sys_id_for(*parts: object) -> str:
+    return hashlib.md5("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def stamp(when: datetime) -> str:
+    return when.strftime(TIME_FORMAT)
+
+
+def as_text(value: Any) -> str:
+    """The instance stores every value as a string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return as_text(value.get("value", ""))
+    return str(value)
+
+
+class SnError(Exception):
+    """An answer in the instance's error envelope."""
+
+    def __init__(self, status: int, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.detail = detail
+
+
+def error_body(status: int, message: str, detail: str = "") -> Response:
+    return JSONResponse({"error": {"message": message, "detail": detail}, "status": "failure"},
+                        status_code=status)
+
+
+def kit_error(status: int, message: str) -> Response:
+    detail = {401: "Required to provide Auth information",
+              429: "The number of requests exceeded the rate limit"}.get(status, "")
+    if status == 401:
+        message = "User Not Authenticated"
+    return error_body(status, message, detail)
+
+
+def not_found() -> SnError:
+    return SnError(404, "No Record found",
+                   "Record doesn't exist or ACL restricts the record retrieval")
+
+
+class Instance:
+    """One fake instance's tables, clock, tokens; lives on the app, never global."""
+
+    def __init__(self, world: World, credentials: Credentials, tasks_per_change: int) -> None:
+        self.world = world
+        self.credentials = credentials
+        self.started = time.monotonic()
+        self.tables: dict[str, dict[str, Record]] = {name: {} for name in TABLES}
+        self.tokens: set[str] = {credentials.token}
+        self.refresh_tokens: set[str] = set()
+        self.sequences: dict[str, int] = {"CHG": 30000, "CTASK": 10000}
+        self._seed(tasks_per_change)
+
+    # -- clock and seeding -------------------------------------------------
+
+    def now(self) -> str:
+        """World time moving at wall-clock speed, so updates sort after seeded data."""
+        return stamp(self.world.now + timedelta(seconds=time.monotonic() - self.started))
+
+    def _put(self, table: str, sys_id: str, values: dict[str, str], created: str,
+             updated: str, by: str = "system") -> Record:
+        spec = TABLES[table]
+        record = dict.fromkeys(spec.fields, "")
+        record.update(spec.defaults)
+        record.update(values)
+        record.update(sys_id=sys_id, sys_class_name=values.get("sys_class_name", table),
+                      sys_created_on=created, sys_created_by=by, sys_updated_on=updated,
+                      sys_updated_by=by, sys_mod_count=values.get("sys_mod_count", "0"))
+        self.tables[table][sys_id] = record
+        return record
+
+    def _seed(self, tasks_per_change: int) -> None:
+        world = self.world
+        born = stamp(world.now - timedelta(days=400))
+        users: dict[str, str] = {}
+        for person in world.people:
+            first, _, last = person.display_name.partition(" ")
+            uid = sys_id_for("sys_user", person.username)
+            users[person.email] = uid
+            self._put("sys_user", uid, {
+                "user_name": person.username, "name": person.display_name,
+                "first_name": first, "last_name": last, "email": person.email}, born, born)
+        groups: dict[str, str] = {}
+        cis: dict[str, str] = {}
+        for app in world.applications:
+            if app.support_group not in groups:
+                gid = sys_id_for("sys_user_group", app.support_group)
+                groups[app.support_group] = gid
+                slug = app.support_group.lower().replace(" ", "-")
+                self._put("sys_user_group", gid, {
+                    "name": app.support_group, "email": f"{slug}@acme-retail.example",
+                    "description": f"Runs {app.name} in production.",
+                    "manager": users[app.lead.email]}, born, born)
+            cid = sys_id_for("cmdb_ci", app.ci_name)
+            cis[app.key] = cid
+            self._put("cmdb_ci", cid, {
+                "name": app.ci_name, "sys_class_name": "cmdb_ci_service",
+                "short_description": f"{app.name} ({app.repo_owner}/{app.repo_name})",
+                "support_group": groups[app.support_group],
+                "owned_by": users[app.lead.email]}, born, born)
+        for change in world.change_requests:
+            if change.itsm != "servicenow":
+                continue
+            state, on_hold = STAGE_STATE[change.stage]
+            number = f"CHG{change.seq:07d}"
+            self.sequences["CHG"] = max(self.sequences["CHG"], change.seq)
+            impact = IMPACTS[change.impact]
+            cid = sys_id_for("change_request", number)
+            record = self._put("change_request", cid, {
+                "number": number, "short_description": change.title,
+                "description": change.description, "type": change.change_type,
+                "state": state, "on_hold": on_hold,
+                "on_hold_reason": "Awaiting information from the requester"
+                if on_hold == "true" else "",
+                "approval": APPROVALS[change.approval], "risk": RISKS[change.risk],
+                "impact": impact, "urgency": SEEDED_URGENCY,
+                "priority": priority_for(impact, SEEDED_URGENCY),
+                "start_date": stamp(change.planned_start), "end_date": stamp(change.planned_end),
+                "active": "false" if state in CLOSED_STATES else "true",
+                "phase": "requested" if state in ("-5", "-4", "-3") else "scheduled",
+                "assignment_group": groups.get(change.assignment_group, ""),
+                "requested_by": users.get(change.requested_by.email, ""),
+                "cmdb_ci": cis.get(change.app_key, ""),
+                "backout_plan": change.backout_plan, "test_plan": change.test_plan,
+                "close_code": "successful" if state == "3" else "",
+                "close_notes": "Deployed as planned." if state == "3" else "",
+                "work_start": stamp(change.planned_start) if state in ("-1", "0", "3") else "",
+                "work_end": stamp(change.planned_end) if state in ("0", "3") else "",
+                "correlation_id": change.correlation_id,
+                "correlation_display": "Heatshield" if change.correlation_id else "",
+                "sys_mod_count": str(3 + abs(int(state)))},
+                stamp(change.created), stamp(change.updated),
+                by=change.requested_by.username)
+            self._seed_tasks(record, tasks_per_change)
+
+    def _seed_tasks(self, change: Record, count: int) -> None:
+        titles = [("implementation", "Deploy to production"),
+                  ("testing", "Verify after deployment"),
+                  ("review", "Post-implementation review")]
+        state = change["state"]
+        for index in range(count):
+            kind, title = titles[index % len(titles)]
+            if state == "3":
+                task_state = "3"
+            elif state == "4":
+                task_state = "4"
+            elif state in ("-1", "0"):
+                task_state = "2" if index == 0 else "1"
+            else:
+                task_state = "-5"
+            self.sequences["CTASK"] += 1
+            number = f"CTASK{self.sequences['CTASK']:07d}"
+            self._put("change_task", sys_id_for("change_task", number), {
+                "number": number, "change_request": change["sys_id"],
+                "short_description": f"{title} ({change['number']})",
+                "change_task_type": kind, "state": task_state,
+                "active": "false" if task_state in ("3", "4") else "true",
+                "assignment_group": change["assignment_group"], "cmdb_ci": change["cmdb_ci"],
+                "planned_start_date": change["start_date"],
+                "planned_end_date": change["end_date"]},
+                change["sys_created_on"], change["sys_updated_on"], change["sys_created_by"])
+
+    # -- reading ----------------------------------------------------------
+
+    def record(self, table: str, sys_id: str) -> Record:
+        found = self.tables[table].get(sys_id)
+        if found is None:
+            raise not_found()
+        return found
+
+    def value(self, table: str, record: Record, name: str) -> str | None:
+        """Raw value, following one or more dot-walks; None for an unknown field."""
+        head, dot, rest = name.partition(".")
+        if head not in record:
+            return None
+        if not dot:
+            return record[head]
+        target_table = TABLES[table].references.get(head)
+        if target_table is None:
+            return None
+        target = self.tables[target_table].get(record[head])
+        if target is None:
+            return "" if rest in TABLES[target_table].fields else None
+        return self.value(target_table, target, rest)
+
+    def display(self, table: str, record: Record, name: str) -> str:
+        raw = self.value(table, record, name) or ""
+        spec = TABLES[table]
+        if name in spec.references:
+            target_table = spec.references[name]
+            target = self.tables[target_table].get(raw)
+            return target[TABLES[target_table].display_field] if target else ""
+        return spec.choices.get(name, {}).get(raw, raw)
+
+    def render(self, table: str, record: Record, fields: list[str] | None, mode: str,
+               exclude_links: bool, base: str) -> dict[str, Any]:
+        spec = TABLES[table]
+        names = fields if fields is not None else list(spec.fields)
+        out: dict[str, Any] = {}
+        for name in names:
+            raw = self.value(table, record, name)
+            if raw is None:
+                continue
+            shown = self.display(table, record, name) if "." not in name else raw
+            if name in spec.references and raw:
+                link = f"{base}api/now/table/{spec.references[name]}/{raw}"
+                if mode == "all":
+                    out[name] = {"display_value": shown, "value": raw} if exclude_links \
+                        else {"display_value": shown, "link": link, "value": raw}
+                elif mode == "true":
+                    out[name] = shown if exclude_links \
+                        else {"display_value": shown, "link": link}
+                else:
+                    out[name] = raw if exclude_links else {"link": link, "value": raw}
+            elif mode == "all":
+                out[name] = {"display_value": shown, "value": raw}
+            else:
+                out[name] = shown if mode == "true" else raw
+        return out
+
+    # -- writing ----------------------------------------------------------
+
+    def _input(self, table: str, body: dict[str, Any]) -> dict[str, str]:
+        """Known, writable fields only (others are ignored); references by id or name."""
+        spec = TABLES[table]
+        values: dict[str, str] = {}
+        for name, given in body.items():
+            if name not in spec.fields or name in READ_ONLY:
+                continue
+            text = as_text(given)
+            target_table = spec.references.get(name)
+            if target_table and text and text not in self.tables[target_table]:
+                display = TABLES[target_table].display_field
+                text = next((sid for sid, row in self.tables[target_table].items()
+                             if row[display] == text), text)
+            values[name] = text
+        return values
+
+    def create(self, table: str, body: dict[str, Any], user: str) -> Record:
+        spec = TABLES[table]
+        values = self._input(table, body)
+        if spec.number_prefix and not values.get("number"):
+            self.sequences[spec.number_prefix] += 1
+            width = 7
+            values["number"] = f"{spec.number_prefix}{self.sequences[spec.number_prefix]:0{width}d}"
+        if table == "change_request" and "priority" not in values:
+            values["priority"] = priority_for(values.get("impact", "3"),
+                                              values.get("urgency", "3"))
+        now = self.now()
+        sys_id = sys_id_for(table, "created", values.get("number", ""), now,
+                            len(self.tables[table]))
+        return self._put(table, sys_id, values, now, now, by=user)
+
+    def update(self, table: str, record: Record, body: dict[str, Any], user: str) -> Record:
+        values = self._input(table, body)
+        if table == "change_request":
+            self._change_rules(record, values)
+        record.update(values)
+        record["sys_updated_on"] = self.now()
+        record["sys_updated_by"] = user
+        record["sys_mod_count"] = str(int(record["sys_mod_count"] or "0") + 1)
+        return record
+
+    def _change_rules(self, record: Record, values: dict[str, str]) -> None:
+        """What the change model's business rules do on an update."""
+        old = record["state"]
+        new = values.get("state", old)
+        if values.get("approval") == "rejected" and old in ("-4", "-3") and new == old:
+            new = values["state"] = "-5"
+        if new != old and new not in allowed_next_states(record["type"], old):
+            # A business rule aborts the update; the Table API answers 403.
+            raise SnError(403, "Operation Failed",
+                          f"Error during update of change_request ({record['number']})")
+        if new == old:
+            return
+        if new == "-3" and record["approval"] == "not requested":
+            values.setdefault("approval", "requested")
+        if new == "-2" and old == "-3" and record["approval"] == "requested":
+            values.setdefault("approval", "approved")
+        if new == "-1" and not record["work_start"]:
+            values.setdefault("work_start", self.now())
+        if new in ("0", "3") and not record["work_end"]:
+            values.setdefault("work_end", self.now())
+        if new in CLOSED_STATES:
+            values["active"] = "false"
+            values.setdefault("on_hold", "false")
+
+
+def create_app(world: World | None = None, *, credentials: Credentials | None = None,
+               webhook_url: str | None = None, webhook_secret: str | None = None,
+               seed: int = 7, scale: int = 1, tasks_per_change: int = 2) -> Starlette:
+    """A ServiceNow instance over `world` (built from seed/scale when not given)."""
+    creds = credentials or Credentials()
+    instance = Instance(world or build_world(seed, scale), creds, tasks_per_change)
+
+    def rate_limit_headers(retry_after: int) -> dict[str, str]:
+        return {"X-RateLimit-Limit": "5000",
+                "X-RateLimit-Reset": str(int(time.time()) + retry_after),
+                "X-RateLimit-Rule": RATE_LIMIT_RULE}
+
+    def shared_secret(body: bytes, secret: str) -> dict[str, str]:
+        return {WEBHOOK_SECRET_HEADER: secret}
+
+    kit = SandboxKit("servicenow", error_response=kit_error,
+                     rate_limit_headers=rate_limit_headers, webhook_url=webhook_url,
+                     webhook_secret=webhook_secret, webhook_signer=shared_secret, seed=seed)
+    handlers = TableHandlers(instance, kit)
+
+    routes: list[BaseRoute] = [Route("/oauth_token.do", handlers.oauth_token, methods=["POST"])]
+    for prefix in ("/api/now/table", "/api/now/v1/table", "/api/now/v2/table"):
+        routes += [
+            Route(prefix + "/{table}", handlers.list_records, methods=["GET"]),
+            Route(prefix + "/{table}", handlers.create_record, methods=["POST"]),
+            Route(prefix + "/{table}/{sys_id}", handlers.read_record, methods=["GET"]),
+            Route(prefix + "/{table}/{sys_id}", handlers.update_record,
+                  methods=["PATCH", "PUT"]),
+            Route(prefix + "/{table}/{sys_id}", handlers.delete_record, methods=["DELETE"]),
+        ]
+    app = kit.app(routes, auth=handlers.authenticate)
+    app.state.instance = instance
+    return app
+
+
+Handler = Callable[["TableHandlers", Request], Awaitable[Response]]
+
+
+def _answers_errors(handler: Handler) -> Handler:
+    """Turns an SnError raised anywhere in a handler into the instance's error envelope."""
+    async def wrapped(self: TableHandlers, request: Request) -> Response:
+        try:
+            return await handler(self, request)
+        except SnError as exc:
+            return error_body(exc.status, exc.message, exc.detail)
+
+    return wrapped
+
+
+class TableHandlers:
+    def __init__(self, instance: Instance, kit: SandboxKit) -> None:
+        self.instance = instance
+        self.kit = kit
+
+    # -- auth ---------------------------------------------------------------
+
+    def authenticate(self, request: Request) -> Response | None:
+        if route_path(request.scope) == "/oauth_token.do":
+            return None
+        if self.user(request) is None:
+            return kit_error(401, "User Not Authenticated")
+        return None
+
+    def user(self, request: Request) -> str | None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        creds = self.instance.credentials
+        if scheme.lower() == "bearer":
+            return creds.username if value.strip() in self.instance.tokens else None
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            username, _, password = decoded.partition(":")
+            if hmac.compare_digest(username, creds.username) and \
+                    hmac.compare_digest(password, creds.password):
+                return username
+        return None
+
+    async def oauth_token(self, request: Request) -> Response:
+        """Form-encoded only: the real endpoint fails on JSON bodies."""
+        denied = JSONResponse({"error_description": "access_denied", "error": "server_error"},
+                              status_code=401)
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            return JSONResponse({"error_description": "Unsupported content type",
+                                 "error": "server_error"}, status_code=400)
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        creds = self.instance.credentials
+        grant = form.get("grant_type")
+        if grant == "password":
+            if form.get("username") != creds.username or form.get("password") != creds.password:
+                return denied
+        elif grant == "refresh_token":
+            if form.get("refresh_token") not in self.instance.refresh_tokens:
+                return denied
+        else:
+            return denied
+        issued = len(self.instance.tokens) + len(self.instance.refresh_tokens)
+        access = sys_id_for("access", creds.username, issued, time.monotonic_ns())
+        refresh = sys_id_for("refresh", creds.username, issued, time.monotonic_ns())
+        self.instance.tokens.add(access)
+        self.instance.refresh_tokens.add(refresh)
+        return JSONResponse({"access_token": access, "refresh_token": refresh,
+                             "scope": "useraccount", "token_type": "Bearer",
+                             "expires_in": 1799})
+
+    # -- table API ----------------------------------------------------------
+
+    @staticmethod
+    def table_of(request: Request) -> str:
+        table: str = request.path_params["table"]
+        if table not in TABLES:
+            raise SnError(404, f"Invalid table {table}")
+        return table
+
+    @staticmethod
+    def view(request: Request) -> tuple[list[str] | None, str, bool]:
+        params = request.query_params
+        fields_param = params.get("sysparm_fields", "")
+        fields = [f.strip() for f in fields_param.split(",") if f.strip()] or None
+        mode = params.get("sysparm_display_value", "false").lower()
+        if mode not in ("true", "false", "all"):
+            mode = "false"
+        exclude = params.get("sysparm_exclude_reference_link", "false").lower() == "true"
+        return fields, mode, exclude
+
+    def rendered(self, request: Request, table: str, record: Record) -> dict[str, Any]:
+        fields, mode, exclude = self.view(request)
+        return self.instance.render(table, record, fields, mode, exclude, str(request.base_url))
+
+    @_answers_errors
+    async def list_records(self, request: Request) -> Response:
+        table = self.table_of(request)
+        params = request.query_params
+        try:
+            query = encoded_query.parse(params.get("sysparm_query", ""))
+        except QueryError as exc:
+            raise SnError(400, "Invalid query", str(exc)) from exc
+        limit = _int_param(params.get("sysparm_limit"), MAX_LIMIT, "sysparm_limit", low=1)
+        limit = min(limit, MAX_LIMIT)
+        offset = _int_param(params.get("sysparm_offset"), 0, "sysparm_offset", low=0)
+
+        def get(record: Record, name: str) -> str | None:
+            return self.instance.value(table, record, name)
+
+        rows = encoded_query.apply(query, list(self.instance.tables[table].values()), get)
+        page = rows[offset:offset + limit]
+        headers: dict[str, str] = {}
+        if params.get("sysparm_no_count", "false").lower() != "true":
+            headers["X-Total-Count"] = str(len(rows))
+        if params.get("sysparm_suppress_pagination_header", "false").lower() != "true":
+            link = _link_header(request, len(rows), offset, limit)
+            if link:
+                headers["Link"] = link
+        return JSONResponse({"result": [self.rendered(request, table, r) for r in page]},
+                            headers=headers)
+
+    @_answers_errors
+    async def read_record(self, request: Request) -> Response:
+        table = self.table_of(request)
+        record = self.instance.record(table, request.path_params["sys_id"])
+        return JSONResponse({"result": self.rendered(request, table, record)})
+
+    @_answers_errors
+    async def create_record(self, request: Request) -> Response:
+        table = self.table_of(request)
+        body = await _json_object(request)
+        record = self.instance.create(table, body, self.user(request) or "guest")
+        location = f"{request.base_url}api/now/table/{table}/{record['sys_id']}"
+        await self._notify("insert", table, record)
+        return JSONResponse({"result": self.rendered(request, table, record)},
+                            status_code=201, headers={"Location": location})
+
+    @_answers_errors
+    async def update_record(self, request: Request) -> Response:
+        table = self.table_of(request)
+        record = self.instance.record(table, request.path_params["sys_id"])
+        body = await _json_object(request)
+        self.instance.update(table, record, body, self.user(request) or "guest")
+        await self._notify("update", table, record)
+        return JSONResponse({"result": self.rendered(request, table, record)})
+
+    @_answers_errors
+    async def delete_record(self, request: Request) -> Response:
+        table = self.table_of(request)
+        self.instance.record(table, request.path_params["sys_id"])
+        del self.instance.tables[table][request.path_params["sys_id"]]
+        return Response(status_code=204)
+
+    async def _notify(self, operation: str, table: str, record: Record) -> None:
+        """The push a customer's business rule would send; the hub may poll instead."""
+        if table not in ("change_request", "change_task"):
+            return
+        payload = {"operation": operation, "table": table, "sys_id": record["sys_id"],
+                   "number": record["number"], "state": record["state"],
+                   "correlation_id": record.get("correlation_id", ""),
+                   "sys_updated_on": record["sys_updated_on"]}
+        await self.kit.emit_webhook(f"{table}.{operation}", payload,
+                                    {"X-ServiceNow-Event": f"{table}.{operation}"})
+
+
+def _int_param(text: str | None, default: int, name: str, *, low: int) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        number = int(text)
+    except ValueError as exc:
+        raise SnError(400, f"Invalid {name}", f"{name} must be a number") from exc
+    if number < low:
+        raise SnError(400, f"Invalid {name}", f"{name} must be at least {low}")
+    return number
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise SnError(400, "Exception while reading request",
+                      "The payload is not valid JSON.") from exc
+    if isinstance(body, list):  # one record per call; the rest is ignored
+        body = body[0] if body else {}
+    if not isinstance(body, dict):
+        raise SnError(400, "Exception while reading request", "The payload is not valid JSON.")
+    return body
+
+
+def _link_header(request: Request, total: int, offset: int, limit: int) -> str:
+    """`first`, `prev`, `next`, `last`, comma-joined with no space; none for one page."""
+    if offset == 0 and total <= limit:
+        return ""
+    last = max(0, (total - 1) // limit * limit)
+    links = [("first", 0)]
+    if offset > 0:
+        links.append(("prev", max(0, offset - limit)))
+    if offset + limit < total:
+        links.append(("next", offset + limit))
+    links.append(("last", last))
+    return ",".join(
+        f'<{request.url.include_query_params(sysparm_offset=o, sysparm_limit=limit)}>;rel="{rel}"'
+        for rel, o in links)
