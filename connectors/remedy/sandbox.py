@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -176,13 +176,14 @@ class RemedySandbox:
         for name, descending in reversed(sort_keys):
             matches.sort(key=_sort_key(form.fields[name], name), reverse=descending)
         page = matches[offset:offset + limit]
-        links: dict[str, list[dict[str, str]]] = {"self": [{"href": str(request.url)}]}
+        params = dict(request.query_params)
+        links = {"self": [{"href": self._form_url(request, form, params)}]}
         if offset + limit < len(matches):
-            next_url = request.url.include_query_params(offset=offset + limit, limit=limit)
-            links["next"] = [{"href": str(next_url)}]
+            next_page = {**params, "offset": str(offset + limit), "limit": str(limit)}
+            links["next"] = [{"href": self._form_url(request, form, next_page)}]
         if offset > 0:
-            prev_url = request.url.include_query_params(offset=max(0, offset - limit), limit=limit)
-            links["prev"] = [{"href": str(prev_url)}]
+            prev_page = {**params, "offset": str(max(0, offset - limit)), "limit": str(limit)}
+            links["prev"] = [{"href": self._form_url(request, form, prev_page)}]
         entries = [{"values": _select(values, wanted),
                     "_links": {"self": [{"href": self._entry_url(request, form, values)}]}}
                    for values in page]
@@ -195,9 +196,8 @@ class RemedySandbox:
             wanted = _wanted_fields(request.query_params.get("fields"), form)
         except ARError as exc:
             return exc.response()
-        return JSONResponse({"values": _select(values, wanted),
-                             "_links": {"self": [{"href": str(request.url.remove_query_params(
-                                 ["fields"]))}]}})
+        self_link = [{"href": self._entry_url(request, form, values)}]
+        return JSONResponse({"values": _select(values, wanted), "_links": {"self": self_link}})
 
     async def create_entry(self, request: Request) -> Response:
         try:
@@ -211,7 +211,7 @@ class RemedySandbox:
         headers = {"Location": location}
         if request.query_params.get("fields") is None:
             return Response(status_code=201, headers=headers)
-        form_url = str(request.url.remove_query_params(["fields"]))
+        form_url = self._form_url(request, form, {})
         return JSONResponse({"values": _select(created, wanted),
                              "_links": {"self": [{"href": form_url}]}},
                             status_code=201, headers=headers)
@@ -260,10 +260,15 @@ class RemedySandbox:
             raise ARError(404, *ENTRY_MISSING, appended=entry_id)
         return values
 
-    def _entry_url(self, request: Request, form: Form, values: Mapping[str, object]) -> str:
+    def _form_url(self, request: Request, form: Form, params: Mapping[str, str]) -> str:
+        """Absolute, from the request's base URL, so links work under a mount prefix."""
         version = request.path_params["version"]
-        return (f"{request.base_url}api/arsys/{version}/entry/{quote(form.name, safe=':')}/"
-                f"{quote(str(values['Request ID']), safe='|')}")
+        url = f"{request.base_url}api/arsys/{version}/entry/{quote(form.name, safe=':')}"
+        return f"{url}?{urlencode(params, quote_via=quote)}" if params else url
+
+    def _entry_url(self, request: Request, form: Form, values: Mapping[str, object]) -> str:
+        entry_id = quote(str(values["Request ID"]), safe="|")
+        return f"{self._form_url(request, form, {})}/{entry_id}"
 
     def _create(self, request: Request, form: Form, values: dict[str, object]
                 ) -> dict[str, object]:
