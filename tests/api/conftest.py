@@ -1,0 +1,48 @@
+"""A running Heatshield server, over SQLite and over PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from api.app import create_app
+from api.settings import load_settings
+from tests.support.databases import BACKENDS, fresh_database
+from tests.support.graphql import GraphQLClient
+from tests.support.server import serve_asgi
+
+
+@dataclass
+class Server:
+    url: str
+    database_url: str
+    backend: str
+    client: GraphQLClient
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Server]:
+    backend: str = request.param
+    with fresh_database(backend, tmp_path_factory.mktemp(backend)) as url:
+        settings = load_settings(None, database={"url": url})
+        with serve_asgi(create_app(settings)) as base_url:
+            client = GraphQLClient(base_url)
+            try:
+                yield Server(base_url, url, backend, client)
+            finally:
+                client.close()
+
+
+@pytest.fixture
+def gql(server: Server) -> GraphQLClient:
+    return server.client
+
+
+@pytest.fixture
+def unique() -> str:
+    """A suffix that keeps each test's keys apart on a shared server."""
+    return uuid.uuid4().hex[:8].upper()
