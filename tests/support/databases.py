@@ -42,6 +42,8 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         return
     admin_url = os.environ.get(POSTGRES_ENV)
     if not admin_url:
+        if os.environ.get("HEATSHIELD_REQUIRE_POSTGRES"):
+            pytest.fail(f"{POSTGRES_ENV} is not set but HEATSHIELD_REQUIRE_POSTGRES is")
         pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. "
                     "postgresql+asyncpg://postgres@127.0.0.1:5432/test); .ci/run sets it")
     name = f"heatshield_test_{uuid.uuid4().hex[:12]}"
