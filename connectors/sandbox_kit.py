@@ -198,6 +198,16 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+def mount_base_url(request: Request) -> str:
+    """The sandbox's own base URL, ending in "/", mount prefix included.
+
+    Starlette's `request.base_url` is the outermost app's root, so under the
+    demo's `/sandbox/<kind>` mount it would drop the prefix; `root_path` keeps it.
+    """
+    root: str = request.scope.get("root_path", "")
+    return str(request.url.replace(path=root.rstrip("/") + "/", query="", fragment=""))
+
+
 class SandboxKit:
     """Per-app sandbox state: log, faults, webhook target; never module-global."""
 

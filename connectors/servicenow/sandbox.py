@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.sandbox_kit import Credentials, SandboxKit, route_path
+from connectors.sandbox_kit import Credentials, SandboxKit, mount_base_url, route_path
 from connectors.sandbox_world import World, build_world
 from connectors.servicenow import encoded_query
 from connectors.servicenow.encoded_query import QueryError
@@ -602,7 +602,7 @@ class TableHandlers:
 
     def rendered(self, request: Request, table: str, record: Record) -> dict[str, Any]:
         fields, mode, exclude = self.view(request)
-        return self.instance.render(table, record, fields, mode, exclude, str(request.base_url))
+        return self.instance.render(table, record, fields, mode, exclude, mount_base_url(request))
 
     @_answers_errors
     async def list_records(self, request: Request) -> Response:
@@ -642,7 +642,7 @@ class TableHandlers:
         table = self.table_of(request)
         body = await _json_object(request)
         record = self.instance.create(table, body, self.user(request) or "guest")
-        location = f"{request.base_url}api/now/table/{table}/{record['sys_id']}"
+        location = f"{mount_base_url(request)}api/now/table/{table}/{record['sys_id']}"
         await self._notify("insert", table, record)
         return JSONResponse({"result": self.rendered(request, table, record)},
                             status_code=201, headers={"Location": location})

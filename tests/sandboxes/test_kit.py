@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
-from connectors.sandbox_kit import SandboxKit
+from connectors.sandbox_kit import SandboxKit, mount_base_url
 from tests.support.server import serve_asgi
 
 SECRET = "tiny-secret"
@@ -290,3 +290,16 @@ def test_a_dead_webhook_receiver_does_not_break_the_vendor_route() -> None:
     assert response.status_code == 201
     assert deliveries[0]["status"] is None
     assert deliveries[0]["error"]
+
+
+def test_mount_base_url_keeps_the_mount_prefix() -> None:
+    kit = SandboxKit("tiny", error_response=tiny_error)
+
+    async def where(request: Request) -> Response:
+        return JSONResponse({"base": mount_base_url(request)})
+
+    outer = Starlette(routes=[Mount("/sandbox/tiny", app=kit.app([Route("/where", where)]))])
+    with serve_asgi(outer) as url:
+        got = httpx.get(f"{url}/sandbox/tiny/where?x=1").json()
+
+    assert got == {"base": f"{url}/sandbox/tiny/"}
