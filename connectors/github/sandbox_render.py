@@ -32,6 +32,9 @@ Json = dict[str, Any]
 
 ENVIRONMENTS = ("dev", "staging", "production")
 LABEL_COLOURS = {"bug": "d73a4a", "blocker": "b60205", "breaking-change": "e99695"}
+LABEL_DESCRIPTIONS = {"bug": "A defect found in testing or production",
+                      "blocker": "Must be fixed before the release ships",
+                      "breaking-change": "Changes a contract other teams rely on"}
 # Issue ids of pull requests live in their own range, as on GitHub where a
 # pull request is also an issue with a different id.
 PR_ISSUE_ID_OFFSET = 100_000_000
@@ -236,6 +239,15 @@ def repository(base: str, data: GitHubData, app: Application) -> Json:
         "allow_auto_merge": False, "delete_branch_on_merge": True, "allow_forking": False,
         "web_commit_signoff_required": False, "license": None, "subscribers_count": 6,
         "network_count": 0, "organization": org_user(base, data.world),
+        "temp_clone_token": "", "allow_update_branch": False,
+        "use_squash_pr_title_as_default": True, "squash_merge_commit_title": "PR_TITLE",
+        "squash_merge_commit_message": "COMMIT_MESSAGES", "merge_commit_title": "MERGE_MESSAGE",
+        "merge_commit_message": "PR_TITLE", "custom_properties": {},
+        "security_and_analysis": {"secret_scanning": {"status": "enabled"},
+                                  "secret_scanning_push_protection": {"status": "enabled"},
+                                  "dependabot_security_updates": {"status": "enabled"},
+                                  "secret_scanning_non_provider_patterns": {"status": "disabled"},
+                                  "secret_scanning_validity_checks": {"status": "disabled"}},
     })
     return body
 
@@ -245,7 +257,8 @@ def repository(base: str, data: GitHubData, app: Application) -> Json:
 def label(base: str, app: Application, name: str) -> Json:
     ident = _small_int(app.key, "label", name)
     return {"id": ident, "node_id": node_id("Label", ident),
-            "url": f"{repo_url(base, app)}/labels/{name}", "name": name, "description": None,
+            "url": f"{repo_url(base, app)}/labels/{name}", "name": name,
+            "description": LABEL_DESCRIPTIONS.get(name, ""),
             "color": LABEL_COLOURS.get(name, "ededed"), "default": name == "bug"}
 
 
@@ -285,7 +298,10 @@ def _issue_common(base: str, data: GitHubData, app: Application, number: int) ->
         "html_url": f"{base}/{app.repo_owner}/{app.repo_name}/issues/{number}", "number": number,
         "locked": False, "active_lock_reason": None, "comments": 0,
         "author_association": "MEMBER", "timeline_url": f"{url}/timeline",
-        "performed_via_github_app": None,
+        "performed_via_github_app": None, "type": None,
+        "sub_issues_summary": {"total": 0, "completed": 0, "percent_completed": 0},
+        "issue_dependencies_summary": {"blocked_by": 0, "blocking": 0, "total_blocked_by": 0,
+                                       "total_blocking": 0},
         "reactions": {"url": f"{url}/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0,
                       "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0},
     }
@@ -308,6 +324,11 @@ def issue(base: str, data: GitHubData, item: GitHubIssue) -> Json:
         "milestone": _maybe_milestone(base, data, item.release_key),
         "closed_at": ts(item.closed_at), "created_at": ts(item.created),
         "updated_at": ts(item.updated), "closed_by": None,
+        "type": {"id": _small_int("issue-type", "Bug"),
+                 "node_id": node_id("IssueType", _small_int("issue-type", "Bug")),
+                 "name": "Bug", "description": "Something does not work as it should",
+                 "color": "red", "created_at": "2024-01-25T12:00:00Z",
+                 "updated_at": "2024-01-25T12:00:00Z", "is_enabled": True},
     })
     return body
 
