@@ -213,7 +213,7 @@ def shape_gaps(real: Any, ours: Any, where: str = "$") -> list[str]:
     if kind(real) != kind(ours):
         return [f"{where}: {kind(ours)} where GitHub sends {kind(real)}"]
     if isinstance(real, dict):
-        gaps = []
+        gaps: list[str] = []
         for key, value in real.items():
             if key not in ours:
                 gaps.append(f"{where}.{key}: missing")
@@ -221,11 +221,11 @@ def shape_gaps(real: Any, ours: Any, where: str = "$") -> list[str]:
                 gaps += shape_gaps(value, ours[key], f"{where}.{key}")
         return gaps
     if isinstance(real, list) and real and ours:
-        gaps = []
+        unmatched: list[str] = []
         for index, item in enumerate(real[:10]):
             candidates = [shape_gaps(item, mine, f"{where}[{index}]") for mine in ours]
-            gaps += min(candidates, key=lambda found: len(found))
-        return gaps
+            unmatched += sorted(candidates, key=len)[0]
+        return unmatched
     return []
 
 
