@@ -427,3 +427,27 @@ def test_links_include_the_mount_prefix() -> None:
     assert f"{url}/sandbox/servicenow{CHANGES}?" in response.headers["link"]
     ref = response.json()["result"][0]["assignment_group"]["link"]
     assert ref.startswith(f"{url}/sandbox/servicenow/api/now/table/sys_user_group/")
+
+
+def test_creates_and_updates_push_a_webhook_with_the_shared_secret() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append((request.headers.get("x-webhook-secret", ""), await request.json()))
+        return Response(status_code=204)
+
+    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    with serve_asgi(receiver) as hook_url, serve_asgi(create_app(
+            WORLD, webhook_url=f"{hook_url}/hook", webhook_secret="s3cret")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_PASSWORD)) as sn:
+        created = new_change(sn, correlation_id="hs-hook")
+        set_state(sn, created["sys_id"], "-4")
+
+    assert [(secret, body["operation"], body["state"]) for secret, body in received] == [
+        ("s3cret", "insert", "-5"), ("s3cret", "update", "-4")]
+    assert received[0][1]["number"] == created["number"]
