@@ -263,7 +263,7 @@ class RemedySandbox:
     def _form_url(self, request: Request, form: Form, params: Mapping[str, str]) -> str:
         """Absolute, from the request's base URL, so links work under a mount prefix."""
         version = request.path_params["version"]
-        url = f"{request.base_url}api/arsys/{version}/entry/{quote(form.name, safe=':')}"
+        url = f"{_base_url(request)}api/arsys/{version}/entry/{quote(form.name, safe=':')}"
         return f"{url}?{urlencode(params, quote_via=quote)}" if params else url
 
     def _entry_url(self, request: Request, form: Form, values: Mapping[str, object]) -> str:
@@ -350,6 +350,16 @@ class RemedySandbox:
 
 
 # --- pure request helpers -------------------------------------------------------
+
+def _base_url(request: Request) -> str:
+    """The sandbox's own root, mount prefix included.
+
+    Starlette's `request.base_url` is the outermost app's root (it uses
+    `app_root_path`), so under a `Mount` it would drop the prefix.
+    """
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return str(request.url.replace(path=f"{root}/", query="", fragment=""))
+
 
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
