@@ -288,7 +288,9 @@ class GitHubSandbox:
 
     @staticmethod
     def base(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+        """Scheme, host and mount prefix (`root_path`), so URLs work behind a Mount."""
+        root = str(request.scope.get("root_path", ""))
+        return str(request.url.replace(path=root or "/", query="")).rstrip("/")
 
     def app_of(self, request: Request) -> Application:
         app = self.data.repo(request.path_params["owner"], request.path_params["repo"])
@@ -517,7 +519,7 @@ class GitHubSandbox:
         lo, hi = self._resolve(app, base_ref), self._resolve(app, head_ref)
         commits = self.data.commits(app)
         ahead = commits[lo + 1: hi + 1] if hi > lo else []
-        behind = hi - lo if lo > hi else 0
+        behind = lo - hi if lo > hi else 0
         status = ("identical" if lo == hi else "ahead" if hi > lo else "behind")
         paging = "page" in request.query_params or "per_page" in request.query_params
         headers: dict[str, str] = {}
