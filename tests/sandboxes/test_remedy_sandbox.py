@@ -248,6 +248,10 @@ QUALIFICATIONS: list[tuple[str, Check]] = [
      lambda v: v["Change Request Status"] == "Closed"
      or (v["Change Request Status"] == "Cancelled" and v["Class"] != "Normal")),
     ("NOT 'Change Request Status' = \"Closed\"", lambda v: v["Change Request Status"] != "Closed"),
+    ("'Change Request Status' >= 10",
+     lambda v: v["Change Request Status"] in ("Completed", "Closed", "Cancelled")),
+    ("'Actual Start Date' = 'Scheduled Start Date'",
+     lambda v: v["Actual Start Date"] == v["Scheduled Start Date"]),
 ]
 
 
@@ -261,6 +265,13 @@ def test_qualification_selects_exactly_the_matching_changes(
     response = search(http, auth, q=qualification, limit=1000)
     assert response.status_code == 200, response.text
     assert [e["values"]["Request ID"] for e in response.json()["entries"]] == wanted
+
+
+def test_like_matches_the_whole_value_not_a_part_of_it(
+        http: httpx.Client, auth: dict[str, str]) -> None:
+    assert search(http, auth, q="'Description' LIKE \"Deploy%\"").json()["entries"]
+    assert search(http, auth, q="'Description' LIKE \"Deploy\"").json()["entries"] == []
+    assert search(http, auth, q="'Description' LIKE \"%production_\"").json()["entries"] == []
 
 
 def test_a_malformed_qualification_is_refused_with_error_1588(
