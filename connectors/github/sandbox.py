@@ -298,7 +298,7 @@ class GitHubSandbox:
             raise not_found()
         return app
 
-    async def _json_body(self, request: Request, resource: str) -> Json:
+    async def _json_body(self, request: Request) -> Json:
         try:
             body = json.loads(await request.body() or b"{}")
         except ValueError:
@@ -601,7 +601,7 @@ class GitHubSandbox:
 
     async def create_release(self, request: Request) -> Reply:
         app = self.app_of(request)
-        body = await self._json_body(request, "Release")
+        body = await self._json_body(request)
         tag_name = body.get("tag_name")
         if not isinstance(tag_name, str) or not tag_name:
             raise invalid("Release", "tag_name")
@@ -637,21 +637,25 @@ class GitHubSandbox:
         for name in ("environment", "ref", "sha"):
             if q.get(name):
                 rows = [d for d in rows if getattr(d, name) == q[name]]
-        if q.get("task") and q["task"] != "deploy":
-            rows = []
+        if q.get("task"):
+            rows = [d for d in rows if self.data.deployment_extras.get(d.id, {})
+                    .get("task", "deploy") == q["task"]]
         rows = sorted(rows, key=lambda d: (d.created, d.id), reverse=True)
         page, headers = paginate(request, rows)
         base = self.base(request)
-        return Reply([render.deployment(base, app, d) for d in page], headers=headers)
+        return Reply([self._render_deployment(base, app, d) for d in page], headers=headers)
+
+    def _render_deployment(self, base: str, app: Application, item: Deployment) -> Json:
+        return render.deployment(base, app, item, self.data.deployment_extras.get(item.id))
 
     async def get_deployment(self, request: Request) -> Reply:
         app = self.app_of(request)
         item = self._deployment(app, request.path_params["id"])
-        return Reply(render.deployment(self.base(request), app, item))
+        return Reply(self._render_deployment(self.base(request), app, item))
 
     async def create_deployment(self, request: Request) -> Reply:
         app = self.app_of(request)
-        body = await self._json_body(request, "Deployment")
+        body = await self._json_body(request)
         ref = body.get("ref")
         if not isinstance(ref, str) or not ref:
             raise invalid("Deployment", "ref")
@@ -671,10 +675,13 @@ class GitHubSandbox:
             sha=sha, ref=ref, environment=environment, creator=app.lead,
             created=self.data.world.now, statuses=[])
         self.data.deployments.append(item)
+        extras: Json = {"payload": body.get("payload", {})}
+        for key in ("description", "task"):
+            if isinstance(body.get(key), str):
+                extras[key] = body[key]
+        self.data.deployment_extras[item.id] = extras
         base = self.base(request)
-        rendered = render.deployment(base, app, item)
-        if isinstance(body.get("description"), str):
-            rendered["description"] = body["description"]
+        rendered = self._render_deployment(base, app, item)
         await self._emit("deployment", app, base, {"action": "created", "deployment": rendered})
         return Reply(rendered, status=201, headers={"location": rendered["url"]})
 
@@ -698,7 +705,7 @@ class GitHubSandbox:
     async def create_status(self, request: Request) -> Reply:
         app = self.app_of(request)
         item = self._deployment(app, request.path_params["id"])
-        body = await self._json_body(request, "DeploymentStatus")
+        body = await self._json_body(request)
         state = body.get("state")
         if state is None:
             raise invalid("DeploymentStatus", "state")
@@ -720,7 +727,7 @@ class GitHubSandbox:
                 rendered[key] = body[key]
         await self._emit("deployment_status", app, base, {
             "action": "created", "deployment_status": rendered,
-            "deployment": render.deployment(base, app, item)})
+            "deployment": self._render_deployment(base, app, item)})
         return Reply(rendered, status=201, headers={"location": rendered["url"]})
 
     # -- environments ------------------------------------------------------------

@@ -92,6 +92,8 @@ class GitHubData:
     deployments: list[Deployment] = field(default_factory=list)
     pulls: list[PullRequest] = field(default_factory=list)
     releases: list[GitHubRelease] = field(default_factory=list)
+    # What a POST gave a deployment beyond the world's fields (payload, description, task).
+    deployment_extras: dict[int, Json] = field(default_factory=dict)
     next_id: int = 990_000_000
 
     @classmethod
@@ -466,10 +468,11 @@ def release(base: str, app: Application, item: GitHubRelease) -> Json:
     }
 
 
-def deployment(base: str, app: Application, item: Deployment) -> Json:
+def deployment(base: str, app: Application, item: Deployment,
+               extras: Json | None = None) -> Json:
     url = f"{repo_url(base, app)}/deployments/{item.id}"
     updated = item.statuses[-1].created if item.statuses else item.created
-    return {
+    body: Json = {
         "url": url, "id": item.id, "node_id": node_id("Deployment", item.id), "sha": item.sha,
         "ref": item.ref, "task": "deploy", "payload": {}, "original_environment": item.environment,
         "environment": item.environment,
@@ -480,6 +483,8 @@ def deployment(base: str, app: Application, item: Deployment) -> Json:
         "production_environment": item.environment == "production",
         "performed_via_github_app": None,
     }
+    body.update(extras or {})
+    return body
 
 
 def environment_url(app: Application, env: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -147,10 +149,15 @@ def test_a_single_page_has_no_link_header(github: httpx.Client) -> None:
     assert "link" not in response.headers
 
 
-def test_per_page_is_capped_at_one_hundred(github: httpx.Client, world: World) -> None:
-    response = github.get(f"{REPO}/issues", params={"state": "all", "per_page": 500})
-    assert len(response.json()) == min(100, len(pay_numbers(world)))
-    assert "per_page=500" not in response.headers.get("link", "")
+def test_per_page_is_capped_at_one_hundred(world: World) -> None:
+    crowded = copy.deepcopy(world)
+    template = next(i for i in crowded.github_issues if i.app_key == "PAY")
+    crowded.github_issues += [dataclasses.replace(template, id=5_000_000 + n, number=1000 + n)
+                              for n in range(120)]
+    for client in fresh(crowded):
+        response = client.get(f"{REPO}/issues", params={"state": "all", "per_page": 500})
+        assert len(response.json()) == 100
+        assert "per_page=100" in links(response)["next"]
 
 
 # -- conditional requests and rate limits ---------------------------------------------
@@ -536,6 +543,17 @@ def test_graphql_errors_are_http_200_with_errors(github: httpx.Client) -> None:
     unbounded = graphql(github, """{ repository(owner: "acme-retail",
         name: "payments-service") { milestone(number: 1) { issues { totalCount } } } }""")
     assert unbounded.json()["errors"][0]["type"] == "MISSING_PAGINATION_BOUNDARIES"
+
+
+def test_graphql_budget_exhausted_is_a_rate_limited_error_with_http_200(world: World) -> None:
+    for client in fresh(world, graphql_rate_limit=1):
+        first = graphql(client, "{ viewer { login } }")
+        assert first.json() == {"data": {"viewer": {"login": "demo"}}}
+        assert first.headers["x-ratelimit-remaining"] == "0"
+        limited = graphql(client, "{ viewer { login } }")
+        assert limited.status_code == 200
+        assert limited.json()["errors"][0]["type"] == "RATE_LIMITED"
+        assert client.get(REPO).status_code == 200  # REST has its own budget
 
 
 def test_graphql_without_a_token_is_401(github: httpx.Client) -> None:
