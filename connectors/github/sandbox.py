@@ -309,7 +309,7 @@ class GitHubSandbox:
 
     async def _emit(self, event: str, app: Application, base: str, payload: Json) -> None:
         payload = {**payload, "repository": render.repository(base, self.data, app),
-                   "organization": render.org_user(base, self.data.world),
+                   "organization": render.organization(base, self.data.world),
                    "sender": render.user(base, self.data.viewer.login, self.data.viewer.id)}
         await self.kit.emit_webhook(event, payload, {
             "X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()),
@@ -682,7 +682,8 @@ class GitHubSandbox:
         self.data.deployment_extras[item.id] = extras
         base = self.base(request)
         rendered = self._render_deployment(base, app, item)
-        await self._emit("deployment", app, base, {"action": "created", "deployment": rendered})
+        await self._emit("deployment", app, base, {"action": "created", "deployment": rendered,
+                                                   "workflow": None, "workflow_run": None})
         return Reply(rendered, status=201, headers={"location": rendered["url"]})
 
     async def list_statuses(self, request: Request) -> Reply:

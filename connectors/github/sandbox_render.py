@@ -169,6 +169,17 @@ def org_user(base: str, world: World) -> Json:
     return user(base, world.org, ORG_ID, "Organization")
 
 
+def organization(base: str, world: World) -> Json:
+    """`organization-simple`, as webhook payloads carry it."""
+    api = f"{base}/orgs/{world.org}"
+    return {"login": world.org, "id": ORG_ID, "node_id": node_id("Organization", ORG_ID),
+            "url": api, "repos_url": f"{api}/repos", "events_url": f"{api}/events",
+            "hooks_url": f"{api}/hooks", "issues_url": f"{api}/issues",
+            "members_url": f"{api}/members{{/member}}",
+            "public_members_url": f"{api}/public_members{{/member}}",
+            "avatar_url": f"{base}/avatars/u/{ORG_ID}?v=4", "description": world.company}
+
+
 def private_user(base: str, viewer: Viewer) -> Json:
     """`GET /user`: the public fields plus the profile the token's owner sees."""
     body = user(base, viewer.login, viewer.id)

@@ -17,7 +17,11 @@ from typing import Any
 import graphql
 import httpx
 import pytest
-from jsonschema import Draft7Validator
+from jsonschema import Draft7Validator, Draft202012Validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from connectors.github.sandbox import create_app
 from connectors.github.sandbox_graphql import SCHEMA_PATH
@@ -281,3 +285,46 @@ def test_created_deployment_and_status_have_the_recorded_shape(github: httpx.Cli
                          json={"state": "queued"})
     assert shape_gaps(recorded("DeploymentStatus.testCreate.txt", "POST", "/statuses"),
                       status.json()) == []
+
+
+
+# -- webhook payloads against the webhooks description -------------------------------------
+
+WEBHOOK_SPEC = SPECS / "github-webhooks.subset-release-hub.json"
+Deliveries = list[tuple[str, Any]]
+
+
+@pytest.fixture()
+def receiver() -> Iterator[tuple[str, Deliveries]]:
+    """A webhook receiver; collects (`<event>-<action>`, payload) per delivery."""
+    received: Deliveries = []
+
+    async def hook(request: Request) -> Response:
+        payload = json.loads(await request.body())
+        received.append((f"{request.headers['x-github-event']}-{payload['action']}", payload))
+        return Response(status_code=204)
+
+    with serve_asgi(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as url:
+        yield f"{url}/hook", received
+
+
+def test_webhook_payloads_validate_against_the_published_webhook_schemas(
+        world: World, receiver: tuple[str, Deliveries]) -> None:
+    url, received = receiver
+    with serve_asgi(create_app(world, webhook_url=url, webhook_secret="x")) as base, \
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {DEMO_TOKEN}"}) as gh:
+        deployment = gh.post(f"{REPO}/deployments", json={"ref": "v1.3.0"}).json()
+        gh.post(f"{REPO}/deployments/{deployment['id']}/statuses", json={"state": "success"})
+        number = gh.get(f"{REPO}/pulls").json()[0]["number"]
+        gh.put(f"{REPO}/pulls/{number}/merge")
+        gh.post(f"{REPO}/releases", json={"tag_name": "v9.0.0"})
+    spec = json.loads(WEBHOOK_SPEC.read_text())
+    names = [name for name, _ in received]
+    assert names == ["deployment-created", "deployment_status-created", "pull_request-closed",
+                     "release-created", "release-published"]
+    for name, payload in received:
+        operation = spec["webhooks"][name.replace("_", "-")]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        validator = Draft202012Validator({**schema, "components": spec["components"]})
+        errors = list(validator.iter_errors(payload))
+        assert not errors, (name, [f"{list(e.path)}: {e.message[:200]}" for e in errors[:8]])
