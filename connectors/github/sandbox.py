@@ -245,8 +245,8 @@ class GitHubSandbox:
         elif not hmac.compare_digest(token.strip(), self.credentials.token):
             error = GitHubError(401, "Bad credentials")
         else:
-            if budget.remaining > 0:
-                return None
+            if budget.remaining > 0 or request.url.path.endswith("/rate_limit"):
+                return None  # `/rate_limit` stays answerable, as on GitHub
             if budget is self.graphql_budget:
                 body = {"errors": [{"type": "RATE_LIMITED",
                                     "message": "API rate limit exceeded for user ID "

@@ -206,6 +206,9 @@ def test_an_exhausted_budget_answers_403_with_remaining_zero(world: World) -> No
         assert refused.headers["x-ratelimit-used"] == "3"
         assert refused.json()["message"].startswith("API rate limit exceeded for user ID")
         assert int(refused.headers["x-ratelimit-reset"]) > 0
+        status = client.get("/rate_limit")
+        assert status.status_code == 200
+        assert status.json()["resources"]["core"]["remaining"] == 0
 
 
 def test_the_exhausted_budget_can_answer_429_instead(world: World) -> None:
