@@ -519,6 +519,10 @@ def test_graphql_node_ids_match_rest_and_nodes_returns_null_for_a_missing_id(
     assert body["data"]["nodes"][2]["number"] == 4
     assert [(e["type"], e["path"]) for e in body["errors"]] == [("NOT_FOUND", ["nodes", 1])]
     assert missing in body["errors"][0]["message"]
+    milestone = github.get(f"{REPO}/milestones/2").json()
+    single = graphql(github, "query($id: ID!) { node(id: $id) { ... on Milestone { title } } }",
+                     id=milestone["node_id"]).json()
+    assert single == {"data": {"node": {"title": milestone["title"]}}}
 
 
 def test_graphql_connections_page_with_after_cursors(github: httpx.Client, world: World) -> None:
