@@ -1,0 +1,296 @@
+"""The JIRA connector: issues of fix versions, and project versions, over JIRA's REST API.
+
+Two flavours (`options.flavour`): `cloud` (default) searches with
+`POST /rest/api/3/search/jql` and its `nextPageToken`; `datacenter` with
+`POST /rest/api/2/search` and `startAt`/`total`. Either way one batch of
+links becomes one JQL query per chunk of versions (chunks run concurrently),
+paged to the end, so the number of calls depends on versions per chunk and
+pages, never on how many releases asked.
+
+Link keys (`LinkKind.JIRA_VERSION`): a version id (`"20003"`), which is what
+linking stores, or `PROJECT:version name` for hand-written links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from connectors.base import (
+    Connector,
+    LinkKind,
+    LinkRef,
+    SourceHealth,
+    VersionRef,
+    WorkItem,
+)
+from connectors.config import ConnectorConfig
+from connectors.errors import ConnectorConfigError, UpstreamBadResponse, UpstreamError
+from connectors.http import UpstreamClient
+from connectors.jira import mapping
+
+Flavour = Literal["cloud", "datacenter"]
+T = TypeVar("T")
+
+_PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$|^\d+$")
+#: Cloud serves at most 100 full issues per page; Data Center allows far more.
+_DEFAULT_PAGE = {"cloud": 100, "datacenter": 500}
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """One version a link names: by id, or by project and name."""
+
+    version_id: str | None = None
+    project: str | None = None
+    name: str | None = None
+
+    def jql(self) -> str:
+        if self.version_id is not None:
+            return self.version_id
+        project, name = _quote(self.project or ""), _quote(self.name or "")
+        return f"(project = {project} AND fixVersion = {name})"
+
+    def matches(self, project: str, version: mapping.FixVersion) -> bool:
+        if self.version_id is not None:
+            return version.id == self.version_id
+        return (project.casefold() == (self.project or "").casefold()
+                and version.name.casefold() == (self.name or "").casefold())
+
+
+def _quote(value: str) -> str:
+    """A JQL string literal; quoting every value keeps reserved words and dots inert."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def term_for(link: LinkRef) -> _Term | None:
+    """What a link key names; None for a key that can name no version."""
+    key = link.key.strip()
+    if key.isdigit():
+        return _Term(version_id=key)
+    project, sep, name = key.partition(":")
+    if sep and name.strip() and _PROJECT_KEY.match(project.strip()):
+        return _Term(project=project.strip().upper(), name=name.strip())
+    return None
+
+
+def version_jql(terms: Sequence[_Term]) -> str:
+    """One bounded query for many versions, in a stable order so pages line up."""
+    ids = [t.version_id for t in terms if t.version_id is not None]
+    parts = [f"fixVersion in ({', '.join(ids)})"] if ids else []
+    parts += [t.jql() for t in terms if t.version_id is None]
+    return f"{' OR '.join(parts)} ORDER BY key ASC"
+
+
+def _issue_order(key: str) -> tuple[str, int]:
+    project, _, number = key.rpartition("-")
+    return project, int(number) if number.isdigit() else 0
+
+
+def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+async def _all(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Run concurrently; on the first failure cancel the rest and raise that failure."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+class JiraConnector(Connector):
+    """A JIRA site as a `WorkItemSource` and `VersionSource`."""
+
+    kind: ClassVar[str] = "jira"
+
+    def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
+        super().__init__(settings, http)
+        options = settings.options
+        flavour = options.get("flavour", "cloud")
+        if flavour not in ("cloud", "datacenter"):
+            raise ConnectorConfigError(
+                f"connector {settings.name!r}: options.flavour must be 'cloud' or "
+                f"'datacenter', not {flavour!r}")
+        self.flavour: Flavour = flavour
+        self.api = "3" if flavour == "cloud" else "2"
+        self.page_size = self._int_option("page_size", _DEFAULT_PAGE[flavour], 1, 1000)
+        self.chunk_size = self._int_option("versions_per_query", 100, 1, 500)
+
+    def _int_option(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.settings.options.get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConnectorConfigError(
+                f"connector {self.name!r}: options.{name} must be an integer "
+                f"from {low} to {high}")
+        return value
+
+    @property
+    def site_url(self) -> str:
+        return self.settings.base_url
+
+    # ------------------------------------------------------------------ work items
+
+    async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
+        """Issues of every fix-version link, in issue-key order.
+
+        Links of other kinds are left out of the result; a link whose version
+        does not exist (or is not visible) maps to an empty list. An issue
+        planned for two linked versions appears under both.
+        """
+        wanted = {link: term_for(link) for link in dict.fromkeys(links)
+                  if link.kind is LinkKind.JIRA_VERSION}
+        terms = list(dict.fromkeys(t for t in wanted.values() if t is not None))
+        pages = await _all(self._search(chunk)
+                           for chunk in _chunks(terms, self.chunk_size))
+        raw_by_key: dict[str, dict[str, Any]] = {}
+        for found in pages:
+            for raw in found:
+                raw_by_key[self._key_of(raw)] = raw
+
+        result: dict[LinkRef, list[WorkItem]] = {link: [] for link in wanted}
+        for key in sorted(raw_by_key, key=_issue_order):
+            raw = raw_by_key[key]
+            try:
+                record = mapping.tracker_issue(raw, source=self.name, site_url=self.site_url,
+                                               overrides=self.settings.status_map)
+                versions = mapping.fix_versions(raw.get("fields") or {})
+            except mapping.JiraShapeError as exc:
+                raise self._bad(str(exc)) from None
+            project = key.rpartition("-")[0]
+            for link, term in wanted.items():
+                if term is not None and any(term.matches(project, v) for v in versions):
+                    result[link].append(record)
+        return result
+
+    def _key_of(self, raw: dict[str, Any]) -> str:
+        key = raw.get("key")
+        if not isinstance(key, str) or not key:
+            raise self._bad("a search result issue has no key")
+        return key
+
+    async def _search(self, terms: list[_Term]) -> list[dict[str, Any]]:
+        """All issues of these versions; versions JIRA says do not exist are dropped."""
+        remaining = list(terms)
+        while remaining:
+            response, issues = await self._search_pages(version_jql(remaining))
+            if response is None:
+                return issues
+            gone = mapping.missing_values(self.http.json(response))
+            kept = [t for t in remaining if not any(
+                (field == "fixversion" and value in (t.version_id, t.name))
+                or (field == "project" and t.project is not None
+                    and value.casefold() == t.project.casefold())
+                for field, value in gone)]
+            if len(kept) == len(remaining):
+                raise self.http.unexpected(response)
+            remaining = kept
+        return []
+
+    async def _search_pages(self, jql: str
+                            ) -> tuple[httpx.Response | None, list[dict[str, Any]]]:
+        """Page one query to the end; a 400 comes back for the caller to read."""
+        issues: list[dict[str, Any]] = []
+        if self.flavour == "cloud":
+            token: str | None = None
+            seen: set[str] = set()
+            while True:
+                body: dict[str, Any] = {"jql": jql, "fields": list(mapping.SEARCH_FIELDS),
+                                        "maxResults": self.page_size}
+                if token is not None:
+                    body["nextPageToken"] = token
+                response = await self._post_search("rest/api/3/search/jql", body)
+                if response.status_code == 400:
+                    return response, []
+                page = self._read(mapping.cloud_page, self.http.json(response))
+                issues += page.issues
+                if page.next_token is None:
+                    return None, issues
+                if page.next_token in seen:
+                    raise self._bad("search paging repeats a nextPageToken")
+                seen.add(page.next_token)
+                token = page.next_token
+        start = 0
+        while True:
+            response = await self._post_search(
+                "rest/api/2/search", {"jql": jql, "startAt": start,
+                                      "maxResults": self.page_size,
+                                      "fields": list(mapping.SEARCH_FIELDS)})
+            if response.status_code == 400:
+                return response, []
+            offset = self._read(mapping.offset_page, self.http.json(response))
+            issues += offset.issues
+            start = offset.start_at + len(offset.issues)
+            if not offset.issues or start >= offset.total:
+                return None, issues
+
+    async def _post_search(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        # A search only reads, so it may be retried like a GET.
+        response = await self.http.request("POST", path, json=body, idempotent=True)
+        if not response.is_success and response.status_code != 400:
+            raise self.http.unexpected(response)
+        return response
+
+    # ------------------------------------------------------------------ versions
+
+    async def versions(self, containers: Sequence[str]) -> list[VersionRef]:
+        """Versions of each project key; projects that do not exist are skipped."""
+        projects = list(dict.fromkeys(c.strip().upper() for c in containers
+                                      if _PROJECT_KEY.match(c.strip())))
+        found = await _all(self._project_versions(p) for p in projects)
+        return [ref for refs in found for ref in refs]
+
+    async def _project_versions(self, project: str) -> list[VersionRef]:
+        response = await self.http.request(
+            "GET", f"rest/api/{self.api}/project/{quote(project, safe='')}/versions")
+        if response.status_code == 404:
+            return []
+        if not response.is_success:
+            raise self.http.unexpected(response)
+        body = self.http.json(response)
+        return self._read(lambda raw: mapping.version_refs(
+            raw, source=self.name, site_url=self.site_url, project=project), body)
+
+    # ------------------------------------------------------------------ health
+
+    async def health(self) -> SourceHealth:
+        """The HTTP layer's view, refreshed by a `serverInfo` probe that names the site."""
+        details: dict[str, str] = {"flavour": self.flavour}
+        try:
+            info = await self.http.get_json(f"rest/api/{self.api}/serverInfo")
+        except UpstreamError:
+            info = None  # the failure is in the HTTP layer's bookkeeping already
+        if isinstance(info, dict):
+            for key in ("version", "deploymentType"):
+                if isinstance(info.get(key), str):
+                    details[key] = info[key]
+        snapshot = await super().health()
+        return SourceHealth(
+            name=snapshot.name, kind=snapshot.kind, status=snapshot.status,
+            breaker=snapshot.breaker, calls=snapshot.calls, failures=snapshot.failures,
+            latency_ms=snapshot.latency_ms, last_success_at=snapshot.last_success_at,
+            last_error_code=snapshot.last_error_code,
+            last_error_message=snapshot.last_error_message,
+            last_error_at=snapshot.last_error_at, details=details)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _read(self, reader: Callable[[Any], T], raw: Any) -> T:
+        try:
+            return reader(raw)
+        except mapping.JiraShapeError as exc:
+            raise self._bad(str(exc)) from None
+
+    def _bad(self, message: str) -> UpstreamBadResponse:
+        return UpstreamBadResponse(self.name, f"unexpected JIRA payload: {message}")
