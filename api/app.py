@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,19 +15,29 @@ from starlette.routing import Route
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.graphql_view import HeatshieldGraphQL
+from api.hub import Hub
 from api.schema import build_schema
 from api.schema.context import Context
 from api.settings import Settings
+from connectors.registry import build_connectors
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
-    """Build the ASGI app; nothing touches the database until the lifespan starts."""
+def create_app(settings: Settings, *, migrate: bool = True,
+               environ: Mapping[str, str] | None = None) -> Starlette:
+    """Build the ASGI app; nothing touches the database until the lifespan starts.
+
+    Connector secrets are read from `environ` (default: the process environment)
+    now, so a missing one stops start-up with its variable's name.
+    """
     engine = create_engine(settings.database.url, echo=settings.database.echo)
     sessions = session_factory(engine)
     schema = build_schema(settings.limits)
 
+    hub = Hub(build_connectors(settings.connectors, environ=environ))
+
     def make_context(request: Any, response: Any) -> Context:
-        return Context(settings=settings, sessions=sessions, request=request, response=response)
+        return Context(settings=settings, sessions=sessions, hub=hub, request=request,
+                       response=response)
 
     graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql")
 
@@ -38,6 +48,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         try:
             yield
         finally:
+            await hub.aclose()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:
@@ -63,4 +74,5 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.hub = hub
     return app

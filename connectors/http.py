@@ -458,6 +458,11 @@ class UpstreamClient:
         return f"UpstreamClient(name={self.name!r}, base_url={str(self.base_url)!r})"
 
     @property
+    def credential_fingerprint(self) -> str:
+        """A short hash of the credentials, so caches keep users' answers apart."""
+        return self._fingerprint
+
+    @property
     def auth(self) -> httpx.Auth | None:
         return self._client.auth
 

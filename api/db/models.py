@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from connectors.base import LinkKind as LinkKind
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -83,13 +85,6 @@ class ReleaseStatus(enum.Enum):
     DEPLOYING = "DEPLOYING"
     DEPLOYED = "DEPLOYED"
     CANCELLED = "CANCELLED"
-
-
-class LinkKind(enum.Enum):
-    JIRA_VERSION = "JIRA_VERSION"
-    GITHUB_MILESTONE = "GITHUB_MILESTONE"
-    GITHUB_COMPARE = "GITHUB_COMPARE"
-    CHANGE_REQUEST = "CHANGE_REQUEST"
 
 
 class BookingStatus(enum.Enum):

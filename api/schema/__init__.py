@@ -18,6 +18,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from api.schema.mutations import Mutation
+from api.schema.partial_results import PartialResults
 from api.schema.query import Query
 from api.settings import LimitSettings
 
@@ -50,6 +51,7 @@ def build_schema(limits: LimitSettings | None = None) -> strawberry.Schema:
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
+        PartialResults,
     ]
     return HeatshieldSchema(
         query=Query,

@@ -43,3 +43,8 @@ def decode_cursor(cursor: str, field: str = "after") -> list[Any]:
     if not isinstance(values, list):
         raise bad_input(f"{cursor!r} is not a valid cursor", field)
     return values
+
+
+def to_global_key(type_name: str, key: str) -> str:
+    """Global id of an upstream object, whose identity is a string (`source:key`)."""
+    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")

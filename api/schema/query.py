@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -10,9 +10,13 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from api.db import models as m
 from api.db.models import EnvironmentTier, ReleaseStatus, ReleaseType
+from api.schema import federated
 from api.schema.context import Info
 from api.schema.errors import bad_input
 from api.schema.ids import decode_cursor, encode_cursor, from_global_id
+from api.schema.node import Node, PageInfo
+from api.schema.paging import check_page_size
+from api.schema.partial_results import report
 from api.schema.types import (
     Application,
     AuditEvent,
@@ -20,16 +24,32 @@ from api.schema.types import (
     CalendarEntry,
     Environment,
     EnvironmentBooking,
-    Node,
-    PageInfo,
     Release,
     ReleaseConnection,
     ReleaseEdge,
     ReleasePhase,
     SourceLink,
 )
+from api.schema.upstream import (
+    ChangeRequest,
+    ChangeRequestConnection,
+    ChangeRequestEdge,
+    Source,
+)
+from connectors.base import ChangeRecord, ChangeState, TimeWindow
 
 From = Annotated[datetime | None, strawberry.argument(name="from")]
+
+
+@strawberry.input(description="All given conditions must hold.")
+class ChangeRequestFilter:
+    state: ChangeState | None = None
+    source: str | None = strawberry.field(default=None,
+                                          description="Only this connector instance.")
+    window_from: datetime | None = strawberry.field(
+        default=None, description="Changes whose planned window ends after this instant.")
+    window_to: datetime | None = strawberry.field(
+        default=None, description="Changes whose planned window starts before this instant.")
 FromRequired = Annotated[datetime, strawberry.argument(name="from")]
 
 
@@ -43,13 +63,6 @@ class ReleaseFilter:
         default=None, description="Releases whose window ends after this instant.")
     window_to: datetime | None = strawberry.field(
         default=None, description="Releases whose window starts before this instant.")
-
-
-def check_page_size(first: int, info: Info, field: str = "first") -> None:
-    limit = info.context.settings.limits.max_page_size
-    if first < 0 or first > limit:
-        raise bad_input(f"{field} must be between 0 and {limit}, got {first}", field,
-                        maximum=limit)
 
 
 def _release_conditions(filter: ReleaseFilter | None) -> list[ColumnElement[bool]]:
@@ -93,7 +106,7 @@ def _after(cursor: list[Any]) -> ColumnElement[bool]:
 async def releases_page(info: Info, base: Select[Any],
                         conditions: list[ColumnElement[bool]], first: int,
                         after: str | None) -> ReleaseConnection:
-    check_page_size(first, info)
+    check_page_size(info, first)
     page_query = base.where(*conditions)
     if after:
         page_query = page_query.where(_after(decode_cursor(after)))
@@ -109,6 +122,25 @@ async def releases_page(info: Info, base: Select[Any],
     return ReleaseConnection(
         edges=edges, total_count=total,
         page_info=PageInfo(has_next_page=len(rows) > first, has_previous_page=after is not None,
+                           start_cursor=edges[0].cursor if edges else None,
+                           end_cursor=edges[-1].cursor if edges else None))
+
+
+def change_page(changes: list[ChangeRequest], first: int, after: str | None
+                ) -> ChangeRequestConnection:
+    start = 0
+    if after:
+        cursor = decode_cursor(after)
+        positions = [n for n, c in enumerate(changes) if [c.source_name, c.number] == cursor]
+        if not positions:
+            raise bad_input("the cursor does not point into this list", "after")
+        start = positions[0] + 1
+    edges = [ChangeRequestEdge(cursor=encode_cursor([c.source_name, c.number]), node=c)
+             for c in changes[start:start + first]]
+    return ChangeRequestConnection(
+        edges=edges, total_count=len(changes),
+        page_info=PageInfo(has_next_page=start + first < len(changes),
+                           has_previous_page=start > 0,
                            start_cursor=edges[0].cursor if edges else None,
                            end_cursor=edges[-1].cursor if edges else None))
 
@@ -176,6 +208,37 @@ class Query:
         async with info.context.sessions() as session:
             rows = await session.scalars(query.order_by(m.BlackoutWindow.start))
             return [BlackoutWindow.from_row(r) for r in rows]
+
+    @strawberry.field(description="Every configured connector and how it is doing.")
+    async def sources(self, info: Info) -> list[Source]:
+        return [Source.from_health(await connector.health())
+                for connector in info.context.hub.connectors.values()]
+
+    @strawberry.field(description="Change requests across every ITSM source, live, by "
+                                  "planned start.")
+    async def change_requests(self, info: Info, filter: ChangeRequestFilter | None = None,
+                              first: int = 50, after: str | None = None
+                              ) -> ChangeRequestConnection:
+        check_page_size(info, first)
+        filter = filter or ChangeRequestFilter()
+        sources = sorted(info.context.hub.change_sources())
+        if filter.source is not None:
+            if filter.source not in sources:
+                raise bad_input(f"{filter.source!r} is not a change source; change sources: "
+                                f"{', '.join(sources) or 'none'}", "filter.source")
+            sources = [filter.source]
+        window = None
+        if filter.window_from is not None or filter.window_to is not None:
+            window = TimeWindow(filter.window_from or datetime.min.replace(tzinfo=UTC),
+                                filter.window_to or datetime.max.replace(tzinfo=UTC))
+        records: list[ChangeRecord] = []
+        for _, result in await info.context.upstream.search_changes(sources,
+                                                                     (filter.state, window)):
+            report(info, result)
+            records += result.value or []
+        far = datetime.max.replace(tzinfo=UTC)
+        records.sort(key=lambda r: (r.planned_start or far, r.source, r.number))
+        return change_page(federated.change_requests(info, records), first, after)
 
     @strawberry.field(description="Releases and blackout windows overlapping [from, to), "
                                   "by start.")

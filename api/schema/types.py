@@ -23,8 +23,19 @@ from api.db.models import (
     ReleaseType,
     Role,
 )
+from api.schema import federated
 from api.schema.context import Info
 from api.schema.ids import to_global_id
+from api.schema.node import Node, PageInfo
+from api.schema.paging import check_page_size
+from api.schema.upstream import (
+    ChangeRequest,
+    DeployedVersion,
+    Deployment,
+    Readiness,
+    WorkItemConnection,
+)
+from connectors.base import WorkStatus
 
 # The storage enums are the graph's enums: one definition, one set of names.
 strawberry.enum(ReleaseStatus, description="Where a release stands.")
@@ -36,9 +47,6 @@ strawberry.enum(ActivityStatus)
 strawberry.enum(Role)
 
 
-@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
-class Node:
-    id: strawberry.ID
 
 
 @strawberry.type
@@ -157,6 +165,15 @@ class Environment(Node):
         rows = await info.context.loaders.environment_applications.load(self.db_id)
         return [Application.from_row(r) for r in rows]
 
+    @strawberry.field(description="The latest successful deployment of each of its "
+                                  "applications' repositories, live.")
+    async def deployed_versions(self, info: Info) -> list[DeployedVersion]:
+        async with info.context.sessions() as session:
+            row = await session.get(m.Environment, self.db_id)
+        apps = await info.context.loaders.environment_applications.load(self.db_id)
+        assert row is not None
+        return await federated.environment_versions(info, row, apps)
+
     @strawberry.field
     async def bookings(self, info: Info, from_: Annotated[
             datetime | None, strawberry.argument(name="from")] = None,
@@ -247,6 +264,27 @@ class Release(Node):
         rows = await info.context.loaders.bookings_by_release.load(self.db_id)
         return [EnvironmentBooking.from_row(r) for r in rows]
 
+    @strawberry.field(description="Live work items from every linked JIRA version, GitHub "
+                                  "milestone and compare range.")
+    async def work_items(self, info: Info, status: WorkStatus | None = None, first: int = 100,
+                         after: str | None = None) -> WorkItemConnection:
+        check_page_size(info, first)
+        work = await federated.release_work(info, self.db_id)
+        items = [item for _, source_items, _, _ in work for item in source_items]
+        return federated.work_item_page(items, status, first, after)
+
+    @strawberry.field(description="Linked change requests, live from their ITSM.")
+    async def change_requests(self, info: Info) -> list[ChangeRequest]:
+        return federated.change_requests(info, await federated.release_changes(info, self.db_id))
+
+    @strawberry.field(description="Deployments of the release's compare-range head, live.")
+    async def deployments(self, info: Info) -> list[Deployment]:
+        return await federated.release_deployments(info, self.db_id)
+
+    @strawberry.field
+    async def readiness(self, info: Info) -> Readiness:
+        return await federated.release_readiness(info, self.db_id)
+
     @strawberry.field(description="Audit trail of this release and its parts, newest first.")
     async def history(self, info: Info, first: int = 50) -> list[AuditEvent]:
         first = max(0, min(first, info.context.settings.limits.max_page_size))
@@ -261,12 +299,6 @@ CalendarEntry = Annotated[Release | BlackoutWindow, strawberry.union(
     "CalendarEntry", description="Something with a time window on the release calendar.")]
 
 
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
 
 
 @strawberry.type

@@ -1,0 +1,261 @@
+"""Federated types: work items, change requests, deployments and the sources they come from.
+
+These are read live through the hub; the classes here only shape canonical
+connector records for the graph. Each record keeps the upstream's own word
+(`statusLabel`, `stateLabel`) beside the canonical one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.schema.context import Info
+from api.schema.ids import to_global_key
+from api.schema.node import Node, PageInfo
+from connectors import base as c
+from connectors.http import BreakerState
+
+strawberry.enum(c.WorkStatus, description="Canonical work status: TODO, IN_PROGRESS, DONE.")
+strawberry.enum(c.ChangeState, description="Canonical, ITSM-neutral change state.")
+strawberry.enum(c.ChangeType)
+strawberry.enum(c.RiskLevel)
+strawberry.enum(c.ApprovalState)
+strawberry.enum(c.DeploymentState)
+strawberry.enum(c.SourceStatus)
+strawberry.enum(BreakerState, name="BreakerState")
+
+
+@strawberry.type(description="A configured connector instance and how it is doing.")
+class Source:
+    name: str
+    kind: str
+    status: c.SourceStatus
+    breaker: BreakerState
+    calls: int
+    failures: int
+    latency_ms: float | None
+    last_success_at: datetime | None
+    last_error_code: str | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+    @classmethod
+    def from_health(cls, health: c.SourceHealth) -> Source:
+        return cls(name=health.name, kind=health.kind, status=health.status,
+                   breaker=health.breaker, calls=health.calls, failures=health.failures,
+                   latency_ms=health.latency_ms, last_success_at=health.last_success_at,
+                   last_error_code=health.last_error_code.value if health.last_error_code
+                   else None,
+                   last_error=health.last_error_message, last_error_at=health.last_error_at)
+
+
+async def source_named(info: Info, name: str) -> Source:
+    connector = info.context.hub.connectors.get(name)
+    if connector is None:
+        return Source(name=name, kind="unknown", status=c.SourceStatus.UNKNOWN,
+                      breaker=BreakerState.CLOSED, calls=0, failures=0, latency_ms=None,
+                      last_success_at=None, last_error_code=None, last_error=None,
+                      last_error_at=None)
+    return Source.from_health(await connector.health())
+
+
+@strawberry.interface(description="A unit of work in a tracker or code host.")
+class WorkItem(Node):
+    source_name: strawberry.Private[str]
+    key: str
+    title: str
+    url: str
+    status: c.WorkStatus
+    status_label: str = strawberry.field(description="The upstream system's own word.")
+    kind: str
+    assignee: str | None
+    updated_at: datetime
+
+    @strawberry.field
+    async def source(self, info: Info) -> Source:
+        return await source_named(info, self.source_name)
+
+
+def _work_fields(item: c.WorkItem, type_name: str) -> dict[str, object]:
+    return {"id": strawberry.ID(to_global_key(type_name, f"{item.source}:{item.key}")),
+            "source_name": item.source, "key": item.key, "title": item.title, "url": item.url,
+            "status": item.status, "status_label": item.status_label, "kind": item.kind,
+            "assignee": item.assignee, "updated_at": item.updated_at}
+
+
+@strawberry.type
+class JiraIssue(WorkItem):
+    issue_type: str
+    priority: str | None
+    fix_versions: list[str]
+
+
+@strawberry.type
+class GitHubIssue(WorkItem):
+    repository: str
+    number: int
+    milestone: str | None
+
+
+@strawberry.type
+class GitHubPullRequest(WorkItem):
+    repository: str
+    number: int
+    milestone: str | None
+    merged: bool
+    merged_at: datetime | None
+    base_ref: str | None
+
+
+def work_item(item: c.WorkItem) -> WorkItem:
+    if isinstance(item, c.PullRequest):
+        return GitHubPullRequest(**_work_fields(item, "GitHubPullRequest"),  # type: ignore[arg-type]
+                                 repository=item.repository, number=item.number,
+                                 milestone=item.milestone, merged=item.merged,
+                                 merged_at=item.merged_at, base_ref=item.base_ref)
+    if isinstance(item, c.RepositoryIssue):
+        return GitHubIssue(**_work_fields(item, "GitHubIssue"),  # type: ignore[arg-type]
+                           repository=item.repository, number=item.number,
+                           milestone=item.milestone)
+    if isinstance(item, c.TrackerIssue):
+        return JiraIssue(**_work_fields(item, "JiraIssue"),  # type: ignore[arg-type]
+                         issue_type=item.issue_type, priority=item.priority,
+                         fix_versions=list(item.versions))
+    raise TypeError(f"no graph type for {type(item).__name__}")
+
+
+@strawberry.type
+class WorkItemEdge:
+    cursor: str
+    node: WorkItem
+
+
+@strawberry.type
+class WorkItemConnection:
+    edges: list[WorkItemEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field
+    def nodes(self) -> list[WorkItem]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.interface(description="A change request in an ITSM, in canonical words.")
+class ChangeRequest(Node):
+    source_name: strawberry.Private[str]
+    number: str
+    title: str
+    url: str
+    state: c.ChangeState
+    state_label: str = strawberry.field(description="The ITSM's own state word.")
+    type: c.ChangeType
+    risk: c.RiskLevel | None
+    approval: c.ApprovalState
+    planned_start: datetime | None
+    planned_end: datetime | None
+    correlation_id: str | None
+
+    @strawberry.field
+    async def source(self, info: Info) -> Source:
+        return await source_named(info, self.source_name)
+
+
+@strawberry.type
+class ServiceNowChange(ChangeRequest):
+    sys_id: str
+
+
+@strawberry.type
+class RemedyChange(ChangeRequest):
+    request_id: str
+
+
+def change_request(record: c.ChangeRecord, kind: str) -> ChangeRequest:
+    fields: dict[str, object] = {
+        "source_name": record.source, "number": record.number, "title": record.title,
+        "url": record.url, "state": record.state, "state_label": record.state_label,
+        "type": record.type, "risk": record.risk, "approval": record.approval,
+        "planned_start": record.planned_start, "planned_end": record.planned_end,
+        "correlation_id": record.correlation_id}
+    if kind == "remedy":
+        return RemedyChange(id=strawberry.ID(to_global_key("RemedyChange",
+                                                           f"{record.source}:{record.number}")),
+                            request_id=record.upstream_id, **fields)  # type: ignore[arg-type]
+    return ServiceNowChange(id=strawberry.ID(to_global_key("ServiceNowChange",
+                                                           f"{record.source}:{record.number}")),
+                            sys_id=record.upstream_id, **fields)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class ChangeRequestEdge:
+    cursor: str
+    node: ChangeRequest
+
+
+@strawberry.type
+class ChangeRequestConnection:
+    edges: list[ChangeRequestEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field
+    def nodes(self) -> list[ChangeRequest]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.type
+class Deployment(Node):
+    source_name: strawberry.Private[str]
+    repository: str
+    environment: str
+    ref: str
+    sha: str
+    state: c.DeploymentState
+    state_label: str
+    created_at: datetime
+    updated_at: datetime
+    url: str
+    creator: str | None
+
+    @classmethod
+    def from_record(cls, record: c.Deployment) -> Deployment:
+        return cls(id=strawberry.ID(to_global_key("Deployment", f"{record.source}:{record.id}")),
+                   source_name=record.source, repository=record.repository,
+                   environment=record.environment, ref=record.ref, sha=record.sha,
+                   state=record.state, state_label=record.state_label,
+                   created_at=record.created_at, updated_at=record.updated_at, url=record.url,
+                   creator=record.creator)
+
+    @strawberry.field
+    async def source(self, info: Info) -> Source:
+        return await source_named(info, self.source_name)
+
+
+@strawberry.type(description="What runs in an environment for one repository.")
+class DeployedVersion:
+    application: str | None
+    deployment: Deployment
+
+
+@strawberry.type
+class SourceReadiness:
+    source: str
+    total: int
+    done: int
+    stale: bool
+    available: bool
+
+
+@strawberry.type(description="How close a release is to shipping, from the live sources.")
+class Readiness:
+    total: int
+    done: int
+    ratio: float = strawberry.field(description="done / total; 1.0 when there is nothing to do.")
+    per_source: list[SourceReadiness]
+    open_blockers: list[WorkItem]
+    change_approved: bool
+    complete: bool = strawberry.field(
+        description="False when a source could not be read, so the figures are partial.")

@@ -1,0 +1,97 @@
+"""Per-request loaders for upstream reads: one hub call per source, whatever N is.
+
+Every release's links, change numbers and repositories asked for during one
+request are collected by the DataLoader in the same tick and handed to the
+hub as one batch; the hub calls each source once (concurrently) and caches.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from api.hub import Fetched, Hub
+from connectors.base import (
+    ChangeRecord,
+    ChangeSource,
+    ChangeState,
+    Deployment,
+    DeploymentSource,
+    LinkRef,
+    TimeWindow,
+    WorkItem,
+    WorkItemSource,
+)
+
+ChangeKey = tuple[str, str]  # (source, number)
+DeploymentKey = tuple[str, str, str | None]  # (source, repository, environment)
+SearchKey = tuple[ChangeState | None, TimeWindow | None]
+
+
+class UpstreamLoaders:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.work_items: DataLoader[LinkRef, Fetched[list[WorkItem]]] = DataLoader(
+            load_fn=self._work_items)
+        self.changes: DataLoader[ChangeKey, Fetched[ChangeRecord]] = DataLoader(
+            load_fn=self._changes)
+        self.deployments: DataLoader[DeploymentKey, Fetched[list[Deployment]]] = DataLoader(
+            load_fn=self._deployments)
+
+    async def _work_items(self, refs: list[LinkRef]) -> list[Fetched[list[WorkItem]]]:
+        async def call(source: str, keys: list[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
+            connector = self.hub.connectors[source]
+            if not isinstance(connector, WorkItemSource):
+                return {}
+            return await connector.work_items(keys)
+
+        return await self.hub.fetch_many("work_items", [(r.source, r) for r in refs], call,
+                                         missing=[])
+
+    async def _changes(self, keys: list[ChangeKey]) -> list[Fetched[ChangeRecord]]:
+        async def call(source: str, numbers: list[str]) -> Mapping[str, ChangeRecord]:
+            connector = self.hub.connectors[source]
+            if not isinstance(connector, ChangeSource):
+                return {}
+            return await connector.changes(numbers)
+
+        return await self.hub.fetch_many("changes", keys, call)
+
+    async def _deployments(self, keys: list[DeploymentKey]
+                           ) -> list[Fetched[list[Deployment]]]:
+        async def call(source: str, wanted: list[tuple[str, str | None]]
+                       ) -> Mapping[tuple[str, str | None], list[Deployment]]:
+            connector = self.hub.connectors[source]
+            if not isinstance(connector, DeploymentSource):
+                return {}
+            by_environment: dict[str | None, list[str]] = defaultdict(list)
+            for repository, environment in wanted:
+                by_environment[environment].append(repository)
+            result: dict[tuple[str, str | None], list[Deployment]] = {
+                key: [] for key in wanted}
+            for environment, repositories in by_environment.items():
+                for deployment in await connector.deployments(repositories, environment):
+                    key = (deployment.repository, environment)
+                    if key in result:
+                        result[key].append(deployment)
+            return result
+
+        return await self.hub.fetch_many(
+            "deployments", [(s, (r, e)) for s, r, e in keys], call, missing=[])
+
+    async def search_changes(self, sources: Sequence[str], key: SearchKey
+                             ) -> list[tuple[str, Fetched[list[ChangeRecord]]]]:
+        """Every change source's matches, concurrently; not batched across requests."""
+        async def call(source: str, keys: list[SearchKey]) -> Mapping[SearchKey, Any]:
+            connector = self.hub.connectors[source]
+            if not isinstance(connector, ChangeSource):
+                return {}
+            state, window = keys[0]
+            return {keys[0]: await connector.search_changes(state, window)}
+
+        fetched: list[Fetched[list[ChangeRecord]]] = await self.hub.fetch_many(
+            "search_changes", [(s, key) for s in sources], call, missing=[])
+        return list(zip(sources, fetched, strict=True))
