@@ -1,0 +1,251 @@
+"""ServiceNow as a change source, over the Table API (`/api/now/table/change_request`).
+
+Reads ask for both raw values and labels (`sysparm_display_value=all`) so the
+canonical state comes from the number while `state_label` keeps the word the
+instance shows. Every list is paged to the end with `sysparm_limit` and
+`sysparm_offset`, ordered by a unique key so rows neither repeat nor vanish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from connectors.base import (
+    ChangeDraft,
+    ChangePatch,
+    ChangeRecord,
+    ChangeState,
+    Connector,
+    TimeWindow,
+)
+from connectors.config import ConnectorConfig
+from connectors.errors import (
+    UpstreamAuthFailed,
+    UpstreamBadResponse,
+    UpstreamRefused,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from connectors.http import UpstreamClient
+from connectors.servicenow import mapping
+
+TABLE_PATH = "/api/now/table/change_request"
+DEFAULT_PAGE_SIZE = 1000
+#: Numbers per `numberIN` query, which keeps URLs well under common limits.
+DEFAULT_CHUNK_SIZE = 100
+_SAFE_NUMBER = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _query_value(text: str, what: str) -> str:
+    """Encoded queries have no escaping: a caret or comma would change the query's meaning."""
+    if not text or any(c in text for c in "^,\n\r"):
+        raise ValueError(f"{what} {text!r} cannot be used in a ServiceNow query")
+    return text
+
+
+class ServiceNowConnector(Connector):
+    """A ServiceNow instance; options: `page_size`, `chunk_size`."""
+
+    kind: ClassVar[str] = "servicenow"
+
+    def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
+        super().__init__(settings, http)
+        self.page_size = int(settings.options.get("page_size", DEFAULT_PAGE_SIZE))
+        self.chunk_size = int(settings.options.get("chunk_size", DEFAULT_CHUNK_SIZE))
+
+    # ------------------------------------------------------------------ reads
+
+    async def changes(self, numbers: Sequence[str]) -> Mapping[str, ChangeRecord]:
+        wanted = sorted({n for n in numbers if _SAFE_NUMBER.match(n)})
+        chunks = [wanted[i:i + self.chunk_size] for i in range(0, len(wanted), self.chunk_size)]
+        results = await asyncio.gather(
+            *(self._rows("numberIN" + ",".join(chunk) + "^ORDERBYnumber") for chunk in chunks),
+            return_exceptions=True)
+        found: dict[str, ChangeRecord] = {}
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            for row in result:
+                record = self._record(row)
+                if record.number in wanted:
+                    found[record.number] = record
+        return found
+
+    async def search_changes(self, state: ChangeState | None = None,
+                             window: TimeWindow | None = None) -> list[ChangeRecord]:
+        """The query narrows upstream; the mapping decides, so `status_map` is honoured."""
+        parts: list[str] = []
+        if state is ChangeState.ON_HOLD:
+            parts.append("on_hold=true")
+        elif state is not None:
+            values = mapping.raw_states_for(state, self.settings.status_map)
+            if not values:
+                return []
+            parts += ["stateIN" + ",".join(values), "on_hold!=true"]
+            if state is ChangeState.REJECTED:
+                parts.append("approval=rejected")
+        if window is not None:
+            parts += [f"start_date<={mapping.format_time(window.end)}",
+                      f"end_date>={mapping.format_time(window.start)}"]
+        parts += ["ORDERBYstart_date", "ORDERBYsys_id"]
+        records = [self._record(row) for row in await self._rows("^".join(parts))]
+        return [r for r in records if state is None or r.state is state]
+
+    async def find_by_correlation_id(self, correlation_id: str) -> ChangeRecord | None:
+        value = _query_value(correlation_id, "correlation id")
+        rows = await self._rows(f"correlation_id={value}^ORDERBYsys_created_on^ORDERBYsys_id")
+        return self._record(rows[0]) if rows else None
+
+    # ------------------------------------------------------------------ writes
+
+    async def create_change(self, draft: ChangeDraft) -> ChangeRecord:
+        """Never a duplicate: look up the correlation id before, and after a lost answer."""
+        existing = await self.find_by_correlation_id(draft.correlation_id)
+        if existing is not None:
+            return existing
+        try:
+            response = await self.http.request("POST", TABLE_PATH, params=self._read_params(),
+                                               json=mapping.draft_to_body(draft))
+        except (UpstreamTimeout, UpstreamUnavailable) as lost:
+            # The instance may have committed the record before the answer was lost.
+            try:
+                committed = await self.find_by_correlation_id(draft.correlation_id)
+            except (UpstreamTimeout, UpstreamUnavailable):
+                raise lost from None
+            if committed is not None:
+                return committed
+            raise
+        if response.status_code not in (200, 201):
+            raise self._refused(response, f"creating a change for {draft.correlation_id}")
+        return self._record(self._result_object(response))
+
+    async def update_change(self, number: str, patch: ChangePatch) -> ChangeRecord:
+        """Fields and the first state step go in one PATCH, each further step in its own."""
+        value = _query_value(number, "change number")
+        rows = await self._rows(f"number={value}^ORDERBYsys_id")
+        if not rows:
+            raise UpstreamRefused(self.name, f"no change request {number}", status=404)
+        row = rows[0]
+        current = self._record(row)
+        state_value = mapping.value_of(row, "state")
+        on_hold = current.state is ChangeState.ON_HOLD
+        fields = mapping.patch_to_body(patch)
+        steps: list[str] = []
+        if patch.state is ChangeState.ON_HOLD:
+            if state_value in mapping.CLOSED_VALUES:
+                raise UpstreamRefused(
+                    self.name, f"{number} is {current.state_label}; it cannot be put on hold")
+            if not on_hold:
+                fields |= {"on_hold": "true",
+                           "on_hold_reason": patch.note or "Put on hold from Heatshield"}
+        elif patch.state is not None:
+            try:
+                steps = mapping.state_steps(current.type, state_value, patch.state)
+            except mapping.IllegalTransition as exc:
+                raise UpstreamRefused(self.name, f"{number}: {exc}") from None
+            if on_hold:
+                fields["on_hold"] = "false"
+        bodies = [{**fields, "state": steps[0]}, *({"state": s} for s in steps[1:])] \
+            if steps else ([fields] if fields else [])
+        for body in bodies:
+            row = await self._patch(number, current.upstream_id, mapping.value_of(row, "state"),
+                                    body)
+        return self._record(row)
+
+    # ------------------------------------------------------------------ wire helpers
+
+    @staticmethod
+    def _read_params() -> dict[str, str]:
+        return {"sysparm_fields": ",".join(mapping.FIELDS), "sysparm_display_value": "all",
+                "sysparm_exclude_reference_link": "true"}
+
+    async def _rows(self, query: str) -> list[dict[str, Any]]:
+        """Every row matching `query`, page after page until the instance says done."""
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params = {**self._read_params(), "sysparm_query": query,
+                      "sysparm_limit": str(self.page_size), "sysparm_offset": str(offset)}
+            response = await self.http.request("GET", TABLE_PATH, params=params)
+            if not response.is_success:
+                raise self.http.unexpected(response)
+            page = self._result_list(response)
+            rows += page
+            offset += len(page)
+            if not page:
+                return rows
+            total = response.headers.get("x-total-count")
+            if total is not None and total.isdigit():
+                if offset >= int(total):
+                    return rows
+            elif "link" in response.headers:
+                if 'rel="next"' not in response.headers["link"]:
+                    return rows
+            elif len(page) < self.page_size:
+                return rows
+
+    async def _patch(self, number: str, sys_id: str, before: str,
+                     body: dict[str, str]) -> dict[str, Any]:
+        target = body.get("state")
+        move = (f"from {mapping.STATE_LABELS.get(before, before)} to "
+                f"{mapping.STATE_LABELS.get(target, target)}") if target else ""
+        try:
+            response = await self.http.request("PATCH", f"{TABLE_PATH}/{sys_id}",
+                                               params=self._read_params(), json=body)
+        except UpstreamAuthFailed as exc:
+            # A business rule aborting a state change answers 403, like a missing role would.
+            if exc.status == 403 and target:
+                raise UpstreamRefused(self.name, f"{number}: ServiceNow refused moving it {move}",
+                                      status=403) from None
+            raise
+        if response.status_code != 200:
+            raise self._refused(response, f"updating {number}" + (f" {move}" if move else ""))
+        row = self._result_object(response)
+        if target and mapping.value_of(row, "state") != target:
+            raise UpstreamRefused(self.name, f"{number}: ServiceNow ignored moving it {move}")
+        return row
+
+    def _record(self, row: Mapping[str, Any]) -> ChangeRecord:
+        try:
+            return mapping.change_from_row(row, source=self.name,
+                                           instance_url=self.settings.base_url,
+                                           overrides=self.settings.status_map)
+        except ValueError as exc:
+            raise UpstreamBadResponse(self.name, f"unreadable change_request: {exc}") from None
+
+    def _body(self, response: httpx.Response) -> Any:
+        body = self.http.json(response)
+        if not isinstance(body, dict) or "result" not in body:
+            raise UpstreamBadResponse(
+                self.name, f"{response.request.method} {response.request.url.path}: "
+                "no result in the response", status=response.status_code)
+        return body["result"]
+
+    def _result_list(self, response: httpx.Response) -> list[dict[str, Any]]:
+        result = self._body(response)
+        if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+            raise UpstreamBadResponse(self.name, "a list response whose result is not a list")
+        return result
+
+    def _result_object(self, response: httpx.Response) -> dict[str, Any]:
+        result = self._body(response)
+        if not isinstance(result, dict):
+            raise UpstreamBadResponse(self.name, "a record response whose result is not a record")
+        return result
+
+    def _refused(self, response: httpx.Response, doing: str) -> UpstreamRefused:
+        """The instance's own `error.message`/`detail`, when the body has them."""
+        reason = f"status {response.status_code}"
+        try:
+            error = response.json().get("error", {})
+            words = [str(error[k]) for k in ("message", "detail") if error.get(k)]
+            reason = ": ".join(words) or reason
+        except (ValueError, AttributeError):
+            pass
+        return UpstreamRefused(self.name, f"ServiceNow refused {doing} ({reason})",
+                               status=response.status_code)

@@ -1,0 +1,313 @@
+"""ServiceNow change_request payloads <-> canonical records, with no I/O.
+
+Rows may come raw (`"state": "-2"`), as display values (`"Scheduled"`), or
+with `sysparm_display_value=all` as `{"value", "display_value"}` pairs; the
+readers below accept all three, so the connector keeps both the number and
+the label. Dates are UTC `yyyy-MM-dd HH:mm:ss` (the raw form, never the
+display form, which follows the API user's time zone).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from connectors.base import (
+    ApprovalState,
+    ChangeDraft,
+    ChangePatch,
+    ChangeRecord,
+    ChangeState,
+    ChangeType,
+    RiskLevel,
+)
+
+TABLE = "change_request"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+CORRELATION_DISPLAY = "Heatshield"
+
+#: The columns the mapping reads; the connector asks for these only.
+FIELDS = ("sys_id", "number", "short_description", "description", "state", "type", "risk",
+          "approval", "on_hold", "start_date", "end_date", "correlation_id", "cmdb_ci",
+          "sys_updated_on")
+
+#: Current numeric states and their labels (doc §3.4).
+STATE_LABELS: dict[str, str] = {
+    "-5": "New", "-4": "Assess", "-3": "Authorize", "-2": "Scheduled", "-1": "Implement",
+    "0": "Review", "3": "Closed", "4": "Canceled",
+}
+
+_CURRENT_STATES: dict[str, ChangeState] = {
+    "-5": ChangeState.NEW, "-4": ChangeState.ASSESS, "-3": ChangeState.AUTHORIZE,
+    "-2": ChangeState.SCHEDULED, "-1": ChangeState.IMPLEMENT, "0": ChangeState.REVIEW,
+    "3": ChangeState.CLOSED, "4": ChangeState.CANCELED,
+}
+
+#: Raw word (number or label, current or legacy) -> canonical state. Legacy
+#: instances (before the state model plugin) used the task states: 1 Open,
+#: 2 Work in Progress, 3 Closed Complete, 4 Closed Incomplete, 7 Closed Skipped,
+#: -5 Pending; 4 now means Canceled, so only its legacy label maps to CLOSED.
+STATE_DEFAULTS: dict[str, ChangeState] = {
+    **_CURRENT_STATES,
+    **{STATE_LABELS[value]: state for value, state in _CURRENT_STATES.items()},
+    "Cancelled": ChangeState.CANCELED,
+    "1": ChangeState.NEW, "Open": ChangeState.NEW, "Pending": ChangeState.NEW,
+    "2": ChangeState.IMPLEMENT, "Work in Progress": ChangeState.IMPLEMENT,
+    "In Progress": ChangeState.IMPLEMENT,
+    "Closed Complete": ChangeState.CLOSED, "Closed Incomplete": ChangeState.CLOSED,
+    "7": ChangeState.CANCELED, "Closed Skipped": ChangeState.CANCELED,
+}
+
+#: `not_required` means no approval stands in the way, which gates read as approved.
+APPROVAL_DEFAULTS: dict[str, ApprovalState] = {
+    "not requested": ApprovalState.NOT_REQUESTED, "Not Yet Requested": ApprovalState.NOT_REQUESTED,
+    "requested": ApprovalState.REQUESTED,
+    "approved": ApprovalState.APPROVED,
+    "rejected": ApprovalState.REJECTED,
+    "not_required": ApprovalState.APPROVED, "Not Required": ApprovalState.APPROVED,
+    "cancelled": ApprovalState.NOT_REQUESTED, "duplicate": ApprovalState.NOT_REQUESTED,
+}
+
+RISK_DEFAULTS: dict[str, RiskLevel] = {
+    "1": RiskLevel.VERY_HIGH, "Very High": RiskLevel.VERY_HIGH,
+    "2": RiskLevel.HIGH, "High": RiskLevel.HIGH,
+    "3": RiskLevel.MODERATE, "Moderate": RiskLevel.MODERATE,
+    "4": RiskLevel.LOW, "Low": RiskLevel.LOW,
+}
+
+TYPE_DEFAULTS: dict[str, ChangeType] = {
+    "standard": ChangeType.STANDARD, "normal": ChangeType.NORMAL,
+    "emergency": ChangeType.EMERGENCY,
+}
+
+RISK_VALUES: dict[RiskLevel, str] = {
+    RiskLevel.VERY_HIGH: "1", RiskLevel.HIGH: "2", RiskLevel.MODERATE: "3", RiskLevel.LOW: "4",
+}
+#: The draft knows one risk level; impact (1 High, 2 Medium, 3 Low) follows it.
+IMPACT_FOR_RISK: dict[RiskLevel, str] = {
+    RiskLevel.VERY_HIGH: "1", RiskLevel.HIGH: "1", RiskLevel.MODERATE: "2", RiskLevel.LOW: "3",
+}
+STATE_VALUES: dict[ChangeState, str] = {state: value for value, state in _CURRENT_STATES.items()}
+
+#: The state sequence of each change model. Canceled is reachable from any open
+#: state; Assess and Authorize may fall back to New.
+MODEL_PATHS: dict[ChangeType, tuple[str, ...]] = {
+    ChangeType.NORMAL: ("-5", "-4", "-3", "-2", "-1", "0", "3"),
+    ChangeType.EMERGENCY: ("-5", "-3", "-2", "-1", "0", "3"),
+    ChangeType.STANDARD: ("-5", "-2", "-1", "0", "3"),
+}
+CLOSED_VALUES = frozenset({"3", "4", "7"})
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+class IllegalTransition(ValueError):
+    """The change model allows no path from the current state to the target."""
+
+
+class BadRecord(ValueError):
+    """A row lacks what every change_request has (sys_id, number)."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def value_of(row: Mapping[str, Any], name: str) -> str:
+    """The raw value of a field in any of the three renderings; `""` when absent."""
+    field = row.get(name)
+    if isinstance(field, Mapping):
+        inner = field.get("value", "")
+        return "" if inner is None else str(inner)
+    return "" if field is None else str(field)
+
+
+def label_of(row: Mapping[str, Any], name: str) -> str:
+    """The display value when the row carries one, else the raw value."""
+    field = row.get(name)
+    if isinstance(field, Mapping) and field.get("display_value") not in (None, ""):
+        return str(field["display_value"])
+    return value_of(row, name)
+
+
+def parse_time(text: str) -> datetime | None:
+    """`yyyy-MM-dd HH:mm:ss` in UTC; empty means not set."""
+    if not text:
+        return None
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """UTC `yyyy-MM-dd HH:mm:ss`; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(TIME_FORMAT)
+
+
+def _first(words: tuple[str, ...], defaults: Mapping[str, E], overrides: Mapping[str, str],
+           fallback: E) -> E:
+    """`map_status` over two words (the raw value and its label).
+
+    An instance's override of either word wins over the defaults of both.
+    """
+    present = [w for w in words if w]
+    enum_type = type(fallback)
+    for word in present:
+        for key, name in overrides.items():
+            if key.casefold() == word.casefold() and name in enum_type.__members__:
+                return enum_type[name]
+    for word in present:
+        for key, member in defaults.items():
+            if key.casefold() == word.casefold():
+                return member
+    return fallback
+
+
+def canonical_state(value: str, label: str, *, on_hold: bool, approval: ApprovalState,
+                    overrides: Mapping[str, str]) -> ChangeState:
+    """On hold is a flag beside the state; a rejected approval sends a change back to New."""
+    if on_hold:
+        return ChangeState.ON_HOLD
+    state = _first((value, label), STATE_DEFAULTS, overrides, ChangeState.NEW)
+    if state is ChangeState.NEW and approval is ApprovalState.REJECTED:
+        return ChangeState.REJECTED
+    return state
+
+
+def change_from_row(row: Mapping[str, Any], *, source: str, instance_url: str,
+                    overrides: Mapping[str, str] | None = None) -> ChangeRecord:
+    """One change_request row (raw, display or both) as a canonical record."""
+    overrides = overrides or {}
+    sys_id, number = value_of(row, "sys_id"), value_of(row, "number")
+    if not sys_id or not number:
+        raise BadRecord("a change_request row without sys_id or number")
+    approval = _first((value_of(row, "approval"), label_of(row, "approval")),
+                      APPROVAL_DEFAULTS, overrides, ApprovalState.NOT_REQUESTED)
+    state_value = value_of(row, "state")
+    state_label = label_of(row, "state")
+    if state_label == state_value:
+        state_label = STATE_LABELS.get(state_value, state_value)
+    on_hold = value_of(row, "on_hold").casefold() == "true"
+    risk_words = (value_of(row, "risk"), label_of(row, "risk"))
+    risk = _first(risk_words, RISK_DEFAULTS, overrides, RiskLevel.MODERATE) \
+        if any(risk_words) else None
+    ci = label_of(row, "cmdb_ci")
+    return ChangeRecord(
+        source=source,
+        number=number,
+        upstream_id=sys_id,
+        title=value_of(row, "short_description"),
+        url=record_url(instance_url, sys_id),
+        state=canonical_state(state_value, state_label, on_hold=on_hold, approval=approval,
+                              overrides=overrides),
+        state_label=state_label,
+        type=_first((value_of(row, "type"), label_of(row, "type")), TYPE_DEFAULTS, overrides,
+                    ChangeType.NORMAL),
+        approval=approval,
+        risk=risk,
+        planned_start=parse_time(value_of(row, "start_date")),
+        planned_end=parse_time(value_of(row, "end_date")),
+        correlation_id=value_of(row, "correlation_id") or None,
+        description=value_of(row, "description") or None,
+        updated_at=parse_time(value_of(row, "sys_updated_on")),
+        configuration_items=(ci,) if ci else (),
+    )
+
+
+def record_url(instance_url: str, sys_id: str) -> str:
+    """The form of the record in the instance's UI, inside its navigation frame."""
+    return f"{instance_url.rstrip('/')}/nav_to.do?uri={TABLE}.do?sys_id={sys_id}"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def draft_to_body(draft: ChangeDraft) -> dict[str, str]:
+    """The POST body: numeric strings for choices, since labels silently misbehave.
+
+    The Table API holds one `cmdb_ci` per change; the first item is sent.
+    """
+    body = {
+        "short_description": draft.title,
+        "description": draft.description,
+        "type": draft.type.value.lower(),
+        "correlation_id": draft.correlation_id,
+        "correlation_display": CORRELATION_DISPLAY,
+    }
+    if draft.risk is not None:
+        body["risk"] = RISK_VALUES[draft.risk]
+        body["impact"] = IMPACT_FOR_RISK[draft.risk]
+    if draft.planned_start is not None:
+        body["start_date"] = format_time(draft.planned_start)
+    if draft.planned_end is not None:
+        body["end_date"] = format_time(draft.planned_end)
+    if draft.configuration_items:
+        body["cmdb_ci"] = draft.configuration_items[0]
+    if draft.assignment_group:
+        body["assignment_group"] = draft.assignment_group
+    return body
+
+
+def patch_to_body(patch: ChangePatch) -> dict[str, str]:
+    """The non-state fields of a PATCH; the note becomes a work note."""
+    body: dict[str, str] = {}
+    if patch.title is not None:
+        body["short_description"] = patch.title
+    if patch.description is not None:
+        body["description"] = patch.description
+    if patch.planned_start is not None:
+        body["start_date"] = format_time(patch.planned_start)
+    if patch.planned_end is not None:
+        body["end_date"] = format_time(patch.planned_end)
+    if patch.risk is not None:
+        body["risk"] = RISK_VALUES[patch.risk]
+    if patch.note:
+        body["work_notes"] = patch.note
+    return body
+
+
+def _describe(value: str) -> str:
+    return f"{STATE_LABELS.get(value, value)} ({value})"
+
+
+def state_steps(change_type: ChangeType, current: str, target: ChangeState) -> list[str]:
+    """The numeric states to set, one PATCH each, to walk from `current` to `target`.
+
+    Forward moves pass every intermediate state of the type's model; Canceled
+    is one step from any open state; New is one step back from Assess or
+    Authorize. Anything else raises `IllegalTransition` naming from and to.
+    """
+    wanted = STATE_VALUES.get(target)
+    if wanted is None:
+        raise IllegalTransition(
+            f"cannot move a change to {target.value} by setting its state "
+            f"(it is {_describe(current)})")
+    if wanted == current:
+        return []
+    refusal = IllegalTransition(
+        f"the {change_type.value.lower()} change model has no path from "
+        f"{_describe(current)} to {_describe(wanted)}")
+    if current in CLOSED_VALUES:
+        raise refusal
+    if wanted == "4":
+        return ["4"]
+    if wanted == "-5" and current in ("-4", "-3"):
+        return ["-5"]
+    path = MODEL_PATHS[change_type]
+    if current not in path or wanted not in path or path.index(wanted) < path.index(current):
+        raise refusal
+    return list(path[path.index(current) + 1: path.index(wanted) + 1])
+
+
+def raw_states_for(target: ChangeState, overrides: Mapping[str, str]) -> list[str]:
+    """Numeric states that may read as `target`, to narrow a search upstream."""
+    found = []
+    for value in (*STATE_LABELS, "1", "2", "7"):
+        label = STATE_LABELS.get(value, "")
+        for approval in (ApprovalState.NOT_REQUESTED, ApprovalState.REJECTED):
+            if canonical_state(value, label, on_hold=False, approval=approval,
+                               overrides=overrides) is target:
+                found.append(value)
+                break
+    return found
