@@ -28,6 +28,11 @@ INCIDENT_CREATE_FORM = "HPD:IncidentInterface_Create"
 CORRELATION_FIELD = "Vendor Ticket Number"
 
 
+
+def change_number(change: ChangeRequest) -> str:
+    """The change ID this sandbox gives a world change request (the demo links by it)."""
+    return f"CRQ{change.seq:012d}"
+
 def _enum(*labels: str, start: int = 0, step: int = 1) -> FieldSpec:
     return FieldSpec("enum", tuple((start + i * step, label) for i, label in enumerate(labels)))
 
@@ -246,7 +251,7 @@ def change_entry(world: World, change: ChangeRequest, request_id: str) -> dict[s
         "Submit Date": ar_date(change.created),
         "Last Modified By": change.requested_by.username,
         "Last Modified Date": ar_date(change.updated),
-        "Infrastructure Change ID": f"CRQ{change.seq:012d}",
+        "Infrastructure Change ID": change_number(change),
         "Description": change.title,
         "Detailed Description": f"{change.description}\nBackout: {change.backout_plan}\n"
                                 f"Test: {change.test_plan}",

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.sandbox_kit import Credentials, SandboxKit, mount_base_url, route_path
+from connectors.sandbox_world import ChangeRequest as WorldChange
 from connectors.sandbox_world import World, build_world
 from connectors.servicenow import encoded_query
 from connectors.servicenow.encoded_query import QueryError
@@ -289,7 +290,7 @@ class Instance:
             if change.itsm != "servicenow":
                 continue
             state, on_hold = STAGE_STATE[change.stage]
-            number = f"CHG{change.seq:07d}"
+            number = change_number(change)
             self.sequences["CHG"] = max(self.sequences["CHG"], change.seq)
             impact = IMPACTS[change.impact]
             cid = sys_id_for("change_request", number)
@@ -471,6 +472,11 @@ class Instance:
         if new in CLOSED_STATES:
             values["active"] = "false"
             values.setdefault("on_hold", "false")
+
+
+def change_number(change: WorldChange) -> str:
+    """The number this sandbox gives a world change request (the demo links by it)."""
+    return f"CHG{change.seq:07d}"
 
 
 def create_app(world: World | None = None, *, credentials: Credentials | None = None,
