@@ -1,0 +1,429 @@
+"""The GitHub connector: work items, milestones and deployments, in few calls.
+
+Upstream calls per method (P = pages of 100, B = `graphql_batch` aliases):
+
+* `work_items`: milestones go through GraphQL, ceil(milestones / B) requests
+  for the first page of every milestone's issues and pull requests together,
+  then one request per round (per B connections) for those that have more
+  pages. Compare ranges take one REST compare per range and page (GitHub has
+  no batched compare), run concurrently, then ceil(pull requests / 100)
+  GraphQL requests for every pull request they name.
+* `versions`: one REST milestone list per repository and page, concurrently.
+* `deployments`: one REST list per repository and page, plus one
+  `statuses?per_page=1` per deployment for its latest state (GitHub's REST has
+  no batched form, and the sandbox's GraphQL subset has no deployments), run
+  concurrently under `max_concurrency`. Repeats are conditional (ETags): a 304
+  costs no rate-limit budget.
+
+Options (`ConnectorConfig.options`): `page_size` (1..100, default 100),
+`graphql_batch` (aliases per GraphQL request, default 40), `max_concurrency`
+(default 8), `graphql_url` (default `graphql` beside the REST root, or
+`/api/graphql` for a GitHub Enterprise Server `/api/v3` root).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from connectors.base import (
+    Connector,
+    Deployment,
+    LinkKind,
+    LinkRef,
+    PullRequest,
+    VersionRef,
+    WorkItem,
+)
+from connectors.config import ConnectorConfig
+from connectors.errors import (
+    UpstreamAuthFailed,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamRateLimited,
+)
+from connectors.github import mapping
+from connectors.github.mapping import CompareKey, MilestoneKey
+from connectors.http import UpstreamClient, retry_after_seconds
+
+T = TypeVar("T")
+
+REST_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+GRAPHQL_HEADERS = {"Accept": "application/json"}
+MAX_PAGES = 1000  # a Link chain longer than this is a loop, not data
+
+_PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+_ISSUE_FIELDS = "number title url state updatedAt"
+_PULL_FIELDS = ("number title url state isDraft merged mergedAt baseRefName updatedAt "
+                "author { login } milestone { title }")
+_CONNECTION_FIELDS = {"issues": _ISSUE_FIELDS, "pullRequests": _PULL_FIELDS}
+
+
+def _bounded(value: Any, low: int, high: int, default: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return max(low, min(high, number))
+
+
+def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first real failure inside a TaskGroup's group (groups nest)."""
+    first = group.exceptions[0]
+    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+@dataclass(frozen=True, slots=True)
+class _Follow:
+    """A milestone connection with more pages to read."""
+
+    key: MilestoneKey
+    connection: str  # "issues" | "pullRequests"
+    cursor: str
+    title: str
+
+
+class GitHubConnector(Connector):
+    """GitHub as a work-item, version and deployment source (REST v3 + GraphQL v4)."""
+
+    kind = "github"
+
+    def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
+        super().__init__(settings, http)
+        options = settings.options
+        self.page_size = _bounded(options.get("page_size"), 1, 100, 100)
+        self.graphql_batch = _bounded(options.get("graphql_batch"), 1, 100, 40)
+        self._limit = asyncio.Semaphore(_bounded(options.get("max_concurrency"), 1, 50, 8))
+        self.graphql_url = str(options.get("graphql_url") or self._default_graphql_url())
+
+    def _default_graphql_url(self) -> str:
+        base = self.http.base_url
+        if base.path.rstrip("/").endswith("/api/v3"):  # GitHub Enterprise Server
+            return str(base.copy_with(path=base.path.rstrip("/")[: -len("/v3")] + "/graphql"))
+        return "graphql"
+
+    # ------------------------------------------------------------------ protocols
+
+    async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
+        """Items of milestones and compare ranges; an unknown or malformed one has none."""
+        result: dict[LinkRef, list[WorkItem]] = {link: [] for link in links}
+        milestones: dict[LinkRef, MilestoneKey] = {}
+        compares: dict[LinkRef, CompareKey] = {}
+        for link in result:
+            try:
+                if link.kind is LinkKind.GITHUB_MILESTONE:
+                    milestones[link] = mapping.parse_milestone_key(link.key)
+                elif link.kind is LinkKind.GITHUB_COMPARE:
+                    compares[link] = mapping.parse_compare_key(link.key)
+            except ValueError:
+                continue  # the link names nothing GitHub could have
+        by_milestone, by_range = await self._all([self._milestone_items(milestones.values()),
+                                                  self._compare_items(compares.values())])
+        for link, milestone in milestones.items():
+            result[link] = list(by_milestone.get(milestone, []))
+        for link, compare in compares.items():
+            result[link] = list(by_range.get(compare, []))
+        return result
+
+    async def versions(self, containers: Sequence[str]) -> list[VersionRef]:
+        """Every milestone (open and closed) of each `owner/repo`."""
+        repos = [r for r in dict.fromkeys(containers) if self._valid_repository(r)]
+        found = await self._all([self._repo_milestones(r) for r in repos])
+        return [version for group in found for version in group]
+
+    async def deployments(self, repositories: Sequence[str],
+                          environment: str | None = None) -> list[Deployment]:
+        """Deployments of each `owner/repo` (newest first), with their latest state."""
+        repos = [r for r in dict.fromkeys(repositories) if self._valid_repository(r)]
+        found = await self._all([self._repo_deployments(r, environment) for r in repos])
+        return [deployment for group in found for deployment in group]
+
+    # ------------------------------------------------------------------ milestones
+
+    async def _milestone_items(self, keys: Any) -> dict[Any, list[WorkItem]]:
+        unique: list[MilestoneKey] = list(dict.fromkeys(keys))
+        chunks = [unique[i:i + self.graphql_batch]
+                  for i in range(0, len(unique), self.graphql_batch)]
+        found: dict[Any, list[WorkItem]] = {}
+        for part in await self._all([self._milestone_chunk(chunk) for chunk in chunks]):
+            found.update(part)
+        return found
+
+    async def _milestone_chunk(self, chunk: list[MilestoneKey]) -> dict[Any, list[WorkItem]]:
+        """First pages of a chunk of milestones in one query, then rounds of follow-ups."""
+        found: dict[Any, list[WorkItem]] = {}
+        follow: list[_Follow] = []
+        params: list[str] = []
+        parts: list[str] = []
+        variables: dict[str, Any] = {}
+        for i, key in enumerate(chunk):
+            params += [f"$o{i}: String!", f"$r{i}: String!", f"$n{i}: Int!"]
+            variables.update({f"o{i}": key.owner, f"r{i}": key.repo, f"n{i}": key.number})
+            connections = " ".join(
+                f"{name}(first: {self.page_size}) {{ {_PAGE_INFO} nodes {{ {fields} }} }}"
+                for name, fields in _CONNECTION_FIELDS.items())
+            parts.append(f"m{i}: repository(owner: $o{i}, name: $r{i}) {{ "
+                         f"milestone(number: $n{i}) {{ title {connections} }} }}")
+        data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
+                                   variables)
+        with self._reading("milestone"):
+            for i, key in enumerate(chunk):
+                repo = data.get(f"m{i}")
+                milestone = repo.get("milestone") if isinstance(repo, Mapping) else None
+                if not isinstance(milestone, Mapping):
+                    continue  # no such repository or milestone
+                items = found.setdefault(key, [])
+                for name in _CONNECTION_FIELDS:
+                    follow += self._read(key, name, milestone[name], milestone["title"], items)
+        while follow:
+            batches = [follow[i:i + self.graphql_batch]
+                       for i in range(0, len(follow), self.graphql_batch)]
+            rounds = await self._all([self._follow_up(batch, found) for batch in batches])
+            follow = [more for part in rounds for more in part]
+        return found
+
+    async def _follow_up(self, batch: list[_Follow],
+                         found: dict[Any, list[WorkItem]]) -> list[_Follow]:
+        params: list[str] = []
+        parts: list[str] = []
+        variables: dict[str, Any] = {}
+        for i, item in enumerate(batch):
+            key = item.key
+            params += [f"$o{i}: String!", f"$r{i}: String!", f"$n{i}: Int!", f"$a{i}: String!"]
+            variables.update({f"o{i}": key.owner, f"r{i}": key.repo, f"n{i}": key.number,
+                              f"a{i}": item.cursor})
+            fields = _CONNECTION_FIELDS[item.connection]
+            parts.append(f"f{i}: repository(owner: $o{i}, name: $r{i}) {{ "
+                         f"milestone(number: $n{i}) {{ {item.connection}(first: {self.page_size}"
+                         f", after: $a{i}) {{ {_PAGE_INFO} nodes {{ {fields} }} }} }} }}")
+        data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
+                                   variables)
+        more: list[_Follow] = []
+        with self._reading("milestone page"):
+            for i, item in enumerate(batch):
+                repo = data.get(f"f{i}")
+                milestone = repo.get("milestone") if isinstance(repo, Mapping) else None
+                if not isinstance(milestone, Mapping):
+                    raise UpstreamBadResponse(
+                        self.name, f"milestone {item.key.repository}#{item.key.number} "
+                        "vanished while it was being paged")
+                more += self._read(item.key, item.connection, milestone[item.connection],
+                                   item.title, found.setdefault(item.key, []))
+        return more
+
+    def _read(self, key: MilestoneKey, name: str, connection: Mapping[str, Any], title: str,
+              into: list[WorkItem]) -> list[_Follow]:
+        """Map one page of a connection; the follow-up it needs, if any."""
+        for node in connection["nodes"]:
+            if node is None:  # an item the token may not see
+                continue
+            if name == "issues":
+                into.append(mapping.issue_from_graphql(
+                    node, source=self.name, repository=key.repository, milestone=title,
+                    status_map=self.settings.status_map))
+            else:
+                into.append(mapping.pull_from_graphql(
+                    node, source=self.name, repository=key.repository, milestone=title,
+                    status_map=self.settings.status_map))
+        page = connection["pageInfo"]
+        if page["hasNextPage"]:
+            if not page.get("endCursor"):
+                raise ValueError("a next page without a cursor")
+            return [_Follow(key, name, page["endCursor"], title)]
+        return []
+
+    # ------------------------------------------------------------------ compare ranges
+
+    async def _compare_items(self, keys: Any) -> dict[Any, list[WorkItem]]:
+        unique: list[CompareKey] = list(dict.fromkeys(keys))
+        numbers = await self._all([self._compare_numbers(key) for key in unique])
+        wanted = [(key.owner, key.repo, n) for key, found in zip(unique, numbers, strict=True)
+                  for n in found]
+        pulls = await self._pulls(list(dict.fromkeys(wanted)))
+        return {key: [pulls[(key.owner, key.repo, n)] for n in found
+                      if (key.owner, key.repo, n) in pulls]
+                for key, found in zip(unique, numbers, strict=True)}
+
+    async def _compare_numbers(self, key: CompareKey) -> list[int]:
+        """Numbers of the pull requests whose merges lie in the range, in merge order."""
+        path = (f"repos/{key.owner}/{key.repo}/compare/"
+                f"{quote(key.base, safe='/')}...{quote(key.head, safe='/')}")
+        messages: list[str] = []
+        async for body in self._rest_pages(path, {"per_page": self.page_size, "page": 1}):
+            if body is None:
+                return []  # an unknown ref: nothing is in the range
+            with self._reading("compare"):
+                messages += [commit["commit"]["message"] for commit in body["commits"]]
+        return mapping.pull_numbers(messages)
+
+    async def _pulls(self, wanted: list[tuple[str, str, int]]
+                     ) -> dict[tuple[str, str, int], PullRequest]:
+        """Pull requests by (owner, repo, number), at most 100 per GraphQL request."""
+        chunks = [wanted[i:i + 100] for i in range(0, len(wanted), 100)]
+        found: dict[tuple[str, str, int], PullRequest] = {}
+        for part in await self._all([self._pull_chunk(chunk) for chunk in chunks]):
+            found.update(part)
+        return found
+
+    async def _pull_chunk(self, chunk: list[tuple[str, str, int]]
+                          ) -> dict[tuple[str, str, int], PullRequest]:
+        repos: dict[tuple[str, str], list[int]] = {}
+        for owner, repo, number in chunk:
+            repos.setdefault((owner, repo), []).append(number)
+        params: list[str] = []
+        parts: list[str] = []
+        variables: dict[str, Any] = {}
+        for i, ((owner, repo), numbers) in enumerate(repos.items()):
+            params += [f"$o{i}: String!", f"$r{i}: String!"]
+            variables.update({f"o{i}": owner, f"r{i}": repo})
+            pulls = " ".join(f"p{n}: pullRequest(number: {n}) {{ {_PULL_FIELDS} }}"
+                             for n in numbers)
+            parts.append(f"r{i}: repository(owner: $o{i}, name: $r{i}) {{ {pulls} }}")
+        data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
+                                   variables)
+        found: dict[tuple[str, str, int], PullRequest] = {}
+        with self._reading("pull request"):
+            for i, ((owner, repo), numbers) in enumerate(repos.items()):
+                answer = data.get(f"r{i}")
+                if not isinstance(answer, Mapping):
+                    continue
+                for number in numbers:
+                    node = answer.get(f"p{number}")
+                    if node is None:  # `(#N)` named an issue, or a pull request elsewhere
+                        continue
+                    found[(owner, repo, number)] = mapping.pull_from_graphql(
+                        node, source=self.name, repository=f"{owner}/{repo}",
+                        status_map=self.settings.status_map)
+        return found
+
+    # ------------------------------------------------------------------ REST lists
+
+    async def _repo_milestones(self, repository: str) -> list[VersionRef]:
+        params = {"state": "all", "per_page": self.page_size, "page": 1}
+        versions: list[VersionRef] = []
+        async for body in self._rest_pages(f"repos/{repository}/milestones", params):
+            if body is None:
+                return []
+            with self._reading("milestone"):
+                versions += [mapping.version_from_milestone(raw, source=self.name,
+                                                            repository=repository)
+                             for raw in body]
+        return versions
+
+    async def _repo_deployments(self, repository: str,
+                                environment: str | None) -> list[Deployment]:
+        params: dict[str, Any] = {"per_page": self.page_size, "page": 1}
+        if environment:
+            params["environment"] = environment
+        raws: list[Any] = []
+        async for body in self._rest_pages(f"repos/{repository}/deployments", params):
+            if body is None:
+                return []
+            if not isinstance(body, list):
+                raise UpstreamBadResponse(self.name, "deployments: expected a list")
+            raws += body
+        with self._reading("deployment"):
+            ids = [raw["id"] for raw in raws]
+        latest = await self._all([self._latest_status(repository, ident) for ident in ids])
+        with self._reading("deployment"):
+            return [mapping.deployment_from_rest(raw, status, source=self.name,
+                                                 repository=repository,
+                                                 status_map=self.settings.status_map)
+                    for raw, status in zip(raws, latest, strict=True)]
+
+    async def _latest_status(self, repository: str, ident: Any) -> Mapping[str, Any] | None:
+        async with self._limit:
+            response = await self.http.request(
+                "GET", f"repos/{repository}/deployments/{ident}/statuses",
+                params={"per_page": 1}, headers=REST_HEADERS)
+        if response.status_code == 404:
+            return None  # deleted since it was listed
+        if not response.is_success:
+            raise self.http.unexpected(response)
+        body = self.http.json(response)
+        if not isinstance(body, list):
+            raise UpstreamBadResponse(self.name, "deployment statuses: expected a list")
+        return body[0] if body else None
+
+    async def _rest_pages(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[Any]:
+        """Each page's JSON, following `Link: rel="next"` verbatim; None once for a 404."""
+        url: str = path
+        query: Mapping[str, Any] | None = params
+        for _ in range(MAX_PAGES):
+            async with self._limit:
+                response = await self.http.request("GET", url, params=query,
+                                                   headers=REST_HEADERS)
+            if response.status_code == 404:
+                yield None
+                return
+            if not response.is_success:
+                raise self.http.unexpected(response)
+            yield self.http.json(response)
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return
+            url, query = following, None
+        raise UpstreamBadResponse(self.name, f"GET {path}: more than {MAX_PAGES} pages")
+
+    # ------------------------------------------------------------------ GraphQL
+
+    async def _graphql(self, query: str, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`data` of a read query; NOT_FOUND parts come back as null for the caller to skip."""
+        response = await self.http.request(
+            "POST", self.graphql_url, json={"query": query, "variables": dict(variables)},
+            headers=GRAPHQL_HEADERS, idempotent=True)  # a query changes nothing: safe to repeat
+        if not response.is_success:
+            raise self.http.unexpected(response)
+        body = self.http.json(response)
+        if not isinstance(body, Mapping):
+            raise UpstreamBadResponse(self.name, "GraphQL: the answer is not an object")
+        errors = [e for e in body.get("errors") or [] if isinstance(e, Mapping)]
+        kinds = {e.get("type") for e in errors}
+        message = str(errors[0].get("message", ""))[:200] if errors else ""
+        if "RATE_LIMITED" in kinds:
+            raise UpstreamRateLimited(self.name, "GraphQL rate limit exhausted", status=200,
+                                      retry_after=retry_after_seconds(response.headers))
+        if "FORBIDDEN" in kinds:
+            raise UpstreamAuthFailed(self.name, f"GraphQL: {message}", status=200)
+        data = body.get("data")
+        if kinds - {"NOT_FOUND"} or not isinstance(data, Mapping):
+            raise UpstreamBadResponse(self.name, f"GraphQL query failed: {message}",
+                                      status=200)
+        return data
+
+    # ------------------------------------------------------------------ helpers
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """A payload that lacks what GitHub always sends is a bad response, not a crash."""
+        try:
+            yield
+        except UpstreamError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UpstreamBadResponse(
+                self.name, f"unexpected {what} payload ({type(exc).__name__}: {exc})"[:200]
+            ) from None
+
+    @staticmethod
+    def _valid_repository(name: str) -> bool:
+        try:
+            mapping.parse_repository(name)
+        except ValueError:
+            return False
+        return True
+
+    @staticmethod
+    async def _all(calls: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+        """Run concurrently; the first failure cancels the rest and is raised as itself."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(call) for call in calls]
+        except BaseExceptionGroup as failed:
+            raise _first_error(failed) from None
+        return [task.result() for task in tasks]
+
