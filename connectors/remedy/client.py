@@ -1,0 +1,364 @@
+"""The BMC Remedy / Helix connector: change requests over the AR System REST API.
+
+Reads search `CHG:Infrastructure Change` with qualifications joined by `OR`
+(chunked to keep URLs short) and follow `_links.next` to the end; creates go
+through `CHG:ChangeInterface_Create` after a look-up of the correlation field,
+so a retried create never makes a second change; updates walk the process
+flow one status at a time. Auth is AR-JWT: a login token, cached, renewed
+before it expires or when refused, with one login in flight at a time.
+
+Options (`ConnectorConfig.options`): `company` (required to create),
+`first_name`/`last_name` (the requester on create; default from the login),
+`impact`/`urgency` (labels overriding the ones derived from the draft),
+`page_size` (default 100), `token_ttl_seconds` (default 3600),
+`status_reasons` (status -> Status Reason sent when walking to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.base import (
+    ChangeDraft,
+    ChangePatch,
+    ChangeRecord,
+    ChangeState,
+    Connector,
+    TimeWindow,
+)
+from connectors.config import ConnectorConfig
+from connectors.errors import (
+    ConnectorConfigError,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRefused,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from connectors.http import (
+    LoginFailed,
+    LoginTokenAuth,
+    UpstreamClient,
+    forget_secret,
+    register_secret,
+)
+from connectors.remedy import mapping as m
+
+API = "api/arsys/v1/entry/"
+LOGIN = "api/jwt/login"
+LOGOUT = "api/jwt/logout"
+#: Longest qualification text per call; with URL encoding that stays near 2-3 kB.
+MAX_QUALIFICATION_CHARS = 1500
+#: A paging loop that runs longer than this is a server bug, not data.
+MAX_PAGES = 10_000
+
+
+def form_path(form: str) -> str:
+    return API + quote(form, safe=":")
+
+
+class ArJwtAuth(LoginTokenAuth):
+    """`Authorization: AR-JWT <token>` from `POST /api/jwt/login`.
+
+    The base class's synchronous flow cannot wait on a lock, so the async flow
+    is overridden: callers share one login, a token is renewed shortly before
+    its lifetime ends, and a 401 renews it once unless another caller already did.
+    """
+
+    def __init__(self, source: str, base_url: httpx.URL, username: str, password: SecretStr,
+                 ttl_seconds: float = 3600.0) -> None:
+        super().__init__()
+        self._source = source
+        self._base_url = base_url
+        self._username = username
+        self._password = password
+        self._ttl = ttl_seconds
+        self._issued_at = 0.0
+        self._lock = asyncio.Lock()
+        self.logins = 0
+
+    # --- the hooks of LoginTokenAuth --------------------------------------
+
+    def login_request(self) -> httpx.Request:
+        return httpx.Request(
+            "POST", self._base_url.join(LOGIN),
+            data={"username": self._username, "password": self._password.get_secret_value()},
+            headers={"Accept": "text/plain, application/json"})
+
+    def token_from(self, response: httpx.Response) -> str:
+        status = response.status_code
+        if status in (401, 403):
+            raise LoginFailed(m.error_text(_json_or_none(response)) or f"HTTP {status}")
+        if status == 429 or status >= 500:
+            error_type = UpstreamRateLimited if status == 429 else UpstreamUnavailable
+            raise error_type(self._source, f"POST /api/jwt/login: upstream answered {status}",
+                             status=status)
+        token = response.text.strip()
+        if status != 200 or not token or " " in token:
+            raise LoginFailed(f"unexpected login answer (HTTP {status})")
+        return token
+
+    def apply(self, request: httpx.Request, token: str) -> None:
+        request.headers["Authorization"] = f"AR-JWT {token}"
+
+    # --- the flow ----------------------------------------------------------
+
+    def current_token(self) -> str | None:
+        """The cached token while it has some life left; renewal starts a minute early."""
+        if self._token is None:
+            return None
+        margin = min(60.0, self._ttl * 0.1)
+        if time.monotonic() - self._issued_at >= self._ttl - margin:
+            return None
+        return self._token.get_secret_value()
+
+    def drop(self) -> None:
+        """Forget the token (after a logout, or when a new one replaces it)."""
+        if self._token is not None:
+            forget_secret(self._token.get_secret_value())
+        self._token = None
+
+    async def async_auth_flow(self, request: httpx.Request
+                              ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = self.current_token()
+        if token is None:
+            async with self._lock:
+                token = self.current_token()
+                if token is None:
+                    response = yield self.login_request()
+                    await response.aread()
+                    token = self._store(response)
+        self.apply(request, token)
+        response = yield request
+        if response.status_code != 401:
+            return
+        async with self._lock:
+            fresh = self.current_token()
+            if fresh is None or fresh == token:
+                login = yield self.login_request()
+                await login.aread()
+                fresh = self._store(login)
+        self.apply(request, fresh)
+        yield request
+
+    def _store(self, response: httpx.Response) -> str:
+        token = self.token_from(response)
+        self.drop()
+        register_secret(token)
+        self._token = SecretStr(token)
+        self._issued_at = time.monotonic()
+        self.logins += 1
+        return token
+
+
+def _json_or_none(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class RemedyConnector(Connector):
+    """A `ChangeSource` over one Remedy / Helix server."""
+
+    kind = "remedy"
+
+    def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
+        super().__init__(settings, http)
+        options = settings.options
+        self.page_size = int(options.get("page_size", 100))
+        self.jwt: ArJwtAuth | None = None
+        secrets = http.secrets
+        if secrets is not None and secrets.type == "ar-jwt":
+            assert secrets.username is not None and secrets.password is not None  # validated
+            self.jwt = ArJwtAuth(settings.name, http.base_url, secrets.username, secrets.password,
+                                 float(options.get("token_ttl_seconds", 3600)))
+            http.auth = self.jwt
+
+    # --- reads ------------------------------------------------------------------
+
+    async def changes(self, numbers: Sequence[str]) -> Mapping[str, ChangeRecord]:
+        """One search per chunk of numbers (usually one), chunks run concurrently."""
+        wanted = [n for n in dict.fromkeys(numbers) if n]
+        chunks = m.any_of(m.NUMBER, wanted, MAX_QUALIFICATION_CHARS)
+        pages = await asyncio.gather(*(self._search(q) for q in chunks))
+        found = {record.number: record for page in pages for record in page}
+        return {n: found[n] for n in wanted if n in found}
+
+    async def search_changes(self, state: ChangeState | None = None,
+                             window: TimeWindow | None = None) -> list[ChangeRecord]:
+        """Server-side status and window filter; the canonical state is checked again
+        here, because a reason-specific override can split one status across states."""
+        statuses = None
+        if state is not None:
+            statuses = m.statuses_for(state, self.settings.status_map)
+            if not statuses:
+                return []
+        records = await self._search(m.search_qualification(statuses, window),
+                                     sort=f"{m.START}.asc")
+        return [r for r in records if state is None or r.state is state]
+
+    async def find_by_correlation_id(self, correlation_id: str) -> ChangeRecord | None:
+        records = await self._search(m.equals(m.CORRELATION, correlation_id))
+        return records[0] if records else None
+
+    async def _search(self, qualification: str, sort: str | None = None) -> list[ChangeRecord]:
+        params: dict[str, Any] = {"q": qualification,
+                                  "fields": m.fields_param(m.READ_FIELDS),
+                                  "offset": 0, "limit": self.page_size}
+        if sort:
+            params["sort"] = sort
+        if not qualification:
+            del params["q"]
+        records: list[ChangeRecord] = []
+        url: str | None = form_path(m.CHANGE_FORM)
+        query: dict[str, Any] | None = params
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return records
+            body = await self._read(url, query)
+            try:
+                entries, url = m.entries_page(body)
+                records.extend(self._record(entry) for entry in entries)
+            except m.RemedyPayloadError as exc:
+                raise self._bad(str(exc)) from None
+            query = None
+        raise self._bad(f"paging did not end after {MAX_PAGES} pages")
+
+    async def _read(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = await self.http.request("GET", url, params=params)
+        if response.is_success:
+            return self.http.json(response)
+        raise self._bad(f"GET {response.request.url.path}: HTTP {response.status_code} "
+                        f"{m.error_text(_json_or_none(response))}".rstrip(),
+                        status=response.status_code)
+
+    def _record(self, entry: Mapping[str, Any]) -> ChangeRecord:
+        return m.change_record(entry, source=self.name, overrides=self.settings.status_map)
+
+    def _bad(self, message: str, status: int | None = None) -> UpstreamBadResponse:
+        return UpstreamBadResponse(self.name, message, status=status)
+
+    # --- writes ------------------------------------------------------------------
+
+    async def create_change(self, draft: ChangeDraft) -> ChangeRecord:
+        existing = await self.find_by_correlation_id(draft.correlation_id)
+        if existing is not None:
+            return existing
+        values = m.create_values(draft, **self._requester())
+        try:
+            response = await self.http.request(
+                "POST", form_path(m.CREATE_FORM),
+                params={"fields": m.fields_param(["Infrastructure Change Id"])},
+                json={"values": values}, idempotent=False)
+        except (UpstreamTimeout, UpstreamUnavailable) as error:
+            if error.status is not None:  # the server answered: nothing was created
+                raise self._refused(f"Remedy refused to create the change "
+                                    f"(HTTP {error.status})", error.status) from None
+            # The answer was lost, not necessarily the change: look before failing.
+            made = await self.find_by_correlation_id(draft.correlation_id)
+            if made is not None:
+                return made
+            raise
+        if response.status_code != 201:
+            raise self._refused(f"Remedy refused to create the change: HTTP "
+                                f"{response.status_code} "
+                                f"{m.error_text(_json_or_none(response))}".rstrip(),
+                                response.status_code)
+        number = m.created_change_number(_json_or_none(response))
+        if number is None and response.headers.get("location"):
+            number = m.created_change_number(await self._read(response.headers["location"]))
+        record = (await self.changes([number])).get(number) if number else None
+        if record is None:
+            record = await self.find_by_correlation_id(draft.correlation_id)
+        if record is None:
+            raise self._bad("Remedy accepted the change but it cannot be read back")
+        return record
+
+    def _requester(self) -> dict[str, str]:
+        options = self.settings.options
+        company = options.get("company")
+        if not company:
+            raise ConnectorConfigError(
+                f"connector {self.name!r}: options.company is needed to create changes")
+        login = self.settings.auth.username or "heatshield"
+        first, _, last = login.partition("@")[0].replace(".", " ").partition(" ")
+        requester = {"company": str(company),
+                     "first_name": str(options.get("first_name") or first or "Heatshield"),
+                     "last_name": str(options.get("last_name") or last or first or "Heatshield")}
+        for key in ("impact", "urgency"):
+            if options.get(key):
+                requester[key] = str(options[key])
+        return requester
+
+    async def update_change(self, number: str, patch: ChangePatch) -> ChangeRecord:
+        """Field changes ride on the first PUT; each further status is its own PUT.
+
+        `note` is not written: the sandbox serves no work-info form
+        (`CHG:WorkLog`) to add it to.
+        """
+        record = (await self.changes([number])).get(number)
+        if record is None:
+            raise self._refused(f"change {number} does not exist", 404)
+        status, reason = m.split_state_label(record.state_label)
+        steps: list[tuple[str, str | None]] = []
+        if patch.state is not None:
+            try:
+                steps = m.status_walk(status, reason, patch.state, self.settings.status_map,
+                                      self.settings.options.get("status_reasons"))
+            except m.IllegalTransition as exc:
+                raise self._refused(f"cannot move {number} to {patch.state.value}: {exc}",
+                                    None) from None
+        fields = m.patch_values(patch)
+        puts: list[dict[str, object]] = []
+        for step_status, step_reason in steps:
+            put: dict[str, object] = {m.STATUS: step_status}
+            if step_reason:
+                put[m.REASON] = step_reason
+            puts.append(put)
+        if fields:
+            puts = [{**fields, **puts[0]}, *puts[1:]] if puts else [fields]
+        path = f"{form_path(m.CHANGE_FORM)}/{quote(record.upstream_id, safe='|')}"
+        for put in puts:
+            await self._put(path, number, put)
+        updated = (await self.changes([number])).get(number)
+        if updated is None:
+            raise self._bad(f"change {number} vanished during the update")
+        return updated
+
+    async def _put(self, path: str, number: str, values: Mapping[str, object]) -> None:
+        target = values.get(m.STATUS)
+        doing = f"move {number} to {target!r}" if target else f"update {number}"
+        try:
+            response = await self.http.request("PUT", path, json={"values": dict(values)})
+        except UpstreamUnavailable as error:
+            # Remedy answers workflow refusals (process flow, required fields) with 500.
+            if error.status == 500:
+                raise self._refused(f"Remedy refused to {doing} (HTTP 500)", 500) from None
+            raise
+        if not response.is_success:
+            raise self._refused(f"Remedy refused to {doing}: HTTP {response.status_code} "
+                                f"{m.error_text(_json_or_none(response))}".rstrip(),
+                                response.status_code)
+
+    def _refused(self, message: str, status: int | None) -> UpstreamRefused:
+        return UpstreamRefused(self.name, message, status=status)
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Log out (best effort) so the server can drop the session, then close."""
+        if self.jwt is not None and self.jwt.current_token() is not None:
+            with contextlib.suppress(UpstreamError):
+                await self.http.request("POST", LOGOUT, idempotent=False)
+            self.jwt.drop()
+        await super().aclose()
