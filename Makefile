@@ -20,8 +20,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/heatshield migrate
-	$(BIN)/heatshield serve --host $(HOST) --port $(PORT)
+	$(BIN)/heatshield demo --host $(HOST) --port $(PORT)
 
 test: setup lint typecheck schema-check pytest
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
@@ -21,13 +22,17 @@ from api.schema.context import Context
 from api.settings import Settings
 from connectors.registry import build_connectors
 
+Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
+
 
 def create_app(settings: Settings, *, migrate: bool = True,
-               environ: Mapping[str, str] | None = None) -> Starlette:
+               environ: Mapping[str, str] | None = None,
+               mounts: Sequence[BaseRoute] = (), startup: Sequence[Startup] = ()) -> Starlette:
     """Build the ASGI app; nothing touches the database until the lifespan starts.
 
     Connector secrets are read from `environ` (default: the process environment)
-    now, so a missing one stops start-up with its variable's name.
+    now, so a missing one stops start-up with its variable's name. `mounts` adds
+    routes (the demo's sandboxes); `startup` runs after migrations (the demo's seed).
     """
     engine = create_engine(settings.database.url, echo=settings.database.echo)
     sessions = session_factory(engine)
@@ -45,6 +50,8 @@ def create_app(settings: Settings, *, migrate: bool = True,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await upgrade(engine)
+        for step in startup:
+            await step(sessions)
         try:
             yield
         finally:
@@ -68,6 +75,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *mounts,
         ],
         lifespan=lifespan,
     )

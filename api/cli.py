@@ -105,6 +105,48 @@ def sandbox(
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
 
 
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    scale: Annotated[int, typer.Option(min=1, help="Multiplies the demo world.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the demo world.")] = 7,
+    sandbox_latency_ms: Annotated[float, typer.Option(
+        min=0, help="Latency every sandbox adds to each answer.")] = 0,
+    database: Annotated[str, typer.Option(help="Database URL.")] =
+        "sqlite+aiosqlite:///heatshield-demo.db",
+) -> None:
+    """Heatshield with the four sandboxes mounted and a seeded, linked demo world."""
+    from rich.progress import Progress
+
+    from api.app import create_app
+    from api.demo import build_sandboxes, demo_connectors, demo_environ, progress_printer
+    from api.demo import seed as seed_world
+    from connectors.sandbox_world import build_world
+
+    base_url = f"http://{host}:{port}"
+    settings = _settings(None, database={"url": database},
+                         connectors=[c.model_dump() for c in demo_connectors(base_url)])
+    world = build_world(seed=seed, scale=scale)
+    sandboxes = build_sandboxes(world)
+    if sandbox_latency_ms:
+        sandboxes.add_latency(sandbox_latency_ms)
+
+    async def seed_step(sessions: Any) -> None:
+        with Progress(console=err, transient=True) as progress:
+            written = await seed_world(sessions, world, progress=progress_printer(progress))
+        if written:
+            err.print(f"seeded {written} releases from the demo world (seed {seed}, "
+                      f"scale {scale})")
+
+    asgi = create_app(settings, environ=demo_environ(), mounts=sandboxes.mounts(),
+                      startup=[seed_step])
+    typer.echo(f"Heatshield demo on {base_url}/")
+    typer.echo(f"  GraphQL and GraphiQL: {base_url}/graphql")
+    typer.echo(f"  sandboxes: {base_url}/sandbox/{{jira,github,servicenow,remedy}}/")
+    uvicorn.run(asgi, host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     app()
 

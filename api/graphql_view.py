@@ -21,18 +21,18 @@ _LIMIT_HINTS = ("exceeds maximum operation depth", "aliases found", "token limit
                 "Syntax Error: Document contains more than")
 
 
-def error_code(error: GraphQLError) -> str | None:
+def error_code(error: GraphQLError) -> str:
     """A code for errors that graphql-core raises before any resolver runs."""
     message = error.message
+    if error.path is not None:
+        return "INTERNAL_SERVER_ERROR"  # raised while executing, and not by us on purpose
     if any(hint in message for hint in _LIMIT_HINTS):
         return "QUERY_TOO_COMPLEX"
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     if any(hint in message for hint in _INPUT_HINTS):
         return "BAD_USER_INPUT"
-    if error.path is None:
-        return "GRAPHQL_VALIDATION_FAILED"
-    return None
+    return "GRAPHQL_VALIDATION_FAILED"
 
 
 class HeatshieldGraphQL(GraphQL[Context, None]):
@@ -50,10 +50,6 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
         for error in result.errors or []:
             extensions = error.extensions if error.extensions is not None else {}
             if "code" not in extensions:
-                code = error_code(error)
-                if code is None and error.original_error is not None:
-                    code = "INTERNAL_SERVER_ERROR"
-                if code is not None:
-                    extensions["code"] = code
-                    error.extensions = extensions
+                extensions["code"] = error_code(error)
+                error.extensions = extensions
         return process_result(result)

@@ -20,6 +20,13 @@ from strawberry.schema.config import StrawberryConfig
 from api.schema.mutations import Mutation
 from api.schema.partial_results import PartialResults
 from api.schema.query import Query
+from api.schema.upstream import (
+    GitHubIssue,
+    GitHubPullRequest,
+    JiraIssue,
+    RemedyChange,
+    ServiceNowChange,
+)
 from api.settings import LimitSettings
 
 EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "FORBIDDEN",
@@ -57,6 +64,7 @@ def build_schema(limits: LimitSettings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        types=[JiraIssue, GitHubIssue, GitHubPullRequest, ServiceNowChange, RemedyChange],
         config=StrawberryConfig(sort_schema=False),
     )
 

@@ -1,0 +1,160 @@
+"""The one-command demo: Heatshield plus the four sandboxes, over one seeded world.
+
+The sandboxes are mounted under `/sandbox/<kind>/` of the same server and the
+connectors reach them over loopback HTTP, so the demo exercises the real
+federation path (HTTP layer, batching, caching) and not a shortcut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.progress import Progress
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import BaseRoute, Mount
+
+from api.db import models as m
+from api.db.audit import record
+from connectors.config import ConnectorConfig
+from connectors.github import sandbox as github_sandbox
+from connectors.jira import sandbox as jira_sandbox
+from connectors.remedy import sandbox as remedy_sandbox
+from connectors.remedy.sandbox_forms import change_number as remedy_number
+from connectors.sandbox_kit import Credentials, FaultRule
+from connectors.sandbox_world import World
+from connectors.servicenow import sandbox as servicenow_sandbox
+from connectors.servicenow.sandbox import change_number as servicenow_number
+
+TOKEN_ENV = "HEATSHIELD_DEMO_TOKEN"
+PASSWORD_ENV = "HEATSHIELD_DEMO_PASSWORD"
+CREDENTIALS = Credentials()
+
+ENVIRONMENTS = [("Development", m.EnvironmentTier.DEV, "dev"),
+                ("Staging", m.EnvironmentTier.STAGING, "staging"),
+                ("Production", m.EnvironmentTier.PRODUCTION, "production")]
+
+
+def demo_environ() -> dict[str, str]:
+    """The secrets the demo connectors read, kept out of the process environment."""
+    return {TOKEN_ENV: CREDENTIALS.token, PASSWORD_ENV: CREDENTIALS.password}
+
+
+def demo_connectors(base_url: str) -> list[ConnectorConfig]:
+    """Connector instances pointed at the mounted sandboxes of `base_url`."""
+    root = base_url.rstrip("/") + "/sandbox"
+    user = CREDENTIALS.username
+    return [
+        ConnectorConfig(name="jira", kind="jira", base_url=f"{root}/jira",
+                        auth={"type": "basic", "username": user, "token_env": TOKEN_ENV},
+                        options={"flavour": "cloud"}),
+        ConnectorConfig(name="github", kind="github", base_url=f"{root}/github",
+                        auth={"type": "token", "token_env": TOKEN_ENV}),
+        ConnectorConfig(name="servicenow", kind="servicenow", base_url=f"{root}/servicenow",
+                        auth={"type": "basic", "username": user, "password_env": PASSWORD_ENV}),
+        ConnectorConfig(name="remedy", kind="remedy", base_url=f"{root}/remedy",
+                        auth={"type": "ar-jwt", "username": user,
+                              "password_env": PASSWORD_ENV}),
+    ]
+
+
+@dataclass
+class Sandboxes:
+    apps: dict[str, Any]
+
+    def mounts(self) -> list[BaseRoute]:
+        return [Mount(f"/sandbox/{kind}", app=app) for kind, app in self.apps.items()]
+
+    def add_latency(self, latency_ms: float) -> None:
+        """Every sandbox answers `latency_ms` later, as a distant upstream would."""
+        for app in self.apps.values():
+            app.state.kit.faults.append(FaultRule(latency_ms=latency_ms))
+
+
+def build_sandboxes(world: World) -> Sandboxes:
+    return Sandboxes({
+        "jira": jira_sandbox.create_app(world, credentials=CREDENTIALS),
+        "github": github_sandbox.create_app(world, credentials=CREDENTIALS),
+        "servicenow": servicenow_sandbox.create_app(world, credentials=CREDENTIALS),
+        "remedy": remedy_sandbox.create_app(world, credentials=CREDENTIALS),
+    })
+
+
+def release_links(world: World, release_key: str) -> list[tuple[str, m.LinkKind, str]]:
+    """How a demo release is tied to the sandboxes' records: (source, kind, key)."""
+    release = world.release(release_key)
+    app = world.app(release.app_key)
+    repo = f"{app.repo_owner}/{app.repo_name}"
+    links = [("jira", m.LinkKind.JIRA_VERSION, str(release.jira_version_id)),
+             ("github", m.LinkKind.GITHUB_MILESTONE, f"{repo}#{release.milestone_number}"),
+             ("github", m.LinkKind.GITHUB_COMPARE,
+              f"{repo}@{release.from_tag}...{release.to_tag}")]
+    for change in world.change_requests:
+        if change.release_key == release_key:
+            number = servicenow_number(change) if change.itsm == "servicenow" \
+                else remedy_number(change)
+            links.append((change.itsm, m.LinkKind.CHANGE_REQUEST, number))
+    return links
+
+
+async def seed(sessions: async_sessionmaker[AsyncSession], world: World, *,
+               progress: Callable[[int, int], None] | None = None,
+               releases: Sequence[str] | None = None) -> int:
+    """Write the world's applications, environments and releases, linked upstream.
+
+    Does nothing when the database already holds releases (a restart keeps
+    what people did in the demo). Returns the number of releases written.
+    """
+    async with sessions() as session, session.begin():
+        if (await session.scalar(select(func.count()).select_from(m.Release))) or 0:
+            return 0
+        app_ids: dict[str, int] = {}
+        for app in world.applications:
+            app_row = m.Application(key=app.key, name=app.name,
+                                description=f"{app.name} ({app.support_group})",
+                                repositories=[f"{app.repo_owner}/{app.repo_name}"],
+                                jira_projects=[app.key], cmdb_items=[app.ci_name])
+            session.add(app_row)
+            await session.flush()
+            app_ids[app.key] = app_row.id
+        for name, tier, target in ENVIRONMENTS:
+            env = m.Environment(name=name, tier=tier, deploy_target=target)
+            session.add(env)
+            await session.flush()
+            await session.execute(insert(m.environment_applications), [
+                {"environment_id": env.id, "application_id": a} for a in app_ids.values()])
+        wanted = [r for r in world.releases if releases is None or r.key in releases]
+        for done, release in enumerate(wanted, start=1):
+            row = m.Release(key=release.key, name=release.description, type=m.ReleaseType[
+                release.type], status=m.ReleaseStatus[release.status],
+                window_start=release.window_start, window_end=release.window_end,
+                description=f"{release.description}, version {release.version_name}")
+            session.add(row)
+            await session.flush()
+            await session.execute(insert(m.release_applications), [
+                {"release_id": row.id, "application_id": app_ids[release.app_key]}])
+            await session.execute(insert(m.SourceLink), [
+                {"release_id": row.id, "source": source, "kind": kind, "external_key": key}
+                for source, kind, key in release_links(world, release.key)])
+            if progress and (done % 50 == 0 or done == len(wanted)):
+                progress(done, len(wanted))
+        first = world.now.replace(month=12, day=18, hour=0)
+        session.add(m.BlackoutWindow(name="Holiday trading freeze", start=first,
+                                     end=first.replace(year=first.year + 1, month=1, day=4),
+                                     tiers=["PRODUCTION"], reason="Peak season: no production "
+                                     "changes without CAB exception"))
+        record(session, actor="demo", action="demo.seed", entity_type="Demo", entity_id=None,
+               after={"releases": len(wanted), "applications": len(app_ids),
+                      "seed": world.seed, "scale": world.scale})
+        return len(wanted)
+
+
+def progress_printer(progress: Progress) -> Callable[[int, int], None]:
+    task = progress.add_task("Seeding releases", total=None)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return update
