@@ -311,11 +311,14 @@ def pull_from_rest(raw: Json, *, source: str, status_map: Mapping[str, str] = NO
 
 
 def version_from_milestone(raw: Json, *, source: str, repository: str) -> VersionRef:
-    """A milestone is a version; closed means released, `due_on` is its date."""
+    """A milestone is a version; closed means released, `due_on` is its date.
+
+    Milestones recorded before GitHub added `html_url` only carry their API `url`.
+    """
     return VersionRef(
         source=source, kind=LinkKind.GITHUB_MILESTONE,
         id=item_key(repository, raw["number"]), name=raw["title"], container=repository,
-        url=raw["html_url"], released=raw.get("state") == CLOSED,
+        url=raw.get("html_url") or raw["url"], released=raw.get("state") == CLOSED,
         release_date=parse_time(raw.get("due_on")), description=raw.get("description"),
     )
 

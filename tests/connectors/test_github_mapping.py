@@ -1,0 +1,285 @@
+"""GitHub payloads become canonical records: every state, overrides, and real recordings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from connectors.base import DeploymentState, LinkKind, PullRequest, RepositoryIssue, WorkStatus
+from connectors.github import mapping
+from connectors.github.sandbox import DEPLOYMENT_STATES
+from connectors.sandbox_world import build_world
+from tests.support.replay import exchanges, response
+
+SOURCE = "github"
+REPO = "acme/shop"
+
+
+def issue_node(state: str, *, assignee: str | None = None, reason: str | None = None
+               ) -> dict[str, Any]:
+    node: dict[str, Any] = {"number": 7, "title": "Checkout times out", "state": state,
+                            "stateReason": reason, "url": "https://github.com/acme/shop/issues/7",
+                            "updatedAt": "2025-06-20T09:00:00Z"}
+    if assignee is not None:
+        node["assignees"] = {"nodes": [{"login": assignee}]}
+    return node
+
+
+def pull_node(state: str, *, draft: bool = False) -> dict[str, Any]:
+    merged = state == "MERGED"
+    return {"number": 8, "title": "REL-1: fix timeout", "state": state, "isDraft": draft,
+            "merged": merged, "mergedAt": "2025-06-21T10:00:00Z" if merged else None,
+            "baseRefName": "main", "url": "https://github.com/acme/shop/pull/8",
+            "updatedAt": "2025-06-21T10:00:00Z", "author": {"login": "mona"},
+            "milestone": {"title": "2.4.0"}}
+
+
+# -- keys ----------------------------------------------------------------------------
+
+
+def test_milestone_and_compare_keys_parse_into_their_parts() -> None:
+    assert mapping.parse_milestone_key("acme-retail/payments-service#12") == \
+        mapping.MilestoneKey("acme-retail", "payments-service", 12)
+    compare = mapping.parse_compare_key("acme/shop@v2.3.0...release/2.4")
+    assert (compare.repository, compare.base, compare.head) == ("acme/shop", "v2.3.0",
+                                                                "release/2.4")
+    assert compare.basehead == "v2.3.0...release/2.4"
+
+
+@pytest.mark.parametrize("key", ["acme/shop", "acme/shop#", "acme/shop#0", "acme#3",
+                                 "acme/shop#x", "a b/shop#3"])
+def test_a_malformed_milestone_key_is_refused(key: str) -> None:
+    with pytest.raises(ValueError, match="owner/repo#number"):
+        mapping.parse_milestone_key(key)
+
+
+@pytest.mark.parametrize("key", ["acme/shop@v1..v2", "acme/shop@...v2", "acme/shop v1...v2"])
+def test_a_malformed_compare_key_is_refused(key: str) -> None:
+    with pytest.raises(ValueError, match=r"owner/repo@base\.\.\.head"):
+        mapping.parse_compare_key(key)
+
+
+def test_pull_numbers_come_from_squash_titles_and_merge_commits_only() -> None:
+    messages = ["PAY-3 Fix refund flow (#12)\n\nCo-authored-by: someone",
+                "Merge pull request #15 from acme/feature/x\n\nFeature x",
+                "Bump version, see (#3) in the notes",
+                "Release v1.2.0",
+                "Follow-up (#12)"]
+    assert mapping.pull_numbers(messages) == [12, 15]
+
+
+# -- every state GitHub reports ---------------------------------------------------------
+
+ISSUE_CASES = [
+    ("OPEN", None, None, "open", WorkStatus.TODO),
+    ("OPEN", "mona", None, "open", WorkStatus.IN_PROGRESS),
+    ("OPEN", None, "REOPENED", "open", WorkStatus.TODO),
+    ("CLOSED", "mona", "COMPLETED", "closed", WorkStatus.DONE),
+    ("CLOSED", None, "NOT_PLANNED", "closed", WorkStatus.DONE),
+    ("CLOSED", None, "DUPLICATE", "closed", WorkStatus.DONE),
+]
+
+
+@pytest.mark.parametrize(("state", "assignee", "reason", "label", "status"), ISSUE_CASES)
+def test_each_issue_state_maps_to_a_canonical_status(
+        state: str, assignee: str | None, reason: str | None, label: str,
+        status: WorkStatus) -> None:
+    item = mapping.issue_from_graphql(issue_node(state, assignee=assignee, reason=reason),
+                                      source=SOURCE, repository=REPO, milestone="2.4.0")
+    assert (item.status, item.status_label, item.assignee) == (status, label, assignee)
+    assert (item.key, item.kind, item.milestone) == ("acme/shop#7", "issue", "2.4.0")
+
+
+PULL_CASES = [
+    ("OPEN", False, "open", WorkStatus.IN_PROGRESS),
+    ("OPEN", True, "draft", WorkStatus.IN_PROGRESS),
+    ("MERGED", False, "merged", WorkStatus.DONE),
+    ("CLOSED", False, "closed", WorkStatus.DONE),
+]
+
+
+@pytest.mark.parametrize(("state", "draft", "label", "status"), PULL_CASES)
+def test_each_pull_request_state_maps_to_a_canonical_status(
+        state: str, draft: bool, label: str, status: WorkStatus) -> None:
+    item = mapping.pull_from_graphql(pull_node(state, draft=draft), source=SOURCE,
+                                     repository=REPO)
+    assert (item.status, item.status_label) == (status, label)
+    assert item.merged is (state == "MERGED")
+    assert (item.key, item.assignee, item.base_ref, item.milestone) == (
+        "acme/shop#8", "mona", "main", "2.4.0")
+
+
+EXPECTED_DEPLOYMENT = {
+    "pending": DeploymentState.PENDING, "queued": DeploymentState.PENDING,
+    "in_progress": DeploymentState.IN_PROGRESS, "success": DeploymentState.SUCCESS,
+    "failure": DeploymentState.FAILURE, "error": DeploymentState.FAILURE,
+    "inactive": DeploymentState.INACTIVE,
+}
+
+
+def test_the_deployment_table_covers_every_state_github_accepts() -> None:
+    # The sandbox's list is GitHub's own (`POST .../statuses` validates against it).
+    assert set(mapping.DEPLOYMENT_STATE) == set(DEPLOYMENT_STATES) == set(EXPECTED_DEPLOYMENT)
+
+
+@pytest.mark.parametrize(("label", "state"), sorted(EXPECTED_DEPLOYMENT.items()))
+def test_each_deployment_state_maps_to_a_canonical_state(label: str,
+                                                         state: DeploymentState) -> None:
+    raw = {"id": 42, "url": "https://api.github.com/repos/acme/shop/deployments/42",
+           "sha": "a84d88e", "ref": "v2.4.0", "environment": "production",
+           "creator": {"login": "release-bot"}, "created_at": "2025-06-30T20:00:00Z",
+           "updated_at": "2025-06-30T20:00:00Z",
+           "repository_url": "https://api.github.com/repos/acme/shop"}
+    status = {"state": label, "created_at": "2025-06-30T20:05:00Z",
+              "updated_at": "2025-06-30T20:05:00Z", "log_url": "https://ci.example.com/run/77"}
+    deployment = mapping.deployment_from_rest(raw, status, source=SOURCE)
+    assert (deployment.state, deployment.state_label) == (state, label)
+    assert deployment.repository == "acme/shop"
+    assert deployment.url == "https://ci.example.com/run/77"
+    assert deployment.updated_at == datetime(2025, 6, 30, 20, 5, tzinfo=UTC)
+
+
+def test_every_state_in_the_demo_world_has_a_default() -> None:
+    world = build_world(7)
+    assert {i.state for i in world.github_issues} <= set(mapping.ISSUE_STATUS)
+    assert {s.state for d in world.deployments for s in d.statuses} <= set(
+        mapping.DEPLOYMENT_STATE)
+    labels = {mapping.pull_label(p.state, merged=p.merged_at is not None, draft=p.draft)
+              for p in world.pull_requests}
+    assert labels == {"open", "draft", "merged"} and labels <= set(mapping.PULL_STATUS)
+
+
+def test_status_map_overrides_the_default_for_that_word_only() -> None:
+    overrides = {"draft": "TODO", "Closed": "IN_PROGRESS", "queued": "IN_PROGRESS",
+                 "merged": "NOT_A_STATUS"}
+    draft = mapping.pull_from_graphql(pull_node("OPEN", draft=True), source=SOURCE,
+                                      repository=REPO, status_map=overrides)
+    opened = mapping.pull_from_graphql(pull_node("OPEN"), source=SOURCE, repository=REPO,
+                                       status_map=overrides)
+    merged = mapping.pull_from_graphql(pull_node("MERGED"), source=SOURCE, repository=REPO,
+                                       status_map=overrides)
+    closed = mapping.issue_from_graphql(issue_node("CLOSED"), source=SOURCE, repository=REPO,
+                                        milestone=None, status_map=overrides)
+    assert (draft.status, draft.status_label) == (WorkStatus.TODO, "draft")
+    assert opened.status is WorkStatus.IN_PROGRESS
+    assert merged.status is WorkStatus.DONE  # an override naming no member is ignored
+    assert closed.status is WorkStatus.IN_PROGRESS
+    assert mapping.deployment_state("queued", overrides) is DeploymentState.IN_PROGRESS
+
+
+# -- real recordings (PyGithub against api.github.com) ------------------------------------
+
+
+def test_a_recorded_closed_milestone_is_a_released_version() -> None:
+    raw = response("Milestone.setUp.txt", "GET", "/repos/PyGithub/PyGithub/milestones/1")
+    version = mapping.version_from_milestone(raw, source=SOURCE, repository="PyGithub/PyGithub")
+    assert (version.id, version.name, version.kind) == ("PyGithub/PyGithub#1", "Version 0.4",
+                                                        LinkKind.GITHUB_MILESTONE)
+    assert version.released is True
+    assert version.url == "https://github.com/PyGithub/PyGithub/milestone/1"
+    assert version.release_date == datetime(2012, 3, 13, 7, 0, tzinfo=UTC)
+    assert version.link().key == "PyGithub/PyGithub#1"
+
+
+def test_a_recorded_open_milestone_is_not_released() -> None:
+    [raw] = response("Repository.testGetMilestones.txt", "GET",
+                     "/repos/PyGithub/PyGithub/milestones")
+    version = mapping.version_from_milestone(raw, source=SOURCE, repository="PyGithub/PyGithub")
+    assert (version.id, version.name, version.released) == (
+        "PyGithub/PyGithub#2", "Version 1.0: coherent public interface", False)
+    # recorded before milestones had an `html_url`: the API URL stands in
+    assert version.url == "https://api.github.com/repos/PyGithub/PyGithub/milestones/2"
+
+
+def test_a_recorded_closed_issue_is_done_and_keeps_its_assignee_and_milestone() -> None:
+    raw = response("Issue.setUp.txt", "GET", "/repos/PyGithub/PyGithub/issues/28")
+    item = mapping.issue_from_rest(raw, source=SOURCE)
+    assert type(item) is RepositoryIssue
+    assert (item.key, item.title, item.status, item.status_label) == (
+        "PyGithub/PyGithub#28", "Issue created by PyGithub", WorkStatus.DONE, "closed")
+    assert (item.assignee, item.milestone, item.repository) == ("jacquev6", "Version 1.4",
+                                                                "PyGithub/PyGithub")
+    assert item.url == "https://github.com/PyGithub/PyGithub/issues/28"
+    assert item.updated_at == datetime(2025, 8, 15, 19, 35, 40, tzinfo=UTC)
+
+
+def test_old_recorded_issues_with_a_null_pull_request_marker_stay_issues() -> None:
+    raws = response("Repository.testGetIssues.txt", "GET", "/repos/PyGithub/PyGithub/issues")
+    items = [mapping.issue_from_rest(raw, source=SOURCE) for raw in raws]
+    assert len(items) == 16
+    assert all(type(i) is RepositoryIssue for i in items)
+    first = items[0]
+    assert (first.key, first.title, first.status, first.assignee, first.milestone) == (
+        "PyGithub/PyGithub#30", "Issue also created by PyGithub", WorkStatus.IN_PROGRESS,
+        "jacquev6", "Version 1.0: coherent public interface")
+    assert next(i for i in items if i.number == 20).milestone is None
+
+
+def test_recorded_search_results_mix_pull_requests_and_issues_across_repositories() -> None:
+    [exchange] = exchanges("Search.testSearchIssues.txt")
+    items = {i.key: i for i in (mapping.issue_from_rest(raw, source=SOURCE)
+                                for raw in exchange.body["items"])}
+    pull = items["hrydgard/ppsspp#997"]
+    assert isinstance(pull, PullRequest) and pull.kind == "pull_request"
+    assert pull.url == "https://github.com/hrydgard/ppsspp/pull/997"
+    assert (pull.status, pull.status_label) == (WorkStatus.DONE, "closed")
+    assert items["ufz/ogs#275"].status is WorkStatus.IN_PROGRESS
+    issue = next(i for i in items.values() if i.number == 128)
+    assert type(issue) is RepositoryIssue and issue.status_label == "closed"
+
+
+def test_recorded_pull_requests_map_merged_closed_and_open() -> None:
+    merged = mapping.pull_from_rest(
+        response("PullRequest.setUp.txt", "GET", "/repos/PyGithub/PyGithub/pulls/31"),
+        source=SOURCE)
+    assert (merged.key, merged.title, merged.status_label, merged.status) == (
+        "PyGithub/PyGithub#31", "Title edited by PyGithub", "merged", WorkStatus.DONE)
+    assert merged.merged and merged.merged_at == datetime(2012, 5, 27, 10, 29, 7, tzinfo=UTC)
+    assert merged.base_ref == "topic/RewriteWithGeneratedCode"
+    abandoned = mapping.pull_from_rest(
+        response("PullRequest.setUp.txt", "GET", "/repos/MarcoFalke/PyGithub/pulls/1"),
+        source=SOURCE)
+    assert (abandoned.key, abandoned.status_label, abandoned.merged) == (
+        "MarcoFalke/PyGithub#1", "closed", False)
+    assert abandoned.assignee == "MarcoFalke"  # no assignee: the author is doing the work
+    [listed] = response("Repository.testGetPulls.txt", "GET", "/repos/PyGithub/PyGithub/pulls")
+    opened = mapping.pull_from_rest(listed, source=SOURCE)
+    assert (opened.number, opened.status_label, opened.status) == (32, "open",
+                                                                   WorkStatus.IN_PROGRESS)
+
+
+def test_recorded_deployments_take_the_state_of_their_newest_status() -> None:
+    deployments = response("Repository.testGetDeployments.txt", "GET",
+                           "/repos/PyGithub/PyGithub/deployments")
+    statuses = response("DeploymentStatus.testGetStatuses.txt", "GET",
+                        "/repos/jacquev6/PyGithub/deployments/263877258/statuses")
+    tested = mapping.deployment_from_rest(deployments[0], statuses[0], source=SOURCE)
+    assert (tested.id, tested.repository, tested.environment) == (
+        "263877258", "PyGithub/PyGithub", "test")
+    assert tested.sha == tested.ref == "743f5a58b0bce91c4eab744ff7e39dfca9e6e8a5"
+    assert (tested.state, tested.state_label) == (DeploymentState.PENDING, "queued")
+    assert tested.url == "https://example.com/deployment.log"
+    assert tested.updated_at == datetime(2020, 8, 26, 14, 32, 51, tzinfo=UTC)
+    assert tested.created_at == datetime(2020, 8, 26, 11, 44, 53, tzinfo=UTC)
+    untouched = mapping.deployment_from_rest(deployments[1], None, source=SOURCE)
+    assert (untouched.id, untouched.environment) == ("262350588", "production")
+    assert (untouched.state, untouched.state_label) == (DeploymentState.PENDING, "pending")
+    assert untouched.url == "https://api.github.com/repos/PyGithub/PyGithub/deployments/262350588"
+
+
+def test_a_recorded_single_deployment_reads_the_same_as_a_listed_one() -> None:
+    raw = response("Deployment.setUp.txt", "GET",
+                   "/repos/jacquev6/PyGithub/deployments/263877258")
+    deployment = mapping.deployment_from_rest(raw, None, source=SOURCE)
+    assert (deployment.repository, deployment.environment, deployment.creator) == (
+        "jacquev6/PyGithub", "test", raw["creator"]["login"])
+
+
+def test_a_recorded_compare_with_plain_merge_commits_names_no_pull_request() -> None:
+    body = response("Repository.testCompare.txt", "GET",
+                    "/repos/PyGithub/PyGithub/compare/v0.6...v0.7")
+    messages = [c["commit"]["message"] for c in body["commits"]]
+    assert "Merge branch 'develop'" in messages
+    assert mapping.pull_numbers(messages) == []
