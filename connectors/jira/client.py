@@ -245,7 +245,11 @@ class JiraConnector(Connector):
     # ------------------------------------------------------------------ versions
 
     async def versions(self, containers: Sequence[str]) -> list[VersionRef]:
-        """Versions of each project key; projects that do not exist are skipped."""
+        """Versions of each project key (or id), one call per project, concurrently.
+
+        A project that does not exist or is not visible (404), or a container
+        that cannot be a project key, contributes nothing.
+        """
         projects = list(dict.fromkeys(c.strip().upper() for c in containers
                                       if _PROJECT_KEY.match(c.strip())))
         found = await _all(self._project_versions(p) for p in projects)

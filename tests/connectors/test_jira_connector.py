@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from connectors.base import (
     LinkKind,
@@ -263,6 +265,21 @@ def test_link_keys_become_one_bounded_query_with_names_quoted() -> None:
         'fixVersion in (20003, 20004) OR (project = "PAY" AND fixVersion = "2.4 \\"rc\\"") '
         "ORDER BY key ASC")
     assert term_for(LinkRef(SOURCE, LinkKind.JIRA_VERSION, "20003) OR (1")) is None
+
+
+async def test_a_site_under_a_context_path_keeps_it_in_every_call_and_link(
+        world: World) -> None:
+    """Data Center often lives at `https://host/jira`; the demo mounts sandboxes likewise."""
+    site = Starlette(routes=[Mount("/sandbox/jira", app=create_app(world, mode="datacenter"))])
+    release = world.releases[5]
+    with serve_asgi(site) as url:
+        async with connector(f"{url}/sandbox/jira", "datacenter") as jira:
+            found = await jira.work_items([version_link(release.jira_version_id)])
+            refs = await jira.versions([release.app_key])
+    items = found[version_link(release.jira_version_id)]
+    assert [i.key for i in items] == world_keys(world, release.jira_version_id)
+    assert items[0].url == f"{url}/sandbox/jira/browse/{items[0].key}"
+    assert release.jira_version_id in {int(r.id) for r in refs}
 
 
 # --- status mapping over the wire ----------------------------------------------------------
