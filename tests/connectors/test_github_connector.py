@@ -1,0 +1,394 @@
+"""The GitHub connector against the GitHub sandbox, over real sockets.
+
+What the sandbox serves comes from the demo world, so each answer is checked
+against the world; the sandbox's request log counts the calls the connector
+made, and its faults stand in for a misbehaving api.github.com.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.base import (
+    DeploymentSource,
+    DeploymentState,
+    LinkKind,
+    LinkRef,
+    PullRequest,
+    RepositoryIssue,
+    VersionSource,
+    WorkItemSource,
+    WorkStatus,
+)
+from connectors.config import AuthConfig, ConnectorConfig
+from connectors.errors import ErrorCode, UpstreamError
+from connectors.github.client import GitHubConnector
+from connectors.github.sandbox import create_app
+from connectors.http import UpstreamClient
+from connectors.sandbox_kit import DEMO_TOKEN
+from connectors.sandbox_world import Release, World, build_world
+from tests.support.server import serve_asgi
+
+SOURCE = "github"
+DEPLOYMENT_STATES = {"pending": DeploymentState.PENDING, "queued": DeploymentState.PENDING,
+                     "in_progress": DeploymentState.IN_PROGRESS,
+                     "success": DeploymentState.SUCCESS, "failure": DeploymentState.FAILURE,
+                     "error": DeploymentState.FAILURE, "inactive": DeploymentState.INACTIVE}
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return build_world(7)
+
+
+@pytest.fixture(scope="module")
+def sandbox_url(world: World) -> Iterator[str]:
+    with serve_asgi(create_app(world)) as url:
+        yield url
+
+
+@dataclass
+class Sandbox:
+    """The running GitHub sandbox, seen through its control endpoints."""
+
+    url: str
+    control: httpx.Client
+
+    def requests(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.control.get("/_sandbox/requests").json()["requests"]
+        return [e for e in entries if e["path"] != "/rate_limit"]
+
+    def forget_requests(self) -> None:
+        self.control.delete("/_sandbox/requests").raise_for_status()
+
+    def fault(self, **rule: Any) -> None:
+        self.control.post("/_sandbox/faults", json=rule).raise_for_status()
+
+    def core_budget_used(self) -> int:
+        answer = self.control.get("/rate_limit",
+                                  headers={"Authorization": f"Bearer {DEMO_TOKEN}"})
+        return int(answer.json()["resources"]["core"]["used"])
+
+
+@pytest.fixture
+def sandbox(sandbox_url: str) -> Iterator[Sandbox]:
+    with httpx.Client(base_url=sandbox_url) as control:
+        control.delete("/_sandbox/faults").raise_for_status()
+        control.delete("/_sandbox/requests").raise_for_status()
+        yield Sandbox(sandbox_url, control)
+        control.delete("/_sandbox/faults").raise_for_status()
+
+
+def connect(base_url: str, *, token: str = DEMO_TOKEN, status_map: dict[str, str] | None = None,
+            options: dict[str, Any] | None = None, **settings: Any) -> GitHubConnector:
+    config = ConnectorConfig(name=SOURCE, kind="github", base_url=base_url,
+                             auth=AuthConfig(type="token", token_env="GITHUB_TOKEN"),
+                             status_map=status_map or {}, options=options or {}, **settings)
+    return GitHubConnector(config, UpstreamClient.from_config(
+        config, environ={"GITHUB_TOKEN": token}))
+
+
+def repo_of(world: World, release: Release) -> str:
+    app = world.app(release.app_key)
+    return f"{app.repo_owner}/{app.repo_name}"
+
+
+def milestone_link(world: World, release: Release) -> LinkRef:
+    return LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE,
+                   f"{repo_of(world, release)}#{release.milestone_number}")
+
+
+def expected_milestone(world: World, release: Release) -> dict[str, tuple[str, str]]:
+    """key -> (title, GitHub's word) for every issue and pull request in the milestone."""
+    repo = repo_of(world, release)
+    out = {f"{repo}#{i.number}": (i.title, i.state) for i in world.github_issues
+           if i.release_key == release.key}
+    for p in world.pull_requests:
+        if p.release_key == release.key:
+            word = "merged" if p.merged_at else ("draft" if p.draft else p.state)
+            out[f"{repo}#{p.number}"] = (p.title, word)
+    return out
+
+
+# -- work items: milestones ----------------------------------------------------------
+
+
+def test_the_connector_implements_the_three_source_protocols() -> None:
+    connector = connect("https://api.github.com")
+    assert isinstance(connector, WorkItemSource)
+    assert isinstance(connector, VersionSource)
+    assert isinstance(connector, DeploymentSource)
+    assert connector.graphql_url == "graphql"
+    enterprise = connect("https://ghe.example.com/api/v3")
+    assert enterprise.graphql_url == "https://ghe.example.com/api/graphql"
+
+
+async def test_every_milestone_brings_its_issues_and_pull_requests_in_one_call(
+        sandbox: Sandbox, world: World) -> None:
+    links = [milestone_link(world, r) for r in world.releases]
+    async with aclosing(connect(sandbox.url)) as github:
+        found = await github.work_items(links)
+    assert [(e["method"], e["path"]) for e in sandbox.requests()] == [("POST", "/graphql")]
+    for release, link in zip(world.releases, links, strict=True):
+        items = found[link]
+        assert {i.key: (i.title, i.status_label) for i in items} == expected_milestone(
+            world, release)
+        assert all(isinstance(i, RepositoryIssue) and i.milestone == release.version_name
+                   for i in items)
+    pulls = [i for items in found.values() for i in items if isinstance(i, PullRequest)]
+    assert {(p.status_label, p.status) for p in pulls} == {
+        ("merged", WorkStatus.DONE), ("open", WorkStatus.IN_PROGRESS),
+        ("draft", WorkStatus.IN_PROGRESS)}
+    assert all(p.merged == (p.merged_at is not None) and p.base_ref == "main" for p in pulls)
+    issues = [i for items in found.values() for i in items if not isinstance(i, PullRequest)]
+    # The sandbox's GraphQL serves no assignees, so an open issue reads as not started.
+    assert {(i.status_label, i.status) for i in issues} == {
+        ("open", WorkStatus.TODO), ("closed", WorkStatus.DONE)}
+
+
+async def test_small_pages_are_followed_to_the_end(sandbox: Sandbox, world: World) -> None:
+    releases = world.releases[:8]
+    links = [milestone_link(world, r) for r in releases]
+    async with aclosing(connect(sandbox.url, options={"page_size": 2})) as github:
+        found = await github.work_items(links)
+    for release, link in zip(releases, links, strict=True):
+        assert {i.key for i in found[link]} == set(expected_milestone(world, release))
+    # Rounds, not milestones: the longest connection decides how many requests follow.
+    longest = max(max(sum(1 for i in world.github_issues if i.release_key == r.key),
+                      sum(1 for p in world.pull_requests if p.release_key == r.key))
+                  for r in releases)
+    assert len(sandbox.requests()) == -(-longest // 2)
+
+
+async def test_many_milestones_cost_the_same_calls_as_one(sandbox: Sandbox,
+                                                          world: World) -> None:
+    async with aclosing(connect(sandbox.url)) as github:
+        await github.work_items([milestone_link(world, world.releases[0])])
+        one = len(sandbox.requests())
+        sandbox.forget_requests()
+        await github.work_items([milestone_link(world, r) for r in world.releases])
+        many = len(sandbox.requests())
+    assert len(world.releases) > 30
+    assert one == many == 1
+
+
+async def test_chunks_of_aliases_stay_under_the_batch_size(sandbox: Sandbox,
+                                                           world: World) -> None:
+    links = [milestone_link(world, r) for r in world.releases]
+    async with aclosing(connect(sandbox.url, options={"graphql_batch": 10})) as github:
+        found = await github.work_items(links)
+    assert len(sandbox.requests()) == -(-len(links) // 10)
+    assert sum(len(items) for items in found.values()) == sum(
+        len(expected_milestone(world, r)) for r in world.releases)
+
+
+async def test_unknown_or_malformed_links_have_no_items(sandbox: Sandbox, world: World) -> None:
+    known = milestone_link(world, world.releases[0])
+    links = [known,
+             LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE, "acme-retail/no-such-repo#1"),
+             LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE, "acme-retail/payments-service#999"),
+             LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE, "not a key"),
+             LinkRef(SOURCE, LinkKind.GITHUB_COMPARE, "acme-retail/payments-service@v9...v10"),
+             LinkRef(SOURCE, LinkKind.JIRA_VERSION, "PAY:2026.11")]
+    async with aclosing(connect(sandbox.url)) as github:
+        found = await github.work_items(links)
+    assert set(found) == set(links)
+    assert found[known] and all(found[link] == [] for link in links[1:])
+
+
+# -- work items: compare ranges ---------------------------------------------------------
+
+
+def merged_in_range(world: World, release: Release) -> set[str]:
+    """Pull requests whose merge commit lies after `from_tag` up to `to_tag`."""
+    commits = world.commits[release.app_key]
+    tags = {t.name: t.sha for t in world.tags if t.app_key == release.app_key}
+    shas = [c.sha for c in commits]
+    low = shas.index(tags[release.from_tag]) if tags[release.from_tag] in shas else -1
+    high = shas.index(tags[release.to_tag])
+    in_range = set(shas[low + 1: high + 1])
+    repo = repo_of(world, release)
+    return {f"{repo}#{p.number}" for p in world.pull_requests
+            if p.app_key == release.app_key and p.merge_commit_sha in in_range}
+
+
+async def test_a_compare_range_yields_the_pull_requests_merged_in_it(
+        sandbox: Sandbox, world: World) -> None:
+    shipped = [r for r in world.releases if r.status == "DEPLOYED"][:4]
+    links = [LinkRef(SOURCE, LinkKind.GITHUB_COMPARE,
+                     f"{repo_of(world, r)}@{r.from_tag}...{r.to_tag}") for r in shipped]
+    async with aclosing(connect(sandbox.url, options={"page_size": 2})) as github:
+        found = await github.work_items(links)
+    for release, link in zip(shipped, links, strict=True):
+        expected = merged_in_range(world, release)
+        assert len(expected) >= 2
+        assert {i.key for i in found[link]} == expected
+        assert all(isinstance(i, PullRequest) and i.merged and i.status is WorkStatus.DONE
+                   for i in found[link])
+    calls = sandbox.requests()
+    graphql = [e for e in calls if e["path"] == "/graphql"]
+    compares = [e for e in calls if "/compare/" in e["path"]]
+    assert len(graphql) == 1  # every range's pull requests in one query
+    assert len(compares) > len(links)  # page_size 2 made each range take several pages
+    assert all("per_page=2" in e["query"] for e in compares)
+
+
+# -- versions and deployments -------------------------------------------------------------
+
+
+async def test_versions_page_through_every_milestone_of_each_repository(
+        sandbox: Sandbox, world: World) -> None:
+    repos = [f"{a.repo_owner}/{a.repo_name}" for a in world.applications[:2]]
+    async with aclosing(connect(sandbox.url, options={"page_size": 2})) as github:
+        versions = await github.versions([*repos, "acme-retail/no-such-repo", "nonsense"])
+    expected = {f"{repo_of(world, r)}#{r.milestone_number}": (r.version_name, r.status in (
+        "DEPLOYED", "CANCELLED")) for r in world.releases if repo_of(world, r) in repos}
+    assert {v.id: (v.name, v.released) for v in versions} == expected
+    assert all(v.kind is LinkKind.GITHUB_MILESTONE and v.link().key == v.id for v in versions)
+    pages = [e for e in sandbox.requests() if e["path"].endswith("/milestones")]
+    per_repo = -(-len(expected) // len(repos) // 2)
+    assert len(pages) == len(repos) * per_repo + 1  # + the unknown repository's 404
+
+
+async def test_deployments_carry_the_state_of_their_latest_status(
+        sandbox: Sandbox, world: World) -> None:
+    app = world.applications[0]
+    repo = f"{app.repo_owner}/{app.repo_name}"
+    async with aclosing(connect(sandbox.url)) as github:
+        found = await github.deployments([repo], "production")
+    expected = [d for d in world.deployments
+                if d.app_key == app.key and d.environment == "production"]
+    assert sorted(d.id for d in found) == sorted(str(d.id) for d in expected)
+    for deployment in found:
+        source = next(d for d in expected if str(d.id) == deployment.id)
+        latest = source.statuses[-1].state
+        assert (deployment.state_label, deployment.state) == (latest, DEPLOYMENT_STATES[latest])
+        assert (deployment.ref, deployment.sha, deployment.repository) == (
+            source.ref, source.sha, repo)
+    # One list, then one latest-status read per deployment.
+    assert len(sandbox.requests()) == 1 + len(expected)
+
+
+async def test_every_deployment_state_in_the_world_is_read(sandbox: Sandbox,
+                                                           world: World) -> None:
+    repos = [f"{a.repo_owner}/{a.repo_name}" for a in world.applications]
+    async with aclosing(connect(sandbox.url)) as github:
+        found = await github.deployments(repos)
+    assert len(found) == len(world.deployments)
+    labels = {d.state_label for d in found}
+    assert labels == {d.statuses[-1].state for d in world.deployments}
+    assert all(d.state is DEPLOYMENT_STATES[d.state_label] for d in found)
+
+
+async def test_a_repeated_deployment_read_is_revalidated_and_costs_no_budget(
+        sandbox: Sandbox, world: World) -> None:
+    app = world.applications[1]
+    repo = f"{app.repo_owner}/{app.repo_name}"
+    async with aclosing(connect(sandbox.url)) as github:
+        first = await github.deployments([repo], "staging")
+        used = sandbox.core_budget_used()
+        sandbox.forget_requests()
+        again = await github.deployments([repo], "staging")
+    assert again == first
+    statuses = [e["status"] for e in sandbox.requests()]
+    assert statuses and set(statuses) == {304}
+    assert sandbox.core_budget_used() == used
+
+
+# -- rate limits and faults -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/milestones"])
+async def test_a_secondary_rate_limit_is_waited_out(sandbox: Sandbox, world: World,
+                                                    path: str) -> None:
+    sandbox.fault(path=path, rate_limit={"count": 1, "retry_after": 1})
+    release = world.releases[0]
+    async with aclosing(connect(sandbox.url)) as github:
+        started = time.monotonic()
+        if path == "/graphql":
+            found = await github.work_items([milestone_link(world, release)])
+            assert next(iter(found.values()))
+        else:
+            assert await github.versions([repo_of(world, release)])
+        waited = time.monotonic() - started
+    assert waited >= 1.0
+    assert [e["status"] for e in sandbox.requests()] == [429, 200]
+
+
+@pytest.mark.parametrize(("limits", "call"), [
+    ({"rate_limit": 1}, "versions"),                # REST: 403 with x-ratelimit-remaining 0
+    ({"rate_limit": 1, "rate_limit_status": 429}, "versions"),
+    ({"graphql_rate_limit": 1}, "work_items"),       # GraphQL: 200 with a RATE_LIMITED error
+])
+async def test_an_exhausted_primary_budget_is_a_rate_limit_error(
+        world: World, limits: dict[str, Any], call: str) -> None:
+    release = world.releases[0]
+    with serve_asgi(create_app(world, **limits)) as url:
+        async with aclosing(connect(url)) as github:
+            async def read() -> object:
+                if call == "versions":
+                    return await github.versions([repo_of(world, release)])
+                return await github.work_items([milestone_link(world, release)])
+
+            await read()  # spends the only point
+            started = time.monotonic()
+            with pytest.raises(UpstreamError) as caught:
+                await read()
+    assert caught.value.code is ErrorCode.UPSTREAM_RATE_LIMITED
+    assert caught.value.retry_after is not None and caught.value.retry_after > 60
+    assert time.monotonic() - started < 5  # an hour's wait is reported, not slept
+
+
+FAULTS = [
+    ({"error_rate": 1.0, "error_status": 503}, ErrorCode.UPSTREAM_UNAVAILABLE),
+    ({"error_rate": 1.0, "error_status": 500}, ErrorCode.UPSTREAM_UNAVAILABLE),
+    ({"hang_seconds": 1.5}, ErrorCode.UPSTREAM_TIMEOUT),
+    ({"malformed": True}, ErrorCode.UPSTREAM_BAD_RESPONSE),
+]
+
+
+@pytest.mark.parametrize("call", ["work_items", "versions", "deployments"])
+@pytest.mark.parametrize(("fault", "code"), FAULTS, ids=["503", "500", "hang", "malformed"])
+async def test_faults_surface_as_typed_errors(sandbox: Sandbox, world: World,
+                                              fault: dict[str, Any], code: ErrorCode,
+                                              call: str) -> None:
+    sandbox.fault(**fault)
+    release = world.releases[0]
+    async with aclosing(connect(sandbox.url, timeout_seconds=0.3, max_retries=0)) as github:
+        with pytest.raises(UpstreamError) as caught:
+            if call == "work_items":
+                await github.work_items([milestone_link(world, release)])
+            elif call == "versions":
+                await github.versions([repo_of(world, release)])
+            else:
+                await github.deployments([repo_of(world, release)])
+    assert caught.value.code is code
+    assert caught.value.source == SOURCE
+
+
+async def test_a_refused_token_is_an_auth_failure(sandbox: Sandbox, world: World) -> None:
+    async with aclosing(connect(sandbox.url, token="not-the-token")) as github:
+        with pytest.raises(UpstreamError) as caught:
+            await github.work_items([milestone_link(world, world.releases[0])])
+    assert caught.value.code is ErrorCode.UPSTREAM_AUTH_FAILED
+    assert "not-the-token" not in str(caught.value)
+
+
+async def test_status_map_overrides_reach_the_records(sandbox: Sandbox, world: World) -> None:
+    release = next(r for r in world.releases if r.status == "DEPLOYED")
+    overrides = {"merged": "IN_PROGRESS", "success": "INACTIVE"}
+    async with aclosing(connect(sandbox.url, status_map=overrides)) as github:
+        items = (await github.work_items([milestone_link(world, release)]))[
+            milestone_link(world, release)]
+        deployments = await github.deployments([repo_of(world, release)], "production")
+    merged = [i for i in items if i.status_label == "merged"]
+    assert merged and all(i.status is WorkStatus.IN_PROGRESS for i in merged)
+    succeeded = [d for d in deployments if d.state_label == "success"]
+    assert succeeded and all(d.state is DeploymentState.INACTIVE for d in succeeded)
