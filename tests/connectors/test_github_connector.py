@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from connectors.base import (
     DeploymentSource,
@@ -392,3 +394,16 @@ async def test_status_map_overrides_reach_the_records(sandbox: Sandbox, world: W
     assert merged and all(i.status is WorkStatus.IN_PROGRESS for i in merged)
     succeeded = [d for d in deployments if d.state_label == "success"]
     assert succeeded and all(d.state is DeploymentState.INACTIVE for d in succeeded)
+
+
+async def test_a_sandbox_mounted_under_a_prefix_is_read_through_its_links(world: World) -> None:
+    """The demo mounts the sandbox at /sandbox/github: paging links must keep that prefix."""
+    hub = Starlette(routes=[Mount("/sandbox/github", app=create_app(world))])
+    release = world.releases[0]
+    with serve_asgi(hub) as url:
+        async with aclosing(connect(f"{url}/sandbox/github", options={"page_size": 2})) as gh:
+            versions = await gh.versions([repo_of(world, release)])
+            found = await gh.work_items([milestone_link(world, release)])
+    assert len(versions) == sum(1 for r in world.releases if r.app_key == release.app_key)
+    assert {i.key for i in found[milestone_link(world, release)]} == set(
+        expected_milestone(world, release))
