@@ -56,8 +56,9 @@ from connectors.remedy import mapping as m
 API = "api/arsys/v1/entry/"
 LOGIN = "api/jwt/login"
 LOGOUT = "api/jwt/logout"
-#: Longest qualification text per call; with URL encoding that stays near 2-3 kB.
-MAX_QUALIFICATION_CHARS = 1500
+#: Longest qualification text per call (about 60 change numbers); URL-encoded, the
+#: whole request line stays near 5 kB, under the 8 kB that servers and proxies accept.
+MAX_QUALIFICATION_CHARS = 3000
 #: A paging loop that runs longer than this is a server bug, not data.
 MAX_PAGES = 10_000
 
