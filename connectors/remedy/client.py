@@ -50,6 +50,7 @@ from connectors.http import (
     UpstreamClient,
     forget_secret,
     register_secret,
+    retry_after_seconds,
 )
 from connectors.remedy import mapping as m
 
@@ -102,7 +103,7 @@ class ArJwtAuth(LoginTokenAuth):
         if status == 429 or status >= 500:
             error_type = UpstreamRateLimited if status == 429 else UpstreamUnavailable
             raise error_type(self._source, f"POST /api/jwt/login: upstream answered {status}",
-                             status=status)
+                             status=status, retry_after=retry_after_seconds(response.headers))
         token = response.text.strip()
         if status != 200 or not token or " " in token:
             raise LoginFailed(f"unexpected login answer (HTTP {status})")
