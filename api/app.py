@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.cache import UpstreamCache
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.graphql_view import HeatshieldGraphQL
@@ -38,7 +39,11 @@ def create_app(settings: Settings, *, migrate: bool = True,
     sessions = session_factory(engine)
     schema = build_schema(settings.limits)
 
-    hub = Hub(build_connectors(settings.connectors, environ=environ))
+    federation = settings.federation
+    hub = Hub(build_connectors(settings.connectors, environ=environ),
+              UpstreamCache(ttl=federation.cache_ttl_seconds,
+                            max_stale=federation.cache_max_stale_seconds,
+                            max_entries=federation.cache_max_entries))
 
     def make_context(request: Any, response: Any) -> Context:
         return Context(settings=settings, sessions=sessions, hub=hub, request=request,

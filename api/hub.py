@@ -45,7 +45,7 @@ class Hub:
     def __init__(self, connectors: Mapping[str, Connector], cache: UpstreamCache | None = None
                  ) -> None:
         self.connectors = dict(connectors)
-        self.cache = cache or UpstreamCache()
+        self.cache = cache if cache is not None else UpstreamCache()
 
     def of_kind(self, protocol: type[Any]) -> dict[str, Any]:
         """The instances that implement a source protocol, by name."""

@@ -60,6 +60,15 @@ class LimitSettings(_Section):
     max_page_size: int = Field(default=100, ge=1, le=1000)
 
 
+class FederationSettings(_Section):
+    """The short cross-request cache of upstream answers."""
+
+    cache_ttl_seconds: float = Field(default=15.0, ge=0)
+    # How old a copy may be and still be served (flagged stale) when a source fails.
+    cache_max_stale_seconds: float = Field(default=3600.0, ge=0)
+    cache_max_entries: int = Field(default=10_000, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HEATSHIELD_", env_nested_delimiter="__", extra="forbid"
@@ -69,6 +78,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
+    federation: FederationSettings = FederationSettings()
     connectors: list[ConnectorConfig] = []
 
     @field_validator("connectors")

@@ -28,7 +28,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -368,6 +368,9 @@ class KitMiddleware:
                     await send(message)
 
                 await self.app(scope, receive, capture)
+        except ClientDisconnect:
+            # The client gave up (e.g. timed out during a hang): nobody to answer.
+            status = 499
         finally:
             log()
 

@@ -50,8 +50,14 @@ def parse_compare(key: str) -> tuple[str, str, str] | None:
 async def release_work(info: Info, release_id: int
                        ) -> list[tuple[str, list[c.WorkItem], bool, bool]]:
     """(source, items, stale, available) for each source the release links to."""
-    links = [link_ref(r) for r in await info.context.loaders.links.load(release_id)
-             if r.kind in WORK_LINKS]
+    rows = await info.context.loaders.links.load(release_id)
+    # A milestone already holds the repository's issues and pull requests; a compare
+    # range is for teams without milestones, and would only repeat them.
+    planned = {(r.source, r.external_key.partition("#")[0]) for r in rows
+               if r.kind is c.LinkKind.GITHUB_MILESTONE}
+    links = [link_ref(r) for r in rows if r.kind in WORK_LINKS and not (
+        r.kind is c.LinkKind.GITHUB_COMPARE
+        and (r.source, r.external_key.partition("@")[0]) in planned)]
     fetched = await info.context.upstream.work_items.load_many(links)
     by_source: dict[str, tuple[dict[str, c.WorkItem], bool, bool]] = {}
     for ref, result in zip(links, fetched, strict=True):

@@ -1,0 +1,251 @@
+"""Live federation over real sockets: Heatshield on one port, the four sandboxes on another.
+
+The sandboxes hold the demo world; Heatshield's database holds releases
+linked to it, exactly as `heatshield demo` seeds them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
+from api.settings import load_settings
+from connectors.sandbox_world import World, build_world
+from tests.support.graphql import GraphQLClient
+from tests.support.server import serve_asgi
+
+KINDS = ("jira", "github", "servicenow", "remedy")
+APPS = 5  # releases of the first five applications go into Heatshield's database
+
+DASHBOARD = """
+query($n: Int!) {
+  releases(first: $n) {
+    totalCount
+    nodes {
+      key
+      readiness { total done changeApproved complete perSource { source total done } }
+      workItems(first: 100) { totalCount nodes { key status statusLabel } }
+      changeRequests { number state stateLabel approval }
+      deployments { environment ref state }
+    }
+  }
+}"""
+
+
+@dataclass
+class Upstreams:
+    url: str
+    world: World
+
+    def calls(self, kind: str) -> int:
+        body = httpx.get(f"{self.url}/sandbox/{kind}/_sandbox/requests").json()
+        count: int = body["count"]
+        return count
+
+    def reset(self) -> None:
+        for kind in KINDS:
+            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/requests")
+
+    def fault(self, kind: str, **rule: Any) -> None:
+        httpx.post(f"{self.url}/sandbox/{kind}/_sandbox/faults", json=rule).raise_for_status()
+
+    def clear_faults(self) -> None:
+        for kind in KINDS:
+            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/faults")
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[Upstreams]:
+    world = build_world(seed=7, scale=6)
+    app = Starlette(routes=build_sandboxes(world).mounts())
+    with serve_asgi(app) as url:
+        yield Upstreams(url, world)
+
+
+def start_hub(upstreams: Upstreams, tmp: Path, **federation: Any) -> Any:
+    keys = [r.key for r in upstreams.world.releases
+            if r.app_key in {a.key for a in upstreams.world.applications[:APPS]}]
+    settings = load_settings(
+        None, database={"url": f"sqlite+aiosqlite:///{tmp / 'hub.db'}"},
+        # Short timeouts and one retry keep a hanging source from holding a test for long.
+        connectors=[c.model_dump() | {"timeout_seconds": 2, "max_retries": 1,
+                                      "breaker_cooldown_seconds": 2}
+                    for c in demo_connectors(upstreams.url)],
+        federation=federation)
+
+    async def seed_step(sessions: Any) -> None:
+        await seed(sessions, upstreams.world, releases=keys)
+
+    return serve_asgi(create_app(settings, environ=demo_environ(), startup=[seed_step]))
+
+
+@pytest.fixture(scope="module")
+def uncached(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[GraphQLClient]:
+    """Heatshield with the cross-request cache off, so every query goes upstream."""
+    with start_hub(upstreams, tmp_path_factory.mktemp("uncached"), cache_ttl_seconds=0) as url:
+        client = GraphQLClient(url)
+        yield client
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def cached(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[GraphQLClient]:
+    """Heatshield with a cache that is never fresh but keeps stale copies."""
+    with start_hub(upstreams, tmp_path_factory.mktemp("cached"), cache_ttl_seconds=0,
+                   cache_max_stale_seconds=600) as url:
+        client = GraphQLClient(url)
+        yield client
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def no_faults(upstreams: Upstreams) -> Iterator[None]:
+    upstreams.clear_faults()
+    yield
+    upstreams.clear_faults()
+
+
+def upstream_calls(upstreams: Upstreams, gql: GraphQLClient, n: int
+                   ) -> tuple[dict[str, int], dict[str, Any]]:
+    gql.data(DASHBOARD, {"n": 1})  # establish sessions (Remedy's login) outside the count
+    upstreams.reset()
+    data = gql.data(DASHBOARD, {"n": n})
+    return {kind: upstreams.calls(kind) for kind in KINDS}, data
+
+
+def test_a_release_shows_its_jira_issues_github_items_change_and_deployments(
+        uncached: GraphQLClient, upstreams: Upstreams) -> None:
+    world = upstreams.world
+    release = next(r for r in world.releases if r.app_key == world.applications[0].key
+                   and r.status == "DEPLOYED")
+    data = uncached.data("""query($k: String!) { release(key: $k) {
+        workItems(first: 100) { nodes { __typename key status statusLabel
+          ... on JiraIssue { fixVersions } ... on GitHubPullRequest { merged } } }
+        changeRequests { number state } deployments { environment ref state } } }""",
+                         {"k": release.key})["release"]
+    jira_keys = {n["key"] for n in data["workItems"]["nodes"] if n["__typename"] == "JiraIssue"}
+    assert jira_keys == {w.key for w in world.work_items if w.release_key == release.key}
+    prs = [n for n in data["workItems"]["nodes"] if n["__typename"] == "GitHubPullRequest"]
+    assert len(prs) == len([p for p in world.pull_requests if p.release_key == release.key])
+    assert all(n["status"] == "DONE" and n["statusLabel"] == "Done"
+               for n in data["workItems"]["nodes"] if n["__typename"] == "JiraIssue")
+    change = next(c for c in world.change_requests if c.release_key == release.key)
+    assert [c["state"] for c in data["changeRequests"]] == [change.stage.upper()]
+    assert {d["environment"] for d in data["deployments"]} == {"dev", "staging", "production"}
+    assert all(d["ref"] == release.to_tag for d in data["deployments"])
+
+
+def test_upstream_calls_do_not_grow_with_the_number_of_releases(
+        uncached: GraphQLClient, upstreams: Upstreams) -> None:
+    small, small_data = upstream_calls(upstreams, uncached, 10)
+    large, large_data = upstream_calls(upstreams, uncached, 100)
+    assert len(large_data["releases"]["nodes"]) == 100
+    items = sum(r["workItems"]["totalCount"] for r in large_data["releases"]["nodes"])
+    pages = math.ceil(items / 100)  # the only thing allowed to grow: pages of results
+    for kind in KINDS:
+        assert large[kind] <= small[kind] + pages, (kind, small, large)
+    assert sum(large.values()) < 100, large  # far fewer calls than releases
+    print(f"upstream calls at N=10: {small}; at N=100: {large}")
+
+
+def test_a_failing_source_leaves_the_others_whole_and_is_tagged(
+        uncached: GraphQLClient, upstreams: Upstreams) -> None:
+    upstreams.fault("servicenow", error_rate=1.0, error_status=503)
+    body = uncached.post(DASHBOARD, {"n": 10})
+    nodes = body["data"]["releases"]["nodes"]
+    assert sum(len(n["workItems"]["nodes"]) for n in nodes) > 0
+    errors = body["errors"]
+    assert errors and all(e["extensions"]["source"] == "servicenow" for e in errors)
+    assert {e["extensions"]["code"] for e in errors} == {"UPSTREAM_UNAVAILABLE"}
+    assert all(e["path"][-1] in ("changeRequests", "readiness") for e in errors)
+
+
+@pytest.mark.parametrize(("kind", "fault", "code"), [
+    ("jira", {"malformed": True}, "UPSTREAM_BAD_RESPONSE"),
+    ("github", {"rate_limit": {"count": 50, "retry_after": 120}}, "UPSTREAM_RATE_LIMITED"),
+    ("remedy", {"error_rate": 1.0, "error_status": 500}, "UPSTREAM_UNAVAILABLE"),
+])
+def test_each_kind_of_fault_is_reported_with_its_code_and_never_a_500(
+        uncached: GraphQLClient, upstreams: Upstreams, kind: str, fault: dict[str, Any],
+        code: str) -> None:
+    upstreams.fault(kind, **fault)
+    response = uncached.http.post("/graphql", json={"query": DASHBOARD, "variables": {"n": 10}})
+    assert response.status_code == 200
+    errors = response.json()["errors"]
+    assert {(e["extensions"]["source"], e["extensions"]["code"]) for e in errors} == {
+        (kind, code)}
+
+
+def test_a_hanging_source_times_out_without_holding_the_query(
+        uncached: GraphQLClient, upstreams: Upstreams) -> None:
+    upstreams.fault("jira", hang_seconds=30)
+    started = time.monotonic()
+    body = uncached.post('{ releases(first: 3) { nodes { key workItems { totalCount } } } }')
+    elapsed = time.monotonic() - started
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_TIMEOUT"}
+    assert elapsed < 10  # the connector's timeout (2 s, one retry), not the 30 s hang
+
+
+def test_a_stale_copy_is_served_when_the_source_fails_and_flagged(
+        cached: GraphQLClient, upstreams: Upstreams) -> None:
+    query = '{ releases(first: 5) { nodes { key workItems { totalCount } } } }'
+    fresh = cached.data(query)
+    upstreams.fault("jira", error_rate=1.0, error_status=502)
+    body = cached.post(query)
+    assert body["data"] == fresh
+    jira_errors = [e for e in body["errors"] if e["extensions"]["source"] == "jira"]
+    assert jira_errors and all(e["extensions"]["stale"] is True for e in jira_errors)
+    assert all(e["extensions"]["ageSeconds"] >= 0 for e in jira_errors)
+
+
+def test_the_breaker_opens_under_failures_and_closes_when_the_source_heals(
+        tmp_path: Path, upstreams: Upstreams) -> None:
+    with start_hub(upstreams, tmp_path, cache_ttl_seconds=0) as url:
+        gql = GraphQLClient(url)
+        sources = "{ sources { name status breaker lastErrorCode } }"
+        query = '{ releases(first: 2) { nodes { changeRequests { number } } } }'
+        upstreams.fault("servicenow", error_rate=1.0, error_status=503)
+        for _ in range(8):
+            gql.post(query)
+        state = {s["name"]: s for s in gql.data(sources)["sources"]}
+        assert state["servicenow"]["breaker"] == "OPEN"
+        assert state["servicenow"]["status"] == "DOWN"
+        assert state["servicenow"]["lastErrorCode"] == "UPSTREAM_UNAVAILABLE"
+        upstreams.clear_faults()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            body = gql.post(query)
+            if not body.get("errors"):
+                break
+            time.sleep(1)
+        assert not body.get("errors"), body
+        assert {s["name"]: s for s in gql.data(sources)["sources"]}[
+            "servicenow"]["breaker"] == "CLOSED"
+        gql.close()
+
+
+def test_no_secret_reaches_a_log_or_an_error_even_when_calls_fail(
+        uncached: GraphQLClient, upstreams: Upstreams, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for kind in KINDS:
+        upstreams.fault(kind, error_rate=1.0, error_status=500)
+    body = uncached.post(DASHBOARD, {"n": 5})
+    upstreams.clear_faults()
+    uncached.post(DASHBOARD, {"n": 5})
+    text = repr(body) + "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
+    assert body["errors"]
+    for secret in (CREDENTIALS.token, CREDENTIALS.password):
+        assert secret not in text
