@@ -382,7 +382,8 @@ def build_world(seed: int = 7, scale: int = 1) -> World:
                 else:
                     wf = rng.choice([0, 0, 0, 1])
                 created = start - timedelta(days=rng.randint(20, 40))
-                updated = min(now, created + timedelta(days=rng.randint(1, 19), hours=rng.randint(0, 23)))
+                updated = min(now, created + timedelta(days=rng.randint(1, 19),
+                                                       hours=rng.randint(0, 23)))
                 reporter = rng.choice(people)
                 assignee = None if wf == 0 and rng.random() < 0.4 else rng.choice(people)
                 summary = f"{rng.choice(VERBS)} {rng.choice(NOUNS)}"

@@ -150,7 +150,7 @@ def test_a_release_shows_its_jira_issues_github_items_change_and_deployments(
 
 def test_upstream_calls_do_not_grow_with_the_number_of_releases(
         uncached: GraphQLClient, upstreams: Upstreams) -> None:
-    small, small_data = upstream_calls(upstreams, uncached, 10)
+    small, _ = upstream_calls(upstreams, uncached, 10)
     large, large_data = upstream_calls(upstreams, uncached, 100)
     assert len(large_data["releases"]["nodes"]) == 100
     items = sum(r["workItems"]["totalCount"] for r in large_data["releases"]["nodes"])

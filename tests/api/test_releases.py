@@ -96,8 +96,8 @@ def test_a_parent_that_would_make_a_cycle_is_refused(gql: GraphQLClient, unique:
     assert "cycle" in error["message"]
     error = gql.error(update, {"id": top["id"], "p": top["id"]})
     assert error["extensions"]["field"] == "parentId"
-    children = gql.data("query($k: String!) { release(key: $k) { parent { key } children { key } } }",
-                        {"k": f"TOP-{unique}"})["release"]
+    children = gql.data("query($k: String!) { release(key: $k) { parent { key } "
+                        "children { key } } }", {"k": f"TOP-{unique}"})["release"]
     assert children == {"parent": None, "children": [{"key": f"CH-{unique}"}]}
 
 
