@@ -101,6 +101,12 @@ class ActivityStatus(enum.Enum):
     SKIPPED = "SKIPPED"
 
 
+class IntentStatus(enum.Enum):
+    PENDING = "PENDING"  # recorded, upstream not yet confirmed
+    CREATED = "CREATED"  # upstream has it; `number` is set
+    FAILED = "FAILED"  # upstream refused it; nothing was created
+
+
 class Role(enum.Enum):
     VIEWER = "VIEWER"
     RELEASE_MANAGER = "RELEASE_MANAGER"
@@ -325,3 +331,30 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class ChangeIntent(Base):
+    """A change request Heatshield means to raise, written before the upstream call.
+
+    The correlation id travels into the upstream record, so after a lost
+    response, a retry or a restart the hub finds what it created instead of
+    creating it again.
+    """
+
+    __tablename__ = "change_intents"
+    __table_args__ = (UniqueConstraint("release_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
+                                            index=True)
+    source: Mapped[str] = mapped_column(String(80))
+    correlation_id: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[IntentStatus] = mapped_column(_enum(IntentStatus, "intent_status"),
+                                                 default=IntentStatus.PENDING)
+    number: Mapped[str | None] = mapped_column(String(80))
+    draft: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
