@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.hub import Hub
 from api.loaders import Loaders
+from api.permissions import Principal
 from api.settings import Settings
 from api.upstream_loaders import UpstreamLoaders
 
@@ -22,6 +23,8 @@ class Context:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     hub: Hub
+    # Who is asking (None: anonymous); set by the security middleware.
+    principal: Principal | None = None
     actor: str = "anonymous"
     request: Any = None
     response: Any = None
@@ -31,6 +34,8 @@ class Context:
     partial_errors: list[GraphQLError] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.principal is not None:
+            self.actor = self.principal.actor
         self.loaders = Loaders(self.sessions)
         self.upstream = UpstreamLoaders(self.hub)
 
