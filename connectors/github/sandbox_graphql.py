@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,13 +28,23 @@ from graphql import (
 )
 
 from connectors.github import sandbox_render as render
-from connectors.sandbox_world import Application, GitHubIssue, PullRequest, Release
+from connectors.sandbox_world import (
+    Application,
+    Deployment,
+    DeploymentStatus,
+    GitHubIssue,
+    PullRequest,
+    Release,
+)
 
 if TYPE_CHECKING:
     from connectors.github.sandbox import RateBudget
 
 SCHEMA_PATH = Path(__file__).with_name("sandbox_schema.graphql")
 MAX_PAGE = 100
+# A deployment's `state` follows its newest status; GitHub calls a successful one ACTIVE.
+DEPLOYMENT_STATE = {"success": "ACTIVE"}
+_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 Info = GraphQLResolveInfo[Any]
 Json = dict[str, Any]
 
@@ -167,6 +178,10 @@ class GraphQLService:
         if kind == "PullRequest":
             pull = next((p for p in self.data.pulls if str(p.id) == raw), None)
             return None if pull is None else self.pull(base, pull)
+        if kind == "Deployment":
+            found = next((d for d in self.data.deployments if str(d.id) == raw), None)
+            if found is not None:
+                return self.deployment(base, world.app(found.app_key), found)
         if kind == "User":
             who = next((p for p in world.people if str(p.github_id) == raw), None)
             if who is not None:
@@ -212,11 +227,57 @@ class GraphQLService:
                                    f"{number}.", extensions={"type": "NOT_FOUND"})
             return self.pull(base, found)
 
+        def deployments(info: Info, first: int | None = None, after: str | None = None,
+                        environments: list[str] | None = None,
+                        orderBy: Json | None = None) -> Json:
+            rows = [d for d in self.data.app_deployments(app)
+                    if environments is None or d.environment in environments]
+            newest_first = (orderBy or {}).get("direction") == "DESC"
+            rows.sort(key=lambda d: (d.created, d.id), reverse=newest_first)
+            return self._connection("deployments", rows, first, after,
+                                    lambda d: self.deployment(base, app, d))
+
         return {"__typename": "Repository", "id": render.node_id("Repository", app.repo_id),
                 "databaseId": app.repo_id, "name": app.repo_name,
                 "nameWithOwner": f"{app.repo_owner}/{app.repo_name}",
                 "url": f"{base}/{app.repo_owner}/{app.repo_name}", "milestone": milestone,
-                "milestones": milestones, "issue": issue, "pullRequest": pull_request}
+                "milestones": milestones, "issue": issue, "pullRequest": pull_request,
+                "deployments": deployments}
+
+    def deployment(self, base: str, app: Application, item: Deployment) -> Json:
+        """Values come from the REST rendering, so both APIs tell the same story."""
+        rest = render.deployment(base, app, item, self.data.deployment_extras.get(item.id))
+        latest = item.statuses[-1] if item.statuses else None
+        word = latest.state if latest else "pending"
+        return {"__typename": "Deployment", "id": rest["node_id"], "databaseId": item.id,
+                "environment": item.environment, "originalEnvironment": item.environment,
+                "latestEnvironment": item.environment, "description": rest["description"],
+                "task": rest["task"], "ref": self._ref(app, item.ref),
+                "commitOid": item.sha, "createdAt": rest["created_at"],
+                "updatedAt": rest["updated_at"], "creator": self._person(base, item.creator),
+                "state": DEPLOYMENT_STATE.get(word, word.upper()),
+                "latestStatus": None if latest is None else self._status(base, app, item, latest),
+                "repository": lambda info: self.repository(base, app)}
+
+    def _status(self, base: str, app: Application, item: Deployment,
+                status: DeploymentStatus) -> Json:
+        rest = render.deployment_status(base, app, item, status)
+        return {"__typename": "DeploymentStatus", "id": rest["node_id"],
+                "state": status.state.upper(), "description": rest["description"],
+                "environment": rest["environment"], "environmentUrl": rest["environment_url"],
+                "logUrl": rest["log_url"], "createdAt": rest["created_at"],
+                "updatedAt": rest["updated_at"], "creator": self._person(base, item.creator)}
+
+    def _ref(self, app: Application, name: str) -> Json | None:
+        """A tag or branch; a deployment made from a bare commit SHA has no ref."""
+        if any(t.name == name for t in self.data.tags(app)):
+            prefix = "refs/tags/"
+        elif _SHA.match(name):
+            return None
+        else:
+            prefix = "refs/heads/"
+        return {"__typename": "Ref", "id": render.node_id("Ref", f"{app.repo_id}:{prefix}{name}"),
+                "name": name, "prefix": prefix}
 
     def milestone(self, base: str, release: Release) -> Json:
         app = self.data.world.app(release.app_key)
@@ -284,7 +345,15 @@ class GraphQLService:
                 "author": self._person(base, item.author),
                 "milestone": self._milestone_of(base, item.release_key),
                 "repository": lambda info: self.repository(base, app),
-                "labels": self._labels(base, app, item.labels)}
+                "labels": self._labels(base, app, item.labels),
+                "assignees": self._assignees(base, item)}
+
+    def _assignees(self, base: str, item: GitHubIssue) -> Callable[..., Json]:
+        def assignees(info: Info, first: int | None = None, after: str | None = None) -> Json:
+            people = [item.assignee] if item.assignee is not None else []
+            return self._connection("assignees", people, first, after,
+                                    lambda who: self._person(base, who))
+        return assignees
 
     def pull(self, base: str, item: PullRequest) -> Json:
         app = self.data.world.app(item.app_key)

@@ -568,6 +568,102 @@ def test_graphql_without_a_token_is_401(github: httpx.Client) -> None:
     assert response.status_code == 401
 
 
+DEPLOYMENTS = """query($after: String, $envs: [String!], $order: DeploymentOrder) {
+  repository(owner: "acme-retail", name: "payments-service") {
+    deployments(first: 2, after: $after, environments: $envs, orderBy: $order) {
+      totalCount pageInfo { hasNextPage endCursor }
+      nodes { id databaseId environment ref { name prefix } commitOid createdAt updatedAt
+              creator { login } state latestStatus { state description createdAt } } } } }"""
+NEWEST_FIRST = {"field": "CREATED_AT", "direction": "DESC"}
+
+
+def graphql_deployments(client: httpx.Client, **variables: Any) -> list[dict[str, Any]]:
+    """Every deployment node, following `endCursor` to the end."""
+    nodes: list[dict[str, Any]] = []
+    after = None
+    for _ in range(100):
+        body = graphql(client, DEPLOYMENTS, after=after, **variables).json()
+        assert "errors" not in body, body
+        page = body["data"]["repository"]["deployments"]
+        nodes += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            assert page["totalCount"] == len(nodes)
+            return nodes
+        after = page["pageInfo"]["endCursor"]
+    raise AssertionError("paging did not end")
+
+
+def test_graphql_deployments_page_newest_first_and_agree_with_rest(
+        github: httpx.Client) -> None:
+    nodes = graphql_deployments(github, envs=["production"], order=NEWEST_FIRST)
+    rest = follow(github, f"{REPO}/deployments", environment="production", per_page=100)
+    assert len(rest) > 2  # more than one page of two
+    assert [n["databaseId"] for n in nodes] == [d["id"] for d in rest]
+    for node, raw in zip(nodes, rest, strict=True):
+        latest = github.get(f"{REPO}/deployments/{raw['id']}/statuses",
+                            params={"per_page": 1}).json()[0]
+        assert node["id"] == raw["node_id"]
+        assert (node["environment"], node["ref"]["name"], node["commitOid"]) == (
+            raw["environment"], raw["ref"], raw["sha"])
+        assert (node["createdAt"], node["updatedAt"]) == (raw["created_at"],
+                                                          raw["updated_at"])
+        assert node["creator"]["login"] == raw["creator"]["login"]
+        assert node["latestStatus"] == {"state": latest["state"].upper(),
+                                        "description": latest["description"],
+                                        "createdAt": latest["created_at"]}
+        expected_state = "ACTIVE" if latest["state"] == "success" else latest["state"].upper()
+        assert node["state"] == expected_state
+
+
+def test_graphql_deployments_default_to_oldest_first_across_environments(
+        github: httpx.Client, world: World) -> None:
+    nodes = graphql_deployments(github)
+    pay = sorted((d for d in world.deployments if d.app_key == "PAY"),
+                 key=lambda d: (d.created, d.id))
+    assert [n["databaseId"] for n in nodes] == [d.id for d in pay]
+    assert {n["environment"] for n in nodes} == {d.environment for d in pay}
+    assert all(n["ref"]["prefix"] == "refs/tags/" for n in nodes)
+
+
+def test_graphql_deployments_insist_on_a_page_size(github: httpx.Client) -> None:
+    body = graphql(github, """{ repository(owner: "acme-retail", name: "payments-service") {
+        deployments { totalCount } } }""").json()
+    assert body["errors"][0]["type"] == "MISSING_PAGINATION_BOUNDARIES"
+
+
+def test_a_new_deployment_has_no_latest_status_until_one_is_posted(world: World) -> None:
+    for client in fresh(world):
+        made = client.post(f"{REPO}/deployments",
+                           json={"ref": "v1.3.0", "environment": "dev"}).json()
+        query = "query($id: ID!) { node(id: $id) { ... on Deployment { state latestStatus " \
+                "{ state } } } }"
+        before = graphql(client, query, id=made["node_id"]).json()["data"]["node"]
+        client.post(f"{REPO}/deployments/{made['id']}/statuses", json={"state": "failure"})
+        after = graphql(client, query, id=made["node_id"]).json()["data"]["node"]
+    assert before == {"state": "PENDING", "latestStatus": None}
+    assert after == {"state": "FAILURE", "latestStatus": {"state": "FAILURE"}}
+
+
+def test_graphql_issue_assignees_are_the_rest_assignees(world: World) -> None:
+    unassigned = copy.deepcopy(world)  # every issue in the demo world has an assignee
+    pay = [i for i in unassigned.github_issues if i.app_key == "PAY"]
+    pay[0].assignee = None
+    query = ("{ repository(owner: \"acme-retail\", name: \"payments-service\") { "
+             + " ".join(f"i{i.number}: issue(number: {i.number}) "
+                        "{ assignees(first: 10) { totalCount nodes { login } } }" for i in pay)
+             + " } }")
+    for client in fresh(unassigned):
+        body = graphql(client, query).json()
+        assert "errors" not in body
+        rest = {i.number: client.get(f"{REPO}/issues/{i.number}").json()["assignees"]
+                for i in pay}
+    answers = {i.number: body["data"]["repository"][f"i{i.number}"]["assignees"] for i in pay}
+    assert answers[pay[0].number] == {"totalCount": 0, "nodes": []}
+    for number, answer in answers.items():
+        assert [n["login"] for n in answer["nodes"]] == [a["login"] for a in rest[number]]
+        assert answer["totalCount"] == len(rest[number])
+
+
 # -- webhooks -----------------------------------------------------------------------------------
 
 def test_signature_matches_githubs_documented_test_vector() -> None:
