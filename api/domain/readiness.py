@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from api.domain.gates import BlockerRule
 from connectors.base import ApprovalState, ChangeRecord, ChangeState, WorkItem, WorkStatus
 
-#: Priorities that make an unfinished item block a release (configurable later).
-DEFAULT_BLOCKER_PRIORITIES = frozenset({"highest", "blocker", "critical"})
+#: Priorities that make an unfinished item block a release; the rule lives in `gates`.
+DEFAULT_BLOCKER_PRIORITIES = BlockerRule().priorities
 APPROVED_STATES = frozenset({ChangeState.SCHEDULED, ChangeState.IMPLEMENT, ChangeState.REVIEW,
                              ChangeState.CLOSED})
 
@@ -34,10 +35,8 @@ class ReadinessSummary:
 
 
 def is_blocker(item: WorkItem, priorities: frozenset[str] = DEFAULT_BLOCKER_PRIORITIES) -> bool:
-    if item.status is WorkStatus.DONE:
-        return False
-    priority = getattr(item, "priority", None)
-    return priority is not None and priority.casefold() in priorities
+    """Kept for callers that only configure priorities; `BlockerRule` decides."""
+    return BlockerRule(priorities=priorities).is_blocker(item)
 
 
 def change_is_approved(change: ChangeRecord) -> bool:
@@ -46,15 +45,20 @@ def change_is_approved(change: ChangeRecord) -> bool:
 
 def summarize(per_source: Sequence[tuple[str, Sequence[WorkItem], bool, bool]],
               changes: Iterable[ChangeRecord],
-              blocker_priorities: frozenset[str] = DEFAULT_BLOCKER_PRIORITIES
-              ) -> ReadinessSummary:
-    """`per_source` holds (source, items, stale, available) for each source read."""
+              blocker_priorities: frozenset[str] = DEFAULT_BLOCKER_PRIORITIES,
+              rule: BlockerRule | None = None) -> ReadinessSummary:
+    """`per_source` holds (source, items, stale, available) for each source read.
+
+    `rule` (when given) replaces `blocker_priorities`, so readiness and the
+    blockers gate count the same items.
+    """
+    rule = rule or BlockerRule(priorities=blocker_priorities)
     counts: list[SourceCount] = []
     blockers: list[WorkItem] = []
     for source, items, stale, available in per_source:
         done = sum(1 for i in items if i.status is WorkStatus.DONE)
         counts.append(SourceCount(source, len(items), done, stale, available))
-        blockers += [i for i in items if is_blocker(i, blocker_priorities)]
+        blockers += rule.blockers(items)
     total = sum(c.total for c in counts)
     done = sum(c.done for c in counts)
     return ReadinessSummary(
