@@ -28,6 +28,10 @@ class UpstreamError(Exception):
     code: ErrorCode = ErrorCode.UPSTREAM_UNAVAILABLE
     #: Whether repeating an idempotent call could succeed.
     retryable: bool = False
+    #: Whether it says the upstream is broken (so it counts towards opening the
+    #: circuit breaker), rather than that it answered deliberately (a refusal, a
+    #: rate limit, refused credentials).
+    upstream_fault: bool = True
 
     def __init__(
         self,
@@ -42,6 +46,8 @@ class UpstreamError(Exception):
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        #: Set once the HTTP layer has counted it in health, so it is counted once.
+        self.recorded = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r}, message={self.message!r})"
@@ -74,6 +80,7 @@ class UpstreamRateLimited(UpstreamError):
     """The upstream asked us to slow down (429, or GitHub's 403 with no budget left)."""
 
     code = ErrorCode.UPSTREAM_RATE_LIMITED
+    upstream_fault = False
     retryable = True
 
 
@@ -81,6 +88,7 @@ class UpstreamAuthFailed(UpstreamError):
     """Credentials were refused (401) or lack permission (403)."""
 
     code = ErrorCode.UPSTREAM_AUTH_FAILED
+    upstream_fault = False
 
 
 class UpstreamBadResponse(UpstreamError):
@@ -93,6 +101,7 @@ class UpstreamRefused(UpstreamError):
     """The upstream understood a write and declined it (e.g. an ITSM refused a transition)."""
 
     code = ErrorCode.UPSTREAM_REFUSED
+    upstream_fault = False
 
 
 class ConnectorConfigError(ValueError):

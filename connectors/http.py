@@ -18,11 +18,18 @@ import logging
 import random
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import stamina
@@ -44,6 +51,7 @@ log = logging.getLogger("heatshield.connectors.http")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _DEDUPE_METHODS = frozenset({"GET", "HEAD"})
 _FROM_CACHE = "heatshield.from_etag_cache"
+E = TypeVar("E", bound=UpstreamError)
 
 
 # --------------------------------------------------------------------------- redaction
@@ -134,14 +142,20 @@ class LoginTokenAuth(httpx.Auth):
     """Hook for session-token schemes: log in, send the token, log in again on a 401.
 
     A kind subclasses it with its login request, how to read the token from the
-    login response, and how to put the token on a request. Concurrent first
-    calls may each log in once; the last token wins, which upstreams accept.
+    login response, and how to put the token on a request; it may override
+    `current_token` to expire a token early and `remember` to note when it got one.
+    In async clients one login is in flight at a time: concurrent first calls
+    wait for it and share its token, and a 401 renews the token once, unless
+    another caller already renewed it.
     """
 
     requires_response_body = True
 
     def __init__(self) -> None:
         self._token: SecretStr | None = None
+        self._lock = asyncio.Lock()
+        #: Logins made so far (renewals included).
+        self.logins = 0
 
     def login_request(self) -> httpx.Request:
         raise NotImplementedError
@@ -153,23 +167,65 @@ class LoginTokenAuth(httpx.Auth):
     def apply(self, request: httpx.Request, token: str) -> None:
         raise NotImplementedError
 
+    def current_token(self) -> str | None:
+        """The token to send, or None when a login is needed first."""
+        return None if self._token is None else self._token.get_secret_value()
+
+    def remember(self, token: str) -> None:
+        """Keep a fresh token, replacing (and un-registering) the old one."""
+        self.drop()
+        register_secret(token)
+        self._token = SecretStr(token)
+        self.logins += 1
+
+    def drop(self) -> None:
+        """Forget the token (after a logout, or before a new one replaces it)."""
+        if self._token is not None:
+            forget_secret(self._token.get_secret_value())
+        self._token = None
+
     def _login(self) -> Generator[httpx.Request, httpx.Response, str]:
         response = yield self.login_request()
         token = self.token_from(response)
-        if self._token is not None:
-            forget_secret(self._token.get_secret_value())
-        register_secret(token)
-        self._token = SecretStr(token)
+        self.remember(token)
         return token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._token.get_secret_value() if self._token else (yield from self._login())
+        """The synchronous flow (sync clients have no concurrent first calls to share)."""
+        token = self.current_token() or (yield from self._login())
         self.apply(request, token)
         response = yield request
         if response.status_code == 401:
             token = yield from self._login()
             self.apply(request, token)
             yield request
+
+    async def async_auth_flow(self, request: httpx.Request
+                              ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = self.current_token()
+        if token is None:
+            async with self._lock:
+                token = self.current_token()
+                if token is None:
+                    login = yield self.login_request()
+                    token = await self._stored(login)
+        self.apply(request, token)
+        response = yield request
+        if response.status_code != 401:
+            return
+        async with self._lock:
+            fresh = self.current_token()
+            if fresh is None or fresh == token:
+                login = yield self.login_request()
+                fresh = await self._stored(login)
+        self.apply(request, fresh)
+        yield request
+
+    async def _stored(self, response: httpx.Response) -> str:
+        await response.aread()
+        token = self.token_from(response)
+        self.remember(token)
+        return token
 
 
 def auth_from_secrets(secrets: AuthSecrets) -> httpx.Auth | None:
@@ -396,7 +452,12 @@ class UpstreamClient:
 
     `request()` returns the response for any status the connector should
     interpret itself (2xx, 3xx, 404, 409, 422 ...) and raises a typed
-    `UpstreamError` for transport failures, timeouts, 401/403, rate limits and 5xx.
+    `UpstreamError` for transport failures, timeouts, 401/403, rate limits and 5xx,
+    except for statuses the caller names in `accept`: those come back as they are
+    (not retried, not counted as failures), for connectors that read the
+    upstream's own error body, such as an ITSM refusing a write with 403 or 500.
+    Errors a connector finds itself (a bad payload, a GraphQL error) go through
+    `note_error`, so they count in health and the breaker like the layer's own.
     """
 
     def __init__(
@@ -509,8 +570,10 @@ class UpstreamClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         etag_cache: bool = True,
+        accept: Collection[int] = (),
     ) -> httpx.Response:
         """Send one logical call; see the class docstring for what raises."""
+        accepted = frozenset(accept)
         method = method.upper()
         request = self._client.build_request(method, path, params=params, json=json,
                                              data=data, headers=headers)
@@ -519,12 +582,14 @@ class UpstreamClient:
         use_cache = etag_cache and method == "GET" and "if-none-match" not in {
             k.lower() for k in (headers or {})}
         if method not in _DEDUPE_METHODS or json is not None or data is not None:
-            return await self._logical_call(request, retryable, use_cache)
+            return await self._logical_call(request, retryable, use_cache, accepted)
 
-        key = self._key(request)
+        # Callers accepting different statuses may not share one outcome.
+        key = (*self._key(request), "accept:" + ",".join(map(str, sorted(accepted))))
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._logical_call(request, retryable, use_cache))
+            task = asyncio.ensure_future(
+                self._logical_call(request, retryable, use_cache, accepted))
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._forget_inflight(key, t))
         return await asyncio.shield(task)
@@ -542,19 +607,30 @@ class UpstreamClient:
         try:
             return response.json()
         except ValueError:
-            error = UpstreamBadResponse(
+            raise self.note_error(UpstreamBadResponse(
                 self.name, f"{response.request.method} {response.request.url.path}: "
                 f"invalid JSON in a {response.status_code} response",
-                status=response.status_code)
-            self._note_error(error)
-            raise error from None
+                status=response.status_code)) from None
 
     def unexpected(self, response: httpx.Response) -> UpstreamBadResponse:
         """An error for a status the connector did not expect, for it to raise."""
-        error = UpstreamBadResponse(
+        return self.note_error(UpstreamBadResponse(
             self.name, f"{response.request.method} {response.request.url.path}: "
-            f"unexpected status {response.status_code}", status=response.status_code)
+            f"unexpected status {response.status_code}", status=response.status_code))
+
+    def note_error(self, error: E) -> E:
+        """Count a failure the connector found in an answer the layer let through.
+
+        It shows in health like the layer's own errors, and one that says the
+        upstream is broken (`upstream_fault`: a bad payload) counts towards
+        opening the breaker. Each error counts once, however often it is noted.
+        Returns the error, for `raise self.http.note_error(...)`.
+        """
+        if error.recorded:
+            return error
         self._note_error(error)
+        if error.upstream_fault:
+            self.breaker.record_failure()
         return error
 
     # ------------------------------------------------------------------ internals
@@ -589,11 +665,11 @@ class UpstreamClient:
         return wait + random.uniform(0, min(self.retry.wait_jitter, wait * 0.1))
 
     async def _logical_call(self, request: httpx.Request, retryable: bool,
-                            use_cache: bool) -> httpx.Response:
+                            use_cache: bool, accept: frozenset[int]) -> httpx.Response:
         cache_key = self._key(request) if use_cache else None
         try:
             if not retryable or self.retry.max_retries == 0:
-                return await self._attempt(request, cache_key)
+                return await self._attempt(request, cache_key, accept)
             response: httpx.Response | None = None
             async for attempt in stamina.retry_context(
                 on=self._backoff,
@@ -604,7 +680,7 @@ class UpstreamClient:
                 wait_jitter=self.retry.wait_jitter,
             ):
                 with attempt:
-                    response = await self._attempt(request, cache_key)
+                    response = await self._attempt(request, cache_key, accept)
             assert response is not None
             return response
         except UpstreamError as error:
@@ -612,13 +688,15 @@ class UpstreamClient:
             raise
 
     def _note_error(self, error: UpstreamError) -> None:
+        """Health bookkeeping only; the breaker saw the call's outcome already."""
+        error.recorded = True
         self._stats.failures += 1
         self._stats.last_error = error
         self._stats.last_error_at = datetime.now(UTC)
         log.info("%s: %s", self.name, error.message)
 
-    async def _attempt(self, request: httpx.Request,
-                       cache_key: tuple[str, ...] | None) -> httpx.Response:
+    async def _attempt(self, request: httpx.Request, cache_key: tuple[str, ...] | None,
+                       accept: frozenset[int]) -> httpx.Response:
         method, path = request.method, request.url.path
         if not self.breaker.allow():
             error = UpstreamUnavailable(
@@ -656,12 +734,16 @@ class UpstreamClient:
         self._stats.latency(elapsed_ms)
         status = response.status_code
         log.debug("%s %s %s -> %d in %.0f ms", self.name, method, path, status, elapsed_ms)
-        return self._classify(response, cached, cache_key)
+        return self._classify(response, cached, cache_key, accept)
 
     def _classify(self, response: httpx.Response, cached: _Cached | None,
-                  cache_key: tuple[str, ...] | None) -> httpx.Response:
+                  cache_key: tuple[str, ...] | None, accept: frozenset[int]) -> httpx.Response:
         status = response.status_code
         where = f"{response.request.method} {response.request.url.path}"
+        if status in accept:  # the upstream answered on purpose; the caller reads it
+            self.breaker.record_success()
+            self._stats.last_success_at = datetime.now(UTC)
+            return response
         if status >= 500:
             self.breaker.record_failure()
             error = UpstreamUnavailable(self.name, f"{where}: upstream answered {status}",

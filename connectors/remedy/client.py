@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -48,8 +48,6 @@ from connectors.http import (
     LoginFailed,
     LoginTokenAuth,
     UpstreamClient,
-    forget_secret,
-    register_secret,
     retry_after_seconds,
 )
 from connectors.remedy import mapping as m
@@ -71,9 +69,8 @@ def form_path(form: str) -> str:
 class ArJwtAuth(LoginTokenAuth):
     """`Authorization: AR-JWT <token>` from `POST /api/jwt/login`.
 
-    The base class's synchronous flow cannot wait on a lock, so the async flow
-    is overridden: callers share one login, a token is renewed shortly before
-    its lifetime ends, and a 401 renews it once unless another caller already did.
+    The base class shares one login among concurrent callers and renews once on
+    a 401; here a token is also renewed shortly before its lifetime ends.
     """
 
     def __init__(self, source: str, base_url: httpx.URL, username: str, password: SecretStr,
@@ -85,8 +82,6 @@ class ArJwtAuth(LoginTokenAuth):
         self._password = password
         self._ttl = ttl_seconds
         self._issued_at = 0.0
-        self._lock = asyncio.Lock()
-        self.logins = 0
 
     # --- the hooks of LoginTokenAuth --------------------------------------
 
@@ -116,50 +111,17 @@ class ArJwtAuth(LoginTokenAuth):
 
     def current_token(self) -> str | None:
         """The cached token while it has some life left; renewal starts a minute early."""
-        if self._token is None:
+        token = super().current_token()
+        if token is None:
             return None
         margin = min(60.0, self._ttl * 0.1)
         if time.monotonic() - self._issued_at >= self._ttl - margin:
             return None
-        return self._token.get_secret_value()
-
-    def drop(self) -> None:
-        """Forget the token (after a logout, or when a new one replaces it)."""
-        if self._token is not None:
-            forget_secret(self._token.get_secret_value())
-        self._token = None
-
-    async def async_auth_flow(self, request: httpx.Request
-                              ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = self.current_token()
-        if token is None:
-            async with self._lock:
-                token = self.current_token()
-                if token is None:
-                    response = yield self.login_request()
-                    await response.aread()
-                    token = self._store(response)
-        self.apply(request, token)
-        response = yield request
-        if response.status_code != 401:
-            return
-        async with self._lock:
-            fresh = self.current_token()
-            if fresh is None or fresh == token:
-                login = yield self.login_request()
-                await login.aread()
-                fresh = self._store(login)
-        self.apply(request, fresh)
-        yield request
-
-    def _store(self, response: httpx.Response) -> str:
-        token = self.token_from(response)
-        self.drop()
-        register_secret(token)
-        self._token = SecretStr(token)
-        self._issued_at = time.monotonic()
-        self.logins += 1
         return token
+
+    def remember(self, token: str) -> None:
+        super().remember(token)
+        self._issued_at = time.monotonic()
 
 
 def _json_or_none(response: httpx.Response) -> object:
@@ -248,7 +210,7 @@ class RemedyConnector(Connector):
         return m.change_record(entry, source=self.name, overrides=self.settings.status_map)
 
     def _bad(self, message: str, status: int | None = None) -> UpstreamBadResponse:
-        return UpstreamBadResponse(self.name, message, status=status)
+        return self.http.note_error(UpstreamBadResponse(self.name, message, status=status))
 
     # --- writes ------------------------------------------------------------------
 
@@ -258,10 +220,11 @@ class RemedyConnector(Connector):
             return existing
         values = m.create_values(draft, **self._requester())
         try:
+            # AR answers a create its workflow rejects with 500 and its error array.
             response = await self.http.request(
                 "POST", form_path(m.CREATE_FORM),
                 params={"fields": m.fields_param(["Infrastructure Change Id"])},
-                json={"values": values}, idempotent=False)
+                json={"values": values}, idempotent=False, accept=(500,))
         except (UpstreamTimeout, UpstreamUnavailable) as error:
             if error.status is not None:  # the server answered: nothing was created
                 raise self._refused(f"Remedy refused to create the change "
@@ -340,20 +303,18 @@ class RemedyConnector(Connector):
     async def _put(self, path: str, number: str, values: Mapping[str, object]) -> None:
         target = values.get(m.STATUS)
         doing = f"move {number} to {target!r}" if target else f"update {number}"
-        try:
-            response = await self.http.request("PUT", path, json={"values": dict(values)})
-        except UpstreamUnavailable as error:
-            # Remedy answers workflow refusals (process flow, required fields) with 500.
-            if error.status == 500:
-                raise self._refused(f"Remedy refused to {doing} (HTTP 500)", 500) from None
-            raise
+        # Remedy answers workflow refusals (process flow, required fields) with 500
+        # and its error array, which says why.
+        response = await self.http.request("PUT", path, json={"values": dict(values)},
+                                           accept=(500,))
         if not response.is_success:
             raise self._refused(f"Remedy refused to {doing}: HTTP {response.status_code} "
                                 f"{m.error_text(_json_or_none(response))}".rstrip(),
                                 response.status_code)
 
     def _refused(self, message: str, status: int | None) -> UpstreamRefused:
-        return UpstreamRefused(self.name, message, status=status)
+        """Quotes AR's own message text (never credentials); long arrays are cut short."""
+        return UpstreamRefused(self.name, message[:400], status=status)
 
     # --- lifecycle ---------------------------------------------------------------
 
