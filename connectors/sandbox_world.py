@@ -277,6 +277,15 @@ def _sha(*parts: object) -> str:
     return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
 
 
+def _letters(n: int) -> str:
+    """"" for 0, then B..Z, BA..ZZ: a suffix that keeps scaled keys unique."""
+    out = ""
+    while n > 0:
+        out = chr(ord("A") + n % 26) + out
+        n //= 26
+    return out
+
+
 def _people(rng: random.Random, count: int) -> list[Person]:
     people: list[Person] = []
     for i in range(count):
@@ -310,7 +319,7 @@ def build_world(seed: int = 7, scale: int = 1) -> World:
     for i in range(app_count):
         base_key, base_name, repo = APP_CATALOGUE[i % len(APP_CATALOGUE)]
         n = i // len(APP_CATALOGUE)
-        key = base_key if n == 0 else f"{base_key[:2]}{chr(ord('A') + n - 1)}"
+        key = base_key + _letters(n)  # JIRA project keys are letters only: PAY, PAYB, ...
         name = base_name if n == 0 else f"{base_name} {n + 1}"
         repo_name = repo if n == 0 else f"{repo}-{n + 1}"
         applications.append(Application(

@@ -1,0 +1,136 @@
+"""Federation benchmark: upstream calls against N, and latency against injected delay.
+
+Prints, side by side from one run:
+- upstream calls per source for the dashboard query over N=10 and N=200
+  linked releases, and their ratio (batching: it should stay near 1);
+- the dashboard query's latency with L ms added to every sandbox answer,
+  caches empty and upstream sessions (Remedy's token) established, divided
+  by L (goal: at most 1.15, i.e. one round trip to the slowest source).
+
+Run: `.venv/bin/python -m bench.federation [--latency-ms 200] [--repeat 5]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.demo import build_sandboxes, demo_connectors, demo_environ, seed
+from api.settings import load_settings
+from connectors.sandbox_world import build_world
+from tests.support.server import serve_asgi
+
+KINDS = ("jira", "github", "servicenow", "remedy")
+DASHBOARD = """
+query($n: Int!) {
+  releases(first: $n) {
+    nodes {
+      key status windowStart
+      readiness { total done ratio changeApproved perSource { source total done } }
+      workItems(first: 100) { totalCount nodes { key status statusLabel } }
+      changeRequests { number state stateLabel approval }
+      deployments { environment ref state }
+    }
+  }
+}"""
+
+
+class Bench:
+    def __init__(self, sandbox_url: str, hub_url: str, headers: dict[str, str]) -> None:
+        self.sandbox_url = sandbox_url
+        self.hub = httpx.Client(base_url=hub_url, timeout=120, headers=headers)
+
+    def query(self, n: int) -> dict[str, Any]:
+        response = self.hub.post("/graphql", json={"query": DASHBOARD, "variables": {"n": n}})
+        body: dict[str, Any] = response.json()
+        if body.get("errors"):
+            raise SystemExit(f"dashboard query failed: {body['errors'][:2]}")
+        return body
+
+    def calls(self) -> dict[str, int]:
+        return {k: httpx.get(f"{self.sandbox_url}/sandbox/{k}/_sandbox/requests").json()["count"]
+                for k in KINDS}
+
+    def reset(self) -> None:
+        for kind in KINDS:
+            httpx.delete(f"{self.sandbox_url}/sandbox/{kind}/_sandbox/requests")
+
+    def latency(self, latency_ms: float) -> None:
+        for kind in KINDS:
+            httpx.delete(f"{self.sandbox_url}/sandbox/{kind}/_sandbox/faults")
+            if latency_ms:
+                httpx.post(f"{self.sandbox_url}/sandbox/{kind}/_sandbox/faults",
+                           json={"latency_ms": latency_ms}).raise_for_status()
+
+    def calls_for(self, n: int) -> dict[str, int]:
+        self.reset()
+        self.query(n)
+        return self.calls()
+
+    def timed(self, n: int, repeat: int) -> list[float]:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            self.query(n)
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=200.0)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--apps", type=int, default=8,
+                        help="applications whose releases go into the hub's database")
+    args = parser.parse_args()
+
+    world = build_world(seed=7, scale=10)
+    apps = {a.key for a in world.applications[:args.apps]}
+    keys = [r.key for r in world.releases if r.app_key in apps]
+    with tempfile.TemporaryDirectory() as tmp, \
+            serve_asgi(Starlette(routes=build_sandboxes(world).mounts())) as sandbox_url:
+        settings = load_settings(
+            None, database={"url": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"},
+            connectors=[c.model_dump() for c in demo_connectors(sandbox_url)],
+            limits={"max_page_size": 200},
+            federation={"cache_ttl_seconds": 0})  # every query goes upstream
+
+        async def seed_step(sessions: Any) -> None:
+            await seed(sessions, world, releases=keys)
+
+        app = create_app(settings, environ=demo_environ(), startup=[seed_step])
+        with serve_asgi(app) as hub_url:
+            bench = Bench(sandbox_url, hub_url, headers={})
+            bench.query(1)  # connections and the Remedy token, outside the figures
+            small, large = bench.calls_for(10), bench.calls_for(200)
+            print(f"releases in the hub: {len(keys)} (world seed 7, scale 10)")
+            print(f"{'source':<12}{'calls N=10':>12}{'calls N=200':>13}{'ratio':>8}")
+            for kind in KINDS:
+                ratio = large[kind] / small[kind] if small[kind] else float("nan")
+                print(f"{kind:<12}{small[kind]:>12}{large[kind]:>13}{ratio:>8.2f}")
+            total_small, total_large = sum(small.values()), sum(large.values())
+            print(f"{'total':<12}{total_small:>12}{total_large:>13}"
+                  f"{total_large / total_small:>8.2f}")
+
+            bench.latency(0)
+            base = bench.timed(10, args.repeat)
+            bench.latency(args.latency_ms)
+            slow = bench.timed(10, args.repeat)
+            bench.latency(0)
+            median_base, median_slow = statistics.median(base), statistics.median(slow)
+            print(f"dashboard query, N=10, median of {args.repeat}: "
+                  f"{median_base:.1f} ms with no added latency; "
+                  f"{median_slow:.1f} ms with L={args.latency_ms:.0f} ms on every sandbox")
+            print(f"latency / L = {median_slow / args.latency_ms:.3f} (goal <= 1.15)")
+
+
+if __name__ == "__main__":
+    main()
