@@ -292,6 +292,8 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_in_flight = False
+        # What the last success replaced, so a bad answer can take it back.
+        self._before_success: tuple[int, float | None] | None = None
 
     @property
     def state(self) -> BreakerState:
@@ -317,11 +319,13 @@ class CircuitBreaker:
         return False
 
     def record_success(self) -> None:
+        self._before_success = (self._failures, self._opened_at)
         self._failures = 0
         self._opened_at = None
         self._trial_in_flight = False
 
     def record_failure(self) -> None:
+        self._before_success = None
         if self._trial_in_flight or self._opened_at is not None:
             self._opened_at = self._clock()
             self._trial_in_flight = False
@@ -329,6 +333,15 @@ class CircuitBreaker:
         self._failures += 1
         if self._failures >= self.failure_threshold:
             self._opened_at = self._clock()
+
+    def record_bad_answer(self) -> None:
+        """An answer counted as a success proved unusable (a bad payload): take the
+        success back and count a failure, so repeated bad answers open the breaker
+        and a half-open trial that got one reopens it."""
+        if self._before_success is not None:
+            self._failures, self._opened_at = self._before_success
+            self._before_success = None
+        self.record_failure()
 
     def release(self) -> None:
         """An allowed call ended with no verdict (cancelled); free the trial slot."""
@@ -630,7 +643,7 @@ class UpstreamClient:
             return error
         self._note_error(error)
         if error.upstream_fault:
-            self.breaker.record_failure()
+            self.breaker.record_bad_answer()
         return error
 
     # ------------------------------------------------------------------ internals

@@ -27,6 +27,7 @@ from connectors.errors import (
     UpstreamBadResponse,
     UpstreamError,
     UpstreamRateLimited,
+    UpstreamRefused,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -118,8 +119,14 @@ class FakeUpstream:
             self.hits["malformed"] += 1
             return Response('{"items": [1, 2', media_type="application/json")
 
+        async def refuse(request: Request) -> Response:
+            self.hits[f"refuse {request.method}"] += 1
+            return JSONResponse({"error": {"message": "Operation Failed",
+                                           "detail": "Rejected by a business rule"}}, 403)
+
         async def login(request: Request) -> Response:
             self.hits["login"] += 1
+            await asyncio.sleep(0.05)  # long enough for concurrent first calls to overlap
             form = await request.form()
             if form.get("password") != PASSWORD:
                 return JSONResponse([{"messageText": "bad login"}], 401)
@@ -136,7 +143,8 @@ class FakeUpstream:
         return Starlette(routes=[
             Route("/busy", busy), Route("/reset", reset),
             Route("/always-busy", always_busy, methods=["GET", "POST"]),
-            Route("/etag", etag), Route("/fail", fail), Route("/slow", slow),
+            Route("/etag", etag), Route("/fail", fail, methods=["GET", "PUT"]),
+            Route("/slow", slow), Route("/refuse", refuse, methods=["GET", "POST"]),
             Route("/hang", hang), Route("/private", private), Route("/malformed", malformed),
             Route("/login", login, methods=["POST"]), Route("/session-only", session_only),
         ])
@@ -310,6 +318,106 @@ async def test_a_failed_trial_call_reopens_the_breaker(
     assert upstream.hits["fail"] == 2
 
 
+async def test_a_bad_payload_the_connector_notes_counts_in_health_and_the_breaker(
+        base_url: str, upstream: FakeUpstream) -> None:
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=30)
+    async with client(base_url, breaker=breaker) as http:
+        for _ in range(2):
+            await http.request("GET", "/etag")  # a 200 the layer is happy with...
+            error = UpstreamBadResponse("fake", "items is not a list")
+            assert http.note_error(error) is error  # ...whose shape the connector rejects
+            http.note_error(error)  # noting it again does not count it twice
+        health = http.health()
+        with pytest.raises(UpstreamUnavailable, match="circuit open"):
+            await http.request("GET", "/etag", etag_cache=False)
+    assert (health.failures, health.breaker) == (2, BreakerState.OPEN)
+    assert health.last_error_message == "items is not a list"
+    assert health.last_error_code is ErrorCode.UPSTREAM_BAD_RESPONSE
+    assert upstream.hits["etag 200"] == 1 and upstream.hits["etag 304"] == 1
+
+
+@pytest.mark.parametrize("error", [
+    UpstreamRateLimited("fake", "GraphQL budget spent", retry_after=60),
+    UpstreamAuthFailed("fake", "GraphQL: resource not accessible"),
+    UpstreamRefused("fake", "the change cannot move there"),
+], ids=["rate-limited", "auth-failed", "refused"])
+async def test_a_deliberate_refusal_the_connector_notes_shows_in_health_but_keeps_calls_flowing(
+        base_url: str, error: UpstreamError) -> None:
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=30)
+    async with client(base_url, breaker=breaker) as http:
+        http.note_error(error)
+        assert http.health().last_error_code is error.code
+        assert http.health().failures == 1
+        assert (await http.request("GET", "/etag")).status_code == 200
+    assert breaker.state is BreakerState.CLOSED
+
+
+async def test_malformed_json_counts_towards_opening_the_breaker(
+        base_url: str, upstream: FakeUpstream) -> None:
+    breaker = CircuitBreaker(failure_threshold=3, cooldown_seconds=30)
+    async with client(base_url, breaker=breaker) as http:
+        for _ in range(3):
+            with pytest.raises(UpstreamBadResponse):
+                await http.get_json("/malformed")
+        with pytest.raises(UpstreamUnavailable, match="circuit open"):
+            await http.get_json("/malformed")
+    assert upstream.hits["malformed"] == 3
+    assert http.health().failures == 4
+
+
+# --------------------------------------------------------------------------- accepted statuses
+
+
+async def test_an_accepted_403_comes_back_for_the_caller_to_read(
+        base_url: str, upstream: FakeUpstream) -> None:
+    async with client(base_url) as http:
+        with pytest.raises(UpstreamAuthFailed):
+            await http.request("POST", "/refuse", json={})
+        response = await http.request("POST", "/refuse", json={}, accept=(403,))
+        health = http.health()
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "Operation Failed"
+    assert health.failures == 1  # only the call that did not accept it
+
+
+async def test_an_accepted_500_is_neither_retried_nor_a_failure(
+        base_url: str, upstream: FakeUpstream) -> None:
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=30)
+    async with client(base_url, breaker=breaker) as http:
+        response = await http.request("PUT", "/fail", json={}, accept=(500,))
+        assert response.status_code == 500 and response.json() == {"error": "boom"}
+        assert upstream.hits["fail"] == 1  # a PUT is idempotent, yet was not repeated
+        assert (http.health().failures, breaker.state) == (0, BreakerState.CLOSED)
+        with pytest.raises(UpstreamUnavailable):
+            await http.request("PUT", "/fail", json={})
+    assert upstream.hits["fail"] == 2
+    assert breaker.state is BreakerState.OPEN
+
+
+async def test_identical_gets_accepting_different_statuses_do_not_share_an_answer(
+        base_url: str, upstream: FakeUpstream) -> None:
+    async with client(base_url) as http:
+        plain, accepting = await asyncio.gather(
+            http.request("GET", "/refuse"), http.request("GET", "/refuse", accept=(403,)),
+            return_exceptions=True)
+    assert isinstance(plain, UpstreamAuthFailed)
+    assert isinstance(accepting, httpx.Response) and accepting.status_code == 403
+    assert upstream.hits["refuse GET"] == 2
+
+
+def test_a_bad_answer_to_a_half_open_trial_reopens_the_breaker() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=10, clock=lambda: now[0])
+    breaker.record_failure()
+    now[0] = 10.0
+    assert breaker.allow()  # the one trial call
+    breaker.record_success()  # it answered 200...
+    closed = breaker.state
+    breaker.record_bad_answer()  # ...with a body the connector could not use
+    assert (closed, breaker.state) == (BreakerState.CLOSED, BreakerState.OPEN)
+    assert breaker.retry_in() == 10
+
+
 # --------------------------------------------------------------------------- de-duplication
 
 
@@ -406,6 +514,44 @@ async def test_login_token_auth_logs_in_once_and_renews_after_a_401(
         upstream.session = "expired-on-the-server"
         assert await http.get_json("/session-only") == {"session": "session-2"}
     assert upstream.hits["login"] == 2
+
+
+async def test_concurrent_first_calls_share_one_login(
+        base_url: str, upstream: FakeUpstream) -> None:
+    auth = FormLoginAuth(base_url)
+    async with client(base_url, auth=auth) as http:
+        answers = await asyncio.gather(
+            *(http.get_json("/session-only", params={"n": n}) for n in range(10)))
+    assert answers == [{"session": "session-1"}] * 10
+    assert (upstream.hits["login"], auth.logins) == (1, 1)
+    assert upstream.hits["session-only"] == 10
+
+
+async def test_concurrent_calls_refused_with_one_expired_token_renew_it_once(
+        base_url: str, upstream: FakeUpstream) -> None:
+    auth = FormLoginAuth(base_url)
+    async with client(base_url, auth=auth) as http:
+        await http.get_json("/session-only")
+        upstream.session = "expired-on-the-server"
+        answers = await asyncio.gather(
+            *(http.get_json("/session-only", params={"n": n}) for n in range(10)))
+    assert answers == [{"session": "session-2"}] * 10
+    assert (upstream.hits["login"], auth.logins) == (2, 2)
+
+
+async def test_a_refused_login_is_an_auth_failure_and_the_next_call_tries_again(
+        base_url: str, upstream: FakeUpstream) -> None:
+    class WrongPassword(FormLoginAuth):
+        def login_request(self) -> httpx.Request:
+            return httpx.Request("POST", f"{self.base_url}/login",
+                                 data={"username": "demo", "password": "nope"})
+
+    async with client(base_url, auth=WrongPassword(base_url)) as http:
+        for _ in range(2):
+            with pytest.raises(UpstreamAuthFailed, match="login refused"):
+                await http.get_json("/session-only")
+    assert upstream.hits["login"] == 2
+    assert upstream.hits["session-only"] == 0
 
 
 # --------------------------------------------------------------------------- secrets
