@@ -1,0 +1,106 @@
+// Routes and the signed-in shell. Pages are loaded on first visit, so the first
+// paint carries only the shell and the page asked for.
+import { lazy, Suspense, useCallback, useEffect, useState } from "react";
+import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router";
+import { fetchSession, logout, type SessionState } from "./auth";
+import { Skeleton } from "./components/common";
+import { LoginPage } from "./pages/Login";
+
+const CalendarPage = lazy(() => import("./pages/Calendar"));
+const ReleasesPage = lazy(() => import("./pages/Releases"));
+const ReleasePage = lazy(() => import("./pages/Release"));
+const ChangeRequestsPage = lazy(() => import("./pages/ChangeRequests"));
+const EnvironmentsPage = lazy(() => import("./pages/Environments"));
+const SourcesPage = lazy(() => import("./pages/Sources"));
+const GraphiQLPage = lazy(() => import("./pages/GraphiQLPage"));
+
+const NAV = [
+  ["/calendar", "Calendar"],
+  ["/releases", "Releases"],
+  ["/changes", "Change requests"],
+  ["/environments", "Environments"],
+  ["/sources", "Sources"],
+  ["/graphiql", "GraphiQL"],
+] as const;
+
+export function App() {
+  const [session, setSession] = useState<SessionState | null>(null);
+  const location = useLocation();
+  const navigate = useNavigate();
+
+  const refresh = useCallback(() => {
+    fetchSession()
+      .then(setSession)
+      .catch(() => setSession({ kind: "anonymous" }));
+  }, []);
+  useEffect(refresh, [refresh]);
+
+  if (session === null) return <Skeleton rows={3} label="Checking your session" />;
+
+  if (location.pathname === "/login") {
+    return <LoginPage onSignedIn={refresh} />;
+  }
+  if (session.kind === "anonymous") {
+    const next = encodeURIComponent(location.pathname + location.search);
+    return <Navigate to={`/login?next=${next}`} replace />;
+  }
+
+  const signOut = async () => {
+    await logout();
+    setSession({ kind: "anonymous" });
+    navigate("/login");
+  };
+
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <nav className="sidebar" aria-label="Main">
+        <div className="brand">Heatshield</div>
+        <ul>
+          {NAV.map(([to, label]) => (
+            <li key={to}>
+              <NavLink to={to}>{label}</NavLink>
+            </li>
+          ))}
+        </ul>
+        <div className="who">
+          {session.kind === "signed-in" ? (
+            <>
+              <span title={session.role ?? undefined}>{session.user}</span>
+              <button type="button" className="link-button" onClick={signOut}>
+                Sign out
+              </button>
+            </>
+          ) : (
+            <span className="muted">Open access (no sign-in on this server)</span>
+          )}
+        </div>
+      </nav>
+      <main id="main" tabIndex={-1}>
+        <Suspense fallback={<Skeleton rows={6} label="Loading page" />}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/calendar" replace />} />
+            <Route path="/calendar" element={<CalendarPage />} />
+            <Route path="/releases" element={<ReleasesPage />} />
+            <Route path="/releases/:key" element={<ReleasePage />} />
+            <Route path="/changes" element={<ChangeRequestsPage />} />
+            <Route path="/environments" element={<EnvironmentsPage />} />
+            <Route path="/sources" element={<SourcesPage />} />
+            <Route path="/graphiql" element={<GraphiQLPage />} />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </Suspense>
+      </main>
+    </div>
+  );
+}
+
+function NotFound() {
+  return (
+    <div className="empty">
+      <strong>No such page.</strong> <NavLink to="/calendar">Back to the calendar</NavLink>
+    </div>
+  );
+}

@@ -1,0 +1,138 @@
+// Turns the calendar query's answer into timeline rows: blackouts first, then one
+// row per application with its releases and the change windows linked to them.
+import { changeOutsideRelease, findConflicts, type Blackout, type PlannedRelease } from "./conflicts";
+
+export interface CalendarRelease extends PlannedRelease {
+  name: string;
+  type: string;
+  applications: readonly { key: string; name: string }[];
+  links: readonly { kind: string; externalKey: string }[];
+}
+
+export interface CalendarChange {
+  id: string;
+  number: string;
+  title: string;
+  stateLabel: string;
+  approval: string;
+  plannedStart: string | null;
+  plannedEnd: string | null;
+  source: { name: string };
+}
+
+export interface CalendarFilters {
+  application: string | null;
+  tier: string | null;
+}
+
+export interface Bar {
+  id: string;
+  start: Date;
+  end: Date;
+  label: string;
+  title: string;
+  kind: "release" | "change" | "blackout";
+  tone?: string;
+  href?: string;
+  conflicts?: string[];
+}
+
+export interface Row {
+  id: string;
+  label: string;
+  items: Bar[];
+}
+
+const BLACKOUT_ROW = "blackouts";
+const UNLINKED_ROW = "unlinked-changes";
+
+export function buildRows(
+  releases: readonly CalendarRelease[],
+  blackouts: readonly Blackout[],
+  changes: readonly CalendarChange[],
+  filters: CalendarFilters,
+): Row[] {
+  const shownBlackouts = blackouts.filter(
+    (b) =>
+      (!filters.tier || b.tiers.length === 0 || b.tiers.includes(filters.tier)) &&
+      (!filters.application || b.applications.length === 0 || b.applications.some((a) => a.key === filters.application)),
+  );
+  const shownReleases = releases.filter(
+    (r) => !filters.application || r.applications.some((a) => a.key === filters.application),
+  );
+  const conflicts = findConflicts(releases, blackouts);
+  const rows = new Map<string, Row>();
+  const rowFor = (key: string, label: string) => {
+    let row = rows.get(key);
+    if (!row) {
+      row = { id: key, label, items: [] };
+      rows.set(key, row);
+    }
+    return row;
+  };
+
+  if (shownBlackouts.length > 0) {
+    const row = rowFor(BLACKOUT_ROW, "Blackout windows");
+    for (const b of shownBlackouts) {
+      row.items.push({
+        id: b.id,
+        start: new Date(b.start),
+        end: new Date(b.end),
+        label: b.name,
+        title: `${b.name} (${b.tiers.join(", ") || "all tiers"})`,
+        kind: "blackout",
+      });
+    }
+  }
+
+  const releaseByChange = new Map<string, CalendarRelease>();
+  for (const r of releases) {
+    for (const link of r.links) if (link.kind === "CHANGE_REQUEST") releaseByChange.set(link.externalKey, r);
+  }
+
+  for (const r of shownReleases) {
+    if (!r.windowStart || !r.windowEnd) continue;
+    const app = r.applications[0];
+    const row = rowFor(app ? `app-${app.key}` : "no-app", app ? app.name : "No application");
+    const reasons = conflicts.get(r.id) ?? [];
+    row.items.push({
+      id: r.id,
+      start: new Date(r.windowStart),
+      end: new Date(r.windowEnd),
+      label: r.key,
+      title: `${r.key} · ${r.name} · ${r.status}`,
+      kind: "release",
+      tone: r.status.toLowerCase(),
+      href: `/releases/${encodeURIComponent(r.key)}`,
+      conflicts: reasons,
+    });
+  }
+
+  for (const c of changes) {
+    if (!c.plannedStart || !c.plannedEnd) continue;
+    const release = releaseByChange.get(c.number);
+    if (filters.application && !release?.applications.some((a) => a.key === filters.application)) continue;
+    const app = release?.applications[0];
+    const row = app ? rowFor(`app-${app.key}`, app.name) : rowFor(UNLINKED_ROW, "Other change requests");
+    const outside = release && changeOutsideRelease(c, release) ? [`window leaves ${release.key}'s window`] : [];
+    row.items.push({
+      id: c.id,
+      start: new Date(c.plannedStart),
+      end: new Date(c.plannedEnd),
+      label: c.number,
+      title: `${c.number} · ${c.title} · ${c.stateLabel} · approval ${c.approval.toLowerCase().replace("_", " ")}`,
+      kind: "change",
+      tone: c.approval.toLowerCase(),
+      href: release ? `/releases/${encodeURIComponent(release.key)}` : undefined,
+      conflicts: outside,
+    });
+  }
+
+  const ordered = [...rows.values()];
+  const rank = (row: Row) => (row.id === BLACKOUT_ROW ? 0 : row.id === UNLINKED_ROW ? 2 : 1);
+  return ordered.sort((a, b) => rank(a) - rank(b) || a.label.localeCompare(b.label));
+}
+
+export function countConflicts(rows: readonly Row[]): number {
+  return rows.reduce((n, row) => n + row.items.filter((i) => (i.conflicts?.length ?? 0) > 0).length, 0);
+}

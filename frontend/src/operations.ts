@@ -1,0 +1,198 @@
+// Every operation the dashboard sends, typed by GraphQL Code Generator from schema.graphql.
+import { graphql } from "./gql";
+
+export const CalendarQuery = graphql(`
+  query Calendar($from: DateTime!, $to: DateTime!) {
+    calendar(from: $from, to: $to) {
+      __typename
+      ... on Release {
+        id
+        key
+        name
+        status
+        type
+        windowStart
+        windowEnd
+        applications { id key name }
+        links { id source kind externalKey }
+      }
+      ... on BlackoutWindow {
+        id
+        name
+        start
+        end
+        tiers
+        reason
+        applications { id key name }
+      }
+    }
+    changeRequests(filter: { windowFrom: $from, windowTo: $to }, first: 100) {
+      nodes {
+        id
+        number
+        title
+        state
+        stateLabel
+        approval
+        plannedStart
+        plannedEnd
+        source { name kind }
+      }
+    }
+    applications { id key name }
+  }
+`);
+
+export const ReleasesQuery = graphql(`
+  query Releases($filter: ReleaseFilter) {
+    releases(filter: $filter, first: 100) {
+      totalCount
+      nodes {
+        id
+        key
+        name
+        type
+        status
+        windowStart
+        windowEnd
+        applications { id key name }
+        readiness { total done ratio complete }
+      }
+    }
+    applications { id key name }
+  }
+`);
+
+export const ReleaseQuery = graphql(`
+  query Release($key: String!) {
+    release(key: $key) {
+      id
+      key
+      name
+      description
+      type
+      status
+      windowStart
+      windowEnd
+      updatedAt
+      applications { id key name }
+      links { id source kind externalKey }
+      readiness {
+        total
+        done
+        ratio
+        complete
+        changeApproved
+        perSource { source total done stale available }
+        openBlockers { id key title url }
+      }
+      workItems(first: 100) {
+        totalCount
+        nodes {
+          __typename
+          id
+          key
+          title
+          url
+          status
+          statusLabel
+          kind
+          assignee
+          source { name kind }
+          ... on JiraIssue { issueType priority }
+          ... on GitHubPullRequest { repository number merged }
+          ... on GitHubIssue { repository number }
+        }
+      }
+      changeRequests {
+        __typename
+        id
+        number
+        title
+        url
+        state
+        stateLabel
+        type
+        risk
+        approval
+        plannedStart
+        plannedEnd
+        source { name kind }
+      }
+      deployments { id environment ref state stateLabel updatedAt url }
+      history(first: 30) { id at actor action reason }
+    }
+    sources { name kind status lastSuccessAt }
+  }
+`);
+
+export const TransitionMutation = graphql(`
+  mutation Transition($id: ID!, $to: ReleaseStatus!, $reason: String!) {
+    transitionRelease(id: $id, to: $to, reason: $reason) {
+      id
+      status
+      updatedAt
+      history(first: 30) { id at actor action reason }
+    }
+  }
+`);
+
+export const ChangeRequestsQuery = graphql(`
+  query ChangeRequests($filter: ChangeRequestFilter, $after: String) {
+    changeRequests(filter: $filter, first: 50, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        __typename
+        id
+        number
+        title
+        url
+        state
+        stateLabel
+        type
+        risk
+        approval
+        plannedStart
+        plannedEnd
+        source { name kind }
+      }
+    }
+    sources { name kind }
+  }
+`);
+
+export const EnvironmentsQuery = graphql(`
+  query Environments {
+    environments {
+      id
+      name
+      tier
+      deployTarget
+      description
+      applications { id key name }
+      deployedVersions {
+        application
+        deployment { id repository environment ref sha state stateLabel updatedAt url }
+      }
+    }
+  }
+`);
+
+export const SourcesQuery = graphql(`
+  query Sources {
+    sources {
+      name
+      kind
+      status
+      breaker
+      calls
+      failures
+      latencyMs
+      lastSuccessAt
+      lastErrorCode
+      lastError
+      lastErrorAt
+    }
+  }
+`);
