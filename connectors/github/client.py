@@ -9,11 +9,16 @@ Upstream calls per method (P = pages of 100, B = `graphql_batch` aliases):
   no batched compare), run concurrently, then ceil(pull requests / 100)
   GraphQL requests for every pull request they name.
 * `versions`: one REST milestone list per repository and page, concurrently.
-* `deployments`: one REST list per repository and page, plus one
-  `statuses?per_page=1` per deployment for its latest state (GitHub's REST has
-  no batched form, and the sandbox's GraphQL subset has no deployments), run
-  concurrently under `max_concurrency`. Repeats are conditional (ETags): a 304
-  costs no rate-limit budget.
+  Repeats are conditional (ETags): a 304 costs no rate-limit budget.
+* `deployments`: one GraphQL request per B repositories (each deployment with
+  its `latestStatus`), so usually one in all; then one request per round
+  (per B repositories) for those with more than a page of deployments.
+  There is no REST fallback: REST needs a list per repository and a status
+  read per deployment, three sequential round trips where this is one, and
+  every GitHub that serves the REST deployments also serves these fields.
+
+Failures the connector finds in an answer (a bad payload, a GraphQL error)
+are noted with the HTTP layer, so they show in health and count for the breaker.
 
 Options (`ConnectorConfig.options`): `page_size` (1..100, default 100),
 `graphql_batch` (aliases per GraphQL request, default 40), `max_concurrency`
@@ -57,10 +62,14 @@ GRAPHQL_HEADERS = {"Accept": "application/json"}
 MAX_PAGES = 1000  # a Link chain longer than this is a loop, not data
 
 _PAGE_INFO = "pageInfo { hasNextPage endCursor }"
-_ISSUE_FIELDS = "number title url state updatedAt"
+# Only the first assignee is kept; whether there is one tells TODO from IN_PROGRESS.
+_ISSUE_FIELDS = "number title url state updatedAt assignees(first: 1) { nodes { login } }"
 _PULL_FIELDS = ("number title url state isDraft merged mergedAt baseRefName updatedAt "
                 "author { login } milestone { title }")
 _CONNECTION_FIELDS = {"issues": _ISSUE_FIELDS, "pullRequests": _PULL_FIELDS}
+_DEPLOYMENT_FIELDS = ("id databaseId environment ref { name } commitOid createdAt updatedAt "
+                      "creator { login } latestStatus { state logUrl createdAt updatedAt }")
+_NEWEST_FIRST = "{field: CREATED_AT, direction: DESC}"
 
 
 def _bounded(value: Any, low: int, high: int, default: int) -> int:
@@ -137,10 +146,15 @@ class GitHubConnector(Connector):
 
     async def deployments(self, repositories: Sequence[str],
                           environment: str | None = None) -> list[Deployment]:
-        """Deployments of each `owner/repo` (newest first), with their latest state."""
+        """Deployments of each `owner/repo` (newest first), with their latest state;
+        an unknown repository has none."""
         repos = [r for r in dict.fromkeys(repositories) if self._valid_repository(r)]
-        found = await self._all([self._repo_deployments(r, environment) for r in repos])
-        return [deployment for group in found for deployment in group]
+        chunks = [repos[i:i + self.graphql_batch]
+                  for i in range(0, len(repos), self.graphql_batch)]
+        found: dict[str, list[Deployment]] = {}
+        for part in await self._all([self._deployment_chunk(c, environment) for c in chunks]):
+            found.update(part)
+        return [deployment for repo in repos for deployment in found.get(repo, [])]
 
     # ------------------------------------------------------------------ milestones
 
@@ -208,9 +222,8 @@ class GitHubConnector(Connector):
                 repo = data.get(f"f{i}")
                 milestone = repo.get("milestone") if isinstance(repo, Mapping) else None
                 if not isinstance(milestone, Mapping):
-                    raise UpstreamBadResponse(
-                        self.name, f"milestone {item.key.repository}#{item.key.number} "
-                        "vanished while it was being paged")
+                    raise self._bad(f"milestone {item.key.repository}#{item.key.number} "
+                                    "vanished while it was being paged")
                 more += self._read(item.key, item.connection, milestone[item.connection],
                                    item.title, found.setdefault(item.key, []))
         return more
@@ -300,6 +313,56 @@ class GitHubConnector(Connector):
                         status_map=self.settings.status_map)
         return found
 
+    # ------------------------------------------------------------------ deployments
+
+    async def _deployment_chunk(self, chunk: list[str], environment: str | None
+                                ) -> dict[str, list[Deployment]]:
+        """First pages of a chunk of repositories in one query, then rounds for the rest."""
+        found: dict[str, list[Deployment]] = {}
+        cursors: dict[str, str | None] = dict.fromkeys(chunk)
+        while cursors:
+            cursors = await self._deployment_round(cursors, environment, found)
+        return found
+
+    async def _deployment_round(self, cursors: Mapping[str, str | None],
+                                environment: str | None,
+                                found: dict[str, list[Deployment]]) -> dict[str, str | None]:
+        """One page per repository; the cursors of those with more pages."""
+        params = ["$envs: [String!]"]
+        parts: list[str] = []
+        variables: dict[str, Any] = {"envs": [environment] if environment else None}
+        repos = list(cursors)
+        for i, repo in enumerate(repos):
+            owner, name = mapping.parse_repository(repo)
+            params += [f"$o{i}: String!", f"$r{i}: String!", f"$a{i}: String"]
+            variables.update({f"o{i}": owner, f"r{i}": name, f"a{i}": cursors[repo]})
+            parts.append(
+                f"d{i}: repository(owner: $o{i}, name: $r{i}) {{ url "
+                f"deployments(first: {self.page_size}, after: $a{i}, environments: $envs, "
+                f"orderBy: {_NEWEST_FIRST}) {{ {_PAGE_INFO} nodes {{ {_DEPLOYMENT_FIELDS} }} }} }}")
+        data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
+                                   variables)
+        more: dict[str, str | None] = {}
+        with self._reading("deployment"):
+            for i, repo in enumerate(repos):
+                answer = data.get(f"d{i}")
+                if not isinstance(answer, Mapping):
+                    if cursors[repo] is None:
+                        continue  # no such repository (or not visible to this token)
+                    raise ValueError(f"{repo} vanished while its deployments were paged")
+                connection = answer["deployments"]
+                found.setdefault(repo, []).extend(
+                    mapping.deployment_from_graphql(
+                        node, source=self.name, repository=repo, repository_url=answer["url"],
+                        status_map=self.settings.status_map)
+                    for node in connection["nodes"] if node is not None)
+                page = connection["pageInfo"]
+                if page["hasNextPage"]:
+                    if not page.get("endCursor"):
+                        raise ValueError("a next page without a cursor")
+                    more[repo] = page["endCursor"]
+        return more
+
     # ------------------------------------------------------------------ REST lists
 
     async def _repo_milestones(self, repository: str) -> list[VersionRef]:
@@ -313,41 +376,6 @@ class GitHubConnector(Connector):
                                                             repository=repository)
                              for raw in body]
         return versions
-
-    async def _repo_deployments(self, repository: str,
-                                environment: str | None) -> list[Deployment]:
-        params: dict[str, Any] = {"per_page": self.page_size, "page": 1}
-        if environment:
-            params["environment"] = environment
-        raws: list[Any] = []
-        async for body in self._rest_pages(f"repos/{repository}/deployments", params):
-            if body is None:
-                return []
-            if not isinstance(body, list):
-                raise UpstreamBadResponse(self.name, "deployments: expected a list")
-            raws += body
-        with self._reading("deployment"):
-            ids = [raw["id"] for raw in raws]
-        latest = await self._all([self._latest_status(repository, ident) for ident in ids])
-        with self._reading("deployment"):
-            return [mapping.deployment_from_rest(raw, status, source=self.name,
-                                                 repository=repository,
-                                                 status_map=self.settings.status_map)
-                    for raw, status in zip(raws, latest, strict=True)]
-
-    async def _latest_status(self, repository: str, ident: Any) -> Mapping[str, Any] | None:
-        async with self._limit:
-            response = await self.http.request(
-                "GET", f"repos/{repository}/deployments/{ident}/statuses",
-                params={"per_page": 1}, headers=REST_HEADERS)
-        if response.status_code == 404:
-            return None  # deleted since it was listed
-        if not response.is_success:
-            raise self.http.unexpected(response)
-        body = self.http.json(response)
-        if not isinstance(body, list):
-            raise UpstreamBadResponse(self.name, "deployment statuses: expected a list")
-        return body[0] if body else None
 
     async def _rest_pages(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[Any]:
         """Each page's JSON, following `Link: rel="next"` verbatim; None once for a 404."""
@@ -367,7 +395,7 @@ class GitHubConnector(Connector):
             if not following:
                 return
             url, query = following, None
-        raise UpstreamBadResponse(self.name, f"GET {path}: more than {MAX_PAGES} pages")
+        raise self._bad(f"GET {path}: more than {MAX_PAGES} pages")
 
     # ------------------------------------------------------------------ GraphQL
 
@@ -380,19 +408,20 @@ class GitHubConnector(Connector):
             raise self.http.unexpected(response)
         body = self.http.json(response)
         if not isinstance(body, Mapping):
-            raise UpstreamBadResponse(self.name, "GraphQL: the answer is not an object")
+            raise self._bad("GraphQL: the answer is not an object")
         errors = [e for e in body.get("errors") or [] if isinstance(e, Mapping)]
         kinds = {e.get("type") for e in errors}
         message = str(errors[0].get("message", ""))[:200] if errors else ""
         if "RATE_LIMITED" in kinds:
-            raise UpstreamRateLimited(self.name, "GraphQL rate limit exhausted", status=200,
-                                      retry_after=retry_after_seconds(response.headers))
+            raise self.http.note_error(UpstreamRateLimited(
+                self.name, "GraphQL rate limit exhausted", status=200,
+                retry_after=retry_after_seconds(response.headers)))
         if "FORBIDDEN" in kinds:
-            raise UpstreamAuthFailed(self.name, f"GraphQL: {message}", status=200)
+            raise self.http.note_error(UpstreamAuthFailed(self.name, f"GraphQL: {message}",
+                                                          status=200))
         data = body.get("data")
         if kinds - {"NOT_FOUND"} or not isinstance(data, Mapping):
-            raise UpstreamBadResponse(self.name, f"GraphQL query failed: {message}",
-                                      status=200)
+            raise self._bad(f"GraphQL query failed: {message}", status=200)
         return data
 
     # ------------------------------------------------------------------ helpers
@@ -405,9 +434,12 @@ class GitHubConnector(Connector):
         except UpstreamError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UpstreamBadResponse(
-                self.name, f"unexpected {what} payload ({type(exc).__name__}: {exc})"[:200]
-            ) from None
+            raise self._bad(
+                f"unexpected {what} payload ({type(exc).__name__}: {exc})"[:200]) from None
+
+    def _bad(self, message: str, status: int | None = None) -> UpstreamBadResponse:
+        """A bad answer, counted in health and the breaker."""
+        return self.http.note_error(UpstreamBadResponse(self.name, message, status=status))
 
     @staticmethod
     def _valid_repository(name: str) -> bool:

@@ -47,10 +47,12 @@ PULL_STATUS: Mapping[str, WorkStatus] = {
     OPEN: WorkStatus.IN_PROGRESS, DRAFT: WorkStatus.IN_PROGRESS,
     MERGED: WorkStatus.DONE, CLOSED: WorkStatus.DONE,
 }
-#: Every state a deployment status can take (REST `POST .../statuses` accepts exactly these).
+#: Every state a deployment status can take: what REST `POST .../statuses` accepts,
+#: plus `waiting` (held by an environment's protection rule), which GraphQL reports.
 DEPLOYMENT_STATE: Mapping[str, DeploymentState] = {
     "pending": DeploymentState.PENDING,
     "queued": DeploymentState.PENDING,
+    "waiting": DeploymentState.PENDING,
     "in_progress": DeploymentState.IN_PROGRESS,
     "success": DeploymentState.SUCCESS,
     "failure": DeploymentState.FAILURE,
@@ -236,6 +238,34 @@ def pull_from_graphql(node: Json, *, source: str, repository: str,
         repository=repository, number=node["number"], milestone=milestone,
         merged=merged, merged_at=parse_time(node.get("mergedAt")),
         base_ref=node.get("baseRefName"),
+    )
+
+
+def deployment_from_graphql(node: Json, *, source: str, repository: str, repository_url: str,
+                            status_map: Mapping[str, str] = NO_OVERRIDES) -> Deployment:
+    """A `Deployment` node with its `latestStatus`, read like its REST twin.
+
+    The state is the latest status's (lower-cased to REST's word), not the
+    node's own `state` (ACTIVE...), so both APIs give one vocabulary. GraphQL
+    has no API URL for a deployment: without a status log, `url` is the
+    repository's deployments page. A deployment made from a bare SHA has no `ref`.
+    """
+    latest = node.get("latestStatus")
+    latest = latest if isinstance(latest, Mapping) else None
+    label = str(latest["state"]).lower() if latest else NO_STATUS_YET
+    updated = ((latest or {}).get("updatedAt") or (latest or {}).get("createdAt")
+               or node.get("updatedAt") or node.get("createdAt"))
+    ref = node.get("ref")
+    ident = node.get("databaseId")
+    return Deployment(
+        source=source, id=str(ident if ident is not None else node["id"]),
+        repository=repository, environment=node["environment"],
+        ref=ref["name"] if isinstance(ref, Mapping) else node["commitOid"],
+        sha=node["commitOid"], state=deployment_state(label, status_map), state_label=label,
+        created_at=_required_time(node.get("createdAt"), "deployment"),
+        updated_at=_required_time(updated, "deployment"),
+        url=(latest or {}).get("logUrl") or f"{repository_url.rstrip('/')}/deployments",
+        creator=_login(node.get("creator")),
     )
 
 

@@ -7,6 +7,7 @@ made, and its faults stand in for a misbehaving api.github.com.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from contextlib import aclosing
@@ -150,9 +151,10 @@ async def test_every_milestone_brings_its_issues_and_pull_requests_in_one_call(
         ("draft", WorkStatus.IN_PROGRESS)}
     assert all(p.merged == (p.merged_at is not None) and p.base_ref == "main" for p in pulls)
     issues = [i for items in found.values() for i in items if not isinstance(i, PullRequest)]
-    # The sandbox's GraphQL serves no assignees, so an open issue reads as not started.
+    # Every issue of the demo world has an assignee, so an open one is under way.
     assert {(i.status_label, i.status) for i in issues} == {
-        ("open", WorkStatus.TODO), ("closed", WorkStatus.DONE)}
+        ("open", WorkStatus.IN_PROGRESS), ("closed", WorkStatus.DONE)}
+    assert all(i.assignee for i in issues)
 
 
 async def test_small_pages_are_followed_to_the_end(sandbox: Sandbox, world: World) -> None:
@@ -259,49 +261,102 @@ async def test_versions_page_through_every_milestone_of_each_repository(
     assert len(pages) == len(repos) * per_repo + 1  # + the unknown repository's 404
 
 
+def repos_of(world: World) -> list[str]:
+    return [f"{a.repo_owner}/{a.repo_name}" for a in world.applications]
+
+
+def graphql_calls(sandbox: Sandbox) -> list[dict[str, Any]]:
+    return [e for e in sandbox.requests() if e["path"] == "/graphql"]
+
+
 async def test_deployments_carry_the_state_of_their_latest_status(
         sandbox: Sandbox, world: World) -> None:
     app = world.applications[0]
     repo = f"{app.repo_owner}/{app.repo_name}"
     async with aclosing(connect(sandbox.url)) as github:
         found = await github.deployments([repo], "production")
-    expected = [d for d in world.deployments
-                if d.app_key == app.key and d.environment == "production"]
-    assert sorted(d.id for d in found) == sorted(str(d.id) for d in expected)
-    for deployment in found:
-        source = next(d for d in expected if str(d.id) == deployment.id)
-        latest = source.statuses[-1].state
-        assert (deployment.state_label, deployment.state) == (latest, DEPLOYMENT_STATES[latest])
-        assert (deployment.ref, deployment.sha, deployment.repository) == (
-            source.ref, source.sha, repo)
-    # One list, then one latest-status read per deployment.
-    assert len(sandbox.requests()) == 1 + len(expected)
+    expected = sorted((d for d in world.deployments
+                       if d.app_key == app.key and d.environment == "production"),
+                      key=lambda d: d.created, reverse=True)
+    assert [d.id for d in found] == [str(d.id) for d in expected]  # newest first
+    for deployment, source in zip(found, expected, strict=True):
+        latest = source.statuses[-1]
+        assert (deployment.state_label, deployment.state) == (
+            latest.state, DEPLOYMENT_STATES[latest.state])
+        assert (deployment.ref, deployment.sha, deployment.repository, deployment.environment) \
+            == (source.ref, source.sha, repo, "production")
+        assert (deployment.created_at, deployment.updated_at) == (source.created, latest.created)
+        assert deployment.creator == source.creator.github_login
+        assert deployment.url.startswith(sandbox.url) and "/actions/runs/" in deployment.url
+    assert len(sandbox.requests()) == 1
 
 
-async def test_every_deployment_state_in_the_world_is_read(sandbox: Sandbox,
-                                                           world: World) -> None:
-    repos = [f"{a.repo_owner}/{a.repo_name}" for a in world.applications]
+async def test_deployments_of_every_repository_take_one_call(sandbox: Sandbox,
+                                                             world: World) -> None:
+    repos = repos_of(world)
+    assert len(repos) == 6
     async with aclosing(connect(sandbox.url)) as github:
-        found = await github.deployments(repos)
-    assert len(found) == len(world.deployments)
+        found = await github.deployments([*repos, "acme-retail/no-such-repo", "nonsense"])
+    assert [e["path"] for e in sandbox.requests()] == ["/graphql"]
+    assert sorted(d.id for d in found) == sorted(str(d.id) for d in world.deployments)
     labels = {d.state_label for d in found}
     assert labels == {d.statuses[-1].state for d in world.deployments}
     assert all(d.state is DEPLOYMENT_STATES[d.state_label] for d in found)
+    assert [d.repository for d in found] == sorted(
+        (d.repository for d in found), key=repos.index)  # grouped in the order asked
 
 
-async def test_a_repeated_deployment_read_is_revalidated_and_costs_no_budget(
+async def test_deployment_pages_are_read_in_rounds_for_every_repository_at_once(
         sandbox: Sandbox, world: World) -> None:
-    app = world.applications[1]
-    repo = f"{app.repo_owner}/{app.repo_name}"
+    repos = repos_of(world)
+    most = max(sum(1 for d in world.deployments if d.app_key == a.key)
+               for a in world.applications)
+    async with aclosing(connect(sandbox.url, options={"page_size": 4})) as github:
+        found = await github.deployments(repos)
+    assert sorted(d.id for d in found) == sorted(str(d.id) for d in world.deployments)
+    assert len(graphql_calls(sandbox)) == -(-most // 4)  # rounds, whatever the repositories
+
+
+async def test_deployment_chunks_stay_under_the_batch_size(sandbox: Sandbox,
+                                                           world: World) -> None:
+    async with aclosing(connect(sandbox.url, options={"graphql_batch": 4})) as github:
+        found = await github.deployments(repos_of(world), "staging")
+    assert len(graphql_calls(sandbox)) == 2  # 6 repositories, 4 per request
+    assert sorted(d.id for d in found) == sorted(
+        str(d.id) for d in world.deployments if d.environment == "staging")
+
+
+async def test_deployments_take_one_round_trip_however_slow_the_upstream(
+        sandbox: Sandbox, world: World) -> None:
+    latency = 0.4
+    sandbox.fault(latency_ms=latency * 1000)
     async with aclosing(connect(sandbox.url)) as github:
-        first = await github.deployments([repo], "staging")
-        used = sandbox.core_budget_used()
-        sandbox.forget_requests()
-        again = await github.deployments([repo], "staging")
-    assert again == first
-    statuses = [e["status"] for e in sandbox.requests()]
-    assert statuses and set(statuses) == {304}
-    assert sandbox.core_budget_used() == used
+        started = time.monotonic()
+        found = await github.deployments(repos_of(world))
+        elapsed = time.monotonic() - started
+    assert len(found) == len(world.deployments)
+    assert latency <= elapsed < 1.5 * latency  # one trip, where list-then-statuses took three
+
+
+async def test_an_open_issue_is_in_progress_once_someone_is_assigned(world: World) -> None:
+    unassigned = copy.deepcopy(world)  # every issue of the demo world has an assignee
+    release = next(r for r in unassigned.releases if any(
+        i.release_key == r.key and i.state == "open" for i in unassigned.github_issues))
+    issues = [i for i in unassigned.github_issues
+              if i.release_key == release.key and i.state == "open"]
+    issues[0].assignee = None
+    link = milestone_link(unassigned, release)
+    with serve_asgi(create_app(unassigned)) as url:
+        async with aclosing(connect(url)) as github:
+            items = {i.key: i for i in (await github.work_items([link]))[link]}
+    repo = repo_of(unassigned, release)
+    for issue in issues:
+        item = items[f"{repo}#{issue.number}"]
+        assert isinstance(item, RepositoryIssue)
+        login = issue.assignee.github_login if issue.assignee else None
+        assert item.assignee == login
+        assert item.status is (WorkStatus.IN_PROGRESS if login else WorkStatus.TODO)
+        assert item.status_label == "open"
 
 
 # -- rate limits and faults -----------------------------------------------------------------
@@ -343,7 +398,10 @@ async def test_an_exhausted_primary_budget_is_a_rate_limit_error(
             started = time.monotonic()
             with pytest.raises(UpstreamError) as caught:
                 await read()
+            health = github.http.health()
     assert caught.value.code is ErrorCode.UPSTREAM_RATE_LIMITED
+    # Counted in the source's health, even when GraphQL said it inside a 200.
+    assert (health.last_error_code, health.failures) == (ErrorCode.UPSTREAM_RATE_LIMITED, 1)
     assert caught.value.retry_after is not None and caught.value.retry_after > 60
     assert time.monotonic() - started < 5  # an hour's wait is reported, not slept
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import graphql
 import pytest
 
 from connectors.base import DeploymentState, LinkKind, PullRequest, RepositoryIssue, WorkStatus
 from connectors.github import mapping
 from connectors.github.sandbox import DEPLOYMENT_STATES
 from connectors.sandbox_world import build_world
+from tests.support.paths import SPECS
 from tests.support.replay import exchanges, response
+
+GRAPHQL_SCHEMA = SPECS / "github-graphql.schema.octokit-graphql-schema-15.26.1.graphql"
 
 SOURCE = "github"
 REPO = "acme/shop"
@@ -115,13 +119,52 @@ EXPECTED_DEPLOYMENT = {
     "pending": DeploymentState.PENDING, "queued": DeploymentState.PENDING,
     "in_progress": DeploymentState.IN_PROGRESS, "success": DeploymentState.SUCCESS,
     "failure": DeploymentState.FAILURE, "error": DeploymentState.FAILURE,
-    "inactive": DeploymentState.INACTIVE,
+    "inactive": DeploymentState.INACTIVE, "waiting": DeploymentState.PENDING,
 }
 
 
-def test_the_deployment_table_covers_every_state_github_accepts() -> None:
-    # The sandbox's list is GitHub's own (`POST .../statuses` validates against it).
-    assert set(mapping.DEPLOYMENT_STATE) == set(DEPLOYMENT_STATES) == set(EXPECTED_DEPLOYMENT)
+def test_the_deployment_table_covers_every_state_github_reports() -> None:
+    # REST writes take the sandbox's list (GitHub's own); GraphQL reads may also say WAITING.
+    real = graphql.build_schema(GRAPHQL_SCHEMA.read_text(), assume_valid_sdl=True,
+                                assume_valid=True).get_type("DeploymentStatusState")
+    assert isinstance(real, graphql.GraphQLEnumType)
+    assert set(mapping.DEPLOYMENT_STATE) == set(EXPECTED_DEPLOYMENT)
+    assert set(mapping.DEPLOYMENT_STATE) == {v.lower() for v in real.values}
+    assert set(DEPLOYMENT_STATES) == set(mapping.DEPLOYMENT_STATE) - {"waiting"}
+
+
+def deployment_node(latest: dict[str, Any] | None, **fields: Any) -> dict[str, Any]:
+    return {"id": "DE_kwDOAbc", "databaseId": 42, "environment": "production",
+            "ref": {"name": "v2.4.0"}, "commitOid": "a84d88e", "createdAt": "2025-06-30T20:00:00Z",
+            "updatedAt": "2025-06-30T20:01:00Z", "creator": {"login": "release-bot"},
+            "latestStatus": latest, **fields}
+
+
+@pytest.mark.parametrize(("label", "state"), sorted(EXPECTED_DEPLOYMENT.items()))
+def test_a_graphql_deployment_takes_the_state_of_its_latest_status(
+        label: str, state: DeploymentState) -> None:
+    latest = {"state": label.upper(), "logUrl": "https://ci.example.com/run/77",
+              "createdAt": "2025-06-30T20:05:00Z", "updatedAt": "2025-06-30T20:06:00Z"}
+    deployment = mapping.deployment_from_graphql(
+        deployment_node(latest), source=SOURCE, repository=REPO,
+        repository_url="https://github.com/acme/shop")
+    assert (deployment.state, deployment.state_label) == (state, label)
+    assert (deployment.id, deployment.ref, deployment.sha, deployment.creator) == (
+        "42", "v2.4.0", "a84d88e", "release-bot")
+    assert deployment.url == "https://ci.example.com/run/77"
+    assert deployment.created_at == datetime(2025, 6, 30, 20, 0, tzinfo=UTC)
+    assert deployment.updated_at == datetime(2025, 6, 30, 20, 6, tzinfo=UTC)
+
+
+def test_a_graphql_deployment_without_status_ref_or_database_id_still_reads() -> None:
+    deployment = mapping.deployment_from_graphql(
+        deployment_node(None, ref=None, databaseId=None), source=SOURCE, repository=REPO,
+        repository_url="https://github.com/acme/shop/")
+    assert (deployment.state, deployment.state_label) == (DeploymentState.PENDING, "pending")
+    assert deployment.id == "DE_kwDOAbc"
+    assert deployment.ref == deployment.sha == "a84d88e"  # deployed from a bare commit
+    assert deployment.url == "https://github.com/acme/shop/deployments"
+    assert deployment.updated_at == datetime(2025, 6, 30, 20, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("label", "state"), sorted(EXPECTED_DEPLOYMENT.items()))
