@@ -21,6 +21,7 @@ from api.hub import Hub
 from api.schema import build_schema
 from api.schema.context import Context
 from api.settings import Settings
+from api.spa import spa_routes
 from connectors.registry import build_connectors
 
 Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *mounts,
+            *spa_routes(),
         ],
         lifespan=lifespan,
     )
