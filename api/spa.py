@@ -1,0 +1,70 @@
+"""Serves the dashboard's build (`frontend/dist`) from the same origin as the graph.
+
+Hashed files under /assets never change, so browsers may keep them for a year;
+index.html is revalidated on every load so a new build takes effect at once.
+Any other GET path that is not a file is a client route and gets index.html.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+DEFAULT_DIST = Path(__file__).resolve().parent.parent / "frontend" / "dist"
+ASSET_CACHE = "public, max-age=31536000, immutable"
+INDEX_CACHE = "no-cache"
+
+MISSING_BUILD = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Heatshield: dashboard not built</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 4em auto">
+<h1>The dashboard has not been built</h1>
+<p>Heatshield serves the dashboard from <code>{dist}</code>, which has no
+<code>index.html</code>. Build it with <code>make frontend</code> (or
+<code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>) and reload.</p>
+<p>The graph itself is up: <a href="/graphql">/graphql</a>.</p>
+</body></html>
+"""
+
+
+class _Assets(StaticFiles):
+    """Static files with the long-lived cache header hashed names allow."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["cache-control"] = ASSET_CACHE
+        return response
+
+
+def spa_routes(dist: Path = DEFAULT_DIST) -> list[BaseRoute]:
+    """Routes for the dashboard; append them last so API routes win."""
+    root = dist.resolve()
+    assets = _Assets(directory=dist / "assets", check_dir=False)
+
+    async def serve_assets(request: Request) -> Response:
+        if not (dist / "assets").is_dir():
+            return Response("dashboard assets are not built", status_code=404,
+                            media_type="text/plain")
+        path = request.path_params["path"]
+        return await assets.get_response(path, request.scope)
+
+    async def serve_page(request: Request) -> Response:
+        index = dist / "index.html"
+        if not index.is_file():
+            return HTMLResponse(MISSING_BUILD.format(dist=dist), status_code=503)
+        path = request.path_params.get("path", "")
+        candidate = (dist / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(root):
+            return FileResponse(candidate)  # top-level files such as favicon.ico
+        return FileResponse(index, headers={"cache-control": INDEX_CACHE})
+
+    return [
+        Route("/assets/{path:path}", serve_assets, methods=["GET", "HEAD"]),
+        Route("/", serve_page, methods=["GET", "HEAD"]),
+        Route("/{path:path}", serve_page, methods=["GET", "HEAD"]),
+    ]
