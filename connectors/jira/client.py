@@ -297,4 +297,6 @@ class JiraConnector(Connector):
             raise self._bad(str(exc)) from None
 
     def _bad(self, message: str) -> UpstreamBadResponse:
-        return UpstreamBadResponse(self.name, f"unexpected JIRA payload: {message}")
+        """A bad answer, counted in health and the breaker."""
+        return self.http.note_error(
+            UpstreamBadResponse(self.name, f"unexpected JIRA payload: {message}"))

@@ -109,8 +109,10 @@ class ServiceNowConnector(Connector):
         if existing is not None:
             return existing
         try:
+            # A business rule aborting the insert answers 403 "Operation Failed".
             response = await self.http.request("POST", TABLE_PATH, params=self._read_params(),
-                                               json=mapping.draft_to_body(draft))
+                                               json=mapping.draft_to_body(draft),
+                                               accept=(403,))
         except (UpstreamTimeout, UpstreamUnavailable) as lost:
             # The instance may have committed the record before the answer was lost.
             try:
@@ -120,6 +122,8 @@ class ServiceNowConnector(Connector):
             if committed is not None:
                 return committed
             raise
+        if response.status_code == 403 and not self._aborted(response):
+            raise self._denied(response)
         if response.status_code not in (200, 201):
             raise self._refused(response, f"creating a change for {draft.correlation_id}")
         return self._record(self._result_object(response))
@@ -194,15 +198,16 @@ class ServiceNowConnector(Connector):
         target = body.get("state")
         move = (f"from {mapping.STATE_LABELS.get(before, before)} to "
                 f"{mapping.STATE_LABELS.get(target, target)}") if target else ""
-        try:
-            response = await self.http.request("PATCH", f"{TABLE_PATH}/{sys_id}",
-                                               params=self._read_params(), json=body)
-        except UpstreamAuthFailed as exc:
-            # A business rule aborting a state change answers 403, like a missing role would.
-            if exc.status == 403 and target:
-                raise UpstreamRefused(self.name, f"{number}: ServiceNow refused moving it {move}",
-                                      status=403) from None
-            raise
+        response = await self.http.request("PATCH", f"{TABLE_PATH}/{sys_id}",
+                                           params=self._read_params(), json=body, accept=(403,))
+        if response.status_code == 403:
+            # A business rule aborting a state change answers 403, like a missing role would;
+            # during a move along the change model it is the model saying no.
+            if not (target or self._aborted(response)):
+                raise self._denied(response)
+            what = f"moving it {move}" if target else "the update"
+            raise UpstreamRefused(self.name, f"{number}: ServiceNow refused {what} "
+                                  f"({self._reason(response)})"[:400], status=403)
         if response.status_code != 200:
             raise self._refused(response, f"updating {number}" + (f" {move}" if move else ""))
         row = self._result_object(response)
@@ -216,36 +221,55 @@ class ServiceNowConnector(Connector):
                                            instance_url=self.settings.base_url,
                                            overrides=self.settings.status_map)
         except ValueError as exc:
-            raise UpstreamBadResponse(self.name, f"unreadable change_request: {exc}") from None
+            raise self._bad(f"unreadable change_request: {exc}") from None
 
     def _body(self, response: httpx.Response) -> Any:
         body = self.http.json(response)
         if not isinstance(body, dict) or "result" not in body:
-            raise UpstreamBadResponse(
-                self.name, f"{response.request.method} {response.request.url.path}: "
-                "no result in the response", status=response.status_code)
+            raise self._bad(f"{response.request.method} {response.request.url.path}: "
+                            "no result in the response", status=response.status_code)
         return body["result"]
 
     def _result_list(self, response: httpx.Response) -> list[dict[str, Any]]:
         result = self._body(response)
         if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
-            raise UpstreamBadResponse(self.name, "a list response whose result is not a list")
+            raise self._bad("a list response whose result is not a list")
         return result
 
     def _result_object(self, response: httpx.Response) -> dict[str, Any]:
         result = self._body(response)
         if not isinstance(result, dict):
-            raise UpstreamBadResponse(self.name, "a record response whose result is not a record")
+            raise self._bad("a record response whose result is not a record")
         return result
 
+    def _bad(self, message: str, status: int | None = None) -> UpstreamBadResponse:
+        """A bad answer, counted in health and the breaker."""
+        return self.http.note_error(UpstreamBadResponse(self.name, message, status=status))
+
     def _refused(self, response: httpx.Response, doing: str) -> UpstreamRefused:
-        """The instance's own `error.message`/`detail`, when the body has them."""
-        reason = f"status {response.status_code}"
+        return UpstreamRefused(self.name, f"ServiceNow refused {doing} "
+                               f"({self._reason(response)})"[:400], status=response.status_code)
+
+    def _denied(self, response: httpx.Response) -> UpstreamAuthFailed:
+        """A 403 that is not a business rule: the account lacks a role or an ACL."""
+        return self.http.note_error(UpstreamAuthFailed(
+            self.name, f"{response.request.method} {response.request.url.path}: permission "
+            f"denied (403: {self._reason(response)})"[:400], status=403))
+
+    @staticmethod
+    def _error(response: httpx.Response) -> Mapping[str, Any]:
         try:
-            error = response.json().get("error", {})
-            words = [str(error[k]) for k in ("message", "detail") if error.get(k)]
-            reason = ": ".join(words) or reason
+            error = response.json().get("error")
         except (ValueError, AttributeError):
-            pass
-        return UpstreamRefused(self.name, f"ServiceNow refused {doing} ({reason})",
-                               status=response.status_code)
+            return {}
+        return error if isinstance(error, Mapping) else {}
+
+    def _reason(self, response: httpx.Response) -> str:
+        """The instance's own `error.message`/`detail` (user-facing text, no secrets)."""
+        error = self._error(response)
+        words = [str(error[k]) for k in ("message", "detail") if error.get(k)]
+        return ": ".join(words) or f"status {response.status_code}"
+
+    def _aborted(self, response: httpx.Response) -> bool:
+        """Whether a 403 is a business rule aborting the write, not a missing permission."""
+        return self._error(response).get("message") == "Operation Failed"
