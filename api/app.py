@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.auth import Authenticator
 from api.cache import UpstreamCache
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
@@ -20,6 +23,7 @@ from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.schema import build_schema
 from api.schema.context import Context
+from api.security import BodyLimitGuard, SecurityMiddleware, auth_routes, principal_of
 from api.settings import Settings
 from api.spa import spa_routes
 from connectors.registry import build_connectors
@@ -29,16 +33,23 @@ Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
 
 def create_app(settings: Settings, *, migrate: bool = True,
                environ: Mapping[str, str] | None = None,
-               mounts: Sequence[BaseRoute] = (), startup: Sequence[Startup] = ()) -> Starlette:
+               mounts: Sequence[BaseRoute] = (), startup: Sequence[Startup] = (),
+               public_prefixes: Sequence[str] = ()) -> Starlette:
     """Build the ASGI app; nothing touches the database until the lifespan starts.
 
     Connector secrets are read from `environ` (default: the process environment)
     now, so a missing one stops start-up with its variable's name. `mounts` adds
     routes (the demo's sandboxes); `startup` runs after migrations (the demo's seed).
+    Every route but the public ones needs a principal; `public_prefixes` widens the
+    public set (the demo's sandboxes, which check their own credentials).
     """
     engine = create_engine(settings.database.url, echo=settings.database.echo)
     sessions = session_factory(engine)
-    schema = build_schema(settings.limits)
+    schema = build_schema(settings.limits, introspection=settings.introspection)
+    key = settings.security.secret_key
+    # Without a configured key, sessions last as long as this process (development only).
+    authenticator = Authenticator(sessions, settings.security,
+                                  key.get_secret_value() if key else secrets.token_urlsafe(32))
 
     federation = settings.federation
     hub = Hub(build_connectors(settings.connectors, environ=environ),
@@ -48,7 +59,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
 
     def make_context(request: Any, response: Any) -> Context:
         return Context(settings=settings, sessions=sessions, hub=hub, request=request,
-                       response=response)
+                       response=response, principal=principal_of(request.scope))
 
     graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql")
 
@@ -81,13 +92,18 @@ def create_app(settings: Settings, *, migrate: bool = True,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *auth_routes(settings, authenticator),
             *mounts,
             *spa_routes(),
         ],
+        middleware=[Middleware(BodyLimitGuard),
+                    Middleware(SecurityMiddleware, settings=settings,
+                               authenticator=authenticator, public_prefixes=public_prefixes)],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.hub = hub
+    app.state.authenticator = authenticator
     return app

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
@@ -17,6 +18,10 @@ from api.schema.context import Context
 _INPUT_HINTS = ("got invalid value", "Expected type", "does not exist in",
                 "of required type", "was not provided", "Expected value of type",
                 "is not a valid")
+_REQUEST_CODES = (("Too many operations", "TOO_MANY_OPERATIONS"),
+                  ("Batching is not enabled", "BATCHING_DISABLED"),
+                  ("not allowed when using GET", "OPERATION_NOT_ALLOWED"),
+                  ("only supports GET and POST", "METHOD_NOT_ALLOWED"))
 _LIMIT_HINTS = ("exceeds maximum operation depth", "aliases found", "token limit",
                 "Syntax Error: Document contains more than")
 
@@ -26,6 +31,8 @@ def error_code(error: GraphQLError) -> str:
     message = error.message
     if error.path is not None:
         return "INTERNAL_SERVER_ERROR"  # raised while executing, and not by us on purpose
+    if "introspection has been disabled" in message:
+        return "INTROSPECTION_DISABLED"
     if any(hint in message for hint in _LIMIT_HINTS):
         return "QUERY_TOO_COMPLEX"
     if message.startswith("Syntax Error"):
@@ -44,6 +51,21 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
                           ) -> Context:
         context: Context = self._make_context(request, response)
         return context
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Requests the view refuses before any operation runs get a coded JSON answer too."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive=receive))
+        except HTTPException as exc:
+            reason = str(exc.reason)
+            code = next((c for hint, c in _REQUEST_CODES if hint in reason), "BAD_REQUEST")
+            response = JSONResponse({"errors": [{"message": reason,
+                                                 "extensions": {"code": code}}]},
+                                    status_code=exc.status_code)
+        await response(scope, receive, send)
 
     async def process_result(self, request: Request, result: ExecutionResult
                              ) -> GraphQLHTTPResponse:

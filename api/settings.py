@@ -12,7 +12,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.config import ConnectorConfig
@@ -58,6 +66,37 @@ class LimitSettings(_Section):
     max_tokens: int = Field(default=2000, ge=10)
     max_aliases: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=100, ge=1, le=1000)
+    # Each field costs 1; `first`/`last` multiply what is below them.
+    max_cost: int = Field(default=200_000, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Operations in one batched request; 0 turns batching off.
+    max_batch_operations: int = Field(default=10, ge=0, le=100)
+    # None: on in development, off in production.
+    introspection: bool | None = None
+    # Requests per minute per caller (token or user); bursts up to `rate_limit_burst`.
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_burst: int = Field(default=100, ge=1)
+
+
+class SecuritySettings(_Section):
+    """Sessions, cookies, origins and login throttling."""
+
+    # Signs session cookies; required in production, random per process otherwise.
+    secret_key: SecretStr | None = None
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=12, ge=1)
+    # A session older than this gets a fresh cookie (and its old one stops working).
+    session_rotate_minutes: int = Field(default=15, ge=1)
+    # None: Secure when the request or server.public_url is HTTPS.
+    cookie_secure: bool | None = None
+    cookie_name: str = "heatshield_session"
+    # Origins (scheme://host[:port]) allowed to send cookie-authenticated writes,
+    # besides server.public_url and the server's own host.
+    allowed_origins: list[str] = []
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    password_min_length: int = Field(default=12, ge=8)
+    token_max_days: int = Field(default=365, ge=1)
 
 
 class FederationSettings(_Section):
@@ -79,6 +118,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
     federation: FederationSettings = FederationSettings()
+    security: SecuritySettings = SecuritySettings()
     connectors: list[ConnectorConfig] = []
 
     @field_validator("connectors")
@@ -90,6 +130,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"connector name {connector.name!r} is used twice")
             seen.add(connector.name)
         return value
+
+    @model_validator(mode="after")
+    def _production_needs_a_key(self) -> Settings:
+        if self.environment == "production" and self.security.secret_key is None:
+            raise ValueError("security.secret_key is required when environment is production "
+                             "(sessions must survive restarts and agree across replicas)")
+        return self
+
+    @property
+    def introspection(self) -> bool:
+        if self.limits.introspection is not None:
+            return self.limits.introspection
+        return self.environment != "production"
 
     @classmethod
     def settings_customise_sources(

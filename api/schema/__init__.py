@@ -15,11 +15,14 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.config import BatchingConfig, StrawberryConfig
+from strawberry.tools import merge_types
 
-from api.schema.mutations import Mutation
+from api.limits import NoIntrospection, QueryCost
+from api.schema.access import AccessMutation, AccessQuery
+from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
-from api.schema.query import Query
+from api.schema.query import Query as ReleaseQuery
 from api.schema.upstream import (
     GitHubIssue,
     GitHubPullRequest,
@@ -31,8 +34,12 @@ from api.settings import LimitSettings
 
 EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "FORBIDDEN",
                             "UNAUTHENTICATED", "QUERY_TOO_COMPLEX", "UPSTREAM_REFUSED",
-                            "GATE_FAILED"})
+                            "GATE_FAILED", "INTROSPECTION_DISABLED"})
 log = logging.getLogger("heatshield.graphql")
+
+# The graph is assembled from parts; each part guards its own fields.
+Query = merge_types("Query", (ReleaseQuery, AccessQuery))
+Mutation = merge_types("Mutation", (ReleaseMutation, AccessMutation))
 
 
 class HeatshieldSchema(strawberry.Schema):
@@ -49,23 +56,29 @@ class HeatshieldSchema(strawberry.Schema):
                 log.error("unexpected error: %s", error.message, exc_info=error.original_error)
 
 
-def build_schema(limits: LimitSettings | None = None) -> strawberry.Schema:
+def build_schema(limits: LimitSettings | None = None, *,
+                 introspection: bool = True) -> strawberry.Schema:
     """Guards are passed as factories so each operation gets its own instances."""
     limits = limits or LimitSettings()
     extensions: list[Any] = [
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        partial(QueryCost, max_cost=limits.max_cost, max_depth=limits.max_depth),
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
         PartialResults,
     ]
+    if not introspection:
+        extensions.append(NoIntrospection)
+    batching = (BatchingConfig(max_operations=limits.max_batch_operations)
+                if limits.max_batch_operations else None)
     return HeatshieldSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         types=[JiraIssue, GitHubIssue, GitHubPullRequest, ServiceNowChange, RemedyChange],
-        config=StrawberryConfig(sort_schema=False),
+        config=StrawberryConfig(sort_schema=False, batching_config=batching),
     )
 
 

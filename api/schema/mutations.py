@@ -21,6 +21,7 @@ from api.db import models as m
 from api.db.audit import record, snapshot
 from api.db.models import EnvironmentTier, LinkKind, ReleaseStatus, ReleaseType
 from api.domain.releases import RuleViolation, check_parent, check_transition, check_window
+from api.permissions import IsReleaseManager
 from api.schema.context import Info
 from api.schema.errors import bad_input, conflict, not_found
 from api.schema.ids import expect_id
@@ -247,7 +248,7 @@ async def _current_apps(session: AsyncSession, release_id: int) -> list[m.Applic
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_release(self, info: Info, input: CreateReleaseInput) -> Release:
         key = _key(input.key)
         name = _text(input.name, "name", max_length=200)
@@ -270,7 +271,7 @@ class Mutation:
                    release_id=row.id, after=_release_snapshot(row, apps))
         return Release.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_release(self, info: Info, id: strawberry.ID, input: UpdateReleaseInput
                              ) -> Release:
         async with info.context.transaction() as session:
@@ -306,7 +307,8 @@ class Mutation:
                    release_id=row.id, before=before, after=_release_snapshot(row, apps))
         return Release.from_row(row)
 
-    @strawberry.mutation(description="Move a release along its status machine.")
+    @strawberry.mutation(description="Move a release along its status machine.",
+                         permission_classes=[IsReleaseManager])
     async def transition_release(self, info: Info, id: strawberry.ID, to: ReleaseStatus,
                                  reason: str = "") -> Release:
         async with info.context.transaction() as session:
@@ -322,7 +324,8 @@ class Mutation:
                    release_id=row.id, before=before, after={"status": to.name}, reason=reason)
         return Release.from_row(row)
 
-    @strawberry.mutation(description="Delete a release; its children lose their parent.")
+    @strawberry.mutation(description="Delete a release; its children lose their parent.",
+                         permission_classes=[IsReleaseManager])
     async def delete_release(self, info: Info, id: strawberry.ID) -> DeletePayload:
         async with info.context.transaction() as session:
             row = await _get(session, m.Release, id, "Release")
@@ -335,7 +338,7 @@ class Mutation:
 
     # --- applications -------------------------------------------------------------------
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_application(self, info: Info, input: ApplicationInput) -> Application:
         key = _key(input.key, max_length=40)
         async with info.context.transaction() as session:
@@ -352,7 +355,7 @@ class Mutation:
                    after=snapshot(row))
         return Application.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_application(self, info: Info, id: strawberry.ID,
                                  input: UpdateApplicationInput) -> Application:
         async with info.context.transaction() as session:
@@ -371,7 +374,8 @@ class Mutation:
                    before=before, after=snapshot(row))
         return Application.from_row(row)
 
-    @strawberry.mutation(description="Delete an application no release refers to.")
+    @strawberry.mutation(description="Delete an application no release refers to.",
+                         permission_classes=[IsReleaseManager])
     async def delete_application(self, info: Info, id: strawberry.ID) -> DeletePayload:
         async with info.context.transaction() as session:
             row = await _get(session, m.Application, id, "Application")
@@ -387,7 +391,7 @@ class Mutation:
 
     # --- environments -------------------------------------------------------------------
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_environment(self, info: Info, input: EnvironmentInput) -> Environment:
         name = _text(input.name, "name", max_length=100)
         async with info.context.transaction() as session:
@@ -403,7 +407,7 @@ class Mutation:
                    after=snapshot(row, _app_keys(apps)))
         return Environment.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_environment(self, info: Info, id: strawberry.ID,
                                  input: UpdateEnvironmentInput) -> Environment:
         async with info.context.transaction() as session:
@@ -432,7 +436,7 @@ class Mutation:
                    before=before, after=snapshot(row, *extra))
         return Environment.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def delete_environment(self, info: Info, id: strawberry.ID) -> DeletePayload:
         async with info.context.transaction() as session:
             row = await _get(session, m.Environment, id, "Environment")
@@ -444,7 +448,7 @@ class Mutation:
 
     # --- blackout windows ---------------------------------------------------------------
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_blackout_window(self, info: Info, input: BlackoutWindowInput
                                      ) -> BlackoutWindow:
         name = _text(input.name, "name", max_length=200)
@@ -465,7 +469,7 @@ class Mutation:
                    after=snapshot(row, _app_keys(apps)))
         return BlackoutWindow.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_blackout_window(self, info: Info, id: strawberry.ID,
                                      input: UpdateBlackoutWindowInput) -> BlackoutWindow:
         async with info.context.transaction() as session:
@@ -495,7 +499,7 @@ class Mutation:
                    before=before, after=snapshot(row, *extra))
         return BlackoutWindow.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def delete_blackout_window(self, info: Info, id: strawberry.ID) -> DeletePayload:
         async with info.context.transaction() as session:
             row = await _get(session, m.BlackoutWindow, id, "BlackoutWindow")
@@ -507,7 +511,7 @@ class Mutation:
 
     # --- phases -------------------------------------------------------------------------
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def add_release_phase(self, info: Info, release_id: strawberry.ID,
                                 input: ReleasePhaseInput) -> ReleasePhase:
         name = _text(input.name, "name", max_length=100)
@@ -530,7 +534,7 @@ class Mutation:
                    release_id=release.id, after=snapshot(row))
         return ReleasePhase.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_release_phase(self, info: Info, id: strawberry.ID,
                                    input: UpdateReleasePhaseInput) -> ReleasePhase:
         async with info.context.transaction() as session:
@@ -554,7 +558,7 @@ class Mutation:
                    release_id=row.release_id, before=before, after=snapshot(row))
         return ReleasePhase.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def delete_release_phase(self, info: Info, id: strawberry.ID) -> DeletePayload:
         async with info.context.transaction() as session:
             row = await _get(session, m.ReleasePhase, id, "ReleasePhase")
@@ -566,7 +570,8 @@ class Mutation:
 
     # --- source links -------------------------------------------------------------------
 
-    @strawberry.mutation(description="Tie a release to an upstream record.")
+    @strawberry.mutation(description="Tie a release to an upstream record.",
+                         permission_classes=[IsReleaseManager])
     async def link_source(self, info: Info, release_id: strawberry.ID, link: SourceLinkInput
                           ) -> SourceLink:
         source = _key(link.source, "link.source")
@@ -592,7 +597,7 @@ class Mutation:
                    after=snapshot(row))
         return SourceLink.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def unlink_source(self, info: Info, id: strawberry.ID) -> DeletePayload:
         async with info.context.transaction() as session:
             row = await _get(session, m.SourceLink, id, "SourceLink")

@@ -11,7 +11,7 @@ import pytest
 from api.app import create_app
 from api.settings import load_settings
 from tests.support.databases import BACKENDS, fresh_database
-from tests.support.graphql import GraphQLClient
+from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.server import serve_asgi
 
 
@@ -21,6 +21,7 @@ class Server:
     database_url: str
     backend: str
     client: GraphQLClient
+    token: str
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -29,10 +30,11 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     backend: str = request.param
     with fresh_database(backend, tmp_path_factory.mktemp(backend)) as url:
         settings = load_settings(None, database={"url": url})
-        with serve_asgi(create_app(settings)) as base_url:
-            client = GraphQLClient(base_url)
+        token = new_secret()  # a RELEASE_MANAGER's API token, written at start-up
+        with serve_asgi(create_app(settings, startup=[principal_step(token)])) as base_url:
+            client = GraphQLClient(base_url, token=token)
             try:
-                yield Server(base_url, url, backend, client)
+                yield Server(base_url, url, backend, client, token)
             finally:
                 client.close()
 

@@ -22,11 +22,12 @@ from api.app import create_app
 from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
 from connectors.sandbox_world import World, build_world
-from tests.support.graphql import GraphQLClient
+from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.server import serve_asgi
 
 KINDS = ("jira", "github", "servicenow", "remedy")
 APPS = 5  # releases of the first five applications go into Heatshield's database
+HUB_TOKEN = new_secret()  # every hub lets this RELEASE_MANAGER token in
 
 DASHBOARD = """
 query($n: Int!) {
@@ -87,7 +88,8 @@ def start_hub(upstreams: Upstreams, tmp: Path, **federation: Any) -> Any:
     async def seed_step(sessions: Any) -> None:
         await seed(sessions, upstreams.world, releases=keys)
 
-    return serve_asgi(create_app(settings, environ=demo_environ(), startup=[seed_step]))
+    return serve_asgi(create_app(settings, environ=demo_environ(),
+                                 startup=[seed_step, principal_step(HUB_TOKEN)]))
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +97,7 @@ def uncached(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[GraphQLClient]:
     """Heatshield with the cross-request cache off, so every query goes upstream."""
     with start_hub(upstreams, tmp_path_factory.mktemp("uncached"), cache_ttl_seconds=0) as url:
-        client = GraphQLClient(url)
+        client = GraphQLClient(url, token=HUB_TOKEN)
         yield client
         client.close()
 
@@ -106,7 +108,7 @@ def cached(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory
     """Heatshield with a cache that is never fresh but keeps stale copies."""
     with start_hub(upstreams, tmp_path_factory.mktemp("cached"), cache_ttl_seconds=0,
                    cache_max_stale_seconds=600) as url:
-        client = GraphQLClient(url)
+        client = GraphQLClient(url, token=HUB_TOKEN)
         yield client
         client.close()
 
@@ -214,7 +216,7 @@ def test_a_stale_copy_is_served_when_the_source_fails_and_flagged(
 def test_the_breaker_opens_under_failures_and_closes_when_the_source_heals(
         tmp_path: Path, upstreams: Upstreams) -> None:
     with start_hub(upstreams, tmp_path, cache_ttl_seconds=0) as url:
-        gql = GraphQLClient(url)
+        gql = GraphQLClient(url, token=HUB_TOKEN)
         sources = "{ sources { name status breaker lastErrorCode } }"
         query = '{ releases(first: 2) { nodes { changeRequests { number } } } }'
         upstreams.fault("servicenow", error_rate=1.0, error_status=503)

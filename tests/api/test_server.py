@@ -24,7 +24,8 @@ def test_readyz_reports_the_reachable_database(server: Server) -> None:
 
 
 def test_graphiql_is_served_on_get(server: Server) -> None:
-    response = httpx.get(f"{server.url}/graphql", headers={"accept": "text/html"})
+    response = httpx.get(f"{server.url}/graphql", headers={
+        "accept": "text/html", "authorization": f"Bearer {server.token}"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
 

@@ -1,15 +1,64 @@
-"""A minimal GraphQL-over-HTTP client for tests, as any client would post."""
+"""A minimal GraphQL-over-HTTP client for tests, as any client would post.
+
+Heatshield refuses anonymous callers, so test servers get a user and an API
+token written straight into their database at start-up (`principal_step`),
+and clients send that token as `Authorization: Bearer`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api import auth
+from api.db import models as m
+
+Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
+
+
+def new_secret() -> str:
+    """A fresh API token secret, in the shape Heatshield issues."""
+    return auth.new_token()[0]
+
+
+async def add_principal(sessions: async_sessionmaker[AsyncSession], *, username: str,
+                        role: m.Role, token: str | None = None,
+                        password: str | None = None) -> int:
+    """A user (made if missing) and, given `token`, an API token with that secret."""
+    async with sessions() as session, session.begin():
+        user = await session.scalar(select(m.User).where(m.User.username == username))
+        if user is None:
+            user = m.User(username=username, role=role,
+                          password_hash=auth.hash_password(password or auth.new_token()[0]))
+            session.add(user)
+            await session.flush()
+        known = token is not None and await session.scalar(
+            select(m.ApiToken.id).where(m.ApiToken.token_hash == auth.digest(token)))
+        if token is not None and not known:  # a restarted server keeps its tokens
+            session.add(m.ApiToken(user_id=user.id, name=f"{username}-tests",
+                                   token_hash=auth.digest(token), prefix=token[:10], role=role))
+        return user.id
+
+
+def principal_step(token: str, role: m.Role = m.Role.RELEASE_MANAGER,
+                   username: str = "test-release-manager") -> Startup:
+    """A start-up step that lets `token` in with `role`."""
+    async def step(sessions: async_sessionmaker[AsyncSession]) -> None:
+        await add_principal(sessions, username=username, role=role, token=token)
+    return step
 
 
 class GraphQLClient:
-    def __init__(self, base_url: str, **client_options: Any) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30, **client_options)
+    def __init__(self, base_url: str, token: str | None = None, **client_options: Any) -> None:
+        headers = dict(client_options.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(base_url=base_url, timeout=30, headers=headers,
+                                 **client_options)
 
     def post(self, query: str, variables: dict[str, Any] | None = None,
              **kwargs: Any) -> dict[str, Any]:

@@ -1,0 +1,354 @@
+"""The gate in front of every route: size, identity, forgery and rate checks.
+
+A pure ASGI middleware, so a refusal costs no body parsing and no GraphQL work:
+an oversized body, an unknown caller, a cross-site cookie write or a caller
+over its rate gets a short JSON answer with a code straight away. Only what
+passes reaches the graph, with the principal in the ASGI scope.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import Authenticator, LoginLocked, SessionCookie
+from api.permissions import UNAUTHENTICATED, Principal
+from api.settings import Settings
+
+log = logging.getLogger("heatshield.security")
+
+SCOPE_KEY = "heatshield.principal"
+PUBLIC_PATHS = frozenset({"/", "/login", "/healthz", "/readyz", "/favicon.ico", "/auth/login"})
+PUBLIC_PREFIXES: tuple[str, ...] = ("/assets/",)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_JSON_TYPES = ("application/json", "application/graphql-response+json")
+
+
+def principal_of(scope: Any) -> Principal | None:
+    """The principal the middleware put in a request's scope (None when anonymous)."""
+    value = scope.get(SCOPE_KEY) if isinstance(scope, dict) else None
+    return value if isinstance(value, Principal) else None
+
+
+def refusal(status: int, code: str, message: str,
+            headers: dict[str, str] | None = None) -> Response:
+    """A GraphQL-shaped error body, so clients read every refusal the same way."""
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
+                        status_code=status, headers=headers)
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+class RateLimiter:
+    """A token bucket per caller: `per_minute` sustained, `burst` at once."""
+
+    def __init__(self, per_minute: int, burst: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> float:
+        """0 when the request may go ahead, else the seconds until it may."""
+        moment = self.clock()
+        tokens, last = self._buckets.get(key, (self.burst, moment))
+        tokens = min(self.burst, tokens + (moment - last) * self.rate)
+        if tokens >= 1:
+            if len(self._buckets) > 100_000:
+                self._buckets.clear()  # bounded memory under a flood of callers
+            self._buckets[key] = (tokens - 1, moment)
+            return 0.0
+        self._buckets[key] = (tokens, moment)
+        return (1 - tokens) / self.rate
+
+
+@dataclass(frozen=True, slots=True)
+class _Headers:
+    content_length: int | None
+    content_type: str
+    authorization: str
+    cookie: str
+    origin: str
+    referer: str
+    host: str
+    accept: str
+
+
+def _headers(scope: Scope) -> _Headers:
+    raw: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        key = name.decode("latin-1").lower()
+        raw.setdefault(key, value.decode("latin-1"))
+    length = raw.get("content-length")
+    return _Headers(content_length=int(length) if length and length.isdigit() else None,
+                    content_type=raw.get("content-type", "").split(";")[0].strip().lower(),
+                    authorization=raw.get("authorization", ""), cookie=raw.get("cookie", ""),
+                    origin=raw.get("origin", ""), referer=raw.get("referer", ""),
+                    host=raw.get("host", ""), accept=raw.get("accept", ""))
+
+
+class SecurityMiddleware:
+    def __init__(self, app: ASGIApp, *, settings: Settings, authenticator: Authenticator,
+                 public_prefixes: Sequence[str] = ()) -> None:
+        self.app = app
+        self.settings = settings
+        self.auth = authenticator
+        self.public_prefixes = PUBLIC_PREFIXES + tuple(public_prefixes)
+        self.max_body = settings.limits.max_body_bytes
+        self.limiter = RateLimiter(settings.limits.rate_limit_per_minute,
+                                   settings.limits.rate_limit_burst)
+        # Anonymous login attempts, per client address.
+        self.login_limiter = RateLimiter(30, 10)
+        extra = [origin_of(o) for o in settings.security.allowed_origins]
+        public = origin_of(settings.server.public_url or "")
+        self.origins = frozenset(o for o in [*extra, public] if o)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        method = scope.get("method", "GET")
+        path: str = scope["path"]
+
+        if headers.content_length is not None and headers.content_length > self.max_body:
+            await self._refuse(scope, receive, send, refusal(
+                413, "PAYLOAD_TOO_LARGE", f"request body over {self.max_body} bytes"))
+            return
+        public = path in PUBLIC_PATHS or path.startswith(self.public_prefixes)
+
+        principal: Principal | None = None
+        cookie: SessionCookie | None = None
+        if public:
+            pass  # no identity needed; sandboxes mounted here check their own
+        elif headers.authorization:
+            scheme, _, credential = headers.authorization.partition(" ")
+            if scheme.lower() != "bearer" or not credential.strip():
+                await self._refuse(scope, receive, send, refusal(
+                    401, UNAUTHENTICATED, "use Authorization: Bearer <token>",
+                    {"WWW-Authenticate": "Bearer"}))
+                return
+            principal = await self.auth.from_token(credential.strip())
+            if principal is None:
+                await self._refuse(scope, receive, send, refusal(
+                    401, UNAUTHENTICATED, "invalid, expired or revoked token",
+                    {"WWW-Authenticate": 'Bearer error="invalid_token"'}))
+                return
+        elif headers.cookie:
+            value = _cookie_value(headers.cookie, self.settings.security.cookie_name)
+            if value:
+                principal, cookie = await self.auth.from_cookie(value)
+
+        if principal is None and not public:
+            if method == "GET" and "text/html" in headers.accept:
+                await self._refuse(scope, receive, send, Response(
+                    status_code=303, headers={"Location": "/login"}))
+                return
+            await self._refuse(scope, receive, send, refusal(
+                401, UNAUTHENTICATED, "authentication required",
+                {"WWW-Authenticate": "Bearer"}))
+            return
+
+        cookie_write = method not in _SAFE_METHODS and (
+            path == "/auth/login" or (principal is not None and principal.via == "session"))
+        if cookie_write:
+            reason = self._forgery(scope, headers)
+            if reason:
+                log.warning("refused a cross-site write to %s: %s", path, reason)
+                await self._refuse(scope, receive, send, refusal(403, "CSRF_REFUSED", reason))
+                return
+
+        key = _rate_key(principal, scope, path)
+        if key is not None:
+            limiter = self.login_limiter if principal is None else self.limiter
+            wait = limiter.take(key)
+            if wait:
+                seconds = max(1, math.ceil(wait))
+                await self._refuse(scope, receive, send, refusal(
+                    429, "RATE_LIMITED", f"too many requests; retry in {seconds} s",
+                    {"Retry-After": str(seconds)}))
+                return
+
+        scope[SCOPE_KEY] = principal
+        await self.app(scope, self._limited(receive), self._with_cookie(scope, send, cookie))
+
+    def _forgery(self, scope: Scope, headers: _Headers) -> str:
+        """Why a cookie-authenticated write looks forged ('' when it does not)."""
+        if headers.content_type not in _JSON_TYPES:
+            return "cookie-authenticated writes must send Content-Type: application/json"
+        origin = origin_of(headers.origin) if headers.origin else origin_of(headers.referer)
+        if not origin:
+            return "cookie-authenticated writes must send an Origin header"
+        scheme = scope.get("scheme", "http")
+        own = f"{scheme}://{headers.host}".lower() if headers.host else ""
+        if origin != own and origin not in self.origins:
+            return "the request's Origin is not allowed"
+        return ""
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Count streamed body bytes too: a chunked upload has no Content-Length."""
+        seen = 0
+        limit = self.max_body
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return wrapped
+
+    def _with_cookie(self, scope: Scope, send: Send, cookie: SessionCookie | None) -> Send:
+        if cookie is None:
+            return send
+        header = session_cookie_header(self.settings, scope, cookie)
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"set-cookie", header.encode("latin-1"))]}
+            await send(message)
+
+        return wrapped
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send,
+                      response: Response) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 4401})
+            return
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body over {limit} bytes")
+
+
+class BodyLimitGuard:
+    """Turns a streamed body that outgrew the limit into a coded 413 (outermost layer)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except BodyTooLarge as exc:
+            if started or scope["type"] != "http":
+                raise
+            await refusal(413, "PAYLOAD_TOO_LARGE", str(exc))(scope, receive, send)
+
+
+def _cookie_value(header: str, name: str) -> str:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # a malformed Cookie header is as good as none
+        return ""
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None else ""
+
+
+def _rate_key(principal: Principal | None, scope: Scope, path: str) -> str | None:
+    if principal is not None:
+        if principal.token_id is not None:
+            return f"token:{principal.token_id}"
+        return f"user:{principal.user_id}"
+    if path == "/auth/login":
+        client = scope.get("client") or ("?", 0)
+        return f"login:{client[0]}"
+    return None
+
+
+def _secure(settings: Settings, scope: Scope) -> bool:
+    configured = settings.security.cookie_secure
+    if configured is not None:
+        return configured
+    public = settings.server.public_url or ""
+    return scope.get("scheme") == "https" or public.startswith("https://")
+
+
+def session_cookie_header(settings: Settings, scope: Scope, cookie: SessionCookie | None
+                          ) -> str:
+    """Set-Cookie for a new session value, or (None) for clearing it."""
+    name = settings.security.cookie_name
+    parts = [f"{name}={cookie.value if cookie else ''}", "Path=/", "HttpOnly",
+             "SameSite=Strict", f"Max-Age={cookie.max_age if cookie else 0}"]
+    if _secure(settings, scope):
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+# --- the login endpoints ----------------------------------------------------------------
+
+def auth_routes(settings: Settings, authenticator: Authenticator) -> list[BaseRoute]:
+    """POST /auth/login, POST /auth/logout, GET /auth/session."""
+
+    async def login(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+            username, password = body["username"], body["password"]
+            if not isinstance(username, str) or not isinstance(password, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return refusal(400, "BAD_USER_INPUT", "send JSON {\"username\", \"password\"}")
+        try:
+            result = await authenticator.login(username, password)
+        except LoginLocked as exc:
+            seconds = max(1, math.ceil(exc.retry_after))
+            return refusal(429, "RATE_LIMITED", "too many failed logins; try again later",
+                           {"Retry-After": str(seconds)})
+        if result is None:
+            return refusal(401, UNAUTHENTICATED, "invalid user name or password")
+        _, cookie = result
+        response = Response(status_code=204)
+        response.headers["Set-Cookie"] = session_cookie_header(settings, request.scope, cookie)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def logout(request: Request) -> Response:
+        principal = principal_of(request.scope)
+        if principal is not None:
+            await authenticator.logout(principal)
+        response = Response(status_code=204)
+        response.headers["Set-Cookie"] = session_cookie_header(settings, request.scope, None)
+        return response
+
+    async def whoami(request: Request) -> Response:
+        principal = principal_of(request.scope)
+        if principal is None:
+            return refusal(401, UNAUTHENTICATED, "not signed in")
+        return JSONResponse({"username": principal.subject, "role": principal.role.name,
+                             "via": principal.via}, headers={"Cache-Control": "no-store"})
+
+    return [Route("/auth/login", login, methods=["POST"]),
+            Route("/auth/logout", logout, methods=["POST"]),
+            Route("/auth/session", whoami, methods=["GET"])]
