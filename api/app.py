@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from api.auth import Authenticator
 from api.cache import UpstreamCache
+from api.changes import ChangeBridge
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.graphql_view import HeatshieldGraphQL
@@ -69,6 +70,8 @@ def create_app(settings: Settings, *, migrate: bool = True,
             await upgrade(engine)
         for step in startup:
             await step(sessions)
+        # Change requests a crash left half-raised are found upstream, never raised again.
+        await ChangeBridge(sessions, hub, settings).reconcile()
         try:
             yield
         finally:

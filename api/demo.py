@@ -7,6 +7,7 @@ federation path (HTTP layer, batching, caching) and not a shortcut.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +57,8 @@ def demo_connectors(base_url: str) -> list[ConnectorConfig]:
                         auth={"type": "basic", "username": user, "password_env": PASSWORD_ENV}),
         ConnectorConfig(name="remedy", kind="remedy", base_url=f"{root}/remedy",
                         auth={"type": "ar-jwt", "username": user,
-                              "password_env": PASSWORD_ENV}),
+                              "password_env": PASSWORD_ENV},
+                        options={"company": "Acme Retail"}),
     ]
 
 
@@ -158,3 +160,29 @@ def progress_printer(progress: Progress) -> Callable[[int, int], None]:
         progress.update(task, completed=done, total=total)
 
     return update
+
+
+DEMO_USERS = (("viewer", m.Role.VIEWER), ("manager", m.Role.RELEASE_MANAGER),
+              ("admin", m.Role.ADMIN))
+
+
+async def seed_users(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, str, str]]:
+    """One user per role, each with a fresh random password: (user, role, password).
+
+    Only the demo does this; `serve` never creates credentials.
+    """
+    from api import auth
+
+    created: list[tuple[str, str, str]] = []
+    async with sessions() as session, session.begin():
+        for username, role in DEMO_USERS:
+            password = secrets.token_urlsafe(12)
+            user = await session.scalar(select(m.User).where(m.User.username == username))
+            if user is None:
+                await auth.create_user(session, username=username, password=password,
+                                       role=role, actor="demo", display_name=f"Demo {username}")
+            else:
+                user.role, user.disabled = role, False
+                await auth.set_password(session, user, password, actor="demo")
+            created.append((username, role.name, password))
+    return created

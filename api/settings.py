@@ -108,6 +108,46 @@ class FederationSettings(_Section):
     cache_max_entries: int = Field(default=10_000, ge=0)
 
 
+ChangeTypeName = Literal["STANDARD", "NORMAL", "EMERGENCY"]
+OpenStatusName = Literal["TODO", "IN_PROGRESS"]
+
+
+def _default_change_types() -> dict[str, ChangeTypeName]:
+    return {"EMERGENCY": "EMERGENCY", "ENTERPRISE": "NORMAL", "PROJECT": "NORMAL"}
+
+
+def _default_blocker_statuses() -> list[OpenStatusName]:
+    return ["TODO", "IN_PROGRESS"]
+
+
+class ChangeSettings(_Section):
+    """How the change bridge composes change requests and gates deployments."""
+
+    # The change source raiseChangeRequest uses when none is named.
+    default_source: str | None = None
+    # Release type -> change type (STANDARD | NORMAL | EMERGENCY).
+    change_types: dict[str, ChangeTypeName] = Field(default_factory=_default_change_types)
+    # A STANDARD change is pre-approved: it needs no approval before deploying.
+    pre_approved_standard: bool = True
+    backout_plan: str = "Redeploy the previous release of each affected application."
+    # Which unfinished work items block a deployment.
+    blocker_priorities: list[str] = Field(
+        default_factory=lambda: ["highest", "blocker", "critical"])
+    blocker_statuses: list[OpenStatusName] = Field(default_factory=_default_blocker_statuses)
+    blocker_labels: list[str] = Field(default_factory=list)
+    # How far back failed deployments of the same applications raise the risk.
+    failed_deployment_days: int = Field(default=30, ge=0)
+
+
+class VocabularySettings(_Section):
+    """Words an organisation uses for Heatshield's terms, in release notes."""
+
+    release: str = "release"
+    change: str = "change"
+    work_item: str = "work item"
+    version: str = "version"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HEATSHIELD_", env_nested_delimiter="__", extra="forbid"
@@ -118,18 +158,10 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
     federation: FederationSettings = FederationSettings()
+    changes: ChangeSettings = ChangeSettings()
+    vocabulary: VocabularySettings = VocabularySettings()
     security: SecuritySettings = SecuritySettings()
     connectors: list[ConnectorConfig] = []
-
-    @field_validator("connectors")
-    @classmethod
-    def _unique_names(cls, value: list[ConnectorConfig]) -> list[ConnectorConfig]:
-        seen: set[str] = set()
-        for connector in value:
-            if connector.name in seen:
-                raise ValueError(f"connector name {connector.name!r} is used twice")
-            seen.add(connector.name)
-        return value
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:
@@ -143,6 +175,16 @@ class Settings(BaseSettings):
         if self.limits.introspection is not None:
             return self.limits.introspection
         return self.environment != "production"
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_names(cls, value: list[ConnectorConfig]) -> list[ConnectorConfig]:
+        seen: set[str] = set()
+        for connector in value:
+            if connector.name in seen:
+                raise ValueError(f"connector name {connector.name!r} is used twice")
+            seen.add(connector.name)
+        return value
 
     @classmethod
     def settings_customise_sources(

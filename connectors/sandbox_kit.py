@@ -93,6 +93,7 @@ class FaultRule:
     """One posted fault; `rate_limit.count` is spent as matching requests arrive."""
 
     path: re.Pattern[str] | None = None
+    method: str | None = None  # only requests with this method (e.g. POST)
     latency_ms: float = 0.0
     error_rate: float = 0.0
     error_status: int = 503
@@ -101,12 +102,13 @@ class FaultRule:
     malformed: bool = False
     drop_response: bool = False
 
-    def matches(self, path: str) -> bool:
-        return self.path is None or self.path.search(path) is not None
+    def matches(self, path: str, method: str = "GET") -> bool:
+        return ((self.path is None or self.path.search(path) is not None)
+                and (self.method is None or self.method == method.upper()))
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "path": self.path.pattern if self.path else None,
+            "path": self.path.pattern if self.path else None, "method": self.method,
             "latency_ms": self.latency_ms, "error_rate": self.error_rate,
             "error_status": self.error_status, "hang_seconds": self.hang_seconds,
             "malformed": self.malformed, "drop_response": self.drop_response,
@@ -115,8 +117,8 @@ class FaultRule:
         return out
 
 
-FAULT_KEYS = {"path", "latency_ms", "error_rate", "error_status", "rate_limit", "hang_seconds",
-              "malformed", "drop_response"}
+FAULT_KEYS = {"path", "method", "latency_ms", "error_rate", "error_status", "rate_limit",
+              "hang_seconds", "malformed", "drop_response"}
 
 
 def parse_fault(body: Any) -> FaultRule:
@@ -132,6 +134,8 @@ def parse_fault(body: Any) -> FaultRule:
             rule.path = re.compile(str(body["path"]))
         except re.error as exc:
             raise ValueError(f"bad path regex: {exc}") from exc
+    if body.get("method") is not None:
+        rule.method = str(body["method"]).upper()
     rule.latency_ms = _number(body, "latency_ms", 0.0)
     rule.hang_seconds = _number(body, "hang_seconds", 0.0)
     rule.error_rate = _number(body, "error_rate", 0.0)
@@ -273,8 +277,8 @@ class SandboxKit:
             WebhookDelivery(event=event, url=self.webhook_url, status=status, error=error,
                             at=_now_iso()))
 
-    def matching_faults(self, path: str) -> list[FaultRule]:
-        return [rule for rule in self.faults if rule.matches(path)]
+    def matching_faults(self, path: str, method: str = "GET") -> list[FaultRule]:
+        return [rule for rule in self.faults if rule.matches(path, method)]
 
     async def _get_requests(self, request: Request) -> Response:
         return JSONResponse({"count": self.request_log.count,
@@ -338,7 +342,7 @@ class KitMiddleware:
             await response(scope, receive, send)
 
         try:
-            rules = self.kit.matching_faults(path)
+            rules = self.kit.matching_faults(path, scope["method"])
             delay = sum(r.hang_seconds for r in rules) + sum(r.latency_ms for r in rules) / 1000
             if delay:
                 await asyncio.sleep(delay)

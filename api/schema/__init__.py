@@ -20,6 +20,7 @@ from strawberry.tools import merge_types
 
 from api.limits import NoIntrospection, QueryCost
 from api.schema.access import AccessMutation, AccessQuery
+from api.schema.change_bridge import ChangeBridgeMutation
 from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
 from api.schema.query import Query as ReleaseQuery
@@ -39,7 +40,7 @@ log = logging.getLogger("heatshield.graphql")
 
 # The graph is assembled from parts; each part guards its own fields.
 Query = merge_types("Query", (ReleaseQuery, AccessQuery))
-Mutation = merge_types("Mutation", (ReleaseMutation, AccessMutation))
+Mutation = merge_types("Mutation", (ReleaseMutation, ChangeBridgeMutation, AccessMutation))
 
 
 class HeatshieldSchema(strawberry.Schema):

@@ -97,7 +97,9 @@ def work_item_page(items: Sequence[c.WorkItem], status: c.WorkStatus | None, fir
                            end_cursor=edges[-1].cursor if edges else None))
 
 
-async def release_changes(info: Info, release_id: int) -> list[c.ChangeRecord]:
+async def release_changes_known(info: Info, release_id: int
+                                ) -> tuple[list[c.ChangeRecord], bool]:
+    """The release's linked change requests, and whether every source answered."""
     keys = [(r.source, r.external_key) for r in await info.context.loaders.links.load(release_id)
             if r.kind is c.LinkKind.CHANGE_REQUEST]
     fetched = await info.context.upstream.changes.load_many(keys)
@@ -106,7 +108,11 @@ async def release_changes(info: Info, release_id: int) -> list[c.ChangeRecord]:
         report(info, result)
         if result.value is not None:
             records.append(result.value)
-    return records
+    return records, all(result.ok for result in fetched)
+
+
+async def release_changes(info: Info, release_id: int) -> list[c.ChangeRecord]:
+    return (await release_changes_known(info, release_id))[0]
 
 
 def kind_of(info: Info, source: str) -> str:

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import models as m
 from api.db.audit import record, snapshot
-from api.db.models import EnvironmentTier, LinkKind, ReleaseStatus, ReleaseType
-from api.domain.releases import RuleViolation, check_parent, check_transition, check_window
+from api.db.models import EnvironmentTier, LinkKind, ReleaseType
+from api.domain.releases import RuleViolation, check_parent, check_window
 from api.permissions import IsReleaseManager
 from api.schema.context import Info
 from api.schema.errors import bad_input, conflict, not_found
@@ -305,23 +305,6 @@ class Mutation:
             record(session, actor=info.context.actor, action="release.update",
                    entity_type="Release", entity_id=row.id, entity_key=row.key,
                    release_id=row.id, before=before, after=_release_snapshot(row, apps))
-        return Release.from_row(row)
-
-    @strawberry.mutation(description="Move a release along its status machine.",
-                         permission_classes=[IsReleaseManager])
-    async def transition_release(self, info: Info, id: strawberry.ID, to: ReleaseStatus,
-                                 reason: str = "") -> Release:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Release, id, "Release")
-            try:
-                check_transition(row.status, to)
-            except RuleViolation as exc:
-                raise bad_input(str(exc), exc.field, current=row.status.name) from None
-            before = {"status": row.status.name}
-            row.status = to
-            record(session, actor=info.context.actor, action="release.transition",
-                   entity_type="Release", entity_id=row.id, entity_key=row.key,
-                   release_id=row.id, before=before, after={"status": to.name}, reason=reason)
         return Release.from_row(row)
 
     @strawberry.mutation(description="Delete a release; its children lose their parent.",

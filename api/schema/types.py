@@ -23,7 +23,9 @@ from api.db.models import (
     ReleaseType,
     Role,
 )
-from api.schema import federated
+from api.domain.notes import Audience, NotesFormat
+from api.schema import bridge_fields, federated
+from api.schema.bridge_fields import ChangePreview, GateResult
 from api.schema.context import Info
 from api.schema.ids import to_global_id
 from api.schema.node import Node, PageInfo
@@ -284,6 +286,19 @@ class Release(Node):
     @strawberry.field
     async def readiness(self, info: Info) -> Readiness:
         return await federated.release_readiness(info, self.db_id)
+
+    @strawberry.field(description="The conditions for entering DEPLOYING, evaluated live.")
+    async def gates(self, info: Info) -> list[GateResult]:
+        return await bridge_fields.release_gates(info, self.db_id)
+
+    @strawberry.field(description="The change request raiseChangeRequest would compose now.")
+    async def change_preview(self, info: Info) -> ChangePreview:
+        return await bridge_fields.change_preview(info, self.db_id)
+
+    @strawberry.field(description="Release notes in the words of their audience.")
+    async def release_notes(self, info: Info, audience: Audience,
+                            format: NotesFormat = NotesFormat.MARKDOWN) -> str:
+        return await bridge_fields.release_notes(info, self.db_id, audience, format)
 
     @strawberry.field(description="Audit trail of this release and its parts, newest first.")
     async def history(self, info: Info, first: int = 50) -> list[AuditEvent]:

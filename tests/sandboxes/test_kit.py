@@ -303,3 +303,18 @@ def test_mount_base_url_keeps_the_mount_prefix() -> None:
         got = httpx.get(f"{url}/sandbox/tiny/where?x=1").json()
 
     assert got == {"base": f"{url}/sandbox/tiny/"}
+
+
+def test_a_fault_limited_to_a_method_leaves_other_methods_alone() -> None:
+    kit = SandboxKit("demo", error_response=lambda status, message: JSONResponse(
+        {"message": message}, status_code=status))
+
+    async def echo(request: Request) -> JSONResponse:
+        return JSONResponse({"method": request.method})
+
+    app = kit.app([Route("/things", echo, methods=["GET", "POST"])])
+    with serve_asgi(app) as url:
+        httpx.post(f"{url}/_sandbox/faults",
+                   json={"method": "post", "error_rate": 1.0, "error_status": 503})
+        assert httpx.get(f"{url}/things").status_code == 200
+        assert httpx.post(f"{url}/things").status_code == 503

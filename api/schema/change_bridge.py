@@ -1,0 +1,240 @@
+"""Mutations of the change bridge: raise, update and sync change requests; gated transitions.
+
+The rules live in `api/domain`; the never-twice raising in `api/changes.py`.
+This module turns GraphQL input into those calls and their failures into
+coded errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+
+from api.changes import ChangeBridge, ChangeBridgeError
+from api.db import models as m
+from api.db.audit import record
+from api.db.models import ReleaseStatus, Role
+from api.domain.compose import ChangeOverrides
+from api.domain.releases import RuleViolation, check_transition
+from api.permissions import IsReleaseManager, require_role
+from api.schema import bridge_fields
+from api.schema.bridge_fields import GateResult
+from api.schema.context import Info
+from api.schema.errors import bad_input, not_found
+from api.schema.federated import kind_of
+from api.schema.ids import expect_id
+from api.schema.types import Release
+from api.schema.upstream import ChangeRequest, change_request
+from connectors.base import ChangePatch, ChangeState, ChangeType, RiskLevel
+from connectors.errors import UpstreamError
+
+GATE_FAILED = "GATE_FAILED"
+BLACKOUT_WARNING = "BLACKOUT_WARNING"
+
+
+@strawberry.input(description="Overrides of the composed change request; omitted fields keep "
+                              "what Heatshield composed.")
+class ChangeRequestInput:
+    title: str | None = None
+    description: str | None = None
+    type: ChangeType | None = None
+    risk: RiskLevel | None = None
+    planned_start: datetime | None = None
+    planned_end: datetime | None = None
+    backout_plan: str | None = None
+    test_evidence: str | None = None
+    configuration_items: list[str] | None = None
+    assignment_group: str | None = None
+
+    def overrides(self) -> ChangeOverrides:
+        return ChangeOverrides(
+            title=self.title, description=self.description, type=self.type, risk=self.risk,
+            planned_start=self.planned_start, planned_end=self.planned_end,
+            backout_plan=self.backout_plan, test_evidence=self.test_evidence,
+            configuration_items=tuple(self.configuration_items)
+            if self.configuration_items is not None else None,
+            assignment_group=self.assignment_group)
+
+
+@strawberry.input(description="What to change on a change request, pushed to its ITSM.")
+class ChangeUpdateInput:
+    planned_start: datetime | None = None
+    planned_end: datetime | None = None
+    description: str | None = None
+    risk: RiskLevel | None = None
+    state: ChangeState | None = strawberry.field(
+        default=None, description="A requested transition; the ITSM may refuse it.")
+    note: str | None = strawberry.field(default=None, description="Added as a work note.")
+
+
+@strawberry.input(description="Proceed although gates fail; needs a release manager and a "
+                              "written reason, and is audited.")
+class GateOverrideInput:
+    reason: str
+
+
+@strawberry.type
+class RaiseChangePayload:
+    change_request: ChangeRequest
+    created: bool = strawberry.field(
+        description="False when an earlier call with the same idempotency key raised it.")
+    warnings: list[str]
+
+
+def _bridge(info: Info) -> ChangeBridge:
+    ctx = info.context
+    return ChangeBridge(ctx.sessions, ctx.hub, ctx.settings)
+
+
+@asynccontextmanager
+async def _coded() -> AsyncIterator[None]:
+    """Turn the bridge's and the upstream's failures into coded GraphQL errors."""
+    try:
+        yield
+    except ChangeBridgeError as error:
+        extensions = {"code": error.code, **error.extensions}
+        if error.field:
+            extensions["field"] = error.field
+        raise GraphQLError(str(error), extensions=extensions) from None
+    except UpstreamError as error:
+        raise GraphQLError(f"{error.source}: {error.message}",
+                           extensions=error.extensions()) from None
+
+
+def change_key(global_id: str) -> tuple[str, str]:
+    """(source, number) from a ChangeRequest id."""
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, rest = base64.urlsafe_b64decode(padded).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise bad_input(f"{global_id!r} is not a change request id", "id") from None
+    source, _, number = rest.partition(":")
+    if type_name not in ("ServiceNowChange", "RemedyChange") or not source or not number:
+        raise bad_input(f"{global_id!r} is not a change request id", "id")
+    return source, number
+
+
+@strawberry.type
+class ChangeBridgeMutation:
+    @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
+        "Raise the release's change request in an ITSM, composed from the release and its "
+        "live work items. Idempotent with `idempotencyKey`; never a duplicate upstream."))
+    async def raise_change_request(
+            self, info: Info, release_id: strawberry.ID,
+            itsm: Annotated[str | None, strawberry.argument(
+                name="source", description="The change source (connector name).")] = None,
+            input: ChangeRequestInput | None = None, idempotency_key: str | None = None,
+            acknowledge_blackout: bool = False) -> RaiseChangePayload:
+        pk = expect_id(release_id, "Release", "releaseId")
+        target = itsm or info.context.settings.changes.default_source
+        if not target:
+            raise bad_input("name the change source (no default_source is configured)",
+                            "source")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+            raise bad_input("idempotencyKey must have 1 to 200 characters", "idempotencyKey")
+        async with info.context.sessions() as session:
+            if await session.get(m.Release, pk) is None:
+                raise not_found("Release", release_id, "releaseId")
+        state = await bridge_fields.live(info, pk)
+        composed = bridge_fields.compose(info, state, (input or ChangeRequestInput()).overrides())
+        if composed.planned_start and composed.planned_end and \
+                composed.planned_end <= composed.planned_start:
+            raise bad_input("plannedEnd must be after plannedStart", "input.plannedEnd")
+        warnings = bridge_fields.warnings(state, composed)
+        if warnings and not acknowledge_blackout:
+            raise GraphQLError(
+                "the planned window falls in a blackout window: " + "; ".join(warnings),
+                extensions={"code": BLACKOUT_WARNING, "field": "acknowledgeBlackout",
+                            "warnings": warnings})
+        async with _coded():
+            raised = await _bridge(info).raise_change(
+                release_id=pk, source=target, composed=composed, actor=info.context.actor,
+                idempotency_key=idempotency_key)
+        info.context.hub.cache.clear()
+        return RaiseChangePayload(
+            change_request=change_request(raised.change, kind_of(info, raised.change.source)),
+            created=raised.created, warnings=warnings)
+
+    @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
+        "Change a change request's window, description, risk or state in its ITSM."))
+    async def update_change_request(self, info: Info, id: strawberry.ID,
+                                    input: ChangeUpdateInput, reason: str = "") -> ChangeRequest:
+        source, number = change_key(id)
+        if (input.planned_start and input.planned_end
+                and input.planned_end <= input.planned_start):
+            raise bad_input("plannedEnd must be after plannedStart", "input.plannedEnd")
+        patch = ChangePatch(state=input.state, description=input.description,
+                            planned_start=input.planned_start, planned_end=input.planned_end,
+                            risk=input.risk, note=input.note)
+        async with _coded():
+            updated = await _bridge(info).update_change(
+                source=source, number=number, patch=patch, actor=info.context.actor,
+                reason=reason)
+        return change_request(updated, kind_of(info, source))
+
+    @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
+        "Read a change request afresh from its ITSM (bypassing the cache) and audit it."))
+    async def sync_change_request(self, info: Info, id: strawberry.ID) -> ChangeRequest:
+        source, number = change_key(id)
+        async with _coded():
+            found = await _bridge(info).sync_change(source=source, number=number,
+                                                    actor=info.context.actor)
+        return change_request(found, kind_of(info, source))
+
+    @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
+        "Move a release along its status machine. Entering DEPLOYING passes the gates, "
+        "or needs an override with a reason."))
+    async def transition_release(self, info: Info, id: strawberry.ID, to: ReleaseStatus,
+                                 reason: str = "", override: GateOverrideInput | None = None
+                                 ) -> Release:
+        pk = expect_id(id, "Release")
+        async with info.context.sessions() as session:
+            current = await session.get(m.Release, pk)
+            if current is None:
+                raise not_found("Release", id)
+            try:
+                check_transition(current.status, to)
+            except RuleViolation as exc:
+                raise bad_input(str(exc), exc.field, current=current.status.name) from None
+        failed: list[GateResult] = []
+        if to is ReleaseStatus.DEPLOYING:
+            gates = bridge_fields.gate_results(
+                bridge_fields.gates(info, await bridge_fields.live(info, pk)))
+            failed = [g for g in gates if not g.passed]
+            if failed and override is None:
+                raise GraphQLError(
+                    "the release cannot enter DEPLOYING: "
+                    + "; ".join(f"{g.name}: {g.reason}" for g in failed),
+                    extensions={"code": GATE_FAILED, "field": "to",
+                                "gates": [{"name": g.name, "reason": g.reason}
+                                          for g in failed]})
+            if failed and override is not None:
+                require_role(info, Role.RELEASE_MANAGER)
+                if len(override.reason.strip()) < 10:
+                    raise bad_input("an override needs a written reason (at least 10 "
+                                    "characters)", "override.reason")
+        async with info.context.transaction() as session:
+            row = await session.get(m.Release, pk)
+            assert row is not None
+            try:  # again inside the transaction: someone may have moved it meanwhile
+                check_transition(row.status, to)
+            except RuleViolation as exc:
+                raise bad_input(str(exc), exc.field, current=row.status.name) from None
+            before = {"status": row.status.name}
+            row.status = to
+            record(session, actor=info.context.actor, action="release.transition",
+                   entity_type="Release", entity_id=row.id, entity_key=row.key,
+                   release_id=row.id, before=before, after={"status": to.name}, reason=reason)
+            if failed and override is not None:
+                record(session, actor=info.context.actor, action="gate.override",
+                       entity_type="Release", entity_id=row.id, entity_key=row.key,
+                       release_id=row.id, before={"failed": [g.name for g in failed]},
+                       after={"status": to.name}, reason=override.reason.strip())
+        return Release.from_row(row)

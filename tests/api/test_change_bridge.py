@@ -1,0 +1,396 @@
+"""The change bridge end to end: Heatshield over real sockets, ServiceNow and Remedy sandboxes.
+
+Upstream records are read straight from the sandboxes' own APIs, so each test
+checks what the ITSM really holds, not what Heatshield says it sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.db.models import Role
+from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
+from api.settings import load_settings
+from connectors.sandbox_world import World, build_world
+from tests.support.graphql import GraphQLClient, new_secret, principal_step
+from tests.support.hub_process import free_port, hub_process
+from tests.support.server import serve_asgi
+
+RM_TOKEN = new_secret()
+VIEWER_TOKEN = new_secret()
+
+RAISE = """
+mutation($id: ID!, $source: String!, $key: String, $ack: Boolean! = false,
+         $input: ChangeRequestInput) {
+  raiseChangeRequest(releaseId: $id, source: $source, idempotencyKey: $key,
+                     acknowledgeBlackout: $ack, input: $input) {
+    created warnings
+    changeRequest { id number title state stateLabel approval type risk correlationId
+                    plannedStart plannedEnd } } }"""
+UPDATE = """
+mutation($id: ID!, $input: ChangeUpdateInput!, $reason: String! = "") {
+  updateChangeRequest(id: $id, input: $input, reason: $reason) {
+    number state stateLabel approval risk plannedStart plannedEnd } }"""
+RELEASE = """
+query($k: String!) { release(key: $k) { id key status windowStart windowEnd
+  changeRequests { number state approval } links { kind externalKey }
+  gates { name passed reason } history { action reason actor } } }"""
+TRANSITION = """
+mutation($id: ID!, $to: ReleaseStatus!, $override: GateOverrideInput) {
+  transitionRelease(id: $id, to: $to, override: $override) { status } }"""
+
+
+@dataclass
+class Upstreams:
+    url: str
+    world: World
+
+    def fault(self, kind: str, **rule: Any) -> None:
+        httpx.post(f"{self.url}/sandbox/{kind}/_sandbox/faults", json=rule).raise_for_status()
+
+    def clear_faults(self) -> None:
+        for kind in ("jira", "github", "servicenow", "remedy"):
+            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/faults")
+
+    def records(self, kind: str, correlation_id: str) -> list[dict[str, Any]]:
+        """The change records the ITSM holds for a correlation id, read from its own API."""
+        if kind == "servicenow":
+            response = httpx.get(
+                f"{self.url}/sandbox/servicenow/api/now/table/change_request",
+                params={"sysparm_query": f"correlation_id={correlation_id}"},
+                auth=(CREDENTIALS.username, CREDENTIALS.password))
+            rows: list[dict[str, Any]] = response.json()["result"]
+            return rows
+        base = f"{self.url}/sandbox/remedy"
+        token = httpx.post(f"{base}/api/jwt/login", data={
+            "username": CREDENTIALS.username, "password": CREDENTIALS.password}).text
+        response = httpx.get(f"{base}/api/arsys/v1/entry/CHG:Infrastructure Change",
+                             params={"q": f"'Vendor Ticket Number' = \"{correlation_id}\""},
+                             headers={"Authorization": f"AR-JWT {token}"})
+        return [entry["values"] for entry in response.json()["entries"]]
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[Upstreams]:
+    world = build_world()
+    with serve_asgi(Starlette(routes=build_sandboxes(world).mounts())) as url:
+        yield Upstreams(url, world)
+
+
+@pytest.fixture(autouse=True)
+def no_faults(upstreams: Upstreams) -> Iterator[None]:
+    upstreams.clear_faults()
+    yield
+    upstreams.clear_faults()
+
+
+@pytest.fixture(scope="module")
+def hub(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("bridge")
+    settings = load_settings(
+        None, database={"url": f"sqlite+aiosqlite:///{tmp / 'hub.db'}"},
+        connectors=[c.model_dump() | {"timeout_seconds": 3, "max_retries": 1}
+                    for c in demo_connectors(upstreams.url)],
+        federation={"cache_ttl_seconds": 0})
+
+    async def seed_step(sessions: Any) -> None:
+        await seed(sessions, upstreams.world)
+
+    app = create_app(settings, environ=demo_environ(), startup=[
+        seed_step, principal_step(RM_TOKEN),
+        principal_step(VIEWER_TOKEN, Role.VIEWER, username="test-viewer")])
+    with serve_asgi(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def gql(hub: str) -> Iterator[GraphQLClient]:
+    client = GraphQLClient(hub, token=RM_TOKEN)
+    yield client
+    client.close()
+
+
+def release(gql: GraphQLClient, key: str) -> dict[str, Any]:
+    found: dict[str, Any] = gql.data(RELEASE, {"k": key})["release"]
+    return found
+
+
+def planned(world: World, app_index: int) -> str:
+    """The last planned release of an application: no change request yet."""
+    app = world.applications[app_index]
+    return [r.key for r in world.releases if r.app_key == app.key][-1]
+
+
+def raise_change(gql: GraphQLClient, release_key: str, source: str, **extra: Any
+                 ) -> dict[str, Any]:
+    payload: dict[str, Any] = gql.data(RAISE, {"id": release(gql, release_key)["id"],
+                                               "source": source, **extra})["raiseChangeRequest"]
+    return payload
+
+
+@pytest.mark.parametrize(("source", "app_index"), [("servicenow", 0), ("remedy", 1)])
+def test_raising_composes_the_change_upstream_and_links_it_to_the_release(
+        gql: GraphQLClient, upstreams: Upstreams, source: str, app_index: int) -> None:
+    key = planned(upstreams.world, app_index)
+    payload = raise_change(gql, key, source)
+    change = payload["changeRequest"]
+    assert payload["created"] is True
+    assert change["state"] == "NEW"
+    after = release(gql, key)
+    assert change["number"] in [c["number"] for c in after["changeRequests"]]
+    assert ["CHANGE_REQUEST", change["number"]] in [[link["kind"], link["externalKey"]]
+                                                   for link in after["links"]]
+    assert change["plannedStart"] == after["windowStart"]
+    [upstream] = upstreams.records(source, change["correlationId"])
+    text = str(upstream)
+    world_release = upstreams.world.release(key)
+    items = [w.key for w in upstreams.world.work_items if w.release_key == key]
+    assert items and all(item in text for item in items), "the scope lists the JIRA issues"
+    assert world_release.version_name in text
+    assert "Backout" in text or "backout" in text
+    actions = [e["action"] for e in after["history"]]
+    assert "change.raise" in actions and "change.intent" in actions
+
+
+@pytest.mark.parametrize(("source", "app_index"), [("servicenow", 2), ("remedy", 3)])
+def test_a_change_follows_approval_to_closure_and_takes_updates(
+        gql: GraphQLClient, upstreams: Upstreams, source: str, app_index: int) -> None:
+    key = planned(upstreams.world, app_index)
+    change = raise_change(gql, key, source)["changeRequest"]
+    states = []
+    for target in ("ASSESS", "AUTHORIZE", "SCHEDULED", "IMPLEMENT", "REVIEW", "CLOSED"):
+        moved = gql.data(UPDATE, {"id": change["id"], "input": {"state": target}})[
+            "updateChangeRequest"]
+        states.append((moved["state"], moved["approval"]))
+    assert [s for s, _ in states] == ["ASSESS", "AUTHORIZE", "SCHEDULED", "IMPLEMENT",
+                                      "REVIEW", "CLOSED"]
+    assert dict(states)["SCHEDULED"] == "APPROVED"
+    assert [c["state"] for c in release(gql, key)["changeRequests"]] == ["CLOSED"]
+
+
+@pytest.mark.parametrize(("source", "app_index"), [("servicenow", 4), ("remedy", 5)])
+def test_window_and_risk_updates_reach_the_itsm_and_sync_reads_them_back(
+        gql: GraphQLClient, upstreams: Upstreams, source: str, app_index: int) -> None:
+    key = planned(upstreams.world, app_index)
+    change = raise_change(gql, key, source, key="window-update")["changeRequest"]
+    start = upstreams.world.release(key).window_start + timedelta(days=1)
+    end = start + timedelta(hours=3)
+    updated = gql.data(UPDATE, {"id": change["id"], "reason": "Vendor asked for a day later",
+                                "input": {"plannedStart": start.isoformat(),
+                                          "plannedEnd": end.isoformat(), "risk": "HIGH"}})[
+        "updateChangeRequest"]
+    assert updated["risk"] == "HIGH"
+    synced = gql.data("mutation($id: ID!) { syncChangeRequest(id: $id) { plannedStart risk } }",
+                      {"id": change["id"]})["syncChangeRequest"]
+    assert synced["plannedStart"].startswith(start.strftime("%Y-%m-%dT%H:%M"))
+    [upstream] = upstreams.records(source, change["correlationId"])
+    assert start.strftime("%Y-%m-%d") in str(upstream)
+    history = release(gql, key)["history"]
+    assert {"action": "change.update", "reason": "Vendor asked for a day later",
+            "actor": history[0]["actor"]} in history
+    assert "change.sync" in [e["action"] for e in history]
+
+
+def test_a_transition_the_itsm_does_not_allow_is_upstream_refused(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    key = [r.key for r in upstreams.world.releases
+           if r.app_key == upstreams.world.applications[0].key][-2]
+    change = raise_change(gql, key, "servicenow")["changeRequest"]
+    gql.data(UPDATE, {"id": change["id"], "input": {"state": "CANCELED"}})
+    error = gql.error(UPDATE, {"id": change["id"], "input": {"state": "IMPLEMENT"}})
+    assert error["extensions"]["code"] == "UPSTREAM_REFUSED"
+    assert error["extensions"]["source"] == "servicenow"
+
+
+@pytest.mark.parametrize(("source", "app_index"), [("servicenow", 0), ("remedy", 1)])
+def test_an_idempotency_key_returns_the_same_change_and_creates_one_record(
+        gql: GraphQLClient, upstreams: Upstreams, source: str, app_index: int) -> None:
+    key = [r.key for r in upstreams.world.releases
+           if r.app_key == upstreams.world.applications[app_index].key][-3]
+    first = raise_change(gql, key, source, key="cab-2026-12")
+    again = raise_change(gql, key, source, key="cab-2026-12")
+    assert first["created"] is True and again["created"] is False
+    assert again["changeRequest"]["number"] == first["changeRequest"]["number"]
+    assert len(upstreams.records(source, first["changeRequest"]["correlationId"])) == 1
+
+
+@pytest.mark.parametrize(("source", "path", "app_index"), [
+    ("servicenow", "/api/now/table/change_request$", 2),
+    ("remedy", "ChangeInterface_Create", 3)])
+def test_a_dropped_response_is_retried_without_a_duplicate(
+        gql: GraphQLClient, upstreams: Upstreams, source: str, path: str,
+        app_index: int) -> None:
+    key = [r.key for r in upstreams.world.releases
+           if r.app_key == upstreams.world.applications[app_index].key][-3]
+    # The ITSM commits the record, then the answer is lost, on every try.
+    upstreams.fault(source, path=path, method="POST", drop_response=True)
+    body = gql.post(RAISE, {"id": release(gql, key)["id"], "source": source, "key": "lost"})
+    upstreams.clear_faults()
+    if body.get("errors"):  # the connector may have found it by correlation id already
+        assert body["errors"][0]["extensions"]["code"].startswith("UPSTREAM_")
+    retried = raise_change(gql, key, source, key="lost")
+    correlation = retried["changeRequest"]["correlationId"]
+    assert len(upstreams.records(source, correlation)) == 1
+    assert [c["number"] for c in release(gql, key)["changeRequests"]].count(
+        retried["changeRequest"]["number"]) == 1
+
+
+def test_a_crash_between_the_upstream_write_and_the_local_commit_is_healed_on_restart(
+        upstreams: Upstreams, tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
+    port = free_port()
+    key = [r.key for r in upstreams.world.releases
+           if r.app_key == upstreams.world.applications[4].key][-3]
+    options = {"database": database, "sandboxes": upstreams.url, "port": port,
+               "token": RM_TOKEN}
+    import os
+
+    crashing = dict(os.environ, HEATSHIELD_TEST_CRASH_AFTER_UPSTREAM_CREATE="1")
+    with hub_process(env=crashing, **options) as process:
+        client = GraphQLClient(f"http://127.0.0.1:{port}", token=RM_TOKEN)
+        release_id = release(client, key)["id"]
+        with pytest.raises(httpx.TransportError):
+            client.post(RAISE, {"id": release_id, "source": "servicenow", "key": "crash"})
+        assert process.wait(timeout=20) == 70
+        client.close()
+    with hub_process(**options):
+        client = GraphQLClient(f"http://127.0.0.1:{port}", token=RM_TOKEN)
+        linked = release(client, key)["changeRequests"]
+        assert len(linked) >= 1
+        again = raise_change(client, key, "servicenow", key="crash")
+        assert again["created"] is False
+        correlation = again["changeRequest"]["correlationId"]
+        assert len(upstreams.records("servicenow", correlation)) == 1
+        assert again["changeRequest"]["number"] in [c["number"] for c in
+                                                    release(client, key)["changeRequests"]]
+        client.close()
+
+
+def make_release(gql: GraphQLClient, key: str, app: str, version_id: int, start: str,
+                 end: str) -> str:
+    created: str = gql.data("""mutation($i: CreateReleaseInput!) { createRelease(input: $i)
+        { id } }""", {"i": {"key": key, "name": key, "type": "PROJECT", "applicationKeys": [app],
+                            "windowStart": start, "windowEnd": end}})["createRelease"]["id"]
+    gql.data("""mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l)
+        { id } }""", {"id": created, "l": {"source": "jira", "kind": "JIRA_VERSION",
+                                           "externalKey": str(version_id)}})
+    for status in ("IN_PROGRESS", "READY"):
+        gql.data(TRANSITION, {"id": created, "to": status})
+    return created
+
+
+def gates_of(gql: GraphQLClient, key: str) -> dict[str, dict[str, Any]]:
+    return {g["name"]: g for g in release(gql, key)["gates"]}
+
+
+def test_each_gate_refuses_with_its_reason_and_passes_when_satisfied(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    world = upstreams.world
+    shipped = next(r for r in world.releases if r.status == "DEPLOYED" and r.app_key == "PAY")
+    release_id = make_release(gql, "GATES-1", "PAY", shipped.jira_version_id,
+                              "2027-03-10T20:00:00Z", "2027-03-10T23:00:00Z")
+    gates = gates_of(gql, "GATES-1")
+    assert not gates["change_approved"]["passed"]
+    assert "no change request" in gates["change_approved"]["reason"]
+    assert gates["blackout"]["passed"] and gates["blockers"]["passed"]
+    error = gql.error(TRANSITION, {"id": release_id, "to": "DEPLOYING"})
+    assert error["extensions"]["code"] == "GATE_FAILED"
+    assert [g["name"] for g in error["extensions"]["gates"]] == ["change_approved"]
+
+    change = raise_change(gql, "GATES-1", "servicenow")["changeRequest"]
+    for target in ("ASSESS", "AUTHORIZE", "SCHEDULED"):
+        gql.data(UPDATE, {"id": change["id"], "input": {"state": target}})
+    assert gates_of(gql, "GATES-1")["change_approved"]["passed"]
+
+    freeze = gql.data("""mutation { createBlackoutWindow(input: {name: "Payments freeze",
+        start: "2027-03-10T00:00:00Z", end: "2027-03-11T00:00:00Z", applicationKeys: ["PAY"],
+        reason: "Card scheme migration"}) { id } }""")["createBlackoutWindow"]["id"]
+    blackout = gates_of(gql, "GATES-1")["blackout"]
+    assert not blackout["passed"] and "Payments freeze" in blackout["reason"]
+    gql.data("mutation($id: ID!) { deleteBlackoutWindow(id: $id) { id } }", {"id": freeze})
+    assert gates_of(gql, "GATES-1")["blackout"]["passed"]
+    assert gql.data(TRANSITION, {"id": release_id, "to": "DEPLOYING"})[
+        "transitionRelease"]["status"] == "DEPLOYING"
+
+
+def test_open_blockers_fail_the_gate_and_name_the_items(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    world = upstreams.world
+    blocking = next(r for r in world.releases if any(
+        w.release_key == r.key and w.priority == "Highest" and w.status_category != "done"
+        for w in world.work_items))
+    make_release(gql, "BLOCKED-1", blocking.app_key, blocking.jira_version_id,
+                 "2027-04-10T20:00:00Z", "2027-04-10T23:00:00Z")
+    gate = gates_of(gql, "BLOCKED-1")["blockers"]
+    expected = [w.key for w in world.work_items if w.release_key == blocking.key
+                and w.priority == "Highest" and w.status_category != "done"]
+    assert not gate["passed"]
+    assert all(k in gate["reason"] for k in expected)
+
+
+def test_an_override_needs_the_role_and_a_reason_and_is_audited(
+        gql: GraphQLClient, hub: str, upstreams: Upstreams) -> None:
+    shipped = next(r for r in upstreams.world.releases if r.status == "DEPLOYED")
+    release_id = make_release(gql, "OVERRIDE-1", shipped.app_key, shipped.jira_version_id,
+                              "2027-05-10T20:00:00Z", "2027-05-10T23:00:00Z")
+    viewer = GraphQLClient(hub, token=VIEWER_TOKEN)
+    error = viewer.error(TRANSITION, {"id": release_id, "to": "DEPLOYING",
+                                      "override": {"reason": "Viewer tries to ship anyway"}})
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    viewer.close()
+    error = gql.error(TRANSITION, {"id": release_id, "to": "DEPLOYING",
+                                   "override": {"reason": "ok"}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "override.reason"}
+    reason = "Hotfix approved by phone by the CAB chair"
+    assert gql.data(TRANSITION, {"id": release_id, "to": "DEPLOYING",
+                                 "override": {"reason": reason}})[
+        "transitionRelease"]["status"] == "DEPLOYING"
+    history = release(gql, "OVERRIDE-1")["history"]
+    assert {"action": "gate.override", "reason": reason, "actor": history[0]["actor"]} in history
+
+
+def test_raising_inside_a_blackout_warns_first_and_goes_ahead_when_acknowledged(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    world = upstreams.world
+    shipped = next(r for r in world.releases if r.status == "DEPLOYED")
+    make_release(gql, "FREEZE-1", shipped.app_key, shipped.jira_version_id,
+                 "2026-12-22T20:00:00Z", "2026-12-22T23:00:00Z")  # in the holiday freeze
+    error = gql.error(RAISE, {"id": release(gql, "FREEZE-1")["id"], "source": "servicenow"})
+    assert error["extensions"]["code"] == "BLACKOUT_WARNING"
+    assert "Holiday trading freeze" in error["message"]
+    assert release(gql, "FREEZE-1")["changeRequests"] == []
+    payload = raise_change(gql, "FREEZE-1", "servicenow", ack=True)
+    assert payload["created"] and payload["warnings"]
+
+
+def test_release_notes_speak_to_developers_and_to_the_change_board(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    world = upstreams.world
+    shipped = next(r for r in world.releases if r.status == "DEPLOYED" and any(
+        c.release_key == r.key for c in world.change_requests))
+    notes = gql.data("""query($k: String!) { release(key: $k) {
+        dev: releaseNotes(audience: DEVELOPMENT)
+        cab: releaseNotes(audience: OPERATIONS)
+        html: releaseNotes(audience: OPERATIONS, format: HTML) } }""", {"k": shipped.key})[
+        "release"]
+    prs = [p for p in world.pull_requests if p.release_key == shipped.key]
+    issues = [w.key for w in world.work_items if w.release_key == shipped.key]
+    assert all(f"#{p.number}" in notes["dev"] for p in prs)
+    assert all(key in notes["dev"] for key in issues)
+    assert shipped.window_start.strftime("%Y-%m-%d") in notes["cab"]
+    assert "risk" in notes["cab"].lower() and "backout" in notes["cab"].lower()
+    change = next(c for c in world.change_requests if c.release_key == shipped.key)
+    number = next(link["externalKey"] for link in release(gql, shipped.key)["links"]
+                  if link["kind"] == "CHANGE_REQUEST")
+    assert number in notes["cab"]
+    assert change.itsm  # the change board reads the change in its own ITSM's number
+    assert notes["html"].lstrip().startswith("<") and number in notes["html"]
