@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
 from rich.console import Console
 
 from api.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(help="Heatshield: the release-management hub.", no_args_is_help=True,
                   add_completion=False)
@@ -63,6 +68,139 @@ def migrate(config: ConfigOption = None) -> None:
 
     asyncio.run(run())
     typer.echo("database is up to date")
+
+
+user_app = typer.Typer(help="Local users: add, passwd, disable, enable, list.",
+                       no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _password(given_on_stdin: bool) -> str:
+    if given_on_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _with_session(config: Path | None, work: Callable[[AsyncSession], Awaitable[str]]) -> None:
+    """Run `work` in one transaction on an up-to-date database; print what it says."""
+    from api.db.engine import create_engine, session_factory
+    from api.db.migrate import upgrade
+
+    settings = _settings(config)
+
+    async def run() -> str:
+        engine = create_engine(settings.database.url)
+        try:
+            await upgrade(engine)
+            async with session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        typer.echo(asyncio.run(run()))
+    except ValueError as exc:  # policy refusals and unknown users, said plainly
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+async def _find_user(session: AsyncSession, username: str) -> Any:
+    from sqlalchemy import select
+
+    from api.db.models import User
+
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    return user
+
+
+PasswordStdin = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from standard input (for scripts).")]
+
+
+@user_app.command("add")
+def user_add(username: str,
+             role: Annotated[str, typer.Option(help="VIEWER | RELEASE_MANAGER | ADMIN")] =
+             "VIEWER",
+             display_name: Annotated[str, typer.Option(help="Shown in the dashboard.")] = "",
+             password_stdin: PasswordStdin = False, config: ConfigOption = None) -> None:
+    """Add a local user (the password is asked for, never taken as an argument)."""
+    from api import auth
+    from api.db.models import Role
+
+    if role.upper() not in Role.__members__:
+        err.print(f"[red]error:[/red] unknown role {role!r}", highlight=False)
+        raise typer.Exit(2)
+    password = _password(password_stdin)
+    minimum = _settings(config).security.password_min_length
+
+    async def work(session: AsyncSession) -> str:
+        await auth.create_user(session, username=username, password=password,
+                               role=Role[role.upper()], display_name=display_name,
+                               actor="cli", min_length=minimum)
+        return f"user {username} added ({role.upper()})"
+
+    _with_session(config, work)
+
+
+@user_app.command("passwd")
+def user_passwd(username: str, password_stdin: PasswordStdin = False,
+                config: ConfigOption = None) -> None:
+    """Set a user's password; their sessions end."""
+    from api import auth
+
+    password = _password(password_stdin)
+    minimum = _settings(config).security.password_min_length
+
+    async def work(session: AsyncSession) -> str:
+        user = await _find_user(session, username)
+        await auth.set_password(session, user, password, actor="cli", min_length=minimum)
+        return f"password of {username} changed"
+
+    _with_session(config, work)
+
+
+@user_app.command("disable")
+def user_disable(username: str, config: ConfigOption = None) -> None:
+    """Disable a user: sessions end, tokens stop working."""
+    from api import auth
+
+    async def work(session: AsyncSession) -> str:
+        await auth.set_disabled(session, await _find_user(session, username), True,
+                                actor="cli")
+        return f"user {username} disabled"
+
+    _with_session(config, work)
+
+
+@user_app.command("enable")
+def user_enable(username: str, config: ConfigOption = None) -> None:
+    """Enable a disabled user again."""
+    from api import auth
+
+    async def work(session: AsyncSession) -> str:
+        await auth.set_disabled(session, await _find_user(session, username), False,
+                                actor="cli")
+        return f"user {username} enabled"
+
+    _with_session(config, work)
+
+
+@user_app.command("list")
+def user_list(config: ConfigOption = None) -> None:
+    """Every user with role and state."""
+    from sqlalchemy import select
+
+    from api.db.models import User
+
+    async def work(session: AsyncSession) -> str:
+        users = await session.scalars(select(User).order_by(User.username))
+        return "\n".join(f"{u.username}\t{u.role.name}\t{'disabled' if u.disabled else 'active'}"
+                         for u in users) or "(no users)"
+
+    _with_session(config, work)
 
 
 @app.command()
@@ -120,7 +258,13 @@ def demo(
     from rich.progress import Progress
 
     from api.app import create_app
-    from api.demo import build_sandboxes, demo_connectors, demo_environ, progress_printer
+    from api.demo import (
+        build_sandboxes,
+        demo_connectors,
+        demo_environ,
+        progress_printer,
+        seed_users,
+    )
     from api.demo import seed as seed_world
     from connectors.sandbox_world import build_world
 
@@ -138,9 +282,12 @@ def demo(
         if written:
             err.print(f"seeded {written} releases from the demo world (seed {seed}, "
                       f"scale {scale})")
+        typer.echo("  demo sign-ins (fresh passwords each start):")
+        for username, role, password in await seed_users(sessions):
+            typer.echo(f"    {username:<8} {role:<16} {password}")
 
     asgi = create_app(settings, environ=demo_environ(), mounts=sandboxes.mounts(),
-                      startup=[seed_step])
+                      startup=[seed_step], public_prefixes=["/sandbox/"])
     typer.echo(f"Heatshield demo on {base_url}/")
     typer.echo(f"  GraphQL and GraphiQL: {base_url}/graphql")
     typer.echo(f"  sandboxes: {base_url}/sandbox/{{jira,github,servicenow,remedy}}/")
