@@ -57,7 +57,8 @@ def demo_connectors(base_url: str) -> list[ConnectorConfig]:
                         auth={"type": "basic", "username": user, "password_env": PASSWORD_ENV}),
         ConnectorConfig(name="remedy", kind="remedy", base_url=f"{root}/remedy",
                         auth={"type": "ar-jwt", "username": user,
-                              "password_env": PASSWORD_ENV}),
+                              "password_env": PASSWORD_ENV},
+                        options={"company": "Acme Retail"}),
     ]
 
 
