@@ -5,13 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from api.domain.gates import BlockerRule
-from connectors.base import ApprovalState, ChangeRecord, ChangeState, WorkItem, WorkStatus
-
-#: Priorities that make an unfinished item block a release; the rule lives in `gates`.
-DEFAULT_BLOCKER_PRIORITIES = BlockerRule().priorities
-APPROVED_STATES = frozenset({ChangeState.SCHEDULED, ChangeState.IMPLEMENT, ChangeState.REVIEW,
-                             ChangeState.CLOSED})
+from api.domain.gates import BlockerRule, authorizes_deployment
+from connectors.base import ChangeRecord, WorkItem, WorkStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,25 +29,14 @@ class ReadinessSummary:
     complete: bool
 
 
-def is_blocker(item: WorkItem, priorities: frozenset[str] = DEFAULT_BLOCKER_PRIORITIES) -> bool:
-    """Kept for callers that only configure priorities; `BlockerRule` decides."""
-    return BlockerRule(priorities=priorities).is_blocker(item)
-
-
-def change_is_approved(change: ChangeRecord) -> bool:
-    return change.approval is ApprovalState.APPROVED or change.state in APPROVED_STATES
-
-
 def summarize(per_source: Sequence[tuple[str, Sequence[WorkItem], bool, bool]],
-              changes: Iterable[ChangeRecord],
-              blocker_priorities: frozenset[str] = DEFAULT_BLOCKER_PRIORITIES,
-              rule: BlockerRule | None = None) -> ReadinessSummary:
+              changes: Iterable[ChangeRecord], rule: BlockerRule = BlockerRule()
+              ) -> ReadinessSummary:
     """`per_source` holds (source, items, stale, available) for each source read.
 
-    `rule` (when given) replaces `blocker_priorities`, so readiness and the
-    blockers gate count the same items.
+    Blockers and approval follow the same rules as the deployment gates, so the
+    readiness view and the gates never disagree.
     """
-    rule = rule or BlockerRule(priorities=blocker_priorities)
     counts: list[SourceCount] = []
     blockers: list[WorkItem] = []
     for source, items, stale, available in per_source:
@@ -64,5 +48,5 @@ def summarize(per_source: Sequence[tuple[str, Sequence[WorkItem], bool, bool]],
     return ReadinessSummary(
         total=total, done=done, ratio=1.0 if total == 0 else round(done / total, 4),
         per_source=counts, blockers=blockers,
-        change_approved=any(change_is_approved(c) for c in changes),
+        change_approved=any(authorizes_deployment(c) for c in changes),
         complete=all(c.available for c in counts))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from api.changes import blocker_rule
 from api.db import models as m
 from api.domain.readiness import ReadinessSummary, summarize
 from api.hub import Fetched
@@ -166,7 +167,8 @@ async def environment_versions(info: Info, environment: m.Environment,
 async def release_readiness(info: Info, release_id: int) -> Readiness:
     work = await release_work(info, release_id)
     changes = await release_changes(info, release_id)
-    summary: ReadinessSummary = summarize(work, changes)
+    summary: ReadinessSummary = summarize(work, changes,
+                                          blocker_rule(info.context.settings))
     return Readiness(
         total=summary.total, done=summary.done, ratio=summary.ratio,
         per_source=[SourceReadiness(source=s.source, total=s.total, done=s.done, stale=s.stale,
