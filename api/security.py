@@ -114,7 +114,8 @@ class SecurityMiddleware:
         self.limiter = RateLimiter(settings.limits.rate_limit_per_minute,
                                    settings.limits.rate_limit_burst)
         # Anonymous login attempts, per client address.
-        self.login_limiter = RateLimiter(30, 10)
+        attempts = settings.security.login_attempts_per_minute
+        self.login_limiter = RateLimiter(attempts, attempts)
         extra = [origin_of(o) for o in settings.security.allowed_origins]
         public = origin_of(settings.server.public_url or "")
         self.origins = frozenset(o for o in [*extra, public] if o)

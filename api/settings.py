@@ -93,6 +93,8 @@ class SecuritySettings(_Section):
     # Origins (scheme://host[:port]) allowed to send cookie-authenticated writes,
     # besides server.public_url and the server's own host.
     allowed_origins: list[str] = []
+    # Login attempts per client address and minute (all at once, then steady).
+    login_attempts_per_minute: int = Field(default=20, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     password_min_length: int = Field(default=12, ge=8)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import text
 
 from api.app import create_app
+from api.db import models as m
+from api.db.engine import create_engine
 from api.settings import load_settings
 from tests.support.databases import BACKENDS, fresh_database
-from tests.support.graphql import GraphQLClient, new_secret, principal_step
+from tests.support.graphql import GraphQLClient, add_principal, new_secret, principal_step
 from tests.support.server import serve_asgi
 
 
@@ -48,3 +56,78 @@ def gql(server: Server) -> GraphQLClient:
 def unique() -> str:
     """A suffix that keeps each test's keys apart on a shared server."""
     return uuid.uuid4().hex[:8].upper()
+
+
+# --- a server with one user per role, for the access-control tests -------------------------
+
+ROLES = (m.Role.VIEWER, m.Role.RELEASE_MANAGER, m.Role.ADMIN)
+PASSWORD = "a long enough test password"
+
+
+@dataclass
+class Guarded:
+    """Heatshield with a user per role: `tokens[role]` is each one's API token."""
+
+    url: str
+    database_url: str
+    tokens: dict[m.Role, str]
+    origin: str
+    # Clients handed out, closed when the server stops.
+    opened: list[Any] = field(default_factory=list)
+
+    def username(self, role: m.Role) -> str:
+        return f"{role.name.lower()}-user"
+
+    def login(self, role: m.Role, **options: Any) -> httpx.Client:
+        """A browser-like client signed in as `role`: session cookie, same-site Origin."""
+        client = httpx.Client(base_url=self.url, timeout=30, headers={"Origin": self.origin},
+                              **options)
+        self.opened.append(client)
+        response = client.post("/auth/login", json={"username": self.username(role),
+                                                    "password": PASSWORD})
+        assert response.status_code == 204, response.text
+        return client
+
+    def bearer(self, role: m.Role) -> GraphQLClient:
+        client = GraphQLClient(self.url, token=self.tokens[role])
+        self.opened.append(client)
+        return client
+
+    def query_db(self, sql: str) -> list[tuple[Any, ...]]:
+        """Read Heatshield's database directly, as an attacker with a copy of it would."""
+        async def run() -> list[tuple[Any, ...]]:
+            engine = create_engine(self.database_url)
+            try:
+                async with engine.connect() as connection:
+                    return [tuple(r) for r in (await connection.execute(text(sql))).all()]
+            finally:
+                await engine.dispose()
+        return asyncio.run(run())
+
+
+@contextmanager
+def guarded_server(tmp: Path, **settings: Any) -> Iterator[Guarded]:
+    url = f"sqlite+aiosqlite:///{tmp / 'guarded.db'}"
+    tokens = {role: new_secret() for role in ROLES}
+
+    async def users(sessions: Any) -> None:
+        for role in ROLES:
+            await add_principal(sessions, username=f"{role.name.lower()}-user", role=role,
+                                token=tokens[role], password=PASSWORD)
+
+    app = create_app(load_settings(None, database={"url": url}, **settings), startup=[users])
+    with serve_asgi(app) as base_url:
+        server = Guarded(base_url, url, tokens, base_url)
+        try:
+            yield server
+        finally:
+            for client in server.opened:
+                client.close()
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guarded]:
+    with guarded_server(tmp_path_factory.mktemp("guarded"),
+                        limits={"rate_limit_burst": 1000, "rate_limit_per_minute": 6000},
+                        security={"login_attempts_per_minute": 1000}) as server:
+        yield server
