@@ -22,8 +22,8 @@ _REQUEST_CODES = (("Too many operations", "TOO_MANY_OPERATIONS"),
                   ("Batching is not enabled", "BATCHING_DISABLED"),
                   ("not allowed when using GET", "OPERATION_NOT_ALLOWED"),
                   ("only supports GET and POST", "METHOD_NOT_ALLOWED"))
-_LIMIT_HINTS = ("exceeds maximum operation depth", "aliases found", "token limit",
-                "Syntax Error: Document contains more than")
+_LIMIT_HINTS = ("exceeds maximum operation depth", "nested too deeply", "aliases found",
+                "token limit", "Syntax Error: Document contains more than")
 
 
 def error_code(error: GraphQLError) -> str:

@@ -130,11 +130,11 @@ class QueryCost(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        if document is not None and context.pre_execution_errors is None:
+        if document is not None and not context.pre_execution_errors:
             self.cost = estimate(context.schema._schema, document, context.operation_name,
                                  context.variables, self.max_depth + 1)
             if self.cost > self.max_cost:
-                # Set before validation, so graphql-core never walks the document.
+                # Errors set here stop the operation before any resolver runs.
                 context.pre_execution_errors = [GraphQLError(
                     f"query cost {self.cost} exceeds the maximum of {self.max_cost}; "
                     "ask for smaller pages (first/last) or fewer fields",

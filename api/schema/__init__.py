@@ -63,11 +63,12 @@ def build_schema(limits: LimitSettings | None = None, *,
     limits = limits or LimitSettings()
     extensions: list[Any] = [
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(QueryCost, max_cost=limits.max_cost, max_depth=limits.max_depth),
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
+        # After validation (cached above), so a costly but valid query is refused unrun.
+        partial(QueryCost, max_cost=limits.max_cost, max_depth=limits.max_depth),
         PartialResults,
     ]
     if not introspection:
