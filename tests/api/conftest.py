@@ -104,6 +104,17 @@ class Guarded:
                 await engine.dispose()
         return asyncio.run(run())
 
+    def execute_db(self, sql: str) -> None:
+        """Change the database behind the server's back (e.g. to age a session)."""
+        async def run() -> None:
+            engine = create_engine(self.database_url)
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(text(sql))
+            finally:
+                await engine.dispose()
+        asyncio.run(run())
+
 
 @contextmanager
 def guarded_server(tmp: Path, **settings: Any) -> Iterator[Guarded]:
