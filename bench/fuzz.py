@@ -24,7 +24,6 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
-from hypothesis import strategies as st
 
 from api.app import create_app
 from api.db.models import Role
@@ -59,6 +58,26 @@ def _check(report: Report, operation: str, body: str, status: int, answer: Any) 
                                    f"for {body[:300]}")
 
 
+def _cases(operation: Any, report: Report, headers: dict[str, str], examples: int,
+           fixed_seed: int) -> Any:
+    """A hypothesis test that sends `examples` generated cases of one operation."""
+    label = str(operation.label)
+
+    @seed(fixed_seed)
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def run(case: Any) -> None:
+        response = case.call(headers=headers)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        _check(report, label, str(case.body), response.status_code, answer)
+
+    return run
+
+
 def fuzz(url: str, token: str, *, examples: int, fixed_seed: int = SEED) -> Report:
     """Run `examples` generated cases per field against a running server."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -66,21 +85,8 @@ def fuzz(url: str, token: str, *, examples: int, fixed_seed: int = SEED) -> Repo
     report = Report()
     started = time.perf_counter()
     for result in schema.get_all_operations():
-        operation = result.ok()
-
-        @seed(fixed_seed)
-        @settings(max_examples=examples, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck), derandomize=False)
-        @given(case=operation.as_strategy(), _=st.just(None))
-        def run(case: Any, _: None) -> None:
-            response = case.call(headers=headers)
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = None
-            _check(report, operation.label, str(case.body), response.status_code, answer)
-
-        run()
+        operation: Any = result.ok()  # type: ignore[union-attr]
+        _cases(operation, report, headers, examples, fixed_seed)()
     report.seconds = time.perf_counter() - started
     return report
 
