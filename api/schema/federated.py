@@ -14,9 +14,7 @@ from api.db import models as m
 from api.domain.readiness import ReadinessSummary, summarize
 from api.hub import Fetched
 from api.schema.context import Info
-from api.schema.errors import bad_input
-from api.schema.ids import decode_cursor, encode_cursor
-from api.schema.node import PageInfo
+from api.schema.paging import slice_page
 from api.schema.partial_results import report
 from api.schema.upstream import (
     ChangeRequest,
@@ -80,22 +78,10 @@ def _item_order(item: c.WorkItem) -> tuple[str, int, str]:
 def work_item_page(items: Sequence[c.WorkItem], status: c.WorkStatus | None, first: int,
                    after: str | None) -> WorkItemConnection:
     selected = [i for i in items if status is None or i.status is status]
-    start = 0
-    if after:
-        cursor = decode_cursor(after)
-        positions = [n for n, i in enumerate(selected) if [i.source, i.key] == cursor]
-        if not positions:
-            raise bad_input("the cursor does not point into this list", "after")
-        start = positions[0] + 1
-    page = selected[start:start + first]
-    edges = [WorkItemEdge(cursor=encode_cursor([i.source, i.key]), node=work_item(i))
-             for i in page]
+    page = slice_page(selected, lambda i: [i.source, i.key], first, after)
     return WorkItemConnection(
-        edges=edges, total_count=len(selected),
-        page_info=PageInfo(has_next_page=start + first < len(selected),
-                           has_previous_page=start > 0,
-                           start_cursor=edges[0].cursor if edges else None,
-                           end_cursor=edges[-1].cursor if edges else None))
+        edges=[WorkItemEdge(cursor=cursor, node=work_item(i)) for cursor, i in page.items],
+        total_count=page.total, page_info=page.page_info)
 
 
 async def release_changes_known(info: Info, release_id: int

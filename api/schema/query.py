@@ -15,7 +15,7 @@ from api.schema.context import Info
 from api.schema.errors import bad_input
 from api.schema.ids import decode_cursor, encode_cursor, from_global_id
 from api.schema.node import Node, PageInfo
-from api.schema.paging import check_page_size
+from api.schema.paging import check_page_size, slice_page
 from api.schema.partial_results import report
 from api.schema.types import (
     Application,
@@ -128,21 +128,10 @@ async def releases_page(info: Info, base: Select[Any],
 
 def change_page(changes: list[ChangeRequest], first: int, after: str | None
                 ) -> ChangeRequestConnection:
-    start = 0
-    if after:
-        cursor = decode_cursor(after)
-        positions = [n for n, c in enumerate(changes) if [c.source_name, c.number] == cursor]
-        if not positions:
-            raise bad_input("the cursor does not point into this list", "after")
-        start = positions[0] + 1
-    edges = [ChangeRequestEdge(cursor=encode_cursor([c.source_name, c.number]), node=c)
-             for c in changes[start:start + first]]
+    page = slice_page(changes, lambda c: [c.source_name, c.number], first, after)
     return ChangeRequestConnection(
-        edges=edges, total_count=len(changes),
-        page_info=PageInfo(has_next_page=start + first < len(changes),
-                           has_previous_page=start > 0,
-                           start_cursor=edges[0].cursor if edges else None,
-                           end_cursor=edges[-1].cursor if edges else None))
+        edges=[ChangeRequestEdge(cursor=cursor, node=c) for cursor, c in page.items],
+        total_count=page.total, page_info=page.page_info)
 
 
 _NODE_TYPES: dict[str, tuple[type[m.Base], Any]] = {

@@ -251,3 +251,44 @@ def test_no_secret_reaches_a_log_or_an_error_even_when_calls_fail(
     assert body["errors"]
     for secret in (CREDENTIALS.token, CREDENTIALS.password):
         assert secret not in text
+
+
+def test_work_items_page_with_cursors_to_the_end(uncached: GraphQLClient,
+                                                 upstreams: Upstreams) -> None:
+    key = uncached.data("{ releases(first: 1) { nodes { key } } }")["releases"]["nodes"][0]["key"]
+    query = """query($k: String!, $after: String) { release(key: $k) {
+        workItems(first: 4, after: $after) { totalCount nodes { key }
+          pageInfo { hasNextPage endCursor } } } }"""
+    everything = uncached.data(query.replace("first: 4", "first: 100"), {"k": key})[
+        "release"]["workItems"]
+    seen: list[str] = []
+    after = None
+    while True:
+        page = uncached.data(query, {"k": key, "after": after})["release"]["workItems"]
+        seen += [n["key"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [n["key"] for n in everything["nodes"]]
+    assert len(seen) == everything["totalCount"] > 4
+    error = uncached.error(query, {"k": key, "after": "bm90LWEtY3Vyc29y"})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_change_requests_across_every_itsm_filter_by_state_and_window(
+        uncached: GraphQLClient, upstreams: Upstreams) -> None:
+    query = """query($f: ChangeRequestFilter) { changeRequests(filter: $f, first: 100) {
+        totalCount nodes { __typename number state plannedStart source { name } } } }"""
+    closed = uncached.data(query, {"f": {"state": "CLOSED"}})["changeRequests"]
+    kinds = {n["__typename"] for n in closed["nodes"]}
+    assert kinds == {"ServiceNowChange", "RemedyChange"}
+    assert all(n["state"] == "CLOSED" for n in closed["nodes"])
+    expected = sum(1 for c in upstreams.world.change_requests if c.stage == "closed")
+    assert closed["totalCount"] == expected > 0
+    window = {"windowFrom": "2026-11-01T00:00:00Z", "windowTo": "2026-12-01T00:00:00Z"}
+    november = uncached.data(query, {"f": window})["changeRequests"]["nodes"]
+    assert november and all("2026-11" in n["plannedStart"] for n in november)
+    only = uncached.data(query, {"f": {**window, "source": "remedy"}})["changeRequests"]["nodes"]
+    assert only and {n["source"]["name"] for n in only} == {"remedy"}
+    error = uncached.error(query, {"f": {"source": "jira"}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "filter.source"}
