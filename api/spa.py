@@ -17,6 +17,9 @@ from starlette.types import Scope
 
 DEFAULT_DIST = Path(__file__).resolve().parent.parent / "frontend" / "dist"
 ASSET_CACHE = "public, max-age=31536000, immutable"
+# Paths that belong to the server, never to a client route: a missing endpoint there
+# must answer 404, not the dashboard's page (which a script would read as success).
+SERVER_PREFIXES = ("auth/", "graphql", "sandbox/", "assets/", "healthz", "readyz", "_")
 INDEX_CACHE = "no-cache"
 
 MISSING_BUILD = """<!doctype html>
@@ -58,6 +61,8 @@ def spa_routes(dist: Path = DEFAULT_DIST) -> list[BaseRoute]:
         if not index.is_file():
             return HTMLResponse(MISSING_BUILD.format(dist=dist), status_code=503)
         path = request.path_params.get("path", "")
+        if path.startswith(SERVER_PREFIXES):
+            return Response("not found", status_code=404, media_type="text/plain")
         candidate = (dist / path).resolve()
         if path and candidate.is_file() and candidate.is_relative_to(root):
             return FileResponse(candidate)  # top-level files such as favicon.ico

@@ -1,0 +1,196 @@
+"""The dashboard in headless Chromium against the running demo: what a release
+manager and a change-board member do, including when an upstream fails."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import pytest
+
+from tests.e2e.conftest import Demo, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
+
+with contextlib.suppress(ImportError):  # without it, conftest skips the browser tests
+    from playwright.sync_api import BrowserContext, Page, Route, expect
+
+NOVEMBER = "/calendar?zoom=month&at=2026-11-16"
+PAGES = {
+    "calendar": (NOVEMBER, "Release calendar"),
+    "releases": ("/releases", "Releases"),
+    "release": ("/releases/CHK-2026.11", "CHK-2026.11"),
+    "changes": ("/changes", "Change requests"),
+    "environments": ("/environments", "Environments"),
+    "sources": ("/sources", "Sources"),
+}
+
+
+def wait_loaded(page: Page) -> None:
+    """No skeleton left: every query the page started has answered."""
+    expect(page.locator("[aria-busy=true]")).to_have_count(0, timeout=30_000)
+
+
+def test_signing_in_opens_the_calendar(page: Page, demo: Demo) -> None:
+    page.goto("/releases")
+    expect(page).to_have_url(re.compile(r"/login(\?next=%2Freleases)?$|/releases$"))
+    sign_in(page, demo, next_path="/calendar")
+    expect(page.get_by_role("heading", name="Release calendar")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    screenshot(page, "login-done")
+
+
+def test_a_release_found_on_the_calendar_opens_its_page(signed_in: Page) -> None:
+    page = signed_in
+    page.goto(NOVEMBER)
+    expect(page.get_by_role("heading", name="Nov 2026")).to_be_visible()
+    bar = page.locator("a[data-kind=release]", has_text="PAY-2026.11")
+    expect(bar).to_be_visible()
+    # The quarter view still shows it, and so does a filter on its application.
+    page.get_by_role("button", name="Quarter").click()
+    expect(page.get_by_role("heading", name="Q4 2026")).to_be_visible()
+    page.get_by_label("Application").select_option(label="Payments")
+    expect(page.locator("a[data-kind=release]", has_text="CHK-2026.11")).to_have_count(0)
+    bar = page.locator("a[data-kind=release]", has_text="PAY-2026.11")
+    bar.click()
+    expect(page).to_have_url(re.compile(r"/releases/PAY-2026\.11$"))
+    expect(page.get_by_role("heading", name=re.compile("PAY-2026.11"))).to_be_visible()
+
+
+def test_the_calendar_marks_a_release_inside_the_blackout_as_a_conflict(signed_in: Page) -> None:
+    page = signed_in
+    page.goto("/calendar?zoom=month&at=2026-12-16")
+    wait_loaded(page)
+    conflicting = page.locator("a[data-kind=release].tl-conflict", has_text="IDN-2026.12")
+    expect(conflicting).to_be_visible()
+    expect(conflicting).to_have_attribute("title", re.compile("Holiday trading freeze"))
+    expect(page.get_by_test_id("conflict-count")).to_contain_text("conflict")
+
+
+def test_a_release_shows_its_jira_issues_and_github_pull_requests(signed_in: Page) -> None:
+    page = signed_in
+    page.goto("/releases/CHK-2026.11")
+    wait_loaded(page)
+    jira = page.locator("tr[data-kind=JiraIssue]")
+    pulls = page.locator("tr[data-kind=GitHubPullRequest]")
+    expect(jira.first).to_be_visible()
+    expect(pulls.first).to_be_visible()
+    expect(jira.first).to_contain_text("JIRA")
+    expect(pulls.first).to_contain_text("GitHub")
+    # The upstream's own status word stands beside the canonical one.
+    expect(jira.first.locator(".upstream-word")).not_to_be_empty()
+    readiness = page.locator("section", has=page.get_by_role("heading", name="Readiness"))
+    expect(readiness.locator("tr[data-source=jira]")).to_contain_text("live")
+    expect(readiness.locator("tr[data-source=github]")).to_be_visible()
+    screenshot(page, "release-CHK-2026.11")
+
+
+def test_a_move_the_server_refuses_shows_its_reason(context: BrowserContext, demo: Demo) -> None:
+    first, second = context.new_page(), context.new_page()
+    sign_in(first, demo, next_path="/releases/RPT-2026.11")
+    second.goto("/releases/RPT-2026.11")
+    for page in (first, second):
+        expect(page.get_by_role("button", name="Move to Ready")).to_be_enabled()
+    first.get_by_role("button", name="Move to Ready").click()
+    expect(first.locator(".page-header .badge")).to_have_text("Ready")
+    # The second tab still shows the old status; the server refuses the same move.
+    second.get_by_role("button", name="Move to Ready").click()
+    refusal = second.get_by_test_id("transition-refused")
+    expect(refusal).to_contain_text("already READY")
+    screenshot(second, "transition-refused")
+
+
+def test_deploying_is_held_back_by_a_failing_gate_with_its_reason(signed_in: Page,
+                                                                 demo: Demo) -> None:
+    if not demo.has_field("Release", "gates"):
+        pytest.skip("waiting for Release.gates in schema.graphql")
+    page = signed_in
+    page.goto("/releases/PAY-2026.11")  # READY; its change request is not approved yet
+    wait_loaded(page)
+    gates = page.get_by_role("list", name="Gates")
+    expect(gates.locator(".gate-fail").first).to_be_visible()
+    expect(page.get_by_role("button", name="Move to Deploying")).to_be_disabled()
+    screenshot(page, "gates")
+
+
+def test_raising_a_change_request_in_servicenow_shows_it_with_its_state(signed_in: Page,
+                                                                       demo: Demo) -> None:
+    if not demo.has_field("Mutation", "raiseChangeRequest"):
+        pytest.skip("waiting for Mutation.raiseChangeRequest in schema.graphql")
+    page = signed_in
+    page.goto("/releases/NTF-2026.12")
+    wait_loaded(page)
+    before = page.locator("tr[data-change]").count()
+    page.get_by_label("Target system").select_option("servicenow")
+    expect(page.get_by_label("Preview of the change request")).to_contain_text("NTF")
+    page.get_by_role("button", name="Raise in ServiceNow").click()
+    expect(page.locator(".banner-ok")).to_contain_text("raised in ServiceNow")
+    expect(page.locator("tr[data-change]")).to_have_count(before + 1)
+    expect(page.locator("tr[data-change^=CHG]").last).to_contain_text("ServiceNow")
+    screenshot(page, "change-raised")
+
+
+def test_graphiql_renders_from_our_own_assets_with_no_network(context: BrowserContext,
+                                                              demo: Demo) -> None:
+    outside: list[str] = []
+
+    def only_heatshield(route: Route) -> None:
+        if route.request.url.startswith(demo.base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", only_heatshield)
+    page = context.new_page()
+    sign_in(page, demo, next_path="/graphiql")
+    expect(page.locator(".graphiql-container")).to_be_visible()
+    page.get_by_role("button", name=re.compile("Execute", re.I)).first.click()
+    expect(page.locator(".graphiql-response")).to_contain_text('"releases"', timeout=30_000)
+    screenshot(page, "graphiql")
+    assert outside == []
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_every_page_fits_the_screen_width(context: BrowserContext, demo: Demo,
+                                          width: int) -> None:
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, demo)
+    for name, (path, heading) in PAGES.items():
+        page.goto(path)
+        expect(page.get_by_role("heading", name=re.compile(re.escape(heading))).first
+               ).to_be_visible()
+        wait_loaded(page)
+        screenshot(page, f"{name}-{width}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} is {overflow}px wider than {width}px"
+
+
+def test_keyboard_users_can_skip_to_content_with_a_visible_focus(signed_in: Page) -> None:
+    page = signed_in
+    page.goto("/releases")
+    wait_loaded(page)
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    outline = skip.evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline not in ("", "none")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.closest('main') !== null")
+    assert focused
+
+
+def test_a_failing_servicenow_shows_the_degraded_state(signed_in: Page, demo: Demo) -> None:
+    page = signed_in
+    demo.fault("servicenow", {"error_rate": 1.0})
+    try:
+        page.goto("/changes")
+        banner = page.get_by_test_id("degraded")
+        expect(banner).to_contain_text(re.compile(r"ServiceNow (unavailable|rate limited)"))
+        # The other ITSM still answers: its change requests are listed.
+        expect(page.locator("tr[data-change^=CRQ]").first).to_be_visible()
+        screenshot(page, "degraded-servicenow")
+    finally:
+        demo.fault("servicenow", None)
