@@ -517,6 +517,8 @@ def build_world(seed: int = 7, scale: int = 1) -> World:
             ctype = {"EMERGENCY": "emergency", "ENTERPRISE": "normal"}.get(rtype, "normal")
             if rtype == "PROJECT" and rng.random() < 0.3:
                 ctype = "standard"
+                if stage in ("assess", "authorize"):  # a standard change is pre-approved
+                    stage, approval = "scheduled", "approved"
             changes.append(ChangeRequest(
                 seq=seq[itsm], itsm=itsm, release_key=rkey, app_key=app.key,
                 title=f"Deploy {app.name} {version} to production",
@@ -545,7 +547,7 @@ def build_world(seed: int = 7, scale: int = 1) -> World:
             changes.append(ChangeRequest(
                 seq=seq[itsm], itsm=itsm, release_key=None, app_key=app.key,
                 title=f"Patch {app.name} operating system", description="Monthly OS patching.",
-                change_type="standard", stage=stage,
+                change_type="normal", stage=stage,
                 approval={"rejected": "rejected", "new": "not_requested",
                           "canceled": "not_requested"}.get(stage, "approved"),
                 risk="low", impact="low", planned_start=start,
