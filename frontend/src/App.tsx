@@ -28,12 +28,16 @@ export function App() {
   const location = useLocation();
   const navigate = useNavigate();
 
-  const refresh = useCallback(() => {
-    fetchSession()
-      .then(setSession)
-      .catch(() => setSession({ kind: "anonymous" }));
-  }, []);
-  useEffect(refresh, [refresh]);
+  const refresh = useCallback(
+    () =>
+      fetchSession()
+        .then(setSession)
+        .catch(() => setSession({ kind: "anonymous" })),
+    [],
+  );
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
 
   if (session === null) return <Skeleton rows={3} label="Checking your session" />;
 

@@ -121,18 +121,20 @@ export const ReleaseQuery = graphql(`
       }
       deployments { id environment ref state stateLabel updatedAt url }
       history(first: 30) { id at actor action reason }
+      gates { name passed reason }
     }
     sources { name kind status lastSuccessAt }
   }
 `);
 
 export const TransitionMutation = graphql(`
-  mutation Transition($id: ID!, $to: ReleaseStatus!, $reason: String!) {
-    transitionRelease(id: $id, to: $to, reason: $reason) {
+  mutation Transition($id: ID!, $to: ReleaseStatus!, $reason: String!, $override: GateOverrideInput) {
+    transitionRelease(id: $id, to: $to, reason: $reason, override: $override) {
       id
       status
       updatedAt
       history(first: 30) { id at actor action reason }
+      gates { name passed reason }
     }
   }
 `);
@@ -193,6 +195,47 @@ export const SourcesQuery = graphql(`
       lastErrorCode
       lastError
       lastErrorAt
+    }
+  }
+`);
+
+export const ChangePreviewQuery = graphql(`
+  query ChangePreview($key: String!) {
+    release(key: $key) {
+      id
+      changePreview {
+        title
+        description
+        type
+        risk
+        riskReasons
+        plannedStart
+        plannedEnd
+        configurationItems
+        backoutPlan
+        testEvidence
+        linkedTickets
+        warnings
+      }
+    }
+  }
+`);
+
+export const RaiseChangeMutation = graphql(`
+  mutation RaiseChange($releaseId: ID!, $source: String!, $key: String!, $acknowledgeBlackout: Boolean!) {
+    raiseChangeRequest(releaseId: $releaseId, source: $source, idempotencyKey: $key, acknowledgeBlackout: $acknowledgeBlackout) {
+      created
+      warnings
+      changeRequest { id number state stateLabel approval source { name kind } }
+    }
+  }
+`);
+
+export const ReleaseNotesQuery = graphql(`
+  query ReleaseNotes($key: String!, $audience: Audience!) {
+    release(key: $key) {
+      id
+      releaseNotes(audience: $audience, format: MARKDOWN)
     }
   }
 `);

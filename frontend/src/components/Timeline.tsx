@@ -21,7 +21,7 @@ export interface TimelineRow {
   items: TimelineItem[];
 }
 
-const MIN_SHARE = 0.07; // a bar is drawn at least this share of the range wide
+const MIN_SHARE = 0.11; // a bar is drawn at least this share of the range wide
 
 export function Timeline({ range, ticks, rows, now }: { range: Range; ticks: Tick[]; rows: TimelineRow[]; now: Date }) {
   const span = range.to.getTime() - range.from.getTime();

@@ -7,7 +7,7 @@ export function safeNext(next: string | null): string {
   return next && next.startsWith("/") && !next.startsWith("//") && next !== "/login" ? next : "/calendar";
 }
 
-export function LoginPage({ onSignedIn }: { onSignedIn: () => void }) {
+export function LoginPage({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const [username, setUsername] = useState("");
@@ -25,7 +25,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: () => void }) {
         setError(result.message);
         return;
       }
-      onSignedIn();
+      await onSignedIn(); // know who we are before the guarded pages render
       navigate(safeNext(params.get("next")), { replace: true });
     } catch {
       setError("Heatshield could not be reached. Check your connection and try again.");

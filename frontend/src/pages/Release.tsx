@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQuery } from "urql";
 import { Badge, Degraded, Empty, PageHeader, ReadinessBar, Skeleton, StatusBadge } from "../components/common";
-import { GateList, hasNotes, hasRaise, RaiseChangeRequest, ReleaseNotes, useGates } from "../pending/changeBridge";
+import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { availableMoves } from "../lib/releases";
 import { sourceLabel, sourceProblems } from "../lib/sources";
 import { formatAge, formatDateTime, formatWindow } from "../lib/time";
@@ -18,10 +18,10 @@ function ageOf(iso: string | null | undefined): string {
 export default function ReleasePage() {
   const { key = "" } = useParams();
   const [{ data, fetching, error }, refetch] = useQuery({ query: ReleaseQuery, variables: { key } });
-  const { gates } = useGates(key);
   const [transition, transitionRelease] = useMutation(TransitionMutation);
   const [reason, setReason] = useState("");
   const [refusal, setRefusal] = useState<string | null>(null);
+  const [override, setOverride] = useState(false);
 
   if (!data && fetching) return <Skeleton rows={10} label="Loading the release" />;
   const release = data?.release;
@@ -41,15 +41,23 @@ export default function ReleasePage() {
   const sources = data?.sources ?? [];
   const itsmSources = sources.filter((s) => ITSM_KINDS.has(s.kind));
   const items = release.workItems.nodes;
+  const gates = release.gates;
   const moves = availableMoves(release.status, gates);
 
   const move = async (to: string) => {
     setRefusal(null);
-    const result = await transitionRelease({ id: release.id, to: to as ReleaseStatus, reason });
+    const overriding = override && to === "DEPLOYING";
+    const result = await transitionRelease({
+      id: release.id,
+      to: to as ReleaseStatus,
+      reason,
+      override: overriding ? { reason } : null,
+    });
     if (result.error) {
       setRefusal(result.error.graphQLErrors.map((e) => e.message).join("; ") || result.error.message);
     } else {
       setReason("");
+      setOverride(false);
     }
   };
 
@@ -118,7 +126,7 @@ export default function ReleasePage() {
 
         <section className="card" aria-labelledby="moves-title">
           <h2 id="moves-title">Move the release</h2>
-          {gates ? <GateList gates={gates} /> : null}
+          {gates.length > 0 && release.status === "READY" ? <GateList gates={gates} /> : null}
           {moves.length === 0 ? (
             <p className="muted">This release is {release.status.toLowerCase()}; it does not move any more.</p>
           ) : (
@@ -133,7 +141,7 @@ export default function ReleasePage() {
                     key={m.to}
                     type="button"
                     className={m.to === "CANCELLED" ? "danger" : ""}
-                    disabled={transition.fetching || m.blockedBy.length > 0}
+                    disabled={transition.fetching || (m.blockedBy.length > 0 && !(override && reason.trim()))}
                     title={m.blockedBy.join("; ") || undefined}
                     onClick={() => move(m.to)}
                   >
@@ -147,7 +155,13 @@ export default function ReleasePage() {
                 </p>
               ) : null}
               {moves.some((m) => m.blockedBy.length > 0) ? (
-                <p className="muted">Deploying is held back until every gate passes.</p>
+                <>
+                  <p className="muted">Deploying is held back until every gate passes.</p>
+                  <label className="inline">
+                    <input type="checkbox" checked={override} onChange={(e) => setOverride(e.target.checked)} />
+                    Override the failing gates (release managers; needs a reason; audited)
+                  </label>
+                </>
               ) : null}
             </>
           )}
@@ -238,8 +252,13 @@ export default function ReleasePage() {
             </tbody>
           </table>
         )}
-        {hasRaise() && itsmSources.length > 0 ? (
-          <RaiseChangeRequest releaseId={release.id} itsmSources={itsmSources} onRaised={() => refetch({ requestPolicy: "network-only" })} />
+        {itsmSources.length > 0 && release.status !== "DEPLOYED" && release.status !== "CANCELLED" ? (
+          <RaiseChangeRequest
+            releaseKey={release.key}
+            releaseId={release.id}
+            itsmSources={itsmSources}
+            onRaised={() => refetch({ requestPolicy: "network-only" })}
+          />
         ) : null}
       </section>
 
@@ -275,12 +294,10 @@ export default function ReleasePage() {
         </section>
       </div>
 
-      {hasNotes() ? (
-        <section className="card" aria-labelledby="notes-title">
-          <h2 id="notes-title">Release notes</h2>
-          <ReleaseNotes releaseKey={release.key} />
-        </section>
-      ) : null}
+      <section className="card" aria-labelledby="notes-title">
+        <h2 id="notes-title">Release notes</h2>
+        <ReleaseNotes releaseKey={release.key} />
+      </section>
     </article>
   );
 }

@@ -1,0 +1,146 @@
+// The change bridge on the release page: gates, raising a change request from a
+// preview of what will be sent, and release notes for each audience.
+import { useMemo, useState } from "react";
+import { useMutation, useQuery } from "urql";
+import { Degraded, Skeleton } from "./common";
+import type { Gate } from "../lib/releases";
+import { sourceLabel } from "../lib/sources";
+import { formatDateTime } from "../lib/time";
+import { ChangePreviewQuery, RaiseChangeMutation, ReleaseNotesQuery } from "../operations";
+import type { Audience } from "../gql/graphql";
+
+export function GateList({ gates }: { gates: readonly Gate[] }) {
+  return (
+    <ul className="gates" aria-label="Gates">
+      {gates.map((g) => (
+        <li key={g.name} className={g.passed ? "gate-pass" : "gate-fail"}>
+          <span aria-hidden="true">{g.passed ? "✔" : "✖"}</span> <strong>{g.name.replace(/_/g, " ")}</strong>: {g.reason}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function RaiseChangeRequest({
+  releaseKey,
+  releaseId,
+  itsmSources,
+  onRaised,
+}: {
+  releaseKey: string;
+  releaseId: string;
+  itsmSources: readonly { name: string; kind: string }[];
+  onRaised: () => void;
+}) {
+  const [source, setSource] = useState(itsmSources[0]?.name ?? "");
+  // One key per composed request: a retry after a lost answer raises it once.
+  const [key, setKey] = useState(() => crypto.randomUUID());
+  const [acknowledged, setAcknowledged] = useState(false);
+  const [{ data, fetching, error }] = useQuery({ query: ChangePreviewQuery, variables: { key: releaseKey } });
+  const [raised, raise] = useMutation(RaiseChangeMutation);
+  const [done, setDone] = useState<string | null>(null);
+  const preview = data?.release?.changePreview;
+  const warnings = preview?.warnings ?? [];
+
+  const submit = async () => {
+    setDone(null);
+    const result = await raise({ releaseId, source, key, acknowledgeBlackout: acknowledged });
+    const payload = result.data?.raiseChangeRequest;
+    if (payload) {
+      const c = payload.changeRequest;
+      setDone(`${c.number} ${payload.created ? "raised" : "was already raised"} in ${sourceLabel(c.source.name, c.source.kind)}: ${c.stateLabel}`);
+      setKey(crypto.randomUUID());
+      onRaised();
+    }
+  };
+
+  return (
+    <div className="card raise" aria-labelledby="raise-title">
+      <h3 id="raise-title">Raise change request</h3>
+      <label className="inline">
+        Target system
+        <select value={source} onChange={(e) => setSource(e.target.value)}>
+          {itsmSources.map((s) => (
+            <option key={s.name} value={s.name}>
+              {sourceLabel(s.name, s.kind)}
+            </option>
+          ))}
+        </select>
+      </label>
+      {fetching && !preview ? <Skeleton rows={3} label="Composing the change request" /> : null}
+      <Degraded error={error} />
+      {preview ? (
+        <dl className="preview" aria-label="Preview of the change request">
+          <dt>Title</dt>
+          <dd>{preview.title}</dd>
+          <dt>Type / risk</dt>
+          <dd>
+            {preview.type.toLowerCase()} / {preview.risk.replace("_", " ").toLowerCase()}
+            {preview.riskReasons.length ? <span className="muted"> ({preview.riskReasons.join("; ")})</span> : null}
+          </dd>
+          <dt>Window</dt>
+          <dd>
+            {formatDateTime(preview.plannedStart)} → {formatDateTime(preview.plannedEnd)}
+          </dd>
+          <dt>Configuration items</dt>
+          <dd>{preview.configurationItems.join(", ") || "—"}</dd>
+          <dt>Tickets</dt>
+          <dd>{preview.linkedTickets.join(", ") || "—"}</dd>
+          <dt>Description</dt>
+          <dd className="pre">{preview.description}</dd>
+          <dt>Backout plan</dt>
+          <dd className="pre">{preview.backoutPlan}</dd>
+          <dt>Test evidence</dt>
+          <dd className="pre">{preview.testEvidence}</dd>
+        </dl>
+      ) : null}
+      {warnings.length > 0 ? (
+        <div className="banner banner-warn" role="note">
+          {warnings.map((w) => (
+            <div key={w}>⚠ {w}</div>
+          ))}
+          <label className="inline">
+            <input type="checkbox" checked={acknowledged} onChange={(e) => setAcknowledged(e.target.checked)} />
+            Raise it inside the blackout anyway
+          </label>
+        </div>
+      ) : null}
+      <Degraded error={raised.error} />
+      {done ? (
+        <div className="banner banner-ok" role="status">
+          {done}
+        </div>
+      ) : null}
+      <button
+        type="button"
+        className="primary"
+        onClick={submit}
+        disabled={raised.fetching || !source || (warnings.length > 0 && !acknowledged)}
+        aria-busy={raised.fetching}
+      >
+        {raised.fetching ? `Raising in ${sourceLabel(source)}…` : `Raise in ${sourceLabel(source)}`}
+      </button>
+    </div>
+  );
+}
+
+export function ReleaseNotes({ releaseKey }: { releaseKey: string }) {
+  const [audience, setAudience] = useState<Audience>("DEVELOPMENT");
+  const variables = useMemo(() => ({ key: releaseKey, audience }), [releaseKey, audience]);
+  const [{ data, fetching, error }] = useQuery({ query: ReleaseNotesQuery, variables });
+  return (
+    <div>
+      <div role="tablist" aria-label="Release notes audience" className="tabs">
+        {(["DEVELOPMENT", "OPERATIONS"] as const).map((a) => (
+          <button key={a} role="tab" type="button" aria-selected={audience === a} onClick={() => setAudience(a)}>
+            {a === "DEVELOPMENT" ? "Development" : "Operations"}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel">
+        <Degraded error={error} />
+        {fetching && !data ? <Skeleton rows={4} label="Writing release notes" /> : <pre className="notes">{data?.release?.releaseNotes}</pre>}
+      </div>
+    </div>
+  );
+}
