@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { buildRows, countConflicts, type CalendarRelease } from "./calendar";
+import { changeOutsideRelease, findConflicts, type Blackout } from "./conflicts";
+import { availableMoves, readinessSummary } from "./releases";
+
+const release = (id: string, app: string, start: string, end: string, status = "PLANNED"): CalendarRelease => ({
+  id,
+  key: `${app}-${id}`,
+  name: `${app} ${id}`,
+  type: "PROJECT",
+  status,
+  windowStart: start,
+  windowEnd: end,
+  applications: [{ key: app, name: app }],
+  links: [],
+});
+const freeze: Blackout = {
+  id: "b1",
+  name: "Holiday freeze",
+  start: "2026-12-18T00:00:00Z",
+  end: "2027-01-04T00:00:00Z",
+  tiers: ["PRODUCTION"],
+  applications: [],
+};
+
+describe("calendar conflicts", () => {
+  it("marks an open release inside a production blackout", () => {
+    const conflicts = findConflicts([release("1", "PAY", "2026-12-20T05:00:00Z", "2026-12-20T09:00:00Z")], [freeze]);
+    expect(conflicts.get("1")).toEqual(['in blackout "Holiday freeze"']);
+  });
+
+  it("ignores a blackout for staging only, and one for another application", () => {
+    const staging = { ...freeze, tiers: ["STAGING"] };
+    const otherApp = { ...freeze, applications: [{ key: "CHK" }] };
+    const r = release("1", "PAY", "2026-12-20T05:00:00Z", "2026-12-20T09:00:00Z");
+    expect(findConflicts([r], [staging, otherApp]).size).toBe(0);
+  });
+
+  it("ignores shipped and cancelled releases", () => {
+    const r = release("1", "PAY", "2026-12-20T05:00:00Z", "2026-12-20T09:00:00Z", "DEPLOYED");
+    expect(findConflicts([r], [freeze]).size).toBe(0);
+  });
+
+  it("marks two open releases of one application with overlapping windows", () => {
+    const a = release("1", "PAY", "2026-11-16T05:00:00Z", "2026-11-16T09:00:00Z");
+    const b = release("2", "PAY", "2026-11-16T08:00:00Z", "2026-11-16T10:00:00Z");
+    const c = release("3", "CHK", "2026-11-16T08:00:00Z", "2026-11-16T10:00:00Z");
+    const conflicts = findConflicts([a, b, c], []);
+    expect(conflicts.get("1")).toEqual(["overlaps PAY-2 on the same application"]);
+    expect(conflicts.has("3")).toBe(false);
+  });
+
+  it("flags a change window that leaves its release's window", () => {
+    const r = release("1", "PAY", "2026-11-16T05:00:00Z", "2026-11-16T09:00:00Z");
+    const change = { id: "c", number: "CHG1", plannedStart: "2026-11-16T04:00:00Z", plannedEnd: "2026-11-16T09:00:00Z" };
+    expect(changeOutsideRelease(change, r)).toBe(true);
+    expect(changeOutsideRelease({ ...change, plannedStart: "2026-11-16T05:00:00Z" }, r)).toBe(false);
+  });
+});
+
+describe("calendar rows", () => {
+  const r = { ...release("1", "PAY", "2026-12-20T05:00:00Z", "2026-12-20T09:00:00Z"), links: [{ kind: "CHANGE_REQUEST", externalKey: "CHG1" }] };
+  const change = {
+    id: "c1",
+    number: "CHG1",
+    title: "Deploy",
+    stateLabel: "New",
+    approval: "REQUESTED",
+    plannedStart: "2026-12-20T05:00:00Z",
+    plannedEnd: "2026-12-20T09:00:00Z",
+    source: { name: "servicenow" },
+  };
+
+  it("puts blackouts first and a release's change in its application's row", () => {
+    const rows = buildRows([r], [freeze], [change], { application: null, tier: null });
+    expect(rows.map((row) => row.label)).toEqual(["Blackout windows", "PAY"]);
+    expect(rows[1].items.map((i) => i.kind)).toEqual(["release", "change"]);
+    expect(countConflicts(rows)).toBe(1);
+  });
+
+  it("filters blackouts by tier and releases by application", () => {
+    const rows = buildRows([r], [freeze], [change], { application: "CHK", tier: "STAGING" });
+    expect(rows).toEqual([]);
+  });
+});
+
+describe("release moves", () => {
+  const gates = [
+    { name: "change_approved", passed: false, reason: "CHG1 is NEW, approval REQUESTED" },
+    { name: "blackout", passed: true, reason: "no blackout" },
+  ];
+
+  it("holds back DEPLOYING with the failing gates' reasons", () => {
+    const moves = availableMoves("READY", gates);
+    expect(moves.find((m) => m.to === "DEPLOYING")?.blockedBy).toEqual(["CHG1 is NEW, approval REQUESTED"]);
+    expect(moves.find((m) => m.to === "CANCELLED")?.blockedBy).toEqual([]);
+  });
+
+  it("offers nothing once a release is deployed", () => {
+    expect(availableMoves("DEPLOYED", gates)).toEqual([]);
+  });
+
+  it("calls readiness partial when a source was missing", () => {
+    expect(readinessSummary({ total: 8, done: 2, ratio: 0.25, complete: false })).toEqual({ percent: 25, text: "2 of 8 done (partial)" });
+  });
+});
