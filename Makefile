@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test lint typecheck schema-check pytest schema clean
+.PHONY: setup run test lint typecheck schema-check pytest schema clean frontend frontend-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,28 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-run: setup
+# The dashboard: npm ci when the lock file changed, codegen + build when any
+# source (or the schema its operations are typed from) is newer than the build.
+FRONTEND_SOURCES := $(shell find frontend/src -type f -not -path 'frontend/src/gql/*' 2>/dev/null) \
+	frontend/index.html frontend/vite.config.ts frontend/codegen.ts frontend/tsconfig.json \
+	frontend/package-lock.json schema.graphql
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+	@touch $@
+
+frontend: frontend/dist/index.html
+
+frontend-test: frontend/node_modules/.package-lock.json
+	cd frontend && npm test
+
+run: setup frontend
 	$(BIN)/heatshield demo --host $(HOST) --port $(PORT)
 
-test: setup lint typecheck schema-check pytest
+test: setup lint typecheck schema-check frontend frontend-test pytest
 
 lint:
 	$(BIN)/ruff check api connectors tests bench
