@@ -113,7 +113,7 @@ def change_key(global_id: str) -> tuple[str, str]:
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
         type_name, _, rest = base64.urlsafe_b64decode(padded).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         raise bad_input(f"{global_id!r} is not a change request id", "id") from None
     source, _, number = rest.partition(":")
     if type_name not in ("ServiceNowChange", "RemedyChange") or not source or not number:
