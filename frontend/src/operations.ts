@@ -26,6 +26,13 @@ export const CalendarQuery = graphql(`
         applications { id key name }
       }
     }
+    applications { id key name }
+  }
+`);
+
+// Apart from the calendar's own query, so releases show before the ITSMs answer.
+export const CalendarChangesQuery = graphql(`
+  query CalendarChanges($from: DateTime!, $to: DateTime!) {
     changeRequests(filter: { windowFrom: $from, windowTo: $to }, first: 100) {
       nodes {
         id
@@ -39,7 +46,6 @@ export const CalendarQuery = graphql(`
         source { name kind }
       }
     }
-    applications { id key name }
   }
 `);
 

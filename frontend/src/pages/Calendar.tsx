@@ -6,7 +6,7 @@ import { Timeline } from "../components/Timeline";
 import { buildRows, countConflicts, type CalendarChange, type CalendarRelease } from "../lib/calendar";
 import type { Blackout } from "../lib/conflicts";
 import { rangeFor, rangeTitle, shift, ticks, ZOOMS, type Zoom } from "../lib/time";
-import { CalendarQuery } from "../operations";
+import { CalendarChangesQuery, CalendarQuery } from "../operations";
 
 const TIERS = ["DEV", "TEST", "STAGING", "PRODUCTION"];
 
@@ -24,6 +24,7 @@ export default function CalendarPage() {
   const range = rangeFor(zoom, anchor);
   const variables = useMemo(() => ({ from: range.from.toISOString(), to: range.to.toISOString() }), [range.from.getTime(), range.to.getTime()]);
   const [{ data, fetching, error }] = useQuery({ query: CalendarQuery, variables });
+  const [changesResult] = useQuery({ query: CalendarChangesQuery, variables });
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -39,9 +40,9 @@ export default function CalendarPage() {
     if (!data) return [];
     const releases = data.calendar.filter((e) => e.__typename === "Release") as unknown as CalendarRelease[];
     const blackouts = data.calendar.filter((e) => e.__typename === "BlackoutWindow") as unknown as Blackout[];
-    const changes = data.changeRequests.nodes as unknown as CalendarChange[];
+    const changes = (changesResult.data?.changeRequests.nodes ?? []) as unknown as CalendarChange[];
     return buildRows(releases, blackouts, changes, { application, tier });
-  }, [data, application, tier]);
+  }, [data, changesResult.data, application, tier]);
   const conflicts = countConflicts(rows);
 
   return (
@@ -102,6 +103,7 @@ export default function CalendarPage() {
         </span>
       </div>
       <Degraded error={error} />
+      <Degraded error={changesResult.error} />
       {!data && fetching ? (
         <Skeleton rows={6} label="Loading the calendar" />
       ) : rows.length === 0 ? (
