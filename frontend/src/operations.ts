@@ -241,7 +241,7 @@ export const ReleaseNotesQuery = graphql(`
   query ReleaseNotes($key: String!, $audience: Audience!) {
     release(key: $key) {
       id
-      releaseNotes(audience: $audience, format: MARKDOWN)
+      releaseNotes(audience: $audience, format: HTML)
     }
   }
 `);

@@ -139,7 +139,10 @@ export function ReleaseNotes({ releaseKey }: { releaseKey: string }) {
       </div>
       <div role="tabpanel">
         <Degraded error={error} />
-        {fetching && !data ? <Skeleton rows={4} label="Writing release notes" /> : <pre className="notes">{data?.release?.releaseNotes}</pre>}
+        {fetching && !data ? <Skeleton rows={4} label="Writing release notes" /> : (
+          // The server escapes every upstream word before it writes the HTML.
+          <div className="notes" dangerouslySetInnerHTML={{ __html: data?.release?.releaseNotes ?? "" }} />
+        )}
       </div>
     </div>
   );
