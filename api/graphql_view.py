@@ -7,7 +7,7 @@ from typing import Any
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
@@ -46,6 +46,10 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
     def __init__(self, *args: Any, make_context: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._make_context = make_context
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our own bundled GraphiQL: Strawberry's page loads its scripts from a CDN."""
+        return RedirectResponse("/graphiql", status_code=307)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket
                           ) -> Context:
