@@ -161,6 +161,7 @@ class JiraSite:
                 issue.history.append((history_id, when, author, [change]))
             self.issues[item.key] = issue
         self.by_id = {issue.id: issue for issue in self.issues.values()}
+        self._facts: dict[int, tuple[datetime, jql.IssueFacts]] = {}
         self.next_history_id = history_id + 1
         self.webhook_count = 0
 
@@ -357,6 +358,15 @@ class JiraSite:
             priorities={name.lower() for name in PRIORITY_IDS}, now=self.world.now)
 
     def facts(self, issue: SiteIssue) -> jql.IssueFacts:
+        """What JQL sees of an issue; kept until the issue's `updated` moves on."""
+        cached = self._facts.get(issue.id)
+        if cached is not None and cached[0] == issue.updated:
+            return cached[1]
+        facts = self._make_facts(issue)
+        self._facts[issue.id] = (issue.updated, facts)
+        return facts
+
+    def _make_facts(self, issue: SiteIssue) -> jql.IssueFacts:
         app = self.world.app(issue.app_key)
         return jql.IssueFacts(
             id=issue.id, key=issue.key, project_key=app.key, project_id=app.jira_project_id,
