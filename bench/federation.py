@@ -82,21 +82,23 @@ class Bench:
         """The longest single upstream call of the last query, as the sandboxes logged it."""
         durations = [entry["duration_ms"] for kind in KINDS for entry in httpx.get(
             f"{self.sandbox_url}/sandbox/{kind}/_sandbox/requests").json()["requests"]]
-        return max(durations)
+        return float(max(durations))
 
     def calls_for(self, n: int) -> dict[str, int]:
         self.reset()
         self.query(n)
         return self.calls()
 
-    def timed(self, n: int, repeat: int) -> list[float]:
-        times = []
+    def timed(self, n: int, repeat: int) -> tuple[list[float], list[float]]:
+        """Query times, and the slowest single upstream call of each query (ms)."""
+        times, slowest = [], []
         for _ in range(repeat):
             self.reset()
             started = time.perf_counter()
             self.query(n)
             times.append((time.perf_counter() - started) * 1000)
-        return times
+            slowest.append(self.slowest_call())
+        return times, slowest
 
 
 def main() -> None:
@@ -139,17 +141,16 @@ def main() -> None:
                   f"{total_large / total_small:>8.2f}")
 
             bench.latency(0)
-            base = statistics.median(bench.timed(10, args.repeat))
+            base = statistics.median(bench.timed(10, args.repeat)[0])
             print(f"dashboard query, N=10, median of {args.repeat}: {base:.1f} ms with no "
                   "added latency")
             print(f"{'L (ms)':>8}{'median (ms)':>13}{'/ L':>8}{'slowest call (ms)':>19}"
                   f"{'/ slowest':>11}")
             for latency_ms in args.latency_ms:
                 bench.latency(latency_ms)
-                times = bench.timed(10, args.repeat)
-                slowest = bench.slowest_call()
+                times, calls = bench.timed(10, args.repeat)
                 bench.latency(0)
-                median = statistics.median(times)
+                median, slowest = statistics.median(times), statistics.median(calls)
                 print(f"{latency_ms:>8.0f}{median:>13.1f}{median / latency_ms:>8.3f}"
                       f"{slowest:>19.1f}{median / slowest:>11.3f}")
             print("goal: median / L <= 1.15 (one round trip to the slowest source)")
