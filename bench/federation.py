@@ -21,6 +21,8 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,21 +103,15 @@ class Bench:
         return times, slowest
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency-ms", type=float, nargs="+", default=[200.0, 1000.0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--apps", type=int, default=8,
-                        help="applications whose releases go into the hub's database")
-    args = parser.parse_args()
-
-    world = build_world(seed=7, scale=10)
-    apps = {a.key for a in world.applications[:args.apps]}
-    keys = [r.key for r in world.releases if r.app_key in apps]
-    with tempfile.TemporaryDirectory() as tmp, \
-            upstreams_process(free_port(), scale=10) as sandbox_url:
+@contextmanager
+def running_hub(scale: int, apps: int, tmp: Path) -> Iterator[Bench]:
+    """Sandboxes over a world of `scale` in their own process, and a hub over them."""
+    world = build_world(seed=7, scale=scale)
+    wanted = {a.key for a in world.applications[:apps]}
+    keys = [r.key for r in world.releases if r.app_key in wanted]
+    with upstreams_process(free_port(), scale=scale) as sandbox_url:
         settings = load_settings(
-            None, database={"url": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"},
+            None, database={"url": f"sqlite+aiosqlite:///{tmp / f'bench-{scale}.db'}"},
             connectors=[c.model_dump() for c in demo_connectors(sandbox_url)],
             limits={"max_page_size": 200, "rate_limit_per_minute": 100_000,
                     "rate_limit_burst": 10_000},
@@ -130,8 +126,20 @@ def main() -> None:
         with serve_asgi(app) as hub_url:
             bench = Bench(sandbox_url, hub_url, headers={"Authorization": f"Bearer {token}"})
             bench.query(10)  # connections and the Remedy token, outside the figures
+            print(f"releases in the hub: {len(keys)} (world seed 7, scale {scale})")
+            yield bench
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=[200.0, 1000.0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # Calls against N need at least 200 linked releases: a world of scale 10.
+        with running_hub(scale=10, apps=8, tmp=Path(tmp)) as bench:
             small, large = bench.calls_for(10), bench.calls_for(200)
-            print(f"releases in the hub: {len(keys)} (world seed 7, scale 10)")
             print(f"{'source':<12}{'calls N=10':>12}{'calls N=200':>13}{'ratio':>8}")
             for kind in KINDS:
                 ratio = large[kind] / small[kind] if small[kind] else float("nan")
@@ -139,21 +147,26 @@ def main() -> None:
             total_small, total_large = sum(small.values()), sum(large.values())
             print(f"{'total':<12}{total_small:>12}{total_large:>13}"
                   f"{total_large / total_small:>8.2f}")
+            latencies(bench, args.latency_ms, args.repeat)
+        # Latency on the demo world itself, as `heatshield demo` serves it.
+        with running_hub(scale=1, apps=6, tmp=Path(tmp)) as bench:
+            latencies(bench, args.latency_ms, args.repeat)
 
-            bench.latency(0)
-            base = statistics.median(bench.timed(10, args.repeat)[0])
-            print(f"dashboard query, N=10, median of {args.repeat}: {base:.1f} ms with no "
-                  "added latency")
-            print(f"{'L (ms)':>8}{'median (ms)':>13}{'/ L':>8}{'slowest call (ms)':>19}"
-                  f"{'/ slowest':>11}")
-            for latency_ms in args.latency_ms:
-                bench.latency(latency_ms)
-                times, calls = bench.timed(10, args.repeat)
-                bench.latency(0)
-                median, slowest = statistics.median(times), statistics.median(calls)
-                print(f"{latency_ms:>8.0f}{median:>13.1f}{median / latency_ms:>8.3f}"
-                      f"{slowest:>19.1f}{median / slowest:>11.3f}")
-            print("goal: median / L <= 1.15 (one round trip to the slowest source)")
+
+def latencies(bench: Bench, latency_ms: list[float], repeat: int) -> None:
+    bench.latency(0)
+    base = statistics.median(bench.timed(10, repeat)[0])
+    print(f"dashboard query, N=10, median of {repeat}: {base:.1f} ms with no added latency")
+    print(f"{'L (ms)':>8}{'median (ms)':>13}{'/ L':>8}{'slowest call (ms)':>19}"
+          f"{'/ slowest':>11}")
+    for each in latency_ms:
+        bench.latency(each)
+        times, calls = bench.timed(10, repeat)
+        bench.latency(0)
+        median, slowest = statistics.median(times), statistics.median(calls)
+        print(f"{each:>8.0f}{median:>13.1f}{median / each:>8.3f}"
+              f"{slowest:>19.1f}{median / slowest:>11.3f}")
+    print("goal: median / L <= 1.15 (one round trip to the slowest source)")
 
 
 if __name__ == "__main__":
