@@ -28,7 +28,28 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from connectors.base import LinkKind as LinkKind
+from api.domain.enums import (
+    ActivityStatus as ActivityStatus,
+)
+from api.domain.enums import (
+    BookingStatus as BookingStatus,
+)
+from api.domain.enums import (
+    EnvironmentTier as EnvironmentTier,
+)
+from api.domain.enums import (
+    IntentStatus as IntentStatus,
+)
+from api.domain.enums import (
+    ReleaseStatus as ReleaseStatus,
+)
+from api.domain.enums import (
+    ReleaseType as ReleaseType,
+)
+from api.domain.enums import (
+    Role as Role,
+)
+from connectors.records import LinkKind as LinkKind
 
 
 def utcnow() -> datetime:
@@ -63,54 +84,6 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     # Stored as the member name in a VARCHAR with a CHECK: portable and readable.
     return Enum(cls, name=name, native_enum=False, create_constraint=True, length=20,
                 validate_strings=True)
-
-
-class EnvironmentTier(enum.Enum):
-    DEV = "DEV"
-    TEST = "TEST"
-    STAGING = "STAGING"
-    PRODUCTION = "PRODUCTION"
-
-
-class ReleaseType(enum.Enum):
-    ENTERPRISE = "ENTERPRISE"
-    PROJECT = "PROJECT"
-    EMERGENCY = "EMERGENCY"
-
-
-class ReleaseStatus(enum.Enum):
-    PLANNED = "PLANNED"
-    IN_PROGRESS = "IN_PROGRESS"
-    READY = "READY"
-    DEPLOYING = "DEPLOYING"
-    DEPLOYED = "DEPLOYED"
-    CANCELLED = "CANCELLED"
-
-
-class BookingStatus(enum.Enum):
-    REQUESTED = "REQUESTED"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-    CANCELLED = "CANCELLED"
-
-
-class ActivityStatus(enum.Enum):
-    PENDING = "PENDING"
-    IN_PROGRESS = "IN_PROGRESS"
-    DONE = "DONE"
-    SKIPPED = "SKIPPED"
-
-
-class IntentStatus(enum.Enum):
-    PENDING = "PENDING"  # recorded, upstream not yet confirmed
-    CREATED = "CREATED"  # upstream has it; `number` is set
-    FAILED = "FAILED"  # upstream refused it; nothing was created
-
-
-class Role(enum.Enum):
-    VIEWER = "VIEWER"
-    RELEASE_MANAGER = "RELEASE_MANAGER"
-    ADMIN = "ADMIN"
 
 
 release_applications = Table(
@@ -377,3 +350,16 @@ class ChangeIntent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """A webhook delivery already taken in, so a replay of its id has no effect."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(80))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(80), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
