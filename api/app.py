@@ -27,6 +27,7 @@ from api.schema.context import Context
 from api.security import BodyLimitGuard, SecurityMiddleware, auth_routes, principal_of
 from api.settings import Settings
 from api.spa import spa_routes
+from api.webhooks import webhook_routes
 from connectors.registry import build_connectors
 
 Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *auth_routes(settings, authenticator),
+            *webhook_routes(settings, sessions, hub, environ),
             *mounts,
             *spa_routes(),
         ],

@@ -272,7 +272,7 @@ def demo(
     settings = _settings(None, database={"url": database},
                          connectors=[c.model_dump() for c in demo_connectors(base_url)])
     world = build_world(seed=seed, scale=scale)
-    sandboxes = build_sandboxes(world)
+    sandboxes = build_sandboxes(world, webhook_base=base_url)  # webhooks come back to us
     if sandbox_latency_ms:
         sandboxes.add_latency(sandbox_latency_ms)
 

@@ -31,6 +31,9 @@ from connectors.servicenow.sandbox import change_number as servicenow_number
 
 TOKEN_ENV = "HEATSHIELD_DEMO_TOKEN"
 PASSWORD_ENV = "HEATSHIELD_DEMO_PASSWORD"
+WEBHOOK_SECRET_ENV = "HEATSHIELD_DEMO_WEBHOOK_SECRET"
+# Shared by the demo's GitHub and JIRA sandboxes and the hub's webhook receivers.
+WEBHOOK_SECRET = "demo-webhook-secret"
 CREDENTIALS = Credentials()
 
 ENVIRONMENTS = [("Development", m.EnvironmentTier.DEV, "dev"),
@@ -40,7 +43,8 @@ ENVIRONMENTS = [("Development", m.EnvironmentTier.DEV, "dev"),
 
 def demo_environ() -> dict[str, str]:
     """The secrets the demo connectors read, kept out of the process environment."""
-    return {TOKEN_ENV: CREDENTIALS.token, PASSWORD_ENV: CREDENTIALS.password}
+    return {TOKEN_ENV: CREDENTIALS.token, PASSWORD_ENV: CREDENTIALS.password,
+            WEBHOOK_SECRET_ENV: WEBHOOK_SECRET}
 
 
 def demo_connectors(base_url: str) -> list[ConnectorConfig]:
@@ -50,9 +54,10 @@ def demo_connectors(base_url: str) -> list[ConnectorConfig]:
     return [
         ConnectorConfig(name="jira", kind="jira", base_url=f"{root}/jira",
                         auth={"type": "basic", "username": user, "token_env": TOKEN_ENV},
-                        options={"flavour": "cloud"}),
+                        options={"flavour": "cloud"}, webhook_secret_env=WEBHOOK_SECRET_ENV),
         ConnectorConfig(name="github", kind="github", base_url=f"{root}/github",
-                        auth={"type": "token", "token_env": TOKEN_ENV}),
+                        auth={"type": "token", "token_env": TOKEN_ENV},
+                        webhook_secret_env=WEBHOOK_SECRET_ENV),
         ConnectorConfig(name="servicenow", kind="servicenow", base_url=f"{root}/servicenow",
                         auth={"type": "basic", "username": user, "password_env": PASSWORD_ENV}),
         ConnectorConfig(name="remedy", kind="remedy", base_url=f"{root}/remedy",
@@ -75,10 +80,18 @@ class Sandboxes:
             app.state.kit.faults.append(FaultRule(latency_ms=latency_ms))
 
 
-def build_sandboxes(world: World) -> Sandboxes:
+def build_sandboxes(world: World, *, webhook_base: str | None = None) -> Sandboxes:
+    """The four sandboxes; given `webhook_base` (the hub's URL), GitHub and JIRA send their
+    signed webhooks to the hub's receivers for the demo connectors."""
+    hooks = webhook_base.rstrip("/") + "/webhooks" if webhook_base else None
     return Sandboxes({
-        "jira": jira_sandbox.create_app(world, credentials=CREDENTIALS),
-        "github": github_sandbox.create_app(world, credentials=CREDENTIALS),
+        "jira": jira_sandbox.create_app(
+            world, credentials=CREDENTIALS, webhook_url=f"{hooks}/jira/jira" if hooks else None,
+            webhook_secret=WEBHOOK_SECRET),
+        "github": github_sandbox.create_app(
+            world, credentials=CREDENTIALS,
+            webhook_url=f"{hooks}/github/github" if hooks else None,
+            webhook_secret=WEBHOOK_SECRET),
         "servicenow": servicenow_sandbox.create_app(world, credentials=CREDENTIALS),
         "remedy": remedy_sandbox.create_app(world, credentials=CREDENTIALS),
     })

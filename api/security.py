@@ -31,7 +31,8 @@ log = logging.getLogger("heatshield.security")
 
 SCOPE_KEY = "heatshield.principal"
 PUBLIC_PATHS = frozenset({"/", "/login", "/healthz", "/readyz", "/favicon.ico", "/auth/login"})
-PUBLIC_PREFIXES: tuple[str, ...] = ("/assets/",)
+# Webhooks carry no session: their signature is checked by the route (api/webhooks.py).
+PUBLIC_PREFIXES: tuple[str, ...] = ("/assets/", "/webhooks/")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _JSON_TYPES = ("application/json", "application/graphql-response+json")
 

@@ -111,3 +111,17 @@ class ConnectorConfig(BaseModel):
     status_map: dict[str, str] = Field(default_factory=dict)
     #: Kind-specific settings (JIRA flavour, GitHub owner, ...), read by that kind only.
     options: dict[str, Any] = Field(default_factory=dict)
+    #: Names the variable holding the secret this instance's webhooks are signed with.
+    webhook_secret_env: str | None = None
+
+    def webhook_secret(self, environ: Mapping[str, str] | None = None) -> SecretStr | None:
+        """The webhook secret (None when no webhooks are configured); a missing variable
+        is a configuration error naming it, as for the other secrets."""
+        if self.webhook_secret_env is None:
+            return None
+        env = os.environ if environ is None else environ
+        value = env.get(self.webhook_secret_env)
+        if not value:
+            raise ConnectorConfigError(
+                f"environment variable {self.webhook_secret_env} is not set")
+        return SecretStr(value)
