@@ -1,319 +1,76 @@
-"""Canonical records and the small protocols every connector kind implements.
+"""The `Connector` base class, plus every canonical record and protocol (re-exported).
 
-The graph speaks only these types. Each kind maps its wire payloads onto them
-in its own `mapping.py`; the upstream's own words survive in `status_label`
-and `state_label`, and `map_status` lets an instance override the mapping.
+Records and protocols live in `connectors.records`, which does no I/O, so the
+rules in `api/domain` can use them without pulling in the HTTP layer.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import ClassVar, Protocol, Self, TypeVar, runtime_checkable
+from collections.abc import Mapping
+from typing import ClassVar, Self
 
 from connectors.config import ConnectorConfig
-from connectors.errors import ErrorCode
-from connectors.http import BreakerState, UpstreamClient
-
-# --------------------------------------------------------------------------- enums
-
-
-class WorkStatus(enum.Enum):
-    TODO = "TODO"
-    IN_PROGRESS = "IN_PROGRESS"
-    DONE = "DONE"
-
-
-class ChangeState(enum.Enum):
-    NEW = "NEW"
-    ASSESS = "ASSESS"
-    AUTHORIZE = "AUTHORIZE"
-    SCHEDULED = "SCHEDULED"
-    IMPLEMENT = "IMPLEMENT"
-    REVIEW = "REVIEW"
-    CLOSED = "CLOSED"
-    CANCELED = "CANCELED"
-    REJECTED = "REJECTED"
-    ON_HOLD = "ON_HOLD"
-
-
-class ChangeType(enum.Enum):
-    STANDARD = "STANDARD"
-    NORMAL = "NORMAL"
-    EMERGENCY = "EMERGENCY"
-
-
-class RiskLevel(enum.Enum):
-    LOW = "LOW"
-    MODERATE = "MODERATE"
-    HIGH = "HIGH"
-    VERY_HIGH = "VERY_HIGH"
-
-
-class ApprovalState(enum.Enum):
-    NOT_REQUESTED = "NOT_REQUESTED"
-    REQUESTED = "REQUESTED"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-
-
-class DeploymentState(enum.Enum):
-    PENDING = "PENDING"
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCESS = "SUCCESS"
-    FAILURE = "FAILURE"
-    INACTIVE = "INACTIVE"
-
-
-class LinkKind(enum.Enum):
-    """What a release can be linked to upstream."""
-
-    JIRA_VERSION = "JIRA_VERSION"
-    GITHUB_MILESTONE = "GITHUB_MILESTONE"
-    GITHUB_COMPARE = "GITHUB_COMPARE"
-    CHANGE_REQUEST = "CHANGE_REQUEST"
-
-
-class SourceStatus(enum.Enum):
-    UNKNOWN = "UNKNOWN"  # no call made yet
-    UP = "UP"
-    DEGRADED = "DEGRADED"  # the last call failed, the breaker is still closed
-    DOWN = "DOWN"  # the breaker is open
-
-
-E = TypeVar("E", bound=enum.Enum)
-
-
-def map_status(raw: str, defaults: Mapping[str, E], overrides: Mapping[str, str],
-               fallback: E) -> E:
-    """Raw upstream word -> canonical member; an instance's `status_map` wins.
-
-    Matching ignores case. An override naming no member of the enum is ignored
-    rather than failing a whole query.
-    """
-    enum_type = type(fallback)
-    lowered = raw.casefold()
-    for word, name in overrides.items():
-        if word.casefold() == lowered and name in enum_type.__members__:
-            return enum_type[name]
-    for word, member in defaults.items():
-        if word.casefold() == lowered:
-            return member
-    return fallback
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True, slots=True)
-class LinkRef:
-    """One thing a release links to, in the named source.
-
-    `key` is the source's own identifier: a version id or `PROJECT:name`,
-    `owner/repo#number` for a milestone, `owner/repo@base...head` for a
-    compare range, a change number. Each kind documents what it accepts.
-    """
-
-    source: str
-    kind: LinkKind
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRef:
-    """A planning bucket upstream: a JIRA version or a GitHub milestone."""
-
-    source: str
-    kind: LinkKind
-    id: str
-    name: str
-    container: str  # project key or owner/repo
-    url: str
-    released: bool = False
-    release_date: datetime | None = None
-    description: str | None = None
-
-    def link(self) -> LinkRef:
-        return LinkRef(self.source, self.kind, self.id)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkItem:
-    """A unit of work, whatever the tracker; subclasses add what their kind knows."""
-
-    source: str
-    key: str  # stable and human: "PAY-12", "acme/payments-service#34"
-    title: str
-    url: str
-    kind: str  # "issue", "pull_request", or the tracker's issue type
-    status: WorkStatus
-    status_label: str
-    assignee: str | None
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrackerIssue(WorkItem):
-    """An issue in a project tracker (JIRA)."""
-
-    issue_type: str
-    priority: str | None = None
-    versions: tuple[str, ...] = ()  # names of the versions it is planned for
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RepositoryIssue(WorkItem):
-    """An issue in a code host (GitHub)."""
-
-    repository: str  # owner/name
-    number: int
-    milestone: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PullRequest(RepositoryIssue):
-    merged: bool = False
-    merged_at: datetime | None = None
-    base_ref: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChangeRecord:
-    """A change request in an ITSM, in canonical words plus the upstream's own."""
-
-    source: str
-    number: str  # "CHG0030001", "CRQ000000000101"
-    upstream_id: str  # the record's internal id (ServiceNow sys_id, Remedy Request ID)
-    title: str
-    url: str
-    state: ChangeState
-    state_label: str
-    type: ChangeType
-    approval: ApprovalState
-    risk: RiskLevel | None = None
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
-    correlation_id: str | None = None
-    description: str | None = None
-    updated_at: datetime | None = None
-    configuration_items: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChangeDraft:
-    """What the hub asks an ITSM to create; `correlation_id` makes creation idempotent."""
-
-    title: str
-    description: str
-    type: ChangeType
-    correlation_id: str
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
-    risk: RiskLevel | None = None
-    configuration_items: tuple[str, ...] = ()
-    assignment_group: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChangePatch:
-    """Fields to change on an existing change request; `None` leaves a field alone."""
-
-    state: ChangeState | None = None
-    title: str | None = None
-    description: str | None = None
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
-    risk: RiskLevel | None = None
-    note: str | None = None  # appended as a work note / comment
-
-
-@dataclass(frozen=True, slots=True)
-class TimeWindow:
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deployment:
-    source: str
-    id: str
-    repository: str  # owner/name
-    environment: str
-    ref: str
-    sha: str
-    state: DeploymentState
-    state_label: str
-    created_at: datetime
-    updated_at: datetime
-    url: str
-    creator: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SourceHealth:
-    """What `Query.sources` shows for one connector instance."""
-
-    name: str
-    kind: str
-    status: SourceStatus
-    breaker: BreakerState
-    calls: int = 0
-    failures: int = 0
-    latency_ms: float | None = None
-    last_success_at: datetime | None = None
-    last_error_code: ErrorCode | None = None
-    last_error_message: str | None = None
-    last_error_at: datetime | None = None
-    details: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
-
-
-# --------------------------------------------------------------------------- protocols
-
-
-@runtime_checkable
-class WorkItemSource(Protocol):
-    async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
-        """Items for many links in as few upstream calls as the API allows."""
-        ...
-
-
-@runtime_checkable
-class VersionSource(Protocol):
-    async def versions(self, containers: Sequence[str]) -> list[VersionRef]:
-        """Versions or milestones of these projects/repositories, for linking a release."""
-        ...
-
-
-@runtime_checkable
-class ChangeSource(Protocol):
-    async def changes(self, numbers: Sequence[str]) -> Mapping[str, ChangeRecord]:
-        """Changes by number, batched; numbers not found are absent from the result."""
-        ...
-
-    async def search_changes(self, state: ChangeState | None = None,
-                             window: TimeWindow | None = None) -> list[ChangeRecord]:
-        """Changes in a state and/or whose planned window overlaps `window`."""
-        ...
-
-    async def create_change(self, draft: ChangeDraft) -> ChangeRecord:
-        """Create once: a kind first looks up `draft.correlation_id` and returns any match."""
-        ...
-
-    async def update_change(self, number: str, patch: ChangePatch) -> ChangeRecord:
-        """Apply `patch`; a refused transition raises `UpstreamRefused`."""
-        ...
-
-    async def find_by_correlation_id(self, correlation_id: str) -> ChangeRecord | None:
-        ...
-
-
-@runtime_checkable
-class DeploymentSource(Protocol):
-    async def deployments(self, repositories: Sequence[str],
-                          environment: str | None = None) -> list[Deployment]:
-        ...
+from connectors.http import UpstreamClient
+from connectors.records import (
+    ApprovalState,
+    BreakerState,
+    ChangeDraft,
+    ChangePatch,
+    ChangeRecord,
+    ChangeSource,
+    ChangeState,
+    ChangeType,
+    Deployment,
+    DeploymentSource,
+    DeploymentState,
+    E,
+    LinkKind,
+    LinkRef,
+    PullRequest,
+    RepositoryIssue,
+    RiskLevel,
+    SourceHealth,
+    SourceStatus,
+    TimeWindow,
+    TrackerIssue,
+    VersionRef,
+    VersionSource,
+    WorkItem,
+    WorkItemSource,
+    WorkStatus,
+    map_status,
+)
+
+__all__ = [
+    "ApprovalState",
+    "BreakerState",
+    "ChangeDraft",
+    "ChangePatch",
+    "ChangeRecord",
+    "ChangeSource",
+    "ChangeState",
+    "ChangeType",
+    "Connector",
+    "Deployment",
+    "DeploymentSource",
+    "DeploymentState",
+    "E",
+    "LinkKind",
+    "LinkRef",
+    "PullRequest",
+    "RepositoryIssue",
+    "RiskLevel",
+    "SourceHealth",
+    "SourceStatus",
+    "TimeWindow",
+    "TrackerIssue",
+    "VersionRef",
+    "VersionSource",
+    "WorkItem",
+    "WorkItemSource",
+    "WorkStatus",
+    "map_status",
+]
 
 
 # --------------------------------------------------------------------------- connector

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import enum
 import hashlib
 import logging
 import random
@@ -45,6 +44,7 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectors.records import BreakerState
 
 log = logging.getLogger("heatshield.connectors.http")
 
@@ -268,12 +268,6 @@ class RetryPolicy:
     #: Give up retrying once this much time has passed in total.
     total_timeout: float = 60.0
     statuses: frozenset[int] = frozenset({429, 502, 503, 504})
-
-
-class BreakerState(enum.StrEnum):
-    CLOSED = "CLOSED"
-    OPEN = "OPEN"
-    HALF_OPEN = "HALF_OPEN"
 
 
 class CircuitBreaker:

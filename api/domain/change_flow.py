@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from api.domain.releases import RuleViolation
-from connectors.base import ChangeState
+from connectors.records import ChangeState
 
 C = ChangeState
 

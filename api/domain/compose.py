@@ -16,7 +16,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from api.domain.facts import ReleaseFacts, format_window
-from connectors.base import (
+from connectors.records import (
     ChangeDraft,
     ChangeType,
     PullRequest,

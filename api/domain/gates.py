@@ -12,7 +12,7 @@ from datetime import datetime
 
 from api.domain.facts import BlackoutFacts, ReleaseFacts, format_utc, format_window
 from api.domain.releases import overlaps
-from connectors.base import (
+from connectors.records import (
     ApprovalState,
     ChangeRecord,
     ChangeState,

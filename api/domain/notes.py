@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from api.domain.compose import ComposedChange, linked_tickets
 from api.domain.facts import ReleaseFacts, format_window
 from api.domain.gates import GateResult
-from connectors.base import ChangeRecord, PullRequest, WorkItem, WorkStatus
+from connectors.records import ChangeRecord, PullRequest, WorkItem, WorkStatus
 
 # Canonical records carry no labels, so breaking changes are found by title.
 BREAKING_MARKER = re.compile(r"breaking", re.IGNORECASE)

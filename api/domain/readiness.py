@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from api.domain.gates import BlockerRule, authorizes_deployment
-from connectors.base import ChangeRecord, WorkItem, WorkStatus
+from connectors.records import ChangeRecord, WorkItem, WorkStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from api.db.models import ReleaseStatus
+from api.domain.enums import ReleaseStatus
 
 S = ReleaseStatus
 

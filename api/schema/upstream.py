@@ -15,7 +15,7 @@ from api.schema.context import Info
 from api.schema.ids import to_global_key
 from api.schema.node import Node, PageInfo
 from connectors import base as c
-from connectors.http import BreakerState
+from connectors.records import BreakerState
 
 strawberry.enum(c.WorkStatus, description="Canonical work status: TODO, IN_PROGRESS, DONE.")
 strawberry.enum(c.ChangeState, description="Canonical, ITSM-neutral change state.")

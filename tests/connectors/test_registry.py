@@ -16,7 +16,8 @@ from connectors import registry
 from connectors.base import Connector, SourceStatus, WorkStatus
 from connectors.config import AuthConfig, ConnectorConfig
 from connectors.errors import ConnectorConfigError, ErrorCode, UpstreamAuthFailed
-from connectors.http import BreakerState, UpstreamClient
+from connectors.http import UpstreamClient
+from connectors.records import BreakerState
 from connectors.registry import ENTRY_POINT_GROUP, ConnectorRegistry, UnknownConnectorKind
 from tests.support.server import serve_asgi
 
