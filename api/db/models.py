@@ -29,27 +29,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from api.domain.enums import (
-    ActivityStatus as ActivityStatus,
+    ActivityStatus,
+    BookingStatus,
+    EnvironmentTier,
+    IntentStatus,
+    ReleaseStatus,
+    ReleaseType,
+    Role,
 )
-from api.domain.enums import (
-    BookingStatus as BookingStatus,
-)
-from api.domain.enums import (
-    EnvironmentTier as EnvironmentTier,
-)
-from api.domain.enums import (
-    IntentStatus as IntentStatus,
-)
-from api.domain.enums import (
-    ReleaseStatus as ReleaseStatus,
-)
-from api.domain.enums import (
-    ReleaseType as ReleaseType,
-)
-from api.domain.enums import (
-    Role as Role,
-)
-from connectors.records import LinkKind as LinkKind
+from connectors.records import LinkKind
+
+# The enums are stored here under their own names; other modules may import them from here.
+__all__ = ["ActivityStatus", "BookingStatus", "EnvironmentTier", "IntentStatus", "LinkKind",
+           "ReleaseStatus", "ReleaseType", "Role"]
 
 
 def utcnow() -> datetime:
