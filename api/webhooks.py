@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 from api.changes import ChangeBridge, ChangeBridgeError
 from api.db import models as m
 from api.db.audit import record
+from api.domain.gates import authorizes_deployment
 from api.domain.releases import RuleViolation, check_transition
 from api.hub import Hub
 from api.security import refusal
@@ -212,6 +213,11 @@ class DeploymentMover:
             if already_reached(current.state, target):
                 outcome.changes[key] = f"already {current.state.name}"
                 return
+            if not authorizes_deployment(current):
+                # A deployment report never approves a change: only the ITSM's board does.
+                raise ChangeBridgeError(
+                    f"change {number} is {current.state_label} and not authorized; the "
+                    "deployment does not move it", "NOT_AUTHORIZED")
             moved = await self.bridge.update_change(
                 source=source, number=number,
                 patch=ChangePatch(state=target, note=report.note()),

@@ -250,6 +250,29 @@ def test_a_change_the_itsm_will_not_move_is_answered_202_and_audited(
     assert refused["reason"]
 
 
+def test_a_deployment_never_approves_a_change_that_the_board_has_not(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    world = upstreams.world
+    key = next(r.key for r in world.releases if r.app_key == "RPT" and r.status == "PLANNED")
+    raised = gql.data("""mutation($id: ID!) { raiseChangeRequest(releaseId: $id,
+        source: "servicenow") { changeRequest { number state } } }""",
+                      {"id": release(gql, key)["id"]})["raiseChangeRequest"]["changeRequest"]
+    assert raised["state"] == "NEW"
+    # A compare link makes the release match the deployment reported below.
+    tagged = next(r for r in world.releases if r.app_key == "RPT" and r.status == "DEPLOYED")
+    app = world.app("RPT")
+    gql.data("""mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l)
+        { id } }""", {"id": release(gql, key)["id"], "l": {
+        "source": "github", "kind": "GITHUB_COMPARE",
+        "externalKey": f"{app.repo_owner}/{app.repo_name}@{tagged.from_tag}...{tagged.to_tag}"}})
+
+    assert upstreams.report_deployment(tagged.key, "production", "success") == 202
+
+    assert upstreams.servicenow_state(raised["number"]) == "-5"  # still New
+    refused = [e for e in release(gql, key)["history"] if e["action"] == "change.webhook_refused"]
+    assert refused and "not authorized" in refused[0]["reason"]
+
+
 def test_a_bad_or_missing_signature_is_401_and_changes_nothing(
         gql: GraphQLClient, upstreams: Upstreams, hub: str) -> None:
     key = current_release(upstreams.world, "CHK")  # ready, change scheduled
