@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -163,7 +164,6 @@ class JiraSite:
         self.by_id = {issue.id: issue for issue in self.issues.values()}
         self._facts: dict[int, tuple[datetime, jql.IssueFacts]] = {}
         self.next_history_id = history_id + 1
-        self.webhook_count = 0
 
     # --- auth ------------------------------------------------------------
 
@@ -403,7 +403,6 @@ class JiraSite:
         self.next_history_id += 1
         issue.history.append(entry)
         base = self.base(request)
-        self.webhook_count += 1
         payload: Json = {
             "timestamp": int(now.timestamp() * 1000),
             "webhookEvent": "jira:issue_updated",
@@ -415,7 +414,7 @@ class JiraSite:
         }
         await self.kit.emit_webhook(
             "jira:issue_updated", payload,
-            {"X-Atlassian-Webhook-Identifier": f"{self.world.seed}-{self.webhook_count}"})
+            {"X-Atlassian-Webhook-Identifier": str(uuid.uuid4())})  # unique across restarts
 
 
 def _split(values: list[str]) -> list[str]:
