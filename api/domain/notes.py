@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from api.domain.compose import ComposedChange, linked_tickets
@@ -145,6 +145,24 @@ def _item_line(item: WorkItem, detail: str) -> _Line:
     return _Line(f"{item.title} ({detail})", key=item.key, url=_safe_url(item.url))
 
 
+def _person_key(name: str) -> str:
+    return " ".join(re.split(r"[\s._-]+", name.casefold())).strip()
+
+
+def people(names: Iterable[str]) -> list[str]:
+    """Each person once, though JIRA says "Lena Haddad" and GitHub "lena-haddad".
+
+    The spelled-out name wins over a login; matching ignores case and the
+    separators logins use instead of spaces.
+    """
+    chosen: dict[str, str] = {}
+    for name in names:
+        key = _person_key(name)
+        if key not in chosen or (" " in name and " " not in chosen[key]):
+            chosen[key] = name
+    return sorted(chosen.values(), key=str.casefold)
+
+
 def is_breaking(item: WorkItem) -> bool:
     return bool(BREAKING_MARKER.search(item.title))
 
@@ -174,7 +192,7 @@ def _development(release: ReleaseFacts, items: Sequence[WorkItem], v: Vocabulary
         blocks += [_Heading(f"{title} ({len(group)})", 3),
                    _bullets([_item_line(i, f"{i.kind}, {i.status_label}") for i in group],
                             "None.")]
-    contributors = sorted({i.assignee for i in items if i.assignee}, key=str.casefold)
+    contributors = people(i.assignee for i in items if i.assignee)
     breaking = [i for i in items if is_breaking(i)]
     blocks += [
         _Heading(f"Contributors ({len(contributors)})", 2),

@@ -12,7 +12,7 @@ import pytest
 from api.domain.compose import ChangeOverrides, ComposedChange, compose_change
 from api.domain.facts import ReleaseFacts
 from api.domain.gates import GateResult, evaluate_gates
-from api.domain.notes import Audience, NotesFormat, Vocabulary, render_notes
+from api.domain.notes import Audience, NotesFormat, Vocabulary, people, render_notes
 from connectors.base import ChangeRecord, ChangeType, PullRequest, WorkItem, WorkStatus
 from tests.domain import (
     all_items,
@@ -113,10 +113,14 @@ def test_developers_see_issues_grouped_by_status(notes: Seeded) -> None:
 
 
 def test_developers_see_every_contributor_once(notes: Seeded) -> None:
-    names = {i.assignee for i in notes.items if i.assignee}
+    names = people(i.assignee for i in notes.items if i.assignee)
     part = section(notes.render(Audience.DEVELOPMENT), f"Contributors ({len(names)})")
-    assert sorted(line[2:] for line in part.split("\n") if line.startswith("- ")) == \
-        sorted(names, key=str.casefold)
+    assert sorted(line[2:] for line in part.split("\n") if line.startswith("- ")) == names
+
+
+def test_a_person_known_by_name_and_by_login_is_listed_once_by_name() -> None:
+    assert people(["lena-haddad", "Lena Haddad", "goran.mensah", "Omar Wei", "omar_wei"]) == [
+        "goran.mensah", "Lena Haddad", "Omar Wei"]
 
 
 def test_breaking_changes_are_found_by_title_and_the_notes_say_how() -> None:
