@@ -7,7 +7,7 @@ rolls back, so a failed mutation leaves no trace.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -101,6 +101,19 @@ async def _flush(session: AsyncSession, field: str) -> None:
 
 def _app_keys(rows: Sequence[m.Application]) -> tuple[str, Any]:
     return ("applications", [a.key for a in rows])
+
+
+async def _delete(info: Info, model: type[M], global_id: strawberry.ID, type_name: str,
+                  action: str, key: Callable[[M], str],
+                  release_of: Callable[[M], int | None] = lambda row: None) -> DeletePayload:
+    """Delete one row and audit it with its last state, in one transaction."""
+    async with info.context.transaction() as session:
+        row = await _get(session, model, global_id, type_name)
+        record(session, actor=info.context.actor, action=action, entity_type=type_name,
+               entity_id=getattr(row, "id", None), entity_key=key(row),
+               release_id=release_of(row), before=snapshot(row))
+        await session.delete(row)
+    return DeletePayload(id=global_id)
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -421,13 +434,8 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def delete_environment(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Environment, id, "Environment")
-            record(session, actor=info.context.actor, action="environment.delete",
-                   entity_type="Environment", entity_id=row.id, entity_key=row.name,
-                   before=snapshot(row))
-            await session.delete(row)
-        return DeletePayload(id=id)
+        return await _delete(info, m.Environment, id, "Environment", "environment.delete",
+                             lambda row: row.name)
 
     # --- blackout windows ---------------------------------------------------------------
 
@@ -484,13 +492,8 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def delete_blackout_window(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.BlackoutWindow, id, "BlackoutWindow")
-            record(session, actor=info.context.actor, action="blackout.delete",
-                   entity_type="BlackoutWindow", entity_id=row.id, entity_key=row.name,
-                   before=snapshot(row))
-            await session.delete(row)
-        return DeletePayload(id=id)
+        return await _delete(info, m.BlackoutWindow, id, "BlackoutWindow", "blackout.delete",
+                             lambda row: row.name)
 
     # --- phases -------------------------------------------------------------------------
 
@@ -543,13 +546,8 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def delete_release_phase(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.ReleasePhase, id, "ReleasePhase")
-            record(session, actor=info.context.actor, action="phase.delete",
-                   entity_type="ReleasePhase", entity_id=row.id, entity_key=row.name,
-                   release_id=row.release_id, before=snapshot(row))
-            await session.delete(row)
-        return DeletePayload(id=id)
+        return await _delete(info, m.ReleasePhase, id, "ReleasePhase", "phase.delete",
+                             lambda row: row.name, lambda row: row.release_id)
 
     # --- source links -------------------------------------------------------------------
 
@@ -582,14 +580,9 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def unlink_source(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.SourceLink, id, "SourceLink")
-            record(session, actor=info.context.actor, action="link.delete",
-                   entity_type="SourceLink", entity_id=row.id,
-                   entity_key=f"{row.source}:{row.external_key}", release_id=row.release_id,
-                   before=snapshot(row))
-            await session.delete(row)
-        return DeletePayload(id=id)
+        return await _delete(info, m.SourceLink, id, "SourceLink", "link.delete",
+                             lambda row: f"{row.source}:{row.external_key}",
+                             lambda row: row.release_id)
 
 
 async def _set_links(session: AsyncSession, table: Any, owner_column: str, owner_id: int,

@@ -230,3 +230,23 @@ def test_source_links_are_added_listed_and_refused_twice(gql: GraphQLClient,
     gql.data("mutation($id: ID!) { unlinkSource(id: $id) { id } }", {"id": created["id"]})
     assert gql.data("query($k: String!) { release(key: $k) { links { id } } }",
                     {"k": f"L-{unique}"})["release"]["links"] == []
+
+
+def test_deleting_a_phase_and_an_environment_is_audited_and_leaves_no_row(
+        gql: GraphQLClient, unique: str) -> None:
+    release = make_release(gql, f"DEL-{unique}")
+    phase = gql.data("mutation($id: ID!) { addReleasePhase(releaseId: $id, input: "
+                     "{name: \"Rollout\"}) { id } }", {"id": release["id"]})["addReleasePhase"]
+    gql.data("mutation($id: ID!) { deleteReleasePhase(id: $id) { id } }", {"id": phase["id"]})
+    after = gql.data("query($k: String!) { release(key: $k) { phases { id } history { action "
+                     "before } } }", {"k": f"DEL-{unique}"})["release"]
+    assert after["phases"] == []
+    assert after["history"][0]["action"] == "phase.delete"
+    assert after["history"][0]["before"]["name"] == "Rollout"
+    env = gql.data("mutation($i: EnvironmentInput!) { createEnvironment(input: $i) { id } }",
+                   {"i": {"name": f"UAT-{unique}", "tier": "TEST"}})["createEnvironment"]
+    gql.data("mutation($id: ID!) { deleteEnvironment(id: $id) { id } }", {"id": env["id"]})
+    assert gql.data("query($id: ID!) { node(id: $id) { id } }", {"id": env["id"]})["node"] is None
+    error = gql.error("mutation($id: ID!) { deleteEnvironment(id: $id) { id } }",
+                      {"id": env["id"]})
+    assert error["extensions"] == {"code": "NOT_FOUND", "field": "id"}
