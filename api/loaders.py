@@ -106,6 +106,25 @@ class Loaders:
         return self._get("links", lambda: _many(self._sessions, fetch))
 
     @property
+    def releases_by_change(self) -> DataLoader[tuple[str, str], list[m.Release]]:
+        """Releases linked to a change request, keyed by (source, change number)."""
+        async def load(keys: list[tuple[str, str]]) -> list[list[m.Release]]:
+            numbers = {number for _, number in keys}
+            async with self._sessions() as session:
+                rows = (await session.execute(
+                    select(m.SourceLink.source, m.SourceLink.external_key, m.Release)
+                    .join(m.Release, m.Release.id == m.SourceLink.release_id)
+                    .where(m.SourceLink.kind == m.LinkKind.CHANGE_REQUEST,
+                           m.SourceLink.external_key.in_(numbers))
+                    .order_by(m.Release.key))).all()
+            found: dict[tuple[str, str], list[m.Release]] = defaultdict(list)
+            for source, number, release in rows:
+                found[(source, number)].append(release)
+            return [found.get(key, []) for key in keys]
+
+        return self._get("releases_by_change", lambda: DataLoader(load_fn=load))
+
+    @property
     def phases(self) -> DataLoader[int, list[m.ReleasePhase]]:
         async def fetch(session: AsyncSession, keys: Sequence[int]
                         ) -> Sequence[tuple[int, m.ReleasePhase]]:

@@ -8,6 +8,7 @@ connector records for the graph. Each record keeps the upstream's own word
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -16,6 +17,9 @@ from api.schema.ids import to_global_key
 from api.schema.node import Node, PageInfo
 from connectors import base as c
 from connectors.records import BreakerState
+
+if TYPE_CHECKING:
+    from api.schema.types import Release
 
 strawberry.enum(c.WorkStatus, description="Canonical work status: TODO, IN_PROGRESS, DONE.")
 strawberry.enum(c.ChangeState, description="Canonical, ITSM-neutral change state.")
@@ -161,6 +165,15 @@ class ChangeRequest(Node):
     @strawberry.field
     async def source(self, info: Info) -> Source:
         return await source_named(info, self.source_name)
+
+    @strawberry.field(description="The releases this change request is linked to.")
+    async def releases(self, info: Info) -> list[Annotated[
+            Release, strawberry.lazy("api.schema.types")]]:
+        from api.schema.types import Release  # the release types import this module
+
+        rows = await info.context.loaders.releases_by_change.load(
+            (self.source_name, self.number))
+        return [Release.from_row(row) for row in rows]
 
 
 @strawberry.type

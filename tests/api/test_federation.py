@@ -292,3 +292,19 @@ def test_change_requests_across_every_itsm_filter_by_state_and_window(
     assert only and {n["source"]["name"] for n in only} == {"remedy"}
     error = uncached.error(query, {"f": {"source": "jira"}})
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "filter.source"}
+
+
+def test_a_change_request_leads_back_to_its_releases(uncached: GraphQLClient,
+                                                     upstreams: Upstreams) -> None:
+    nodes = uncached.data("""{ changeRequests(filter: {state: CLOSED}, first: 100) {
+        nodes { number releases { key } } } }""")["changeRequests"]["nodes"]
+    hub_keys = {r["key"] for r in uncached.data("{ releases(first: 100) { nodes { key } } }")[
+        "releases"]["nodes"]}
+    linked = [n for n in nodes if n["releases"]]
+    assert linked, "closed changes of seeded releases link back"
+    for node in linked:
+        [release] = node["releases"]
+        assert release["key"] in hub_keys
+        change = next(c for c in upstreams.world.change_requests
+                      if c.release_key == release["key"])
+        assert change.stage == "closed"
