@@ -10,6 +10,7 @@ const CalendarPage = lazy(() => import("./pages/Calendar"));
 const ReleasesPage = lazy(() => import("./pages/Releases"));
 const ReleasePage = lazy(() => import("./pages/Release"));
 const ChangeRequestsPage = lazy(() => import("./pages/ChangeRequests"));
+const ChangeBoardPage = lazy(() => import("./pages/ChangeBoard"));
 const EnvironmentsPage = lazy(() => import("./pages/Environments"));
 const SourcesPage = lazy(() => import("./pages/Sources"));
 const GraphiQLPage = lazy(() => import("./pages/GraphiQLPage"));
@@ -18,6 +19,7 @@ const NAV = [
   ["/calendar", "Calendar"],
   ["/releases", "Releases"],
   ["/changes", "Change requests"],
+  ["/cab", "Change board"],
   ["/environments", "Environments"],
   ["/sources", "Sources"],
   ["/graphiql", "GraphiQL"],
@@ -90,6 +92,7 @@ export function App() {
             <Route path="/releases" element={<ReleasesPage />} />
             <Route path="/releases/:key" element={<ReleasePage />} />
             <Route path="/changes" element={<ChangeRequestsPage />} />
+            <Route path="/cab" element={<ChangeBoardPage />} />
             <Route path="/environments" element={<EnvironmentsPage />} />
             <Route path="/sources" element={<SourcesPage />} />
             <Route path="/graphiql" element={<GraphiQLPage />} />

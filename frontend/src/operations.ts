@@ -245,3 +245,52 @@ export const ReleaseNotesQuery = graphql(`
     }
   }
 `);
+
+// The change board: both decision states in one request, so one failing ITSM
+// still leaves the other's changes (and a partial-result error per source).
+export const ChangeBoardQuery = graphql(`
+  query ChangeBoard($windowFrom: DateTime, $windowTo: DateTime) {
+    assess: changeRequests(filter: { state: ASSESS, windowFrom: $windowFrom, windowTo: $windowTo }, first: 100) {
+      nodes { ...BoardChange }
+    }
+    authorize: changeRequests(filter: { state: AUTHORIZE, windowFrom: $windowFrom, windowTo: $windowTo }, first: 100) {
+      nodes { ...BoardChange }
+    }
+  }
+
+  fragment BoardChange on ChangeRequest {
+    id
+    number
+    title
+    url
+    state
+    stateLabel
+    approval
+    type
+    risk
+    plannedStart
+    plannedEnd
+    source { name kind }
+    releases {
+      id
+      key
+      name
+      windowStart
+      windowEnd
+      applications { id name cmdbItems }
+    }
+  }
+`);
+
+export const CabReleaseQuery = graphql(`
+  query CabRelease($key: String!) {
+    release(key: $key) {
+      id
+      key
+      name
+      status
+      gates { name passed reason }
+      releaseNotes(audience: OPERATIONS, format: HTML)
+    }
+  }
+`);
