@@ -197,3 +197,48 @@ def test_a_failing_servicenow_shows_the_degraded_state(signed_in: Page, demo: De
         screenshot(page, "degraded-servicenow")
     finally:
         demo.fault("servicenow", None)
+
+
+def test_the_change_board_reads_a_pending_change_through_its_release(context: BrowserContext,
+                                                                      demo: Demo) -> None:
+    page = context.new_page()
+    user, password = demo.credentials("VIEWER")  # a board member reads; they move nothing
+    page.goto("/login?next=/cab")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Change board")).to_be_visible()
+    wait_loaded(page)
+    # PAY-2026.11's change waits for authorization in ServiceNow, first in its group.
+    awaiting = page.get_by_role("region", name=re.compile("Awaiting authorization"))
+    pending = awaiting.locator("button.cab-item").first
+    expect(pending).to_have_attribute("data-change", "CHG0030004")
+    expect(pending).to_contain_text("PAY-2026.11")
+    expect(pending).to_contain_text("Authorize")
+    # Keyboard: arrows move between changes with a visible focus, Enter opens one.
+    pending.focus()
+    page.keyboard.press("ArrowDown")
+    expect(pending).not_to_be_focused()
+    page.keyboard.press("ArrowUp")
+    expect(pending).to_be_focused()
+    assert pending.evaluate("e => getComputedStyle(e).outlineStyle") not in ("", "none")
+    page.keyboard.press("Enter")
+    expect(pending).to_have_attribute("aria-current", "true")
+    summary = page.get_by_test_id("cab-summary")
+    expect(summary).to_contain_text("CAB summary")
+    expect(summary).to_contain_text("2026-11-16 05:00 UTC to 2026-11-16 09:00 UTC")
+    expect(summary).to_contain_text(re.compile(r"Risk: \w+"))
+    expect(summary.get_by_role("heading", name="Backout plan")).to_be_visible()
+    gates = page.get_by_role("list", name="Gates")
+    expect(gates.locator(".gate-fail")).to_contain_text("CHG0030004 is AUTHORIZE")
+    for width in (1280, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        screenshot(page, f"cab-{width}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the change board is {overflow}px wider than {width}px"
+    # Only what is planned in the week of 16 November: the two ServiceNow changes.
+    page.goto("/cab?at=2026-11-16")
+    page.get_by_label(re.compile("Scheduled this week")).check()
+    expect(page).to_have_url(re.compile(r"week=1"))
+    expect(page.locator("button.cab-item")).to_have_count(2)
+    expect(page.locator("button.cab-item").last).to_have_attribute("data-change", "CHG0030009")

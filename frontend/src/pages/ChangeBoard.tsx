@@ -25,7 +25,9 @@ function words(value: string | null | undefined): string {
 
 export default function ChangeBoardPage() {
   const [params, setParams] = useSearchParams();
-  const thisWeek = params.get("week") === "1";
+  // Held here as well as in the URL: the router applies URL changes in a transition,
+  // and a checkbox that waits for one flickers back for a moment after a click.
+  const [thisWeek, setThisWeek] = useState(params.get("week") === "1");
   const week = boardWeek(parseAnchor(params.get("at")));
   const selectedId = params.get("change");
   const variables = useMemo(
@@ -61,7 +63,10 @@ export default function ChangeBoardPage() {
     <section aria-label="Change board">
       <PageHeader title="Change board">
         <label className="inline">
-          <input type="checkbox" checked={thisWeek} onChange={(e) => update("week", e.target.checked ? "1" : null)} />
+          <input type="checkbox" checked={thisWeek} onChange={(e) => {
+              setThisWeek(e.target.checked);
+              update("week", e.target.checked ? "1" : null);
+            }} />
           Scheduled this week <span className="muted">({weekLabel(week)})</span>
         </label>
       </PageHeader>
@@ -74,7 +79,8 @@ export default function ChangeBoardPage() {
       ) : all.length === 0 ? (
         data || !error ? (
           <Empty title="Nothing awaits the board">
-            {thisWeek ? "No change in assessment or authorization is planned this week." : "No change is in assessment or authorization."}
+            {thisWeek ? "No change in assessment or authorization is planned this week" : "No change is in assessment or authorization"}
+            {error ? " in the systems that answered." : "."}
           </Empty>
         ) : null
       ) : (
@@ -210,9 +216,8 @@ function CabRelease({ release }: { release: BoardChange["releases"][number] }) {
         <>
           <h3>Gates</h3>
           <GateList gates={full.gates} />
-          <h3>CAB summary</h3>
-          {/* The server escapes every upstream word before it writes the HTML. */}
-          <div className="notes cab-notes" data-testid="cab-summary" dangerouslySetInnerHTML={{ __html: full.releaseNotes }} />
+          {/* The server escapes every upstream word before it writes the HTML; its first heading names it. */}
+          <div className="notes cab-notes" role="region" aria-label="CAB summary" data-testid="cab-summary" dangerouslySetInnerHTML={{ __html: full.releaseNotes }} />
         </>
       ) : null}
     </section>
