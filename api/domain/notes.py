@@ -220,7 +220,9 @@ def _operations(release: ReleaseFacts, items: Sequence[WorkItem],
     gate_lines = [_Line(f"{g.name}: {'passed' if g.passed else 'FAILED'}: {g.reason}")
                   for g in gates]
     done = sum(1 for i in items if i.status is WorkStatus.DONE)
-    tickets = composed.linked_tickets or linked_tickets(items)
+    # The board reads tickets, not pull requests: those are summed up in the evidence.
+    pulls = {i.key for i in items if isinstance(i, PullRequest)}
+    tickets = [t for t in composed.linked_tickets or linked_tickets(items) if t not in pulls]
     return [
         _Heading(f"CAB summary: {v.change} for {v.release} {release.name}", 1),
         _Para(f"{_cap(v.release)} {release.key} ({release.type.lower()}), "

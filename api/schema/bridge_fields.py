@@ -14,6 +14,7 @@ import strawberry
 
 from api.changes import blackout_facts, blocker_rule, compose_config, release_facts
 from api.db import models as m
+from api.domain.change_flow import is_open
 from api.domain.compose import ChangeOverrides, ComposedChange, compose_change
 from api.domain.facts import BlackoutFacts, ReleaseFacts
 from api.domain.gates import GateResult as GateRule
@@ -145,8 +146,12 @@ async def release_notes(info: Info, release_id: int, audience: Audience,
                         fmt: NotesFormat) -> str:
     state = await live(info, release_id)
     words = info.context.settings.vocabulary
+    # Once a change is raised, the board reads what it will approve: its risk and window.
+    raised = next((ch for ch in state.changes if is_open(ch.state)), None)
+    overrides = ChangeOverrides() if raised is None else ChangeOverrides(
+        risk=raised.risk, planned_start=raised.planned_start, planned_end=raised.planned_end)
     return render_notes(audience, fmt, state.facts, items=state.items, changes=state.changes,
-                        composed=compose(info, state), gates=gates(info, state),
+                        composed=compose(info, state, overrides), gates=gates(info, state),
                         vocabulary=Vocabulary(release=words.release, change=words.change,
                                               work_item=words.work_item,
                                               version=words.version))

@@ -6,6 +6,7 @@ checks what the ITSM really holds, not what Heatshield says it sent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -394,3 +395,29 @@ def test_release_notes_speak_to_developers_and_to_the_change_board(
     assert number in notes["cab"]
     assert change.itsm  # the change board reads the change in its own ITSM's number
     assert notes["html"].lstrip().startswith("<") and number in notes["html"]
+
+
+def test_once_raised_the_cab_summary_shows_the_change_the_board_will_approve(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    world = upstreams.world
+    shipped = next(r for r in world.releases if r.status == "DEPLOYED" and r.app_key == "RPT")
+    app = world.app("RPT")
+    release_id = make_release(gql, "CAB-1", "RPT", shipped.jira_version_id,
+                              "2027-06-01T20:00:00Z", "2027-06-01T22:00:00Z")
+    gql.data("""mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l)
+        { id } }""", {"id": release_id, "l": {
+        "source": "github", "kind": "GITHUB_MILESTONE",
+        "externalKey": f"{app.repo_owner}/{app.repo_name}#{shipped.milestone_number}"}})
+    change = raise_change(gql, "CAB-1", "servicenow",
+                          input={"risk": "LOW", "plannedStart": "2027-06-02T20:00:00Z",
+                                 "plannedEnd": "2027-06-02T22:00:00Z"})["changeRequest"]
+    assert change["risk"] == "LOW"
+    cab = gql.data("""query($k: String!) { release(key: $k) {
+        releaseNotes(audience: OPERATIONS) } }""", {"k": "CAB-1"})["release"]["releaseNotes"]
+    assert "Risk: low" in cab
+    assert "2027-06-02 20:00 UTC" in cab  # the change's window, not the release's
+    prs = [p.number for p in world.pull_requests if p.release_key == shipped.key]
+    tickets = cab.split("Linked tickets", 1)[1]
+    assert prs
+    assert not any(re.search(rf"#{n}(?!\d)", tickets) for n in prs), \
+        "the board reads tickets, not pull requests"

@@ -181,8 +181,8 @@ def test_the_cab_summary_gives_gates_evidence_and_linked_tickets(notes: Seeded) 
     assert f"{done} of {len(notes.items)} work items done; {merged} merged pull requests" \
         in evidence
     tickets = section(text, "Linked tickets")
-    for item in notes.items:
-        assert md_key(item.key) in tickets
+    for item in notes.items:  # tickets, yes; pull requests are counted in the evidence only
+        assert (md_key(item.key) in tickets) is not isinstance(item, PullRequest)
 
 
 def test_words_an_organisation_calls_differently_come_from_the_vocabulary(
@@ -213,7 +213,8 @@ def test_html_says_what_markdown_says(notes: Seeded, audience: Audience) -> None
     for heading in headings:
         assert heading.replace("\\", "") in text
     for item in notes.items:
-        assert item.key in text
+        if audience is Audience.DEVELOPMENT or not isinstance(item, PullRequest):
+            assert item.key in text
 
 
 def test_the_html_cab_summary_has_window_risk_backout_and_approval(notes: Seeded) -> None:
