@@ -7,14 +7,15 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -61,10 +62,13 @@ def build_schema(limits: LimitSettings | None = None, *,
                  introspection: bool = True) -> strawberry.Schema:
     """Guards are passed as factories so each operation gets its own instances."""
     limits = limits or LimitSettings()
+    # The depth and alias rules are built once: a new rule class per request would be a
+    # new key for the validation cache, so every request would be validated afresh.
+    rules: list[type[ASTValidationRule]] = [depth_rule(limits.max_depth, None),
+                                            alias_rule(limits.max_aliases)]
     extensions: list[Any] = [
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(QueryDepthLimiter, max_depth=limits.max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+        partial(AddValidationRules, rules),
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
         # After validation (cached above), so a costly but valid query is refused unrun.
