@@ -82,6 +82,11 @@ export function Badge({ tone, children }: { tone?: string; children: ReactNode }
   return <span className={`badge ${tone ? `tone-${tone}` : ""}`}>{children}</span>;
 }
 
+/** A change request's approval, in the same words and colours on every page. */
+export function ApprovalBadge({ approval }: { approval: string }) {
+  return <Badge tone={approval.toLowerCase()}>{approval.replace(/_/g, " ").toLowerCase()}</Badge>;
+}
+
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
   return (
     <header className="page-header">

@@ -3,7 +3,7 @@
 import { useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery } from "urql";
-import { Badge, Degraded, Empty, PageHeader, Skeleton } from "../components/common";
+import { ApprovalBadge, Degraded, Empty, PageHeader, Skeleton } from "../components/common";
 import { GateList } from "../components/ChangeBridge";
 import { boardWeek, groupPending, nextIndex, weekLabel } from "../lib/cab";
 import { sourceLabel } from "../lib/sources";
@@ -128,7 +128,7 @@ function ChangeItem({ change: c, current, onSelect }: { change: BoardChange; cur
       <span className="cab-line">
         <strong>{c.number}</strong>
         <span className="muted">{sourceLabel(c.source.name, c.source.kind)}</span>
-        <Badge tone={c.approval.toLowerCase()}>{words(c.approval)}</Badge>
+        <ApprovalBadge approval={c.approval} />
       </span>
       <span className="cab-title">{c.title}</span>
       <span className="cab-line muted">
@@ -169,7 +169,7 @@ function ChangeDetail({ change: c }: { change: BoardChange }) {
         </dd>
         <dt>Approval</dt>
         <dd>
-          <Badge tone={c.approval.toLowerCase()}>{words(c.approval)}</Badge>
+          <ApprovalBadge approval={c.approval} />
         </dd>
         <dt>Planned window</dt>
         <dd>{formatWindow(c.plannedStart, c.plannedEnd)}</dd>

@@ -1,7 +1,7 @@
 import { useMemo } from "react";
 import { useSearchParams } from "react-router";
 import { useQuery } from "urql";
-import { Badge, Degraded, Empty, PageHeader, Skeleton } from "../components/common";
+import { ApprovalBadge, Degraded, Empty, PageHeader, Skeleton } from "../components/common";
 import { sourceLabel } from "../lib/sources";
 import { formatWindow } from "../lib/time";
 import { ChangeRequestsQuery } from "../operations";
@@ -102,7 +102,7 @@ export default function ChangeRequestsPage() {
                   {c.type.toLowerCase()} / {c.risk?.replace("_", " ").toLowerCase() ?? "—"}
                 </td>
                 <td>
-                  <Badge tone={c.approval.toLowerCase()}>{c.approval.replace("_", " ").toLowerCase()}</Badge>
+                  <ApprovalBadge approval={c.approval} />
                 </td>
                 <td className="nowrap">{formatWindow(c.plannedStart, c.plannedEnd)}</td>
               </tr>

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQuery } from "urql";
-import { Badge, Degraded, Empty, PageHeader, ReadinessBar, Skeleton, StatusBadge } from "../components/common";
+import { ApprovalBadge, Badge, Degraded, Empty, PageHeader, ReadinessBar, Skeleton, StatusBadge } from "../components/common";
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { availableMoves } from "../lib/releases";
 import { sourceLabel, sourceProblems } from "../lib/sources";
@@ -244,7 +244,7 @@ export default function ReleasePage() {
                     {c.stateLabel} <span className="muted">({c.state.toLowerCase()})</span>
                   </td>
                   <td>
-                    <Badge tone={c.approval.toLowerCase()}>{c.approval.replace("_", " ").toLowerCase()}</Badge>
+                    <ApprovalBadge approval={c.approval} />
                   </td>
                   <td className="nowrap">{formatWindow(c.plannedStart, c.plannedEnd)}</td>
                 </tr>
