@@ -156,6 +156,8 @@ class Release(Base):
     applications: Mapped[list[Application]] = relationship(
         secondary=release_applications, lazy="raise", order_by=Application.key
     )
+    # Bumped by every write; a write applies only to the version it read.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -315,6 +317,9 @@ class LoginSession(Base):
     rotated_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # The cookie before the last rotation stays valid briefly, for requests already in flight.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    previous_valid_until: Mapped[datetime | None]
 
 
 class ChangeIntent(Base):
@@ -340,6 +345,11 @@ class ChangeIntent(Base):
     draft: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(100))
+    # Who may call the ITSM for this intent now: a compare-and-set claim with a lease.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    # Why an additional change was raised beside an open one (empty otherwise).
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -348,10 +358,14 @@ class WebhookDelivery(Base):
     """A webhook delivery already taken in, so a replay of its id has no effect."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+    __table_args__ = (UniqueConstraint("source", "delivery_id"),
+                      UniqueConstraint("source", "digest",
+                                       name="uq_webhook_deliveries_source_digest"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(80))
     delivery_id: Mapped[str] = mapped_column(String(200))
     event: Mapped[str] = mapped_column(String(80), default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The event's own id or a digest of the signed body: a replay under a new delivery id.
+    digest: Mapped[str | None] = mapped_column(String(64))
