@@ -13,6 +13,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
+from api.errors import ServiceError
 from api.schema.context import Context
 
 _INPUT_HINTS = ("got invalid value", "Expected type", "does not exist in",
@@ -74,6 +75,11 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
     async def process_result(self, request: Request, result: ExecutionResult
                              ) -> GraphQLHTTPResponse:
         for error in result.errors or []:
+            if isinstance(error.original_error, ServiceError):
+                # The one place a service's refusal becomes a coded GraphQL error.
+                error.message = error.original_error.message
+                error.extensions = error.original_error.as_extensions()
+                continue
             extensions = error.extensions if error.extensions is not None else {}
             if "code" not in extensions:
                 extensions["code"] = error_code(error)
