@@ -37,9 +37,11 @@ from api.changes import ChangeBridge, ChangeBridgeError
 from api.db import models as m
 from api.db.audit import record
 from api.domain.gates import authorizes_deployment
-from api.domain.releases import RuleViolation, check_transition
+from api.errors import ServiceError
 from api.hub import Hub
 from api.security import refusal
+from api.services.common import Ref
+from api.services.releases import ReleaseService
 from api.settings import Settings
 from connectors.base import ChangePatch, ChangeState
 from connectors.config import ConnectorConfig
@@ -237,20 +239,14 @@ class DeploymentMover:
                    after={"state": target.name} if target else None, reason=reason)
 
     async def _deployed(self, release_id: int, report: DeploymentReport) -> None:
-        """DEPLOYING -> DEPLOYED; a release in any other status is left as it is."""
-        async with self.sessions() as session, session.begin():
-            row = await session.get(m.Release, release_id)
-            if row is None or row.status is not m.ReleaseStatus.DEPLOYING:
-                return
-            try:
-                check_transition(row.status, m.ReleaseStatus.DEPLOYED)
-            except RuleViolation:
-                return
-            row.status = m.ReleaseStatus.DEPLOYED
-            record(session, actor=self.actor, action="release.transition",
-                   entity_type="Release", entity_id=row.id, entity_key=row.key,
-                   release_id=row.id, before={"status": "DEPLOYING"},
-                   after={"status": "DEPLOYED"}, reason=report.note())
+        """DEPLOYING -> DEPLOYED through the one transition path, only from DEPLOYING: a
+        release in any other status, or moved meanwhile, is left as it is."""
+        try:
+            await ReleaseService(self.sessions, self.actor).transition(
+                Ref(release_id, str(release_id)), m.ReleaseStatus.DEPLOYED,
+                reason=report.note(), expected_status=m.ReleaseStatus.DEPLOYING)
+        except ServiceError as refused:
+            log.info("release %s left as it is: %s", release_id, refused.message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,3 +76,20 @@ def check_parent(release_id: int | None, parent_id: int | None,
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
     """Half-open intervals [start, end) overlap."""
     return a_start < b_end and b_start < a_end
+
+
+OVERRIDE_REASON_MIN_LENGTH = 10
+
+
+def gated(target: ReleaseStatus) -> bool:
+    """Entering DEPLOYING passes the release gates, or needs an override."""
+    return target is S.DEPLOYING
+
+
+def check_override_reason(reason: str) -> str:
+    """An override of failed gates is written down; returns the reason as it is recorded."""
+    reason = reason.strip()
+    if len(reason) < OVERRIDE_REASON_MIN_LENGTH:
+        raise RuleViolation(f"an override needs a written reason (at least "
+                            f"{OVERRIDE_REASON_MIN_LENGTH} characters)", "override.reason")
+    return reason

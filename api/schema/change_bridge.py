@@ -19,23 +19,22 @@ from graphql import GraphQLError
 
 from api.changes import ChangeBridge, ChangeBridgeError
 from api.db import models as m
-from api.db.audit import record
 from api.db.models import ReleaseStatus, Role
 from api.domain.compose import ChangeOverrides
-from api.domain.releases import RuleViolation, check_transition
 from api.permissions import IsReleaseManager, require_role
 from api.schema import bridge_fields
-from api.schema.bridge_fields import GateResult
 from api.schema.context import Info
 from api.schema.errors import bad_input, not_found
 from api.schema.federated import kind_of
 from api.schema.ids import expect_id
+from api.schema.mutations import EXPECTED_VERSION
 from api.schema.types import Release
 from api.schema.upstream import ChangeRequest, change_request
+from api.services.common import Ref
+from api.services.releases import FailedGate, ReleaseService
 from connectors.base import ChangePatch, ChangeState, ChangeType, RiskLevel
 from connectors.errors import UpstreamError
 
-GATE_FAILED = "GATE_FAILED"
 BLACKOUT_WARNING = "BLACKOUT_WARNING"
 
 
@@ -189,52 +188,25 @@ class ChangeBridgeMutation:
         return change_request(found, kind_of(info, source))
 
     @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
-        "Move a release along its status machine. Entering DEPLOYING passes the gates, "
+        "Move a release along its status machine, only from the status it is in when read "
+        "(CONFLICT if someone moved it meanwhile). Entering DEPLOYING passes the gates, "
         "or needs an override with a reason."))
-    async def transition_release(self, info: Info, id: strawberry.ID, to: ReleaseStatus,
-                                 reason: str = "", override: GateOverrideInput | None = None
-                                 ) -> Release:
-        pk = expect_id(id, "Release")
-        async with info.context.sessions() as session:
-            current = await session.get(m.Release, pk)
-            if current is None:
-                raise not_found("Release", id)
-            try:
-                check_transition(current.status, to)
-            except RuleViolation as exc:
-                raise bad_input(str(exc), exc.field, current=current.status.name) from None
-        failed: list[GateResult] = []
-        if to is ReleaseStatus.DEPLOYING:
-            gates = bridge_fields.gate_results(
-                bridge_fields.gates(info, await bridge_fields.live(info, pk)))
-            failed = [g for g in gates if not g.passed]
-            if failed and override is None:
-                raise GraphQLError(
-                    "the release cannot enter DEPLOYING: "
-                    + "; ".join(f"{g.name}: {g.reason}" for g in failed),
-                    extensions={"code": GATE_FAILED, "field": "to",
-                                "gates": [{"name": g.name, "reason": g.reason}
-                                          for g in failed]})
-            if failed and override is not None:
-                require_role(info, Role.RELEASE_MANAGER)
-                if len(override.reason.strip()) < 10:
-                    raise bad_input("an override needs a written reason (at least 10 "
-                                    "characters)", "override.reason")
-        async with info.context.transaction() as session:
-            row = await session.get(m.Release, pk)
-            assert row is not None
-            try:  # again inside the transaction: someone may have moved it meanwhile
-                check_transition(row.status, to)
-            except RuleViolation as exc:
-                raise bad_input(str(exc), exc.field, current=row.status.name) from None
-            before = {"status": row.status.name}
-            row.status = to
-            record(session, actor=info.context.actor, action="release.transition",
-                   entity_type="Release", entity_id=row.id, entity_key=row.key,
-                   release_id=row.id, before=before, after={"status": to.name}, reason=reason)
-            if failed and override is not None:
-                record(session, actor=info.context.actor, action="gate.override",
-                       entity_type="Release", entity_id=row.id, entity_key=row.key,
-                       release_id=row.id, before={"failed": [g.name for g in failed]},
-                       after={"status": to.name}, reason=override.reason.strip())
+    async def transition_release(
+            self, info: Info, id: strawberry.ID, to: ReleaseStatus, reason: str = "",
+            override: GateOverrideInput | None = None,
+            expected_version: Annotated[int | None, EXPECTED_VERSION] = None) -> Release:
+        release = Ref(expect_id(id, "Release"), id)
+
+        async def failed_gates() -> list[FailedGate]:
+            live = await bridge_fields.live(info, release.pk)
+            return [FailedGate(g.name, g.reason)
+                    for g in bridge_fields.gate_results(bridge_fields.gates(info, live))
+                    if not g.passed]
+
+        if override is not None:
+            require_role(info, Role.RELEASE_MANAGER)
+        row = await ReleaseService(info.context.sessions, info.context.actor).transition(
+            release, to, reason=reason, expected_version=expected_version,
+            override_reason=override.reason if override is not None else None,
+            gates=failed_gates)
         return Release.from_row(row)

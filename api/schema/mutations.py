@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db import models as m
 from api.db.audit import record, snapshot
 from api.db.models import EnvironmentTier, LinkKind, ReleaseType
-from api.domain.releases import RuleViolation, check_parent, check_window
+from api.domain.releases import RuleViolation, check_window
 from api.permissions import IsReleaseManager
 from api.schema.context import Info
 from api.schema.errors import bad_input, conflict, not_found
@@ -33,6 +33,14 @@ from api.schema.types import (
     Release,
     ReleasePhase,
     SourceLink,
+)
+from api.services.common import KEEP, Ref, applications_by_key
+from api.services.releases import (
+    NewPhase,
+    NewRelease,
+    PhasePatch,
+    ReleasePatch,
+    ReleaseService,
 )
 
 M = TypeVar("M", bound=m.Base)
@@ -74,13 +82,7 @@ async def _get(session: AsyncSession, model: type[M], global_id: str, type_name:
 
 async def _applications(session: AsyncSession, keys: Sequence[str],
                         field: str = "applicationKeys") -> list[m.Application]:
-    wanted = list(dict.fromkeys(keys))
-    rows = list(await session.scalars(select(m.Application)
-                                      .where(m.Application.key.in_(wanted))))
-    missing = sorted(set(wanted) - {r.key for r in rows})
-    if missing:
-        raise bad_input(f"unknown application key(s): {', '.join(missing)}", field)
-    return sorted(rows, key=lambda r: r.key)
+    return await applications_by_key(session, keys, field)
 
 
 async def _unique(session: AsyncSession, model: type[m.Base], column: Any, value: str,
@@ -97,6 +99,19 @@ async def _flush(session: AsyncSession, field: str) -> None:
         await session.flush()
     except IntegrityError:
         raise conflict(f"{field} conflicts with an existing record", field) from None
+
+
+def _ref(global_id: str, type_name: str, field: str = "id") -> Ref:
+    return Ref(expect_id(global_id, type_name, field), global_id, field)
+
+
+def _releases(info: Info) -> ReleaseService:
+    return ReleaseService(info.context.sessions, info.context.actor)
+
+
+EXPECTED_VERSION = strawberry.argument(description=(
+    "The release's `version` as you read it. The write is refused with CONFLICT "
+    "(extensions.currentVersion) if the release changed since; omit it to write regardless."))
 
 
 def _app_keys(rows: Sequence[m.Application]) -> tuple[str, Any]:
@@ -230,106 +245,47 @@ def _required(value: Any, field: str) -> Any:
 
 # --- releases ---------------------------------------------------------------------------
 
-async def _release_parents(session: AsyncSession) -> dict[int, int | None]:
-    rows = await session.execute(select(m.Release.id, m.Release.parent_id))
-    return {pk: parent for pk, parent in rows.all()}
-
-
-async def _resolve_parent(session: AsyncSession, release_id: int | None,
-                          parent_global_id: str | None) -> int | None:
-    if parent_global_id is None:
-        return None
-    parent = await _get(session, m.Release, parent_global_id, "Release", "parentId")
-    try:
-        check_parent(release_id, parent.id, await _release_parents(session))
-    except RuleViolation as exc:
-        raise _rule(exc) from None
-    return parent.id
-
-
-def _release_snapshot(row: m.Release, apps: Sequence[m.Application]) -> dict[str, Any] | None:
-    return snapshot(row, _app_keys(apps))
-
-
-async def _current_apps(session: AsyncSession, release_id: int) -> list[m.Application]:
-    rows = await session.scalars(
-        select(m.Application).join(m.release_applications,
-                                   m.release_applications.c.application_id == m.Application.id)
-        .where(m.release_applications.c.release_id == release_id).order_by(m.Application.key))
-    return list(rows)
-
-
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_release(self, info: Info, input: CreateReleaseInput) -> Release:
-        key = _key(input.key)
-        name = _text(input.name, "name", max_length=200)
-        try:
-            check_window(input.window_start, input.window_end)
-        except RuleViolation as exc:
-            raise _rule(exc) from None
-        async with info.context.transaction() as session:
-            await _unique(session, m.Release, m.Release.key, key, "key")
-            apps = await _applications(session, input.application_keys)
-            parent_id = await _resolve_parent(session, None, input.parent_id)
-            row = m.Release(key=key, name=name, type=input.type, description=input.description,
-                            parent_id=parent_id, window_start=input.window_start,
-                            window_end=input.window_end, status=m.ReleaseStatus.PLANNED)
-            session.add(row)
-            await _flush(session, "key")
-            await _set_links(session, m.release_applications, "release_id", row.id, apps)
-            record(session, actor=info.context.actor, action="release.create",
-                   entity_type="Release", entity_id=row.id, entity_key=row.key,
-                   release_id=row.id, after=_release_snapshot(row, apps))
+        parent = None if input.parent_id is None else _ref(input.parent_id, "Release",
+                                                           "parentId")
+        row = await _releases(info).create(NewRelease(
+            key=_key(input.key), name=_text(input.name, "name", max_length=200),
+            type=input.type, description=input.description, parent=parent,
+            window_start=input.window_start, window_end=input.window_end,
+            application_keys=input.application_keys))
         return Release.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
-    async def update_release(self, info: Info, id: strawberry.ID, input: UpdateReleaseInput
-                             ) -> Release:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Release, id, "Release")
-            apps = await _current_apps(session, row.id)
-            before = _release_snapshot(row, apps)
-            if _given(input.key):
-                key = _key(_required(input.key, "key"))
-                await _unique(session, m.Release, m.Release.key, key, "key", exclude_id=row.id)
-                row.key = key
-            if _given(input.name):
-                row.name = _text(_required(input.name, "name"), "name", max_length=200)
-            if _given(input.type):
-                row.type = _required(input.type, "type")
-            if _given(input.description):
-                row.description = input.description or ""
-            if _given(input.parent_id):
-                row.parent_id = await _resolve_parent(session, row.id, input.parent_id)
-            if _given(input.window_start):
-                row.window_start = input.window_start
-            if _given(input.window_end):
-                row.window_end = input.window_end
-            try:
-                check_window(row.window_start, row.window_end)
-            except RuleViolation as exc:
-                raise _rule(exc) from None
-            if _given(input.application_keys):
-                apps = await _applications(session, input.application_keys or [])
-                await _set_links(session, m.release_applications, "release_id", row.id, apps)
-            await _flush(session, "key")
-            record(session, actor=info.context.actor, action="release.update",
-                   entity_type="Release", entity_id=row.id, entity_key=row.key,
-                   release_id=row.id, before=before, after=_release_snapshot(row, apps))
+    async def update_release(
+            self, info: Info, id: strawberry.ID, input: UpdateReleaseInput,
+            expected_version: Annotated[int | None, EXPECTED_VERSION] = None) -> Release:
+        parent: Ref | None = None
+        if _given(input.parent_id) and input.parent_id is not None:
+            parent = _ref(input.parent_id, "Release", "parentId")
+        patch = ReleasePatch(
+            key=_key(_required(input.key, "key")) if _given(input.key) else KEEP,
+            name=_text(_required(input.name, "name"), "name", max_length=200)
+            if _given(input.name) else KEEP,
+            type=_required(input.type, "type") if _given(input.type) else KEEP,
+            description=(input.description or "") if _given(input.description) else KEEP,
+            parent=parent if _given(input.parent_id) else KEEP,
+            window_start=input.window_start if _given(input.window_start) else KEEP,
+            window_end=input.window_end if _given(input.window_end) else KEEP,
+            application_keys=list(input.application_keys or [])
+            if _given(input.application_keys) else KEEP)
+        row = await _releases(info).update(_ref(id, "Release"), patch, expected_version)
         return Release.from_row(row)
 
     @strawberry.mutation(description="Delete a release; its children lose their parent.",
                          permission_classes=[IsReleaseManager])
-    async def delete_release(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Release, id, "Release")
-            apps = await _current_apps(session, row.id)
-            record(session, actor=info.context.actor, action="release.delete",
-                   entity_type="Release", entity_id=row.id, entity_key=row.key,
-                   release_id=None, before=_release_snapshot(row, apps))
-            await session.delete(row)
+    async def delete_release(
+            self, info: Info, id: strawberry.ID,
+            expected_version: Annotated[int | None, EXPECTED_VERSION] = None
+    ) -> DeletePayload:
+        await _releases(info).delete(_ref(id, "Release"), expected_version)
         return DeletePayload(id=id)
 
     # --- applications -------------------------------------------------------------------
@@ -498,91 +454,64 @@ class Mutation:
     # --- phases -------------------------------------------------------------------------
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
-    async def add_release_phase(self, info: Info, release_id: strawberry.ID,
-                                input: ReleasePhaseInput) -> ReleasePhase:
-        name = _text(input.name, "name", max_length=100)
-        try:
-            check_window(input.start, input.end, start_field="start", end_field="end")
-        except RuleViolation as exc:
-            raise _rule(exc) from None
-        async with info.context.transaction() as session:
-            release = await _get(session, m.Release, release_id, "Release", "releaseId")
-            taken = await session.scalar(select(m.ReleasePhase.id).where(
-                m.ReleasePhase.release_id == release.id, m.ReleasePhase.name == name))
-            if taken is not None:
-                raise conflict(f"release {release.key!r} already has a phase {name!r}", "name")
-            row = m.ReleasePhase(release_id=release.id, name=name, position=input.position,
-                                 start=input.start, end=input.end)
-            session.add(row)
-            await _flush(session, "name")
-            record(session, actor=info.context.actor, action="phase.create",
-                   entity_type="ReleasePhase", entity_id=row.id, entity_key=name,
-                   release_id=release.id, after=snapshot(row))
+    async def add_release_phase(
+            self, info: Info, release_id: strawberry.ID, input: ReleasePhaseInput,
+            expected_version: Annotated[int | None, EXPECTED_VERSION] = None
+    ) -> ReleasePhase:
+        new = NewPhase(name=_text(input.name, "name", max_length=100),
+                       position=input.position, start=input.start, end=input.end)
+        row = await _releases(info).add_phase(_ref(release_id, "Release", "releaseId"), new,
+                                              expected_version)
         return ReleasePhase.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
-    async def update_release_phase(self, info: Info, id: strawberry.ID,
-                                   input: UpdateReleasePhaseInput) -> ReleasePhase:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.ReleasePhase, id, "ReleasePhase")
-            before = snapshot(row)
-            if _given(input.name):
-                row.name = _text(_required(input.name, "name"), "name", max_length=100)
-            if _given(input.position):
-                row.position = _required(input.position, "position")
-            if _given(input.start):
-                row.start = input.start
-            if _given(input.end):
-                row.end = input.end
-            try:
-                check_window(row.start, row.end, start_field="start", end_field="end")
-            except RuleViolation as exc:
-                raise _rule(exc) from None
-            await _flush(session, "name")
-            record(session, actor=info.context.actor, action="phase.update",
-                   entity_type="ReleasePhase", entity_id=row.id, entity_key=row.name,
-                   release_id=row.release_id, before=before, after=snapshot(row))
+    async def update_release_phase(
+            self, info: Info, id: strawberry.ID, input: UpdateReleasePhaseInput,
+            expected_version: Annotated[int | None, EXPECTED_VERSION] = None
+    ) -> ReleasePhase:
+        patch = PhasePatch(
+            name=_text(_required(input.name, "name"), "name", max_length=100)
+            if _given(input.name) else KEEP,
+            position=_required(input.position, "position") if _given(input.position) else KEEP,
+            start=input.start if _given(input.start) else KEEP,
+            end=input.end if _given(input.end) else KEEP)
+        row = await _releases(info).update_phase(_ref(id, "ReleasePhase"), patch,
+                                                 expected_version)
         return ReleasePhase.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
-    async def delete_release_phase(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        return await _delete(info, m.ReleasePhase, id, "ReleasePhase", "phase.delete",
-                             lambda row: row.name, lambda row: row.release_id)
+    async def delete_release_phase(
+            self, info: Info, id: strawberry.ID,
+            expected_version: Annotated[int | None, EXPECTED_VERSION] = None
+    ) -> DeletePayload:
+        await _releases(info).delete_phase(_ref(id, "ReleasePhase"), expected_version)
+        return DeletePayload(id=id)
 
     # --- source links -------------------------------------------------------------------
 
     @strawberry.mutation(description="Tie a release to an upstream record.",
                          permission_classes=[IsReleaseManager])
-    async def link_source(self, info: Info, release_id: strawberry.ID, link: SourceLinkInput
-                          ) -> SourceLink:
+    async def link_source(
+            self, info: Info, release_id: strawberry.ID, link: SourceLinkInput,
+            expected_version: Annotated[int | None, EXPECTED_VERSION] = None) -> SourceLink:
         source = _key(link.source, "link.source")
         external_key = _text(link.external_key, "link.externalKey", max_length=300)
         configured = {c.name for c in info.context.settings.connectors}
         if configured and source not in configured:
             raise bad_input(f"no connector named {source!r}; configured: "
                             f"{', '.join(sorted(configured))}", "link.source")
-        async with info.context.transaction() as session:
-            release = await _get(session, m.Release, release_id, "Release", "releaseId")
-            taken = await session.scalar(select(m.SourceLink.id).where(
-                m.SourceLink.release_id == release.id, m.SourceLink.source == source,
-                m.SourceLink.kind == link.kind, m.SourceLink.external_key == external_key))
-            if taken is not None:
-                raise conflict("the release already has this link", "link")
-            row = m.SourceLink(release_id=release.id, source=source, kind=link.kind,
-                               external_key=external_key)
-            session.add(row)
-            await _flush(session, "link")
-            record(session, actor=info.context.actor, action="link.create",
-                   entity_type="SourceLink", entity_id=row.id,
-                   entity_key=f"{source}:{external_key}", release_id=release.id,
-                   after=snapshot(row))
+        row = await _releases(info).link(
+            _ref(release_id, "Release", "releaseId"), source=source, kind=link.kind,
+            external_key=external_key, expected_version=expected_version)
         return SourceLink.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
-    async def unlink_source(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        return await _delete(info, m.SourceLink, id, "SourceLink", "link.delete",
-                             lambda row: f"{row.source}:{row.external_key}",
-                             lambda row: row.release_id)
+    async def unlink_source(
+            self, info: Info, id: strawberry.ID,
+            expected_version: Annotated[int | None, EXPECTED_VERSION] = None
+    ) -> DeletePayload:
+        await _releases(info).unlink(_ref(id, "SourceLink"), expected_version)
+        return DeletePayload(id=id)
 
 
 async def _set_links(session: AsyncSession, table: Any, owner_column: str, owner_id: int,

@@ -225,6 +225,9 @@ class Release(Node):
     window_end: datetime | None
     created_at: datetime
     updated_at: datetime
+    version: int = strawberry.field(description=(
+        "Grows with every write of the release or its applications, phases and links; send "
+        "it back as `expectedVersion` to refuse your write if someone wrote meanwhile."))
 
     @classmethod
     def from_row(cls, row: m.Release) -> Release:
@@ -232,7 +235,8 @@ class Release(Node):
                    parent_id=row.parent_id, key=row.key, name=row.name,
                    description=row.description, type=row.type, status=row.status,
                    window_start=row.window_start, window_end=row.window_end,
-                   created_at=row.created_at, updated_at=row.updated_at)
+                   created_at=row.created_at, updated_at=row.updated_at,
+                   version=row.version)
 
     @strawberry.field
     async def parent(self, info: Info) -> Release | None:
