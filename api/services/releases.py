@@ -284,15 +284,15 @@ class ReleaseService:
             if current is None:
                 raise release.missing("Release")
             read_status, read_version = current.status, current.version
-        if expected_version is not None and read_version != expected_version:
-            raise _stale(expected_version, read_version)
         if expected_status is not None and read_status is not expected_status:
             raise conflict(f"the release is {read_status.name}, not {expected_status.name}",
                            "to", currentStatus=read_status.name, currentVersion=read_version)
-        try:
+        try:  # first: "already READY" tells a stale page more than a version number
             check_transition(read_status, to)
         except RuleViolation as exc:
             raise _rule(exc, current=read_status.name) from None
+        if expected_version is not None and read_version != expected_version:
+            raise _stale(expected_version, read_version)
         failed = list(await gates()) if gates is not None and gated(to) else []
         override = None
         if failed:
