@@ -81,6 +81,7 @@ export const ReleaseQuery = graphql(`
       windowStart
       windowEnd
       updatedAt
+      version
       applications { id key name }
       links { id source kind externalKey }
       readiness {
@@ -134,11 +135,12 @@ export const ReleaseQuery = graphql(`
 `);
 
 export const TransitionMutation = graphql(`
-  mutation Transition($id: ID!, $to: ReleaseStatus!, $reason: String!, $override: GateOverrideInput) {
-    transitionRelease(id: $id, to: $to, reason: $reason, override: $override) {
+  mutation Transition($id: ID!, $to: ReleaseStatus!, $reason: String!, $override: GateOverrideInput, $expectedVersion: Int) {
+    transitionRelease(id: $id, to: $to, reason: $reason, override: $override, expectedVersion: $expectedVersion) {
       id
       status
       updatedAt
+      version
       history(first: 30) { id at actor action reason }
       gates { name passed reason }
     }

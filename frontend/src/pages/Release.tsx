@@ -52,9 +52,14 @@ export default function ReleasePage() {
       to: to as ReleaseStatus,
       reason,
       override: overriding ? { reason } : null,
+      // Refused with CONFLICT if anyone changed the release since this page read it.
+      expectedVersion: release.version,
     });
     if (result.error) {
       setRefusal(result.error.graphQLErrors.map((e) => e.message).join("; ") || result.error.message);
+      if (result.error.graphQLErrors.some((e) => e.extensions?.code === "CONFLICT")) {
+        refetch({ requestPolicy: "network-only" }); // show what it is now
+      }
     } else {
       setReason("");
       setOverride(false);
