@@ -18,8 +18,9 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import httpx
@@ -84,7 +85,7 @@ def events(rm: GraphQLClient, key: str, action: str) -> list[dict[str, Any]]:
     return [e for e in reversed(state(rm, key)["history"]) if e["action"] == action]
 
 
-def together(calls: list[Callable[[], Any]]) -> list[Any]:
+def together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """Run the calls on their own threads, released at the same instant; their results."""
     barrier = threading.Barrier(len(calls))
 
@@ -148,8 +149,9 @@ def deploying_release(hub: Hub, rm: GraphQLClient, upstreams: Upstreams
 
 def test_racing_transitions_leave_one_unbroken_chain_of_status_changes(hub: Hub) -> None:
     """READY and CANCELLED sent together from IN_PROGRESS: each success moved the release from
-    the status the previous one left, the loser is refused, and a CANCELLED release never
-    ends READY."""
+    the status the previous one left (one that read a status already left is refused with
+    CONFLICT, or BAD_USER_INPUT if it read after the other committed), so a CANCELLED
+    release never ends READY and the history has one event per success."""
     for _ in range(TRIALS):
         race_two_transitions(hub)
 
@@ -160,7 +162,7 @@ def race_two_transitions(hub: Hub) -> None:
     move(rm, release_id, "IN_PROGRESS")
     clients = [hub.client(), hub.client()]
     bodies = together([
-        lambda c=client, to=to: c.post(PLAIN_TRANSITION, {"id": release_id, "to": to})
+        partial(client.post, PLAIN_TRANSITION, {"id": release_id, "to": to})
         for client, to in zip(clients, ("CANCELLED", "READY"), strict=True)])
     outcomes = [outcome(b) for b in bodies]
     assert set(outcomes) <= {"ok", "CONFLICT", "BAD_USER_INPUT"}, bodies
@@ -184,7 +186,7 @@ def test_a_transition_queued_behind_another_writer_applies_only_from_the_status_
     release_id, key = new_release(rm)
     move(rm, release_id, "IN_PROGRESS")
     clients = [hub.client(), hub.client()]
-    calls = [lambda c=client, to=to: c.post(PLAIN_TRANSITION, {"id": release_id, "to": to})
+    calls = [partial(client.post, PLAIN_TRANSITION, {"id": release_id, "to": to})
              for client, to in zip(clients, ("CANCELLED", "READY"), strict=True)]
     bodies = behind_a_row_lock(hub, key, calls)
     outcomes = sorted(outcome(b) for b in bodies)
@@ -197,7 +199,7 @@ def test_a_transition_queued_behind_another_writer_applies_only_from_the_status_
         ("IN_PROGRESS", winner)]
 
 
-def behind_a_row_lock(hub: Hub, key: str, calls: list[Callable[[], Any]]) -> list[Any]:
+def behind_a_row_lock(hub: Hub, key: str, calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """Hold the release's row (FOR UPDATE) while `calls` start; let go once all of them wait
     on it; their results."""
     import asyncpg
@@ -248,9 +250,9 @@ def race_webhooks_and_cancel(hub: Hub, upstreams: Upstreams) -> None:
     release_id, key, repository, ref = deploying_release(hub, rm, upstreams)
     canceller = hub.client()
     *webhooks, cancel = together([
-        *(lambda n=n: deployment_webhook(hub, repository, ref, status_id=n)
+        *(partial(deployment_webhook, hub, repository, ref, status_id=n)
           for n in range(WEBHOOKS)),
-        lambda: canceller.post(PLAIN_TRANSITION, {"id": release_id, "to": "CANCELLED"})])
+        partial(canceller.post, PLAIN_TRANSITION, {"id": release_id, "to": "CANCELLED"})])
     assert all(w.status_code == 200 for w in webhooks), [w.text for w in webhooks]
     assert outcome(cancel) in ("ok", "CONFLICT", "BAD_USER_INPUT"), cancel
     final = state(rm, key)["status"]
@@ -270,8 +272,8 @@ def test_a_deployment_webhook_queued_behind_another_writer_does_not_overwrite_a_
     release_id, key, repository, ref = deploying_release(hub, rm, upstreams)
     canceller = hub.client()
     webhook, cancel = behind_a_row_lock(hub, key, [
-        lambda: deployment_webhook(hub, repository, ref),
-        lambda: canceller.post(PLAIN_TRANSITION, {"id": release_id, "to": "CANCELLED"})])
+        partial(deployment_webhook, hub, repository, ref),
+        partial(canceller.post, PLAIN_TRANSITION, {"id": release_id, "to": "CANCELLED"})])
     assert webhook.status_code == 200, webhook.text
     final = state(rm, key)["status"]
     transitions = events(rm, key, "release.transition")[3:]
@@ -296,8 +298,7 @@ def test_parallel_updates_of_the_application_set_lose_none_and_audit_what_they_r
     wanted = application_sets(rm, 10)
     clients = [hub.client() for _ in wanted]
     bodies = together([
-        lambda c=client, apps=apps: c.post(UPDATE, {"id": release_id,
-                                                   "input": {"applicationKeys": apps}})
+        partial(client.post, UPDATE, {"id": release_id, "input": {"applicationKeys": apps}})
         for client, apps in zip(clients, wanted, strict=True)])
     assert all(outcome(b) == "ok" for b in bodies), bodies
     final = sorted(a["key"] for a in state(rm, key)["applications"])
