@@ -28,7 +28,6 @@ from connectors.errors import (
     UpstreamBadResponse,
     UpstreamError,
     UpstreamTimeout,
-    UpstreamUnavailable,
 )
 
 log = logging.getLogger("heatshield.hub")
@@ -59,6 +58,7 @@ class Hub:
         self.deadline_seconds = deadline_seconds
         self.max_background = max_background
         self._background: set[asyncio.Future[Any]] = set()
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}
 
     def deadline(self) -> float:
         """The `time.monotonic()` instant a request starting now stops waiting upstream."""
@@ -109,9 +109,8 @@ class Hub:
             elif key not in wanted[source]:
                 wanted[source].append(key)
 
-        calls = {source: asyncio.ensure_future(
-            self._fetch(operation, source, source_keys, call, missing))
-            for source, source_keys in wanted.items() if source_keys}
+        calls = {source: self._call(operation, source, source_keys, call, missing)
+                 for source, source_keys in wanted.items() if source_keys}
         if calls:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
@@ -130,7 +129,9 @@ class Hub:
                 failure = task.exception() if not task.cancelled() else None
                 if failure is not None and not isinstance(failure, UpstreamError):
                     raise failure
-                error = failure or UpstreamUnavailable(source, "the call was cancelled")
+                error = failure or UpstreamTimeout(
+                    source, "the call was dropped: too many calls to slow sources are still "
+                            "running")
             else:
                 for key, value in task.result().items():
                     results[(source, key)] = Fetched(value)
@@ -143,18 +144,36 @@ class Hub:
                     entry.age(self.cache.now()) if entry else None)
         return [results[(source, key)] for source, key in keys]
 
+    def _call(self, operation: str, source: str, keys: list[K],
+              call: Callable[[str, list[K]], Awaitable[Mapping[K, V]]],
+              missing: V | None) -> asyncio.Future[dict[K, V | None]]:
+        """The running call for these keys: requests asking the same at once share one."""
+        ident = (source, self._credential(source), operation, tuple(keys))
+        running = self._running.get(ident)
+        if running is not None and not running.done():
+            return running
+        task = asyncio.ensure_future(self._fetch(operation, source, keys, call, missing))
+        self._running[ident] = task
+        task.add_done_callback(lambda done: self._forget(ident, done))
+        return task
+
+    def _forget(self, ident: Hashable, task: asyncio.Future[Any]) -> None:
+        if self._running.get(ident) is task:
+            del self._running[ident]
+
     async def _fetch(self, operation: str, source: str, keys: list[K],
                      call: Callable[[str, list[K]], Awaitable[Mapping[K, V]]],
                      missing: V | None) -> dict[K, V | None]:
         """One source's call; its answer goes to the cache, whoever still waits for it."""
         credential = self._credential(source)
+        generation = self.cache.generation
         if source not in self.connectors:
             raise UpstreamBadResponse(source, "no connector is configured with this name")
         answer = await call(source, keys)
         found: dict[K, V | None] = {}
         for key in keys:
             value = answer.get(key, missing)
-            self.cache.put((source, credential, operation, key), value)
+            self.cache.put((source, credential, operation, key), value, generation=generation)
             found[key] = value
         return found
 
