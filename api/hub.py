@@ -201,8 +201,10 @@ class Hub:
     async def aclose(self) -> None:
         from connectors.registry import close_connectors
 
-        for task in list(self._background):
+        late = list(self._background)
+        for task in late:
             task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
         await close_connectors(self.connectors)
 

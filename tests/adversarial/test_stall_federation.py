@@ -8,6 +8,7 @@ timeout" (or the database pool's 30 s), never a benchmark.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
-from api.db.models import Role
-from api.demo import release_links
+from api.db.models import LinkKind, Role
+from api.demo import demo_connectors, demo_environ, release_links
+from api.hub import Hub as Federation
+from api.settings import load_settings
+from api.upstream_loaders import UpstreamLoaders
+from connectors.base import LinkRef
+from connectors.errors import ErrorCode
+from connectors.registry import build_connectors
 from tests.adversarial.conftest import KINDS, Hub, Upstreams, start_hub
 from tests.support.databases import BACKENDS, fresh_database
 
@@ -182,3 +189,34 @@ def test_the_fetch_a_query_gave_up_on_fills_the_cache_for_the_next(
     assert elapsed < DEADLINE, elapsed
     keys = [item["key"] for item in body["data"]["release"]["workItems"]["nodes"]]
     assert any("#" not in k for k in keys), "JIRA's issues are missing"
+
+
+def test_calls_left_running_past_the_deadline_are_bounded(upstreams: Upstreams) -> None:
+    # The hub's own parts over the real JIRA connector and sandbox: five requests,
+    # each for another release, give up on a hung JIRA; two calls may go on.
+    versions = [key for release in linked_releases(upstreams)[:5]
+                for source, kind, key in release_links(upstreams.world, release)
+                if kind is LinkKind.JIRA_VERSION]
+    settings = load_settings(None, connectors=[
+        c.model_dump() | {"timeout_seconds": 5, "max_retries": 0}
+        for c in demo_connectors(upstreams.url) if c.kind == "jira"])
+    upstreams.fault("jira", hang_seconds=10)
+
+    async def scenario() -> None:
+        hub = Federation(build_connectors(settings.connectors, environ=demo_environ()),
+                         deadline_seconds=0.5, max_background=2)
+        try:
+            requests = [UpstreamLoaders(hub, hub.deadline()) for _ in versions]
+            started = time.monotonic()
+            answers = await asyncio.gather(*(
+                loaders.work_items.load(LinkRef("jira", LinkKind.JIRA_VERSION, version))
+                for loaders, version in zip(requests, versions, strict=True)))
+            assert time.monotonic() - started < 0.5 + MARGIN
+            assert all(a.error is not None and a.error.code is ErrorCode.UPSTREAM_TIMEOUT
+                       for a in answers)
+            assert hub.background_fetches == 2
+        finally:
+            await hub.aclose()
+
+    assert len(versions) == 5
+    asyncio.run(scenario())
