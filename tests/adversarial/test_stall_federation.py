@@ -128,7 +128,7 @@ def test_gates_of_many_releases_answer_and_readyz_stays_quick(
 def test_a_hung_upstream_costs_a_query_its_deadline_and_leaves_the_rest(
         deadline_hub: Hub, upstreams: Upstreams) -> None:
     key = linked_releases(upstreams)[0]
-    upstreams.fault("jira", hang_seconds=60)
+    upstreams.fault("jira", hang_seconds=20)
     body, elapsed = post(deadline_hub, RELEASE, {"key": key})
     assert elapsed < DEADLINE + MARGIN, elapsed
     jira = [e for e in body["errors"] if e["extensions"].get("source") == "jira"]
@@ -142,7 +142,7 @@ def test_a_hung_upstream_costs_a_query_its_deadline_and_leaves_the_rest(
 
 def test_sources_answer_quickly_while_another_user_waits_on_a_hung_upstream(
         hub: Hub, upstreams: Upstreams) -> None:
-    upstreams.fault("jira", hang_seconds=60)
+    upstreams.fault("jira", hang_seconds=20)
     worker = threading.Thread(target=post, args=(
         hub, "{ releases(first: 5) { nodes { key workItems { totalCount } } } }"),
         kwargs={"role": Role.RELEASE_MANAGER})
@@ -180,7 +180,7 @@ def test_the_fetch_a_query_gave_up_on_fills_the_cache_for_the_next(
         time.sleep(0.05)
     # From now on JIRA hangs: only the cache can answer within the deadline.
     upstreams.clear_faults()
-    upstreams.fault("jira", hang_seconds=60)
+    upstreams.fault("jira", hang_seconds=20)
     for _ in range(3):  # the hub stores the answer a moment after the sandbox sent it
         body, elapsed = post(deadline_hub, RELEASE, {"key": key})
         if not body.get("errors"):
