@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import strawberry
@@ -25,6 +25,7 @@ from api.errors import ServiceError, not_found
 from api.schema import federated
 from api.schema.context import Context, Info
 from api.services.release_facts import StoredFacts, stored_facts
+from api.upstream_loaders import UpstreamLoaders
 from connectors import base as c
 
 strawberry.enum(Audience, description="Who release notes are for, in their own words.")
@@ -81,8 +82,16 @@ class Live:
 
 
 async def live(info: Info, release_id: int) -> Live:
-    """A release's live facts, read afresh (for mutations, which act on them)."""
-    found = (await _load_live(info.context, [release_id]))[0]
+    """A release's live facts, read afresh, for mutations that act on them.
+
+    A change request composed from them goes to the change board, and a gate checked
+    on them lets a release deploy: so they wait for every source (up to the connectors'
+    own timeouts) instead of answering partly at the request's deadline. That wait is
+    the caller's alone: no database session is held meanwhile.
+    """
+    unhurried = replace(info.context, scoped={})
+    unhurried.upstream = UpstreamLoaders(info.context.hub)
+    found = (await _load_live(unhurried, [release_id]))[0]
     if isinstance(found, BaseException):
         raise found
     federated.report_all(info, found.problems)

@@ -220,3 +220,29 @@ def test_calls_left_running_past_the_deadline_are_bounded(upstreams: Upstreams) 
 
     assert len(versions) == 5
     asyncio.run(scenario())
+
+
+RAISE = """
+mutation($id: ID!) {
+  raiseChangeRequest(releaseId: $id, source: "servicenow", acknowledgeBlackout: true) {
+    changeRequest { correlationId } } }"""
+
+
+def test_a_change_request_is_composed_from_every_source_even_past_the_deadline(
+        deadline_hub: Hub, upstreams: Upstreams) -> None:
+    # What goes to the change board must not lack a slow source's tickets: a mutation
+    # waits for the sources (it holds no database session meanwhile).
+    key = next(k for k in (r.key for r in upstreams.world.releases)
+               if {s for s, _, _ in release_links(upstreams.world, k)} == {"jira", "github"}
+               and k not in linked_releases(upstreams)[:2])
+    body, _ = post(deadline_hub, "query($k: String!) { release(key: $k) { id } }", {"k": key},
+                   role=Role.RELEASE_MANAGER)
+    upstreams.fault("jira", latency_ms=2000)  # past the 1 s deadline, within the 3 s timeout
+    raised, elapsed = post(deadline_hub, RAISE, {"id": body["data"]["release"]["id"]},
+                           role=Role.RELEASE_MANAGER)
+    assert not raised.get("errors"), raised["errors"]
+    assert elapsed >= 2
+    correlation = raised["data"]["raiseChangeRequest"]["changeRequest"]["correlationId"]
+    [record] = upstreams.change_records("servicenow", correlation)
+    jira_keys = {item.key for item in upstreams.world.work_items if item.release_key == key}
+    assert jira_keys and all(k in record["description"] for k in jira_keys), record
