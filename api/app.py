@@ -45,7 +45,10 @@ def create_app(settings: Settings, *, migrate: bool = True,
     Every route but the public ones needs a principal; `public_prefixes` widens the
     public set (the demo's sandboxes, which check their own credentials).
     """
-    engine = create_engine(settings.database.url, echo=settings.database.echo)
+    database = settings.database
+    engine = create_engine(database.url, echo=database.echo, pool_size=database.pool_size,
+                           max_overflow=database.max_overflow,
+                           pool_timeout=database.pool_timeout_seconds)
     sessions = session_factory(engine)
     schema = build_schema(settings.limits, introspection=settings.introspection)
     key = settings.security.secret_key
@@ -57,7 +60,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
     hub = Hub(build_connectors(settings.connectors, environ=environ),
               UpstreamCache(ttl=federation.cache_ttl_seconds,
                             max_stale=federation.cache_max_stale_seconds,
-                            max_entries=federation.cache_max_entries))
+                            max_entries=federation.cache_max_entries),
+              deadline_seconds=federation.request_deadline_seconds,
+              max_background=federation.max_background_fetches)
 
     def make_context(request: Any, response: Any) -> Context:
         return Context(settings=settings, sessions=sessions, hub=hub, request=request,

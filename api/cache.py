@@ -31,6 +31,8 @@ class UpstreamCache:
         self.max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        #: Bumped by `clear`; an answer fetched before a clear must not be stored after it.
+        self.generation = 0
 
     def now(self) -> float:
         return self._clock()
@@ -49,7 +51,11 @@ class UpstreamCache:
             return None
         return entry
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def put(self, key: Hashable, value: Any, *, generation: int | None = None) -> None:
+        """Store `value`; dropped when the cache was cleared since `generation` was read
+        (a call still running when a write cleared the cache holds the old truth)."""
+        if generation is not None and generation != self.generation:
+            return
         self._entries[key] = Entry(value, self.now())
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
@@ -57,6 +63,7 @@ class UpstreamCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.generation += 1
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -26,6 +26,7 @@ from api.domain.compose import ComposeConfig, ComposedChange
 from api.domain.facts import AppFacts, BlackoutFacts, ReleaseFacts
 from api.domain.gates import BlockerRule
 from api.hub import Hub
+from api.services.release_facts import blackouts_overlapping
 from api.settings import Settings
 from connectors.base import (
     ChangePatch,
@@ -93,19 +94,7 @@ async def blackout_facts(session: AsyncSession, start: datetime | None, end: dat
     """Blackout windows overlapping [start, end); none when the window is unset."""
     if start is None or end is None:
         return []
-    rows = (await session.scalars(select(m.BlackoutWindow).where(
-        m.BlackoutWindow.start < end, m.BlackoutWindow.end > start))).all()
-    facts = []
-    for row in rows:
-        apps = (await session.scalars(
-            select(m.Application.key).join(
-                m.blackout_applications,
-                m.blackout_applications.c.application_id == m.Application.id)
-            .where(m.blackout_applications.c.blackout_id == row.id))).all()
-        facts.append(BlackoutFacts(name=row.name, start=row.start, end=row.end,
-                                   reason=row.reason, tiers=tuple(row.tiers),
-                                   applications=tuple(apps)))
-    return facts
+    return await blackouts_overlapping(session, [(start, end)])
 
 
 def _draft_json(composed: ComposedChange) -> dict[str, Any]:

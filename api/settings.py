@@ -40,6 +40,12 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///heatshield.db"
     echo: bool = False
+    # Connections kept open, and how many more a burst may open. No request holds one
+    # while it waits on an upstream, so a slow source cannot drain the pool.
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    max_overflow: int = Field(default=10, ge=0, le=1000)
+    # How long a request waits for a free connection before it fails.
+    pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("url")
     @classmethod
@@ -102,12 +108,19 @@ class SecuritySettings(_Section):
 
 
 class FederationSettings(_Section):
-    """The short cross-request cache of upstream answers."""
+    """The short cross-request cache of upstream answers, and how long a request waits."""
 
     cache_ttl_seconds: float = Field(default=15.0, ge=0)
     # How old a copy may be and still be served (flagged stale) when a source fails.
     cache_max_stale_seconds: float = Field(default=3600.0, ge=0)
     cache_max_entries: int = Field(default=10_000, ge=0)
+    # How long one request waits for upstream data in all. Past it the fields answer
+    # from the stale copy (or empty) with UPSTREAM_TIMEOUT, and the call goes on in the
+    # background to fill the cache; the connector's own timeout still ends it.
+    request_deadline_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Upstream calls left running after their request's deadline, at most; past it a
+    # late call is cancelled, so a hung source cannot pile up work.
+    max_background_fetches: int = Field(default=32, ge=0, le=10_000)
 
 
 ChangeTypeName = Literal["STANDARD", "NORMAL", "EMERGENCY"]

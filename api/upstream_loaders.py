@@ -32,8 +32,12 @@ SearchKey = tuple[ChangeState | None, TimeWindow | None]
 
 
 class UpstreamLoaders:
-    def __init__(self, hub: Hub) -> None:
+    """One request's upstream loaders; `deadline` (a `time.monotonic()` instant) is when
+    the request stops waiting for upstream data (None: wait for the connectors)."""
+
+    def __init__(self, hub: Hub, deadline: float | None = None) -> None:
         self.hub = hub
+        self.deadline = deadline
         self.work_items: DataLoader[LinkRef, Fetched[list[WorkItem]]] = DataLoader(
             load_fn=self._work_items)
         self.changes: DataLoader[ChangeKey, Fetched[ChangeRecord]] = DataLoader(
@@ -49,7 +53,7 @@ class UpstreamLoaders:
             return await connector.work_items(keys)
 
         return await self.hub.fetch_many("work_items", [(r.source, r) for r in refs], call,
-                                         missing=[])
+                                         missing=[], deadline=self.deadline)
 
     async def _changes(self, keys: list[ChangeKey]) -> list[Fetched[ChangeRecord]]:
         async def call(source: str, numbers: list[str]) -> Mapping[str, ChangeRecord]:
@@ -58,7 +62,7 @@ class UpstreamLoaders:
                 return {}
             return await connector.changes(numbers)
 
-        return await self.hub.fetch_many("changes", keys, call)
+        return await self.hub.fetch_many("changes", keys, call, deadline=self.deadline)
 
     async def _deployments(self, keys: list[DeploymentKey]
                            ) -> list[Fetched[list[Deployment]]]:
@@ -80,7 +84,8 @@ class UpstreamLoaders:
             return result
 
         return await self.hub.fetch_many(
-            "deployments", [(s, (r, e)) for s, r, e in keys], call, missing=[])
+            "deployments", [(s, (r, e)) for s, r, e in keys], call, missing=[],
+            deadline=self.deadline)
 
     async def search_changes(self, sources: Sequence[str], key: SearchKey
                              ) -> list[tuple[str, Fetched[list[ChangeRecord]]]]:
@@ -93,5 +98,6 @@ class UpstreamLoaders:
             return {keys[0]: await connector.search_changes(state, window)}
 
         fetched: list[Fetched[list[ChangeRecord]]] = await self.hub.fetch_many(
-            "search_changes", [(s, key) for s in sources], call, missing=[])
+            "search_changes", [(s, key) for s in sources], call, missing=[],
+            deadline=self.deadline)
         return list(zip(sources, fetched, strict=True))

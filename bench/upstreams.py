@@ -39,7 +39,11 @@ def upstreams_process(port: int, scale: int) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # requests a fault left hanging hold its shutdown
+            process.kill()
+            process.wait()
 
 
 def main() -> None:

@@ -99,7 +99,13 @@ class Connector:
         return cls(settings, http)
 
     async def health(self) -> SourceHealth:
-        """From the HTTP layer's bookkeeping; kinds may add a live probe."""
+        """The recorded health; kinds may refresh it with a live probe first (for the CLI or
+        a background check, never per request)."""
+        return self.recorded_health()
+
+    def recorded_health(self) -> SourceHealth:
+        """From the HTTP layer's bookkeeping (breaker, last error, latency): no I/O, so a
+        hung upstream cannot hold whoever asks how it is doing."""
         snap = self.http.health()
         if snap.breaker is not BreakerState.CLOSED:
             status = SourceStatus.DOWN

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -18,9 +18,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Build the engine for a SQLite or PostgreSQL URL; nothing else differs."""
-    engine = create_async_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
+def _in_memory(url: str) -> bool:
+    """An in-memory SQLite database lives in one connection (a static pool, no sizes)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (
+        parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory")
+
+
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10,
+                  pool_timeout: float = 10.0) -> AsyncEngine:
+    """Build the engine for a SQLite or PostgreSQL URL; nothing else differs.
+
+    The pool is bounded (`pool_size` + `max_overflow`) and a request that finds it
+    full waits `pool_timeout` seconds at most; sessions are short (none is held
+    across an upstream call), so the bound is reached only under real load.
+    """
+    pool: dict[str, Any] = {} if _in_memory(url) else {
+        "pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    engine = create_async_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"),
+                                 **pool)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -7,22 +7,25 @@ to the pure rules in `api/domain`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import strawberry
 
-from api.changes import blackout_facts, blocker_rule, compose_config, release_facts
-from api.db import models as m
+from api.changes import blocker_rule, compose_config
 from api.domain.change_flow import is_open
 from api.domain.compose import ChangeOverrides, ComposedChange, compose_change
 from api.domain.facts import BlackoutFacts, ReleaseFacts
 from api.domain.gates import GateResult as GateRule
 from api.domain.gates import blackout_warnings, evaluate_gates
 from api.domain.notes import Audience, NotesFormat, Vocabulary, render_notes
+from api.errors import ServiceError, not_found
 from api.schema import federated
-from api.schema.context import Info
-from api.schema.partial_results import report
+from api.schema.context import Context, Info
+from api.services.release_facts import StoredFacts, stored_facts
+from api.upstream_loaders import UpstreamLoaders
 from connectors import base as c
 
 strawberry.enum(Audience, description="Who release notes are for, in their own words.")
@@ -74,35 +77,70 @@ class Live:
     changes_known: bool
     blackouts: list[BlackoutFacts]
     failed_deployments: int
+    # Upstream reads that failed (or missed the deadline), reported on each field using them.
+    problems: federated.Problems = ()
 
 
 async def live(info: Info, release_id: int) -> Live:
-    async with info.context.sessions() as session:
-        release = await session.get(m.Release, release_id)
-        assert release is not None
-        facts = await release_facts(session, release)
-        blackouts = await blackout_facts(session, release.window_start, release.window_end)
-        repositories = [repo for app in await info.context.loaders.release_applications.load(
-            release_id) for repo in app.repositories]
-    work = await federated.release_work(info, release_id)
-    changes, changes_known = await federated.release_changes_known(info, release_id)
-    return Live(facts=facts, items=[i for _, items, _, _ in work for i in items],
-                items_known=all(available for _, _, _, available in work),
-                changes=changes, changes_known=changes_known, blackouts=blackouts,
-                failed_deployments=await _recent_failures(info, repositories))
+    """A release's live facts, read afresh, for mutations that act on them.
+
+    A change request composed from them goes to the change board, and a gate checked
+    on them lets a release deploy: so they wait for every source (up to the connectors'
+    own timeouts) instead of answering partly at the request's deadline. That wait is
+    the caller's alone: no database session is held meanwhile.
+    """
+    unhurried = replace(info.context, scoped={})
+    unhurried.upstream = UpstreamLoaders(info.context.hub)
+    found = (await _load_live(unhurried, [release_id]))[0]
+    if isinstance(found, BaseException):
+        raise found
+    federated.report_all(info, found.problems)
+    return found
 
 
-async def _recent_failures(info: Info, repositories: list[str]) -> int:
+async def shared_live(info: Info, release_id: int) -> Live:
+    """A release's live facts, computed once per request for every field that needs them
+    (gates, changePreview, releaseNotes) and for every release of the page at once."""
+    state: Live = await info.context.scoped_loader(
+        "release_live", lambda ids: _load_live(info.context, ids)).load(release_id)
+    federated.report_all(info, state.problems)
+    return state
+
+
+async def _load_live(context: Context, release_ids: list[int]) -> list[Live | ServiceError]:
+    # The stored facts come from one short session, closed before any upstream wait.
+    stored = await stored_facts(context.sessions, release_ids)
+    found = await asyncio.gather(*(_live_of(context, pk, stored[pk]) for pk in release_ids
+                                   if pk in stored))
+    by_id = dict(zip([pk for pk in release_ids if pk in stored], found, strict=True))
+    return [by_id.get(pk) or not_found("Release", str(pk)) for pk in release_ids]
+
+
+async def _live_of(context: Context, release_id: int, stored: StoredFacts) -> Live:
+    work, changes, (failures, failed) = await asyncio.gather(
+        federated.work_loader(context).load(release_id),
+        federated.changes_loader(context).load(release_id),
+        _recent_failures(context, stored.repositories))
+    return Live(facts=stored.facts,
+                items=[i for _, items, _, _ in work.sources for i in items],
+                items_known=all(available for _, _, _, available in work.sources),
+                changes=changes.records, changes_known=changes.known,
+                blackouts=list(stored.blackouts), failed_deployments=failures,
+                problems=(*work.problems, *changes.problems, *failed))
+
+
+async def _recent_failures(context: Context, repositories: Sequence[str]
+                           ) -> tuple[int, federated.Problems]:
     """Failed deployments of these repositories within the configured look-back."""
-    since = datetime.now(UTC) - timedelta(days=info.context.settings.changes.failed_deployment_days)
-    keys = [(source, repo, None) for source in info.context.hub.deployment_sources()
+    since = datetime.now(UTC) - timedelta(days=context.settings.changes.failed_deployment_days)
+    keys = [(source, repo, None) for source in context.hub.deployment_sources()
             for repo in repositories]
     failures = 0
-    for result in await info.context.upstream.deployments.load_many(keys):
-        report(info, result)
+    fetched = await context.upstream.deployments.load_many(keys)
+    for result in fetched:
         failures += sum(1 for d in result.value or []
                         if d.state is c.DeploymentState.FAILURE and d.created_at >= since)
-    return failures
+    return failures, tuple(result for result in fetched if not result.ok)
 
 
 def compose(info: Info, state: Live, overrides: ChangeOverrides = ChangeOverrides()
@@ -133,18 +171,18 @@ def gate_results(rules: list[GateRule]) -> list[GateResult]:
 
 
 async def release_gates(info: Info, release_id: int) -> list[GateResult]:
-    return gate_results(gates(info, await live(info, release_id)))
+    return gate_results(gates(info, await shared_live(info, release_id)))
 
 
 async def change_preview(info: Info, release_id: int) -> ChangePreview:
-    state = await live(info, release_id)
+    state = await shared_live(info, release_id)
     composed = compose(info, state)
     return ChangePreview.of(composed, warnings(state, composed))
 
 
 async def release_notes(info: Info, release_id: int, audience: Audience,
                         fmt: NotesFormat) -> str:
-    state = await live(info, release_id)
+    state = await shared_live(info, release_id)
     words = info.context.settings.vocabulary
     # Once a change is raised, the board reads what it will approve: its risk and window.
     raised = next((ch for ch in state.changes if is_open(ch.state)), None)

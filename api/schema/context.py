@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
 
 from api.hub import Hub
 from api.loaders import Loaders
@@ -32,12 +33,23 @@ class Context:
     upstream: UpstreamLoaders = field(init=False)
     # Errors of sources that failed while the rest of the query succeeded.
     partial_errors: list[GraphQLError] = field(default_factory=list)
+    # Request-scoped loaders of derived facts (a release's live facts, its work), by name.
+    scoped: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.principal is not None:
             self.actor = self.principal.actor
         self.loaders = Loaders(self.sessions)
-        self.upstream = UpstreamLoaders(self.hub)
+        # The request's deadline for upstream data starts with the request.
+        self.upstream = UpstreamLoaders(self.hub, self.hub.deadline())
+
+    def scoped_loader(self, name: str, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
+                      ) -> DataLoader[Any, Any]:
+        """The request's loader `name`, made on first use: what several fields need about
+        one parent is computed once per request, for all parents in one batch."""
+        if name not in self.scoped:
+            self.scoped[name] = DataLoader(load_fn=load)
+        return self.scoped[name]
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

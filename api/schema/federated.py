@@ -7,13 +7,18 @@ shape canonical records into graph types.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.dataloader import DataLoader
 
 from api.changes import blocker_rule
 from api.db import models as m
 from api.domain.readiness import ReadinessSummary, summarize
 from api.hub import Fetched
-from api.schema.context import Info
+from api.schema.context import Context, Info
 from api.schema.paging import slice_page
 from api.schema.partial_results import report
 from api.schema.upstream import (
@@ -46,10 +51,50 @@ def parse_compare(key: str) -> tuple[str, str, str] | None:
     return repository, base, head
 
 
-async def release_work(info: Info, release_id: int
-                       ) -> list[tuple[str, list[c.WorkItem], bool, bool]]:
+WorkBySource = list[tuple[str, list[c.WorkItem], bool, bool]]
+Problems = tuple[Fetched[Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseWork:
+    """(source, items, stale, available) per linked source, and the failed fetches."""
+
+    sources: WorkBySource
+    problems: Problems
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseChanges:
+    """Linked change requests, whether every source answered, and the failed fetches."""
+
+    records: list[c.ChangeRecord]
+    known: bool
+    problems: Problems
+
+
+def report_all(info: Info, problems: Problems) -> None:
+    """Report shared failures on the field that uses them (each field names its path)."""
+    for fetched in problems:
+        report(info, fetched)
+
+
+async def release_work(info: Info, release_id: int) -> WorkBySource:
     """(source, items, stale, available) for each source the release links to."""
-    rows = await info.context.loaders.links.load(release_id)
+    work: ReleaseWork = await work_loader(info.context).load(release_id)
+    report_all(info, work.problems)
+    return work.sources
+
+
+def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
+    """Each release's work, once per request, for every field that shows or judges it."""
+    async def load(release_ids: list[int]) -> list[ReleaseWork]:
+        links = await context.loaders.links.load_many(release_ids)
+        return list(await asyncio.gather(*(_work_of(context, rows) for rows in links)))
+
+    return context.scoped_loader("release_work", load)
+
+
+async def _work_of(context: Context, rows: Sequence[m.SourceLink]) -> ReleaseWork:
     # A milestone already holds the repository's issues and pull requests; a compare
     # range is for teams without milestones, and would only repeat them.
     planned = {(r.source, r.external_key.partition("#")[0]) for r in rows
@@ -57,17 +102,18 @@ async def release_work(info: Info, release_id: int
     links = [link_ref(r) for r in rows if r.kind in WORK_LINKS and not (
         r.kind is c.LinkKind.GITHUB_COMPARE
         and (r.source, r.external_key.partition("@")[0]) in planned)]
-    fetched = await info.context.upstream.work_items.load_many(links)
+    fetched = await context.upstream.work_items.load_many(links)
     by_source: dict[str, tuple[dict[str, c.WorkItem], bool, bool]] = {}
     for ref, result in zip(links, fetched, strict=True):
-        report(info, result)
         items, stale, available = by_source.get(ref.source, ({}, False, True))
         for item in result.value or []:
             items.setdefault(item.key, item)
         by_source[ref.source] = (items, stale or result.stale_age is not None,
                                  available and (result.ok or result.value is not None))
-    return [(source, sorted(items.values(), key=_item_order), stale, available)
-            for source, (items, stale, available) in by_source.items()]
+    return ReleaseWork(
+        sources=[(source, sorted(items.values(), key=_item_order), stale, available)
+                 for source, (items, stale, available) in by_source.items()],
+        problems=tuple(result for result in fetched if not result.ok))
 
 
 def _item_order(item: c.WorkItem) -> tuple[str, int, str]:
@@ -87,15 +133,26 @@ def work_item_page(items: Sequence[c.WorkItem], status: c.WorkStatus | None, fir
 async def release_changes_known(info: Info, release_id: int
                                 ) -> tuple[list[c.ChangeRecord], bool]:
     """The release's linked change requests, and whether every source answered."""
-    keys = [(r.source, r.external_key) for r in await info.context.loaders.links.load(release_id)
-            if r.kind is c.LinkKind.CHANGE_REQUEST]
-    fetched = await info.context.upstream.changes.load_many(keys)
-    records: list[c.ChangeRecord] = []
-    for result in fetched:
-        report(info, result)
-        if result.value is not None:
-            records.append(result.value)
-    return records, all(result.ok for result in fetched)
+    changes: ReleaseChanges = await changes_loader(info.context).load(release_id)
+    report_all(info, changes.problems)
+    return changes.records, changes.known
+
+
+def changes_loader(context: Context) -> DataLoader[int, ReleaseChanges]:
+    """Each release's linked change requests, once per request."""
+    async def load(release_ids: list[int]) -> list[ReleaseChanges]:
+        links = await context.loaders.links.load_many(release_ids)
+        return list(await asyncio.gather(*(_changes_of(context, rows) for rows in links)))
+
+    return context.scoped_loader("release_changes", load)
+
+
+async def _changes_of(context: Context, rows: Sequence[m.SourceLink]) -> ReleaseChanges:
+    keys = [(r.source, r.external_key) for r in rows if r.kind is c.LinkKind.CHANGE_REQUEST]
+    fetched = await context.upstream.changes.load_many(keys)
+    return ReleaseChanges(records=[r.value for r in fetched if r.value is not None],
+                          known=all(r.ok for r in fetched),
+                          problems=tuple(r for r in fetched if not r.ok))
 
 
 async def release_changes(info: Info, release_id: int) -> list[c.ChangeRecord]:

@@ -6,6 +6,7 @@ relations go through the request's DataLoaders.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, cast
 
@@ -170,10 +171,11 @@ class Environment(Node):
     @strawberry.field(description="The latest successful deployment of each of its "
                                   "applications' repositories, live.")
     async def deployed_versions(self, info: Info) -> list[DeployedVersion]:
-        async with info.context.sessions() as session:
-            row = await session.get(m.Environment, self.db_id)
-        apps = await info.context.loaders.environment_applications.load(self.db_id)
-        assert row is not None
+        # Batched across environments, and no session is open while the sources answer.
+        row, apps = await asyncio.gather(
+            info.context.loaders.environment.load(self.db_id),
+            info.context.loaders.environment_applications.load(self.db_id))
+        assert row is not None  # it was read to make this object
         return await federated.environment_versions(info, row, apps)
 
     @strawberry.field

@@ -62,7 +62,7 @@ async def source_named(info: Info, name: str) -> Source:
                       breaker=BreakerState.CLOSED, calls=0, failures=0, latency_ms=None,
                       last_success_at=None, last_error_code=None, last_error=None,
                       last_error_at=None)
-    return Source.from_health(await connector.health())
+    return Source.from_health(connector.recorded_health())
 
 
 @strawberry.interface(description="A unit of work in a tracker or code host.")

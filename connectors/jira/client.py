@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import quote
 
@@ -127,6 +127,8 @@ class JiraConnector(Connector):
         self.api = "3" if flavour == "cloud" else "2"
         self.page_size = self._int_option("page_size", _DEFAULT_PAGE[flavour], 1, 1000)
         self.chunk_size = self._int_option("versions_per_query", 100, 1, 500)
+        # What the last `serverInfo` probe said about the site (version, deployment type).
+        self._site_details: dict[str, str] = {"flavour": flavour}
 
     def _int_option(self, name: str, default: int, low: int, high: int) -> int:
         value = self.settings.options.get(name, default)
@@ -269,7 +271,10 @@ class JiraConnector(Connector):
     # ------------------------------------------------------------------ health
 
     async def health(self) -> SourceHealth:
-        """The HTTP layer's view, refreshed by a `serverInfo` probe that names the site."""
+        """A `serverInfo` probe that names the site, then the recorded view with its details.
+
+        For the CLI or a background check: the graph reads `recorded_health` only.
+        """
         details: dict[str, str] = {"flavour": self.flavour}
         try:
             info = await self.http.get_json(f"rest/api/{self.api}/serverInfo")
@@ -279,14 +284,12 @@ class JiraConnector(Connector):
             for key in ("version", "deploymentType"):
                 if isinstance(info.get(key), str):
                     details[key] = info[key]
-        snapshot = await super().health()
-        return SourceHealth(
-            name=snapshot.name, kind=snapshot.kind, status=snapshot.status,
-            breaker=snapshot.breaker, calls=snapshot.calls, failures=snapshot.failures,
-            latency_ms=snapshot.latency_ms, last_success_at=snapshot.last_success_at,
-            last_error_code=snapshot.last_error_code,
-            last_error_message=snapshot.last_error_message,
-            last_error_at=snapshot.last_error_at, details=details)
+        self._site_details = details
+        return self.recorded_health()
+
+    def recorded_health(self) -> SourceHealth:
+        """The HTTP layer's view, with what the last probe (if any) said about the site."""
+        return replace(super().recorded_health(), details=dict(self._site_details))
 
     # ------------------------------------------------------------------ helpers
 

@@ -77,6 +77,9 @@ def upstreams() -> Iterator[Upstreams]:
 def start_hub(upstreams: Upstreams, tmp: Path, **federation: Any) -> Any:
     keys = [r.key for r in upstreams.world.releases
             if r.app_key in {a.key for a in upstreams.world.applications[:APPS]}]
+    # These tests measure batching and failures, not the request deadline: a query over
+    # a hundred releases may take longer than the default deadline on a busy machine.
+    federation = {"request_deadline_seconds": 60.0} | federation
     settings = load_settings(
         None, database={"url": f"sqlite+aiosqlite:///{tmp / 'hub.db'}"},
         # Short timeouts and one retry keep a hanging source from holding a test for long.
