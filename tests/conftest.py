@@ -1,10 +1,15 @@
-"""Suite-wide hooks: the `reference` marker's skip-or-fail rule, in one place."""
+"""Suite-wide hooks: the `reference` marker's skip-or-fail rule (tests/support/paths.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support.paths import require_reference
+from tests.support.paths import reference_skip, require_reference
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Without `../shared`, each reference test is marked skipped with the reason."""
+    reference_skip(items)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -35,11 +35,31 @@ def missing_reference() -> str | None:
             f"recordings beside the clone; {REQUIRE_SHARED_ENV}=1 makes this a failure)")
 
 
+def reference_required() -> bool:
+    """CI's say: reference tests must run (set like HEATSHIELD_REQUIRE_POSTGRES)."""
+    return bool(os.environ.get(REQUIRE_SHARED_ENV))
+
+
+def reference_skip(items: list[pytest.Item]) -> None:
+    """At collection: mark each reference test skipped, with the reason, when it cannot run.
+
+    A skip mark (rather than a skip raised later) makes pytest's summary name
+    each skipped test. When CI requires the material, nothing is marked and
+    `require_reference` fails the tests instead.
+    """
+    reason = missing_reference()
+    if reason is None or reference_required():
+        return
+    for item in items:
+        if item.get_closest_marker("reference") is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
 def require_reference() -> None:
-    """Skip the running test without `../shared`, or fail it when CI requires it."""
+    """Before a reference test: fail without `../shared` when CI requires it, else skip."""
     reason = missing_reference()
     if reason is None:
         return
-    if os.environ.get(REQUIRE_SHARED_ENV):  # as HEATSHIELD_REQUIRE_POSTGRES
-        pytest.fail(f"{reason}; {REQUIRE_SHARED_ENV}=1 is set", pytrace=False)
+    if reference_required():
+        pytest.fail(f"{reason}; {REQUIRE_SHARED_ENV} is set", pytrace=False)
     pytest.skip(reason)
