@@ -444,3 +444,88 @@ def test_remedy_statuses_of_the_contract_are_the_mappings() -> None:
     from connectors.remedy import mapping as remedy_mapping
 
     assert list(remedy_mapping.STATUS_LABELS) == contracts.values("remedy", "change statuses")
+
+
+# -- reference: the contracts against the vendors' published descriptions (../shared) -------
+
+# Calls the published REST descriptions do not hold, and why.
+NOT_IN_THE_PUBLISHED_REST = {
+    ("github", "POST", "/graphql"): "GraphQL: its schema is the reference, not the REST one",
+    ("jira", "POST", "/rest/api/2/search"): "Data Center; the Cloud description has /3/search",
+    ("jira", "GET", "/rest/api/2/search"): "Data Center; the Cloud description has /3/search",
+    ("jira", "GET", "/rest/api/2/status"): "Data Center's v2 status list",
+}
+# Statuses the published descriptions do not list, and why.
+NOT_IN_THE_PUBLISHED_STATUSES = {
+    ("jira", "GET", "/rest/api/3/search", 410): "removed after the description was published",
+}
+PUBLISHED_REST = {"github": "github-rest.subset-release-hub.json",
+                  "jira": "jira-cloud-platform.subset-release-hub.json"}
+
+
+def _resolve(spec: dict[str, Any], node: Any) -> Any:
+    """Follow `$ref`s (and merge `allOf`) until a schema with its own properties."""
+    while isinstance(node, dict) and "$ref" in node:
+        found: Any = spec
+        for step in node["$ref"].lstrip("#/").split("/"):
+            found = found[step]
+        node = found
+    if isinstance(node, dict) and "allOf" in node:
+        merged: dict[str, Any] = {"properties": {}}
+        for part in node["allOf"]:
+            merged["properties"].update(_resolve(spec, part).get("properties", {}))
+        return merged
+    return node
+
+
+def _published_fields(spec: dict[str, Any], response: dict[str, Any]) -> set[str] | None:
+    """The property names of a response's JSON body (of its items, for an array)."""
+    response = _resolve(spec, response)
+    content = response.get("content", {}).get("application/json")
+    if content is None:
+        return None
+    schema = _resolve(spec, content["schema"])
+    if schema.get("type") == "array":
+        schema = _resolve(spec, schema["items"])
+    properties = schema.get("properties")
+    return set(properties) if properties else None
+
+
+def _our_fields(vendor: str, shape: Any) -> set[str]:
+    """The field names our shape requires or allows at its top level."""
+    if isinstance(shape, list):
+        shape = shape[0]
+    if isinstance(shape, str) and shape.startswith("@"):
+        shape = contracts.contract(vendor)["shapes"][shape[1:]]
+    if isinstance(shape, dict) and "$all" in shape:
+        return set().union(*(_our_fields(vendor, part) for part in shape["$all"]))
+    if isinstance(shape, dict) and not {"$enum", "$map"} & set(shape):
+        return {key.removesuffix("?") for key in shape}
+    return set()
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("vendor", sorted(PUBLISHED_REST))
+def test_each_contract_call_is_a_published_operation_with_the_fields_we_name(
+        vendor: str) -> None:
+    from tests.support.paths import SPECS
+
+    spec = json.loads((SPECS / PUBLISHED_REST[vendor]).read_text())
+    checked = 0
+    for found in contracts.calls(vendor):
+        where = (vendor, found.method, found.path)
+        if where in NOT_IN_THE_PUBLISHED_REST:
+            continue
+        operation = spec["paths"].get(found.path, {}).get(found.method.lower())
+        assert operation is not None, f"{found.name}: {found.method} {found.path} is not published"
+        if (*where, found.status) in NOT_IN_THE_PUBLISHED_STATUSES:
+            continue
+        response = operation["responses"].get(str(found.status))
+        assert response is not None, f"{found.name}: {found.status} is not a published answer"
+        published = _published_fields(spec, response)
+        if published is None or found.answer is None:
+            continue
+        unknown = _our_fields(vendor, found.answer) - published
+        assert not unknown, f"{found.name}: {sorted(unknown)} are not published fields"
+        checked += 1
+    assert checked >= 10
