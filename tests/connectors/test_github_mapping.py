@@ -1,4 +1,9 @@
-"""GitHub payloads become canonical records: every state, overrides, and real recordings."""
+"""GitHub payloads become canonical records: every state, overrides, sample answers.
+
+The sample answers are the project's own (tests/contracts/samples/github.json);
+the tests marked `reference` read PyGithub's real recordings from `../shared`
+and skip without it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from connectors.base import DeploymentState, LinkKind, PullRequest, RepositoryIs
 from connectors.github import mapping
 from connectors.github.sandbox import DEPLOYMENT_STATES
 from connectors.sandbox_world import build_world
+from tests.support.contracts import sample, values
 from tests.support.paths import SPECS
 from tests.support.replay import exchanges, response
 
@@ -123,8 +129,15 @@ EXPECTED_DEPLOYMENT = {
 }
 
 
-def test_the_deployment_table_covers_every_state_github_reports() -> None:
-    # REST writes take the sandbox's list (GitHub's own); GraphQL reads may also say WAITING.
+def test_the_deployment_table_covers_every_state_the_contract_lists() -> None:
+    # REST writes take the sandbox's list; GraphQL reads may also say WAITING.
+    assert set(mapping.DEPLOYMENT_STATE) == set(EXPECTED_DEPLOYMENT)
+    assert set(mapping.DEPLOYMENT_STATE) == set(values("github", "deployment states read"))
+    assert set(DEPLOYMENT_STATES) == set(values("github", "deployment states written"))
+
+
+@pytest.mark.reference
+def test_the_deployment_table_covers_every_state_githubs_schema_lists() -> None:
     real = graphql.build_schema(GRAPHQL_SCHEMA.read_text(), assume_valid_sdl=True,
                                 assume_valid=True).get_type("DeploymentStatusState")
     assert isinstance(real, graphql.GraphQLEnumType)
@@ -212,9 +225,111 @@ def test_status_map_overrides_the_default_for_that_word_only() -> None:
     assert mapping.deployment_state("queued", overrides) is DeploymentState.IN_PROGRESS
 
 
+# -- the project's sample answers (tests/contracts/samples/github.json) -------------------
+
+
+def test_a_closed_milestone_is_a_released_version() -> None:
+    raw = sample("github", "closed milestone")
+    version = mapping.version_from_milestone(raw, source=SOURCE, repository="northwind/ledger")
+    assert (version.id, version.name, version.kind) == ("northwind/ledger#3", "Ledger 3.0",
+                                                        LinkKind.GITHUB_MILESTONE)
+    assert version.released is True
+    assert version.url == "https://github.com/northwind/ledger/milestone/3"
+    assert version.release_date == datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
+    assert version.description == "Autumn train"
+    assert version.link().key == "northwind/ledger#3"
+
+
+def test_an_open_milestone_without_a_page_link_is_unreleased_and_links_to_the_api() -> None:
+    version = mapping.version_from_milestone(sample("github", "open milestone"), source=SOURCE,
+                                             repository="northwind/ledger")
+    assert (version.id, version.name, version.released) == ("northwind/ledger#5", "Ledger 3.1",
+                                                            False)
+    assert version.url == "https://api.github.com/repos/northwind/ledger/milestones/5"
+    assert version.release_date is None
+
+
+def test_a_closed_issue_is_done_and_keeps_its_assignee_and_milestone() -> None:
+    item = mapping.issue_from_rest(sample("github", "closed issue"), source=SOURCE)
+    assert type(item) is RepositoryIssue
+    assert (item.key, item.title, item.status, item.status_label) == (
+        "northwind/ledger#41", "Totals drift after currency switch", WorkStatus.DONE, "closed")
+    assert (item.assignee, item.milestone, item.repository) == ("tomas-lind", "Ledger 3.0",
+                                                                "northwind/ledger")
+    assert item.url == "https://github.com/northwind/ledger/issues/41"
+    assert item.updated_at == datetime(2026, 9, 18, 14, 5, 9, tzinfo=UTC)
+
+
+def test_listed_issues_with_an_empty_pull_request_marker_stay_issues() -> None:
+    items = [mapping.issue_from_rest(raw, source=SOURCE) for raw in sample("github", "issues")]
+    assert [type(i) for i in items] == [RepositoryIssue, RepositoryIssue]
+    assigned, unassigned = items
+    assert (assigned.key, assigned.status, assigned.assignee, assigned.milestone) == (
+        "northwind/ledger#44", WorkStatus.IN_PROGRESS, "tomas-lind", "Ledger 3.1")
+    assert (unassigned.status, unassigned.assignee, unassigned.milestone) == (
+        WorkStatus.TODO, None, None)
+
+
+def test_search_results_mix_pull_requests_and_issues_across_repositories() -> None:
+    body = sample("github", "search results")
+    items = {i.key: i for i in (mapping.issue_from_rest(raw, source=SOURCE)
+                                for raw in body["items"])}
+    pull = items["northwind/ledger#12"]
+    assert isinstance(pull, PullRequest) and pull.kind == "pull_request"
+    assert pull.url == "https://github.com/northwind/ledger/pull/12"
+    assert (pull.status, pull.status_label) == (WorkStatus.DONE, "closed")
+    assert items["northwind/audit#7"].status is WorkStatus.IN_PROGRESS
+    retired = items["northwind/importer#128"]
+    assert type(retired) is RepositoryIssue and retired.status is WorkStatus.DONE
+
+
+def test_pull_requests_map_merged_closed_and_open() -> None:
+    merged = mapping.pull_from_rest(sample("github", "merged pull request"), source=SOURCE)
+    assert (merged.key, merged.title, merged.status_label, merged.status) == (
+        "northwind/ledger#52", "LED-88: round half to even", "merged", WorkStatus.DONE)
+    assert merged.merged and merged.merged_at == datetime(2026, 11, 5, 11, 58, 30, tzinfo=UTC)
+    assert merged.base_ref == "release/3.1"
+    abandoned = mapping.pull_from_rest(sample("github", "abandoned pull request"),
+                                       source=SOURCE)
+    assert (abandoned.key, abandoned.status_label, abandoned.merged) == (
+        "ines-okafor/ledger#49", "closed", False)
+    assert abandoned.assignee == "ines-okafor"  # no assignee: the author is doing the work
+    [listed] = sample("github", "pull requests")
+    opened = mapping.pull_from_rest(listed, source=SOURCE)
+    assert (opened.number, opened.status_label, opened.status) == (55, "open",
+                                                                   WorkStatus.IN_PROGRESS)
+    assert (opened.assignee, opened.milestone) == ("tomas-lind", "Ledger 3.1")
+
+
+def test_deployments_take_the_state_of_their_newest_status() -> None:
+    staged, bare = sample("github", "deployments")
+    [status] = sample("github", "deployment statuses")
+    tested = mapping.deployment_from_rest(staged, status, source=SOURCE)
+    assert (tested.id, tested.repository, tested.environment, tested.ref) == (
+        "3301", "northwind/ledger", "staging", "v3.1.0")
+    assert (tested.state, tested.state_label) == (DeploymentState.PENDING, "queued")
+    assert tested.url == "https://ci.northwind.example/runs/12/log"
+    assert tested.updated_at == datetime(2026, 11, 12, 8, 2, 30, tzinfo=UTC)
+    assert tested.created_at == datetime(2026, 11, 12, 8, 0, tzinfo=UTC)
+    assert tested.creator == "deploy-bot"
+    untouched = mapping.deployment_from_rest(bare, None, source=SOURCE)
+    assert (untouched.id, untouched.environment, untouched.creator) == ("3300", "production",
+                                                                        None)
+    assert (untouched.state, untouched.state_label) == (DeploymentState.PENDING, "pending")
+    assert untouched.url == "https://api.github.com/repos/northwind/ledger/deployments/3300"
+
+
+def test_a_compare_of_plain_merge_commits_names_no_pull_request() -> None:
+    body = sample("github", "comparison")
+    messages = [c["commit"]["message"] for c in body["commits"]]
+    assert "Merge branch 'develop'" in messages
+    assert mapping.pull_numbers(messages) == []
+
+
 # -- real recordings (PyGithub against api.github.com) ------------------------------------
 
 
+@pytest.mark.reference
 def test_a_recorded_closed_milestone_is_a_released_version() -> None:
     raw = response("Milestone.setUp.txt", "GET", "/repos/PyGithub/PyGithub/milestones/1")
     version = mapping.version_from_milestone(raw, source=SOURCE, repository="PyGithub/PyGithub")
@@ -226,6 +341,7 @@ def test_a_recorded_closed_milestone_is_a_released_version() -> None:
     assert version.link().key == "PyGithub/PyGithub#1"
 
 
+@pytest.mark.reference
 def test_a_recorded_open_milestone_is_not_released() -> None:
     [raw] = response("Repository.testGetMilestones.txt", "GET",
                      "/repos/PyGithub/PyGithub/milestones")
@@ -236,6 +352,7 @@ def test_a_recorded_open_milestone_is_not_released() -> None:
     assert version.url == "https://api.github.com/repos/PyGithub/PyGithub/milestones/2"
 
 
+@pytest.mark.reference
 def test_a_recorded_closed_issue_is_done_and_keeps_its_assignee_and_milestone() -> None:
     raw = response("Issue.setUp.txt", "GET", "/repos/PyGithub/PyGithub/issues/28")
     item = mapping.issue_from_rest(raw, source=SOURCE)
@@ -248,6 +365,7 @@ def test_a_recorded_closed_issue_is_done_and_keeps_its_assignee_and_milestone() 
     assert item.updated_at == datetime(2025, 8, 15, 19, 35, 40, tzinfo=UTC)
 
 
+@pytest.mark.reference
 def test_old_recorded_issues_with_a_null_pull_request_marker_stay_issues() -> None:
     raws = response("Repository.testGetIssues.txt", "GET", "/repos/PyGithub/PyGithub/issues")
     items = [mapping.issue_from_rest(raw, source=SOURCE) for raw in raws]
@@ -260,6 +378,7 @@ def test_old_recorded_issues_with_a_null_pull_request_marker_stay_issues() -> No
     assert next(i for i in items if i.number == 20).milestone is None
 
 
+@pytest.mark.reference
 def test_recorded_search_results_mix_pull_requests_and_issues_across_repositories() -> None:
     [exchange] = exchanges("Search.testSearchIssues.txt")
     items = {i.key: i for i in (mapping.issue_from_rest(raw, source=SOURCE)
@@ -273,6 +392,7 @@ def test_recorded_search_results_mix_pull_requests_and_issues_across_repositorie
     assert type(issue) is RepositoryIssue and issue.status_label == "closed"
 
 
+@pytest.mark.reference
 def test_recorded_pull_requests_map_merged_closed_and_open() -> None:
     merged = mapping.pull_from_rest(
         response("PullRequest.setUp.txt", "GET", "/repos/PyGithub/PyGithub/pulls/31"),
@@ -293,6 +413,7 @@ def test_recorded_pull_requests_map_merged_closed_and_open() -> None:
                                                                    WorkStatus.IN_PROGRESS)
 
 
+@pytest.mark.reference
 def test_recorded_deployments_take_the_state_of_their_newest_status() -> None:
     deployments = response("Repository.testGetDeployments.txt", "GET",
                            "/repos/PyGithub/PyGithub/deployments")
@@ -312,6 +433,7 @@ def test_recorded_deployments_take_the_state_of_their_newest_status() -> None:
     assert untouched.url == "https://api.github.com/repos/PyGithub/PyGithub/deployments/262350588"
 
 
+@pytest.mark.reference
 def test_a_recorded_single_deployment_reads_the_same_as_a_listed_one() -> None:
     raw = response("Deployment.setUp.txt", "GET",
                    "/repos/jacquev6/PyGithub/deployments/263877258")
@@ -320,6 +442,7 @@ def test_a_recorded_single_deployment_reads_the_same_as_a_listed_one() -> None:
         "jacquev6/PyGithub", "test", raw["creator"]["login"])
 
 
+@pytest.mark.reference
 def test_a_recorded_compare_with_plain_merge_commits_names_no_pull_request() -> None:
     body = response("Repository.testCompare.txt", "GET",
                     "/repos/PyGithub/PyGithub/compare/v0.6...v0.7")

@@ -1,4 +1,9 @@
-"""JIRA payloads -> canonical records, on real recordings and on every status JIRA reports."""
+"""JIRA payloads -> canonical records, on every status JIRA reports and on sample answers.
+
+The sample answers are the project's own (tests/contracts/samples/jira.json);
+the tests marked `reference` read real recordings from `../shared` and skip
+without it.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ from connectors.base import LinkKind, WorkStatus
 from connectors.jira import mapping
 from connectors.jira.mapping import JiraShapeError
 from connectors.sandbox_world import WORKFLOW
+from tests.support.contracts import sample
 from tests.support.paths import FIXTURES
 
 JIRA = FIXTURES / "jira"
+SITE = "https://jira.northwind.example"  # the samples' invented site
 RUBY_SITE = "http://localhost:2990/jira"  # the dev instance jira-ruby recorded
 OCEAN_SITE = "http://localhost:8080"  # the Data Center 9 instance port-ocean recorded
 
@@ -37,6 +44,80 @@ def issue(**fields: Any) -> dict[str, Any]:
     }
     base.update(fields)
     return {"id": "10231", "key": "REL-101", "fields": base}
+
+
+# --- the project's sample answers (tests/contracts/samples/jira.json) --------------------
+
+def test_a_status_list_maps_the_same_with_or_without_categories() -> None:
+    statuses = sample("jira", "statuses")
+    mapped = {s["name"]: mapping.status_of(s) for s in statuses}
+    assert mapped == {
+        "Open": (WorkStatus.TODO, "Open"),
+        "In Progress": (WorkStatus.IN_PROGRESS, "In Progress"),
+        "Reopened": (WorkStatus.TODO, "Reopened"),
+        "Resolved": (WorkStatus.DONE, "Resolved"),
+        "Closed": (WorkStatus.DONE, "Closed"),
+    }
+    for status in statuses:
+        bare = {k: v for k, v in status.items() if k != "statusCategory"}
+        assert mapping.status_of(bare) == mapped[status["name"]]
+
+
+def test_a_data_center_issue_maps_with_its_category() -> None:
+    record = mapping.tracker_issue(sample("jira", "data center issue"), source="dc",
+                                   site_url=SITE)
+    assert record.key == "LED-7" and record.title == "Split the ledger service"
+    assert record.url == "https://jira.northwind.example/browse/LED-7"
+    assert (record.status, record.status_label) == (WorkStatus.TODO, "To Do")
+    assert record.kind == "story" and record.issue_type == "Story"
+    assert record.priority == "Medium" and record.assignee is None
+    assert record.updated_at == datetime(2026, 4, 10, 17, 14, 56, 120000, tzinfo=UTC)
+    assert record.versions == ()
+
+
+def test_an_issue_keeps_its_site_offset_and_milliseconds() -> None:
+    record = mapping.tracker_issue(sample("jira", "old server issue"), source="dc",
+                                   site_url="http://jira.northwind.example:8080/jira/")
+    assert record.key == "OPS-1" and record.title == "Rotate the archive disks"
+    assert record.url == "http://jira.northwind.example:8080/jira/browse/OPS-1"
+    assert record.updated_at == datetime(2025, 12, 14, 10, 26, 6, 30000,
+                                         tzinfo=timezone(timedelta(hours=13)))
+    # An old server sends "Open" with no category: the stock name decides.
+    assert (record.status, record.status_label) == (WorkStatus.TODO, "Open")
+    assert record.assignee == "tlind" and record.priority == "Major"
+
+
+def test_an_offset_search_page_reads_whole() -> None:
+    page = mapping.offset_page(sample("jira", "offset page"))
+    assert (page.start_at, page.total, len(page.issues)) == (0, 3, 3)
+    records = [mapping.tracker_issue(raw, source="dc", site_url=SITE) for raw in page.issues]
+    assert [r.key for r in records] == ["LED-30", "LED-29", "LED-28"]
+    assert {r.status for r in records} == {WorkStatus.TODO}
+    assert records[0].versions == ("3.1",) and records[2].priority is None
+
+
+def test_the_page_past_the_end_has_no_issues() -> None:
+    page = mapping.offset_page(sample("jira", "page past the end"))
+    assert (page.start_at, page.total, page.issues) == (40, 3, [])
+
+
+def test_a_version_becomes_a_version_ref() -> None:
+    ref = mapping.version_ref(sample("jira", "version"), source="dc", site_url=SITE,
+                              project="LED")
+    assert (ref.id, ref.name, ref.container) == ("10205", "3.1", "LED")
+    assert ref.kind is LinkKind.JIRA_VERSION and ref.released is False
+    assert ref.release_date == datetime(2026, 12, 15, tzinfo=UTC)
+    assert ref.description == "Winter train"
+    assert ref.url == "https://jira.northwind.example/projects/LED/versions/10205"
+
+
+def test_a_version_without_dates_or_description_leaves_them_unset() -> None:
+    ref = mapping.version_ref(sample("jira", "bare version"), source="dc", site_url=SITE,
+                              project="LED")
+    assert (ref.id, ref.name) == ("10206", "3.2")
+    assert ref.release_date is None and ref.description is None
+    assert mapping.version_refs(sample("jira", "no versions"), source="dc", site_url=SITE,
+                                project="LED") == []
 
 
 # --- statuses ----------------------------------------------------------------------------
@@ -76,6 +157,7 @@ def test_status_map_overrides_the_category_by_status_name_ignoring_case() -> Non
     assert mapping.work_status("Blocked", "indeterminate", overrides) is WorkStatus.IN_PROGRESS
 
 
+@pytest.mark.reference
 def test_the_recorded_status_list_maps_the_same_with_or_without_categories() -> None:
     statuses = fixture("jira-ruby/status.json")
     mapped = {s["name"]: mapping.status_of(s) for s in statuses}
@@ -125,6 +207,7 @@ def test_an_issue_missing_what_the_graph_needs_is_refused_naming_the_field(
         mapping.tracker_issue(issue(**{field: value}), source="jira", site_url="x")
 
 
+@pytest.mark.reference
 def test_the_recorded_data_center_issue_maps_with_its_category() -> None:
     raw = fixture("port-ocean/raw_issue.json")
     record = mapping.tracker_issue(raw, source="dc", site_url=OCEAN_SITE)
@@ -137,6 +220,7 @@ def test_the_recorded_data_center_issue_maps_with_its_category() -> None:
     assert record.versions == ()
 
 
+@pytest.mark.reference
 def test_the_recorded_issue_keeps_its_site_offset_and_milliseconds() -> None:
     record = mapping.tracker_issue(fixture("jira-ruby/issue/10002.json"), source="dc",
                                    site_url=RUBY_SITE)
@@ -151,6 +235,7 @@ def test_the_recorded_issue_keeps_its_site_offset_and_milliseconds() -> None:
 
 # --- search pages ------------------------------------------------------------------------
 
+@pytest.mark.reference
 def test_a_recorded_offset_search_page_reads_whole() -> None:
     page = mapping.offset_page(fixture("jira-ruby/issue.json"))
     assert (page.start_at, page.total, len(page.issues)) == (0, 11, 11)
@@ -163,6 +248,7 @@ def test_a_recorded_offset_search_page_reads_whole() -> None:
     assert {r.issue_type for r in records} == {"Task"}
 
 
+@pytest.mark.reference
 def test_the_recorded_empty_page_past_the_end_has_no_issues() -> None:
     page = mapping.offset_page(fixture("jira-ruby/empty_issues.json"))
     assert (page.start_at, page.total, page.issues) == (11, 0, [])
@@ -202,6 +288,7 @@ def test_a_400_names_the_values_that_do_not_exist() -> None:
 
 # --- versions ----------------------------------------------------------------------------
 
+@pytest.mark.reference
 def test_the_recorded_version_becomes_a_version_ref() -> None:
     ref = mapping.version_ref(fixture("jira-ruby/version/10000.json"), source="dc",
                               site_url=RUBY_SITE, project="SAMPLEPROJECT")
@@ -212,6 +299,7 @@ def test_the_recorded_version_becomes_a_version_ref() -> None:
     assert ref.url == "http://localhost:2990/jira/projects/SAMPLEPROJECT/versions/10000"
 
 
+@pytest.mark.reference
 def test_a_recorded_version_without_dates_or_description_leaves_them_unset() -> None:
     ref = mapping.version_ref(fixture("jira-ruby/version.post.json"), source="dc",
                               site_url=RUBY_SITE, project="SAMPLEPROJECT")
@@ -219,6 +307,7 @@ def test_a_recorded_version_without_dates_or_description_leaves_them_unset() -> 
     assert ref.release_date is None and ref.description is None
 
 
+@pytest.mark.reference
 def test_the_recorded_project_lists_no_versions() -> None:
     project = fixture("jira-ruby/project/SAMPLEPROJECT.json")
     assert mapping.version_refs(project["versions"], source="dc", site_url=RUBY_SITE,

@@ -3,7 +3,9 @@
 Pure functions, no server: every status Remedy reports, its numeric form,
 overrides, the process-flow walk, the qualifications (checked by the
 sandbox's own qualification evaluator, which follows the AR syntax), and
-real recorded responses from the shared fixtures.
+the project's sample answers (tests/contracts/samples/remedy.json). The tests
+marked `reference` read a real server's recordings from `../shared` and skip
+without it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from connectors.base import (
 from connectors.remedy import mapping as m
 from connectors.remedy.qualification import compile_qualification
 from connectors.remedy.sandbox_forms import CHANGE_FIELDS
+from tests.support.contracts import sample
 from tests.support.paths import FIXTURES
 
 REMEDY_FIXTURES = FIXTURES / "bmc-remedy" / "demisto-content"
@@ -221,15 +224,39 @@ def test_a_list_page_gives_its_entries_and_the_next_link() -> None:
         m.entries_page({"entries": [{"no": "values"}]})
 
 
+def test_a_change_create_echo_gives_the_new_change_number() -> None:
+    assert m.created_change_number(sample("remedy", "change created")) == "CRQ000000000731"
+
+
+def test_an_incident_create_echo_holds_no_change_number() -> None:
+    assert m.created_change_number(sample("remedy", "incident created")) is None
+
+
+def test_a_template_search_reads_through_the_envelope_and_value_parsers() -> None:
+    entries, following = m.entries_page(sample("remedy", "templates"))
+    assert following is None  # a single page
+    [template] = entries
+    values = template["values"]
+    assert m.entry_id(template) == "CTP000000000042"
+    assert values["Description"] == "Rotate TLS certificates"
+    assert m.risk_level(values["Risk Level"]) is RiskLevel.LOW
+    assert m.change_type(values["Change Timing"], {}) is ChangeType.NORMAL
+    assert m.parse_ar_date(values["Submit Date"]) == datetime(2024, 3, 6, 14, 22, 11, tzinfo=UTC)
+    assert m.parse_ar_date(values["Scheduled Start Date"]) is None
+
+
+@pytest.mark.reference
 def test_recorded_change_create_echo_gives_the_new_change_number() -> None:
     body = fixture("create_change_request.json")
     assert m.created_change_number(body) == "CRQ000000000109"
 
 
+@pytest.mark.reference
 def test_recorded_incident_create_echo_holds_no_change_number() -> None:
     assert m.created_change_number(fixture("incident_create.json")) is None
 
 
+@pytest.mark.reference
 def test_recorded_template_search_reads_through_the_envelope_and_value_parsers() -> None:
     entries, following = m.entries_page(fixture("list_change_template_filter.json"))
     assert following is None  # the recording is a single page

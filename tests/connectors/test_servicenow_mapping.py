@@ -1,9 +1,9 @@
 """ServiceNow change_request rows read into canonical records, and drafts written back.
 
-No ServiceNow change_request recording exists in the shared fixtures, so the
-literal inputs below are the example payloads of upstream-apis.md §3.4; the
-one real recording (an `rm_release` row with display values) checks that the
-readers take a real instance's shapes.
+The rows are the project's own sample answers (tests/contracts/samples/
+servicenow.json, invented values in the Table API's shapes); the test marked
+`reference` reads a real instance's recording from `../shared` and skips
+without it.
 """
 
 from __future__ import annotations
@@ -24,37 +24,13 @@ from connectors.base import (
 )
 from connectors.servicenow import mapping
 from connectors.servicenow.mapping import IllegalTransition, change_from_row, state_steps
+from tests.support.contracts import sample
 from tests.support.paths import FIXTURES
 
-INSTANCE = "https://acme.service-now.com"
+INSTANCE = "https://northwind.service-now.com"
 
-# upstream-apis.md §3.4, "Minimal realistic raw record".
-DOC_RECORD: dict[str, Any] = {
-    "sys_id": "70ad699e47410200e90d87e8dee4907d",
-    "number": "CHG0030001",
-    "sys_class_name": "change_request",
-    "short_description": "Deploy shop 2.4.0 to production",
-    "description": "Release train 2.4.0: REL-101, REL-102",
-    "type": "normal",
-    "state": "-2",
-    "phase": "requested",
-    "approval": "approved",
-    "risk": "3", "impact": "2", "urgency": "3", "priority": "3",
-    "start_date": "2025-06-30 20:00:00",
-    "end_date": "2025-06-30 22:00:00",
-    "work_start": "", "work_end": "",
-    "on_hold": "false", "active": "true",
-    "assignment_group": {
-        "link": "https://acme.service-now.com/api/now/table/sys_user_group/"
-                "14b181dddbb1089429a34410ba961970",
-        "value": "14b181dddbb1089429a34410ba961970"},
-    "cmdb_ci": {"link": "https://acme.service-now.com/api/now/table/cmdb_ci/"
-                        "e0c286aedbc0cc10058c1a2f2a961951",
-                "value": "e0c286aedbc0cc10058c1a2f2a961951"},
-    "close_code": "", "close_notes": "",
-    "sys_created_on": "2025-06-10 08:01:22", "sys_updated_on": "2025-06-12 15:42:51",
-    "sys_updated_by": "cab.chair", "sys_mod_count": "9",
-}
+#: A scheduled normal change, raw values (strings, UTC times, reference links).
+SAMPLE_ROW: dict[str, Any] = sample("servicenow", "scheduled change")["result"]
 
 
 def read(row: dict[str, Any], overrides: dict[str, str] | None = None) -> Any:
@@ -62,44 +38,44 @@ def read(row: dict[str, Any], overrides: dict[str, str] | None = None) -> Any:
 
 
 def row_with(**fields: Any) -> dict[str, Any]:
-    return {**DOC_RECORD, **fields}
+    return {**SAMPLE_ROW, **fields}
 
 
-# -- the doc's record ------------------------------------------------------------------
+# -- the sample record -----------------------------------------------------------------
 
 
-def test_the_documented_raw_record_reads_into_a_canonical_change() -> None:
-    record = read(DOC_RECORD)
+def test_a_raw_record_reads_into_a_canonical_change() -> None:
+    record = read(SAMPLE_ROW)
 
-    assert record.number == "CHG0030001"
-    assert record.upstream_id == "70ad699e47410200e90d87e8dee4907d"
-    assert record.title == "Deploy shop 2.4.0 to production"
-    assert record.description == "Release train 2.4.0: REL-101, REL-102"
+    assert record.number == "CHG0041207"
+    assert record.upstream_id == "3f9c2a7e5b1d4c8e9a0b1c2d3e4f5a6b"
+    assert record.title == "Deploy ledger 3.1 to production"
+    assert record.description == "Winter train 3.1: LED-29, LED-30"
     assert (record.state, record.state_label) == (ChangeState.SCHEDULED, "Scheduled")
     assert record.type is ChangeType.NORMAL
     assert record.approval is ApprovalState.APPROVED
     assert record.risk is RiskLevel.MODERATE
-    assert record.planned_start == datetime(2025, 6, 30, 20, 0, tzinfo=UTC)
-    assert record.planned_end == datetime(2025, 6, 30, 22, 0, tzinfo=UTC)
-    assert record.updated_at == datetime(2025, 6, 12, 15, 42, 51, tzinfo=UTC)
-    assert record.configuration_items == ("e0c286aedbc0cc10058c1a2f2a961951",)
+    assert record.planned_start == datetime(2026, 12, 15, 21, 0, tzinfo=UTC)
+    assert record.planned_end == datetime(2026, 12, 15, 23, 30, tzinfo=UTC)
+    assert record.updated_at == datetime(2026, 12, 3, 14, 5, 17, tzinfo=UTC)
+    assert record.configuration_items == ("9f8e7d6c5b4a39281706f5e4d3c2b1a0",)
     assert record.correlation_id is None
     assert record.url == (f"{INSTANCE}/nav_to.do?uri=change_request.do?"
-                          "sys_id=70ad699e47410200e90d87e8dee4907d")
+                          "sys_id=3f9c2a7e5b1d4c8e9a0b1c2d3e4f5a6b")
 
 
 def test_display_value_all_keeps_the_number_for_the_state_and_the_label_for_people() -> None:
     row = row_with(
         state={"display_value": "Scheduled", "value": "-2"},
-        start_date={"display_value": "30/06/2025 23:00:00", "value": "2025-06-30 20:00:00"},
-        cmdb_ci={"display_value": "Shop Service", "value": "e0c286aedbc0cc10058c1a2f2a961951"},
+        start_date={"display_value": "15/12/2026 22:00:00", "value": "2026-12-15 21:00:00"},
+        cmdb_ci={"display_value": "Ledger Service", "value": "9f8e7d6c5b4a39281706f5e4d3c2b1a0"},
         risk={"display_value": "Moderate", "value": "3"})
 
     record = read(row)
 
     assert (record.state, record.state_label) == (ChangeState.SCHEDULED, "Scheduled")
-    assert record.planned_start == datetime(2025, 6, 30, 20, 0, tzinfo=UTC)
-    assert record.configuration_items == ("Shop Service",)
+    assert record.planned_start == datetime(2026, 12, 15, 21, 0, tzinfo=UTC)
+    assert record.configuration_items == ("Ledger Service",)
     assert record.risk is RiskLevel.MODERATE
 
 
@@ -116,6 +92,23 @@ def test_a_row_without_sys_id_or_number_is_refused() -> None:
         read(row_with(sys_id=""))
 
 
+def test_a_row_of_labels_reads_with_utc_stamps_and_empty_dates_unset() -> None:
+    [row] = sample("servicenow", "labelled rows")["result"]
+
+    record = read(row)
+
+    assert (record.number, record.upstream_id) == ("CHG0041188",
+                                                  "5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b")
+    assert (record.state, record.state_label) == (ChangeState.REVIEW, "Review")
+    assert record.type is ChangeType.STANDARD
+    assert record.approval is ApprovalState.APPROVED
+    assert record.risk is RiskLevel.LOW  # shown as the label "Low"
+    assert record.updated_at == datetime(2026, 11, 28, 3, 37, 47, tzinfo=UTC)
+    assert record.planned_start is None and record.planned_end is None  # "" means not set
+    assert record.configuration_items == ()
+
+
+@pytest.mark.reference
 def test_the_real_recorded_row_reads_with_its_display_values_and_utc_stamps() -> None:
     body = json.loads((FIXTURES / "servicenow/port-ocean/release/response.json").read_text())
     row = body["result"][0]

@@ -1,6 +1,8 @@
-"""The GitHub sandbox answers as the published API descriptions and real recordings say.
+"""Reference tests: the GitHub sandbox against GitHub's published descriptions and recordings.
 
-Three references, read from the shared folder at test time: the REST OpenAPI
+The project's own contract tests (tests/sandboxes/test_contracts.py) always
+run; these compare with material beside the clone, in `../shared`, and skip
+without it (see tests/support/paths.py). Three references, read at test time: the REST OpenAPI
 subset (each response validates against its operation's schema), GitHub's
 GraphQL schema (the sandbox's SDL is a true subset of it) and PyGithub's
 recordings of real api.github.com calls (the sandbox's answers carry the same
@@ -29,6 +31,8 @@ from connectors.sandbox_kit import DEMO_TOKEN
 from connectors.sandbox_world import World, build_world
 from tests.support.paths import FIXTURES, SPECS
 from tests.support.server import serve_asgi
+
+pytestmark = pytest.mark.reference
 
 REST_SPEC = SPECS / "github-rest.subset-release-hub.json"
 GRAPHQL_SCHEMA = SPECS / "github-graphql.schema.octokit-graphql-schema-15.26.1.graphql"

@@ -1,4 +1,8 @@
-"""The JIRA sandbox answers in the published schemas and the recorded shapes.
+"""Reference tests: the JIRA sandbox against Atlassian's published schemas and recordings.
+
+The project's own contract tests (tests/sandboxes/test_contracts.py) always
+run; these compare with material beside the clone, in `../shared`, and skip
+without it (see tests/support/paths.py).
 
 Cloud responses are validated against the JSON schemas of the operations in
 Atlassian's OpenAPI description; Data Center responses are compared with
@@ -22,6 +26,8 @@ from connectors.sandbox_world import World, build_world
 from tests.support.paths import FIXTURES, SPECS
 from tests.support.server import serve_asgi
 from tests.support.shapes import shape_mismatches
+
+pytestmark = pytest.mark.reference
 
 SPEC = SPECS / "jira-cloud-platform.subset-release-hub.json"
 RECORDED = FIXTURES / "jira" / "jira-ruby"

@@ -1,8 +1,10 @@
 """The Remedy sandbox speaks the AR System REST API as a Remedy connector meets it.
 
 Every test talks to a real uvicorn server over loopback with a plain httpx
-client. The contract tests hold the sandbox's answers against responses
-recorded from a real Remedy server (shared fixtures).
+client. The reference tests at the end hold the sandbox's answers against
+responses recorded from a real Remedy server (in `../shared`; they skip
+without it); tests/sandboxes/test_contracts.py holds them to the project's
+own contract.
 """
 
 from __future__ import annotations
@@ -485,7 +487,7 @@ def test_links_and_location_carry_the_mount_prefix() -> None:
         assert created.headers["Location"].startswith(f"{url}/sandbox/remedy/api/")
 
 
-# --- contract: the sandbox answers like the recorded real server -----------------
+# --- reference: the sandbox answers like the recorded real server (../shared) -----
 
 def shape(value: Any) -> Any:
     """Keys and JSON types at every level; null matches any type (fields are often empty)."""
@@ -516,6 +518,7 @@ def fixture(name: str) -> Any:
     return json.loads((REMEDY_FIXTURES / name).read_text())
 
 
+@pytest.mark.reference
 def test_contract_change_create_through_the_interface_form(
         http: httpx.Client, auth: dict[str, str]) -> None:
     recorded = fixture("create_change_request.json")
@@ -529,6 +532,7 @@ def test_contract_change_create_through_the_interface_form(
     assert ours["_links"]["self"][0]["href"].endswith("/entry/CHG:ChangeInterface_Create")
 
 
+@pytest.mark.reference
 def test_contract_incident_create_through_the_interface_form(
         http: httpx.Client, auth: dict[str, str]) -> None:
     recorded = fixture("incident_create.json")
@@ -555,6 +559,7 @@ TEMPLATE_READ = ["CHG Template ID", "Template Name", "Description", "Status", "C
                  "Last Modified Date"]
 
 
+@pytest.mark.reference
 def test_contract_change_template_search(http: httpx.Client, auth: dict[str, str]) -> None:
     recorded = fixture("list_change_template_filter.json")
     response = http.get("/api/arsys/v1/entry/CHG:Template",
