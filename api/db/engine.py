@@ -19,8 +19,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Build the engine for a SQLite or PostgreSQL URL; nothing else differs."""
-    engine = create_async_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
+    """Build the engine for a SQLite or PostgreSQL URL; nothing else differs.
+
+    Parameters are hidden from SQL error messages and echo: they hold password
+    hashes and whatever else a row holds, and error text ends up in logs.
+    """
+    engine = create_async_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"),
+                                 hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
