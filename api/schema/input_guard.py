@@ -48,7 +48,9 @@ def first_problem(document: Any, variables: dict[str, Any] | None) -> tuple[str,
         problem = text_problem(value)
         if problem:
             return where, problem
-    if document is not None:
+    source = document.loc.source.body if document is not None and document.loc else ""
+    # The lexer refuses raw lone surrogates; a NUL arrives raw or as an escape.
+    if document is not None and ("\x00" in source or "\\u" in source or not source):
         literals = _Literals()
         visit(document, literals)
         for value in literals.found:
