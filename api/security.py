@@ -324,7 +324,7 @@ def auth_routes(settings: Settings, authenticator: Authenticator) -> list[BaseRo
             if not isinstance(username, str) or not isinstance(password, str):
                 raise TypeError
         except ServiceError as exc:
-            return refusal(400, "BAD_USER_INPUT", exc.message)
+            return refusal(400, str(exc.code), exc.message)
         except (KeyError, TypeError):
             return refusal(400, "BAD_USER_INPUT", "send JSON {\"username\", \"password\"}")
         try:
