@@ -22,6 +22,7 @@ from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
+from api.request_log import RequestLog
 from api.schema import build_schema
 from api.schema.context import Context
 from api.security import BodyLimitGuard, SecurityMiddleware, auth_routes, principal_of
@@ -106,7 +107,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             *mounts,
             *spa_routes(),
         ],
-        middleware=[Middleware(BodyLimitGuard),
+        middleware=[Middleware(RequestLog), Middleware(BodyLimitGuard),
                     Middleware(SecurityMiddleware, settings=settings,
                                authenticator=authenticator, public_prefixes=public_prefixes)],
         lifespan=lifespan,

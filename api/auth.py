@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import models as m
 from api.db.audit import record
+from api.domain.text import normalise_key
 from api.permissions import RANK, Principal
 from api.settings import SecuritySettings
 
@@ -81,8 +82,8 @@ def lower_role(a: m.Role, b: m.Role) -> m.Role:
 
 async def create_user(session: AsyncSession, *, username: str, password: str, role: m.Role,
                       actor: str, display_name: str = "", min_length: int = 12) -> m.User:
-    username = username.strip()
-    if not username or len(username) > 100 or any(c.isspace() for c in username):
+    username = normalise_key(username, "input.username", max_length=100)
+    if any(c.isspace() for c in username):
         raise ValueError("a user name needs 1 to 100 characters and no spaces")
     taken = await session.scalar(select(m.User.id).where(
         func.lower(m.User.username) == username.lower()))

@@ -48,7 +48,11 @@ def serve(config: ConfigOption = None,
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
     typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql)")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    from api.request_log import uvicorn_log_config
+
+    # Access lines come from the app (api.request_log), without query strings.
+    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info",
+                access_log=False, log_config=uvicorn_log_config("info"))
 
 
 @app.command()
@@ -291,7 +295,10 @@ def demo(
     typer.echo(f"Heatshield demo on {base_url}/")
     typer.echo(f"  GraphQL and GraphiQL: {base_url}/graphql")
     typer.echo(f"  sandboxes: {base_url}/sandbox/{{jira,github,servicenow,remedy}}/")
-    uvicorn.run(asgi, host=host, port=port, log_level="warning")
+    from api.request_log import uvicorn_log_config
+
+    uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False,
+                log_config=uvicorn_log_config("warning"))
 
 
 def main() -> None:

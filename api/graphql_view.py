@@ -13,8 +13,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
-from api.errors import ServiceError
+from api.errors import ErrorCode, ServiceError
+from api.json_body import parse_json
 from api.schema.context import Context
+from api.schema.errors import shape_error
 
 _INPUT_HINTS = ("got invalid value", "Expected type", "does not exist in",
                 "of required type", "was not provided", "Expected value of type",
@@ -70,16 +72,29 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             response = JSONResponse({"errors": [{"message": reason,
                                                  "extensions": {"code": code}}]},
                                     status_code=exc.status_code)
+        except ServiceError as exc:  # the body refused by `decode_json`
+            response = JSONResponse({"errors": [{"message": exc.message,
+                                                 "extensions": exc.as_extensions()}]},
+                                    status_code=400)
         await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A bounded parse: an operation is an object, a batch a list of objects."""
+        value = parse_json(data)
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, dict) for item in items):
+            raise ServiceError(ErrorCode.BAD_REQUEST, "send a JSON object (an operation) or a "
+                               "list of objects (a batch of operations)", "body")
+        return value
 
     async def process_result(self, request: Request, result: ExecutionResult
                              ) -> GraphQLHTTPResponse:
+        hide_suggestions = bool(getattr(self.schema, "hide_suggestions", False))
         for error in result.errors or []:
-            if isinstance(error.original_error, ServiceError):
-                # The one place a service's refusal becomes a coded GraphQL error.
-                error.message = error.original_error.message
-                error.extensions = error.original_error.as_extensions()
-                continue
+            # The one place a service's refusal, a unique-key race or a failure of
+            # ours becomes a coded GraphQL error (the schema's process_errors ran it
+            # too, to log under the same reference); idempotent.
+            shape_error(error, hide_suggestions=hide_suggestions)
             extensions = error.extensions if error.extensions is not None else {}
             if "code" not in extensions:
                 extensions["code"] = error_code(error)

@@ -8,7 +8,6 @@ passes reaches the graph, with the principal in the ASGI scope.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -24,6 +23,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Authenticator, LoginLocked, SessionCookie
+from api.errors import ServiceError
+from api.json_body import parse_json_object
 from api.permissions import UNAUTHENTICATED, Principal
 from api.settings import Settings
 
@@ -316,11 +317,15 @@ def auth_routes(settings: Settings, authenticator: Authenticator) -> list[BaseRo
 
     async def login(request: Request) -> Response:
         try:
-            body = json.loads(await request.body())
+            # Bounded parse: depth, shape, and text a store can keep (no NUL, no lone
+            # surrogate: PostgreSQL and argon2 would fail on them with a server error).
+            body = parse_json_object(await request.body())
             username, password = body["username"], body["password"]
             if not isinstance(username, str) or not isinstance(password, str):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+        except ServiceError as exc:
+            return refusal(400, str(exc.code), exc.message)
+        except (KeyError, TypeError):
             return refusal(400, "BAD_USER_INPUT", "send JSON {\"username\", \"password\"}")
         try:
             result = await authenticator.login(username, password)

@@ -32,11 +32,13 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_over
     The pool is bounded (`pool_size` + `max_overflow`) and a request that finds it
     full waits `pool_timeout` seconds at most; sessions are short (none is held
     across an upstream call), so the bound is reached only under real load.
+    Parameters are hidden from SQL error messages and echo: they hold password
+    hashes and whatever else a row holds, and error text ends up in logs.
     """
     pool: dict[str, Any] = {} if _in_memory(url) else {
         "pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     engine = create_async_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"),
-                                 **pool)
+                                 hide_parameters=True, **pool)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any
 
@@ -22,9 +21,12 @@ from strawberry.tools import merge_types
 from api.limits import NoIntrospection, QueryCost
 from api.schema.access import AccessMutation, AccessQuery
 from api.schema.change_bridge import ChangeBridgeMutation
+from api.schema.errors import shape_error
+from api.schema.input_guard import InputGuard
 from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
 from api.schema.query import Query as ReleaseQuery
+from api.schema.scalars import SCALARS
 from api.schema.upstream import (
     GitHubIssue,
     GitHubPullRequest,
@@ -34,28 +36,26 @@ from api.schema.upstream import (
 )
 from api.settings import LimitSettings
 
-EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "FORBIDDEN",
-                            "UNAUTHENTICATED", "QUERY_TOO_COMPLEX", "UPSTREAM_REFUSED",
-                            "GATE_FAILED", "INTROSPECTION_DISABLED"})
-log = logging.getLogger("heatshield.graphql")
-
 # The graph is assembled from parts; each part guards its own fields.
 Query = merge_types("Query", (ReleaseQuery, AccessQuery))
 Mutation = merge_types("Mutation", (ReleaseMutation, ChangeBridgeMutation, AccessMutation))
 
 
 class HeatshieldSchema(strawberry.Schema):
-    """Logs only unexpected errors: a refused input is the client's business, not ours."""
+    """Every error gets its code here (`shape_error`); only unexpected ones are logged.
+
+    Strawberry's own error logging is replaced, so no exception text (which for a
+    database error may carry values) reaches a log except through `shape_error`.
+    Without introspection, messages carry no "Did you mean ...?" either: suggestions
+    would describe the schema to a stranger field by field.
+    """
+
+    hide_suggestions = False
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: Any = None) -> None:
         for error in errors:
-            code = (error.extensions or {}).get("code")
-            if error.original_error is None or code in EXPECTED_CODES or (
-                    code and str(code).startswith("UPSTREAM_")):
-                log.debug("refused: %s", error.message)
-            else:
-                log.error("unexpected error: %s", error.message, exc_info=error.original_error)
+            shape_error(error, hide_suggestions=self.hide_suggestions)
 
 
 def build_schema(limits: LimitSettings | None = None, *,
@@ -71,6 +71,7 @@ def build_schema(limits: LimitSettings | None = None, *,
         partial(AddValidationRules, rules),
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
+        InputGuard,
         # After validation (cached above), so a costly but valid query is refused unrun.
         partial(QueryCost, max_cost=limits.max_cost, max_depth=limits.max_depth),
         PartialResults,
@@ -79,13 +80,17 @@ def build_schema(limits: LimitSettings | None = None, *,
         extensions.append(NoIntrospection)
     batching = (BatchingConfig(max_operations=limits.max_batch_operations)
                 if limits.max_batch_operations else None)
-    return HeatshieldSchema(
+    schema = HeatshieldSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         types=[JiraIssue, GitHubIssue, GitHubPullRequest, ServiceNowChange, RemedyChange],
-        config=StrawberryConfig(sort_schema=False, batching_config=batching),
+        config=StrawberryConfig(sort_schema=False, batching_config=batching,
+                                scalar_map=SCALARS,
+                                disable_field_suggestions=not introspection),
     )
+    schema.hide_suggestions = not introspection
+    return schema
 
 
 def export_sdl() -> str:

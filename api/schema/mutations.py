@@ -21,6 +21,7 @@ from api.db import models as m
 from api.db.audit import record, snapshot
 from api.db.models import EnvironmentTier, LinkKind, ReleaseType
 from api.domain.releases import RuleViolation, check_window
+from api.domain.text import normalise_key
 from api.permissions import IsReleaseManager
 from api.schema.context import Info
 from api.schema.errors import bad_input, conflict, not_found
@@ -65,7 +66,7 @@ def _text(value: str, field: str, *, max_length: int, required: bool = True) -> 
 
 
 def _key(value: str, field: str = "key", max_length: int = 80) -> str:
-    value = _text(value, field, max_length=max_length)
+    value = normalise_key(value, field, max_length=max_length)
     if any(c.isspace() for c in value):
         raise bad_input(f"{field} must not contain spaces", field)
     return value
@@ -495,7 +496,7 @@ class Mutation:
             self, info: Info, release_id: strawberry.ID, link: SourceLinkInput,
             expected_version: Annotated[int | None, EXPECTED_VERSION] = None) -> SourceLink:
         source = _key(link.source, "link.source")
-        external_key = _text(link.external_key, "link.externalKey", max_length=300)
+        external_key = normalise_key(link.external_key, "link.externalKey", max_length=300)
         configured = {c.name for c in info.context.settings.connectors}
         if configured and source not in configured:
             raise bad_input(f"no connector named {source!r}; configured: "

@@ -10,10 +10,11 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from api.db import models as m
 from api.db.models import EnvironmentTier, ReleaseStatus, ReleaseType
+from api.domain.instants import InstantError, parse_instant
 from api.schema import federated
 from api.schema.context import Info
 from api.schema.errors import bad_input
-from api.schema.ids import decode_cursor, encode_cursor, from_global_id
+from api.schema.ids import check_pk, decode_cursor, encode_cursor, from_global_id
 from api.schema.node import Node, PageInfo
 from api.schema.paging import check_page_size, slice_page
 from api.schema.partial_results import report
@@ -87,14 +88,14 @@ def _release_conditions(filter: ReleaseFilter | None) -> list[ColumnElement[bool
 
 def _after(cursor: list[Any]) -> ColumnElement[bool]:
     """Keyset condition for the order (window_start nulls last, id)."""
-    if len(cursor) != 2 or not isinstance(cursor[1], int):
+    if len(cursor) != 2:
         raise bad_input("not a releases cursor", "after")
-    start, pk = cursor
+    start, pk = cursor[0], check_pk(cursor[1], "after")
     if start is None:
         return and_(m.Release.window_start.is_(None), m.Release.id > pk)
     try:
-        at = datetime.fromisoformat(start)
-    except (TypeError, ValueError):
+        at = parse_instant(start)
+    except InstantError:
         raise bad_input("not a releases cursor", "after") from None
     return or_(
         m.Release.window_start.is_(None),
