@@ -63,6 +63,11 @@ class LimitSettings(_Section):
     """Guards against expensive or hostile queries; safe by default."""
 
     max_depth: int = Field(default=12, ge=1)
+    # Fields, inline fragments and spreads of an operation with every fragment spread
+    # counted as often as it is spread (nested ones multiplied): refused above this
+    # before any validation rule runs. A document within max_tokens and without
+    # fragments stays far below it; fragments spreading fragments do not.
+    max_selections: int = Field(default=5000, ge=100)
     max_tokens: int = Field(default=2000, ge=10)
     max_aliases: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=100, ge=1, le=1000)
