@@ -48,7 +48,7 @@ def serve(config: ConfigOption = None,
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
     typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql)")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    _run(create_app(settings), settings, host=bind_host, port=bind_port, log_level="info")
 
 
 @app.command()
@@ -291,7 +291,15 @@ def demo(
     typer.echo(f"Heatshield demo on {base_url}/")
     typer.echo(f"  GraphQL and GraphiQL: {base_url}/graphql")
     typer.echo(f"  sandboxes: {base_url}/sandbox/{{jira,github,servicenow,remedy}}/")
-    uvicorn.run(asgi, host=host, port=port, log_level="warning")
+    _run(asgi, settings, host=host, port=port, log_level="warning")
+
+
+def _run(asgi: Any, settings: Settings, *, host: str, port: int, log_level: str) -> None:
+    """Serve with the bounded configuration (api/server.py) the tests use too."""
+    from api.server import server_config
+
+    uvicorn.Server(server_config(asgi, settings.server, host=host, port=port,
+                                 log_level=log_level)).run()
 
 
 def main() -> None:
