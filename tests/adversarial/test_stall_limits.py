@@ -32,6 +32,7 @@ from tests.support.databases import fresh_database
 
 HEADER_SECONDS = 2.0
 BODY_SECONDS = 2.0
+MAX_CONNECTIONS = 20
 QUICK = 1.0  # generous: the refusals below take milliseconds; the bugs took seconds or hours
 OPERATIONS = Path(__file__).resolve().parents[2] / "frontend" / "src" / "operations.ts"
 
@@ -43,7 +44,8 @@ def tight(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with fresh_database("sqlite", tmp) as url, start_hub(
             upstreams, url, "sqlite",
             server={"header_timeout_seconds": HEADER_SECONDS,
-                    "body_timeout_seconds": BODY_SECONDS}) as running:
+                    "body_timeout_seconds": BODY_SECONDS,
+                    "max_connections": MAX_CONNECTIONS}) as running:
         yield running
 
 
@@ -231,6 +233,22 @@ def test_a_connection_that_never_sends_a_request_is_closed(tight: Hub) -> None:
         raw.close()
     assert said == b""
     assert time.monotonic() - started < HEADER_SECONDS + 2
+
+
+def test_connections_past_the_maximum_are_answered_503_at_once(tight: Hub) -> None:
+    idle = [Raw.open(tight.url) for _ in range(MAX_CONNECTIONS)]
+    try:
+        started = time.monotonic()
+        crowded = httpx.get(f"{tight.url}/healthz", timeout=5)
+        seconds = time.monotonic() - started
+    finally:
+        for raw in idle:
+            raw.close()
+    assert crowded.status_code == 503 and seconds < QUICK
+    # Once the idle connections are gone (the server notices each close), all is served.
+    deadline = time.monotonic() + 5
+    while httpx.get(f"{tight.url}/healthz", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "still refused after the crowd left"
 
 
 # --- webhooks ------------------------------------------------------------------------------
