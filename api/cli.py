@@ -294,12 +294,13 @@ def demo(
     _run(asgi, settings, host=host, port=port, log_level="warning")
 
 
-def _run(asgi: Any, settings: Settings, *, host: str, port: int, log_level: str) -> None:
+def _run(asgi: Any, settings: Settings, *, host: str, port: int, log_level: str,
+         **options: Any) -> None:
     """Serve with the bounded configuration (api/server.py) the tests use too."""
     from api.server import server_config
 
     uvicorn.Server(server_config(asgi, settings.server, host=host, port=port,
-                                 log_level=log_level)).run()
+                                 log_level=log_level, **options)).run()
 
 
 def main() -> None:

@@ -86,11 +86,16 @@ def bounded_protocol(header_timeout: float) -> type[H11Protocol]:
 
 def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
                   port: int | None = None, log_level: str = "info",
-                  lifespan: str = "on") -> uvicorn.Config:
-    """The uvicorn configuration of a hub (or any app served next to it, like sandboxes)."""
+                  lifespan: str = "on", **options: Any) -> uvicorn.Config:
+    """The uvicorn configuration of a hub (or any app served next to it, like sandboxes).
+
+    `options` go to `uvicorn.Config` as they are (logging, proxy headers); the limits
+    against slow clients are set here and nowhere else.
+    """
     return uvicorn.Config(
         app, host=host or server.host, port=server.port if port is None else port,
         log_level=log_level, lifespan=lifespan,  # type: ignore[arg-type]
+        **options,
         http=bounded_protocol(server.header_timeout_seconds),
         timeout_keep_alive=server.keep_alive_seconds,
         limit_concurrency=server.max_connections,
