@@ -26,6 +26,7 @@ from api.request_log import RequestLog
 from api.schema import build_schema
 from api.schema.context import Context
 from api.security import BodyLimitGuard, SecurityMiddleware, auth_routes, principal_of
+from api.server import BodyDeadline
 from api.settings import Settings
 from api.spa import spa_routes
 from api.webhooks import webhook_routes
@@ -107,7 +108,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
             *mounts,
             *spa_routes(),
         ],
-        middleware=[Middleware(RequestLog), Middleware(BodyLimitGuard),
+        middleware=[Middleware(RequestLog),
+                    Middleware(BodyDeadline, seconds=settings.server.body_timeout_seconds),
+                    Middleware(BodyLimitGuard),
                     Middleware(SecurityMiddleware, settings=settings,
                                authenticator=authenticator, public_prefixes=public_prefixes)],
         lifespan=lifespan,

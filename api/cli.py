@@ -48,11 +48,7 @@ def serve(config: ConfigOption = None,
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
     typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql)")
-    from api.request_log import uvicorn_log_config
-
-    # Access lines come from the app (api.request_log), without query strings.
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info",
-                access_log=False, log_config=uvicorn_log_config("info"))
+    _run(create_app(settings), settings, host=bind_host, port=bind_port, log_level="info")
 
 
 @app.command()
@@ -295,10 +291,16 @@ def demo(
     typer.echo(f"Heatshield demo on {base_url}/")
     typer.echo(f"  GraphQL and GraphiQL: {base_url}/graphql")
     typer.echo(f"  sandboxes: {base_url}/sandbox/{{jira,github,servicenow,remedy}}/")
-    from api.request_log import uvicorn_log_config
+    _run(asgi, settings, host=host, port=port, log_level="warning")
 
-    uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False,
-                log_config=uvicorn_log_config("warning"))
+
+def _run(asgi: Any, settings: Settings, *, host: str, port: int, log_level: str,
+         **options: Any) -> None:
+    """Serve with the bounded configuration (api/server.py) the tests use too."""
+    from api.server import server_config
+
+    uvicorn.Server(server_config(asgi, settings.server, host=host, port=port,
+                                 log_level=log_level, **options)).run()
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ class ErrorCode(enum.StrEnum):
     OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
     BAD_REQUEST = "BAD_REQUEST"
     # Upstream systems (the connectors' own codes, connectors.errors.ErrorCode)
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"

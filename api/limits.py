@@ -1,11 +1,20 @@
-"""How much a query may ask for: a cost computed before anything runs.
+"""How much a query may ask for, judged on the parsed document before anything runs.
 
-Every selected field costs 1; a field with `first` or `last` multiplies the
-cost of everything below it by that number (its declared default when the
-argument is left out), so `releases(first: 50) { workItems(first: 100) { key } }`
-costs about 50 x 100. The estimate is made on the parsed document, before
-validation and execution, so a refused query costs the server almost nothing;
-the figure is returned in `extensions.cost` either way.
+Two passes, both linear in the document however its fragments nest:
+
+- `DocumentShape` measures each operation with fragments expanded (selections,
+  nesting, aliases), computing each fragment once. `GuardedValidation` refuses
+  a document over a limit before any validation rule walks it, because those
+  rules (and a naive cost count) expand every spread: a 1 KB query of 18
+  fragments that each spread the next twice expands to 2^18 selections.
+- `estimate` prices a valid operation. Every selected field costs 1 plus its
+  declared weight (`FIELD_WEIGHTS`: fields that read upstream systems or compose
+  several reads); a field with `first` or `last` multiplies the cost of everything
+  below it by that number (its declared default when the argument is left out),
+  so `releases(first: 50) { workItems(first: 100) { key } }` costs about
+  50 x (100 + 100). Counting stops once the maximum is passed.
+
+The figure is returned in `extensions.cost` either way.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -31,56 +41,208 @@ from graphql import (
     get_named_type,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import AddValidationRules, SchemaExtension, ValidationCache
 
-QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
-INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+from api.errors import ErrorCode
+
+QUERY_TOO_COMPLEX = str(ErrorCode.QUERY_TOO_COMPLEX)
+INTROSPECTION_DISABLED = str(ErrorCode.INTROSPECTION_DISABLED)
 MULTIPLIERS = ("first", "last")
+
+# What a field costs beyond 1, by "Type.field": the one place the price list lives.
+# 100 is one federated read for a release (a page of upstream records fetched and
+# mapped); the composites read every linked source of the release (work items,
+# changes, deployments), the database (applications, blackout windows, history,
+# earlier deployments) and then evaluate rules or render text.
+FEDERATED_READ = 100
+COMPOSITE = 1500
+FIELD_WEIGHTS: Mapping[str, int] = {
+    "Release.workItems": FEDERATED_READ,
+    "Release.changeRequests": FEDERATED_READ,
+    "Release.deployments": FEDERATED_READ,
+    "Release.readiness": FEDERATED_READ,
+    "Release.gates": COMPOSITE,
+    "Release.changePreview": COMPOSITE,
+    "Release.releaseNotes": COMPOSITE,
+}
+
+
+def too_complex(message: str, **extensions: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": QUERY_TOO_COMPLEX, **extensions})
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions
+            if isinstance(d, FragmentDefinitionNode)}
+
+
+def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+class DocumentShape:
+    """Sizes of a document with fragments expanded, each fragment measured once.
+
+    `selections` counts every field, inline fragment and spread as often as it
+    would appear expanded; `height` is the longest chain of nested fields (a
+    leaf field is 1); `aliases` counts aliased fields, expanded. A fragment that
+    spreads itself (directly or not) counts as empty here: the validation rule
+    for fragment cycles refuses it.
+    """
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.fragments = _fragments(document)
+        self.operations = _operations(document)
+        self._memo: dict[str, tuple[int, int, int]] = {}
+        self._open: set[str] = set()
+
+    def measure(self, node: SelectionSetNode | None) -> tuple[int, int, int]:
+        """(selections, height, aliases) of a selection set, expanded."""
+        selections = height = aliases = 0
+        if node is None:
+            return 0, 0, 0
+        for selection in node.selections:
+            selections += 1
+            if isinstance(selection, FieldNode):
+                below = self.measure(selection.selection_set)
+                selections += below[0]
+                height = max(height, 1 + below[1])
+                aliases += below[2] + (1 if selection.alias else 0)
+            elif isinstance(selection, InlineFragmentNode):
+                below = self.measure(selection.selection_set)
+                selections += below[0]
+                height = max(height, below[1])
+                aliases += below[2]
+            elif isinstance(selection, FragmentSpreadNode):
+                below = self.fragment(selection.name.value)
+                selections += below[0]
+                height = max(height, below[1])
+                aliases += below[2]
+        return selections, height, aliases
+
+    def fragment(self, name: str) -> tuple[int, int, int]:
+        known = self._memo.get(name)
+        if known is not None:
+            return known
+        definition = self.fragments.get(name)
+        if definition is None or name in self._open:
+            return 0, 0, 0  # unknown or cyclic: validation names it
+        self._open.add(name)
+        try:
+            measured = self.measure(definition.selection_set)
+        finally:
+            self._open.discard(name)
+        self._memo[name] = measured
+        return measured
+
+    def refusal(self, *, max_selections: int, max_depth: int, max_aliases: int
+                ) -> GraphQLError | None:
+        """Why the document is too big to validate or run, or None."""
+        total_aliases = 0
+        for operation in self.operations:
+            selections, height, aliases = self.measure(operation.selection_set)
+            name = operation.name.value if operation.name else "the operation"
+            if selections > max_selections:
+                return too_complex(
+                    f"{name} expands to {selections} selections (fragments spread out); "
+                    f"the maximum is {max_selections}", selections=selections,
+                    maximumSelections=max_selections)
+            # Root fields are at depth 0: a chain of max_depth + 1 fields is the deepest.
+            if height - 1 > max_depth:
+                return too_complex(
+                    f"{name} is nested {height - 1} fields deep; it exceeds maximum "
+                    f"operation depth of {max_depth}", depth=height - 1,
+                    maximumDepth=max_depth)
+            total_aliases += aliases
+        if total_aliases > max_aliases:
+            return too_complex(f"{total_aliases} aliases found; the maximum is {max_aliases}",
+                               aliases=total_aliases, maximumAliases=max_aliases)
+        return None
+
+
+class GuardedValidation(ValidationCache):
+    """Measures the document (linearly) before the cached validation rules walk it."""
+
+    def __init__(self, *, max_selections: int, max_depth: int, max_aliases: int,
+                 maxsize: int = 256) -> None:
+        super().__init__(maxsize=maxsize)
+        self.limits = {"max_selections": max_selections, "max_depth": max_depth,
+                       "max_aliases": max_aliases}
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        refused = DocumentShape(document).refusal(**self.limits) if document else None
+        if refused is not None:
+            context.pre_execution_errors = [refused]
+            yield
+            return
+        yield from super().on_validate()
+
+
+class _OverBudget(Exception):
+    def __init__(self, counted: int) -> None:
+        self.counted = counted
 
 
 class _Estimator:
+    """Prices selection sets; a fragment is priced once per parent type and nesting."""
+
     def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode],
-                 variables: Mapping[str, Any], max_nesting: int) -> None:
+                 variables: Mapping[str, Any], max_nesting: int, budget: int | None) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.max_nesting = max_nesting
+        self.budget = budget
+        self._memo: dict[tuple[str, str | None, int], int] = {}
+        self._open: set[str] = set()
 
-    def selections(self, node: SelectionSetNode | None, parent: GraphQLNamedType | None,
-                   spreading: frozenset[str]) -> Iterator[
-                       tuple[FieldNode, GraphQLNamedType | None, frozenset[str]]]:
-        """The fields of a selection set, fragments flattened (cycles cut)."""
-        if node is None:
-            return
+    def cost(self, node: SelectionSetNode | None, parent: GraphQLNamedType | None,
+             nesting: int = 0) -> int:
+        # Deeper than allowed is the depth guard's refusal; stop counting there.
+        if node is None or nesting > self.max_nesting:
+            return 0
+        total = 0
         for selection in node.selections:
             if isinstance(selection, FieldNode):
-                yield selection, parent, spreading
+                total += self.field(selection, parent, nesting)
             elif isinstance(selection, InlineFragmentNode):
                 inner = (self.schema.get_type(selection.type_condition.name.value)
                          if selection.type_condition else parent)
-                yield from self.selections(selection.selection_set, inner, spreading)
+                total += self.cost(selection.selection_set, inner, nesting)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in spreading:
-                    continue
-                inner = self.schema.get_type(fragment.type_condition.name.value)
-                yield from self.selections(fragment.selection_set, inner, spreading | {name})
-
-    def cost(self, node: SelectionSetNode | None, parent: GraphQLNamedType | None,
-             nesting: int = 0, spreading: frozenset[str] = frozenset()) -> int:
-        # Deeper than allowed is the depth guard's refusal; stop counting there.
-        if nesting > self.max_nesting:
-            return 0
-        total = 0
-        for field, owner, seen in self.selections(node, parent, spreading):
-            definition = None
-            if isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
-                definition = owner.fields.get(field.name.value)
-            child = get_named_type(definition.type) if definition is not None else None
-            below = self.cost(field.selection_set, child, nesting + 1, seen)
-            total += 1 + self.multiplier(field, definition) * below
+                total += self.fragment(selection.name.value, nesting)
+            if self.budget is not None and total > self.budget:
+                raise _OverBudget(total)
         return total
+
+    def field(self, field: FieldNode, parent: GraphQLNamedType | None, nesting: int) -> int:
+        definition = None
+        weight = 0
+        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            definition = parent.fields.get(field.name.value)
+            weight = FIELD_WEIGHTS.get(f"{parent.name}.{field.name.value}", 0)
+        child = get_named_type(definition.type) if definition is not None else None
+        below = self.cost(field.selection_set, child, nesting + 1)
+        return 1 + weight + self.multiplier(field, definition) * below
+
+    def fragment(self, name: str, nesting: int) -> int:
+        definition = self.fragments.get(name)
+        if definition is None or name in self._open:
+            return 0  # unknown or cyclic: validation refuses those
+        inner = self.schema.get_type(definition.type_condition.name.value)
+        key = (name, inner.name if inner else None, nesting)
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        self._open.add(name)
+        try:
+            priced = self.cost(definition.selection_set, inner, nesting)
+        finally:
+            self._open.discard(name)
+        self._memo[key] = priced
+        return priced
 
     def multiplier(self, field: FieldNode, definition: Any) -> int:
         given = {a.name.value: a.value for a in field.arguments or ()}
@@ -100,22 +262,27 @@ class _Estimator:
 
 
 def estimate(schema: GraphQLSchema, document: Any, operation_name: str | None,
-             variables: Mapping[str, Any] | None, max_nesting: int = 64) -> int:
-    """The cost of the operation that would run (the largest one if unnamed and ambiguous)."""
-    fragments = {d.name.value: d for d in document.definitions
-                 if isinstance(d, FragmentDefinitionNode)}
-    estimator = _Estimator(schema, fragments, variables or {}, max_nesting)
+             variables: Mapping[str, Any] | None, max_nesting: int = 64,
+             budget: int | None = None) -> int:
+    """The cost of the operation that would run (the largest one if unnamed and ambiguous).
+
+    With a `budget`, counting stops as soon as it is passed and the figure returned
+    is what was counted by then (more than the budget, less than the full cost).
+    """
     costs = []
-    for definition in document.definitions:
-        if not isinstance(definition, OperationDefinitionNode):
-            continue
+    for definition in _operations(document):
         if operation_name and (definition.name is None
                                or definition.name.value != operation_name):
             continue
         root = {OperationType.QUERY: schema.query_type,
                 OperationType.MUTATION: schema.mutation_type,
                 OperationType.SUBSCRIPTION: schema.subscription_type}[definition.operation]
-        costs.append(estimator.cost(definition.selection_set, root))
+        estimator = _Estimator(schema, _fragments(document), variables or {}, max_nesting,
+                               budget)
+        try:
+            costs.append(estimator.cost(definition.selection_set, root))
+        except _OverBudget as over:
+            return over.counted
     return max(costs, default=0)
 
 
@@ -132,14 +299,13 @@ class QueryCost(SchemaExtension):
         document = context.graphql_document
         if document is not None and not context.pre_execution_errors:
             self.cost = estimate(context.schema._schema, document, context.operation_name,
-                                 context.variables, self.max_depth + 1)
+                                 context.variables, self.max_depth + 1, budget=self.max_cost)
             if self.cost > self.max_cost:
                 # Errors set here stop the operation before any resolver runs.
-                context.pre_execution_errors = [GraphQLError(
-                    f"query cost {self.cost} exceeds the maximum of {self.max_cost}; "
+                context.pre_execution_errors = [too_complex(
+                    f"query cost over {self.max_cost} (counting stopped at {self.cost}); "
                     "ask for smaller pages (first/last) or fewer fields",
-                    extensions={"code": QUERY_TOO_COMPLEX, "cost": self.cost,
-                                "maximumCost": self.max_cost})]
+                    cost=self.cost, maximumCost=self.max_cost)]
         yield
 
     def get_results(self) -> dict[str, Any]:

@@ -63,18 +63,41 @@ class ServerSettings(_Section):
     port: int = Field(default=8000, ge=0, le=65535)
     # Where browsers reach us; used for the printed URLs and Origin checks.
     public_url: str | None = None
+    # Slow clients (api/server.py). A request's line and headers must arrive within
+    # this many seconds of the connection opening (or of its first byte on a kept-alive
+    # connection); past it the connection is closed (408 when something was sent).
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # The whole body must arrive within this many seconds of the headers: 408 after.
+    # 1 MB (limits.max_body_bytes) in 30 s needs about 35 KB/s.
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # An idle kept-alive connection is closed after this many seconds.
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    # Open connections (and requests in flight) per process; past it uvicorn answers 503.
+    max_connections: int = Field(default=1000, ge=1)
+    # The request line and headers together; larger is refused with 400.
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
 
 
 class LimitSettings(_Section):
     """Guards against expensive or hostile queries; safe by default."""
 
     max_depth: int = Field(default=12, ge=1)
+    # Fields, inline fragments and spreads of an operation with every fragment spread
+    # counted as often as it is spread (nested ones multiplied): refused above this
+    # before any validation rule runs. A document within max_tokens and without
+    # fragments stays far below it; fragments spreading fragments do not.
+    max_selections: int = Field(default=5000, ge=100)
     max_tokens: int = Field(default=2000, ge=10)
     max_aliases: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=100, ge=1, le=1000)
-    # Each field costs 1; `first`/`last` multiply what is below them.
+    # Each field costs 1 plus its weight (api.limits.FIELD_WEIGHTS: 100 for a live read
+    # of a release's upstream records, 1500 for gates, changePreview and releaseNotes);
+    # `first`/`last` multiply what is below them.
     max_cost: int = Field(default=200_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # A webhook delivery's body (GitHub deployment events and JIRA issue events are
+    # tens of KB); larger is refused with 413 before it is read.
+    max_webhook_body_bytes: int = Field(default=262_144, ge=1024)
     # Operations in one batched request; 0 turns batching off.
     max_batch_operations: int = Field(default=10, ge=0, le=100)
     # None: on in development, off in production.

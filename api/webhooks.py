@@ -296,6 +296,19 @@ async def _release_claim(sessions: async_sessionmaker[AsyncSession], source: str
             m.WebhookDelivery.source == source, m.WebhookDelivery.delivery_id == delivery))
 
 
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is (or is declared) larger than `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 def webhook_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession], hub: Hub,
                    environ: Mapping[str, str] | None = None) -> list[BaseRoute]:
     """POST /webhooks/github/{source} and POST /webhooks/jira/{source}."""
@@ -306,7 +319,16 @@ def webhook_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession
         receiver = configured.get(source)
         if receiver is None or receiver.config.kind != kind:
             return refusal(404, "NOT_FOUND", f"no {kind} webhook is configured for {source!r}")
-        body = await request.body()
+        # Who sent it and how much they send are known from the headers: a delivery
+        # that cannot be genuine is refused before its body is read.
+        if not request.headers.get(SIGNATURE_HEADERS[kind], "").strip():
+            log.warning("refused a %s webhook for %s: missing signature", kind, source)
+            return refusal(401, "UNAUTHENTICATED", "bad or missing webhook signature")
+        limit = settings.limits.max_webhook_body_bytes
+        body = await _body_within(request, limit)
+        if body is None:
+            return refusal(413, "PAYLOAD_TOO_LARGE", f"webhook body over {limit} bytes",
+                           {"Connection": "close"})
         if not signature_valid(receiver.secret.get_secret_value(), body,
                                request.headers.get(SIGNATURE_HEADERS[kind])):
             log.warning("refused a %s webhook for %s: bad or missing signature", kind, source)

@@ -6,19 +6,12 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from graphql import GraphQLError
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.tools import merge_types
 
-from api.limits import NoIntrospection, QueryCost
+from api.limits import GuardedValidation, NoIntrospection, QueryCost
 from api.schema.access import AccessMutation, AccessQuery
 from api.schema.change_bridge import ChangeBridgeMutation
 from api.schema.errors import shape_error
@@ -62,15 +55,13 @@ def build_schema(limits: LimitSettings | None = None, *,
                  introspection: bool = True) -> strawberry.Schema:
     """Guards are passed as factories so each operation gets its own instances."""
     limits = limits or LimitSettings()
-    # The depth and alias rules are built once: a new rule class per request would be a
-    # new key for the validation cache, so every request would be validated afresh.
-    rules: list[type[ASTValidationRule]] = [depth_rule(limits.max_depth, None),
-                                            alias_rule(limits.max_aliases)]
     extensions: list[Any] = [
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(AddValidationRules, rules),
         partial(ParserCache, maxsize=256),
-        partial(ValidationCache, maxsize=256),
+        # Depth, aliases and the fragment-expanded size are measured in one linear pass
+        # before the (cached) validation rules, which expand every fragment spread.
+        partial(GuardedValidation, max_selections=limits.max_selections,
+                max_depth=limits.max_depth, max_aliases=limits.max_aliases, maxsize=256),
         InputGuard,
         # After validation (cached above), so a costly but valid query is refused unrun.
         partial(QueryCost, max_cost=limits.max_cost, max_depth=limits.max_depth),

@@ -22,6 +22,7 @@ import uvicorn
 
 from api.app import create_app
 from api.demo import demo_connectors, demo_environ, seed
+from api.server import server_config
 from api.settings import load_settings
 from connectors.sandbox_world import build_world
 from tests.support.graphql import principal_step
@@ -76,7 +77,9 @@ def main() -> None:
 
     app = create_app(settings, environ=demo_environ(),
                      startup=[seed_step, principal_step(args.token)])
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    # The CLI's server configuration, so a killed or restarted hub behaves as served.
+    uvicorn.Server(server_config(app, settings.server, host="127.0.0.1", port=args.port,
+                                 log_level="warning")).run()
 
 
 if __name__ == "__main__":

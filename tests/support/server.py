@@ -14,13 +14,23 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from api.server import server_config
+from api.settings import ServerSettings
+
 
 @contextmanager
-def serve_asgi(app: ASGIApp, host: str = "127.0.0.1", lifespan: str = "on") -> Iterator[str]:
-    """Yield the base URL (``http://127.0.0.1:PORT``) while the app serves."""
-    # Heatshield writes its own access lines (api.request_log), without query strings.
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan=lifespan,  # type: ignore[arg-type]
-                            access_log=False)
+def serve_asgi(app: ASGIApp, host: str = "127.0.0.1", lifespan: str = "on",
+               server: ServerSettings | None = None) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:PORT``) while the app serves.
+
+    The uvicorn configuration is the CLI's (`api.server.server_config`), with the
+    app's own `[server]` settings when it carries them (`create_app`'s apps do).
+    """
+    if server is None:
+        settings = getattr(getattr(app, "state", None), "settings", None)
+        server = settings.server if settings is not None else ServerSettings()
+    config = server_config(app, server, host=host, port=0, log_level="warning",
+                           lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
