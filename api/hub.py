@@ -23,6 +23,7 @@ from connectors.base import (
     WorkItemSource,
 )
 from connectors.errors import UpstreamBadResponse, UpstreamError
+from connectors.records import dropped_from, failures_of
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -30,15 +31,32 @@ V = TypeVar("V")
 
 @dataclass(frozen=True, slots=True)
 class Fetched(Generic[V]):
-    """One key's answer: a value (maybe stale), an error, or both."""
+    """One key's answer: a value (maybe stale), an error, or both.
+
+    `dropped` names the records the source left out of `value` because they
+    could not be read; the value stands without them.
+    """
 
     value: V | None
     error: UpstreamError | None = None
     stale_age: float | None = None  # seconds, when `value` is a stale copy
+    dropped: tuple[UpstreamError, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def key_name(key: Any) -> str:
+    """How an error names a batch key: a link's key, a change number, a repository."""
+    if isinstance(key, str):
+        return key
+    named = getattr(key, "key", None)
+    if isinstance(named, str):
+        return named
+    if isinstance(key, tuple) and key and isinstance(key[0], str):
+        return key[0]
+    return str(key)
 
 
 class Hub:
@@ -77,6 +95,12 @@ class Hub:
         Fresh cache entries are used as they are; the rest of each source's
         keys go upstream in one call, all sources concurrently. A key the
         source does not return gets `missing`.
+
+        One key must not cost the others their data: a key the source answers
+        with an error (an `Answer`'s `failed`) gets that error alone, and when
+        the upstream refuses a whole batch for what it was asked (a 400 or 422:
+        one bad key among many), the keys are asked again by halves until the
+        key at fault is alone with its error.
         """
         results: dict[tuple[str, K], Fetched[V]] = {}
         wanted: dict[str, list[K]] = defaultdict(list)
@@ -84,9 +108,16 @@ class Hub:
             cache_key = (source, self._credential(source), operation, key)
             entry = self.cache.fresh(cache_key)
             if entry is not None:
-                results[(source, key)] = Fetched(entry.value)
+                value, dropped = entry.value
+                results[(source, key)] = Fetched(value, dropped=dropped)
             elif key not in wanted[source]:
                 wanted[source].append(key)
+
+        def failed(source: str, key: K, error: UpstreamError) -> None:
+            entry = self.cache.stale((source, self._credential(source), operation, key))
+            results[(source, key)] = Fetched(
+                entry.value[0] if entry else None, error,
+                entry.age(self.cache.now()) if entry else None)
 
         async def one_source(source: str, source_keys: list[K]) -> None:
             credential = self._credential(source)
@@ -95,16 +126,25 @@ class Hub:
                     raise UpstreamBadResponse(source, "no connector is configured with this name")
                 answer = await call(source, source_keys)
             except UpstreamError as error:
+                if error.blames_request and len(source_keys) > 1:
+                    half = len(source_keys) // 2
+                    await asyncio.gather(one_source(source, source_keys[:half]),
+                                         one_source(source, source_keys[half:]))
+                    return
+                if error.blames_request and error.key is None:
+                    error = error.for_key(key_name(source_keys[0]))
                 for key in source_keys:
-                    entry = self.cache.stale((source, credential, operation, key))
-                    results[(source, key)] = Fetched(
-                        entry.value if entry else None, error,
-                        entry.age(self.cache.now()) if entry else None)
+                    failed(source, key, error)
                 return
             for key in source_keys:
+                refused = failures_of(answer, key)
+                if refused is not None:
+                    failed(source, key, refused)
+                    continue
                 value = answer.get(key, missing)
-                self.cache.put((source, credential, operation, key), value)
-                results[(source, key)] = Fetched(value)
+                dropped = tuple(dropped_from(answer, key, value))
+                self.cache.put((source, credential, operation, key), (value, dropped))
+                results[(source, key)] = Fetched(value, dropped=dropped)
 
         await asyncio.gather(*(one_source(s, ks) for s, ks in wanted.items() if ks))
         return [results[(source, key)] for source, key in keys]

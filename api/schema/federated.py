@@ -37,15 +37,6 @@ def link_ref(row: m.SourceLink) -> c.LinkRef:
     return c.LinkRef(row.source, row.kind, row.external_key)
 
 
-def parse_compare(key: str) -> tuple[str, str, str] | None:
-    """`owner/repo@base...head` -> (repository, base, head)."""
-    repository, _, span = key.partition("@")
-    base, _, head = span.partition("...")
-    if not repository or not base or not head:
-        return None
-    return repository, base, head
-
-
 async def release_work(info: Info, release_id: int
                        ) -> list[tuple[str, list[c.WorkItem], bool, bool]]:
     """(source, items, stale, available) for each source the release links to."""
@@ -112,13 +103,13 @@ def change_requests(info: Info, records: Sequence[c.ChangeRecord]) -> list[Chang
 
 
 async def release_deployments(info: Info, release_id: int) -> list[Deployment]:
-    """Deployments of the head ref of each linked compare range."""
+    """Deployments of the ref each linked code range ends at (its kind says which)."""
     wanted: list[tuple[tuple[str, str, str | None], str]] = []
     for row in await info.context.loaders.links.load(release_id):
-        parsed = parse_compare(row.external_key) if row.kind is c.LinkKind.GITHUB_COMPARE \
-            else None
-        if parsed:
-            wanted.append(((row.source, parsed[0], None), parsed[2]))
+        connector = info.context.hub.connectors.get(row.source)
+        code = connector.code_ref(row.kind, row.external_key) if connector else None
+        if code:
+            wanted.append(((row.source, code[0], None), code[1]))
     fetched = await info.context.upstream.deployments.load_many([k for k, _ in wanted])
     found: list[c.Deployment] = []
     for (_, head), result in zip(wanted, fetched, strict=True):

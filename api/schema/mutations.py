@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import errors as service_errors
 from api.db import models as m
 from api.db.audit import record, snapshot
 from api.db.models import EnvironmentTier, LinkKind, ReleaseType
@@ -34,6 +35,7 @@ from api.schema.types import (
     ReleasePhase,
     SourceLink,
 )
+from connectors.errors import BadLinkKey
 
 M = TypeVar("M", bound=m.Base)
 UNSET: Any = strawberry.UNSET
@@ -561,6 +563,7 @@ class Mutation:
         if configured and source not in configured:
             raise bad_input(f"no connector named {source!r}; configured: "
                             f"{', '.join(sorted(configured))}", "link.source")
+        external_key = _link_key(info, source, link.kind, external_key)
         async with info.context.transaction() as session:
             release = await _get(session, m.Release, release_id, "Release", "releaseId")
             taken = await session.scalar(select(m.SourceLink.id).where(
@@ -583,6 +586,18 @@ class Mutation:
         return await _delete(info, m.SourceLink, id, "SourceLink", "link.delete",
                              lambda row: f"{row.source}:{row.external_key}",
                              lambda row: row.release_id)
+
+
+def _link_key(info: Info, source: str, kind: m.LinkKind, key: str) -> str:
+    """The key as the source's kind writes it; a key it cannot name is refused."""
+    connector = info.context.hub.connectors.get(source)
+    if connector is None:
+        return key
+    try:
+        return connector.parse_link(kind, key)
+    except BadLinkKey as error:
+        raise service_errors.bad_input(error.message, "link.externalKey",
+                                       reason=error.reason) from None
 
 
 async def _set_links(session: AsyncSession, table: Any, owner_column: str, owner_id: int,

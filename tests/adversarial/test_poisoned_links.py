@@ -10,7 +10,10 @@ the rest of its source stays.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,3 +287,83 @@ def test_a_crafted_key_never_makes_the_hub_request_a_path_outside_the_api(
             assert body.get("data"), body
             assert capture.raw_paths, "the hub asked GitHub nothing"
             assert capture.escaped() == [], capture.raw_paths
+
+
+# --------------------------------------------------------------------------- (b) refused batch
+
+
+@dataclass
+class RefusingJira:
+    """JIRA as the sandbox serves it, except that any search naming `poison` is answered
+    400 the way JIRA refuses a JQL it cannot run: one key spoils the whole query."""
+
+    upstream: str
+    poison: str
+    searches: int = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status, headers, content = await self._answer(scope, body)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def _answer(self, scope: Scope, body: bytes
+                      ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        path: str = scope["path"]
+        if path.endswith("/search/jql"):
+            self.searches += 1
+            jql = str(json.loads(body or b"{}").get("jql", ""))
+            if re.search(rf"\b{self.poison}\b", jql):
+                refusal = json.dumps({"errorMessages": [
+                    "Error in the JQL Query: the query could not be run."], "errors": {}})
+                return 400, [(b"content-type", b"application/json")], refusal.encode()
+        forwarded = {k.decode(): v.decode() for k, v in scope["headers"]
+                     if k.lower() not in (b"host", b"content-length")}
+        async with httpx.AsyncClient() as client:
+            response = await client.request(
+                scope["method"], f"{self.upstream}{path}",
+                params=scope["query_string"].decode(), content=body, headers=forwarded)
+        return response.status_code, [(b"content-type", b"application/json")], response.content
+
+
+def test_a_key_jira_refuses_costs_only_its_own_release_and_is_named(
+        upstreams: Upstreams, tmp_path: Path) -> None:
+    release = next(r for r in upstreams.world.releases if r.jira_version_id)
+    poison = str(release.jira_version_id)
+    refusing = RefusingJira(f"{upstreams.url}/sandbox/jira", poison)
+    with serve_asgi(refusing) as jira_url, \
+            fresh_database("sqlite", tmp_path) as database_url:
+        connectors = [c.model_dump() | {"timeout_seconds": 3, "max_retries": 0}
+                      for c in demo_connectors(upstreams.url)]
+        for connector in connectors:
+            if connector["kind"] == "jira":
+                connector["base_url"] = jira_url
+        # No stale copies, so what the refused key costs shows.
+        with start_hub(upstreams, database_url, "sqlite", connectors=connectors,
+                       federation={"cache_max_stale_seconds": 0}) as hub:
+            client = hub.client()
+            refusing.poison = "no-such-version"  # the baseline: nothing refused
+            baseline = client.post(WORK)
+            assert not baseline.get("errors"), baseline["errors"]
+            expected = _items_by_release(baseline)
+            refusing.poison, refusing.searches = poison, 0
+
+            body = client.post(WORK)
+
+    linked = sum(1 for items in expected.values() if any(s == "jira" for s, _ in items))
+    got = _items_by_release(body)
+    assert got == {key: items if key != release.key else
+                   {(s, k) for s, k in items if s != "jira"}
+                   for key, items in expected.items()}
+    errors = body.get("errors") or []
+    assert [(e["extensions"]["source"], e["extensions"]["key"]) for e in errors] == [
+        ("jira", poison)], errors
+    # Halving finds the key in about 2 log2(n) searches, not one per release.
+    assert refusing.searches <= 2 * math.ceil(math.log2(linked)) + 2, refusing.searches
