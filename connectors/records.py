@@ -302,7 +302,8 @@ class Answer(dict[K, V], Generic[K, V]):
         self.dropped: dict[K, list[UpstreamError]] = {}
 
     def fail(self, key: K, error: UpstreamError) -> None:
-        self.pop(key, None)
+        """`key` has no real value; a placeholder one may stay for callers that read the
+        answer as a plain mapping (the hub reads `failed` first)."""
         self.failed[key] = error
 
     def drop(self, key: K, error: UpstreamError) -> None:

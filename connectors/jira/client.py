@@ -187,12 +187,11 @@ class JiraConnector(Connector):
         for link in dict.fromkeys(links):
             if link.kind is not LinkKind.JIRA_VERSION:
                 continue
+            result[link] = []
             try:
                 wanted[link] = parse_version_key(self.parse_link(link.kind, link.key))
             except BadLinkKey as error:
                 result.fail(link, error)  # an old row: never sent upstream
-            else:
-                result[link] = []
         terms = list(dict.fromkeys(wanted.values()))
         pages = await _all(self._search(chunk)
                            for chunk in _chunks(terms, self.chunk_size))
