@@ -119,6 +119,10 @@ class Hub:
                 entry.value[0] if entry else None, error,
                 entry.age(self.cache.now()) if entry else None)
 
+        # Halving splits about log2(n) times per key at fault; past two such keys the
+        # upstream refuses most of what it is asked, and is not asked again and again.
+        splits = {source: 2 * max(1, len(ks)).bit_length() for source, ks in wanted.items()}
+
         async def one_source(source: str, source_keys: list[K]) -> None:
             credential = self._credential(source)
             try:
@@ -126,12 +130,13 @@ class Hub:
                     raise UpstreamBadResponse(source, "no connector is configured with this name")
                 answer = await call(source, source_keys)
             except UpstreamError as error:
-                if error.blames_request and len(source_keys) > 1:
+                if error.blames_request and len(source_keys) > 1 and splits[source] > 0:
+                    splits[source] -= 1
                     half = len(source_keys) // 2
                     await asyncio.gather(one_source(source, source_keys[:half]),
                                          one_source(source, source_keys[half:]))
                     return
-                if error.blames_request and error.key is None:
+                if error.blames_request and error.key is None and len(source_keys) == 1:
                     error = error.for_key(key_name(source_keys[0]))
                 for key in source_keys:
                     failed(source, key, error)

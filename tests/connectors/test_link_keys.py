@@ -192,3 +192,18 @@ async def test_records_left_out_are_kept_with_their_value_in_the_cache() -> None
     again = await hub.fetch_many("op", [("jira", "a")], call)  # a fresh cache hit
     assert [e.key for e in first[0].dropped] == [e.key for e in again[0].dropped] == ["r1"]
     await hub.aclose()
+
+
+async def test_a_source_that_refuses_every_batch_is_not_asked_again_and_again() -> None:
+    calls: list[list[str]] = []
+
+    async def call(source: str, keys: list[str]) -> dict[str, str]:
+        calls.append(keys)
+        raise UpstreamBadResponse(source, "POST /search: unexpected status 400", status=400)
+
+    hub = Hub({"jira": build(JiraConnector, "jira")})
+    keys = [f"k{i}" for i in range(100)]
+    fetched = await hub.fetch_many("op", [("jira", k) for k in keys], call)
+    assert all(f.error is not None and f.value is None for f in fetched)
+    assert len(calls) <= 2 * 2 * (100).bit_length() + 1, len(calls)  # not 2n - 1 = 199
+    await hub.aclose()
