@@ -20,6 +20,7 @@ from connectors.base import (
     ChangeSource,
     Connector,
     DeploymentSource,
+    LinkKind,
     WorkItemSource,
 )
 from connectors.errors import UpstreamBadResponse, UpstreamError
@@ -77,6 +78,12 @@ class Hub:
 
     def deployment_sources(self) -> dict[str, DeploymentSource]:
         return self.of_kind(DeploymentSource)
+
+    def parse_link(self, source: str, kind: LinkKind, key: str) -> str:
+        """`key` as the source's kind writes it, or `BadLinkKey` saying what is wrong;
+        a source with no connector here (none configured) keeps the key as given."""
+        connector = self.connectors.get(source)
+        return connector.parse_link(kind, key) if connector is not None else key
 
     def _credential(self, source: str) -> str:
         connector = self.connectors.get(source)

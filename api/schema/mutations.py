@@ -590,11 +590,8 @@ class Mutation:
 
 def _link_key(info: Info, source: str, kind: m.LinkKind, key: str) -> str:
     """The key as the source's kind writes it; a key it cannot name is refused."""
-    connector = info.context.hub.connectors.get(source)
-    if connector is None:
-        return key
     try:
-        return connector.parse_link(kind, key)
+        return info.context.hub.parse_link(source, kind, key)
     except BadLinkKey as error:
         raise service_errors.bad_input(error.message, "link.externalKey",
                                        reason=error.reason) from None
