@@ -22,6 +22,7 @@ from connectors.base import (
     ChangeSource,
     Connector,
     DeploymentSource,
+    LinkKind,
     WorkItemSource,
 )
 from connectors.errors import (
@@ -29,6 +30,7 @@ from connectors.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from connectors.records import dropped_from, failures_of
 
 log = logging.getLogger("heatshield.hub")
 
@@ -38,15 +40,32 @@ V = TypeVar("V")
 
 @dataclass(frozen=True, slots=True)
 class Fetched(Generic[V]):
-    """One key's answer: a value (maybe stale), an error, or both."""
+    """One key's answer: a value (maybe stale), an error, or both.
+
+    `dropped` names the records the source left out of `value` because they
+    could not be read; the value stands without them.
+    """
 
     value: V | None
     error: UpstreamError | None = None
     stale_age: float | None = None  # seconds, when `value` is a stale copy
+    dropped: tuple[UpstreamError, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def key_name(key: Any) -> str:
+    """How an error names a batch key: a link's key, a change number, a repository."""
+    if isinstance(key, str):
+        return key
+    named = getattr(key, "key", None)
+    if isinstance(named, str):
+        return named
+    if isinstance(key, tuple) and key and isinstance(key[0], str):
+        return key[0]
+    return str(key)
 
 
 class Hub:
@@ -77,6 +96,12 @@ class Hub:
     def deployment_sources(self) -> dict[str, DeploymentSource]:
         return self.of_kind(DeploymentSource)
 
+    def parse_link(self, source: str, kind: LinkKind, key: str) -> str:
+        """`key` as the source's kind writes it, or `BadLinkKey` saying what is wrong;
+        a source with no connector here (none configured) keeps the key as given."""
+        connector = self.connectors.get(source)
+        return connector.parse_link(kind, key) if connector is not None else key
+
     def _credential(self, source: str) -> str:
         connector = self.connectors.get(source)
         return connector.http.credential_fingerprint if connector else ""
@@ -98,6 +123,12 @@ class Hub:
         instant) bounds the wait: a source still working then answers from the
         stale copy (or empty) with `UpstreamTimeout`, and its call goes on in the
         background so its answer fills the cache for the next request.
+
+        One key must not cost the others their data: a key the source answers
+        with an error (an `Answer`'s `failed`) gets that error alone, and when
+        the upstream refuses a whole batch for what it was asked (a 400 or 422:
+        one bad key among many), the keys are asked again by halves until the
+        key at fault is alone with its error.
         """
         results: dict[tuple[str, K], Fetched[V]] = {}
         wanted: dict[str, list[K]] = defaultdict(list)
@@ -105,7 +136,8 @@ class Hub:
             cache_key = (source, self._credential(source), operation, key)
             entry = self.cache.fresh(cache_key)
             if entry is not None:
-                results[(source, key)] = Fetched(entry.value)
+                value, dropped = entry.value
+                results[(source, key)] = Fetched(value, dropped=dropped)
             elif key not in wanted[source]:
                 wanted[source].append(key)
 
@@ -133,20 +165,16 @@ class Hub:
                     source, "the call was dropped: too many calls to slow sources are still "
                             "running")
             else:
-                for key, value in task.result().items():
-                    results[(source, key)] = Fetched(value)
+                for key, fetched in task.result().items():
+                    results[(source, key)] = fetched
                 continue
-            credential = self._credential(source)
             for key in wanted[source]:
-                entry = self.cache.stale((source, credential, operation, key))
-                results[(source, key)] = Fetched(
-                    entry.value if entry else None, error,
-                    entry.age(self.cache.now()) if entry else None)
+                results[(source, key)] = self._stale(operation, source, key, error)
         return [results[(source, key)] for source, key in keys]
 
     def _call(self, operation: str, source: str, keys: list[K],
               call: Callable[[str, list[K]], Awaitable[Mapping[K, V]]],
-              missing: V | None) -> asyncio.Future[dict[K, V | None]]:
+              missing: V | None) -> asyncio.Future[dict[K, Fetched[V]]]:
         """The running call for these keys: requests asking the same at once share one."""
         ident = (source, self._credential(source), operation, tuple(keys))
         running = self._running.get(ident)
@@ -161,20 +189,56 @@ class Hub:
         if self._running.get(ident) is task:
             del self._running[ident]
 
+    def _stale(self, operation: str, source: str, key: K, error: UpstreamError
+               ) -> Fetched[V]:
+        """A failed key's answer: its stale copy when the cache still has one."""
+        entry = self.cache.stale((source, self._credential(source), operation, key))
+        if entry is None:
+            return Fetched(None, error)
+        value, dropped = entry.value
+        return Fetched(value, error, entry.age(self.cache.now()), dropped)
+
     async def _fetch(self, operation: str, source: str, keys: list[K],
                      call: Callable[[str, list[K]], Awaitable[Mapping[K, V]]],
-                     missing: V | None) -> dict[K, V | None]:
-        """One source's call; its answer goes to the cache, whoever still waits for it."""
+                     missing: V | None) -> dict[K, Fetched[V]]:
+        """One source's call; its answers go to the cache, whoever still waits for them."""
         credential = self._credential(source)
         generation = self.cache.generation
-        if source not in self.connectors:
-            raise UpstreamBadResponse(source, "no connector is configured with this name")
-        answer = await call(source, keys)
-        found: dict[K, V | None] = {}
-        for key in keys:
-            value = answer.get(key, missing)
-            self.cache.put((source, credential, operation, key), value, generation=generation)
-            found[key] = value
+        found: dict[K, Fetched[V]] = {}
+        # Halving splits about log2(n) times per key at fault; past two such keys the
+        # upstream refuses most of what it is asked, and is not asked again and again.
+        splits = [2 * max(1, len(keys)).bit_length()]
+
+        async def ask(some: list[K]) -> None:
+            try:
+                if source not in self.connectors:
+                    raise UpstreamBadResponse(source, "no connector is configured with this name")
+                answer = await call(source, some)
+            except UpstreamError as error:
+                if error.blames_request and len(some) > 1 and splits[0] > 0:
+                    splits[0] -= 1
+                    half = len(some) // 2
+                    await asyncio.gather(ask(some[:half]), ask(some[half:]))
+                    return
+                if error.blames_request and error.key is None and len(some) == 1:
+                    error = error.for_key(key_name(some[0]))
+                if len(some) == len(keys):
+                    raise error from None  # the whole call failed: the source's error
+                for key in some:
+                    found[key] = self._stale(operation, source, key, error)
+                return
+            for key in some:
+                refused = failures_of(answer, key)
+                if refused is not None:
+                    found[key] = self._stale(operation, source, key, refused)
+                    continue
+                value = answer.get(key, missing)
+                dropped = tuple(dropped_from(answer, key, value))
+                self.cache.put((source, credential, operation, key), (value, dropped),
+                               generation=generation)
+                found[key] = Fetched(value, dropped=dropped)
+
+        await ask(keys)
         return found
 
     def _leave_running(self, task: asyncio.Future[Any]) -> None:

@@ -91,13 +91,10 @@ def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
 
     `options` go to `uvicorn.Config` as they are (proxy headers); the limits
     against slow clients are set here and nowhere else. uvicorn's own access log
-    is off: `api.request_log.RequestLog` writes access lines without query strings.
+    is off: `api.request_log.RequestLog` writes access lines without query strings
+    (the CLI passes `log_config=api.request_log.uvicorn_log_config(...)` to print them).
     """
-    from api.request_log import uvicorn_log_config
-
-    defaults: dict[str, Any] = {"access_log": False,
-                                "log_config": uvicorn_log_config(log_level)}
-    options = defaults | options
+    options = {"access_log": False} | options
     return uvicorn.Config(
         app, host=host or server.host, port=server.port if port is None else port,
         log_level=log_level, lifespan=lifespan,  # type: ignore[arg-type]

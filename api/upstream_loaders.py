@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from api.hub import Fetched, Hub
 from connectors.base import (
+    Answer,
     ChangeRecord,
     ChangeSource,
     ChangeState,
@@ -25,6 +26,7 @@ from connectors.base import (
     WorkItem,
     WorkItemSource,
 )
+from connectors.records import dropped_from
 
 ChangeKey = tuple[str, str]  # (source, number)
 DeploymentKey = tuple[str, str, str | None]  # (source, repository, environment)
@@ -74,13 +76,19 @@ class UpstreamLoaders:
             by_environment: dict[str | None, list[str]] = defaultdict(list)
             for repository, environment in wanted:
                 by_environment[environment].append(repository)
-            result: dict[tuple[str, str | None], list[Deployment]] = {
-                key: [] for key in wanted}
+            result: Answer[tuple[str, str | None], list[Deployment]] = Answer(
+                {key: [] for key in wanted})
             for environment, repositories in by_environment.items():
-                for deployment in await connector.deployments(repositories, environment):
+                found = await connector.deployments(repositories, environment)
+                for deployment in found:
                     key = (deployment.repository, environment)
                     if key in result:
                         result[key].append(deployment)
+                # A deployment left out is named "<repository> ...": its repository's key.
+                for dropped in dropped_from(None, None, found):
+                    for repository in repositories:
+                        if (dropped.key or "").partition(" ")[0] == repository:
+                            result.drop((repository, environment), dropped)
             return result
 
         return await self.hub.fetch_many(

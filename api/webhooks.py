@@ -86,13 +86,6 @@ def already_reached(current: ChangeState, target: ChangeState) -> bool:
     return LIFECYCLE.index(current) >= LIFECYCLE.index(target)
 
 
-def compare_matches(external_key: str, repository: str, ref: str) -> bool:
-    """Whether a compare link `owner/repo@base...head` is that repository deployed at `ref`."""
-    repo, _, span = external_key.partition("@")
-    _, dots, head = span.partition("...")
-    return bool(dots) and repo.casefold() == repository.casefold() and head == ref
-
-
 @dataclass(frozen=True, slots=True)
 class DeploymentReport:
     """What a `deployment_status` event says happened."""
@@ -180,8 +173,13 @@ class DeploymentMover:
                        m.SourceLink.kind == m.LinkKind.GITHUB_COMPARE,
                        m.SourceLink.external_key.istartswith(prefix, autoescape=True))
                 .order_by(m.Release.key))).all()
+        connector = self.hub.connectors.get(self.source)
+        if connector is None:
+            return []
+        deployed = (report.repository.casefold(), report.ref)
         return [(release_id, key) for release_id, external_key, key in rows
-                if compare_matches(external_key, report.repository, report.ref)]
+                if (code := connector.code_ref(m.LinkKind.GITHUB_COMPARE, external_key))
+                and (code[0].casefold(), code[1]) == deployed]
 
     async def _changes(self, release_ids: Sequence[int]) -> list[tuple[int, str, str]]:
         if not release_ids:

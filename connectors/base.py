@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from typing import ClassVar, Self
 
 from connectors.config import ConnectorConfig
-from connectors.http import UpstreamClient
+from connectors.errors import BadLinkKey
+from connectors.http import UpstreamClient, has_control
 from connectors.records import (
+    Answer,
     ApprovalState,
     BreakerState,
     ChangeDraft,
@@ -27,6 +29,7 @@ from connectors.records import (
     LinkKind,
     LinkRef,
     PullRequest,
+    Records,
     RepositoryIssue,
     RiskLevel,
     SourceHealth,
@@ -42,6 +45,7 @@ from connectors.records import (
 )
 
 __all__ = [
+    "Answer",
     "ApprovalState",
     "BreakerState",
     "ChangeDraft",
@@ -58,6 +62,7 @@ __all__ = [
     "LinkKind",
     "LinkRef",
     "PullRequest",
+    "Records",
     "RepositoryIssue",
     "RiskLevel",
     "SourceHealth",
@@ -129,6 +134,36 @@ class Connector:
             last_error_message=snap.last_error_message,
             last_error_at=snap.last_error_at,
         )
+
+    # ------------------------------------------------------------------ link keys
+
+    def parse_link(self, kind: LinkKind, key: str) -> str:
+        """The canonical form of a link key of `kind`, or `BadLinkKey` saying what is wrong.
+
+        The one place a kind's key format lives: `linkSource` refuses what this
+        refuses, and reads answer an old row it refuses with that error instead
+        of sending it upstream. Kinds override it; this default takes any
+        printable key, for kinds that bring no format of their own.
+        """
+        return self.plain_key(key)
+
+    def plain_key(self, key: str) -> str:
+        """`key` without surrounding blanks; empty or with control characters is refused."""
+        text = key.strip()
+        if not text:
+            raise BadLinkKey(self.name, key, "is empty")
+        if has_control(text):
+            raise BadLinkKey(self.name, key, "contains a control character")
+        return text
+
+    def wrong_kind(self, kind: LinkKind, key: str) -> BadLinkKey:
+        return BadLinkKey(self.name, key, f"cannot be a {kind.value} link: a "
+                          f"{self.settings.kind} source has none")
+
+    def code_ref(self, kind: LinkKind, key: str) -> tuple[str, str] | None:
+        """(repository, ref) that a link names in code, to match deployments; None when
+        the link names no code (or is invalid)."""
+        return None
 
     def canonical(self, raw: str, defaults: Mapping[str, E], fallback: E) -> E:
         """`map_status` with this instance's `status_map` overrides."""

@@ -8,7 +8,7 @@ headers or query strings, so it can be shown as-is in a GraphQL error.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Self
 
 
 class ErrorCode(enum.StrEnum):
@@ -20,6 +20,7 @@ class ErrorCode(enum.StrEnum):
     UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"
     UPSTREAM_BAD_RESPONSE = "UPSTREAM_BAD_RESPONSE"
     UPSTREAM_REFUSED = "UPSTREAM_REFUSED"
+    BAD_LINK_KEY = "BAD_LINK_KEY"
 
 
 class UpstreamError(Exception):
@@ -40,12 +41,15 @@ class UpstreamError(Exception):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        key: str | None = None,
     ) -> None:
         super().__init__(f"{source}: {message}")
         self.source = source
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        #: The one key (link key, change number, record key) the failure is tied to, if any.
+        self.key = key
         #: Set once the HTTP layer has counted it in health, so it is counted once.
         self.recorded = False
 
@@ -59,7 +63,25 @@ class UpstreamError(Exception):
             ext["status"] = self.status
         if self.retry_after is not None:
             ext["retryAfter"] = round(self.retry_after, 3)
+        if self.key is not None:
+            ext["key"] = self.key
         return ext
+
+    @property
+    def blames_request(self) -> bool:
+        """Whether the upstream refused what was asked (400, 413, 414, 422) rather than
+        failing: a smaller batch, without the key at fault, may then succeed."""
+        return self.status in (400, 413, 414, 422)
+
+    def for_key(self, key: str) -> Self:
+        """The same failure, tied to one key (named in the message too)."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.key = key
+        if key not in self.message:
+            clone.message = f"{self.message} (key {key!r})"
+        Exception.__init__(clone, f"{clone.source}: {clone.message}")
+        return clone
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -102,6 +124,33 @@ class UpstreamRefused(UpstreamError):
 
     code = ErrorCode.UPSTREAM_REFUSED
     upstream_fault = False
+
+
+class BadLinkKey(UpstreamError):
+    """A link key its kind cannot name: refused when linked, reported for old rows.
+
+    Nothing is sent upstream for such a key, so it never counts against the
+    source's health; the message quotes the key (escaped) and says what is wrong.
+    """
+
+    code = ErrorCode.BAD_LINK_KEY
+    upstream_fault = False
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        super().__init__(source, f"link key {key!r} {reason}", key=key)
+        self.reason = reason
+
+
+class UnsafeRequest(UpstreamError):
+    """A request built from data would leave the upstream's API (a dot segment, a
+    control character): refused before it is sent, credentials and all."""
+
+    code = ErrorCode.BAD_LINK_KEY
+    upstream_fault = False
+
+    @property
+    def blames_request(self) -> bool:
+        return True
 
 
 class ConnectorConfigError(ValueError):

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import random
 import time
+import unicodedata
 from collections import Counter, OrderedDict
 from collections.abc import (
     AsyncGenerator,
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
 import httpx
 import stamina
@@ -37,6 +39,7 @@ from pydantic import SecretStr
 from connectors.config import AuthSecrets, ConnectorConfig
 from connectors.errors import (
     ErrorCode,
+    UnsafeRequest,
     UpstreamAuthFailed,
     UpstreamBadResponse,
     UpstreamError,
@@ -52,6 +55,34 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _DEDUPE_METHODS = frozenset({"GET", "HEAD"})
 _FROM_CACHE = "heatshield.from_etag_cache"
 E = TypeVar("E", bound=UpstreamError)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def has_control(text: str) -> bool:
+    """Control, format (bidi overrides, zero-width) and line/paragraph separator characters."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
+
+
+def segment(value: str) -> str:
+    """One URL path segment from data (a key, a name), percent-encoded whole.
+
+    `/` is encoded too, so a value stays one segment; `.` and `..`, which
+    would walk the path, and control characters are refused with ValueError.
+    """
+    if value in ("", ".", "..") or has_control(value):
+        raise ValueError(f"{value!r} cannot be a URL path segment")
+    return quote(value, safe="")
+
+
+def api_path(*segments: str) -> str:
+    """A relative path of literal words and already-`segment`ed parts, checked once more."""
+    path = "/".join(segments)
+    for part in path.split("/"):
+        if unquote(part) in (".", ".."):
+            raise ValueError("a URL path must not have dot segments")
+    return path
 
 
 # --------------------------------------------------------------------------- redaction
@@ -582,6 +613,7 @@ class UpstreamClient:
         """Send one logical call; see the class docstring for what raises."""
         accepted = frozenset(accept)
         method = method.upper()
+        self._check_path(path)
         request = self._client.build_request(method, path, params=params, json=json,
                                              data=data, headers=headers)
         self._check_origin(request)
@@ -636,7 +668,8 @@ class UpstreamClient:
         if error.recorded:
             return error
         self._note_error(error)
-        if error.upstream_fault:
+        # A refused request (400, 422: one bad key) says nothing about the upstream's health.
+        if error.upstream_fault and not error.blames_request:
             self.breaker.record_bad_answer()
         return error
 
@@ -647,6 +680,20 @@ class UpstreamClient:
         url, base = request.url, self.base_url
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
             raise UpstreamBadResponse(self.name, "refusing to follow a URL to another host")
+
+    def _check_path(self, path: str) -> None:
+        """A path built from data stays inside the API root; the token goes where it goes.
+
+        Absolute URLs (pagination links, a configured GraphQL endpoint) are the
+        upstream's or the operator's own and only need to stay on the host.
+        """
+        url = httpx.URL(path) if not has_control(path) else None
+        if url is not None and url.is_absolute_url:
+            return
+        raw = path.partition("?")[0].partition("#")[0]
+        if has_control(raw) or any(unquote(part) in (".", "..") for part in raw.split("/")):
+            raise UnsafeRequest(self.name, "refusing a request path with a dot segment or a "
+                                "control character")
 
     def _key(self, request: httpx.Request) -> tuple[str, ...]:
         varying = sorted(f"{k.lower()}:{v}" for k, v in request.headers.items()

@@ -12,9 +12,9 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
-from connectors.errors import ErrorCode
+from connectors.errors import ErrorCode, UpstreamError
 
 # --------------------------------------------------------------------------- enums
 
@@ -279,10 +279,65 @@ class SourceHealth:
 # --------------------------------------------------------------------------- protocols
 
 
+# --------------------------------------------------------------------------- partial answers
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+
+class Answer(dict[K, V], Generic[K, V]):
+    """A batch read's values by key, with what went wrong for single keys.
+
+    One bad key or one malformed record must not cost the other keys their
+    data, so a kind reports them here instead of raising: `failed[key]` when
+    the key could not be answered at all (its link key is invalid, its record
+    cannot be read), `dropped[key]` for records left out of a value that
+    stands without them. A plain dict answer is one where nothing went wrong.
+    """
+
+    def __init__(self, values: Mapping[K, V] | None = None) -> None:
+        super().__init__(values or {})
+        self.failed: dict[K, UpstreamError] = {}
+        self.dropped: dict[K, list[UpstreamError]] = {}
+
+    def fail(self, key: K, error: UpstreamError) -> None:
+        """`key` has no real value; a placeholder one may stay for callers that read the
+        answer as a plain mapping (the hub reads `failed` first)."""
+        self.failed[key] = error
+
+    def drop(self, key: K, error: UpstreamError) -> None:
+        self.dropped.setdefault(key, []).append(error)
+
+
+class Records(list[T], Generic[T]):
+    """A list read, with the records left out because they could not be mapped."""
+
+    def __init__(self, values: Sequence[T] = (),
+                 dropped: Sequence[UpstreamError] = ()) -> None:
+        super().__init__(values)
+        self.dropped: list[UpstreamError] = list(dropped)
+
+
+def failures_of(answer: object, key: object) -> UpstreamError | None:
+    """The error a batch answer gives for `key` instead of a value, if any."""
+    return answer.failed.get(key) if isinstance(answer, Answer) else None
+
+
+def dropped_from(answer: object, key: object, value: object) -> list[UpstreamError]:
+    """Records left out of `key`'s value, by the answer or by the value itself."""
+    found = list(answer.dropped.get(key, [])) if isinstance(answer, Answer) else []
+    if isinstance(value, Records):
+        found += value.dropped
+    return found
+
+
 @runtime_checkable
 class WorkItemSource(Protocol):
     async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
-        """Items for many links in as few upstream calls as the API allows."""
+        """Items for many links in as few upstream calls as the API allows.
+
+        May return an `Answer` to report a bad link or a left-out record."""
         ...
 
 
@@ -296,12 +351,14 @@ class VersionSource(Protocol):
 @runtime_checkable
 class ChangeSource(Protocol):
     async def changes(self, numbers: Sequence[str]) -> Mapping[str, ChangeRecord]:
-        """Changes by number, batched; numbers not found are absent from the result."""
+        """Changes by number, batched; numbers not found are absent from the result
+        (an `Answer` says which could not be read)."""
         ...
 
     async def search_changes(self, state: ChangeState | None = None,
                              window: TimeWindow | None = None) -> list[ChangeRecord]:
-        """Changes in a state and/or whose planned window overlaps `window`."""
+        """Changes in a state and/or whose planned window overlaps `window`
+        (a `Records` says which were left out)."""
         ...
 
     async def create_change(self, draft: ChangeDraft) -> ChangeRecord:

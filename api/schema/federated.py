@@ -42,15 +42,6 @@ def link_ref(row: m.SourceLink) -> c.LinkRef:
     return c.LinkRef(row.source, row.kind, row.external_key)
 
 
-def parse_compare(key: str) -> tuple[str, str, str] | None:
-    """`owner/repo@base...head` -> (repository, base, head)."""
-    repository, _, span = key.partition("@")
-    base, _, head = span.partition("...")
-    if not repository or not base or not head:
-        return None
-    return repository, base, head
-
-
 WorkBySource = list[tuple[str, list[c.WorkItem], bool, bool]]
 Problems = tuple[Fetched[Any], ...]
 
@@ -113,7 +104,7 @@ async def _work_of(context: Context, rows: Sequence[m.SourceLink]) -> ReleaseWor
     return ReleaseWork(
         sources=[(source, sorted(items.values(), key=_item_order), stale, available)
                  for source, (items, stale, available) in by_source.items()],
-        problems=tuple(result for result in fetched if not result.ok))
+        problems=tuple(result for result in fetched if not result.ok or result.dropped))
 
 
 def _item_order(item: c.WorkItem) -> tuple[str, int, str]:
@@ -152,7 +143,7 @@ async def _changes_of(context: Context, rows: Sequence[m.SourceLink]) -> Release
     fetched = await context.upstream.changes.load_many(keys)
     return ReleaseChanges(records=[r.value for r in fetched if r.value is not None],
                           known=all(r.ok for r in fetched),
-                          problems=tuple(r for r in fetched if not r.ok))
+                          problems=tuple(r for r in fetched if not r.ok or r.dropped))
 
 
 async def release_changes(info: Info, release_id: int) -> list[c.ChangeRecord]:
@@ -169,13 +160,13 @@ def change_requests(info: Info, records: Sequence[c.ChangeRecord]) -> list[Chang
 
 
 async def release_deployments(info: Info, release_id: int) -> list[Deployment]:
-    """Deployments of the head ref of each linked compare range."""
+    """Deployments of the ref each linked code range ends at (its kind says which)."""
     wanted: list[tuple[tuple[str, str, str | None], str]] = []
     for row in await info.context.loaders.links.load(release_id):
-        parsed = parse_compare(row.external_key) if row.kind is c.LinkKind.GITHUB_COMPARE \
-            else None
-        if parsed:
-            wanted.append(((row.source, parsed[0], None), parsed[2]))
+        connector = info.context.hub.connectors.get(row.source)
+        code = connector.code_ref(row.kind, row.external_key) if connector else None
+        if code:
+            wanted.append(((row.source, code[0], None), code[1]))
     fetched = await info.context.upstream.deployments.load_many([k for k, _ in wanted])
     found: list[c.Deployment] = []
     for (_, head), result in zip(wanted, fetched, strict=True):

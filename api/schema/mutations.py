@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import errors as service_errors
 from api.db import models as m
 from api.db.audit import record, snapshot
 from api.db.models import EnvironmentTier, LinkKind, ReleaseType
@@ -43,6 +44,7 @@ from api.services.releases import (
     ReleasePatch,
     ReleaseService,
 )
+from connectors.errors import BadLinkKey
 
 M = TypeVar("M", bound=m.Base)
 UNSET: Any = strawberry.UNSET
@@ -501,6 +503,7 @@ class Mutation:
         if configured and source not in configured:
             raise bad_input(f"no connector named {source!r}; configured: "
                             f"{', '.join(sorted(configured))}", "link.source")
+        external_key = _link_key(info, source, link.kind, external_key)
         row = await _releases(info).link(
             _ref(release_id, "Release", "releaseId"), source=source, kind=link.kind,
             external_key=external_key, expected_version=expected_version)
@@ -513,6 +516,15 @@ class Mutation:
     ) -> DeletePayload:
         await _releases(info).unlink(_ref(id, "SourceLink"), expected_version)
         return DeletePayload(id=id)
+
+
+def _link_key(info: Info, source: str, kind: m.LinkKind, key: str) -> str:
+    """The key as the source's kind writes it; a key it cannot name is refused."""
+    try:
+        return info.context.hub.parse_link(source, kind, key)
+    except BadLinkKey as error:
+        raise service_errors.bad_input(error.message, "link.externalKey",
+                                       reason=error.reason) from None
 
 
 async def _set_links(session: AsyncSession, table: Any, owner_column: str, owner_id: int,

@@ -10,26 +10,37 @@ from strawberry.extensions import SchemaExtension
 
 from api.hub import Fetched
 from api.schema.context import Info
+from connectors.errors import UpstreamError
 
 
 def report(info: Info, fetched: Fetched[Any]) -> None:
-    """Record `fetched`'s error (once per source and field) for the response."""
-    if fetched.error is None:
-        return
-    extensions = fetched.error.extensions()
-    if fetched.stale_age is not None:
+    """Record `fetched`'s error, and each record it left out, for the response.
+
+    Each is reported once per field, source and key: a source that failed for
+    a whole batch says so once, a bad key or an unreadable record once each.
+    """
+    if fetched.error is not None:
+        _add(info, fetched.error, fetched.stale_age)
+    for dropped in fetched.dropped:
+        _add(info, dropped, None)
+
+
+def _add(info: Info, error: UpstreamError, stale_age: float | None) -> None:
+    extensions = error.extensions()
+    if stale_age is not None:
         extensions["stale"] = True
-        extensions["ageSeconds"] = round(fetched.stale_age, 1)
+        extensions["ageSeconds"] = round(stale_age, 1)
     path = info.path.as_list()
     for existing in info.context.partial_errors:
-        if existing.path == path and (existing.extensions or {}).get("source") == \
-                extensions["source"]:
+        known = existing.extensions or {}
+        if existing.path == path and known.get("source") == extensions["source"] \
+                and known.get("key") == extensions.get("key"):
             return
-    message = fetched.error.message
-    if fetched.stale_age is not None:
-        message += f" (showing data from {round(fetched.stale_age)} s ago)"
+    message = error.message
+    if stale_age is not None:
+        message += f" (showing data from {round(stale_age)} s ago)"
     info.context.partial_errors.append(
-        GraphQLError(f"{fetched.error.source}: {message}", path=path, extensions=extensions))
+        GraphQLError(f"{error.source}: {message}", path=path, extensions=extensions))
 
 
 class PartialResults(SchemaExtension):

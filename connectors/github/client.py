@@ -33,19 +33,21 @@ from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequenc
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from connectors.base import (
+    Answer,
     Connector,
     Deployment,
     LinkKind,
     LinkRef,
     PullRequest,
+    Records,
     VersionRef,
     WorkItem,
 )
 from connectors.config import ConnectorConfig
 from connectors.errors import (
+    BadLinkKey,
     UpstreamAuthFailed,
     UpstreamBadResponse,
     UpstreamError,
@@ -53,7 +55,7 @@ from connectors.errors import (
 )
 from connectors.github import mapping
 from connectors.github.mapping import CompareKey, MilestoneKey
-from connectors.http import UpstreamClient, retry_after_seconds
+from connectors.http import UpstreamClient, api_path, retry_after_seconds, segment
 
 T = TypeVar("T")
 
@@ -117,25 +119,58 @@ class GitHubConnector(Connector):
 
     # ------------------------------------------------------------------ protocols
 
+    # ------------------------------------------------------------------ link keys
+
+    def parse_link(self, kind: LinkKind, key: str) -> str:
+        """`owner/repo#N` milestones and `owner/repo@base...head` ranges, canonical."""
+        text = self.plain_key(key)
+        try:
+            if kind is LinkKind.GITHUB_MILESTONE:
+                return str(mapping.parse_milestone_key(text))
+            if kind is LinkKind.GITHUB_COMPARE:
+                return str(mapping.parse_compare_key(text))
+        except ValueError as exc:
+            raise BadLinkKey(self.name, key, str(exc)) from None
+        raise self.wrong_kind(kind, key)
+
+    def code_ref(self, kind: LinkKind, key: str) -> tuple[str, str] | None:
+        """A compare range is deployed when its head is."""
+        if kind is not LinkKind.GITHUB_COMPARE:
+            return None
+        try:
+            compare = mapping.parse_compare_key(key)
+        except ValueError:
+            return None
+        return compare.repository, compare.head
+
+    # ------------------------------------------------------------------ protocols
+
     async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
-        """Items of milestones and compare ranges; an unknown or malformed one has none."""
-        result: dict[LinkRef, list[WorkItem]] = {link: [] for link in links}
+        """Items of milestones and compare ranges; an unknown one has none, a malformed
+        one an error of its own, and an item that cannot be read is left out, named."""
+        result: Answer[LinkRef, list[WorkItem]] = Answer({link: [] for link in links})
         milestones: dict[LinkRef, MilestoneKey] = {}
         compares: dict[LinkRef, CompareKey] = {}
-        for link in result:
+        for link in list(result):
+            if link.kind not in (LinkKind.GITHUB_MILESTONE, LinkKind.GITHUB_COMPARE):
+                continue
             try:
-                if link.kind is LinkKind.GITHUB_MILESTONE:
-                    milestones[link] = mapping.parse_milestone_key(link.key)
-                elif link.kind is LinkKind.GITHUB_COMPARE:
-                    compares[link] = mapping.parse_compare_key(link.key)
-            except ValueError:
-                continue  # the link names nothing GitHub could have
+                canonical = self.parse_link(link.kind, link.key)
+            except BadLinkKey as error:
+                result.fail(link, error)  # an old row: never sent upstream
+                continue
+            if link.kind is LinkKind.GITHUB_MILESTONE:
+                milestones[link] = mapping.parse_milestone_key(canonical)
+            else:
+                compares[link] = mapping.parse_compare_key(canonical)
         by_milestone, by_range = await self._all([self._milestone_items(milestones.values()),
                                                   self._compare_items(compares.values())])
-        for link, milestone in milestones.items():
-            result[link] = list(by_milestone.get(milestone, []))
-        for link, compare in compares.items():
-            result[link] = list(by_range.get(compare, []))
+        for found, keys in ((by_milestone, milestones), (by_range, compares)):
+            for link, key in keys.items():
+                items = found.get(key, Records())
+                result[link] = list(items)
+                for dropped in items.dropped:
+                    result.drop(link, dropped)
         return result
 
     async def versions(self, containers: Sequence[str]) -> list[VersionRef]:
@@ -151,25 +186,26 @@ class GitHubConnector(Connector):
         repos = [r for r in dict.fromkeys(repositories) if self._valid_repository(r)]
         chunks = [repos[i:i + self.graphql_batch]
                   for i in range(0, len(repos), self.graphql_batch)]
-        found: dict[str, list[Deployment]] = {}
+        found: dict[str, Records[Deployment]] = {}
         for part in await self._all([self._deployment_chunk(c, environment) for c in chunks]):
             found.update(part)
-        return [deployment for repo in repos for deployment in found.get(repo, [])]
+        return Records([deployment for repo in repos for deployment in found.get(repo, [])],
+                       [error for repo in repos for error in found.get(repo, Records()).dropped])
 
     # ------------------------------------------------------------------ milestones
 
-    async def _milestone_items(self, keys: Any) -> dict[Any, list[WorkItem]]:
+    async def _milestone_items(self, keys: Any) -> dict[Any, Records[WorkItem]]:
         unique: list[MilestoneKey] = list(dict.fromkeys(keys))
         chunks = [unique[i:i + self.graphql_batch]
                   for i in range(0, len(unique), self.graphql_batch)]
-        found: dict[Any, list[WorkItem]] = {}
+        found: dict[Any, Records[WorkItem]] = {}
         for part in await self._all([self._milestone_chunk(chunk) for chunk in chunks]):
             found.update(part)
         return found
 
-    async def _milestone_chunk(self, chunk: list[MilestoneKey]) -> dict[Any, list[WorkItem]]:
+    async def _milestone_chunk(self, chunk: list[MilestoneKey]) -> dict[Any, Records[WorkItem]]:
         """First pages of a chunk of milestones in one query, then rounds of follow-ups."""
-        found: dict[Any, list[WorkItem]] = {}
+        found: dict[Any, Records[WorkItem]] = {}
         follow: list[_Follow] = []
         params: list[str] = []
         parts: list[str] = []
@@ -190,7 +226,7 @@ class GitHubConnector(Connector):
                 milestone = repo.get("milestone") if isinstance(repo, Mapping) else None
                 if not isinstance(milestone, Mapping):
                     continue  # no such repository or milestone
-                items = found.setdefault(key, [])
+                items = found.setdefault(key, Records())
                 for name in _CONNECTION_FIELDS:
                     follow += self._read(key, name, milestone[name], milestone["title"], items)
         while follow:
@@ -201,7 +237,7 @@ class GitHubConnector(Connector):
         return found
 
     async def _follow_up(self, batch: list[_Follow],
-                         found: dict[Any, list[WorkItem]]) -> list[_Follow]:
+                         found: dict[Any, Records[WorkItem]]) -> list[_Follow]:
         params: list[str] = []
         parts: list[str] = []
         variables: dict[str, Any] = {}
@@ -225,23 +261,21 @@ class GitHubConnector(Connector):
                     raise self._bad(f"milestone {item.key.repository}#{item.key.number} "
                                     "vanished while it was being paged")
                 more += self._read(item.key, item.connection, milestone[item.connection],
-                                   item.title, found.setdefault(item.key, []))
+                                   item.title, found.setdefault(item.key, Records()))
         return more
 
     def _read(self, key: MilestoneKey, name: str, connection: Mapping[str, Any], title: str,
-              into: list[WorkItem]) -> list[_Follow]:
-        """Map one page of a connection; the follow-up it needs, if any."""
+              into: Records[WorkItem]) -> list[_Follow]:
+        """Map one page of a connection, item by item; the follow-up it needs, if any."""
+        mapper = mapping.issue_from_graphql if name == "issues" else mapping.pull_from_graphql
         for node in connection["nodes"]:
             if node is None:  # an item the token may not see
                 continue
-            if name == "issues":
-                into.append(mapping.issue_from_graphql(
-                    node, source=self.name, repository=key.repository, milestone=title,
-                    status_map=self.settings.status_map))
-            else:
-                into.append(mapping.pull_from_graphql(
-                    node, source=self.name, repository=key.repository, milestone=title,
-                    status_map=self.settings.status_map))
+            try:
+                into.append(mapper(node, source=self.name, repository=key.repository,
+                                   milestone=title, status_map=self.settings.status_map))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                into.dropped.append(self._unreadable(key.repository, name, node, exc))
         page = connection["pageInfo"]
         if page["hasNextPage"]:
             if not page.get("endCursor"):
@@ -251,20 +285,28 @@ class GitHubConnector(Connector):
 
     # ------------------------------------------------------------------ compare ranges
 
-    async def _compare_items(self, keys: Any) -> dict[Any, list[WorkItem]]:
+    async def _compare_items(self, keys: Any) -> dict[Any, Records[WorkItem]]:
         unique: list[CompareKey] = list(dict.fromkeys(keys))
         numbers = await self._all([self._compare_numbers(key) for key in unique])
         wanted = [(key.owner, key.repo, n) for key, found in zip(unique, numbers, strict=True)
                   for n in found]
         pulls = await self._pulls(list(dict.fromkeys(wanted)))
-        return {key: [pulls[(key.owner, key.repo, n)] for n in found
-                      if (key.owner, key.repo, n) in pulls]
-                for key, found in zip(unique, numbers, strict=True)}
+        result: dict[Any, Records[WorkItem]] = {}
+        for key, found in zip(unique, numbers, strict=True):
+            items: Records[WorkItem] = Records()
+            for n in found:
+                pull = pulls.get((key.owner, key.repo, n))
+                if isinstance(pull, UpstreamError):
+                    items.dropped.append(pull)
+                elif pull is not None:
+                    items.append(pull)
+            result[key] = items
+        return result
 
     async def _compare_numbers(self, key: CompareKey) -> list[int]:
         """Numbers of the pull requests whose merges lie in the range, in merge order."""
-        path = (f"repos/{key.owner}/{key.repo}/compare/"
-                f"{quote(key.base, safe='/')}...{quote(key.head, safe='/')}")
+        path = api_path("repos", segment(key.owner), segment(key.repo), "compare",
+                        segment(key.basehead))
         messages: list[str] = []
         async for body in self._rest_pages(path, {"per_page": self.page_size, "page": 1}):
             if body is None:
@@ -274,16 +316,17 @@ class GitHubConnector(Connector):
         return mapping.pull_numbers(messages)
 
     async def _pulls(self, wanted: list[tuple[str, str, int]]
-                     ) -> dict[tuple[str, str, int], PullRequest]:
-        """Pull requests by (owner, repo, number), at most 100 per GraphQL request."""
+                     ) -> dict[tuple[str, str, int], PullRequest | UpstreamError]:
+        """Pull requests by (owner, repo, number), at most 100 per GraphQL request;
+        one that cannot be read is its error."""
         chunks = [wanted[i:i + 100] for i in range(0, len(wanted), 100)]
-        found: dict[tuple[str, str, int], PullRequest] = {}
+        found: dict[tuple[str, str, int], PullRequest | UpstreamError] = {}
         for part in await self._all([self._pull_chunk(chunk) for chunk in chunks]):
             found.update(part)
         return found
 
     async def _pull_chunk(self, chunk: list[tuple[str, str, int]]
-                          ) -> dict[tuple[str, str, int], PullRequest]:
+                          ) -> dict[tuple[str, str, int], PullRequest | UpstreamError]:
         repos: dict[tuple[str, str], list[int]] = {}
         for owner, repo, number in chunk:
             repos.setdefault((owner, repo), []).append(number)
@@ -298,7 +341,7 @@ class GitHubConnector(Connector):
             parts.append(f"r{i}: repository(owner: $o{i}, name: $r{i}) {{ {pulls} }}")
         data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
                                    variables)
-        found: dict[tuple[str, str, int], PullRequest] = {}
+        found: dict[tuple[str, str, int], PullRequest | UpstreamError] = {}
         with self._reading("pull request"):
             for i, ((owner, repo), numbers) in enumerate(repos.items()):
                 answer = data.get(f"r{i}")
@@ -308,17 +351,21 @@ class GitHubConnector(Connector):
                     node = answer.get(f"p{number}")
                     if node is None:  # `(#N)` named an issue, or a pull request elsewhere
                         continue
-                    found[(owner, repo, number)] = mapping.pull_from_graphql(
-                        node, source=self.name, repository=f"{owner}/{repo}",
-                        status_map=self.settings.status_map)
+                    try:
+                        found[(owner, repo, number)] = mapping.pull_from_graphql(
+                            node, source=self.name, repository=f"{owner}/{repo}",
+                            status_map=self.settings.status_map)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        found[(owner, repo, number)] = self._unreadable(
+                            f"{owner}/{repo}", "pullRequests", {"number": number}, exc)
         return found
 
     # ------------------------------------------------------------------ deployments
 
     async def _deployment_chunk(self, chunk: list[str], environment: str | None
-                                ) -> dict[str, list[Deployment]]:
+                                ) -> dict[str, Records[Deployment]]:
         """First pages of a chunk of repositories in one query, then rounds for the rest."""
-        found: dict[str, list[Deployment]] = {}
+        found: dict[str, Records[Deployment]] = {}
         cursors: dict[str, str | None] = dict.fromkeys(chunk)
         while cursors:
             cursors = await self._deployment_round(cursors, environment, found)
@@ -326,7 +373,8 @@ class GitHubConnector(Connector):
 
     async def _deployment_round(self, cursors: Mapping[str, str | None],
                                 environment: str | None,
-                                found: dict[str, list[Deployment]]) -> dict[str, str | None]:
+                                found: dict[str, Records[Deployment]]
+                                ) -> dict[str, str | None]:
         """One page per repository; the cursors of those with more pages."""
         params = ["$envs: [String!]"]
         parts: list[str] = []
@@ -351,11 +399,16 @@ class GitHubConnector(Connector):
                         continue  # no such repository (or not visible to this token)
                     raise ValueError(f"{repo} vanished while its deployments were paged")
                 connection = answer["deployments"]
-                found.setdefault(repo, []).extend(
-                    mapping.deployment_from_graphql(
-                        node, source=self.name, repository=repo, repository_url=answer["url"],
-                        status_map=self.settings.status_map)
-                    for node in connection["nodes"] if node is not None)
+                into = found.setdefault(repo, Records())
+                for node in connection["nodes"]:
+                    if node is None:
+                        continue
+                    try:
+                        into.append(mapping.deployment_from_graphql(
+                            node, source=self.name, repository=repo,
+                            repository_url=answer["url"], status_map=self.settings.status_map))
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        into.dropped.append(self._unreadable(repo, "deployments", node, exc))
                 page = connection["pageInfo"]
                 if page["hasNextPage"]:
                     if not page.get("endCursor"):
@@ -368,7 +421,9 @@ class GitHubConnector(Connector):
     async def _repo_milestones(self, repository: str) -> list[VersionRef]:
         params = {"state": "all", "per_page": self.page_size, "page": 1}
         versions: list[VersionRef] = []
-        async for body in self._rest_pages(f"repos/{repository}/milestones", params):
+        owner, name = mapping.parse_repository(repository)
+        path = api_path("repos", segment(owner), segment(name), "milestones")
+        async for body in self._rest_pages(path, params):
             if body is None:
                 return []
             with self._reading("milestone"):
@@ -436,6 +491,23 @@ class GitHubConnector(Connector):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._bad(
                 f"unexpected {what} payload ({type(exc).__name__}: {exc})"[:200]) from None
+
+    def _unreadable(self, repository: str, connection: str, node: Any,
+                    exc: Exception) -> UpstreamBadResponse:
+        """One record left out: the error names it; the rest of the answer stands.
+
+        Not counted for the breaker: the upstream answered, only this record is odd.
+        """
+        number = node.get("number") if isinstance(node, Mapping) else None
+        ident = node.get("databaseId") or node.get("id") if isinstance(node, Mapping) else None
+        if connection == "deployments":
+            key = f"{repository} deployment {ident}"
+        else:
+            key = mapping.item_key(repository, number) if isinstance(number, int) \
+                else f"{repository} ({connection} without a number)"
+        what = {"issues": "issue", "pullRequests": "pull request"}.get(connection, "deployment")
+        return UpstreamBadResponse(self.name, f"{key}: unreadable {what} "
+                                   f"({type(exc).__name__}: {exc})"[:300], key=key)
 
     def _bad(self, message: str, status: int | None = None) -> UpstreamBadResponse:
         """A bad answer, counted in health and the breaker."""

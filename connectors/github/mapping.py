@@ -32,6 +32,7 @@ from connectors.base import (
     WorkStatus,
     map_status,
 )
+from connectors.http import has_control
 
 Json = Mapping[str, Any]
 
@@ -62,10 +63,17 @@ DEPLOYMENT_STATE: Mapping[str, DeploymentState] = {
 #: A deployment nobody has reported on yet is waiting to start.
 NO_STATUS_YET = "pending"
 
-_NAME = r"[A-Za-z0-9_.-]+"
-_MILESTONE_KEY = re.compile(rf"^({_NAME})/({_NAME})#([1-9][0-9]*)$")
-_COMPARE_KEY = re.compile(rf"^({_NAME})/({_NAME})@([^\s.][^\s]*?)\.\.\.([^\s]+)$")
+_NAME = r"[A-Za-z0-9_.-]{1,100}"
+_MILESTONE_KEY = re.compile(rf"^({_NAME})/({_NAME})#([1-9][0-9]{{0,9}})$")
+_COMPARE_KEY = re.compile(rf"^({_NAME})/({_NAME})@(.+?)\.\.\.(.+)$")
 _REPOSITORY = re.compile(rf"^({_NAME})/({_NAME})$")
+#: A cross-repository compare names a fork's ref as `owner:ref`.
+_FORK_REF = re.compile(rf"^({_NAME}):(.+)$")
+#: What git's check-ref-format refuses in a ref name, plus `%`, which would be URL
+#: encoding in disguise (a ref is stored as GitHub names it, never pre-encoded).
+_REF_FORBIDDEN = set(" ~^:?*[\\%")
+#: GraphQL's Int, which milestone numbers go through.
+MAX_NUMBER = 2**31 - 1
 # A squash merge's title ends "(#123)"; a merge commit's starts "Merge pull request #123".
 _SQUASH_REF = re.compile(r"\(#([0-9]+)\)\s*$")
 _MERGE_REF = re.compile(r"^Merge pull request #([0-9]+) ")
@@ -85,6 +93,9 @@ class MilestoneKey:
     def repository(self) -> str:
         return f"{self.owner}/{self.repo}"
 
+    def __str__(self) -> str:
+        return f"{self.repository}#{self.number}"
+
 
 @dataclass(frozen=True, slots=True)
 class CompareKey:
@@ -101,28 +112,69 @@ class CompareKey:
     def basehead(self) -> str:
         return f"{self.base}...{self.head}"
 
+    def __str__(self) -> str:
+        return f"{self.repository}@{self.basehead}"
+
+
+def _names(owner: str, repo: str) -> tuple[str, str]:
+    """`.` and `..` match the name pattern but would walk a URL path: no such repository."""
+    if {owner, repo} & {".", ".."}:
+        raise ValueError("names no repository: '.' and '..' are not owner or repository names")
+    return owner, repo
+
+
+def ref_problem(ref: str) -> str | None:
+    """Why `ref` cannot be a git ref name (git check-ref-format's rules), or None."""
+    name = _FORK_REF.match(ref)
+    if name is not None:
+        if name[1] in (".", ".."):
+            return "names a fork owner that cannot exist"
+        ref = name[2]
+    if has_control(ref):
+        return "has a control character in a ref"
+    if any(c in _REF_FORBIDDEN for c in ref):
+        return "has a character a git ref cannot hold (space ~ ^ : ? * [ \\ %)"
+    if ".." in ref or "@{" in ref or ref == "@":
+        return "has a ref with '..' or '@{', which git refuses"
+    if ref.startswith("/") or ref.endswith(("/", ".", ".lock")) or "//" in ref:
+        return "has a ref that begins or ends with '/', ends with '.', or has '//'"
+    if any(part.startswith(".") for part in ref.split("/")):
+        return "has a ref with a part that begins with '.'"
+    return None
+
 
 def parse_milestone_key(key: str) -> MilestoneKey:
     """`owner/repo#12`; a ValueError says what was wrong, for link validation."""
     match = _MILESTONE_KEY.match(key.strip())
     if match is None:
-        raise ValueError(f"not a GitHub milestone key (owner/repo#number): {key!r}")
-    return MilestoneKey(match[1], match[2], int(match[3]))
+        raise ValueError("is not a GitHub milestone key (owner/repo#number, "
+                         f"number from 1 to {MAX_NUMBER})")
+    number = int(match[3])
+    if number > MAX_NUMBER:
+        raise ValueError(f"is not a GitHub milestone key (owner/repo#number, number from 1 "
+                         f"to {MAX_NUMBER})")
+    return MilestoneKey(*_names(match[1], match[2]), number)
 
 
 def parse_compare_key(key: str) -> CompareKey:
-    """`owner/repo@base...head` (three dots, as GitHub's compare takes it)."""
+    """`owner/repo@base...head` (three dots, as GitHub's compare takes it); each ref a
+    valid git ref name, so that no ref can walk the compare URL's path."""
     match = _COMPARE_KEY.match(key.strip())
     if match is None:
-        raise ValueError(f"not a GitHub compare key (owner/repo@base...head): {key!r}")
-    return CompareKey(match[1], match[2], match[3], match[4])
+        raise ValueError("is not a GitHub compare key (owner/repo@base...head)")
+    owner, repo = _names(match[1], match[2])
+    for ref in (match[3], match[4]):
+        problem = ref_problem(ref)
+        if problem is not None:
+            raise ValueError(f"is not a GitHub compare key (owner/repo@base...head): {problem}")
+    return CompareKey(owner, repo, match[3], match[4])
 
 
 def parse_repository(name: str) -> tuple[str, str]:
     match = _REPOSITORY.match(name.strip())
     if match is None:
-        raise ValueError(f"not a GitHub repository (owner/name): {name!r}")
-    return match[1], match[2]
+        raise ValueError("is not a GitHub repository (owner/name)")
+    return _names(match[1], match[2])
 
 
 def item_key(repository: str, number: int) -> str:

@@ -18,11 +18,11 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal, TypeVar
-from urllib.parse import quote
 
 import httpx
 
 from connectors.base import (
+    Answer,
     Connector,
     LinkKind,
     LinkRef,
@@ -31,14 +31,22 @@ from connectors.base import (
     WorkItem,
 )
 from connectors.config import ConnectorConfig
-from connectors.errors import ConnectorConfigError, UpstreamBadResponse, UpstreamError
-from connectors.http import UpstreamClient
+from connectors.errors import (
+    BadLinkKey,
+    ConnectorConfigError,
+    UpstreamBadResponse,
+    UpstreamError,
+)
+from connectors.http import UpstreamClient, api_path, has_control, segment
 from connectors.jira import mapping
 
 Flavour = Literal["cloud", "datacenter"]
 T = TypeVar("T")
 
-_PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$|^\d+$")
+_PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,254}$|^\d{1,18}$")
+_VERSION_ID = re.compile(r"^[0-9]{1,18}$")
+#: JIRA's limit on a version name.
+_MAX_VERSION_NAME = 255
 #: Cloud serves at most 100 full issues per page; Data Center allows far more.
 _DEFAULT_PAGE = {"cloud": 100, "datacenter": 500}
 
@@ -70,15 +78,28 @@ def _quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def term_for(link: LinkRef) -> _Term | None:
-    """What a link key names; None for a key that can name no version."""
-    key = link.key.strip()
-    if key.isdigit():
+def parse_version_key(key: str) -> _Term:
+    """A version id (`20003`) or `PROJECT:version name`; ValueError says what is wrong."""
+    key = key.strip()
+    if has_control(key):
+        raise ValueError("contains a control character")
+    if _VERSION_ID.match(key):
         return _Term(version_id=key)
     project, sep, name = key.partition(":")
-    if sep and name.strip() and _PROJECT_KEY.match(project.strip()):
-        return _Term(project=project.strip().upper(), name=name.strip())
-    return None
+    project, name = project.strip(), name.strip()
+    if not (sep and name and _PROJECT_KEY.match(project)):
+        raise ValueError("is neither a JIRA version id (digits) nor PROJECT:version name")
+    if len(name) > _MAX_VERSION_NAME:
+        raise ValueError(f"has a version name longer than {_MAX_VERSION_NAME} characters")
+    return _Term(project=project.upper(), name=name)
+
+
+def term_for(link: LinkRef) -> _Term | None:
+    """What a link key names; None for a key that can name no version."""
+    try:
+        return parse_version_key(link.key)
+    except ValueError:
+        return None
 
 
 def version_jql(terms: Sequence[_Term]) -> str:
@@ -144,43 +165,78 @@ class JiraConnector(Connector):
 
     # ------------------------------------------------------------------ work items
 
+    def parse_link(self, kind: LinkKind, key: str) -> str:
+        """Version links only: the id, or `PROJECT:name` with the project upper-cased."""
+        if kind is not LinkKind.JIRA_VERSION:
+            raise self.wrong_kind(kind, key)
+        try:
+            term = parse_version_key(self.plain_key(key))
+        except ValueError as exc:
+            raise BadLinkKey(self.name, key, str(exc)) from None
+        return term.version_id or f"{term.project}:{term.name}"
+
     async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
         """Issues of every fix-version link, in issue-key order.
 
         Links of other kinds are left out of the result; a link whose version
-        does not exist (or is not visible) maps to an empty list. An issue
-        planned for two linked versions appears under both.
+        does not exist (or is not visible) maps to an empty list, and one whose
+        key can name no version gets its own error without being sent. An
+        issue planned for two linked versions appears under both; an issue that
+        cannot be read is left out, with an error naming it.
         """
-        wanted = {link: term_for(link) for link in dict.fromkeys(links)
-                  if link.kind is LinkKind.JIRA_VERSION}
-        terms = list(dict.fromkeys(t for t in wanted.values() if t is not None))
+        result: Answer[LinkRef, list[WorkItem]] = Answer()
+        wanted: dict[LinkRef, _Term] = {}
+        for link in dict.fromkeys(links):
+            if link.kind is not LinkKind.JIRA_VERSION:
+                continue
+            result[link] = []
+            try:
+                wanted[link] = parse_version_key(self.parse_link(link.kind, link.key))
+            except BadLinkKey as error:
+                result.fail(link, error)  # an old row: never sent upstream
+        terms = list(dict.fromkeys(wanted.values()))
         pages = await _all(self._search(chunk)
                            for chunk in _chunks(terms, self.chunk_size))
         raw_by_key: dict[str, dict[str, Any]] = {}
         for found in pages:
             for raw in found:
-                raw_by_key[self._key_of(raw)] = raw
+                key = raw.get("key")
+                if isinstance(key, str) and key:
+                    raw_by_key[key] = raw
+                else:
+                    for link in self._links_of(raw, "", wanted):
+                        result.drop(link, self._unreadable(None, "a search result issue "
+                                                           "has no key"))
 
-        result: dict[LinkRef, list[WorkItem]] = {link: [] for link in wanted}
         for key in sorted(raw_by_key, key=_issue_order):
             raw = raw_by_key[key]
+            project = key.rpartition("-")[0]
             try:
                 record = mapping.tracker_issue(raw, source=self.name, site_url=self.site_url,
                                                overrides=self.settings.status_map)
-                versions = mapping.fix_versions(raw.get("fields") or {})
             except mapping.JiraShapeError as exc:
-                raise self._bad(str(exc)) from None
-            project = key.rpartition("-")[0]
-            for link, term in wanted.items():
-                if term is not None and any(term.matches(project, v) for v in versions):
-                    result[link].append(record)
+                for link in self._links_of(raw, project, wanted):
+                    result.drop(link, self._unreadable(key, str(exc)))
+                continue
+            for link in self._links_of(raw, project, wanted):
+                result[link].append(record)
         return result
 
-    def _key_of(self, raw: dict[str, Any]) -> str:
-        key = raw.get("key")
-        if not isinstance(key, str) or not key:
-            raise self._bad("a search result issue has no key")
-        return key
+    @staticmethod
+    def _links_of(raw: dict[str, Any], project: str, wanted: Mapping[LinkRef, _Term]
+                  ) -> list[LinkRef]:
+        """The links an issue belongs to; all of them when its versions cannot be read."""
+        try:
+            fields = raw.get("fields")
+            versions = mapping.fix_versions(fields if isinstance(fields, dict) else {})
+        except mapping.JiraShapeError:
+            return list(wanted)
+        return [link for link, term in wanted.items()
+                if any(term.matches(project, v) for v in versions)]
+
+    def _unreadable(self, key: str | None, problem: str) -> UpstreamBadResponse:
+        """One issue left out; not counted for the breaker, the rest of the answer stands."""
+        return UpstreamBadResponse(self.name, f"unexpected JIRA payload: {problem}", key=key)
 
     async def _search(self, terms: list[_Term]) -> list[dict[str, Any]]:
         """All issues of these versions; versions JIRA says do not exist are dropped."""
@@ -259,7 +315,7 @@ class JiraConnector(Connector):
 
     async def _project_versions(self, project: str) -> list[VersionRef]:
         response = await self.http.request(
-            "GET", f"rest/api/{self.api}/project/{quote(project, safe='')}/versions")
+            "GET", api_path("rest", "api", self.api, "project", segment(project), "versions"))
         if response.status_code == 404:
             return []
         if not response.is_success:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,15 +28,19 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.base import (
+    Answer,
     ChangeDraft,
     ChangePatch,
     ChangeRecord,
     ChangeState,
     Connector,
+    LinkKind,
+    Records,
     TimeWindow,
 )
 from connectors.config import ConnectorConfig
 from connectors.errors import (
+    BadLinkKey,
     ConnectorConfigError,
     UpstreamBadResponse,
     UpstreamError,
@@ -60,6 +65,8 @@ LOGOUT = "api/jwt/logout"
 MAX_QUALIFICATION_CHARS = 3000
 #: A paging loop that runs longer than this is a server bug, not data.
 MAX_PAGES = 10_000
+#: A change ID as Remedy makes them (`CRQ000000001234`), and short.
+_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
 def form_path(form: str) -> str:
@@ -150,13 +157,36 @@ class RemedyConnector(Connector):
 
     # --- reads ------------------------------------------------------------------
 
+    def parse_link(self, kind: LinkKind, key: str) -> str:
+        """Change request links only, by Infrastructure Change ID (`CRQ000000001234`)."""
+        if kind is not LinkKind.CHANGE_REQUEST:
+            raise self.wrong_kind(kind, key)
+        number = self.plain_key(key)
+        if not _NUMBER.match(number):
+            raise BadLinkKey(self.name, key, "is not a Remedy change ID (letters, digits, "
+                             "'_', '.', '-'; at most 40)")
+        return number
+
     async def changes(self, numbers: Sequence[str]) -> Mapping[str, ChangeRecord]:
-        """One search per chunk of numbers (usually one), chunks run concurrently."""
-        wanted = [n for n in dict.fromkeys(numbers) if n]
+        """One search per chunk of numbers (usually one), chunks run concurrently; a
+        number that cannot be one, or whose entry cannot be read, gets its own error."""
+        result: Answer[str, ChangeRecord] = Answer()
+        wanted: list[str] = []
+        for number in dict.fromkeys(numbers):
+            try:
+                wanted.append(self.parse_link(LinkKind.CHANGE_REQUEST, number))
+            except BadLinkKey as error:
+                result.fail(number, error)
         chunks = m.any_of(m.NUMBER, wanted, MAX_QUALIFICATION_CHARS)
         pages = await asyncio.gather(*(self._search(q) for q in chunks))
         found = {record.number: record for page in pages for record in page}
-        return {n: found[n] for n in wanted if n in found}
+        unreadable = {error.key: error for page in pages for error in page.dropped}
+        for number in wanted:
+            if number in found:
+                result[number] = found[number]
+            elif number in unreadable:
+                result.fail(number, unreadable[number])
+        return result
 
     async def search_changes(self, state: ChangeState | None = None,
                              window: TimeWindow | None = None) -> list[ChangeRecord]:
@@ -169,13 +199,21 @@ class RemedyConnector(Connector):
                 return []
         records = await self._search(m.search_qualification(statuses, window),
                                      sort=f"{m.START}.asc")
-        return [r for r in records if state is None or r.state is state]
+        return Records([r for r in records if state is None or r.state is state],
+                       records.dropped)
 
     async def find_by_correlation_id(self, correlation_id: str) -> ChangeRecord | None:
         records = await self._search(m.equals(m.CORRELATION, correlation_id))
+        if not records and records.dropped:
+            # A change we cannot read is still a change: never answer "none" and
+            # let the caller create a second one.
+            raise self.http.note_error(records.dropped[0])
         return records[0] if records else None
 
-    async def _search(self, qualification: str, sort: str | None = None) -> list[ChangeRecord]:
+    async def _search(self, qualification: str, sort: str | None = None
+                      ) -> Records[ChangeRecord]:
+        """Every matching entry, mapped one by one; one that cannot be read is left
+        out of the records and named in their `dropped`."""
         params: dict[str, Any] = {"q": qualification,
                                   "fields": m.fields_param(m.READ_FIELDS),
                                   "offset": 0, "limit": self.page_size}
@@ -183,7 +221,7 @@ class RemedyConnector(Connector):
             params["sort"] = sort
         if not qualification:
             del params["q"]
-        records: list[ChangeRecord] = []
+        records: Records[ChangeRecord] = Records()
         url: str | None = form_path(m.CHANGE_FORM)
         query: dict[str, Any] | None = params
         for _ in range(MAX_PAGES):
@@ -192,9 +230,18 @@ class RemedyConnector(Connector):
             body = await self._read(url, query)
             try:
                 entries, url = m.entries_page(body)
-                records.extend(self._record(entry) for entry in entries)
             except m.RemedyPayloadError as exc:
                 raise self._bad(str(exc)) from None
+            for entry in entries:
+                try:
+                    records.append(self._record(entry))
+                except ValueError as exc:  # RemedyPayloadError, or a value it cannot read
+                    values = entry.get("values")
+                    number = values.get(m.NUMBER) if isinstance(values, Mapping) else None
+                    key = number if isinstance(number, str) and number else None
+                    records.dropped.append(UpstreamBadResponse(
+                        self.name, f"unreadable change entry{f' {key}' if key else ''}: "
+                        f"{exc}"[:300], key=key))
             query = None
         raise self._bad(f"paging did not end after {MAX_PAGES} pages")
 

@@ -12,19 +12,24 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 
 from connectors.base import (
+    Answer,
     ChangeDraft,
     ChangePatch,
     ChangeRecord,
     ChangeState,
     Connector,
+    LinkKind,
+    Records,
     TimeWindow,
 )
 from connectors.config import ConnectorConfig
 from connectors.errors import (
+    BadLinkKey,
     UpstreamAuthFailed,
     UpstreamBadResponse,
     UpstreamRefused,
@@ -38,7 +43,9 @@ TABLE_PATH = "/api/now/table/change_request"
 DEFAULT_PAGE_SIZE = 1000
 #: Numbers per `numberIN` query, which keeps URLs well under common limits.
 DEFAULT_CHUNK_SIZE = 100
-_SAFE_NUMBER = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: A change number as ServiceNow makes them (`CHG0030001`); nothing an encoded query
+#: would read as an operator, and short.
+_SAFE_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
 def _query_value(text: str, what: str) -> str:
@@ -60,18 +67,41 @@ class ServiceNowConnector(Connector):
 
     # ------------------------------------------------------------------ reads
 
+    def parse_link(self, kind: LinkKind, key: str) -> str:
+        """Change request links only, by number (`CHG0030001`)."""
+        if kind is not LinkKind.CHANGE_REQUEST:
+            raise self.wrong_kind(kind, key)
+        number = self.plain_key(key)
+        if not _SAFE_NUMBER.match(number):
+            raise BadLinkKey(self.name, key, "is not a ServiceNow change number (letters, "
+                             "digits, '_', '.', '-'; at most 40)")
+        return number
+
     async def changes(self, numbers: Sequence[str]) -> Mapping[str, ChangeRecord]:
-        wanted = sorted({n for n in numbers if _SAFE_NUMBER.match(n)})
+        """By number, one `numberIN` query per chunk; a number that cannot be one, or
+        whose row cannot be read, gets its own error and the others stand."""
+        found: Answer[str, ChangeRecord] = Answer()
+        wanted: list[str] = []
+        for number in sorted(set(numbers)):
+            try:
+                wanted.append(self.parse_link(LinkKind.CHANGE_REQUEST, number))
+            except BadLinkKey as error:
+                found.fail(number, error)
         chunks = [wanted[i:i + self.chunk_size] for i in range(0, len(wanted), self.chunk_size)]
         results = await asyncio.gather(
             *(self._rows("numberIN" + ",".join(chunk) + "^ORDERBYnumber") for chunk in chunks),
             return_exceptions=True)
-        found: dict[str, ChangeRecord] = {}
         for result in results:
             if isinstance(result, BaseException):
                 raise result
             for row in result:
-                record = self._record(row)
+                number = mapping.value_of(row, "number")
+                try:
+                    record = self._record(row, count=False)
+                except UpstreamBadResponse as error:
+                    if number in wanted:
+                        found.fail(number, error.for_key(number))
+                    continue
                 if record.number in wanted:
                     found[record.number] = record
         return found
@@ -93,8 +123,17 @@ class ServiceNowConnector(Connector):
             parts += [f"start_date<={mapping.format_time(window.end)}",
                       f"end_date>={mapping.format_time(window.start)}"]
         parts += ["ORDERBYstart_date", "ORDERBYsys_id"]
-        records = [self._record(row) for row in await self._rows("^".join(parts))]
-        return [r for r in records if state is None or r.state is state]
+        records: Records[ChangeRecord] = Records()
+        for row in await self._rows("^".join(parts)):
+            try:
+                record = self._record(row, count=False)
+            except UpstreamBadResponse as error:
+                number = mapping.value_of(row, "number") or mapping.value_of(row, "sys_id")
+                records.dropped.append(error.for_key(number) if number else error)
+                continue
+            if state is None or record.state is state:
+                records.append(record)
+        return records
 
     async def find_by_correlation_id(self, correlation_id: str) -> ChangeRecord | None:
         value = _query_value(correlation_id, "correlation id")
@@ -198,7 +237,8 @@ class ServiceNowConnector(Connector):
         target = body.get("state")
         move = (f"from {mapping.STATE_LABELS.get(before, before)} to "
                 f"{mapping.STATE_LABELS.get(target, target)}") if target else ""
-        response = await self.http.request("PATCH", f"{TABLE_PATH}/{sys_id}",
+        # The id comes from the instance: encoded whole; the HTTP layer refuses a dot segment.
+        response = await self.http.request("PATCH", f"{TABLE_PATH}/{quote(sys_id, safe='')}",
                                            params=self._read_params(), json=body, accept=(403,))
         if response.status_code == 403:
             # A business rule aborting a state change answers 403, like a missing role would;
@@ -215,13 +255,15 @@ class ServiceNowConnector(Connector):
             raise UpstreamRefused(self.name, f"{number}: ServiceNow ignored moving it {move}")
         return row
 
-    def _record(self, row: Mapping[str, Any]) -> ChangeRecord:
+    def _record(self, row: Mapping[str, Any], *, count: bool = True) -> ChangeRecord:
+        """`count=False` for a row among others: it is left out, the breaker not told."""
         try:
             return mapping.change_from_row(row, source=self.name,
                                            instance_url=self.settings.base_url,
                                            overrides=self.settings.status_map)
         except ValueError as exc:
-            raise self._bad(f"unreadable change_request: {exc}") from None
+            error = UpstreamBadResponse(self.name, f"unreadable change_request: {exc}")
+            raise (self.http.note_error(error) if count else error) from None
 
     def _body(self, response: httpx.Response) -> Any:
         body = self.http.json(response)
