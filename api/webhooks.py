@@ -38,6 +38,7 @@ from api.db import models as m
 from api.db.audit import record
 from api.domain.gates import authorizes_deployment
 from api.domain.releases import RuleViolation, check_transition
+from api.errors import ServiceError
 from api.hub import Hub
 from api.security import refusal
 from api.settings import Settings
@@ -223,8 +224,8 @@ class DeploymentMover:
                 patch=ChangePatch(state=target, note=report.note()),
                 actor=self.actor, reason=report.note())
             outcome.changes[key] = moved.state.name
-        except (UpstreamRefused, ChangeBridgeError) as error:
-            reason = error.message if isinstance(error, UpstreamRefused) else str(error)
+        except (UpstreamRefused, ChangeBridgeError, ServiceError) as error:
+            reason = str(error) if isinstance(error, ChangeBridgeError) else error.message
             outcome.refused[key] = reason
             await self._record_refusal(release_id, key, target, reason)
 

@@ -36,7 +36,8 @@ from api.settings import LimitSettings
 
 EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "FORBIDDEN",
                             "UNAUTHENTICATED", "QUERY_TOO_COMPLEX", "UPSTREAM_REFUSED",
-                            "GATE_FAILED", "INTROSPECTION_DISABLED"})
+                            "GATE_FAILED", "INTROSPECTION_DISABLED", "CHANGE_IN_PROGRESS",
+                            "TRANSITION_REFUSED"})
 log = logging.getLogger("heatshield.graphql")
 
 # The graph is assembled from parts; each part guards its own fields.
