@@ -7,14 +7,22 @@ through its own API, not what the hub says it sent.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
-from api.db.models import Role
+from api.db import models as m
+from api.db.engine import create_engine, session_factory
+from api.db.models import Role, utcnow
+from api.demo import demo_connectors, demo_environ
+from connectors.base import ChangeDraft, ChangeRecord, ChangeType
+from connectors.registry import build_connectors, close_connectors
 from tests.adversarial.conftest import Hub, Upstreams
 from tests.support.graphql import GraphQLClient
 from tests.support.itsm import upstream_state
@@ -49,6 +57,7 @@ RELEASES = {
     "open": {"servicenow": "NTF-2026.08", "remedy": "RPT-2026.08"},
     "different_keys": {"servicenow": "PAY-2026.09", "remedy": "CHK-2026.09"},
     "no_approval": {"servicenow": "INV-2026.09", "remedy": "IDN-2026.09"},
+    "takeover": {"servicenow": "NTF-2026.09", "remedy": "RPT-2026.09"},
 }
 
 
@@ -221,3 +230,71 @@ def test_the_hub_never_moves_an_unapproved_change_to_where_approval_takes_it(
     assert upstream_state(upstreams.url, source, change["number"]) == upstream_before
     canceled = rm.data(UPDATE, {"id": change["id"], "state": "CANCELED"})["updateChangeRequest"]
     assert canceled["state"] == "CANCELED"
+
+
+async def _claimed_intent(database_url: str, release_key: str, source: str, key: str,
+                          correlation_id: str) -> None:
+    """An intent another hub process claimed (live lease) and has not finished yet."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            release = await session.scalar(select(m.Release.id).where(
+                m.Release.key == release_key))
+            assert release is not None
+            session.add(m.ChangeIntent(
+                release_id=release, source=source, correlation_id=correlation_id,
+                idempotency_key=key, draft={}, actor="release_manager-user",
+                lease_owner="another-process", lease_until=utcnow() + timedelta(hours=1)))
+    finally:
+        await engine.dispose()
+
+
+async def _holder_dies_after_its_create(database_url: str, upstreams_url: str, source: str,
+                                        correlation_id: str) -> ChangeRecord:
+    """The holder's create reaches the ITSM, then it dies: its lease simply runs out."""
+    configs = [c for c in demo_connectors(upstreams_url) if c.name == source]
+    connectors = build_connectors(configs, environ=demo_environ())
+    try:
+        created = await connectors[source].create_change(ChangeDraft(
+            title="Raised by a hub that died", description="", type=ChangeType.NORMAL,
+            correlation_id=correlation_id))
+    finally:
+        await close_connectors(connectors)
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await session.execute(update(m.ChangeIntent).where(
+                m.ChangeIntent.correlation_id == correlation_id).values(
+                lease_until=utcnow() - timedelta(seconds=1)))
+    finally:
+        await engine.dispose()
+    return created
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_live_claim_is_left_alone_and_one_whose_holder_died_is_taken_over_without_a_duplicate(
+        hub: Hub, rm: GraphQLClient, upstreams: Upstreams, source: str) -> None:
+    release_key = RELEASES["takeover"][source]
+    key = f"takeover-{hub.backend}"
+    correlation = f"heatshield-takeover-{hub.backend}-{source}"
+    variables = {"id": release_id(rm, release_key), "source": source, "key": key}
+    asyncio.run(_claimed_intent(hub.database_url, release_key, source, key, correlation))
+    reset_requests(upstreams, source)
+
+    waiting = rm.error(RAISE, variables)
+
+    assert waiting["extensions"]["code"] == "CHANGE_IN_PROGRESS"
+    assert waiting["extensions"]["correlationId"] == correlation
+    assert creates_seen(upstreams, source) == 0  # only the holder may call the ITSM
+
+    made = asyncio.run(_holder_dies_after_its_create(hub.database_url, upstreams.url, source,
+                                                     correlation))
+    reset_requests(upstreams, source)
+    taken = rm.data(RAISE, variables)["raiseChangeRequest"]
+
+    assert (taken["created"], taken["changeRequest"]["number"]) == (False, made.number)
+    assert creates_seen(upstreams, source) == 0  # looked up, found, not created again
+    assert len(upstreams.change_records(source, correlation)) == 1
+    numbers = [c["number"] for c in rm.data(RELEASE, {"k": release_key})["release"][
+        "changeRequests"]]
+    assert numbers.count(made.number) == 1
