@@ -82,8 +82,8 @@ async def live(info: Info, release_id: int) -> Live:
         assert release is not None
         facts = await release_facts(session, release)
         blackouts = await blackout_facts(session, release.window_start, release.window_end)
-        repositories = [repo for app in await info.context.loaders.release_applications.load(
-            release_id) for repo in app.repositories]
+    repositories = [repo for app in await info.context.loaders.release_applications.load(
+        release_id) for repo in app.repositories]
     work = await federated.release_work(info, release_id)
     changes, changes_known = await federated.release_changes_known(info, release_id)
     return Live(facts=facts, items=[i for _, items, _, _ in work for i in items],
