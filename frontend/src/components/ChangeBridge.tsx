@@ -63,6 +63,10 @@ export function RaiseChangeRequest({
       acknowledgeBlackout: acknowledged,
       additional: openChange && additional ? { reason: reason.trim() } : null,
     });
+    if (result.error?.graphQLErrors.some((e) => e.extensions?.code === "CONFLICT")) {
+      // Someone raised one meanwhile: show it (the refusal names it) instead of the button.
+      onRaised();
+    }
     const payload = result.data?.raiseChangeRequest;
     if (payload) {
       const c = payload.changeRequest;
