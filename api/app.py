@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Route
 
 from api.auth import Authenticator
 from api.cache import UpstreamCache
-from api.changes import ChangeBridge
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.graphql_view import HeatshieldGraphQL
@@ -27,6 +26,7 @@ from api.schema import build_schema
 from api.schema.context import Context
 from api.security import BodyLimitGuard, SecurityMiddleware, auth_routes, principal_of
 from api.server import BodyDeadline
+from api.services.changes import ChangeService
 from api.settings import Settings
 from api.spa import spa_routes
 from api.webhooks import webhook_routes
@@ -79,7 +79,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
         for step in startup:
             await step(sessions)
         # Change requests a crash left half-raised are found upstream, never raised again.
-        await ChangeBridge(sessions, hub, settings).reconcile()
+        await ChangeService(sessions, hub, settings).reconcile()
         try:
             yield
         finally:

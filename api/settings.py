@@ -175,6 +175,11 @@ class ChangeSettings(_Section):
     blocker_labels: list[str] = Field(default_factory=list)
     # How far back failed deployments of the same applications raise the risk.
     failed_deployment_days: int = Field(default=30, ge=0)
+    # How long one request holds the claim to raise a change; past it another may take
+    # over (after looking the change up upstream). Longer than a create with its retries.
+    claim_lease_seconds: float = Field(default=120.0, gt=0)
+    # How long a retry waits for the claimer's outcome before answering CHANGE_IN_PROGRESS.
+    claim_wait_seconds: float = Field(default=5.0, ge=0)
 
 
 class VocabularySettings(_Section):

@@ -223,8 +223,8 @@ class DeploymentMover:
                 patch=ChangePatch(state=target, note=report.note()),
                 actor=self.actor, reason=report.note())
             outcome.changes[key] = moved.state.name
-        except (UpstreamRefused, ChangeBridgeError) as error:
-            reason = error.message if isinstance(error, UpstreamRefused) else str(error)
+        except (UpstreamRefused, ChangeBridgeError, ServiceError) as error:
+            reason = str(error) if isinstance(error, ChangeBridgeError) else error.message
             outcome.refused[key] = reason
             await self._record_refusal(release_id, key, target, reason)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from api.domain.releases import RuleViolation
-from connectors.records import ChangeState
+from connectors.records import ApprovalState, ChangeState
 
 C = ChangeState
 
@@ -52,3 +52,51 @@ def check_change_transition(current: ChangeState, target: ChangeState) -> None:
             f"allowed from {current.name}: {names}",
             "to",
         )
+
+
+# --- what the hub itself may do to a change ---------------------------------------------
+#
+# Approval belongs to the ITSM's change board. The hub moves a change only
+# along steps that grant nothing: into assessment, to ask for approval, back
+# to New, on hold, cancelled; and along the implementation steps once the
+# ITSM reports the change approved. It never advances a change whose
+# approvers are still being asked, since that step is theirs.
+
+# States only an approved change may be put in: reaching them is what approval allows.
+NEEDS_APPROVAL = frozenset({C.SCHEDULED, C.IMPLEMENT, C.REVIEW, C.CLOSED})
+# Forward order of the working states, to tell "advancing" from "going back".
+_ORDER = {state: rank for rank, state in enumerate(
+    (C.NEW, C.ASSESS, C.AUTHORIZE, C.SCHEDULED, C.IMPLEMENT, C.REVIEW, C.CLOSED))}
+
+
+def hub_moves(current: ChangeState, approval: ApprovalState) -> frozenset[ChangeState]:
+    """The one-step moves the hub may make, given the state and approval the ITSM reports."""
+    return frozenset(s for s in TRANSITIONS[current] if _refusal(current, approval, s) is None)
+
+
+def _refusal(current: ChangeState, approval: ApprovalState, target: ChangeState) -> str | None:
+    if target in NEEDS_APPROVAL and approval is not ApprovalState.APPROVED:
+        return (f"only an approved change may be {target.name} and the ITSM reports "
+                f"approval {approval.name}")
+    if (approval is ApprovalState.REQUESTED and current in _ORDER and target in _ORDER
+            and _ORDER[target] > _ORDER[current]):
+        return "its approvers are being asked and advancing it is their decision"
+    return None
+
+
+def check_hub_move(current: ChangeState, approval: ApprovalState,
+                   target: ChangeState) -> None:
+    """Refuse a move that would approve a change, naming the moves the hub may make.
+
+    Only approval is judged here; whether the ITSM's model has a way to the
+    target is the connector's to say (it walks the steps, never an approval one).
+    Raises RuleViolation.
+    """
+    why = _refusal(current, approval, target)
+    if why is None:
+        return
+    names = ", ".join(sorted(s.name for s in hub_moves(current, approval))) or "none"
+    raise RuleViolation(
+        f"Heatshield does not approve changes: it cannot move a change request from "
+        f"{current.name} to {target.name}, since {why}; approval comes from the ITSM's "
+        f"change board. Allowed from {current.name} now: {names}", "input.state")

@@ -1,8 +1,9 @@
 """Mutations of the change bridge: raise, update and sync change requests; gated transitions.
 
-The rules live in `api/domain`; the never-twice raising in `api/changes.py`.
-This module turns GraphQL input into those calls and their failures into
-coded errors.
+The rules live in `api/domain`; the use cases (never-twice raising, updates
+that never approve) in `api/services/changes.py`. This module turns GraphQL
+input into those calls; their `ServiceError`s become coded errors in
+`api.graphql_view`, and upstream failures here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from api.changes import ChangeBridge, ChangeBridgeError
 from api.db import models as m
 from api.db.models import ReleaseStatus, Role
 from api.domain.compose import ChangeOverrides
@@ -30,6 +30,7 @@ from api.schema.ids import expect_id
 from api.schema.mutations import EXPECTED_VERSION
 from api.schema.types import Release
 from api.schema.upstream import ChangeRequest, change_request
+from api.services.changes import ChangeService
 from api.services.common import Ref
 from api.services.releases import FailedGate, ReleaseService
 from connectors.base import ChangePatch, ChangeState, ChangeType, RiskLevel
@@ -79,6 +80,13 @@ class GateOverrideInput:
     reason: str
 
 
+@strawberry.input(description="Ask for a change request beside one that is still open in the "
+                              "same ITSM; needs a written reason, which is stored and audited.")
+class AdditionalChangeInput:
+    reason: str = strawberry.field(description="Why another change is needed (at least 10 "
+                                               "characters).")
+
+
 @strawberry.type
 class RaiseChangePayload:
     change_request: ChangeRequest
@@ -87,21 +95,16 @@ class RaiseChangePayload:
     warnings: list[str]
 
 
-def _bridge(info: Info) -> ChangeBridge:
+def _bridge(info: Info) -> ChangeService:
     ctx = info.context
-    return ChangeBridge(ctx.sessions, ctx.hub, ctx.settings)
+    return ChangeService(ctx.sessions, ctx.hub, ctx.settings)
 
 
 @asynccontextmanager
 async def _coded() -> AsyncIterator[None]:
-    """Turn the bridge's and the upstream's failures into coded GraphQL errors."""
+    """Turn the upstream's failures into coded GraphQL errors (ServiceErrors pass through)."""
     try:
         yield
-    except ChangeBridgeError as error:
-        extensions = {"code": error.code, **error.extensions}
-        if error.field:
-            extensions["field"] = error.field
-        raise GraphQLError(str(error), extensions=extensions) from None
     except UpstreamError as error:
         raise GraphQLError(f"{error.source}: {error.message}",
                            extensions=error.extensions()) from None
@@ -124,13 +127,20 @@ def change_key(global_id: str) -> tuple[str, str]:
 class ChangeBridgeMutation:
     @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
         "Raise the release's change request in an ITSM, composed from the release and its "
-        "live work items. Idempotent with `idempotencyKey`; never a duplicate upstream."))
+        "live work items. Idempotent with `idempotencyKey`; never a duplicate upstream. A "
+        "retry while the first is still being raised waits briefly for it or gets "
+        "CHANGE_IN_PROGRESS (extensions.retryAfterSeconds). Refused with CONFLICT while "
+        "the release has an open change in that ITSM, unless `additional` says why."))
     async def raise_change_request(
             self, info: Info, release_id: strawberry.ID,
             itsm: Annotated[str | None, strawberry.argument(
                 name="source", description="The change source (connector name).")] = None,
             input: ChangeRequestInput | None = None, idempotency_key: str | None = None,
-            acknowledge_blackout: bool = False) -> RaiseChangePayload:
+            acknowledge_blackout: bool = False,
+            additional: Annotated[AdditionalChangeInput | None, strawberry.argument(
+                description="Raise although the release has an open change in this ITSM; "
+                            "without it such a raise is refused with CONFLICT naming the "
+                            "open change.")] = None) -> RaiseChangePayload:
         pk = expect_id(release_id, "Release", "releaseId")
         target = itsm or info.context.settings.changes.default_source
         if not target:
@@ -155,14 +165,18 @@ class ChangeBridgeMutation:
         async with _coded():
             raised = await _bridge(info).raise_change(
                 release_id=pk, source=target, composed=composed, actor=info.context.actor,
-                idempotency_key=idempotency_key)
+                idempotency_key=idempotency_key,
+                additional_reason=additional.reason if additional is not None else None)
         info.context.hub.cache.clear()
         return RaiseChangePayload(
             change_request=change_request(raised.change, kind_of(info, raised.change.source)),
             created=raised.created, warnings=warnings)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
-        "Change a change request's window, description, risk or state in its ITSM."))
+        "Change a change request's window, description, risk or state in its ITSM. "
+        "Heatshield never approves: a state only an approved change may reach, or advancing "
+        "one whose approvers are being asked, is refused with TRANSITION_REFUSED "
+        "(extensions.allowed lists the moves it may make)."))
     async def update_change_request(self, info: Info, id: strawberry.ID,
                                     input: ChangeUpdateInput, reason: str = "") -> ChangeRequest:
         source, number = change_key(id)

@@ -482,6 +482,10 @@ FLOW: dict[str, tuple[str, ...]] = {
 OPEN_STATUSES = frozenset(STATUS_LABELS[:8])
 # Statuses a walk may end at but never pass through.
 _ENDS_ONLY = frozenset({"Pending", "Cancelled", "Rejected"})
+# The moves the approvers make: accepting the business review and approving the
+# implementation. A client walk never takes them; the change board does.
+APPROVAL_MOVES = frozenset({("Request For Authorization", "Request For Change"),
+                            ("Scheduled For Approval", "Scheduled")})
 
 #: Status Reason sent with a move to these statuses (Completed and Pending require one).
 DEFAULT_REASONS: dict[str, str] = {
@@ -505,8 +509,9 @@ def status_walk(current: str, reason: str | None, target: ChangeState,
     """The (status, reason) steps that take a change from `current` to `target`.
 
     Empty when the change is already in that canonical state. The shortest
-    way along the flow is taken; a Pending change is asked to go straight to
-    the target, since only the server knows where it resumes.
+    way along the flow that takes no approval move is taken; a Pending change
+    is asked to go straight to the target, since only the server knows where
+    it resumes.
     Raises `IllegalTransition` when the flow has no way there.
     """
     overrides = overrides or {}
@@ -525,12 +530,15 @@ def status_walk(current: str, reason: str | None, target: ChangeState,
         if status in _ENDS_ONLY and status != current:
             continue
         for following in _moves(status):
+            if (status, following) in APPROVAL_MOVES:
+                continue
             if following not in previous and following != current:
                 previous[following] = status
                 queue.append(following)
     if goal not in previous:
         raise IllegalTransition(
-            f"the change process flow has no way from {current!r} to {goal!r}")
+            f"the change process flow has no way from {current!r} to {goal!r} that does "
+            "not pass an approval (approvals are the change board's)")
     path = [goal]
     while previous[path[-1]] != current:
         path.append(previous[path[-1]])

@@ -18,6 +18,7 @@ import httpx
 
 from connectors.base import (
     Answer,
+    ApprovalState,
     ChangeDraft,
     ChangePatch,
     ChangeRecord,
@@ -188,7 +189,9 @@ class ServiceNowConnector(Connector):
                            "on_hold_reason": patch.note or "Put on hold from Heatshield"}
         elif patch.state is not None:
             try:
-                steps = mapping.state_steps(current.type, state_value, patch.state)
+                steps = mapping.state_steps(
+                    current.type, state_value, patch.state,
+                    approved=current.approval is ApprovalState.APPROVED)
             except mapping.IllegalTransition as exc:
                 raise UpstreamRefused(self.name, f"{number}: {exc}") from None
             if on_hold:

@@ -99,6 +99,8 @@ MODEL_PATHS: dict[ChangeType, tuple[str, ...]] = {
     ChangeType.STANDARD: ("-5", "-2", "-1", "0", "3"),
 }
 CLOSED_VALUES = frozenset({"3", "4", "7"})
+#: Authorize -> Scheduled is where the approvers' decision takes a change.
+AUTHORIZE_VALUE, SCHEDULED_VALUE = "-3", "-2"
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -271,12 +273,16 @@ def _describe(value: str) -> str:
     return f"{STATE_LABELS.get(value, value)} ({value})"
 
 
-def state_steps(change_type: ChangeType, current: str, target: ChangeState) -> list[str]:
+def state_steps(change_type: ChangeType, current: str, target: ChangeState, *,
+                approved: bool = False) -> list[str]:
     """The numeric states to set, one PATCH each, to walk from `current` to `target`.
 
     Forward moves pass every intermediate state of the type's model; Canceled
     is one step from any open state; New is one step back from Assess or
-    Authorize. Anything else raises `IllegalTransition` naming from and to.
+    Authorize. Leaving Authorize for Scheduled is the approval itself, so a
+    walk takes it only when the change is already `approved`: the client never
+    approves on the change board's behalf. Anything else raises
+    `IllegalTransition` naming from and to.
     """
     wanted = STATE_VALUES.get(target)
     if wanted is None:
@@ -297,7 +303,14 @@ def state_steps(change_type: ChangeType, current: str, target: ChangeState) -> l
     path = MODEL_PATHS[change_type]
     if current not in path or wanted not in path or path.index(wanted) < path.index(current):
         raise refusal
-    return list(path[path.index(current) + 1: path.index(wanted) + 1])
+    steps = list(path[path.index(current) + 1: path.index(wanted) + 1])
+    if not approved and any(a == AUTHORIZE_VALUE and b == SCHEDULED_VALUE
+                            for a, b in zip([current, *steps], steps, strict=False)):
+        raise IllegalTransition(
+            f"moving {_describe(current)} to {_describe(wanted)} would pass the approval "
+            f"from {_describe(AUTHORIZE_VALUE)} to {_describe(SCHEDULED_VALUE)}, which is "
+            "the change board's to give")
+    return steps
 
 
 def raw_states_for(target: ChangeState, overrides: Mapping[str, str]) -> list[str]:

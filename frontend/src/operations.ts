@@ -230,8 +230,20 @@ export const ChangePreviewQuery = graphql(`
 `);
 
 export const RaiseChangeMutation = graphql(`
-  mutation RaiseChange($releaseId: ID!, $source: String!, $key: String!, $acknowledgeBlackout: Boolean!) {
-    raiseChangeRequest(releaseId: $releaseId, source: $source, idempotencyKey: $key, acknowledgeBlackout: $acknowledgeBlackout) {
+  mutation RaiseChange(
+    $releaseId: ID!
+    $source: String!
+    $key: String!
+    $acknowledgeBlackout: Boolean!
+    $additional: AdditionalChangeInput
+  ) {
+    raiseChangeRequest(
+      releaseId: $releaseId
+      source: $source
+      idempotencyKey: $key
+      acknowledgeBlackout: $acknowledgeBlackout
+      additional: $additional
+    ) {
       created
       warnings
       changeRequest { id number state stateLabel approval source { name kind } }

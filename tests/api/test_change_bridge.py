@@ -24,6 +24,7 @@ from api.settings import load_settings
 from connectors.sandbox_world import World, build_world
 from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.hub_process import free_port, hub_process
+from tests.support.itsm import cab_approves
 from tests.support.server import serve_asgi
 
 RM_TOKEN = new_secret()
@@ -45,6 +46,7 @@ RELEASE = """
 query($k: String!) { release(key: $k) { id key status windowStart windowEnd
   changeRequests { number state approval } links { kind externalKey }
   gates { name passed reason } history { action reason actor } } }"""
+SYNC = "mutation($id: ID!) { syncChangeRequest(id: $id) { state approval } }"
 TRANSITION = """
 mutation($id: ID!, $to: ReleaseStatus!, $override: GateOverrideInput) {
   transitionRelease(id: $id, to: $to, override: $override) { status } }"""
@@ -165,15 +167,25 @@ def test_raising_composes_the_change_upstream_and_links_it_to_the_release(
 @pytest.mark.parametrize(("source", "app_index"), [("servicenow", 2), ("remedy", 3)])
 def test_a_change_follows_approval_to_closure_and_takes_updates(
         gql: GraphQLClient, upstreams: Upstreams, source: str, app_index: int) -> None:
+    """The hub asks for approval and implements; the approvals come from the ITSM."""
     key = planned(upstreams.world, app_index)
     change = raise_change(gql, key, source)["changeRequest"]
     states = []
-    for target in ("ASSESS", "AUTHORIZE", "SCHEDULED", "IMPLEMENT", "REVIEW", "CLOSED"):
+    for target in ("ASSESS", "AUTHORIZE", "IMPLEMENT", "REVIEW", "CLOSED"):
         moved = gql.data(UPDATE, {"id": change["id"], "input": {"state": target}})[
             "updateChangeRequest"]
         states.append((moved["state"], moved["approval"]))
-    assert [s for s, _ in states] == ["ASSESS", "AUTHORIZE", "SCHEDULED", "IMPLEMENT",
-                                      "REVIEW", "CLOSED"]
+        if moved["approval"] == "REQUESTED":  # the change board decides, in the ITSM
+            cab_approves(upstreams.url, source, change["number"])
+            synced = gql.data(SYNC, {"id": change["id"]})["syncChangeRequest"]
+            states.append((synced["state"], synced["approval"]))
+    if source == "servicenow":  # Assess asks nobody; Authorize asks the CAB
+        assert [s for s, _ in states] == ["ASSESS", "AUTHORIZE", "SCHEDULED", "IMPLEMENT",
+                                          "REVIEW", "CLOSED"]
+    else:  # the business review (Request For Authorization) is an approval too
+        assert [s for s, _ in states] == ["ASSESS", "ASSESS", "AUTHORIZE", "SCHEDULED",
+                                          "IMPLEMENT", "REVIEW", "CLOSED"]
+    assert dict(states)["AUTHORIZE"] == "REQUESTED"
     assert dict(states)["SCHEDULED"] == "APPROVED"
     assert [c["state"] for c in release(gql, key)["changeRequests"]] == ["CLOSED"]
 
@@ -201,13 +213,22 @@ def test_window_and_risk_updates_reach_the_itsm_and_sync_reads_them_back(
     assert "change.sync" in [e["action"] for e in history]
 
 
+def without_open_change(world: World, app_index: int) -> str:
+    """An application's release whose world changes are all finished (one may be raised)."""
+    app = world.applications[app_index]
+    open_ones = {c.release_key for c in world.change_requests
+                 if c.stage not in ("closed", "canceled", "rejected")}
+    return [r.key for r in world.releases
+            if r.app_key == app.key and r.key not in open_ones][-2]
+
+
 def test_a_transition_the_itsm_does_not_allow_is_upstream_refused(
         gql: GraphQLClient, upstreams: Upstreams) -> None:
-    key = [r.key for r in upstreams.world.releases
-           if r.app_key == upstreams.world.applications[0].key][-2]
+    key = without_open_change(upstreams.world, 0)
     change = raise_change(gql, key, "servicenow")["changeRequest"]
     gql.data(UPDATE, {"id": change["id"], "input": {"state": "CANCELED"}})
-    error = gql.error(UPDATE, {"id": change["id"], "input": {"state": "IMPLEMENT"}})
+    # Reopening grants no approval, so the hub passes it on; the ITSM's model says no.
+    error = gql.error(UPDATE, {"id": change["id"], "input": {"state": "ASSESS"}})
     assert error["extensions"]["code"] == "UPSTREAM_REFUSED"
     assert error["extensions"]["source"] == "servicenow"
 
@@ -215,10 +236,9 @@ def test_a_transition_the_itsm_does_not_allow_is_upstream_refused(
 @pytest.mark.parametrize(("source", "app_index"), [("servicenow", 0), ("remedy", 1)])
 def test_an_idempotency_key_returns_the_same_change_and_creates_one_record(
         gql: GraphQLClient, upstreams: Upstreams, source: str, app_index: int) -> None:
-    key = [r.key for r in upstreams.world.releases
-           if r.app_key == upstreams.world.applications[app_index].key][-3]
-    first = raise_change(gql, key, source, key="cab-2026-12")
-    again = raise_change(gql, key, source, key="cab-2026-12")
+    key = without_open_change(upstreams.world, app_index + 2)
+    first = raise_change(gql, key, source, key="cab-2026-12", ack=True)
+    again = raise_change(gql, key, source, key="cab-2026-12", ack=True)
     assert first["created"] is True and again["created"] is False
     assert again["changeRequest"]["number"] == first["changeRequest"]["number"]
     assert len(upstreams.records(source, first["changeRequest"]["correlationId"])) == 1
@@ -230,8 +250,7 @@ def test_an_idempotency_key_returns_the_same_change_and_creates_one_record(
 def test_a_dropped_response_is_retried_without_a_duplicate(
         gql: GraphQLClient, upstreams: Upstreams, source: str, path: str,
         app_index: int) -> None:
-    key = [r.key for r in upstreams.world.releases
-           if r.app_key == upstreams.world.applications[app_index].key][-3]
+    key = without_open_change(upstreams.world, app_index + 2)
     # The ITSM commits the record, then the answer is lost, on every try.
     upstreams.fault(source, path=path, method="POST", drop_response=True)
     body = gql.post(RAISE, {"id": release(gql, key)["id"], "source": source, "key": "lost"})
@@ -249,8 +268,7 @@ def test_a_crash_between_the_upstream_write_and_the_local_commit_is_healed_on_re
         upstreams: Upstreams, tmp_path: Path) -> None:
     database = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
     port = free_port()
-    key = [r.key for r in upstreams.world.releases
-           if r.app_key == upstreams.world.applications[4].key][-3]
+    key = without_open_change(upstreams.world, 4)
     options = {"database": database, "sandboxes": upstreams.url, "port": port,
                "token": RM_TOKEN}
     import os
@@ -308,8 +326,10 @@ def test_each_gate_refuses_with_its_reason_and_passes_when_satisfied(
     assert [g["name"] for g in error["extensions"]["gates"]] == ["change_approved"]
 
     change = raise_change(gql, "GATES-1", "servicenow")["changeRequest"]
-    for target in ("ASSESS", "AUTHORIZE", "SCHEDULED"):
+    for target in ("ASSESS", "AUTHORIZE"):
         gql.data(UPDATE, {"id": change["id"], "input": {"state": target}})
+    assert not gates_of(gql, "GATES-1")["change_approved"]["passed"]  # asked, not approved
+    cab_approves(upstreams.url, "servicenow", change["number"])
     assert gates_of(gql, "GATES-1")["change_approved"]["passed"]
 
     freeze = gql.data("""mutation { createBlackoutWindow(input: {name: "Payments freeze",

@@ -395,19 +395,46 @@ async def new_change(connector: RemedyConnector, correlation_id: str) -> ChangeR
     return await connector.create_change(draft(correlation_id))
 
 
+def approve(base_url: str, change: ChangeRecord, status: str) -> None:
+    """The approvers' decision, written through the server's own API (not the connector)."""
+    with httpx.Client(base_url=base_url) as client:
+        token = client.post(LOGIN_PATH, data={"username": DEMO_USER,
+                                              "password": DEMO_PASSWORD}).text
+        client.put(f"{CHANGES_PATH}/{change.upstream_id}",
+                   json={"values": {"Change Request Status": status}},
+                   headers={"Authorization": f"AR-JWT {token}"}).raise_for_status()
+
+
 async def test_a_target_state_is_reached_by_walking_the_process_flow(
         connect: Connect, sandbox: str) -> None:
     connector = await connect()
     change = await new_change(connector, "heatshield:REL-11")
+    approve(sandbox, await connector.update_change(
+        change.number, ChangePatch(state=ChangeState.ASSESS)), "Request For Change")
     reset_log(sandbox)
-    scheduled = await connector.update_change(change.number,
-                                              ChangePatch(state=ChangeState.SCHEDULED))
-    assert scheduled.state is ChangeState.SCHEDULED
-    assert scheduled.state_label == "Scheduled"
-    assert len(served(sandbox, "PUT")) == 6  # Draft -> ... -> Scheduled, one status a time
+    authorizing = await connector.update_change(change.number,
+                                                ChangePatch(state=ChangeState.AUTHORIZE))
+    assert authorizing.state is ChangeState.AUTHORIZE
+    assert authorizing.state_label == "Scheduled For Approval"
+    # Request For Change -> Planning In Progress -> Scheduled For Review -> For Approval
+    assert len(served(sandbox, "PUT")) == 3
+    approve(sandbox, authorizing, "Scheduled")
     closed = await connector.update_change(change.number, ChangePatch(state=ChangeState.CLOSED))
     assert closed.state is ChangeState.CLOSED
     assert closed.state_label == "Closed (Successful)"
+
+
+async def test_a_walk_never_takes_a_step_the_approvers_own(connect: Connect,
+                                                           sandbox: str) -> None:
+    connector = await connect()
+    change = await new_change(connector, "heatshield:REL-11a")
+    asked = await connector.update_change(change.number, ChangePatch(state=ChangeState.ASSESS))
+    reset_log(sandbox)
+    with pytest.raises(UpstreamRefused, match="does not pass an approval"):
+        await connector.update_change(change.number, ChangePatch(state=ChangeState.SCHEDULED))
+    assert served(sandbox, "PUT") == []
+    after = (await connector.changes([change.number]))[change.number]
+    assert after.state_label == asked.state_label == "Request For Authorization"
 
 
 async def test_fields_ride_on_the_first_status_step(connect: Connect, sandbox: str) -> None:

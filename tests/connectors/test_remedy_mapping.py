@@ -350,16 +350,30 @@ def test_a_patch_writes_only_the_fields_it_sets() -> None:
 
 
 def test_a_target_state_is_walked_along_the_process_flow() -> None:
-    assert m.status_walk("Draft", None, ChangeState.SCHEDULED) == [
-        ("Request For Authorization", None), ("Request For Change", None),
+    assert m.status_walk("Draft", None, ChangeState.ASSESS) == [
+        ("Request For Authorization", None)]
+    assert m.status_walk("Request For Change", None, ChangeState.AUTHORIZE) == [
         ("Planning In Progress", None), ("Scheduled For Review", None),
-        ("Scheduled For Approval", None), ("Scheduled", None)]
+        ("Scheduled For Approval", None)]
+    assert m.status_walk("Scheduled", None, ChangeState.IMPLEMENT) == [
+        ("Implementation In Progress", None)]
     assert m.status_walk("Implementation In Progress", None, ChangeState.CLOSED) == [
         ("Completed", "Final Review Required"), ("Closed", "Successful")]
     assert m.status_walk("Scheduled", None, ChangeState.ON_HOLD) == [
         ("Pending", "Manager Intervention")]
     assert m.status_walk("Rejected", None, ChangeState.ASSESS) == [
         ("Draft", None), ("Request For Authorization", None)]
+
+
+@pytest.mark.parametrize(("current", "target"), [
+    ("Draft", ChangeState.SCHEDULED), ("Request For Authorization", ChangeState.AUTHORIZE),
+    ("Scheduled For Approval", ChangeState.SCHEDULED),
+    ("Scheduled For Approval", ChangeState.CLOSED),
+])
+def test_a_walk_never_takes_a_move_the_approvers_make(current: str,
+                                                     target: ChangeState) -> None:
+    with pytest.raises(m.IllegalTransition, match="does not pass an approval"):
+        m.status_walk(current, None, target)
 
 
 def test_a_change_already_in_the_target_state_needs_no_step() -> None:

@@ -344,13 +344,41 @@ async def test_a_target_state_is_walked_through_the_states_the_model_requires(
     await sandbox.delete("/_sandbox/requests")
 
     updated = await snow.update_change(created.number, ChangePatch(
-        state=ChangeState.SCHEDULED, title="Deploy Payments 2026.12 (CAB approved)",
-        note="Approved at CAB"))
+        state=ChangeState.AUTHORIZE, title="Deploy Payments 2026.12 (for CAB)",
+        note="Ready for CAB"))
 
-    assert (updated.state, updated.state_label) == (ChangeState.SCHEDULED, "Scheduled")
-    assert updated.approval is ApprovalState.APPROVED
-    assert updated.title == "Deploy Payments 2026.12 (CAB approved)"
-    assert [r["method"] for r in await served(sandbox)] == ["GET", "PATCH", "PATCH", "PATCH"]
+    assert (updated.state, updated.state_label) == (ChangeState.AUTHORIZE, "Authorize")
+    assert updated.approval is ApprovalState.REQUESTED
+    assert updated.title == "Deploy Payments 2026.12 (for CAB)"
+    assert [r["method"] for r in await served(sandbox)] == ["GET", "PATCH", "PATCH"]
+
+
+async def test_a_walk_never_takes_the_approval_step_the_change_board_owns(
+        snow: ServiceNowConnector, sandbox: httpx.AsyncClient) -> None:
+    created = await snow.create_change(draft("hs-no-self-approval"))
+    await sandbox.delete("/_sandbox/requests")
+
+    with pytest.raises(UpstreamRefused, match="would pass the approval"):
+        await snow.update_change(created.number, ChangePatch(state=ChangeState.SCHEDULED))
+
+    assert [r["method"] for r in await served(sandbox)] == ["GET"]
+    [row] = await upstream_rows(sandbox, f"number={created.number}")
+    assert (row["state"], row["approval"]) == ("-5", "not requested")
+
+
+async def test_once_the_board_approved_the_walk_goes_on_to_implementation(
+        snow: ServiceNowConnector, sandbox: httpx.AsyncClient) -> None:
+    created = await snow.create_change(draft("hs-approved-walk"))
+    authorizing = await snow.update_change(created.number,
+                                           ChangePatch(state=ChangeState.AUTHORIZE))
+    # The approvers decide in the instance; the record says approved.
+    await sandbox.patch(f"{TABLE}/{authorizing.upstream_id}", json={"approval": "approved"})
+
+    implementing = await snow.update_change(created.number,
+                                            ChangePatch(state=ChangeState.IMPLEMENT))
+
+    assert (implementing.state, implementing.approval) == (ChangeState.IMPLEMENT,
+                                                           ApprovalState.APPROVED)
 
 
 async def test_an_illegal_target_is_refused_before_anything_is_sent(

@@ -250,17 +250,29 @@ def test_a_patch_sends_changed_fields_and_the_note_as_work_notes() -> None:
 
 @pytest.mark.parametrize(("kind", "current", "target", "steps"), [
     (ChangeType.NORMAL, "-5", ChangeState.ASSESS, ["-4"]),
-    (ChangeType.NORMAL, "-4", ChangeState.SCHEDULED, ["-3", "-2"]),
-    (ChangeType.NORMAL, "-5", ChangeState.CLOSED, ["-4", "-3", "-2", "-1", "0", "3"]),
-    (ChangeType.EMERGENCY, "-5", ChangeState.SCHEDULED, ["-3", "-2"]),
+    (ChangeType.NORMAL, "-5", ChangeState.AUTHORIZE, ["-4", "-3"]),
     (ChangeType.STANDARD, "-5", ChangeState.IMPLEMENT, ["-2", "-1"]),
     (ChangeType.NORMAL, "-1", ChangeState.CANCELED, ["4"]),
     (ChangeType.NORMAL, "-3", ChangeState.NEW, ["-5"]),
     (ChangeType.NORMAL, "-2", ChangeState.SCHEDULED, []),
+    (ChangeType.NORMAL, "-2", ChangeState.CLOSED, ["-1", "0", "3"]),
 ])
 def test_a_target_state_is_reached_one_allowed_step_at_a_time(
         kind: ChangeType, current: str, target: ChangeState, steps: list[str]) -> None:
     assert state_steps(kind, current, target) == steps
+
+
+@pytest.mark.parametrize(("kind", "current", "target", "steps"), [
+    (ChangeType.NORMAL, "-4", ChangeState.SCHEDULED, ["-3", "-2"]),
+    (ChangeType.NORMAL, "-5", ChangeState.CLOSED, ["-4", "-3", "-2", "-1", "0", "3"]),
+    (ChangeType.EMERGENCY, "-5", ChangeState.SCHEDULED, ["-3", "-2"]),
+    (ChangeType.NORMAL, "-3", ChangeState.IMPLEMENT, ["-2", "-1"]),
+])
+def test_leaving_authorize_is_walked_only_for_an_approved_change(
+        kind: ChangeType, current: str, target: ChangeState, steps: list[str]) -> None:
+    with pytest.raises(IllegalTransition, match="would pass the approval"):
+        state_steps(kind, current, target)
+    assert state_steps(kind, current, target, approved=True) == steps
 
 
 @pytest.mark.parametrize(("kind", "current", "target", "words"), [

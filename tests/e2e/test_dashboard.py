@@ -114,11 +114,11 @@ def test_deploying_is_held_back_by_a_failing_gate_with_its_reason(signed_in: Pag
 def test_raising_a_change_request_in_servicenow_shows_it_with_its_state(signed_in: Page,
                                                                        demo: Demo) -> None:
     page = signed_in
-    page.goto("/releases/NTF-2026.12")
+    page.goto("/releases/INV-2026.12")  # its only change was rejected: a new one may be raised
     wait_loaded(page)
     before = page.locator("tr[data-change]").count()
     page.get_by_label("Target system").select_option("servicenow")
-    expect(page.get_by_label("Preview of the change request")).to_contain_text("Notifications")
+    expect(page.get_by_label("Preview of the change request")).to_contain_text("Inventory")
     # Its window falls in the holiday freeze: raising asks for an acknowledgement first.
     raise_button = page.get_by_role("button", name="Raise in ServiceNow")
     expect(page.get_by_role("note").filter(has_text="Holiday trading freeze")).to_be_visible()
@@ -129,6 +129,25 @@ def test_raising_a_change_request_in_servicenow_shows_it_with_its_state(signed_i
     expect(page.locator("tr[data-change]")).to_have_count(before + 1)
     expect(page.locator("tr[data-change^=CHG]").last).to_contain_text("ServiceNow")
     screenshot(page, "change-raised")
+
+
+def test_an_open_change_is_shown_instead_of_an_armed_raise_button(signed_in: Page,
+                                                                  demo: Demo) -> None:
+    page = signed_in
+    page.goto("/releases/NTF-2026.12")  # its ServiceNow change is still in review
+    wait_loaded(page)
+    page.get_by_label("Target system").select_option("servicenow")
+    expect(page.locator("[data-open-change]")).to_contain_text("CHG0030015")
+    expect(page.get_by_role("button", name="Raise in ServiceNow")).to_have_count(0)
+    page.get_by_label("Raise an additional change anyway").check()
+    additional = page.get_by_role("button", name="Raise an additional change in ServiceNow")
+    page.get_by_label("Raise it inside the blackout anyway").check()
+    page.get_by_label("Why another change is needed", exact=False).fill("too short")
+    expect(additional).to_be_disabled()
+    page.get_by_label("Why another change is needed", exact=False).fill(
+        "Separate CAB slot for the push provider switch")
+    expect(additional).to_be_enabled()
+    screenshot(page, "change-open")
 
 
 def test_graphiql_renders_from_our_own_assets_with_no_network(context: BrowserContext,

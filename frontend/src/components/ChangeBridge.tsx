@@ -21,18 +21,30 @@ export function GateList({ gates }: { gates: readonly Gate[] }) {
   );
 }
 
+// A change still in play: the server refuses another in the same ITSM unless asked with a reason.
+const FINISHED_STATES = new Set(["CLOSED", "CANCELED", "REJECTED"]);
+const MIN_REASON_CHARS = 10;
+
+type LinkedChange = { number: string; state: string; stateLabel: string; source: { name: string } };
+
 export function RaiseChangeRequest({
   releaseKey,
   releaseId,
   itsmSources,
+  changes,
   onRaised,
 }: {
   releaseKey: string;
   releaseId: string;
   itsmSources: readonly { name: string; kind: string }[];
+  changes: readonly LinkedChange[];
   onRaised: () => void;
 }) {
   const [source, setSource] = useState(itsmSources[0]?.name ?? "");
+  const openChange = changes.find((c) => c.source.name === source && !FINISHED_STATES.has(c.state));
+  const [additional, setAdditional] = useState(false);
+  const [reason, setReason] = useState("");
+  const reasonOk = reason.trim().length >= MIN_REASON_CHARS;
   // One key per composed request: a retry after a lost answer raises it once.
   const [key, setKey] = useState(() => crypto.randomUUID());
   const [acknowledged, setAcknowledged] = useState(false);
@@ -44,12 +56,24 @@ export function RaiseChangeRequest({
 
   const submit = async () => {
     setDone(null);
-    const result = await raise({ releaseId, source, key, acknowledgeBlackout: acknowledged });
+    const result = await raise({
+      releaseId,
+      source,
+      key,
+      acknowledgeBlackout: acknowledged,
+      additional: openChange && additional ? { reason: reason.trim() } : null,
+    });
+    if (result.error?.graphQLErrors.some((e) => e.extensions?.code === "CONFLICT")) {
+      // Someone raised one meanwhile: show it (the refusal names it) instead of the button.
+      onRaised();
+    }
     const payload = result.data?.raiseChangeRequest;
     if (payload) {
       const c = payload.changeRequest;
       setDone(`${c.number} ${payload.created ? "raised" : "was already raised"} in ${sourceLabel(c.source.name, c.source.kind)}: ${c.stateLabel}`);
       setKey(crypto.randomUUID());
+      setAdditional(false);
+      setReason("");
       onRaised();
     }
   };
@@ -111,15 +135,41 @@ export function RaiseChangeRequest({
           {done}
         </div>
       ) : null}
-      <button
-        type="button"
-        className="primary"
-        onClick={submit}
-        disabled={raised.fetching || !source || (warnings.length > 0 && !acknowledged)}
-        aria-busy={raised.fetching}
-      >
-        {raised.fetching ? `Raising in ${sourceLabel(source)}…` : `Raise in ${sourceLabel(source)}`}
-      </button>
+      {openChange ? (
+        <div className="banner banner-warn" role="note" data-open-change={openChange.number}>
+          <div>
+            {openChange.number} is still open in {sourceLabel(source)} ({openChange.stateLabel}): the release
+            needs no other change there.
+          </div>
+          <label className="inline">
+            <input type="checkbox" checked={additional} onChange={(e) => setAdditional(e.target.checked)} />
+            Raise an additional change anyway
+          </label>
+          {additional ? (
+            <label>
+              Why another change is needed (at least {MIN_REASON_CHARS} characters, audited)
+              <textarea value={reason} onChange={(e) => setReason(e.target.value)} rows={2} />
+            </label>
+          ) : null}
+        </div>
+      ) : null}
+      {!openChange || additional ? (
+        <button
+          type="button"
+          className="primary"
+          onClick={submit}
+          disabled={
+            raised.fetching || !source || (warnings.length > 0 && !acknowledged) || (!!openChange && !reasonOk)
+          }
+          aria-busy={raised.fetching}
+        >
+          {raised.fetching
+            ? `Raising in ${sourceLabel(source)}…`
+            : openChange
+              ? `Raise an additional change in ${sourceLabel(source)}`
+              : `Raise in ${sourceLabel(source)}`}
+        </button>
+      ) : null}
     </div>
   );
 }

@@ -262,6 +262,7 @@ export default function ReleasePage() {
             releaseKey={release.key}
             releaseId={release.id}
             itsmSources={itsmSources}
+            changes={release.changeRequests}
             onRaised={() => refetch({ requestPolicy: "network-only" })}
           />
         ) : null}
