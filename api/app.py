@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.auth import Authenticator
 from api.cache import UpstreamCache
@@ -24,7 +25,13 @@ from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.schema import build_schema
 from api.schema.context import Context
-from api.security import BodyLimitGuard, SecurityMiddleware, auth_routes, principal_of
+from api.security import (
+    BodyLimitGuard,
+    SecurityHeaders,
+    SecurityMiddleware,
+    auth_routes,
+    principal_of,
+)
 from api.settings import Settings
 from api.spa import spa_routes
 from api.webhooks import webhook_routes
@@ -101,7 +108,12 @@ def create_app(settings: Settings, *, migrate: bool = True,
             *mounts,
             *spa_routes(),
         ],
-        middleware=[Middleware(BodyLimitGuard),
+        # The client's address and scheme come from X-Forwarded-* only when the peer is
+        # a configured proxy, whichever server runs the app (the CLI tells uvicorn too).
+        middleware=[Middleware(ProxyHeadersMiddleware,
+                               trusted_hosts=settings.server.forwarded_allow_ips),
+                    Middleware(SecurityHeaders),
+                    Middleware(BodyLimitGuard),
                     Middleware(SecurityMiddleware, settings=settings,
                                authenticator=authenticator, public_prefixes=public_prefixes)],
         lifespan=lifespan,

@@ -48,7 +48,8 @@ def serve(config: ConfigOption = None,
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
     typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql)")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info",
+                proxy_headers=True, forwarded_allow_ips=settings.server.forwarded_allow_ips)
 
 
 @app.command()

@@ -18,7 +18,10 @@ from starlette.types import ASGIApp
 @contextmanager
 def serve_asgi(app: ASGIApp, host: str = "127.0.0.1", lifespan: str = "on") -> Iterator[str]:
     """Yield the base URL (``http://127.0.0.1:PORT``) while the app serves."""
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan=lifespan)  # type: ignore[arg-type]
+    # No proxy handling in the server: Heatshield applies X-Forwarded-* itself, from the
+    # proxies its settings trust (server.forwarded_allow_ips), so tests see what it decides.
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan=lifespan,  # type: ignore[arg-type]
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
