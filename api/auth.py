@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,10 +47,23 @@ log = logging.getLogger("heatshield.auth")
 
 TOKEN_PREFIX = "hs_"
 _hasher = PasswordHasher()
-# A few hashes at once, each on its own core; more would only queue inside argon2.
-# Threads start on first use, and argon2 releases the GIL while it works.
-_HASHING = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),
-                              thread_name_prefix="argon2")
+
+
+def _yield_to_serving() -> None:
+    """Run this hashing thread (and the lane threads argon2 starts from it) at a lower
+    priority, so a storm of logins takes spare CPU, not the event loop's share."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)  # Linux: per thread
+    except (AttributeError, OSError):
+        pass  # elsewhere the pool's small size is the only bound
+
+
+# Each hash already runs `parallelism` lanes on threads of its own, so a pool of one
+# worker per that many cores keeps argon2 within the machine. Threads start on first
+# use, and argon2 releases the GIL while it works.
+_HASHING = ThreadPoolExecutor(
+    max_workers=max(1, min(4, (os.cpu_count() or 1) // max(1, _hasher.parallelism))),
+    thread_name_prefix="argon2", initializer=_yield_to_serving)
 _T = TypeVar("_T")
 # How stale last-used times may get: one write a minute per caller, not one per request.
 _TOUCH_EVERY = timedelta(seconds=60)
