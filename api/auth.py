@@ -18,6 +18,7 @@ other requests nor holds the database's write lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -52,10 +53,9 @@ _hasher = PasswordHasher()
 def _yield_to_serving() -> None:
     """Run this hashing thread (and the lane threads argon2 starts from it) at a lower
     priority, so a storm of logins takes spare CPU, not the event loop's share."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)  # Linux: per thread
-    except (AttributeError, OSError):
-        pass  # elsewhere the pool's small size is the only bound
+    # Linux sets priorities per thread; elsewhere the pool's small size is the only bound.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
 
 
 # Each hash already runs `parallelism` lanes on threads of its own, so a pool of one

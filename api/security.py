@@ -185,8 +185,9 @@ class SecurityMiddleware:
             if principal is not None and path == "/graphql" and method == "POST" \
                     and headers.content_type in _JSON_TYPES:
                 # A batch is as many requests as it has operations: read it to count them.
+                # More than a batch may hold are refused by the graph before any runs.
                 body = await _read_body(self._limited(receive))
-                cost = _operations(body)
+                cost = min(_operations(body), max(1, self.settings.limits.max_batch_operations))
                 receive = _replay(body, receive)
             wait = limiter.take(key, cost)
             if wait:
