@@ -173,6 +173,7 @@ def test_each_further_failure_doubles_the_wait(proxied: Hub) -> None:
         assert slowed.status_code == 429
         assert slowed.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         waits.append(int(slowed.headers["retry-after"]))
+        assert waits[-1] <= 4, waits  # a growing delay, not a lock
     assert waits == [1, 2, 4]
 
 
