@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.auth import Authenticator
 from api.cache import UpstreamCache
@@ -24,7 +25,13 @@ from api.hub import Hub
 from api.request_log import RequestLog
 from api.schema import build_schema
 from api.schema.context import Context
-from api.security import BodyLimitGuard, SecurityMiddleware, auth_routes, principal_of
+from api.security import (
+    BodyLimitGuard,
+    SecurityHeaders,
+    SecurityMiddleware,
+    auth_routes,
+    principal_of,
+)
 from api.server import BodyDeadline
 from api.services.changes import ChangeService
 from api.settings import Settings
@@ -108,7 +115,12 @@ def create_app(settings: Settings, *, migrate: bool = True,
             *mounts,
             *spa_routes(),
         ],
-        middleware=[Middleware(RequestLog),
+        # The client's address and scheme come from X-Forwarded-* only when the peer is
+        # a configured proxy, whichever server runs the app.
+        middleware=[Middleware(ProxyHeadersMiddleware,
+                               trusted_hosts=settings.server.forwarded_allow_ips),
+                    Middleware(RequestLog),
+                    Middleware(SecurityHeaders),
                     Middleware(BodyDeadline, seconds=settings.server.body_timeout_seconds),
                     Middleware(BodyLimitGuard),
                     Middleware(SecurityMiddleware, settings=settings,

@@ -8,26 +8,39 @@ truncated cookie is refused before the database is asked.
 
 Local users are one source of principals; single sign-on would be another
 (see README, "Security"): it would end in `start_session` like a password login.
+
+Argon2 takes a core for a noticeable moment by design, so hashing and
+verifying run on a small dedicated thread pool, never on the event loop, and
+never while a write transaction is open: a storm of logins neither stalls
+other requests nor holds the database's write lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import hashlib
 import logging
+import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import models as m
 from api.db.audit import record
+from api.domain.access import UNKNOWN_USER, client_key, login_delay
 from api.domain.text import normalise_key
 from api.permissions import RANK, Principal
 from api.settings import SecuritySettings
@@ -36,7 +49,23 @@ log = logging.getLogger("heatshield.auth")
 
 TOKEN_PREFIX = "hs_"
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _yield_to_serving() -> None:
+    """Run this hashing thread (and the lane threads argon2 starts from it) at a lower
+    priority, so a storm of logins takes spare CPU, not the event loop's share."""
+    # Linux sets priorities per thread; elsewhere the pool's small size is the only bound.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
+
+
+# Each hash already runs `parallelism` lanes on threads of its own, so a pool of one
+# worker per that many cores keeps argon2 within the machine. Threads start on first
+# use, and argon2 releases the GIL while it works.
+_HASHING = ThreadPoolExecutor(
+    max_workers=max(1, min(4, (os.cpu_count() or 1) // max(1, _hasher.parallelism))),
+    thread_name_prefix="argon2", initializer=_yield_to_serving)
+_T = TypeVar("_T")
 # How stale last-used times may get: one write a minute per caller, not one per request.
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -53,19 +82,56 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def hash_password(password: str, min_length: int = 12) -> str:
+def check_password_policy(password: str, min_length: int = 12) -> None:
     if len(password) < min_length:
         raise PasswordPolicyError(f"a password needs at least {min_length} characters")
     if len(password) > 1024:
         raise PasswordPolicyError("a password may have at most 1024 characters")
+
+
+def hash_password(password: str, min_length: int = 12) -> str:
+    """Blocking; async code uses `hash_password_off_loop`."""
+    check_password_policy(password, min_length)
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """Blocking; async code uses `verify_password_off_loop`."""
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash nobody knows the password of, made on first need (not at import)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verify_unknown(password: str) -> bool:
+    verify_password(_dummy_hash(), password)  # as slow as a real check, and always False
+    return False
+
+
+async def _off_loop(work: Callable[[], _T]) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work)
+
+
+async def hash_password_off_loop(password: str, min_length: int = 12) -> str:
+    check_password_policy(password, min_length)  # refuse before queueing any work
+    return await _off_loop(functools.partial(_hasher.hash, password))
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    """Check a password on the hashing pool; None (no such user) costs the same and fails."""
+    if password_hash is None:
+        return await _off_loop(functools.partial(_verify_unknown, password))
+    return await _off_loop(functools.partial(verify_password, password_hash, password))
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
 
 
 def new_token() -> tuple[str, str, str]:
@@ -90,7 +156,8 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
     if taken is not None:
         raise ValueError(f"user {username!r} already exists")
     user = m.User(username=username, display_name=display_name,
-                  password_hash=hash_password(password, min_length), role=role, disabled=False)
+                  password_hash=await hash_password_off_loop(password, min_length), role=role,
+                  disabled=False)
     session.add(user)
     await session.flush()
     record(session, actor=actor, action="user.create", entity_type="User", entity_id=user.id,
@@ -100,9 +167,14 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
 
 async def set_password(session: AsyncSession, user: m.User, password: str, *, actor: str,
                        min_length: int = 12) -> None:
-    """A new password also ends every session of the user."""
-    user.password_hash = hash_password(password, min_length)
+    """A new password ends every session of the user and revokes their tokens.
+
+    Whoever learnt the old password may have minted tokens with it; they must
+    not outlive the change.
+    """
+    user.password_hash = await hash_password_off_loop(password, min_length)
     await end_sessions(session, user.id)
+    await revoke_user_tokens(session, user, actor=actor, reason="password changed")
     record(session, actor=actor, action="user.password", entity_type="User",
            entity_id=user.id, entity_key=user.username)
 
@@ -116,11 +188,15 @@ async def set_role(session: AsyncSession, user: m.User, role: m.Role, *, actor: 
 
 async def set_disabled(session: AsyncSession, user: m.User, disabled: bool, *,
                        actor: str) -> None:
-    """Disabling also ends the user's sessions; their tokens stop working with them."""
+    """Disabling ends the user's sessions and revokes their tokens for good.
+
+    Re-enabling does not bring the tokens back: the user mints new ones.
+    """
     before = user.disabled
     user.disabled = disabled
     if disabled:
         await end_sessions(session, user.id)
+        await revoke_user_tokens(session, user, actor=actor, reason="user disabled")
     record(session, actor=actor, action="user.disable" if disabled else "user.enable",
            entity_type="User", entity_id=user.id, entity_key=user.username,
            before={"disabled": before}, after={"disabled": disabled})
@@ -149,11 +225,23 @@ async def issue_token(session: AsyncSession, *, user: m.User, name: str, role: m
     return secret, row
 
 
-async def revoke_token(session: AsyncSession, row: m.ApiToken, *, actor: str) -> None:
+async def revoke_token(session: AsyncSession, row: m.ApiToken, *, actor: str,
+                       reason: str = "") -> None:
     if row.revoked_at is None:
         row.revoked_at = now()
     record(session, actor=actor, action="token.revoke", entity_type="ApiToken",
-           entity_id=row.id, entity_key=row.name, after={"prefix": row.prefix})
+           entity_id=row.id, entity_key=row.name, after={"prefix": row.prefix},
+           reason=reason)
+
+
+async def revoke_user_tokens(session: AsyncSession, user: m.User, *, actor: str,
+                             reason: str) -> int:
+    """Revoke every live token of a user, each audited; how many there were."""
+    rows = list(await session.scalars(select(m.ApiToken).where(
+        m.ApiToken.user_id == user.id, m.ApiToken.revoked_at.is_(None))))
+    for row in rows:
+        await revoke_token(session, row, actor=actor, reason=reason)
+    return len(rows)
 
 
 # --- the request-time side --------------------------------------------------------------
@@ -167,41 +255,56 @@ class SessionCookie:
 
 
 class LoginThrottle:
-    """Counts recent failed logins per user name; too many locks the name for a while."""
+    """Slows repeated failed logins per (user name, client address), in memory.
 
-    def __init__(self, max_failures: int, lockout_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_failures = max_failures
-        self.lockout_seconds = lockout_seconds
+    A few failures are free; then each one doubles the wait before the next
+    try from that address, up to a cap. The pair is the key so that someone
+    guessing from one address never keeps the real user out from theirs.
+    """
+
+    _MAX_KEYS = 100_000
+
+    def __init__(self, *, free_failures: int, base_seconds: float, max_seconds: float,
+                 forget_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.free_failures = free_failures
+        self.base_seconds = base_seconds
+        self.max_seconds = max_seconds
+        self.forget_seconds = forget_seconds
         self.clock = clock
-        self._failures: dict[str, list[float]] = {}
+        # (name, client) -> (recent failures, time of the last); oldest first.
+        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
 
-    def _recent(self, name: str) -> list[float]:
-        cutoff = self.clock() - self.lockout_seconds
-        recent = [t for t in self._failures.get(name, []) if t > cutoff]
-        if recent:
-            self._failures[name] = recent
-        else:
-            self._failures.pop(name, None)
-        return recent
+    def _entry(self, key: tuple[str, str]) -> tuple[int, float] | None:
+        entry = self._failures.get(key)
+        if entry is not None and self.clock() - entry[1] > self.forget_seconds:
+            del self._failures[key]
+            return None
+        return entry
 
-    def locked_for(self, name: str) -> float:
-        """Seconds until `name` may try again (0: now)."""
-        recent = self._recent(name.lower())
-        if len(recent) < self.max_failures:
+    def wait(self, name: str, client: str) -> float:
+        """Seconds until `name` may be tried again from `client` (0: now)."""
+        entry = self._entry((name.lower(), client))
+        if entry is None:
             return 0.0
-        return max(0.0, recent[-self.max_failures] + self.lockout_seconds - self.clock())
+        count, last = entry
+        delay = login_delay(count, free=self.free_failures, base_seconds=self.base_seconds,
+                            max_seconds=self.max_seconds)
+        return max(0.0, last + delay - self.clock())
 
-    def failed(self, name: str) -> None:
-        if len(self._failures) > 100_000:  # a flood of invented names must not grow memory
-            self._failures.clear()
-        self._failures.setdefault(name.lower(), []).append(self.clock())
+    def failed(self, name: str, client: str) -> None:
+        key = (name.lower(), client)
+        entry = self._entry(key)
+        self._failures.pop(key, None)
+        if len(self._failures) >= self._MAX_KEYS:  # a flood of invented names: drop the oldest
+            for old in list(self._failures)[: self._MAX_KEYS // 10]:
+                del self._failures[old]
+        self._failures[key] = ((entry[0] if entry else 0) + 1, self.clock())
 
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(name.lower(), None)
+    def succeeded(self, name: str, client: str) -> None:
+        self._failures.pop((name.lower(), client), None)
 
 
-class LoginLocked(Exception):
+class LoginDelayed(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__("too many failed logins")
         self.retry_after = retry_after
@@ -215,8 +318,10 @@ class Authenticator:
         self.sessions = sessions
         self.settings = settings
         self._signer = URLSafeTimedSerializer(secret_key, salt="heatshield.session")
-        self.throttle = LoginThrottle(settings.login_max_failures,
-                                      settings.login_lockout_minutes * 60)
+        self.throttle = LoginThrottle(free_failures=settings.login_max_failures,
+                                      base_seconds=settings.login_backoff_seconds,
+                                      max_seconds=settings.login_backoff_max_seconds,
+                                      forget_seconds=settings.login_lockout_minutes * 60)
 
     @property
     def max_age(self) -> int:
@@ -246,7 +351,14 @@ class Authenticator:
                              token_id=token.id, token_name=token.name)
 
     async def from_cookie(self, value: str) -> tuple[Principal | None, SessionCookie | None]:
-        """The session's principal, and a new cookie when the session was rotated."""
+        """The session's principal, and a new cookie when the session was rotated.
+
+        After a rotation the previous cookie stays valid for a short grace, so
+        the browser's other requests already in flight are not logged out. The
+        rotation itself is a compare-and-set on the secret it read: of two
+        requests rotating at once, one wins and the other keeps its (now
+        previous) cookie.
+        """
         try:
             secret = self._signer.loads(value, max_age=self.max_age)
         except BadSignature:
@@ -254,11 +366,17 @@ class Authenticator:
         if not isinstance(secret, str):
             return None, None
         moment = now()
+        presented = digest(secret)
         idle = timedelta(minutes=self.settings.session_idle_minutes)
         async with self.sessions() as session, session.begin():
-            row = await session.scalar(select(m.LoginSession).where(
-                m.LoginSession.secret_hash == digest(secret)))
+            row = await session.scalar(select(m.LoginSession).where(or_(
+                m.LoginSession.secret_hash == presented,
+                m.LoginSession.previous_secret_hash == presented)))
             if row is None or row.ended_at is not None:
+                return None, None
+            current = row.secret_hash == presented
+            if not current and (row.previous_valid_until is None
+                                or row.previous_valid_until <= moment):
                 return None, None
             if row.expires_at <= moment or row.last_seen_at + idle <= moment:
                 row.ended_at = moment
@@ -268,47 +386,80 @@ class Authenticator:
                 row.ended_at = moment
                 return None, None
             cookie = None
-            if moment - row.rotated_at >= timedelta(minutes=self.settings.session_rotate_minutes):
-                fresh = secrets.token_urlsafe(32)
-                row.secret_hash, row.rotated_at = digest(fresh), moment
-                cookie = self._cookie(fresh)
+            rotate = timedelta(minutes=self.settings.session_rotate_minutes)
+            if current and moment - row.rotated_at >= rotate:
+                cookie = await self._rotate(session, row.id, presented, moment)
             if moment - row.last_seen_at > _TOUCH_EVERY:
                 row.last_seen_at = moment
             return Principal(subject=user.username, role=user.role, via="session",
                              user_id=user.id, session_id=row.id), cookie
 
-    async def login(self, username: str, password: str) -> tuple[Principal, SessionCookie] | None:
+    async def _rotate(self, session: AsyncSession, session_id: int, presented: str,
+                      moment: datetime) -> SessionCookie | None:
+        """A fresh secret for the session, if it still has the one presented (else None)."""
+        fresh = secrets.token_urlsafe(32)
+        grace = timedelta(seconds=self.settings.session_rotate_grace_seconds)
+        result = await session.execute(
+            update(m.LoginSession)
+            .where(m.LoginSession.id == session_id, m.LoginSession.secret_hash == presented)
+            .values(secret_hash=digest(fresh), rotated_at=moment,
+                    previous_secret_hash=presented, previous_valid_until=moment + grace)
+            .execution_options(synchronize_session=False))
+        if getattr(result, "rowcount", 0) != 1:
+            return None  # a parallel request rotated first; this cookie is in its grace
+        return self._cookie(fresh)
+
+    async def login(self, username: str, password: str, client: str | None = None
+                    ) -> tuple[Principal, SessionCookie] | None:
         """Check the password and open a session; None for any failure, all alike.
 
-        Unknown users cost as much as known ones, so timing does not tell them apart.
+        Unknown users cost as much as known ones, so timing does not tell them
+        apart; the name typed for an unknown user is not recorded (it may be a
+        password typed into the wrong field). The password is checked on the
+        hashing pool with no transaction open; only then is the session written.
+        Raises `LoginDelayed` while this name is slowed down for this client.
         """
         name = username.strip()[:100]
-        locked = self.throttle.locked_for(name)
-        if locked:
-            async with self.sessions() as session, session.begin():
-                record(session, actor=name or "(empty)", action="auth.login_failed",
-                       entity_type="User", entity_id=None, entity_key=name,
-                       reason="locked after repeated failures")
-            raise LoginLocked(locked)
-        async with self.sessions() as session, session.begin():
+        address = client_key(client)
+        wait = self.throttle.wait(name, address)
+        if wait:
+            log.info("slowed a login from %s after repeated failures", address)
+            raise LoginDelayed(wait)
+        async with self.sessions() as session:
             user = await session.scalar(select(m.User).where(
                 func.lower(m.User.username) == name.lower()))
-            ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-            if user is None or not ok or user.disabled:
-                self.throttle.failed(name)
-                reason = ("unknown user" if user is None else
-                          "wrong password" if not ok else "user disabled")
-                record(session, actor=name or "(empty)", action="auth.login_failed",
-                       entity_type="User", entity_id=user.id if user else None,
-                       entity_key=name, reason=reason)
+        read_hash = user.password_hash if user else None
+        ok = await verify_password_off_loop(read_hash, password)
+        if user is None or not ok or user.disabled:
+            self.throttle.failed(name, address)
+            await self._failed(user, "unknown user" if user is None else
+                               "wrong password" if not ok else "user disabled")
+            return None
+        rehashed = (await _off_loop(functools.partial(_hasher.hash, password))
+                    if needs_rehash(user.password_hash) else None)
+        async with self.sessions() as session, session.begin():
+            fresh = await session.get(m.User, user.id)
+            if fresh is None or fresh.disabled or fresh.password_hash != read_hash:
+                # Changed while the password was being checked: this proof is stale.
+                self.throttle.failed(name, address)
+                record(session, actor=user.username, action="auth.login_failed",
+                       entity_type="User", entity_id=user.id, entity_key=user.username,
+                       reason="user changed during login")
                 return None
-            self.throttle.succeeded(name)
-            if _hasher.check_needs_rehash(user.password_hash):
-                user.password_hash = _hasher.hash(password)
-            principal, cookie = await self.start_session(session, user)
-            record(session, actor=user.username, action="auth.login", entity_type="User",
-                   entity_id=user.id, entity_key=user.username)
+            self.throttle.succeeded(name, address)
+            if rehashed is not None:
+                fresh.password_hash = rehashed
+            principal, cookie = await self.start_session(session, fresh)
+            record(session, actor=fresh.username, action="auth.login", entity_type="User",
+                   entity_id=fresh.id, entity_key=fresh.username)
             return principal, cookie
+
+    async def _failed(self, user: m.User | None, reason: str) -> None:
+        async with self.sessions() as session, session.begin():
+            record(session, actor=user.username if user else UNKNOWN_USER,
+                   action="auth.login_failed", entity_type="User",
+                   entity_id=user.id if user else None,
+                   entity_key=user.username if user else "", reason=reason)
 
     async def start_session(self, session: AsyncSession, user: m.User
                             ) -> tuple[Principal, SessionCookie]:

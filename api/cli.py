@@ -148,7 +148,7 @@ def user_add(username: str,
 @user_app.command("passwd")
 def user_passwd(username: str, password_stdin: PasswordStdin = False,
                 config: ConfigOption = None) -> None:
-    """Set a user's password; their sessions end."""
+    """Set a user's password; their sessions end and their API tokens are revoked."""
     from api import auth
 
     password = _password(password_stdin)
@@ -164,7 +164,7 @@ def user_passwd(username: str, password_stdin: PasswordStdin = False,
 
 @user_app.command("disable")
 def user_disable(username: str, config: ConfigOption = None) -> None:
-    """Disable a user: sessions end, tokens stop working."""
+    """Disable a user: sessions end, API tokens are revoked (for good)."""
     from api import auth
 
     async def work(session: AsyncSession) -> str:

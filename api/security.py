@@ -22,9 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import Authenticator, LoginLocked, SessionCookie
+from api.auth import Authenticator, LoginDelayed, SessionCookie
+from api.domain.access import client_key
 from api.errors import ServiceError
-from api.json_body import parse_json_object
+from api.json_body import parse_json, parse_json_object
 from api.permissions import UNAUTHENTICATED, Principal
 from api.settings import Settings
 
@@ -66,18 +67,19 @@ class RateLimiter:
         self.clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def take(self, key: str) -> float:
-        """0 when the request may go ahead, else the seconds until it may."""
+    def take(self, key: str, cost: int = 1) -> float:
+        """0 when a request of `cost` units may go ahead, else the seconds until it may."""
         moment = self.clock()
+        cost = max(1, min(cost, int(self.burst)))  # never more than a full bucket can hold
         tokens, last = self._buckets.get(key, (self.burst, moment))
         tokens = min(self.burst, tokens + (moment - last) * self.rate)
-        if tokens >= 1:
+        if tokens >= cost:
             if len(self._buckets) > 100_000:
                 self._buckets.clear()  # bounded memory under a flood of callers
-            self._buckets[key] = (tokens - 1, moment)
+            self._buckets[key] = (tokens - cost, moment)
             return 0.0
         self._buckets[key] = (tokens, moment)
-        return (1 - tokens) / self.rate
+        return (cost - tokens) / self.rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,15 @@ class SecurityMiddleware:
         key = _rate_key(principal, scope, path)
         if key is not None:
             limiter = self.login_limiter if principal is None else self.limiter
-            wait = limiter.take(key)
+            cost = 1
+            if principal is not None and path == "/graphql" and method == "POST" \
+                    and headers.content_type in _JSON_TYPES:
+                # A batch is as many requests as it has operations: read it to count them.
+                # More than a batch may hold are refused by the graph before any runs.
+                body = await _read_body(self._limited(receive))
+                cost = min(_operations(body), max(1, self.settings.limits.max_batch_operations))
+                receive = _replay(body, receive)
+            wait = limiter.take(key, cost)
             if wait:
                 seconds = max(1, math.ceil(wait))
                 await self._refuse(scope, receive, send, refusal(
@@ -242,6 +252,42 @@ class SecurityMiddleware:
         await response(scope, receive, send)
 
 
+# What the dashboard and its bundled GraphiQL need, and nothing from elsewhere.
+# Styles may be inline: the editor injects its own <style> elements; scripts may not.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:", "font-src 'self' data:", "connect-src 'self'",
+    "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
+    "frame-ancestors 'none'"])
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Every response, page or API, says: no framing, no sniffing, scripts only from here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body over {limit} bytes")
@@ -281,14 +327,57 @@ def _cookie_value(header: str, name: str) -> str:
 
 
 def _rate_key(principal: Principal | None, scope: Scope, path: str) -> str | None:
+    """One budget per user, whichever of their tokens or sessions they call with."""
     if principal is not None:
-        if principal.token_id is not None:
-            return f"token:{principal.token_id}"
-        return f"user:{principal.user_id}"
+        if principal.user_id is not None:
+            return f"user:{principal.user_id}"
+        return f"token:{principal.token_id}"  # a token that belongs to no user
     if path == "/auth/login":
-        client = scope.get("client") or ("?", 0)
-        return f"login:{client[0]}"
+        return f"login:{client_key(client_host(scope))}"
     return None
+
+
+def client_host(scope: Scope) -> str | None:
+    """The caller's address: the peer, or what a trusted proxy said (ProxyHeadersMiddleware)."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away; the app will see an empty body
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, original: Receive) -> Receive:
+    """A receive that hands the app the body already read, then what the client sends next."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await original()  # e.g. the disconnect
+
+    return receive
+
+
+def _operations(body: bytes) -> int:
+    """Operations in a GraphQL POST body: a JSON list is a batch of that many, else one."""
+    if not body.lstrip().startswith(b"["):
+        return 1
+    try:
+        parsed = parse_json(body)
+    except ServiceError:
+        return 1  # the graph answers the malformed body itself
+    return max(1, len(parsed)) if isinstance(parsed, list) else 1
 
 
 def _secure(settings: Settings, scope: Scope) -> bool:
@@ -328,10 +417,11 @@ def auth_routes(settings: Settings, authenticator: Authenticator) -> list[BaseRo
         except (KeyError, TypeError):
             return refusal(400, "BAD_USER_INPUT", "send JSON {\"username\", \"password\"}")
         try:
-            result = await authenticator.login(username, password)
-        except LoginLocked as exc:
+            result = await authenticator.login(username, password, client_host(request.scope))
+        except LoginDelayed as exc:
             seconds = max(1, math.ceil(exc.retry_after))
-            return refusal(429, "RATE_LIMITED", "too many failed logins; try again later",
+            return refusal(429, "RATE_LIMITED",
+                           f"too many failed logins; try again in {seconds} s",
                            {"Retry-After": str(seconds)})
         if result is None:
             return refusal(401, UNAUTHENTICATED, "invalid user name or password")

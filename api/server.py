@@ -94,7 +94,8 @@ def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
     is off: `api.request_log.RequestLog` writes access lines without query strings
     (the CLI passes `log_config=api.request_log.uvicorn_log_config(...)` to print them).
     """
-    options = {"access_log": False} | options
+    # X-Forwarded-* is applied by the app itself, from the proxies its settings trust.
+    options = {"access_log": False, "proxy_headers": False} | options
     return uvicorn.Config(
         app, host=host or server.host, port=server.port if port is None else port,
         log_level=log_level, lifespan=lifespan,  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ a bad one is reported with its dotted key (``database.url``) and the reason.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -76,6 +77,22 @@ class ServerSettings(_Section):
     max_connections: int = Field(default=1000, ge=1)
     # The request line and headers together; larger is refused with 400.
     max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks, "*" for any), as uvicorn's option of the same name; from anyone
+    # else those headers are ignored, so a client cannot pick its own address.
+    forwarded_allow_ips: list[str] = ["127.0.0.1"]
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item.strip() == "*":
+                continue
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address, a network or *") from None
+        return [item.strip() for item in value]
 
 
 class LimitSettings(_Section):
@@ -114,8 +131,10 @@ class SecuritySettings(_Section):
     secret_key: SecretStr | None = None
     session_idle_minutes: int = Field(default=30, ge=1)
     session_max_hours: int = Field(default=12, ge=1)
-    # A session older than this gets a fresh cookie (and its old one stops working).
+    # A session older than this gets a fresh cookie; the old one keeps working for
+    # `session_rotate_grace_seconds`, for the browser's requests already in flight.
     session_rotate_minutes: int = Field(default=15, ge=1)
+    session_rotate_grace_seconds: int = Field(default=60, ge=1, le=600)
     # None: Secure when the request or server.public_url is HTTPS.
     cookie_secure: bool | None = None
     cookie_name: str = "heatshield_session"
@@ -124,7 +143,13 @@ class SecuritySettings(_Section):
     allowed_origins: list[str] = []
     # Login attempts per client address and minute (all at once, then steady).
     login_attempts_per_minute: int = Field(default=20, ge=1)
+    # Failed logins per user name and client address: the first `login_max_failures`
+    # are free, each further one doubles the wait (from `login_backoff_seconds` up to
+    # `login_backoff_max_seconds`). Never a lock: another address is not slowed.
     login_max_failures: int = Field(default=5, ge=1)
+    login_backoff_seconds: float = Field(default=1.0, gt=0)
+    login_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    # Failures are forgotten after this long without one.
     login_lockout_minutes: int = Field(default=15, ge=1)
     password_min_length: int = Field(default=12, ge=8)
     token_max_days: int = Field(default=365, ge=1)

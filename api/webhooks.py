@@ -3,8 +3,9 @@
 A webhook is anonymous on the wire, so its signature is the only proof of who
 sent it: an HMAC-SHA256 of the raw body with the connector's secret
 (`webhook_secret_env`), compared in constant time before anything is read.
-A delivery id is claimed in the database before any effect, so a replay (or a
-second replica receiving the same delivery) does nothing.
+A delivery id and a digest of the signed body are claimed in the database
+before any effect, so a replay (under its own or a fresh delivery id, or at a
+second replica) does nothing; JIRA deliveries must carry a recent timestamp.
 
 GitHub `deployment_status` events for the production environment move the
 change requests linked to the deployed release: `in_progress` to IMPLEMENT,
@@ -70,10 +71,19 @@ def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), header.strip().encode())
 
 
-def fresh_enough(timestamp_ms: object, now: float, tolerance_seconds: float) -> bool:
-    """A payload timestamp (epoch milliseconds) within the tolerance either way; none is fine."""
+# Kinds whose payload carries a signed timestamp: a delivery without one is refused,
+# else a captured body could be replayed for ever.
+TIMESTAMPED_KINDS = frozenset({"jira"})
+
+
+def fresh_enough(timestamp_ms: object, now: float, tolerance_seconds: float,
+                 required: bool = False) -> bool:
+    """A payload timestamp (epoch milliseconds) within the tolerance either way.
+
+    A missing one is fine only where the kind never sends one (`required=False`).
+    """
     if timestamp_ms is None:
-        return True
+        return not required
     if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int | float):
         return False
     return abs(now - timestamp_ms / 1000) <= tolerance_seconds
@@ -275,12 +285,22 @@ def receivers(configs: Sequence[ConnectorConfig],
     return found
 
 
+def body_digest(body: bytes) -> str:
+    """What identifies a delivery's content: a replay under a fresh delivery id has the same."""
+    return hashlib.sha256(body).hexdigest()
+
+
 async def _claim(sessions: async_sessionmaker[AsyncSession], source: str, delivery: str,
-                 event: str) -> bool:
-    """Record the delivery id; False when it was seen before (the unique key says so)."""
+                 event: str, digest: str) -> bool:
+    """Record the delivery id and body digest; False when either was seen before.
+
+    The delivery id is chosen by whoever sends the request, so it alone cannot
+    tell a replay; the signed body can (both are unique per source).
+    """
     try:
         async with sessions() as session, session.begin():
-            session.add(m.WebhookDelivery(source=source, delivery_id=delivery, event=event))
+            session.add(m.WebhookDelivery(source=source, delivery_id=delivery, event=event,
+                                          digest=digest))
     except IntegrityError:
         return False
     return True
@@ -340,11 +360,13 @@ def webhook_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession
             return refusal(400, "BAD_REQUEST", "the body is not JSON")
         if not isinstance(payload, dict):
             return refusal(400, "BAD_REQUEST", "the body is not a JSON object")
-        if not fresh_enough(payload.get("timestamp"), time.time(), receiver.tolerance):
-            return refusal(400, "STALE_DELIVERY", "the delivery is older than the tolerance")
+        if not fresh_enough(payload.get("timestamp"), time.time(), receiver.tolerance,
+                            required=kind in TIMESTAMPED_KINDS):
+            return refusal(400, "STALE_DELIVERY",
+                           "the delivery has no timestamp or is older than the tolerance")
         event = (request.headers.get("x-github-event", "") if kind == "github"
                  else str(payload.get("webhookEvent", "")))[:80]
-        if not await _claim(sessions, source, delivery, event):
+        if not await _claim(sessions, source, delivery, event, body_digest(body)):
             return JSONResponse({"status": "duplicate"})
         try:
             if kind == "github":

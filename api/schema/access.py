@@ -209,30 +209,49 @@ class AccessMutation:
             owner = await session.get(m.User, row.user_id) if row.user_id else None
             return ApiToken.from_row(row, owner.username if owner else "")
 
-    @strawberry.mutation(description="Change your own password; ends your other sessions.",
+    @strawberry.mutation(description="Change your own password; ends your other sessions "
+                                     "and revokes your API tokens.",
                          permission_classes=[IsViewer])
     async def change_password(self, info: Info, current_password: str, new_password: str
                               ) -> bool:
         principal = _user_principal(info)
         minimum = info.context.settings.security.password_min_length
+        # The current password is checked off the event loop and with no transaction open.
+        async with info.context.sessions() as session:
+            read_hash = await session.scalar(select(m.User.password_hash).where(
+                m.User.id == principal.user_id))
+        if read_hash is None or not await auth.verify_password_off_loop(read_hash,
+                                                                        current_password):
+            raise bad_input("the current password is wrong", "currentPassword")
+        try:
+            auth.check_password_policy(new_password, minimum)
+        except auth.PasswordPolicyError as exc:
+            raise bad_input(str(exc), "newPassword") from None
         async with info.context.transaction() as session:
             user = await session.get(m.User, principal.user_id)
-            if user is None or not auth.verify_password(user.password_hash, current_password):
-                raise bad_input("the current password is wrong", "currentPassword")
-            try:
-                await auth.set_password(session, user, new_password, actor=principal.actor,
-                                        min_length=minimum)
-            except auth.PasswordPolicyError as exc:
-                raise bad_input(str(exc), "newPassword") from None
+            if user is None or user.password_hash != read_hash:
+                raise conflict("the password changed meanwhile; sign in again", "currentPassword")
+            await auth.set_password(session, user, new_password, actor=principal.actor,
+                                    min_length=minimum)
             if principal.session_id is not None:  # keep the caller's own session
                 own = await session.get(m.LoginSession, principal.session_id)
                 if own is not None:
                     own.ended_at = None
         return True
 
-    @strawberry.mutation(description="Add a local user.", permission_classes=[IsAdmin])
+    @strawberry.mutation(description="Add a local user. Needs a signed-in admin: an API "
+                                     "token cannot create users.",
+                         permission_classes=[IsAdmin])
     async def create_user(self, info: Info, input: CreateUserInput) -> User:
+        principal = require_role(info, m.Role.ADMIN)
+        if principal.via != "session":
+            # A leaked admin token must not be able to make itself a lasting account.
+            raise _forbidden("users are created from a signed-in admin session, not a token")
         minimum = info.context.settings.security.password_min_length
+        try:
+            auth.check_password_policy(input.password, minimum)
+        except auth.PasswordPolicyError as exc:
+            raise bad_input(str(exc), "input.password") from None
         async with info.context.transaction() as session:
             try:
                 row = await auth.create_user(
@@ -255,7 +274,8 @@ class AccessMutation:
             await auth.set_role(session, user, role, actor=info.context.actor)
             return User.from_row(user)
 
-    @strawberry.mutation(description="Disable (or re-enable) a user; ends their sessions.",
+    @strawberry.mutation(description="Disable (or re-enable) a user; disabling ends their "
+                                     "sessions and revokes their API tokens for good.",
                          permission_classes=[IsAdmin])
     async def set_user_disabled(self, info: Info, id: strawberry.ID, disabled: bool) -> User:
         async with info.context.transaction() as session:
@@ -265,7 +285,8 @@ class AccessMutation:
             await auth.set_disabled(session, user, disabled, actor=info.context.actor)
             return User.from_row(user)
 
-    @strawberry.mutation(description="Set a user's password; ends their sessions.",
+    @strawberry.mutation(description="Set a user's password; ends their sessions and revokes "
+                                     "their API tokens.",
                          permission_classes=[IsAdmin])
     async def reset_user_password(self, info: Info, id: strawberry.ID, password: str) -> User:
         minimum = info.context.settings.security.password_min_length

@@ -30,6 +30,7 @@ from api.schema.types import (
     ReleaseEdge,
     ReleasePhase,
     SourceLink,
+    audit_event_visible,
 )
 from api.schema.upstream import (
     ChangeRequest,
@@ -157,6 +158,8 @@ class Query:
         model, gql_type = _NODE_TYPES[type_name]
         async with info.context.sessions() as session:
             row = await session.get(model, pk)
+        if isinstance(row, m.AuditEvent) and not audit_event_visible(info, row):
+            return None  # as if it did not exist: no hint of whom it names
         return gql_type.from_row(row) if row is not None else None
 
     @strawberry.field(description="Releases ordered by window start (unscheduled last).")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, cast
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from strawberry.scalars import JSON
 
 from api.db import models as m
@@ -24,7 +24,9 @@ from api.db.models import (
     ReleaseType,
     Role,
 )
+from api.domain.access import ACCESS_ACTION_PREFIXES, ACCESS_ENTITY_TYPES, audit_visible
 from api.domain.notes import Audience, NotesFormat
+from api.permissions import require_role
 from api.schema import bridge_fields, federated
 from api.schema.bridge_fields import ChangePreview, GateResult
 from api.schema.context import Info
@@ -115,6 +117,13 @@ class AuditEvent(Node):
                    entity_key=row.entity_key, before=cast(JSON, row.before),
                    after=cast(JSON, row.after),
                    reason=row.reason)
+
+
+def audit_event_visible(info: Info, row: m.AuditEvent) -> bool:
+    """Whether the caller may read this audit event (api.domain.access.audit_visible)."""
+    principal = require_role(info, Role.VIEWER)
+    return audit_visible(principal.role, action=row.action, entity_type=row.entity_type,
+                         release_id=row.release_id)
 
 
 @strawberry.type
@@ -311,9 +320,19 @@ class Release(Node):
         first = max(0, min(first, info.context.settings.limits.max_page_size))
         async with info.context.sessions() as session:
             rows = await session.scalars(
-                select(m.AuditEvent).where(m.AuditEvent.release_id == self.db_id)
+                select(m.AuditEvent).where(m.AuditEvent.release_id == self.db_id,
+                                           *_readable_audit(info))
                 .order_by(m.AuditEvent.id.desc()).limit(first))
-            return [AuditEvent.from_row(r) for r in rows]
+            return [AuditEvent.from_row(r) for r in rows if audit_event_visible(info, r)]
+
+
+def _readable_audit(info: Info) -> list[ColumnElement[bool]]:
+    """SQL conditions leaving out the audit events the caller may not read."""
+    if require_role(info, Role.VIEWER).role is Role.ADMIN:
+        return []
+    return [~or_(*(m.AuditEvent.action.startswith(p, autoescape=True)
+                   for p in ACCESS_ACTION_PREFIXES),
+                 m.AuditEvent.entity_type.in_(sorted(ACCESS_ENTITY_TYPES)))]
 
 
 CalendarEntry = Annotated[Release | BlackoutWindow, strawberry.union(

@@ -62,16 +62,18 @@ def test_logins_and_failed_logins_are_audited_without_the_password(guarded: Guar
     guarded.login(Role.VIEWER)
     rows = guarded.query_db("SELECT action, entity_key, reason FROM audit_events "
                             "WHERE action LIKE 'auth.%'")
-    assert ("auth.login_failed", "audit-probe", "unknown user") in rows
+    # The name typed for an unknown user is not kept: it may be a misplaced password.
+    assert ("auth.login_failed", "", "unknown user") in rows
     assert any(r[0] == "auth.login" and r[1] == guarded.username(Role.VIEWER) for r in rows)
-    assert "guess-0123456789" not in repr(rows)
+    assert "guess-0123456789" not in repr(rows) and "audit-probe" not in repr(rows)
 
 
-def test_repeated_failures_lock_the_name_for_a_while(guarded: Guarded) -> None:
+def test_repeated_failures_slow_the_name_from_that_address(guarded: Guarded) -> None:
     answers = [httpx.post(f"{guarded.url}/auth/login", headers={"Origin": guarded.origin},
-                          json={"username": "locked-probe", "password": "wrong"}).status_code
+                          json={"username": "locked-probe", "password": "wrong"})
                for _ in range(7)]
-    assert answers[:5] == [401] * 5 and answers[5:] == [429, 429]
+    assert [a.status_code for a in answers] == [401] * 5 + [429, 429]
+    assert all(int(a.headers["retry-after"]) >= 1 for a in answers[5:])
 
 
 def test_a_token_is_shown_once_stored_hashed_and_works_as_a_bearer(
@@ -159,7 +161,8 @@ def test_an_idle_session_expires(guarded: Guarded) -> None:
     assert browser.get("/auth/session").status_code == 401
 
 
-def test_an_old_session_gets_a_fresh_cookie_and_the_old_one_stops(guarded: Guarded) -> None:
+def test_an_old_session_gets_a_fresh_cookie_and_the_old_one_stops_after_a_grace(
+        guarded: Guarded) -> None:
     browser = guarded.login(Role.VIEWER)
     old = dict(browser.cookies)
     guarded.execute_db("UPDATE login_sessions SET rotated_at = '2000-01-01 00:00:00' "
@@ -167,4 +170,9 @@ def test_an_old_session_gets_a_fresh_cookie_and_the_old_one_stops(guarded: Guard
     rotated = browser.get("/auth/session")
     assert rotated.status_code == 200 and "set-cookie" in rotated.headers
     assert browser.get("/auth/session").status_code == 200  # the new cookie works
+    # Requests already in flight with the old cookie still pass, for a short grace...
+    assert httpx.get(f"{guarded.url}/auth/session", cookies=old).status_code == 200
+    guarded.execute_db("UPDATE login_sessions SET previous_valid_until = "
+                       "'2000-01-01 00:00:00' WHERE id = (SELECT max(id) FROM login_sessions)")
+    # ...and not after it.
     assert httpx.get(f"{guarded.url}/auth/session", cookies=old).status_code == 401

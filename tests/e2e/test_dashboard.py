@@ -261,3 +261,38 @@ def test_the_change_board_reads_a_pending_change_through_its_release(context: Br
     expect(page).to_have_url(re.compile(r"week=1"))
     expect(page.locator("button.cab-item")).to_have_count(2)
     expect(page.locator("button.cab-item").last).to_have_attribute("data-change", "CHG0030009")
+
+
+def test_no_page_or_graphiql_breaks_the_content_security_policy(context: BrowserContext,
+                                                                 demo: Demo) -> None:
+    violations: list[str] = []
+    # Chromium reports each blocked script, style, font, worker or frame in the console.
+    context.on("console", lambda message: violations.append(message.text)
+               if "Content Security Policy" in message.text else None)
+    page = context.new_page()
+    response = page.goto("/login")
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    sign_in(page, demo)
+    for path, heading in PAGES.values():
+        page.goto(path)
+        expect(page.get_by_role("heading", name=re.compile(re.escape(heading))).first
+               ).to_be_visible()
+        wait_loaded(page)
+    page.goto("/graphiql")
+    expect(page.locator(".graphiql-query-editor")).to_contain_text("query Upcoming")
+    page.get_by_role("button", name=re.compile(r"^Execute query")).click()
+    expect(page.locator(".graphiql-response")).to_contain_text('"releases"', timeout=30_000)
+    # A page inside someone else's frame would be refused, not shown.
+    blocked = page.evaluate("""() => new Promise(resolve => {
+        const frame = document.createElement('iframe');
+        frame.src = '/releases';
+        frame.onload = () => { try { resolve(frame.contentDocument === null
+            || frame.contentDocument.body.innerText === ''); }
+            catch (e) { resolve(true); } };
+        document.body.appendChild(frame);
+    })""")
+    assert blocked
+    assert [v for v in violations if "frame-ancestors" not in v
+            and "X-Frame-Options" not in v] == []
