@@ -68,4 +68,7 @@ def uvicorn_log_config(level: str) -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["heatshield"] = {"handlers": ["default"], "level": level.upper(),
                                        "propagate": False}
+    # aiosqlite logs each statement with its parameters at DEBUG (password hashes
+    # included); never below INFO, whatever level the server runs at.
+    config["loggers"]["aiosqlite"] = {"level": "INFO"}
     return config

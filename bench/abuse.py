@@ -7,9 +7,9 @@ their own over the seed-7 world, the hub in this process on SQLite, no cache):
 - the p50/p99 of /healthz while 10 heavy federated queries and 20 logins run;
 - the latency of `{ sources { name } }` from a second user while JIRA hangs
   under a first user's query;
-- the change requests created upstream after 50 concurrent raises (with
-  retries, each client keeping its idempotency key) over a few releases: it
-  must equal the number of distinct releases.
+- the change requests created upstream, in ServiceNow and in Remedy, after 50
+  concurrent raises with retries over 10 releases: it must equal the number
+  of distinct releases.
 
 Each figure is one function taking the running `Abuse` and returning its lines,
 so figures can be added without touching the others.
@@ -37,7 +37,8 @@ from api import auth
 from api.app import create_app
 from api.db import models as m
 from api.db.models import Role
-from api.demo import CREDENTIALS, demo_connectors, demo_environ, seed
+from api.demo import demo_connectors, demo_environ, seed
+from bench.change_storm import storm
 from bench.upstreams import upstreams_process
 from connectors.sandbox_world import World, build_world
 from tests.support.graphql import add_principal, new_secret
@@ -86,13 +87,6 @@ class Abuse:
         for kind in KINDS:
             httpx.delete(f"{self.sandbox_url}/sandbox/{kind}/_sandbox/faults")
 
-    def change_count(self) -> int:
-        """Change requests ServiceNow holds, from its own table API."""
-        response = httpx.get(f"{self.sandbox_url}/sandbox/servicenow/api/now/table/"
-                             "change_request", params={"sysparm_limit": 1},
-                             auth=(CREDENTIALS.username, CREDENTIALS.password))
-        response.raise_for_status()
-        return int(response.headers["X-Total-Count"])
 
 
 def healthz_while(abuse: Abuse, busy: Callable[[], bool]) -> list[float]:
@@ -235,43 +229,26 @@ def sources_while_a_source_hangs(abuse: Abuse, hang_seconds: float = 30) -> list
             f"({'ok' if not second.get('errors') else second['errors'][0].get('message')})"]
 
 
-RAISE = """mutation($id: ID!, $key: String!) {
-  raiseChangeRequest(releaseId: $id, source: "servicenow", idempotencyKey: $key,
-                     acknowledgeBlackout: true) { created changeRequest { number } } }"""
+def concurrent_raises(abuse: Abuse, calls: int = 50, releases: int = 10) -> list[str]:
+    """Change requests upstream after `calls` raises with retries, in each ITSM.
 
-
-def concurrent_raises(abuse: Abuse, calls: int = 50, releases: int = 5,
-                      retries: int = 2) -> list[str]:
-    """Change requests upstream after `calls` raises over `releases` releases, with retries."""
-    keys = [[r.key for r in abuse.world.releases if r.app_key == app.key][-1]
-            for app in abuse.world.applications[:releases]]
-    ids = [abuse.post(Role.RELEASE_MANAGER, "query($k: String!) { release(key: $k) { id } }",
-                      {"k": key})["data"]["release"]["id"] for key in keys]
-    before = abuse.change_count()
-    outcomes: list[str] = []
-
-    def raise_once(index: int) -> None:
-        variables = {"id": ids[index % releases], "key": f"bench-raise-{index % releases}"}
-        for _ in range(retries + 1):
-            try:
-                body = abuse.post(Role.RELEASE_MANAGER, RAISE, variables, timeout=60)
-            except httpx.TransportError as error:
-                outcomes.append(type(error).__name__)
-                continue
-            errors = body.get("errors") or []
-            if not errors:
-                outcomes.append("created" if body["data"]["raiseChangeRequest"]["created"]
-                                else "replayed")
-                return
-            outcomes.append(str(errors[0].get("extensions", {}).get("code")))
-
-    with ThreadPoolExecutor(max_workers=calls) as pool:
-        list(pool.map(raise_once, range(calls)))
-    created = abuse.change_count() - before
-    tally = ", ".join(f"{outcomes.count(o)} {o}" for o in sorted(set(outcomes)))
-    return [f"{calls} concurrent raises over {releases} releases (same key per release, "
-            f"up to {retries} retries): {created} change requests created upstream "
-            f"(must be {releases})", f"  answers: {tally}"]
+    The releases have no open change yet; each is raised under two idempotency keys
+    (a double click) with a second of ITSM latency on the create, and every client
+    retries CHANGE_IN_PROGRESS as told (`bench.change_storm.storm`).
+    """
+    opened = {c.release_key for c in abuse.world.change_requests
+              if c.stage not in ("closed", "canceled", "rejected")}
+    free = [r.key for r in abuse.world.releases if r.key not in opened]
+    lines = []
+    for index, itsm in enumerate(("servicenow", "remedy")):
+        keys = free[index * releases:(index + 1) * releases]
+        result = storm(abuse.hub_url, abuse.tokens[Role.RELEASE_MANAGER], abuse.sandbox_url,
+                       itsm, keys, calls)
+        tally = ", ".join(f"{n} {code}" for code, n in sorted(result.answers.items()))
+        lines.append(f"{itsm}: {calls} concurrent raises over {len(keys)} releases "
+                     f"(2 keys per release, retried): {result.upstream_changes} change "
+                     f"requests created upstream (must be {len(keys)}); answers: {tally}")
+    return lines
 
 
 FIGURES: dict[str, tuple[str, Callable[[Abuse], list[str]]]] = {
