@@ -85,7 +85,7 @@ class DocumentShape:
 
     `selections` counts every field, inline fragment and spread as often as it
     would appear expanded; `height` is the longest chain of nested fields (a
-    leaf field is 1); `aliases` counts aliased fields, expanded. A fragment that
+    leaf field is 1; what is below an introspection field is not counted); `aliases` counts aliased fields, expanded. A fragment that
     spreads itself (directly or not) counts as empty here: the validation rule
     for fragment cycles refuses it.
     """
@@ -106,7 +106,10 @@ class DocumentShape:
             if isinstance(selection, FieldNode):
                 below = self.measure(selection.selection_set)
                 selections += below[0]
-                height = max(height, 1 + below[1])
+                # Introspection (`__schema`, `__type`) nests type references deeply by
+                # design; its size still counts, its depth does not (as graphql-depth-limit).
+                introspection = selection.name.value.startswith("__")
+                height = max(height, 1 + (0 if introspection else below[1]))
                 aliases += below[2] + (1 if selection.alias else 0)
             elif isinstance(selection, InlineFragmentNode):
                 below = self.measure(selection.selection_set)

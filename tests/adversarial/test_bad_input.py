@@ -47,6 +47,19 @@ def post_raw(hub: Hub, body: str | bytes, token_role: Role = Role.RELEASE_MANAGE
         "Authorization": f"Bearer {hub.tokens[token_role]}"})
 
 
+def admin_session_headers(hub: Hub) -> dict[str, str]:
+    """Headers of an admin's signed-in browser session: users are never made with a token."""
+    session = hub.login(Role.ADMIN)
+    cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
+    return {"Content-Type": "application/json", "Origin": hub.url, "Cookie": cookie}
+
+
+def post_as_admin(hub: Hub, body: str | bytes) -> httpx.Response:
+    """A body sent as given from an admin's session (user management needs one)."""
+    return httpx.post(hub.url + "/graphql", content=body, timeout=30,
+                      headers=admin_session_headers(hub))
+
+
 def operation(query: str, variables: dict[str, Any] | None = None) -> str:
     return json.dumps({"query": query, "variables": variables or {}})
 
@@ -251,9 +264,8 @@ def broken_user_inserts(hub: Hub) -> Iterator[None]:
 def test_internal_error_reaches_client_as_reference_and_log_without_parameters(
         hub: Hub, broken_user_inserts: None, errors_log: pytest.LogCaptureFixture) -> None:
     admin = hub.client(Role.ADMIN)
-    response = post_raw(hub, operation(CREATE_USER, {"input": {
-        "username": f"broken-{hub.backend}", "password": NEW_PASSWORD, "role": "VIEWER"}}),
-        token_role=Role.ADMIN)
+    response = post_as_admin(hub, operation(CREATE_USER, {"input": {
+        "username": f"broken-{hub.backend}", "password": NEW_PASSWORD, "role": "VIEWER"}}))
     assert response.status_code == 200, response.text
     [error] = response.json()["errors"]
     error_id = error["extensions"]["errorId"]
@@ -272,8 +284,7 @@ async def _race_user_creation(hub: Hub, body: str, callers: int) -> list[httpx.R
     users until every caller waits on it (seen in pg_locks), so every one of
     them has read "free" before the first insert lands: the race, made certain.
     """
-    headers = {"Content-Type": "application/json",
-               "Authorization": f"Bearer {hub.tokens[Role.ADMIN]}"}
+    headers = admin_session_headers(hub)
     async with httpx.AsyncClient(base_url=hub.url, timeout=60, headers=headers) as client:
         if hub.backend != "postgres":
             return list(await asyncio.gather(*(client.post("/graphql", content=body)
@@ -392,9 +403,8 @@ def test_release_key_with_hidden_characters_is_refused(
 def test_user_name_with_hidden_characters_is_refused(hub: Hub, hidden: str) -> None:
     admin = hub.client(Role.ADMIN)
     before = len(admin.data(USERS)["users"])
-    response = post_raw(hub, operation(CREATE_USER, {"input": {
-        "username": f"ad{hidden}min", "password": NEW_PASSWORD, "role": "VIEWER"}}),
-        token_role=Role.ADMIN)
+    response = post_as_admin(hub, operation(CREATE_USER, {"input": {
+        "username": f"ad{hidden}min", "password": NEW_PASSWORD, "role": "VIEWER"}}))
     assert refusal_code(response) == "BAD_USER_INPUT", response.text
     assert len(admin.data(USERS)["users"]) == before
 
@@ -423,8 +433,10 @@ def test_fullwidth_keys_are_nfkc_normalised(hub: Hub, rm: GraphQLClient) -> None
     key = f"NFKC-{hub.backend.upper()}"
     created = rm.data(CREATE_RELEASE, {"input": release_input(fullwidth(key))})
     assert created["createRelease"]["key"] == key
-    admin = hub.client(Role.ADMIN)
-    user = admin.data(CREATE_USER, {"input": {
+    response = post_as_admin(hub, operation(CREATE_USER, {"input": {
         "username": fullwidth(f"wide-{hub.backend}"), "password": NEW_PASSWORD,
-        "role": "VIEWER"}})
+        "role": "VIEWER"}}))
+    body = response.json()
+    assert not body.get("errors"), body
+    user = body["data"]
     assert user["createUser"]["username"] == f"wide-{hub.backend}"
