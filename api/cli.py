@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,8 +24,6 @@ err = Console(stderr=True)
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="TOML configuration file (default: $HEATSHIELD_CONFIG, then "
                            "./heatshield.toml).")]
-
-SANDBOX_KINDS = ("jira", "github", "servicenow", "remedy")
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
@@ -213,7 +210,8 @@ def schema() -> None:
 
 @app.command()
 def sandbox(
-    kind: Annotated[str, typer.Argument(help="jira | github | servicenow | remedy")],
+    kind: Annotated[str, typer.Argument(
+        help="Connector kind whose sandbox to run (any registered one, e.g. jira).")],
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the demo world.")] = 7,
@@ -228,17 +226,18 @@ def sandbox(
     Demo credentials (the defaults): user demo@acme-retail.example, password
     demo-password, token demo-token.
     """
-    if kind not in SANDBOX_KINDS:
-        err.print(f"[red]error:[/red] unknown sandbox {kind!r}; choose one of "
-                  f"{', '.join(SANDBOX_KINDS)}", highlight=False)
-        raise typer.Exit(2)
-    from connectors.sandbox_kit import Credentials
-    from connectors.sandbox_world import build_world
+    from connectors.sandbox.kit import Credentials
+    from connectors.sandbox.registry import UnknownSandboxKind, default_registry
+    from connectors.sandbox.world import build_world
 
-    module = importlib.import_module(f"connectors.{kind}.sandbox")
+    try:
+        registered = default_registry.get(kind)
+    except UnknownSandboxKind as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     world = build_world(seed=seed, scale=scale)
-    asgi = module.create_app(world, credentials=Credentials(username=user, password=password,
-                                                            token=token))
+    asgi = registered.create_app(world, credentials=Credentials(
+        username=user, password=password, token=token))
     typer.echo(f"{kind} sandbox on http://{host}:{port}/")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
 
@@ -254,7 +253,7 @@ def demo(
     database: Annotated[str, typer.Option(help="Database URL.")] =
         "sqlite+aiosqlite:///heatshield-demo.db",
 ) -> None:
-    """Heatshield with the four sandboxes mounted and a seeded, linked demo world."""
+    """Heatshield with every registered sandbox mounted and a seeded, linked demo world."""
     from rich.progress import Progress
 
     from api.app import create_app
@@ -266,7 +265,7 @@ def demo(
         seed_users,
     )
     from api.demo import seed as seed_world
-    from connectors.sandbox_world import build_world
+    from connectors.sandbox.world import build_world
 
     base_url = f"http://{host}:{port}"
     settings = _settings(None, database={"url": database},
@@ -290,7 +289,7 @@ def demo(
                       startup=[seed_step], public_prefixes=["/sandbox/"])
     typer.echo(f"Heatshield demo on {base_url}/")
     typer.echo(f"  GraphQL and GraphiQL: {base_url}/graphql")
-    typer.echo(f"  sandboxes: {base_url}/sandbox/{{jira,github,servicenow,remedy}}/")
+    typer.echo(f"  sandboxes: {base_url}/sandbox/{{{','.join(sandboxes.apps)}}}/")
     _run(asgi, settings, host=host, port=port, log_level="warning")
 
 

@@ -1,4 +1,4 @@
-"""The one-command demo: Heatshield plus the four sandboxes, over one seeded world.
+"""The one-command demo: Heatshield plus every registered sandbox, over one seeded world.
 
 The sandboxes are mounted under `/sandbox/<kind>/` of the same server and the
 connectors reach them over loopback HTTP, so the demo exercises the real
@@ -20,14 +20,9 @@ from starlette.routing import BaseRoute, Mount
 from api.db import models as m
 from api.db.audit import record
 from connectors.config import ConnectorConfig
-from connectors.github import sandbox as github_sandbox
-from connectors.jira import sandbox as jira_sandbox
-from connectors.remedy import sandbox as remedy_sandbox
-from connectors.remedy.sandbox_forms import change_number as remedy_number
-from connectors.sandbox_kit import Credentials, FaultRule
-from connectors.sandbox_world import World
-from connectors.servicenow import sandbox as servicenow_sandbox
-from connectors.servicenow.sandbox import change_number as servicenow_number
+from connectors.sandbox.kit import Credentials, FaultRule
+from connectors.sandbox.registry import SandboxRegistry, default_registry
+from connectors.sandbox.world import World
 
 TOKEN_ENV = "HEATSHIELD_DEMO_TOKEN"
 PASSWORD_ENV = "HEATSHIELD_DEMO_PASSWORD"
@@ -80,21 +75,22 @@ class Sandboxes:
             app.state.kit.faults.append(FaultRule(latency_ms=latency_ms))
 
 
-def build_sandboxes(world: World, *, webhook_base: str | None = None) -> Sandboxes:
-    """The four sandboxes; given `webhook_base` (the hub's URL), GitHub and JIRA send their
-    signed webhooks to the hub's receivers for the demo connectors."""
+def build_sandboxes(world: World, *, webhook_base: str | None = None,
+                    registry: SandboxRegistry = default_registry) -> Sandboxes:
+    """One sandbox per registered kind; given `webhook_base` (the hub's URL), those whose
+    webhooks the hub receives send them, signed, to its receivers for the demo connectors."""
     hooks = webhook_base.rstrip("/") + "/webhooks" if webhook_base else None
-    return Sandboxes({
-        "jira": jira_sandbox.create_app(
-            world, credentials=CREDENTIALS, webhook_url=f"{hooks}/jira/jira" if hooks else None,
-            webhook_secret=WEBHOOK_SECRET),
-        "github": github_sandbox.create_app(
-            world, credentials=CREDENTIALS,
-            webhook_url=f"{hooks}/github/github" if hooks else None,
-            webhook_secret=WEBHOOK_SECRET),
-        "servicenow": servicenow_sandbox.create_app(world, credentials=CREDENTIALS),
-        "remedy": remedy_sandbox.create_app(world, credentials=CREDENTIALS),
-    })
+    apps: dict[str, Any] = {}
+    for kind in registry.kinds():
+        sandbox = registry.get(kind)
+        if sandbox.webhooks_to_hub:
+            apps[kind] = sandbox.create_app(
+                world, credentials=CREDENTIALS,
+                webhook_url=f"{hooks}/{kind}/{kind}" if hooks else None,
+                webhook_secret=WEBHOOK_SECRET)
+        else:
+            apps[kind] = sandbox.create_app(world, credentials=CREDENTIALS)
+    return Sandboxes(apps)
 
 
 def release_links(world: World, release_key: str) -> list[tuple[str, m.LinkKind, str]]:
@@ -108,9 +104,10 @@ def release_links(world: World, release_key: str) -> list[tuple[str, m.LinkKind,
               f"{repo}@{release.from_tag}...{release.to_tag}")]
     for change in world.change_requests:
         if change.release_key == release_key:
-            number = servicenow_number(change) if change.itsm == "servicenow" \
-                else remedy_number(change)
-            links.append((change.itsm, m.LinkKind.CHANGE_REQUEST, number))
+            change_number = default_registry.get(change.itsm).change_number
+            if change_number is None:
+                raise ValueError(f"the {change.itsm} sandbox numbers no change requests")
+            links.append((change.itsm, m.LinkKind.CHANGE_REQUEST, change_number(change)))
     return links
 
 

@@ -40,7 +40,7 @@ from api.db.models import Role
 from api.demo import demo_connectors, demo_environ, seed
 from bench.change_storm import storm
 from bench.upstreams import upstreams_process
-from connectors.sandbox_world import World, build_world
+from connectors.sandbox.world import World, build_world
 from tests.support.graphql import add_principal, new_secret
 from tests.support.hub_process import free_port
 from tests.support.server import serve_asgi

@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
-from connectors.sandbox_world import build_world
+from connectors.sandbox.world import build_world
 from tests.support.databases import fresh_database
 from tests.support.graphql import new_secret, principal_step
 from tests.support.server import serve_asgi

@@ -33,7 +33,7 @@ from api.db.models import Role
 from api.demo import demo_connectors, demo_environ, seed
 from api.settings import load_settings
 from bench.upstreams import upstreams_process
-from connectors.sandbox_world import build_world
+from connectors.sandbox.world import build_world
 from tests.support.graphql import new_secret, principal_step
 from tests.support.hub_process import free_port
 from tests.support.server import serve_asgi

@@ -18,7 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from api.demo import build_sandboxes
-from connectors.sandbox_world import build_world
+from connectors.sandbox.world import build_world
 
 
 @contextmanager

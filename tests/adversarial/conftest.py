@@ -23,7 +23,7 @@ from api.app import create_app
 from api.db.models import Role
 from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
-from connectors.sandbox_world import World, build_world
+from connectors.sandbox.world import World, build_world
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.graphql import GraphQLClient, add_principal, new_secret
 from tests.support.server import serve_asgi

@@ -21,7 +21,7 @@ from api.app import create_app
 from api.db.models import Role
 from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
-from connectors.sandbox_world import World, build_world
+from connectors.sandbox.world import World, build_world
 from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.hub_process import free_port, hub_process
 from tests.support.itsm import cab_approves

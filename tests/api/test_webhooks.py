@@ -35,7 +35,7 @@ from api.demo import (
 )
 from api.settings import load_settings
 from api.webhooks import signature_valid
-from connectors.sandbox_world import World, build_world
+from connectors.sandbox.world import World, build_world
 from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.server import serve_asgi
 

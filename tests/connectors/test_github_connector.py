@@ -33,10 +33,10 @@ from connectors.base import (
 from connectors.config import AuthConfig, ConnectorConfig
 from connectors.errors import ErrorCode, UpstreamError
 from connectors.github.client import GitHubConnector
-from connectors.github.sandbox import create_app
+from connectors.github.sandbox.app import create_app
 from connectors.http import UpstreamClient
-from connectors.sandbox_kit import DEMO_TOKEN
-from connectors.sandbox_world import Release, World, build_world
+from connectors.sandbox.kit import DEMO_TOKEN
+from connectors.sandbox.world import Release, World, build_world
 from tests.support.server import serve_asgi
 
 SOURCE = "github"

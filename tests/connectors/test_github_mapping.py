@@ -15,8 +15,8 @@ import pytest
 
 from connectors.base import DeploymentState, LinkKind, PullRequest, RepositoryIssue, WorkStatus
 from connectors.github import mapping
-from connectors.github.sandbox import DEPLOYMENT_STATES
-from connectors.sandbox_world import build_world
+from connectors.github.sandbox.app import DEPLOYMENT_STATES
+from connectors.sandbox.world import build_world
 from tests.support.contracts import sample, values
 from tests.support.paths import SPECS
 from tests.support.replay import exchanges, response

@@ -33,10 +33,10 @@ from connectors.errors import (
 )
 from connectors.http import UpstreamClient
 from connectors.jira.client import JiraConnector, term_for, version_jql
-from connectors.jira.sandbox import create_app
+from connectors.jira.sandbox.app import create_app
 from connectors.registry import ConnectorRegistry
-from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
-from connectors.sandbox_world import WORKFLOW, World, build_world
+from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
+from connectors.sandbox.world import WORKFLOW, World, build_world
 from tests.support.server import serve_asgi
 
 SOURCE = "jira-test"

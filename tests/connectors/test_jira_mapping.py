@@ -16,7 +16,7 @@ import pytest
 from connectors.base import LinkKind, WorkStatus
 from connectors.jira import mapping
 from connectors.jira.mapping import JiraShapeError
-from connectors.sandbox_world import WORKFLOW
+from connectors.sandbox.world import WORKFLOW
 from tests.support.contracts import sample
 from tests.support.paths import FIXTURES
 

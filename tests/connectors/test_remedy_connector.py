@@ -41,9 +41,9 @@ from connectors.errors import (
 )
 from connectors.http import UpstreamClient
 from connectors.remedy.client import RemedyConnector
-from connectors.remedy.sandbox import create_app
-from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_USER
-from connectors.sandbox_world import ChangeRequest, World, build_world
+from connectors.remedy.sandbox.app import create_app
+from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_USER
+from connectors.sandbox.world import ChangeRequest, World, build_world
 from tests.support.server import serve_asgi
 
 CHANGES_PATH = "/api/arsys/v1/entry/CHG:Infrastructure Change"

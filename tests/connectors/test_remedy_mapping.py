@@ -26,8 +26,8 @@ from connectors.base import (
     TimeWindow,
 )
 from connectors.remedy import mapping as m
-from connectors.remedy.qualification import compile_qualification
-from connectors.remedy.sandbox_forms import CHANGE_FIELDS
+from connectors.remedy.sandbox.forms import CHANGE_FIELDS
+from connectors.remedy.sandbox.qualification import compile_qualification
 from tests.support.contracts import sample
 from tests.support.paths import FIXTURES
 

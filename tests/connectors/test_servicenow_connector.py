@@ -37,10 +37,10 @@ from connectors.errors import (
 )
 from connectors.http import UpstreamClient
 from connectors.registry import default_registry
-from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
-from connectors.sandbox_world import ChangeRequest, build_world
+from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
+from connectors.sandbox.world import ChangeRequest, build_world
 from connectors.servicenow.client import ServiceNowConnector
-from connectors.servicenow.sandbox import create_app
+from connectors.servicenow.sandbox.app import create_app
 from tests.support.server import serve_asgi
 
 WORLD = build_world(7, 1)

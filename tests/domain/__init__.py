@@ -7,7 +7,6 @@ records the connectors would return, so the tests use realistic releases.
 from __future__ import annotations
 
 from api.domain.facts import AppFacts, ReleaseFacts
-from connectors import sandbox_world as sw
 from connectors.base import (
     ApprovalState,
     ChangeRecord,
@@ -20,6 +19,7 @@ from connectors.base import (
     WorkItem,
     WorkStatus,
 )
+from connectors.sandbox import world as sw
 
 WORLD = sw.build_world(seed=7)
 CATEGORY = {"new": WorkStatus.TODO, "indeterminate": WorkStatus.IN_PROGRESS,

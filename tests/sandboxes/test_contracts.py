@@ -23,13 +23,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connectors.github import mapping as github_mapping
-from connectors.github.sandbox import create_app as github_app
-from connectors.jira.sandbox import create_app as jira_app
-from connectors.remedy.sandbox import create_app as remedy_app
-from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
-from connectors.sandbox_world import World, build_world
+from connectors.github.sandbox.app import create_app as github_app
+from connectors.jira.sandbox.app import create_app as jira_app
+from connectors.remedy.sandbox.app import create_app as remedy_app
+from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
+from connectors.sandbox.world import World, build_world
 from connectors.servicenow import mapping as servicenow_mapping
-from connectors.servicenow.sandbox import create_app as servicenow_app
+from connectors.servicenow.sandbox.app import create_app as servicenow_app
 from tests.support import contracts
 from tests.support.contracts import VENDORS, answer_mismatches, call, mismatches
 from tests.support.server import serve_asgi

@@ -25,10 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.github.sandbox import create_app
-from connectors.github.sandbox_graphql import SCHEMA_PATH
-from connectors.sandbox_kit import DEMO_TOKEN
-from connectors.sandbox_world import World, build_world
+from connectors.github.sandbox.app import create_app
+from connectors.github.sandbox.graphql_api import SCHEMA_PATH
+from connectors.sandbox.kit import DEMO_TOKEN
+from connectors.sandbox.world import World, build_world
 from tests.support.paths import FIXTURES, SPECS
 from tests.support.server import serve_asgi
 

@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from connectors.github.sandbox import create_app, signature_256
-from connectors.github.sandbox_render import node_id
-from connectors.sandbox_kit import DEMO_TOKEN
-from connectors.sandbox_world import World, build_world
+from connectors.github.sandbox.app import create_app, signature_256
+from connectors.github.sandbox.render import node_id
+from connectors.sandbox.kit import DEMO_TOKEN
+from connectors.sandbox.world import World, build_world
 from tests.support.server import serve_asgi
 
 REPO = "/repos/acme-retail/payments-service"

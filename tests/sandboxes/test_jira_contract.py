@@ -20,9 +20,9 @@ import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from connectors.jira.sandbox import create_app
-from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
-from connectors.sandbox_world import World, build_world
+from connectors.jira.sandbox.app import create_app
+from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
+from connectors.sandbox.world import World, build_world
 from tests.support.paths import FIXTURES, SPECS
 from tests.support.server import serve_asgi
 from tests.support.shapes import shape_mismatches

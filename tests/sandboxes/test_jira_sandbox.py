@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from connectors.jira.sandbox import create_app
-from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
-from connectors.sandbox_world import World, build_world
+from connectors.jira.sandbox.app import create_app
+from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
+from connectors.sandbox.world import World, build_world
 from tests.support.server import serve_asgi
 
 SEARCH_JQL = "/rest/api/3/search/jql"

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
-from connectors.sandbox_kit import SandboxKit, mount_base_url
+from connectors.sandbox.kit import SandboxKit, mount_base_url
 from tests.support.server import serve_asgi
 
 SECRET = "tiny-secret"

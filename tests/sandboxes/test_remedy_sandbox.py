@@ -18,9 +18,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from connectors.remedy.sandbox import create_app
-from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_USER
-from connectors.sandbox_world import build_world
+from connectors.remedy.sandbox.app import create_app
+from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_USER
+from connectors.sandbox.world import build_world
 from tests.support.paths import FIXTURES
 from tests.support.server import serve_asgi
 

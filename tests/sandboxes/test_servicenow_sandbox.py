@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.sandbox_kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
-from connectors.sandbox_world import build_world
-from connectors.servicenow.sandbox import create_app
+from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
+from connectors.sandbox.world import build_world
+from connectors.servicenow.sandbox.app import create_app
 from tests.support.server import serve_asgi
 
 CHANGES = "/api/now/table/change_request"

@@ -24,7 +24,7 @@ from api.app import create_app
 from api.demo import demo_connectors, demo_environ, seed
 from api.server import server_config
 from api.settings import load_settings
-from connectors.sandbox_world import build_world
+from connectors.sandbox.world import build_world
 from tests.support.graphql import principal_step
 from tests.support.paths import REPO
 

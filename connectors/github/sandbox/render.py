@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.sandbox_world import (
+from connectors.sandbox.world import (
     Application,
     Commit,
     Deployment,

@@ -24,10 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.github import sandbox_render as render
-from connectors.github.sandbox_graphql import GraphQLService
-from connectors.sandbox_kit import Credentials, SandboxKit
-from connectors.sandbox_world import (
+from connectors.github.sandbox import render
+from connectors.github.sandbox.graphql_api import GraphQLService
+from connectors.sandbox.kit import Credentials, SandboxKit
+from connectors.sandbox.registry import Sandbox
+from connectors.sandbox.world import (
     Application,
     Commit,
     Deployment,
@@ -817,3 +818,7 @@ def create_app(world: World | None = None, *, credentials: Credentials | None = 
     app = sandbox.kit.app(sandbox.routes(), auth=sandbox.authenticate)
     app.state.github = sandbox
     return app
+
+
+#: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True)

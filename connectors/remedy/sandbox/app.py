@@ -24,14 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from connectors.remedy.qualification import (
-    FieldSpec,
-    QualificationError,
-    UnknownFieldError,
-    compile_qualification,
-    parse_date,
-)
-from connectors.remedy.sandbox_forms import (
+from connectors.remedy.sandbox.forms import (
     CHANGE_CREATE_FORM,
     CHANGE_FORM,
     CHANGE_ID_OFFSET,
@@ -44,12 +37,21 @@ from connectors.remedy.sandbox_forms import (
     allowed_next,
     ar_date,
     build_forms,
+    change_number,
     instance_id,
     normalise,
     priority_for,
 )
-from connectors.sandbox_kit import Credentials, SandboxKit, route_path
-from connectors.sandbox_world import World, build_world
+from connectors.remedy.sandbox.qualification import (
+    FieldSpec,
+    QualificationError,
+    UnknownFieldError,
+    compile_qualification,
+    parse_date,
+)
+from connectors.sandbox.kit import Credentials, SandboxKit, route_path
+from connectors.sandbox.registry import Sandbox
+from connectors.sandbox.world import World, build_world
 
 API_VERSIONS = ("v1", "v1.0")
 DEFAULT_LIMIT = 100
@@ -524,3 +526,7 @@ def create_app(world: World | None = None, *, credentials: Credentials | None = 
     app = kit.app(routes, auth=sandbox.check_auth)
     app.state.remedy = sandbox
     return app
+
+
+#: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
+SANDBOX = Sandbox(create_app, change_number=change_number)

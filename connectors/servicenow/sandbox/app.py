@@ -26,11 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.sandbox_kit import Credentials, SandboxKit, mount_base_url, route_path
-from connectors.sandbox_world import ChangeRequest as WorldChange
-from connectors.sandbox_world import World, build_world
-from connectors.servicenow import encoded_query
-from connectors.servicenow.encoded_query import QueryError
+from connectors.sandbox.kit import Credentials, SandboxKit, mount_base_url, route_path
+from connectors.sandbox.registry import Sandbox
+from connectors.sandbox.world import ChangeRequest as WorldChange
+from connectors.sandbox.world import World, build_world
+from connectors.servicenow.sandbox import encoded_query
+from connectors.servicenow.sandbox.encoded_query import QueryError
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_LIMIT = 10000
@@ -720,3 +721,7 @@ def _link_header(request: Request, total: int, offset: int, limit: int) -> str:
     return ",".join(
         f'<{request.url.include_query_params(sysparm_offset=o, sysparm_limit=limit)}>;rel="{rel}"'
         for rel, o in links)
+
+
+#: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
+SANDBOX = Sandbox(create_app, change_number=change_number)

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connectors.remedy.qualification import FieldSpec, parse_date
-from connectors.sandbox_world import ChangeRequest, World
+from connectors.remedy.sandbox.qualification import FieldSpec, parse_date
+from connectors.sandbox.world import ChangeRequest, World
 
 CHANGE_FORM = "CHG:Infrastructure Change"
 CHANGE_CREATE_FORM = "CHG:ChangeInterface_Create"

@@ -1,6 +1,6 @@
 """GitHub's GraphQL endpoint (v4) over the demo world, for the subset the hub reads.
 
-Queries are validated against `sandbox_schema.graphql`, a true subset of
+Queries are validated against `schema.graphql`, a true subset of
 GitHub's published schema, so a query the sandbox accepts names only real
 fields. Answers keep GitHub's habits: HTTP 200 even with errors, `type` on
 each error (`NOT_FOUND`, `MISSING_PAGINATION_BOUNDARIES`...), `null` entries in
@@ -27,8 +27,8 @@ from graphql import (
     validate,
 )
 
-from connectors.github import sandbox_render as render
-from connectors.sandbox_world import (
+from connectors.github.sandbox import render
+from connectors.sandbox.world import (
     Application,
     Deployment,
     DeploymentStatus,
@@ -38,9 +38,9 @@ from connectors.sandbox_world import (
 )
 
 if TYPE_CHECKING:
-    from connectors.github.sandbox import RateBudget
+    from connectors.github.sandbox.app import RateBudget
 
-SCHEMA_PATH = Path(__file__).with_name("sandbox_schema.graphql")
+SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 MAX_PAGE = 100
 # A deployment's `state` follows its newest status; GitHub calls a successful one ACTIVE.
 DEPLOYMENT_STATE = {"success": "ACTIVE"}

@@ -26,9 +26,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.jira import jql
-from connectors.sandbox_kit import Credentials, SandboxKit
-from connectors.sandbox_world import WORKFLOW, Person, Release, World, build_world
+from connectors.jira.sandbox import jql
+from connectors.sandbox.kit import Credentials, SandboxKit
+from connectors.sandbox.registry import Sandbox
+from connectors.sandbox.world import WORKFLOW, Person, Release, World, build_world
 
 Mode = Literal["cloud", "datacenter"]
 Json = dict[str, Any]
@@ -909,3 +910,7 @@ def _read_token(token: Any, digest: str) -> int:
         return int(data["o"])
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise _BadRequest(BAD_TOKEN) from None
+
+
+#: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True)

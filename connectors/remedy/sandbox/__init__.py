@@ -1,0 +1,1 @@
+"""A faithful fake of BMC Remedy's AR REST API (qualifications, forms) for tests and the demo."""

@@ -1,0 +1,92 @@
+"""Sandboxes by connector kind, found through the `heatshield.sandboxes` entry-point group.
+
+Each kind registers its fake under the same name as its connector in
+`heatshield.connectors`, so `heatshield sandbox` and `heatshield demo` loop over
+what is installed instead of naming vendors. Tests call `register()` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Protocol
+
+from starlette.applications import Starlette
+
+from connectors.sandbox.kit import Credentials
+from connectors.sandbox.world import ChangeRequest, World
+
+ENTRY_POINT_GROUP = "heatshield.sandboxes"
+
+
+class SandboxFactory(Protocol):
+    """The part of every sandbox's `create_app` that the CLI and the demo call."""
+
+    def __call__(self, world: World | None = None, *, credentials: Credentials | None = None,
+                 webhook_url: str | None = None, webhook_secret: str | None = None
+                 ) -> Starlette: ...
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """One kind's fake, and what the demo needs to wire it to the hub."""
+
+    create_app: SandboxFactory
+    #: The hub has a webhook receiver for this kind, so the demo sends the fake's webhooks there.
+    webhooks_to_hub: bool = False
+    #: For an ITSM: the number the fake gives a world change request (the demo links by it).
+    change_number: Callable[[ChangeRequest], str] | None = None
+
+
+class UnknownSandboxKind(LookupError):
+    def __init__(self, kind: str, known: Iterable[str]) -> None:
+        super().__init__(f"unknown sandbox {kind!r}; choose one of "
+                         f"{', '.join(sorted(known)) or 'none'}")
+        self.kind = kind
+
+
+class SandboxRegistry:
+    """Sandboxes by kind; entry points are read once, lazily, and explicit ones win."""
+
+    def __init__(self, entry_points_source: Callable[[], Iterable[EntryPoint]] | None = None
+                 ) -> None:
+        self._explicit: dict[str, Sandbox] = {}
+        self._discovered: dict[str, EntryPoint] | None = None
+        self._loaded: dict[str, Sandbox] = {}
+        self._source = entry_points_source or (lambda: entry_points(group=ENTRY_POINT_GROUP))
+
+    def register(self, kind: str, sandbox: Sandbox) -> None:
+        self._explicit[kind] = sandbox
+
+    def unregister(self, kind: str) -> None:
+        self._explicit.pop(kind, None)
+
+    def _entry_points(self) -> dict[str, EntryPoint]:
+        if self._discovered is None:
+            self._discovered = {ep.name: ep for ep in self._source()}
+        return self._discovered
+
+    def kinds(self) -> list[str]:
+        return sorted({*self._explicit, *self._entry_points()})
+
+    def get(self, kind: str) -> Sandbox:
+        if kind in self._explicit:
+            return self._explicit[kind]
+        if kind not in self._loaded:
+            ep = self._entry_points().get(kind)
+            if ep is None:
+                raise UnknownSandboxKind(kind, self.kinds())
+            loaded = ep.load()
+            if not isinstance(loaded, Sandbox):
+                raise TypeError(f"sandbox entry point {ep.value!r} is not a Sandbox")
+            self._loaded[kind] = loaded
+        return self._loaded[kind]
+
+
+default_registry = SandboxRegistry()
+
+
+def register(kind: str, sandbox: Sandbox) -> None:
+    """Add a kind's sandbox to the default registry (tests, or an app embedding its own kind)."""
+    default_registry.register(kind, sandbox)
