@@ -37,6 +37,7 @@ from api.services.changes import ChangeService
 from api.settings import Settings
 from api.spa import spa_routes
 from api.webhooks import webhook_routes
+from connectors.http import install_log_redaction
 from connectors.registry import build_connectors
 
 Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
@@ -53,7 +54,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
     routes (the demo's sandboxes); `startup` runs after migrations (the demo's seed).
     Every route but the public ones needs a principal; `public_prefixes` widens the
     public set (the demo's sandboxes, which check their own credentials).
+    Log redaction is installed here, at start-up: importing the HTTP layer installs nothing.
     """
+    install_log_redaction()
     database = settings.database
     engine = create_engine(database.url, echo=database.echo, pool_size=database.pool_size,
                            max_overflow=database.max_overflow,

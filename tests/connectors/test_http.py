@@ -42,6 +42,7 @@ from connectors.http import (
     Timeouts,
     UpstreamClient,
     from_etag_cache,
+    install_log_redaction,
     retry_after_seconds,
 )
 from tests.support.server import serve_asgi
@@ -159,6 +160,12 @@ def upstream() -> FakeUpstream:
 def base_url(upstream: FakeUpstream) -> Iterator[str]:
     with serve_asgi(upstream.app()) as url:
         yield url
+
+
+@pytest.fixture
+def log_redaction() -> None:
+    """What the app factory and the CLI do at start-up (importing installs nothing)."""
+    install_log_redaction()
 
 
 def client(base_url: str, **kwargs: object) -> UpstreamClient:
@@ -558,7 +565,8 @@ async def test_a_refused_login_is_an_auth_failure_and_the_next_call_tries_again(
 
 
 async def test_secrets_never_reach_logs_or_error_text_even_when_calls_fail(
-        base_url: str, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture) -> None:
+        base_url: str, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture,
+        log_redaction: None) -> None:
     config = ConnectorConfig(
         name="jira", kind="jira", base_url=base_url, max_retries=1, timeout_seconds=0.2,
         auth=AuthConfig(type="basic", username="demo@acme-retail.example",
@@ -589,7 +597,8 @@ def test_basic_auth_object_does_not_reveal_the_password() -> None:
     assert PASSWORD not in repr(auth) and PASSWORD not in repr(vars(auth))
 
 
-def test_even_a_careless_log_line_is_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+def test_even_a_careless_log_line_is_scrubbed(caplog: pytest.LogCaptureFixture,
+                                             log_redaction: None) -> None:
     http = UpstreamClient("x", "http://127.0.0.1:9", auth=BearerAuth(SecretStr(TOKEN)),
                           secrets=ConnectorConfig(
                               name="x", kind="k", base_url="http://127.0.0.1:9",
