@@ -45,6 +45,7 @@ from connectors.http import (
     install_log_redaction,
     retry_after_seconds,
 )
+from tests.support.clock import FakeClock
 from tests.support.server import serve_asgi
 
 TOKEN = "tok-7f3a9c1e-never-log-me"
@@ -298,13 +299,16 @@ async def test_breaker_opens_after_consecutive_failures_and_stops_calling(
 
 async def test_breaker_half_opens_after_cool_down_and_closes_on_success(
         base_url: str, upstream: FakeUpstream) -> None:
-    breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=0.3)
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=30, clock=clock)
     async with client(base_url, breaker=breaker, retry=RetryPolicy(max_retries=0)) as http:
         for _ in range(2):
             with pytest.raises(UpstreamUnavailable):
                 await http.request("GET", "/fail")
         assert http.health().breaker is BreakerState.OPEN
-        await asyncio.sleep(0.35)
+        clock.advance(29.9)
+        assert breaker.state is BreakerState.OPEN
+        clock.advance(0.1)
         assert breaker.state is BreakerState.HALF_OPEN
         upstream.failing = False
         response = await http.request("GET", "/fail")
@@ -314,14 +318,16 @@ async def test_breaker_half_opens_after_cool_down_and_closes_on_success(
 
 async def test_a_failed_trial_call_reopens_the_breaker(
         base_url: str, upstream: FakeUpstream) -> None:
-    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=0.2)
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=30, clock=clock)
     async with client(base_url, breaker=breaker, retry=RetryPolicy(max_retries=0)) as http:
         with pytest.raises(UpstreamUnavailable):
             await http.request("GET", "/fail")
-        await asyncio.sleep(0.25)
+        clock.advance(30)
         with pytest.raises(UpstreamUnavailable, match="answered 500"):
             await http.request("GET", "/fail")
         assert breaker.state is BreakerState.OPEN
+        assert breaker.retry_in() == 30  # a full cool-down again, from the failed trial
     assert upstream.hits["fail"] == 2
 
 
@@ -413,10 +419,10 @@ async def test_identical_gets_accepting_different_statuses_do_not_share_an_answe
 
 
 def test_a_bad_answer_to_a_half_open_trial_reopens_the_breaker() -> None:
-    now = [0.0]
-    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=10, clock=lambda: now[0])
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=10, clock=clock)
     breaker.record_failure()
-    now[0] = 10.0
+    clock.advance(10)
     assert breaker.allow()  # the one trial call
     breaker.record_success()  # it answered 200...
     closed = breaker.state
