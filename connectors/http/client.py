@@ -15,7 +15,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -95,6 +95,8 @@ class UpstreamClient:
     upstream's own error body, such as an ITSM refusing a write with 403 or 500.
     Errors a connector finds itself (a bad payload, a GraphQL error) go through
     `note_error`, so they count in health and the breaker like the layer's own.
+    `clock` (monotonic seconds) ages what the connection keeps: the breaker's
+    cool-down and, for kinds that log in, their token's lifetime.
     """
 
     def __init__(
@@ -110,12 +112,14 @@ class UpstreamClient:
         headers: Mapping[str, str] | None = None,
         etag_cache_size: int = 512,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
+        self.clock = clock
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self.secrets = secrets
         self.retry = retry or RetryPolicy()
-        self.breaker = breaker or CircuitBreaker()
+        self.breaker = breaker or CircuitBreaker(clock=clock)
         self._secret_values = secrets.values() if secrets else []
         register_secret(*self._secret_values)
         self._fingerprint = hashlib.sha256(
@@ -137,7 +141,8 @@ class UpstreamClient:
     @classmethod
     def from_config(cls, config: ConnectorConfig, *,
                     environ: Mapping[str, str] | None = None,
-                    transport: httpx.AsyncBaseTransport | None = None) -> UpstreamClient:
+                    transport: httpx.AsyncBaseTransport | None = None,
+                    clock: Callable[[], float] = time.monotonic) -> UpstreamClient:
         """Build from an instance's settings, reading its secrets from the environment."""
         secrets = config.auth.resolve(environ)
         return cls(
@@ -148,8 +153,10 @@ class UpstreamClient:
             timeouts=Timeouts(connect=config.connect_timeout_seconds,
                               read=config.timeout_seconds, write=config.timeout_seconds),
             retry=RetryPolicy(max_retries=config.max_retries),
-            breaker=CircuitBreaker(config.breaker_failures, config.breaker_cooldown_seconds),
+            breaker=CircuitBreaker(config.breaker_failures, config.breaker_cooldown_seconds,
+                                   clock=clock),
             transport=transport,
+            clock=clock,
         )
 
     def __repr__(self) -> str:

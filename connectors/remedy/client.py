@@ -145,9 +145,7 @@ class RemedyConnector(Connector):
 
     kind = "remedy"
 
-    def __init__(self, settings: ConnectorConfig, http: UpstreamClient, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """`clock` ages the session token (tests move it instead of waiting out a TTL)."""
+    def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
         super().__init__(settings, http)
         options = settings.options
         self.page_size = int(options.get("page_size", 100))
@@ -156,7 +154,7 @@ class RemedyConnector(Connector):
         if secrets is not None and secrets.type == "ar-jwt":
             assert secrets.username is not None and secrets.password is not None  # validated
             self.jwt = ArJwtAuth(settings.name, http.base_url, secrets.username, secrets.password,
-                                 float(options.get("token_ttl_seconds", 3600)), clock)
+                                 float(options.get("token_ttl_seconds", 3600)), http.clock)
             http.auth = self.jwt
 
     # --- reads ------------------------------------------------------------------

@@ -87,8 +87,9 @@ async def connect(sandbox: str) -> AsyncIterator[Connect]:
             name="remedy", kind="remedy", base_url=base_url,
             auth=AuthConfig(type="ar-jwt", username=DEMO_USER, password_env="REMEDY_PASSWORD"),
             options=options, **settings)
-        http = UpstreamClient.from_config(config, environ={"REMEDY_PASSWORD": password})
-        connector = RemedyConnector(config, http, clock=clock)
+        http = UpstreamClient.from_config(config, environ={"REMEDY_PASSWORD": password},
+                                          clock=clock)
+        connector = RemedyConnector.from_settings(config, http)
         made.append(connector)
         return connector
 
