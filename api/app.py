@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +38,7 @@ from api.services.changes import ChangeService
 from api.settings import Settings
 from api.spa import spa_routes
 from api.webhooks import webhook_routes
+from connectors.http import install_log_redaction
 from connectors.registry import build_connectors
 
 Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
@@ -45,7 +47,8 @@ Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
 def create_app(settings: Settings, *, migrate: bool = True,
                environ: Mapping[str, str] | None = None,
                mounts: Sequence[BaseRoute] = (), startup: Sequence[Startup] = (),
-               public_prefixes: Sequence[str] = ()) -> Starlette:
+               public_prefixes: Sequence[str] = (),
+               clock: Callable[[], float] = time.monotonic) -> Starlette:
     """Build the ASGI app; nothing touches the database until the lifespan starts.
 
     Connector secrets are read from `environ` (default: the process environment)
@@ -53,7 +56,11 @@ def create_app(settings: Settings, *, migrate: bool = True,
     routes (the demo's sandboxes); `startup` runs after migrations (the demo's seed).
     Every route but the public ones needs a principal; `public_prefixes` widens the
     public set (the demo's sandboxes, which check their own credentials).
+    `clock` (monotonic seconds) ages what outlives a request: the answers cache, the
+    connectors' breakers and login tokens; tests move it instead of sleeping.
+    Log redaction is installed here, at start-up: importing the HTTP layer installs nothing.
     """
+    install_log_redaction()
     database = settings.database
     engine = create_engine(database.url, echo=database.echo, pool_size=database.pool_size,
                            max_overflow=database.max_overflow,
@@ -66,10 +73,10 @@ def create_app(settings: Settings, *, migrate: bool = True,
                                   key.get_secret_value() if key else secrets.token_urlsafe(32))
 
     federation = settings.federation
-    hub = Hub(build_connectors(settings.connectors, environ=environ),
+    hub = Hub(build_connectors(settings.connectors, environ=environ, clock=clock),
               UpstreamCache(ttl=federation.cache_ttl_seconds,
                             max_stale=federation.cache_max_stale_seconds,
-                            max_entries=federation.cache_max_entries),
+                            max_entries=federation.cache_max_entries, clock=clock),
               deadline_seconds=federation.request_deadline_seconds,
               max_background=federation.max_background_fetches)
 

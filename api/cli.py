@@ -26,6 +26,14 @@ ConfigOption = Annotated[Path | None, typer.Option(
                            "./heatshield.toml).")]
 
 
+@app.callback()
+def _start() -> None:
+    """Every command starts with secrets scrubbed from logs (the app factory does it too)."""
+    from connectors.http import install_log_redaction
+
+    install_log_redaction()
+
+
 def _settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config, **overrides)

@@ -7,6 +7,7 @@ declaring an entry point in that group; tests call `register()` instead.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -83,8 +84,11 @@ class ConnectorRegistry:
 
     def build(self, configs: Iterable[ConnectorConfig], *,
               environ: Mapping[str, str] | None = None,
-              transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Connector]:
+              transport: httpx.AsyncBaseTransport | None = None,
+              clock: Callable[[], float] = time.monotonic) -> dict[str, Connector]:
         """One connector per config, keyed by its name (the graph's `source`).
+
+        `clock` ages what each connection keeps (breaker cool-downs, login tokens).
 
         Fails before opening anything on a duplicate name, an unknown kind or a
         missing secret, so a bad config never half-starts.
@@ -100,7 +104,8 @@ class ConnectorRegistry:
             config.auth.resolve(environ)
         built: dict[str, Connector] = {}
         for config in configs:
-            http = UpstreamClient.from_config(config, environ=environ, transport=transport)
+            http = UpstreamClient.from_config(config, environ=environ, transport=transport,
+                                              clock=clock)
             built[config.name] = factories[config.name](config, http)
         return built
 
@@ -114,9 +119,10 @@ def register(kind: str, factory: ConnectorFactory | type[Connector]) -> None:
 
 
 def build_connectors(configs: Iterable[ConnectorConfig], *,
-                     environ: Mapping[str, str] | None = None) -> dict[str, Connector]:
+                     environ: Mapping[str, str] | None = None,
+                     clock: Callable[[], float] = time.monotonic) -> dict[str, Connector]:
     """Connectors from the default registry; close them with `close_connectors`."""
-    return default_registry.build(configs, environ=environ)
+    return default_registry.build(configs, environ=environ, clock=clock)
 
 
 async def close_connectors(connectors: Mapping[str, Connector]) -> None:

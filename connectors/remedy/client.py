@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -81,8 +81,10 @@ class ArJwtAuth(LoginTokenAuth):
     """
 
     def __init__(self, source: str, base_url: httpx.URL, username: str, password: SecretStr,
-                 ttl_seconds: float = 3600.0) -> None:
+                 ttl_seconds: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
+        self._clock = clock
         self._source = source
         self._base_url = base_url
         self._username = username
@@ -122,13 +124,13 @@ class ArJwtAuth(LoginTokenAuth):
         if token is None:
             return None
         margin = min(60.0, self._ttl * 0.1)
-        if time.monotonic() - self._issued_at >= self._ttl - margin:
+        if self._clock() - self._issued_at >= self._ttl - margin:
             return None
         return token
 
     def remember(self, token: str) -> None:
         super().remember(token)
-        self._issued_at = time.monotonic()
+        self._issued_at = self._clock()
 
 
 def _json_or_none(response: httpx.Response) -> object:
@@ -152,7 +154,7 @@ class RemedyConnector(Connector):
         if secrets is not None and secrets.type == "ar-jwt":
             assert secrets.username is not None and secrets.password is not None  # validated
             self.jwt = ArJwtAuth(settings.name, http.base_url, secrets.username, secrets.password,
-                                 float(options.get("token_ttl_seconds", 3600)))
+                                 float(options.get("token_ttl_seconds", 3600)), http.clock)
             http.auth = self.jwt
 
     # --- reads ------------------------------------------------------------------

@@ -42,8 +42,10 @@ from connectors.http import (
     Timeouts,
     UpstreamClient,
     from_etag_cache,
+    install_log_redaction,
     retry_after_seconds,
 )
+from tests.support.clock import FakeClock
 from tests.support.server import serve_asgi
 
 TOKEN = "tok-7f3a9c1e-never-log-me"
@@ -159,6 +161,12 @@ def upstream() -> FakeUpstream:
 def base_url(upstream: FakeUpstream) -> Iterator[str]:
     with serve_asgi(upstream.app()) as url:
         yield url
+
+
+@pytest.fixture
+def log_redaction() -> None:
+    """What the app factory and the CLI do at start-up (importing installs nothing)."""
+    install_log_redaction()
 
 
 def client(base_url: str, **kwargs: object) -> UpstreamClient:
@@ -291,13 +299,16 @@ async def test_breaker_opens_after_consecutive_failures_and_stops_calling(
 
 async def test_breaker_half_opens_after_cool_down_and_closes_on_success(
         base_url: str, upstream: FakeUpstream) -> None:
-    breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=0.3)
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=30, clock=clock)
     async with client(base_url, breaker=breaker, retry=RetryPolicy(max_retries=0)) as http:
         for _ in range(2):
             with pytest.raises(UpstreamUnavailable):
                 await http.request("GET", "/fail")
         assert http.health().breaker is BreakerState.OPEN
-        await asyncio.sleep(0.35)
+        clock.advance(29.9)
+        assert breaker.state is BreakerState.OPEN
+        clock.advance(0.1)
         assert breaker.state is BreakerState.HALF_OPEN
         upstream.failing = False
         response = await http.request("GET", "/fail")
@@ -307,14 +318,16 @@ async def test_breaker_half_opens_after_cool_down_and_closes_on_success(
 
 async def test_a_failed_trial_call_reopens_the_breaker(
         base_url: str, upstream: FakeUpstream) -> None:
-    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=0.2)
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=30, clock=clock)
     async with client(base_url, breaker=breaker, retry=RetryPolicy(max_retries=0)) as http:
         with pytest.raises(UpstreamUnavailable):
             await http.request("GET", "/fail")
-        await asyncio.sleep(0.25)
+        clock.advance(30)
         with pytest.raises(UpstreamUnavailable, match="answered 500"):
             await http.request("GET", "/fail")
         assert breaker.state is BreakerState.OPEN
+        assert breaker.retry_in() == 30  # a full cool-down again, from the failed trial
     assert upstream.hits["fail"] == 2
 
 
@@ -406,10 +419,10 @@ async def test_identical_gets_accepting_different_statuses_do_not_share_an_answe
 
 
 def test_a_bad_answer_to_a_half_open_trial_reopens_the_breaker() -> None:
-    now = [0.0]
-    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=10, clock=lambda: now[0])
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=10, clock=clock)
     breaker.record_failure()
-    now[0] = 10.0
+    clock.advance(10)
     assert breaker.allow()  # the one trial call
     breaker.record_success()  # it answered 200...
     closed = breaker.state
@@ -558,7 +571,8 @@ async def test_a_refused_login_is_an_auth_failure_and_the_next_call_tries_again(
 
 
 async def test_secrets_never_reach_logs_or_error_text_even_when_calls_fail(
-        base_url: str, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture) -> None:
+        base_url: str, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture,
+        log_redaction: None) -> None:
     config = ConnectorConfig(
         name="jira", kind="jira", base_url=base_url, max_retries=1, timeout_seconds=0.2,
         auth=AuthConfig(type="basic", username="demo@acme-retail.example",
@@ -589,7 +603,8 @@ def test_basic_auth_object_does_not_reveal_the_password() -> None:
     assert PASSWORD not in repr(auth) and PASSWORD not in repr(vars(auth))
 
 
-def test_even_a_careless_log_line_is_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+def test_even_a_careless_log_line_is_scrubbed(caplog: pytest.LogCaptureFixture,
+                                             log_redaction: None) -> None:
     http = UpstreamClient("x", "http://127.0.0.1:9", auth=BearerAuth(SecretStr(TOKEN)),
                           secrets=ConnectorConfig(
                               name="x", kind="k", base_url="http://127.0.0.1:9",

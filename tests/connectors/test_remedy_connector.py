@@ -44,6 +44,7 @@ from connectors.remedy.client import RemedyConnector
 from connectors.remedy.sandbox.app import create_app
 from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_USER
 from connectors.sandbox.world import ChangeRequest, World, build_world
+from tests.support.clock import FakeClock
 from tests.support.server import serve_asgi
 
 CHANGES_PATH = "/api/arsys/v1/entry/CHG:Infrastructure Change"
@@ -79,13 +80,15 @@ async def connect(sandbox: str) -> AsyncIterator[Connect]:
     made: list[RemedyConnector] = []
 
     async def build(base_url: str = sandbox, *, password: str = DEMO_PASSWORD,
+                    clock: Callable[[], float] = time.monotonic,
                     **settings: Any) -> RemedyConnector:
         options = {"company": "Acme Retail", **settings.pop("options", {})}
         config = ConnectorConfig(
             name="remedy", kind="remedy", base_url=base_url,
             auth=AuthConfig(type="ar-jwt", username=DEMO_USER, password_env="REMEDY_PASSWORD"),
             options=options, **settings)
-        http = UpstreamClient.from_config(config, environ={"REMEDY_PASSWORD": password})
+        http = UpstreamClient.from_config(config, environ={"REMEDY_PASSWORD": password},
+                                          clock=clock)
         connector = RemedyConnector.from_settings(config, http)
         made.append(connector)
         return connector
@@ -262,11 +265,12 @@ async def test_one_login_serves_many_concurrent_calls(
 
 async def test_an_expired_token_is_renewed_on_the_401_and_the_call_succeeds(
         world: World, connect: Connect, remedy_changes: list[ChangeRequest]) -> None:
-    with serve_asgi(create_app(world, token_ttl_seconds=1)) as url:
+    clock = FakeClock()  # the server's: it expires the token; the connector's TTL is an hour
+    with serve_asgi(create_app(world, token_ttl_seconds=60, clock=clock)) as url:
         connector = await connect(url)
         number = number_of(remedy_changes[0])
         assert number in await connector.changes([number])
-        await asyncio.sleep(1.2)
+        clock.advance(60)
         assert number in await connector.changes([number])
         log = [(r["method"], r["path"], r["status"]) for r in served(url)]
     assert log == [("POST", LOGIN_PATH, 200), ("GET", CHANGES_PATH, 200),
@@ -276,13 +280,18 @@ async def test_an_expired_token_is_renewed_on_the_401_and_the_call_succeeds(
 
 async def test_a_token_near_the_end_of_its_configured_lifetime_is_renewed_before_use(
         world: World, connect: Connect, remedy_changes: list[ChangeRequest]) -> None:
-    with serve_asgi(create_app(world, token_ttl_seconds=1)) as url:
-        connector = await connect(url, options={"token_ttl_seconds": 1})
+    clock = FakeClock()  # the server's and the connector's: both see the same lifetime
+    with serve_asgi(create_app(world, token_ttl_seconds=600, clock=clock)) as url:
+        connector = await connect(url, options={"token_ttl_seconds": 600}, clock=clock)
         number = number_of(remedy_changes[0])
         await connector.changes([number])
-        await asyncio.sleep(1.0)
+        clock.advance(539)
+        await connector.changes([number])
+        logins_before_the_last_minute = connector.jwt.logins if connector.jwt else 0
+        clock.advance(1)  # renewal starts a minute before the end
         await connector.changes([number])
         statuses = [(r["path"], r["status"]) for r in served(url)]
+    assert logins_before_the_last_minute == 1
     assert statuses.count((LOGIN_PATH, 200)) == 2
     assert all(status != 401 for _, status in statuses)
 

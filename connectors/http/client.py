@@ -1,40 +1,28 @@
-"""The one HTTP layer every connector talks through.
+"""The client every connector talks through: one pooled `httpx.AsyncClient` per instance.
 
-One pooled `httpx.AsyncClient` per connector instance, opened and closed by
-the app's lifespan. Around it: timeouts; retries of idempotent calls (stamina)
-whose waits obey `Retry-After` and rate-limit reset headers; ETag revalidation;
-a circuit breaker; de-duplication of identical in-flight GETs; and health
-bookkeeping for `Query.sources`. Failures surface as `connectors.errors` types
-whose messages hold no secret, no Authorization header and no query string.
+Opened and closed by the app's lifespan. Around each call: the policies of
+`connectors.http.policy` (timeouts, retries of idempotent calls whose waits obey
+`Retry-After`, the circuit breaker), ETag revalidation (`connectors.http.etag`),
+de-duplication of identical in-flight GETs, and health bookkeeping for
+`Query.sources`. Failures surface as `connectors.errors` types whose messages
+hold no secret, no Authorization header and no query string.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
 import random
 import time
-import unicodedata
-from collections import Counter, OrderedDict
-from collections.abc import (
-    AsyncGenerator,
-    Callable,
-    Collection,
-    Generator,
-    Iterable,
-    Mapping,
-)
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import httpx
 import stamina
-from pydantic import SecretStr
 
 from connectors.config import AuthSecrets, ConnectorConfig
 from connectors.errors import (
@@ -47,382 +35,24 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectors.http.auth import LoginFailed, auth_from_secrets
+from connectors.http.etag import FROM_CACHE, Cached, EtagCache
+from connectors.http.paths import has_control
+from connectors.http.policy import (
+    IDEMPOTENT_METHODS,
+    CircuitBreaker,
+    RetryPolicy,
+    Timeouts,
+    is_rate_limited,
+    retry_after_seconds,
+)
+from connectors.http.redaction import forget_secret, register_secret
 from connectors.records import BreakerState
 
 log = logging.getLogger("heatshield.connectors.http")
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _DEDUPE_METHODS = frozenset({"GET", "HEAD"})
-_FROM_CACHE = "heatshield.from_etag_cache"
 E = TypeVar("E", bound=UpstreamError)
-
-
-# --------------------------------------------------------------------------- paths
-
-
-def has_control(text: str) -> bool:
-    """Control, format (bidi overrides, zero-width) and line/paragraph separator characters."""
-    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
-
-
-def segment(value: str) -> str:
-    """One URL path segment from data (a key, a name), percent-encoded whole.
-
-    `/` is encoded too, so a value stays one segment; `.` and `..`, which
-    would walk the path, and control characters are refused with ValueError.
-    """
-    if value in ("", ".", "..") or has_control(value):
-        raise ValueError(f"{value!r} cannot be a URL path segment")
-    return quote(value, safe="")
-
-
-def api_path(*segments: str) -> str:
-    """A relative path of literal words and already-`segment`ed parts, checked once more."""
-    path = "/".join(segments)
-    for part in path.split("/"):
-        if unquote(part) in (".", ".."):
-            raise ValueError("a URL path must not have dot segments")
-    return path
-
-
-# --------------------------------------------------------------------------- redaction
-
-
-class _SecretScrubber(logging.Filter):
-    """Replace known secret values in log records: a net under the rule of never logging them.
-
-    Logger filters only see records logged to that exact logger, so it is attached
-    to each logger that may format request data (ours, httpx, httpcore, stamina).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: Counter[str] = Counter()
-
-    def add(self, values: Iterable[str]) -> None:
-        self._secrets.update(v for v in values if v)
-
-    def discard(self, values: Iterable[str]) -> None:
-        self._secrets.subtract(v for v in values if v)
-        self._secrets = +self._secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is logging's problem, not ours
-            return True
-        if any(s in message for s in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
-
-
-_SCRUBBER = _SecretScrubber()
-for _name in ("heatshield", "heatshield.connectors.http", "httpx", "httpcore",
-              "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
-              "stamina"):
-    logging.getLogger(_name).addFilter(_SCRUBBER)
-
-
-def register_secret(*values: str) -> None:
-    """Have log redaction scrub these values (for tokens obtained at runtime)."""
-    _SCRUBBER.add(values)
-
-
-def forget_secret(*values: str) -> None:
-    """Undo `register_secret` once a credential is dropped."""
-    _SCRUBBER.discard(values)
-
-
-# --------------------------------------------------------------------------- auth
-
-
-class BasicAuth(httpx.Auth):
-    """HTTP Basic; the encoded header is kept in a `SecretStr` so reprs stay clean."""
-
-    def __init__(self, username: str, password: SecretStr) -> None:
-        raw = f"{username}:{password.get_secret_value()}".encode()
-        encoded = base64.b64encode(raw).decode("ascii")
-        self._header = SecretStr(f"Basic {encoded}")
-        register_secret(encoded)
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header.get_secret_value()
-        yield request
-
-
-class BearerAuth(httpx.Auth):
-    """`Authorization: <scheme> <token>` (Bearer by default)."""
-
-    def __init__(self, token: SecretStr, scheme: str = "Bearer") -> None:
-        self._header = SecretStr(f"{scheme} {token.get_secret_value()}")
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header.get_secret_value()
-        yield request
-
-
-class LoginFailed(Exception):
-    """A `LoginTokenAuth` login was refused; the message must be safe to show."""
-
-
-class LoginTokenAuth(httpx.Auth):
-    """Hook for session-token schemes: log in, send the token, log in again on a 401.
-
-    A kind subclasses it with its login request, how to read the token from the
-    login response, and how to put the token on a request; it may override
-    `current_token` to expire a token early and `remember` to note when it got one.
-    In async clients one login is in flight at a time: concurrent first calls
-    wait for it and share its token, and a 401 renews the token once, unless
-    another caller already renewed it.
-    """
-
-    requires_response_body = True
-
-    def __init__(self) -> None:
-        self._token: SecretStr | None = None
-        self._lock = asyncio.Lock()
-        #: Logins made so far (renewals included).
-        self.logins = 0
-
-    def login_request(self) -> httpx.Request:
-        raise NotImplementedError
-
-    def token_from(self, response: httpx.Response) -> str:
-        """Extract the token; raise `LoginFailed` when the login was refused."""
-        raise NotImplementedError
-
-    def apply(self, request: httpx.Request, token: str) -> None:
-        raise NotImplementedError
-
-    def current_token(self) -> str | None:
-        """The token to send, or None when a login is needed first."""
-        return None if self._token is None else self._token.get_secret_value()
-
-    def remember(self, token: str) -> None:
-        """Keep a fresh token, replacing (and un-registering) the old one."""
-        self.drop()
-        register_secret(token)
-        self._token = SecretStr(token)
-        self.logins += 1
-
-    def drop(self) -> None:
-        """Forget the token (after a logout, or before a new one replaces it)."""
-        if self._token is not None:
-            forget_secret(self._token.get_secret_value())
-        self._token = None
-
-    def _login(self) -> Generator[httpx.Request, httpx.Response, str]:
-        response = yield self.login_request()
-        token = self.token_from(response)
-        self.remember(token)
-        return token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """The synchronous flow (sync clients have no concurrent first calls to share)."""
-        token = self.current_token() or (yield from self._login())
-        self.apply(request, token)
-        response = yield request
-        if response.status_code == 401:
-            token = yield from self._login()
-            self.apply(request, token)
-            yield request
-
-    async def async_auth_flow(self, request: httpx.Request
-                              ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = self.current_token()
-        if token is None:
-            async with self._lock:
-                token = self.current_token()
-                if token is None:
-                    login = yield self.login_request()
-                    token = await self._stored(login)
-        self.apply(request, token)
-        response = yield request
-        if response.status_code != 401:
-            return
-        async with self._lock:
-            fresh = self.current_token()
-            if fresh is None or fresh == token:
-                login = yield self.login_request()
-                fresh = await self._stored(login)
-        self.apply(request, fresh)
-        yield request
-
-    async def _stored(self, response: httpx.Response) -> str:
-        await response.aread()
-        token = self.token_from(response)
-        self.remember(token)
-        return token
-
-
-def auth_from_secrets(secrets: AuthSecrets) -> httpx.Auth | None:
-    """The standard schemes; `None` for none, and for kinds that install their own (ar-jwt)."""
-    if secrets.type == "basic":
-        password = secrets.password or secrets.token
-        assert secrets.username is not None and password is not None  # config validated
-        return BasicAuth(secrets.username, password)
-    if secrets.type in ("token", "bearer"):
-        assert secrets.token is not None  # config validated
-        return BearerAuth(secrets.token)
-    return None
-
-
-# --------------------------------------------------------------------------- policies
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    connect: float = 5.0
-    read: float = 10.0
-    write: float = 10.0
-    pool: float = 5.0
-
-    def to_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write,
-                             pool=self.pool)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Retries apply to idempotent calls only; a POST is never repeated behind the caller."""
-
-    max_retries: int = 3
-    wait_initial: float = 0.2
-    wait_max: float = 5.0
-    wait_jitter: float = 0.5
-    #: A server asking for a longer pause than this gets a rate-limit error instead.
-    max_retry_after: float = 30.0
-    #: Give up retrying once this much time has passed in total.
-    total_timeout: float = 60.0
-    statuses: frozenset[int] = frozenset({429, 502, 503, 504})
-
-
-class CircuitBreaker:
-    """Stops calling an upstream that keeps failing, and probes it again after a cool-down.
-
-    Closed -> open after `failure_threshold` consecutive failures; open -> half-open
-    once `cooldown_seconds` have passed, letting a single trial call through;
-    the trial's success closes it, its failure opens it again.
-    """
-
-    def __init__(self, failure_threshold: int = 5, cooldown_seconds: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.failure_threshold = failure_threshold
-        self.cooldown_seconds = cooldown_seconds
-        self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._trial_in_flight = False
-        # What the last success replaced, so a bad answer can take it back.
-        self._before_success: tuple[int, float | None] | None = None
-
-    @property
-    def state(self) -> BreakerState:
-        if self._opened_at is None:
-            return BreakerState.CLOSED
-        if self._clock() - self._opened_at >= self.cooldown_seconds:
-            return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
-
-    def retry_in(self) -> float:
-        """Seconds until the next trial call is allowed (0 when not open)."""
-        if self._opened_at is None:
-            return 0.0
-        return max(0.0, self._opened_at + self.cooldown_seconds - self._clock())
-
-    def allow(self) -> bool:
-        state = self.state
-        if state is BreakerState.CLOSED:
-            return True
-        if state is BreakerState.HALF_OPEN and not self._trial_in_flight:
-            self._trial_in_flight = True
-            return True
-        return False
-
-    def record_success(self) -> None:
-        self._before_success = (self._failures, self._opened_at)
-        self._failures = 0
-        self._opened_at = None
-        self._trial_in_flight = False
-
-    def record_failure(self) -> None:
-        self._before_success = None
-        if self._trial_in_flight or self._opened_at is not None:
-            self._opened_at = self._clock()
-            self._trial_in_flight = False
-            return
-        self._failures += 1
-        if self._failures >= self.failure_threshold:
-            self._opened_at = self._clock()
-
-    def record_bad_answer(self) -> None:
-        """An answer counted as a success proved unusable (a bad payload): take the
-        success back and count a failure, so repeated bad answers open the breaker
-        and a half-open trial that got one reopens it."""
-        if self._before_success is not None:
-            self._failures, self._opened_at = self._before_success
-            self._before_success = None
-        self.record_failure()
-
-    def release(self) -> None:
-        """An allowed call ended with no verdict (cancelled); free the trial slot."""
-        self._trial_in_flight = False
-
-
-# --------------------------------------------------------------------------- header rules
-
-
-def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
-    """How long the upstream asks us to wait, from `Retry-After` or `X-RateLimit-Reset`.
-
-    `Retry-After` is seconds or an HTTP date; `X-RateLimit-Reset` is epoch
-    seconds (GitHub, ServiceNow) or an ISO-8601 instant (JIRA Cloud).
-    """
-    now = time.time() if now is None else now
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    reset = headers.get("x-ratelimit-reset")
-    if reset:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            try:
-                moment = datetime.fromisoformat(reset)
-            except ValueError:
-                return None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return max(0.0, moment.timestamp() - now)
-    return None
-
-
-def _is_rate_limited(response: httpx.Response) -> bool:
-    if response.status_code == 429:
-        return True
-    # GitHub signals an exhausted primary budget with 403 and remaining 0.
-    return response.status_code == 403 and (
-        response.headers.get("x-ratelimit-remaining") == "0"
-        or "retry-after" in response.headers
-    )
-
-
-def from_etag_cache(response: httpx.Response) -> bool:
-    """Whether this response was served from the ETag cache after a 304."""
-    return bool(response.extensions.get(_FROM_CACHE))
-
-
-# --------------------------------------------------------------------------- bookkeeping
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,37 +84,6 @@ class _Stats:
             0.8 * self.avg_latency_ms + 0.2 * ms)
 
 
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    etag: str
-    status: int
-    headers: list[tuple[str, str]]
-    content: bytes
-
-
-@dataclass(slots=True)
-class _EtagCache:
-    """Bounded LRU of validated bodies, keyed by URL, params, credential and headers."""
-
-    max_entries: int = 512
-    _entries: OrderedDict[tuple[str, ...], _Cached] = field(default_factory=OrderedDict)
-
-    def get(self, key: tuple[str, ...]) -> _Cached | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: tuple[str, ...], entry: _Cached) -> None:
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-
-# --------------------------------------------------------------------------- the client
-
-
 class UpstreamClient:
     """One connector instance's connection to its upstream.
 
@@ -496,6 +95,8 @@ class UpstreamClient:
     upstream's own error body, such as an ITSM refusing a write with 403 or 500.
     Errors a connector finds itself (a bad payload, a GraphQL error) go through
     `note_error`, so they count in health and the breaker like the layer's own.
+    `clock` (monotonic seconds) ages what the connection keeps: the breaker's
+    cool-down and, for kinds that log in, their token's lifetime.
     """
 
     def __init__(
@@ -511,12 +112,14 @@ class UpstreamClient:
         headers: Mapping[str, str] | None = None,
         etag_cache_size: int = 512,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
+        self.clock = clock
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self.secrets = secrets
         self.retry = retry or RetryPolicy()
-        self.breaker = breaker or CircuitBreaker()
+        self.breaker = breaker or CircuitBreaker(clock=clock)
         self._secret_values = secrets.values() if secrets else []
         register_secret(*self._secret_values)
         self._fingerprint = hashlib.sha256(
@@ -531,14 +134,15 @@ class UpstreamClient:
             transport=transport,
             follow_redirects=False,
         )
-        self._etags = _EtagCache(etag_cache_size)
+        self._etags = EtagCache(etag_cache_size)
         self._inflight: dict[tuple[str, ...], asyncio.Task[httpx.Response]] = {}
         self._stats = _Stats()
 
     @classmethod
     def from_config(cls, config: ConnectorConfig, *,
                     environ: Mapping[str, str] | None = None,
-                    transport: httpx.AsyncBaseTransport | None = None) -> UpstreamClient:
+                    transport: httpx.AsyncBaseTransport | None = None,
+                    clock: Callable[[], float] = time.monotonic) -> UpstreamClient:
         """Build from an instance's settings, reading its secrets from the environment."""
         secrets = config.auth.resolve(environ)
         return cls(
@@ -549,8 +153,10 @@ class UpstreamClient:
             timeouts=Timeouts(connect=config.connect_timeout_seconds,
                               read=config.timeout_seconds, write=config.timeout_seconds),
             retry=RetryPolicy(max_retries=config.max_retries),
-            breaker=CircuitBreaker(config.breaker_failures, config.breaker_cooldown_seconds),
+            breaker=CircuitBreaker(config.breaker_failures, config.breaker_cooldown_seconds,
+                                   clock=clock),
             transport=transport,
+            clock=clock,
         )
 
     def __repr__(self) -> str:
@@ -790,7 +396,7 @@ class UpstreamClient:
         log.debug("%s %s %s -> %d in %.0f ms", self.name, method, path, status, elapsed_ms)
         return self._classify(response, cached, cache_key, accept)
 
-    def _classify(self, response: httpx.Response, cached: _Cached | None,
+    def _classify(self, response: httpx.Response, cached: Cached | None,
                   cache_key: tuple[str, ...] | None, accept: frozenset[int]) -> httpx.Response:
         status = response.status_code
         where = f"{response.request.method} {response.request.url.path}"
@@ -807,7 +413,7 @@ class UpstreamClient:
             raise error
         self.breaker.record_success()
         self._stats.last_success_at = datetime.now(UTC)
-        if _is_rate_limited(response):
+        if is_rate_limited(response):
             raise UpstreamRateLimited(self.name, f"{where}: rate limited ({status})",
                                       status=status,
                                       retry_after=retry_after_seconds(response.headers))
@@ -819,11 +425,11 @@ class UpstreamClient:
                                      status=status)
         if status == 304 and cached is not None:
             return httpx.Response(cached.status, headers=cached.headers, content=cached.content,
-                                  request=response.request, extensions={_FROM_CACHE: True})
+                                  request=response.request, extensions={FROM_CACHE: True})
         etag = response.headers.get("etag")
         if cache_key is not None and etag and status == 200:
             headers = [(k, v) for k, v in response.headers.items()
                        if k.lower() not in ("content-encoding", "content-length",
                                             "transfer-encoding", "set-cookie")]
-            self._etags.put(cache_key, _Cached(etag, status, headers, response.content))
+            self._etags.put(cache_key, Cached(etag, status, headers, response.content))
         return response
