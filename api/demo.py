@@ -82,15 +82,16 @@ class Sandboxes:
 
 def build_sandboxes(world: World, *, webhook_base: str | None = None) -> Sandboxes:
     """The four sandboxes; given `webhook_base` (the hub's URL), GitHub and JIRA send their
-    signed webhooks to the hub's receivers for the demo connectors."""
+    signed webhooks to the hub's generic receiver (`/webhooks/{source}`) for the demo
+    connectors."""
     hooks = webhook_base.rstrip("/") + "/webhooks" if webhook_base else None
     return Sandboxes({
         "jira": jira_sandbox.create_app(
-            world, credentials=CREDENTIALS, webhook_url=f"{hooks}/jira/jira" if hooks else None,
+            world, credentials=CREDENTIALS, webhook_url=f"{hooks}/jira" if hooks else None,
             webhook_secret=WEBHOOK_SECRET),
         "github": github_sandbox.create_app(
             world, credentials=CREDENTIALS,
-            webhook_url=f"{hooks}/github/github" if hooks else None,
+            webhook_url=f"{hooks}/github" if hooks else None,
             webhook_secret=WEBHOOK_SECRET),
         "servicenow": servicenow_sandbox.create_app(world, credentials=CREDENTIALS),
         "remedy": remedy_sandbox.create_app(world, credentials=CREDENTIALS),
