@@ -20,7 +20,7 @@ every kind, in this order:
    recorded and answered 202, since a redelivery would only be refused again),
    `WorkChanged` clears the federation cache so the next read is fresh.
 
-`POST /webhooks/{kind}/{source}` (e.g. `/webhooks/github/github`) is the older
+`POST /webhooks/{kind}/{source}` (the address before this route) is the older
 per-kind address: the same route, after checking that `source` is of `kind`.
 """
 
