@@ -20,8 +20,8 @@ every kind, in this order:
    recorded and answered 202, since a redelivery would only be refused again),
    `WorkChanged` clears the federation cache so the next read is fresh.
 
-`POST /webhooks/{kind}/{source}` (the address before this route) is the older
-per-kind address: the same route, after checking that `source` is of `kind`.
+`POST /webhooks/{kind}/{source}`, the older per-kind address, is the same route
+after checking that `source` is of `kind`.
 """
 
 from __future__ import annotations
