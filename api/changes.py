@@ -1,7 +1,8 @@
 """Where the change bridge used to live; the use cases are now `api.services.changes`.
 
 Kept so existing imports work: `ChangeBridge` is the change service, and
-`ChangeBridgeError` the coded refusal the webhooks still raise.
+`ChangeBridgeError` an older coded refusal nothing in the hub raises any more
+(services raise `api.errors.ServiceError`).
 """
 
 from __future__ import annotations

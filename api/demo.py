@@ -78,7 +78,8 @@ class Sandboxes:
 def build_sandboxes(world: World, *, webhook_base: str | None = None,
                     registry: SandboxRegistry = default_registry) -> Sandboxes:
     """One sandbox per registered kind; given `webhook_base` (the hub's URL), those whose
-    webhooks the hub receives send them, signed, to its receivers for the demo connectors."""
+    webhooks the hub receives send them, signed, to its generic receiver
+    (`/webhooks/{source}`) for the demo connectors."""
     hooks = webhook_base.rstrip("/") + "/webhooks" if webhook_base else None
     apps: dict[str, Any] = {}
     for kind in registry.kinds():
@@ -86,7 +87,7 @@ def build_sandboxes(world: World, *, webhook_base: str | None = None,
         if sandbox.webhooks_to_hub:
             apps[kind] = sandbox.create_app(
                 world, credentials=CREDENTIALS,
-                webhook_url=f"{hooks}/{kind}/{kind}" if hooks else None,
+                webhook_url=f"{hooks}/{kind}" if hooks else None,
                 webhook_secret=WEBHOOK_SECRET)
         else:
             apps[kind] = sandbox.create_app(world, credentials=CREDENTIALS)

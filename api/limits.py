@@ -86,8 +86,9 @@ class DocumentShape:
     `selections` counts every field, inline fragment and spread as often as it
     would appear expanded; `height` is the longest chain of nested fields (a
     leaf field is 1; what is below an introspection field is not counted);
-    `aliases` counts aliased fields, expanded. A fragment that spreads itself (directly or not) counts as empty here: the validation rule
-    for fragment cycles refuses it.
+    `aliases` counts aliased fields, expanded. A fragment that spreads itself
+    (directly or not) counts as empty here: the validation rule for fragment
+    cycles refuses it.
     """
 
     def __init__(self, document: DocumentNode) -> None:

@@ -55,6 +55,7 @@ from connectors.errors import (
 )
 from connectors.github import mapping
 from connectors.github.mapping import CompareKey, MilestoneKey
+from connectors.github.webhook import GitHubWebhooks
 from connectors.http import UpstreamClient, api_path, retry_after_seconds, segment
 
 T = TypeVar("T")
@@ -98,8 +99,9 @@ class _Follow:
     title: str
 
 
-class GitHubConnector(Connector):
-    """GitHub as a work-item, version and deployment source (REST v3 + GraphQL v4)."""
+class GitHubConnector(Connector, GitHubWebhooks):
+    """GitHub as a work-item, version and deployment source (REST v3 + GraphQL v4), and a
+    webhook receiver (`connectors.github.webhook`)."""
 
     kind = "github"
 

@@ -39,6 +39,7 @@ from connectors.errors import (
 )
 from connectors.http import UpstreamClient, api_path, has_control, segment
 from connectors.jira import mapping
+from connectors.jira.webhook import JiraWebhooks
 
 Flavour = Literal["cloud", "datacenter"]
 T = TypeVar("T")
@@ -131,8 +132,9 @@ async def _all(calls: Iterable[Awaitable[T]]) -> list[T]:
         raise
 
 
-class JiraConnector(Connector):
-    """A JIRA site as a `WorkItemSource` and `VersionSource`."""
+class JiraConnector(Connector, JiraWebhooks):
+    """A JIRA site as a `WorkItemSource` and `VersionSource`, and a webhook receiver
+    (`connectors.jira.webhook`)."""
 
     kind: ClassVar[str] = "jira"
 

@@ -217,9 +217,17 @@ def behind_a_row_lock(hub: Hub, key: str, calls: Sequence[Callable[[], Any]]) ->
             loop = asyncio.get_running_loop()
             futures = [loop.run_in_executor(pool, call) for call in calls]
             deadline = time.monotonic() + 20
-            while await connection.fetchval(
+
+            async def waiting() -> int:
+                # pg_stat_activity is read once per transaction (a cached snapshot) unless
+                # cleared, and this connection looks from inside the locking transaction.
+                await connection.execute("SELECT pg_stat_clear_snapshot()")
+                count: int = await connection.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'") < len(calls):
+                    "AND wait_event_type = 'Lock'")
+                return count
+
+            while await waiting() < len(calls):
                 assert time.monotonic() < deadline, "the requests never reached the row lock"
                 assert not any(f.done() for f in futures), [f.result() for f in futures
                                                             if f.done()]

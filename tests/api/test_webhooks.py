@@ -121,10 +121,11 @@ def hub(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Itera
     app = create_app(settings, environ=demo_environ(),
                      startup=[seed_step, principal_step(TOKEN)])
     with serve_asgi(app) as url:
-        # The sandboxes learn where the hub listens, as an admin registers a webhook.
+        # The sandboxes learn where the hub listens, as an admin registers a webhook: the
+        # generic route, by connector name (hand-built deliveries below use the older
+        # per-kind address, which must keep working).
         for kind in ("github", "jira"):
-            upstreams.sandboxes.apps[kind].state.kit.webhook_url = \
-                f"{url}/webhooks/{kind}/{kind}"
+            upstreams.sandboxes.apps[kind].state.kit.webhook_url = f"{url}/webhooks/{kind}"
         yield url
 
 
