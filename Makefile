@@ -44,6 +44,7 @@ test: setup lint typecheck schema-check frontend frontend-test pytest
 
 lint:
 	$(BIN)/ruff check api connectors tests bench
+	$(BIN)/lint-imports --no-cache
 
 typecheck:
 	$(BIN)/mypy
