@@ -19,6 +19,8 @@ from api.json_body import parse_json
 from api.schema.context import Context
 from api.schema.errors import shape_error
 
+# Strawberry refuses these requests with an HTTPException that has a status and a
+# reason, nothing more; several share status 400, so the reason is all there is.
 _REQUEST_CODES = (("Too many operations", "TOO_MANY_OPERATIONS"),
                   ("Batching is not enabled", "BATCHING_DISABLED"),
                   ("not allowed when using GET", "OPERATION_NOT_ALLOWED"),
