@@ -1,25 +1,21 @@
-"""Write side: every mutation is one transaction that also writes its audit event.
+"""Write side: each mutation parses its input, calls a service, and shapes the answer.
 
-Input is checked before anything is written; a rule violation, a missing
-object or a duplicate key raises a coded GraphQL error and the transaction
-rolls back, so a failed mutation leaves no trace.
+The services (`api/services`) run every write in one transaction with its audit
+event; a rule violation, a missing object or a duplicate key is a `ServiceError`
+and the transaction rolls back, so a failed mutation leaves no trace.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import models as m
-from api.db.audit import record, snapshot
 from api.db.models import EnvironmentTier, LinkKind, ReleaseType
 from api.domain.text import normalise_key
-from api.errors import bad_input, conflict, not_found
+from api.errors import bad_input
 from api.permissions import IsReleaseManager
 from api.schema.context import Info
 from api.schema.ids import expect_id
@@ -32,6 +28,7 @@ from api.schema.types import (
     ReleasePhase,
     SourceLink,
 )
+from api.services.applications import ApplicationPatch, ApplicationService, NewApplication
 from api.services.common import KEEP, Ref
 from api.services.environments import (
     BlackoutPatch,
@@ -49,7 +46,6 @@ from api.services.releases import (
 )
 from connectors.errors import BadLinkKey
 
-M = TypeVar("M", bound=m.Base)
 UNSET: Any = strawberry.UNSET
 
 
@@ -73,37 +69,16 @@ def _key(value: str, field: str = "key", max_length: int = 80) -> str:
     return value
 
 
-async def _get(session: AsyncSession, model: type[M], global_id: str, type_name: str,
-               field: str = "id") -> M:
-    pk = expect_id(global_id, type_name, field)
-    row = await session.get(model, pk)
-    if row is None:
-        raise not_found(type_name, global_id, field)
-    return row
-
-
-async def _unique(session: AsyncSession, model: type[m.Base], column: Any, value: str,
-                  field: str, exclude_id: int | None = None) -> None:
-    query = select(model).where(column == value)
-    existing = await session.scalar(query)
-    if existing is not None and getattr(existing, "id", None) != exclude_id:
-        raise conflict(f"{field} {value!r} is already used", field)
-
-
-async def _flush(session: AsyncSession, field: str) -> None:
-    """Flush, turning a race on a unique constraint into CONFLICT."""
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise conflict(f"{field} conflicts with an existing record", field) from None
-
-
 def _ref(global_id: str, type_name: str, field: str = "id") -> Ref:
     return Ref(expect_id(global_id, type_name, field), global_id, field)
 
 
 def _releases(info: Info) -> ReleaseService:
     return ReleaseService(info.context.sessions, info.context.actor)
+
+
+def _applications(info: Info) -> ApplicationService:
+    return ApplicationService(info.context.sessions, info.context.actor)
 
 
 def _environments(info: Info) -> EnvironmentService:
@@ -276,53 +251,31 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_application(self, info: Info, input: ApplicationInput) -> Application:
-        key = _key(input.key, max_length=40)
-        async with info.context.transaction() as session:
-            await _unique(session, m.Application, m.Application.key, key, "key")
-            row = m.Application(key=key, name=_text(input.name, "name", max_length=200),
-                                description=input.description,
-                                repositories=list(input.repositories),
-                                jira_projects=list(input.jira_projects),
-                                cmdb_items=list(input.cmdb_items))
-            session.add(row)
-            await _flush(session, "key")
-            record(session, actor=info.context.actor, action="application.create",
-                   entity_type="Application", entity_id=row.id, entity_key=row.key,
-                   after=snapshot(row))
+        row = await _applications(info).create(NewApplication(
+            key=_key(input.key, max_length=40), name=_text(input.name, "name", max_length=200),
+            description=input.description, repositories=input.repositories,
+            jira_projects=input.jira_projects, cmdb_items=input.cmdb_items))
         return Application.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_application(self, info: Info, id: strawberry.ID,
                                  input: UpdateApplicationInput) -> Application:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Application, id, "Application")
-            before = snapshot(row)
-            if _given(input.name):
-                row.name = _text(_required(input.name, "name"), "name", max_length=200)
-            if _given(input.description):
-                row.description = input.description or ""
-            for field in ("repositories", "jira_projects", "cmdb_items"):
-                value = getattr(input, field)
-                if _given(value):
-                    setattr(row, field, list(value or []))
-            record(session, actor=info.context.actor, action="application.update",
-                   entity_type="Application", entity_id=row.id, entity_key=row.key,
-                   before=before, after=snapshot(row))
+        patch = ApplicationPatch(
+            name=_text(_required(input.name, "name"), "name", max_length=200)
+            if _given(input.name) else KEEP,
+            description=(input.description or "") if _given(input.description) else KEEP,
+            repositories=list(input.repositories or [])
+            if _given(input.repositories) else KEEP,
+            jira_projects=list(input.jira_projects or [])
+            if _given(input.jira_projects) else KEEP,
+            cmdb_items=list(input.cmdb_items or []) if _given(input.cmdb_items) else KEEP)
+        row = await _applications(info).update(_ref(id, "Application"), patch)
         return Application.from_row(row)
 
     @strawberry.mutation(description="Delete an application no release refers to.",
                          permission_classes=[IsReleaseManager])
     async def delete_application(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Application, id, "Application")
-            used = await session.scalar(select(m.release_applications.c.release_id).where(
-                m.release_applications.c.application_id == row.id).limit(1))
-            if used is not None:
-                raise conflict(f"application {row.key!r} is still part of a release", "id")
-            record(session, actor=info.context.actor, action="application.delete",
-                   entity_type="Application", entity_id=row.id, entity_key=row.key,
-                   before=snapshot(row))
-            await session.delete(row)
+        await _applications(info).delete(_ref(id, "Application"))
         return DeletePayload(id=id)
 
     # --- environments -------------------------------------------------------------------

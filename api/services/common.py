@@ -59,7 +59,7 @@ async def flush_unique(session: AsyncSession, field: str) -> None:
         raise conflict(f"{field} conflicts with an existing record", field) from None
 
 
-LockedRow = TypeVar("LockedRow", m.Environment, m.BlackoutWindow)
+LockedRow = TypeVar("LockedRow", m.Application, m.Environment, m.BlackoutWindow)
 
 
 async def lock_row(session: AsyncSession, model: type[LockedRow], ref: Ref, what: str
