@@ -41,7 +41,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.db import models as m
 from api.db.audit import record
 from api.domain.access import UNKNOWN_USER, client_key, login_delay
-from api.domain.text import normalise_key
 from api.permissions import RANK, Principal
 from api.settings import SecuritySettings
 
@@ -144,104 +143,8 @@ def lower_role(a: m.Role, b: m.Role) -> m.Role:
     return a if RANK[a] <= RANK[b] else b
 
 
-# --- users ------------------------------------------------------------------------------
-
-async def create_user(session: AsyncSession, *, username: str, password: str, role: m.Role,
-                      actor: str, display_name: str = "", min_length: int = 12) -> m.User:
-    username = normalise_key(username, "input.username", max_length=100)
-    if any(c.isspace() for c in username):
-        raise ValueError("a user name needs 1 to 100 characters and no spaces")
-    taken = await session.scalar(select(m.User.id).where(
-        func.lower(m.User.username) == username.lower()))
-    if taken is not None:
-        raise ValueError(f"user {username!r} already exists")
-    user = m.User(username=username, display_name=display_name,
-                  password_hash=await hash_password_off_loop(password, min_length), role=role,
-                  disabled=False)
-    session.add(user)
-    await session.flush()
-    record(session, actor=actor, action="user.create", entity_type="User", entity_id=user.id,
-           entity_key=username, after={"role": role.name, "disabled": False})
-    return user
-
-
-async def set_password(session: AsyncSession, user: m.User, password: str, *, actor: str,
-                       min_length: int = 12) -> None:
-    """A new password ends every session of the user and revokes their tokens.
-
-    Whoever learnt the old password may have minted tokens with it; they must
-    not outlive the change.
-    """
-    user.password_hash = await hash_password_off_loop(password, min_length)
-    await end_sessions(session, user.id)
-    await revoke_user_tokens(session, user, actor=actor, reason="password changed")
-    record(session, actor=actor, action="user.password", entity_type="User",
-           entity_id=user.id, entity_key=user.username)
-
-
-async def set_role(session: AsyncSession, user: m.User, role: m.Role, *, actor: str) -> None:
-    before = user.role
-    user.role = role
-    record(session, actor=actor, action="user.role", entity_type="User", entity_id=user.id,
-           entity_key=user.username, before={"role": before.name}, after={"role": role.name})
-
-
-async def set_disabled(session: AsyncSession, user: m.User, disabled: bool, *,
-                       actor: str) -> None:
-    """Disabling ends the user's sessions and revokes their tokens for good.
-
-    Re-enabling does not bring the tokens back: the user mints new ones.
-    """
-    before = user.disabled
-    user.disabled = disabled
-    if disabled:
-        await end_sessions(session, user.id)
-        await revoke_user_tokens(session, user, actor=actor, reason="user disabled")
-    record(session, actor=actor, action="user.disable" if disabled else "user.enable",
-           entity_type="User", entity_id=user.id, entity_key=user.username,
-           before={"disabled": before}, after={"disabled": disabled})
-
-
-async def end_sessions(session: AsyncSession, user_id: int) -> None:
-    rows = await session.scalars(select(m.LoginSession).where(
-        m.LoginSession.user_id == user_id, m.LoginSession.ended_at.is_(None)))
-    for row in rows:
-        row.ended_at = now()
-
-
-# --- tokens -----------------------------------------------------------------------------
-
-async def issue_token(session: AsyncSession, *, user: m.User, name: str, role: m.Role,
-                      expires_at: datetime | None, actor: str) -> tuple[str, m.ApiToken]:
-    secret, prefix, token_hash = new_token()
-    row = m.ApiToken(user_id=user.id, name=name, token_hash=token_hash, prefix=prefix,
-                     role=role, expires_at=expires_at)
-    session.add(row)
-    await session.flush()
-    record(session, actor=actor, action="token.create", entity_type="ApiToken",
-           entity_id=row.id, entity_key=name,
-           after={"role": role.name, "prefix": prefix, "user": user.username,
-                  "expiresAt": expires_at.isoformat() if expires_at else None})
-    return secret, row
-
-
-async def revoke_token(session: AsyncSession, row: m.ApiToken, *, actor: str,
-                       reason: str = "") -> None:
-    if row.revoked_at is None:
-        row.revoked_at = now()
-    record(session, actor=actor, action="token.revoke", entity_type="ApiToken",
-           entity_id=row.id, entity_key=row.name, after={"prefix": row.prefix},
-           reason=reason)
-
-
-async def revoke_user_tokens(session: AsyncSession, user: m.User, *, actor: str,
-                             reason: str) -> int:
-    """Revoke every live token of a user, each audited; how many there were."""
-    rows = list(await session.scalars(select(m.ApiToken).where(
-        m.ApiToken.user_id == user.id, m.ApiToken.revoked_at.is_(None))))
-    for row in rows:
-        await revoke_token(session, row, actor=actor, reason=reason)
-    return len(rows)
+# Creating users, setting passwords and roles, issuing and revoking tokens (the writes
+# with their audit events) are use cases: see `api.services.access`.
 
 
 # --- the request-time side --------------------------------------------------------------

@@ -103,9 +103,11 @@ def _with_session(config: Path | None, work: Callable[[AsyncSession], Awaitable[
         finally:
             await engine.dispose()
 
+    from api.errors import ServiceError
+
     try:
         typer.echo(asyncio.run(run()))
-    except ValueError as exc:  # policy refusals and unknown users, said plainly
+    except (ValueError, ServiceError) as exc:  # refusals and unknown users, said plainly
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
 
@@ -134,6 +136,7 @@ def user_add(username: str,
     """Add a local user (the password is asked for, never taken as an argument)."""
     from api import auth
     from api.db.models import Role
+    from api.services import access
 
     if role.upper() not in Role.__members__:
         err.print(f"[red]error:[/red] unknown role {role!r}", highlight=False)
@@ -142,9 +145,11 @@ def user_add(username: str,
     minimum = _settings(config).security.password_min_length
 
     async def work(session: AsyncSession) -> str:
-        await auth.create_user(session, username=username, password=password,
-                               role=Role[role.upper()], display_name=display_name,
-                               actor="cli", min_length=minimum)
+        await access.create_user(session, username=username,
+                                 password_hash=await auth.hash_password_off_loop(password,
+                                                                                 minimum),
+                                 role=Role[role.upper()], display_name=display_name,
+                                 actor="cli", field="username")
         return f"user {username} added ({role.upper()})"
 
     _with_session(config, work)
@@ -155,13 +160,16 @@ def user_passwd(username: str, password_stdin: PasswordStdin = False,
                 config: ConfigOption = None) -> None:
     """Set a user's password; their sessions end and their API tokens are revoked."""
     from api import auth
+    from api.services import access
 
     password = _password(password_stdin)
     minimum = _settings(config).security.password_min_length
 
     async def work(session: AsyncSession) -> str:
         user = await _find_user(session, username)
-        await auth.set_password(session, user, password, actor="cli", min_length=minimum)
+        await access.set_password(session, user,
+                                  await auth.hash_password_off_loop(password, minimum),
+                                  actor="cli")
         return f"password of {username} changed"
 
     _with_session(config, work)
@@ -170,10 +178,10 @@ def user_passwd(username: str, password_stdin: PasswordStdin = False,
 @user_app.command("disable")
 def user_disable(username: str, config: ConfigOption = None) -> None:
     """Disable a user: sessions end, API tokens are revoked (for good)."""
-    from api import auth
+    from api.services import access
 
     async def work(session: AsyncSession) -> str:
-        await auth.set_disabled(session, await _find_user(session, username), True,
+        await access.set_disabled(session, await _find_user(session, username), True,
                                 actor="cli")
         return f"user {username} disabled"
 
@@ -183,10 +191,10 @@ def user_disable(username: str, config: ConfigOption = None) -> None:
 @user_app.command("enable")
 def user_enable(username: str, config: ConfigOption = None) -> None:
     """Enable a disabled user again."""
-    from api import auth
+    from api.services import access
 
     async def work(session: AsyncSession) -> str:
-        await auth.set_disabled(session, await _find_user(session, username), False,
+        await access.set_disabled(session, await _find_user(session, username), False,
                                 actor="cli")
         return f"user {username} enabled"
 

@@ -183,17 +183,21 @@ async def seed_users(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[s
     Only the demo does this; `serve` never creates credentials.
     """
     from api import auth
+    from api.services import access
 
+    passwords = [secrets.token_urlsafe(12) for _ in DEMO_USERS]
+    hashes = [await auth.hash_password_off_loop(p) for p in passwords]  # before the transaction
     created: list[tuple[str, str, str]] = []
     async with sessions() as session, session.begin():
-        for username, role in DEMO_USERS:
-            password = secrets.token_urlsafe(12)
+        for (username, role), password, password_hash in zip(DEMO_USERS, passwords, hashes,
+                                                             strict=True):
             user = await session.scalar(select(m.User).where(m.User.username == username))
             if user is None:
-                await auth.create_user(session, username=username, password=password,
-                                       role=role, actor="demo", display_name=f"Demo {username}")
+                await access.create_user(session, username=username,
+                                         password_hash=password_hash, role=role, actor="demo",
+                                         display_name=f"Demo {username}")
             else:
                 user.role, user.disabled = role, False
-                await auth.set_password(session, user, password, actor="demo")
+                await access.set_password(session, user, password_hash, actor="demo")
             created.append((username, role.name, password))
     return created

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
+from graphql.execution.executor import SELECTIONS_NESTED_TOO_DEEPLY
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.websockets import WebSocket
@@ -18,29 +19,42 @@ from api.json_body import parse_json
 from api.schema.context import Context
 from api.schema.errors import shape_error
 
-_INPUT_HINTS = ("got invalid value", "Expected type", "does not exist in",
-                "of required type", "was not provided", "Expected value of type",
-                "is not a valid")
+# Strawberry refuses these requests with an HTTPException that has a status and a
+# reason, nothing more; several share status 400, so the reason is all there is.
 _REQUEST_CODES = (("Too many operations", "TOO_MANY_OPERATIONS"),
                   ("Batching is not enabled", "BATCHING_DISABLED"),
                   ("not allowed when using GET", "OPERATION_NOT_ALLOWED"),
                   ("only supports GET and POST", "METHOD_NOT_ALLOWED"))
-_LIMIT_HINTS = ("exceeds maximum operation depth", "nested too deeply", "aliases found",
-                "token limit", "Syntax Error: Document contains more than")
+# graphql-core reports its parser's limits (tokens, comments, nesting) and the
+# recursion limits of variable coercion with nothing but the words of the message:
+# they are GraphQLSyntaxErrors like any typo, or bare GraphQLErrors. Only these are
+# told apart by message, because graphql-core gives nothing else to tell them by.
+_PARSER_LIMITS = ("Syntax Error: Document contains more than",
+                  "Syntax Error: Document is nested too deeply")
+_VARIABLE_LIMITS = ("Variable values are nested too deeply",)
 
 
 def error_code(error: GraphQLError) -> str:
-    """A code for errors that graphql-core raises before any resolver runs."""
-    message = error.message
+    """A code for errors graphql-core raises before any resolver runs, by their structure.
+
+    Parse errors are `GraphQLSyntaxError`s. Validation errors already carry codes
+    (`api.limits.GuardedValidation` codes every rule's, our own limits code
+    themselves). What is left comes from graphql-core's execute before any
+    resolver: variable coercion (`get_variable_values`) places its errors at the
+    variable's definition, so they are the caller's input; an error without such
+    a place is the operation's (an unknown operation name, say), unless it is one
+    of the limits above.
+    """
     if error.path is not None:
         return "INTERNAL_SERVER_ERROR"  # raised while executing, and not by us on purpose
-    if "introspection has been disabled" in message:
-        return "INTROSPECTION_DISABLED"
-    if any(hint in message for hint in _LIMIT_HINTS):
-        return "QUERY_TOO_COMPLEX"
-    if message.startswith("Syntax Error"):
+    if isinstance(error, GraphQLSyntaxError):
+        if error.message.startswith(_PARSER_LIMITS):
+            return "QUERY_TOO_COMPLEX"
         return "GRAPHQL_PARSE_FAILED"
-    if any(hint in message for hint in _INPUT_HINTS):
+    if error.message == SELECTIONS_NESTED_TOO_DEEPLY or error.message.startswith(
+            _VARIABLE_LIMITS):
+        return "QUERY_TOO_COMPLEX"
+    if error.nodes and isinstance(error.nodes[0], VariableDefinitionNode):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 

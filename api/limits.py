@@ -20,7 +20,7 @@ The figure is returned in `extensions.cost` either way.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import (
     DocumentNode,
@@ -40,7 +40,12 @@ from graphql import (
     VariableNode,
     get_named_type,
 )
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import (
+    ASTValidationRule,
+    NoSchemaIntrospectionCustomRule,
+    ProvidedRequiredArgumentsRule,
+    ValuesOfCorrectTypeRule,
+)
 from strawberry.extensions import AddValidationRules, SchemaExtension, ValidationCache
 
 from api.errors import ErrorCode
@@ -164,8 +169,48 @@ class DocumentShape:
         return None
 
 
+class _Coded(ASTValidationRule):
+    """A validation rule whose refusals carry their code from the moment they are made."""
+
+    code: ClassVar[ErrorCode]
+
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {**(error.extensions or {}), "code": str(self.code)}
+        super().report_error(error)
+
+
+class InputValuesRule(_Coded, ValuesOfCorrectTypeRule):
+    """A literal argument value its type refuses: the caller's input, not the document."""
+
+    code = ErrorCode.BAD_USER_INPUT
+
+
+class RequiredArgumentsRule(_Coded, ProvidedRequiredArgumentsRule):
+    """A required argument left out: the caller's input."""
+
+    code = ErrorCode.BAD_USER_INPUT
+
+
+class IntrospectionRule(_Coded, NoSchemaIntrospectionCustomRule):
+    code = ErrorCode.INTROSPECTION_DISABLED
+
+
+# graphql-core's rules whose refusals are about the caller's input (or our policy), by rule.
+CODED_RULES: Mapping[type[ASTValidationRule], type[ASTValidationRule]] = {
+    ValuesOfCorrectTypeRule: InputValuesRule,
+    ProvidedRequiredArgumentsRule: RequiredArgumentsRule,
+    NoSchemaIntrospectionCustomRule: IntrospectionRule,
+}
+VALIDATION_FAILED = str(ErrorCode.GRAPHQL_VALIDATION_FAILED)
+
+
 class GuardedValidation(ValidationCache):
-    """Measures the document (linearly) before the cached validation rules walk it."""
+    """Measures the document (linearly) before the cached validation rules walk it.
+
+    Every validation error leaves here with a code: the rules in `CODED_RULES`
+    set theirs when they report; any other rule's refusal is the document's
+    (GRAPHQL_VALIDATION_FAILED). Nothing is told apart by its message.
+    """
 
     def __init__(self, *, max_selections: int, max_depth: int, max_aliases: int,
                  maxsize: int = 256) -> None:
@@ -181,7 +226,13 @@ class GuardedValidation(ValidationCache):
             context.pre_execution_errors = [refused]
             yield
             return
-        yield from super().on_validate()
+        rules = tuple(CODED_RULES.get(rule, rule) for rule in context.validation_rules)
+        errors = self.cached_validate_document(context.schema._schema, document, rules)
+        for error in errors:  # cached and shared between requests: setting a code is idempotent
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": VALIDATION_FAILED}
+        context.pre_execution_errors = errors
+        yield
 
 
 class _OverBudget(Exception):
@@ -322,4 +373,4 @@ class NoIntrospection(AddValidationRules):
     """Production schemas do not describe themselves to strangers."""
 
     def __init__(self) -> None:
-        super().__init__([NoSchemaIntrospectionCustomRule])
+        super().__init__([IntrospectionRule])

@@ -1,9 +1,10 @@
 """Who may do what: the principal behind a request and the role checks on fields.
 
 Roles are ordered (VIEWER < RELEASE_MANAGER < ADMIN); a field states the lowest
-role it needs. A refusal is a GraphQL error with code UNAUTHENTICATED (nobody
-signed in) or FORBIDDEN (signed in, role too low), raised straight from the
-check so concurrent requests never share a mutable message.
+role it needs. A refusal is a `ServiceError` with code UNAUTHENTICATED (nobody
+signed in) or FORBIDDEN (signed in, role too low), made fresh for each check so
+concurrent requests never share a mutable message; the graph codes it where it
+codes every other refusal.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from graphql import GraphQLError
 from strawberry.permission import BasePermission
 
 from api.db.models import Role
+from api.errors import ErrorCode, ServiceError
 
-UNAUTHENTICATED = "UNAUTHENTICATED"
-FORBIDDEN = "FORBIDDEN"
+UNAUTHENTICATED = str(ErrorCode.UNAUTHENTICATED)
+FORBIDDEN = str(ErrorCode.FORBIDDEN)
 
 RANK: dict[Role, int] = {Role.VIEWER: 1, Role.RELEASE_MANAGER: 2, Role.ADMIN: 3}
 
@@ -49,13 +50,13 @@ class Principal:
         return self.subject
 
 
-def unauthenticated() -> GraphQLError:
-    return GraphQLError("authentication required", extensions={"code": UNAUTHENTICATED})
+def unauthenticated() -> ServiceError:
+    return ServiceError(ErrorCode.UNAUTHENTICATED, "authentication required")
 
 
-def forbidden(needed: Role) -> GraphQLError:
-    return GraphQLError(f"this needs the {needed.name} role",
-                        extensions={"code": FORBIDDEN, "requiredRole": needed.name})
+def forbidden(needed: Role) -> ServiceError:
+    return ServiceError(ErrorCode.FORBIDDEN, f"this needs the {needed.name} role",
+                        requiredRole=needed.name)
 
 
 def check(principal: Principal | None, needed: Role) -> Principal:

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
+from api.domain.change_flow import is_open
 from api.domain.facts import ReleaseFacts, format_window
 from connectors.records import (
     ChangeDraft,
+    ChangeRecord,
     ChangeType,
     PullRequest,
     RiskLevel,
@@ -67,6 +69,19 @@ class ChangeOverrides:
     test_evidence: str | None = None
     configuration_items: tuple[str, ...] | None = None
     assignment_group: str | None = None
+
+
+def once_raised(changes: Sequence[ChangeRecord]) -> ChangeOverrides:
+    """Once a change is raised, the board reads what it will approve: its risk and window.
+
+    What the release would compose now gives way to the open change's own values;
+    with no open change, nothing is overridden.
+    """
+    raised = next((ch for ch in changes if is_open(ch.state)), None)
+    if raised is None:
+        return ChangeOverrides()
+    return ChangeOverrides(risk=raised.risk, planned_start=raised.planned_start,
+                           planned_end=raised.planned_end)
 
 
 @dataclass(frozen=True, slots=True)

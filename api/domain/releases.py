@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from api.domain.enums import ReleaseStatus
@@ -41,6 +42,37 @@ def check_transition(current: ReleaseStatus, target: ReleaseStatus) -> None:
             f"allowed from {current.name}: {allowed}",
             "to",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionOption:
+    """One status a release could be moved to, as the status machine sees it from here.
+
+    `reason` says why a refused move is refused. `gated` says the move also has to
+    pass the release gates (live facts, evaluated when the move is made, not here).
+    """
+
+    to: ReleaseStatus
+    allowed: bool
+    reason: str | None
+    gated: bool
+
+
+def available_transitions(current: ReleaseStatus) -> list[TransitionOption]:
+    """Every status, in pipeline order, with whether the machine allows it from `current`.
+
+    The one source of the status machine for every client (the dashboard draws its
+    buttons from this); `check_transition` is the same rule applied to one move.
+    """
+    options: list[TransitionOption] = []
+    for target in ReleaseStatus:
+        try:
+            check_transition(current, target)
+        except RuleViolation as exc:
+            options.append(TransitionOption(target, False, str(exc), gated(target)))
+        else:
+            options.append(TransitionOption(target, True, None, gated(target)))
+    return options
 
 
 def check_window(start: datetime | None, end: datetime | None, *,

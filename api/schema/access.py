@@ -6,28 +6,19 @@ Secrets cross the graph once: a token's secret only in the answer to
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 
 import strawberry
-from graphql import GraphQLError
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from api import auth
 from api.db import models as m
-from api.permissions import (
-    FORBIDDEN,
-    RANK,
-    IsAdmin,
-    IsViewer,
-    Principal,
-    require_role,
-)
+from api.permissions import IsAdmin, IsViewer, require_role
 from api.schema import types as _types  # noqa: F401  (registers Role as a GraphQL enum)
 from api.schema.context import Info
-from api.schema.errors import bad_input, conflict, not_found
 from api.schema.ids import expect_id, to_global_id
+from api.services.access import AccessService
+from api.services.common import Ref
 
 Role = m.Role  # registered as a GraphQL enum in api.schema.types
 
@@ -114,32 +105,13 @@ class CreateUserInput:
     display_name: str = ""
 
 
-def _forbidden(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": FORBIDDEN})
-
-
-def _user_principal(info: Info) -> Principal:
+def _access(info: Info) -> AccessService:
     principal = require_role(info, m.Role.VIEWER)
-    if principal.user_id is None:
-        raise _forbidden("this needs a user, not a stand-alone token")
-    return principal
+    return AccessService(info.context.sessions, principal, info.context.settings.security)
 
 
-async def _user(session: AsyncSession, global_id: str) -> m.User:
-    row = await session.get(m.User, expect_id(global_id, "User"))
-    if row is None:
-        raise not_found("User", global_id)
-    return row
-
-
-async def _keeps_an_admin(session: AsyncSession, user: m.User) -> None:
-    """Refuse to demote or disable the last enabled admin: nobody could manage users."""
-    if user.role is not m.Role.ADMIN or user.disabled:
-        return
-    admins = await session.scalar(select(func.count()).select_from(m.User).where(
-        m.User.role == m.Role.ADMIN, m.User.disabled.is_(False)))
-    if (admins or 0) <= 1:
-        raise conflict("this is the last enabled admin", "id")
+def _ref(global_id: str, type_name: str) -> Ref:
+    return Ref(expect_id(global_id, type_name), global_id)
 
 
 @strawberry.type
@@ -172,129 +144,45 @@ class AccessMutation:
                                      "tokens.", permission_classes=[IsViewer])
     async def create_api_token(self, info: Info, input: CreateApiTokenInput
                                ) -> CreatedApiToken:
-        principal = _user_principal(info)
-        if principal.via != "session":
-            raise _forbidden("API tokens are created from a signed-in session")
-        name = input.name.strip()
-        if not name or len(name) > 100:
-            raise bad_input("name needs 1 to 100 characters", "input.name")
-        role: m.Role = input.role
-        if RANK[role] > RANK[principal.role]:
-            raise _forbidden("a token cannot have a higher role than its owner")
-        days = info.context.settings.security.token_max_days
-        if not 1 <= input.expires_in_days <= days:
-            raise bad_input(f"expiresInDays must be between 1 and {days}",
-                            "input.expiresInDays")
-        async with info.context.transaction() as session:
-            user = await session.get(m.User, principal.user_id)
-            if user is None:
-                raise _forbidden("this needs a user")
-            secret, row = await auth.issue_token(
-                session, user=user, name=name, role=role,
-                expires_at=auth.now() + timedelta(days=input.expires_in_days),
-                actor=principal.actor)
-            token = ApiToken.from_row(row, user.username)
-        return CreatedApiToken(token=token, secret=secret)
+        secret, row, owner = await _access(info).create_token(input.name, input.role,
+                                                              input.expires_in_days)
+        return CreatedApiToken(token=ApiToken.from_row(row, owner), secret=secret)
 
     @strawberry.mutation(description="Revoke one of your tokens (admins: anyone's).",
                          permission_classes=[IsViewer])
     async def revoke_api_token(self, info: Info, id: strawberry.ID) -> ApiToken:
-        principal = _user_principal(info)
-        async with info.context.transaction() as session:
-            row = await session.get(m.ApiToken, expect_id(id, "ApiToken"))
-            if row is None or (row.user_id != principal.user_id
-                               and not principal.allows(m.Role.ADMIN)):
-                raise not_found("ApiToken", id)  # others' tokens are not confirmed to exist
-            await auth.revoke_token(session, row, actor=principal.actor)
-            owner = await session.get(m.User, row.user_id) if row.user_id else None
-            return ApiToken.from_row(row, owner.username if owner else "")
+        row, owner = await _access(info).revoke_token(_ref(id, "ApiToken"))
+        return ApiToken.from_row(row, owner)
 
     @strawberry.mutation(description="Change your own password; ends your other sessions "
                                      "and revokes your API tokens.",
                          permission_classes=[IsViewer])
     async def change_password(self, info: Info, current_password: str, new_password: str
                               ) -> bool:
-        principal = _user_principal(info)
-        minimum = info.context.settings.security.password_min_length
-        # The current password is checked off the event loop and with no transaction open.
-        async with info.context.sessions() as session:
-            read_hash = await session.scalar(select(m.User.password_hash).where(
-                m.User.id == principal.user_id))
-        if read_hash is None or not await auth.verify_password_off_loop(read_hash,
-                                                                        current_password):
-            raise bad_input("the current password is wrong", "currentPassword")
-        try:
-            auth.check_password_policy(new_password, minimum)
-        except auth.PasswordPolicyError as exc:
-            raise bad_input(str(exc), "newPassword") from None
-        async with info.context.transaction() as session:
-            user = await session.get(m.User, principal.user_id)
-            if user is None or user.password_hash != read_hash:
-                raise conflict("the password changed meanwhile; sign in again", "currentPassword")
-            await auth.set_password(session, user, new_password, actor=principal.actor,
-                                    min_length=minimum)
-            if principal.session_id is not None:  # keep the caller's own session
-                own = await session.get(m.LoginSession, principal.session_id)
-                if own is not None:
-                    own.ended_at = None
+        await _access(info).change_password(current_password, new_password)
         return True
 
     @strawberry.mutation(description="Add a local user. Needs a signed-in admin: an API "
                                      "token cannot create users.",
                          permission_classes=[IsAdmin])
     async def create_user(self, info: Info, input: CreateUserInput) -> User:
-        principal = require_role(info, m.Role.ADMIN)
-        if principal.via != "session":
-            # A leaked admin token must not be able to make itself a lasting account.
-            raise _forbidden("users are created from a signed-in admin session, not a token")
-        minimum = info.context.settings.security.password_min_length
-        try:
-            auth.check_password_policy(input.password, minimum)
-        except auth.PasswordPolicyError as exc:
-            raise bad_input(str(exc), "input.password") from None
-        async with info.context.transaction() as session:
-            try:
-                row = await auth.create_user(
-                    session, username=input.username, password=input.password,
-                    role=input.role, display_name=input.display_name.strip()[:200],
-                    actor=info.context.actor, min_length=minimum)
-            except auth.PasswordPolicyError as exc:
-                raise bad_input(str(exc), "input.password") from None
-            except ValueError as exc:
-                raise bad_input(str(exc), "input.username") from None
-            return User.from_row(row)
+        row = await _access(info).create_user(input.username, input.password, input.role,
+                                              input.display_name)
+        return User.from_row(row)
 
     @strawberry.mutation(description="Change a user's role.", permission_classes=[IsAdmin])
     async def set_user_role(self, info: Info, id: strawberry.ID,
                             role: Role) -> User:
-        async with info.context.transaction() as session:
-            user = await _user(session, id)
-            if role is not m.Role.ADMIN:
-                await _keeps_an_admin(session, user)
-            await auth.set_role(session, user, role, actor=info.context.actor)
-            return User.from_row(user)
+        return User.from_row(await _access(info).set_role(_ref(id, "User"), role))
 
     @strawberry.mutation(description="Disable (or re-enable) a user; disabling ends their "
                                      "sessions and revokes their API tokens for good.",
                          permission_classes=[IsAdmin])
     async def set_user_disabled(self, info: Info, id: strawberry.ID, disabled: bool) -> User:
-        async with info.context.transaction() as session:
-            user = await _user(session, id)
-            if disabled:
-                await _keeps_an_admin(session, user)
-            await auth.set_disabled(session, user, disabled, actor=info.context.actor)
-            return User.from_row(user)
+        return User.from_row(await _access(info).set_disabled(_ref(id, "User"), disabled))
 
     @strawberry.mutation(description="Set a user's password; ends their sessions and revokes "
                                      "their API tokens.",
                          permission_classes=[IsAdmin])
     async def reset_user_password(self, info: Info, id: strawberry.ID, password: str) -> User:
-        minimum = info.context.settings.security.password_min_length
-        async with info.context.transaction() as session:
-            user = await _user(session, id)
-            try:
-                await auth.set_password(session, user, password, actor=info.context.actor,
-                                        min_length=minimum)
-            except auth.PasswordPolicyError as exc:
-                raise bad_input(str(exc), "password") from None
-            return User.from_row(user)
+        return User.from_row(await _access(info).reset_password(_ref(id, "User"), password))

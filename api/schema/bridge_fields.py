@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 import strawberry
 
 from api.changes import blocker_rule, compose_config
-from api.domain.change_flow import is_open
-from api.domain.compose import ChangeOverrides, ComposedChange, compose_change
+from api.domain.compose import ChangeOverrides, ComposedChange, compose_change, once_raised
 from api.domain.facts import BlackoutFacts, ReleaseFacts
 from api.domain.gates import GateResult as GateRule
 from api.domain.gates import blackout_warnings, evaluate_gates
@@ -184,12 +183,9 @@ async def release_notes(info: Info, release_id: int, audience: Audience,
                         fmt: NotesFormat) -> str:
     state = await shared_live(info, release_id)
     words = info.context.settings.vocabulary
-    # Once a change is raised, the board reads what it will approve: its risk and window.
-    raised = next((ch for ch in state.changes if is_open(ch.state)), None)
-    overrides = ChangeOverrides() if raised is None else ChangeOverrides(
-        risk=raised.risk, planned_start=raised.planned_start, planned_end=raised.planned_end)
     return render_notes(audience, fmt, state.facts, items=state.items, changes=state.changes,
-                        composed=compose(info, state, overrides), gates=gates(info, state),
+                        composed=compose(info, state, once_raised(state.changes)),
+                        gates=gates(info, state),
                         vocabulary=Vocabulary(release=words.release, change=words.change,
                                               work_item=words.work_item,
                                               version=words.version))

@@ -16,15 +16,14 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
 
 from api.db import models as m
 from api.db.models import ReleaseStatus, Role
 from api.domain.compose import ChangeOverrides
+from api.errors import ErrorCode, ServiceError, bad_input, not_found
 from api.permissions import IsReleaseManager, require_role
 from api.schema import bridge_fields
 from api.schema.context import Info
-from api.schema.errors import bad_input, not_found
 from api.schema.federated import kind_of
 from api.schema.ids import expect_id
 from api.schema.mutations import EXPECTED_VERSION
@@ -35,8 +34,6 @@ from api.services.common import Ref
 from api.services.releases import FailedGate, ReleaseService
 from connectors.base import ChangePatch, ChangeState, ChangeType, RiskLevel
 from connectors.errors import UpstreamError
-
-BLACKOUT_WARNING = "BLACKOUT_WARNING"
 
 
 @strawberry.input(description="Overrides of the composed change request; omitted fields keep "
@@ -106,8 +103,10 @@ async def _coded() -> AsyncIterator[None]:
     try:
         yield
     except UpstreamError as error:
-        raise GraphQLError(f"{error.source}: {error.message}",
-                           extensions=error.extensions()) from None
+        extensions = error.extensions()
+        del extensions["code"]
+        raise ServiceError(ErrorCode(error.code.value), f"{error.source}: {error.message}",
+                           **extensions) from None
 
 
 def change_key(global_id: str) -> tuple[str, str]:
@@ -158,10 +157,10 @@ class ChangeBridgeMutation:
             raise bad_input("plannedEnd must be after plannedStart", "input.plannedEnd")
         warnings = bridge_fields.warnings(state, composed)
         if warnings and not acknowledge_blackout:
-            raise GraphQLError(
+            raise ServiceError(
+                ErrorCode.BLACKOUT_WARNING,
                 "the planned window falls in a blackout window: " + "; ".join(warnings),
-                extensions={"code": BLACKOUT_WARNING, "field": "acknowledgeBlackout",
-                            "warnings": warnings})
+                "acknowledgeBlackout", warnings=warnings)
         async with _coded():
             raised = await _bridge(info).raise_change(
                 release_id=pk, source=target, composed=composed, actor=info.context.actor,

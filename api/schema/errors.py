@@ -1,4 +1,9 @@
-"""GraphQL errors that clients can act on: a code and, for bad input, the field."""
+"""How every error leaves the graph: a code, and for bad input the field.
+
+Resolvers and services raise `api.errors.ServiceError` (helpers `bad_input`,
+`not_found`, `conflict` there); `shape_error` is the one place it becomes a
+coded GraphQL error.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +16,6 @@ from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from api.errors import ErrorCode, ServiceError
-
-BAD_USER_INPUT = "BAD_USER_INPUT"
-NOT_FOUND = "NOT_FOUND"
-CONFLICT = "CONFLICT"
-
-
-def bad_input(message: str, field: str, **extra: Any) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": BAD_USER_INPUT, "field": field, **extra})
-
-
-def not_found(what: str, ident: str, field: str = "id") -> GraphQLError:
-    return GraphQLError(f"{what} {ident!r} does not exist",
-                        extensions={"code": NOT_FOUND, "field": field})
-
-
-def conflict(message: str, field: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": CONFLICT, "field": field})
-
 
 # --- how every error leaves the graph ---------------------------------------------------
 

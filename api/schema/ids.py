@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from api.schema.errors import bad_input
+from api.errors import bad_input
 
 # Primary keys are SQL INTEGER: PostgreSQL refuses anything above 2**31 - 1 with an
 # error, and SQLite any int beyond 64 bits; neither should reach the database.

@@ -1,31 +1,23 @@
-"""Write side: every mutation is one transaction that also writes its audit event.
+"""Write side: each mutation parses its input, calls a service, and shapes the answer.
 
-Input is checked before anything is written; a rule violation, a missing
-object or a duplicate key raises a coded GraphQL error and the transaction
-rolls back, so a failed mutation leaves no trace.
+The services (`api/services`) run every write in one transaction with its audit
+event; a rule violation, a missing object or a duplicate key is a `ServiceError`
+and the transaction rolls back, so a failed mutation leaves no trace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import errors as service_errors
 from api.db import models as m
-from api.db.audit import record, snapshot
 from api.db.models import EnvironmentTier, LinkKind, ReleaseType
-from api.domain.releases import RuleViolation, check_window
 from api.domain.text import normalise_key
+from api.errors import bad_input
 from api.permissions import IsReleaseManager
 from api.schema.context import Info
-from api.schema.errors import bad_input, conflict, not_found
 from api.schema.ids import expect_id
 from api.schema.types import (
     Application,
@@ -36,7 +28,15 @@ from api.schema.types import (
     ReleasePhase,
     SourceLink,
 )
-from api.services.common import KEEP, Ref, applications_by_key
+from api.services.applications import ApplicationPatch, ApplicationService, NewApplication
+from api.services.common import KEEP, Ref
+from api.services.environments import (
+    BlackoutPatch,
+    EnvironmentPatch,
+    EnvironmentService,
+    NewBlackout,
+    NewEnvironment,
+)
 from api.services.releases import (
     NewPhase,
     NewRelease,
@@ -46,16 +46,11 @@ from api.services.releases import (
 )
 from connectors.errors import BadLinkKey
 
-M = TypeVar("M", bound=m.Base)
 UNSET: Any = strawberry.UNSET
 
 
 def _given(value: Any) -> bool:
     return value is not strawberry.UNSET
-
-
-def _rule(exc: RuleViolation) -> GraphQLError:
-    return bad_input(str(exc), exc.field)
 
 
 def _text(value: str, field: str, *, max_length: int, required: bool = True) -> str:
@@ -74,36 +69,6 @@ def _key(value: str, field: str = "key", max_length: int = 80) -> str:
     return value
 
 
-async def _get(session: AsyncSession, model: type[M], global_id: str, type_name: str,
-               field: str = "id") -> M:
-    pk = expect_id(global_id, type_name, field)
-    row = await session.get(model, pk)
-    if row is None:
-        raise not_found(type_name, global_id, field)
-    return row
-
-
-async def _applications(session: AsyncSession, keys: Sequence[str],
-                        field: str = "applicationKeys") -> list[m.Application]:
-    return await applications_by_key(session, keys, field)
-
-
-async def _unique(session: AsyncSession, model: type[m.Base], column: Any, value: str,
-                  field: str, exclude_id: int | None = None) -> None:
-    query = select(model).where(column == value)
-    existing = await session.scalar(query)
-    if existing is not None and getattr(existing, "id", None) != exclude_id:
-        raise conflict(f"{field} {value!r} is already used", field)
-
-
-async def _flush(session: AsyncSession, field: str) -> None:
-    """Flush, turning a race on a unique constraint into CONFLICT."""
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise conflict(f"{field} conflicts with an existing record", field) from None
-
-
 def _ref(global_id: str, type_name: str, field: str = "id") -> Ref:
     return Ref(expect_id(global_id, type_name, field), global_id, field)
 
@@ -112,26 +77,17 @@ def _releases(info: Info) -> ReleaseService:
     return ReleaseService(info.context.sessions, info.context.actor)
 
 
+def _applications(info: Info) -> ApplicationService:
+    return ApplicationService(info.context.sessions, info.context.actor)
+
+
+def _environments(info: Info) -> EnvironmentService:
+    return EnvironmentService(info.context.sessions, info.context.actor)
+
+
 EXPECTED_VERSION = strawberry.argument(description=(
     "The release's `version` as you read it. The write is refused with CONFLICT "
     "(extensions.currentVersion) if the release changed since; omit it to write regardless."))
-
-
-def _app_keys(rows: Sequence[m.Application]) -> tuple[str, Any]:
-    return ("applications", [a.key for a in rows])
-
-
-async def _delete(info: Info, model: type[M], global_id: strawberry.ID, type_name: str,
-                  action: str, key: Callable[[M], str],
-                  release_of: Callable[[M], int | None] = lambda row: None) -> DeletePayload:
-    """Delete one row and audit it with its last state, in one transaction."""
-    async with info.context.transaction() as session:
-        row = await _get(session, model, global_id, type_name)
-        record(session, actor=info.context.actor, action=action, entity_type=type_name,
-               entity_id=getattr(row, "id", None), entity_key=key(row),
-               release_id=release_of(row), before=snapshot(row))
-        await session.delete(row)
-    return DeletePayload(id=global_id)
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -295,164 +251,91 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_application(self, info: Info, input: ApplicationInput) -> Application:
-        key = _key(input.key, max_length=40)
-        async with info.context.transaction() as session:
-            await _unique(session, m.Application, m.Application.key, key, "key")
-            row = m.Application(key=key, name=_text(input.name, "name", max_length=200),
-                                description=input.description,
-                                repositories=list(input.repositories),
-                                jira_projects=list(input.jira_projects),
-                                cmdb_items=list(input.cmdb_items))
-            session.add(row)
-            await _flush(session, "key")
-            record(session, actor=info.context.actor, action="application.create",
-                   entity_type="Application", entity_id=row.id, entity_key=row.key,
-                   after=snapshot(row))
+        row = await _applications(info).create(NewApplication(
+            key=_key(input.key, max_length=40), name=_text(input.name, "name", max_length=200),
+            description=input.description, repositories=input.repositories,
+            jira_projects=input.jira_projects, cmdb_items=input.cmdb_items))
         return Application.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_application(self, info: Info, id: strawberry.ID,
                                  input: UpdateApplicationInput) -> Application:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Application, id, "Application")
-            before = snapshot(row)
-            if _given(input.name):
-                row.name = _text(_required(input.name, "name"), "name", max_length=200)
-            if _given(input.description):
-                row.description = input.description or ""
-            for field in ("repositories", "jira_projects", "cmdb_items"):
-                value = getattr(input, field)
-                if _given(value):
-                    setattr(row, field, list(value or []))
-            record(session, actor=info.context.actor, action="application.update",
-                   entity_type="Application", entity_id=row.id, entity_key=row.key,
-                   before=before, after=snapshot(row))
+        patch = ApplicationPatch(
+            name=_text(_required(input.name, "name"), "name", max_length=200)
+            if _given(input.name) else KEEP,
+            description=(input.description or "") if _given(input.description) else KEEP,
+            repositories=list(input.repositories or [])
+            if _given(input.repositories) else KEEP,
+            jira_projects=list(input.jira_projects or [])
+            if _given(input.jira_projects) else KEEP,
+            cmdb_items=list(input.cmdb_items or []) if _given(input.cmdb_items) else KEEP)
+        row = await _applications(info).update(_ref(id, "Application"), patch)
         return Application.from_row(row)
 
     @strawberry.mutation(description="Delete an application no release refers to.",
                          permission_classes=[IsReleaseManager])
     async def delete_application(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Application, id, "Application")
-            used = await session.scalar(select(m.release_applications.c.release_id).where(
-                m.release_applications.c.application_id == row.id).limit(1))
-            if used is not None:
-                raise conflict(f"application {row.key!r} is still part of a release", "id")
-            record(session, actor=info.context.actor, action="application.delete",
-                   entity_type="Application", entity_id=row.id, entity_key=row.key,
-                   before=snapshot(row))
-            await session.delete(row)
+        await _applications(info).delete(_ref(id, "Application"))
         return DeletePayload(id=id)
 
     # --- environments -------------------------------------------------------------------
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_environment(self, info: Info, input: EnvironmentInput) -> Environment:
-        name = _text(input.name, "name", max_length=100)
-        async with info.context.transaction() as session:
-            await _unique(session, m.Environment, m.Environment.name, name, "name")
-            apps = await _applications(session, input.application_keys)
-            row = m.Environment(name=name, tier=input.tier, deploy_target=input.deploy_target,
-                                description=input.description)
-            session.add(row)
-            await _flush(session, "name")
-            await _set_links(session, m.environment_applications, "environment_id", row.id, apps)
-            record(session, actor=info.context.actor, action="environment.create",
-                   entity_type="Environment", entity_id=row.id, entity_key=row.name,
-                   after=snapshot(row, _app_keys(apps)))
+        row = await _environments(info).create_environment(NewEnvironment(
+            name=_text(input.name, "name", max_length=100), tier=input.tier,
+            deploy_target=input.deploy_target, description=input.description,
+            application_keys=input.application_keys))
         return Environment.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_environment(self, info: Info, id: strawberry.ID,
                                  input: UpdateEnvironmentInput) -> Environment:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.Environment, id, "Environment")
-            before = snapshot(row)
-            if _given(input.name):
-                name = _text(_required(input.name, "name"), "name", max_length=100)
-                await _unique(session, m.Environment, m.Environment.name, name, "name",
-                              exclude_id=row.id)
-                row.name = name
-            if _given(input.tier):
-                row.tier = _required(input.tier, "tier")
-            if _given(input.deploy_target):
-                row.deploy_target = input.deploy_target or ""
-            if _given(input.description):
-                row.description = input.description or ""
-            extra: list[tuple[str, Any]] = []
-            if _given(input.application_keys):
-                apps = await _applications(session, input.application_keys or [])
-                await _set_links(session, m.environment_applications, "environment_id", row.id,
-                                 apps)
-                extra.append(_app_keys(apps))
-            await _flush(session, "name")
-            record(session, actor=info.context.actor, action="environment.update",
-                   entity_type="Environment", entity_id=row.id, entity_key=row.name,
-                   before=before, after=snapshot(row, *extra))
+        patch = EnvironmentPatch(
+            name=_text(_required(input.name, "name"), "name", max_length=100)
+            if _given(input.name) else KEEP,
+            tier=_required(input.tier, "tier") if _given(input.tier) else KEEP,
+            deploy_target=(input.deploy_target or "") if _given(input.deploy_target) else KEEP,
+            description=(input.description or "") if _given(input.description) else KEEP,
+            application_keys=list(input.application_keys or [])
+            if _given(input.application_keys) else KEEP)
+        row = await _environments(info).update_environment(_ref(id, "Environment"), patch)
         return Environment.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def delete_environment(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        return await _delete(info, m.Environment, id, "Environment", "environment.delete",
-                             lambda row: row.name)
+        await _environments(info).delete_environment(_ref(id, "Environment"))
+        return DeletePayload(id=id)
 
     # --- blackout windows ---------------------------------------------------------------
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def create_blackout_window(self, info: Info, input: BlackoutWindowInput
                                      ) -> BlackoutWindow:
-        name = _text(input.name, "name", max_length=200)
-        try:
-            check_window(input.start, input.end, start_field="start", end_field="end")
-        except RuleViolation as exc:
-            raise _rule(exc) from None
-        async with info.context.transaction() as session:
-            apps = await _applications(session, input.application_keys)
-            row = m.BlackoutWindow(name=name, start=input.start, end=input.end,
-                                   reason=input.reason,
-                                   tiers=sorted({t.name for t in input.tiers}))
-            session.add(row)
-            await session.flush()
-            await _set_links(session, m.blackout_applications, "blackout_id", row.id, apps)
-            record(session, actor=info.context.actor, action="blackout.create",
-                   entity_type="BlackoutWindow", entity_id=row.id, entity_key=row.name,
-                   after=snapshot(row, _app_keys(apps)))
+        row = await _environments(info).create_blackout(NewBlackout(
+            name=_text(input.name, "name", max_length=200), start=input.start, end=input.end,
+            reason=input.reason, tiers=input.tiers, application_keys=input.application_keys))
         return BlackoutWindow.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def update_blackout_window(self, info: Info, id: strawberry.ID,
                                      input: UpdateBlackoutWindowInput) -> BlackoutWindow:
-        async with info.context.transaction() as session:
-            row = await _get(session, m.BlackoutWindow, id, "BlackoutWindow")
-            before = snapshot(row)
-            if _given(input.name):
-                row.name = _text(_required(input.name, "name"), "name", max_length=200)
-            if _given(input.start):
-                row.start = _required(input.start, "start")
-            if _given(input.end):
-                row.end = _required(input.end, "end")
-            if _given(input.reason):
-                row.reason = input.reason or ""
-            if _given(input.tiers):
-                row.tiers = sorted({t.name for t in input.tiers or []})
-            try:
-                check_window(row.start, row.end, start_field="start", end_field="end")
-            except RuleViolation as exc:
-                raise _rule(exc) from None
-            extra: list[tuple[str, Any]] = []
-            if _given(input.application_keys):
-                apps = await _applications(session, input.application_keys or [])
-                await _set_links(session, m.blackout_applications, "blackout_id", row.id, apps)
-                extra.append(_app_keys(apps))
-            record(session, actor=info.context.actor, action="blackout.update",
-                   entity_type="BlackoutWindow", entity_id=row.id, entity_key=row.name,
-                   before=before, after=snapshot(row, *extra))
+        patch = BlackoutPatch(
+            name=_text(_required(input.name, "name"), "name", max_length=200)
+            if _given(input.name) else KEEP,
+            start=_required(input.start, "start") if _given(input.start) else KEEP,
+            end=_required(input.end, "end") if _given(input.end) else KEEP,
+            reason=(input.reason or "") if _given(input.reason) else KEEP,
+            tiers=list(input.tiers or []) if _given(input.tiers) else KEEP,
+            application_keys=list(input.application_keys or [])
+            if _given(input.application_keys) else KEEP)
+        row = await _environments(info).update_blackout(_ref(id, "BlackoutWindow"), patch)
         return BlackoutWindow.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager])
     async def delete_blackout_window(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        return await _delete(info, m.BlackoutWindow, id, "BlackoutWindow", "blackout.delete",
-                             lambda row: row.name)
+        await _environments(info).delete_blackout(_ref(id, "BlackoutWindow"))
+        return DeletePayload(id=id)
 
     # --- phases -------------------------------------------------------------------------
 
@@ -523,13 +406,5 @@ def _link_key(info: Info, source: str, kind: m.LinkKind, key: str) -> str:
     try:
         return info.context.hub.parse_link(source, kind, key)
     except BadLinkKey as error:
-        raise service_errors.bad_input(error.message, "link.externalKey",
+        raise bad_input(error.message, "link.externalKey",
                                        reason=error.reason) from None
-
-
-async def _set_links(session: AsyncSession, table: Any, owner_column: str, owner_id: int,
-                     apps: Sequence[m.Application]) -> None:
-    await session.execute(table.delete().where(table.c[owner_column] == owner_id))
-    if apps:
-        await session.execute(table.insert(), [{owner_column: owner_id,
-                                                "application_id": a.id} for a in apps])

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from api.errors import bad_input
 from api.schema.context import Info
-from api.schema.errors import bad_input
 from api.schema.ids import decode_cursor, encode_cursor
 from api.schema.node import PageInfo
 

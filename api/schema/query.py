@@ -11,9 +11,9 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from api.db import models as m
 from api.db.models import EnvironmentTier, ReleaseStatus, ReleaseType
 from api.domain.instants import InstantError, parse_instant
+from api.errors import bad_input
 from api.schema import federated
 from api.schema.context import Info
-from api.schema.errors import bad_input
 from api.schema.ids import check_pk, decode_cursor, encode_cursor, from_global_id
 from api.schema.node import Node, PageInfo
 from api.schema.paging import check_page_size, slice_page

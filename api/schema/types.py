@@ -26,6 +26,7 @@ from api.db.models import (
 )
 from api.domain.access import ACCESS_ACTION_PREFIXES, ACCESS_ENTITY_TYPES, audit_visible
 from api.domain.notes import Audience, NotesFormat
+from api.domain.releases import available_transitions
 from api.permissions import require_role
 from api.schema import bridge_fields, federated
 from api.schema.bridge_fields import ChangePreview, GateResult
@@ -223,6 +224,17 @@ class BlackoutWindow(Node):
         return [Application.from_row(r) for r in rows]
 
 
+@strawberry.type(description="A status a release could move to from where it stands now.")
+class ReleaseTransition:
+    to: ReleaseStatus
+    allowed: bool = strawberry.field(description=(
+        "Whether the status machine allows the move from the current status."))
+    reason: str | None = strawberry.field(description="Why the move is refused, when it is.")
+    gated: bool = strawberry.field(description=(
+        "The move also has to pass the release gates (see `gates`), checked when it is "
+        "made; `allowed` does not evaluate them."))
+
+
 @strawberry.type
 class Release(Node):
     db_id: strawberry.Private[int]
@@ -301,6 +313,13 @@ class Release(Node):
     @strawberry.field
     async def readiness(self, info: Info) -> Readiness:
         return await federated.release_readiness(info, self.db_id)
+
+    @strawberry.field(description=(
+        "Every status, with whether the release may move there from its current one and, "
+        "when not, why. Gates are not evaluated here: a move marked `gated` also needs them."))
+    def available_transitions(self) -> list[ReleaseTransition]:
+        return [ReleaseTransition(to=o.to, allowed=o.allowed, reason=o.reason, gated=o.gated)
+                for o in available_transitions(self.status)]
 
     @strawberry.field(description="The conditions for entering DEPLOYING, evaluated live.")
     async def gates(self, info: Info) -> list[GateResult]:

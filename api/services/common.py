@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import models as m
+from api.db.audit import record
 from api.errors import ServiceError, bad_input, conflict, not_found
 
 
@@ -55,3 +57,47 @@ async def flush_unique(session: AsyncSession, field: str) -> None:
         await session.flush()
     except IntegrityError:
         raise conflict(f"{field} conflicts with an existing record", field) from None
+
+
+LockedRow = TypeVar("LockedRow", m.Application, m.Environment, m.BlackoutWindow)
+
+
+async def lock_row(session: AsyncSession, model: type[LockedRow], ref: Ref, what: str
+                   ) -> LockedRow:
+    """Take `ref`'s row for this transaction, then read it as it now is.
+
+    The technique of `api.services.releases.claim`: a conditional UPDATE (here one
+    that changes nothing) as the transaction's first statement is the lock on both
+    databases. PostgreSQL holds the row lock until commit; SQLite's driver opens
+    the write transaction at that statement, so it waits for any other writer to
+    commit and then reads what that one committed. Whatever the caller reads after
+    this (the row, its application set) is what its write replaces.
+    """
+    locked = (await session.execute(
+        update(model).where(model.id == ref.pk).values(name=model.name).returning(model.id)
+        .execution_options(synchronize_session=False))).scalar_one_or_none()
+    if locked is None:
+        raise ref.missing(what)
+    row = await session.get(model, ref.pk, populate_existing=True)
+    assert row is not None  # the UPDATE above found it, and holds it
+    return row
+
+
+class Service:
+    """A set of use cases run on behalf of `actor` (the name audit events carry)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], actor: str) -> None:
+        self.sessions = sessions
+        self.actor = actor
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: the writes of a use case and its audit events commit together."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    def record(self, session: AsyncSession, action: str, entity_type: str,
+               entity_id: int | None, entity_key: str, release_id: int | None = None,
+               **changes: Any) -> None:
+        record(session, actor=self.actor, action=action, entity_type=entity_type,
+               entity_id=entity_id, entity_key=entity_key, release_id=release_id, **changes)

@@ -82,6 +82,7 @@ export const ReleaseQuery = graphql(`
       windowEnd
       updatedAt
       version
+      availableTransitions { to allowed reason gated }
       applications { id key name }
       links { id source kind externalKey }
       readiness {

@@ -90,14 +90,29 @@ describe("release moves", () => {
     { name: "blackout", passed: true, reason: "no blackout" },
   ];
 
-  it("holds back DEPLOYING with the failing gates' reasons", () => {
-    const moves = availableMoves("READY", gates);
+  // As the server answers `availableTransitions` for a READY and a DEPLOYED release.
+  const fromReady = [
+    { to: "PLANNED", allowed: false, reason: "cannot move", gated: false },
+    { to: "IN_PROGRESS", allowed: true, reason: null, gated: false },
+    { to: "READY", allowed: false, reason: "the release is already READY", gated: false },
+    { to: "DEPLOYING", allowed: true, reason: null, gated: true },
+    { to: "DEPLOYED", allowed: false, reason: "cannot move", gated: false },
+    { to: "CANCELLED", allowed: true, reason: null, gated: false },
+  ];
+  const fromDeployed = fromReady.map((t) => ({ ...t, allowed: false, reason: "final" }));
+
+  it("offers only the moves the server allows", () => {
+    expect(availableMoves(fromReady, gates).map((m) => m.to)).toEqual(["IN_PROGRESS", "DEPLOYING", "CANCELLED"]);
+  });
+
+  it("holds back a gated move with the failing gates' reasons", () => {
+    const moves = availableMoves(fromReady, gates);
     expect(moves.find((m) => m.to === "DEPLOYING")?.blockedBy).toEqual(["CHG1 is NEW, approval REQUESTED"]);
     expect(moves.find((m) => m.to === "CANCELLED")?.blockedBy).toEqual([]);
   });
 
   it("offers nothing once a release is deployed", () => {
-    expect(availableMoves("DEPLOYED", gates)).toEqual([]);
+    expect(availableMoves(fromDeployed, gates)).toEqual([]);
   });
 
   it("calls readiness partial when a source was missing", () => {

@@ -1,5 +1,6 @@
-// Release status words and the moves the dashboard offers. The server checks every
-// move again (status machine and gates); this only decides which buttons to show.
+// Release status words and the moves the dashboard offers. Which moves the status machine
+// allows comes from the server (`Release.availableTransitions`); the server checks every move
+// again when it is made (status machine and gates). This only decides which buttons to show.
 
 export const STATUS_LABELS: Record<string, string> = {
   PLANNED: "Planned",
@@ -10,19 +11,18 @@ export const STATUS_LABELS: Record<string, string> = {
   CANCELLED: "Cancelled",
 };
 
-const NEXT: Record<string, readonly string[]> = {
-  PLANNED: ["IN_PROGRESS", "CANCELLED"],
-  IN_PROGRESS: ["READY", "CANCELLED"],
-  READY: ["DEPLOYING", "IN_PROGRESS", "CANCELLED"],
-  DEPLOYING: ["DEPLOYED", "READY", "CANCELLED"],
-  DEPLOYED: [],
-  CANCELLED: [],
-};
-
 export interface Gate {
   name: string;
   passed: boolean;
   reason: string;
+}
+
+/** One entry of `Release.availableTransitions`. */
+export interface TransitionLike {
+  to: string;
+  allowed: boolean;
+  reason?: string | null;
+  gated: boolean;
 }
 
 export interface Move {
@@ -32,13 +32,15 @@ export interface Move {
   blockedBy: string[];
 }
 
-/** Gates guard the move into DEPLOYING; the other moves are never gated. */
-export function availableMoves(status: string, gates: readonly Gate[] | null): Move[] {
-  return (NEXT[status] ?? []).map((to) => ({
-    to,
-    label: to === "CANCELLED" ? "Cancel release" : `Move to ${STATUS_LABELS[to] ?? to}`,
-    blockedBy: to === "DEPLOYING" && gates ? gates.filter((g) => !g.passed).map((g) => g.reason) : [],
-  }));
+/** The moves the server allows from here; a gated move is held back by its failing gates. */
+export function availableMoves(transitions: readonly TransitionLike[], gates: readonly Gate[] | null): Move[] {
+  return transitions
+    .filter((t) => t.allowed)
+    .map((t) => ({
+      to: t.to,
+      label: t.to === "CANCELLED" ? "Cancel release" : `Move to ${STATUS_LABELS[t.to] ?? t.to}`,
+      blockedBy: t.gated && gates ? gates.filter((g) => !g.passed).map((g) => g.reason) : [],
+    }));
 }
 
 export interface ReadinessLike {

@@ -42,7 +42,7 @@ export default function ReleasePage() {
   const itsmSources = sources.filter((s) => ITSM_KINDS.has(s.kind));
   const items = release.workItems.nodes;
   const gates = release.gates;
-  const moves = availableMoves(release.status, gates);
+  const moves = availableMoves(release.availableTransitions, gates);
 
   const move = async (to: string) => {
     setRefusal(null);
