@@ -180,7 +180,7 @@ class DeploymentMover:
                 select(m.SourceLink.release_id, m.SourceLink.external_key, m.Release.key)
                 .join(m.Release, m.Release.id == m.SourceLink.release_id)
                 .where(m.SourceLink.source == self.source,
-                       m.SourceLink.kind == m.LinkKind.GITHUB_COMPARE,
+                       m.SourceLink.kind == m.LinkKind.CODE_RANGE,
                        m.SourceLink.external_key.istartswith(prefix, autoescape=True))
                 .order_by(m.Release.key))).all()
         connector = self.hub.connectors.get(self.source)
@@ -188,7 +188,7 @@ class DeploymentMover:
             return []
         deployed = (report.repository.casefold(), report.ref)
         return [(release_id, key) for release_id, external_key, key in rows
-                if (code := connector.code_ref(m.LinkKind.GITHUB_COMPARE, external_key))
+                if (code := connector.code_ref(m.LinkKind.CODE_RANGE, external_key))
                 and (code[0].casefold(), code[1]) == deployed]
 
     async def _changes(self, release_ids: Sequence[int]) -> list[tuple[int, str, str]]:

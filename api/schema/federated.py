@@ -34,8 +34,8 @@ from api.schema.upstream import (
 )
 from connectors import base as c
 
-WORK_LINKS = frozenset({c.LinkKind.JIRA_VERSION, c.LinkKind.GITHUB_MILESTONE,
-                        c.LinkKind.GITHUB_COMPARE})
+WORK_LINKS = frozenset({c.LinkKind.PLANNED_VERSION, c.LinkKind.MILESTONE,
+                        c.LinkKind.CODE_RANGE})
 
 
 def link_ref(row: m.SourceLink) -> c.LinkRef:
@@ -89,9 +89,9 @@ async def _work_of(context: Context, rows: Sequence[m.SourceLink]) -> ReleaseWor
     # A milestone already holds the repository's issues and pull requests; a compare
     # range is for teams without milestones, and would only repeat them.
     planned = {(r.source, r.external_key.partition("#")[0]) for r in rows
-               if r.kind is c.LinkKind.GITHUB_MILESTONE}
+               if r.kind is c.LinkKind.MILESTONE}
     links = [link_ref(r) for r in rows if r.kind in WORK_LINKS and not (
-        r.kind is c.LinkKind.GITHUB_COMPARE
+        r.kind is c.LinkKind.CODE_RANGE
         and (r.source, r.external_key.partition("@")[0]) in planned)]
     fetched = await context.upstream.work_items.load_many(links)
     by_source: dict[str, tuple[dict[str, c.WorkItem], bool, bool]] = {}

@@ -19,7 +19,6 @@ from api.db.models import (
     ActivityStatus,
     BookingStatus,
     EnvironmentTier,
-    LinkKind,
     ReleaseStatus,
     ReleaseType,
     Role,
@@ -31,6 +30,7 @@ from api.schema import bridge_fields, federated
 from api.schema.bridge_fields import ChangePreview, GateResult
 from api.schema.context import Info
 from api.schema.ids import to_global_id
+from api.schema.link_kinds import GraphLinkKind
 from api.schema.node import Node, PageInfo
 from api.schema.paging import check_page_size
 from api.schema.upstream import (
@@ -46,7 +46,6 @@ from connectors.base import WorkStatus
 strawberry.enum(ReleaseStatus, description="Where a release stands.")
 strawberry.enum(ReleaseType)
 strawberry.enum(EnvironmentTier)
-strawberry.enum(LinkKind, description="What upstream record a release links to.")
 strawberry.enum(BookingStatus)
 strawberry.enum(ActivityStatus)
 strawberry.enum(Role)
@@ -74,7 +73,7 @@ class Application(Node):
 @strawberry.type
 class SourceLink(Node):
     source: str = strawberry.field(description="The connector instance's name.")
-    kind: LinkKind
+    kind: GraphLinkKind
     external_key: str = strawberry.field(
         description="Upstream key: a JIRA version id, `owner/repo#milestone`, "
                     "`owner/repo@base...head`, or a change number.")
@@ -83,7 +82,8 @@ class SourceLink(Node):
     @classmethod
     def from_row(cls, row: m.SourceLink) -> SourceLink:
         return cls(id=strawberry.ID(to_global_id("SourceLink", row.id)), source=row.source,
-                   kind=row.kind, external_key=row.external_key, created_at=row.created_at)
+                   kind=GraphLinkKind.of(row.kind), external_key=row.external_key,
+                   created_at=row.created_at)
 
 
 @strawberry.type

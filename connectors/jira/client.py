@@ -7,7 +7,7 @@ links becomes one JQL query per chunk of versions (chunks run concurrently),
 paged to the end, so the number of calls depends on versions per chunk and
 pages, never on how many releases asked.
 
-Link keys (`LinkKind.JIRA_VERSION`): a version id (`"20003"`), which is what
+Link keys (`LinkKind.PLANNED_VERSION`): a version id (`"20003"`), which is what
 linking stores, or `PROJECT:version name` for hand-written links.
 """
 
@@ -167,7 +167,7 @@ class JiraConnector(Connector):
 
     def parse_link(self, kind: LinkKind, key: str) -> str:
         """Version links only: the id, or `PROJECT:name` with the project upper-cased."""
-        if kind is not LinkKind.JIRA_VERSION:
+        if kind is not LinkKind.PLANNED_VERSION:
             raise self.wrong_kind(kind, key)
         try:
             term = parse_version_key(self.plain_key(key))
@@ -187,7 +187,7 @@ class JiraConnector(Connector):
         result: Answer[LinkRef, list[WorkItem]] = Answer()
         wanted: dict[LinkRef, _Term] = {}
         for link in dict.fromkeys(links):
-            if link.kind is not LinkKind.JIRA_VERSION:
+            if link.kind is not LinkKind.PLANNED_VERSION:
                 continue
             result[link] = []
             try:
