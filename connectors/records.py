@@ -79,6 +79,16 @@ class LinkKind(enum.Enum):
     CHANGE_REQUEST = "CHANGE_REQUEST"  # a change request in an ITSM
 
 
+class Capability(enum.Enum):
+    """What a connector kind can do for a release, as the dashboard needs to know it."""
+
+    WORK_ITEMS = "WORK_ITEMS"  # issues or tickets to ship
+    CODE_CHANGES = "CODE_CHANGES"  # pull requests, compare ranges
+    CHANGE_REQUESTS = "CHANGE_REQUESTS"  # raises and reads changes in an ITSM
+    DEPLOYMENTS = "DEPLOYMENTS"  # reports what runs where
+    WEBHOOKS = "WEBHOOKS"  # pushes events the hub acts on
+
+
 class BreakerState(enum.StrEnum):
     """A connector instance's circuit breaker, as `Query.sources` shows it."""
 

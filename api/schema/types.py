@@ -288,7 +288,7 @@ class Release(Node):
         check_page_size(info, first)
         work = await federated.release_work(info, self.db_id)
         items = [item for _, source_items, _, _ in work for item in source_items]
-        return federated.work_item_page(items, status, first, after)
+        return federated.work_item_page(info, items, status, first, after)
 
     @strawberry.field(description="Linked change requests, live from their ITSM.")
     async def change_requests(self, info: Info) -> list[ChangeRequest]:

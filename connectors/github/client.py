@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from connectors.base import (
     Answer,
+    Capability,
     Connector,
     Deployment,
     LinkKind,
@@ -102,6 +103,10 @@ class GitHubConnector(Connector):
     """GitHub as a work-item, version and deployment source (REST v3 + GraphQL v4)."""
 
     kind = "github"
+    product = "GitHub"
+    capabilities = frozenset({Capability.WORK_ITEMS, Capability.CODE_CHANGES,
+                              Capability.DEPLOYMENTS, Capability.WEBHOOKS})
+    graph_types = {"RepositoryIssue": "GitHubIssue", "PullRequest": "GitHubPullRequest"}
 
     def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
         super().__init__(settings, http)

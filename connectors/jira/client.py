@@ -23,6 +23,7 @@ import httpx
 
 from connectors.base import (
     Answer,
+    Capability,
     Connector,
     LinkKind,
     LinkRef,
@@ -135,6 +136,10 @@ class JiraConnector(Connector):
     """A JIRA site as a `WorkItemSource` and `VersionSource`."""
 
     kind: ClassVar[str] = "jira"
+    product: ClassVar[str] = "JIRA"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.WORK_ITEMS, Capability.WEBHOOKS})
+    graph_types: ClassVar[Mapping[str, str]] = {"TrackerIssue": "JiraIssue"}
 
     def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
         super().__init__(settings, http)
