@@ -43,7 +43,7 @@ export const CalendarChangesQuery = graphql(`
         approval
         plannedStart
         plannedEnd
-        source { name kind }
+        source { name kind product }
       }
     }
   }
@@ -105,7 +105,7 @@ export const ReleaseQuery = graphql(`
           statusLabel
           kind
           assignee
-          source { name kind }
+          source { name kind product }
           ... on JiraIssue { issueType priority }
           ... on GitHubPullRequest { repository number merged }
           ... on GitHubIssue { repository number }
@@ -124,13 +124,13 @@ export const ReleaseQuery = graphql(`
         approval
         plannedStart
         plannedEnd
-        source { name kind }
+        source { name kind product }
       }
       deployments { id environment ref state stateLabel updatedAt url }
       history(first: 30) { id at actor action reason }
       gates { name passed reason }
     }
-    sources { name kind status lastSuccessAt }
+    sources { name kind product capabilities status lastSuccessAt }
   }
 `);
 
@@ -165,10 +165,10 @@ export const ChangeRequestsQuery = graphql(`
         approval
         plannedStart
         plannedEnd
-        source { name kind }
+        source { name kind product }
       }
     }
-    sources { name kind }
+    sources { name kind product capabilities }
   }
 `);
 
@@ -194,6 +194,8 @@ export const SourcesQuery = graphql(`
     sources {
       name
       kind
+      product
+      capabilities
       status
       breaker
       calls
@@ -246,7 +248,7 @@ export const RaiseChangeMutation = graphql(`
     ) {
       created
       warnings
-      changeRequest { id number state stateLabel approval source { name kind } }
+      changeRequest { id number state stateLabel approval source { name kind product } }
     }
   }
 `);
@@ -284,7 +286,7 @@ export const ChangeBoardQuery = graphql(`
     risk
     plannedStart
     plannedEnd
-    source { name kind }
+    source { name kind product }
     releases {
       id
       key
@@ -306,5 +308,11 @@ export const CabReleaseQuery = graphql(`
       gates { name passed reason }
       releaseNotes(audience: OPERATIONS, format: HTML)
     }
+  }
+`);
+
+export const SourceNamesQuery = graphql(`
+  query SourceNames {
+    sources { name kind product }
   }
 `);
