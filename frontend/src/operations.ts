@@ -310,9 +310,3 @@ export const CabReleaseQuery = graphql(`
     }
   }
 `);
-
-export const SourceNamesQuery = graphql(`
-  query SourceNames {
-    sources { name kind product }
-  }
-`);

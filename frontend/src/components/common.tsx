@@ -1,9 +1,7 @@
 // Small pieces every page uses: loading skeletons, empty states, degraded banners,
 // the readiness bar and status badges.
 import type { ReactNode } from "react";
-import { useQuery } from "urql";
-import { describeProblem, sourceProblems, type SourceProblem } from "../lib/sources";
-import { SourceNamesQuery } from "../operations";
+import { describeProblem, sourceProblems } from "../lib/sources";
 import { readinessSummary, STATUS_LABELS, type ReadinessLike } from "../lib/releases";
 
 export function Skeleton({ rows = 4, label = "Loading" }: { rows?: number; label?: string }) {
@@ -44,17 +42,11 @@ export function Degraded({ error }: { error: ErrorLike | undefined }) {
       </div>
     );
   }
-  return <SourceProblems problems={problems} />;
-}
-
-/** The banner of failed sources, named by the product their kind declares. */
-function SourceProblems({ problems }: { problems: SourceProblem[] }) {
-  const [{ data }] = useQuery({ query: SourceNamesQuery });
   return (
     <div className="banner banner-warn" role="alert" data-testid="degraded">
       {problems.map((p) => (
         <div key={p.source} title={p.message}>
-          ⚠ {describeProblem(p, data?.sources)}
+          ⚠ {describeProblem(p)}
         </div>
       ))}
     </div>

@@ -1,27 +1,29 @@
 import { describe, expect, it } from "vitest";
 import { describeProblem, raisesChanges, sourceLabel, sourceProblems, workKindLabel } from "./sources";
 
-// Sources as the graph describes them: the product name comes from the connector kind.
-const SOURCES = [
-  { name: "itsm", kind: "itsm", product: "Acme Changes" },
-  { name: "tracker", kind: "tracker", product: "Acme Tracker" },
-  { name: "code", kind: "code", product: "Acme Code" },
-];
-
 describe("degraded sources", () => {
+  // The graph names the product of the failing source's kind in the error's extensions.
   it("says which source failed, by its product, and how old the copy shown is", () => {
     const problems = sourceProblems([
-      { message: "itsm: down", extensions: { code: "UPSTREAM_UNAVAILABLE", source: "itsm", stale: true, ageSeconds: 185 } },
+      {
+        message: "itsm: down",
+        extensions: { code: "UPSTREAM_UNAVAILABLE", source: "itsm", product: "Acme Changes", stale: true, ageSeconds: 185 },
+      },
     ]);
-    expect(problems.map((p) => describeProblem(p, SOURCES))).toEqual(["Acme Changes unavailable, showing data from 3 minutes ago"]);
+    expect(problems.map(describeProblem)).toEqual(["itsm (Acme Changes) unavailable, showing data from 3 minutes ago"]);
   });
 
   it("says the data is missing when no copy was kept", () => {
-    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_TIMEOUT", source: "tracker" } }]);
-    expect(describeProblem(problem, SOURCES)).toBe("Acme Tracker unavailable, its data is missing here");
+    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_TIMEOUT", source: "tracker", product: "Acme Tracker" } }]);
+    expect(describeProblem(problem)).toBe("tracker (Acme Tracker) unavailable, its data is missing here");
   });
 
-  it("names the source by its own name while the sources are not known yet", () => {
+  it("names an instance named after its product by the product alone", () => {
+    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_TIMEOUT", source: "acme", product: "Acme" } }]);
+    expect(describeProblem(problem)).toBe("Acme unavailable, its data is missing here");
+  });
+
+  it("names the source by its own name when the error names no product", () => {
     const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_TIMEOUT", source: "tracker" } }]);
     expect(describeProblem(problem)).toBe("tracker unavailable, its data is missing here");
   });
@@ -37,8 +39,8 @@ describe("degraded sources", () => {
   });
 
   it("names a rate-limited source as such", () => {
-    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_RATE_LIMITED", source: "code" } }]);
-    expect(describeProblem(problem, SOURCES)).toMatch(/^Acme Code rate limited/);
+    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_RATE_LIMITED", source: "code", product: "Acme Code" } }]);
+    expect(describeProblem(problem)).toMatch(/^code \(Acme Code\) rate limited/);
   });
 
   it("keeps an instance's own name and adds the product", () => {

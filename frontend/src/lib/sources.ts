@@ -37,6 +37,7 @@ export function workKindLabel(kind: string): string {
 
 export interface SourceProblem {
   source: string;
+  product: string | null;
   code: string;
   stale: boolean;
   ageSeconds: number | null;
@@ -57,6 +58,7 @@ export function sourceProblems(errors: readonly ErrorLike[] | undefined): Source
     if (!source) continue;
     const problem: SourceProblem = {
       source,
+      product: typeof ext.product === "string" ? ext.product : null,
       code: typeof ext.code === "string" ? ext.code : "UPSTREAM_ERROR",
       stale: ext.stale === true,
       ageSeconds: typeof ext.ageSeconds === "number" ? ext.ageSeconds : null,
@@ -69,8 +71,8 @@ export function sourceProblems(errors: readonly ErrorLike[] | undefined): Source
 }
 
 /** "ServiceNow unavailable, showing data from 3 minutes ago" or "…, its data is missing". */
-export function describeProblem(problem: SourceProblem, sources?: readonly SourceLike[]): string {
-  const name = sourceLabel(sourceNamed(problem.source, sources));
+export function describeProblem(problem: SourceProblem): string {
+  const name = sourceLabel({ name: problem.source, product: problem.product ?? undefined });
   const what = problem.code === "UPSTREAM_RATE_LIMITED" ? "rate limited" : "unavailable";
   if (problem.stale && problem.ageSeconds !== null) {
     return `${name} ${what}, showing data from ${formatAge(problem.ageSeconds)}`;
