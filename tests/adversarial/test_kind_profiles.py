@@ -104,3 +104,13 @@ def test_a_change_of_a_kind_without_graph_types_is_a_generic_change_whose_id_wor
     synced = rm.data("mutation($id: ID!) { syncChangeRequest(id: $id) { __typename number } }",
                      {"id": plain[0]["id"]})["syncChangeRequest"]
     assert synced == {"__typename": "GenericChange", "number": plain[0]["number"]}
+
+
+def test_a_failing_source_is_named_by_its_product_in_the_partial_error(
+        hub: Hub, upstreams: Upstreams) -> None:
+    upstreams.fault("servicenow", error_rate=1.0)
+    body = hub.client().post("""{ changeRequests(first: 50, filter: {
+                                    windowFrom: "2031-01-01T00:00:00Z" }) { totalCount } }""")
+    failed = [e["extensions"] for e in body.get("errors", [])
+              if e.get("extensions", {}).get("source") == "servicenow"]
+    assert failed and all(ext["product"] == "ServiceNow" for ext in failed)
