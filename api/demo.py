@@ -99,9 +99,9 @@ def release_links(world: World, release_key: str) -> list[tuple[str, m.LinkKind,
     release = world.release(release_key)
     app = world.app(release.app_key)
     repo = f"{app.repo_owner}/{app.repo_name}"
-    links = [("jira", m.LinkKind.JIRA_VERSION, str(release.jira_version_id)),
-             ("github", m.LinkKind.GITHUB_MILESTONE, f"{repo}#{release.milestone_number}"),
-             ("github", m.LinkKind.GITHUB_COMPARE,
+    links = [("jira", m.LinkKind.PLANNED_VERSION, str(release.jira_version_id)),
+             ("github", m.LinkKind.MILESTONE, f"{repo}#{release.milestone_number}"),
+             ("github", m.LinkKind.CODE_RANGE,
               f"{repo}@{release.from_tag}...{release.to_tag}")]
     for change in world.change_requests:
         if change.release_key == release_key:

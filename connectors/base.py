@@ -7,6 +7,7 @@ rules in `api/domain` can use them without pulling in the HTTP layer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
 from connectors.config import ConnectorConfig
@@ -16,6 +17,7 @@ from connectors.records import (
     Answer,
     ApprovalState,
     BreakerState,
+    Capability,
     ChangeDraft,
     ChangePatch,
     ChangeRecord,
@@ -48,6 +50,7 @@ __all__ = [
     "Answer",
     "ApprovalState",
     "BreakerState",
+    "Capability",
     "ChangeDraft",
     "ChangePatch",
     "ChangeRecord",
@@ -59,6 +62,7 @@ __all__ = [
     "DeploymentSource",
     "DeploymentState",
     "E",
+    "KindProfile",
     "LinkKind",
     "LinkRef",
     "PullRequest",
@@ -80,6 +84,32 @@ __all__ = [
 
 # --------------------------------------------------------------------------- connector
 
+# The canonical record classes a kind may give its own graph type name: the keys of
+# `Connector.graph_types`. A record of a shape the kind names nothing for is shown
+# under the graph's neutral type for that shape.
+GRAPH_SHAPES = ("TrackerIssue", "RepositoryIssue", "PullRequest", "ChangeRequest")
+
+
+@dataclass(frozen=True, slots=True)
+class KindProfile:
+    """What a connector kind declares about itself: product name, capabilities, graph types.
+
+    Read from the class, so the graph and the dashboard learn a kind from the kind
+    and keep no list of kinds of their own.
+    """
+
+    kind: str
+    product: str
+    capabilities: frozenset[Capability] = frozenset()
+    graph_types: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, connector: type[Connector]) -> KindProfile:
+        return cls(kind=connector.kind, product=connector.product or connector.kind,
+                   capabilities=frozenset(connector.capabilities),
+                   graph_types=dict(connector.graph_types))
+
+
 
 class Connector:
     """A configured instance of a kind; subclasses add one or more source protocols.
@@ -90,6 +120,12 @@ class Connector:
     """
 
     kind: ClassVar[str] = ""
+    # The product's own name, as people say it ("ServiceNow"); the kind when empty.
+    product: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # Canonical record class name (one of GRAPH_SHAPES) -> the graph type this kind
+    # registers for it, e.g. {"ChangeRequest": "ServiceNowChange"}.
+    graph_types: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
         self.settings = settings

@@ -67,12 +67,26 @@ class DeploymentState(enum.Enum):
 
 
 class LinkKind(enum.Enum):
-    """What a release can be linked to upstream."""
+    """What a release can be linked to upstream, in words no vendor owns.
 
-    JIRA_VERSION = "JIRA_VERSION"
-    GITHUB_MILESTONE = "GITHUB_MILESTONE"
-    GITHUB_COMPARE = "GITHUB_COMPARE"
-    CHANGE_REQUEST = "CHANGE_REQUEST"
+    Stored as these names (migration 0006 converted the vendor words of before);
+    each connector kind says which of them it can parse a key for.
+    """
+
+    PLANNED_VERSION = "PLANNED_VERSION"  # a version planned in a tracker
+    MILESTONE = "MILESTONE"  # a milestone of a code host's repository
+    CODE_RANGE = "CODE_RANGE"  # the commits between two refs of a repository
+    CHANGE_REQUEST = "CHANGE_REQUEST"  # a change request in an ITSM
+
+
+class Capability(enum.Enum):
+    """What a connector kind can do for a release, as the dashboard needs to know it."""
+
+    WORK_ITEMS = "WORK_ITEMS"  # issues or tickets to ship
+    CODE_CHANGES = "CODE_CHANGES"  # pull requests, compare ranges
+    CHANGE_REQUESTS = "CHANGE_REQUESTS"  # raises and reads changes in an ITSM
+    DEPLOYMENTS = "DEPLOYMENTS"  # reports what runs where
+    WEBHOOKS = "WEBHOOKS"  # pushes events the hub acts on
 
 
 class BreakerState(enum.StrEnum):

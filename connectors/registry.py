@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import Connector
+from connectors.base import Connector, KindProfile
 from connectors.config import ConnectorConfig
 from connectors.errors import ConnectorConfigError
 from connectors.http import UpstreamClient
@@ -81,6 +81,14 @@ class ConnectorRegistry:
         factory = _as_factory(loaded, f"entry point {ep.value!r}")
         self._loaded[kind] = factory
         return factory
+
+    def profile(self, kind: str) -> KindProfile:
+        """What `kind` declares (product, capabilities, graph types); a bare factory
+        that is no `Connector` class declares nothing, so it gets the neutral profile."""
+        owner = getattr(self.factory(kind), "__self__", None)
+        if isinstance(owner, type) and issubclass(owner, Connector):
+            return KindProfile.of(owner)
+        return KindProfile(kind=kind, product=kind)
 
     def build(self, configs: Iterable[ConnectorConfig], *,
               environ: Mapping[str, str] | None = None,

@@ -20,13 +20,7 @@ from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
 from api.schema.query import Query as ReleaseQuery
 from api.schema.scalars import SCALARS
-from api.schema.upstream import (
-    GitHubIssue,
-    GitHubPullRequest,
-    JiraIssue,
-    RemedyChange,
-    ServiceNowChange,
-)
+from api.schema.upstream import GRAPH_TYPES
 from api.settings import LimitSettings
 
 # The graph is assembled from parts; each part guards its own fields.
@@ -75,7 +69,7 @@ def build_schema(limits: LimitSettings | None = None, *,
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        types=[JiraIssue, GitHubIssue, GitHubPullRequest, ServiceNowChange, RemedyChange],
+        types=[t for shape in GRAPH_TYPES.values() for t in shape],
         config=StrawberryConfig(sort_schema=False, batching_config=batching,
                                 scalar_map=SCALARS,
                                 disable_field_suggestions=not introspection),

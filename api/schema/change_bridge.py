@@ -24,11 +24,10 @@ from api.errors import ErrorCode, ServiceError, bad_input, not_found
 from api.permissions import IsReleaseManager, require_role
 from api.schema import bridge_fields
 from api.schema.context import Info
-from api.schema.federated import kind_of
 from api.schema.ids import expect_id
 from api.schema.mutations import EXPECTED_VERSION
 from api.schema.types import Release
-from api.schema.upstream import ChangeRequest, change_request
+from api.schema.upstream import CHANGE_TYPE_NAMES, ChangeRequest, change_request
 from api.services.changes import ChangeService
 from api.services.common import Ref
 from api.services.releases import FailedGate, ReleaseService
@@ -117,7 +116,7 @@ def change_key(global_id: str) -> tuple[str, str]:
     except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         raise bad_input(f"{global_id!r} is not a change request id", "id") from None
     source, _, number = rest.partition(":")
-    if type_name not in ("ServiceNowChange", "RemedyChange") or not source or not number:
+    if type_name not in CHANGE_TYPE_NAMES or not source or not number:
         raise bad_input(f"{global_id!r} is not a change request id", "id")
     return source, number
 
@@ -168,7 +167,7 @@ class ChangeBridgeMutation:
                 additional_reason=additional.reason if additional is not None else None)
         info.context.hub.cache.clear()
         return RaiseChangePayload(
-            change_request=change_request(raised.change, kind_of(info, raised.change.source)),
+            change_request=change_request(info, raised.change),
             created=raised.created, warnings=warnings)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
@@ -189,7 +188,7 @@ class ChangeBridgeMutation:
             updated = await _bridge(info).update_change(
                 source=source, number=number, patch=patch, actor=info.context.actor,
                 reason=reason)
-        return change_request(updated, kind_of(info, source))
+        return change_request(info, updated)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
         "Read a change request afresh from its ITSM (bypassing the cache) and audit it."))
@@ -198,7 +197,7 @@ class ChangeBridgeMutation:
         async with _coded():
             found = await _bridge(info).sync_change(source=source, number=number,
                                                     actor=info.context.actor)
-        return change_request(found, kind_of(info, source))
+        return change_request(info, found)
 
     @strawberry.mutation(permission_classes=[IsReleaseManager], description=(
         "Move a release along its status machine, only from the status it is in when read "

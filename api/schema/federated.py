@@ -34,8 +34,8 @@ from api.schema.upstream import (
 )
 from connectors import base as c
 
-WORK_LINKS = frozenset({c.LinkKind.JIRA_VERSION, c.LinkKind.GITHUB_MILESTONE,
-                        c.LinkKind.GITHUB_COMPARE})
+WORK_LINKS = frozenset({c.LinkKind.PLANNED_VERSION, c.LinkKind.MILESTONE,
+                        c.LinkKind.CODE_RANGE})
 
 
 def link_ref(row: m.SourceLink) -> c.LinkRef:
@@ -89,9 +89,9 @@ async def _work_of(context: Context, rows: Sequence[m.SourceLink]) -> ReleaseWor
     # A milestone already holds the repository's issues and pull requests; a compare
     # range is for teams without milestones, and would only repeat them.
     planned = {(r.source, r.external_key.partition("#")[0]) for r in rows
-               if r.kind is c.LinkKind.GITHUB_MILESTONE}
+               if r.kind is c.LinkKind.MILESTONE}
     links = [link_ref(r) for r in rows if r.kind in WORK_LINKS and not (
-        r.kind is c.LinkKind.GITHUB_COMPARE
+        r.kind is c.LinkKind.CODE_RANGE
         and (r.source, r.external_key.partition("@")[0]) in planned)]
     fetched = await context.upstream.work_items.load_many(links)
     by_source: dict[str, tuple[dict[str, c.WorkItem], bool, bool]] = {}
@@ -112,12 +112,12 @@ def _item_order(item: c.WorkItem) -> tuple[str, int, str]:
     return (prefix, int(number) if number.isdigit() else 0, item.key)
 
 
-def work_item_page(items: Sequence[c.WorkItem], status: c.WorkStatus | None, first: int,
+def work_item_page(info: Info, items: Sequence[c.WorkItem], status: c.WorkStatus | None, first: int,
                    after: str | None) -> WorkItemConnection:
     selected = [i for i in items if status is None or i.status is status]
     page = slice_page(selected, lambda i: [i.source, i.key], first, after)
     return WorkItemConnection(
-        edges=[WorkItemEdge(cursor=cursor, node=work_item(i)) for cursor, i in page.items],
+        edges=[WorkItemEdge(cursor=cursor, node=work_item(info, i)) for cursor, i in page.items],
         total_count=page.total, page_info=page.page_info)
 
 
@@ -150,13 +150,8 @@ async def release_changes(info: Info, release_id: int) -> list[c.ChangeRecord]:
     return (await release_changes_known(info, release_id))[0]
 
 
-def kind_of(info: Info, source: str) -> str:
-    connector = info.context.hub.connectors.get(source)
-    return connector.settings.kind if connector else ""
-
-
 def change_requests(info: Info, records: Sequence[c.ChangeRecord]) -> list[ChangeRequest]:
-    return [change_request(r, kind_of(info, r.source)) for r in records]
+    return [change_request(info, r) for r in records]
 
 
 async def release_deployments(info: Info, release_id: int) -> list[Deployment]:
@@ -207,5 +202,5 @@ async def release_readiness(info: Info, release_id: int) -> Readiness:
         total=summary.total, done=summary.done, ratio=summary.ratio,
         per_source=[SourceReadiness(source=s.source, total=s.total, done=s.done, stale=s.stale,
                                     available=s.available) for s in summary.per_source],
-        open_blockers=[work_item(i) for i in summary.blockers],
+        open_blockers=[work_item(info, i) for i in summary.blockers],
         change_approved=summary.change_approved, complete=summary.complete)

@@ -13,12 +13,13 @@ from typing import Annotated, Any
 import strawberry
 
 from api.db import models as m
-from api.db.models import EnvironmentTier, LinkKind, ReleaseType
+from api.db.models import EnvironmentTier, ReleaseType
 from api.domain.text import normalise_key
 from api.errors import bad_input
 from api.permissions import IsReleaseManager
 from api.schema.context import Info
 from api.schema.ids import expect_id
+from api.schema.link_kinds import GraphLinkKind
 from api.schema.types import (
     Application,
     BlackoutWindow,
@@ -192,7 +193,7 @@ class UpdateReleasePhaseInput:
 @strawberry.input
 class SourceLinkInput:
     source: str = strawberry.field(description="A configured connector's name.")
-    kind: LinkKind
+    kind: GraphLinkKind
     external_key: str
 
 
@@ -386,9 +387,10 @@ class Mutation:
         if configured and source not in configured:
             raise bad_input(f"no connector named {source!r}; configured: "
                             f"{', '.join(sorted(configured))}", "link.source")
-        external_key = _link_key(info, source, link.kind, external_key)
+        kind = link.kind.stored()
+        external_key = _link_key(info, source, kind, external_key)
         row = await _releases(info).link(
-            _ref(release_id, "Release", "releaseId"), source=source, kind=link.kind,
+            _ref(release_id, "Release", "releaseId"), source=source, kind=kind,
             external_key=external_key, expected_version=expected_version)
         return SourceLink.from_row(row)
 

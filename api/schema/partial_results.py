@@ -10,6 +10,7 @@ from strawberry.extensions import SchemaExtension
 
 from api.hub import Fetched
 from api.schema.context import Info
+from connectors.base import KindProfile
 from connectors.errors import UpstreamError
 
 
@@ -27,6 +28,9 @@ def report(info: Info, fetched: Fetched[Any]) -> None:
 
 def _add(info: Info, error: UpstreamError, stale_age: float | None) -> None:
     extensions = error.extensions()
+    connector = info.context.hub.connectors.get(error.source)
+    if connector is not None:  # so a client names the product without a list of kinds
+        extensions["product"] = KindProfile.of(type(connector)).product
     if stale_age is not None:
         extensions["stale"] = True
         extensions["ageSeconds"] = round(stale_age, 1)

@@ -205,7 +205,7 @@ class Query:
     @strawberry.field(description="Every configured connector and how it is doing, from its "
                                   "recorded calls (no upstream is called to answer).")
     def sources(self, info: Info) -> list[Source]:
-        return [Source.from_health(connector.recorded_health())
+        return [Source.of(connector)
                 for connector in info.context.hub.connectors.values()]
 
     @strawberry.field(description="Change requests across every ITSM source, live, by "

@@ -19,7 +19,6 @@ from api.db.models import (
     ActivityStatus,
     BookingStatus,
     EnvironmentTier,
-    LinkKind,
     ReleaseStatus,
     ReleaseType,
     Role,
@@ -32,6 +31,7 @@ from api.schema import bridge_fields, federated
 from api.schema.bridge_fields import ChangePreview, GateResult
 from api.schema.context import Info
 from api.schema.ids import to_global_id
+from api.schema.link_kinds import GraphLinkKind
 from api.schema.node import Node, PageInfo
 from api.schema.paging import check_page_size
 from api.schema.upstream import (
@@ -47,7 +47,6 @@ from connectors.base import WorkStatus
 strawberry.enum(ReleaseStatus, description="Where a release stands.")
 strawberry.enum(ReleaseType)
 strawberry.enum(EnvironmentTier)
-strawberry.enum(LinkKind, description="What upstream record a release links to.")
 strawberry.enum(BookingStatus)
 strawberry.enum(ActivityStatus)
 strawberry.enum(Role)
@@ -75,7 +74,7 @@ class Application(Node):
 @strawberry.type
 class SourceLink(Node):
     source: str = strawberry.field(description="The connector instance's name.")
-    kind: LinkKind
+    kind: GraphLinkKind
     external_key: str = strawberry.field(
         description="Upstream key: a JIRA version id, `owner/repo#milestone`, "
                     "`owner/repo@base...head`, or a change number.")
@@ -84,7 +83,8 @@ class SourceLink(Node):
     @classmethod
     def from_row(cls, row: m.SourceLink) -> SourceLink:
         return cls(id=strawberry.ID(to_global_id("SourceLink", row.id)), source=row.source,
-                   kind=row.kind, external_key=row.external_key, created_at=row.created_at)
+                   kind=GraphLinkKind.of(row.kind), external_key=row.external_key,
+                   created_at=row.created_at)
 
 
 @strawberry.type
@@ -300,7 +300,7 @@ class Release(Node):
         check_page_size(info, first)
         work = await federated.release_work(info, self.db_id)
         items = [item for _, source_items, _, _ in work for item in source_items]
-        return federated.work_item_page(items, status, first, after)
+        return federated.work_item_page(info, items, status, first, after)
 
     @strawberry.field(description="Linked change requests, live from their ITSM.")
     async def change_requests(self, info: Info) -> list[ChangeRequest]:

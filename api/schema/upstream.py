@@ -16,6 +16,7 @@ from api.schema.context import Info
 from api.schema.ids import to_global_key
 from api.schema.node import Node, PageInfo
 from connectors import base as c
+from connectors.base import Connector, KindProfile
 from connectors.records import BreakerState
 
 if TYPE_CHECKING:
@@ -29,12 +30,17 @@ strawberry.enum(c.ApprovalState)
 strawberry.enum(c.DeploymentState)
 strawberry.enum(c.SourceStatus)
 strawberry.enum(BreakerState, name="BreakerState")
+strawberry.enum(c.Capability, description="What a connector kind does for a release.")
 
 
 @strawberry.type(description="A configured connector instance and how it is doing.")
 class Source:
     name: str
     kind: str
+    product: str = strawberry.field(
+        description="The upstream product's name as people say it, declared by its kind.")
+    capabilities: list[c.Capability] = strawberry.field(
+        description="What this source does for a release, declared by its kind.")
     status: c.SourceStatus
     breaker: BreakerState
     calls: int
@@ -46,8 +52,12 @@ class Source:
     last_error_at: datetime | None
 
     @classmethod
-    def from_health(cls, health: c.SourceHealth) -> Source:
-        return cls(name=health.name, kind=health.kind, status=health.status,
+    def of(cls, connector: Connector) -> Source:
+        health = connector.recorded_health()
+        profile = KindProfile.of(type(connector))
+        return cls(name=health.name, kind=health.kind, product=profile.product,
+                   capabilities=sorted(profile.capabilities, key=lambda cap: cap.value),
+                   status=health.status,
                    breaker=health.breaker, calls=health.calls, failures=health.failures,
                    latency_ms=health.latency_ms, last_success_at=health.last_success_at,
                    last_error_code=health.last_error_code.value if health.last_error_code
@@ -58,11 +68,12 @@ class Source:
 async def source_named(info: Info, name: str) -> Source:
     connector = info.context.hub.connectors.get(name)
     if connector is None:
-        return Source(name=name, kind="unknown", status=c.SourceStatus.UNKNOWN,
+        return Source(name=name, kind="unknown", product=name, capabilities=[],
+                      status=c.SourceStatus.UNKNOWN,
                       breaker=BreakerState.CLOSED, calls=0, failures=0, latency_ms=None,
                       last_success_at=None, last_error_code=None, last_error=None,
                       last_error_at=None)
-    return Source.from_health(connector.recorded_health())
+    return Source.of(connector)
 
 
 @strawberry.interface(description="A unit of work in a tracker or code host.")
@@ -89,6 +100,18 @@ def _work_fields(item: c.WorkItem, type_name: str) -> dict[str, object]:
             "assignee": item.assignee, "updated_at": item.updated_at}
 
 
+# Graph types per record shape (`connectors.base.GRAPH_SHAPES`). A kind picks its
+# type by name through `Connector.graph_types`; a kind that names none, or a name
+# this graph does not hold, gets the neutral type of the shape (listed first).
+
+
+@strawberry.type(description="An issue in a tracker whose kind registers no type of its own.")
+class GenericIssue(WorkItem):
+    issue_type: str
+    priority: str | None
+    fix_versions: list[str]
+
+
 @strawberry.type
 class JiraIssue(WorkItem):
     issue_type: str
@@ -96,11 +119,30 @@ class JiraIssue(WorkItem):
     fix_versions: list[str]
 
 
+@strawberry.type(description="An issue of a code host whose kind registers no type of its "
+                             "own.")
+class GenericRepositoryIssue(WorkItem):
+    repository: str
+    number: int
+    milestone: str | None
+
+
 @strawberry.type
 class GitHubIssue(WorkItem):
     repository: str
     number: int
     milestone: str | None
+
+
+@strawberry.type(description="A proposed code change (a pull or merge request) whose kind "
+                             "registers no type of its own.")
+class GenericCodeChange(WorkItem):
+    repository: str
+    number: int
+    milestone: str | None
+    merged: bool
+    merged_at: datetime | None
+    base_ref: str | None
 
 
 @strawberry.type
@@ -113,20 +155,35 @@ class GitHubPullRequest(WorkItem):
     base_ref: str | None
 
 
-def work_item(item: c.WorkItem) -> WorkItem:
+GRAPH_TYPES: dict[str, tuple[type, ...]] = {
+    "TrackerIssue": (GenericIssue, JiraIssue),
+    "RepositoryIssue": (GenericRepositoryIssue, GitHubIssue),
+    "PullRequest": (GenericCodeChange, GitHubPullRequest),
+}
+
+
+def graph_type(info: Info, source: str, shape: str) -> type:
+    """The graph type for a record of `shape` from `source`: its kind's, else the neutral."""
+    neutral, *named = GRAPH_TYPES[shape]
+    connector = info.context.hub.connectors.get(source)
+    wanted = type(connector).graph_types.get(shape) if connector else None
+    return next((t for t in named if t.__name__ == wanted), neutral)
+
+
+def work_item(info: Info, item: c.WorkItem) -> WorkItem:
     if isinstance(item, c.PullRequest):
-        return GitHubPullRequest(**_work_fields(item, "GitHubPullRequest"),  # type: ignore[arg-type]
-                                 repository=item.repository, number=item.number,
-                                 milestone=item.milestone, merged=item.merged,
-                                 merged_at=item.merged_at, base_ref=item.base_ref)
+        code = graph_type(info, item.source, "PullRequest")
+        return code(**_work_fields(item, code.__name__), repository=item.repository,  # type: ignore[no-any-return]
+                    number=item.number, milestone=item.milestone, merged=item.merged,
+                    merged_at=item.merged_at, base_ref=item.base_ref)
     if isinstance(item, c.RepositoryIssue):
-        return GitHubIssue(**_work_fields(item, "GitHubIssue"),  # type: ignore[arg-type]
-                           repository=item.repository, number=item.number,
-                           milestone=item.milestone)
+        issue = graph_type(info, item.source, "RepositoryIssue")
+        return issue(**_work_fields(item, issue.__name__), repository=item.repository,  # type: ignore[no-any-return]
+                     number=item.number, milestone=item.milestone)
     if isinstance(item, c.TrackerIssue):
-        return JiraIssue(**_work_fields(item, "JiraIssue"),  # type: ignore[arg-type]
-                         issue_type=item.issue_type, priority=item.priority,
-                         fix_versions=list(item.versions))
+        tracked = graph_type(info, item.source, "TrackerIssue")
+        return tracked(**_work_fields(item, tracked.__name__), issue_type=item.issue_type,  # type: ignore[no-any-return]
+                       priority=item.priority, fix_versions=list(item.versions))
     raise TypeError(f"no graph type for {type(item).__name__}")
 
 
@@ -176,6 +233,12 @@ class ChangeRequest(Node):
         return [Release.from_row(row) for row in rows]
 
 
+@strawberry.type(description="A change request in an ITSM whose kind registers no type of "
+                             "its own.")
+class GenericChange(ChangeRequest):
+    upstream_id: str = strawberry.field(description="The ITSM's own id of the record.")
+
+
 @strawberry.type
 class ServiceNowChange(ChangeRequest):
     sys_id: str
@@ -186,20 +249,23 @@ class RemedyChange(ChangeRequest):
     request_id: str
 
 
-def change_request(record: c.ChangeRecord, kind: str) -> ChangeRequest:
-    fields: dict[str, object] = {
-        "source_name": record.source, "number": record.number, "title": record.title,
-        "url": record.url, "state": record.state, "state_label": record.state_label,
-        "type": record.type, "risk": record.risk, "approval": record.approval,
-        "planned_start": record.planned_start, "planned_end": record.planned_end,
-        "correlation_id": record.correlation_id}
-    if kind == "remedy":
-        return RemedyChange(id=strawberry.ID(to_global_key("RemedyChange",
-                                                           f"{record.source}:{record.number}")),
-                            request_id=record.upstream_id, **fields)  # type: ignore[arg-type]
-    return ServiceNowChange(id=strawberry.ID(to_global_key("ServiceNowChange",
-                                                           f"{record.source}:{record.number}")),
-                            sys_id=record.upstream_id, **fields)  # type: ignore[arg-type]
+# Each change type's field holding the ITSM's own record id.
+_UPSTREAM_ID: dict[type, str] = {GenericChange: "upstream_id", ServiceNowChange: "sys_id",
+                RemedyChange: "request_id"}
+GRAPH_TYPES["ChangeRequest"] = tuple(_UPSTREAM_ID)
+CHANGE_TYPE_NAMES = frozenset(t.__name__ for t in _UPSTREAM_ID)
+
+
+def change_request(info: Info, record: c.ChangeRecord) -> ChangeRequest:
+    change = graph_type(info, record.source, "ChangeRequest")
+    return change(  # type: ignore[no-any-return]
+        id=strawberry.ID(to_global_key(change.__name__, f"{record.source}:{record.number}")),
+        source_name=record.source, number=record.number, title=record.title,
+        url=record.url, state=record.state, state_label=record.state_label,
+        type=record.type, risk=record.risk, approval=record.approval,
+        planned_start=record.planned_start, planned_end=record.planned_end,
+        correlation_id=record.correlation_id,
+        **{_UPSTREAM_ID[change]: record.upstream_id})
 
 
 @strawberry.type

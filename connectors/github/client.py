@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from connectors.base import (
     Answer,
+    Capability,
     Connector,
     Deployment,
     LinkKind,
@@ -104,6 +105,10 @@ class GitHubConnector(Connector, GitHubWebhooks):
     webhook receiver (`connectors.github.webhook`)."""
 
     kind = "github"
+    product = "GitHub"
+    capabilities = frozenset({Capability.WORK_ITEMS, Capability.CODE_CHANGES,
+                              Capability.DEPLOYMENTS, Capability.WEBHOOKS})
+    graph_types = {"RepositoryIssue": "GitHubIssue", "PullRequest": "GitHubPullRequest"}
 
     def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
         super().__init__(settings, http)
@@ -127,9 +132,9 @@ class GitHubConnector(Connector, GitHubWebhooks):
         """`owner/repo#N` milestones and `owner/repo@base...head` ranges, canonical."""
         text = self.plain_key(key)
         try:
-            if kind is LinkKind.GITHUB_MILESTONE:
+            if kind is LinkKind.MILESTONE:
                 return str(mapping.parse_milestone_key(text))
-            if kind is LinkKind.GITHUB_COMPARE:
+            if kind is LinkKind.CODE_RANGE:
                 return str(mapping.parse_compare_key(text))
         except ValueError as exc:
             raise BadLinkKey(self.name, key, str(exc)) from None
@@ -137,7 +142,7 @@ class GitHubConnector(Connector, GitHubWebhooks):
 
     def code_ref(self, kind: LinkKind, key: str) -> tuple[str, str] | None:
         """A compare range is deployed when its head is."""
-        if kind is not LinkKind.GITHUB_COMPARE:
+        if kind is not LinkKind.CODE_RANGE:
             return None
         try:
             compare = mapping.parse_compare_key(key)
@@ -154,14 +159,14 @@ class GitHubConnector(Connector, GitHubWebhooks):
         milestones: dict[LinkRef, MilestoneKey] = {}
         compares: dict[LinkRef, CompareKey] = {}
         for link in list(result):
-            if link.kind not in (LinkKind.GITHUB_MILESTONE, LinkKind.GITHUB_COMPARE):
+            if link.kind not in (LinkKind.MILESTONE, LinkKind.CODE_RANGE):
                 continue
             try:
                 canonical = self.parse_link(link.kind, link.key)
             except BadLinkKey as error:
                 result.fail(link, error)  # an old row: never sent upstream
                 continue
-            if link.kind is LinkKind.GITHUB_MILESTONE:
+            if link.kind is LinkKind.MILESTONE:
                 milestones[link] = mapping.parse_milestone_key(canonical)
             else:
                 compares[link] = mapping.parse_compare_key(canonical)

@@ -398,7 +398,7 @@ def version_from_milestone(raw: Json, *, source: str, repository: str) -> Versio
     Milestones recorded before GitHub added `html_url` only carry their API `url`.
     """
     return VersionRef(
-        source=source, kind=LinkKind.GITHUB_MILESTONE,
+        source=source, kind=LinkKind.MILESTONE,
         id=item_key(repository, raw["number"]), name=raw["title"], container=repository,
         url=raw.get("html_url") or raw["url"], released=raw.get("state") == CLOSED,
         release_date=parse_time(raw.get("due_on")), description=raw.get("description"),

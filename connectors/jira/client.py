@@ -7,7 +7,7 @@ links becomes one JQL query per chunk of versions (chunks run concurrently),
 paged to the end, so the number of calls depends on versions per chunk and
 pages, never on how many releases asked.
 
-Link keys (`LinkKind.JIRA_VERSION`): a version id (`"20003"`), which is what
+Link keys (`LinkKind.PLANNED_VERSION`): a version id (`"20003"`), which is what
 linking stores, or `PROJECT:version name` for hand-written links.
 """
 
@@ -23,6 +23,7 @@ import httpx
 
 from connectors.base import (
     Answer,
+    Capability,
     Connector,
     LinkKind,
     LinkRef,
@@ -137,6 +138,10 @@ class JiraConnector(Connector, JiraWebhooks):
     (`connectors.jira.webhook`)."""
 
     kind: ClassVar[str] = "jira"
+    product: ClassVar[str] = "JIRA"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.WORK_ITEMS, Capability.WEBHOOKS})
+    graph_types: ClassVar[Mapping[str, str]] = {"TrackerIssue": "JiraIssue"}
 
     def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
         super().__init__(settings, http)
@@ -169,7 +174,7 @@ class JiraConnector(Connector, JiraWebhooks):
 
     def parse_link(self, kind: LinkKind, key: str) -> str:
         """Version links only: the id, or `PROJECT:name` with the project upper-cased."""
-        if kind is not LinkKind.JIRA_VERSION:
+        if kind is not LinkKind.PLANNED_VERSION:
             raise self.wrong_kind(kind, key)
         try:
             term = parse_version_key(self.plain_key(key))
@@ -189,7 +194,7 @@ class JiraConnector(Connector, JiraWebhooks):
         result: Answer[LinkRef, list[WorkItem]] = Answer()
         wanted: dict[LinkRef, _Term] = {}
         for link in dict.fromkeys(links):
-            if link.kind is not LinkKind.JIRA_VERSION:
+            if link.kind is not LinkKind.PLANNED_VERSION:
                 continue
             result[link] = []
             try:

@@ -260,7 +260,7 @@ def version_ref(raw: Any, *, source: str, site_url: str, project: str) -> Versio
     description = body.get("description")
     return VersionRef(
         source=source,
-        kind=LinkKind.JIRA_VERSION,
+        kind=LinkKind.PLANNED_VERSION,
         id=version_id,
         name=_text(body.get("name"), f"version {version_id} name"),
         container=project,

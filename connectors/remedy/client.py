@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from connectors.base import (
     Answer,
+    Capability,
     ChangeDraft,
     ChangePatch,
     ChangeRecord,
@@ -144,6 +145,9 @@ class RemedyConnector(Connector):
     """A `ChangeSource` over one Remedy / Helix server."""
 
     kind = "remedy"
+    product = "BMC Remedy"
+    capabilities = frozenset({Capability.CHANGE_REQUESTS})
+    graph_types = {"ChangeRequest": "RemedyChange"}
 
     def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
         super().__init__(settings, http)

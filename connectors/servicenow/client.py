@@ -19,6 +19,7 @@ import httpx
 from connectors.base import (
     Answer,
     ApprovalState,
+    Capability,
     ChangeDraft,
     ChangePatch,
     ChangeRecord,
@@ -60,6 +61,9 @@ class ServiceNowConnector(Connector):
     """A ServiceNow instance; options: `page_size`, `chunk_size`."""
 
     kind: ClassVar[str] = "servicenow"
+    product: ClassVar[str] = "ServiceNow"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.CHANGE_REQUESTS})
+    graph_types: ClassVar[Mapping[str, str]] = {"ChangeRequest": "ServiceNowChange"}
 
     def __init__(self, settings: ConnectorConfig, http: UpstreamClient) -> None:
         super().__init__(settings, http)

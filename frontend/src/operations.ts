@@ -43,7 +43,7 @@ export const CalendarChangesQuery = graphql(`
         approval
         plannedStart
         plannedEnd
-        source { name kind }
+        source { name kind product }
       }
     }
   }
@@ -106,7 +106,7 @@ export const ReleaseQuery = graphql(`
           statusLabel
           kind
           assignee
-          source { name kind }
+          source { name kind product }
           ... on JiraIssue { issueType priority }
           ... on GitHubPullRequest { repository number merged }
           ... on GitHubIssue { repository number }
@@ -125,13 +125,13 @@ export const ReleaseQuery = graphql(`
         approval
         plannedStart
         plannedEnd
-        source { name kind }
+        source { name kind product }
       }
       deployments { id environment ref state stateLabel updatedAt url }
       history(first: 30) { id at actor action reason }
       gates { name passed reason }
     }
-    sources { name kind status lastSuccessAt }
+    sources { name kind product capabilities status lastSuccessAt }
   }
 `);
 
@@ -166,10 +166,10 @@ export const ChangeRequestsQuery = graphql(`
         approval
         plannedStart
         plannedEnd
-        source { name kind }
+        source { name kind product }
       }
     }
-    sources { name kind }
+    sources { name kind product capabilities }
   }
 `);
 
@@ -195,6 +195,8 @@ export const SourcesQuery = graphql(`
     sources {
       name
       kind
+      product
+      capabilities
       status
       breaker
       calls
@@ -247,7 +249,7 @@ export const RaiseChangeMutation = graphql(`
     ) {
       created
       warnings
-      changeRequest { id number state stateLabel approval source { name kind } }
+      changeRequest { id number state stateLabel approval source { name kind product } }
     }
   }
 `);
@@ -285,7 +287,7 @@ export const ChangeBoardQuery = graphql(`
     risk
     plannedStart
     plannedEnd
-    source { name kind }
+    source { name kind product }
     releases {
       id
       key

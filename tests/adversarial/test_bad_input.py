@@ -417,7 +417,7 @@ def test_link_key_with_hidden_characters_is_refused(
     response = post_raw(hub, operation(
         "mutation($id: ID!, $link: SourceLinkInput!) { linkSource(releaseId: $id, link: $link)"
         " { id } }", {"id": release["id"], "link": {
-            "source": "jira", "kind": "JIRA_VERSION", "externalKey": f"100{hidden}01"}}))
+            "source": "jira", "kind": "PLANNED_VERSION", "externalKey": f"100{hidden}01"}}))
     assert refusal_code(response) == "BAD_USER_INPUT", response.text
     after = rm.data("query($k: String!) { release(key: $k) { links { id } } }",
                     {"k": release["key"]})["release"]["links"]

@@ -139,7 +139,7 @@ def deploying_release(hub: Hub, rm: GraphQLClient, upstreams: Upstreams
     ref = f"v9.{uuid.uuid4().int % 10_000}.0"
     release_id, key = new_release(rm)
     rm.data(PLAIN_LINK, {"id": release_id, "link": {
-        "source": "github", "kind": "GITHUB_COMPARE",
+        "source": "github", "kind": "CODE_RANGE",
         "externalKey": f"{repository}@v0.0.1...{ref}"}})
     move(rm, release_id, "IN_PROGRESS", "READY", "DEPLOYING")
     return release_id, key, repository, ref
@@ -339,7 +339,7 @@ STALE_WRITES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     "transitionRelease": (TRANSITION, lambda rid: {"id": rid, "to": "CANCELLED"}),
     "addReleasePhase": (ADD_PHASE, lambda rid: {"id": rid, "input": {"name": "Stale"}}),
     "linkSource": (LINK, lambda rid: {"id": rid, "link": {
-        "source": "jira", "kind": "JIRA_VERSION", "externalKey": "10999"}}),
+        "source": "jira", "kind": "PLANNED_VERSION", "externalKey": "10999"}}),
 }
 
 

@@ -102,11 +102,11 @@ def _delete_link(hub: Hub, key: str) -> None:
 
 def _bad_keys(repo: str) -> list[tuple[str, str, str]]:
     return [
-        ("github", "GITHUB_COMPARE", f"{repo}@v1.0.0/../../../../../../../user...main"),
-        ("github", "GITHUB_COMPARE", f"{repo}@%2e%2e/%2e%2e/%2E%2E/user...main"),
-        ("github", "GITHUB_COMPARE", f"{repo}@v1.0.0\x07...main"),
-        ("github", "GITHUB_MILESTONE", "../..#1"),
-        ("jira", "JIRA_VERSION", "PAY:1.0\nproject = OPS"),
+        ("github", "CODE_RANGE", f"{repo}@v1.0.0/../../../../../../../user...main"),
+        ("github", "CODE_RANGE", f"{repo}@%2e%2e/%2e%2e/%2E%2E/user...main"),
+        ("github", "CODE_RANGE", f"{repo}@v1.0.0\x07...main"),
+        ("github", "MILESTONE", "../..#1"),
+        ("jira", "PLANNED_VERSION", "PAY:1.0\nproject = OPS"),
     ]
 
 
@@ -138,7 +138,7 @@ def test_link_source_still_accepts_the_keys_each_kind_names(
     repo = _repository(upstreams, release["key"])
     key = f"{repo}@v1.0.0...release/2.4"
     linked = rm.data(LINK, {"release": release["id"], "source": "github",
-                            "kind": "GITHUB_COMPARE", "key": key})["linkSource"]
+                            "kind": "CODE_RANGE", "key": key})["linkSource"]
     assert linked["externalKey"] == key
     rm.data("mutation($id: ID!) { unlinkSource(id: $id) { id } }", {"id": linked["id"]})
 
@@ -147,9 +147,9 @@ def test_link_source_still_accepts_the_keys_each_kind_names(
 
 
 @pytest.mark.parametrize(("source", "kind", "key"), [
-    ("jira", "JIRA_VERSION", 'PAY:1.0\n" OR project = OPS'),
-    ("jira", "JIRA_VERSION", "20003) OR (1"),
-    ("github", "GITHUB_MILESTONE", "acme-retail/payments-service#99999999999"),
+    ("jira", "PLANNED_VERSION", 'PAY:1.0\n" OR project = OPS'),
+    ("jira", "PLANNED_VERSION", "20003) OR (1"),
+    ("github", "MILESTONE", "acme-retail/payments-service#99999999999"),
 ], ids=["jira-newline", "jira-jql", "github-milestone-overflow"])
 def test_an_old_bad_link_costs_only_its_own_release_its_data(
         hub: Hub, viewer: GraphQLClient, source: str, kind: str, key: str) -> None:
@@ -278,11 +278,11 @@ def test_a_crafted_key_never_makes_the_hub_request_a_path_outside_the_api(
             # Another repository than the release's milestone, so its ranges are read.
             repo = _repository(upstreams, release).partition("/")[0] + "/elsewhere"
             crafted = [
-                ("GITHUB_COMPARE", f"{repo}@v1.0.0/../../../../../../../../user...main"),
-                ("GITHUB_COMPARE", f"{repo}@main...v1/../../../../../../../../admin"),
-                ("GITHUB_COMPARE", f"{repo}@%2e%2e/%2e%2e/%2e%2e/%2e%2e/user...main"),
-                ("GITHUB_COMPARE", "../..@v1...main"),
-                ("GITHUB_COMPARE", f"{repo}@v1\x00...main"),
+                ("CODE_RANGE", f"{repo}@v1.0.0/../../../../../../../../user...main"),
+                ("CODE_RANGE", f"{repo}@main...v1/../../../../../../../../admin"),
+                ("CODE_RANGE", f"{repo}@%2e%2e/%2e%2e/%2e%2e/%2e%2e/user...main"),
+                ("CODE_RANGE", "../..@v1...main"),
+                ("CODE_RANGE", f"{repo}@v1\x00...main"),
             ]
             for kind, key in crafted:
                 _insert_link(hub, release, "github", kind, key)

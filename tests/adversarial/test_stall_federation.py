@@ -196,7 +196,7 @@ def test_calls_left_running_past_the_deadline_are_bounded(upstreams: Upstreams) 
     # each for another release, give up on a hung JIRA; two calls may go on.
     versions = [key for release in linked_releases(upstreams)[:5]
                 for source, kind, key in release_links(upstreams.world, release)
-                if kind is LinkKind.JIRA_VERSION]
+                if kind is LinkKind.PLANNED_VERSION]
     settings = load_settings(None, connectors=[
         c.model_dump() | {"timeout_seconds": 5, "max_retries": 0}
         for c in demo_connectors(upstreams.url) if c.kind == "jira"])
@@ -209,7 +209,7 @@ def test_calls_left_running_past_the_deadline_are_bounded(upstreams: Upstreams) 
             requests = [UpstreamLoaders(hub, hub.deadline()) for _ in versions]
             started = time.monotonic()
             answers = await asyncio.gather(*(
-                loaders.work_items.load(LinkRef("jira", LinkKind.JIRA_VERSION, version))
+                loaders.work_items.load(LinkRef("jira", LinkKind.PLANNED_VERSION, version))
                 for loaders, version in zip(requests, versions, strict=True)))
             assert time.monotonic() - started < 0.5 + MARGIN
             assert all(a.error is not None and a.error.code is ErrorCode.UPSTREAM_TIMEOUT

@@ -300,7 +300,7 @@ def make_release(gql: GraphQLClient, key: str, app: str, version_id: int, start:
         { id } }""", {"i": {"key": key, "name": key, "type": "PROJECT", "applicationKeys": [app],
                             "windowStart": start, "windowEnd": end}})["createRelease"]["id"]
     gql.data("""mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l)
-        { id } }""", {"id": created, "l": {"source": "jira", "kind": "JIRA_VERSION",
+        { id } }""", {"id": created, "l": {"source": "jira", "kind": "PLANNED_VERSION",
                                            "externalKey": str(version_id)}})
     for status in ("IN_PROGRESS", "READY"):
         gql.data(TRANSITION, {"id": created, "to": status})
@@ -427,7 +427,7 @@ def test_once_raised_the_cab_summary_shows_the_change_the_board_will_approve(
                               "2027-06-01T20:00:00Z", "2027-06-01T22:00:00Z")
     gql.data("""mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l)
         { id } }""", {"id": release_id, "l": {
-        "source": "github", "kind": "GITHUB_MILESTONE",
+        "source": "github", "kind": "MILESTONE",
         "externalKey": f"{app.repo_owner}/{app.repo_name}#{shipped.milestone_number}"}})
     change = raise_change(gql, "CAB-1", "servicenow",
                           input={"risk": "LOW", "plannedStart": "2027-06-02T20:00:00Z",

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.engine import create_engine
-from api.db.migrate import upgrade
+from api.db.migrate import downgrade, upgrade
 from api.db.models import Base
 from tests.support.databases import BACKENDS, fresh_database
 
@@ -35,3 +37,56 @@ def test_migrations_match_the_models(backend: str, tmp_path: Path) -> None:
                 await engine.dispose()
 
         assert asyncio.run(diff()) == []
+
+
+OLD_KINDS = {"JIRA_VERSION": "20003", "GITHUB_MILESTONE": "acme/shop#3",
+             "GITHUB_COMPARE": "acme/shop@v1...v2", "CHANGE_REQUEST": "CHG0030001"}
+NEW_KINDS = {"PLANNED_VERSION": "20003", "MILESTONE": "acme/shop#3",
+             "CODE_RANGE": "acme/shop@v1...v2", "CHANGE_REQUEST": "CHG0030001"}
+
+
+async def _kinds(engine: AsyncEngine) -> dict[str, str]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT kind, external_key FROM source_links"))
+        return {kind: key for kind, key in rows}
+
+
+async def _insert_link(engine: AsyncEngine, kind: str) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text(
+            "INSERT INTO source_links (release_id, source, kind, external_key, created_at) "
+            "VALUES (1, 'x', :kind, 'k', CURRENT_TIMESTAMP)"), {"kind": kind})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_link_kinds_stored_in_vendor_words_become_neutral_words_and_back(
+        backend: str, tmp_path: Path) -> None:
+    with fresh_database(backend, tmp_path) as url:
+        async def migrate() -> None:
+            engine = create_engine(url)
+            try:
+                await upgrade(engine, "0005")
+                async with engine.begin() as connection:
+                    await connection.execute(text(
+                        "INSERT INTO releases (id, key, name, description, type, status, "
+                        "created_at, updated_at, version) VALUES (1, 'R1', 'R1', '', "
+                        "'PROJECT', 'PLANNED', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"))
+                    for kind, key in OLD_KINDS.items():
+                        await connection.execute(text(
+                            "INSERT INTO source_links (release_id, source, kind, external_key,"
+                            " created_at) VALUES (1, 'src', :kind, :key, CURRENT_TIMESTAMP)"),
+                            {"kind": kind, "key": key})
+
+                await upgrade(engine)
+                assert await _kinds(engine) == NEW_KINDS
+                with pytest.raises(IntegrityError):  # the CHECK now names the new words only
+                    await _insert_link(engine, "JIRA_VERSION")
+
+                await downgrade(engine, "0005")
+                assert await _kinds(engine) == OLD_KINDS
+                with pytest.raises(IntegrityError):
+                    await _insert_link(engine, "PLANNED_VERSION")
+            finally:
+                await engine.dispose()
+
+        asyncio.run(migrate())

@@ -219,9 +219,9 @@ def test_source_links_are_added_listed_and_refused_twice(gql: GraphQLClient,
     release = make_release(gql, f"L-{unique}")
     link = "mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l) " \
            "{ id source kind externalKey } }"
-    value = {"source": "jira", "kind": "JIRA_VERSION", "externalKey": "20001"}
+    value = {"source": "jira", "kind": "PLANNED_VERSION", "externalKey": "20001"}
     created = gql.data(link, {"id": release["id"], "l": value})["linkSource"]
-    assert created["kind"] == "JIRA_VERSION"
+    assert created["kind"] == "PLANNED_VERSION"
     error = gql.error(link, {"id": release["id"], "l": value})
     assert error["extensions"]["code"] == "CONFLICT"
     links = gql.data("query($k: String!) { release(key: $k) { links { externalKey } } }",
@@ -230,6 +230,24 @@ def test_source_links_are_added_listed_and_refused_twice(gql: GraphQLClient,
     gql.data("mutation($id: ID!) { unlinkSource(id: $id) { id } }", {"id": created["id"]})
     assert gql.data("query($k: String!) { release(key: $k) { links { id } } }",
                     {"k": f"L-{unique}"})["release"]["links"] == []
+
+
+@pytest.mark.parametrize(("old", "new", "source", "key"), [
+    ("JIRA_VERSION", "PLANNED_VERSION", "jira", "20002"),
+    ("GITHUB_MILESTONE", "MILESTONE", "github", "acme-retail/payments-service#1"),
+    ("GITHUB_COMPARE", "CODE_RANGE", "github", "acme-retail/payments-service@v1...v2"),
+])
+def test_a_deprecated_link_kind_is_accepted_and_stored_as_its_neutral_word(
+        gql: GraphQLClient, unique: str, old: str, new: str, source: str, key: str) -> None:
+    release = make_release(gql, f"LD-{old[:4]}-{unique}")
+    link = "mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l) " \
+           "{ kind externalKey } }"
+    created = gql.data(link, {"id": release["id"], "l": {
+        "source": source, "kind": old, "externalKey": key}})["linkSource"]
+    assert created == {"kind": new, "externalKey": key}
+    again = gql.error(link, {"id": release["id"], "l": {
+        "source": source, "kind": new, "externalKey": key}})
+    assert again["extensions"]["code"] == "CONFLICT"  # one stored row, in the neutral word
 
 
 def test_deleting_a_phase_and_an_environment_is_audited_and_leaves_no_row(

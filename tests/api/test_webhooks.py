@@ -264,7 +264,7 @@ def test_a_deployment_never_approves_a_change_that_the_board_has_not(
     app = world.app("RPT")
     gql.data("""mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l)
         { id } }""", {"id": release(gql, key)["id"], "l": {
-        "source": "github", "kind": "GITHUB_COMPARE",
+        "source": "github", "kind": "CODE_RANGE",
         "externalKey": f"{app.repo_owner}/{app.repo_name}@{tagged.from_tag}...{tagged.to_tag}"}})
 
     assert upstreams.report_deployment(tagged.key, "production", "success") == 202

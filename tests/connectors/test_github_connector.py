@@ -104,7 +104,7 @@ def repo_of(world: World, release: Release) -> str:
 
 
 def milestone_link(world: World, release: Release) -> LinkRef:
-    return LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE,
+    return LinkRef(SOURCE, LinkKind.MILESTONE,
                    f"{repo_of(world, release)}#{release.milestone_number}")
 
 
@@ -196,11 +196,11 @@ async def test_chunks_of_aliases_stay_under_the_batch_size(sandbox: Sandbox,
 async def test_unknown_or_malformed_links_have_no_items(sandbox: Sandbox, world: World) -> None:
     known = milestone_link(world, world.releases[0])
     links = [known,
-             LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE, "acme-retail/no-such-repo#1"),
-             LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE, "acme-retail/payments-service#999"),
-             LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE, "not a key"),
-             LinkRef(SOURCE, LinkKind.GITHUB_COMPARE, "acme-retail/payments-service@v9...v10"),
-             LinkRef(SOURCE, LinkKind.JIRA_VERSION, "PAY:2026.11")]
+             LinkRef(SOURCE, LinkKind.MILESTONE, "acme-retail/no-such-repo#1"),
+             LinkRef(SOURCE, LinkKind.MILESTONE, "acme-retail/payments-service#999"),
+             LinkRef(SOURCE, LinkKind.MILESTONE, "not a key"),
+             LinkRef(SOURCE, LinkKind.CODE_RANGE, "acme-retail/payments-service@v9...v10"),
+             LinkRef(SOURCE, LinkKind.PLANNED_VERSION, "PAY:2026.11")]
     async with aclosing(connect(sandbox.url)) as github:
         found = await github.work_items(links)
     assert set(found) == set(links)
@@ -226,7 +226,7 @@ def merged_in_range(world: World, release: Release) -> set[str]:
 async def test_a_compare_range_yields_the_pull_requests_merged_in_it(
         sandbox: Sandbox, world: World) -> None:
     shipped = [r for r in world.releases if r.status == "DEPLOYED"][:4]
-    links = [LinkRef(SOURCE, LinkKind.GITHUB_COMPARE,
+    links = [LinkRef(SOURCE, LinkKind.CODE_RANGE,
                      f"{repo_of(world, r)}@{r.from_tag}...{r.to_tag}") for r in shipped]
     async with aclosing(connect(sandbox.url, options={"page_size": 2})) as github:
         found = await github.work_items(links)
@@ -255,7 +255,7 @@ async def test_versions_page_through_every_milestone_of_each_repository(
     expected = {f"{repo_of(world, r)}#{r.milestone_number}": (r.version_name, r.status in (
         "DEPLOYED", "CANCELLED")) for r in world.releases if repo_of(world, r) in repos}
     assert {v.id: (v.name, v.released) for v in versions} == expected
-    assert all(v.kind is LinkKind.GITHUB_MILESTONE and v.link().key == v.id for v in versions)
+    assert all(v.kind is LinkKind.MILESTONE and v.link().key == v.id for v in versions)
     pages = [e for e in sandbox.requests() if e["path"].endswith("/milestones")]
     per_repo = -(-len(expected) // len(repos) // 2)
     assert len(pages) == len(repos) * per_repo + 1  # + the unknown repository's 404

@@ -232,7 +232,7 @@ def test_a_closed_milestone_is_a_released_version() -> None:
     raw = sample("github", "closed milestone")
     version = mapping.version_from_milestone(raw, source=SOURCE, repository="northwind/ledger")
     assert (version.id, version.name, version.kind) == ("northwind/ledger#3", "Ledger 3.0",
-                                                        LinkKind.GITHUB_MILESTONE)
+                                                        LinkKind.MILESTONE)
     assert version.released is True
     assert version.url == "https://github.com/northwind/ledger/milestone/3"
     assert version.release_date == datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
@@ -334,7 +334,7 @@ def test_a_recorded_closed_milestone_is_a_released_version() -> None:
     raw = response("Milestone.setUp.txt", "GET", "/repos/PyGithub/PyGithub/milestones/1")
     version = mapping.version_from_milestone(raw, source=SOURCE, repository="PyGithub/PyGithub")
     assert (version.id, version.name, version.kind) == ("PyGithub/PyGithub#1", "Version 0.4",
-                                                        LinkKind.GITHUB_MILESTONE)
+                                                        LinkKind.MILESTONE)
     assert version.released is True
     assert version.url == "https://github.com/PyGithub/PyGithub/milestone/1"
     assert version.release_date == datetime(2012, 3, 13, 7, 0, tzinfo=UTC)

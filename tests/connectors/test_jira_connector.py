@@ -85,7 +85,7 @@ async def connector(url: str, flavour: str = "cloud", *, auth: AuthConfig | None
 
 
 def version_link(release_id: int | str) -> LinkRef:
-    return LinkRef(SOURCE, LinkKind.JIRA_VERSION, str(release_id))
+    return LinkRef(SOURCE, LinkKind.PLANNED_VERSION, str(release_id))
 
 
 def world_keys(world: World, version_id: int) -> list[str]:
@@ -240,7 +240,7 @@ async def test_a_version_that_does_not_exist_yields_nothing_and_the_rest_still_c
 async def test_a_link_may_name_a_version_by_project_and_name(
         dc_url: str, world: World) -> None:
     release = next(r for r in world.releases if r.app_key == "CHK")
-    by_name = LinkRef(SOURCE, LinkKind.JIRA_VERSION, f"CHK:{release.version_name}")
+    by_name = LinkRef(SOURCE, LinkKind.PLANNED_VERSION, f"CHK:{release.version_name}")
     by_id = version_link(release.jira_version_id)
     async with connector(dc_url, "datacenter") as jira:
         found = await jira.work_items([by_name, by_id])
@@ -251,7 +251,7 @@ async def test_a_link_may_name_a_version_by_project_and_name(
 
 async def test_links_of_other_kinds_are_left_out_and_make_no_call(cloud_url: str) -> None:
     await reset_log(cloud_url)
-    milestone = LinkRef(SOURCE, LinkKind.GITHUB_MILESTONE, "acme-retail/payments-service#1")
+    milestone = LinkRef(SOURCE, LinkKind.MILESTONE, "acme-retail/payments-service#1")
     async with connector(cloud_url) as jira:
         assert await jira.work_items([milestone]) == {}
     assert await served(cloud_url) == []
@@ -259,12 +259,12 @@ async def test_links_of_other_kinds_are_left_out_and_make_no_call(cloud_url: str
 
 def test_link_keys_become_one_bounded_query_with_names_quoted() -> None:
     terms = [term_for(version_link(20003)), term_for(version_link(20004)),
-             term_for(LinkRef(SOURCE, LinkKind.JIRA_VERSION, 'pay:2.4 "rc"'))]
+             term_for(LinkRef(SOURCE, LinkKind.PLANNED_VERSION, 'pay:2.4 "rc"'))]
     assert None not in terms
     assert version_jql([t for t in terms if t is not None]) == (
         'fixVersion in (20003, 20004) OR (project = "PAY" AND fixVersion = "2.4 \\"rc\\"") '
         "ORDER BY key ASC")
-    assert term_for(LinkRef(SOURCE, LinkKind.JIRA_VERSION, "20003) OR (1")) is None
+    assert term_for(LinkRef(SOURCE, LinkKind.PLANNED_VERSION, "20003) OR (1")) is None
 
 
 async def test_a_site_under_a_context_path_keeps_it_in_every_call_and_link(
@@ -315,7 +315,7 @@ async def test_versions_of_projects_come_from_each_project_concurrently(
     assert [(v.container, v.id, v.name) for v in refs] == [
         (r.app_key, str(r.jira_version_id), r.version_name) for r in expected]
     for ref, release in zip(refs, expected, strict=True):
-        assert ref.kind is LinkKind.JIRA_VERSION and ref.source == SOURCE
+        assert ref.kind is LinkKind.PLANNED_VERSION and ref.source == SOURCE
         assert ref.released is release.released
         assert ref.release_date is not None
         assert ref.release_date.date() == release.window_start.date()

@@ -105,7 +105,7 @@ def test_a_version_becomes_a_version_ref() -> None:
     ref = mapping.version_ref(sample("jira", "version"), source="dc", site_url=SITE,
                               project="LED")
     assert (ref.id, ref.name, ref.container) == ("10205", "3.1", "LED")
-    assert ref.kind is LinkKind.JIRA_VERSION and ref.released is False
+    assert ref.kind is LinkKind.PLANNED_VERSION and ref.released is False
     assert ref.release_date == datetime(2026, 12, 15, tzinfo=UTC)
     assert ref.description == "Winter train"
     assert ref.url == "https://jira.northwind.example/projects/LED/versions/10205"
@@ -293,7 +293,7 @@ def test_the_recorded_version_becomes_a_version_ref() -> None:
     ref = mapping.version_ref(fixture("jira-ruby/version/10000.json"), source="dc",
                               site_url=RUBY_SITE, project="SAMPLEPROJECT")
     assert (ref.id, ref.name, ref.container) == ("10000", "1.0", "SAMPLEPROJECT")
-    assert ref.kind is LinkKind.JIRA_VERSION and ref.released is False
+    assert ref.kind is LinkKind.PLANNED_VERSION and ref.released is False
     assert ref.release_date == datetime(2012, 1, 12, tzinfo=UTC)
     assert ref.description == "Initial version"
     assert ref.url == "http://localhost:2990/jira/projects/SAMPLEPROJECT/versions/10000"

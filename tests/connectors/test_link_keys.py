@@ -36,12 +36,12 @@ KINDS: dict[str, type[Connector]] = {"jira": JiraConnector, "github": GitHubConn
 
 
 @pytest.mark.parametrize(("kind", "link", "key", "canonical"), [
-    ("jira", LinkKind.JIRA_VERSION, " 20003 ", "20003"),
-    ("jira", LinkKind.JIRA_VERSION, "pay: 2.4 rc", "PAY:2.4 rc"),
-    ("github", LinkKind.GITHUB_MILESTONE, "acme/shop#12", "acme/shop#12"),
-    ("github", LinkKind.GITHUB_COMPARE, "acme/shop@v2.3.0...release/2.4",
+    ("jira", LinkKind.PLANNED_VERSION, " 20003 ", "20003"),
+    ("jira", LinkKind.PLANNED_VERSION, "pay: 2.4 rc", "PAY:2.4 rc"),
+    ("github", LinkKind.MILESTONE, "acme/shop#12", "acme/shop#12"),
+    ("github", LinkKind.CODE_RANGE, "acme/shop@v2.3.0...release/2.4",
      "acme/shop@v2.3.0...release/2.4"),
-    ("github", LinkKind.GITHUB_COMPARE, "acme/shop@main...fork:feature/x",
+    ("github", LinkKind.CODE_RANGE, "acme/shop@main...fork:feature/x",
      "acme/shop@main...fork:feature/x"),
     ("servicenow", LinkKind.CHANGE_REQUEST, "CHG0030001", "CHG0030001"),
     ("remedy", LinkKind.CHANGE_REQUEST, "CRQ000000001234", "CRQ000000001234"),
@@ -52,16 +52,16 @@ def test_a_kind_gives_the_canonical_form_of_its_own_keys(
 
 
 @pytest.mark.parametrize(("kind", "link", "key", "why"), [
-    ("jira", LinkKind.JIRA_VERSION, "PAY:1.0\nproject = OPS", "control character"),
-    ("jira", LinkKind.JIRA_VERSION, "20003) OR (1", "neither a JIRA version id"),
-    ("jira", LinkKind.GITHUB_MILESTONE, "acme/shop#1", "cannot be a GITHUB_MILESTONE"),
-    ("github", LinkKind.GITHUB_COMPARE, "acme/shop@v1/../../../user...main", "'..'"),
-    ("github", LinkKind.GITHUB_COMPARE, "acme/shop@%2e%2e/user...main", "%"),
-    ("github", LinkKind.GITHUB_COMPARE, "acme/shop@v1\x07...main", "control character"),
-    ("github", LinkKind.GITHUB_COMPARE, "acme/shop@v1\u202e...main", "control character"),
-    ("github", LinkKind.GITHUB_COMPARE, "../..@v1...main", "'.' and '..'"),
-    ("github", LinkKind.GITHUB_MILESTONE, "acme/shop#99999999999", "number from 1"),
-    ("github", LinkKind.GITHUB_MILESTONE, "../..#1", "'.' and '..'"),
+    ("jira", LinkKind.PLANNED_VERSION, "PAY:1.0\nproject = OPS", "control character"),
+    ("jira", LinkKind.PLANNED_VERSION, "20003) OR (1", "neither a JIRA version id"),
+    ("jira", LinkKind.MILESTONE, "acme/shop#1", "cannot be a MILESTONE"),
+    ("github", LinkKind.CODE_RANGE, "acme/shop@v1/../../../user...main", "'..'"),
+    ("github", LinkKind.CODE_RANGE, "acme/shop@%2e%2e/user...main", "%"),
+    ("github", LinkKind.CODE_RANGE, "acme/shop@v1\x07...main", "control character"),
+    ("github", LinkKind.CODE_RANGE, "acme/shop@v1\u202e...main", "control character"),
+    ("github", LinkKind.CODE_RANGE, "../..@v1...main", "'.' and '..'"),
+    ("github", LinkKind.MILESTONE, "acme/shop#99999999999", "number from 1"),
+    ("github", LinkKind.MILESTONE, "../..#1", "'.' and '..'"),
     ("servicenow", LinkKind.CHANGE_REQUEST, "CHG1^ORnumber!=x", "ServiceNow change number"),
     ("remedy", LinkKind.CHANGE_REQUEST, "CRQ1' OR 'a", "Remedy change ID"),
 ])
@@ -116,8 +116,8 @@ async def test_a_jira_issue_that_cannot_be_read_is_left_out_and_named() -> None:
                                          "isLast": True})
 
     jira = build(JiraConnector, "jira", search)
-    link = LinkRef("jira", LinkKind.JIRA_VERSION, "20003")
-    old = LinkRef("jira", LinkKind.JIRA_VERSION, "PAY:1\nx")
+    link = LinkRef("jira", LinkKind.PLANNED_VERSION, "20003")
+    old = LinkRef("jira", LinkKind.PLANNED_VERSION, "PAY:1\nx")
     answer = await jira.work_items([link, old])
     assert isinstance(answer, Answer)
     assert [item.key for item in answer[link]] == ["PAY-1", "PAY-3"]
@@ -140,7 +140,7 @@ async def test_a_github_pull_request_missing_a_field_is_left_out_and_named() -> 
         return httpx.Response(200, json={"data": {"m0": {"milestone": milestone}}})
 
     github = build(GitHubConnector, "github", graphql)
-    link = LinkRef("github", LinkKind.GITHUB_MILESTONE, "acme/shop#3")
+    link = LinkRef("github", LinkKind.MILESTONE, "acme/shop#3")
     answer = await github.work_items([link])
     assert isinstance(answer, Answer)
     assert [item.key for item in answer[link]] == ["acme/shop#1"]

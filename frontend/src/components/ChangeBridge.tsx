@@ -4,7 +4,7 @@ import { useMemo, useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { Degraded, Skeleton } from "./common";
 import type { Gate } from "../lib/releases";
-import { sourceLabel } from "../lib/sources";
+import { sourceLabel, sourceNamed, type SourceLike } from "../lib/sources";
 import { formatDateTime } from "../lib/time";
 import { ChangePreviewQuery, RaiseChangeMutation, ReleaseNotesQuery } from "../operations";
 import type { Audience } from "../gql/graphql";
@@ -36,7 +36,7 @@ export function RaiseChangeRequest({
 }: {
   releaseKey: string;
   releaseId: string;
-  itsmSources: readonly { name: string; kind: string }[];
+  itsmSources: readonly SourceLike[];
   changes: readonly LinkedChange[];
   onRaised: () => void;
 }) {
@@ -70,7 +70,7 @@ export function RaiseChangeRequest({
     const payload = result.data?.raiseChangeRequest;
     if (payload) {
       const c = payload.changeRequest;
-      setDone(`${c.number} ${payload.created ? "raised" : "was already raised"} in ${sourceLabel(c.source.name, c.source.kind)}: ${c.stateLabel}`);
+      setDone(`${c.number} ${payload.created ? "raised" : "was already raised"} in ${sourceLabel(c.source)}: ${c.stateLabel}`);
       setKey(crypto.randomUUID());
       setAdditional(false);
       setReason("");
@@ -86,7 +86,7 @@ export function RaiseChangeRequest({
         <select value={source} onChange={(e) => setSource(e.target.value)}>
           {itsmSources.map((s) => (
             <option key={s.name} value={s.name}>
-              {sourceLabel(s.name, s.kind)}
+              {sourceLabel(s)}
             </option>
           ))}
         </select>
@@ -138,7 +138,7 @@ export function RaiseChangeRequest({
       {openChange ? (
         <div className="banner banner-warn" role="note" data-open-change={openChange.number}>
           <div>
-            {openChange.number} is still open in {sourceLabel(source)} ({openChange.stateLabel}): the release
+            {openChange.number} is still open in {sourceLabel(sourceNamed(source, itsmSources))} ({openChange.stateLabel}): the release
             needs no other change there.
           </div>
           <label className="inline">
@@ -164,10 +164,10 @@ export function RaiseChangeRequest({
           aria-busy={raised.fetching}
         >
           {raised.fetching
-            ? `Raising in ${sourceLabel(source)}…`
+            ? `Raising in ${sourceLabel(sourceNamed(source, itsmSources))}…`
             : openChange
-              ? `Raise an additional change in ${sourceLabel(source)}`
-              : `Raise in ${sourceLabel(source)}`}
+              ? `Raise an additional change in ${sourceLabel(sourceNamed(source, itsmSources))}`
+              : `Raise in ${sourceLabel(sourceNamed(source, itsmSources))}`}
         </button>
       ) : null}
     </div>

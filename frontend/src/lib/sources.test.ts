@@ -1,23 +1,37 @@
 import { describe, expect, it } from "vitest";
-import { describeProblem, sourceLabel, sourceProblems } from "./sources";
+import { describeProblem, raisesChanges, sourceLabel, sourceProblems, workKindLabel } from "./sources";
 
 describe("degraded sources", () => {
-  it("says which source failed and how old the copy shown is", () => {
+  // The graph names the product of the failing source's kind in the error's extensions.
+  it("says which source failed, by its product, and how old the copy shown is", () => {
     const problems = sourceProblems([
-      { message: "servicenow: down", extensions: { code: "UPSTREAM_UNAVAILABLE", source: "servicenow", stale: true, ageSeconds: 185 } },
+      {
+        message: "itsm: down",
+        extensions: { code: "UPSTREAM_UNAVAILABLE", source: "itsm", product: "Acme Changes", stale: true, ageSeconds: 185 },
+      },
     ]);
-    expect(problems.map(describeProblem)).toEqual(["ServiceNow unavailable, showing data from 3 minutes ago"]);
+    expect(problems.map(describeProblem)).toEqual(["itsm (Acme Changes) unavailable, showing data from 3 minutes ago"]);
   });
 
   it("says the data is missing when no copy was kept", () => {
-    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_TIMEOUT", source: "jira" } }]);
-    expect(describeProblem(problem)).toBe("JIRA unavailable, its data is missing here");
+    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_TIMEOUT", source: "tracker", product: "Acme Tracker" } }]);
+    expect(describeProblem(problem)).toBe("tracker (Acme Tracker) unavailable, its data is missing here");
+  });
+
+  it("names an instance named after its product by the product alone", () => {
+    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_TIMEOUT", source: "acme", product: "Acme" } }]);
+    expect(describeProblem(problem)).toBe("Acme unavailable, its data is missing here");
+  });
+
+  it("names the source by its own name when the error names no product", () => {
+    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_TIMEOUT", source: "tracker" } }]);
+    expect(describeProblem(problem)).toBe("tracker unavailable, its data is missing here");
   });
 
   it("reports each source once, preferring the error that carries a stale copy", () => {
     const problems = sourceProblems([
-      { message: "a", extensions: { code: "UPSTREAM_UNAVAILABLE", source: "remedy" } },
-      { message: "b", extensions: { code: "UPSTREAM_UNAVAILABLE", source: "remedy", stale: true, ageSeconds: 30 } },
+      { message: "a", extensions: { code: "UPSTREAM_UNAVAILABLE", source: "itsm" } },
+      { message: "b", extensions: { code: "UPSTREAM_UNAVAILABLE", source: "itsm", stale: true, ageSeconds: 30 } },
       { message: "not an upstream", extensions: { code: "BAD_USER_INPUT" } },
     ]);
     expect(problems).toHaveLength(1);
@@ -25,12 +39,26 @@ describe("degraded sources", () => {
   });
 
   it("names a rate-limited source as such", () => {
-    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_RATE_LIMITED", source: "github" } }]);
-    expect(describeProblem(problem)).toMatch(/^GitHub rate limited/);
+    const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_RATE_LIMITED", source: "code", product: "Acme Code" } }]);
+    expect(describeProblem(problem)).toMatch(/^code \(Acme Code\) rate limited/);
   });
 
   it("keeps an instance's own name and adds the product", () => {
-    expect(sourceLabel("snow-emea", "servicenow")).toBe("snow-emea (ServiceNow)");
-    expect(sourceLabel("remedy")).toBe("BMC Remedy");
+    expect(sourceLabel({ name: "itsm-emea", kind: "itsm", product: "Acme Changes" })).toBe("itsm-emea (Acme Changes)");
+    expect(sourceLabel({ name: "itsm", kind: "itsm", product: "Acme Changes" })).toBe("Acme Changes");
+    expect(sourceLabel({ name: "itsm" })).toBe("itsm");
+  });
+});
+
+describe("what a source can do", () => {
+  it("offers raising only in sources whose kind declares change requests", () => {
+    expect(raisesChanges({ capabilities: ["CHANGE_REQUESTS"] })).toBe(true);
+    expect(raisesChanges({ capabilities: ["WORK_ITEMS", "WEBHOOKS"] })).toBe(false);
+  });
+
+  it("writes a work item's kind word for people", () => {
+    expect(workKindLabel("pull_request")).toBe("Pull request");
+    expect(workKindLabel("issue")).toBe("Issue");
+    expect(workKindLabel("Story")).toBe("Story");
   });
 });

@@ -2,23 +2,42 @@
 // what to say when one of them could not be read.
 import { formatAge } from "./time";
 
-const KIND_NAMES: Record<string, string> = {
-  jira: "JIRA",
-  github: "GitHub",
-  servicenow: "ServiceNow",
-  remedy: "BMC Remedy",
-};
+/** What the graph's `Source` says about a connector instance (its kind declares the product). */
+export interface SourceLike {
+  name: string;
+  kind?: string;
+  product?: string;
+}
 
-/** A connector instance's display name: its kind's product name when the name is the kind. */
-export function sourceLabel(name: string, kind?: string): string {
-  const known = KIND_NAMES[name.toLowerCase()];
-  if (known) return known;
-  if (kind && KIND_NAMES[kind.toLowerCase()]) return `${name} (${KIND_NAMES[kind.toLowerCase()]})`;
-  return name;
+/** A connector instance's display name: the product's name when the instance is named after
+ * its kind or product, else "name (Product)"; just the name when the product is not known. */
+export function sourceLabel(source: SourceLike): string {
+  const { name, kind, product } = source;
+  if (!product) return name;
+  const plain = name.toLowerCase();
+  if (plain === kind?.toLowerCase() || plain === product.toLowerCase()) return product;
+  return `${name} (${product})`;
+}
+
+/** The source named `name` among `sources`, or just its name when it is not among them. */
+export function sourceNamed(name: string, sources: readonly SourceLike[] | undefined): SourceLike {
+  return sources?.find((s) => s.name === name) ?? { name };
+}
+
+/** Whether a source can raise and read change requests, as its kind declares. */
+export function raisesChanges(source: { capabilities?: readonly string[] }): boolean {
+  return source.capabilities?.includes("CHANGE_REQUESTS") ?? false;
+}
+
+/** A work item's upstream kind word for people: "pull_request" -> "Pull request". */
+export function workKindLabel(kind: string): string {
+  const words = kind.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 export interface SourceProblem {
   source: string;
+  product: string | null;
   code: string;
   stale: boolean;
   ageSeconds: number | null;
@@ -39,6 +58,7 @@ export function sourceProblems(errors: readonly ErrorLike[] | undefined): Source
     if (!source) continue;
     const problem: SourceProblem = {
       source,
+      product: typeof ext.product === "string" ? ext.product : null,
       code: typeof ext.code === "string" ? ext.code : "UPSTREAM_ERROR",
       stale: ext.stale === true,
       ageSeconds: typeof ext.ageSeconds === "number" ? ext.ageSeconds : null,
@@ -52,7 +72,7 @@ export function sourceProblems(errors: readonly ErrorLike[] | undefined): Source
 
 /** "ServiceNow unavailable, showing data from 3 minutes ago" or "…, its data is missing". */
 export function describeProblem(problem: SourceProblem): string {
-  const name = sourceLabel(problem.source);
+  const name = sourceLabel({ name: problem.source, product: problem.product ?? undefined });
   const what = problem.code === "UPSTREAM_RATE_LIMITED" ? "rate limited" : "unavailable";
   if (problem.stale && problem.ageSeconds !== null) {
     return `${name} ${what}, showing data from ${formatAge(problem.ageSeconds)}`;

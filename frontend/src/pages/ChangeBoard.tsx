@@ -127,7 +127,7 @@ function ChangeItem({ change: c, current, onSelect }: { change: BoardChange; cur
     >
       <span className="cab-line">
         <strong>{c.number}</strong>
-        <span className="muted">{sourceLabel(c.source.name, c.source.kind)}</span>
+        <span className="muted">{sourceLabel(c.source)}</span>
         <ApprovalBadge approval={c.approval} />
       </span>
       <span className="cab-title">{c.title}</span>
@@ -158,7 +158,7 @@ function ChangeDetail({ change: c }: { change: BoardChange }) {
       <dl className="preview" aria-label="The change request">
         <dt>System</dt>
         <dd>
-          {sourceLabel(c.source.name, c.source.kind)} ·{" "}
+          {sourceLabel(c.source)} ·{" "}
           <a href={c.url} target="_blank" rel="noreferrer">
             open {c.number}
           </a>

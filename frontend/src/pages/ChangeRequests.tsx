@@ -2,7 +2,7 @@ import { useMemo } from "react";
 import { useSearchParams } from "react-router";
 import { useQuery } from "urql";
 import { ApprovalBadge, Degraded, Empty, PageHeader, Skeleton } from "../components/common";
-import { sourceLabel } from "../lib/sources";
+import { raisesChanges, sourceLabel } from "../lib/sources";
 import { formatWindow } from "../lib/time";
 import { ChangeRequestsQuery } from "../operations";
 import type { ChangeState } from "../gql/graphql";
@@ -31,7 +31,7 @@ export default function ChangeRequestsPage() {
     else next.delete(key);
     setParams(next, { replace: true });
   };
-  const itsm = (data?.sources ?? []).filter((s) => s.kind === "servicenow" || s.kind === "remedy");
+  const itsm = (data?.sources ?? []).filter(raisesChanges);
   const nodes = data?.changeRequests.nodes ?? [];
 
   return (
@@ -54,7 +54,7 @@ export default function ChangeRequestsPage() {
             <option value="">All</option>
             {itsm.map((s) => (
               <option key={s.name} value={s.name}>
-                {sourceLabel(s.name, s.kind)}
+                {sourceLabel(s)}
               </option>
             ))}
           </select>
@@ -94,7 +94,7 @@ export default function ChangeRequestsPage() {
                   </a>
                   <div className="muted">{c.title}</div>
                 </td>
-                <td>{sourceLabel(c.source.name, c.source.kind)}</td>
+                <td>{sourceLabel(c.source)}</td>
                 <td>
                   {c.stateLabel} <span className="muted">({c.state.toLowerCase()})</span>
                 </td>

@@ -4,12 +4,10 @@ import { useMutation, useQuery } from "urql";
 import { ApprovalBadge, Badge, Degraded, Empty, PageHeader, ReadinessBar, Skeleton, StatusBadge } from "../components/common";
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { availableMoves } from "../lib/releases";
-import { sourceLabel, sourceProblems } from "../lib/sources";
+import { raisesChanges, sourceLabel, sourceProblems, workKindLabel } from "../lib/sources";
 import { formatAge, formatDateTime, formatWindow } from "../lib/time";
 import { ReleaseQuery, TransitionMutation } from "../operations";
 import type { ReleaseStatus } from "../gql/graphql";
-
-const ITSM_KINDS = new Set(["servicenow", "remedy"]);
 
 function ageOf(iso: string | null | undefined): string {
   return iso ? formatAge((Date.now() - new Date(iso).getTime()) / 1000) : "never";
@@ -39,7 +37,7 @@ export default function ReleasePage() {
   const problems = sourceProblems(error?.graphQLErrors);
   const staleAge = new Map(problems.map((p) => [p.source, p]));
   const sources = data?.sources ?? [];
-  const itsmSources = sources.filter((s) => ITSM_KINDS.has(s.kind));
+  const itsmSources = sources.filter(raisesChanges);
   const items = release.workItems.nodes;
   const gates = release.gates;
   const moves = availableMoves(release.availableTransitions, gates);
@@ -95,7 +93,7 @@ export default function ReleasePage() {
                 const problem = staleAge.get(s.source);
                 return (
                   <tr key={s.source} data-source={s.source}>
-                    <td>{sourceLabel(s.source, info?.kind)}</td>
+                    <td>{sourceLabel(info ?? { name: s.source })}</td>
                     <td>
                       {s.done} / {s.total}
                     </td>
@@ -202,9 +200,9 @@ export default function ReleasePage() {
                     </a>{" "}
                     {item.title}
                   </td>
-                  <td>{sourceLabel(item.source.name, item.source.kind)}</td>
+                  <td>{sourceLabel(item.source)}</td>
                   <td>
-                    {item.__typename === "GitHubPullRequest" ? "Pull request" : item.__typename === "GitHubIssue" ? "Issue" : item.kind}
+                    {workKindLabel(item.kind)}
                   </td>
                   <td>
                     <Badge tone={item.status.toLowerCase()}>{item.status.replace("_", " ").toLowerCase()}</Badge>{" "}
@@ -244,7 +242,7 @@ export default function ReleasePage() {
                     </a>{" "}
                     {c.title}
                   </td>
-                  <td>{sourceLabel(c.source.name, c.source.kind)}</td>
+                  <td>{sourceLabel(c.source)}</td>
                   <td>
                     {c.stateLabel} <span className="muted">({c.state.toLowerCase()})</span>
                   </td>

@@ -17,7 +17,7 @@ function LatencyChart({ sources }: { sources: readonly { name: string; kind: str
       if (disposed || !element.current) return;
       chart = barChart(
         element.current,
-        sources.map((s) => sourceLabel(s.name, s.kind)),
+        sources.map((s) => sourceLabel(s)),
         sources.map((s) => Math.round(s.latencyMs ?? 0)),
         "Latency of the last call (ms)",
       );
@@ -63,7 +63,7 @@ export default function SourcesPage() {
               {sources.map((s) => (
                 <tr key={s.name} data-source={s.name}>
                   <td>
-                    <strong>{sourceLabel(s.name, s.kind)}</strong> <span className="muted">{s.kind}</span>
+                    <strong>{sourceLabel(s)}</strong> <span className="muted">{s.kind}</span>
                   </td>
                   <td>
                     <Badge tone={TONE[s.status]}>{s.status.toLowerCase()}</Badge>
