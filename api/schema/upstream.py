@@ -105,6 +105,12 @@ def _work_fields(item: c.WorkItem, type_name: str) -> dict[str, object]:
 # this graph does not hold, gets the neutral type of the shape (listed first).
 
 
+@strawberry.type(description="A work item of a kind that says nothing more about it than "
+                             "every work item has.")
+class GenericWorkItem(WorkItem):
+    pass
+
+
 @strawberry.type(description="An issue in a tracker whose kind registers no type of its own.")
 class GenericIssue(WorkItem):
     issue_type: str
@@ -156,6 +162,7 @@ class GitHubPullRequest(WorkItem):
 
 
 GRAPH_TYPES: dict[str, tuple[type, ...]] = {
+    "WorkItem": (GenericWorkItem,),
     "TrackerIssue": (GenericIssue, JiraIssue),
     "RepositoryIssue": (GenericRepositoryIssue, GitHubIssue),
     "PullRequest": (GenericCodeChange, GitHubPullRequest),
@@ -184,7 +191,8 @@ def work_item(info: Info, item: c.WorkItem) -> WorkItem:
         tracked = graph_type(info, item.source, "TrackerIssue")
         return tracked(**_work_fields(item, tracked.__name__), issue_type=item.issue_type,  # type: ignore[no-any-return]
                        priority=item.priority, fix_versions=list(item.versions))
-    raise TypeError(f"no graph type for {type(item).__name__}")
+    plain = graph_type(info, item.source, "WorkItem")
+    return plain(**_work_fields(item, plain.__name__))  # type: ignore[no-any-return]
 
 
 @strawberry.type
