@@ -112,8 +112,8 @@ class LimitSettings(_Section):
     # `first`/`last` multiply what is below them.
     max_cost: int = Field(default=200_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    # A webhook delivery's body (GitHub deployment events and JIRA issue events are
-    # tens of KB); larger is refused with 413 before it is read.
+    # A webhook delivery's body (deployment and issue events are tens of KB); larger is
+    # refused with 413 before it is read.
     max_webhook_body_bytes: int = Field(default=262_144, ge=1024)
     # Operations in one batched request; 0 turns batching off.
     max_batch_operations: int = Field(default=10, ge=0, le=100)

@@ -112,7 +112,7 @@ class Application(Base):
     key: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    # Where the application lives upstream: "owner/repo", JIRA project keys, CMDB CI names.
+    # Where the application lives upstream: repositories, tracker project keys, CMDB CI names.
     repositories: Mapped[list[str]] = mapped_column(JSON, default=list)
     jira_projects: Mapped[list[str]] = mapped_column(JSON, default=list)
     cmdb_items: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -126,7 +126,7 @@ class Environment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     tier: Mapped[EnvironmentTier] = mapped_column(_enum(EnvironmentTier, "environment_tier"))
-    # The name deployments report for it upstream (a GitHub environment, say).
+    # The name deployments report for it upstream (a code host's environment, say).
     deploy_target: Mapped[str] = mapped_column(String(100), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     applications: Mapped[list[Application]] = relationship(

@@ -1,9 +1,9 @@
 """One change state machine for every ITSM, in canonical states.
 
-The moves are the union of what ServiceNow's change models and Remedy's
-process flow allow in one step, so the hub refuses only what no ITSM would
-take; each connector still walks its own intermediate states and may refuse
-a move its own model lacks (an emergency change in ServiceNow skips ASSESS).
+The moves are the union of what the ITSMs' change models and process flows
+allow in one step, so the hub refuses only what no ITSM would take; each
+connector still walks its own intermediate states and may refuse a move its
+own model lacks (an emergency change may skip ASSESS).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ TRANSITIONS: Mapping[ChangeState, frozenset[ChangeState]] = {
     C.REVIEW: frozenset({C.CLOSED, C.ON_HOLD, C.CANCELED}),
     # A held change resumes wherever it was held, which only the ITSM knows.
     C.ON_HOLD: frozenset({*_WORKING, C.CANCELED}),
-    # Remedy lets a rejected change be reworked from Draft.
+    # Some ITSMs let a rejected change be reworked from its first state.
     C.REJECTED: frozenset({C.NEW, C.CANCELED}),
     C.CLOSED: frozenset(),
     C.CANCELED: frozenset(),

@@ -150,7 +150,7 @@ def _person_key(name: str) -> str:
 
 
 def people(names: Iterable[str]) -> list[str]:
-    """Each person once, though JIRA says "Lena Haddad" and GitHub "lena-haddad".
+    """Each person once, though one tracker says "Lena Haddad" and a code host "lena-haddad".
 
     The spelled-out name wins over a login; matching ignores case and the
     separators logins use instead of spaces.

@@ -76,8 +76,8 @@ class SourceLink(Node):
     source: str = strawberry.field(description="The connector instance's name.")
     kind: GraphLinkKind
     external_key: str = strawberry.field(
-        description="Upstream key: a JIRA version id, `owner/repo#milestone`, "
-                    "`owner/repo@base...head`, or a change number.")
+        description="The upstream record's key, as its kind writes it (a version, a "
+                    "milestone, a code range, a change number); each kind validates it.")
     created_at: datetime
 
     @classmethod
@@ -293,8 +293,8 @@ class Release(Node):
         rows = await info.context.loaders.bookings_by_release.load(self.db_id)
         return [EnvironmentBooking.from_row(r) for r in rows]
 
-    @strawberry.field(description="Live work items from every linked JIRA version, GitHub "
-                                  "milestone and compare range.")
+    @strawberry.field(description="Live work items from every linked planned version, "
+                                  "milestone and code range.")
     async def work_items(self, info: Info, status: WorkStatus | None = None, first: int = 100,
                          after: str | None = None) -> WorkItemConnection:
         check_page_size(info, first)

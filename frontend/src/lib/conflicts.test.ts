@@ -68,7 +68,7 @@ describe("calendar rows", () => {
     approval: "REQUESTED",
     plannedStart: "2026-12-20T05:00:00Z",
     plannedEnd: "2026-12-20T09:00:00Z",
-    source: { name: "servicenow" },
+    source: { name: "change-desk" },
   };
 
   it("puts blackouts first and a release's change in its application's row", () => {

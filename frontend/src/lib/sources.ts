@@ -70,7 +70,7 @@ export function sourceProblems(errors: readonly ErrorLike[] | undefined): Source
   return [...bySource.values()];
 }
 
-/** "ServiceNow unavailable, showing data from 3 minutes ago" or "…, its data is missing". */
+/** "Change desk unavailable, showing data from 3 minutes ago" or "…, its data is missing". */
 export function describeProblem(problem: SourceProblem): string {
   const name = sourceLabel({ name: problem.source, product: problem.product ?? undefined });
   const what = problem.code === "UPSTREAM_RATE_LIMITED" ? "rate limited" : "unavailable";
