@@ -10,6 +10,7 @@ new mention fails here: the knowledge belongs in the kind's package.
 from __future__ import annotations
 
 import re
+
 from connectors.registry import default_registry
 from tests.support.paths import REPO
 
