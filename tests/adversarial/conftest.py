@@ -21,47 +21,15 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.db.models import Role
-from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
+from api.demo import build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
-from connectors.sandbox.world import World, build_world
+from connectors.sandbox.world import build_world
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.graphql import GraphQLClient, add_principal, new_secret
 from tests.support.server import serve_asgi
+from tests.support.upstreams import Upstreams
 
 PASSWORD = "a long enough test password"
-KINDS = ("jira", "github", "servicenow", "remedy")
-
-
-@dataclass
-class Upstreams:
-    """The four sandboxes over one seeded world, with their fault switches."""
-
-    url: str
-    world: World
-
-    def fault(self, kind: str, **rule: Any) -> None:
-        httpx.post(f"{self.url}/sandbox/{kind}/_sandbox/faults", json=rule).raise_for_status()
-
-    def clear_faults(self) -> None:
-        for kind in KINDS:
-            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/faults")
-
-    def change_records(self, kind: str, correlation_id: str) -> list[dict[str, Any]]:
-        """The change records the ITSM holds for a correlation id, read from its own API."""
-        if kind == "servicenow":
-            response = httpx.get(
-                f"{self.url}/sandbox/servicenow/api/now/table/change_request",
-                params={"sysparm_query": f"correlation_id={correlation_id}"},
-                auth=(CREDENTIALS.username, CREDENTIALS.password))
-            rows: list[dict[str, Any]] = response.json()["result"]
-            return rows
-        base = f"{self.url}/sandbox/remedy"
-        token = httpx.post(f"{base}/api/jwt/login", data={
-            "username": CREDENTIALS.username, "password": CREDENTIALS.password}).text
-        response = httpx.get(f"{base}/api/arsys/v1/entry/CHG:Infrastructure Change",
-                             params={"q": f"'Vendor Ticket Number' = \"{correlation_id}\""},
-                             headers={"Authorization": f"AR-JWT {token}"})
-        return [entry["values"] for entry in response.json()["entries"]]
 
 
 @dataclass

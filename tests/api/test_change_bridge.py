@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,14 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.db.models import Role
-from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
+from api.demo import build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
 from connectors.sandbox.world import World, build_world
 from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.hub_process import free_port, hub_process
 from tests.support.itsm import cab_approves
 from tests.support.server import serve_asgi
+from tests.support.upstreams import Upstreams
 
 RM_TOKEN = new_secret()
 VIEWER_TOKEN = new_secret()
@@ -50,36 +50,6 @@ SYNC = "mutation($id: ID!) { syncChangeRequest(id: $id) { state approval } }"
 TRANSITION = """
 mutation($id: ID!, $to: ReleaseStatus!, $override: GateOverrideInput) {
   transitionRelease(id: $id, to: $to, override: $override) { status } }"""
-
-
-@dataclass
-class Upstreams:
-    url: str
-    world: World
-
-    def fault(self, kind: str, **rule: Any) -> None:
-        httpx.post(f"{self.url}/sandbox/{kind}/_sandbox/faults", json=rule).raise_for_status()
-
-    def clear_faults(self) -> None:
-        for kind in ("jira", "github", "servicenow", "remedy"):
-            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/faults")
-
-    def records(self, kind: str, correlation_id: str) -> list[dict[str, Any]]:
-        """The change records the ITSM holds for a correlation id, read from its own API."""
-        if kind == "servicenow":
-            response = httpx.get(
-                f"{self.url}/sandbox/servicenow/api/now/table/change_request",
-                params={"sysparm_query": f"correlation_id={correlation_id}"},
-                auth=(CREDENTIALS.username, CREDENTIALS.password))
-            rows: list[dict[str, Any]] = response.json()["result"]
-            return rows
-        base = f"{self.url}/sandbox/remedy"
-        token = httpx.post(f"{base}/api/jwt/login", data={
-            "username": CREDENTIALS.username, "password": CREDENTIALS.password}).text
-        response = httpx.get(f"{base}/api/arsys/v1/entry/CHG:Infrastructure Change",
-                             params={"q": f"'Vendor Ticket Number' = \"{correlation_id}\""},
-                             headers={"Authorization": f"AR-JWT {token}"})
-        return [entry["values"] for entry in response.json()["entries"]]
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +123,7 @@ def test_raising_composes_the_change_upstream_and_links_it_to_the_release(
     assert ["CHANGE_REQUEST", change["number"]] in [[link["kind"], link["externalKey"]]
                                                    for link in after["links"]]
     assert change["plannedStart"] == after["windowStart"]
-    [upstream] = upstreams.records(source, change["correlationId"])
+    [upstream] = upstreams.change_records(source, change["correlationId"])
     text = str(upstream)
     world_release = upstreams.world.release(key)
     items = [w.key for w in upstreams.world.work_items if w.release_key == key]
@@ -205,7 +175,7 @@ def test_window_and_risk_updates_reach_the_itsm_and_sync_reads_them_back(
     synced = gql.data("mutation($id: ID!) { syncChangeRequest(id: $id) { plannedStart risk } }",
                       {"id": change["id"]})["syncChangeRequest"]
     assert synced["plannedStart"].startswith(start.strftime("%Y-%m-%dT%H:%M"))
-    [upstream] = upstreams.records(source, change["correlationId"])
+    [upstream] = upstreams.change_records(source, change["correlationId"])
     assert start.strftime("%Y-%m-%d") in str(upstream)
     history = release(gql, key)["history"]
     assert {"action": "change.update", "reason": "Vendor asked for a day later",
@@ -241,7 +211,7 @@ def test_an_idempotency_key_returns_the_same_change_and_creates_one_record(
     again = raise_change(gql, key, source, key="cab-2026-12", ack=True)
     assert first["created"] is True and again["created"] is False
     assert again["changeRequest"]["number"] == first["changeRequest"]["number"]
-    assert len(upstreams.records(source, first["changeRequest"]["correlationId"])) == 1
+    assert len(upstreams.change_records(source, first["changeRequest"]["correlationId"])) == 1
 
 
 @pytest.mark.parametrize(("source", "path", "app_index"), [
@@ -259,7 +229,7 @@ def test_a_dropped_response_is_retried_without_a_duplicate(
         assert body["errors"][0]["extensions"]["code"].startswith("UPSTREAM_")
     retried = raise_change(gql, key, source, key="lost")
     correlation = retried["changeRequest"]["correlationId"]
-    assert len(upstreams.records(source, correlation)) == 1
+    assert len(upstreams.change_records(source, correlation)) == 1
     assert [c["number"] for c in release(gql, key)["changeRequests"]].count(
         retried["changeRequest"]["number"]) == 1
 
@@ -288,7 +258,7 @@ def test_a_crash_between_the_upstream_write_and_the_local_commit_is_healed_on_re
         again = raise_change(client, key, "servicenow", key="crash")
         assert again["created"] is False
         correlation = again["changeRequest"]["correlationId"]
-        assert len(upstreams.records("servicenow", correlation)) == 1
+        assert len(upstreams.change_records("servicenow", correlation)) == 1
         assert again["changeRequest"]["number"] in [c["number"] for c in
                                                     release(client, key)["changeRequests"]]
         client.close()

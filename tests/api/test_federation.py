@@ -10,21 +10,20 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 
 from api.app import create_app
 from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
-from connectors.sandbox.world import World, build_world
+from connectors.sandbox.world import build_world
 from tests.support.clock import FakeClock
 from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.server import serve_asgi
+from tests.support.upstreams import Upstreams
 
 KINDS = ("jira", "github", "servicenow", "remedy")
 APPS = 5  # releases of the first five applications go into Heatshield's database
@@ -43,28 +42,6 @@ query($n: Int!) {
     }
   }
 }"""
-
-
-@dataclass
-class Upstreams:
-    url: str
-    world: World
-
-    def calls(self, kind: str) -> int:
-        body = httpx.get(f"{self.url}/sandbox/{kind}/_sandbox/requests").json()
-        count: int = body["count"]
-        return count
-
-    def reset(self) -> None:
-        for kind in KINDS:
-            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/requests")
-
-    def fault(self, kind: str, **rule: Any) -> None:
-        httpx.post(f"{self.url}/sandbox/{kind}/_sandbox/faults", json=rule).raise_for_status()
-
-    def clear_faults(self) -> None:
-        for kind in KINDS:
-            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/faults")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,58 @@
+"""The sandboxes on a real socket, as tests drive them: faults, request counts, ITSM records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from api.demo import CREDENTIALS
+from connectors.sandbox.registry import default_registry
+from connectors.sandbox.world import World
+
+
+@dataclass
+class Upstreams:
+    """Every registered sandbox over one seeded world, mounted under `url`/sandbox/<kind>."""
+
+    url: str
+    world: World
+
+    @staticmethod
+    def kinds() -> list[str]:
+        return default_registry.kinds()
+
+    def fault(self, kind: str, **rule: Any) -> None:
+        httpx.post(f"{self.url}/sandbox/{kind}/_sandbox/faults", json=rule).raise_for_status()
+
+    def clear_faults(self) -> None:
+        for kind in self.kinds():
+            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/faults")
+
+    def calls(self, kind: str) -> int:
+        """Requests the sandbox has answered since the last `reset`."""
+        body = httpx.get(f"{self.url}/sandbox/{kind}/_sandbox/requests").json()
+        count: int = body["count"]
+        return count
+
+    def reset(self) -> None:
+        for kind in self.kinds():
+            httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/requests")
+
+    def change_records(self, kind: str, correlation_id: str) -> list[dict[str, Any]]:
+        """The change records the ITSM holds for a correlation id, read from its own API."""
+        if kind == "servicenow":
+            response = httpx.get(
+                f"{self.url}/sandbox/servicenow/api/now/table/change_request",
+                params={"sysparm_query": f"correlation_id={correlation_id}"},
+                auth=(CREDENTIALS.username, CREDENTIALS.password))
+            rows: list[dict[str, Any]] = response.json()["result"]
+            return rows
+        base = f"{self.url}/sandbox/remedy"
+        token = httpx.post(f"{base}/api/jwt/login", data={
+            "username": CREDENTIALS.username, "password": CREDENTIALS.password}).text
+        response = httpx.get(f"{base}/api/arsys/v1/entry/CHG:Infrastructure Change",
+                             params={"q": f"'Vendor Ticket Number' = \"{correlation_id}\""},
+                             headers={"Authorization": f"AR-JWT {token}"})
+        return [entry["values"] for entry in response.json()["entries"]]
