@@ -56,6 +56,6 @@ def test_the_demo_points_at_the_hub_only_the_webhooks_it_receives() -> None:
     targets = {kind: (app.state.kit.webhook_url, app.state.kit.webhook_secret)
                for kind, app in sandboxes.apps.items()}
     assert targets == {
-        "github": ("http://hub.example/webhooks/github/github", WEBHOOK_SECRET),
-        "jira": ("http://hub.example/webhooks/jira/jira", WEBHOOK_SECRET),
+        "github": ("http://hub.example/webhooks/github", WEBHOOK_SECRET),
+        "jira": ("http://hub.example/webhooks/jira", WEBHOOK_SECRET),
         "remedy": (None, None), "servicenow": (None, None)}
