@@ -26,7 +26,7 @@ from api.upstream_loaders import UpstreamLoaders
 from connectors.base import LinkRef
 from connectors.errors import ErrorCode
 from connectors.registry import build_connectors
-from tests.adversarial.conftest import KINDS, Hub, Upstreams, start_hub
+from tests.adversarial.conftest import Hub, Upstreams, start_hub
 from tests.support.databases import BACKENDS, fresh_database
 
 DEADLINE = 1.0  # the request deadline of the hub these tests build
@@ -40,6 +40,8 @@ query($key: String!) {
     changeRequests { number }
   }
 }"""
+
+KINDS = tuple(Upstreams.kinds())
 
 
 def post(hub: Hub, query: str, variables: dict[str, Any] | None = None,
