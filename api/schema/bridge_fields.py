@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 import strawberry
 
-from api.changes import blocker_rule, compose_config
 from api.domain.compose import ChangeOverrides, ComposedChange, compose_change, once_raised
 from api.domain.facts import BlackoutFacts, ReleaseFacts
 from api.domain.gates import GateResult as GateRule
@@ -23,6 +22,7 @@ from api.domain.notes import Audience, NotesFormat, Vocabulary, render_notes
 from api.errors import ServiceError, not_found
 from api.schema import federated
 from api.schema.context import Context, Info
+from api.services.changes import blocker_rule, compose_config
 from api.services.release_facts import StoredFacts, stored_facts
 from api.upstream_loaders import UpstreamLoaders
 from connectors import base as c

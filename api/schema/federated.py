@@ -14,7 +14,6 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from api.changes import blocker_rule
 from api.db import models as m
 from api.domain.readiness import ReadinessSummary, summarize
 from api.hub import Fetched
@@ -32,6 +31,7 @@ from api.schema.upstream import (
     change_request,
     work_item,
 )
+from api.services.changes import blocker_rule
 from connectors import base as c
 
 WORK_LINKS = frozenset({c.LinkKind.PLANNED_VERSION, c.LinkKind.MILESTONE,
