@@ -170,7 +170,9 @@ class AccessMutation:
                                               input.display_name)
         return User.from_row(row)
 
-    @strawberry.mutation(description="Change a user's role.", permission_classes=[IsAdmin])
+    @strawberry.mutation(description="Change a user's role. Needs a signed-in admin: an API "
+                                     "token cannot change roles.",
+                         permission_classes=[IsAdmin])
     async def set_user_role(self, info: Info, id: strawberry.ID,
                             role: Role) -> User:
         return User.from_row(await _access(info).set_role(_ref(id, "User"), role))
@@ -182,7 +184,7 @@ class AccessMutation:
         return User.from_row(await _access(info).set_disabled(_ref(id, "User"), disabled))
 
     @strawberry.mutation(description="Set a user's password; ends their sessions and revokes "
-                                     "their API tokens.",
+                                     "their API tokens. Needs a signed-in admin, not a token.",
                          permission_classes=[IsAdmin])
     async def reset_user_password(self, info: Info, id: strawberry.ID, password: str) -> User:
         return User.from_row(await _access(info).reset_password(_ref(id, "User"), password))

@@ -238,8 +238,7 @@ class AccessService(Service):
                           display_name: str = "") -> m.User:
         """A local user, from a signed-in admin session: a leaked admin token must not be
         able to make itself a lasting account."""
-        if self.principal.via != "session":
-            raise forbidden("users are created from a signed-in admin session, not a token")
+        self._from_session("users are created")
         _policy(password, self.security.password_min_length, "input.password")
         password_hash = await auth.hash_password_off_loop(password,
                                                           self.security.password_min_length)
@@ -248,7 +247,14 @@ class AccessService(Service):
                                      role=role, display_name=display_name.strip()[:200],
                                      actor=self.actor)
 
+    def _from_session(self, what: str) -> None:
+        """Account-changing acts (a new user, a role, a password) need a person signed in:
+        a leaked admin token must not mint accounts, promote one, or take one over."""
+        if self.principal.via != "session":
+            raise forbidden(f"{what} from a signed-in admin session, not a token")
+
     async def set_role(self, user: Ref, role: m.Role) -> m.User:
+        self._from_session("roles are changed")
         async with self.transaction() as session:
             row = await self._user(session, user)
             if role is not m.Role.ADMIN:
@@ -265,6 +271,7 @@ class AccessService(Service):
         return row
 
     async def reset_password(self, user: Ref, password: str) -> m.User:
+        self._from_session("passwords are reset")
         _policy(password, self.security.password_min_length, "password")
         password_hash = await auth.hash_password_off_loop(password,
                                                           self.security.password_min_length)

@@ -308,6 +308,31 @@ def test_an_admin_token_cannot_create_users(hub: Hub) -> None:
     assert query_db(hub, f"SELECT count(*) FROM users WHERE username = '{name}'") == [(0,)]
 
 
+def test_an_admin_token_cannot_promote_a_user_or_take_over_an_account(hub: Hub) -> None:
+    viewer = hub.username(Role.VIEWER)
+    [(user_pk, password_hash, role)] = query_db(
+        hub, f"SELECT id, password_hash, role FROM users WHERE username = '{viewer}'")
+    user_id = to_global_id("User", user_pk)
+    token = hub.client(Role.ADMIN)
+    promote = token.error("mutation($id: ID!) { setUserRole(id: $id, role: ADMIN) { role } }",
+                          {"id": user_id})
+    take_over = token.error("mutation($id: ID!, $p: String!) { resetUserPassword(id: $id, "
+                            "password: $p) { username } }",
+                            {"id": user_id, "p": "an attacker's long password"})
+    assert promote["extensions"]["code"] == take_over["extensions"]["code"] == "FORBIDDEN"
+    assert query_db(hub, f"SELECT id, password_hash, role FROM users WHERE id = {user_pk}") \
+        == [(user_pk, password_hash, role)]
+    # A person signed in as admin still can.
+    session = hub.login(Role.ADMIN)
+    answer = session.post("/graphql", json={
+        "query": "mutation($id: ID!) { setUserRole(id: $id, role: RELEASE_MANAGER) { role } }",
+        "variables": {"id": user_id}}).json()
+    assert answer["data"]["setUserRole"]["role"] == "RELEASE_MANAGER"
+    session.post("/graphql", json={
+        "query": "mutation($id: ID!) { setUserRole(id: $id, role: VIEWER) { role } }",
+        "variables": {"id": user_id}})
+
+
 # --- (f) webhooks -----------------------------------------------------------------------------
 
 def signed(hub: Hub, kind: str, body: bytes, delivery: str, event: str) -> httpx.Request:
