@@ -8,7 +8,6 @@ lets a browser do, and whether a storm of logins stalls anyone else.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -22,13 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from api.db.engine import create_engine
 from api.db.models import Role
 from api.demo import WEBHOOK_SECRET
 from api.schema.ids import to_global_id
 from tests.adversarial.conftest import PASSWORD, Hub, Upstreams, start_hub
+from tests.support import databases
 from tests.support.databases import BACKENDS, fresh_database
 
 TRUSTED_PROXY = {"server": {"forwarded_allow_ips": ["127.0.0.1"]}}
@@ -42,27 +40,11 @@ CREATE_USER = """mutation($name: String!, $password: String!) {
 # --- helpers ---------------------------------------------------------------------------------
 
 def query_db(hub: Hub, sql: str) -> list[tuple[Any, ...]]:
-    """Read the hub's database directly, as someone with a copy of it would."""
-    async def run() -> list[tuple[Any, ...]]:
-        engine = create_engine(hub.database_url)
-        try:
-            async with engine.connect() as connection:
-                return [tuple(r) for r in (await connection.execute(text(sql))).all()]
-        finally:
-            await engine.dispose()
-    return asyncio.run(run())
+    return databases.query_db(hub.database_url, sql)
 
 
 def execute_db(hub: Hub, sql: str) -> None:
-    """Change the database behind the hub's back (e.g. to age a session)."""
-    async def run() -> None:
-        engine = create_engine(hub.database_url)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(text(sql))
-        finally:
-            await engine.dispose()
-    asyncio.run(run())
+    databases.execute_db(hub.database_url, sql)
 
 
 def login(hub: Hub, username: str, password: str, address: str | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,13 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from api.app import create_app
 from api.db import models as m
-from api.db.engine import create_engine
 from api.settings import load_settings
-from tests.support.databases import BACKENDS, fresh_database
+from tests.support.databases import BACKENDS, execute_db, fresh_database, query_db
 from tests.support.graphql import GraphQLClient, add_principal, new_secret, principal_step
 from tests.support.server import serve_asgi
 
@@ -95,25 +92,11 @@ class Guarded:
 
     def query_db(self, sql: str) -> list[tuple[Any, ...]]:
         """Read Heatshield's database directly, as an attacker with a copy of it would."""
-        async def run() -> list[tuple[Any, ...]]:
-            engine = create_engine(self.database_url)
-            try:
-                async with engine.connect() as connection:
-                    return [tuple(r) for r in (await connection.execute(text(sql))).all()]
-            finally:
-                await engine.dispose()
-        return asyncio.run(run())
+        return query_db(self.database_url, sql)
 
     def execute_db(self, sql: str) -> None:
         """Change the database behind the server's back (e.g. to age a session)."""
-        async def run() -> None:
-            engine = create_engine(self.database_url)
-            try:
-                async with engine.begin() as connection:
-                    await connection.execute(text(sql))
-            finally:
-                await engine.dispose()
-        asyncio.run(run())
+        execute_db(self.database_url, sql)
 
 
 @contextmanager

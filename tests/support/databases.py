@@ -12,9 +12,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
+
+from api.db.engine import create_engine
 
 POSTGRES_ENV = "HEATSHIELD_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -52,3 +55,27 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def query_db(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Read a hub's database directly, as someone with a copy of it would."""
+    async def run() -> list[tuple[Any, ...]]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                return [tuple(r) for r in (await connection.execute(text(sql))).all()]
+        finally:
+            await engine.dispose()
+    return asyncio.run(run())
+
+
+def execute_db(database_url: str, sql: str) -> None:
+    """Change a hub's database behind its back (e.g. to age a session)."""
+    async def run() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(sql))
+        finally:
+            await engine.dispose()
+    asyncio.run(run())
