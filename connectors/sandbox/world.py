@@ -10,12 +10,33 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-# A fixed "now" keeps the world identical across runs and machines; sandboxes
-# may shift it with `World.now` when a test needs a live clock.
+# A fixed "now" keeps the world identical across runs and machines; the demo
+# moves it to the day it starts (`build_world(epoch=...)`).
 EPOCH = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+class WorldClock:
+    """The one clock every sandbox of a world stamps its writes with.
+
+    World time starts at the world's epoch and advances with wall time, so a
+    record written now sorts after every seeded record, and JIRA, GitHub,
+    ServiceNow and Remedy agree on when something happened.
+    """
+
+    __slots__ = ("_started", "_wall", "epoch")
+
+    def __init__(self, epoch: datetime, wall: Callable[[], float] = time.monotonic) -> None:
+        self.epoch = epoch
+        self._wall = wall
+        self._started = wall()
+
+    def now(self) -> datetime:
+        return self.epoch + timedelta(seconds=self._wall() - self._started)
 
 APP_CATALOGUE: list[tuple[str, str, str]] = [
     # key, name, repository name
@@ -262,6 +283,11 @@ class World:
     change_requests: list[ChangeRequest]
     org: str = "acme-retail"
     company: str = "Acme Retail"
+    #: World time for writes; `now` stays the fixed moment the world was seeded at.
+    clock: WorldClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock = WorldClock(self.now)
 
     def app(self, key: str) -> Application:
         return next(a for a in self.applications if a.key == key)
@@ -306,12 +332,18 @@ def _people(rng: random.Random, count: int) -> list[Person]:
     return people
 
 
-def build_world(seed: int = 7, scale: int = 1) -> World:
-    """Make the demo world; `scale` multiplies releases and items for benchmarks."""
+def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) -> World:
+    """Make the demo world; `scale` multiplies releases and items for benchmarks.
+
+    Every date is relative to `epoch` (default `EPOCH`), so a world seeded on
+    another day has the same shape, shifted.
+    """
     if scale < 1:
         raise ValueError("scale must be at least 1")
+    if epoch is not None and epoch.tzinfo is None:
+        raise ValueError("epoch must carry a time zone")
     rng = random.Random(seed)
-    now = EPOCH
+    now = (epoch or EPOCH).astimezone(UTC)
     people = _people(rng, 16 + 4 * (scale - 1))
 
     applications: list[Application] = []

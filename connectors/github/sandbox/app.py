@@ -478,7 +478,7 @@ class GitHubSandbox:
         pull = self._pull(app, request.path_params["number"])
         if pull.state != "open":
             raise GitHubError(405, "Pull Request is not mergeable")
-        now = self.data.world.now
+        now = self.data.world.clock.now()
         pull.state, pull.merged_at, pull.closed_at, pull.updated = "closed", now, now, now
         pull.merge_commit_sha = hashlib.sha1(f"{app.key}/merge/{pull.number}".encode()).hexdigest()
         base = self.base(request)
@@ -609,7 +609,7 @@ class GitHubSandbox:
         if any(r.tag_name == tag_name for r in self.data.app_releases(app)):
             raise invalid("Release", "tag_name", "already_exists")
         draft = bool(body.get("draft", False))
-        now = self.data.world.now
+        now = self.data.world.clock.now()
         item = GitHubRelease(
             id=self.data.new_id(), app_key=app.key, release_key="", tag_name=tag_name,
             name=str(body.get("name") or tag_name), body=str(body.get("body") or ""),
@@ -674,7 +674,7 @@ class GitHubSandbox:
         item = Deployment(
             id=self.data.new_id(), app_key=app.key, release_key=release.key if release else None,
             sha=sha, ref=ref, environment=environment, creator=app.lead,
-            created=self.data.world.now, statuses=[])
+            created=self.data.world.clock.now(), statuses=[])
         self.data.deployments.append(item)
         extras: Json = {"payload": body.get("payload", {})}
         for key in ("description", "task"):
@@ -720,7 +720,7 @@ class GitHubSandbox:
                           "description is too long (maximum is 140 characters)")
         previous = item.statuses[-1].created if item.statuses else item.created
         status = DeploymentStatus(self.data.new_id(), state, description,
-                                  max(self.data.world.now, previous + timedelta(seconds=1)))
+                                  max(self.data.world.clock.now(), previous + timedelta(seconds=1)))
         item.statuses.append(status)
         base = self.base(request)
         rendered = render.deployment_status(base, app, item, status)

@@ -398,7 +398,7 @@ class JiraSite:
                             event_type: str) -> None:
         """Stamp the change on the issue and tell the webhook receiver about it."""
         actor = self.world.person_by_email(self.credentials.username) or issue.reporter
-        now = datetime.now(UTC)
+        now = self.world.clock.now()
         issue.updated = now
         entry = (self.next_history_id, now, actor, changes)
         self.next_history_id += 1

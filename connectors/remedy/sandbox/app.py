@@ -224,13 +224,13 @@ class RemedySandbox:
             values = self._entry(request, form)
             changes = _typed_values(form, await _body_values(request))
             if form.name == CHANGE_FORM:
-                _apply_process_flow(values, changes)
+                _apply_process_flow(values, changes, self.world.clock.now())
         except ARError as exc:
             return exc.response()
         changes.pop("Request ID", None)
         values.update(changes)
         values["Last Modified By"] = self._user(request)
-        values["Last Modified Date"] = ar_date(datetime.now(UTC))
+        values["Last Modified Date"] = ar_date(self.world.clock.now())
         return Response(status_code=204)
 
     async def delete_entry(self, request: Request) -> Response:
@@ -277,7 +277,7 @@ class RemedySandbox:
         """Submit an entry; the interface forms run the workflow that creates the record."""
         if not form.writable:
             raise ARError(HTTP_WORKFLOW, 0, "The sandbox serves this form read-only", form.name)
-        now = ar_date(datetime.now(UTC))
+        now = ar_date(self.world.clock.now())
         user = self._user(request)
         core: dict[str, object] = {"Submitter": user, "Submit Date": now,
                                    "Last Modified By": user, "Last Modified Date": now}
@@ -475,7 +475,8 @@ def _require_action(values: Mapping[str, object]) -> None:
         raise ARError(HTTP_WORKFLOW, *REQUIRED_BLANK, appended="z1D_Action")
 
 
-def _apply_process_flow(current: dict[str, object], changes: dict[str, object]) -> None:
+def _apply_process_flow(current: dict[str, object], changes: dict[str, object],
+                        at: datetime) -> None:
     """Refuse status jumps the process flow does not allow; remember where Pending came from."""
     target = changes.get("Change Request Status")
     status = str(current["Change Request Status"])
@@ -493,7 +494,7 @@ def _apply_process_flow(current: dict[str, object], changes: dict[str, object]) 
         changes.setdefault("Status Reason", None)
     elif "Status Reason" not in changes:
         changes["Status Reason"] = None
-    now = ar_date(datetime.now(UTC))
+    now = ar_date(at)
     if target == "Implementation In Progress":
         changes.setdefault("Actual Start Date", now)
     if target == "Completed":

@@ -233,7 +233,6 @@ class Instance:
     def __init__(self, world: World, credentials: Credentials, tasks_per_change: int) -> None:
         self.world = world
         self.credentials = credentials
-        self.started = time.monotonic()
         self.tables: dict[str, dict[str, Record]] = {name: {} for name in TABLES}
         self.tokens: set[str] = {credentials.token}
         self.refresh_tokens: set[str] = set()
@@ -244,7 +243,7 @@ class Instance:
 
     def now(self) -> str:
         """World time moving at wall-clock speed, so updates sort after seeded data."""
-        return stamp(self.world.now + timedelta(seconds=time.monotonic() - self.started))
+        return stamp(self.world.clock.now())
 
     def _put(self, table: str, sys_id: str, values: dict[str, str], created: str,
              updated: str, by: str = "system") -> Record:

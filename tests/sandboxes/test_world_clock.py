@@ -1,0 +1,40 @@
+"""One clock per world: every sandbox stamps writes in the same world time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.sandbox.world import EPOCH, WorldClock, build_world
+
+
+def test_world_time_starts_at_the_epoch_and_advances_with_wall_time() -> None:
+    wall = [100.0]
+    clock = WorldClock(EPOCH, wall=lambda: wall[0])
+    assert clock.now() == EPOCH
+    wall[0] += 90.5
+    assert clock.now() == EPOCH + timedelta(seconds=90.5)
+
+
+def test_a_world_built_on_another_day_has_the_same_shape_shifted() -> None:
+    later = EPOCH + timedelta(days=40)
+    base, moved = build_world(seed=3), build_world(seed=3, epoch=later)
+    assert moved.now == later and moved.clock.epoch == later
+    assert len(moved.releases) == len(base.releases)
+    assert len(moved.work_items) == len(base.work_items)
+    # Release keys and windows follow calendar months, so they move by about a month.
+    assert moved.releases[0].key != base.releases[0].key
+    assert all(abs((m.window_start - later) - (b.window_start - EPOCH)) <= timedelta(days=31)
+               for b, m in zip(base.releases, moved.releases, strict=True))
+
+
+def test_an_epoch_without_a_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        build_world(epoch=datetime(2026, 12, 2, 9, 0))
+
+
+def test_the_world_clock_is_never_behind_the_seeded_data() -> None:
+    world = build_world()
+    assert world.clock.now() >= world.now
+    assert world.clock.now() < datetime.now(UTC) + timedelta(days=3650)
