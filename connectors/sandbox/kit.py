@@ -19,8 +19,9 @@ import logging
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,21 +66,30 @@ class LoggedRequest:
     fault: str | None = None
 
 
-@dataclass
+#: The newest calls a sandbox keeps; a demo that runs for days must not grow without bound.
+REQUEST_LOG_LIMIT = 5_000
+
+
 class RequestLog:
-    """Calls served, so tests and benchmarks can assert how many the hub made."""
+    """Calls served, so tests and benchmarks can assert how many the hub made.
 
-    entries: list[LoggedRequest] = field(default_factory=list)
+    `count` counts every call since the last reset; `entries` keeps only the
+    newest `limit` of them, so a long-running demo holds a bounded log.
+    """
 
-    @property
-    def count(self) -> int:
-        return len(self.entries)
+    __slots__ = ("count", "entries")
+
+    def __init__(self, limit: int = REQUEST_LOG_LIMIT) -> None:
+        self.entries: deque[LoggedRequest] = deque(maxlen=limit)
+        self.count = 0
 
     def add(self, entry: LoggedRequest) -> None:
         self.entries.append(entry)
+        self.count += 1
 
     def reset(self) -> None:
         self.entries.clear()
+        self.count = 0
 
 
 @dataclass
@@ -281,8 +291,9 @@ class SandboxKit:
         return [rule for rule in self.faults if rule.matches(path, method)]
 
     async def _get_requests(self, request: Request) -> Response:
-        return JSONResponse({"count": self.request_log.count,
-                             "requests": [asdict(e) for e in self.request_log.entries]})
+        log = self.request_log
+        return JSONResponse({"count": log.count, "kept": len(log.entries),
+                             "requests": [asdict(e) for e in log.entries]})
 
     async def _reset_requests(self, request: Request) -> Response:
         self.request_log.reset()

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
-from connectors.sandbox.kit import SandboxKit, mount_base_url
+from connectors.sandbox.kit import LoggedRequest, RequestLog, SandboxKit, mount_base_url
 from tests.support.server import serve_asgi
 
 SECRET = "tiny-secret"
@@ -111,6 +111,15 @@ def test_resetting_the_request_log_starts_the_count_again(client: httpx.Client) 
     client.get("/items")
 
     assert client.get("/_sandbox/requests").json()["count"] == 1
+
+
+def test_the_request_log_keeps_the_newest_calls_but_counts_them_all() -> None:
+    log = RequestLog(limit=3)
+    for n in range(5):
+        log.add(LoggedRequest("GET", f"/items/{n}", "", 200, 0.1, "2026-11-02T09:00:00.000Z"))
+
+    assert log.count == 5
+    assert [e.path for e in log.entries] == ["/items/2", "/items/3", "/items/4"]
 
 
 def test_unknown_paths_answer_in_the_vendor_error_shape(client: httpx.Client) -> None:
