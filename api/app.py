@@ -10,17 +10,21 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.auth import Authenticator
 from api.cache import UpstreamCache
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
+from api.events import LocalBus, PostgresRelay, asyncpg_dsn, is_postgres
+from api.events import install as install_events
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.request_log import RequestLog
@@ -65,7 +69,14 @@ def create_app(settings: Settings, *, migrate: bool = True,
     engine = create_engine(database.url, echo=database.echo, pool_size=database.pool_size,
                            max_overflow=database.max_overflow,
                            pool_timeout=database.pool_timeout_seconds)
-    sessions = session_factory(engine)
+    # This app's sessions tell its bus (and, on PostgreSQL, every replica's) what they wrote.
+    bus = LocalBus(per_owner=settings.events.subscriptions_per_caller,
+                   queue_size=settings.events.subscriber_queue)
+    postgres = is_postgres(database.url)
+    session_class: type[Session] = type("HubSession", (Session,), {})
+    install_events(session_class, bus, postgres=postgres)
+    sessions = session_factory(engine, session_class)
+    relay = PostgresRelay(asyncpg_dsn(database.url), bus) if postgres else None
     schema = build_schema(settings.limits, introspection=settings.introspection)
     key = settings.security.secret_key
     # Without a configured key, sessions last as long as this process (development only).
@@ -82,14 +93,18 @@ def create_app(settings: Settings, *, migrate: bool = True,
 
     def make_context(request: Any, response: Any) -> Context:
         return Context(settings=settings, sessions=sessions, hub=hub, request=request,
-                       response=response, principal=principal_of(request.scope))
+                       response=response, principal=principal_of(request.scope), bus=bus,
+                       still_allowed=authenticator.still_allowed)
 
-    graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql")
+    graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql",
+                                subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await upgrade(engine)
+        if relay is not None:
+            await relay.start()
         for step in startup:
             await step(sessions)
         # Change requests a crash left half-raised are found upstream, never raised again.
@@ -97,6 +112,8 @@ def create_app(settings: Settings, *, migrate: bool = True,
         try:
             yield
         finally:
+            if relay is not None:
+                await relay.stop()
             await hub.aclose()
             await engine.dispose()
 
@@ -117,6 +134,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             *auth_routes(settings, authenticator),
             *webhook_routes(settings, sessions, hub, environ),
             *mounts,
@@ -138,5 +156,6 @@ def create_app(settings: Settings, *, migrate: bool = True,
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.hub = hub
+    app.state.bus = bus
     app.state.authenticator = authenticator
     return app

@@ -253,6 +253,26 @@ class Authenticator:
                              role=role, via="token", user_id=token.user_id,
                              token_id=token.id, token_name=token.name)
 
+    async def still_allowed(self, principal: Principal) -> bool:
+        """Whether a principal found earlier still holds: its session open, its token not
+        revoked or expired, its user not disabled. Long-lived connections ask this."""
+        moment = now()
+        async with self.sessions() as session:
+            user = (await session.get(m.User, principal.user_id)
+                    if principal.user_id is not None else None)
+            if principal.user_id is not None and (user is None or user.disabled):
+                return False
+            if principal.via == "session":
+                row = (await session.get(m.LoginSession, principal.session_id)
+                       if principal.session_id is not None else None)
+                idle = timedelta(minutes=self.settings.session_idle_minutes)
+                return row is not None and row.ended_at is None and row.expires_at > moment \
+                    and row.last_seen_at + idle > moment
+            token = (await session.get(m.ApiToken, principal.token_id)
+                     if principal.token_id is not None else None)
+            return token is not None and token.revoked_at is None and (
+                token.expires_at is None or token.expires_at > moment)
+
     async def from_cookie(self, value: str) -> tuple[Principal | None, SessionCookie | None]:
         """The session's principal, and a new cookie when the session was rotated.
 

@@ -179,6 +179,15 @@ class SecurityMiddleware:
                 await self._refuse(scope, receive, send, refusal(403, "CSRF_REFUSED", reason))
                 return
 
+        if scope["type"] == "websocket" and principal is not None \
+                and principal.via == "session":
+            # Browsers send cookies on cross-site WebSocket handshakes; only our pages may.
+            reason = self._foreign_origin(scope, headers)
+            if reason:
+                log.warning("refused a cross-site WebSocket to %s: %s", path, reason)
+                await self._refuse(scope, receive, send, refusal(403, "CSRF_REFUSED", reason))
+                return
+
         key = _rate_key(principal, scope, path)
         if key is not None:
             limiter = self.login_limiter if principal is None else self.limiter
@@ -205,10 +214,15 @@ class SecurityMiddleware:
         """Why a cookie-authenticated write looks forged ('' when it does not)."""
         if headers.content_type not in _JSON_TYPES:
             return "cookie-authenticated writes must send Content-Type: application/json"
+        return self._foreign_origin(scope, headers)
+
+    def _foreign_origin(self, scope: Scope, headers: _Headers) -> str:
+        """Why the request's Origin is not ours or an allowed one ('' when it is)."""
         origin = origin_of(headers.origin) if headers.origin else origin_of(headers.referer)
         if not origin:
             return "cookie-authenticated writes must send an Origin header"
-        scheme = scope.get("scheme", "http")
+        scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"),
+                                                    scope.get("scheme", "http"))
         own = f"{scheme}://{headers.host}".lower() if headers.host else ""
         if origin != own and origin not in self.origins:
             return "the request's Origin is not allowed"

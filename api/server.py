@@ -103,7 +103,9 @@ def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
         http=bounded_protocol(server.header_timeout_seconds),
         timeout_keep_alive=server.keep_alive_seconds,
         limit_concurrency=server.max_connections,
-        h11_max_incomplete_event_size=server.max_header_bytes)
+        h11_max_incomplete_event_size=server.max_header_bytes,
+        # Subscriptions send small messages; a megabyte frame is already hostile.
+        ws="websockets-sansio", ws_max_size=1_048_576)
 
 
 class BodyTimeout(Exception):

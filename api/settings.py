@@ -207,6 +207,17 @@ class ChangeSettings(_Section):
     claim_wait_seconds: float = Field(default=5.0, ge=0)
 
 
+class EventSettings(_Section):
+    """Live updates: GraphQL subscriptions and the events behind them."""
+
+    # Live subscriptions one caller may hold at once, in one process.
+    subscriptions_per_caller: int = Field(default=20, ge=1, le=1000)
+    # Events a slow subscriber may fall behind before the oldest are dropped.
+    subscriber_queue: int = Field(default=100, ge=1, le=10_000)
+    # How often a subscription checks that its caller's session or token still holds.
+    recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
 class VocabularySettings(_Section):
     """Words an organisation uses for Heatshield's terms, in release notes."""
 
@@ -227,6 +238,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     federation: FederationSettings = FederationSettings()
     changes: ChangeSettings = ChangeSettings()
+    events: EventSettings = EventSettings()
     vocabulary: VocabularySettings = VocabularySettings()
     security: SecuritySettings = SecuritySettings()
     connectors: list[ConnectorConfig] = []

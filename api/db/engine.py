@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+from sqlalchemy.orm import Session
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -44,5 +45,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_over
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, session_class: type[Session] = Session
+                    ) -> async_sessionmaker[AsyncSession]:
+    """`session_class` lets one app listen to its own sessions' events (api.events)."""
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)

@@ -20,6 +20,7 @@ from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
 from api.schema.query import Query as ReleaseQuery
 from api.schema.scalars import SCALARS
+from api.schema.subscriptions import Subscription
 from api.schema.upstream import GRAPH_TYPES
 from api.settings import LimitSettings
 
@@ -68,6 +69,7 @@ def build_schema(limits: LimitSettings | None = None, *,
     schema = HeatshieldSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         types=[t for shape in GRAPH_TYPES.values() for t in shape],
         config=StrawberryConfig(sort_schema=False, batching_config=batching,

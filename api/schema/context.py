@@ -12,6 +12,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
+from api.events import LocalBus
 from api.hub import Hub
 from api.loaders import Loaders
 from api.permissions import Principal
@@ -35,13 +36,23 @@ class Context:
     partial_errors: list[GraphQLError] = field(default_factory=list)
     # Request-scoped loaders of derived facts (a release's live facts, its work), by name.
     scoped: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    # Committed writes, for subscriptions; and who may still hear them.
+    bus: LocalBus | None = None
+    still_allowed: Callable[[Principal], Awaitable[bool]] | None = None
 
     def __post_init__(self) -> None:
         if self.principal is not None:
             self.actor = self.principal.actor
+        self.renew()
+
+    def renew(self) -> None:
+        """Fresh loaders and a fresh upstream deadline: a subscription's connection
+        lives for hours, and each event it answers is a request of its own."""
         self.loaders = Loaders(self.sessions)
         # The request's deadline for upstream data starts with the request.
         self.upstream = UpstreamLoaders(self.hub, self.hub.deadline())
+        self.scoped.clear()
+        self.partial_errors.clear()
 
     def scoped_loader(self, name: str, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
                       ) -> DataLoader[Any, Any]:
