@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -27,6 +29,7 @@ from api.events import LocalBus, PostgresRelay, asyncpg_dsn, is_postgres
 from api.events import install as install_events
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
+from api.inbox import Inbox
 from api.request_log import RequestLog
 from api.schema import build_schema
 from api.schema.context import Context
@@ -41,7 +44,7 @@ from api.server import BodyDeadline
 from api.services.changes import ChangeService
 from api.settings import Settings
 from api.spa import spa_routes
-from api.webhooks import webhook_routes
+from api.webhooks import event_applier, webhook_routes
 from connectors.http import install_log_redaction
 from connectors.registry import build_connectors
 
@@ -91,6 +94,10 @@ def create_app(settings: Settings, *, migrate: bool = True,
               deadline_seconds=federation.request_deadline_seconds,
               max_background=federation.max_background_fetches)
 
+    # Upstream events are stored before they are applied; this loop applies what the
+    # webhook routes could not at once (and what a crash or a restart left behind).
+    inbox = Inbox(sessions, event_applier(settings, sessions, hub, environ))
+
     def make_context(request: Any, response: Any) -> Context:
         return Context(settings=settings, sessions=sessions, hub=hub, request=request,
                        response=response, principal=principal_of(request.scope), bus=bus,
@@ -105,6 +112,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             await upgrade(engine)
         if relay is not None:
             await relay.start()
+        inbox_loop = asyncio.create_task(inbox.run(), name="heatshield-inbox")
         for step in startup:
             await step(sessions)
         # Change requests a crash left half-raised are found upstream, never raised again.
@@ -112,6 +120,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
         try:
             yield
         finally:
+            inbox_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await inbox_loop
             if relay is not None:
                 await relay.stop()
             await hub.aclose()
@@ -136,7 +147,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *auth_routes(settings, authenticator),
-            *webhook_routes(settings, sessions, hub, environ),
+            *webhook_routes(settings, sessions, hub, inbox, environ),
             *mounts,
             *spa_routes(),
         ],
@@ -157,5 +168,6 @@ def create_app(settings: Settings, *, migrate: bool = True,
     app.state.sessions = sessions
     app.state.hub = hub
     app.state.bus = bus
+    app.state.inbox = inbox
     app.state.authenticator = authenticator
     return app

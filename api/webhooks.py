@@ -12,13 +12,17 @@ every kind, in this order:
 2. the kind verifies the signature (and a signed timestamp where its vendor
    sends one) in constant time, before anything is parsed for effect;
 3. the kind parses the body into a neutral event;
-4. the delivery id and a digest of the signed body are claimed in the database,
-   so a replay (under its own or a fresh delivery id, or at a second replica)
-   does nothing;
-5. the event goes to its service: a production `DeploymentEvent` to
-   `DeploymentService` (changes and releases move; an ITSM that refuses is
-   recorded and answered 202, since a redelivery would only be refused again),
-   `WorkChanged` clears the federation cache so the next read is fresh.
+4. the event is stored in the inbox (api/inbox.py) under its delivery id and a
+   digest of the signed body, so a replay (under its own or a fresh delivery
+   id, or at a second replica) does nothing, and a crash from here on loses
+   nothing;
+5. the inbox applies it, at once when it can: a production `DeploymentEvent`
+   goes to `DeploymentService` (changes and releases move; an ITSM that refuses
+   is recorded and answered 202, since a redelivery would only be refused
+   again), `WorkChanged` clears the federation cache so the next read is fresh,
+   `ChangeChanged` does too and tells subscribers of the change's releases.
+   When it cannot (the ITSM is unreachable, an older event of the same record
+   is pending), the answer is 202 `queued` and the inbox applies it later.
 
 `POST /webhooks/{kind}/{source}`, the older per-kind address, is the same route
 after checking that `source` is of `kind`.
@@ -34,22 +38,21 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from pydantic import SecretStr
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.db import models as m
 from api.domain.deployments import concerns_production
 from api.hub import Hub
+from api.inbox import Applied, Apply, Inbox
 from api.security import refusal
 from api.services.deployments import DeploymentService, Outcome
+from api.services.upstream_events import change_moved_upstream
 from api.settings import Settings
 from connectors.config import ConnectorConfig
-from connectors.errors import UpstreamError
 from connectors.webhooks import (
+    ChangeChanged,
     DeploymentEvent,
     Ignored,
     Ping,
@@ -103,30 +106,6 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-async def _claim(sessions: async_sessionmaker[AsyncSession], source: str, delivery: str,
-                 event: str, digest: str) -> bool:
-    """Record the delivery id and body digest; False when either was seen before.
-
-    The delivery id is chosen by whoever sends the request, so it alone cannot
-    tell a replay; the signed body can (both are unique per source).
-    """
-    try:
-        async with sessions() as session, session.begin():
-            session.add(m.WebhookDelivery(source=source, delivery_id=delivery, event=event,
-                                          digest=digest))
-    except IntegrityError:
-        return False
-    return True
-
-
-async def _release_claim(sessions: async_sessionmaker[AsyncSession], source: str,
-                         delivery: str) -> None:
-    """Forget a delivery that could not be applied, so the sender's redelivery is taken."""
-    async with sessions() as session, session.begin():
-        await session.execute(delete(m.WebhookDelivery).where(
-            m.WebhookDelivery.source == source, m.WebhookDelivery.delivery_id == delivery))
-
-
 async def _body_within(request: Request, limit: int) -> bytes | None:
     """The body, or None when it is (or is declared) larger than `limit` bytes."""
     declared = request.headers.get("content-length", "")
@@ -140,14 +119,46 @@ async def _body_within(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def _answer(outcome: Outcome) -> Response:
+def _answer(outcome: Outcome) -> Applied:
     body = {"status": "processed", "releases": outcome.releases, "changes": outcome.changes,
             "refused": outcome.refused}
-    return JSONResponse(body, status_code=202 if outcome.refused else 200)
+    return (202 if outcome.refused else 200), body
+
+
+def event_applier(settings: Settings, sessions: async_sessionmaker[AsyncSession], hub: Hub,
+                  environ: Mapping[str, str] | None = None) -> Apply:
+    """What the inbox calls to apply a stored event of a connector instance."""
+    configured = endpoints(hub, settings.connectors, environ)
+
+    async def apply(source: str, event: WebhookEvent) -> Applied:
+        match event:
+            case Ping():
+                return 200, {"status": "pong"}
+            case Ignored(reason=reason):
+                return 200, {"status": "ignored", "reason": reason}
+            case WorkChanged():
+                hub.cache.clear()  # simple and safe: the next read of any source is fresh
+                return 204, {}
+            case ChangeChanged():
+                releases = await change_moved_upstream(sessions, hub, source, event)
+                return 200, {"status": "processed", "releases": releases,
+                             "changes": [event.number], "refused": []}
+            case DeploymentEvent():
+                endpoint = configured.get(source)
+                production = endpoint.production_environment if endpoint else "production"
+                if not concerns_production(event, production):
+                    return 200, {"status": "ignored",
+                                 "reason": f"environment {event.environment!r}"}
+                service = DeploymentService(sessions, hub, settings, source)
+                return _answer(await service.apply(event))
+            case _:
+                assert_never(event)
+
+    return apply
 
 
 def webhook_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession], hub: Hub,
-                   environ: Mapping[str, str] | None = None,
+                   inbox: Inbox, environ: Mapping[str, str] | None = None,
                    now: Callable[[], float] = time.time) -> list[BaseRoute]:
     """POST /webhooks/{source}, and the older POST /webhooks/{kind}/{source}; `now` is
     the clock signed timestamps are checked against (epoch seconds)."""
@@ -181,33 +192,14 @@ def webhook_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession
             status, code = _REFUSALS[refused.reason]
             return refusal(status, code, refused.message)
         event_type = receiver.event_type(headers, body)[:80]
-        if not await _claim(sessions, source, delivery, event_type, body_digest(body)):
+        row_id = await inbox.accept(source, delivery, event_type, body_digest(body), event)
+        if row_id is None:
             return JSONResponse({"status": "duplicate"})
-        try:
-            return await _apply(endpoint, event)
-        except UpstreamError as error:
-            # The ITSM could not be reached: let the sender's redelivery try again.
-            await _release_claim(sessions, source, delivery)
-            log.warning("webhook %s from %s not applied: %s", delivery, source, error.message)
-            return refusal(503, error.code.value, f"{error.source}: {error.message}")
-
-    async def _apply(endpoint: Endpoint, event: WebhookEvent) -> Response:
-        match event:
-            case Ping():
-                return JSONResponse({"status": "pong"})
-            case Ignored(reason=reason):
-                return JSONResponse({"status": "ignored", "reason": reason})
-            case WorkChanged():
-                hub.cache.clear()  # simple and safe: the next read of any source is fresh
-                return Response(status_code=204)
-            case DeploymentEvent():
-                if not concerns_production(event, endpoint.production_environment):
-                    return JSONResponse({"status": "ignored",
-                                         "reason": f"environment {event.environment!r}"})
-                service = DeploymentService(sessions, hub, settings, endpoint.config.name)
-                return _answer(await service.apply(event))
-            case _:
-                assert_never(event)
+        applied = await inbox.process(row_id, held=True)
+        if applied is None:  # stored; the inbox applies it once it can
+            return JSONResponse({"status": "queued"}, status_code=202)
+        status, answer = applied
+        return Response(status_code=204) if status == 204 else JSONResponse(answer, status)
 
     async def generic(request: Request) -> Response:
         return await receive(request, request.path_params["source"], None)

@@ -25,6 +25,7 @@ from connectors.records import DeploymentState
 
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
+    "ChangeChanged",
     "DeploymentEvent",
     "Ignored",
     "Ping",
@@ -88,6 +89,19 @@ class WorkChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeChanged:
+    """A change request moved in its ITSM (state, approval, window): cached reads are stale.
+
+    `state` and `approval` are the ITSM's own words, for the record; the hub
+    reads the change afresh rather than trusting a pushed copy.
+    """
+
+    number: str
+    state: str = ""
+    approval: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     """The sender checks the endpoint is there; nothing to do."""
 
@@ -99,7 +113,7 @@ class Ignored:
     reason: str = field(default="")
 
 
-WebhookEvent = DeploymentEvent | WorkChanged | Ping | Ignored
+WebhookEvent = DeploymentEvent | WorkChanged | ChangeChanged | Ping | Ignored
 
 
 # --- the protocol ------------------------------------------------------------------------

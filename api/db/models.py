@@ -355,12 +355,18 @@ class ChangeIntent(Base):
 
 
 class WebhookDelivery(Base):
-    """A webhook delivery already taken in, so a replay of its id has no effect."""
+    """The inbox: an upstream event, stored before it is acted on.
+
+    Its delivery id and body digest are unique per source, so a replay has no
+    effect; `processed_at` stays empty until the event has been applied, so a
+    crash between receipt and processing loses nothing (api/inbox.py).
+    """
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (UniqueConstraint("source", "delivery_id"),
                       UniqueConstraint("source", "digest",
-                                       name="uq_webhook_deliveries_source_digest"))
+                                       name="uq_webhook_deliveries_source_digest"),
+                      Index("ix_webhook_deliveries_pending", "processed_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(80))
@@ -369,3 +375,13 @@ class WebhookDelivery(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # The event's own id or a digest of the signed body: a replay under a new delivery id.
     digest: Mapped[str | None] = mapped_column(String(64))
+    # Events of one record (a change, a repository's environment) are applied in order.
+    record_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The neutral event, as api/inbox.py encodes it; null for deliveries taken before
+    # the inbox (they were applied when they arrived).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A processor holds the event until then; past it, another may take it over.
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")

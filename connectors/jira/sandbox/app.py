@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -405,7 +406,9 @@ class JiraSite:
         issue.history.append(entry)
         base = self.base(request)
         payload: Json = {
-            "timestamp": int(now.timestamp() * 1000),
+            # When the delivery is sent (real time, which receivers check for freshness),
+            # not when the change happened in the world.
+            "timestamp": int(time.time() * 1000),
             "webhookEvent": "jira:issue_updated",
             "issue_event_type_name": event_type,
             "user": self.user(actor, base, "2"),
