@@ -40,6 +40,7 @@ from connectors.errors import (
 )
 from connectors.http import UpstreamClient
 from connectors.servicenow import mapping
+from connectors.servicenow.webhook import ServiceNowWebhooks
 
 TABLE_PATH = "/api/now/table/change_request"
 DEFAULT_PAGE_SIZE = 1000
@@ -57,7 +58,7 @@ def _query_value(text: str, what: str) -> str:
     return text
 
 
-class ServiceNowConnector(Connector):
+class ServiceNowConnector(Connector, ServiceNowWebhooks):
     """A ServiceNow instance; options: `page_size`, `chunk_size`."""
 
     kind: ClassVar[str] = "servicenow"

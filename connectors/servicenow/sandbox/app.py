@@ -675,8 +675,12 @@ class TableHandlers:
             return
         payload = {"operation": operation, "table": table, "sys_id": record["sys_id"],
                    "number": record["number"], "state": record["state"],
+                   "approval": record.get("approval", ""),
                    "correlation_id": record.get("correlation_id", ""),
-                   "sys_updated_on": record["sys_updated_on"]}
+                   "sys_updated_on": record["sys_updated_on"],
+                   "sys_mod_count": record.get("sys_mod_count", "0"),
+                   # When the rule ran (real time: receivers check it for freshness).
+                   "timestamp": int(time.time() * 1000)}
         await self.kit.emit_webhook(f"{table}.{operation}", payload,
                                     {"X-ServiceNow-Event": f"{table}.{operation}"})
 
@@ -723,4 +727,4 @@ def _link_header(request: Request, total: int, offset: int, limit: int) -> str:
 
 
 #: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
-SANDBOX = Sandbox(create_app, change_number=change_number)
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True, change_number=change_number)

@@ -1,0 +1,166 @@
+"""ITSM decisions flow back: a CAB approval made in ServiceNow reaches a subscribed client.
+
+The ServiceNow sandbox pushes what an administrator's business rule would
+(README, "ServiceNow: decisions pushed to Heatshield") to the hub's generic
+webhook route; the hub stores it in its inbox, drops its cached copies of the
+change and tells the subscribers of the change's release, whose message
+carries the release's gates read afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.demo import (
+    CREDENTIALS,
+    WEBHOOK_SECRET,
+    build_sandboxes,
+    demo_connectors,
+    demo_environ,
+    release_links,
+    seed,
+)
+from api.settings import load_settings
+from connectors.sandbox.world import World, build_world
+from tests.support.databases import query_db
+from tests.support.graphql import GraphQLClient, new_secret, principal_step
+from tests.support.server import serve_asgi
+from tests.support.subscriptions import SubscriptionClient
+
+TOKEN = new_secret()
+RELEASE_KEY = "PAY-2026.11"  # its ServiceNow change waits for the CAB (Authorize)
+ON_CHANGES = """subscription($k: String!) { changeRequestChanged(release: $k) {
+  action key release { gates { name passed reason } } } }"""
+GATES = """query($k: String!) { release(key: $k) { gates { name passed } } }"""
+
+
+class Running:
+    def __init__(self, sandboxes_url: str, hub_url: str, database_url: str,
+                 world: World) -> None:
+        self.sandboxes_url, self.hub_url, self.database_url = sandboxes_url, hub_url, database_url
+        self.world = world
+
+    def table(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, f"{self.sandboxes_url}/sandbox/servicenow/api/now/table"
+                             f"{path}", auth=(CREDENTIALS.username, CREDENTIALS.password),
+                             **kwargs)
+
+    def change(self, number: str) -> dict[str, str]:
+        response = self.table("GET", "/change_request", params={
+            "sysparm_query": f"number={number}", "sysparm_fields": "sys_id,state,approval"})
+        [row] = response.json()["result"]
+        return dict(row)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    world = build_world()
+    sandboxes = build_sandboxes(world)
+    tmp: Path = tmp_path_factory.mktemp("itsm-events")
+    database_url = f"sqlite+aiosqlite:///{tmp / 'hub.db'}"
+    with serve_asgi(Starlette(routes=sandboxes.mounts())) as sandboxes_url:
+        settings = load_settings(
+            None, database={"url": database_url},
+            connectors=[c.model_dump() | {"timeout_seconds": 3, "max_retries": 1}
+                        for c in demo_connectors(sandboxes_url)],
+            federation={"cache_ttl_seconds": 300})  # long: only the push makes reads fresh
+
+        async def seed_step(sessions: Any) -> None:
+            await seed(sessions, world)
+
+        app = create_app(settings, environ=demo_environ(),
+                         startup=[seed_step, principal_step(TOKEN)])
+        with serve_asgi(app) as hub_url:
+            sandboxes.apps["servicenow"].state.kit.webhook_url = (
+                f"{hub_url}/webhooks/servicenow")
+            yield Running(sandboxes_url, hub_url, database_url, world)
+
+
+def servicenow_change(world: World) -> str:
+    [number] = [key for source, kind, key in release_links(world, RELEASE_KEY)
+                if source == "servicenow" and kind.name == "CHANGE_REQUEST"]
+    return number
+
+
+def test_a_cab_approval_in_servicenow_reaches_a_subscriber_and_opens_the_gate(
+        running: Running) -> None:
+    number = servicenow_change(running.world)
+    gql = GraphQLClient(running.hub_url, token=TOKEN)
+    before = {g["name"]: g["passed"] for g in gql.data(GATES, {"k": RELEASE_KEY})[
+        "release"]["gates"]}
+    assert before["change_approved"] is False
+    change = running.change(number)
+    assert change["state"] == "-3"  # Authorize: the CAB has not decided
+
+    with SubscriptionClient(running.hub_url, token=TOKEN) as socket:
+        socket.subscribe("1", ON_CHANGES, {"k": RELEASE_KEY})
+        time.sleep(0.3)
+        started = time.monotonic()
+        approved = running.table("PATCH", f"/change_request/{change['sys_id']}",
+                                 json={"state": "-2"})  # the CAB approved: Scheduled
+        assert approved.status_code == 200, approved.text
+        message = socket.receive(timeout=10)
+        elapsed = time.monotonic() - started
+
+    assert message["type"] == "next", message
+    event = message["payload"]["data"]["changeRequestChanged"]
+    assert event["action"] == "change.upstream" and event["key"] == number
+    gates = {g["name"]: g["passed"] for g in event["release"]["gates"]}
+    assert gates["change_approved"] is True
+    assert elapsed < 3.0, f"the approval took {elapsed:.2f} s to reach the subscriber"
+    gql.close()
+
+
+def test_the_same_update_pushed_twice_is_taken_once(running: Running) -> None:
+    deliveries = httpx.get(f"{running.sandboxes_url}/sandbox/servicenow/_sandbox/webhooks"
+                           ).json()["deliveries"]
+    assert deliveries and all(d["status"] in (200, 204) for d in deliveries), deliveries
+    stored = query_db(running.database_url,
+                      "SELECT delivery_id, processed_at FROM webhook_deliveries "
+                      "WHERE source = 'servicenow'")
+    assert stored and all(processed for _, processed in stored)
+    body = {"operation": "update", "table": "change_request", "sys_id": "abc",
+            "number": "CHG0039999", "state": "-2", "approval": "approved",
+            "sys_mod_count": "7", "timestamp": int(time.time() * 1000)}
+    headers = {"Content-Type": "application/json", "X-Webhook-Secret": WEBHOOK_SECRET}
+
+    first = httpx.post(f"{running.hub_url}/webhooks/servicenow", content=json.dumps(body),
+                       headers=headers)
+    again = httpx.post(f"{running.hub_url}/webhooks/servicenow",
+                       content=json.dumps(body | {"state": "-1"}), headers=headers)
+
+    assert first.status_code == 200 and first.json()["changes"] == ["CHG0039999"]
+    assert again.json() == {"status": "duplicate"}  # same record, same sys_mod_count
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401),
+    ({"X-Webhook-Secret": "not-the-secret"}, 401),
+])
+def test_a_push_without_the_shared_secret_is_refused(running: Running,
+                                                     headers: dict[str, str],
+                                                     status: int) -> None:
+    body = {"table": "change_request", "sys_id": "x", "number": "CHG0030001",
+            "sys_mod_count": "1", "timestamp": int(time.time() * 1000)}
+    response = httpx.post(f"{running.hub_url}/webhooks/servicenow", content=json.dumps(body),
+                          headers={"Content-Type": "application/json", **headers})
+    assert response.status_code == status
+
+
+def test_a_stale_push_is_refused_even_with_the_secret(running: Running) -> None:
+    body = {"table": "change_request", "sys_id": "x", "number": "CHG0030001",
+            "sys_mod_count": "2", "timestamp": int((time.time() - 3600) * 1000)}
+    response = httpx.post(f"{running.hub_url}/webhooks/servicenow", content=json.dumps(body),
+                          headers={"Content-Type": "application/json",
+                                   "X-Webhook-Secret": WEBHOOK_SECRET})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "STALE_DELIVERY"
