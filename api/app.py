@@ -30,6 +30,7 @@ from api.events import install as install_events
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.inbox import Inbox
+from api.poller import ChangePolling
 from api.request_log import RequestLog
 from api.schema import build_schema
 from api.schema.context import Context
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
     # Upstream events are stored before they are applied; this loop applies what the
     # webhook routes could not at once (and what a crash or a restart left behind).
     inbox = Inbox(sessions, event_applier(settings, sessions, hub, environ))
+    polling = ChangePolling(sessions, hub, inbox)
 
     def make_context(request: Any, response: Any) -> Context:
         return Context(settings=settings, sessions=sessions, hub=hub, request=request,
@@ -112,7 +114,10 @@ def create_app(settings: Settings, *, migrate: bool = True,
             await upgrade(engine)
         if relay is not None:
             await relay.start()
-        inbox_loop = asyncio.create_task(inbox.run(), name="heatshield-inbox")
+        loops = [asyncio.create_task(inbox.run(), name="heatshield-inbox")]
+        if settings.events.poll_seconds and polling.sources():
+            loops.append(asyncio.create_task(polling.run(settings.events.poll_seconds),
+                                             name="heatshield-poller"))
         for step in startup:
             await step(sessions)
         # Change requests a crash left half-raised are found upstream, never raised again.
@@ -120,9 +125,10 @@ def create_app(settings: Settings, *, migrate: bool = True,
         try:
             yield
         finally:
-            inbox_loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await inbox_loop
+            for loop in loops:
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
             if relay is not None:
                 await relay.stop()
             await hub.aclose()
@@ -169,5 +175,6 @@ def create_app(settings: Settings, *, migrate: bool = True,
     app.state.hub = hub
     app.state.bus = bus
     app.state.inbox = inbox
+    app.state.polling = polling
     app.state.authenticator = authenticator
     return app

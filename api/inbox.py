@@ -116,6 +116,18 @@ class Inbox:
             return None
         return row_id
 
+    async def remember(self, source: str, delivery: str, event_type: str, digest: str) -> bool:
+        """Record a delivery as already known without applying it (a poller's first look);
+        False when it was known before."""
+        try:
+            async with self.sessions() as session, session.begin():
+                session.add(m.WebhookDelivery(source=source, delivery_id=delivery,
+                                              event=event_type, digest=digest,
+                                              processed_at=self.now()))
+        except IntegrityError:
+            return False
+        return True
+
     async def process(self, row_id: int, *, held: bool = False) -> Applied | None:
         """Apply one stored event now if it is its record's next and nobody else holds it
         (`held`: the caller does, since it `accept`ed it).

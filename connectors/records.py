@@ -388,6 +388,17 @@ class ChangeSource(Protocol):
 
 
 @runtime_checkable
+class ChangePoller(Protocol):
+    """An ITSM without webhooks worth relying on: the hub asks it what changed."""
+
+    async def changes_modified_since(self, since: datetime | None,
+                                     numbers: Sequence[str]) -> list[ChangeRecord]:
+        """The changes among `numbers` last modified at or after `since` (all of them
+        when None), in as few calls as the API allows; each with its `updated_at`."""
+        ...
+
+
+@runtime_checkable
 class DeploymentSource(Protocol):
     async def deployments(self, repositories: Sequence[str],
                           environment: str | None = None) -> list[Deployment]:

@@ -385,3 +385,16 @@ class WebhookDelivery(Base):
     # A processor holds the event until then; past it, another may take it over.
     claimed_until: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class PollWatermark(Base):
+    """How far the hub has read a polled source's changes: its own last-modified time.
+
+    Stored, so a restart neither misses what changed while it was down nor reads
+    it twice (the inbox drops what it already has)."""
+
+    __tablename__ = "poll_watermarks"
+
+    source: Mapped[str] = mapped_column(String(80), primary_key=True)
+    watermark: Mapped[datetime]
+    polled_at: Mapped[datetime] = mapped_column(default=utcnow)

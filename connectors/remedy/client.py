@@ -21,6 +21,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -207,6 +208,20 @@ class RemedyConnector(Connector):
                                      sort=f"{m.START}.asc")
         return Records([r for r in records if state is None or r.state is state],
                        records.dropped)
+
+    async def changes_modified_since(self, since: datetime | None,
+                                     numbers: Sequence[str]) -> list[ChangeRecord]:
+        """Remedy has no outbound webhooks worth relying on, so the hub polls this: one
+        search per chunk of numbers (usually one), run concurrently."""
+        wanted = [n for n in dict.fromkeys(numbers) if _NUMBER.match(n)]
+        if not wanted:
+            return []
+        clause = m.modified_since(since) if since is not None else ""
+        chunks = m.any_of(m.NUMBER, wanted, MAX_QUALIFICATION_CHARS - len(clause) - 5)
+        pages = await asyncio.gather(*(
+            self._search(f"{chunk} AND {clause}" if clause else chunk) for chunk in chunks))
+        return Records([record for page in pages for record in page],
+                       [error for page in pages for error in page.dropped])
 
     async def find_by_correlation_id(self, correlation_id: str) -> ChangeRecord | None:
         records = await self._search(m.equals(m.CORRELATION, correlation_id))

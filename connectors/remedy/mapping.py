@@ -393,6 +393,15 @@ def search_qualification(statuses: Sequence[str] | None, window: TimeWindow | No
     return " AND ".join(parts)
 
 
+MODIFIED = "Last Modified Date"
+
+
+def modified_since(since: datetime) -> str:
+    """Inclusive: an entry modified in the same second as `since` is asked for again (the
+    hub's inbox drops what it already has), so none modified meanwhile is missed."""
+    return f"{quote_field(MODIFIED)} >= {quote_value(format_ar_date(since))}"
+
+
 def fields_param(names: Iterable[str]) -> str:
     return "values(" + ",".join(names) + ")"
 
