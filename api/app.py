@@ -27,6 +27,7 @@ from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.events import LocalBus, PostgresRelay, asyncpg_dsn, is_postgres
 from api.events import install as install_events
+from api.gates import gate_routes
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.inbox import Inbox
@@ -154,6 +155,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             WebSocketRoute("/graphql", graphql),
             *auth_routes(settings, authenticator),
             *webhook_routes(settings, sessions, hub, inbox, environ),
+            *gate_routes(settings, schema, sessions, bus, make_context),
             *mounts,
             *spa_routes(),
         ],

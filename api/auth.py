@@ -251,7 +251,7 @@ class Authenticator:
                 token.last_used_at = moment
             return Principal(subject=user.username if user else f"token:{token.name}",
                              role=role, via="token", user_id=token.user_id,
-                             token_id=token.id, token_name=token.name)
+                             token_id=token.id, token_name=token.name, scope=token.scope)
 
     async def still_allowed(self, principal: Principal) -> bool:
         """Whether a principal found earlier still holds: its session open, its token not

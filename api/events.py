@@ -36,6 +36,8 @@ from api.db.models import AuditEvent
 log = logging.getLogger("heatshield.events")
 
 CHANNEL = "heatshield_events"
+# Audited reads, not writes: telling of them would wake every gate waiter for nothing.
+QUIET_ACTIONS = frozenset({"gate.check"})
 _PENDING = "heatshield.events"
 # PostgreSQL refuses a notification payload of 8,000 bytes or more.
 _MAX_PAYLOAD = 7_900
@@ -157,7 +159,8 @@ def install(session_class: type[Session], bus: LocalBus, *, postgres: bool) -> N
     def collect(session: Session, _context: Any) -> None:
         found = [Event(entity=a.entity_type, key=a.entity_key or "", action=a.action,
                        release_id=a.release_id, entity_id=a.entity_id)
-                 for a in session.new if isinstance(a, AuditEvent)]
+                 for a in session.new
+                 if isinstance(a, AuditEvent) and a.action not in QUIET_ACTIONS]
         if not found:
             return
         if postgres:

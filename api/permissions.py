@@ -38,6 +38,8 @@ class Principal:
     token_id: int | None = None
     token_name: str | None = None
     session_id: int | None = None
+    #: "" for all its role allows; "gates": a CI token that reads release gates only.
+    scope: str = ""
 
     def allows(self, needed: Role) -> bool:
         return RANK[self.role] >= RANK[needed]

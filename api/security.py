@@ -32,6 +32,8 @@ from api.settings import Settings
 log = logging.getLogger("heatshield.security")
 
 SCOPE_KEY = "heatshield.principal"
+# Where a gates-scoped token may go (api/gates.py), and nowhere else.
+GATES_PREFIX = "/api/gates/"
 PUBLIC_PATHS = frozenset({"/", "/login", "/healthz", "/readyz", "/favicon.ico", "/auth/login"})
 # Webhooks carry no session: their signature is checked by the route (api/webhooks.py).
 PUBLIC_PREFIXES: tuple[str, ...] = ("/assets/", "/webhooks/")
@@ -168,6 +170,12 @@ class SecurityMiddleware:
             await self._refuse(scope, receive, send, refusal(
                 401, UNAUTHENTICATED, "authentication required",
                 {"WWW-Authenticate": "Bearer"}))
+            return
+
+        if principal is not None and principal.scope == "gates" \
+                and not path.startswith(GATES_PREFIX):
+            await self._refuse(scope, receive, send, refusal(
+                403, "FORBIDDEN", "this token may only read release gates (/api/gates/...)"))
             return
 
         cookie_write = method not in _SAFE_METHODS and (

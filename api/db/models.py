@@ -295,6 +295,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     role: Mapped[Role] = mapped_column(_enum(Role, "token_role"))
+    # "" for everything its role allows; "gates" for reading release gates only (CI).
+    scope: Mapped[str] = mapped_column(String(20), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

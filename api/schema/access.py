@@ -29,12 +29,19 @@ class AuthMethod(Enum):
     TOKEN = "token"
 
 
+
+@strawberry.enum(description="What an API token may do within its role.")
+class TokenScope(Enum):
+    ALL = "ALL"
+    GATES = "GATES"
+
 @strawberry.type
 class ApiToken:
     id: strawberry.ID
     name: str
     prefix: str = strawberry.field(description="The first characters, to recognise a token.")
     role: Role
+    scope: TokenScope
     owner: str
     created_at: datetime
     last_used_at: datetime | None
@@ -44,7 +51,9 @@ class ApiToken:
     @classmethod
     def from_row(cls, row: m.ApiToken, owner: str) -> ApiToken:
         return cls(id=strawberry.ID(to_global_id("ApiToken", row.id)), name=row.name,
-                   prefix=row.prefix, role=row.role, owner=owner, created_at=row.created_at,
+                   prefix=row.prefix, role=row.role,
+                   scope=TokenScope.GATES if row.scope == "gates" else TokenScope.ALL,
+                   owner=owner, created_at=row.created_at,
                    last_used_at=row.last_used_at, expires_at=row.expires_at,
                    revoked_at=row.revoked_at)
 
@@ -95,6 +104,9 @@ class CreateApiTokenInput:
     name: str
     role: Role
     expires_in_days: int = strawberry.field(default=90, description="1 to the configured max.")
+    scope: TokenScope = strawberry.field(
+        default=TokenScope.ALL, description="GATES: the token reads release gates at "
+        "`GET /api/gates/{release}` and nothing else, for a CI job.")
 
 
 @strawberry.input
@@ -144,8 +156,9 @@ class AccessMutation:
                                      "tokens.", permission_classes=[IsViewer])
     async def create_api_token(self, info: Info, input: CreateApiTokenInput
                                ) -> CreatedApiToken:
+        scope = "gates" if input.scope is TokenScope.GATES else ""
         secret, row, owner = await _access(info).create_token(input.name, input.role,
-                                                              input.expires_in_days)
+                                                              input.expires_in_days, scope)
         return CreatedApiToken(token=ApiToken.from_row(row, owner), secret=secret)
 
     @strawberry.mutation(description="Revoke one of your tokens (admins: anyone's).",

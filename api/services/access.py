@@ -105,15 +105,17 @@ async def end_sessions(session: AsyncSession, user_id: int) -> None:
 
 
 async def issue_token(session: AsyncSession, *, user: m.User, name: str, role: m.Role,
-                      expires_at: datetime | None, actor: str) -> tuple[str, m.ApiToken]:
+                      expires_at: datetime | None, actor: str, scope: str = ""
+                      ) -> tuple[str, m.ApiToken]:
     secret, prefix, token_hash = auth.new_token()
     row = m.ApiToken(user_id=user.id, name=name, token_hash=token_hash, prefix=prefix,
-                     role=role, expires_at=expires_at)
+                     role=role, expires_at=expires_at, scope=scope)
     session.add(row)
     await session.flush()
     record(session, actor=actor, action="token.create", entity_type="ApiToken",
            entity_id=row.id, entity_key=name,
-           after={"role": role.name, "prefix": prefix, "user": user.username,
+           after={"role": role.name, "scope": scope or "all", "prefix": prefix,
+                  "user": user.username,
                   "expiresAt": expires_at.isoformat() if expires_at else None})
     return secret, row
 
@@ -169,8 +171,8 @@ class AccessService(Service):
             raise user.missing("User")
         return row
 
-    async def create_token(self, name: str, role: m.Role, expires_in_days: int
-                           ) -> tuple[str, m.ApiToken, str]:
+    async def create_token(self, name: str, role: m.Role, expires_in_days: int,
+                           scope: str = "") -> tuple[str, m.ApiToken, str]:
         """A token bound to a role no higher than the owner's, from a signed-in session:
         a token cannot mint tokens. Returns the secret (shown once), the row and the owner."""
         user_id = self._user_id()
@@ -191,7 +193,8 @@ class AccessService(Service):
                 raise forbidden("this needs a user")
             secret, row = await issue_token(
                 session, user=user, name=name, role=role,
-                expires_at=auth.now() + timedelta(days=expires_in_days), actor=self.actor)
+                expires_at=auth.now() + timedelta(days=expires_in_days), actor=self.actor,
+                scope=scope)
         return secret, row, user.username
 
     async def revoke_token(self, token: Ref) -> tuple[m.ApiToken, str]:

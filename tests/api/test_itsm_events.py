@@ -37,6 +37,18 @@ from tests.support.server import serve_asgi
 from tests.support.subscriptions import SubscriptionClient
 
 TOKEN = new_secret()
+GATE_TOKEN = new_secret()
+
+
+async def _gate_token(sessions: Any) -> None:
+    """A CI job's token: scope GATES, made as `createApiToken(scope: GATES)` makes it."""
+    from api import auth
+    from api.db import models as m
+    async with sessions() as session, session.begin():
+        session.add(m.ApiToken(user_id=None, name="ci-gate", token_hash=auth.digest(GATE_TOKEN),
+                               prefix=GATE_TOKEN[:10], role=m.Role.VIEWER, scope="gates"))
+
+
 RELEASE_KEY = "PAY-2026.11"  # its ServiceNow change waits for the CAB (Authorize)
 ON_CHANGES = """subscription($k: String!) { changeRequestChanged(release: $k) {
   action key release { gates { name passed reason } } } }"""
@@ -78,7 +90,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             await seed(sessions, world)
 
         app = create_app(settings, environ=demo_environ(),
-                         startup=[seed_step, principal_step(TOKEN)])
+                         startup=[seed_step, principal_step(TOKEN), _gate_token])
         with serve_asgi(app) as hub_url:
             sandboxes.apps["servicenow"].state.kit.webhook_url = (
                 f"{hub_url}/webhooks/servicenow")
@@ -164,3 +176,91 @@ def test_a_stale_push_is_refused_even_with_the_secret(running: Running) -> None:
                                    "X-Webhook-Secret": WEBHOOK_SECRET})
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "STALE_DELIVERY"
+
+
+# --- the plain HTTP gate for CI ------------------------------------------------------------
+
+GATED_RELEASE = "INV-2026.11"  # its ServiceNow change also waits for the CAB
+@pytest.fixture(scope="module")
+def gate_hub(running: Running) -> str:
+    return running.hub_url
+
+
+def gate(url: str, release: str, **params: str) -> httpx.Response:
+    return httpx.get(f"{url}/api/gates/{release}", params=params, timeout=30,
+                     headers={"Authorization": f"Bearer {GATE_TOKEN}"})
+
+
+def test_a_release_without_an_approved_change_fails_the_production_gate_with_reasons(
+        gate_hub: str) -> None:
+    response = gate(gate_hub, GATED_RELEASE, environment="production")
+
+    assert response.status_code == 412
+    body = response.json()
+    assert body["decision"] == "fail" and body["environment"] == "production"
+    failed = {g["name"]: g["reason"] for g in body["gates"] if not g["passed"]}
+    assert "change_approved" in failed and "no approved" in failed["change_approved"]
+
+
+def test_a_non_production_environment_passes_and_says_why(gate_hub: str) -> None:
+    response = gate(gate_hub, GATED_RELEASE, environment="Staging")
+
+    assert response.status_code == 200 and response.json()["decision"] == "pass"
+    assert "not a production environment" in response.json()["gates"][0]["reason"]
+
+
+def test_a_waiting_gate_passes_as_soon_as_the_cab_approves(running: Running,
+                                                           gate_hub: str) -> None:
+    [number] = [key for source, kind, key in release_links(running.world, GATED_RELEASE)
+                if source == "servicenow" and kind.name == "CHANGE_REQUEST"]
+    change = running.change(number)
+    answers: list[httpx.Response] = []
+
+    import threading
+    waiting = threading.Thread(target=lambda: answers.append(
+        gate(gate_hub, GATED_RELEASE, environment="production", wait="20")))
+    started = time.monotonic()
+    waiting.start()
+    time.sleep(1.0)
+    assert not answers  # still held: the change is not approved
+    approved = running.table("PATCH", f"/change_request/{change['sys_id']}",
+                             json={"state": "-2"})
+    assert approved.status_code == 200
+    waiting.join(timeout=25)
+    elapsed = time.monotonic() - started
+
+    [answer] = answers
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["decision"] == "pass"
+    assert elapsed < 10, f"the gate answered after {elapsed:.1f} s"
+
+
+def test_every_gate_answer_is_audited_with_who_asked(running: Running, gate_hub: str) -> None:
+    gate(gate_hub, GATED_RELEASE, environment="Staging")
+    rows = query_db(running.database_url,
+                    "SELECT actor, after FROM audit_events WHERE action = 'gate.check' "
+                    "ORDER BY id DESC LIMIT 1")
+    [(actor, after)] = rows
+    assert "ci-gate" in actor
+    assert json.loads(after) if isinstance(after, str) else after
+
+
+def test_a_gate_token_reads_gates_and_nothing_else(gate_hub: str) -> None:
+    graph = httpx.post(f"{gate_hub}/graphql", json={"query": "{ releases { totalCount } }"},
+                       headers={"Authorization": f"Bearer {GATE_TOKEN}"})
+    assert graph.status_code == 403
+    assert "only read release gates" in graph.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(("release", "params", "status", "words"), [
+    (GATED_RELEASE, {}, 400, "name the environment"),
+    (GATED_RELEASE, {"environment": "production", "wait": "forever"}, 400, "wait must be"),
+    (GATED_RELEASE, {"environment": "production", "wait": "301"}, 400, "wait must be"),
+    (GATED_RELEASE, {"environment": "moon"}, 404, "environment 'moon'"),
+    ("NO-SUCH-RELEASE", {"environment": "production"}, 404, "release 'NO-SUCH-RELEASE'"),
+])
+def test_a_bad_gate_question_gets_an_error_naming_what_was_wrong(
+        gate_hub: str, release: str, params: dict[str, str], status: int, words: str) -> None:
+    response = gate(gate_hub, release, **params)
+    assert response.status_code == status
+    assert words in response.json()["errors"][0]["message"]
