@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -1443,4 +1444,6 @@ def _read_token(token: Any, digest: str) -> int:
 
 
 #: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
-SANDBOX = Sandbox(create_app, webhooks_to_hub=True)
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True,
+                  flavors={"cloud": create_app,
+                           "datacenter": functools.partial(create_app, mode="datacenter")})
