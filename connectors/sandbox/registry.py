@@ -45,10 +45,12 @@ class Sandbox:
         """The fake for one flavour; None is the default one."""
         if flavor is None:
             return self.create_app
+        if not self.flavors:
+            raise UnknownFlavor(f"this sandbox has no flavours, so {flavor!r} cannot be "
+                                f"chosen; leave the option out")
         if flavor not in self.flavors:
-            choices = ", ".join(self.flavors) or "none"
-            raise UnknownFlavor(f"flavour {flavor!r} is not one of this sandbox's "
-                                f"({choices})")
+            raise UnknownFlavor(f"unknown flavour {flavor!r}; choose one of "
+                                f"{', '.join(self.flavors)}")
         return self.flavors[flavor]
 
 
