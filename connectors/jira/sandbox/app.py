@@ -23,6 +23,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -78,9 +79,16 @@ def errors(*messages: str, status: int, field_errors: dict[str, str] | None = No
 def error_response(status: int, message: str) -> Response:
     if status == 429:
         message = "Rate limit exceeded."
-    elif status == 404 and message == "Not Found":
-        message = "null for uri"
     return errors(message, status=status)
+
+
+async def unknown_resource(request: Request, exc: Exception) -> Response:
+    """A path JIRA has no resource for: its REST layer's own 404 body, naming the URI."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return JSONResponse({"message": f"null for uri: {request.url}", "status-code": 404},
+                            status_code=404)
+    return error_response(exc.status_code, str(exc.detail))
 
 
 def rate_limit_headers(retry_after: int) -> dict[str, str]:
@@ -649,6 +657,7 @@ def create_app(world: World | None = None, *, credentials: Credentials | None = 
     site = JiraSite(world, mode, credentials or Credentials(), kit)
     handlers = _Handlers(site)
     app = kit.app(handlers.routes(), auth=site.authenticate)
+    app.add_exception_handler(HTTPException, unknown_resource)
     app.state.jira = site
     return app
 
