@@ -678,6 +678,7 @@ class _Handlers:
         table: list[tuple[str, Handler, list[str]]] = [
             ("/search", self.removed_search if cloud else self.classic_search, ["GET", "POST"]),
             ("/issue", self.create_issue, ["POST"]),
+            ("/issue/bulk", self.create_issues, ["POST"]),
             ("/issue/{key}", self.get_issue, ["GET"]),
             ("/issue/{key}/assignee", self.assign, ["PUT"]),
             ("/issue/{key}/comment", self.comments, ["GET"]),
@@ -875,12 +876,10 @@ class _Handlers:
             await self.site.record_change(issue, request, v, changes, "issue_updated")
         return Response(status_code=204)
 
-    async def create_issue(self, request: Request, v: str) -> Response:
-        """Create an issue in To Do; project, issue type and summary are required."""
-        try:
-            body = await self._body(request)
-        except _BadRequest as exc:
-            return errors(str(exc), status=400)
+    def _check_create(self, body: Any, v: str) -> writes.Write:
+        """Project, issue type and summary are required; all refusals come together."""
+        if not isinstance(body, dict):
+            return writes.Write(errors={"": "Invalid request payload."})
         fields = body.get("fields", {})
         write = writes.check_write(self.site, app_key=None, current={}, fields=fields,
                                    update=body.get("update", {}), allowed=writes.CREATABLE,
@@ -892,16 +891,51 @@ class _Handlers:
             for name, message in required.items():
                 if name not in fields:
                     write.errors.setdefault(name, message)
-        if write.errors or write.app_key is None:
-            return errors(status=400, field_errors=write.errors)
+        return write
+
+    async def _create(self, request: Request, v: str, write: writes.Write) -> Json:
+        assert write.app_key is not None
         issue = self.site.new_issue(write.app_key, write.values)
         for text in write.comments:
             self.site.add_comment(issue, text)
         await self.site.record_change(issue, request, v, [], "issue_created",
                                       webhook_event="jira:issue_created")
         base = self.site.base(request)
-        return JSONResponse({"id": str(issue.id), "key": issue.key,
-                             "self": f"{base}/rest/api/{v}/issue/{issue.id}"}, status_code=201)
+        return {"id": str(issue.id), "key": issue.key,
+                "self": f"{base}/rest/api/{v}/issue/{issue.id}"}
+
+    async def create_issue(self, request: Request, v: str) -> Response:
+        """Create an issue in To Do."""
+        try:
+            body = await self._body(request)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        write = self._check_create(body, v)
+        if write.errors or write.app_key is None:
+            return errors(status=400, field_errors=write.errors)
+        return JSONResponse(await self._create(request, v, write), status_code=201)
+
+    async def create_issues(self, request: Request, v: str) -> Response:
+        """Bulk create: each element is created or refused on its own; 400 if none was."""
+        try:
+            updates = (await self._body(request)).get("issueUpdates")
+            if not isinstance(updates, list):
+                raise _BadRequest("Invalid request payload. Refer to the REST API "
+                                  "documentation and try again.")
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        created: list[Json] = []
+        failed: list[Json] = []
+        for number, element in enumerate(updates):
+            write = self._check_create(element, v)
+            if write.errors or write.app_key is None:
+                failed.append({"status": 400, "failedElementNumber": number,
+                               "elementErrors": {"errorMessages": [],
+                                                 "errors": write.errors}})
+            else:
+                created.append(await self._create(request, v, write))
+        return JSONResponse({"issues": created, "errors": failed},
+                            status_code=201 if created or not failed else 400)
 
     async def assign(self, request: Request, v: str) -> Response:
         """Cloud names the assignee by accountId, Data Center by name; null unassigns."""

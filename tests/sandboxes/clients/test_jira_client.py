@@ -306,6 +306,31 @@ def test_transitions_move_the_issue_through_the_workflow(site: Site, jira: JIRA)
         f"key = {issue.key} AND statusCategory = Done")] == [issue.key]
 
 
+def test_bulk_create_makes_the_good_issues_and_reports_the_bad_one(site: Site,
+                                                                  jira: JIRA) -> None:
+    made = jira.create_issues([
+        {"project": "PAY", "summary": "Bulk one", "issuetype": {"name": "Task"}},
+        {"project": "PAY", "summary": "Bulk two", "issuetype": {"name": "Story"},
+         "priority": {"name": "Urgent!"}},
+        {"project": "PAY", "summary": "Bulk three", "issuetype": {"name": "Bug"}}])
+    assert [m["status"] for m in made] == ["Success", "Error", "Success"]
+    assert made[1]["error"] == {"priority": "The priority selected is invalid."}
+    assert [m["issue"].fields.summary for m in made if m["issue"]] == ["Bulk one",
+                                                                       "Bulk three"]
+
+
+def test_users_are_searched_by_name_and_read_by_the_flavours_identifier(
+        site: Site, jira: JIRA) -> None:
+    person = site.world.people[5]
+    if site.flavour == "cloud":
+        (found,) = jira.search_users(query=person.email)
+        assert jira.user(person.account_id).displayName == person.display_name
+    else:
+        (found,) = jira.search_users(user=person.username)
+        assert jira.user(person.username).emailAddress == person.email
+    assert found.displayName == person.display_name
+
+
 # --- refusals -------------------------------------------------------------------------------
 
 @pytest.fixture
