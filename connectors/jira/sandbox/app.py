@@ -1188,6 +1188,8 @@ class _Handlers:
             return errors(str(exc), status=400)
         ref = body.get("projectId", body.get("project"))
         app_key = self._app_for(str(ref)) if ref is not None else None
+        if ref is not None and app_key is None:
+            return errors(f"No project could be found with key '{ref}'.", status=404)
         name = body.get("name")
         problems: dict[str, str] = {}
         if app_key is None:
