@@ -4,7 +4,10 @@ It speaks the wire format the JIRA connector meets on real sites: Cloud's
 token-paged `/rest/api/3/search/jql` (and the 410 of the retired `/search`),
 Data Center's offset-paged `/rest/api/2/search`, ADF vs string descriptions,
 `accountId` vs `name`/`key` users, JIRA's error collections and 429 headers,
-and `jira:issue_updated` webhooks signed with `X-Hub-Signature`.
+and `jira:issue_*` webhooks signed with `X-Hub-Signature`. It also serves what
+client libraries such as pycontribs `jira` call around a search (fields,
+statuses, priorities, issue types, users) and the writes scripts make (issues,
+comments, assignment, versions, components), checked as `writes.py` says.
 """
 
 from __future__ import annotations
