@@ -79,6 +79,16 @@ def errors(*messages: str, status: int, field_errors: dict[str, str] | None = No
                         status_code=status, headers=headers)
 
 
+def error_collection(write: writes.Write) -> Json:
+    """A write's refusals; one that is about the whole body goes into `errorMessages`."""
+    return {"errorMessages": [v for k, v in write.errors.items() if not k],
+            "errors": {k: v for k, v in write.errors.items() if k}}
+
+
+def refused(write: writes.Write) -> JSONResponse:
+    return JSONResponse(error_collection(write), status_code=400)
+
+
 def error_response(status: int, message: str) -> Response:
     if status == 429:
         message = "Rate limit exceeded."
@@ -871,7 +881,7 @@ class _Handlers:
                                    fields=body.get("fields", {}), update=body.get("update", {}),
                                    allowed=writes.EDITABLE, v=v)
         if write.errors:
-            return errors(status=400, field_errors=write.errors)
+            return refused(write)
         changes = self.site.apply(issue, write.values)
         for text in write.comments:
             self.site.add_comment(issue, text)
@@ -882,7 +892,8 @@ class _Handlers:
     def _check_create(self, body: Any, v: str) -> writes.Write:
         """Project, issue type and summary are required; all refusals come together."""
         if not isinstance(body, dict):
-            return writes.Write(errors={"": "Invalid request payload."})
+            return writes.Write(errors={"": "Invalid request payload. Refer to the REST API "
+                                               "documentation and try again."})
         fields = body.get("fields", {})
         write = writes.check_write(self.site, app_key=None, current={}, fields=fields,
                                    update=body.get("update", {}), allowed=writes.CREATABLE,
@@ -915,7 +926,7 @@ class _Handlers:
             return errors(str(exc), status=400)
         write = self._check_create(body, v)
         if write.errors or write.app_key is None:
-            return errors(status=400, field_errors=write.errors)
+            return refused(write)
         return JSONResponse(await self._create(request, v, write), status_code=201)
 
     async def create_issues(self, request: Request, v: str) -> Response:
@@ -933,8 +944,7 @@ class _Handlers:
             write = self._check_create(element, v)
             if write.errors or write.app_key is None:
                 failed.append({"status": 400, "failedElementNumber": number,
-                               "elementErrors": {"errorMessages": [],
-                                                 "errors": write.errors}})
+                               "elementErrors": error_collection(write)})
             else:
                 created.append(await self._create(request, v, write))
         return JSONResponse({"issues": created, "errors": failed},
@@ -955,7 +965,7 @@ class _Handlers:
         if body.get("accountId" if self.site.mode == "cloud" else "name") is None:
             write = writes.Write(values={"assignee": None})
         if write.errors:
-            return errors(status=400, field_errors=write.errors)
+            return refused(write)
         changes = self.site.apply(issue, write.values)
         if changes:
             await self.site.record_change(issue, request, v, changes, "issue_assigned")
@@ -1046,7 +1056,7 @@ class _Handlers:
                                    fields=body.get("fields") or {},
                                    update=body.get("update") or {}, allowed=set(), v=v)
         if write.errors:
-            return errors(status=400, field_errors=write.errors)
+            return refused(write)
         for text in write.comments:
             self.site.add_comment(issue, text)
         old = issue.status

@@ -49,7 +49,10 @@ class Refused(ValueError):
 
 @dataclass
 class Write:
-    """A checked write: new values by field id, comments to add, or refusals."""
+    """A checked write: new values by field id, comments to add, or refusals.
+
+    Refusals are keyed by field id; the key "" holds one about the whole body.
+    """
 
     values: dict[str, Any] = field(default_factory=dict)
     app_key: str | None = None  # the project written to
@@ -86,7 +89,8 @@ def check_write(site: Site, *, app_key: str | None, current: Mapping[str, Any],
     """Read a write body; `current` holds the issue's list values, for update operations."""
     write = Write()
     if not isinstance(fields, dict) or not isinstance(update, dict):
-        write.errors[""] = "Invalid request payload."
+        write.errors[""] = ("Invalid request payload. Refer to the REST API documentation and "
+                            "try again.")
         return write
     for name in [*fields, *update]:
         if name not in allowed and not (name == "comment" and name in update):
