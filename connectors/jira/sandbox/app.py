@@ -694,6 +694,7 @@ class _Handlers:
             ("/issue/bulk", self.create_issues, ["POST"]),
             ("/issue/{key}", self.get_issue, ["GET"]),
             ("/issue/{key}/assignee", self.assign, ["PUT"]),
+            ("/issue/{key}/editmeta", self.editmeta, ["GET"]),
             ("/issue/{key}/comment", self.comments, ["GET"]),
             ("/issue/{key}/comment", self.add_comment, ["POST"]),
             ("/issue/{key}/comment/{id}", self.get_comment, ["GET"]),
@@ -970,6 +971,39 @@ class _Handlers:
         if changes:
             await self.site.record_change(issue, request, v, changes, "issue_assigned")
         return Response(status_code=204)
+
+    async def editmeta(self, request: Request, v: str) -> Response:
+        """The edit screen: the fields an edit may set, their operations and allowed values."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        base = self.site.base(request)
+        allowed: dict[str, list[Json]] = {
+            "priority": [self._priority(name, base, v) for name in PRIORITY_IDS],
+            "issuetype": [self._issue_type(name, base, v) for name in ISSUE_TYPES],
+            "fixVersions": [self.site.version(r, base, v, full=False)
+                            for r in self._releases(issue.app_key)],
+            "components": [self.site.component(c, base, v, full=False)
+                           for c in self._components(issue.app_key)]}
+        allowed["versions"] = allowed["fixVersions"]
+        meta: Json = {}
+        for field_def in site_fields(self.site.mode):
+            if field_def.id not in writes.EDITABLE and field_def.id != "comment":
+                continue
+            schema = render_field(field_def, self.site.mode)["schema"]
+            if field_def.id == "comment":
+                operations = ["add", "edit", "remove"]
+            elif field_def.id in writes.LIST_FIELDS:
+                operations = ["add", "set", "remove"]
+            else:
+                operations = ["set"]
+            entry: Json = {"required": field_def.id in ("summary", "issuetype"),
+                           "schema": schema, "name": field_def.name, "key": field_def.id,
+                           "operations": operations}
+            if field_def.id in allowed:
+                entry["allowedValues"] = allowed[field_def.id]
+            meta[field_def.id] = entry
+        return JSONResponse({"fields": meta})
 
     async def comments(self, request: Request, v: str) -> Response:
         issue = self.site.find_issue(request.path_params["key"])

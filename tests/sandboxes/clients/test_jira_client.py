@@ -261,6 +261,17 @@ def test_edits_change_ordinary_fields(site: Site, jira: JIRA) -> None:
     assert [i.key for i in found] == [issue.key]
 
 
+def test_the_edit_screen_lists_what_edits_accept(site: Site, jira: JIRA) -> None:
+    meta = jira.editmeta("PAY-6")["fields"]
+    assert {"summary", "labels", "fixVersions", "assignee", "comment"} <= set(meta)
+    assert "status" not in meta and "customfield_10016" not in meta
+    assert meta["labels"]["operations"] == ["add", "set", "remove"]
+    assert [p["name"] for p in meta["priority"]["allowedValues"]] == [
+        p.name for p in jira.priorities()]
+    assert [v["name"] for v in meta["fixVersions"]["allowedValues"]] == [
+        v.name for v in jira.project_versions("PAY")]
+
+
 def test_assignment_finds_the_user_and_names_them_by_the_flavours_identifier(
         site: Site, jira: JIRA) -> None:
     issue = new_issue(jira, "Assign me")
