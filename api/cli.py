@@ -236,6 +236,9 @@ def sandbox(
         "demo@acme-retail.example",
     password: Annotated[str, typer.Option(help="Accepted password.")] = "demo-password",
     token: Annotated[str, typer.Option(help="Accepted API token / PAT.")] = "demo-token",
+    flavor: Annotated[str | None, typer.Option(
+        help="Variant of the upstream to play, for kinds that have them "
+             "(jira: cloud or datacenter).")] = None,
 ) -> None:
     """Run one upstream sandbox on its own port, over the seeded demo world.
 
@@ -243,18 +246,18 @@ def sandbox(
     demo-password, token demo-token.
     """
     from connectors.sandbox.kit import Credentials
-    from connectors.sandbox.registry import UnknownSandboxKind, default_registry
+    from connectors.sandbox.registry import UnknownFlavor, UnknownSandboxKind, default_registry
     from connectors.sandbox.world import build_world
 
     try:
-        registered = default_registry.get(kind)
-    except UnknownSandboxKind as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        factory = default_registry.get(kind).factory(flavor)
+    except (UnknownSandboxKind, UnknownFlavor) as exc:
+        err.print(f"[red]error:[/red] {kind}: {exc}", highlight=False)
         raise typer.Exit(2) from None
     world = build_world(seed=seed, scale=scale)
-    asgi = registered.create_app(world, credentials=Credentials(
+    asgi = factory(world, credentials=Credentials(
         username=user, password=password, token=token))
-    typer.echo(f"{kind} sandbox on http://{host}:{port}/")
+    typer.echo(f"{kind} sandbox{f' ({flavor})' if flavor else ''} on http://{host}:{port}/")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
 
 

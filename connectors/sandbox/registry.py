@@ -7,8 +7,8 @@ what is installed instead of naming vendors. Tests call `register()` instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol
 
@@ -37,6 +37,25 @@ class Sandbox:
     webhooks_to_hub: bool = False
     #: For an ITSM: the number the fake gives a world change request (the demo links by it).
     change_number: Callable[[ChangeRequest], str] | None = None
+    #: Variants of the upstream the fake can play (`heatshield sandbox jira --flavor ...`);
+    #: `create_app` is the first one's.
+    flavors: Mapping[str, SandboxFactory] = field(default_factory=dict)
+
+    def factory(self, flavor: str | None) -> SandboxFactory:
+        """The fake for one flavour; None is the default one."""
+        if flavor is None:
+            return self.create_app
+        if not self.flavors:
+            raise UnknownFlavor(f"this sandbox has no flavours, so {flavor!r} cannot be "
+                                f"chosen; leave the option out")
+        if flavor not in self.flavors:
+            raise UnknownFlavor(f"unknown flavour {flavor!r}; choose one of "
+                                f"{', '.join(self.flavors)}")
+        return self.flavors[flavor]
+
+
+class UnknownFlavor(LookupError):
+    """A flavour the kind's sandbox does not play."""
 
 
 class UnknownSandboxKind(LookupError):

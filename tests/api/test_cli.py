@@ -59,3 +59,35 @@ def test_a_bad_configuration_stops_start_up_naming_the_key(tmp_path: Path) -> No
     result = heatshield("migrate", "--config", str(config))
     assert result.returncode == 2
     assert "database.url" in result.stderr
+
+
+def test_the_jira_sandbox_plays_data_center_when_asked_so_a_pat_is_accepted() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "sandbox", "jira", "--port", str(port),
+         "--flavor", "datacenter", "--token", "my-pat"], cwd=REPO)
+    try:
+        base = f"http://127.0.0.1:{port}/rest/api/2"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                info = httpx.get(f"{base}/serverInfo")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the sandbox did not start"
+                time.sleep(0.2)
+        assert info.json()["deploymentType"] == "Server"
+        pat = {"Authorization": "Bearer my-pat"}
+        assert httpx.get(f"{base}/myself", headers=pat).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_a_flavor_the_sandbox_does_not_play_is_refused_naming_the_choices() -> None:
+    unknown = heatshield("sandbox", "jira", "--flavor", "mainframe")
+    assert unknown.returncode == 2
+    assert "mainframe" in unknown.stderr and "datacenter" in unknown.stderr
+    flavourless = heatshield("sandbox", "servicenow", "--flavor", "cloud")
+    assert flavourless.returncode == 2
+    assert "servicenow" in flavourless.stderr and "cloud" in flavourless.stderr

@@ -140,6 +140,19 @@ def test_versions_match_the_version_schemas(cloud: httpx.Client) -> None:
     assert_valid(one, "/rest/api/3/version/{id}")
 
 
+def test_a_created_version_matches_the_version_schema(world: World) -> None:
+    with serve_asgi(create_app(world, mode="cloud")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as client:
+        made = client.post("/rest/api/3/version", json={
+            "name": "2031.01", "projectId": world.app("PAY").jira_project_id,
+            "releaseDate": "2031-01-15", "description": "Spring"})
+        unknown = client.post("/rest/api/3/version", json={"name": "x", "projectId": 1})
+    assert made.status_code == 201
+    jsonschema.Draft7Validator(response_schema("/rest/api/3/version", "post", "201")).validate(
+        made.json())
+    assert unknown.status_code == 404
+
+
 @pytest.mark.parametrize(("path", "resource"), [
     ("/rest/api/3/myself", "/rest/api/3/myself"),
     ("/rest/api/3/serverInfo", "/rest/api/3/serverInfo"),

@@ -462,3 +462,82 @@ def test_editing_fix_versions_moves_the_issue_between_releases(
     items = json.loads(deliveries[0][0])["changelog"]["items"]
     assert {i["field"] for i in items} == {"Fix Version"}
     assert any(i["toString"] == target.version_name for i in items)
+
+
+# --- resources client libraries call -------------------------------------------------------
+
+def test_an_unknown_path_is_jiras_rest_404_naming_the_uri(cloud: httpx.Client) -> None:
+    response = cloud.get("/rest/api/2/dashboardz", params={"x": "1"})
+    assert response.status_code == 404
+    assert response.json() == {
+        "message": f"null for uri: {cloud.base_url}/rest/api/2/dashboardz?x=1",
+        "status-code": 404}
+
+
+def test_latest_is_an_alias_of_version_2_on_both_flavours(cloud: httpx.Client,
+                                                          datacenter: httpx.Client) -> None:
+    for client in (cloud, datacenter):
+        latest = client.get("/rest/api/latest/issue/PAY-1", params={"fields": "summary"})
+        assert latest.json()["fields"] == client.get(
+            "/rest/api/2/issue/PAY-1", params={"fields": "summary"}).json()["fields"]
+
+
+def test_server_info_answers_anonymous_callers_but_not_bad_credentials(
+        cloud: httpx.Client) -> None:
+    url = str(cloud.base_url) + "/rest/api/2/serverInfo"
+    assert httpx.get(url).json()["deploymentType"] == "Cloud"
+    assert httpx.get(url, auth=(DEMO_USER, "wrong")).status_code == 401
+
+
+def test_field_list_differs_by_flavour_like_the_issues_do(cloud: httpx.Client,
+                                                          datacenter: httpx.Client) -> None:
+    cloud_fields = {f["id"]: f for f in cloud.get("/rest/api/3/field").json()}
+    dc_fields = {f["id"]: f for f in datacenter.get("/rest/api/2/field").json()}
+    assert "statuscategorychangedate" in cloud_fields
+    assert "statuscategorychangedate" not in dc_fields
+    assert cloud_fields["summary"]["key"] == "summary" and "key" not in dc_fields["summary"]
+    issue = cloud.get("/rest/api/3/issue/PAY-1").json()
+    assert set(issue["fields"]) <= set(cloud_fields)
+
+
+def test_v3_writes_take_atlassian_documents_and_refuse_plain_strings(
+        receiver: tuple[str, list[tuple[bytes, dict[str, str]]]]) -> None:
+    hook_url, deliveries = receiver
+    app = create_app(build_world(7), webhook_url=hook_url, webhook_secret="s")
+    doc = {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "Line one"}]},
+        {"type": "paragraph", "content": [{"type": "text", "text": "Line two"}]}]}
+    fields = {"project": {"key": "PAY"}, "issuetype": {"id": "10002"}, "summary": "ADF"}
+    with serve_asgi(app) as url, httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as c:
+        refused = c.post("/rest/api/3/issue", json={"fields": {**fields, "description": "x"}})
+        assert refused.status_code == 400
+        assert set(refused.json()["errors"]) == {"description"}
+        created = c.post("/rest/api/3/issue", json={"fields": {**fields, "description": doc}})
+        assert created.status_code == 201
+        key = created.json()["key"]
+        assert c.get(f"/rest/api/3/issue/{key}").json()["fields"]["description"] == doc
+        v2 = c.get(f"/rest/api/2/issue/{key}").json()["fields"]["description"]
+        assert v2 == "Line one\nLine two"
+    (body, _), = deliveries
+    assert json.loads(body)["webhookEvent"] == "jira:issue_created"
+    assert json.loads(body)["issue"]["key"] == key
+
+
+def test_a_new_version_is_searchable_as_a_fix_version(world: World) -> None:
+    with serve_asgi(create_app(world, mode="datacenter")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_PASSWORD)) as datacenter:
+        new_version_takes_issues(datacenter)
+
+
+def new_version_takes_issues(datacenter: httpx.Client) -> None:
+    made = datacenter.post("/rest/api/2/version", json={"name": "2030.01", "project": "RPT"})
+    assert made.status_code == 201
+    assert made.json()["projectId"] == int(datacenter.get(
+        "/rest/api/2/project/RPT").json()["id"])
+    moved = datacenter.put("/rest/api/2/issue/RPT-1",
+                           json={"update": {"fixVersions": [
+                               {"set": [{"id": made.json()["id"]}]}]}})
+    assert moved.status_code == 204
+    assert dc_keys(datacenter, 'fixVersion = "2030.01"') == ["RPT-1"]
+    missing = datacenter.post("/rest/api/2/version", json={"name": "x"})
+    assert missing.status_code == 400 and set(missing.json()["errors"]) == {"project"}

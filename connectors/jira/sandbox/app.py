@@ -4,13 +4,17 @@ It speaks the wire format the JIRA connector meets on real sites: Cloud's
 token-paged `/rest/api/3/search/jql` (and the 410 of the retired `/search`),
 Data Center's offset-paged `/rest/api/2/search`, ADF vs string descriptions,
 `accountId` vs `name`/`key` users, JIRA's error collections and 429 headers,
-and `jira:issue_updated` webhooks signed with `X-Hub-Signature`.
+and `jira:issue_*` webhooks signed with `X-Hub-Signature`. It also serves what
+client libraries such as pycontribs `jira` call around a search (fields,
+statuses, priorities, issue types, users) and the writes scripts make (issues,
+comments, assignment, versions, components), checked as `writes.py` says.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -18,19 +22,21 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.jira.sandbox import jql
-from connectors.sandbox.kit import Credentials, SandboxKit
+from connectors.jira.sandbox import jql, writes
+from connectors.jira.sandbox.catalogue import FIELD_NAMES, FIELDS, render_field, site_fields
+from connectors.sandbox.kit import Credentials, SandboxKit, route_path
 from connectors.sandbox.registry import Sandbox
-from connectors.sandbox.world import WORKFLOW, Person, Release, World, build_world
+from connectors.sandbox.world import WORKFLOW, Person, World, build_world
 
 Mode = Literal["cloud", "datacenter"]
 Json = dict[str, Any]
@@ -44,6 +50,8 @@ ISSUE_TYPES = {"Story": ("10001", "Functionality or a feature expressed as a use
                "Bug": ("10004", "A problem or error."),
                "Task": ("10002", "A small, distinct piece of work.")}
 PRIORITY_IDS = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
+PRIORITY_COLOURS = {"Highest": "#d04437", "High": "#f15C75", "Medium": "#f79232",
+                    "Low": "#707070", "Lowest": "#999999"}
 DEMO_ACCOUNT_ID = "5b10ac8d82e05b22cc7dffff"
 
 UNBOUNDED = ("Unbounded JQL queries are not allowed here. Please add a search restriction "
@@ -55,24 +63,8 @@ NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perfo
 ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
 BAD_TOKEN = "The provided next page token is invalid or expired."
 
-NAVIGABLE = ["summary", "issuetype", "status", "priority", "assignee", "reporter", "creator",
-             "project", "fixVersions", "versions", "labels", "components", "resolution",
-             "resolutiondate", "created", "updated", "statuscategorychangedate", "description",
-             "environment", "duedate", "subtasks", "issuelinks", "watches", "votes",
-             "workratio", "lastViewed", "customfield_10016", "customfield_10020"]
-NOT_NAVIGABLE = ["comment", "worklog", "attachment"]
-FIELD_NAMES = {"summary": "Summary", "issuetype": "Issue Type", "status": "Status",
-               "priority": "Priority", "assignee": "Assignee", "reporter": "Reporter",
-               "creator": "Creator", "project": "Project", "fixVersions": "Fix versions",
-               "versions": "Affects versions", "labels": "Labels", "components": "Components",
-               "resolution": "Resolution", "resolutiondate": "Resolved", "created": "Created",
-               "updated": "Updated", "statuscategorychangedate": "Status Category Changed",
-               "description": "Description", "environment": "Environment",
-               "duedate": "Due date", "subtasks": "Sub-tasks", "issuelinks": "Linked Issues",
-               "watches": "Watchers", "votes": "Votes", "workratio": "Work Ratio",
-               "lastViewed": "Last Viewed", "customfield_10016": "Story point estimate",
-               "customfield_10020": "Sprint", "comment": "Comment", "worklog": "Log Work",
-               "attachment": "Attachment"}
+NAVIGABLE = [f.id for f in FIELDS if f.navigable]
+NOT_NAVIGABLE = [f.id for f in FIELDS if not f.navigable]
 
 
 def jira_time(moment: datetime) -> str:
@@ -88,12 +80,29 @@ def errors(*messages: str, status: int, field_errors: dict[str, str] | None = No
                         status_code=status, headers=headers)
 
 
+def error_collection(write: writes.Write) -> Json:
+    """A write's refusals; one that is about the whole body goes into `errorMessages`."""
+    return {"errorMessages": [v for k, v in write.errors.items() if not k],
+            "errors": {k: v for k, v in write.errors.items() if k}}
+
+
+def refused(write: writes.Write) -> JSONResponse:
+    return JSONResponse(error_collection(write), status_code=400)
+
+
 def error_response(status: int, message: str) -> Response:
     if status == 429:
         message = "Rate limit exceeded."
-    elif status == 404 and message == "Not Found":
-        message = "null for uri"
     return errors(message, status=status)
+
+
+async def unknown_resource(request: Request, exc: Exception) -> Response:
+    """A path JIRA has no resource for: its REST layer's own 404 body, naming the URI."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return JSONResponse({"message": f"null for uri: {request.url}", "status-code": 404},
+                            status_code=404)
+    return error_response(exc.status_code, str(exc.detail))
 
 
 def rate_limit_headers(retry_after: int) -> dict[str, str]:
@@ -107,6 +116,38 @@ def sign_webhook(body: bytes, secret: str) -> dict[str, str]:
     """JIRA admin webhooks carry a hex HMAC-SHA256 of the raw body."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {"X-Hub-Signature": f"sha256={digest}"}
+
+
+@dataclass(slots=True)
+class SiteVersion:
+    """A project version; seeded from the world's releases, created through POST /version."""
+
+    id: int
+    app_key: str
+    name: str
+    description: str
+    released: bool
+    archived: bool
+    release_date: date | None
+    start_date: date | None = None
+
+
+@dataclass(slots=True)
+class SiteComponent:
+    id: int
+    app_key: str
+    name: str
+    description: str
+    lead: Person | None
+
+
+@dataclass(slots=True)
+class SiteComment:
+    id: int
+    author: Person
+    body: str
+    created: datetime
+    updated: datetime
 
 
 @dataclass(slots=True)
@@ -128,6 +169,11 @@ class SiteIssue:
     updated: datetime
     labels: list[str]
     fix_versions: list[int]  # version ids
+    affects_versions: list[int] = field(default_factory=list)
+    components: list[int] = field(default_factory=list)  # component ids
+    environment: str = ""
+    due: date | None = None
+    comments: list[SiteComment] = field(default_factory=list)
     # (id, when, author, [(field, from, fromString, to, toString)])
     history: list[tuple[int, datetime, Person, list[tuple[str, str, str, str, str]]]] = \
         field(default_factory=list)
@@ -142,7 +188,22 @@ class JiraSite:
         self.mode = mode
         self.credentials = credentials
         self.kit = kit
-        self.versions: dict[int, Release] = {r.jira_version_id: r for r in world.releases}
+        self.versions: dict[int, SiteVersion] = {
+            r.jira_version_id: SiteVersion(
+                id=r.jira_version_id, app_key=r.app_key, name=r.version_name,
+                description=r.description, released=r.released,
+                archived=r.status == "CANCELLED", release_date=r.window_start.date())
+            for r in world.releases}
+        # One component per project, named after the application's repository.
+        self.components: dict[int, SiteComponent] = {
+            10000 + n: SiteComponent(id=10000 + n, app_key=app.key, name=app.repo_name,
+                                     description=f"The {app.repo_name} repository.",
+                                     lead=app.lead)
+            for n, app in enumerate(world.applications)}
+        self.me = world.person_by_email(credentials.username) or Person(
+            index=-100, display_name="Demo User", email=credentials.username,
+            username=credentials.username, account_id=DEMO_ACCOUNT_ID, github_login="",
+            github_id=0)
         version_of = {r.key: r.jira_version_id for r in world.releases}
         self.issues: dict[str, SiteIssue] = {}
         history_id = 10000
@@ -166,12 +227,15 @@ class JiraSite:
         self.by_id = {issue.id: issue for issue in self.issues.values()}
         self._facts: dict[int, tuple[datetime, jql.IssueFacts]] = {}
         self.next_history_id = history_id + 1
+        self.next_comment_id = 10000
 
     # --- auth ------------------------------------------------------------
 
     def authenticate(self, request: Request) -> Response | None:
         """Cloud: Basic email:api-token. Data Center: Bearer PAT or Basic user:password."""
         header = request.headers.get("authorization", "")
+        if not header and route_path(request.scope).endswith("/serverInfo"):
+            return None  # JIRA tells anonymous callers what it is
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "basic":
             try:
@@ -208,18 +272,56 @@ class JiraSite:
                 "emailAddress": person.email, "avatarUrls": avatars,
                 "displayName": person.display_name, "active": True, "timeZone": "Etc/UTC"}
 
-    def version(self, release: Release, base: str, v: str, *, full: bool = True) -> Json:
-        body: Json = {"self": f"{base}/rest/api/{v}/version/{release.jira_version_id}",
-                      "id": str(release.jira_version_id), "description": release.description,
-                      "name": release.version_name,
-                      "archived": release.status == "CANCELLED",
-                      "released": release.released,
-                      "releaseDate": f"{release.window_start:%Y-%m-%d}"}
+    def version(self, version: SiteVersion, base: str, v: str, *, full: bool = True) -> Json:
+        body: Json = {"self": f"{base}/rest/api/{v}/version/{version.id}",
+                      "id": str(version.id), "description": version.description,
+                      "name": version.name, "archived": version.archived,
+                      "released": version.released}
+        if version.start_date is not None:
+            body["startDate"] = f"{version.start_date:%Y-%m-%d}"
+        if version.release_date is not None:
+            body["releaseDate"] = f"{version.release_date:%Y-%m-%d}"
         if full:
-            body["userReleaseDate"] = f"{release.window_start.day}/{release.window_start:%b/%y}"
-            body["overdue"] = (not release.released
-                               and release.window_start.date() < self.world.now.date())
-            body["projectId"] = self.world.app(release.app_key).jira_project_id
+            if version.release_date is not None:
+                day = version.release_date
+                body["userReleaseDate"] = f"{day.day}/{day:%b/%y}"
+                body["overdue"] = (not version.released and day < self.world.now.date())
+            body["projectId"] = self.world.app(version.app_key).jira_project_id
+        return body
+
+    def component(self, component: SiteComponent, base: str, v: str, *,
+                  full: bool = True) -> Json:
+        body: Json = {"self": f"{base}/rest/api/{v}/component/{component.id}",
+                      "id": str(component.id), "name": component.name,
+                      "description": component.description}
+        if full:
+            app = self.world.app(component.app_key)
+            lead = self.user(component.lead, base, v) if component.lead else None
+            body.update({"lead": lead, "assigneeType": "PROJECT_DEFAULT",
+                         "assignee": self.user(app.lead, base, v),
+                         "realAssigneeType": "PROJECT_DEFAULT",
+                         "realAssignee": self.user(app.lead, base, v),
+                         "isAssigneeTypeValid": True, "project": app.key,
+                         "projectId": app.jira_project_id})
+        return body
+
+    def text(self, value: str, v: str) -> Any:
+        """A rich-text value: Atlassian Document Format in v3, plain wiki text in v2."""
+        if v != "3":
+            return value
+        return {"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": line}]}
+            for line in value.split("\n") if line]}
+
+    def comment(self, issue: SiteIssue, comment: SiteComment, base: str, v: str) -> Json:
+        body: Json = {"self": f"{base}/rest/api/{v}/issue/{issue.id}/comment/{comment.id}",
+                      "id": str(comment.id), "author": self.user(comment.author, base, v),
+                      "body": self.text(comment.body, v),
+                      "updateAuthor": self.user(comment.author, base, v),
+                      "created": jira_time(comment.created),
+                      "updated": jira_time(comment.updated)}
+        if self.mode == "cloud":
+            body["jsdPublic"] = True
         return body
 
     def project(self, app_key: str, base: str, v: str) -> Json:
@@ -250,7 +352,8 @@ class JiraSite:
         for field_name, old, old_text, new, new_text in changes:
             item: Json = {"field": field_name, "fieldtype": "jira"}
             if self.mode == "cloud":
-                item["fieldId"] = "fixVersions" if field_name == "Fix Version" else field_name
+                item["fieldId"] = {"Fix Version": "fixVersions", "Version": "versions",
+                                   "Component": "components"}.get(field_name, field_name)
             item.update({"from": old or None, "fromString": old_text or None,
                          "to": new or None, "toString": new_text or None})
             items.append(item)
@@ -262,10 +365,7 @@ class JiraSite:
                         if any(c[0] == "status" for c in changes)), issue.created)
         type_id, type_text = ISSUE_TYPES[issue.issue_type]
         priority_id = PRIORITY_IDS[issue.priority]
-        description: Any = issue.description
-        if v == "3":
-            description = {"type": "doc", "version": 1, "content": [
-                {"type": "paragraph", "content": [{"type": "text", "text": issue.description}]}]}
+        description = self.text(issue.description, v) if issue.description else None
         issue_url = f"{base}/rest/api/{v}/issue/{issue.key}"
         icons = f"{base}/images/icons"
         fields: Json = {
@@ -285,20 +385,25 @@ class JiraSite:
             "project": self.project(issue.app_key, base, v),
             "fixVersions": [self.version(self.versions[vid], base, v, full=False)
                             for vid in issue.fix_versions],
-            "versions": [],
+            "versions": [self.version(self.versions[vid], base, v, full=False)
+                         for vid in issue.affects_versions],
             "labels": list(issue.labels),
-            "components": [],
+            "components": [self.component(self.components[cid], base, v, full=False)
+                           for cid in issue.components],
             "resolution": None, "resolutiondate": None,
             "created": jira_time(issue.created), "updated": jira_time(issue.updated),
             "statuscategorychangedate": jira_time(done_at),
             "description": description,
-            "environment": None, "duedate": None, "subtasks": [], "issuelinks": [],
+            "environment": self.text(issue.environment, v) if issue.environment else None,
+            "duedate": f"{issue.due:%Y-%m-%d}" if issue.due else None,
+            "subtasks": [], "issuelinks": [],
             "watches": {"self": f"{issue_url}/watchers", "watchCount": 1, "isWatching": False},
             "votes": {"self": f"{issue_url}/votes", "votes": 0, "hasVoted": False},
             "workratio": -1, "lastViewed": None,
             "customfield_10016": None, "customfield_10020": None,
-            "comment": {"comments": [], "self": f"{issue_url}/comment", "maxResults": 0,
-                        "total": 0, "startAt": 0},
+            "comment": {"comments": [self.comment(issue, c, base, v) for c in issue.comments],
+                        "self": f"{issue_url}/comment", "maxResults": len(issue.comments),
+                        "total": len(issue.comments), "startAt": 0},
             "worklog": {"startAt": 0, "maxResults": 20, "total": 0, "worklogs": []},
             "attachment": [],
         }
@@ -341,13 +446,13 @@ class JiraSite:
         versions: dict[str, set[str]] = {}
         released: dict[str, set[str]] = {}
         unreleased: dict[str, set[str]] = {}
-        for release in self.world.releases:
-            vid = str(release.jira_version_id)
-            versions.setdefault(release.version_name.lower(), set()).add(vid)
+        for version in self.versions.values():
+            vid = str(version.id)
+            versions.setdefault(version.name.lower(), set()).add(vid)
             versions[vid] = {vid}
-            table = released if release.released else unreleased
-            if release.status != "CANCELLED" or release.released:
-                table.setdefault(release.app_key.lower(), set()).add(vid)
+            table = released if version.released else unreleased
+            if not version.archived or version.released:
+                table.setdefault(version.app_key.lower(), set()).add(vid)
         categories: dict[str, str] = {}
         for key, (cat_id, _, name) in CATEGORIES.items():
             categories[key] = categories[name.lower()] = categories[str(cat_id)] = key
@@ -372,7 +477,7 @@ class JiraSite:
         app = self.world.app(issue.app_key)
         return jql.IssueFacts(
             id=issue.id, key=issue.key, project_key=app.key, project_id=app.jira_project_id,
-            fix_versions=[(str(vid), self.versions[vid].version_name)
+            fix_versions=[(str(vid), self.versions[vid].name)
                           for vid in issue.fix_versions],
             status=issue.status, status_category=issue.status_category,
             issue_type=issue.issue_type, priority=issue.priority,
@@ -394,30 +499,143 @@ class JiraSite:
 
     # --- writes ------------------------------------------------------------------
 
+    def app_key_of_project(self, ref: str) -> str | None:
+        for app in self.world.applications:
+            if ref.upper() == app.key or ref == str(app.jira_project_id):
+                return app.key
+        return None
+
+    def version_ids(self, app_key: str) -> dict[str, int]:
+        known: dict[str, int] = {}
+        for version in self.versions.values():
+            if version.app_key == app_key:
+                known[f"#{version.id}"] = known[version.name] = version.id
+        return known
+
+    def component_ids(self, app_key: str) -> dict[str, int]:
+        known: dict[str, int] = {}
+        for component in self.components.values():
+            if component.app_key == app_key:
+                known[f"#{component.id}"] = known[component.name] = component.id
+        return known
+
+    def people(self) -> list[Person]:
+        return [self.me, *(p for p in self.world.people if p is not self.me)]
+
+    def person(self, ref: str) -> Person | None:
+        """A user by Cloud accountId or Data Center name."""
+        for person in self.people():
+            if ref == (person.account_id if self.mode == "cloud" else person.username):
+                return person
+        return None
+
+    def default_assignee(self, app_key: str) -> Person:
+        return self.world.app(app_key).lead
+
+    def apply(self, issue: SiteIssue, values: dict[str, Any]
+              ) -> list[tuple[str, str, str, str, str]]:
+        """Set checked values on the issue; the changelog items of what really changed."""
+        changes: list[tuple[str, str, str, str, str]] = []
+        for name, new in values.items():
+            old = self._get(issue, name)
+            if old == new:
+                continue
+            if name in ("fixVersions", "versions", "components"):
+                label = {"fixVersions": "Fix Version", "versions": "Version",
+                         "components": "Component"}[name]
+                named = self.versions if name != "components" else self.components
+                changes += [(label, str(i), named[i].name, "", "") for i in old if i not in new]
+                changes += [(label, "", "", str(i), named[i].name) for i in new if i not in old]
+            elif name in ("assignee", "reporter"):
+                def ref(p: Person | None) -> str:
+                    if p is None:
+                        return ""
+                    return p.account_id if self.mode == "cloud" else p.username
+                changes.append((name, ref(old), old.display_name if old else "",
+                                ref(new), new.display_name if new else ""))
+            elif name == "priority":
+                changes.append((name, PRIORITY_IDS[old], old, PRIORITY_IDS[new], new))
+            elif name == "issuetype":
+                changes.append((name, ISSUE_TYPES[old][0], old, ISSUE_TYPES[new][0], new))
+            elif name == "labels":
+                changes.append((name, "", " ".join(old), "", " ".join(new)))
+            elif name == "duedate":
+                changes.append((name, f"{old or ''}", f"{old or ''}", f"{new or ''}",
+                                f"{new or ''}"))
+            else:
+                changes.append((name, "", str(old), "", str(new)))
+            self._set(issue, name, new)
+        return changes
+
+    _ATTRS = {"summary": "summary", "description": "description",
+              "environment": "environment", "duedate": "due", "labels": "labels",
+              "fixVersions": "fix_versions", "versions": "affects_versions",
+              "components": "components", "priority": "priority", "assignee": "assignee",
+              "reporter": "reporter", "issuetype": "issue_type"}
+
+    def _get(self, issue: SiteIssue, name: str) -> Any:
+        value = getattr(issue, self._ATTRS[name])
+        return list(value) if isinstance(value, list) else value
+
+    def _set(self, issue: SiteIssue, name: str, value: Any) -> None:
+        setattr(issue, self._ATTRS[name], value)
+
+    def current_lists(self, issue: SiteIssue) -> dict[str, Any]:
+        return {name: self._get(issue, name) for name in writes.LIST_FIELDS}
+
+    def new_issue(self, app_key: str, values: dict[str, Any]) -> SiteIssue:
+        """A new issue in To Do, numbered after the project's highest key."""
+        numbers = [int(key.rsplit("-", 1)[1]) for key in self.issues
+                   if key.startswith(f"{app_key}-")]
+        now = self.world.clock.now()
+        issue = SiteIssue(
+            id=max(self.by_id, default=10000) + 1, key=f"{app_key}-{max(numbers, default=0) + 1}",
+            app_key=app_key, summary="", description="", issue_type="Task", priority="Medium",
+            status=WORKFLOW[0][0], status_category=WORKFLOW[0][1], assignee=None,
+            reporter=self.me, created=now, updated=now, labels=[], fix_versions=[])
+        for name, value in values.items():
+            self._set(issue, name, value)
+        self.issues[issue.key] = issue
+        self.by_id[issue.id] = issue
+        return issue
+
+    def add_comment(self, issue: SiteIssue, body: str) -> SiteComment:
+        now = self.world.clock.now()
+        comment = SiteComment(id=self.next_comment_id, author=self.me, body=body,
+                              created=now, updated=now)
+        self.next_comment_id += 1
+        issue.comments.append(comment)
+        issue.updated = now
+        return comment
+
     async def record_change(self, issue: SiteIssue, request: Request, v: str,
                             changes: list[tuple[str, str, str, str, str]],
-                            event_type: str) -> None:
+                            event_type: str, *, webhook_event: str = "jira:issue_updated"
+                            ) -> None:
         """Stamp the change on the issue and tell the webhook receiver about it."""
-        actor = self.world.person_by_email(self.credentials.username) or issue.reporter
+        actor = self.me
         now = self.world.clock.now()
         issue.updated = now
         entry = (self.next_history_id, now, actor, changes)
         self.next_history_id += 1
-        issue.history.append(entry)
+        if changes:
+            issue.history.append(entry)
         base = self.base(request)
         payload: Json = {
             # When the delivery is sent (real time, which receivers check for freshness),
             # not when the change happened in the world.
             "timestamp": int(time.time() * 1000),
-            "webhookEvent": "jira:issue_updated",
+            "webhookEvent": webhook_event,
             "issue_event_type_name": event_type,
             "user": self.user(actor, base, "2"),
             "issue": self.render_issue(issue, base, "2", set(NAVIGABLE), set()),
             "changelog": {"id": str(entry[0]),
                           "items": self.changelog_entry(entry, base, "2")["items"]},
         }
+        if not changes:
+            del payload["changelog"]
         await self.kit.emit_webhook(
-            "jira:issue_updated", payload,
+            webhook_event, payload,
             {"X-Atlassian-Webhook-Identifier": str(uuid.uuid4())})  # unique across restarts
 
 
@@ -455,6 +673,7 @@ def create_app(world: World | None = None, *, credentials: Credentials | None = 
     site = JiraSite(world, mode, credentials or Credentials(), kit)
     handlers = _Handlers(site)
     app = kit.app(handlers.routes(), auth=site.authenticate)
+    app.add_exception_handler(HTTPException, unknown_resource)
     app.state.jira = site
     return app
 
@@ -470,10 +689,18 @@ class _Handlers:
 
     def routes(self) -> list[BaseRoute]:
         cloud = self.site.mode == "cloud"
-        versions = ["2", "3"] if cloud else ["2", "latest"]
+        # `latest` is an alias of 2 on both flavours (pycontribs assigns issues through it).
+        versions = ["2", "3", "latest"] if cloud else ["2", "latest"]
         table: list[tuple[str, Handler, list[str]]] = [
             ("/search", self.removed_search if cloud else self.classic_search, ["GET", "POST"]),
+            ("/issue", self.create_issue, ["POST"]),
+            ("/issue/bulk", self.create_issues, ["POST"]),
             ("/issue/{key}", self.get_issue, ["GET"]),
+            ("/issue/{key}/assignee", self.assign, ["PUT"]),
+            ("/issue/{key}/editmeta", self.editmeta, ["GET"]),
+            ("/issue/{key}/comment", self.comments, ["GET"]),
+            ("/issue/{key}/comment", self.add_comment, ["POST"]),
+            ("/issue/{key}/comment/{id}", self.get_comment, ["GET"]),
             ("/issue/{key}", self.edit_issue, ["PUT"]),
             ("/issue/{key}/transitions", self.transitions, ["GET"]),
             ("/issue/{key}/transitions", self.transition, ["POST"]),
@@ -481,7 +708,22 @@ class _Handlers:
             ("/project/{key}", self.get_project, ["GET"]),
             ("/project/{key}/versions", self.project_versions, ["GET"]),
             ("/project/{key}/version", self.project_version_page, ["GET"]),
+            ("/project/{key}/components", self.project_components, ["GET"]),
+            ("/version", self.create_version, ["POST"]),
             ("/version/{id}", self.get_version, ["GET"]),
+            ("/version/{id}", self.update_version, ["PUT"]),
+            ("/component", self.create_component, ["POST"]),
+            ("/component/{id}", self.get_component, ["GET"]),
+            ("/field", self.fields, ["GET"]),
+            ("/status", self.statuses, ["GET"]),
+            ("/status/{id}", self.get_status, ["GET"]),
+            ("/priority", self.priorities, ["GET"]),
+            ("/priority/{id}", self.get_priority, ["GET"]),
+            ("/issuetype", self.issue_types, ["GET"]),
+            ("/issuetype/{id}", self.get_issue_type, ["GET"]),
+            ("/resolution", self.resolutions, ["GET"]),
+            ("/user", self.get_user, ["GET"]),
+            ("/user/search", self.search_users, ["GET"]),
             ("/serverInfo", self.server_info, ["GET"]),
             ("/myself", self.myself, ["GET"]),
             ("/statuscategory", self.status_categories, ["GET"]),
@@ -499,6 +741,8 @@ class _Handlers:
         for v in versions:
             for path, handler, methods in table:
                 routes.append(Route(f"/rest/api/{v}{path}", _bind(handler, v), methods=methods))
+        if not cloud:
+            routes.append(Route("/rest/auth/1/session", self.session, methods=["GET"]))
         return routes
 
     # --- search ------------------------------------------------------------------
@@ -617,68 +861,218 @@ class _Handlers:
             body["nextPage"] = f"{url}?maxResults={limit}&startAt={start + len(values)}"
         return JSONResponse(body)
 
-    async def edit_issue(self, request: Request, v: str) -> Response:
-        """Edit summary, labels or fixVersions; others are refused as JIRA refuses them."""
-        issue = self.site.find_issue(request.path_params["key"])
-        if issue is None:
-            return errors(ISSUE_NOT_FOUND, status=404)
+    async def _body(self, request: Request) -> Json:
         try:
             body = json.loads(await request.body() or b"{}")
         except ValueError:
             body = None
-        fields = body.get("fields") if isinstance(body, dict) else None
-        if not isinstance(fields, dict):
-            return errors("Invalid request payload. Refer to the REST API documentation and "
-                          "try again.", status=400)
-        bad = {name: f"Field '{name}' cannot be set. It is not on the appropriate screen, "
-                     f"or unknown." for name in fields
-               if name not in ("summary", "labels", "fixVersions")}
-        if bad:
-            return errors(status=400, field_errors=bad)
-        changes: list[tuple[str, str, str, str, str]] = []
-        if "fixVersions" in fields:
-            try:
-                new_ids = [self._version_ref(ref, issue.app_key) for ref in fields["fixVersions"]]
-            except _BadRequest as exc:
-                return errors(status=400, field_errors={"fixVersions": str(exc)})
-            for vid in set(issue.fix_versions) - set(new_ids):
-                changes.append(("Fix Version", str(vid), self.site.versions[vid].version_name,
-                                "", ""))
-            for vid in set(new_ids) - set(issue.fix_versions):
-                changes.append(("Fix Version", "", "", str(vid),
-                                self.site.versions[vid].version_name))
-            issue.fix_versions = new_ids
-        if "summary" in fields and fields["summary"] != issue.summary:
-            changes.append(("summary", "", issue.summary, "", str(fields["summary"])))
-            issue.summary = str(fields["summary"])
-        if "labels" in fields and list(fields["labels"]) != issue.labels:
-            changes.append(("labels", "", " ".join(issue.labels), "",
-                            " ".join(map(str, fields["labels"]))))
-            issue.labels = [str(label) for label in fields["labels"]]
+        if not isinstance(body, dict):
+            raise _BadRequest("Invalid request payload. Refer to the REST API documentation "
+                              "and try again.")
+        return body
+
+    async def edit_issue(self, request: Request, v: str) -> Response:
+        """Edit the fields on the edit screen; every refusal is answered at once."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        try:
+            body = await self._body(request)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        write = writes.check_write(self.site, app_key=issue.app_key,
+                                   current=self.site.current_lists(issue),
+                                   fields=body.get("fields", {}), update=body.get("update", {}),
+                                   allowed=writes.EDITABLE, v=v)
+        if write.errors:
+            return refused(write)
+        changes = self.site.apply(issue, write.values)
+        for text in write.comments:
+            self.site.add_comment(issue, text)
         if changes:
             await self.site.record_change(issue, request, v, changes, "issue_updated")
         return Response(status_code=204)
 
-    def _version_ref(self, ref: Any, app_key: str) -> int:
-        if isinstance(ref, dict):
-            for release in self.site.world.releases:
-                if release.app_key == app_key and (
-                        str(ref.get("id")) == str(release.jira_version_id)
-                        or ref.get("name") == release.version_name):
-                    return release.jira_version_id
-        raise _BadRequest(f"Version {json.dumps(ref)} is not valid.")
+    def _check_create(self, body: Any, v: str) -> writes.Write:
+        """Project, issue type and summary are required; all refusals come together."""
+        if not isinstance(body, dict):
+            return writes.Write(errors={"": "Invalid request payload. Refer to the REST API "
+                                               "documentation and try again."})
+        fields = body.get("fields", {})
+        write = writes.check_write(self.site, app_key=None, current={}, fields=fields,
+                                   update=body.get("update", {}), allowed=writes.CREATABLE,
+                                   v=v)
+        if isinstance(fields, dict):
+            required = {"project": "Specify a valid project ID or key",
+                        "issuetype": "Specify an issue type",
+                        "summary": "You must specify a summary of the issue."}
+            for name, message in required.items():
+                if name not in fields:
+                    write.errors.setdefault(name, message)
+        return write
+
+    async def _create(self, request: Request, v: str, write: writes.Write) -> Json:
+        assert write.app_key is not None
+        issue = self.site.new_issue(write.app_key, write.values)
+        for text in write.comments:
+            self.site.add_comment(issue, text)
+        await self.site.record_change(issue, request, v, [], "issue_created",
+                                      webhook_event="jira:issue_created")
+        base = self.site.base(request)
+        return {"id": str(issue.id), "key": issue.key,
+                "self": f"{base}/rest/api/{v}/issue/{issue.id}"}
+
+    async def create_issue(self, request: Request, v: str) -> Response:
+        """Create an issue in To Do."""
+        try:
+            body = await self._body(request)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        write = self._check_create(body, v)
+        if write.errors or write.app_key is None:
+            return refused(write)
+        return JSONResponse(await self._create(request, v, write), status_code=201)
+
+    async def create_issues(self, request: Request, v: str) -> Response:
+        """Bulk create: each element is created or refused on its own; 400 if none was."""
+        try:
+            updates = (await self._body(request)).get("issueUpdates")
+            if not isinstance(updates, list):
+                raise _BadRequest("Invalid request payload. Refer to the REST API "
+                                  "documentation and try again.")
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        created: list[Json] = []
+        failed: list[Json] = []
+        for number, element in enumerate(updates):
+            write = self._check_create(element, v)
+            if write.errors or write.app_key is None:
+                failed.append({"status": 400, "failedElementNumber": number,
+                               "elementErrors": error_collection(write)})
+            else:
+                created.append(await self._create(request, v, write))
+        return JSONResponse({"issues": created, "errors": failed},
+                            status_code=201 if created or not failed else 400)
+
+    async def assign(self, request: Request, v: str) -> Response:
+        """Cloud names the assignee by accountId, Data Center by name; null unassigns."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        try:
+            body = await self._body(request)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        write = writes.check_write(self.site, app_key=issue.app_key, current={},
+                                   fields={"assignee": body}, update={},
+                                   allowed={"assignee"}, v=v)
+        if body.get("accountId" if self.site.mode == "cloud" else "name") is None:
+            write = writes.Write(values={"assignee": None})
+        if write.errors:
+            return refused(write)
+        changes = self.site.apply(issue, write.values)
+        if changes:
+            await self.site.record_change(issue, request, v, changes, "issue_assigned")
+        return Response(status_code=204)
+
+    async def editmeta(self, request: Request, v: str) -> Response:
+        """The edit screen: the fields an edit may set, their operations and allowed values."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        base = self.site.base(request)
+        allowed: dict[str, list[Json]] = {
+            "priority": [self._priority(name, base, v) for name in PRIORITY_IDS],
+            "issuetype": [self._issue_type(name, base, v) for name in ISSUE_TYPES],
+            "fixVersions": [self.site.version(r, base, v, full=False)
+                            for r in self._releases(issue.app_key)],
+            "components": [self.site.component(c, base, v, full=False)
+                           for c in self._components(issue.app_key)]}
+        allowed["versions"] = allowed["fixVersions"]
+        meta: Json = {}
+        for field_def in site_fields(self.site.mode):
+            if field_def.id not in writes.EDITABLE and field_def.id != "comment":
+                continue
+            schema = render_field(field_def, self.site.mode)["schema"]
+            if field_def.id == "comment":
+                operations = ["add", "edit", "remove"]
+            elif field_def.id in writes.LIST_FIELDS:
+                operations = ["add", "set", "remove"]
+            else:
+                operations = ["set"]
+            entry: Json = {"required": field_def.id in ("summary", "issuetype"),
+                           "schema": schema, "name": field_def.name, "key": field_def.id,
+                           "operations": operations}
+            if field_def.id in allowed:
+                entry["allowedValues"] = allowed[field_def.id]
+            meta[field_def.id] = entry
+        return JSONResponse({"fields": meta})
+
+    async def comments(self, request: Request, v: str) -> Response:
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        query = request.query_params
+        try:
+            start = _int(query.get("startAt"), 0, "startAt")
+            limit = min(_int(query.get("maxResults"), 5000, "maxResults"), 5000)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        order = query.get("orderBy") or "created"
+        if order.lstrip("+-") != "created":
+            return errors(f"Invalid orderBy value: '{order}'.", status=400)
+        ordered = sorted(issue.comments, key=lambda c: (c.created, c.id),
+                         reverse=order.startswith("-"))
+        base = self.site.base(request)
+        page = ordered[start:start + limit]
+        return JSONResponse({"startAt": start, "maxResults": limit, "total": len(ordered),
+                             "comments": [self.site.comment(issue, c, base, v) for c in page]})
+
+    async def get_comment(self, request: Request, v: str) -> Response:
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        raw = request.path_params["id"]
+        comment = next((c for c in issue.comments if str(c.id) == raw), None)
+        if comment is None:
+            return errors(f"Can not find a comment for the id: {raw}.", status=404)
+        return JSONResponse(self.site.comment(issue, comment, self.site.base(request), v))
+
+    async def add_comment(self, request: Request, v: str) -> Response:
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        try:
+            body = await self._body(request)
+            text = writes.rich_text(body.get("body"), v)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        except writes.Refused as exc:
+            return errors(status=400, field_errors={"comment": str(exc)})
+        if not text.strip():
+            return errors(status=400, field_errors={"comment": "Comment body can not be empty!"})
+        comment = self.site.add_comment(issue, text)
+        return JSONResponse(self.site.comment(issue, comment, self.site.base(request), v),
+                            status_code=201)
 
     async def transitions(self, request: Request, v: str) -> Response:
         issue = self.site.find_issue(request.path_params["key"])
         if issue is None:
             return errors(ISSUE_NOT_FOUND, status=404)
         base = self.site.base(request)
-        return JSONResponse({"expand": "transitions", "transitions": [
-            {"id": TRANSITION_IDS[name], "name": name,
-             "to": self.site.status(name, category, base, v), "hasScreen": False,
-             "isGlobal": True, "isInitial": False, "isAvailable": True,
-             "isConditional": False, "isLooped": False}
-            for name, category in WORKFLOW if name != issue.status]})
+        only = request.query_params.get("transitionId")
+        with_fields = "transitions.fields" in _split(request.query_params.getlist("expand"))
+        found: list[Json] = []
+        for name, category in WORKFLOW:
+            if name == issue.status or only not in (None, TRANSITION_IDS[name]):
+                continue
+            found.append({"id": TRANSITION_IDS[name], "name": name,
+                          "to": self.site.status(name, category, base, v), "hasScreen": False,
+                          "isGlobal": True, "isInitial": False, "isAvailable": True,
+                          "isConditional": False, "isLooped": False})
+            if with_fields:
+                found[-1]["fields"] = {}
+        return JSONResponse({"expand": "transitions", "transitions": found})
 
     async def transition(self, request: Request, v: str) -> Response:
         """Move the issue to another status and emit `jira:issue_updated`."""
@@ -694,6 +1088,14 @@ class _Handlers:
                        if TRANSITION_IDS[name] == wanted and name != issue.status), None)
         if target is None:
             return errors(f"Transition id '{wanted}' is not valid for this issue.", status=400)
+        # The sandbox's transitions have no screen: fields are refused, comments are not.
+        write = writes.check_write(self.site, app_key=issue.app_key, current={},
+                                   fields=body.get("fields") or {},
+                                   update=body.get("update") or {}, allowed=set(), v=v)
+        if write.errors:
+            return refused(write)
+        for text in write.comments:
+            self.site.add_comment(issue, text)
         old = issue.status
         issue.status, issue.status_category = target
         await self.site.record_change(
@@ -757,11 +1159,16 @@ class _Handlers:
                             "description": text, "name": name, "subtask": False}
                            for name, (tid, text) in ISSUE_TYPES.items()],
             "versions": [self.site.version(r, base, v) for r in self._releases(app_key)],
-            "components": [], "assigneeType": "UNASSIGNED", "roles": {}})
+            "components": [self.site.component(c, base, v)
+                           for c in self._components(app_key)],
+            "assigneeType": "UNASSIGNED", "roles": {}})
         return JSONResponse(body)
 
-    def _releases(self, app_key: str) -> list[Release]:
-        return [r for r in self.site.world.releases if r.app_key == app_key]
+    def _releases(self, app_key: str) -> list[SiteVersion]:
+        return [r for r in self.site.versions.values() if r.app_key == app_key]
+
+    def _components(self, app_key: str) -> list[SiteComponent]:
+        return [c for c in self.site.components.values() if c.app_key == app_key]
 
     async def project_versions(self, request: Request, v: str) -> Response:
         key = request.path_params["key"]
@@ -787,19 +1194,19 @@ class _Handlers:
         if statuses:
             releases = [r for r in releases if
                         ("released" in statuses and r.released)
-                        or ("archived" in statuses and r.status == "CANCELLED")
-                        or ("unreleased" in statuses and not r.released
-                            and r.status != "CANCELLED")]
+                        or ("archived" in statuses and r.archived)
+                        or ("unreleased" in statuses and not r.released and not r.archived)]
         text = (query.get("query") or "").lower()
-        releases = [r for r in releases if text in r.version_name.lower()
+        releases = [r for r in releases if text in r.name.lower()
                     or text in r.description.lower()]
         order = query.get("orderBy") or ""
         field_name = order.lstrip("+-")
         if field_name in ("name", "releaseDate", "sequence", "startDate", "description"):
-            sort_keys: dict[str, Callable[[Release], Any]] = {
-                "name": lambda r: r.version_name, "description": lambda r: r.description,
-                "releaseDate": lambda r: r.window_start, "startDate": lambda r: r.window_start,
-                "sequence": lambda r: r.jira_version_id}
+            sort_keys: dict[str, Callable[[SiteVersion], Any]] = {
+                "name": lambda r: r.name, "description": lambda r: r.description,
+                "releaseDate": lambda r: r.release_date or date.max,
+                "startDate": lambda r: r.start_date or r.release_date or date.max,
+                "sequence": lambda r: r.id}
             releases = sorted(releases, key=sort_keys[field_name], reverse=order.startswith("-"))
         elif order:
             return errors(f"Invalid orderBy value: '{order}'.", status=400)
@@ -821,11 +1228,230 @@ class _Handlers:
             return errors(f"Could not find version for id '{raw}'", status=404)
         return JSONResponse(self.site.version(release, self.site.base(request), v))
 
+    async def create_version(self, request: Request, v: str) -> Response:
+        """A new version; JIRA wants a project and a name unique within it."""
+        try:
+            body = await self._body(request)
+            release_date = _date(body.get("releaseDate"), "releaseDate")
+            start_date = _date(body.get("startDate"), "startDate")
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        ref = body.get("projectId", body.get("project"))
+        app_key = self._app_for(str(ref)) if ref is not None else None
+        if ref is not None and app_key is None:
+            return errors(f"No project could be found with key '{ref}'.", status=404)
+        name = body.get("name")
+        problems: dict[str, str] = {}
+        if app_key is None:
+            problems["project"] = "Project must be specified to create a version."
+        if not isinstance(name, str) or not name.strip():
+            problems["name"] = "You must specify a valid version name"
+        elif app_key is not None and any(
+                r.name.lower() == name.strip().lower() for r in self._releases(app_key)):
+            problems["name"] = "A version with this name already exists in this project."
+        elif len(name) > 255:
+            problems["name"] = "The version name must not be longer than 255 characters."
+        if problems or app_key is None or not isinstance(name, str):
+            return errors(status=400, field_errors=problems)
+        version = SiteVersion(
+            id=max(self.site.versions, default=10000) + 1, app_key=app_key, name=name.strip(),
+            description=str(body.get("description") or ""),
+            released=bool(body.get("released", False)),
+            archived=bool(body.get("archived", False)), release_date=release_date,
+            start_date=start_date)
+        self.site.versions[version.id] = version
+        return JSONResponse(self.site.version(version, self.site.base(request), v),
+                            status_code=201)
+
+    async def update_version(self, request: Request, v: str) -> Response:
+        """Rename, describe, date, release or archive a version."""
+        raw = request.path_params["id"]
+        version = self.site.versions.get(int(raw)) if raw.isdigit() else None
+        if version is None:
+            return errors(f"Could not find version for id '{raw}'", status=404)
+        try:
+            body = await self._body(request)
+            release_date = _date(body.get("releaseDate"), "releaseDate")
+            start_date = _date(body.get("startDate"), "startDate")
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        name = body.get("name", version.name)
+        if not isinstance(name, str) or not name.strip():
+            return errors(status=400,
+                          field_errors={"name": "You must specify a valid version name"})
+        if any(r.name.lower() == name.strip().lower() and r is not version
+               for r in self._releases(version.app_key)):
+            return errors(status=400, field_errors={
+                "name": "A version with this name already exists in this project."})
+        version.name = name.strip()
+        version.description = str(body.get("description", version.description) or "")
+        version.released = bool(body.get("released", version.released))
+        version.archived = bool(body.get("archived", version.archived))
+        if "releaseDate" in body:
+            version.release_date = release_date
+        if "startDate" in body:
+            version.start_date = start_date
+        return JSONResponse(self.site.version(version, self.site.base(request), v))
+
+    # --- components --------------------------------------------------------------------
+
+    async def project_components(self, request: Request, v: str) -> Response:
+        key = request.path_params["key"]
+        app_key = self._app_for(key)
+        if app_key is None:
+            return errors(f"No project could be found with key '{key}'.", status=404)
+        base = self.site.base(request)
+        return JSONResponse([self.site.component(c, base, v) for c in self._components(app_key)])
+
+    async def get_component(self, request: Request, v: str) -> Response:
+        raw = request.path_params["id"]
+        component = self.site.components.get(int(raw)) if raw.isdigit() else None
+        if component is None:
+            return errors(f"The component with id {raw} does not exist.", status=404)
+        return JSONResponse(self.site.component(component, self.site.base(request), v))
+
+    async def create_component(self, request: Request, v: str) -> Response:
+        try:
+            body = await self._body(request)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        ref = body.get("projectId", body.get("project"))
+        app_key = self._app_for(str(ref)) if ref is not None else None
+        name = body.get("name")
+        problems: dict[str, str] = {}
+        if app_key is None:
+            problems["project"] = "The project key is not valid."
+        if not isinstance(name, str) or not name.strip():
+            problems["name"] = "The component name must not be empty."
+        elif app_key is not None and any(c.name.lower() == name.strip().lower()
+                                         for c in self._components(app_key)):
+            problems["name"] = f"A component with the name {name.strip()} already exists in " \
+                               f"this project."
+        lead_ref = body.get("leadAccountId" if self.site.mode == "cloud" else "leadUserName")
+        lead = self.site.person(str(lead_ref)) if lead_ref else None
+        if lead_ref and lead is None:
+            problems["leadUserName"] = f"The user {lead_ref} does not exist."
+        if problems or app_key is None or not isinstance(name, str):
+            return errors(status=400, field_errors=problems)
+        component = SiteComponent(id=max(self.site.components, default=10000) + 1,
+                                  app_key=app_key, name=name.strip(),
+                                  description=str(body.get("description") or ""), lead=lead)
+        self.site.components[component.id] = component
+        return JSONResponse(self.site.component(component, self.site.base(request), v),
+                            status_code=201)
+
+    # --- metadata ------------------------------------------------------------------------
+
+    async def fields(self, request: Request, v: str) -> Response:
+        return JSONResponse([render_field(f, self.site.mode)
+                             for f in site_fields(self.site.mode)])
+
+    async def statuses(self, request: Request, v: str) -> Response:
+        base = self.site.base(request)
+        return JSONResponse([self.site.status(name, category, base, v)
+                             for name, category in WORKFLOW])
+
+    async def get_status(self, request: Request, v: str) -> Response:
+        raw = request.path_params["id"]
+        for name, category in WORKFLOW:
+            if raw in (STATUS_IDS[name], name) or raw.lower() == name.lower():
+                return JSONResponse(self.site.status(name, category, self.site.base(request), v))
+        return errors(f"The status with id '{raw}' does not exist", status=404)
+
+    def _priority(self, name: str, base: str, v: str) -> Json:
+        pid = PRIORITY_IDS[name]
+        return {"self": f"{base}/rest/api/{v}/priority/{pid}",
+                "statusColor": PRIORITY_COLOURS[name], "description": f"{name} priority.",
+                "iconUrl": f"{base}/images/icons/priorities/{name.lower()}.svg",
+                "name": name, "id": pid}
+
+    async def priorities(self, request: Request, v: str) -> Response:
+        base = self.site.base(request)
+        return JSONResponse([self._priority(name, base, v) for name in PRIORITY_IDS])
+
+    async def get_priority(self, request: Request, v: str) -> Response:
+        raw = request.path_params["id"]
+        name = next((n for n, pid in PRIORITY_IDS.items() if pid == raw), None)
+        if name is None:
+            return errors(f"Cannot find priority with id '{raw}'.", status=404)
+        return JSONResponse(self._priority(name, self.site.base(request), v))
+
+    def _issue_type(self, name: str, base: str, v: str) -> Json:
+        tid, text = ISSUE_TYPES[name]
+        body: Json = {"self": f"{base}/rest/api/{v}/issuetype/{tid}", "id": tid,
+                      "description": text,
+                      "iconUrl": f"{base}/images/icons/issuetypes/{name.lower()}.svg",
+                      "name": name, "subtask": False, "avatarId": 10300}
+        if self.site.mode == "cloud":
+            body.update({"untranslatedName": name, "hierarchyLevel": 0})
+        return body
+
+    async def issue_types(self, request: Request, v: str) -> Response:
+        base = self.site.base(request)
+        return JSONResponse([self._issue_type(name, base, v) for name in ISSUE_TYPES])
+
+    async def get_issue_type(self, request: Request, v: str) -> Response:
+        raw = request.path_params["id"]
+        name = next((n for n, (tid, _) in ISSUE_TYPES.items() if tid == raw), None)
+        if name is None:
+            return errors(f"The issue type with id '{raw}' does not exist.", status=404)
+        return JSONResponse(self._issue_type(name, self.site.base(request), v))
+
+    async def resolutions(self, request: Request, v: str) -> Response:
+        base = self.site.base(request)
+        return JSONResponse([{"self": f"{base}/rest/api/{v}/resolution/10000", "id": "10000",
+                              "description": "Work has been done on this issue.",
+                              "name": "Done"}])
+
+    # --- users ---------------------------------------------------------------------------
+
+    async def search_users(self, request: Request, v: str) -> Response:
+        """Cloud matches `query`, Data Center `username`, against names and e-mail."""
+        query = request.query_params
+        wanted = query.get("query" if self.site.mode == "cloud" else "username")
+        if not wanted:
+            if self.site.mode == "cloud":
+                return errors("The query parameter 'query' is required.", status=400)
+            return errors("The username query parameter was not provided", status=400)
+        try:
+            start = _int(query.get("startAt"), 0, "startAt")
+            limit = min(_int(query.get("maxResults"), 50, "maxResults"), 1000)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        text = wanted.lower()
+        found = [p for p in self.site.people()
+                 if any(part.lower().startswith(text) for part in
+                        (p.email, p.username, p.display_name, *p.display_name.split()))]
+        base = self.site.base(request)
+        return JSONResponse([self.site.user(p, base, v) for p in found[start:start + limit]])
+
+    async def get_user(self, request: Request, v: str) -> Response:
+        param = "accountId" if self.site.mode == "cloud" else "username"
+        ref = request.query_params.get(param)
+        if not ref and self.site.mode == "datacenter":
+            ref = request.query_params.get("key")
+        if not ref:
+            return errors(f"The '{param}' query parameter needs to be provided.", status=400)
+        person = self.site.person(ref)
+        if person is None:
+            return errors(f"The user named '{ref}' does not exist", status=404)
+        return JSONResponse(self.site.user(person, self.site.base(request), v))
+
+    async def session(self, request: Request) -> Response:
+        """Data Center's session resource, which clients read to check a login."""
+        me = self.site.me
+        base = self.site.base(request)
+        now = jira_time(self.site.world.clock.now())
+        return JSONResponse({"self": f"{base}/rest/api/latest/user?username={quote(me.username)}",
+                             "name": me.username,
+                             "loginInfo": {"failedLoginCount": 0, "loginCount": 1,
+                                           "previousLoginTime": now}})
+
     # --- site ----------------------------------------------------------------------------
 
     async def server_info(self, request: Request, v: str) -> Response:
         base = self.site.base(request)
-        now = jira_time(datetime.now(UTC))
+        now = jira_time(self.site.world.clock.now())
         if self.site.mode == "cloud":
             return JSONResponse({
                 "baseUrl": base, "displayUrl": base, "version": "1001.0.0-SNAPSHOT",
@@ -840,20 +1466,7 @@ class _Handlers:
             "scmInfo": "0d5c1e3d8bf6f4b6a9cd81d2a74a83a9a7b0c1de", "serverTitle": "Jira"})
 
     async def myself(self, request: Request, v: str) -> Response:
-        base = self.site.base(request)
-        username = self.site.credentials.username
-        person = self.site.world.person_by_email(username)
-        if person is not None:
-            body = self.site.user(person, base, v)
-        elif self.site.mode == "cloud":
-            body = {"self": f"{base}/rest/api/{v}/user?accountId={DEMO_ACCOUNT_ID}",
-                    "accountId": DEMO_ACCOUNT_ID, "emailAddress": username,
-                    "displayName": "Demo User", "active": True, "timeZone": "Etc/UTC",
-                    "accountType": "atlassian"}
-        else:
-            body = {"self": f"{base}/rest/api/{v}/user?username={quote(username)}",
-                    "name": username, "key": "JIRAUSER10000", "emailAddress": username,
-                    "displayName": "Demo User", "active": True, "timeZone": "Etc/UTC"}
+        body = self.site.user(self.site.me, self.site.base(request), v)
         body["locale"] = "en_US"
         return JSONResponse(body)
 
@@ -882,6 +1495,16 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(item) for item in value]
     return [str(value)]
+
+
+def _date(value: Any, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise _BadRequest(f"Invalid date format. Please enter the date in the format "
+                          f"\"yyyy-MM-dd\" ({name}).") from None
 
 
 def _int(value: Any, default: int, name: str) -> int:
@@ -916,4 +1539,6 @@ def _read_token(token: Any, digest: str) -> int:
 
 
 #: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
-SANDBOX = Sandbox(create_app, webhooks_to_hub=True)
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True,
+                  flavors={"cloud": create_app,
+                           "datacenter": functools.partial(create_app, mode="datacenter")})
