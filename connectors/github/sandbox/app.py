@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,8 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.github.sandbox import render
+from connectors.github.sandbox import render, search
 from connectors.github.sandbox.graphql_api import GraphQLService
+from connectors.github.sandbox.render import IssueComment, LabelDef
 from connectors.sandbox.kit import Credentials, SandboxKit
 from connectors.sandbox.registry import Sandbox
 from connectors.sandbox.world import (
@@ -33,7 +35,9 @@ from connectors.sandbox.world import (
     Commit,
     Deployment,
     DeploymentStatus,
+    GitHubIssue,
     GitHubRelease,
+    Person,
     PullRequest,
     World,
     build_world,
@@ -226,8 +230,10 @@ class GitHubSandbox:
         if status == 429:
             error = GitHubError(429, SECONDARY_MESSAGE,
                                 doc=RATE_DOCS + "#about-secondary-rate-limits")
+        elif status in (404, 405):  # GitHub has no 405: a method a path lacks is unknown
+            status, error = 404, not_found()
         else:
-            error = GitHubError(status, "Not Found" if status == 404 else message)
+            error = GitHubError(status, message)
         return JSONResponse(error.body(), status_code=status,
                             headers=self._common_headers(self.core))
 
@@ -270,7 +276,8 @@ class GitHubSandbox:
                 budget.spend()
                 return JSONResponse(error.body(), status_code=error.status,
                                     headers={**self._common_headers(budget), **error.headers})
-            content = json.dumps(reply.body, separators=(",", ":")).encode()
+            content = (b"" if reply.status == 204
+                       else json.dumps(reply.body, separators=(",", ":")).encode())
             headers = dict(reply.headers)
             if request.method == "GET":
                 etag = _etag(content)
@@ -281,7 +288,8 @@ class GitHubSandbox:
             budget.spend(reply.cost)
             headers.update(self._common_headers(budget))
             return Response(content, status_code=reply.status, headers=headers,
-                            media_type="application/json; charset=utf-8")
+                            media_type=None if reply.status == 204
+                            else "application/json; charset=utf-8")
 
         return run
 
@@ -322,6 +330,21 @@ class GitHubSandbox:
 
     async def get_user(self, request: Request) -> Reply:
         return Reply(render.private_user(self.base(request), self.data.viewer))
+
+    async def get_named_user(self, request: Request) -> Reply:
+        login = request.path_params["login"]
+        base = self.base(request)
+        if login.lower() == self.data.world.org.lower():
+            return Reply(render.organization_full(base, self.data.world))
+        who = self.data.person(login)
+        if who is None:
+            raise not_found()
+        return Reply(render.public_user(base, who))
+
+    async def get_org(self, request: Request) -> Reply:
+        if request.path_params["org"].lower() != self.data.world.org.lower():
+            raise not_found()
+        return Reply(render.organization_full(self.base(request), self.data.world))
 
     async def list_repos(self, request: Request) -> Reply:
         org = request.path_params.get("org")
@@ -439,6 +462,216 @@ class GitHubSandbox:
                              else render.issue(base, self.data, item))
         raise not_found()
 
+    async def create_issue(self, request: Request) -> Reply:
+        """`POST .../issues`: the viewer opens an issue; unknown label names are created."""
+        app = self.app_of(request)
+        body = await self._json_body(request)
+        title = body.get("title")
+        if isinstance(title, int) and not isinstance(title, bool):
+            title = str(title)
+        if not isinstance(title, str) or not title.strip():
+            raise invalid("Issue", "title")
+        text = body.get("body")
+        if text is not None and not isinstance(text, str):
+            raise invalid("Issue", "body", "invalid", "body must be a string")
+        release_key = self._milestone_key(app, body.get("milestone"), "Issue")
+        labels = self._label_names(body.get("labels"), "Issue")
+        assignee = self._assignees(body, "Issue")
+        now = self.data.world.clock.now()
+        item = GitHubIssue(
+            id=self.data.new_id(), number=self.data.next_number(app), app_key=app.key,
+            release_key=release_key, title=title, body=text or "",
+            author=self.data.viewer_person, assignee=assignee, state="open", state_reason=None,
+            created=now, updated=now, closed_at=None, labels=labels)
+        self.data.all_issues.append(item)
+        rendered = render.issue(self.base(request), self.data, item)
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def edit_issue(self, request: Request) -> Reply:
+        """`PATCH .../issues/{n}`: title, body, state, labels, milestone, assignees."""
+        app = self.app_of(request)
+        number = request.path_params["number"]
+        item = self._numbered(app, number)
+        body = await self._json_body(request)
+        now = self.data.world.clock.now()
+        if "title" in body:
+            if not isinstance(body["title"], str) or not body["title"].strip():
+                raise invalid("Issue", "title", "invalid")
+            item.title = body["title"]
+        if "body" in body:
+            item.body = str(body["body"] or "")
+        if "milestone" in body:
+            item.release_key = self._milestone_key(app, body["milestone"], "Issue")
+        if "labels" in body:
+            item.labels = self._label_names(body["labels"], "Issue")
+        if ("assignee" in body or "assignees" in body) and isinstance(item, GitHubIssue):
+            item.assignee = self._assignees(body, "Issue")
+        if "state" in body:
+            state = body["state"]
+            if state not in ("open", "closed"):
+                raise invalid("Issue", "state", "invalid")
+            if state == "closed" and item.state != "closed":
+                item.closed_at = now
+            elif state == "open" and item.state != "open":
+                if isinstance(item, PullRequest) and item.merged_at is not None:
+                    raise invalid("PullRequest", "state", "invalid",
+                                  "state cannot be changed. The pull request has been merged.")
+                item.closed_at = None
+            if isinstance(item, GitHubIssue) and state != item.state:
+                reason = body.get("state_reason")
+                item.state_reason = ("reopened" if state == "open" else reason
+                                     if reason in ("completed", "not_planned", "duplicate")
+                                     else "completed")
+            item.state = state
+        item.updated = now
+        base = self.base(request)
+        return Reply(render.pull_as_issue(base, self.data, item) if isinstance(item, PullRequest)
+                     else render.issue(base, self.data, item))
+
+    def _milestone_key(self, app: Application, value: Any, resource: str) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str) \
+                or not str(value).isdigit():
+            raise invalid(resource, "milestone", "invalid")
+        found = next((r for r in self.data.milestones(app)
+                      if r.milestone_number == int(value)), None)
+        if found is None:
+            raise invalid(resource, "milestone", "invalid")
+        return found.key
+
+    @staticmethod
+    def _label_names(value: Any, resource: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise invalid(resource, "labels", "invalid", "labels must be an array")
+        names: list[str] = []
+        for entry in value:
+            name = entry.get("name") if isinstance(entry, dict) else entry
+            if not isinstance(name, str) or not name.strip():
+                raise invalid(resource, "labels", "invalid")
+            if name.lower() not in {n.lower() for n in names}:
+                names.append(name.strip())
+        return names
+
+    def _assignees(self, body: Json, resource: str) -> Person | None:
+        """The world keeps one assignee per issue: the first of `assignees`, or `assignee`."""
+        logins = body.get("assignees")
+        if logins is None:
+            logins = [] if body.get("assignee") is None else [body["assignee"]]
+        if not isinstance(logins, list) or not all(isinstance(x, str) for x in logins):
+            raise invalid(resource, "assignees", "invalid")
+        people = [self.data.person(login) for login in logins]
+        if any(p is None for p in people):
+            raise invalid(resource, "assignees", "invalid")
+        return people[0] if people else None
+
+    def _numbered(self, app: Application, number: int) -> Any:
+        """The issue or pull request with this number (they share the sequence)."""
+        for item, _ in self._issue_rows(app):
+            if item.number == number:
+                return item
+        raise not_found()
+
+    async def list_comments(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        number = request.path_params["number"]
+        self._numbered(app, number)
+        rows = self.data.issue_comments(app, number)
+        since = _parse_since(request.query_params.get("since"))
+        if since is not None:
+            rows = [c for c in rows if c.updated >= since]
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.issue_comment(base, app, c) for c in page], headers=headers)
+
+    async def create_comment(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        number = request.path_params["number"]
+        item = self._numbered(app, number)
+        body = await self._json_body(request)
+        text = body.get("body")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid("IssueComment", "body")
+        now = self.data.world.clock.now()
+        comment = IssueComment(self.data.new_id(), app.key, number, text,
+                               self.data.viewer_person, now, now)
+        self.data.comments.append(comment)
+        item.updated = now
+        rendered = render.issue_comment(self.base(request), app, comment)
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def get_comment(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        found = next((c for c in self.data.comments if c.app_key == app.key
+                      and c.id == request.path_params["id"]), None)
+        if found is None:
+            raise not_found()
+        return Reply(render.issue_comment(self.base(request), app, found))
+
+    # -- labels ------------------------------------------------------------------
+
+    async def list_labels(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        page, headers = paginate(request, self.data.label_names(app))
+        base = self.base(request)
+        return Reply([self.data.label_json(base, app, n) for n in page], headers=headers)
+
+    async def get_label(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        name = next((n for n in self.data.label_names(app)
+                     if n.lower() == request.path_params["name"].lower()), None)
+        if name is None:
+            raise not_found()
+        return Reply(self.data.label_json(self.base(request), app, name))
+
+    async def create_label(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        body = await self._json_body(request)
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise invalid("Label", "name")
+        if name.lower() in {n.lower() for n in self.data.label_names(app)}:
+            raise invalid("Label", "name", "already_exists")
+        colour = body.get("color", "ededed")
+        if not isinstance(colour, str) or not re.fullmatch(r"[0-9a-fA-F]{6}",
+                                                             colour.removeprefix("#")):
+            raise invalid("Label", "color", "invalid")
+        description = body.get("description") or ""
+        if not isinstance(description, str) or len(description) > 100:
+            raise invalid("Label", "description", "invalid",
+                          "description is too long (maximum is 100 characters)")
+        self.data.label_defs.append(LabelDef(app.key, name.strip(),
+                                             colour.removeprefix("#").lower(), description))
+        rendered = self.data.label_json(self.base(request), app, name.strip())
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    # -- search ------------------------------------------------------------------
+
+    async def search_issues(self, request: Request) -> Reply:
+        """`GET /search/issues`: GitHub's qualifiers, `total_count` and at most 1000 hits."""
+        q = request.query_params.get("q")
+        if not q or not q.strip():
+            raise GitHubError(422, "Validation Failed", errors=[
+                {"resource": "Search", "field": "q", "code": "missing"}])
+        found = search.search(self.data, search.parse(q))
+        sort = request.query_params.get("sort")
+        if sort in ("created", "updated", "comments"):
+            def key(item: Any) -> Any:
+                if sort == "comments":
+                    app = self.data.world.app(item.app_key)
+                    return (len(self.data.issue_comments(app, item.number)), item.id)
+                return (item.updated if sort == "updated" else item.created, item.id)
+            found.sort(key=key, reverse=request.query_params.get("order", "desc") != "asc")
+        page, headers = paginate(request, found[:1000])
+        base = self.base(request)
+        items = [(render.pull_as_issue(base, self.data, item)
+                  if isinstance(item, PullRequest) else render.issue(base, self.data, item))
+                 | {"score": 1.0} for item in page]
+        return Reply({"total_count": len(found), "incomplete_results": False, "items": items},
+                     headers=headers)
+
     def _pull(self, app: Application, number: int) -> PullRequest:
         pull = next((p for p in self.data.app_pulls(app) if p.number == number), None)
         if pull is None:
@@ -472,6 +705,27 @@ class GitHubSandbox:
         pull = self._pull(app, request.path_params["number"])
         return Reply(render.pull_full(self.base(request), self.data, pull))
 
+    async def pull_files(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        page, headers = paginate(request, render.pull_files(self.base(request), app, pull))
+        return Reply(page, headers=headers)
+
+    async def pull_reviews(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        base = self.base(request)
+        page, headers = paginate(request, self.data.reviews(pull))
+        return Reply([render.review(base, app, pull, r) for r in page], headers=headers)
+
+    async def pull_merged(self, request: Request) -> Reply:
+        """`GET .../pulls/{n}/merge`: 204 when merged, 404 when not."""
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        if pull.merged_at is None:
+            raise not_found()
+        return Reply(None, status=204)
+
     async def merge_pull(self, request: Request) -> Reply:
         """`PUT .../pulls/{n}/merge`: merges and sends the `pull_request` closed event."""
         app = self.app_of(request)
@@ -496,6 +750,103 @@ class GitHubSandbox:
         page, headers = paginate(request, tags)
         base = self.base(request)
         return Reply([render.tag(base, app, t) for t in page], headers=headers)
+
+    def _branches(self, app: Application) -> list[tuple[str, Commit, str | None]]:
+        """(name, head commit, parent sha): `main` and each open pull request's head branch
+        (merged ones are gone: the repositories delete a branch on merge)."""
+        commits = self.data.commits(app)
+        out: list[tuple[str, Commit, str | None]] = []
+        if commits:
+            out.append(("main", commits[-1], commits[-2].sha if len(commits) > 1 else None))
+        for pull in self.data.app_pulls(app):
+            if pull.state == "open":
+                head, parent = self._pull_head(app, pull)
+                out.append((pull.head_ref, head, parent))
+        return sorted(out, key=lambda b: b[0])
+
+    def _pull_head(self, app: Application, pull: PullRequest) -> tuple[Commit, str | None]:
+        """A pull request's head commit, branched from main as it was when the pull opened."""
+        before = [c for c in self.data.commits(app) if c.date <= pull.created]
+        head = Commit(pull.head_sha, pull.title, pull.author, pull.created)
+        return head, before[-1].sha if before else None
+
+    def _history(self, app: Application, ref: str) -> list[tuple[Commit, str | None]] | None:
+        """Commits reachable from `ref` (branch, tag or sha), newest first, with parents."""
+        commits = self.data.commits(app)
+        chain = [(c, commits[i - 1].sha if i else None) for i, c in enumerate(commits)]
+        for pull in self.data.app_pulls(app):
+            # A merged pull's branch is gone, but its head commit stays reachable.
+            by_branch = pull.state == "open" and ref == pull.head_ref
+            by_sha = ref == pull.head_sha or (len(ref) >= 7 and pull.head_sha.startswith(ref))
+            if by_branch or by_sha:
+                head, parent = self._pull_head(app, pull)
+                below = [row for row in chain if row[0].date <= pull.created]
+                return [(head, parent), *reversed(below)]
+        try:
+            index = self._resolve(app, ref)
+        except GitHubError:
+            return None
+        return list(reversed(chain[:index + 1]))
+
+    async def list_commits(self, request: Request) -> Reply:
+        """`GET .../commits`: newest first, from `sha` (default branch), with GitHub's filters."""
+        app = self.app_of(request)
+        q = request.query_params
+        rows = self._history(app, q.get("sha") or "main")
+        if rows is None:
+            raise not_found()
+        path = (q.get("path") or "").strip("/")
+        if path:
+            rows = [r for r in rows if render.commit_path(app, r[0]) == path
+                    or render.commit_path(app, r[0]).startswith(path + "/")]
+        since, until = _parse_since(q.get("since")), _parse_since(q.get("until"))
+        if since is not None:
+            rows = [r for r in rows if r[0].date >= since]
+        if until is not None:
+            rows = [r for r in rows if r[0].date <= until]
+        author = (q.get("author") or "").lower()
+        if author:
+            rows = [r for r in rows if author in (r[0].author.github_login.lower(),
+                                                  r[0].author.email.lower())]
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.commit(base, app, c, parent) for c, parent in page],
+                     headers=headers)
+
+    async def get_commit(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        ref = request.path_params["ref"]
+        rows = self._history(app, ref)
+        base = self.base(request)
+        if rows:
+            return Reply(render.commit_full(base, app, *rows[0]))
+        root = next((t for t in self.data.tags(app) if ref in (t.name, t.sha)), None)
+        if root is not None:  # the first tag, older than any recorded commit
+            return Reply(render.commit_full(
+                base, app, Commit(root.sha, f"Release {root.name}", app.lead, root.date), None))
+        raise GitHubError(422, f"No commit found for SHA: {ref}")
+
+    async def list_branches(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        rows = self._branches(app)
+        protected = request.query_params.get("protected")
+        if protected is not None:
+            rows = [r for r in rows if (r[0] == "main") == (protected.lower() == "true")]
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.branch(base, app, name, head.sha, name == "main")
+                      for name, head, _ in page], headers=headers)
+
+    async def get_branch(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        wanted = request.path_params["branch"]
+        found = next((b for b in self._branches(app) if b[0] == wanted), None)
+        if found is None:
+            raise GitHubError(404, "Branch not found")
+        name, head, parent = found
+        base = self.base(request)
+        return Reply(render.branch_full(base, app, name, render.commit(base, app, head, parent),
+                                        name == "main"))
 
     def _resolve(self, app: Application, ref: str) -> int:
         """Position of `ref` (tag, sha, branch) in the history; -1 is the root."""
@@ -773,18 +1124,38 @@ class GitHubSandbox:
         return [
             Route("/user", e(self.get_user)),
             Route("/user/repos", e(self.list_repos)),
+            Route("/users/{login}", e(self.get_named_user)),
+            Route("/orgs/{org}", e(self.get_org)),
             Route("/orgs/{org}/repos", e(self.list_repos)),
+            Route("/search/issues", e(self.search_issues)),
             Route("/rate_limit", e(self.rate_limit)),
             Route("/graphql", e(self.post_graphql), methods=["POST"]),
             Route(r, e(self.get_repo)),
             Route(f"{r}/milestones", e(self.list_milestones)),
             Route(f"{r}/milestones/{{number:int}}", e(self.get_milestone)),
-            Route(f"{r}/issues", e(self.list_issues)),
-            Route(f"{r}/issues/{{number:int}}", e(self.get_issue)),
+            Route(f"{r}/issues", e(self.list_issues), methods=["GET"]),
+            Route(f"{r}/issues", e(self.create_issue), methods=["POST"]),
+            Route(f"{r}/issues/comments/{{id:int}}", e(self.get_comment)),
+            Route(f"{r}/issues/{{number:int}}", e(self.get_issue), methods=["GET"]),
+            Route(f"{r}/issues/{{number:int}}", e(self.edit_issue), methods=["PATCH"]),
+            Route(f"{r}/issues/{{number:int}}/comments", e(self.list_comments),
+                  methods=["GET"]),
+            Route(f"{r}/issues/{{number:int}}/comments", e(self.create_comment),
+                  methods=["POST"]),
+            Route(f"{r}/labels", e(self.list_labels), methods=["GET"]),
+            Route(f"{r}/labels", e(self.create_label), methods=["POST"]),
+            Route(f"{r}/labels/{{name:path}}", e(self.get_label)),
             Route(f"{r}/pulls", e(self.list_pulls)),
             Route(f"{r}/pulls/{{number:int}}", e(self.get_pull)),
             Route(f"{r}/pulls/{{number:int}}/commits", e(self.pull_commits)),
+            Route(f"{r}/pulls/{{number:int}}/files", e(self.pull_files)),
+            Route(f"{r}/pulls/{{number:int}}/reviews", e(self.pull_reviews)),
+            Route(f"{r}/pulls/{{number:int}}/merge", e(self.pull_merged), methods=["GET"]),
             Route(f"{r}/pulls/{{number:int}}/merge", e(self.merge_pull), methods=["PUT"]),
+            Route(f"{r}/commits", e(self.list_commits)),
+            Route(f"{r}/commits/{{ref:path}}", e(self.get_commit)),
+            Route(f"{r}/branches", e(self.list_branches)),
+            Route(f"{r}/branches/{{branch:path}}", e(self.get_branch)),
             Route(f"{r}/compare/{{basehead:path}}", e(self.compare)),
             Route(f"{r}/tags", e(self.list_tags)),
             Route(f"{r}/releases", e(self.list_releases), methods=["GET"]),
