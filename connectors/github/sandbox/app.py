@@ -669,8 +669,8 @@ class GitHubSandbox:
         items = [(render.pull_as_issue(base, self.data, item)
                   if isinstance(item, PullRequest) else render.issue(base, self.data, item))
                  | {"score": 1.0} for item in page]
-        return Reply({"total_count": len(found), "incomplete_results": False, "items": items},
-                     headers=headers)
+        return Reply({"total_count": len(found), "incomplete_results": False, "items": items,
+                      "search_type": "lexical"}, headers=headers)
 
     def _pull(self, app: Application, number: int) -> PullRequest:
         pull = next((p for p in self.data.app_pulls(app) if p.number == number), None)
