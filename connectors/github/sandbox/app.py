@@ -98,15 +98,16 @@ def invalid(resource: str, field_name: str, code: str = "missing_field",
 
 @dataclass
 class RateBudget:
-    """A primary rate-limit window for one resource (`core`, `graphql`)."""
+    """A primary rate-limit window for one resource (`core`, `graphql`, `search`)."""
 
     resource: str
     limit: int
     used: int = 0
     window_start: float = field(default_factory=time.time)
+    window: int = WINDOW_SECONDS  # search's window is a minute, the others an hour
 
     def _roll(self) -> None:
-        if time.time() >= self.window_start + WINDOW_SECONDS:
+        if time.time() >= self.window_start + self.window:
             self.window_start = time.time()
             self.used = 0
 
@@ -117,7 +118,7 @@ class RateBudget:
 
     @property
     def reset(self) -> int:
-        return int(self.window_start + WINDOW_SECONDS)
+        return int(self.window_start + self.window)
 
     def spend(self, points: int = 1) -> None:
         self._roll()
@@ -205,6 +206,7 @@ class GitHubSandbox:
 
     def __init__(self, world: World, credentials: Credentials, *, rate_limit: int,
                  graphql_rate_limit: int, rate_limit_status: int, webhook_url: str | None,
+                 search_rate_limit: int,
                  webhook_secret: str | None, seed: int) -> None:
         self.credentials = credentials
         viewer = render.Viewer(login="demo", id=9_000_001, name="Demo Release Manager",
@@ -212,6 +214,7 @@ class GitHubSandbox:
         self.data = render.GitHubData.build(world, viewer)
         self.core = RateBudget("core", rate_limit)
         self.graphql_budget = RateBudget("graphql", graphql_rate_limit)
+        self.search_budget = RateBudget("search", search_rate_limit, window=60)
         self.rate_limit_status = rate_limit_status
         self.kit = SandboxKit("github", error_response=self.error_response,
                               rate_limit_headers=self._secondary_headers,
@@ -241,7 +244,10 @@ class GitHubSandbox:
         return {"retry-after": str(retry_after), **self.core.headers()}
 
     def _budget_for(self, request: Request) -> RateBudget:
-        return self.graphql_budget if request.url.path.endswith("/graphql") else self.core
+        path = request.url.path
+        if path.endswith("/graphql"):
+            return self.graphql_budget
+        return self.search_budget if "/search/" in path else self.core
 
     def authenticate(self, request: Request) -> Response | None:
         """Token check, then the primary budget; runs before every vendor route."""
@@ -361,8 +367,7 @@ class GitHubSandbox:
     async def rate_limit(self, request: Request) -> Reply:
         core = self.core.overview()
         return Reply({"resources": {"core": core, "graphql": self.graphql_budget.overview(),
-                                    "search": {"limit": 30, "used": 0, "remaining": 30,
-                                               "reset": self.core.reset}},
+                                    "search": self.search_budget.overview()},
                       "rate": core}, cost=0)
 
     # -- milestones, issues, pulls ---------------------------------------------
@@ -601,6 +606,20 @@ class GitHubSandbox:
         item.updated = now
         rendered = render.issue_comment(self.base(request), app, comment)
         return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def list_repo_comments(self, request: Request) -> Reply:
+        """`GET .../issues/comments`: every comment in the repository, oldest first."""
+        app = self.app_of(request)
+        rows = [c for c in self.data.comments if c.app_key == app.key]
+        since = _parse_since(request.query_params.get("since"))
+        if since is not None:
+            rows = [c for c in rows if c.updated >= since]
+        rows.sort(key=lambda c: (c.updated if request.query_params.get("sort") == "updated"
+                                 else c.created, c.id),
+                  reverse=request.query_params.get("direction") == "desc")
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.issue_comment(base, app, c) for c in page], headers=headers)
 
     async def get_comment(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -1135,6 +1154,7 @@ class GitHubSandbox:
             Route(f"{r}/milestones/{{number:int}}", e(self.get_milestone)),
             Route(f"{r}/issues", e(self.list_issues), methods=["GET"]),
             Route(f"{r}/issues", e(self.create_issue), methods=["POST"]),
+            Route(f"{r}/issues/comments", e(self.list_repo_comments)),
             Route(f"{r}/issues/comments/{{id:int}}", e(self.get_comment)),
             Route(f"{r}/issues/{{number:int}}", e(self.get_issue), methods=["GET"]),
             Route(f"{r}/issues/{{number:int}}", e(self.edit_issue), methods=["PATCH"]),
@@ -1180,10 +1200,12 @@ class GitHubSandbox:
 def create_app(world: World | None = None, *, credentials: Credentials | None = None,
                webhook_url: str | None = None, webhook_secret: str | None = None,
                seed: int = 7, scale: int = 1, rate_limit: int = 5000,
-               graphql_rate_limit: int = 5000, rate_limit_status: int = 403) -> Starlette:
+               graphql_rate_limit: int = 5000, rate_limit_status: int = 403,
+               search_rate_limit: int = 30) -> Starlette:
     """The GitHub sandbox; `rate_limit_status` picks 403 or 429 for an exhausted budget."""
     sandbox = GitHubSandbox(world or build_world(seed, scale), credentials or Credentials(),
                             rate_limit=rate_limit, graphql_rate_limit=graphql_rate_limit,
+                            search_rate_limit=search_rate_limit,
                             rate_limit_status=rate_limit_status, webhook_url=webhook_url,
                             webhook_secret=webhook_secret, seed=seed)
     app = sandbox.kit.app(sandbox.routes(), auth=sandbox.authenticate)

@@ -359,13 +359,21 @@ class GraphQLService:
             main = next((r for r in self._refs(app) if r[:2] == ("refs/heads/", "main")), None)
             return None if main is None else self.ref(base, app, *main)
 
+        def ref(info: Info, qualifiedName: str) -> Json | None:
+            """`refs/heads/main`, `refs/tags/v1.2.0`, or a bare name (branches first)."""
+            rows = self._refs(app)
+            found = next((r for r in rows if r[0] + r[1] == qualifiedName), None) or next(
+                (r for r in sorted(rows, key=lambda r: r[0] != "refs/heads/")
+                 if r[1] == qualifiedName), None)
+            return None if found is None else self.ref(base, app, *found)
+
         return {"__typename": "Repository", "id": render.node_id("Repository", app.repo_id),
                 "databaseId": app.repo_id, "name": app.repo_name,
                 "nameWithOwner": f"{app.repo_owner}/{app.repo_name}",
                 "url": f"{base}/{app.repo_owner}/{app.repo_name}", "milestone": milestone,
                 "milestones": milestones, "issue": issue, "pullRequest": pull_request,
                 "deployments": deployments, "issues": issues, "pullRequests": pull_requests,
-                "refs": refs, "defaultBranchRef": default_branch}
+                "refs": refs, "defaultBranchRef": default_branch, "ref": ref}
 
     def _ordered(self, app: Application, rows: list[Any], order: Json | None) -> list[Any]:
         """GitHub's `IssueOrder`; without one, connections list oldest first."""

@@ -11,7 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from github import Auth, BadCredentialsException, Github, GithubException, UnknownObjectException
+from github import (
+    Auth,
+    BadCredentialsException,
+    Github,
+    GithubException,
+    RateLimitExceededException,
+    UnknownObjectException,
+)
 from github.Repository import Repository
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
@@ -264,6 +271,7 @@ def test_an_issue_is_created_commented_on_and_closed(own_repo: Repository, world
     assert [c.body for c in issue.get_comments()] == [
         "Reproduced with the nightly build.", "Fix is in review."]
     assert repo.get_issue(issue.number).comments == 2
+    assert [c.id for c in repo.get_issues_comments()] == [c.id for c in issue.get_comments()]
 
     issue.edit(state="closed", state_reason="completed")
     reread = repo.get_issue(issue.number)
@@ -313,6 +321,18 @@ def test_search_matches_words_in_the_title(github: Github, world: World) -> None
     found = github.search_issues(f'"{item.title}"', repo=FULL_NAME)
     assert {i.number for i in found} == expected
     assert item.number in expected
+
+
+def test_search_has_its_own_budget_and_pygithub_sees_it_spent(world: World) -> None:
+    with serve_asgi(create_app(world, search_rate_limit=2)) as base, client(base) as g:
+        for _ in range(2):
+            g.search_issues("is:pr", repo=FULL_NAME).get_page(0)
+        with pytest.raises(RateLimitExceededException) as limited:
+            g.search_issues("is:pr", repo=FULL_NAME).get_page(0)
+        assert limited.value.status == 403
+        limits = g.get_rate_limit().resources
+        assert (limits.search.limit, limits.search.remaining) == (2, 0)
+        assert limits.core.remaining > 0
 
 
 # -- releases -------------------------------------------------------------------------
@@ -411,6 +431,7 @@ REFS = """
 query($after: String) {
   repository(owner: "acme-retail", name: "payments-service") {
     defaultBranchRef { name prefix target { oid ... on Commit { messageHeadline } } }
+    tag: ref(qualifiedName: "refs/tags/v1.2.0") { name target { oid } }
     refs(refPrefix: "refs/tags/", first: 2, after: $after,
          orderBy: {field: TAG_COMMIT_DATE, direction: ASC}) {
       totalCount
@@ -422,12 +443,14 @@ query($after: String) {
 
 
 def test_gql_reads_the_default_branch_and_pages_tags(gql_client: Any, world: World) -> None:
-    head = run(gql_client, REFS, after=None)["repository"]["defaultBranchRef"]
+    first = run(gql_client, REFS, after=None)["repository"]
+    head = first["defaultBranchRef"]
     newest = world.commits["PAY"][-1]
     assert (head["name"], head["prefix"], head["target"]["oid"]) == (
         "main", "refs/heads/", newest.sha)
     assert head["target"]["messageHeadline"] == newest.message
     tags = sorted((t for t in world.tags if t.app_key == "PAY"), key=lambda t: t.date)
+    assert first["tag"]["target"]["oid"] == next(t.sha for t in tags if t.name == "v1.2.0")
     nodes, pages = every_page(gql_client, REFS, ["repository", "refs"])
     assert [(n["name"], n["target"]["oid"]) for n in nodes] == [(t.name, t.sha) for t in tags]
     assert pages == -(-len(tags) // 2)
