@@ -232,7 +232,8 @@ def test_a_merged_pull_request_reads_merged_with_files_and_an_approval(
     assert [r.state for r in reviews] == ["APPROVED"]
     assert reviews[0].user.login != merged.author.github_login
     assert reviews[0].submitted_at < pull.merged_at
-    assert [c.sha for c in pull.get_commits()] == [merged.head_sha]
+    commits = [c.sha for c in pull.get_commits()]
+    assert commits == [merged.head_sha] and pull.commits == len(commits)
 
 
 def test_an_open_pull_request_reads_not_merged(repo: Repository, world: World) -> None:
