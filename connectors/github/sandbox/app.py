@@ -25,14 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.github.sandbox import render, search
+from connectors.github.sandbox import git, render, search
 from connectors.github.sandbox.graphql_api import GraphQLService
 from connectors.github.sandbox.render import IssueComment, LabelDef
 from connectors.sandbox.kit import Credentials, SandboxKit
 from connectors.sandbox.registry import Sandbox
 from connectors.sandbox.world import (
     Application,
-    Commit,
     Deployment,
     DeploymentStatus,
     GitHubIssue,
@@ -770,48 +769,11 @@ class GitHubSandbox:
         base = self.base(request)
         return Reply([render.tag(base, app, t) for t in page], headers=headers)
 
-    def _branches(self, app: Application) -> list[tuple[str, Commit, str | None]]:
-        """(name, head commit, parent sha): `main` and each open pull request's head branch
-        (merged ones are gone: the repositories delete a branch on merge)."""
-        commits = self.data.commits(app)
-        out: list[tuple[str, Commit, str | None]] = []
-        if commits:
-            out.append(("main", commits[-1], commits[-2].sha if len(commits) > 1 else None))
-        for pull in self.data.app_pulls(app):
-            if pull.state == "open":
-                head, parent = self._pull_head(app, pull)
-                out.append((pull.head_ref, head, parent))
-        return sorted(out, key=lambda b: b[0])
-
-    def _pull_head(self, app: Application, pull: PullRequest) -> tuple[Commit, str | None]:
-        """A pull request's head commit, branched from main as it was when the pull opened."""
-        before = [c for c in self.data.commits(app) if c.date <= pull.created]
-        head = Commit(pull.head_sha, pull.title, pull.author, pull.created)
-        return head, before[-1].sha if before else None
-
-    def _history(self, app: Application, ref: str) -> list[tuple[Commit, str | None]] | None:
-        """Commits reachable from `ref` (branch, tag or sha), newest first, with parents."""
-        commits = self.data.commits(app)
-        chain = [(c, commits[i - 1].sha if i else None) for i, c in enumerate(commits)]
-        for pull in self.data.app_pulls(app):
-            # A merged pull's branch is gone, but its head commit stays reachable.
-            by_branch = pull.state == "open" and ref == pull.head_ref
-            by_sha = ref == pull.head_sha or (len(ref) >= 7 and pull.head_sha.startswith(ref))
-            if by_branch or by_sha:
-                head, parent = self._pull_head(app, pull)
-                below = [row for row in chain if row[0].date <= pull.created]
-                return [(head, parent), *reversed(below)]
-        try:
-            index = self._resolve(app, ref)
-        except GitHubError:
-            return None
-        return list(reversed(chain[:index + 1]))
-
     async def list_commits(self, request: Request) -> Reply:
         """`GET .../commits`: newest first, from `sha` (default branch), with GitHub's filters."""
         app = self.app_of(request)
         q = request.query_params
-        rows = self._history(app, q.get("sha") or "main")
+        rows = git.history(self.data, app, q.get("sha") or git.MAIN)
         if rows is None:
             raise not_found()
         path = (q.get("path") or "").strip("/")
@@ -835,51 +797,43 @@ class GitHubSandbox:
     async def get_commit(self, request: Request) -> Reply:
         app = self.app_of(request)
         ref = request.path_params["ref"]
-        rows = self._history(app, ref)
+        rows = git.history(self.data, app, ref)
         base = self.base(request)
         if rows:
             return Reply(render.commit_full(base, app, *rows[0]))
         root = next((t for t in self.data.tags(app) if ref in (t.name, t.sha)), None)
         if root is not None:  # the first tag, older than any recorded commit
-            return Reply(render.commit_full(
-                base, app, Commit(root.sha, f"Release {root.name}", app.lead, root.date), None))
+            return Reply(render.commit_full(base, app, git.root_commit(app, root), None))
         raise GitHubError(422, f"No commit found for SHA: {ref}")
 
     async def list_branches(self, request: Request) -> Reply:
         app = self.app_of(request)
-        rows = self._branches(app)
+        rows = git.branches(self.data, app)
         protected = request.query_params.get("protected")
         if protected is not None:
-            rows = [r for r in rows if (r[0] == "main") == (protected.lower() == "true")]
+            rows = [r for r in rows if (r[0] == git.MAIN) == (protected.lower() == "true")]
         page, headers = paginate(request, rows)
         base = self.base(request)
-        return Reply([render.branch(base, app, name, head.sha, name == "main")
+        return Reply([render.branch(base, app, name, head.sha, name == git.MAIN)
                       for name, head, _ in page], headers=headers)
 
     async def get_branch(self, request: Request) -> Reply:
         app = self.app_of(request)
         wanted = request.path_params["branch"]
-        found = next((b for b in self._branches(app) if b[0] == wanted), None)
+        found = next((b for b in git.branches(self.data, app) if b[0] == wanted), None)
         if found is None:
             raise GitHubError(404, "Branch not found")
         name, head, parent = found
         base = self.base(request)
         return Reply(render.branch_full(base, app, name, render.commit(base, app, head, parent),
-                                        name == "main"))
+                                        name == git.MAIN))
 
     def _resolve(self, app: Application, ref: str) -> int:
-        """Position of `ref` (tag, sha, branch) in the history; -1 is the root."""
-        commits = self.data.commits(app)
-        if ref in ("main", "HEAD", app.repo_owner + ":main"):
-            return len(commits) - 1
-        tag = next((t for t in self.data.tags(app) if t.name == ref), None)
-        sha = tag.sha if tag else ref
-        for index, item in enumerate(commits):
-            if item.sha == sha or (len(sha) >= 7 and item.sha.startswith(sha)):
-                return index
-        if tag is not None:
-            return -1
-        raise not_found()
+        """Position of `ref` (tag, sha, branch) on main; -1 is the root; 404 if unknown."""
+        index = git.position(self.data, app, ref)
+        if index is None:
+            raise not_found()
+        return index
 
     async def compare(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -903,8 +857,7 @@ class GitHubSandbox:
         def full(index: int) -> Json:
             if index < 0:  # the root tag, older than any recorded commit
                 root = min(self.data.tags(app), key=lambda t: t.date)
-                item = Commit(root.sha, f"Release {root.name}", app.lead, root.date)
-                return render.commit(base, app, item, None)
+                return render.commit(base, app, git.root_commit(app, root), None)
             parent = commits[index - 1].sha if index > 0 else None
             return render.commit(base, app, commits[index], parent)
 
@@ -933,9 +886,7 @@ class GitHubSandbox:
     async def pull_commits(self, request: Request) -> Reply:
         app = self.app_of(request)
         pull = self._pull(app, request.path_params["number"])
-        head = Commit(pull.head_sha, pull.title, pull.author, pull.created)
-        base = self.base(request)
-        return Reply([render.commit(base, app, head, None)])
+        return Reply([render.commit(self.base(request), app, *git.pull_head(self.data, app, pull))])
 
     # -- releases ---------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from graphql import (
     validate,
 )
 
-from connectors.github.sandbox import render, search
+from connectors.github.sandbox import git, render, search
 from connectors.sandbox.world import (
     Application,
     Commit,
@@ -344,7 +344,7 @@ class GraphQLService:
         def refs(info: Info, refPrefix: str, first: int | None = None, after: str | None = None,
                  query: str | None = None, orderBy: Json | None = None,
                  direction: str | None = None) -> Json:
-            rows = [r for r in self._refs(app) if r[0] == refPrefix
+            rows = [r for r in git.refs(self.data, app) if r[0] == refPrefix
                     and (not query or query.lower() in r[1].lower())]
             if (orderBy or {}).get("field") == "TAG_COMMIT_DATE":
                 rows.sort(key=lambda r: (r[2].date, r[1]))
@@ -356,12 +356,13 @@ class GraphQLService:
                                     lambda r: self.ref(base, app, r[0], r[1], r[2]))
 
         def default_branch(info: Info) -> Json | None:
-            main = next((r for r in self._refs(app) if r[:2] == ("refs/heads/", "main")), None)
+            main = next((r for r in git.refs(self.data, app)
+                         if r[:2] == ("refs/heads/", git.MAIN)), None)
             return None if main is None else self.ref(base, app, *main)
 
         def ref(info: Info, qualifiedName: str) -> Json | None:
             """`refs/heads/main`, `refs/tags/v1.2.0`, or a bare name (branches first)."""
-            rows = self._refs(app)
+            rows = git.refs(self.data, app)
             found = next((r for r in rows if r[0] + r[1] == qualifiedName), None) or next(
                 (r for r in sorted(rows, key=lambda r: r[0] != "refs/heads/")
                  if r[1] == qualifiedName), None)
@@ -385,23 +386,6 @@ class GraphQLService:
             return (item.updated if field == "UPDATED_AT" else item.created, item.number)
 
         return sorted(rows, key=key, reverse=(order or {}).get("direction") == "DESC")
-
-    def _refs(self, app: Application) -> list[tuple[str, str, Commit]]:
-        """(prefix, name, target commit) of every tag and branch."""
-        commits = self.data.commits(app)
-        by_sha = {c.sha: c for c in commits}
-        out: list[tuple[str, str, Commit]] = []
-        for tag in self.data.tags(app):
-            target = by_sha.get(tag.sha) or Commit(tag.sha, f"Release {tag.name}", app.lead,
-                                                  tag.date)
-            out.append(("refs/tags/", tag.name, target))
-        if commits:
-            out.append(("refs/heads/", "main", commits[-1]))
-        for pull in self.data.app_pulls(app):
-            if pull.state == "open":
-                out.append(("refs/heads/", pull.head_ref,
-                            Commit(pull.head_sha, pull.title, pull.author, pull.created)))
-        return out
 
     def ref(self, base: str, app: Application, prefix: str, name: str,
             target: Commit | None) -> Json:
@@ -445,7 +429,7 @@ class GraphQLService:
 
     def _ref(self, base: str, app: Application, name: str) -> Json | None:
         """A tag or branch; a deployment made from a bare commit SHA has no ref."""
-        known = next((r for r in self._refs(app) if r[1] == name), None)
+        known = next((r for r in git.refs(self.data, app) if r[1] == name), None)
         if known is not None:
             return self.ref(base, app, *known)
         if _SHA.match(name):
