@@ -494,43 +494,90 @@ class GitHubSandbox:
     async def edit_issue(self, request: Request) -> Reply:
         """`PATCH .../issues/{n}`: title, body, state, labels, milestone, assignees."""
         app = self.app_of(request)
-        number = request.path_params["number"]
-        item = self._numbered(app, number)
-        body = await self._json_body(request)
-        now = self.data.world.clock.now()
-        if "title" in body:
-            if not isinstance(body["title"], str) or not body["title"].strip():
-                raise invalid("Issue", "title", "invalid")
-            item.title = body["title"]
-        if "body" in body:
-            item.body = str(body["body"] or "")
-        if "milestone" in body:
-            item.release_key = self._milestone_key(app, body["milestone"], "Issue")
-        if "labels" in body:
-            item.labels = self._label_names(body["labels"], "Issue")
-        if ("assignee" in body or "assignees" in body) and isinstance(item, GitHubIssue):
-            item.assignee = self._assignees(body, "Issue")
-        if "state" in body:
-            state = body["state"]
-            if state not in ("open", "closed"):
-                raise invalid("Issue", "state", "invalid")
-            if state == "closed" and item.state != "closed":
-                item.closed_at = now
-            elif state == "open" and item.state != "open":
-                if isinstance(item, PullRequest) and item.merged_at is not None:
-                    raise invalid("PullRequest", "state", "invalid",
-                                  "state cannot be changed. The pull request has been merged.")
-                item.closed_at = None
-            if isinstance(item, GitHubIssue) and state != item.state:
-                reason = body.get("state_reason")
-                item.state_reason = ("reopened" if state == "open" else reason
-                                     if reason in ("completed", "not_planned", "duplicate")
-                                     else "completed")
-            item.state = state
-        item.updated = now
+        item = self._numbered(app, request.path_params["number"])
+        self._edit(app, item, await self._json_body(request), "Issue")
         base = self.base(request)
         return Reply(render.pull_as_issue(base, self.data, item) if isinstance(item, PullRequest)
                      else render.issue(base, self.data, item))
+
+    async def edit_pull(self, request: Request) -> Reply:
+        """`PATCH .../pulls/{n}`: title, body, state (a merged pull stays closed)."""
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        body = await self._json_body(request)
+        if "base" in body and body["base"] != pull.base_ref:
+            raise invalid("PullRequest", "base", "invalid",
+                          f"Proposed base branch '{body['base']}' was not found")
+        self._edit(app, pull, {k: v for k, v in body.items() if k in ("title", "body", "state")},
+                   "PullRequest")
+        return Reply(render.pull_full(self.base(request), self.data, pull))
+
+    async def issue_labels(self, request: Request) -> Reply:
+        """`GET`, `POST` (add) and `PUT` (replace) `.../issues/{n}/labels`; a body may be
+        `{"labels": [...]}` or the bare array PyGithub sends."""
+        app = self.app_of(request)
+        item = self._numbered(app, request.path_params["number"])
+        if request.method != "GET":
+            try:
+                raw = json.loads(await request.body() or b"[]")
+            except ValueError:
+                raise GitHubError(400, "Problems parsing JSON") from None
+            names = self._label_names(raw.get("labels") if isinstance(raw, dict) else raw,
+                                      "Label")
+            if request.method == "POST":
+                names = item.labels + [n for n in names
+                                       if n.lower() not in {x.lower() for x in item.labels}]
+            item.labels, item.updated = names, self.data.world.clock.now()
+        base = self.base(request)
+        return Reply([self.data.label_json(base, app, n) for n in item.labels])
+
+    async def remove_issue_label(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        item = self._numbered(app, request.path_params["number"])
+        name = request.path_params["name"].lower()
+        if name not in {n.lower() for n in item.labels}:
+            raise GitHubError(404, "Label does not exist")
+        item.labels = [n for n in item.labels if n.lower() != name]
+        item.updated = self.data.world.clock.now()
+        base = self.base(request)
+        return Reply([self.data.label_json(base, app, n) for n in item.labels])
+
+    def _edit(self, app: Application, item: GitHubIssue | PullRequest, body: Json,
+              resource: str) -> None:
+        """Check every field first, then write them all: a refused edit changes nothing."""
+        changes: Json = {}
+        if "title" in body:
+            if not isinstance(body["title"], str) or not body["title"].strip():
+                raise invalid(resource, "title", "invalid")
+            changes["title"] = body["title"]
+        if "body" in body:
+            if body["body"] is not None and not isinstance(body["body"], str):
+                raise invalid(resource, "body", "invalid", "body must be a string")
+            changes["body"] = body["body"] or ""
+        if "milestone" in body:
+            changes["release_key"] = self._milestone_key(app, body["milestone"], resource)
+        if "labels" in body:
+            changes["labels"] = self._label_names(body["labels"], resource)
+        if ("assignee" in body or "assignees" in body) and isinstance(item, GitHubIssue):
+            changes["assignee"] = self._assignees(body, resource)
+        state = body.get("state", item.state)
+        if state not in ("open", "closed"):
+            raise invalid(resource, "state", "invalid")
+        if state == "open" and isinstance(item, PullRequest) and item.merged_at is not None:
+            raise invalid(resource, "state", "invalid",
+                          "state cannot be changed. The pull request has been merged.")
+        now = self.data.world.clock.now()
+        if state != item.state:
+            changes["state"] = state
+            changes["closed_at"] = now if state == "closed" else None
+            if isinstance(item, GitHubIssue):
+                reason = body.get("state_reason")
+                changes["state_reason"] = (
+                    "reopened" if state == "open" else reason
+                    if reason in ("completed", "not_planned", "duplicate") else "completed")
+        for name, value in changes.items():
+            setattr(item, name, value)
+        item.updated = now
 
     def _milestone_key(self, app: Application, value: Any, resource: str) -> str | None:
         if value is None:
@@ -1113,11 +1160,16 @@ class GitHubSandbox:
                   methods=["GET"]),
             Route(f"{r}/issues/{{number:int}}/comments", e(self.create_comment),
                   methods=["POST"]),
+            Route(f"{r}/issues/{{number:int}}/labels", e(self.issue_labels),
+                  methods=["GET", "POST", "PUT"]),
+            Route(f"{r}/issues/{{number:int}}/labels/{{name:path}}", e(self.remove_issue_label),
+                  methods=["DELETE"]),
             Route(f"{r}/labels", e(self.list_labels), methods=["GET"]),
             Route(f"{r}/labels", e(self.create_label), methods=["POST"]),
             Route(f"{r}/labels/{{name:path}}", e(self.get_label)),
             Route(f"{r}/pulls", e(self.list_pulls)),
-            Route(f"{r}/pulls/{{number:int}}", e(self.get_pull)),
+            Route(f"{r}/pulls/{{number:int}}", e(self.get_pull), methods=["GET"]),
+            Route(f"{r}/pulls/{{number:int}}", e(self.edit_pull), methods=["PATCH"]),
             Route(f"{r}/pulls/{{number:int}}/commits", e(self.pull_commits)),
             Route(f"{r}/pulls/{{number:int}}/files", e(self.pull_files)),
             Route(f"{r}/pulls/{{number:int}}/reviews", e(self.pull_reviews)),

@@ -281,6 +281,49 @@ def test_an_issue_is_created_commented_on_and_closed(own_repo: Repository, world
     assert "triage" in {label.name for label in repo.get_labels()}
 
 
+def test_labels_are_added_to_and_removed_from_an_issue_and_a_pull(
+        own_repo: Repository, world: World) -> None:
+    seeded = next(i for i in world.github_issues if i.app_key == "PAY" and i.state == "open")
+    issue = own_repo.get_issue(seeded.number)
+    issue.add_to_labels("needs-retest")
+    issue.remove_from_labels("bug")
+    assert [label.name for label in own_repo.get_issue(seeded.number).labels] == [
+        n for n in [*seeded.labels, "needs-retest"] if n != "bug"]
+    opened = next(p for p in world.pull_requests if p.app_key == "PAY" and p.state == "open")
+    pull = own_repo.get_pull(opened.number)
+    pull.set_labels("release-notes")
+    assert [label.name for label in own_repo.get_pull(opened.number).labels] == [
+        "release-notes"]
+    with pytest.raises(GithubException) as absent:
+        pull.remove_from_labels("never-on-it")
+    assert (absent.value.status, absent.value.data["message"]) == (404, "Label does not exist")
+
+
+def test_a_pull_request_is_retitled_and_closed_but_a_merged_one_stays_merged(
+        own_repo: Repository, world: World) -> None:
+    opened = next(p for p in world.pull_requests if p.app_key == "PAY" and p.state == "open")
+    pull = own_repo.get_pull(opened.number)
+    pull.edit(title=f"{opened.title} (superseded)", state="closed")
+    reread = own_repo.get_pull(opened.number)
+    assert (reread.title, reread.state, reread.merged) == (
+        f"{opened.title} (superseded)", "closed", False)
+    assert reread.is_merged() is False
+    merged = own_repo.get_pull(next(p.number for p in world.pull_requests
+                                    if p.app_key == "PAY" and p.merged_at))
+    with pytest.raises(GithubException) as refused:
+        merged.edit(state="open")
+    assert refused.value.status == 422
+
+
+def test_a_refused_issue_edit_changes_nothing(own_repo: Repository, world: World) -> None:
+    seeded = next(i for i in world.github_issues if i.app_key == "PAY")
+    issue = own_repo.get_issue(seeded.number)
+    with pytest.raises(GithubException) as refused:
+        issue.edit(title="Renamed", milestone=own_repo.get_milestone(1), assignees=["nobody-x"])
+    assert refused.value.status == 422
+    assert own_repo.get_issue(seeded.number).title == seeded.title
+
+
 def test_an_issue_without_a_title_is_refused_with_githubs_validation_error(
         repo: Repository) -> None:
     with pytest.raises(GithubException) as refused:
