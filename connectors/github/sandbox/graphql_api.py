@@ -526,7 +526,36 @@ class GraphQLService:
                 "author": self._person(base, item.author),
                 "milestone": self._milestone_of(base, item.release_key),
                 "repository": lambda info: self.repository(base, app),
-                "labels": self._labels(base, app, item.labels)}
+                "labels": self._labels(base, app, item.labels),
+                **self._pull_review_fields(base, app, item)}
+
+    def _pull_review_fields(self, base: str, app: Application, item: PullRequest) -> Json:
+        """Size, merge commit and reviews, from the same records the REST answers use."""
+        additions, deletions, changed = render.pull_size(item)
+        reviews = self.data.reviews(item)
+        by_sha = {c.sha: c for c in self.data.commits(app)}
+        merge = by_sha.get(item.merge_commit_sha or "")
+        head = git.pull_head(self.data, app, item)[0]
+
+        def review(found: Any) -> Json:
+            rest = render.review(base, app, item, found)
+            return {"__typename": "PullRequestReview", "id": rest["node_id"],
+                    "state": found.state, "body": found.body,
+                    "author": self._person(base, found.reviewer),
+                    "submittedAt": rest["submitted_at"], "url": rest["html_url"],
+                    "commit": self.commit(base, app, head)}
+
+        def reviews_of(info: Info, first: int | None = None, after: str | None = None,
+                       author: str | None = None, states: list[str] | None = None) -> Json:
+            rows = [r for r in reviews if (not states or r.state in states)
+                    and (author is None or r.reviewer.github_login == author)]
+            return self._connection("reviews", rows, first, after, review)
+
+        approved = any(r.state == "APPROVED" for r in reviews)
+        return {"additions": additions, "deletions": deletions, "changedFiles": changed,
+                "mergeCommit": None if merge is None else self.commit(base, app, merge),
+                "reviewDecision": "APPROVED" if approved else "REVIEW_REQUIRED",
+                "reviews": reviews_of}
 
     @staticmethod
     def _connection(name: str, rows: Sequence[Any], first: int | None, after: str | None,

@@ -434,7 +434,11 @@ query($after: String, $states: [PullRequestState!]) {
                  orderBy: {field: CREATED_AT, direction: DESC}) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      nodes { number state merged createdAt }
+      nodes {
+        number state merged createdAt reviewDecision
+        mergeCommit { oid }
+        reviews(first: 5) { nodes { state author { login } } }
+      }
     }
   }
 }"""
@@ -448,6 +452,29 @@ def test_gql_pages_pull_requests_by_state_newest_first(gql_client: Any, world: W
     assert [n["number"] for n in nodes] == [p.number for p in merged]
     assert pages > 1
     assert all(n["state"] == "MERGED" and n["merged"] for n in nodes)
+    assert [n["mergeCommit"]["oid"] for n in nodes] == [p.merge_commit_sha for p in merged]
+    assert {n["reviewDecision"] for n in nodes} == {"APPROVED"}
+    assert all([r["state"] for r in n["reviews"]["nodes"]] == ["APPROVED"] for n in nodes)
+
+
+def test_gql_and_pygithub_tell_the_same_story_about_a_pull_request(
+        gql_client: Any, repo: Repository, world: World) -> None:
+    number = next(p.number for p in world.pull_requests if p.app_key == "PAY" and p.merged_at)
+    graph = run(gql_client, """
+        query($n: Int!) { repository(owner: "acme-retail", name: "payments-service") {
+          pullRequest(number: $n) {
+            additions deletions changedFiles mergedAt headRefOid
+            reviews(first: 5) { nodes { author { login } submittedAt } }
+          } } }""", n=number)["repository"]["pullRequest"]
+    rest = repo.get_pull(number)
+    review = next(iter(rest.get_reviews()))
+    assert (graph["additions"], graph["deletions"], graph["changedFiles"]) == (
+        rest.additions, rest.deletions, rest.changed_files)
+    assert graph["mergedAt"] == rest.merged_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert graph["headRefOid"] == rest.head.sha
+    assert graph["reviews"]["nodes"] == [{
+        "author": {"login": review.user.login},
+        "submittedAt": review.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ")}]
 
 
 ISSUES = """
