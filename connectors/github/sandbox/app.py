@@ -618,12 +618,14 @@ class GitHubSandbox:
             raise invalid(resource, "assignees", "invalid")
         return people[0] if people else None
 
-    def _numbered(self, app: Application, number: int) -> Any:
+    def _numbered(self, app: Application, number: int) -> GitHubIssue | PullRequest:
         """The issue or pull request with this number (they share the sequence)."""
-        for item, _ in self._issue_rows(app):
-            if item.number == number:
-                return item
-        raise not_found()
+        items: list[GitHubIssue | PullRequest] = [*self.data.issues(app),
+                                                  *self.data.app_pulls(app)]
+        found = next((item for item in items if item.number == number), None)
+        if found is None:
+            raise not_found()
+        return found
 
     async def list_comments(self, request: Request) -> Reply:
         app = self.app_of(request)
