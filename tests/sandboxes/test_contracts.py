@@ -122,6 +122,7 @@ GITHUB_READS = [
     ("list environments", f"{REPO}/environments"),
     ("get environment", f"{REPO}/environments/production"),
     ("rate limit", "/rate_limit"),
+    ("search issues", "/search/issues?q=repo:acme-retail/payments-service+is:pr"),
 ]
 
 

@@ -108,6 +108,8 @@ GET_OPERATIONS = [
     (f"{P}/environments", f"{REPO}/environments"),
     (f"{P}/environments/{{environment_name}}", f"{REPO}/environments/production"),
     ("/rate_limit", "/rate_limit"),
+    (f"{P}/commits", f"{REPO}/commits?per_page=5"),
+    ("/search/issues", "/search/issues?q=repo:acme-retail/payments-service+is:pr+is:merged"),
 ]
 
 
@@ -267,6 +269,10 @@ RECORDED_CALLS = [
      f"{REPO}/deployments/880001/statuses"),
     ("Environment.testGetEnvironments.txt", "GET", "/environments", f"{REPO}/environments"),
     ("Environment.setUp.txt", "GET", "/environments/dev", f"{REPO}/environments/dev"),
+    ("Repository.testGetCommits.txt", "GET", "/PyGithub/commits", f"{REPO}/commits"),
+    ("PullRequest.testGetFiles.txt", "GET", "/pulls/31/files", f"{REPO}/pulls/1/files"),
+    ("Search.testSearchIssues.txt", "GET", "/search/issues",
+     "/search/issues?q=repo:acme-retail/payments-service&sort=comments&order=desc"),
 ]
 
 

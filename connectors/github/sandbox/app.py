@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,16 +25,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.github.sandbox import render
+from connectors.github.sandbox import git, render, search
 from connectors.github.sandbox.graphql_api import GraphQLService
+from connectors.github.sandbox.render import IssueComment, LabelDef
 from connectors.sandbox.kit import Credentials, SandboxKit
 from connectors.sandbox.registry import Sandbox
 from connectors.sandbox.world import (
     Application,
-    Commit,
     Deployment,
     DeploymentStatus,
+    GitHubIssue,
     GitHubRelease,
+    Person,
     PullRequest,
     World,
     build_world,
@@ -94,15 +97,16 @@ def invalid(resource: str, field_name: str, code: str = "missing_field",
 
 @dataclass
 class RateBudget:
-    """A primary rate-limit window for one resource (`core`, `graphql`)."""
+    """A primary rate-limit window for one resource (`core`, `graphql`, `search`)."""
 
     resource: str
     limit: int
     used: int = 0
     window_start: float = field(default_factory=time.time)
+    window: int = WINDOW_SECONDS  # search's window is a minute, the others an hour
 
     def _roll(self) -> None:
-        if time.time() >= self.window_start + WINDOW_SECONDS:
+        if time.time() >= self.window_start + self.window:
             self.window_start = time.time()
             self.used = 0
 
@@ -113,7 +117,7 @@ class RateBudget:
 
     @property
     def reset(self) -> int:
-        return int(self.window_start + WINDOW_SECONDS)
+        return int(self.window_start + self.window)
 
     def spend(self, points: int = 1) -> None:
         self._roll()
@@ -201,6 +205,7 @@ class GitHubSandbox:
 
     def __init__(self, world: World, credentials: Credentials, *, rate_limit: int,
                  graphql_rate_limit: int, rate_limit_status: int, webhook_url: str | None,
+                 search_rate_limit: int,
                  webhook_secret: str | None, seed: int) -> None:
         self.credentials = credentials
         viewer = render.Viewer(login="demo", id=9_000_001, name="Demo Release Manager",
@@ -208,6 +213,7 @@ class GitHubSandbox:
         self.data = render.GitHubData.build(world, viewer)
         self.core = RateBudget("core", rate_limit)
         self.graphql_budget = RateBudget("graphql", graphql_rate_limit)
+        self.search_budget = RateBudget("search", search_rate_limit, window=60)
         self.rate_limit_status = rate_limit_status
         self.kit = SandboxKit("github", error_response=self.error_response,
                               rate_limit_headers=self._secondary_headers,
@@ -226,8 +232,10 @@ class GitHubSandbox:
         if status == 429:
             error = GitHubError(429, SECONDARY_MESSAGE,
                                 doc=RATE_DOCS + "#about-secondary-rate-limits")
+        elif status in (404, 405):  # GitHub has no 405: a method a path lacks is unknown
+            status, error = 404, not_found()
         else:
-            error = GitHubError(status, "Not Found" if status == 404 else message)
+            error = GitHubError(status, message)
         return JSONResponse(error.body(), status_code=status,
                             headers=self._common_headers(self.core))
 
@@ -235,7 +243,10 @@ class GitHubSandbox:
         return {"retry-after": str(retry_after), **self.core.headers()}
 
     def _budget_for(self, request: Request) -> RateBudget:
-        return self.graphql_budget if request.url.path.endswith("/graphql") else self.core
+        path = request.url.path
+        if path.endswith("/graphql"):
+            return self.graphql_budget
+        return self.search_budget if "/search/" in path else self.core
 
     def authenticate(self, request: Request) -> Response | None:
         """Token check, then the primary budget; runs before every vendor route."""
@@ -270,7 +281,8 @@ class GitHubSandbox:
                 budget.spend()
                 return JSONResponse(error.body(), status_code=error.status,
                                     headers={**self._common_headers(budget), **error.headers})
-            content = json.dumps(reply.body, separators=(",", ":")).encode()
+            content = (b"" if reply.status == 204
+                       else json.dumps(reply.body, separators=(",", ":")).encode())
             headers = dict(reply.headers)
             if request.method == "GET":
                 etag = _etag(content)
@@ -281,7 +293,8 @@ class GitHubSandbox:
             budget.spend(reply.cost)
             headers.update(self._common_headers(budget))
             return Response(content, status_code=reply.status, headers=headers,
-                            media_type="application/json; charset=utf-8")
+                            media_type=None if reply.status == 204
+                            else "application/json; charset=utf-8")
 
         return run
 
@@ -323,6 +336,21 @@ class GitHubSandbox:
     async def get_user(self, request: Request) -> Reply:
         return Reply(render.private_user(self.base(request), self.data.viewer))
 
+    async def get_named_user(self, request: Request) -> Reply:
+        login = request.path_params["login"]
+        base = self.base(request)
+        if login.lower() == self.data.world.org.lower():
+            return Reply(render.organization_full(base, self.data.world))
+        who = self.data.person(login)
+        if who is None:
+            raise not_found()
+        return Reply(render.public_user(base, who))
+
+    async def get_org(self, request: Request) -> Reply:
+        if request.path_params["org"].lower() != self.data.world.org.lower():
+            raise not_found()
+        return Reply(render.organization_full(self.base(request), self.data.world))
+
     async def list_repos(self, request: Request) -> Reply:
         org = request.path_params.get("org")
         if org is not None and org.lower() != self.data.world.org.lower():
@@ -338,8 +366,7 @@ class GitHubSandbox:
     async def rate_limit(self, request: Request) -> Reply:
         core = self.core.overview()
         return Reply({"resources": {"core": core, "graphql": self.graphql_budget.overview(),
-                                    "search": {"limit": 30, "used": 0, "remaining": 30,
-                                               "reset": self.core.reset}},
+                                    "search": self.search_budget.overview()},
                       "rate": core}, cost=0)
 
     # -- milestones, issues, pulls ---------------------------------------------
@@ -439,6 +466,279 @@ class GitHubSandbox:
                              else render.issue(base, self.data, item))
         raise not_found()
 
+    async def create_issue(self, request: Request) -> Reply:
+        """`POST .../issues`: the viewer opens an issue; unknown label names are created."""
+        app = self.app_of(request)
+        body = await self._json_body(request)
+        title = body.get("title")
+        if isinstance(title, int) and not isinstance(title, bool):
+            title = str(title)
+        if not isinstance(title, str) or not title.strip():
+            raise invalid("Issue", "title")
+        text = body.get("body")
+        if text is not None and not isinstance(text, str):
+            raise invalid("Issue", "body", "invalid", "body must be a string")
+        release_key = self._milestone_key(app, body.get("milestone"), "Issue")
+        labels = self._label_names(body.get("labels"), "Issue")
+        assignee = self._assignees(body, "Issue")
+        now = self.data.world.clock.now()
+        item = GitHubIssue(
+            id=self.data.new_id(), number=self.data.next_number(app), app_key=app.key,
+            release_key=release_key, title=title, body=text or "",
+            author=self.data.viewer_person, assignee=assignee, state="open", state_reason=None,
+            created=now, updated=now, closed_at=None, labels=labels)
+        self.data.all_issues.append(item)
+        rendered = render.issue(self.base(request), self.data, item)
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def edit_issue(self, request: Request) -> Reply:
+        """`PATCH .../issues/{n}`: title, body, state, labels, milestone, assignees."""
+        app = self.app_of(request)
+        item = self._numbered(app, request.path_params["number"])
+        self._edit(app, item, await self._json_body(request), "Issue")
+        base = self.base(request)
+        return Reply(render.pull_as_issue(base, self.data, item) if isinstance(item, PullRequest)
+                     else render.issue(base, self.data, item))
+
+    async def edit_pull(self, request: Request) -> Reply:
+        """`PATCH .../pulls/{n}`: title, body, state (a merged pull stays closed)."""
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        body = await self._json_body(request)
+        if "base" in body and body["base"] != pull.base_ref:
+            raise invalid("PullRequest", "base", "invalid",
+                          f"Proposed base branch '{body['base']}' was not found")
+        self._edit(app, pull, {k: v for k, v in body.items() if k in ("title", "body", "state")},
+                   "PullRequest")
+        return Reply(render.pull_full(self.base(request), self.data, pull))
+
+    async def issue_labels(self, request: Request) -> Reply:
+        """`GET`, `POST` (add) and `PUT` (replace) `.../issues/{n}/labels`; a body may be
+        `{"labels": [...]}` or the bare array PyGithub sends."""
+        app = self.app_of(request)
+        item = self._numbered(app, request.path_params["number"])
+        if request.method != "GET":
+            try:
+                raw = json.loads(await request.body() or b"[]")
+            except ValueError:
+                raise GitHubError(400, "Problems parsing JSON") from None
+            names = self._label_names(raw.get("labels") if isinstance(raw, dict) else raw,
+                                      "Label")
+            if request.method == "POST":
+                names = item.labels + [n for n in names
+                                       if n.lower() not in {x.lower() for x in item.labels}]
+            item.labels, item.updated = names, self.data.world.clock.now()
+        base = self.base(request)
+        return Reply([self.data.label_json(base, app, n) for n in item.labels])
+
+    async def remove_issue_label(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        item = self._numbered(app, request.path_params["number"])
+        name = request.path_params["name"].lower()
+        if name not in {n.lower() for n in item.labels}:
+            raise GitHubError(404, "Label does not exist")
+        item.labels = [n for n in item.labels if n.lower() != name]
+        item.updated = self.data.world.clock.now()
+        base = self.base(request)
+        return Reply([self.data.label_json(base, app, n) for n in item.labels])
+
+    def _edit(self, app: Application, item: GitHubIssue | PullRequest, body: Json,
+              resource: str) -> None:
+        """Check every field first, then write them all: a refused edit changes nothing."""
+        changes: Json = {}
+        if "title" in body:
+            if not isinstance(body["title"], str) or not body["title"].strip():
+                raise invalid(resource, "title", "invalid")
+            changes["title"] = body["title"]
+        if "body" in body:
+            if body["body"] is not None and not isinstance(body["body"], str):
+                raise invalid(resource, "body", "invalid", "body must be a string")
+            changes["body"] = body["body"] or ""
+        if "milestone" in body:
+            changes["release_key"] = self._milestone_key(app, body["milestone"], resource)
+        if "labels" in body:
+            changes["labels"] = self._label_names(body["labels"], resource)
+        if ("assignee" in body or "assignees" in body) and isinstance(item, GitHubIssue):
+            changes["assignee"] = self._assignees(body, resource)
+        state = body.get("state", item.state)
+        if state not in ("open", "closed"):
+            raise invalid(resource, "state", "invalid")
+        if state == "open" and isinstance(item, PullRequest) and item.merged_at is not None:
+            raise invalid(resource, "state", "invalid",
+                          "state cannot be changed. The pull request has been merged.")
+        now = self.data.world.clock.now()
+        if state != item.state:
+            changes["state"] = state
+            changes["closed_at"] = now if state == "closed" else None
+            if isinstance(item, GitHubIssue):
+                reason = body.get("state_reason")
+                changes["state_reason"] = (
+                    "reopened" if state == "open" else reason
+                    if reason in ("completed", "not_planned", "duplicate") else "completed")
+        for name, value in changes.items():
+            setattr(item, name, value)
+        item.updated = now
+
+    def _milestone_key(self, app: Application, value: Any, resource: str) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str) \
+                or not str(value).isdigit():
+            raise invalid(resource, "milestone", "invalid")
+        found = next((r for r in self.data.milestones(app)
+                      if r.milestone_number == int(value)), None)
+        if found is None:
+            raise invalid(resource, "milestone", "invalid")
+        return found.key
+
+    @staticmethod
+    def _label_names(value: Any, resource: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise invalid(resource, "labels", "invalid", "labels must be an array")
+        names: list[str] = []
+        for entry in value:
+            name = entry.get("name") if isinstance(entry, dict) else entry
+            if not isinstance(name, str) or not name.strip():
+                raise invalid(resource, "labels", "invalid")
+            if name.lower() not in {n.lower() for n in names}:
+                names.append(name.strip())
+        return names
+
+    def _assignees(self, body: Json, resource: str) -> Person | None:
+        """The world keeps one assignee per issue: the first of `assignees`, or `assignee`."""
+        logins = body.get("assignees")
+        if logins is None:
+            logins = [] if body.get("assignee") is None else [body["assignee"]]
+        if not isinstance(logins, list) or not all(isinstance(x, str) for x in logins):
+            raise invalid(resource, "assignees", "invalid")
+        people = [self.data.person(login) for login in logins]
+        if any(p is None for p in people):
+            raise invalid(resource, "assignees", "invalid")
+        return people[0] if people else None
+
+    def _numbered(self, app: Application, number: int) -> GitHubIssue | PullRequest:
+        """The issue or pull request with this number (they share the sequence)."""
+        items: list[GitHubIssue | PullRequest] = [*self.data.issues(app),
+                                                  *self.data.app_pulls(app)]
+        found = next((item for item in items if item.number == number), None)
+        if found is None:
+            raise not_found()
+        return found
+
+    async def list_comments(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        number = request.path_params["number"]
+        self._numbered(app, number)
+        rows = self.data.issue_comments(app, number)
+        since = _parse_since(request.query_params.get("since"))
+        if since is not None:
+            rows = [c for c in rows if c.updated >= since]
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.issue_comment(base, app, c) for c in page], headers=headers)
+
+    async def create_comment(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        number = request.path_params["number"]
+        item = self._numbered(app, number)
+        body = await self._json_body(request)
+        text = body.get("body")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid("IssueComment", "body")
+        now = self.data.world.clock.now()
+        comment = IssueComment(self.data.new_id(), app.key, number, text,
+                               self.data.viewer_person, now, now)
+        self.data.comments.append(comment)
+        item.updated = now
+        rendered = render.issue_comment(self.base(request), app, comment)
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def list_repo_comments(self, request: Request) -> Reply:
+        """`GET .../issues/comments`: every comment in the repository, oldest first."""
+        app = self.app_of(request)
+        rows = [c for c in self.data.comments if c.app_key == app.key]
+        since = _parse_since(request.query_params.get("since"))
+        if since is not None:
+            rows = [c for c in rows if c.updated >= since]
+        rows.sort(key=lambda c: (c.updated if request.query_params.get("sort") == "updated"
+                                 else c.created, c.id),
+                  reverse=request.query_params.get("direction") == "desc")
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.issue_comment(base, app, c) for c in page], headers=headers)
+
+    async def get_comment(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        found = next((c for c in self.data.comments if c.app_key == app.key
+                      and c.id == request.path_params["id"]), None)
+        if found is None:
+            raise not_found()
+        return Reply(render.issue_comment(self.base(request), app, found))
+
+    # -- labels ------------------------------------------------------------------
+
+    async def list_labels(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        page, headers = paginate(request, self.data.label_names(app))
+        base = self.base(request)
+        return Reply([self.data.label_json(base, app, n) for n in page], headers=headers)
+
+    async def get_label(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        name = next((n for n in self.data.label_names(app)
+                     if n.lower() == request.path_params["name"].lower()), None)
+        if name is None:
+            raise not_found()
+        return Reply(self.data.label_json(self.base(request), app, name))
+
+    async def create_label(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        body = await self._json_body(request)
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise invalid("Label", "name")
+        if name.lower() in {n.lower() for n in self.data.label_names(app)}:
+            raise invalid("Label", "name", "already_exists")
+        colour = body.get("color", "ededed")
+        if not isinstance(colour, str) or not re.fullmatch(r"[0-9a-fA-F]{6}",
+                                                             colour.removeprefix("#")):
+            raise invalid("Label", "color", "invalid")
+        description = body.get("description") or ""
+        if not isinstance(description, str) or len(description) > 100:
+            raise invalid("Label", "description", "invalid",
+                          "description is too long (maximum is 100 characters)")
+        self.data.label_defs.append(LabelDef(app.key, name.strip(),
+                                             colour.removeprefix("#").lower(), description))
+        rendered = self.data.label_json(self.base(request), app, name.strip())
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    # -- search ------------------------------------------------------------------
+
+    async def search_issues(self, request: Request) -> Reply:
+        """`GET /search/issues`: GitHub's qualifiers, `total_count` and at most 1000 hits."""
+        q = request.query_params.get("q")
+        if not q or not q.strip():
+            raise GitHubError(422, "Validation Failed", errors=[
+                {"resource": "Search", "field": "q", "code": "missing"}])
+        found = search.search(self.data, search.parse(q))
+        sort = request.query_params.get("sort")
+        if sort in ("created", "updated", "comments"):
+            def key(item: Any) -> Any:
+                if sort == "comments":
+                    app = self.data.world.app(item.app_key)
+                    return (len(self.data.issue_comments(app, item.number)), item.id)
+                return (item.updated if sort == "updated" else item.created, item.id)
+            found.sort(key=key, reverse=request.query_params.get("order", "desc") != "asc")
+        page, headers = paginate(request, found[:1000])
+        base = self.base(request)
+        items = [(render.pull_as_issue(base, self.data, item)
+                  if isinstance(item, PullRequest) else render.issue(base, self.data, item))
+                 | {"score": 1.0} for item in page]
+        return Reply({"total_count": len(found), "incomplete_results": False, "items": items,
+                      "search_type": "lexical"}, headers=headers)
+
     def _pull(self, app: Application, number: int) -> PullRequest:
         pull = next((p for p in self.data.app_pulls(app) if p.number == number), None)
         if pull is None:
@@ -472,6 +772,27 @@ class GitHubSandbox:
         pull = self._pull(app, request.path_params["number"])
         return Reply(render.pull_full(self.base(request), self.data, pull))
 
+    async def pull_files(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        page, headers = paginate(request, render.pull_files(self.base(request), app, pull))
+        return Reply(page, headers=headers)
+
+    async def pull_reviews(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        base = self.base(request)
+        page, headers = paginate(request, self.data.reviews(pull))
+        return Reply([render.review(base, app, pull, r) for r in page], headers=headers)
+
+    async def pull_merged(self, request: Request) -> Reply:
+        """`GET .../pulls/{n}/merge`: 204 when merged, 404 when not."""
+        app = self.app_of(request)
+        pull = self._pull(app, request.path_params["number"])
+        if pull.merged_at is None:
+            raise not_found()
+        return Reply(None, status=204)
+
     async def merge_pull(self, request: Request) -> Reply:
         """`PUT .../pulls/{n}/merge`: merges and sends the `pull_request` closed event."""
         app = self.app_of(request)
@@ -497,19 +818,71 @@ class GitHubSandbox:
         base = self.base(request)
         return Reply([render.tag(base, app, t) for t in page], headers=headers)
 
+    async def list_commits(self, request: Request) -> Reply:
+        """`GET .../commits`: newest first, from `sha` (default branch), with GitHub's filters."""
+        app = self.app_of(request)
+        q = request.query_params
+        rows = git.history(self.data, app, q.get("sha") or git.MAIN)
+        if rows is None:
+            raise not_found()
+        path = (q.get("path") or "").strip("/")
+        if path:
+            rows = [r for r in rows if render.commit_path(app, r[0]) == path
+                    or render.commit_path(app, r[0]).startswith(path + "/")]
+        since, until = _parse_since(q.get("since")), _parse_since(q.get("until"))
+        if since is not None:
+            rows = [r for r in rows if r[0].date >= since]
+        if until is not None:
+            rows = [r for r in rows if r[0].date <= until]
+        author = (q.get("author") or "").lower()
+        if author:
+            rows = [r for r in rows if author in (r[0].author.github_login.lower(),
+                                                  r[0].author.email.lower())]
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.commit(base, app, c, parent) for c, parent in page],
+                     headers=headers)
+
+    async def get_commit(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        ref = request.path_params["ref"]
+        rows = git.history(self.data, app, ref)
+        base = self.base(request)
+        if rows:
+            return Reply(render.commit_full(base, app, *rows[0]))
+        root = next((t for t in self.data.tags(app) if ref in (t.name, t.sha)), None)
+        if root is not None:  # the first tag, older than any recorded commit
+            return Reply(render.commit_full(base, app, git.root_commit(app, root), None))
+        raise GitHubError(422, f"No commit found for SHA: {ref}")
+
+    async def list_branches(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        rows = git.branches(self.data, app)
+        protected = request.query_params.get("protected")
+        if protected is not None:
+            rows = [r for r in rows if (r[0] == git.MAIN) == (protected.lower() == "true")]
+        page, headers = paginate(request, rows)
+        base = self.base(request)
+        return Reply([render.branch(base, app, name, head.sha, name == git.MAIN)
+                      for name, head, _ in page], headers=headers)
+
+    async def get_branch(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        wanted = request.path_params["branch"]
+        found = next((b for b in git.branches(self.data, app) if b[0] == wanted), None)
+        if found is None:
+            raise GitHubError(404, "Branch not found")
+        name, head, parent = found
+        base = self.base(request)
+        return Reply(render.branch_full(base, app, name, render.commit(base, app, head, parent),
+                                        name == git.MAIN))
+
     def _resolve(self, app: Application, ref: str) -> int:
-        """Position of `ref` (tag, sha, branch) in the history; -1 is the root."""
-        commits = self.data.commits(app)
-        if ref in ("main", "HEAD", app.repo_owner + ":main"):
-            return len(commits) - 1
-        tag = next((t for t in self.data.tags(app) if t.name == ref), None)
-        sha = tag.sha if tag else ref
-        for index, item in enumerate(commits):
-            if item.sha == sha or (len(sha) >= 7 and item.sha.startswith(sha)):
-                return index
-        if tag is not None:
-            return -1
-        raise not_found()
+        """Position of `ref` (tag, sha, branch) on main; -1 is the root; 404 if unknown."""
+        index = git.position(self.data, app, ref)
+        if index is None:
+            raise not_found()
+        return index
 
     async def compare(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -533,8 +906,7 @@ class GitHubSandbox:
         def full(index: int) -> Json:
             if index < 0:  # the root tag, older than any recorded commit
                 root = min(self.data.tags(app), key=lambda t: t.date)
-                item = Commit(root.sha, f"Release {root.name}", app.lead, root.date)
-                return render.commit(base, app, item, None)
+                return render.commit(base, app, git.root_commit(app, root), None)
             parent = commits[index - 1].sha if index > 0 else None
             return render.commit(base, app, commits[index], parent)
 
@@ -563,9 +935,7 @@ class GitHubSandbox:
     async def pull_commits(self, request: Request) -> Reply:
         app = self.app_of(request)
         pull = self._pull(app, request.path_params["number"])
-        head = Commit(pull.head_sha, pull.title, pull.author, pull.created)
-        base = self.base(request)
-        return Reply([render.commit(base, app, head, None)])
+        return Reply([render.commit(self.base(request), app, *git.pull_head(self.data, app, pull))])
 
     # -- releases ---------------------------------------------------------------
 
@@ -773,18 +1143,44 @@ class GitHubSandbox:
         return [
             Route("/user", e(self.get_user)),
             Route("/user/repos", e(self.list_repos)),
+            Route("/users/{login}", e(self.get_named_user)),
+            Route("/orgs/{org}", e(self.get_org)),
             Route("/orgs/{org}/repos", e(self.list_repos)),
+            Route("/search/issues", e(self.search_issues)),
             Route("/rate_limit", e(self.rate_limit)),
             Route("/graphql", e(self.post_graphql), methods=["POST"]),
             Route(r, e(self.get_repo)),
             Route(f"{r}/milestones", e(self.list_milestones)),
             Route(f"{r}/milestones/{{number:int}}", e(self.get_milestone)),
-            Route(f"{r}/issues", e(self.list_issues)),
-            Route(f"{r}/issues/{{number:int}}", e(self.get_issue)),
+            Route(f"{r}/issues", e(self.list_issues), methods=["GET"]),
+            Route(f"{r}/issues", e(self.create_issue), methods=["POST"]),
+            Route(f"{r}/issues/comments", e(self.list_repo_comments)),
+            Route(f"{r}/issues/comments/{{id:int}}", e(self.get_comment)),
+            Route(f"{r}/issues/{{number:int}}", e(self.get_issue), methods=["GET"]),
+            Route(f"{r}/issues/{{number:int}}", e(self.edit_issue), methods=["PATCH"]),
+            Route(f"{r}/issues/{{number:int}}/comments", e(self.list_comments),
+                  methods=["GET"]),
+            Route(f"{r}/issues/{{number:int}}/comments", e(self.create_comment),
+                  methods=["POST"]),
+            Route(f"{r}/issues/{{number:int}}/labels", e(self.issue_labels),
+                  methods=["GET", "POST", "PUT"]),
+            Route(f"{r}/issues/{{number:int}}/labels/{{name:path}}", e(self.remove_issue_label),
+                  methods=["DELETE"]),
+            Route(f"{r}/labels", e(self.list_labels), methods=["GET"]),
+            Route(f"{r}/labels", e(self.create_label), methods=["POST"]),
+            Route(f"{r}/labels/{{name:path}}", e(self.get_label)),
             Route(f"{r}/pulls", e(self.list_pulls)),
-            Route(f"{r}/pulls/{{number:int}}", e(self.get_pull)),
+            Route(f"{r}/pulls/{{number:int}}", e(self.get_pull), methods=["GET"]),
+            Route(f"{r}/pulls/{{number:int}}", e(self.edit_pull), methods=["PATCH"]),
             Route(f"{r}/pulls/{{number:int}}/commits", e(self.pull_commits)),
+            Route(f"{r}/pulls/{{number:int}}/files", e(self.pull_files)),
+            Route(f"{r}/pulls/{{number:int}}/reviews", e(self.pull_reviews)),
+            Route(f"{r}/pulls/{{number:int}}/merge", e(self.pull_merged), methods=["GET"]),
             Route(f"{r}/pulls/{{number:int}}/merge", e(self.merge_pull), methods=["PUT"]),
+            Route(f"{r}/commits", e(self.list_commits)),
+            Route(f"{r}/commits/{{ref:path}}", e(self.get_commit)),
+            Route(f"{r}/branches", e(self.list_branches)),
+            Route(f"{r}/branches/{{branch:path}}", e(self.get_branch)),
             Route(f"{r}/compare/{{basehead:path}}", e(self.compare)),
             Route(f"{r}/tags", e(self.list_tags)),
             Route(f"{r}/releases", e(self.list_releases), methods=["GET"]),
@@ -809,10 +1205,12 @@ class GitHubSandbox:
 def create_app(world: World | None = None, *, credentials: Credentials | None = None,
                webhook_url: str | None = None, webhook_secret: str | None = None,
                seed: int = 7, scale: int = 1, rate_limit: int = 5000,
-               graphql_rate_limit: int = 5000, rate_limit_status: int = 403) -> Starlette:
+               graphql_rate_limit: int = 5000, rate_limit_status: int = 403,
+               search_rate_limit: int = 30) -> Starlette:
     """The GitHub sandbox; `rate_limit_status` picks 403 or 429 for an exhausted budget."""
     sandbox = GitHubSandbox(world or build_world(seed, scale), credentials or Credentials(),
                             rate_limit=rate_limit, graphql_rate_limit=graphql_rate_limit,
+                            search_rate_limit=search_rate_limit,
                             rate_limit_status=rate_limit_status, webhook_url=webhook_url,
                             webhook_secret=webhook_secret, seed=seed)
     app = sandbox.kit.app(sandbox.routes(), auth=sandbox.authenticate)

@@ -18,18 +18,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLResolveInfo,
     GraphQLSchema,
+    InlineFragmentNode,
+    Node,
+    OperationDefinitionNode,
+    SelectionSetNode,
     build_schema,
     execute_sync,
     parse,
     validate,
 )
 
-from connectors.github.sandbox import render
+from connectors.github.sandbox import git, render, search
 from connectors.sandbox.world import (
     Application,
+    Commit,
     Deployment,
     DeploymentStatus,
     GitHubIssue,
@@ -84,6 +92,73 @@ def _error_json(error: GraphQLError) -> Json:
     return out
 
 
+_UNKNOWN_FIELD = re.compile(r"^Cannot query field '([^']+)' on type '([^']+)'\.")
+_UNKNOWN_ARGUMENT = re.compile(r"^Unknown argument '([^']+)' on field '([^'.]+)\.([^']+)'\.")
+
+
+def _validation_error_json(error: GraphQLError, document: DocumentNode) -> Json:
+    """The two mistakes scripts make most, worded as GitHub words them; others as is.
+
+    GitHub answers an unknown field with `Field 'x' doesn't exist on type 'T'`
+    and an unknown argument with `Field 'f' doesn't accept argument 'a'`, each
+    with a `code` in `extensions` and a `path` through the document.
+    """
+    out = _error_json(error)
+    node = error.nodes[0] if error.nodes else None
+    field = _UNKNOWN_FIELD.match(error.message)
+    argument = _UNKNOWN_ARGUMENT.match(error.message)
+    if field is not None:
+        name, type_name = field.groups()
+        out["message"] = f"Field '{name}' doesn't exist on type '{type_name}'"
+        out["extensions"] = {"code": "undefinedField", "typeName": type_name, "fieldName": name}
+    elif argument is not None:
+        name, _, field_name = argument.groups()
+        out["message"] = f"Field '{field_name}' doesn't accept argument '{name}'"
+        out["extensions"] = {"code": "argumentNotAccepted", "name": field_name,
+                             "typeName": "Field", "argumentName": name}
+    else:
+        return out
+    path = _document_path(document, node) if node is not None else None
+    return {"path": path, **out} if path else out
+
+
+def _document_path(document: DocumentNode, target: Node) -> list[str] | None:
+    """Where `target` sits in the document, as GitHub spells it (`query Name`, fields...)."""
+
+    def walk(selections: SelectionSetNode | None, trail: list[str]) -> list[str] | None:
+        for selection in selections.selections if selections else ():
+            if isinstance(selection, FieldNode):
+                here = [*trail, selection.name.value]
+                if selection is target:
+                    return here
+                for argument in selection.arguments or ():
+                    if argument is target:
+                        return [*here, argument.name.value]
+                found = walk(selection.selection_set, here)
+            elif isinstance(selection, InlineFragmentNode):
+                on = selection.type_condition
+                found = walk(selection.selection_set,
+                             [*trail, f"... on {on.name.value}" if on else "..."])
+            else:
+                found = None
+            if found is not None:
+                return found
+        return None
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            head = definition.operation.value
+            label = f"{head} {definition.name.value}" if definition.name else head
+        elif isinstance(definition, FragmentDefinitionNode):
+            label = f"fragment {definition.name.value}"
+        else:
+            continue
+        found = walk(definition.selection_set, [label])
+        if found is not None:
+            return found
+    return None
+
+
 class GraphQLService:
     """Executes queries against the world; objects are dicts with lazy fields."""
 
@@ -100,7 +175,7 @@ class GraphQLService:
             return {"errors": [_error_json(error)]}, 1
         problems = validate(self.schema, document)
         if problems:
-            return {"errors": [_error_json(p) for p in problems]}, 1
+            return {"errors": [_validation_error_json(p, document) for p in problems]}, 1
         cost = 1
         root = self._root(base, budget, cost)
         result = execute_sync(self.schema, document, root_value=root,
@@ -152,8 +227,16 @@ class GraphQLService:
             v = self.data.viewer
             return self._user(base, v.login, v.id, v.name, v.email)
 
+        def search_items(info: Info, query: str, type: str, first: int | None = None,
+                         after: str | None = None) -> Json:
+            rows = search.search(self.data, search.parse(query))[:1000]
+            found = self._connection("search", rows, first, after,
+                                     lambda item: self.pull(base, item)
+                                     if isinstance(item, PullRequest) else self.issue(base, item))
+            return {**found, "issueCount": len(rows)}
+
         return {"repository": repository, "node": node, "nodes": nodes, "rateLimit": rate_limit,
-                "viewer": viewer}
+                "viewer": viewer, "search": search_items}
 
     def node(self, base: str, ident: str) -> Json | None:
         parsed = render.parse_node_id(ident)
@@ -169,7 +252,7 @@ class GraphQLService:
                            None)
             return None if release is None else self.milestone(base, release)
         if kind == "Issue":
-            issue = next((i for i in world.github_issues if str(i.id) == raw), None)
+            issue = next((i for i in self.data.all_issues if str(i.id) == raw), None)
             if issue is not None:
                 return self.issue(base, issue)
             pull = next((p for p in self.data.pulls
@@ -237,12 +320,88 @@ class GraphQLService:
             return self._connection("deployments", rows, first, after,
                                     lambda d: self.deployment(base, app, d))
 
+        def issues(info: Info, first: int | None = None, after: str | None = None,
+                   labels: list[str] | None = None, orderBy: Json | None = None,
+                   states: list[str] | None = None) -> Json:
+            rows = [i for i in self.data.issues(app)
+                    if (not states or i.state.upper() in states)
+                    and (not labels or set(labels) & set(i.labels))]
+            return self._connection("issues", self._ordered(app, rows, orderBy), first, after,
+                                    lambda i: self.issue(base, i))
+
+        def pull_requests(info: Info, first: int | None = None, after: str | None = None,
+                          baseRefName: str | None = None, headRefName: str | None = None,
+                          labels: list[str] | None = None, orderBy: Json | None = None,
+                          states: list[str] | None = None) -> Json:
+            rows = [p for p in self.data.app_pulls(app)
+                    if (not states or _pull_state(p) in states)
+                    and (baseRefName is None or p.base_ref == baseRefName)
+                    and (headRefName is None or p.head_ref == headRefName)
+                    and (not labels or set(labels) & set(p.labels))]
+            return self._connection("pullRequests", self._ordered(app, rows, orderBy), first,
+                                    after, lambda p: self.pull(base, p))
+
+        def refs(info: Info, refPrefix: str, first: int | None = None, after: str | None = None,
+                 query: str | None = None, orderBy: Json | None = None,
+                 direction: str | None = None) -> Json:
+            rows = [r for r in git.refs(self.data, app) if r[0] == refPrefix
+                    and (not query or query.lower() in r[1].lower())]
+            if (orderBy or {}).get("field") == "TAG_COMMIT_DATE":
+                rows.sort(key=lambda r: (r[2].date, r[1]))
+            else:
+                rows.sort(key=lambda r: r[1])
+            if ((orderBy or {}).get("direction") or direction) == "DESC":
+                rows.reverse()
+            return self._connection("refs", rows, first, after,
+                                    lambda r: self.ref(base, app, r[0], r[1], r[2]))
+
+        def default_branch(info: Info) -> Json | None:
+            main = next((r for r in git.refs(self.data, app)
+                         if r[:2] == ("refs/heads/", git.MAIN)), None)
+            return None if main is None else self.ref(base, app, *main)
+
+        def ref(info: Info, qualifiedName: str) -> Json | None:
+            """`refs/heads/main`, `refs/tags/v1.2.0`, or a bare name (branches first)."""
+            rows = git.refs(self.data, app)
+            found = next((r for r in rows if r[0] + r[1] == qualifiedName), None) or next(
+                (r for r in sorted(rows, key=lambda r: r[0] != "refs/heads/")
+                 if r[1] == qualifiedName), None)
+            return None if found is None else self.ref(base, app, *found)
+
         return {"__typename": "Repository", "id": render.node_id("Repository", app.repo_id),
                 "databaseId": app.repo_id, "name": app.repo_name,
                 "nameWithOwner": f"{app.repo_owner}/{app.repo_name}",
                 "url": f"{base}/{app.repo_owner}/{app.repo_name}", "milestone": milestone,
                 "milestones": milestones, "issue": issue, "pullRequest": pull_request,
-                "deployments": deployments}
+                "deployments": deployments, "issues": issues, "pullRequests": pull_requests,
+                "refs": refs, "defaultBranchRef": default_branch, "ref": ref}
+
+    def _ordered(self, app: Application, rows: list[Any], order: Json | None) -> list[Any]:
+        """GitHub's `IssueOrder`; without one, connections list oldest first."""
+        field = (order or {}).get("field", "CREATED_AT")
+
+        def key(item: Any) -> Any:
+            if field == "COMMENTS":
+                return (len(self.data.issue_comments(app, item.number)), item.number)
+            return (item.updated if field == "UPDATED_AT" else item.created, item.number)
+
+        return sorted(rows, key=key, reverse=(order or {}).get("direction") == "DESC")
+
+    def ref(self, base: str, app: Application, prefix: str, name: str,
+            target: Commit | None) -> Json:
+        return {"__typename": "Ref", "id": render.node_id("Ref", f"{app.repo_id}:{prefix}{name}"),
+                "name": name, "prefix": prefix,
+                "repository": lambda info: self.repository(base, app),
+                "target": None if target is None else self.commit(base, app, target)}
+
+    def commit(self, base: str, app: Application, item: Commit) -> Json:
+        rest = render.commit(base, app, item, None)
+        return {"__typename": "Commit", "id": rest["node_id"], "oid": item.sha,
+                "abbreviatedOid": item.sha[:7], "commitUrl": rest["html_url"],
+                "url": rest["html_url"], "message": item.message,
+                "messageHeadline": item.message.split("\n", 1)[0],
+                "authoredDate": render.ts(item.date), "committedDate": render.ts(item.date),
+                "repository": lambda info: self.repository(base, app)}
 
     def deployment(self, base: str, app: Application, item: Deployment) -> Json:
         """Values come from the REST rendering, so both APIs tell the same story."""
@@ -252,7 +411,7 @@ class GraphQLService:
         return {"__typename": "Deployment", "id": rest["node_id"], "databaseId": item.id,
                 "environment": item.environment, "originalEnvironment": item.environment,
                 "latestEnvironment": item.environment, "description": rest["description"],
-                "task": rest["task"], "ref": self._ref(app, item.ref),
+                "task": rest["task"], "ref": self._ref(base, app, item.ref),
                 "commitOid": item.sha, "createdAt": rest["created_at"],
                 "updatedAt": rest["updated_at"], "creator": self._person(base, item.creator),
                 "state": DEPLOYMENT_STATE.get(word, word.upper()),
@@ -268,16 +427,14 @@ class GraphQLService:
                 "logUrl": rest["log_url"], "createdAt": rest["created_at"],
                 "updatedAt": rest["updated_at"], "creator": self._person(base, item.creator)}
 
-    def _ref(self, app: Application, name: str) -> Json | None:
+    def _ref(self, base: str, app: Application, name: str) -> Json | None:
         """A tag or branch; a deployment made from a bare commit SHA has no ref."""
-        if any(t.name == name for t in self.data.tags(app)):
-            prefix = "refs/tags/"
-        elif _SHA.match(name):
+        known = next((r for r in git.refs(self.data, app) if r[1] == name), None)
+        if known is not None:
+            return self.ref(base, app, *known)
+        if _SHA.match(name):
             return None
-        else:
-            prefix = "refs/heads/"
-        return {"__typename": "Ref", "id": render.node_id("Ref", f"{app.repo_id}:{prefix}{name}"),
-                "name": name, "prefix": prefix}
+        return self.ref(base, app, "refs/heads/", name, None)
 
     def milestone(self, base: str, release: Release) -> Json:
         app = self.data.world.app(release.app_key)
@@ -287,7 +444,7 @@ class GraphQLService:
 
         def issues(info: Info, first: int | None = None, after: str | None = None,
                    labels: list[str] | None = None, states: list[str] | None = None) -> Json:
-            rows = [i for i in self.data.world.github_issues if i.release_key == release.key
+            rows = [i for i in self.data.all_issues if i.release_key == release.key
                     and (not states or i.state.upper() in states)
                     and (not labels or set(labels) & set(i.labels))]
             rows.sort(key=lambda i: i.number)
@@ -369,7 +526,36 @@ class GraphQLService:
                 "author": self._person(base, item.author),
                 "milestone": self._milestone_of(base, item.release_key),
                 "repository": lambda info: self.repository(base, app),
-                "labels": self._labels(base, app, item.labels)}
+                "labels": self._labels(base, app, item.labels),
+                **self._pull_review_fields(base, app, item)}
+
+    def _pull_review_fields(self, base: str, app: Application, item: PullRequest) -> Json:
+        """Size, merge commit and reviews, from the same records the REST answers use."""
+        additions, deletions, changed = render.pull_size(item)
+        reviews = self.data.reviews(item)
+        by_sha = {c.sha: c for c in self.data.commits(app)}
+        merge = by_sha.get(item.merge_commit_sha or "")
+        head = git.pull_head(self.data, app, item)[0]
+
+        def review(found: Any) -> Json:
+            rest = render.review(base, app, item, found)
+            return {"__typename": "PullRequestReview", "id": rest["node_id"],
+                    "state": found.state, "body": found.body,
+                    "author": self._person(base, found.reviewer),
+                    "submittedAt": rest["submitted_at"], "url": rest["html_url"],
+                    "commit": self.commit(base, app, head)}
+
+        def reviews_of(info: Info, first: int | None = None, after: str | None = None,
+                       author: str | None = None, states: list[str] | None = None) -> Json:
+            rows = [r for r in reviews if (not states or r.state in states)
+                    and (author is None or r.reviewer.github_login == author)]
+            return self._connection("reviews", rows, first, after, review)
+
+        approved = any(r.state == "APPROVED" for r in reviews)
+        return {"additions": additions, "deletions": deletions, "changedFiles": changed,
+                "mergeCommit": None if merge is None else self.commit(base, app, merge),
+                "reviewDecision": "APPROVED" if approved else "REVIEW_REQUIRED",
+                "reviews": reviews_of}
 
     @staticmethod
     def _connection(name: str, rows: Sequence[Any], first: int | None, after: str | None,

@@ -13,8 +13,10 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from connectors.sandbox.world import (
+    NOUNS,
     Application,
     Commit,
     Deployment,
@@ -39,6 +41,7 @@ LABEL_DESCRIPTIONS = {"bug": "A defect found in testing or production",
 # pull request is also an issue with a different id.
 PR_ISSUE_ID_OFFSET = 100_000_000
 MILESTONE_ID_OFFSET = 3_000_000
+REVIEW_ID_OFFSET = 400_000_000
 ORG_ID = 8_800_000
 
 
@@ -80,6 +83,41 @@ class Viewer:
 
 
 @dataclass(slots=True)
+class IssueComment:
+    """A comment written through the sandbox on an issue or pull request."""
+
+    id: int
+    app_key: str
+    number: int
+    body: str
+    author: Person
+    created: datetime
+    updated: datetime
+
+
+@dataclass(slots=True)
+class LabelDef:
+    """A label created through the sandbox (seeded labels take their look from constants)."""
+
+    app_key: str
+    name: str
+    color: str
+    description: str
+
+
+@dataclass(slots=True)
+class Review:
+    """A pull-request review; seeded ones are derived from the pull request."""
+
+    id: int
+    reviewer: Person
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED
+    body: str
+    submitted: datetime
+    commit_id: str
+
+
+@dataclass(slots=True)
 class GitHubData:
     """The world indexed the way GitHub serves it, plus what writes added.
 
@@ -91,7 +129,10 @@ class GitHubData:
     viewer: Viewer
     deployments: list[Deployment] = field(default_factory=list)
     pulls: list[PullRequest] = field(default_factory=list)
+    all_issues: list[GitHubIssue] = field(default_factory=list)
     releases: list[GitHubRelease] = field(default_factory=list)
+    comments: list[IssueComment] = field(default_factory=list)
+    label_defs: list[LabelDef] = field(default_factory=list)
     # What a POST gave a deployment beyond the world's fields (payload, description, task).
     deployment_extras: dict[int, Json] = field(default_factory=dict)
     next_id: int = 990_000_000
@@ -100,7 +141,22 @@ class GitHubData:
     def build(cls, world: World, viewer: Viewer) -> GitHubData:
         return cls(world=world, viewer=viewer, deployments=copy.deepcopy(world.deployments),
                    pulls=copy.deepcopy(world.pull_requests),
+                   all_issues=copy.deepcopy(world.github_issues),
                    releases=copy.deepcopy(world.github_releases))
+
+    @property
+    def viewer_person(self) -> Person:
+        """The token's owner as a world person, so what it writes has an author."""
+        v = self.viewer
+        return Person(index=-1, display_name=v.name, email=v.email, username=v.login,
+                      account_id="", github_login=v.login, github_id=v.id)
+
+    def person(self, login: str) -> Person | None:
+        """A GitHub login of the world (or the viewer's), case-insensitive."""
+        wanted = login.lower()
+        if wanted == self.viewer.login.lower():
+            return self.viewer_person
+        return next((p for p in self.world.people if p.github_login.lower() == wanted), None)
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -120,7 +176,7 @@ class GitHubData:
         return next((r for r in self.world.releases if r.key == release_key), None)
 
     def issues(self, app: Application) -> list[GitHubIssue]:
-        return [i for i in self.world.github_issues if i.app_key == app.key]
+        return [i for i in self.all_issues if i.app_key == app.key]
 
     def app_pulls(self, app: Application) -> list[PullRequest]:
         return [p for p in self.pulls if p.app_key == app.key]
@@ -137,9 +193,49 @@ class GitHubData:
     def commits(self, app: Application) -> list[Commit]:
         return self.world.commits.get(app.key, [])
 
+    def next_number(self, app: Application) -> int:
+        """Issues and pull requests share one number sequence per repository."""
+        numbers = [i.number for i in self.issues(app)] + [p.number for p in self.app_pulls(app)]
+        return max(numbers, default=0) + 1
+
+    def issue_comments(self, app: Application, number: int) -> list[IssueComment]:
+        return [c for c in self.comments if c.app_key == app.key and c.number == number]
+
+    def label_names(self, app: Application) -> list[str]:
+        """The repository's labels: the standard three, those in use, those created."""
+        names = list(LABEL_COLOURS)
+        used = [n for i in self.issues(app) for n in i.labels]
+        used += [n for p in self.app_pulls(app) for n in p.labels]
+        used += [d.name for d in self.label_defs if d.app_key == app.key]
+        for name in used:
+            if name.lower() not in {n.lower() for n in names}:
+                names.append(name)
+        return sorted(names, key=str.lower)
+
+    def label_def(self, app: Application, name: str) -> LabelDef | None:
+        return next((d for d in self.label_defs
+                     if d.app_key == app.key and d.name.lower() == name.lower()), None)
+
+    def label_json(self, base: str, app: Application, name: str) -> Json:
+        return label(base, app, name, self.label_def(app, name))
+
+    def reviews(self, pr: PullRequest) -> list[Review]:
+        """A merged pull request was approved before it merged; an open one may carry a
+        comment review; drafts have none. Derived, so every run sees the same reviews."""
+        people = [p for p in self.world.people if p.github_id != pr.author.github_id]
+        reviewer = people[_small_int(pr.app_key, pr.number, "reviewer") % len(people)]
+        if pr.merged_at is not None:
+            return [Review(REVIEW_ID_OFFSET + pr.id, reviewer, "APPROVED", "Looks good.",
+                           pr.merged_at - timedelta(hours=1), pr.head_sha)]
+        if pr.draft or _small_int(pr.app_key, pr.number, "review") % 2:
+            return []
+        return [Review(REVIEW_ID_OFFSET + pr.id, reviewer, "COMMENTED",
+                       "Please add a test for the failure path.",
+                       pr.created + timedelta(hours=3), pr.head_sha)]
+
     def milestone_counts(self, release: Release) -> tuple[int, int]:
         """(open, closed) issues and pulls in the milestone, as GitHub counts both."""
-        states = [i.state for i in self.world.github_issues if i.release_key == release.key]
+        states = [i.state for i in self.all_issues if i.release_key == release.key]
         states += [p.state for p in self.pulls if p.release_key == release.key]
         return states.count("open"), states.count("closed")
 
@@ -178,6 +274,33 @@ def organization(base: str, world: World) -> Json:
             "members_url": f"{api}/members{{/member}}",
             "public_members_url": f"{api}/public_members{{/member}}",
             "avatar_url": f"{base}/avatars/u/{ORG_ID}?v=4", "description": world.company}
+
+
+def public_user(base: str, who: Person) -> Json:
+    """`GET /users/{login}`: the public profile."""
+    body = user(base, who.github_login, who.github_id)
+    body.update({"name": who.display_name, "company": "Acme Retail", "blog": "",
+                 "location": None, "email": None, "hireable": None, "bio": None,
+                 "twitter_username": None, "public_repos": 0, "public_gists": 0,
+                 "followers": 0, "following": 0, "created_at": "2020-01-06T09:00:00Z",
+                 "updated_at": "2026-10-01T09:00:00Z"})
+    return body
+
+
+def organization_full(base: str, world: World) -> Json:
+    """`GET /orgs/{org}`: the organization as a member sees it."""
+    body = organization(base, world)
+    repos = len(world.applications)
+    body.update({
+        "name": world.company, "company": None, "blog": "", "location": None, "email": None,
+        "twitter_username": None, "is_verified": False, "has_organization_projects": True,
+        "has_repository_projects": True, "public_repos": 0, "public_gists": 0, "followers": 0,
+        "following": 0, "html_url": f"{base}/{world.org}", "created_at": "2020-01-06T09:00:00Z",
+        "updated_at": "2026-10-01T09:00:00Z", "archived_at": None, "type": "Organization",
+        "total_private_repos": repos, "owned_private_repos": repos, "private_gists": 0,
+        "disk_usage": 2048 * repos, "collaborators": 0, "default_repository_permission": "read",
+        "members_can_create_repositories": False, "two_factor_requirement_enabled": True})
+    return body
 
 
 def private_user(base: str, viewer: Viewer) -> Json:
@@ -267,12 +390,16 @@ def repository(base: str, data: GitHubData, app: Application) -> Json:
 
 # -- labels, milestones ------------------------------------------------------
 
-def label(base: str, app: Application, name: str) -> Json:
-    ident = _small_int(app.key, "label", name)
+def label(base: str, app: Application, name: str, defined: LabelDef | None = None) -> Json:
+    ident = _small_int(app.key, "label", name.lower())
+    if defined is not None:
+        name, colour, description = defined.name, defined.color, defined.description
+    else:
+        colour = LABEL_COLOURS.get(name, "ededed")
+        description = LABEL_DESCRIPTIONS.get(name, "")
     return {"id": ident, "node_id": node_id("Label", ident),
-            "url": f"{repo_url(base, app)}/labels/{name}", "name": name,
-            "description": LABEL_DESCRIPTIONS.get(name, ""),
-            "color": LABEL_COLOURS.get(name, "ededed"), "default": name == "bug"}
+            "url": f"{repo_url(base, app)}/labels/{quote(name, safe='')}", "name": name,
+            "description": description, "color": colour, "default": name == "bug"}
 
 
 def milestone_id(release: Release) -> int:
@@ -309,7 +436,8 @@ def _issue_common(base: str, data: GitHubData, app: Application, number: int) ->
         "url": url, "repository_url": repo_url(base, app), "labels_url": f"{url}/labels{{/name}}",
         "comments_url": f"{url}/comments", "events_url": f"{url}/events",
         "html_url": f"{base}/{app.repo_owner}/{app.repo_name}/issues/{number}", "number": number,
-        "locked": False, "active_lock_reason": None, "comments": 0,
+        "locked": False, "active_lock_reason": None,
+        "comments": len(data.issue_comments(app, number)),
         "author_association": "MEMBER", "timeline_url": f"{url}/timeline",
         "performed_via_github_app": None, "type": None,
         "sub_issues_summary": {"total": 0, "completed": 0, "percent_completed": 0},
@@ -332,7 +460,8 @@ def issue(base: str, data: GitHubData, item: GitHubIssue) -> Json:
     body.update({
         "id": item.id, "node_id": node_id("Issue", item.id), "state": item.state,
         "state_reason": item.state_reason, "title": item.title, "body": item.body,
-        "user": person(base, item.author), "labels": [label(base, app, n) for n in item.labels],
+        "user": person(base, item.author),
+        "labels": [data.label_json(base, app, n) for n in item.labels],
         "assignee": assignees[0] if assignees else None, "assignees": assignees,
         "milestone": _maybe_milestone(base, data, item.release_key),
         "closed_at": ts(item.closed_at), "created_at": ts(item.created),
@@ -355,7 +484,8 @@ def pull_as_issue(base: str, data: GitHubData, pr: PullRequest) -> Json:
     body.update({
         "id": ident, "node_id": node_id("Issue", ident), "state": pr.state,
         "state_reason": None, "title": pr.title, "body": pr.body,
-        "user": person(base, pr.author), "labels": [label(base, app, n) for n in pr.labels],
+        "user": person(base, pr.author),
+        "labels": [data.label_json(base, app, n) for n in pr.labels],
         "assignee": None, "assignees": [],
         "milestone": _maybe_milestone(base, data, pr.release_key), "draft": pr.draft,
         "closed_at": ts(pr.closed_at), "created_at": ts(pr.created), "updated_at": ts(pr.updated),
@@ -390,7 +520,7 @@ def pull_simple(base: str, data: GitHubData, pr: PullRequest) -> Json:
         "review_comment_url": links["review_comment"], "comments_url": links["comments"],
         "statuses_url": links["statuses"], "number": pr.number, "state": pr.state,
         "locked": False, "title": pr.title, "user": person(base, pr.author), "body": pr.body,
-        "labels": [label(base, app, n) for n in pr.labels],
+        "labels": [data.label_json(base, app, n) for n in pr.labels],
         "milestone": _maybe_milestone(base, data, pr.release_key), "active_lock_reason": None,
         "created_at": ts(pr.created), "updated_at": ts(pr.updated), "closed_at": ts(pr.closed_at),
         "merged_at": ts(pr.merged_at), "merge_commit_sha": pr.merge_commit_sha,
@@ -402,19 +532,86 @@ def pull_simple(base: str, data: GitHubData, pr: PullRequest) -> Json:
     }
 
 
+def pull_size(pr: PullRequest) -> tuple[int, int, int]:
+    """(additions, deletions, changed files): derived, so the pull and its files agree."""
+    size = _small_int(pr.app_key, pr.number)
+    return 5 + size % 120, size % 40, 1 + size % 6
+
+
 def pull_full(base: str, data: GitHubData, pr: PullRequest) -> Json:
     body = pull_simple(base, data, pr)
     merged = pr.merged_at is not None
     size = _small_int(pr.app_key, pr.number)
+    additions, deletions, changed = pull_size(pr)
+    app = data.world.app(pr.app_key)
     body.update({
         "merged": merged, "mergeable": None if merged else True,
         "rebaseable": None if merged else True,
         "mergeable_state": "unknown" if merged else "clean",
-        "merged_by": person(base, pr.author) if merged else None, "comments": 0,
-        "review_comments": size % 4, "maintainer_can_modify": False, "commits": 1 + size % 3,
-        "additions": 5 + size % 120, "deletions": size % 40, "changed_files": 1 + size % 6,
+        "merged_by": person(base, pr.author) if merged else None,
+        "comments": len(data.issue_comments(app, pr.number)),
+        "review_comments": size % 4, "maintainer_can_modify": False,
+        "commits": 1,  # the world gives each pull one head commit (`.../pulls/{n}/commits`)
+        "additions": additions, "deletions": deletions, "changed_files": changed,
     })
     return body
+
+
+def _module(app: Application, *parts: object) -> str:
+    noun = NOUNS[_small_int(app.key, *parts) % len(NOUNS)]
+    return f"src/{app.repo_name.replace('-', '_')}/{noun.replace(' ', '_')}.py"
+
+
+def pull_files(base: str, app: Application, pr: PullRequest) -> list[Json]:
+    """The files a pull request changes; their counts add up to the pull's totals."""
+    additions, deletions, changed = pull_size(pr)
+    names: list[str] = []
+    for index in range(changed * 3):
+        name = _module(app, pr.number, index)
+        if name not in names:
+            names.append(name)
+        if len(names) == changed:
+            break
+    while len(names) < changed:
+        names.append(f"tests/test_{pr.number}_{len(names)}.py")
+    out: list[Json] = []
+    for index, name in enumerate(names):
+        adds = additions // changed + (1 if index < additions % changed else 0)
+        dels = deletions // changed + (1 if index < deletions % changed else 0)
+        blob = hashlib.sha1(f"{pr.head_sha}/{name}".encode()).hexdigest()
+        html = f"{base}/{app.repo_owner}/{app.repo_name}"
+        out.append({
+            "sha": blob, "filename": name, "status": "modified" if index else "added",
+            "additions": adds, "deletions": dels, "changes": adds + dels,
+            "blob_url": f"{html}/blob/{pr.head_sha}/{name}",
+            "raw_url": f"{html}/raw/{pr.head_sha}/{name}",
+            "contents_url": f"{repo_url(base, app)}/contents/{name}?ref={pr.head_sha}",
+            "patch": f"@@ -1,{dels} +1,{adds} @@"})
+    return out
+
+
+def review(base: str, app: Application, pr: PullRequest, item: Review) -> Json:
+    html = f"{base}/{app.repo_owner}/{app.repo_name}/pull/{pr.number}#pullrequestreview-{item.id}"
+    pull_url = f"{repo_url(base, app)}/pulls/{pr.number}"
+    return {"id": item.id, "node_id": node_id("PullRequestReview", item.id),
+            "user": person(base, item.reviewer), "body": item.body, "state": item.state,
+            "html_url": html, "pull_request_url": pull_url, "author_association": "MEMBER",
+            "_links": {"html": {"href": html}, "pull_request": {"href": pull_url}},
+            "submitted_at": ts(item.submitted), "commit_id": item.commit_id}
+
+
+def issue_comment(base: str, app: Application, item: IssueComment) -> Json:
+    url = f"{repo_url(base, app)}/issues/comments/{item.id}"
+    html = (f"{base}/{app.repo_owner}/{app.repo_name}/issues/{item.number}"
+            f"#issuecomment-{item.id}")
+    return {"id": item.id, "node_id": node_id("IssueComment", item.id), "url": url,
+            "html_url": html, "body": item.body, "user": person(base, item.author),
+            "created_at": ts(item.created), "updated_at": ts(item.updated),
+            "issue_url": f"{repo_url(base, app)}/issues/{item.number}",
+            "author_association": "MEMBER", "performed_via_github_app": None,
+            "reactions": {"url": f"{url}/reactions", "total_count": 0, "+1": 0, "-1": 0,
+                          "laugh": 0, "hooray": 0, "confused": 0, "heart": 0, "rocket": 0,
+                          "eyes": 0}}
 
 
 # -- git: tags, commits, compare --------------------------------------------
@@ -449,8 +646,43 @@ def commit(base: str, app: Application, item: Commit, parent: str | None) -> Jso
     }
 
 
+def commit_full(base: str, app: Application, item: Commit, parent: str | None) -> Json:
+    """`GET .../commits/{ref}`: the commit with its stats and changed files."""
+    body = commit(base, app, item, parent)
+    files = [diff_file(base, app, item)]
+    adds = sum(f["additions"] for f in files)
+    dels = sum(f["deletions"] for f in files)
+    body.update({"stats": {"total": adds + dels, "additions": adds, "deletions": dels},
+                 "files": files})
+    return body
+
+
+def branch(base: str, app: Application, name: str, sha: str, protected: bool) -> Json:
+    """A branch as `GET .../branches` lists it."""
+    return {"name": name, "commit": {"sha": sha, "url": f"{repo_url(base, app)}/commits/{sha}"},
+            "protected": protected}
+
+
+def branch_full(base: str, app: Application, name: str, head: Json, protected: bool) -> Json:
+    """`GET .../branches/{branch}`: the branch with its full head commit."""
+    url = f"{repo_url(base, app)}/branches/{quote(name, safe='')}"
+    return {"name": name, "commit": head,
+            "_links": {"self": url,
+                       "html": f"{base}/{app.repo_owner}/{app.repo_name}/tree/{name}"},
+            "protected": protected,
+            "protection": {"enabled": protected,
+                           "required_status_checks": {"enforcement_level": "off",
+                                                      "contexts": [], "checks": []}},
+            "protection_url": f"{url}/protection"}
+
+
+def commit_path(app: Application, item: Commit) -> str:
+    """The one file a commit changes (see `diff_file`)."""
+    return f"src/{app.repo_name.replace('-', '_')}/{item.sha[:8]}.py"
+
+
 def diff_file(base: str, app: Application, item: Commit) -> Json:
-    name = f"src/{app.repo_name.replace('-', '_')}/{item.sha[:8]}.py"
+    name = commit_path(app, item)
     adds, dels = 1 + _small_int(item.sha) % 60, _small_int(item.sha, "d") % 20
     raw = f"{base}/{app.repo_owner}/{app.repo_name}/raw/{item.sha}/{name}"
     return {"sha": item.sha, "filename": name, "status": "modified", "additions": adds,

@@ -1,0 +1,568 @@
+"""Scripts written with PyGithub and gql run unchanged against the GitHub sandbox.
+
+A team points its own scripts at `heatshield sandbox github`; these scenarios
+do what such scripts do, every call through the library, against the sandbox
+on a real socket, and compare what comes back with the world it serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from github import (
+    Auth,
+    BadCredentialsException,
+    Github,
+    GithubException,
+    RateLimitExceededException,
+    UnknownObjectException,
+)
+from github.Repository import Repository
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.httpx import HTTPXTransport
+from graphql import GraphQLError
+
+from connectors.github.sandbox.app import create_app
+from connectors.sandbox.kit import DEMO_TOKEN
+from connectors.sandbox.world import Application, World, build_world
+from tests.support.server import serve_asgi
+
+FULL_NAME = "acme-retail/payments-service"
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return build_world(7)
+
+
+@pytest.fixture(scope="module")
+def pay(world: World) -> Application:
+    return world.app("PAY")
+
+
+@pytest.fixture(scope="module")
+def url(world: World) -> Iterator[str]:
+    with serve_asgi(create_app(world)) as base:
+        yield base
+
+
+def client(url: str, token: str = DEMO_TOKEN, per_page: int = 30) -> Github:
+    """PyGithub as a script builds it for GitHub Enterprise: base URL and a token."""
+    return Github(base_url=url, auth=Auth.Token(token), per_page=per_page, retry=None)
+
+
+@pytest.fixture(scope="module")
+def github(url: str) -> Iterator[Github]:
+    g = client(url)
+    yield g
+    g.close()
+
+
+@pytest.fixture(scope="module")
+def repo(github: Github) -> Repository:
+    return github.get_repo(FULL_NAME)
+
+
+@pytest.fixture()
+def own_repo(world: World) -> Iterator[Repository]:
+    """A sandbox of its own for a test that writes, so reads elsewhere see the seeded world."""
+    with serve_asgi(create_app(world)) as base, client(base) as g:
+        yield g.get_repo(FULL_NAME)
+
+
+# -- who am I, the organization, its people ------------------------------------------
+
+def test_the_token_owner_a_member_and_the_organization_read_as_on_github(
+        github: Github, world: World) -> None:
+    assert github.get_user().login == "demo"
+    member = world.people[0]
+    named = github.get_user(member.github_login)
+    assert (named.login, named.name, named.id) == (member.github_login, member.display_name,
+                                                   member.github_id)
+    org = github.get_organization(world.org)
+    assert (org.login, org.name) == (world.org, world.company)
+    assert {r.name for r in org.get_repos()} == {a.repo_name for a in world.applications}
+
+
+def test_a_wrong_token_raises_bad_credentials_and_an_unknown_repository_unknown_object(
+        url: str, github: Github) -> None:
+    with client(url, token="not-the-token") as stranger, \
+            pytest.raises(BadCredentialsException) as denied:
+        stranger.get_repo(FULL_NAME)
+    assert denied.value.status == 401
+    assert denied.value.data["message"] == "Bad credentials"
+    with pytest.raises(UnknownObjectException) as missing:
+        github.get_repo("acme-retail/no-such-repository")
+    assert missing.value.status == 404
+    assert missing.value.data["message"] == "Not Found"
+    assert "documentation_url" in missing.value.data
+    with pytest.raises(UnknownObjectException):
+        github.get_user("nobody-at-acme")
+
+
+# -- commits, branches, tags, compare -----------------------------------------------
+
+def test_commits_list_newest_first_over_several_pages(
+        url: str, world: World, pay: Application) -> None:
+    expected = [c.sha for c in reversed(world.commits["PAY"])]
+    with client(url, per_page=4) as g:
+        commits = g.get_repo(FULL_NAME).get_commits()
+        assert len(commits.get_page(0)) == 4 < len(expected)
+        assert [c.sha for c in commits] == expected
+        assert commits.totalCount == len(expected)
+
+
+def test_commits_filter_by_tag_date_range_path_and_author(
+        repo: Repository, world: World) -> None:
+    history = world.commits["PAY"]
+    tag = next(t for t in world.tags if t.app_key == "PAY" and t.name == "v1.2.0")
+    upto = history[:[c.sha for c in history].index(tag.sha) + 1]
+    assert [c.sha for c in repo.get_commits(sha="v1.2.0")] == [c.sha for c in reversed(upto)]
+
+    since, until = history[2].date, history[5].date
+    window = [c.sha for c in repo.get_commits(since=since, until=until)]
+    assert window == [c.sha for c in reversed(history) if since <= c.date <= until]
+
+    one = history[3]
+    path = repo.get_commit(one.sha).files[0].filename
+    assert [c.sha for c in repo.get_commits(path=path)] == [one.sha]
+    assert repo.get_commits(path="docs/nothing-here.md").totalCount == 0
+
+    author = history[0].author
+    by_author = {c.sha for c in repo.get_commits(author=author.github_login)}
+    assert by_author == {c.sha for c in history if c.author.github_login == author.github_login}
+
+
+def test_one_commit_by_sha_by_short_sha_and_by_tag_with_its_files(
+        repo: Repository, world: World) -> None:
+    history = world.commits["PAY"]
+    item = history[4]
+    commit = repo.get_commit(item.sha)
+    assert commit.sha == item.sha
+    assert commit.commit.message == item.message
+    assert commit.commit.author.email == item.author.email
+    assert commit.parents[0].sha == history[3].sha
+    assert commit.stats.total == sum(f.changes for f in commit.files) > 0
+    assert repo.get_commit(item.sha[:10]).sha == item.sha
+    tag = next(t for t in world.tags if t.app_key == "PAY" and t.name == "v1.3.0")
+    assert repo.get_commit("v1.3.0").sha == tag.sha
+    with pytest.raises(GithubException) as unknown:
+        repo.get_commit("0" * 40)
+    assert unknown.value.status == 422
+    assert unknown.value.data["message"] == f"No commit found for SHA: {'0' * 40}"
+
+
+def test_branches_are_main_and_the_open_pull_requests_heads(
+        repo: Repository, world: World) -> None:
+    heads = {p.head_ref: p.head_sha for p in world.pull_requests
+             if p.app_key == "PAY" and p.state == "open"}
+    branches = {b.name: b for b in repo.get_branches()}
+    assert set(branches) == {"main", *heads}
+    assert branches["main"].protected and not any(branches[h].protected for h in heads)
+    main = repo.get_branch("main")
+    assert main.commit.sha == world.commits["PAY"][-1].sha == repo.get_commits()[0].sha
+    name, sha = next(iter(heads.items()))
+    assert repo.get_branch(name).commit.sha == sha
+    assert repo.get_commits(sha=name)[0].sha == sha
+    with pytest.raises(UnknownObjectException) as missing:
+        repo.get_branch("no-such-branch")
+    assert missing.value.data["message"] == "Branch not found"
+
+
+def test_tags_and_a_comparison_between_two_of_them(repo: Repository, world: World) -> None:
+    tags = sorted((t for t in world.tags if t.app_key == "PAY"), key=lambda t: t.date,
+                  reverse=True)
+    assert [(t.name, t.commit.sha) for t in repo.get_tags()] == [(t.name, t.sha) for t in tags]
+    history = [c.sha for c in world.commits["PAY"]]
+    low = history.index(next(t.sha for t in tags if t.name == "v1.1.0"))
+    high = history.index(next(t.sha for t in tags if t.name == "v1.3.0"))
+    comparison = repo.compare("v1.1.0", "v1.3.0")
+    assert (comparison.status, comparison.ahead_by, comparison.behind_by) == (
+        "ahead", high - low, 0)
+    assert [c.sha for c in comparison.commits] == history[low + 1: high + 1]
+    assert repo.compare("v1.3.0", "v1.1.0").status == "behind"
+
+
+# -- labels, milestones -------------------------------------------------------------
+
+def test_labels_list_read_and_create_and_a_duplicate_is_refused(own_repo: Repository) -> None:
+    repo = own_repo
+    names = {label.name for label in repo.get_labels()}
+    assert {"bug", "blocker", "breaking-change"} <= names
+    assert repo.get_label("bug").color == "d73a4a"
+    created = repo.create_label("needs-cab", "5319E7", "Waits for the change advisory board")
+    assert (created.name, created.color) == ("needs-cab", "5319e7")
+    again = repo.get_label("needs-cab")
+    assert (again.color, again.description) == ("5319e7", "Waits for the change advisory board")
+    assert "needs-cab" in {label.name for label in repo.get_labels()}
+    with pytest.raises(GithubException) as duplicate:
+        repo.create_label("Bug", "000000")
+    assert duplicate.value.status == 422
+    assert duplicate.value.data["errors"][0]["code"] == "already_exists"
+    with pytest.raises(UnknownObjectException):
+        repo.get_label("never-made")
+
+
+def test_milestones_are_the_releases_of_the_application(repo: Repository, world: World) -> None:
+    releases = sorted((r for r in world.releases if r.app_key == "PAY"),
+                      key=lambda r: r.window_start)
+    assert [m.title for m in repo.get_milestones(state="all")] == [
+        r.version_name for r in releases]
+    one = repo.get_milestone(releases[1].milestone_number)
+    assert one.title == releases[1].version_name
+    assert one.open_issues + one.closed_issues > 0
+
+
+# -- pull requests ------------------------------------------------------------------
+
+def test_a_merged_pull_request_reads_merged_with_files_and_an_approval(
+        repo: Repository, world: World) -> None:
+    merged = next(p for p in world.pull_requests if p.app_key == "PAY" and p.merged_at)
+    pull = repo.get_pull(merged.number)
+    assert pull.is_merged() is True
+    assert pull.merged
+    files = list(pull.get_files())
+    assert len(files) == pull.changed_files
+    assert sum(f.additions for f in files) == pull.additions
+    assert sum(f.deletions for f in files) == pull.deletions
+    reviews = list(pull.get_reviews())
+    assert [r.state for r in reviews] == ["APPROVED"]
+    assert reviews[0].user.login != merged.author.github_login
+    assert reviews[0].submitted_at < pull.merged_at
+    commits = [c.sha for c in pull.get_commits()]
+    assert commits == [merged.head_sha] and pull.commits == len(commits)
+
+
+def test_an_open_pull_request_reads_not_merged(repo: Repository, world: World) -> None:
+    opened = next(p for p in world.pull_requests if p.app_key == "PAY" and p.state == "open")
+    pull = repo.get_pull(opened.number)
+    assert pull.is_merged() is False
+    assert not pull.merged and pull.merged_at is None
+    assert all(r.state != "APPROVED" for r in pull.get_reviews())
+    listed = {p.number for p in repo.get_pulls(state="open")}
+    assert opened.number in listed
+    assert listed == {p.number for p in world.pull_requests
+                      if p.app_key == "PAY" and p.state == "open"}
+
+
+# -- issues: create, comment, close ---------------------------------------------------
+
+def test_an_issue_is_created_commented_on_and_closed(own_repo: Repository, world: World) -> None:
+    repo = own_repo
+    release = next(r for r in world.releases if r.app_key == "PAY" and r.status == "PLANNED")
+    milestone = repo.get_milestone(release.milestone_number)
+    assignee = world.people[1].github_login
+    newest = max(i.number for i in repo.get_issues(state="all"))  # pulls share the numbers
+    issue = repo.create_issue("Refund retries stop after one attempt",
+                              body="Seen in staging.", labels=["bug", "triage"],
+                              milestone=milestone, assignees=[assignee])
+    assert issue.number == newest + 1
+    assert (issue.state, issue.user.login, issue.milestone.title) == (
+        "open", "demo", release.version_name)
+    assert [label.name for label in issue.labels] == ["bug", "triage"]
+    assert [who.login for who in issue.assignees] == [assignee]
+    assert issue.created_at >= world.now
+
+    first = issue.create_comment("Reproduced with the nightly build.")
+    issue.create_comment("Fix is in review.")
+    assert first.user.login == "demo"
+    assert [c.body for c in issue.get_comments()] == [
+        "Reproduced with the nightly build.", "Fix is in review."]
+    assert repo.get_issue(issue.number).comments == 2
+    assert [c.id for c in repo.get_issues_comments()] == [c.id for c in issue.get_comments()]
+
+    issue.edit(state="closed", state_reason="completed")
+    reread = repo.get_issue(issue.number)
+    assert (reread.state, reread.state_reason) == ("closed", "completed")
+    assert issue.number in {i.number for i in repo.get_issues(state="closed", milestone=milestone)}
+    assert "triage" in {label.name for label in repo.get_labels()}
+
+
+def test_labels_are_added_to_and_removed_from_an_issue_and_a_pull(
+        own_repo: Repository, world: World) -> None:
+    seeded = next(i for i in world.github_issues if i.app_key == "PAY" and i.state == "open")
+    issue = own_repo.get_issue(seeded.number)
+    issue.add_to_labels("needs-retest")
+    issue.remove_from_labels("bug")
+    assert [label.name for label in own_repo.get_issue(seeded.number).labels] == [
+        n for n in [*seeded.labels, "needs-retest"] if n != "bug"]
+    opened = next(p for p in world.pull_requests if p.app_key == "PAY" and p.state == "open")
+    pull = own_repo.get_pull(opened.number)
+    pull.set_labels("release-notes")
+    assert [label.name for label in own_repo.get_pull(opened.number).labels] == [
+        "release-notes"]
+    with pytest.raises(GithubException) as absent:
+        pull.remove_from_labels("never-on-it")
+    assert (absent.value.status, absent.value.data["message"]) == (404, "Label does not exist")
+
+
+def test_a_pull_request_is_retitled_and_closed_but_a_merged_one_stays_merged(
+        own_repo: Repository, world: World) -> None:
+    opened = next(p for p in world.pull_requests if p.app_key == "PAY" and p.state == "open")
+    pull = own_repo.get_pull(opened.number)
+    pull.edit(title=f"{opened.title} (superseded)", state="closed")
+    reread = own_repo.get_pull(opened.number)
+    assert (reread.title, reread.state, reread.merged) == (
+        f"{opened.title} (superseded)", "closed", False)
+    assert reread.is_merged() is False
+    merged = own_repo.get_pull(next(p.number for p in world.pull_requests
+                                    if p.app_key == "PAY" and p.merged_at))
+    with pytest.raises(GithubException) as refused:
+        merged.edit(state="open")
+    assert refused.value.status == 422
+
+
+def test_a_refused_issue_edit_changes_nothing(own_repo: Repository, world: World) -> None:
+    seeded = next(i for i in world.github_issues if i.app_key == "PAY")
+    issue = own_repo.get_issue(seeded.number)
+    with pytest.raises(GithubException) as refused:
+        issue.edit(title="Renamed", milestone=own_repo.get_milestone(1), assignees=["nobody-x"])
+    assert refused.value.status == 422
+    assert own_repo.get_issue(seeded.number).title == seeded.title
+
+
+def test_an_issue_without_a_title_is_refused_with_githubs_validation_error(
+        repo: Repository) -> None:
+    with pytest.raises(GithubException) as refused:
+        repo.create_issue("")
+    assert refused.value.status == 422
+    assert refused.value.data["message"] == "Validation Failed"
+    assert refused.value.data["errors"][0]["field"] == "title"
+
+
+# -- search ---------------------------------------------------------------------------
+
+def test_search_finds_the_merged_pull_requests_of_a_release(
+        github: Github, world: World) -> None:
+    release = next(r for r in world.releases if r.app_key == "PAY" and r.status == "DEPLOYED")
+    expected = {p.number for p in world.pull_requests
+                if p.release_key == release.key and p.merged_at is not None}
+    found = github.search_issues("is:pr is:merged", repo=FULL_NAME,
+                                 milestone=release.version_name)
+    assert found.totalCount == len(expected) > 0
+    assert {i.number for i in found} == expected
+    assert all(i.pull_request is not None for i in found)
+
+
+def test_search_pages_issues_by_state_and_label(url: str, world: World) -> None:
+    expected = {i.number for i in world.github_issues
+                if i.app_key == "PAY" and i.state == "closed" and "bug" in i.labels}
+    with client(url, per_page=2) as g:
+        found = g.search_issues(f"repo:{FULL_NAME} is:issue state:closed label:bug")
+        assert len(found.get_page(0)) == 2 < len(expected)
+        assert {i.number for i in found} == expected
+        assert all(i.pull_request is None for i in found)
+
+
+
+def test_search_matches_words_in_the_title(github: Github, world: World) -> None:
+    item = next(i for i in world.github_issues if i.app_key == "PAY")
+    expected = {i.number for i in world.github_issues + world.pull_requests
+                if i.app_key == "PAY" and item.title.lower() in f"{i.title} {i.body}".lower()}
+    found = github.search_issues(f'"{item.title}"', repo=FULL_NAME)
+    assert {i.number for i in found} == expected
+    assert item.number in expected
+
+
+def test_search_has_its_own_budget_and_pygithub_sees_it_spent(world: World) -> None:
+    with serve_asgi(create_app(world, search_rate_limit=2)) as base, client(base) as g:
+        for _ in range(2):
+            g.search_issues("is:pr", repo=FULL_NAME).get_page(0)
+        with pytest.raises(RateLimitExceededException) as limited:
+            g.search_issues("is:pr", repo=FULL_NAME).get_page(0)
+        assert limited.value.status == 403
+        limits = g.get_rate_limit().resources
+        assert (limits.search.limit, limits.search.remaining) == (2, 0)
+        assert limits.core.remaining > 0
+
+
+# -- releases -------------------------------------------------------------------------
+
+def test_releases_latest_and_one_by_tag(repo: Repository, world: World) -> None:
+    ours = [r for r in world.github_releases if r.app_key == "PAY"]
+    assert {r.tag_name for r in repo.get_releases()} == {r.tag_name for r in ours}
+    published = max((r for r in ours if not r.draft), key=lambda r: r.created)
+    assert repo.get_latest_release().tag_name == published.tag_name
+    assert repo.get_release(published.tag_name).name == published.name
+
+
+def test_world_time_stamps_what_pygithub_writes(own_repo: Repository, world: World) -> None:
+    before = world.clock.now().replace(microsecond=0)
+    issue = own_repo.create_issue("Clock check")
+    comment = issue.create_comment("Stamped by the world clock.")
+    assert before <= issue.created_at <= comment.created_at <= world.clock.now()
+
+
+# -- GraphQL through gql ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gql_client(url: str) -> Iterator[Any]:
+    transport = HTTPXTransport(url=f"{url}/graphql",
+                               headers={"Authorization": f"bearer {DEMO_TOKEN}"})
+    with Client(transport=transport, fetch_schema_from_transport=True) as session:
+        yield session
+
+
+def run(session: Any, query: str, **variables: Any) -> dict[str, Any]:
+    result: dict[str, Any] = session.execute(GraphQLRequest(query, variable_values=variables))
+    return result
+
+
+def every_page(session: Any, query: str, path: list[str], **variables: Any
+               ) -> tuple[list[dict[str, Any]], int]:
+    """Nodes of a connection, following `pageInfo.endCursor` as scripts do; and the pages."""
+    nodes: list[dict[str, Any]] = []
+    after: str | None = None
+    for pages in range(1, 100):
+        data: Any = run(session, query, after=after, **variables)
+        for key in path:
+            data = data[key]
+        nodes += data["nodes"]
+        if not data["pageInfo"]["hasNextPage"]:
+            return nodes, pages
+        after = data["pageInfo"]["endCursor"]
+    raise AssertionError("paging did not end")
+
+
+PULLS = """
+query($after: String, $states: [PullRequestState!]) {
+  repository(owner: "acme-retail", name: "payments-service") {
+    pullRequests(first: 3, after: $after, states: $states,
+                 orderBy: {field: CREATED_AT, direction: DESC}) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        number state merged createdAt reviewDecision
+        mergeCommit { oid }
+        reviews(first: 5) { nodes { state author { login } } }
+      }
+    }
+  }
+}"""
+
+
+def test_gql_pages_pull_requests_by_state_newest_first(gql_client: Any, world: World) -> None:
+    merged = sorted((p for p in world.pull_requests if p.app_key == "PAY" and p.merged_at),
+                    key=lambda p: (p.created, p.number), reverse=True)
+    nodes, pages = every_page(gql_client, PULLS, ["repository", "pullRequests"],
+                              states=["MERGED"])
+    assert [n["number"] for n in nodes] == [p.number for p in merged]
+    assert pages > 1
+    assert all(n["state"] == "MERGED" and n["merged"] for n in nodes)
+    assert [n["mergeCommit"]["oid"] for n in nodes] == [p.merge_commit_sha for p in merged]
+    assert {n["reviewDecision"] for n in nodes} == {"APPROVED"}
+    assert all([r["state"] for r in n["reviews"]["nodes"]] == ["APPROVED"] for n in nodes)
+
+
+def test_gql_and_pygithub_tell_the_same_story_about_a_pull_request(
+        gql_client: Any, repo: Repository, world: World) -> None:
+    number = next(p.number for p in world.pull_requests if p.app_key == "PAY" and p.merged_at)
+    graph = run(gql_client, """
+        query($n: Int!) { repository(owner: "acme-retail", name: "payments-service") {
+          pullRequest(number: $n) {
+            additions deletions changedFiles mergedAt headRefOid
+            reviews(first: 5) { nodes { author { login } submittedAt } }
+          } } }""", n=number)["repository"]["pullRequest"]
+    rest = repo.get_pull(number)
+    review = next(iter(rest.get_reviews()))
+    assert (graph["additions"], graph["deletions"], graph["changedFiles"]) == (
+        rest.additions, rest.deletions, rest.changed_files)
+    assert graph["mergedAt"] == rest.merged_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert graph["headRefOid"] == rest.head.sha
+    assert graph["reviews"]["nodes"] == [{
+        "author": {"login": review.user.login},
+        "submittedAt": review.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ")}]
+
+
+ISSUES = """
+query($after: String) {
+  repository(owner: "acme-retail", name: "payments-service") {
+    issues(first: 2, after: $after, states: [OPEN], labels: ["bug"]) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { number title state labels(first: 5) { nodes { name } } }
+    }
+  }
+}"""
+
+
+def test_gql_pages_open_issues_with_a_label(gql_client: Any, world: World) -> None:
+    expected = {i.number for i in world.github_issues
+                if i.app_key == "PAY" and i.state == "open" and "bug" in i.labels}
+    nodes, _ = every_page(gql_client, ISSUES, ["repository", "issues"])
+    assert {n["number"] for n in nodes} == expected
+    assert all(n["state"] == "OPEN" for n in nodes)
+    assert all("bug" in {label["name"] for label in n["labels"]["nodes"]} for n in nodes)
+
+
+REFS = """
+query($after: String) {
+  repository(owner: "acme-retail", name: "payments-service") {
+    defaultBranchRef { name prefix target { oid ... on Commit { messageHeadline } } }
+    tag: ref(qualifiedName: "refs/tags/v1.2.0") { name target { oid } }
+    refs(refPrefix: "refs/tags/", first: 2, after: $after,
+         orderBy: {field: TAG_COMMIT_DATE, direction: ASC}) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { name target { oid } }
+    }
+  }
+}"""
+
+
+def test_gql_reads_the_default_branch_and_pages_tags(gql_client: Any, world: World) -> None:
+    first = run(gql_client, REFS, after=None)["repository"]
+    head = first["defaultBranchRef"]
+    newest = world.commits["PAY"][-1]
+    assert (head["name"], head["prefix"], head["target"]["oid"]) == (
+        "main", "refs/heads/", newest.sha)
+    assert head["target"]["messageHeadline"] == newest.message
+    tags = sorted((t for t in world.tags if t.app_key == "PAY"), key=lambda t: t.date)
+    assert first["tag"]["target"]["oid"] == next(t.sha for t in tags if t.name == "v1.2.0")
+    nodes, pages = every_page(gql_client, REFS, ["repository", "refs"])
+    assert [(n["name"], n["target"]["oid"]) for n in nodes] == [(t.name, t.sha) for t in tags]
+    assert pages == -(-len(tags) // 2)
+
+
+SEARCH = """
+query($q: String!, $after: String) {
+  search(query: $q, type: ISSUE, first: 5, after: $after) {
+    issueCount
+    pageInfo { hasNextPage endCursor }
+    nodes { __typename ... on PullRequest { number merged } ... on Issue { number } }
+  }
+}"""
+
+
+def test_gql_search_pages_merged_pull_requests(gql_client: Any, world: World) -> None:
+    expected = {p.number for p in world.pull_requests if p.app_key == "PAY" and p.merged_at}
+    query = f"repo:{FULL_NAME} is:pr is:merged"
+    first = run(gql_client, SEARCH, q=query, after=None)["search"]
+    assert first["issueCount"] == len(expected)
+    nodes, pages = every_page(gql_client, SEARCH, ["search"], q=query)
+    assert {n["number"] for n in nodes} == expected and pages > 1
+    assert {n["__typename"] for n in nodes} == {"PullRequest"}
+
+
+def test_gql_reports_a_field_the_schema_lacks_as_github_does(url: str) -> None:
+    transport = HTTPXTransport(url=f"{url}/graphql",
+                               headers={"Authorization": f"bearer {DEMO_TOKEN}"})
+    # Without the fetched schema, the query reaches the sandbox, which refuses it.
+    with Client(transport=transport) as session, pytest.raises(TransportQueryError) as refused:
+        run(session, 'query Probe { repository(owner: "acme-retail", '
+                     'name: "payments-service") { stargazerCount } }')
+    error = refused.value.errors[0] if refused.value.errors else {}
+    assert error["message"] == "Field 'stargazerCount' doesn't exist on type 'Repository'"
+    assert error["extensions"] == {"code": "undefinedField", "typeName": "Repository",
+                                   "fieldName": "stargazerCount"}
+    assert error["path"] == ["query Probe", "repository", "stargazerCount"]
+
+
+def test_gql_with_the_fetched_schema_refuses_the_same_field_before_sending(
+        gql_client: Any) -> None:
+    with pytest.raises(GraphQLError, match="stargazerCount"):
+        run(gql_client, '{ repository(owner: "acme-retail", name: "payments-service") '
+                        '{ stargazerCount } }')
