@@ -18,6 +18,7 @@ from api.schema.ids import check_pk, decode_cursor, encode_cursor, from_global_i
 from api.schema.node import Node, PageInfo
 from api.schema.paging import check_page_size, slice_page
 from api.schema.partial_results import report
+from api.schema.planning import DeploymentActivity, PlanTemplate
 from api.schema.types import (
     Application,
     AuditEvent,
@@ -145,6 +146,8 @@ _NODE_TYPES: dict[str, tuple[type[m.Base], Any]] = {
     "SourceLink": (m.SourceLink, SourceLink),
     "EnvironmentBooking": (m.EnvironmentBooking, EnvironmentBooking),
     "AuditEvent": (m.AuditEvent, AuditEvent),
+    "DeploymentActivity": (m.DeploymentActivity, DeploymentActivity),
+    "PlanTemplate": (m.PlanTemplate, PlanTemplate),
 }
 
 
