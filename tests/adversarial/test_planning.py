@@ -8,8 +8,10 @@ see each other's bookings.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import uuid
+from functools import partial
 from typing import Any
 
 from api.db.models import Role
@@ -186,14 +188,13 @@ def test_two_racing_approvals_of_overlapping_bookings_let_exactly_one_win(hub: H
         env, y = environment(rm), year()
         a = request(rm, env, f"{y}-06-01T08:00:00Z", f"{y}-06-03T08:00:00Z")
         b = request(rm, env, f"{y}-06-02T08:00:00Z", f"{y}-06-04T08:00:00Z")
-        results = together([lambda: rm.post(APPROVE, {"id": a["id"]}),
-                            lambda: other.post(APPROVE, {"id": b["id"]})])
+        results = together([partial(rm.post, APPROVE, {"id": a["id"]}),
+                            partial(other.post, APPROVE, {"id": b["id"]})])
         assert sorted(outcome(r) for r in results) == ["CONFLICT", "ok"], results
         approved = rm.data(BOOKINGS, {"env": env, "status": ["APPROVED"]})["bookings"]
         assert len(approved) == 1
 
 
 def _pk(global_id: str) -> str:
-    import base64
     padded = global_id + "=" * (-len(global_id) % 4)
     return base64.urlsafe_b64decode(padded).decode().partition(":")[2]
