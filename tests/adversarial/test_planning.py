@@ -198,3 +198,199 @@ def test_two_racing_approvals_of_overlapping_bookings_let_exactly_one_win(hub: H
 def _pk(global_id: str) -> str:
     padded = global_id + "=" * (-len(global_id) % 4)
     return base64.urlsafe_b64decode(padded).decode().partition(":")[2]
+
+
+# --- deployment plans ----------------------------------------------------------------------
+
+PLAN_FIELDS = """id version origin activities { id title status plannedStart plannedEnd
+  durationMinutes dependsOn environment { name } startedBy finishedBy outcomeNote }"""
+CREATE_PLAN = f"""mutation($id: ID!, $template: String, $copy: Boolean! = false) {{
+  createDeploymentPlan(releaseId: $id, template: $template, copyPrevious: $copy) {{
+    {PLAN_FIELDS} }} }}"""
+PLAN = f"""query($k: String!) {{ release(key: $k) {{ plan {{ {PLAN_FIELDS}
+  progress {{ status count }} }} }} }}"""
+MOVE = """mutation($id: ID!, $note: String!) {{ {name}(id: $id, note: $note) {{ status }} }}"""
+ADD = """mutation($id: ID!, $input: PlanActivityInput!) {
+  addPlanActivity(releaseId: $id, input: $input) { activities { id title } } }"""
+UPDATE = """mutation($id: ID!, $input: UpdatePlanActivityInput!) {
+  updatePlanActivity(id: $id, input: $input) { id dependsOn } }"""
+REMOVE = """mutation($id: ID!) { removePlanActivity(id: $id) }"""
+REORDER = """mutation($id: ID!, $ids: [ID!]!) {
+  reorderPlanActivities(releaseId: $id, activityIds: $ids) { activities { title } } }"""
+HISTORY_OF_RELEASE = """query($k: String!) { release(key: $k) {
+  history(first: 100) { action actor before after reason } } }"""
+PREVIEW = """query($k: String!) { release(key: $k) {
+  changePreview { description backoutPlan } } }"""
+TEMPLATE = "Standard production release"
+
+
+def move(rm: GraphQLClient, name: str, activity: str, note: str = "") -> dict[str, Any]:
+    return rm.post(MOVE.format(name=name), {"id": activity, "note": note})
+
+
+def test_a_plan_from_a_template_is_scheduled_from_the_window_in_the_release_environments(
+        hub: Hub) -> None:
+    rm = hub.client(Role.RELEASE_MANAGER)
+    y = year()
+    release_id, _ = release(rm, [app_key(hub)], f"{y}-03-10T20:00:00Z",
+                            f"{y}-03-10T23:00:00Z")
+    templates = rm.data("{ planTemplates { name activityTitles } }")["planTemplates"]
+    assert TEMPLATE in [t["name"] for t in templates]
+    plan = rm.data(CREATE_PLAN, {"id": release_id, "template": TEMPLATE})[
+        "createDeploymentPlan"]
+    steps = plan["activities"]
+    assert plan["origin"] == f"template: {TEMPLATE}"
+    assert [s["title"] for s in steps][:2] == ["Announce the maintenance window",
+                                               "Back up the database"]
+    assert steps[0]["plannedStart"] == f"{y}-03-10T20:00:00+00:00"
+    assert steps[1]["plannedStart"] == steps[0]["plannedEnd"]  # after what it depends on
+    assert steps[1]["dependsOn"] == [steps[0]["id"]]
+    assert {s["environment"]["name"] for s in steps} == {"Production"}
+    assert all(s["status"] == "NOT_STARTED" for s in steps)
+    again = rm.error(CREATE_PLAN, {"id": release_id, "template": TEMPLATE})
+    assert again["extensions"]["code"] == "CONFLICT"
+    unknown = rm.error(CREATE_PLAN, {"id": release(rm, [])[0], "template": "Nope"})
+    assert unknown["extensions"]["field"] == "template" and TEMPLATE in unknown["message"]
+
+
+def test_a_plan_runs_live_in_dependency_order_and_every_move_is_audited(hub: Hub) -> None:
+    rm = hub.client(Role.RELEASE_MANAGER)
+    release_id, key = release(rm, [app_key(hub)])
+    steps = rm.data(CREATE_PLAN, {"id": release_id, "template": TEMPLATE})[
+        "createDeploymentPlan"]["activities"]
+    first, second, third = (s["id"] for s in steps[:3])
+
+    early = move(rm, "startActivity", second)
+    assert outcome(early) == "BAD_USER_INPUT"
+    assert "before \"Announce the maintenance window\" (not started) is done" in early[
+        "errors"][0]["message"]
+    assert outcome(move(rm, "completeActivity", first)) == "BAD_USER_INPUT"
+    assert outcome(move(rm, "startActivity", first)) == "ok"
+    assert outcome(move(rm, "completeActivity", first)) == "ok"
+    assert outcome(move(rm, "startActivity", second)) == "ok"
+    assert outcome(move(rm, "failActivity", second, " ")) == "BAD_USER_INPUT"
+    assert outcome(move(rm, "failActivity", second, "Backup volume full")) == "ok"
+    assert outcome(move(rm, "startActivity", second)) == "ok"  # a retry
+    assert outcome(move(rm, "completeActivity", second)) == "ok"
+    assert outcome(move(rm, "skipActivity", third, "Deployed by the vendor")) == "ok"
+
+    plan = rm.data(PLAN, {"k": key})["release"]["plan"]
+    assert [a["status"] for a in plan["activities"][:3]] == ["DONE", "DONE", "SKIPPED"]
+    assert plan["activities"][2]["outcomeNote"] == "Deployed by the vendor"
+    assert plan["activities"][0]["finishedBy"].startswith(hub.username(Role.RELEASE_MANAGER))
+    assert {"status": "DONE", "count": 2} in plan["progress"]
+    moves = [(e["action"], e["before"]["status"], e["after"]["status"])
+             for e in reversed(rm.data(HISTORY_OF_RELEASE, {"k": key})["release"]["history"])
+             if e["action"].startswith("activity.")]
+    assert moves == [("activity.start", "NOT_STARTED", "IN_PROGRESS"),
+                     ("activity.complete", "IN_PROGRESS", "DONE"),
+                     ("activity.start", "NOT_STARTED", "IN_PROGRESS"),
+                     ("activity.fail", "IN_PROGRESS", "FAILED"),
+                     ("activity.start", "FAILED", "IN_PROGRESS"),
+                     ("activity.complete", "IN_PROGRESS", "DONE"),
+                     ("activity.skip", "NOT_STARTED", "SKIPPED")]
+    assert outcome(hub.client(Role.VIEWER).post(MOVE.format(name="startActivity"),
+                                                {"id": steps[3]["id"], "note": ""})) \
+        == "FORBIDDEN"
+
+
+def test_activities_are_added_edited_reordered_and_removed_without_loops(hub: Hub) -> None:
+    rm = hub.client(Role.RELEASE_MANAGER)
+    release_id, key = release(rm, [])
+    rm.data(CREATE_PLAN, {"id": release_id})
+    for title in ("Drain traffic", "Swap the pods", "Restore traffic"):
+        added = rm.data(ADD, {"id": release_id, "input": {
+            "title": title, "durationMinutes": 10, "backoutSteps": f"Undo: {title}"}})
+    a, b, c = (s["id"] for s in added["addPlanActivity"]["activities"])
+    assert rm.data(UPDATE, {"id": b, "input": {"dependsOn": [a]}})["updatePlanActivity"][
+        "dependsOn"] == [a]
+    rm.data(UPDATE, {"id": c, "input": {"dependsOn": [b]}})
+    loop = rm.error(UPDATE, {"id": a, "input": {"dependsOn": [c]}})
+    assert loop["extensions"] == {"code": "BAD_USER_INPUT", "field": "dependsOn"}
+    assert "would loop" in loop["message"]
+    needed = rm.error(REMOVE, {"id": b})
+    assert needed["extensions"]["code"] == "CONFLICT" and "Restore traffic" in needed["message"]
+    assert rm.error(REORDER, {"id": release_id, "ids": [a, b]})["extensions"]["field"] == \
+        "activityIds"
+    order = rm.data(REORDER, {"id": release_id, "ids": [c, a, b]})["reorderPlanActivities"]
+    assert [s["title"] for s in order["activities"]] == ["Restore traffic", "Drain traffic",
+                                                         "Swap the pods"]
+    rm.data(UPDATE, {"id": c, "input": {"dependsOn": []}})
+    assert rm.data(REMOVE, {"id": c})["removePlanActivity"] == c
+    titles = [s["title"] for s in rm.data(PLAN, {"k": key})["release"]["plan"]["activities"]]
+    assert titles == ["Drain traffic", "Swap the pods"]
+
+
+def test_the_plan_feeds_the_change_request_and_the_next_release_can_copy_it(hub: Hub) -> None:
+    rm = hub.client(Role.RELEASE_MANAGER)
+    app, y = app_key(hub), year()
+    release_id, key = release(rm, [app], f"{y}-07-01T20:00:00Z", f"{y}-07-01T23:00:00Z")
+    rm.data(CREATE_PLAN, {"id": release_id, "template": "Database schema change"})
+    preview = rm.data(PREVIEW, {"k": key})["release"]["changePreview"]
+    assert "Implementation plan\n1. Rehearse the migration in staging" in preview["description"]
+    assert preview["backoutPlan"].splitlines()[0].startswith("1. Verify the data")
+
+    next_id, _ = release(rm, [app], f"{y}-08-01T20:00:00Z", f"{y}-08-01T23:00:00Z")
+    copied = rm.data(CREATE_PLAN, {"id": next_id, "copy": True})["createDeploymentPlan"]
+    assert copied["origin"] == f"copied from {key}"
+    assert copied["activities"][0]["plannedStart"].startswith(f"{y}-08-01T20:00")
+    assert copied["activities"][1]["dependsOn"] == [copied["activities"][0]["id"]]
+    both = rm.error(CREATE_PLAN, {"id": release(rm, [app])[0], "template": TEMPLATE,
+                                  "copy": True})
+    assert both["extensions"]["field"] == "copyPrevious"
+
+
+# --- conflicts -----------------------------------------------------------------------------
+
+CONFLICTS = """query($from: DateTime!, $to: DateTime!, $filter: ConflictFilter) {
+  conflicts(from: $from, to: $to, filter: $filter) {
+    kind severity start end reason records { type id label } } }"""
+
+
+def test_the_conflict_engine_answers_in_the_graph_with_the_records_involved(hub: Hub) -> None:
+    rm = hub.client(Role.RELEASE_MANAGER)
+    y = year()
+    app = rm.data("""mutation($i: ApplicationInput!) { createApplication(input: $i) { key } }""",
+                  {"i": {"key": f"C{uuid.uuid4().hex[:6].upper()}", "name": "Conflicts"}})[
+        "createApplication"]["key"]
+    prod = environment(rm, "PRODUCTION", [app])
+    first_id, first = release(rm, [app], f"{y}-09-01T20:00:00Z", f"{y}-09-01T23:00:00Z")
+    _, second = release(rm, [app], f"{y}-09-01T22:00:00Z", f"{y}-09-02T01:00:00Z")
+    booked = request(rm, prod, f"{y}-09-01T19:00:00Z", f"{y}-09-02T00:00:00Z",
+                     releaseId=first_id)
+    rm.data(APPROVE, {"id": booked["id"]})
+    period = {"from": f"{y}-08-25T00:00:00Z", "to": f"{y}-09-10T00:00:00Z",
+              "filter": {"application": app}}
+    found = rm.data(CONFLICTS, period)["conflicts"]
+    summary = sorted((c["kind"], tuple(r["label"] for r in c["records"])) for c in found)
+    assert summary == [("NO_PRODUCTION_BOOKING", (second, _env_name(rm, prod))),
+                       ("RELEASE_OVERLAP", (first, second))]
+    overlap = next(c for c in found if c["kind"] == "RELEASE_OVERLAP")
+    assert (overlap["start"], overlap["end"]) == (f"{y}-09-01T22:00:00+00:00",
+                                                  f"{y}-09-01T23:00:00+00:00")
+    assert f"both change {app}" in overlap["reason"]
+    node = rm.data("""query($id: ID!) { node(id: $id) { ... on Release { key } } }""",
+                   {"id": overlap["records"][0]["id"]})["node"]
+    assert node == {"key": first}
+    only = rm.data(CONFLICTS, {**period, "filter": {"application": app,
+                                                    "kinds": ["RELEASE_OVERLAP"]}})
+    assert [c["kind"] for c in only["conflicts"]] == ["RELEASE_OVERLAP"]
+    backwards = rm.error(CONFLICTS, {"from": period["to"], "to": period["from"]})
+    assert backwards["extensions"] == {"code": "BAD_USER_INPUT", "field": "to"}
+
+
+def test_the_conflict_engine_sees_the_change_requests_of_every_itsm(hub: Hub) -> None:
+    viewer = hub.client(Role.VIEWER)
+    found = viewer.data(CONFLICTS, {"from": "2026-10-01T00:00:00Z",
+                                    "to": "2027-01-31T00:00:00Z",
+                                    "filter": {"kinds": ["CHANGE_NOT_APPROVED",
+                                                         "CHANGE_IN_BLACKOUT"]}})["conflicts"]
+    changes = {r["label"] for c in found for r in c["records"] if r["type"] == "ChangeRequest"}
+    assert any(label.startswith("CHG") for label in changes)
+    assert any(label.startswith("CRQ") for label in changes)
+
+
+def _env_name(rm: GraphQLClient, env: str) -> str:
+    name: str = rm.data("""query($id: ID!) { node(id: $id) { ... on Environment { name } } }""",
+                        {"id": env})["node"]["name"]
+    return name
