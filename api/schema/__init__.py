@@ -15,6 +15,7 @@ from api.limits import GuardedValidation, NoIntrospection, QueryCost
 from api.schema.access import AccessMutation, AccessQuery
 from api.schema.change_bridge import ChangeBridgeMutation
 from api.schema.errors import shape_error
+from api.schema.feeds import FeedMutation, FeedQuery
 from api.schema.input_guard import InputGuard
 from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
@@ -25,9 +26,9 @@ from api.schema.upstream import GRAPH_TYPES
 from api.settings import LimitSettings
 
 # The graph is assembled from parts; each part guards its own fields.
-Query = merge_types("Query", (ReleaseQuery, AccessQuery, PlanningQuery))
+Query = merge_types("Query", (ReleaseQuery, AccessQuery, PlanningQuery, FeedQuery))
 Mutation = merge_types("Mutation", (ReleaseMutation, ChangeBridgeMutation, AccessMutation,
-                                    PlanningMutation))
+                                    PlanningMutation, FeedMutation))
 
 
 class HeatshieldSchema(strawberry.Schema):
