@@ -403,8 +403,10 @@ def _readable_audit(info: Info) -> list[ColumnElement[bool]]:
                  m.AuditEvent.entity_type.in_(sorted(ACCESS_ENTITY_TYPES)))]
 
 
-CalendarEntry = Annotated[Release | BlackoutWindow, strawberry.union(
-    "CalendarEntry", description="Something with a time window on the release calendar.")]
+CalendarEntry = Annotated[Release | BlackoutWindow | EnvironmentBooking, strawberry.union(
+    "CalendarEntry", description=(
+        "Something with a time window on the release calendar: a release, a blackout "
+        "window, or a requested or approved environment booking."))]
 
 
 

@@ -166,6 +166,10 @@ def test_bookings_are_listed_by_environment_status_and_release(hub: Hub) -> None
     on_release = rm.data("""query($k: String!) { release(key: $k) { bookings { id } } }""",
                          {"k": key})["release"]["bookings"]
     assert on_release == [{"id": for_release["id"]}]
+    calendar = rm.data("""query($from: DateTime!, $to: DateTime!) {
+        calendar(from: $from, to: $to) { __typename ... on EnvironmentBooking { id } } }""",
+                       {"from": f"{y}-05-01T00:00:00Z", "to": f"{y}-05-05T00:00:00Z"})
+    assert for_release["id"] in [e.get("id") for e in calendar["calendar"]]
 
 
 def test_a_booking_needs_a_window_a_purpose_and_someone_it_is_for(hub: Hub) -> None:
