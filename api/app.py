@@ -23,10 +23,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.auth import Authenticator
 from api.cache import UpstreamCache
+from api.calendar_feed import feed_routes
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.events import LocalBus, PostgresRelay, asyncpg_dsn, is_postgres
 from api.events import install as install_events
+from api.exports import export_routes
 from api.gates import gate_routes
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
@@ -156,6 +158,8 @@ def create_app(settings: Settings, *, migrate: bool = True,
             *auth_routes(settings, authenticator),
             *webhook_routes(settings, sessions, hub, inbox, environ),
             *gate_routes(settings, schema, sessions, bus, make_context),
+            *feed_routes(sessions, hub),
+            *export_routes(settings, sessions, hub, schema),
             *mounts,
             *spa_routes(),
         ],
@@ -168,7 +172,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
                     Middleware(BodyDeadline, seconds=settings.server.body_timeout_seconds),
                     Middleware(BodyLimitGuard),
                     Middleware(SecurityMiddleware, settings=settings,
-                               authenticator=authenticator, public_prefixes=public_prefixes)],
+                               authenticator=authenticator,
+                               # A feed's secret address is its own credential.
+                               public_prefixes=[*public_prefixes, "/feeds/"])],
         lifespan=lifespan,
     )
     app.state.settings = settings

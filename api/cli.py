@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -261,12 +262,25 @@ def sandbox(
     uvicorn.run(asgi, host=host, port=port, log_level="warning")
 
 
+def _day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"not a date in the form YYYY-MM-DD: {text!r}",
+                                 param_hint="--epoch") from None
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     scale: Annotated[int, typer.Option(min=1, help="Multiplies the demo world.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the demo world.")] = 7,
+    epoch: Annotated[str | None, typer.Option(
+        help="The demo world's day, YYYY-MM-DD (default today): every date is relative "
+             "to it.")] = None,
     sandbox_latency_ms: Annotated[float, typer.Option(
         min=0, help="Latency every sandbox adds to each answer.")] = 0,
     database: Annotated[str, typer.Option(help="Database URL.")] =
@@ -280,6 +294,7 @@ def demo(
         build_sandboxes,
         demo_connectors,
         demo_environ,
+        demo_epoch,
         progress_printer,
         seed_users,
     )
@@ -289,7 +304,7 @@ def demo(
     base_url = f"http://{host}:{port}"
     settings = _settings(None, database={"url": database},
                          connectors=[c.model_dump() for c in demo_connectors(base_url)])
-    world = build_world(seed=seed, scale=scale)
+    world = build_world(seed=seed, scale=scale, epoch=demo_epoch(_day(epoch)))
     sandboxes = build_sandboxes(world, webhook_base=base_url)  # webhooks come back to us
     if sandbox_latency_ms:
         sandboxes.add_latency(sandbox_latency_ms)
@@ -299,7 +314,7 @@ def demo(
             written = await seed_world(sessions, world, progress=progress_printer(progress))
         if written:
             err.print(f"seeded {written} releases from the demo world (seed {seed}, "
-                      f"scale {scale})")
+                      f"scale {scale}, dated {world.now.date().isoformat()})")
         typer.echo("  demo sign-ins (fresh passwords each start):")
         for username, role, password in await seed_users(sessions):
             typer.echo(f"    {username:<8} {role:<16} {password}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from rich.progress import Progress
@@ -113,6 +114,23 @@ def release_links(world: World, release_key: str) -> list[tuple[str, m.LinkKind,
     return links
 
 
+def freeze_window(now: datetime) -> tuple[datetime, datetime]:
+    """The demo's production freeze: from midnight 46 days after `now`, for 17 days.
+
+    Relative to the world's day, so a demo started on any date has its freeze ahead of it
+    (a fixed calendar date would slip into the past as the demo ages). From the default
+    epoch (2 November) it is the holiday freeze, 18 December to 4 January.
+    """
+    start = (now + timedelta(days=46)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=17)
+
+
+def demo_epoch(day: date | None = None) -> datetime:
+    """The demo world's "now": 09:00 UTC of `day` (default today, UTC)."""
+    day = day or datetime.now(UTC).date()
+    return datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
+
+
 async def seed(sessions: async_sessionmaker[AsyncSession], world: World, *,
                progress: Callable[[int, int], None] | None = None,
                releases: Sequence[str] | None = None) -> int:
@@ -154,11 +172,11 @@ async def seed(sessions: async_sessionmaker[AsyncSession], world: World, *,
                 for source, kind, key in release_links(world, release.key)])
             if progress and (done % 50 == 0 or done == len(wanted)):
                 progress(done, len(wanted))
-        first = world.now.replace(month=12, day=18, hour=0)
-        session.add(m.BlackoutWindow(name="Holiday trading freeze", start=first,
-                                     end=first.replace(year=first.year + 1, month=1, day=4),
-                                     tiers=["PRODUCTION"], reason="Peak season: no production "
-                                     "changes without CAB exception"))
+        freeze_start, freeze_end = freeze_window(world.now)
+        session.add(m.BlackoutWindow(name="Holiday trading freeze", start=freeze_start,
+                                     end=freeze_end, tiers=["PRODUCTION"],
+                                     reason="Peak season: no production changes without CAB "
+                                     "exception"))
         record(session, actor="demo", action="demo.seed", entity_type="Demo", entity_id=None,
                after={"releases": len(wanted), "applications": len(app_ids),
                       "seed": world.seed, "scale": world.scale})

@@ -191,7 +191,10 @@ class SourceLink(Base):
 
 
 class EnvironmentBooking(Base):
+    """A release or a team asking for an environment over a window, and the answer."""
+
     __tablename__ = "environment_bookings"
+    __table_args__ = (Index("ix_environment_bookings_window", "environment_id", "start"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     environment_id: Mapped[int] = mapped_column(
@@ -200,6 +203,8 @@ class EnvironmentBooking(Base):
     release_id: Mapped[int | None] = mapped_column(
         ForeignKey("releases.id", ondelete="CASCADE"), index=True
     )
+    # Who the environment is for when no release is: a team's name.
+    team: Mapped[str] = mapped_column(String(100), default="", server_default="")
     requested_by: Mapped[str] = mapped_column(String(100))
     start: Mapped[datetime]
     end: Mapped[datetime]
@@ -207,6 +212,14 @@ class EnvironmentBooking(Base):
         _enum(BookingStatus, "booking_status"), default=BookingStatus.REQUESTED
     )
     purpose: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Why it was approved over another approved booking (empty when it was not).
+    override_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class BlackoutWindow(Base):
@@ -226,12 +239,19 @@ class BlackoutWindow(Base):
 
 
 class DeploymentPlan(Base):
+    """A release's runbook: its ordered activities."""
+
     __tablename__ = "deployment_plans"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
                                             unique=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Where it came from: a template's name, or the release key it was copied from.
+    origin: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Bumped by every write of the plan or its activities (optimistic concurrency).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     activities: Mapped[list[DeploymentActivity]] = relationship(
         lazy="raise", order_by="DeploymentActivity.position", cascade="all, delete-orphan"
     )
@@ -247,10 +267,50 @@ class DeploymentActivity(Base):
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
     owner: Mapped[str] = mapped_column(String(100), default="")
+    planned_start: Mapped[datetime | None]
     duration_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    environment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("environments.id", ondelete="SET NULL"))
+    # Ids of activities of the same plan that must be done (or skipped) first.
+    depends_on: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
+    implementation_steps: Mapped[str] = mapped_column(Text, default="", server_default="")
+    backout_steps: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[ActivityStatus] = mapped_column(
-        _enum(ActivityStatus, "activity_status"), default=ActivityStatus.PENDING
+        _enum(ActivityStatus, "activity_status"), default=ActivityStatus.NOT_STARTED
     )
+    started_at: Mapped[datetime | None]
+    started_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    finished_at: Mapped[datetime | None]
+    finished_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # Why it failed or was skipped.
+    outcome_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class PlanTemplate(Base):
+    """A runbook to start a plan from: activities without dates, owners or statuses."""
+
+    __tablename__ = "plan_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # [{"title", "duration_minutes", "depends_on": [indexes], "implementation_steps",
+    #   "backout_steps", "environment_tier"}]
+    activities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class CalendarFeed(Base):
+    """A user's secret calendar address; only the secret's hash is kept, as for tokens."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):

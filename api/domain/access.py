@@ -9,10 +9,10 @@ import ipaddress
 
 from api.domain.enums import Role
 
-# Audit events about who may use the hub: sign-ins, users and tokens. They name
-# accounts, roles and token owners, so only admins read them.
-ACCESS_ACTION_PREFIXES = ("auth.", "user.", "token.")
-ACCESS_ENTITY_TYPES = frozenset({"User", "ApiToken", "LoginSession"})
+# Audit events about who may use the hub: sign-ins, users, tokens and calendar feed
+# secrets. They name accounts, roles and token owners, so only admins read them.
+ACCESS_ACTION_PREFIXES = ("auth.", "user.", "token.", "feed.")
+ACCESS_ENTITY_TYPES = frozenset({"User", "ApiToken", "LoginSession", "CalendarFeed"})
 # The actor recorded for a failed login under a name no user has: what was typed
 # there may be a password typed into the wrong field, so it is never stored.
 UNKNOWN_USER = "(unknown user)"

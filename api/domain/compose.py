@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from api.domain.change_flow import is_open
 from api.domain.facts import ReleaseFacts, format_window
+from api.domain.plans import backout_plan, implementation_plan
 from connectors.records import (
     ChangeDraft,
     ChangeRecord,
@@ -213,6 +214,8 @@ def _describe(release: ReleaseFacts, change: ComposedChange, items: Sequence[Wor
         "Implementation window",
         f"- {format_window(change.planned_start, change.planned_end)}",
         "",
+        *(["Implementation plan", implementation_plan(release.runbook), ""]
+          if release.runbook else []),
         f"Risk: {change.risk.name.replace('_', ' ').lower()}",
         *(f"- {reason}" for reason in change.risk_reasons),
         "",
@@ -249,7 +252,8 @@ def compose_change(release: ReleaseFacts, items: Sequence[WorkItem], *,
         planned_end=o.planned_end if o.planned_end is not None else release.window_end,
         configuration_items=(o.configuration_items if o.configuration_items is not None
                              else _configuration_items(release)),
-        backout_plan=o.backout_plan if o.backout_plan is not None else config.backout_plan,
+        backout_plan=o.backout_plan if o.backout_plan is not None
+        else backout_plan(release.runbook) or config.backout_plan,
         test_evidence=o.test_evidence if o.test_evidence is not None else evidence_from(items),
         linked_tickets=linked_tickets(items),
         assignment_group=o.assignment_group,

@@ -40,9 +40,10 @@ class BookingStatus(enum.Enum):
 
 
 class ActivityStatus(enum.Enum):
-    PENDING = "PENDING"
+    NOT_STARTED = "NOT_STARTED"
     IN_PROGRESS = "IN_PROGRESS"
     DONE = "DONE"
+    FAILED = "FAILED"
     SKIPPED = "SKIPPED"
 
 

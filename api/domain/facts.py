@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from api.domain.plans import RunbookStep
+
 
 @dataclass(frozen=True, slots=True)
 class AppFacts:
@@ -28,6 +30,7 @@ class ReleaseFacts:
     applications: tuple[AppFacts, ...] = ()
     description: str = ""
     tiers: tuple[str, ...] = ("PRODUCTION",)  # environment tiers the release goes to
+    runbook: tuple[RunbookStep, ...] = ()  # its deployment plan's activities, in order
 
     @property
     def app_keys(self) -> frozenset[str]:

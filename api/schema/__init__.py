@@ -15,9 +15,11 @@ from api.limits import GuardedValidation, NoIntrospection, QueryCost
 from api.schema.access import AccessMutation, AccessQuery
 from api.schema.change_bridge import ChangeBridgeMutation
 from api.schema.errors import shape_error
+from api.schema.feeds import FeedMutation, FeedQuery
 from api.schema.input_guard import InputGuard
 from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
+from api.schema.planning import PlanningMutation, PlanningQuery
 from api.schema.query import Query as ReleaseQuery
 from api.schema.scalars import SCALARS
 from api.schema.subscriptions import Subscription
@@ -25,8 +27,9 @@ from api.schema.upstream import GRAPH_TYPES
 from api.settings import LimitSettings
 
 # The graph is assembled from parts; each part guards its own fields.
-Query = merge_types("Query", (ReleaseQuery, AccessQuery))
-Mutation = merge_types("Mutation", (ReleaseMutation, ChangeBridgeMutation, AccessMutation))
+Query = merge_types("Query", (ReleaseQuery, AccessQuery, PlanningQuery, FeedQuery))
+Mutation = merge_types("Mutation", (ReleaseMutation, ChangeBridgeMutation, AccessMutation,
+                                    PlanningMutation, FeedMutation))
 
 
 class HeatshieldSchema(strawberry.Schema):

@@ -18,6 +18,7 @@ from api.schema.ids import check_pk, decode_cursor, encode_cursor, from_global_i
 from api.schema.node import Node, PageInfo
 from api.schema.paging import check_page_size, slice_page
 from api.schema.partial_results import report
+from api.schema.planning import DeploymentActivity, PlanTemplate
 from api.schema.types import (
     Application,
     AuditEvent,
@@ -145,6 +146,8 @@ _NODE_TYPES: dict[str, tuple[type[m.Base], Any]] = {
     "SourceLink": (m.SourceLink, SourceLink),
     "EnvironmentBooking": (m.EnvironmentBooking, EnvironmentBooking),
     "AuditEvent": (m.AuditEvent, AuditEvent),
+    "DeploymentActivity": (m.DeploymentActivity, DeploymentActivity),
+    "PlanTemplate": (m.PlanTemplate, PlanTemplate),
 }
 
 
@@ -234,8 +237,8 @@ class Query:
         records.sort(key=lambda r: (r.planned_start or far, r.source, r.number))
         return change_page(federated.change_requests(info, records), first, after)
 
-    @strawberry.field(description="Releases and blackout windows overlapping [from, to), "
-                                  "by start.")
+    @strawberry.field(description="Releases, blackout windows and requested or approved "
+                                  "environment bookings overlapping [from, to), by start.")
     async def calendar(self, info: Info, from_: FromRequired, to: datetime
                        ) -> list[CalendarEntry]:
         if to <= from_:
@@ -245,9 +248,15 @@ class Query:
                 m.Release.window_start < to, m.Release.window_end > from_))
             windows = await session.scalars(select(m.BlackoutWindow).where(
                 m.BlackoutWindow.start < to, m.BlackoutWindow.end > from_))
-            entries: list[tuple[datetime, str, Release | BlackoutWindow]] = [
+            entries: list[tuple[datetime, str, Release | BlackoutWindow | EnvironmentBooking]] = [
                 (r.window_start, r.key, Release.from_row(r)) for r in releases
                 if r.window_start is not None]
             entries += [(w.start, w.name, BlackoutWindow.from_row(w)) for w in windows]
+            bookings = await session.scalars(select(m.EnvironmentBooking).where(
+                m.EnvironmentBooking.start < to, m.EnvironmentBooking.end > from_,
+                m.EnvironmentBooking.status.in_([m.BookingStatus.REQUESTED,
+                                                 m.BookingStatus.APPROVED])))
+            entries += [(b.start, f"~booking {b.id:010d}", EnvironmentBooking.from_row(b))
+                        for b in bookings]
         entries.sort(key=lambda e: (e[0], e[1]))
         return [e[2] for e in entries]

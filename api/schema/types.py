@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from sqlalchemy import ColumnElement, or_, select
@@ -41,7 +41,11 @@ from api.schema.upstream import (
     Readiness,
     WorkItemConnection,
 )
+from api.services.bookings import overlapping_bookings
 from connectors.base import WorkStatus
+
+if TYPE_CHECKING:
+    from api.schema.planning import DeploymentPlan
 
 # The storage enums are the graph's enums: one definition, one set of names.
 strawberry.enum(ReleaseStatus, description="Where a release stands.")
@@ -127,23 +131,61 @@ def audit_event_visible(info: Info, row: m.AuditEvent) -> bool:
                          release_id=row.release_id)
 
 
-@strawberry.type
+@strawberry.type(description=(
+    "A release or a team asking for an environment over a window [start, end), and the "
+    "decision on it."))
 class EnvironmentBooking(Node):
     db_id: strawberry.Private[int]
     environment_id: strawberry.Private[int]
     release_id: strawberry.Private[int | None]
+    team: str = strawberry.field(description="Who it is for when no release is.")
     requested_by: str
     start: datetime
     end: datetime
     status: BookingStatus
     purpose: str
+    decided_by: str = strawberry.field(description="Who approved, rejected or cancelled it.")
+    decided_at: datetime | None
+    decision_reason: str
+    override_reason: str = strawberry.field(description=(
+        "Why it was approved over another approved booking of the environment; empty "
+        "when it was not."))
+    version: int = strawberry.field(description=(
+        "Grows with every decision; send it as `expectedVersion` to refuse yours if "
+        "someone decided meanwhile."))
+    created_at: datetime | None
 
     @classmethod
     def from_row(cls, row: m.EnvironmentBooking) -> EnvironmentBooking:
         return cls(id=strawberry.ID(to_global_id("EnvironmentBooking", row.id)), db_id=row.id,
                    environment_id=row.environment_id, release_id=row.release_id,
-                   requested_by=row.requested_by, start=row.start, end=row.end,
-                   status=row.status, purpose=row.purpose)
+                   team=row.team, requested_by=row.requested_by, start=row.start,
+                   end=row.end, status=row.status, purpose=row.purpose,
+                   decided_by=row.decided_by, decided_at=row.decided_at,
+                   decision_reason=row.decision_reason, override_reason=row.override_reason,
+                   version=row.version, created_at=row.created_at)
+
+    @strawberry.field(description=(
+        "Requested or approved bookings of the same environment whose windows overlap this "
+        "one: what approving it would clash with (approved ones refuse the approval unless "
+        "overridden)."))
+    async def overlapping(self, info: Info) -> list[EnvironmentBooking]:
+        async with info.context.sessions() as session:
+            rows = await overlapping_bookings(
+                session, self.environment_id, self.start, self.end,
+                [BookingStatus.REQUESTED, BookingStatus.APPROVED], exclude_id=self.db_id)
+            return [EnvironmentBooking.from_row(r) for r in rows]
+
+    @strawberry.field(description="Its audit trail (request, decisions, overrides), newest "
+                                  "first.")
+    async def history(self, info: Info) -> list[AuditEvent]:
+        async with info.context.sessions() as session:
+            rows = await session.scalars(
+                select(m.AuditEvent).where(m.AuditEvent.entity_type == "EnvironmentBooking",
+                                           m.AuditEvent.entity_id == self.db_id,
+                                           *_readable_audit(info))
+                .order_by(m.AuditEvent.id.desc()).limit(100))
+            return [AuditEvent.from_row(r) for r in rows if audit_event_visible(info, r)]
 
     @strawberry.field
     async def environment(self, info: Info) -> Environment:
@@ -288,10 +330,17 @@ class Release(Node):
         rows = await info.context.loaders.links.load(self.db_id)
         return [SourceLink.from_row(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description="Environment bookings made for this release, by start.")
     async def bookings(self, info: Info) -> list[EnvironmentBooking]:
         rows = await info.context.loaders.bookings_by_release.load(self.db_id)
         return [EnvironmentBooking.from_row(r) for r in rows]
+
+    @strawberry.field(description=(
+        "The release's deployment plan (runbook), or null when it has none yet."))
+    async def plan(self, info: Info) -> Annotated[
+            DeploymentPlan, strawberry.lazy("api.schema.planning")] | None:
+        from api.schema.planning import DeploymentPlan
+        return await DeploymentPlan.of_release(info, self.db_id)
 
     @strawberry.field(description="Live work items from every linked planned version, "
                                   "milestone and code range.")
@@ -354,8 +403,10 @@ def _readable_audit(info: Info) -> list[ColumnElement[bool]]:
                  m.AuditEvent.entity_type.in_(sorted(ACCESS_ENTITY_TYPES)))]
 
 
-CalendarEntry = Annotated[Release | BlackoutWindow, strawberry.union(
-    "CalendarEntry", description="Something with a time window on the release calendar.")]
+CalendarEntry = Annotated[Release | BlackoutWindow | EnvironmentBooking, strawberry.union(
+    "CalendarEntry", description=(
+        "Something with a time window on the release calendar: a release, a blackout "
+        "window, or a requested or approved environment booking."))]
 
 
 

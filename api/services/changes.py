@@ -49,7 +49,7 @@ from api.domain.gates import BlockerRule
 from api.domain.releases import RuleViolation
 from api.errors import ErrorCode, ServiceError, bad_input, conflict
 from api.hub import Hub
-from api.services.release_facts import blackouts_overlapping
+from api.services.release_facts import blackouts_overlapping, runbooks
 from api.settings import Settings
 from connectors.base import (
     ChangePatch,
@@ -113,7 +113,8 @@ async def release_facts(session: AsyncSession, release: m.Release) -> ReleaseFac
         key=release.key, name=release.name, type=release.type.name,
         status=release.status.name, window_start=release.window_start,
         window_end=release.window_end, description=release.description,
-        applications=tuple(AppFacts(a.key, a.name, tuple(a.cmdb_items)) for a in apps))
+        applications=tuple(AppFacts(a.key, a.name, tuple(a.cmdb_items)) for a in apps),
+        runbook=(await runbooks(session, [release.id])).get(release.id, ()))
 
 
 async def blackout_facts(session: AsyncSession, start: datetime | None, end: datetime | None

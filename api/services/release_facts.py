@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import models as m
 from api.domain.facts import AppFacts, BlackoutFacts, ReleaseFacts, as_utc
+from api.domain.plans import RunbookStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ async def stored_facts(sessions: async_sessionmaker[AsyncSession], release_ids: 
                       m.release_applications.c.application_id == m.Application.id)
                 .where(owner.in_(ids)).order_by(m.Application.key))).all():
             apps[release_id].append(app)
+        plans = await runbooks(session, ids)
         blackouts = await blackouts_overlapping(session, [
             (r.window_start, r.window_end) for r in releases
             if r.window_start is not None and r.window_end is not None])
@@ -54,11 +56,32 @@ async def stored_facts(sessions: async_sessionmaker[AsyncSession], release_ids: 
             key=release.key, name=release.name, type=release.type.name,
             status=release.status.name, window_start=release.window_start,
             window_end=release.window_end, description=release.description,
-            applications=tuple(AppFacts(a.key, a.name, tuple(a.cmdb_items)) for a in own))
+            applications=tuple(AppFacts(a.key, a.name, tuple(a.cmdb_items)) for a in own),
+            runbook=plans.get(release.id, ()))
         found[release.id] = StoredFacts(
             facts=facts, repositories=tuple(repo for a in own for repo in a.repositories),
             blackouts=tuple(overlapping(blackouts, release.window_start, release.window_end)))
     return found
+
+
+async def runbooks(session: AsyncSession, release_ids: Sequence[int]
+                   ) -> dict[int, tuple[RunbookStep, ...]]:
+    """Each release's deployment plan as the change request tells it, in one query."""
+    if not release_ids:
+        return {}
+    rows = (await session.execute(
+        select(m.DeploymentPlan.release_id, m.DeploymentActivity, m.Environment.name)
+        .join(m.DeploymentActivity, m.DeploymentActivity.plan_id == m.DeploymentPlan.id)
+        .outerjoin(m.Environment, m.Environment.id == m.DeploymentActivity.environment_id)
+        .where(m.DeploymentPlan.release_id.in_(sorted(set(release_ids))))
+        .order_by(m.DeploymentPlan.release_id, m.DeploymentActivity.position))).all()
+    steps: dict[int, list[RunbookStep]] = defaultdict(list)
+    for release_id, activity, environment in rows:
+        steps[release_id].append(RunbookStep(
+            title=activity.title, implementation=activity.implementation_steps,
+            backout=activity.backout_steps, environment=environment or "",
+            planned_start=activity.planned_start, duration_minutes=activity.duration_minutes))
+    return {release_id: tuple(found) for release_id, found in steps.items()}
 
 
 def overlapping(blackouts: Sequence[BlackoutFacts], start: datetime | None,

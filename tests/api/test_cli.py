@@ -61,6 +61,47 @@ def test_a_bad_configuration_stops_start_up_naming_the_key(tmp_path: Path) -> No
     assert "database.url" in result.stderr
 
 
+def test_the_demo_is_dated_from_the_epoch_it_is_given(tmp_path: Path) -> None:
+    port, out = free_port(), tmp_path / "demo.out"
+    database = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    with out.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "demo", "--port", str(port), "--database",
+             database, "--epoch", "2031-03-02"], cwd=REPO, stdout=sink,
+            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "admin " not in out.read_text():
+            assert process.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, "the demo did not start"
+            time.sleep(0.3)
+        password = next(line.split()[-1] for line in out.read_text().splitlines()
+                        if line.split()[:1] == ["viewer"])
+        assert "dated 2031-03-02" in out.read_text()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                          headers={"Origin": f"http://127.0.0.1:{port}"}) as client:
+            assert client.post("/auth/login", json={"username": "viewer",
+                                                    "password": password}).status_code == 204
+            data = client.post("/graphql", json={"query": """{
+                blackoutWindows { name start end }
+                releases(first: 100) { nodes { windowStart } } }"""}).json()["data"]
+        # The freeze is 46 days after the epoch, for 17 days, whatever the calendar date.
+        assert data["blackoutWindows"] == [{"name": "Holiday trading freeze",
+                                            "start": "2031-04-17T00:00:00+00:00",
+                                            "end": "2031-05-04T00:00:00+00:00"}]
+        years = {n["windowStart"][:4] for n in data["releases"]["nodes"] if n["windowStart"]}
+        assert years <= {"2030", "2031"} and "2031" in years
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_a_demo_epoch_that_is_not_a_date_is_refused_by_name() -> None:
+    result = heatshield("demo", "--epoch", "next tuesday")
+    assert result.returncode == 2
+    assert "--epoch" in result.stderr and "YYYY-MM-DD" in result.stderr
+
+
 def test_the_jira_sandbox_plays_data_center_when_asked_so_a_pat_is_accepted() -> None:
     port = free_port()
     process = subprocess.Popen(

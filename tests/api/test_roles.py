@@ -15,8 +15,12 @@ import pytest
 from api.db.models import Role
 from tests.api.conftest import Guarded
 
-# The only writes a viewer may make: their own tokens and password.
-SELF_SERVICE = frozenset({"createApiToken", "revokeApiToken", "changePassword"})
+# The only writes a viewer may make: their own tokens, password and calendar feed, and
+# asking for an environment (a release manager decides; only the asker or a release
+# manager cancels).
+SELF_SERVICE = frozenset({"createApiToken", "revokeApiToken", "changePassword",
+                          "createCalendarFeed", "revokeCalendarFeed", "requestBooking",
+                          "cancelBooking"})
 ADMIN_ONLY = frozenset({"createUser", "setUserRole", "setUserDisabled", "resetUserPassword"})
 REFUSALS = frozenset({"FORBIDDEN", "UNAUTHENTICATED"})
 
