@@ -225,6 +225,8 @@ class RemedySandbox:
             changes = _typed_values(form, await _body_values(request))
             if form.name == CHANGE_FORM:
                 _apply_process_flow(values, changes, self.world.clock.now())
+            if form.name == INCIDENT_FORM:
+                _stamp_incident(values, changes, self.world.clock.now())
         except ARError as exc:
             return exc.response()
         changes.pop("Request ID", None)
@@ -473,6 +475,19 @@ def _require_action(values: Mapping[str, object]) -> None:
     """Interface forms only submit when told to; without the keyword nothing is created."""
     if values.get("z1D_Action") != "CREATE":
         raise ARError(HTTP_WORKFLOW, *REQUIRED_BLANK, appended="z1D_Action")
+
+
+def _stamp_incident(current: Mapping[str, object], changes: dict[str, object],
+                    at: datetime) -> None:
+    """The incident workflow's stamps: resolving sets Last Resolved Date, closing Closed Date."""
+    target = changes.get("Status")
+    if target is None or target == current.get("Status"):
+        return
+    now = ar_date(at)
+    if target in ("Resolved", "Closed") and not current.get("Last Resolved Date"):
+        changes.setdefault("Last Resolved Date", now)
+    if target == "Closed" and not current.get("Closed Date"):
+        changes.setdefault("Closed Date", now)
 
 
 def _apply_process_flow(current: dict[str, object], changes: dict[str, object],

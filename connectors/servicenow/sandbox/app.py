@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -744,8 +744,17 @@ class TableHandlers:
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         creds = self.instance.credentials
         client_id, client_secret = self.instance.oauth_client
-        if not (hmac.compare_digest(form.get("client_id", ""), client_id)
-                and hmac.compare_digest(form.get("client_secret", ""), client_secret)):
+        given_id, given_secret = form.get("client_id", ""), form.get("client_secret", "")
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if not given_secret and scheme.lower() == "basic":  # RFC 6749 2.3.1 client auth
+            try:
+                given_id, _, given_secret = base64.b64decode(encoded.strip(), validate=True
+                                                             ).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return denied
+            given_id, given_secret = unquote_plus(given_id), unquote_plus(given_secret)
+        if not (hmac.compare_digest(given_id.encode(), client_id.encode())
+                and hmac.compare_digest(given_secret.encode(), client_secret.encode())):
             return denied  # an unknown application registry entry, or a wrong secret
         grant = form.get("grant_type")
         if grant == "password":
