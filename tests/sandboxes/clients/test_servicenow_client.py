@@ -336,6 +336,36 @@ def test_stats_count_a_date_range_without_grouping(client: pysnow.Client) -> Non
     assert answer == {"stats": {"count": str(len(incidents_opened(start, end)))}}
 
 
+def test_stats_group_by_service_keep_groups_having_enough_and_give_min_and_max(
+        client: pysnow.Client) -> None:
+    stats = client.resource(api_path="/stats/incident")
+    stats.parameters.add_custom({
+        "sysparm_count": "true", "sysparm_group_by": "cmdb_ci", "sysparm_display_value": "true",
+        "sysparm_min_fields": "priority", "sysparm_max_fields": "priority",
+        "sysparm_having": "count^cmdb_ci^>^5"})
+
+    groups = records(stats.get(query={}))
+
+    by_service = {g["groupby_fields"][0]["display_value"]: g["stats"] for g in groups}
+    per_app: dict[str, list[int]] = {}
+    for incident in SN_INCIDENTS:
+        per_app.setdefault(WORLD.app(incident.app_key).ci_name, []).append(incident.priority)
+    assert by_service == {name: {"count": str(len(p)), "min": {"priority": str(min(p))},
+                                 "max": {"priority": str(max(p))}}
+                          for name, p in per_app.items() if len(p) > 5}
+    assert by_service  # the busy services pass the bar
+
+
+def test_stats_refuse_a_group_by_field_the_table_lacks(client: pysnow.Client) -> None:
+    stats = client.resource(api_path="/stats/incident")
+    stats.parameters.add_custom({"sysparm_count": "true", "sysparm_group_by": "u_nothing"})
+
+    with pytest.raises(requests.HTTPError) as refused:
+        records(stats.get(query={}))
+
+    assert refused.value.response.status_code == 400
+
+
 # -- OAuth -----------------------------------------------------------------------------
 
 
