@@ -22,6 +22,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -956,21 +959,25 @@ class TableHandlers:
     @_answers_errors
     async def upload_multipart(self, request: Request) -> Response:
         """Form fields table_name and table_sys_id first, then the file part."""
+        missing = SnError(400, "Failed to create the attachment. File part might be missing "
+                          "in the request.", "")
         try:
             form = await request.form(max_part_size=MAX_ATTACHMENT_BYTES)
-        except Exception as exc:  # starlette answers malformed multipart with several types
-            raise SnError(400, "Failed to create the attachment. File part might be missing "
-                          "in the request.", str(exc)) from exc
-        upload = next((v for v in form.values() if not isinstance(v, str)), None)
-        table_name, table_sys_id = form.get("table_name"), form.get("table_sys_id")
-        if upload is None or not isinstance(table_name, str) or not isinstance(table_sys_id,
-                                                                                str):
-            raise SnError(400, "Failed to create the attachment. File part might be missing "
-                          "in the request.", "")
-        data = await upload.read()
-        return await self._attach(request, table_name, table_sys_id,
-                                  upload.filename or "attachment",
-                                  upload.content_type or "application/octet-stream", data)
+        except (HTTPException, MultiPartException) as exc:  # not multipart, or malformed
+            raise SnError(400, missing.message, str(exc)) from exc
+        try:
+            upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+            table_name, table_sys_id = form.get("table_name"), form.get("table_sys_id")
+            if upload is None or not isinstance(table_name, str) \
+                    or not isinstance(table_sys_id, str):
+                raise missing
+            data = await upload.read()
+            file_name = upload.filename or "attachment"
+            content_type = upload.content_type or "application/octet-stream"
+        finally:
+            await form.close()
+        return await self._attach(request, table_name, table_sys_id, file_name, content_type,
+                                  data)
 
     async def _attach(self, request: Request, table: str, sys_id: str, file_name: str,
                       content_type: str, data: bytes) -> Response:

@@ -289,6 +289,24 @@ def test_a_file_attached_to_an_incident_is_listed_and_downloads_unchanged(
     assert content.headers["content-type"].startswith("text/plain")
 
 
+def test_a_multipart_upload_attaches_the_file_part(client: pysnow.Client, host: str) -> None:
+    """pysnow's own multipart mode sends no boundary; scripts post the form with its session
+    (dropping the session's JSON content type, so requests writes the multipart one)."""
+    incidents = client.resource(api_path="/table/incident")
+    record = incidents.get(query={"number": incident_number(SN_INCIDENTS[1])}).one()
+
+    answer = client.session.post(
+        f"http://{host}/api/now/attachment/upload",
+        data={"table_name": "incident", "table_sys_id": record["sys_id"]},
+        files={"uploadFile": ("trace.json", b'{"span": 1}', "application/json")},
+        headers={"Content-Type": None})
+
+    assert answer.status_code == 201
+    assert answer.json()["result"]["content_type"] == "application/json"
+    assert [a["file_name"] for a in incidents.attachments.get(record["sys_id"])] == [
+        "trace.json"]
+
+
 @LEAKS_THE_FILE
 def test_an_attachment_is_deleted_through_the_attachment_api(client: pysnow.Client,
                                                              tmp_path: Path) -> None:
