@@ -569,7 +569,7 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
             # Change requests: ServiceNow for even apps, Remedy for odd ones.
             if status == "CANCELLED" and rng.random() < 0.5:
                 continue
-            itsm = "servicenow" if app_index % 2 == 0 else "remedy"
+            itsm = _itsm_of(app_index)
             if status == "DEPLOYED":
                 stage, approval = "closed", "approved"
             elif status == "CANCELLED":
@@ -659,6 +659,7 @@ def _business_services(applications: list[Application], now: datetime
                        ) -> list[BusinessService]:
     return [BusinessService(
         app_key=app.key, name=app.ci_name, itsm=_itsm_of(index),
+        # Payments is the most critical service; the rest spread over the four grades.
         criticality=1 + index % 4 if index % len(APP_CATALOGUE) else 1,
         owner=app.lead, support_group=app.support_group,
         created=now - timedelta(days=400),
