@@ -296,6 +296,13 @@ class RemedySandbox:
             incident = self._submit_incident(values, core)
             values = {**values, "Incident Number": incident["Incident Number"],
                       "Incident_Entry_ID": incident["Request ID"], "Create Date": now}
+        elif form.name == INCIDENT_FORM:
+            # Submitted straight to the help desk form: its workflow numbers the incident.
+            _require(values, ("Description", "Impact", "Urgency"))
+            return self._submit_incident({**values, "First_Name": values.get("First_Name")
+                                          or user, "Last_Name": values.get("Last_Name") or user,
+                                          "Detailed_Decription": values.get(
+                                              "Detailed Decription")}, core)
         record = {name: None for name in form.fields} | values | core
         record["Request ID"] = form.allocate_id()
         form.entries[str(record["Request ID"])] = record
@@ -349,6 +356,8 @@ class RemedySandbox:
             "Service_Type": given.get("Service_Type"),
             "Assigned Group": given.get("Assigned Group"),
         })
+        record.update({name: value for name, value in given.items()
+                       if name in form.fields and record.get(name) is None})
         form.entries[request_id] = record
         return record
 

@@ -197,6 +197,23 @@ def test_an_incident_submitted_through_the_interface_form_lands_in_the_help_desk
     assert landed["Submit Date"] >= ar_date(world.now)
 
 
+def test_an_incident_submitted_to_the_help_desk_form_is_numbered_and_keeps_its_cause(
+        remedy: RemedyClient) -> None:
+    change = next(c for c in REMEDY_CHANGES if c.stage == "closed")
+
+    body, status = remedy.create_form_entry(HELP_DESK, {
+        "Description": "Stock counts off by one", "Impact": "3-Moderate/Limited",
+        "Urgency": "3-Medium", "ServiceCI": WORLD.app(change.app_key).ci_name,
+        CAUSED_BY_FIELD: change_number(change)},
+        return_values=["Incident Number", "Status", "Priority", CAUSED_BY_FIELD])
+
+    assert status == 201
+    assert body["values"]["Incident Number"].startswith("INC")
+    assert (body["values"]["Status"], body["values"]["Priority"]) == ("New", "Medium")
+    found = search(remedy, HELP_DESK, f"'{CAUSED_BY_FIELD}' = \"{change_number(change)}\"")
+    assert body["values"]["Incident Number"] in {v["Incident Number"] for v in found}
+
+
 def test_resolving_an_incident_stamps_its_resolved_date(remedy: RemedyClient,
                                                         world: World) -> None:
     index = next(n for n, i in enumerate(REMEDY_INCIDENTS) if i.resolved is None)
