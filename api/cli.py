@@ -244,7 +244,8 @@ def sandbox(
     """Run one upstream sandbox on its own port, over the seeded demo world.
 
     Demo credentials (the defaults): user demo@acme-retail.example, password
-    demo-password, token demo-token.
+    demo-password, token demo-token; ServiceNow's OAuth client is
+    heatshield-sandbox-client with secret heatshield-sandbox-secret.
     """
     from connectors.sandbox.kit import Credentials
     from connectors.sandbox.registry import UnknownFlavor, UnknownSandboxKind, default_registry

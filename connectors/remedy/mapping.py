@@ -147,14 +147,30 @@ class IllegalTransition(ValueError):
 # --------------------------------------------------------------------------- values
 
 
+def _whole(raw: object) -> int | None:
+    """`3`, `3.0`, `"3"` or `"3.0"` -> 3: an enum number however it was serialised."""
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() else None
+    text = str(raw).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and text[:1].isdigit() else None
+
+
 def status_label(raw: object) -> str:
     """The label of a status that may come back as its enum number."""
-    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < len(STATUS_LABELS):
-        return STATUS_LABELS[raw]
-    text = "" if raw is None else str(raw).strip()
-    if text.isdigit() and int(text) < len(STATUS_LABELS):
-        return STATUS_LABELS[int(text)]
-    return text
+    number = _whole(raw)
+    if number is not None and 0 <= number < len(STATUS_LABELS):
+        return STATUS_LABELS[number]
+    return "" if raw is None else str(raw).strip()
 
 
 def state_label(status: str, reason: str | None) -> str:
@@ -187,14 +203,20 @@ def risk_level(raw: object) -> RiskLevel | None:
     """`Risk Level N` (or the bare number) -> canonical risk; empty -> None."""
     if raw is None or raw == "":
         return None
-    text = str(raw).strip()
-    if text.isdigit():
-        text = f"Risk Level {text}"
+    number = _whole(raw)
+    text = f"Risk Level {number}" if number is not None else str(raw).strip()
     return RISK_BY_LEVEL.get(text)
 
 
+#: `Class` is an enum stored as 1000, 2000, ...; some answers carry the number.
+CLASS_BY_NUMBER: dict[int, str] = {1000: "Emergency", 2000: "Expedited", 3000: "Latent",
+                                   4000: "Normal", 5000: "No Impact", 6000: "Standard"}
+
+
 def change_type(change_class: object, overrides: Mapping[str, str]) -> ChangeType:
-    label = "" if change_class is None else str(change_class)
+    number = _whole(change_class)
+    label = CLASS_BY_NUMBER.get(number, "") if number is not None else (
+        "" if change_class is None else str(change_class))
     return map_status(label, TYPE_BY_CLASS, overrides, ChangeType.NORMAL)
 
 
@@ -204,8 +226,10 @@ def parse_ar_date(raw: object) -> datetime | None:
         return None
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return datetime.fromtimestamp(float(raw), tz=UTC)
+    if str(raw).strip().isdigit():  # epoch seconds sent as text
+        return datetime.fromtimestamp(int(str(raw).strip()), tz=UTC)
     try:
-        moment = datetime.fromisoformat(str(raw))
+        moment = datetime.fromisoformat(str(raw).strip())
     except ValueError as exc:
         raise RemedyPayloadError(f"not a Remedy date: {raw!r}") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -75,6 +75,8 @@ PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest"]
 # state model (ServiceNow numeric states, Remedy Status + Status Reason).
 CHANGE_STAGES = ["new", "assess", "authorize", "scheduled", "implement", "review", "closed",
                  "canceled", "rejected", "on_hold"]
+# Vendor-neutral incident lifecycle; ServiceNow and Remedy map these to their own.
+INCIDENT_STATES = ["new", "in_progress", "on_hold", "resolved", "closed", "canceled"]
 RELEASE_STATUSES = ["PLANNED", "IN_PROGRESS", "READY", "DEPLOYING", "DEPLOYED", "CANCELLED"]
 
 
@@ -266,6 +268,40 @@ class ChangeRequest:
 
 
 @dataclass(slots=True)
+class BusinessService:
+    """An application as the CMDB knows it: the configuration item incidents are raised on."""
+
+    app_key: str
+    name: str  # == Application.ci_name
+    itsm: str  # the ITSM that holds its changes and incidents
+    criticality: int  # 1 (most critical) .. 4
+    owner: Person
+    support_group: str
+    created: datetime
+
+
+@dataclass(slots=True)
+class Incident:
+    """An outage or degradation of one business service, raised in that service's ITSM."""
+
+    seq: int  # per-ITSM sequence; sandboxes derive numbers (INC0010001, INC000000001001)
+    itsm: str  # servicenow | remedy
+    app_key: str
+    title: str
+    description: str
+    priority: int  # 1 critical .. 4 low
+    state: str  # one of INCIDENT_STATES
+    opened: datetime
+    resolved: datetime | None  # set once restored (resolved, closed)
+    closed: datetime | None
+    caused_by: int | None  # seq of the change request (same ITSM) that caused it
+    opened_by: Person
+    assigned_to: Person | None
+    assignment_group: str
+    updated: datetime
+
+
+@dataclass(slots=True)
 class World:
     seed: int
     scale: int
@@ -281,6 +317,8 @@ class World:
     github_releases: list[GitHubRelease]
     deployments: list[Deployment]
     change_requests: list[ChangeRequest]
+    business_services: list[BusinessService] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
     org: str = "acme-retail"
     company: str = "Acme Retail"
     #: World time for writes; `now` stays the fixed moment the world was seeded at.
@@ -531,7 +569,7 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
             # Change requests: ServiceNow for even apps, Remedy for odd ones.
             if status == "CANCELLED" and rng.random() < 0.5:
                 continue
-            itsm = "servicenow" if app_index % 2 == 0 else "remedy"
+            itsm = _itsm_of(app_index)
             if status == "DEPLOYED":
                 stage, approval = "closed", "approved"
             elif status == "CANCELLED":
@@ -595,4 +633,104 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
         releases=releases, work_items=work_items, commits=commits, pull_requests=pulls,
         github_issues=gh_issues, tags=tags, github_releases=gh_releases,
         deployments=deployments, change_requests=changes,
+        business_services=_business_services(applications, now),
+        incidents=_incidents(seed, now, applications, changes),
     )
+
+
+# How each catalogue application fares in production, cycled over scaled worlds:
+# (chance a deployed change causes an incident, incidents a month not caused by
+# a change, typical hours to restore). Payments is steady, Checkout fragile,
+# Notifications noisy but quick to fix; a DORA view tells them apart.
+RELIABILITY: list[tuple[float, float, float]] = [
+    (0.15, 1.0, 3.0),   # Payments
+    (0.65, 3.0, 10.0),  # Checkout
+    (0.55, 1.5, 6.0),   # Inventory
+    (0.05, 0.5, 2.0),   # Identity
+    (0.45, 4.0, 1.5),   # Notifications
+    (0.25, 2.0, 30.0),  # Reporting
+]
+INCIDENT_DAYS = 183
+SYMPTOMS = ["Timeouts on", "Errors from", "Slow responses from", "Outage of",
+            "Wrong totals in", "Failed logins to", "Stuck queue in", "Memory leak in"]
+
+
+def _business_services(applications: list[Application], now: datetime
+                       ) -> list[BusinessService]:
+    return [BusinessService(
+        app_key=app.key, name=app.ci_name, itsm=_itsm_of(index),
+        # Payments is the most critical service; the rest spread over the four grades.
+        criticality=1 + index % 4 if index % len(APP_CATALOGUE) else 1,
+        owner=app.lead, support_group=app.support_group,
+        created=now - timedelta(days=400),
+    ) for index, app in enumerate(applications)]
+
+
+def _itsm_of(app_index: int) -> str:
+    """ServiceNow for even applications, Remedy for odd ones (as their changes)."""
+    return "servicenow" if app_index % 2 == 0 else "remedy"
+
+
+def _incidents(seed: int, now: datetime, applications: list[Application],
+               changes: list[ChangeRequest]) -> list[Incident]:
+    """Six months of incidents per service: some caused by a deployed change, some not.
+
+    A generator of its own keeps every record seeded before unchanged.
+    """
+    rng = random.Random(f"incidents/{seed}")
+    seq = {"servicenow": 10001, "remedy": 1001}
+    out: list[Incident] = []
+    for index, app in enumerate(applications):
+        itsm = _itsm_of(index)
+        fail_rate, monthly, restore_hours = RELIABILITY[index % len(RELIABILITY)]
+        raw: list[tuple[datetime, int | None, int]] = []  # (opened, caused by, priority)
+        deployed = [c for c in changes if c.app_key == app.key and c.planned_end < now
+                    and c.stage in ("implement", "review", "closed")]
+        # The failed share is the service's rate, so a change-failure rate reads it back.
+        for change in rng.sample(deployed, round(fail_rate * len(deployed))):
+            opened = change.planned_end + timedelta(minutes=rng.randint(10, 300))
+            if opened < now:
+                raw.append((opened, change.seq, rng.choice([1, 2, 2, 3])))
+        expected = monthly * INCIDENT_DAYS / 30
+        for _ in range(max(0, round(rng.gauss(expected, expected ** 0.5)))):
+            opened = now - timedelta(minutes=rng.randint(30, INCIDENT_DAYS * 24 * 60))
+            raw.append((opened, None, rng.choice([2, 3, 3, 4, 4])))
+        # Work in hand: noisy services always have something open.
+        for _ in range(rng.randint(1 if monthly >= 2 else 0, 2)):
+            opened = now - timedelta(minutes=rng.randint(20, 4 * 24 * 60))
+            raw.append((opened, None, -rng.choice([2, 3, 3, 4])))  # negative: still open
+        raw.sort(key=lambda item: item[0])
+        for opened, caused_by, signed_priority in raw:
+            priority = abs(signed_priority)
+            hours = rng.expovariate(1 / restore_hours) * (0.5 if priority == 1 else 1.0)
+            restored = opened + timedelta(minutes=max(10, round(hours * 60)))
+            if restored > now or signed_priority < 0:
+                state = rng.choice(["new", "in_progress", "in_progress", "on_hold"])
+                resolved = closed = None
+                updated = min(now, opened + timedelta(minutes=rng.randint(5, 120)))
+            elif caused_by is None and rng.random() < 0.04:
+                state, resolved, closed = "canceled", None, restored
+                updated = restored
+            else:
+                resolved = restored
+                closed = restored + timedelta(days=3)
+                state = "closed" if closed <= now else "resolved"
+                if closed > now:
+                    closed = None
+                updated = closed or resolved
+            symptom = rng.choice(SYMPTOMS)
+            title = f"{symptom} {app.name}"
+            description = (f"{title}, reported by monitoring."
+                           + (" Started right after a deployment." if caused_by else ""))
+            out.append(Incident(
+                seq=0, itsm=itsm, app_key=app.key, title=title,
+                description=description, priority=priority, state=state, opened=opened,
+                resolved=resolved, closed=closed, caused_by=caused_by,
+                opened_by=app.lead, assigned_to=None if state == "new" else app.lead,
+                assignment_group=app.support_group, updated=updated,
+            ))
+    out.sort(key=lambda incident: incident.opened)  # numbers follow time, as upstream
+    for incident in out:
+        incident.seq = seq[incident.itsm]
+        seq[incident.itsm] += 1
+    return out

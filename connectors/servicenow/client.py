@@ -181,7 +181,7 @@ class ServiceNowConnector(Connector, ServiceNowWebhooks):
             raise UpstreamRefused(self.name, f"no change request {number}", status=404)
         row = rows[0]
         current = self._record(row)
-        state_value = mapping.value_of(row, "state")
+        state_value = mapping.choice_of(row, "state")
         on_hold = current.state is ChangeState.ON_HOLD
         fields = mapping.patch_to_body(patch)
         steps: list[str] = []
@@ -204,7 +204,7 @@ class ServiceNowConnector(Connector, ServiceNowWebhooks):
         bodies = [{**fields, "state": steps[0]}, *({"state": s} for s in steps[1:])] \
             if steps else ([fields] if fields else [])
         for body in bodies:
-            row = await self._patch(number, current.upstream_id, mapping.value_of(row, "state"),
+            row = await self._patch(number, current.upstream_id, mapping.choice_of(row, "state"),
                                     body)
         return self._record(row)
 
@@ -259,7 +259,7 @@ class ServiceNowConnector(Connector, ServiceNowWebhooks):
         if response.status_code != 200:
             raise self._refused(response, f"updating {number}" + (f" {move}" if move else ""))
         row = self._result_object(response)
-        if target and mapping.value_of(row, "state") != target:
+        if target and mapping.choice_of(row, "state") != target:
             raise UpstreamRefused(self.name, f"{number}: ServiceNow ignored moving it {move}")
         return row
 

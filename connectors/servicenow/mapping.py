@@ -10,6 +10,7 @@ display form, which follows the API user's time zone).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -116,13 +117,36 @@ class BadRecord(ValueError):
 # --------------------------------------------------------------------------- reading
 
 
+def _text(value: object) -> str:
+    """A value as the instance would write it: `3` and `3.0` are the choice `"3"`.
+
+    Rows that passed through a script, an export or a proxy may carry numbers
+    where the Table API sends strings; a choice number must still match.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return str(value)
+
+
+_WHOLE = re.compile(r"^\s*-?\d+(?:\.0*)?\s*$")
+
+
 def value_of(row: Mapping[str, Any], name: str) -> str:
     """The raw value of a field in any of the three renderings; `""` when absent."""
     field = row.get(name)
     if isinstance(field, Mapping):
-        inner = field.get("value", "")
-        return "" if inner is None else str(inner)
-    return "" if field is None else str(field)
+        return _text(field.get("value"))
+    return _text(field)
+
+
+def choice_of(row: Mapping[str, Any], name: str) -> str:
+    """A choice field's raw value, with `"3.0"` or `" 3 "` read as the choice `"3"`."""
+    text = value_of(row, name)
+    return str(int(float(text))) if _WHOLE.match(text) else text
 
 
 def label_of(row: Mapping[str, Any], name: str) -> str:
@@ -134,10 +158,18 @@ def label_of(row: Mapping[str, Any], name: str) -> str:
 
 
 def parse_time(text: str) -> datetime | None:
-    """`yyyy-MM-dd HH:mm:ss` in UTC; empty means not set."""
-    if not text:
+    """`yyyy-MM-dd HH:mm:ss` in UTC; empty means not set.
+
+    ISO variants (a `T`, fractions, an offset, a bare date) read too, since
+    scripted and imported rows carry them; anything else is a ValueError.
+    """
+    if not text.strip():
         return None
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    try:
+        moment = datetime.strptime(text, TIME_FORMAT)
+    except ValueError:
+        moment = datetime.fromisoformat(text.strip())
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
@@ -186,12 +218,12 @@ def change_from_row(row: Mapping[str, Any], *, source: str, instance_url: str,
         raise BadRecord("a change_request row without sys_id or number")
     approval = _first((value_of(row, "approval"), label_of(row, "approval")),
                       APPROVAL_DEFAULTS, overrides, ApprovalState.NOT_REQUESTED)
-    state_value = value_of(row, "state")
+    state_value = choice_of(row, "state")
     state_label = label_of(row, "state")
-    if state_label == state_value:
+    if state_label in (state_value, value_of(row, "state")):
         state_label = STATE_LABELS.get(state_value, state_value)
-    on_hold = value_of(row, "on_hold").casefold() == "true"
-    risk_words = (value_of(row, "risk"), label_of(row, "risk"))
+    on_hold = value_of(row, "on_hold").strip().casefold() == "true"
+    risk_words = (choice_of(row, "risk"), label_of(row, "risk"))
     risk = _first(risk_words, RISK_DEFAULTS, overrides, RiskLevel.MODERATE) \
         if any(risk_words) else None
     ci = label_of(row, "cmdb_ci")

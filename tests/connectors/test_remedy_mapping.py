@@ -162,6 +162,64 @@ def test_the_change_class_gives_the_change_type(change_class: str,
     assert m.change_type("Expedited", {"Expedited": "EMERGENCY"}) is ChangeType.EMERGENCY
 
 
+@pytest.mark.parametrize("raw", [6, 6.0, "6", "6.0", " 6 "])
+def test_a_status_sent_as_a_whole_number_in_any_form_reads_as_its_label(raw: object) -> None:
+    record = m.change_record(change_entry(**{"Change Request Status": raw}), source="r")
+
+    assert (record.state, record.state_label) == (ChangeState.SCHEDULED, "Scheduled")
+
+
+@pytest.mark.parametrize(("raw", "risk"), [
+    (1, RiskLevel.LOW), (2.0, RiskLevel.MODERATE), ("4.0", RiskLevel.HIGH), ("", None),
+    ("Risk Level 9", None),
+])
+def test_a_risk_level_sent_as_a_number_reads_as_that_level(raw: object,
+                                                           risk: RiskLevel | None) -> None:
+    assert m.risk_level(raw) is risk
+
+
+@pytest.mark.parametrize(("raw", "change_type"), [
+    (1000, ChangeType.EMERGENCY), ("4000", ChangeType.NORMAL), (6000.0, ChangeType.STANDARD),
+    (5000, ChangeType.STANDARD), (None, ChangeType.NORMAL), ("", ChangeType.NORMAL),
+])
+def test_a_change_class_sent_as_its_enum_number_gives_the_change_type(
+        raw: object, change_type: ChangeType) -> None:
+    assert m.change_type(raw, {}) is change_type
+
+
+def test_an_entry_with_only_its_change_number_reads_with_everything_else_unset() -> None:
+    entry = {"values": {"Request ID": "000000000000042",
+                        "Infrastructure Change ID": "CRQ000000000042"}}
+
+    record = m.change_record(entry, source="r")
+
+    assert (record.number, record.upstream_id) == ("CRQ000000000042", "000000000000042")
+    assert (record.state, record.state_label) == (ChangeState.NEW, "")
+    assert record.title == "" and record.url == ""
+    assert record.risk is None and record.type is ChangeType.NORMAL
+    assert record.planned_start is None and record.updated_at is None
+    assert record.configuration_items == () and record.correlation_id is None
+
+
+def test_nulls_and_empty_strings_read_as_unset() -> None:
+    record = m.change_record(change_entry(**{
+        "Description": None, "Detailed Description": "", "Status Reason": "",
+        "Risk Level": None, "Scheduled Start Date": "", "Scheduled End Date": None,
+        "Vendor Ticket Number": "", "ServiceCI": None, "Class": None}), source="r")
+
+    assert record.title == "" and record.description is None
+    assert record.state_label == "Scheduled"
+    assert record.risk is None and record.type is ChangeType.NORMAL
+    assert record.planned_start is None and record.planned_end is None
+    assert record.correlation_id is None and record.configuration_items == ()
+
+
+@pytest.mark.parametrize("raw", [1751313600, 1751313600.0, "1751313600",
+                                 "2025-06-30T20:00:00Z", "2025-06-30T22:00:00.000+02:00"])
+def test_dates_in_epoch_seconds_or_any_iso_offset_read_in_utc(raw: object) -> None:
+    assert m.parse_ar_date(raw) == datetime(2025, 6, 30, 20, 0, tzinfo=UTC)
+
+
 def test_a_change_entry_reads_into_a_complete_record() -> None:
     record = m.change_record(change_entry(), source="remedy-prod")
     assert record.source == "remedy-prod"

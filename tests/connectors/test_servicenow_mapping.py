@@ -195,6 +195,84 @@ def test_every_change_type(raw: str, expected: ChangeType) -> None:
     assert read(row_with(type=raw)).type is expected
 
 
+# -- numbers where the Table API sends strings, and odd but legal rows ----------------------
+
+
+@pytest.mark.parametrize("closed", [3, 3.0, "3.0", " 3 ", {"value": 3.0, "display_value": ""},
+                                    {"value": 3, "display_value": "Closed"}])
+def test_a_state_sent_as_a_number_reads_as_its_choice(closed: object) -> None:
+    record = read(row_with(state=closed))
+
+    assert (record.state, record.state_label) == (ChangeState.CLOSED, "Closed")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (-2, ChangeState.SCHEDULED), (-2.0, ChangeState.SCHEDULED), ("-5.0", ChangeState.NEW),
+    (0, ChangeState.REVIEW), (0.0, ChangeState.REVIEW), ("4.00", ChangeState.CANCELED),
+])
+def test_negative_and_zero_states_sent_as_numbers_keep_their_meaning(
+        raw: object, expected: ChangeState) -> None:
+    assert read(row_with(state=raw)).state is expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (1, RiskLevel.VERY_HIGH), (2.0, RiskLevel.HIGH), ("3.0", RiskLevel.MODERATE),
+    ({"value": 4.0, "display_value": "Low"}, RiskLevel.LOW),
+])
+def test_a_risk_sent_as_a_number_reads_as_its_level(raw: object, expected: RiskLevel) -> None:
+    assert read(row_with(risk=raw)).risk is expected
+
+
+def test_a_boolean_on_hold_flag_holds_the_change() -> None:
+    assert read(row_with(on_hold=True)).state is ChangeState.ON_HOLD
+    assert read(row_with(on_hold=False)).state is ChangeState.SCHEDULED
+
+
+def test_a_number_that_is_not_a_whole_choice_keeps_its_digits() -> None:
+    record = read(row_with(state=2.5))
+
+    assert (record.state, record.state_label) == (ChangeState.NEW, "2.5")
+
+
+def test_a_row_with_only_its_identity_reads_with_everything_else_unset() -> None:
+    record = read({"sys_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "number": "CHG0050001"})
+
+    assert record.number == "CHG0050001"
+    assert (record.state, record.state_label) == (ChangeState.NEW, "")
+    assert record.title == ""
+    assert record.risk is None
+    assert record.approval is ApprovalState.NOT_REQUESTED
+    assert record.type is ChangeType.NORMAL
+    assert record.planned_start is record.updated_at is None
+    assert record.description is record.correlation_id is None
+    assert record.configuration_items == ()
+
+
+def test_nulls_and_empty_strings_read_as_unset() -> None:
+    record = read(row_with(description=None, risk=None, start_date=None, end_date="",
+                           correlation_id="", cmdb_ci={"value": None, "display_value": None},
+                           state={"value": "-1", "display_value": None}, approval=None))
+
+    assert record.description is None and record.correlation_id is None
+    assert record.risk is None
+    assert record.planned_start is None and record.planned_end is None
+    assert record.configuration_items == ()
+    assert (record.state, record.state_label) == (ChangeState.IMPLEMENT, "Implement")
+    assert record.approval is ApprovalState.NOT_REQUESTED
+
+
+@pytest.mark.parametrize("stamp", ["2026-12-15T21:00:00", "2026-12-15 21:00:00.000",
+                                   "2026-12-15T22:00:00+01:00", "2026-12-15T21:00:00Z"])
+def test_iso_stamps_from_scripted_rows_read_in_utc(stamp: str) -> None:
+    assert read(row_with(start_date=stamp)).planned_start == datetime(2026, 12, 15, 21, 0,
+                                                                     tzinfo=UTC)
+
+
+def test_a_date_that_is_no_date_makes_the_row_unreadable_not_wrong() -> None:
+    with pytest.raises(ValueError, match="next week"):
+        read(row_with(start_date="next week"))
+
+
 def test_status_map_overrides_a_number_or_a_label() -> None:
     by_number = read(row_with(state="-1"), {"-1": "REVIEW"})
     by_label = read(row_with(state={"display_value": "Implement", "value": "-1"}),

@@ -29,6 +29,8 @@ from connectors.remedy.sandbox.app import create_app as remedy_app
 from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
 from connectors.sandbox.world import World, build_world
 from connectors.servicenow import mapping as servicenow_mapping
+from connectors.servicenow.sandbox.app import DEMO_CLIENT_ID as SN_CLIENT_ID
+from connectors.servicenow.sandbox.app import DEMO_CLIENT_SECRET as SN_CLIENT_SECRET
 from connectors.servicenow.sandbox.app import create_app as servicenow_app
 from tests.support import contracts
 from tests.support.contracts import VENDORS, answer_mismatches, call, mismatches
@@ -359,7 +361,7 @@ def test_servicenow_create_and_update_answer_the_record(servicenow: httpx.Client
 
 def test_servicenow_oauth_token(servicenow: httpx.Client) -> None:
     response = httpx.post(f"{servicenow.base_url}/oauth_token.do", data={
-        "grant_type": "password", "client_id": DEMO_USER, "client_secret": DEMO_PASSWORD,
+        "grant_type": "password", "client_id": SN_CLIENT_ID, "client_secret": SN_CLIENT_SECRET,
         "username": DEMO_USER, "password": DEMO_PASSWORD})
     assert_answers("servicenow", "oauth token", response)
 

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
 from connectors.sandbox.world import build_world
-from connectors.servicenow.sandbox.app import create_app
+from connectors.servicenow.sandbox.app import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, create_app
 from tests.support.server import serve_asgi
 
 CHANGES = "/api/now/table/change_request"
@@ -362,7 +362,8 @@ def test_bearer_token_is_accepted(base_url: str) -> None:
 
 
 def test_oauth_token_takes_form_bodies_only(base_url: str) -> None:
-    form = {"grant_type": "password", "client_id": "hub", "client_secret": "s",
+    form = {"grant_type": "password", "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
             "username": DEMO_USER, "password": DEMO_PASSWORD}
 
     as_json = httpx.post(base_url + "/oauth_token.do", json=form)

@@ -225,6 +225,8 @@ class RemedySandbox:
             changes = _typed_values(form, await _body_values(request))
             if form.name == CHANGE_FORM:
                 _apply_process_flow(values, changes, self.world.clock.now())
+            if form.name == INCIDENT_FORM:
+                _stamp_incident(values, changes, self.world.clock.now())
         except ARError as exc:
             return exc.response()
         changes.pop("Request ID", None)
@@ -294,6 +296,13 @@ class RemedySandbox:
             incident = self._submit_incident(values, core)
             values = {**values, "Incident Number": incident["Incident Number"],
                       "Incident_Entry_ID": incident["Request ID"], "Create Date": now}
+        elif form.name == INCIDENT_FORM:
+            # Submitted straight to the help desk form: its workflow numbers the incident.
+            _require(values, ("Description", "Impact", "Urgency"))
+            return self._submit_incident({**values, "First_Name": values.get("First_Name")
+                                          or user, "Last_Name": values.get("Last_Name") or user,
+                                          "Detailed_Decription": values.get(
+                                              "Detailed Decription")}, core)
         record = {name: None for name in form.fields} | values | core
         record["Request ID"] = form.allocate_id()
         form.entries[str(record["Request ID"])] = record
@@ -347,6 +356,8 @@ class RemedySandbox:
             "Service_Type": given.get("Service_Type"),
             "Assigned Group": given.get("Assigned Group"),
         })
+        record.update({name: value for name, value in given.items()
+                       if name in form.fields and record.get(name) is None})
         form.entries[request_id] = record
         return record
 
@@ -473,6 +484,19 @@ def _require_action(values: Mapping[str, object]) -> None:
     """Interface forms only submit when told to; without the keyword nothing is created."""
     if values.get("z1D_Action") != "CREATE":
         raise ARError(HTTP_WORKFLOW, *REQUIRED_BLANK, appended="z1D_Action")
+
+
+def _stamp_incident(current: Mapping[str, object], changes: dict[str, object],
+                    at: datetime) -> None:
+    """The incident workflow's stamps: resolving sets Last Resolved Date, closing Closed Date."""
+    target = changes.get("Status")
+    if target is None or target == current.get("Status"):
+        return
+    now = ar_date(at)
+    if target in ("Resolved", "Closed") and not current.get("Last Resolved Date"):
+        changes.setdefault("Last Resolved Date", now)
+    if target == "Closed" and not current.get("Closed Date"):
+        changes.setdefault("Closed Date", now)
 
 
 def _apply_process_flow(current: dict[str, object], changes: dict[str, object],

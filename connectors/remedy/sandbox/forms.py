@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from connectors.remedy.sandbox.qualification import FieldSpec, parse_date
-from connectors.sandbox.world import ChangeRequest, World
+from connectors.sandbox.world import ChangeRequest, Incident, World
 
 CHANGE_FORM = "CHG:Infrastructure Change"
 CHANGE_CREATE_FORM = "CHG:ChangeInterface_Create"
@@ -26,6 +26,10 @@ INCIDENT_CREATE_FORM = "HPD:IncidentInterface_Create"
 # change form (it appears on the change template too), unlike the z1D_*
 # display-only fields that the server forgets after workflow runs.
 CORRELATION_FIELD = "Vendor Ticket Number"
+# The change an incident was caused by. A real server keeps that relation in
+# the association forms; the sandbox carries it on the incident, where a
+# qualification can reach it.
+CAUSED_BY_FIELD = "Caused By Change ID"
 
 
 
@@ -104,7 +108,9 @@ INCIDENT_FIELDS: dict[str, FieldSpec] = {
     "Incident Number": CHAR, "Description": CHAR, "Detailed Decription": CHAR,
     "Status": INCIDENT_STATUS, "Impact": IMPACT, "Urgency": URGENCY, "Priority": PRIORITY,
     "First_Name": CHAR, "Last_Name": CHAR, "Company": CHAR, "Reported Source": CHAR,
-    "Service_Type": CHAR, "Assigned Group": CHAR,
+    "Service_Type": CHAR, "Assigned Group": CHAR, "Assignee": CHAR, "ServiceCI": CHAR,
+    "Reported Date": DATE, "Last Resolved Date": DATE, "Closed Date": DATE,
+    "Resolution": CHAR, "Status_Reason": CHAR, CAUSED_BY_FIELD: CHAR,
 }
 
 INCIDENT_CREATE_FIELDS: dict[str, FieldSpec] = {
@@ -312,6 +318,58 @@ def template_entries(world: World) -> list[dict[str, object]]:
     return out
 
 
+# World incident state -> (Status, Status_Reason).
+_INCIDENT_STATUS: dict[str, tuple[str, str | None]] = {
+    "new": ("New", None), "in_progress": ("In Progress", None),
+    "on_hold": ("Pending", "Supplier Delivery"),
+    "resolved": ("Resolved", "No Further Action Required"),
+    "closed": ("Closed", "Automated Resolution Reported"),
+    "canceled": ("Cancelled", "No Longer Required"),
+}
+# World priority (1 critical .. 4 low) -> (Impact, Urgency) that `priority_for` turns back into it.
+_INCIDENT_IMPACT_URGENCY: dict[int, tuple[str, str]] = {
+    1: ("1-Extensive/Widespread", "1-Critical"), 2: ("2-Significant/Large", "2-High"),
+    3: ("3-Moderate/Limited", "3-Medium"), 4: ("4-Minor/Localized", "4-Low"),
+}
+
+
+def incident_number(incident: Incident) -> str:
+    """The Incident Number this sandbox gives a world incident."""
+    return f"INC{incident.seq:012d}"
+
+
+def incident_entries(world: World) -> list[dict[str, object]]:
+    """The world's Remedy incidents as `HPD:Help Desk` entries, oldest first."""
+    changes = {c.seq: c for c in world.change_requests if c.itsm == "remedy"}
+    out: list[dict[str, object]] = []
+    for index, incident in enumerate((i for i in world.incidents if i.itsm == "remedy"),
+                                     start=1):
+        status, reason = _INCIDENT_STATUS[incident.state]
+        impact, urgency = _INCIDENT_IMPACT_URGENCY[incident.priority]
+        app = world.app(incident.app_key)
+        first, _, last = incident.opened_by.display_name.partition(" ")
+        cause = changes.get(incident.caused_by) if incident.caused_by else None
+        out.append({
+            "Request ID": entry_id(index), "Submitter": incident.opened_by.username,
+            "Submit Date": ar_date(incident.opened),
+            "Last Modified By": incident.opened_by.username,
+            "Last Modified Date": ar_date(incident.updated),
+            "Incident Number": incident_number(incident), "Description": incident.title,
+            "Detailed Decription": incident.description, "Status": status,
+            "Status_Reason": reason, "Impact": impact, "Urgency": urgency,
+            "Priority": priority_for(impact, urgency), "First_Name": first, "Last_Name": last,
+            "Company": world.company, "Reported Source": "Systems Management",
+            "Service_Type": "Infrastructure Event", "Assigned Group": incident.assignment_group,
+            "Assignee": incident.assigned_to.display_name if incident.assigned_to else None,
+            "ServiceCI": app.ci_name, "Reported Date": ar_date(incident.opened),
+            "Last Resolved Date": ar_date(incident.resolved) if incident.resolved else None,
+            "Closed Date": ar_date(incident.closed) if incident.closed else None,
+            "Resolution": "Service restored." if incident.resolved else None,
+            CAUSED_BY_FIELD: change_number(cause) if cause else None,
+        })
+    return out
+
+
 # Offset between the change number and its Request ID, so that the two are
 # never the same string (as on a real server, where they are set apart).
 CHANGE_ID_OFFSET = 600
@@ -329,10 +387,14 @@ def build_forms(world: World) -> dict[str, Form]:
     templates = Form(TEMPLATE_FORM, TEMPLATE_FIELDS, writable=False)
     for values in template_entries(world):
         templates.entries[str(values["Request ID"])] = values
+    incidents = Form(INCIDENT_FORM, INCIDENT_FIELDS)
+    for values in incident_entries(world):
+        incidents.entries[str(values["Request ID"])] = values
+    incidents.next_number = len(incidents.entries) + 1
     return {
         CHANGE_FORM: changes,
         CHANGE_CREATE_FORM: Form(CHANGE_CREATE_FORM, CHANGE_CREATE_FIELDS),
         TEMPLATE_FORM: templates,
-        INCIDENT_FORM: Form(INCIDENT_FORM, INCIDENT_FIELDS, next_number=1),
+        INCIDENT_FORM: incidents,
         INCIDENT_CREATE_FORM: Form(INCIDENT_CREATE_FORM, INCIDENT_CREATE_FIELDS),
     }

@@ -19,9 +19,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -29,12 +32,17 @@ from starlette.routing import BaseRoute, Route
 from connectors.sandbox.kit import Credentials, SandboxKit, mount_base_url, route_path
 from connectors.sandbox.registry import Sandbox
 from connectors.sandbox.world import ChangeRequest as WorldChange
+from connectors.sandbox.world import Incident as WorldIncident
 from connectors.sandbox.world import World, build_world
-from connectors.servicenow.sandbox import encoded_query
+from connectors.servicenow.sandbox import aggregate, encoded_query
 from connectors.servicenow.sandbox.encoded_query import QueryError
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_LIMIT = 10000
+# The OAuth application registered on the sandbox instance (System OAuth > Application Registry).
+DEMO_CLIENT_ID = "heatshield-sandbox-client"
+DEMO_CLIENT_SECRET = "heatshield-sandbox-secret"
+MAX_ATTACHMENT_BYTES = 1024 * 1024 * 1024
 RATE_LIMIT_RULE = "5f8e3b2a47d31210a8c5e2f9b1c2d3e4"
 WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
 
@@ -49,6 +57,16 @@ STAGE_STATE: dict[str, tuple[str, str]] = {
 CHANGE_STATES = {"-5": "New", "-4": "Assess", "-3": "Authorize", "-2": "Scheduled",
                  "-1": "Implement", "0": "Review", "3": "Closed", "4": "Canceled"}
 CLOSED_STATES = {"3", "4"}
+INCIDENT_STATES = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved",
+                   "7": "Closed", "8": "Canceled"}
+# World incident state -> incident state number.
+INCIDENT_STATE: dict[str, str] = {"new": "1", "in_progress": "2", "on_hold": "3",
+                                  "resolved": "6", "closed": "7", "canceled": "8"}
+# World priority (1 critical .. 4 low) -> (impact, urgency) the priority matrix turns back into it.
+INCIDENT_IMPACT_URGENCY: dict[int, tuple[str, str]] = {1: ("1", "1"), 2: ("1", "2"),
+                                                       3: ("2", "2"), 4: ("2", "3")}
+CRITICALITY = {1: "1 - most critical", 2: "2 - somewhat critical", 3: "3 - less critical",
+               4: "4 - not critical"}
 APPROVALS = {"not_requested": "not requested", "requested": "requested",
              "approved": "approved", "rejected": "rejected"}
 RISKS = {"very_high": "1", "high": "2", "moderate": "3", "low": "4"}
@@ -95,6 +113,9 @@ class TableSpec:
     choices: dict[str, dict[str, str]] = field(default_factory=dict)
     number_prefix: str | None = None
     defaults: dict[str, str] = field(default_factory=dict)
+    #: A class extending another (cmdb_ci_service extends cmdb_ci): its records are
+    #: also rows of the parent table, read there with the parent's fields.
+    parent: str | None = None
 
 
 SYSTEM_FIELDS = ("sys_id", "sys_class_name", "sys_created_on", "sys_created_by",
@@ -160,6 +181,62 @@ TABLES: dict[str, TableSpec] = {
         references={"support_group": "sys_user_group", "owned_by": "sys_user"},
         choices={"operational_status": {"1": "Operational", "2": "Non-Operational"}},
         defaults={"operational_status": "1", "install_status": "1"},
+    ),
+    "cmdb_ci_service": TableSpec(
+        name="cmdb_ci_service",
+        fields=(*SYSTEM_FIELDS, "name", "short_description", "operational_status",
+                                "support_group", "owned_by", "install_status",
+                                "service_classification", "busines_criticality", "used_for",
+                                "managed_by", "version"),
+        display_field="name",
+        references={"support_group": "sys_user_group", "owned_by": "sys_user",
+                    "managed_by": "sys_user"},
+        choices={"operational_status": {"1": "Operational", "2": "Non-Operational"},
+                 "install_status": {"1": "Installed", "7": "Retired"}},
+        defaults={"operational_status": "1", "install_status": "1",
+                  "service_classification": "Business Service", "used_for": "Production",
+                  "busines_criticality": "3 - less critical"},
+        parent="cmdb_ci",
+    ),
+    "incident": TableSpec(
+        name="incident",
+        fields=(
+            *SYSTEM_FIELDS,
+            "number", "short_description", "description", "state", "incident_state",
+            "impact", "urgency", "priority", "category", "caller_id", "opened_by", "opened_at",
+            "resolved_at", "resolved_by", "closed_at", "closed_by", "close_code", "close_notes",
+            "caused_by", "rfc", "cmdb_ci", "business_service", "assignment_group",
+            "assigned_to", "active", "hold_reason", "correlation_id"),
+        display_field="number",
+        references={"caller_id": "sys_user", "opened_by": "sys_user",
+                    "resolved_by": "sys_user", "closed_by": "sys_user",
+                    "caused_by": "change_request", "rfc": "change_request",
+                    "cmdb_ci": "cmdb_ci", "business_service": "cmdb_ci_service",
+                    "assignment_group": "sys_user_group", "assigned_to": "sys_user"},
+        choices={
+            "state": INCIDENT_STATES, "incident_state": INCIDENT_STATES,
+            "impact": {"1": "1 - High", "2": "2 - Medium", "3": "3 - Low"},
+            "urgency": {"1": "1 - High", "2": "2 - Medium", "3": "3 - Low"},
+            "priority": {"1": "1 - Critical", "2": "2 - High", "3": "3 - Moderate",
+                         "4": "4 - Low", "5": "5 - Planning"},
+            "hold_reason": {"1": "Awaiting Caller", "3": "Awaiting Problem",
+                            "4": "Awaiting User Info", "5": "Awaiting Evidence"},
+            "category": {"software": "Software", "hardware": "Hardware",
+                         "network": "Network", "database": "Database", "inquiry": "Inquiry"},
+        },
+        number_prefix="INC",
+        defaults={"state": "1", "incident_state": "1", "impact": "3", "urgency": "3",
+                  "priority": "5", "active": "true", "category": "inquiry"},
+    ),
+    "sys_attachment": TableSpec(
+        name="sys_attachment",
+        fields=(*SYSTEM_FIELDS, "file_name", "content_type", "size_bytes", "size_compressed",
+                                "compressed", "table_name", "table_sys_id", "hash",
+                                "image_width", "image_height", "state", "chunk_size_bytes",
+                                "average_image_color", "sys_tags"),
+        display_field="file_name",
+        defaults={"compressed": "true", "state": "available", "chunk_size_bytes": "700000",
+                  "image_width": "", "image_height": "", "average_image_color": ""},
     ),
     "sys_user_group": TableSpec(
         name="sys_user_group",
@@ -230,13 +307,18 @@ def not_found() -> SnError:
 class Instance:
     """One fake instance's tables, clock, tokens; lives on the app, never global."""
 
-    def __init__(self, world: World, credentials: Credentials, tasks_per_change: int) -> None:
+    def __init__(self, world: World, credentials: Credentials, tasks_per_change: int,
+                 oauth_client: tuple[str, str] = (DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)) -> None:
         self.world = world
         self.credentials = credentials
+        #: The one OAuth application (client id, secret) `/oauth_token.do` knows.
+        self.oauth_client = oauth_client
         self.tables: dict[str, dict[str, Record]] = {name: {} for name in TABLES}
         self.tokens: set[str] = {credentials.token}
         self.refresh_tokens: set[str] = set()
-        self.sequences: dict[str, int] = {"CHG": 30000, "CTASK": 10000}
+        self.sequences: dict[str, int] = {"CHG": 30000, "CTASK": 10000, "INC": 10000}
+        #: Attachment bytes by the sys_attachment record's sys_id.
+        self.files: dict[str, bytes] = {}
         self._seed(tasks_per_change)
 
     # -- clock and seeding -------------------------------------------------
@@ -255,6 +337,8 @@ class Instance:
                       sys_created_on=created, sys_created_by=by, sys_updated_on=updated,
                       sys_updated_by=by, sys_mod_count=values.get("sys_mod_count", "0"))
         self.tables[table][sys_id] = record
+        if spec.parent:
+            self.tables[spec.parent][sys_id] = record
         return record
 
     def _seed(self, tasks_per_change: int) -> None:
@@ -270,6 +354,7 @@ class Instance:
                 "first_name": first, "last_name": last, "email": person.email}, born, born)
         groups: dict[str, str] = {}
         cis: dict[str, str] = {}
+        services = {service.app_key: service for service in world.business_services}
         for app in world.applications:
             if app.support_group not in groups:
                 gid = sys_id_for("sys_user_group", app.support_group)
@@ -281,11 +366,14 @@ class Instance:
                     "manager": users[app.lead.email]}, born, born)
             cid = sys_id_for("cmdb_ci", app.ci_name)
             cis[app.key] = cid
-            self._put("cmdb_ci", cid, {
-                "name": app.ci_name, "sys_class_name": "cmdb_ci_service",
+            service = services.get(app.key)
+            self._put("cmdb_ci_service", cid, {
+                "name": app.ci_name,
                 "short_description": f"{app.name} ({app.repo_owner}/{app.repo_name})",
                 "support_group": groups[app.support_group],
-                "owned_by": users[app.lead.email]}, born, born)
+                "owned_by": users[app.lead.email], "managed_by": users[app.lead.email],
+                "busines_criticality": CRITICALITY[service.criticality] if service
+                else CRITICALITY[3]}, born, born)
         for change in world.change_requests:
             if change.itsm != "servicenow":
                 continue
@@ -320,6 +408,45 @@ class Instance:
                 stamp(change.created), stamp(change.updated),
                 by=change.requested_by.username)
             self._seed_tasks(record, tasks_per_change)
+        self._seed_incidents(users, groups, cis)
+
+    def _seed_incidents(self, users: dict[str, str], groups: dict[str, str],
+                        cis: dict[str, str]) -> None:
+        """The world's ServiceNow incidents, each on its service and its causing change."""
+        changes = {c.seq: c for c in self.world.change_requests if c.itsm == "servicenow"}
+        for incident in self.world.incidents:
+            if incident.itsm != "servicenow":
+                continue
+            number = incident_number(incident)
+            self.sequences["INC"] = max(self.sequences.get("INC", 0), incident.seq)
+            state = INCIDENT_STATE[incident.state]
+            impact, urgency = INCIDENT_IMPACT_URGENCY[incident.priority]
+            cause = changes.get(incident.caused_by) if incident.caused_by else None
+            lead = users.get(incident.opened_by.email, "")
+            assignee = users.get(incident.assigned_to.email, "") if incident.assigned_to else ""
+            resolved = stamp(incident.resolved) if incident.resolved else ""
+            closed = stamp(incident.closed) if incident.closed else ""
+            self._put("incident", sys_id_for("incident", number), {
+                "number": number, "short_description": incident.title,
+                "description": incident.description, "state": state, "incident_state": state,
+                "impact": impact, "urgency": urgency, "priority": priority_for(impact, urgency),
+                "category": "software", "caller_id": lead, "opened_by": lead,
+                "opened_at": stamp(incident.opened), "resolved_at": resolved,
+                "resolved_by": assignee if resolved else "", "closed_at": closed,
+                "closed_by": assignee if closed else "",
+                "close_code": "Solved (Permanently)" if resolved else (
+                    "Canceled" if state == "8" else ""),
+                "close_notes": "Service restored." if resolved else "",
+                "caused_by": sys_id_for("change_request", change_number(cause)) if cause else "",
+                "cmdb_ci": cis.get(incident.app_key, ""),
+                "business_service": cis.get(incident.app_key, ""),
+                "assignment_group": groups.get(incident.assignment_group, ""),
+                "assigned_to": assignee,
+                "active": "false" if state in ("6", "7", "8") else "true",
+                "hold_reason": "4" if state == "3" else "",
+                "sys_mod_count": str(2 + int(state))},
+                stamp(incident.opened), stamp(incident.updated),
+                by=incident.opened_by.username)
 
     def _seed_tasks(self, change: Record, count: int) -> None:
         titles = [("implementation", "Deploy to production"),
@@ -431,7 +558,11 @@ class Instance:
             self.sequences[spec.number_prefix] += 1
             width = 7
             values["number"] = f"{spec.number_prefix}{self.sequences[spec.number_prefix]:0{width}d}"
-        if table == "change_request" and "priority" not in values:
+        if table == "incident":
+            values["incident_state"] = values.setdefault("state", "1")
+            values.setdefault("opened_at", self.now())
+            values.setdefault("opened_by", self._user_id(user))
+        if table in ("change_request", "incident") and "priority" not in values:
             values["priority"] = priority_for(values.get("impact", "3"),
                                               values.get("urgency", "3"))
         now = self.now()
@@ -439,15 +570,42 @@ class Instance:
                             len(self.tables[table]))
         return self._put(table, sys_id, values, now, now, by=user)
 
+    def delete(self, table: str, record: Record) -> None:
+        """Gone from its class and every table it extends or that extends it."""
+        for name, spec in TABLES.items():
+            if name == table or spec.parent == table or TABLES[table].parent == name:
+                self.tables[name].pop(record["sys_id"], None)
+        if table == "sys_attachment":
+            self.files.pop(record["sys_id"], None)
+
     def update(self, table: str, record: Record, body: dict[str, Any], user: str) -> Record:
         values = self._input(table, body)
         if table == "change_request":
             self._change_rules(record, values)
+        if table == "incident":
+            self._incident_rules(record, values)
         record.update(values)
         record["sys_updated_on"] = self.now()
         record["sys_updated_by"] = user
         record["sys_mod_count"] = str(int(record["sys_mod_count"] or "0") + 1)
         return record
+
+    def _user_id(self, user_name: str) -> str:
+        return next((sid for sid, row in self.tables["sys_user"].items()
+                     if row["user_name"] == user_name or row["email"] == user_name), "")
+
+    def _incident_rules(self, record: Record, values: dict[str, str]) -> None:
+        """What the incident business rules do: stamps on resolve and close, the mirror field."""
+        state = values.get("state") or values.get("incident_state")
+        if not state or state == record["state"]:
+            return
+        values["state"] = values["incident_state"] = state
+        now = self.now()
+        if state in ("6", "7") and not record["resolved_at"]:
+            values.setdefault("resolved_at", now)
+        if state == "7" and not record["closed_at"]:
+            values.setdefault("closed_at", now)
+        values["active"] = "false" if state in ("6", "7", "8") else "true"
 
     def _change_rules(self, record: Record, values: dict[str, str]) -> None:
         """What the change model's business rules do on an update."""
@@ -479,12 +637,20 @@ def change_number(change: WorldChange) -> str:
     return f"CHG{change.seq:07d}"
 
 
+def incident_number(incident: WorldIncident) -> str:
+    """The number this sandbox gives a world incident."""
+    return f"INC{incident.seq:07d}"
+
+
 def create_app(world: World | None = None, *, credentials: Credentials | None = None,
                webhook_url: str | None = None, webhook_secret: str | None = None,
-               seed: int = 7, scale: int = 1, tasks_per_change: int = 2) -> Starlette:
+               seed: int = 7, scale: int = 1, tasks_per_change: int = 2,
+               oauth_client: tuple[str, str] = (DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+               ) -> Starlette:
     """A ServiceNow instance over `world` (built from seed/scale when not given)."""
     creds = credentials or Credentials()
-    instance = Instance(world or build_world(seed, scale), creds, tasks_per_change)
+    instance = Instance(world or build_world(seed, scale), creds, tasks_per_change,
+                        oauth_client)
 
     def rate_limit_headers(retry_after: int) -> dict[str, str]:
         return {"X-RateLimit-Limit": "5000",
@@ -500,6 +666,18 @@ def create_app(world: World | None = None, *, credentials: Credentials | None = 
     handlers = TableHandlers(instance, kit)
 
     routes: list[BaseRoute] = [Route("/oauth_token.do", handlers.oauth_token, methods=["POST"])]
+    for prefix in ("/api/now", "/api/now/v1"):
+        routes += [
+            Route(prefix + "/stats/{table}", handlers.stats, methods=["GET"]),
+            Route(prefix + "/attachment", handlers.list_attachments, methods=["GET"]),
+            Route(prefix + "/attachment/file", handlers.upload_file, methods=["POST"]),
+            Route(prefix + "/attachment/upload", handlers.upload_multipart, methods=["POST"]),
+            Route(prefix + "/attachment/{sys_id}", handlers.attachment_meta, methods=["GET"]),
+            Route(prefix + "/attachment/{sys_id}", handlers.delete_attachment,
+                  methods=["DELETE"]),
+            Route(prefix + "/attachment/{sys_id}/file", handlers.attachment_file,
+                  methods=["GET"]),
+        ]
     for prefix in ("/api/now/table", "/api/now/v1/table", "/api/now/v2/table"):
         routes += [
             Route(prefix + "/{table}", handlers.list_records, methods=["GET"]),
@@ -568,6 +746,19 @@ class TableHandlers:
                                  "error": "server_error"}, status_code=400)
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         creds = self.instance.credentials
+        client_id, client_secret = self.instance.oauth_client
+        given_id, given_secret = form.get("client_id", ""), form.get("client_secret", "")
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if not given_secret and scheme.lower() == "basic":  # RFC 6749 2.3.1 client auth
+            try:
+                given_id, _, given_secret = base64.b64decode(encoded.strip(), validate=True
+                                                             ).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return denied
+            given_id, given_secret = unquote_plus(given_id), unquote_plus(given_secret)
+        if not (hmac.compare_digest(given_id.encode(), client_id.encode())
+                and hmac.compare_digest(given_secret.encode(), client_secret.encode())):
+            return denied  # an unknown application registry entry, or a wrong secret
         grant = form.get("grant_type")
         if grant == "password":
             if form.get("username") != creds.username or form.get("password") != creds.password:
@@ -615,7 +806,8 @@ class TableHandlers:
         table = self.table_of(request)
         params = request.query_params
         try:
-            query = encoded_query.parse(params.get("sysparm_query", ""))
+            query = encoded_query.parse(params.get("sysparm_query", ""),
+                                        now=self.instance.world.clock.now())
         except QueryError as exc:
             raise SnError(400, "Invalid query", str(exc)) from exc
         limit = _int_param(params.get("sysparm_limit"), MAX_LIMIT, "sysparm_limit", low=1)
@@ -665,9 +857,142 @@ class TableHandlers:
     @_answers_errors
     async def delete_record(self, request: Request) -> Response:
         table = self.table_of(request)
-        self.instance.record(table, request.path_params["sys_id"])
-        del self.instance.tables[table][request.path_params["sys_id"]]
+        self.instance.delete(table, self.instance.record(table, request.path_params["sys_id"]))
         return Response(status_code=204)
+
+    # -- aggregate API --------------------------------------------------------
+
+    @_answers_errors
+    async def stats(self, request: Request) -> Response:
+        table = self.table_of(request)
+        params = request.query_params
+        try:
+            query = encoded_query.parse(params.get("sysparm_query", ""),
+                                        now=self.instance.world.clock.now())
+            wanted = aggregate.Request(
+                count=params.get("sysparm_count", "false").lower() == "true",
+                fields={fn: [f.strip() for f in params.get(f"sysparm_{fn}_fields", "").split(",")
+                             if f.strip()] for fn in aggregate.FUNCTIONS},
+                group_by=[f.strip() for f in params.get("sysparm_group_by", "").split(",")
+                          if f.strip()],
+                having=aggregate.parse_having(params.get("sysparm_having", "")),
+                display=params.get("sysparm_display_value", "false").lower() in ("true", "all"))
+        except (QueryError, aggregate.AggregateError) as exc:
+            raise SnError(400, "Invalid query", str(exc)) from exc
+
+        def get(record: Record, name: str) -> str | None:
+            return self.instance.value(table, record, name)
+
+        def shown(record: Record, name: str) -> str:
+            return self.instance.display(table, record, name)
+
+        for name in wanted.group_by:
+            if name not in TABLES[table].fields:
+                raise SnError(400, "Invalid group by field", f"{table}.{name} does not exist")
+        rows = encoded_query.apply(query, list(self.instance.tables[table].values()), get)
+        return JSONResponse({"result": aggregate.aggregate(rows, wanted, get, shown)})
+
+    # -- attachment API -------------------------------------------------------
+
+    def attachment_view(self, request: Request, record: Record) -> dict[str, Any]:
+        """Every value raw, plus the link to the bytes, as the Attachment API answers."""
+        spec = TABLES["sys_attachment"]
+        out: dict[str, Any] = {name: record[name] for name in spec.fields}
+        out["download_link"] = (f"{mount_base_url(request)}api/now/attachment/"
+                                f"{record['sys_id']}/file")
+        return out
+
+    @_answers_errors
+    async def list_attachments(self, request: Request) -> Response:
+        params = request.query_params
+        try:
+            query = encoded_query.parse(params.get("sysparm_query", ""),
+                                        now=self.instance.world.clock.now())
+        except QueryError as exc:
+            raise SnError(400, "Invalid query", str(exc)) from exc
+        limit = min(_int_param(params.get("sysparm_limit"), 1000, "sysparm_limit", low=1),
+                    MAX_LIMIT)
+        offset = _int_param(params.get("sysparm_offset"), 0, "sysparm_offset", low=0)
+
+        def get(record: Record, name: str) -> str | None:
+            return self.instance.value("sys_attachment", record, name)
+
+        rows = encoded_query.apply(query, list(self.instance.tables["sys_attachment"].values()),
+                                   get)
+        headers = {"X-Total-Count": str(len(rows))}
+        link = _link_header(request, len(rows), offset, limit)
+        if link:
+            headers["Link"] = link
+        return JSONResponse({"result": [self.attachment_view(request, r)
+                                        for r in rows[offset:offset + limit]]}, headers=headers)
+
+    @_answers_errors
+    async def attachment_meta(self, request: Request) -> Response:
+        record = self.instance.record("sys_attachment", request.path_params["sys_id"])
+        return JSONResponse({"result": self.attachment_view(request, record)})
+
+    @_answers_errors
+    async def attachment_file(self, request: Request) -> Response:
+        record = self.instance.record("sys_attachment", request.path_params["sys_id"])
+        meta = json.dumps(self.attachment_view(request, record))
+        return Response(self.instance.files.get(record["sys_id"], b""),
+                        media_type=record["content_type"] or "application/octet-stream",
+                        headers={"X-Attachment-Metadata": meta})
+
+    @_answers_errors
+    async def delete_attachment(self, request: Request) -> Response:
+        record = self.instance.record("sys_attachment", request.path_params["sys_id"])
+        self.instance.delete("sys_attachment", record)
+        return Response(status_code=204)
+
+    @_answers_errors
+    async def upload_file(self, request: Request) -> Response:
+        """The body is the file; table, record and name come in the query string."""
+        params = request.query_params
+        for name in ("table_name", "table_sys_id", "file_name"):
+            if not params.get(name):
+                raise SnError(400, f"Missing parameter: {name}", "")
+        content_type = request.headers.get("content-type", "") or "application/octet-stream"
+        return await self._attach(request, params["table_name"], params["table_sys_id"],
+                                  params["file_name"], content_type, await request.body())
+
+    @_answers_errors
+    async def upload_multipart(self, request: Request) -> Response:
+        """Form fields table_name and table_sys_id first, then the file part."""
+        missing = SnError(400, "Failed to create the attachment. File part might be missing "
+                          "in the request.", "")
+        try:
+            form = await request.form(max_part_size=MAX_ATTACHMENT_BYTES)
+        except (HTTPException, MultiPartException) as exc:  # not multipart, or malformed
+            raise SnError(400, missing.message, str(exc)) from exc
+        try:
+            upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+            table_name, table_sys_id = form.get("table_name"), form.get("table_sys_id")
+            if upload is None or not isinstance(table_name, str) \
+                    or not isinstance(table_sys_id, str):
+                raise missing
+            data = await upload.read()
+            file_name = upload.filename or "attachment"
+            content_type = upload.content_type or "application/octet-stream"
+        finally:
+            await form.close()
+        return await self._attach(request, table_name, table_sys_id, file_name, content_type,
+                                  data)
+
+    async def _attach(self, request: Request, table: str, sys_id: str, file_name: str,
+                      content_type: str, data: bytes) -> Response:
+        if table not in TABLES or sys_id not in self.instance.tables[table]:
+            raise SnError(400, "Invalid table or record", f"{table} {sys_id} does not exist")
+        user = self.user(request) or "guest"
+        record = self.instance.create("sys_attachment", {
+            "file_name": file_name, "content_type": content_type.split(";")[0].strip(),
+            "size_bytes": str(len(data)), "size_compressed": str(len(data)),
+            "table_name": table, "table_sys_id": sys_id,
+            "hash": hashlib.sha256(data).hexdigest()}, user)
+        self.instance.files[record["sys_id"]] = data
+        location = f"{mount_base_url(request)}api/now/attachment/{record['sys_id']}"
+        return JSONResponse({"result": self.attachment_view(request, record)},
+                            status_code=201, headers={"Location": location})
 
     async def _notify(self, operation: str, table: str, record: Record) -> None:
         """The push a customer's business rule would send; the hub may poll instead."""

@@ -13,14 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
+
+from connectors.servicenow.sandbox import dynamic
 
 Row = TypeVar("Row")
 Getter = Callable[[Row, str], str | None]
 
 # Longest first, so "NOT IN" wins over "IN" and ">=" over ">".
 OPERATORS = ["NOT LIKE", "NOT IN", "STARTSWITH", "ENDSWITH", "ISNOTEMPTY", "ISEMPTY", "BETWEEN",
-             "LIKE", "IN", "!=", ">=", "<=", "=", ">", "<"]
+             "NOTON", "LIKE", "IN", "ON", "!=", ">=", "<=", "=", ">", "<"]
 _CONDITION = re.compile(
     r"^(?P<field>[a-z_][a-z0-9_.]*)(?P<op>" + "|".join(re.escape(o) for o in OPERATORS)
     + r")(?P<value>.*)$", re.DOTALL)
@@ -45,7 +48,8 @@ class EncodedQuery:
     order_by: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
 
 
-def parse(text: str) -> EncodedQuery:
+def parse(text: str, now: datetime | None = None) -> EncodedQuery:
+    """`now` is the instance's clock, for dynamic values (`javascript:gs.daysAgoStart(7)`)."""
     query = EncodedQuery()
     for part in text.split("^NQ"):
         clauses: list[list[Condition]] = []
@@ -59,15 +63,15 @@ def parse(text: str) -> EncodedQuery:
                 query.order_by.append((token[len("ORDERBY"):], False))
                 continue
             if token.startswith("OR") and clauses:
-                clauses[-1].append(_condition(token[2:]))
+                clauses[-1].append(_condition(token[2:], now))
                 continue
-            clauses.append([_condition(token)])
+            clauses.append([_condition(token, now)])
         if clauses:
             query.queries.append(clauses)
     return query
 
 
-def _condition(token: str) -> Condition:
+def _condition(token: str, now: datetime | None) -> Condition:
     match = _CONDITION.match(token)
     if match is None:
         raise QueryError(f"Invalid query condition: {token}")
@@ -75,7 +79,25 @@ def _condition(token: str) -> Condition:
     value = match["value"]
     if op in _NO_VALUE and value:
         raise QueryError(f"Invalid query condition: {token}")
+    if op in ("ON", "NOTON"):  # "Label@start@end", as the list UI writes a date choice
+        parts = value.split("@")
+        if len(parts) != 3:
+            raise QueryError(f"Invalid query condition: {token}")
+        value = "@".join(parts[1:])
+    if "javascript:" in value:
+        value = "@".join(_dynamic(part, now) for part in value.split("@"))
     return Condition(match["field"], op, value)
+
+
+def _dynamic(value: str, now: datetime | None) -> str:
+    if not dynamic.is_dynamic(value):
+        return value
+    if now is None:
+        raise QueryError(f"Dynamic value without a clock: {value}")
+    try:
+        return dynamic.evaluate(value, now)
+    except dynamic.DynamicValueError as exc:
+        raise QueryError(str(exc)) from exc
 
 
 def _compare(left: str, right: str) -> int:
@@ -111,9 +133,12 @@ def _holds(cond: Condition, actual: str) -> bool:
             return actual == ""
         case "ISNOTEMPTY":
             return actual != ""
-        case "BETWEEN":
+        case "BETWEEN" | "ON":
             low, _, high = value.partition("@")
             return actual != "" and _compare(actual, low) >= 0 and _compare(actual, high) <= 0
+        case "NOTON":
+            low, _, high = value.partition("@")
+            return actual == "" or _compare(actual, low) < 0 or _compare(actual, high) > 0
         case ">" | ">=" | "<" | "<=":
             if actual == "":
                 return False

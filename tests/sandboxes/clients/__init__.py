@@ -1,0 +1,1 @@
+"""Scenarios run through the upstream systems' own client libraries against the sandboxes."""
