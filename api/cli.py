@@ -224,6 +224,31 @@ def schema() -> None:
     typer.echo(export_sdl(), nl=False)
 
 
+@app.command("schema-contract")
+def schema_contract(
+    released: Annotated[Path, typer.Option(help="The last released schema.")] =
+        Path("schema/released.graphql"),
+    current: Annotated[Path, typer.Option(help="The schema to check.")] = Path("schema.graphql"),
+    changes: Annotated[Path, typer.Option(help="Breaking changes allowed, with their "
+                                               "deprecation periods.")] =
+        Path("schema/changes.toml"),
+) -> None:
+    """Check the schema against the last released one: unlisted breaking changes fail (1)."""
+    from rich.markup import escape
+
+    from api.schema_contract import ContractError, check_files
+
+    try:
+        report = check_files(released, current, changes)
+    except ContractError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    for line in report.lines():
+        typer.echo(line)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def sandbox(
     kind: Annotated[str, typer.Argument(
