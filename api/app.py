@@ -23,6 +23,8 @@ from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
+from api.persisted_queries import PersistedQueries, read_manifest
+from api.persisted_store import PersistedQueryStore
 from api.request_log import RequestLog
 from api.schema import build_schema
 from api.schema.context import Context
@@ -35,7 +37,7 @@ from api.security import (
 )
 from api.server import BodyDeadline
 from api.services.changes import ChangeService
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 from api.spa import spa_routes
 from api.webhooks import webhook_routes
 from connectors.http import install_log_redaction
@@ -84,12 +86,25 @@ def create_app(settings: Settings, *, migrate: bool = True,
         return Context(settings=settings, sessions=sessions, hub=hub, request=request,
                        response=response, principal=principal_of(request.scope))
 
-    graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql")
+    persisted_store = PersistedQueryStore(
+        sessions, max_entries=settings.graphql.persisted_queries_max_entries)
+    persisted = PersistedQueries(persisted_store, settings.graphql.persisted_queries,
+                                 max_tokens=settings.limits.max_tokens)
+    manifest = settings.graphql.persisted_queries_manifest
+    # Read (and checked against the schema) now, so a bad manifest stops start-up.
+    try:
+        registered = read_manifest(manifest, schema._schema) if manifest else []
+    except ValueError as exc:
+        raise SettingsError(f"graphql.persisted_queries_manifest: {exc}") from None
+    graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql",
+                                persisted=persisted)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await upgrade(engine)
+        if registered:
+            await persisted_store.register(registered)
         for step in startup:
             await step(sessions)
         # Change requests a crash left half-raised are found upstream, never raised again.

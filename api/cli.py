@@ -224,6 +224,49 @@ def schema() -> None:
     typer.echo(export_sdl(), nl=False)
 
 
+persisted_app = typer.Typer(help="Persisted queries: register a manifest of operations.",
+                            no_args_is_help=True)
+app.add_typer(persisted_app, name="persisted")
+
+
+@persisted_app.command("register")
+def persisted_register(
+    manifest: Annotated[Path, typer.Argument(help="JSON object of hash -> document, e.g. "
+                                             "frontend/src/gql/persisted-documents.json.")],
+    config: ConfigOption = None,
+) -> None:
+    """Register operations for the allow-list (and automatic persisted queries): all or none."""
+    from rich.markup import escape
+
+    from api.db.engine import create_engine, session_factory
+    from api.db.migrate import upgrade
+    from api.persisted_queries import read_manifest
+    from api.persisted_store import PersistedQueryStore, Registration
+    from api.schema import build_schema
+
+    settings = _settings(config)
+    try:
+        entries = read_manifest(manifest, build_schema(settings.limits)._schema)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+
+    async def run() -> Registration:
+        engine = create_engine(settings.database.url)
+        try:
+            await upgrade(engine)
+            store = PersistedQueryStore(
+                session_factory(engine),
+                max_entries=settings.graphql.persisted_queries_max_entries)
+            return await store.register(entries)
+        finally:
+            await engine.dispose()
+
+    done = asyncio.run(run())
+    typer.echo(f"{len(entries)} operations registered: {done.added} new, {done.promoted} "
+               f"known from clients before, {done.known} registered already")
+
+
 @app.command("schema-contract")
 def schema_contract(
     released: Annotated[Path, typer.Option(help="The last released schema.")] =

@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 
 from api.errors import ErrorCode, ServiceError
@@ -25,6 +26,7 @@ from api.graphql_http import (
     status_for,
 )
 from api.json_body import parse_json
+from api.persisted_queries import PersistedQueries, PersistedQueryError
 from api.schema.context import Context
 from api.schema.errors import shape_error
 
@@ -87,14 +89,39 @@ def _error_response(media: str, status: int, message: str, extensions: dict[str,
 
 
 def _asks_for_ide(request: Request) -> bool:
-    """A GET without a document is the browser's way to GraphiQL, not an operation."""
-    return request.method == "GET" and "query" not in request.query_params
+    """A GET without a document (nor a persisted query's hash) is the way to GraphiQL."""
+    return request.method == "GET" and "query" not in request.query_params \
+        and "extensions" not in request.query_params
 
 
 class HeatshieldGraphQL(GraphQL[Context, None]):
-    def __init__(self, *args: Any, make_context: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, make_context: Any, persisted: PersistedQueries,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._make_context = make_context
+        self._persisted = persisted
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Not for a GET that names a persisted query's hash instead of a document."""
+        return super().should_render_graphql_ide(request) \
+            and request.query_params.get("extensions") is None
+
+    async def execute_single(self, request: Request, request_adapter: Any, sub_response: Any,
+                             context: Context, root_value: None,
+                             request_data: GraphQLRequestData) -> ExecutionResult:
+        """Persisted queries (api/persisted_queries.py): the document a hash names runs."""
+        try:
+            resolved = await self._persisted.resolve(request_data.query,
+                                                     request_data.extensions)
+        except PersistedQueryError as exc:
+            return ExecutionResult(data=None, errors=[exc.as_graphql_error()])
+        request_data.query = resolved.query
+        result = await super().execute_single(request, request_adapter, sub_response, context,
+                                              root_value, request_data)
+        if resolved.remember and resolved.query is not None \
+                and not is_request_error(result.data, result.errors):
+            await self._persisted.remember(resolved.remember, resolved.query)
+        return result
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our own bundled GraphiQL: Strawberry's page loads its scripts from a CDN."""
