@@ -114,6 +114,8 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             resolved = await self._persisted.resolve(request_data.query,
                                                      request_data.extensions)
         except PersistedQueryError as exc:
+            # Never cached on the way (a GET names only the hash): the retry must reach us.
+            sub_response.headers["Cache-Control"] = "private, no-cache, must-revalidate"
             return ExecutionResult(data=None, errors=[exc.as_graphql_error()])
         request_data.query = resolved.query
         result = await super().execute_single(request, request_adapter, sub_response, context,
