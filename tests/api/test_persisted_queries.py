@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -271,12 +272,20 @@ def test_a_manifest_with_one_bad_entry_registers_nothing(tmp_path: Path) -> None
         database, "SELECT count(*) FROM persisted_queries") == [(0,)]
 
 
+def _needs(*paths: Path) -> None:
+    """The dashboard's build output (`make frontend`), or skip; CI requires it."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} missing (cd frontend && npm ci && npm run codegen)"
+    if os.environ.get("HEATSHIELD_REQUIRE_NODE"):
+        pytest.fail(f"{reason}; HEATSHIELD_REQUIRE_NODE is set", pytrace=False)
+    pytest.skip(reason)
+
+
 def test_the_dashboards_manifest_registers_every_operation(tmp_path: Path) -> None:
     """graphql-codegen writes it at build time (`npm run build`, `make frontend`)."""
-    if not DASHBOARD_MANIFEST.is_file():
-        if os.environ.get("HEATSHIELD_REQUIRE_NODE"):
-            pytest.fail(f"{DASHBOARD_MANIFEST} is missing; HEATSHIELD_REQUIRE_NODE is set")
-        pytest.skip(f"{DASHBOARD_MANIFEST} is missing (cd frontend && npm run codegen)")
+    _needs(DASHBOARD_MANIFEST)
     operations = json.loads(DASHBOARD_MANIFEST.read_text(encoding="utf-8"))
     done = register(DASHBOARD_MANIFEST, f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
     assert done.returncode == 0, done.stderr
@@ -293,3 +302,25 @@ def test_the_canonical_form_ignores_spacing_order_and_typename_but_not_fields() 
     assert canonical_sha256(one) != canonical_sha256(
         "query A { applications { key t: __typename name } }")
     assert canonical_sha256("query A {") is None
+
+
+def test_allowlist_mode_admits_what_the_unchanged_dashboard_sends(tmp_path: Path) -> None:
+    """Each operation as urql and its cache put it on the wire, against the built manifest."""
+    node = shutil.which("node")
+    script = REPO / "frontend" / "scripts" / "dashboard-requests.mjs"
+    _needs(DASHBOARD_MANIFEST, REPO / "frontend" / "node_modules" / "@urql" / "core",
+           *([] if node else [Path("node")]))
+    assert node is not None
+    printed = subprocess.run([node, str(script), str(DASHBOARD_MANIFEST)], capture_output=True,
+                             text=True, cwd=REPO / "frontend", timeout=60, check=True)
+    sent: list[str] = json.loads(printed.stdout)
+    assert len(sent) == len(json.loads(DASHBOARD_MANIFEST.read_text(encoding="utf-8")))
+    with hub(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", new_secret(),
+             persisted_queries="allowlist",
+             persisted_queries_manifest=str(DASHBOARD_MANIFEST)) as client:
+        for document in sent:
+            assert "__typename" in document  # as the cache adds it
+            answer = send(client, query=document).json()
+            codes = {e["extensions"]["code"] for e in answer.get("errors", [])}
+            assert "PERSISTED_QUERY_NOT_IN_LIST" not in codes, document
+        assert code_of(send(client, query=ENVIRONMENTS)) == "PERSISTED_QUERY_NOT_IN_LIST"
