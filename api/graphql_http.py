@@ -26,11 +26,12 @@ JSON = "application/json"
 # What each media type's Content-Type header says: both are UTF-8 JSON.
 CONTENT_TYPES = {GRAPHQL_RESPONSE_JSON: f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8",
                  JSON: f"{JSON}; charset=utf-8"}
-# An unknown persisted query's hash is answered 200 in either media type: Apollo
-# clients read the error and retry with the full document, and older ones give up
-# persisted queries for good on a 400 (Apollo Server answers it the same way).
-RETRY_WITH_DOCUMENT = "PERSISTED_QUERY_NOT_FOUND"
-_STATUS_BY_CODE = {RETRY_WITH_DOCUMENT: 200, "PERSISTED_QUERY_NOT_IN_LIST": 403,
+# An unknown persisted query's hash (or a hub that takes none) is answered 200 in either
+# media type, as Apollo Server answers it: Apollo clients read the error and retry with
+# the whole document (or stop sending hashes), and older ones give persisted queries up
+# for good on a 400.
+RETRY_WITH_DOCUMENT = ("PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED")
+_STATUS_BY_CODE = {**dict.fromkeys(RETRY_WITH_DOCUMENT, 200), "PERSISTED_QUERY_NOT_IN_LIST": 403,
                    "INTERNAL_SERVER_ERROR": 500}
 
 
