@@ -1,6 +1,6 @@
 """GraphQL over HTTP: which media type an answer is served in, and with which status.
 
-The GraphQL-over-HTTP specification (graphql.github.io/graphql-over-http) gives
+The GraphQL-over-HTTP specification (the GraphQL Foundation's draft) gives
 two response media types. `application/json` is the legacy one: every answer to a
 well-formed request is 200, because a client cannot tell a 4xx it sent from one a
 proxy made up. `application/graphql-response+json` is the one that lets status
