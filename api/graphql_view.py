@@ -162,7 +162,7 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             response = _error_response(exchange.media, 405 if allow else exc.status_code,
                                        reason, {"code": code},
                                        {"Allow": allow} if allow else None)
-        except ServiceError as exc:  # the body refused by `decode_json`
+        except ServiceError as exc:  # the body refused by `decode_json`, a bad persisted query
             response = _error_response(exchange.media, 400, exc.message, exc.as_extensions())
         await response(scope, receive, send)
 
