@@ -33,6 +33,8 @@ from api.gates import gate_routes
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.inbox import Inbox
+from api.persisted_queries import PersistedQueries, read_manifest
+from api.persisted_store import PersistedQueryStore
 from api.poller import ChangePolling
 from api.request_log import RequestLog
 from api.schema import build_schema
@@ -46,7 +48,7 @@ from api.security import (
 )
 from api.server import BodyDeadline
 from api.services.changes import ChangeService
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 from api.spa import spa_routes
 from api.webhooks import event_applier, webhook_routes
 from connectors.http import install_log_redaction
@@ -108,7 +110,18 @@ def create_app(settings: Settings, *, migrate: bool = True,
                        response=response, principal=principal_of(request.scope), bus=bus,
                        still_allowed=authenticator.still_allowed)
 
+    persisted_store = PersistedQueryStore(
+        sessions, max_entries=settings.graphql.persisted_queries_max_entries)
+    persisted = PersistedQueries(persisted_store, settings.graphql.persisted_queries,
+                                 max_tokens=settings.limits.max_tokens)
+    manifest = settings.graphql.persisted_queries_manifest
+    # Read (and checked against the schema) now, so a bad manifest stops start-up.
+    try:
+        registered = read_manifest(manifest, schema._schema) if manifest else []
+    except ValueError as exc:
+        raise SettingsError(f"graphql.persisted_queries_manifest: {exc}") from None
     graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql",
+                                persisted=persisted,
                                 subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
 
     @asynccontextmanager
@@ -121,6 +134,8 @@ def create_app(settings: Settings, *, migrate: bool = True,
         if settings.events.poll_seconds and polling.sources():
             loops.append(asyncio.create_task(polling.run(settings.events.poll_seconds),
                                              name="heatshield-poller"))
+        if registered:
+            await persisted_store.register(registered)
         for step in startup:
             await step(sessions)
         # Change requests a crash left half-raised are found upstream, never raised again.
@@ -153,7 +168,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method reaches the view, which answers the ones it does not take with a
+            # coded 405 and an Allow header (GraphQL over HTTP).
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             *auth_routes(settings, authenticator),
             *webhook_routes(settings, sessions, hub, inbox, environ),

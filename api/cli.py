@@ -225,6 +225,74 @@ def schema() -> None:
     typer.echo(export_sdl(), nl=False)
 
 
+persisted_app = typer.Typer(help="Persisted queries: register a manifest of operations.",
+                            no_args_is_help=True)
+app.add_typer(persisted_app, name="persisted")
+
+
+@persisted_app.command("register")
+def persisted_register(
+    manifest: Annotated[Path, typer.Argument(help="JSON object of hash -> document, e.g. "
+                                             "frontend/src/gql/persisted-documents.json.")],
+    config: ConfigOption = None,
+) -> None:
+    """Register operations for the allow-list (and automatic persisted queries): all or none."""
+    from rich.markup import escape
+
+    from api.db.engine import create_engine, session_factory
+    from api.db.migrate import upgrade
+    from api.persisted_queries import read_manifest
+    from api.persisted_store import PersistedQueryStore, Registration
+    from api.schema import build_schema
+
+    settings = _settings(config)
+    try:
+        entries = read_manifest(manifest, build_schema(settings.limits)._schema)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+
+    async def run() -> Registration:
+        engine = create_engine(settings.database.url)
+        try:
+            await upgrade(engine)
+            store = PersistedQueryStore(
+                session_factory(engine),
+                max_entries=settings.graphql.persisted_queries_max_entries)
+            return await store.register(entries)
+        finally:
+            await engine.dispose()
+
+    done = asyncio.run(run())
+    typer.echo(f"{len(entries)} operations registered: {done.added} new, {done.promoted} "
+               f"known from clients before, {done.known} registered already")
+
+
+@app.command("schema-contract")
+def schema_contract(
+    released: Annotated[Path, typer.Option(help="The last released schema.")] =
+        Path("schema/released.graphql"),
+    current: Annotated[Path, typer.Option(help="The schema to check.")] = Path("schema.graphql"),
+    changes: Annotated[Path, typer.Option(help="Breaking changes allowed, with their "
+                                               "deprecation periods.")] =
+        Path("schema/changes.toml"),
+) -> None:
+    """Check the schema against the last released one: unlisted breaking changes fail (1)."""
+    from rich.markup import escape
+
+    from api.schema_contract import ContractError, check_files
+
+    try:
+        report = check_files(released, current, changes)
+    except ContractError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    for line in report.lines():
+        typer.echo(line)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def sandbox(
     kind: Annotated[str, typer.Argument(

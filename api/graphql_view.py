@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from cross_web import HTTPException
@@ -11,11 +12,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 
 from api.errors import ErrorCode, ServiceError
+from api.graphql_http import (
+    CONTENT_TYPES,
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    is_request_error,
+    negotiate,
+    status_for,
+)
 from api.json_body import parse_json
+from api.persisted_queries import PersistedQueries, PersistedQueryError
 from api.schema.context import Context
 from api.schema.errors import shape_error
 
@@ -25,6 +36,10 @@ _REQUEST_CODES = (("Too many operations", "TOO_MANY_OPERATIONS"),
                   ("Batching is not enabled", "BATCHING_DISABLED"),
                   ("not allowed when using GET", "OPERATION_NOT_ALLOWED"),
                   ("only supports GET and POST", "METHOD_NOT_ALLOWED"))
+# GraphQL over HTTP: a mutation sent with GET is 405 (Method Not Allowed), whichever
+# media type; so is any method but GET and POST. Strawberry says 400 for the first.
+_METHOD_REFUSALS = {"OPERATION_NOT_ALLOWED": "POST", "METHOD_NOT_ALLOWED": "GET, POST"}
+_EXCHANGE = "heatshield.graphql_http"
 # graphql-core reports its parser's limits (tokens, comments, nesting) and the
 # recursion limits of variable coercion with nothing but the words of the message:
 # they are GraphQLSyntaxErrors like any typo, or bare GraphQLErrors. Only these are
@@ -59,10 +74,56 @@ def error_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+@dataclass
+class _Exchange:
+    """One request's media type, and the status each of its operations' answers asks for."""
+
+    media: str
+    statuses: list[int] = field(default_factory=list)
+
+
+def _error_response(media: str, status: int, message: str, extensions: dict[str, Any],
+                    headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"errors": [{"message": message, "extensions": extensions}]},
+                        status_code=status, headers=headers, media_type=CONTENT_TYPES[media])
+
+
+def _asks_for_ide(request: Request) -> bool:
+    """A GET without a document (nor a persisted query's hash) is the way to GraphiQL."""
+    return request.method == "GET" and "query" not in request.query_params \
+        and "extensions" not in request.query_params
+
+
 class HeatshieldGraphQL(GraphQL[Context, None]):
-    def __init__(self, *args: Any, make_context: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, make_context: Any, persisted: PersistedQueries,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._make_context = make_context
+        self._persisted = persisted
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Not for a GET that names a persisted query's hash instead of a document."""
+        return super().should_render_graphql_ide(request) \
+            and request.query_params.get("extensions") is None
+
+    async def execute_single(self, request: Request, request_adapter: Any, sub_response: Any,
+                             context: Context, root_value: None,
+                             request_data: GraphQLRequestData) -> ExecutionResult:
+        """Persisted queries (api/persisted_queries.py): the document a hash names runs."""
+        try:
+            resolved = await self._persisted.resolve(request_data.query,
+                                                     request_data.extensions)
+        except PersistedQueryError as exc:
+            # Never cached on the way (a GET names only the hash): the retry must reach us.
+            sub_response.headers["Cache-Control"] = "private, no-cache, must-revalidate"
+            return ExecutionResult(data=None, errors=[exc.as_graphql_error()])
+        request_data.query = resolved.query
+        result = await super().execute_single(request, request_adapter, sub_response, context,
+                                              root_value, request_data)
+        if resolved.remember and resolved.query is not None \
+                and not is_request_error(result.data, result.errors):
+            await self._persisted.remember(resolved.remember, resolved.query)
+        return result
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our own bundled GraphiQL: Strawberry's page loads its scripts from a CDN."""
@@ -74,22 +135,35 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
         return context
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Requests the view refuses before any operation runs get a coded JSON answer too."""
+        """Every answer in the negotiated media type; refusals before any operation coded too."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive=receive)
+        media = negotiate(request.headers.get("accept"))
+        exchange = _Exchange(media or JSON)
+        scope[_EXCHANGE] = exchange
+        if media is None and not _asks_for_ide(request):
+            response = _error_response(
+                JSON, 406, f"this endpoint answers in {GRAPHQL_RESPONSE_JSON} or {JSON}; "
+                "the Accept header allows neither", {"code": str(ErrorCode.NOT_ACCEPTABLE)})
+            await response(scope, receive, send)
+            return
         try:
-            response = await self.run(Request(scope, receive=receive))
+            response = await self.run(request)
+            if exchange.statuses:  # an operation's answer, not GraphiQL's redirect
+                response.headers["content-type"] = CONTENT_TYPES[exchange.media]
+                if len(exchange.statuses) == 1:  # a batch is 200: each entry says its own
+                    response.status_code = exchange.statuses[0]
         except HTTPException as exc:
             reason = str(exc.reason)
             code = next((c for hint, c in _REQUEST_CODES if hint in reason), "BAD_REQUEST")
-            response = JSONResponse({"errors": [{"message": reason,
-                                                 "extensions": {"code": code}}]},
-                                    status_code=exc.status_code)
-        except ServiceError as exc:  # the body refused by `decode_json`
-            response = JSONResponse({"errors": [{"message": exc.message,
-                                                 "extensions": exc.as_extensions()}]},
-                                    status_code=400)
+            allow = _METHOD_REFUSALS.get(code)
+            response = _error_response(exchange.media, 405 if allow else exc.status_code,
+                                       reason, {"code": code},
+                                       {"Allow": allow} if allow else None)
+        except ServiceError as exc:  # the body refused by `decode_json`, a bad persisted query
+            response = _error_response(exchange.media, 400, exc.message, exc.as_extensions())
         await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -113,4 +187,12 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             if "code" not in extensions:
                 extensions["code"] = error_code(error)
                 error.extensions = extensions
-        return process_result(result)
+        answer = process_result(result)
+        exchange = request.scope.get(_EXCHANGE)
+        if isinstance(exchange, _Exchange):
+            status = status_for(exchange.media, result.data, result.errors)
+            exchange.statuses.append(status)
+            if exchange.media == GRAPHQL_RESPONSE_JSON and is_request_error(result.data,
+                                                                             result.errors):
+                answer.pop("data", None)  # the operation never ran: no data entry at all
+        return answer

@@ -220,6 +220,23 @@ class EventSettings(_Section):
     poll_seconds: float = Field(default=30.0, ge=0, le=86_400)
 
 
+class GraphQLSettings(_Section):
+    """Persisted queries (api/persisted_queries.py), shared by replicas in the database."""
+
+    # "automatic": Apollo's automatic persisted queries (a client sends the SHA-256 of its
+    # document, and the document itself once when the hub answers PersistedQueryNotFound);
+    # "allowlist": only operations registered from a manifest run (`heatshield persisted
+    # register`, or `persisted_queries_manifest` at start-up), by hash or by document;
+    # "off": a request that names a hash is answered PersistedQueryNotSupported.
+    persisted_queries: Literal["off", "automatic", "allowlist"] = "automatic"
+    # Documents remembered automatically, at most; past it the oldest are forgotten
+    # (registered ones never are).
+    persisted_queries_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
+    # A manifest (hash -> document, as graphql-codegen's persisted documents) to register
+    # at start-up, e.g. the dashboard's frontend/src/gql/persisted-documents.json.
+    persisted_queries_manifest: Path | None = None
+
+
 class VocabularySettings(_Section):
     """Words an organisation uses for Heatshield's terms, in release notes."""
 
@@ -242,6 +259,7 @@ class Settings(BaseSettings):
     changes: ChangeSettings = ChangeSettings()
     events: EventSettings = EventSettings()
     vocabulary: VocabularySettings = VocabularySettings()
+    graphql: GraphQLSettings = GraphQLSettings()
     security: SecuritySettings = SecuritySettings()
     connectors: list[ConnectorConfig] = []
 

@@ -9,7 +9,9 @@ const config: CodegenConfig = {
   generates: {
     "src/gql/": {
       preset: "client",
-      presetConfig: { fragmentMasking: false },
+      // persistedDocuments also writes src/gql/persisted-documents.json (sha256 -> document):
+      // the dashboard's operations, for `heatshield persisted register` (allow-list mode).
+      presetConfig: { fragmentMasking: false, persistedDocuments: true },
       config: {
         scalars: { DateTime: "string", JSON: "unknown" },
         enumsAsTypes: true,

@@ -460,3 +460,24 @@ class PollWatermark(Base):
     source: Mapped[str] = mapped_column(String(80), primary_key=True)
     watermark: Mapped[datetime]
     polled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersistedQuery(Base):
+    """A GraphQL document known by its SHA-256 (api/persisted_queries.py).
+
+    In the database rather than in memory so every replica knows what any one of
+    them was taught: an Apollo client that sent the document to one replica may
+    send only its hash to the next.
+    """
+
+    __tablename__ = "persisted_queries"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    # The hash of the document's canonical form: how a whole document a client sends is
+    # matched to a registered one in allow-list mode, whatever its spacing or __typename.
+    canonical_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # Registered from a manifest (allowed in allow-list mode, never forgotten), or
+    # remembered from a client (forgotten oldest first past the configured bound).
+    registered: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
