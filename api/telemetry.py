@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from connectors.base import Connector
 
 INSTRUMENTATION = "heatshield"
+#: Paths probed or scraped every few seconds: tracing them would bury the requests.
+UNTRACED = [r"/(healthz|readyz|metrics)(\?|$)"]
 
 
 class Tracing:
@@ -66,12 +68,15 @@ class Tracing:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.starlette import StarletteInstrumentor
+        from opentelemetry.util.http import ExcludeList
 
         StarletteInstrumentor.instrument_app(app, tracer_provider=self.provider)
         for middleware in app.user_middleware:
             if middleware.cls is OpenTelemetryMiddleware:  # type: ignore[comparison-overlap]
-                # One span per request, not one more per chunk received and sent.
+                # One span per request, not one more per chunk received and sent; none
+                # for the probes and scrapes that arrive every few seconds.
                 middleware.kwargs["exclude_spans"] = ["receive", "send"]
+                middleware.kwargs["excluded_urls"] = ExcludeList(UNTRACED)
         self._instrument_engine(engine)
         for connector in connectors:
             connector.http.instrument(

@@ -240,6 +240,7 @@ def test_a_federated_query_is_one_trace_with_a_span_for_each_upstream_call(
     finished_with_server_span(uncached.spans)
     uncached.spans.clear()
     upstreams.reset()
+    assert httpx.get(f"{uncached.url}/healthz").status_code == 200  # probes are not traced
     uncached.client.data(DASHBOARD, {"n": 20})
 
     spans = finished_with_server_span(uncached.spans)
