@@ -5,7 +5,10 @@ cached, so the query is the hub's own work): metrics off, metrics on (the defaul
 metrics on and every span exported to memory. Each is asked the same query in
 interleaved rounds; prints the median time per request, its ratio to the hub with
 nothing on, and the bytes of the answer plain and gzip-encoded (and the time each
-takes).
+takes). Then, without sockets (httpx's ASGI transport), the time of an anonymous
+GET /auth/session (refused by the gate: every layer, no database, traced) through the
+whole middleware stack with each setting: the per-request cost of watching, apart
+from the graph's work and the network's noise.
 
 Run: `.venv/bin/python -m bench.operations [--rounds 10] [--per-round 20]`.
 """
@@ -13,6 +16,7 @@ Run: `.venv/bin/python -m bench.operations [--rounds 10] [--per-round 20]`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import tempfile
 import time
@@ -62,6 +66,30 @@ def hub(sandbox_url: str, world: Any, tmp: Path, name: str, *, metrics: bool,
                      startup=[seed_step, principal_step(TOKEN)])
     with serve_asgi(app) as url:
         yield url
+
+
+async def stack_cost(tmp: Path, rounds: int, per_round: int) -> dict[str, float]:
+    """Median seconds of a refused GET /auth/session through the stack, per setting."""
+    url = f"sqlite+aiosqlite:///{tmp / 'stack.db'}"
+    apps = {
+        "nothing on": create_app(load_settings(None, database={"url": url},
+                                               metrics={"enabled": False})),
+        "metrics": create_app(load_settings(None, database={"url": url})),
+        "metrics + traces": create_app(load_settings(None, database={"url": url}),
+                                       span_exporter=InMemorySpanExporter()),
+    }
+    clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                       base_url="http://hub") for name, app in apps.items()}
+    times: dict[str, list[float]] = {name: [] for name in apps}
+    for _ in range(rounds):
+        for name, client in clients.items():
+            for _ in range(per_round):
+                started = time.perf_counter()
+                assert (await client.get("/auth/session")).status_code == 401
+                times[name].append(time.perf_counter() - started)
+    for client in clients.values():
+        await client.aclose()
+    return {name: statistics.median(samples) for name, samples in times.items()}
 
 
 def main() -> None:
@@ -120,6 +148,13 @@ def main() -> None:
         print(f"answer bytes: plain {plain[0]:,} ({plain[1] * 1000:.2f} ms), gzip "
               f"{zipped[0]:,} ({zipped[1] * 1000:.2f} ms): {plain[0] / zipped[0]:.1f} times "
               "fewer bytes")
+
+        medians = asyncio.run(stack_cost(tmp, args.rounds * 5, args.per_round * 5))
+        base = medians["nothing on"]
+        print(f"refused GET /auth/session through the middleware stack, no sockets, median of "
+              f"{args.rounds * args.per_round * 25} interleaved requests each:")
+        for name, median in medians.items():
+            print(f"  {name:<18} {median * 1e6:7.1f} us   +{(median - base) * 1e6:.1f} us")
 
 
 if __name__ == "__main__":
