@@ -8,13 +8,14 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -33,9 +34,11 @@ from api.gates import gate_routes
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.inbox import Inbox
+from api.metrics import Metrics, RequestMetrics, metrics_routes
 from api.persisted_queries import PersistedQueries, read_manifest
 from api.persisted_store import PersistedQueryStore
 from api.poller import ChangePolling
+from api.request_context import RequestContext
 from api.request_log import RequestLog
 from api.schema import build_schema
 from api.schema.context import Context
@@ -50,9 +53,16 @@ from api.server import BodyDeadline
 from api.services.changes import ChangeService
 from api.settings import Settings, SettingsError
 from api.spa import spa_routes
+from api.telemetry import Tracing
 from api.webhooks import event_applier, webhook_routes
 from connectors.http import install_log_redaction
 from connectors.registry import build_connectors
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+#: Bodies smaller than this go out as they are: compressing them saves too little.
+GZIP_MIN_BYTES = 1024
 
 Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
 
@@ -61,7 +71,8 @@ def create_app(settings: Settings, *, migrate: bool = True,
                environ: Mapping[str, str] | None = None,
                mounts: Sequence[BaseRoute] = (), startup: Sequence[Startup] = (),
                public_prefixes: Sequence[str] = (),
-               clock: Callable[[], float] = time.monotonic) -> Starlette:
+               clock: Callable[[], float] = time.monotonic,
+               span_exporter: SpanExporter | None = None) -> Starlette:
     """Build the ASGI app; nothing touches the database until the lifespan starts.
 
     Connector secrets are read from `environ` (default: the process environment)
@@ -72,6 +83,8 @@ def create_app(settings: Settings, *, migrate: bool = True,
     `clock` (monotonic seconds) ages what outlives a request: the answers cache, the
     connectors' breakers and login tokens; tests move it instead of sleeping.
     Log redaction is installed here, at start-up: importing the HTTP layer installs nothing.
+    `span_exporter` receives the app's trace spans as they end (api/telemetry.py), with
+    or without `[telemetry] otlp_endpoint`.
     """
     install_log_redaction()
     database = settings.database
@@ -99,6 +112,12 @@ def create_app(settings: Settings, *, migrate: bool = True,
                             max_entries=federation.cache_max_entries, clock=clock),
               deadline_seconds=federation.request_deadline_seconds,
               max_background=federation.max_background_fetches)
+    metrics = Metrics(settings.metrics, hub) if settings.metrics.enabled else None
+    if metrics is not None:
+        metrics.attach(hub)
+    tracing = Tracing.from_settings(settings.telemetry, span_exporter)
+    if tracing is not None:
+        hub.tracer = tracing.tracer
 
     # Upstream events are stored before they are applied; this loop applies what the
     # webhook routes could not at once (and what a crash or a restart left behind).
@@ -151,6 +170,8 @@ def create_app(settings: Settings, *, migrate: bool = True,
                 await relay.stop()
             await hub.aclose()
             await engine.dispose()
+            if tracing is not None:
+                tracing.shutdown()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -177,6 +198,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             *gate_routes(settings, schema, sessions, bus, make_context),
             *feed_routes(sessions, hub),
             *export_routes(settings, sessions, hub, schema),
+            *(metrics_routes(metrics) if metrics is not None else ()),
             *mounts,
             *spa_routes(),
         ],
@@ -184,7 +206,10 @@ def create_app(settings: Settings, *, migrate: bool = True,
         # a configured proxy, whichever server runs the app.
         middleware=[Middleware(ProxyHeadersMiddleware,
                                trusted_hosts=settings.server.forwarded_allow_ips),
+                    Middleware(RequestContext),
                     Middleware(RequestLog),
+                    *([Middleware(RequestMetrics, metrics=metrics)] if metrics else []),
+                    Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6),
                     Middleware(SecurityHeaders),
                     Middleware(BodyDeadline, seconds=settings.server.body_timeout_seconds),
                     Middleware(BodyLimitGuard),
@@ -202,4 +227,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
     app.state.inbox = inbox
     app.state.polling = polling
     app.state.authenticator = authenticator
+    app.state.metrics = metrics
+    if tracing is not None:
+        tracing.instrument(app, engine, list(hub.connectors.values()))
     return app

@@ -33,6 +33,8 @@ class UpstreamCache:
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         #: Bumped by `clear`; an answer fetched before a clear must not be stored after it.
         self.generation = 0
+        #: Told of each lookup for a fresh copy, `(key, hit)`: the server's hit ratio.
+        self.observer: Callable[[Hashable, bool], None] | None = None
 
     def now(self) -> float:
         return self._clock()
@@ -40,7 +42,11 @@ class UpstreamCache:
     def fresh(self, key: Hashable) -> Entry | None:
         entry = self._entries.get(key)
         if entry is None or entry.age(self.now()) > self.ttl:
+            if self.observer is not None:
+                self.observer(key, False)
             return None
+        if self.observer is not None:
+            self.observer(key, True)
         self._entries.move_to_end(key)
         return entry
 

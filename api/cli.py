@@ -399,10 +399,10 @@ def demo(
 def _run(asgi: Any, settings: Settings, *, host: str, port: int, log_level: str,
          **options: Any) -> None:
     """Serve with the bounded configuration (api/server.py) the tests use too."""
-    from api.request_log import uvicorn_log_config
+    from api.logging_setup import log_config
     from api.server import server_config
 
-    options.setdefault("log_config", uvicorn_log_config(log_level))
+    options.setdefault("log_config", log_config(log_level, settings.logging.format))
     uvicorn.Server(server_config(asgi, settings.server, host=host, port=port,
                                  log_level=log_level, **options)).run()
 

@@ -15,9 +15,10 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from api.cache import UpstreamCache
+from api.telemetry import fetch_span
 from connectors.base import (
     ChangeSource,
     Connector,
@@ -31,6 +32,9 @@ from connectors.errors import (
     UpstreamTimeout,
 )
 from connectors.records import dropped_from, failures_of
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger("heatshield.hub")
 
@@ -78,6 +82,8 @@ class Hub:
         self.max_background = max_background
         self._background: set[asyncio.Future[Any]] = set()
         self._running: dict[Hashable, asyncio.Future[Any]] = {}
+        #: Traces each source's fetch when tracing is on (api/telemetry.py).
+        self.tracer: Tracer | None = None
 
     def deadline(self) -> float:
         """The `time.monotonic()` instant a request starting now stops waiting upstream."""
@@ -238,7 +244,8 @@ class Hub:
                                generation=generation)
                 found[key] = Fetched(value, dropped=dropped)
 
-        await ask(keys)
+        with fetch_span(self.tracer, operation, source, len(keys)):
+            await ask(keys)
         return found
 
     def _leave_running(self, task: asyncio.Future[Any]) -> None:

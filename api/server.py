@@ -92,7 +92,7 @@ def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
     `options` go to `uvicorn.Config` as they are (proxy headers); the limits
     against slow clients are set here and nowhere else. uvicorn's own access log
     is off: `api.request_log.RequestLog` writes access lines without query strings
-    (the CLI passes `log_config=api.request_log.uvicorn_log_config(...)` to print them).
+    (the CLI passes `log_config=api.logging_setup.log_config(...)` to print them).
     """
     # X-Forwarded-* is applied by the app itself, from the proxies its settings trust.
     options = {"access_log": False, "proxy_headers": False} | options

@@ -171,6 +171,52 @@ class FederationSettings(_Section):
     max_background_fetches: int = Field(default=32, ge=0, le=10_000)
 
 
+class MetricsSettings(_Section):
+    """Prometheus metrics at /metrics (api/metrics.py)."""
+
+    enabled: bool = True
+    # The least role of a signed-in caller or API token that may read them. A scraper
+    # needs no more than a VIEWER token (Prometheus: `authorization: credentials_file`).
+    role: Literal["VIEWER", "RELEASE_MANAGER", "ADMIN"] = "VIEWER"
+    # Addresses or networks that may scrape without credentials (the Prometheus host).
+    allow_from: list[str] = []
+    # Distinct GraphQL operation names given their own label; later ones are "(other)".
+    max_operations: int = Field(default=100, ge=0, le=10_000)
+
+    @field_validator("allow_from")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or a network") from None
+        return [item.strip() for item in value]
+
+
+class TelemetrySettings(_Section):
+    """OpenTelemetry traces (api/telemetry.py); off unless an endpoint is named."""
+
+    # The OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces.
+    otlp_endpoint: str | None = None
+    service_name: str = "heatshield"
+    # The share of traces kept (a request that arrives with a sampled parent is kept).
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (OTLP over HTTP)")
+        return value
+
+
+class LoggingSettings(_Section):
+    """How log lines look: `text` for people, `json` (one object a line) for collectors."""
+
+    format: Literal["text", "json"] = "text"
+
+
 ChangeTypeName = Literal["STANDARD", "NORMAL", "EMERGENCY"]
 OpenStatusName = Literal["TODO", "IN_PROGRESS"]
 
@@ -261,6 +307,9 @@ class Settings(BaseSettings):
     vocabulary: VocabularySettings = VocabularySettings()
     graphql: GraphQLSettings = GraphQLSettings()
     security: SecuritySettings = SecuritySettings()
+    metrics: MetricsSettings = MetricsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    logging: LoggingSettings = LoggingSettings()
     connectors: list[ConnectorConfig] = []
 
     @model_validator(mode="after")

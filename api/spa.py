@@ -19,7 +19,8 @@ DEFAULT_DIST = Path(__file__).resolve().parent.parent / "frontend" / "dist"
 ASSET_CACHE = "public, max-age=31536000, immutable"
 # Paths that belong to the server, never to a client route: a missing endpoint there
 # must answer 404, not the dashboard's page (which a script would read as success).
-SERVER_PREFIXES = ("auth/", "graphql", "sandbox/", "assets/", "healthz", "readyz", "_")
+SERVER_PREFIXES = ("auth/", "graphql", "sandbox/", "assets/", "healthz", "readyz", "metrics",
+                   "_")
 INDEX_CACHE = "no-cache"
 
 MISSING_BUILD = """<!doctype html>

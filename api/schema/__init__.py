@@ -12,6 +12,7 @@ from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.tools import merge_types
 
 from api.limits import GuardedValidation, NoIntrospection, QueryCost
+from api.request_context import OperationName
 from api.schema.access import AccessMutation, AccessQuery
 from api.schema.change_bridge import ChangeBridgeMutation
 from api.schema.errors import shape_error
@@ -64,6 +65,7 @@ def build_schema(limits: LimitSettings | None = None, *,
         # After validation (cached above), so a costly but valid query is refused unrun.
         partial(QueryCost, max_cost=limits.max_cost, max_depth=limits.max_depth),
         PartialResults,
+        OperationName,
     ]
     if not introspection:
         extensions.append(NoIntrospection)

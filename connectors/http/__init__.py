@@ -6,6 +6,7 @@
 - `auth`: Basic, bearer and session-token credentials.
 - `redaction`: scrubbing secrets from logs, installed at start-up, not at import.
 - `paths`: path segments built from data.
+- `observe`: what an observer hears of each exchange (the server counts calls with it).
 
 The public names are re-exported here: `from connectors.http import UpstreamClient`.
 """
@@ -19,6 +20,7 @@ from connectors.http.auth import (
 )
 from connectors.http.client import HealthSnapshot, UpstreamClient
 from connectors.http.etag import from_etag_cache
+from connectors.http.observe import CallObserver, CallOutcome
 from connectors.http.paths import api_path, has_control, segment
 from connectors.http.policy import (
     IDEMPOTENT_METHODS,
@@ -40,6 +42,8 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "BreakerState",
+    "CallObserver",
+    "CallOutcome",
     "CircuitBreaker",
     "HealthSnapshot",
     "LoginFailed",

@@ -37,6 +37,12 @@ from connectors.errors import (
 )
 from connectors.http.auth import LoginFailed, auth_from_secrets
 from connectors.http.etag import FROM_CACHE, Cached, EtagCache
+from connectors.http.observe import (
+    CallObserver,
+    CallOutcome,
+    outcome_of_error,
+    outcome_of_response,
+)
 from connectors.http.paths import has_control
 from connectors.http.policy import (
     IDEMPOTENT_METHODS,
@@ -97,6 +103,8 @@ class UpstreamClient:
     `note_error`, so they count in health and the breaker like the layer's own.
     `clock` (monotonic seconds) ages what the connection keeps: the breaker's
     cool-down and, for kinds that log in, their token's lifetime.
+    `observer`, when set, hears of every exchange on the wire (`connectors.http.observe`):
+    the server counts calls with it, and the layer stays free of metrics.
     """
 
     def __init__(
@@ -137,6 +145,7 @@ class UpstreamClient:
         self._etags = EtagCache(etag_cache_size)
         self._inflight: dict[tuple[str, ...], asyncio.Task[httpx.Response]] = {}
         self._stats = _Stats()
+        self.observer: CallObserver | None = None
 
     @classmethod
     def from_config(cls, config: ConnectorConfig, *,
@@ -166,6 +175,11 @@ class UpstreamClient:
     def credential_fingerprint(self) -> str:
         """A short hash of the credentials, so caches keep users' answers apart."""
         return self._fingerprint
+
+    def instrument(self, apply: Callable[[httpx.AsyncClient], object]) -> None:
+        """Let the server wrap the pooled client (tracing) before its first call; the
+        layer itself knows no tracer."""
+        apply(self._client)
 
     @property
     def auth(self) -> httpx.Auth | None:
@@ -359,6 +373,7 @@ class UpstreamClient:
                        accept: frozenset[int]) -> httpx.Response:
         method, path = request.method, request.url.path
         if not self.breaker.allow():
+            self._observe(CallOutcome.BREAKER_OPEN, None)
             error = UpstreamUnavailable(
                 self.name, f"circuit open after repeated failures; next try in "
                 f"{self.breaker.retry_in():.0f}s")
@@ -373,17 +388,20 @@ class UpstreamClient:
             response = await self._client.send(request)
         except httpx.TimeoutException:
             self.breaker.record_failure()
-            raise UpstreamTimeout(self.name, f"{method} {path}: timed out") from None
+            raise self._observed(UpstreamTimeout(self.name, f"{method} {path}: timed out"),
+                                 started) from None
         except httpx.DecodingError:
             self.breaker.record_success()
-            raise UpstreamBadResponse(self.name, f"{method} {path}: undecodable body") from None
+            raise self._observed(UpstreamBadResponse(
+                self.name, f"{method} {path}: undecodable body"), started) from None
         except httpx.RequestError as exc:
             self.breaker.record_failure()
-            raise UpstreamUnavailable(
-                self.name, f"{method} {path}: {type(exc).__name__}") from None
+            raise self._observed(UpstreamUnavailable(
+                self.name, f"{method} {path}: {type(exc).__name__}"), started) from None
         except LoginFailed as exc:
             self.breaker.record_success()
-            raise UpstreamAuthFailed(self.name, f"login refused: {exc}") from None
+            raise self._observed(UpstreamAuthFailed(self.name, f"login refused: {exc}"),
+                                 started) from None
         except BaseException:
             self.breaker.release()
             raise
@@ -394,7 +412,37 @@ class UpstreamClient:
         self._stats.latency(elapsed_ms)
         status = response.status_code
         log.debug("%s %s %s -> %d in %.0f ms", self.name, method, path, status, elapsed_ms)
+        if self.observer is not None:
+            self._observe_earlier(response)
+            try:
+                classified = self._classify(response, cached, cache_key, accept)
+            except UpstreamError as error:
+                self.observer(self.name, outcome_of_error(error), elapsed_ms / 1000)
+                raise
+            self.observer(self.name, outcome_of_response(response, accept), elapsed_ms / 1000)
+            return classified
         return self._classify(response, cached, cache_key, accept)
+
+    def _observe(self, outcome: CallOutcome, seconds: float | None) -> None:
+        if self.observer is not None:
+            self.observer(self.name, outcome, seconds)
+
+    def _observed(self, error: E, started: float) -> E:
+        """Report a send that ended without an answer to read; returns the error to raise."""
+        self._observe(outcome_of_error(error), time.monotonic() - started)
+        return error
+
+    def _observe_earlier(self, response: httpx.Response) -> None:
+        """Exchanges an auth flow made before the answer (a login, a 401 that renewed the
+        token) are calls to the upstream too. A login whose follow-up then fails to send
+        is not seen: httpx drops it with the exception."""
+        assert self.observer is not None
+        for earlier in response.history:
+            try:
+                seconds: float | None = earlier.elapsed.total_seconds()
+            except RuntimeError:  # never read to the end
+                seconds = None
+            self.observer(self.name, outcome_of_response(earlier), seconds)
 
     def _classify(self, response: httpx.Response, cached: Cached | None,
                   cache_key: tuple[str, ...] | None, accept: frozenset[int]) -> httpx.Response:

@@ -41,11 +41,19 @@ class SecretScrubber(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is logging's problem, not ours
             return True
-        if any(s in message for s in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+        scrubbed = self.scrub(message)
+        if scrubbed is not message:
+            record.msg, record.args = scrubbed, None
         return True
+
+    def scrub(self, text: str) -> str:
+        """`text` with every registered secret replaced (the same object when none is in
+        it), for what a formatter adds to a line, such as a traceback."""
+        if not any(s in text for s in self._secrets):
+            return text
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 #: The process's one scrubber: secrets are registered with it whether or not it is installed.

@@ -64,6 +64,8 @@ class LoggedRequest:
     duration_ms: float
     at: str
     fault: str | None = None
+    #: The W3C trace context the caller sent, so a test can see a trace reach the upstream.
+    traceparent: str | None = None
 
 
 #: The newest calls a sandbox keeps; a demo that runs for days must not grow without bound.
@@ -342,10 +344,12 @@ class KitMiddleware:
 
         def log() -> None:
             query = scope.get("query_string", b"").decode("latin-1")
+            traceparent = next((v.decode("latin-1") for k, v in scope.get("headers", [])
+                                if k.lower() == b"traceparent"), None)
             self.kit.request_log.add(LoggedRequest(
                 method=scope["method"], path=path, query=query, status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3), at=at,
-                fault=fault))
+                fault=fault, traceparent=traceparent))
 
         async def answer(response: Response) -> None:
             nonlocal status

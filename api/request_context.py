@@ -1,0 +1,96 @@
+"""What is known about the request in flight, for log lines, metrics and traces.
+
+`RequestContext` gives every HTTP request an id, kept in a context variable for
+as long as the request runs (and in the tasks it starts), and sent back as
+`X-Request-Id`. A caller (or the proxy in front) may bring its own id; it is
+kept only when it is short and made of safe characters, so it can go into a log
+line as it is. The graph names the operations it runs (`OperationName`), so the
+request's metrics and trace can say which operation it was.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from opentelemetry import trace
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+HEADER = b"x-request-id"
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    request_id: str
+    #: The GraphQL operations the request ran, by name ("" for an unnamed one).
+    operations: list[str] = field(default_factory=list)
+
+
+_current: ContextVar[RequestInfo | None] = ContextVar("heatshield_request", default=None)
+
+
+def current_request() -> RequestInfo | None:
+    return _current.get()
+
+
+def current_request_id() -> str | None:
+    info = _current.get()
+    return info.request_id if info is not None else None
+
+
+def accepted_id(value: str | None) -> str:
+    """The caller's id when it is safe to log as it is, else a fresh one."""
+    if value is not None and _SAFE_ID.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class RequestContext:
+    """Pure ASGI: sets the request's id before anything else logs, and returns it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope.get("headers", [])
+                         if k.lower() == HEADER), None)
+        info = RequestInfo(accepted_id(incoming))
+        header = (HEADER, info.request_id.encode("ascii"))
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
+                message = {**message, "headers": [*kept, header]}
+            await send(message)
+
+        token = _current.set(info)
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            _current.reset(token)
+
+
+class OperationName(SchemaExtension):
+    """Records each operation's name once the document is parsed, so an unnamed request
+    whose document holds one named operation is known by that name."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        try:
+            name = self.execution_context.operation_name or ""
+        except Exception:  # a document that did not parse has no operation to name
+            name = ""
+        info = _current.get()
+        if info is not None:
+            info.operations.append(name)
+        span = trace.get_current_span()
+        if name and span.is_recording():
+            span.set_attribute("graphql.operation.name", name[:128])
