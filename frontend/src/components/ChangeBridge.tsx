@@ -117,11 +117,11 @@ export function RaiseChangeRequest({
           <dt>Tickets</dt>
           <dd>{preview.linkedTickets.join(", ") || "—"}</dd>
           <dt>Description</dt>
-          <dd className="pre">{preview.description}</dd>
+          <dd className="pre" tabIndex={0} aria-label="Description">{preview.description}</dd>
           <dt>Backout plan</dt>
-          <dd className="pre">{preview.backoutPlan}</dd>
+          <dd className="pre" tabIndex={0} aria-label="Backout plan">{preview.backoutPlan}</dd>
           <dt>Test evidence</dt>
-          <dd className="pre">{preview.testEvidence}</dd>
+          <dd className="pre" tabIndex={0} aria-label="Test evidence">{preview.testEvidence}</dd>
         </dl>
       ) : null}
       {warnings.length > 0 ? (

@@ -149,3 +149,23 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
     </header>
   );
 }
+
+/** Previous and next page of a list, with where the reader is. */
+export function Pager({ page, what, onPage }: { page: { page: number; pages: number; from: number; to: number; total: number }; what: string; onPage: (n: number) => void }) {
+  return (
+    <nav className="pager" aria-label="Pages">
+      <span className="muted" role="status">
+        {page.total === 0 ? `No ${what}` : `${page.from}–${page.to} of ${page.total} ${what}`}
+      </span>
+      <button type="button" onClick={() => onPage(page.page - 1)} disabled={page.page <= 1}>
+        Previous page
+      </button>
+      <span>
+        Page {page.page} of {page.pages}
+      </span>
+      <button type="button" onClick={() => onPage(page.page + 1)} disabled={page.page >= page.pages}>
+        Next page
+      </button>
+    </nav>
+  );
+}

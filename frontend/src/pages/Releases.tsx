@@ -1,7 +1,7 @@
 import { useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useQuery } from "urql";
-import { Degraded, Empty, OverdueMark, PageHeader, ReadinessBar, RoleNote, Skeleton, StatusBadge, Window } from "../components/common";
+import { Degraded, Empty, OverdueMark, PageHeader, Pager, ReadinessBar, RoleNote, Skeleton, StatusBadge, Window } from "../components/common";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
 import { paginate, releaseOverdue, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
@@ -144,24 +144,5 @@ export default function ReleasesPage() {
       )}
       {data ? <Pager page={page} what="releases" onPage={(n) => update("page", n === 1 ? "" : String(n))} /> : null}
     </section>
-  );
-}
-
-export function Pager({ page, what, onPage }: { page: { page: number; pages: number; from: number; to: number; total: number }; what: string; onPage: (n: number) => void }) {
-  return (
-    <nav className="pager" aria-label="Pages">
-      <span className="muted" role="status">
-        {page.total === 0 ? `No ${what}` : `${page.from}–${page.to} of ${page.total} ${what}`}
-      </span>
-      <button type="button" onClick={() => onPage(page.page - 1)} disabled={page.page <= 1}>
-        Previous page
-      </button>
-      <span>
-        Page {page.page} of {page.pages}
-      </span>
-      <button type="button" onClick={() => onPage(page.page + 1)} disabled={page.page >= page.pages}>
-        Next page
-      </button>
-    </nav>
   );
 }
