@@ -75,9 +75,11 @@ def test_a_release_manager_creates_a_release_and_links_work_through_the_pickers(
     page.get_by_role("button", name="New release").click()
     form = page.get_by_role("form", name="New release")
     form.get_by_label("Key").fill("PAY-E2E.1")
-    form.get_by_label("Name").fill("Payments planned in the browser")
+    form.get_by_label("Name", exact=True).fill("Payments planned in the browser")
     form.get_by_label("Type").select_option(label="Project")
-    form.get_by_label("Part of").select_option(label=re.compile("^PAY-2026.11"))
+    parent = form.get_by_label("Part of")
+    parent.select_option(parent.locator("option", has_text="PAY-2026.11").first
+                         .get_attribute("value"))
     form.get_by_label(re.compile("Window start")).fill("2027-01-12T06:00")
     form.get_by_label(re.compile("Window end")).fill("2027-01-12T10:00")
     form.get_by_label("Payments").check()
@@ -133,7 +135,7 @@ def test_a_release_manager_creates_a_release_and_links_work_through_the_pickers(
 
     page.get_by_role("button", name="Edit release").click()
     edit = page.get_by_role("form", name="Edit PAY-E2E.1")
-    edit.get_by_label("Name").fill("Payments, planned and renamed")
+    edit.get_by_label("Name", exact=True).fill("Payments, planned and renamed")
     edit.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("heading", name=re.compile("Payments, planned and renamed"))
            ).to_be_visible()
@@ -155,7 +157,7 @@ def test_environments_and_blackouts_are_edited_and_drift_is_shown(page: Page,
 
     page.get_by_role("button", name="New blackout window").click()
     form = page.get_by_role("form", name="New blackout window")
-    form.get_by_label("Name").fill("Quarter close")
+    form.get_by_label("Name", exact=True).fill("Quarter close")
     form.get_by_label(re.compile("^Starts")).fill("2027-03-29T00:00")
     form.get_by_label(re.compile("^Ends")).fill("2027-04-02T00:00")
     form.get_by_label("Reason").fill("Finance closes the books")
@@ -174,7 +176,7 @@ def test_environments_and_blackouts_are_edited_and_drift_is_shown(page: Page,
 
     page.get_by_role("button", name="New environment").click()
     env_form = page.get_by_role("form", name="New environment")
-    env_form.get_by_label("Name").fill("QA lab")
+    env_form.get_by_label("Name", exact=True).fill("QA lab")
     env_form.get_by_label("Tier").select_option(label="Test")
     env_form.get_by_role("button", name="Create environment").click()
     card = page.locator("[data-environment='QA lab']")
