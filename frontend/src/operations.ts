@@ -321,7 +321,7 @@ export const CabReleaseQuery = graphql(`
 export const PlanningContextQuery = graphql(`
   query PlanningContext {
     applications { id key name repositories jiraProjects }
-    releases(first: 200) { nodes { id key name } }
+    releases(first: 100) { nodes { id key name } }
     sources { name kind product capabilities }
     viewer { username role }
   }

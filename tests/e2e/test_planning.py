@@ -82,7 +82,7 @@ def test_a_release_manager_creates_a_release_and_links_work_through_the_pickers(
                          .get_attribute("value"))
     form.get_by_label(re.compile("Window start")).fill("2027-01-12T06:00")
     form.get_by_label(re.compile("Window end")).fill("2027-01-12T10:00")
-    form.get_by_label("Payments").check()
+    form.get_by_role("checkbox", name="Payments").check()
     form.get_by_role("button", name="Create release").click()
     expect(page).to_have_url(re.compile(r"/releases/PAY-E2E\.1$"))
     expect(page.get_by_role("heading", name=re.compile("PAY-E2E.1"))).to_be_visible()

@@ -25,8 +25,9 @@ export interface TimelineRow {
 
 /** Below this share of the range (in percent) a window is drawn as a marker. */
 export const MARKER_BELOW = 1.2;
-/** Room a marker's label takes, as a share of the range, so lanes keep labels apart. */
-const LABEL_ROOM = 0.09;
+/** Room a marker's label takes, as a share of the range (about 850 px of track at
+ * 1280 px wide), so lanes keep labels apart. */
+const labelRoom = (label: string) => (label.length * 7.5 + 28) / 850;
 
 export function Timeline({ range, ticks, rows, now }: { range: Range; ticks: Tick[]; rows: TimelineRow[]; now: Date }) {
   const span = range.to.getTime() - range.from.getTime();
@@ -40,7 +41,7 @@ export function Timeline({ range, ticks, rows, now }: { range: Range; ticks: Tic
         </div>
         <div className="tl-track" role="columnheader">
           {ticks.map((t) => (
-            <span key={t.at.toISOString()} className={`tl-tick ${t.weekend ? "tl-tick-weekend" : ""}`} style={{ left: `${t.left}%` }}>
+            <span key={t.at.toISOString()} className={`tl-tick ${t.weekend ? "tl-tick-weekend" : ""}`} style={{ left: `${t.left}%` }} title={t.at.toUTCString().slice(0, 16)}>
               {t.label}
             </span>
           ))}
@@ -51,7 +52,7 @@ export function Timeline({ range, ticks, rows, now }: { range: Range; ticks: Tic
         const visual = row.items.map((item) => {
           const where = place(range, item.start, item.end);
           const marker = !where || where.width < MARKER_BELOW;
-          const room = marker ? span * LABEL_ROOM : span * 0.02;
+          const room = marker ? span * labelRoom(item.label) : span * 0.02;
           return { ...item, end: new Date(Math.max(item.end.getTime(), item.start.getTime() + room)), realEnd: item.end, marker };
         });
         const placed = assignLanes(visual);

@@ -71,7 +71,7 @@ export function ticks(zoom: Zoom, range: Range): Tick[] {
       zoom === "week"
         ? `${WEEKDAYS[at.getUTCDay()]} ${at.getUTCDate()}`
         : zoom === "month"
-          ? `${WEEKDAYS[at.getUTCDay()].slice(0, 2)} ${at.getUTCDate()}`
+          ? String(at.getUTCDate())
           : `${at.getUTCDate()} ${MONTHS[at.getUTCMonth()]}`;
     const weekend = zoom !== "quarter" && (at.getUTCDay() === 0 || at.getUTCDay() === 6);
     out.push({ at, label, left: ((t - range.from.getTime()) / span) * 100, weekend, width: (Math.min(step, range.to.getTime() - t) / span) * 100 });

@@ -93,7 +93,9 @@ export default function CalendarPage() {
       </PageHeader>
       <div className="calendar-caption">
         <h2 id="range-title">{rangeTitle(zoom, range)}</h2>
-        <span className="muted zone-note">Days in UTC; times on hover in {displayZone()} and UTC</span>
+        <span className="muted zone-note">
+          {displayZone() === "UTC" ? "Days and times in UTC" : `Days in UTC; times on hover in ${displayZone().replace(/_/g, " ")} and UTC`}
+        </span>
         <span className="legend" aria-label="Legend">
           <span className="tl-key tl-release">Release</span>
           <span className="tl-key tl-change tone-approved">Change approved</span>
