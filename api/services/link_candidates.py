@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from api.errors import bad_input
 from api.hub import Fetched, Hub
@@ -48,7 +49,7 @@ class Candidates:
     """The candidates found, and the source's answer they came from (its error, if any)."""
 
     items: list[LinkCandidate]
-    fetched: Fetched[object]
+    fetched: Fetched[Any]
 
 
 def _matches(search: str | None, *words: str) -> bool:
@@ -100,9 +101,11 @@ async def _versions(hub: Hub, *, connector_name: str, kind: LinkKind, container:
         # writes the container in.
         return {containers[0]: await connector.versions(containers[:1])}
 
-    [fetched] = await hub.fetch_many("link_candidates:versions",
-                                     [(connector_name, container)], call, missing=[],
-                                     deadline=deadline)
+    none: list[VersionRef] = []
+    results: list[Fetched[list[VersionRef]]] = await hub.fetch_many(
+        "link_candidates:versions", [(connector_name, container)], call, missing=none,
+        deadline=deadline)
+    fetched = results[0]
     refs = [r for r in (fetched.value or []) if r.kind is kind
             and _matches(search, r.name, r.id, r.description or "")]
     far = datetime.max
@@ -115,12 +118,14 @@ async def _versions(hub: Hub, *, connector_name: str, kind: LinkKind, container:
         detail=("released" if kind is LinkKind.PLANNED_VERSION else "closed") if r.released
         else (f"due {r.release_date.date().isoformat()}" if r.release_date else "open"),
         closed=r.released, date=r.release_date) for r in refs[:first]]
-    return Candidates(items, fetched)  # type: ignore[arg-type]
+    return Candidates(items, fetched)
 
 
 async def _changes(hub: Hub, source: str, search: str | None, first: int,
                    deadline: float | None) -> Candidates:
     text = (search or "").strip()
+    none: list[ChangeRecord] = []
+    results: list[Fetched[list[ChangeRecord]]]
     if _NUMBER.match(text):
         async def by_number(name: str, numbers: list[str]) -> Mapping[str, list[ChangeRecord]]:
             connector = hub.connectors[name]
@@ -128,17 +133,17 @@ async def _changes(hub: Hub, source: str, search: str | None, first: int,
             found = await connector.changes(numbers)
             return {n: [found[n]] if n in found else [] for n in numbers}
 
-        [fetched] = await hub.fetch_many("link_candidates:number",
-                                         [(source, text.upper())], by_number, missing=[],
-                                         deadline=deadline)
+        results = await hub.fetch_many("link_candidates:number", [(source, text.upper())],
+                                       by_number, missing=none, deadline=deadline)
     else:
         async def every(name: str, keys: list[str]) -> Mapping[str, list[ChangeRecord]]:
             connector = hub.connectors[name]
             assert isinstance(connector, ChangeSource)
             return {keys[0]: await connector.search_changes(None, None)}
 
-        [fetched] = await hub.fetch_many("link_candidates:changes", [(source, "*")], every,
-                                         missing=[], deadline=deadline)
+        results = await hub.fetch_many("link_candidates:changes", [(source, "*")], every,
+                                       missing=none, deadline=deadline)
+    fetched = results[0]
     records = [c for c in (fetched.value or []) if _matches(text, c.number, c.title)]
     far = datetime.max
     records.sort(key=lambda c: (c.planned_start.replace(tzinfo=None) if c.planned_start
@@ -149,4 +154,4 @@ async def _changes(hub: Hub, source: str, search: str | None, first: int,
         container=source, url=c.url, detail=c.state_label,
         closed=c.state.value in ("CLOSED", "CANCELED", "REJECTED"), date=c.planned_start)
         for c in records[:first]]
-    return Candidates(items, fetched)  # type: ignore[arg-type]
+    return Candidates(items, fetched)

@@ -70,7 +70,7 @@ def test_a_jira_projects_versions_are_offered_with_the_key_link_source_takes(
     assert {c["key"] for c in found} == {str(r.jira_version_id) for r in mine}
     assert all(c["kind"] == "PLANNED_VERSION" and c["container"] == app.key for c in found)
     # Open versions come before released ones.
-    closed = [c["closed"] for c in found]
+    closed = [bool(c["closed"]) for c in found]
     assert closed == sorted(closed)
 
 
