@@ -118,7 +118,7 @@ export function Window({ start, end }: { start: string | null | undefined; end: 
 
 export function OverdueMark({ what }: { what: string }) {
   return (
-    <span className="badge tone-bad overdue" title={`${what} has passed its window and is not finished`}>
+    <span className="mark tone-bad overdue" title={`${what} has passed its window and is not finished`}>
       Overdue
     </span>
   );
@@ -126,7 +126,7 @@ export function OverdueMark({ what }: { what: string }) {
 
 export function OverrideMark() {
   return (
-    <span className="badge tone-override" title="Moved on although gates failed; the reason is in the history" data-testid="override-mark">
+    <span className="mark tone-override" title="Moved on although gates failed; the reason is in the history" data-testid="override-mark">
       Deploying under override
     </span>
   );
