@@ -83,7 +83,7 @@ export const ReleaseQuery = graphql(`
       updatedAt
       version
       availableTransitions { to allowed reason gated }
-      applications { id key name repositories jiraProjects }
+      applications { id key name repositories projects: jiraProjects }
       links { id source kind externalKey }
       parent { id key name }
       children { id key name status windowStart windowEnd }
@@ -320,7 +320,7 @@ export const CabReleaseQuery = graphql(`
 
 export const PlanningContextQuery = graphql(`
   query PlanningContext {
-    applications { id key name repositories jiraProjects }
+    applications { id key name repositories projects: jiraProjects }
     releases(first: 100) { nodes { id key name } }
     sources { name kind product capabilities }
     viewer { username role }
@@ -341,7 +341,7 @@ export const ReleaseEditQuery = graphql(`
       version
       parent { id key name }
       children { id key name status windowStart windowEnd }
-      applications { id key name repositories jiraProjects }
+      applications { id key name repositories projects: jiraProjects }
       phases { id name position start end }
       links { id source kind externalKey createdAt }
     }
@@ -359,7 +359,7 @@ export const UpdateReleaseMutation = graphql(`
     updateRelease(id: $id, input: $input, expectedVersion: $expectedVersion) {
       id key name description type windowStart windowEnd version
       parent { id key name }
-      applications { id key name repositories jiraProjects }
+      applications { id key name repositories projects: jiraProjects }
     }
   }
 `);

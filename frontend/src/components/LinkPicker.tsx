@@ -1,4 +1,4 @@
-// Link a release to upstream records by picking them: versions of a JIRA project,
+// Link a release to upstream records by picking them: versions of a tracker's project,
 // milestones of a repository, change requests by number or words. Never a raw id.
 import { useMemo, useState } from "react";
 import { useMutation, useQuery } from "urql";
@@ -10,7 +10,7 @@ import type { LinkKind } from "../gql/graphql";
 
 interface AppLike {
   repositories: readonly string[];
-  jiraProjects: readonly string[];
+  projects: readonly string[];
 }
 
 export function LinkPicker({

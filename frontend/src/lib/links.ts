@@ -37,13 +37,13 @@ export function linkOptions(sources: readonly CapableSource[]): LinkOption[] {
 
 interface AppLike {
   repositories: readonly string[];
-  jiraProjects: readonly string[];
+  projects: readonly string[];
 }
 
 /** The projects or repositories of the release's applications, each once. */
 export function containersFor(option: LinkOption | undefined, apps: readonly AppLike[]): string[] {
   if (!option?.container) return [];
-  const all = apps.flatMap((a) => (option.container === "project" ? a.jiraProjects : a.repositories));
+  const all = apps.flatMap((a) => (option.container === "project" ? a.projects : a.repositories));
   return [...new Set(all)];
 }
 

@@ -86,23 +86,23 @@ describe("drift across environments", () => {
 
 describe("link pickers", () => {
   const sources = [
-    { name: "jira", kind: "jira", product: "JIRA", capabilities: ["WORK_ITEMS", "WEBHOOKS"] },
-    { name: "github", kind: "github", product: "GitHub", capabilities: ["WORK_ITEMS", "CODE_CHANGES", "DEPLOYMENTS"] },
-    { name: "servicenow", kind: "servicenow", product: "ServiceNow", capabilities: ["CHANGE_REQUESTS"] },
+    { name: "tracker", kind: "tracker", product: "Tracker", capabilities: ["WORK_ITEMS", "WEBHOOKS"] },
+    { name: "code-host", kind: "code-host", product: "Code Host", capabilities: ["WORK_ITEMS", "CODE_CHANGES", "DEPLOYMENTS"] },
+    { name: "change-desk", kind: "change-desk", product: "Change Desk", capabilities: ["CHANGE_REQUESTS"] },
   ];
 
   it("offers versions of a tracker, milestones and ranges of a code host, changes of an ITSM", () => {
     expect(linkOptions(sources).map((o) => o.label)).toEqual([
-      "Version in JIRA",
-      "Milestone in GitHub",
-      "Code range in GitHub",
-      "Change request in ServiceNow",
+      "Version in Tracker",
+      "Milestone in Code Host",
+      "Code range in Code Host",
+      "Change request in Change Desk",
     ]);
   });
 
   it("searches the release's applications' projects or repositories", () => {
     const [version, milestone] = linkOptions(sources);
-    const apps = [{ jiraProjects: ["PAY"], repositories: ["acme/pay"] }, { jiraProjects: ["PAY", "CHK"], repositories: [] }];
+    const apps = [{ projects: ["PAY"], repositories: ["acme/pay"] }, { projects: ["PAY", "CHK"], repositories: [] }];
     expect(containersFor(version, apps)).toEqual(["PAY", "CHK"]);
     expect(containersFor(milestone, apps)).toEqual(["acme/pay"]);
   });

@@ -42,8 +42,8 @@ describe("audit events in a sentence", () => {
   });
 
   it("says what was linked, without the code of its kind", () => {
-    const text = describeAudit({ action: "link.create", after: { kind: "MILESTONE", external_key: "acme/pay#3", source: "github" } });
-    expect(text).toBe("Linked milestone acme/pay#3 in github");
+    const text = describeAudit({ action: "link.create", after: { kind: "MILESTONE", external_key: "acme/pay#3", source: "code-host" } });
+    expect(text).toBe("Linked milestone acme/pay#3 in code-host");
     expect(describeAudit({ action: "blackout.delete", entityType: "BlackoutWindow", entityKey: "Freeze" })).toBe("Deleted blackout window Freeze");
   });
 });

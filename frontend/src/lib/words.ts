@@ -37,9 +37,6 @@ const LINK_KIND: Record<string, string> = {
   MILESTONE: "Milestone",
   CODE_RANGE: "Code range",
   CHANGE_REQUEST: "Change request",
-  JIRA_VERSION: "Planned version",
-  GITHUB_MILESTONE: "Milestone",
-  GITHUB_COMPARE: "Code range",
 };
 
 const TIER: Record<string, string> = { DEV: "Development", TEST: "Test", STAGING: "Staging", PRODUCTION: "Production" };
