@@ -383,8 +383,8 @@ export const DeletePhaseMutation = graphql(`
 `);
 
 export const LinkCandidatesQuery = graphql(`
-  query LinkCandidates($source: String!, $kind: LinkKind!, $container: String!, $search: String) {
-    linkCandidates(source: $source, kind: $kind, container: $container, search: $search, first: 20) {
+  query LinkCandidates($source: String!, $kind: LinkKind!, $container: String!, $search: String, $first: Int! = 20) {
+    linkCandidates(source: $source, kind: $kind, container: $container, search: $search, first: $first) {
       source kind key name container url detail closed date
     }
   }

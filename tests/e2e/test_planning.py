@@ -98,9 +98,12 @@ def test_a_release_manager_creates_a_release_and_links_work_through_the_pickers(
     found = page.get_by_role("list", name="Found upstream")
     expect(found.locator("li").first).to_be_visible()
     version = found.locator("li").first.get_attribute("data-candidate")
+    version_name = found.locator("li strong").first.inner_text()
     found.locator("li").first.get_by_role("button", name=re.compile("^Link ")).click()
     expect(page.get_by_role("status").filter(has_text="Linked")).to_be_visible()
-    expect(links.locator(f"tr[data-link='{version}']")).to_contain_text("Planned version")
+    # The link reads as the version's name, its id only beside it.
+    expect(links.locator(f"tr[data-link='{version}']")).to_contain_text(
+        f"Planned version {version_name}")
 
     # A GitHub milestone of the application's repository, narrowed by a search.
     page.get_by_label("Link to").select_option(label="Milestone in GitHub")

@@ -153,3 +153,22 @@ export function LinkPicker({
     </div>
   );
 }
+
+/** A linked version's or milestone's name, looked up where the picker found it, so a
+ * link reads "2026.12" rather than the tracker's numeric id. */
+export function LinkName({ source, kind, externalKey, projects }: { source: string; kind: string; externalKey: string; projects: readonly string[] }) {
+  const named = kind === "PLANNED_VERSION" && externalKey.includes(":") ? externalKey.split(":").slice(1).join(":") : null;
+  const container = kind === "MILESTONE" ? externalKey.split("#")[0] : kind === "PLANNED_VERSION" ? (projects[0] ?? "") : "";
+  const lookup = !named && container !== "" && (kind === "MILESTONE" || kind === "PLANNED_VERSION");
+  const variables = useMemo(() => ({ source, kind: kind as LinkKind, container, search: null, first: 100 }), [source, kind, container]);
+  const [{ data }] = useQuery({ query: LinkCandidatesQuery, variables, pause: !lookup });
+  const found = data?.linkCandidates.find((c) => c.key === externalKey);
+  const name = named ?? found?.name;
+  return name ? (
+    <>
+      <strong>{name}</strong> <span className="muted">({externalKey})</span>
+    </>
+  ) : (
+    <strong>{externalKey}</strong>
+  );
+}

@@ -17,7 +17,7 @@ import {
   Window,
 } from "../components/common";
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
-import { LinkPicker } from "../components/LinkPicker";
+import { LinkName, LinkPicker } from "../components/LinkPicker";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
 import { errorText } from "../lib/errors";
@@ -179,7 +179,8 @@ export default function ReleasePage() {
                 {release.links.map((l) => (
                   <tr key={l.id} data-link={l.externalKey}>
                     <td>
-                      {linkKindWord(l.kind)} <strong>{l.externalKey}</strong>
+                      {linkKindWord(l.kind)}{" "}
+                      <LinkName source={l.source} kind={l.kind} externalKey={l.externalKey} projects={release.applications.flatMap((a) => a.projects)} />
                     </td>
                     <td>{sourceLabel(sourceNamed(l.source, sources))}</td>
                     <td>
