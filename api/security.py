@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -165,7 +165,7 @@ class SecurityMiddleware:
         if principal is None and not public:
             if method == "GET" and "text/html" in headers.accept:
                 await self._refuse(scope, receive, send, Response(
-                    status_code=303, headers={"Location": "/login"}))
+                    status_code=303, headers={"Location": login_location(scope)}))
                 return
             await self._refuse(scope, receive, send, refusal(
                 401, UNAUTHENTICATED, "authentication required",
@@ -471,3 +471,14 @@ def auth_routes(settings: Settings, authenticator: Authenticator) -> list[BaseRo
     return [Route("/auth/login", login, methods=["POST"]),
             Route("/auth/logout", logout, methods=["POST"]),
             Route("/auth/session", whoami, methods=["GET"])]
+
+
+def login_location(scope: Scope) -> str:
+    """The sign-in page, told where to return: a deep link opened while signed out
+    comes back to the page asked for (the dashboard follows only same-site paths)."""
+    path = scope.get("path", "/")
+    query = scope.get("query_string", b"").decode("latin-1")
+    wanted = path + (f"?{query}" if query else "")
+    if not path.startswith("/") or path.startswith("//") or path in ("/", "/login"):
+        return "/login"
+    return "/login?next=" + quote(wanted, safe="")

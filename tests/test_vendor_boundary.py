@@ -29,6 +29,8 @@ KNOWN = {
     ("api/db/models.py", "jira_projects"), ("api/schema/types.py", "jira_projects"),
     ("api/schema/mutations.py", "jira_projects"),
     ("api/services/applications.py", "jira_projects"),
+    # The dashboard reads that field once, aliased to `projects` (frontend/src/operations.ts).
+    ("frontend/src/operations.ts", "jiraProjects"),
     # A field of ServiceNowChange, a type a kind registers; the vendor types move into
     # their kinds' packages once kinds contribute graph types of their own (next work).
     ("api/schema/upstream.py", "sys_id"),

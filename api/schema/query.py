@@ -15,6 +15,8 @@ from api.errors import bad_input
 from api.schema import federated
 from api.schema.context import Info
 from api.schema.ids import check_pk, decode_cursor, encode_cursor, from_global_id
+from api.schema.link_candidates import LinkCandidate, resolve_link_candidates
+from api.schema.link_kinds import GraphLinkKind
 from api.schema.node import Node, PageInfo
 from api.schema.paging import check_page_size, slice_page
 from api.schema.partial_results import report
@@ -260,3 +262,11 @@ class Query:
                         for b in bookings]
         entries.sort(key=lambda e: (e[0], e[1]))
         return [e[2] for e in entries]
+
+    @strawberry.field(description="Upstream records a release could link to: versions of a "
+                                  "tracker project, milestones of a repository (`container`), "
+                                  "change requests by number or words.")
+    async def link_candidates(self, info: Info, source: str, kind: GraphLinkKind,
+                              container: str, search: str | None = None, first: int = 20
+                              ) -> list[LinkCandidate]:
+        return await resolve_link_candidates(info, source, kind, container, search, first)

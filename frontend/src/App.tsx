@@ -4,6 +4,9 @@ import { lazy, Suspense, useCallback, useEffect, useState } from "react";
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router";
 import { fetchSession, logout, type SessionState } from "./auth";
 import { Skeleton } from "./components/common";
+import { SessionContext } from "./components/session";
+import { roleWord } from "./lib/words";
+import { loadZone, saveZone, zoneChoices } from "./lib/settings";
 import { LoginPage } from "./pages/Login";
 
 const CalendarPage = lazy(() => import("./pages/Calendar"));
@@ -27,6 +30,7 @@ const NAV = [
 
 export function App() {
   const [session, setSession] = useState<SessionState | null>(null);
+  const [zone, setZone] = useState(loadZone);
   const location = useLocation();
   const navigate = useNavigate();
 
@@ -57,8 +61,14 @@ export function App() {
     navigate("/login");
   };
 
+  const chooseZone = (next: string) => {
+    saveZone(next);
+    setZone(next);
+  };
+
   return (
-    <div className="shell">
+    <SessionContext.Provider value={session}>
+    <div className="shell" key={zone}>
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -74,7 +84,10 @@ export function App() {
         <div className="who">
           {session.kind === "signed-in" ? (
             <>
-              <span title={session.role ?? undefined}>{session.user}</span>
+              <span>{session.user}</span>
+              <span className="role" data-testid="signed-in-role">
+                {session.role ? roleWord(session.role) : "No role"}
+              </span>
               <button type="button" className="link-button" onClick={signOut}>
                 Sign out
               </button>
@@ -82,6 +95,16 @@ export function App() {
           ) : (
             <span className="muted">Open access (no sign-in on this server)</span>
           )}
+          <label className="zone-setting">
+            Time zone
+            <select value={zone} onChange={(e) => chooseZone(e.target.value)}>
+              {zoneChoices(zone).map((z) => (
+                <option key={z} value={z}>
+                  {z.replace(/_/g, " ")}
+                </option>
+              ))}
+            </select>
+          </label>
         </div>
       </nav>
       <main id="main" tabIndex={-1}>
@@ -101,6 +124,7 @@ export function App() {
         </Suspense>
       </main>
     </div>
+    </SessionContext.Provider>
   );
 }
 

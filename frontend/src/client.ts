@@ -33,6 +33,8 @@ export function createClient(url = "/graphql"): Client {
           ChangePreview: embedded,
           RaiseChangePayload: embedded,
           Viewer: embedded,
+          LinkCandidate: embedded,
+          DeletePayload: embedded,
         },
       }),
       fetchExchange,

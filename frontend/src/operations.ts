@@ -83,8 +83,11 @@ export const ReleaseQuery = graphql(`
       updatedAt
       version
       availableTransitions { to allowed reason gated }
-      applications { id key name }
+      applications { id key name repositories projects: jiraProjects }
       links { id source kind externalKey }
+      parent { id key name }
+      children { id key name status windowStart windowEnd }
+      phases { id name position start end }
       readiness {
         total
         done
@@ -128,7 +131,7 @@ export const ReleaseQuery = graphql(`
         source { name kind product }
       }
       deployments { id environment ref state stateLabel updatedAt url }
-      history(first: 30) { id at actor action reason }
+      history(first: 30) { id at actor action reason entityType entityKey before after }
       gates { name passed reason }
     }
     sources { name kind product capabilities status lastSuccessAt }
@@ -142,7 +145,7 @@ export const TransitionMutation = graphql(`
       status
       updatedAt
       version
-      history(first: 30) { id at actor action reason }
+      history(first: 30) { id at actor action reason entityType entityKey before after }
       gates { name passed reason }
     }
   }
@@ -307,7 +310,151 @@ export const CabReleaseQuery = graphql(`
       name
       status
       gates { name passed reason }
+      history(first: 30) { id action }
       releaseNotes(audience: OPERATIONS, format: HTML)
     }
+  }
+`);
+
+// ---------------------------------------------------------------- planning
+
+export const PlanningContextQuery = graphql(`
+  query PlanningContext {
+    applications { id key name repositories projects: jiraProjects }
+    releases(first: 100) { nodes { id key name } }
+    sources { name kind product capabilities }
+    viewer { username role }
+  }
+`);
+
+export const ReleaseEditQuery = graphql(`
+  query ReleaseEdit($key: String!) {
+    release(key: $key) {
+      id
+      key
+      name
+      description
+      type
+      status
+      windowStart
+      windowEnd
+      version
+      parent { id key name }
+      children { id key name status windowStart windowEnd }
+      applications { id key name repositories projects: jiraProjects }
+      phases { id name position start end }
+      links { id source kind externalKey createdAt }
+    }
+  }
+`);
+
+export const CreateReleaseMutation = graphql(`
+  mutation CreateRelease($input: CreateReleaseInput!) {
+    createRelease(input: $input) { id key name version }
+  }
+`);
+
+export const UpdateReleaseMutation = graphql(`
+  mutation UpdateRelease($id: ID!, $input: UpdateReleaseInput!, $expectedVersion: Int) {
+    updateRelease(id: $id, input: $input, expectedVersion: $expectedVersion) {
+      id key name description type windowStart windowEnd version
+      parent { id key name }
+      applications { id key name repositories projects: jiraProjects }
+    }
+  }
+`);
+
+export const DeleteReleaseMutation = graphql(`
+  mutation DeleteRelease($id: ID!, $expectedVersion: Int) {
+    deleteRelease(id: $id, expectedVersion: $expectedVersion) { id }
+  }
+`);
+
+export const AddPhaseMutation = graphql(`
+  mutation AddPhase($releaseId: ID!, $input: ReleasePhaseInput!, $expectedVersion: Int) {
+    addReleasePhase(releaseId: $releaseId, input: $input, expectedVersion: $expectedVersion) { id name position start end }
+  }
+`);
+
+export const DeletePhaseMutation = graphql(`
+  mutation DeletePhase($id: ID!) {
+    deleteReleasePhase(id: $id) { id }
+  }
+`);
+
+export const LinkCandidatesQuery = graphql(`
+  query LinkCandidates($source: String!, $kind: LinkKind!, $container: String!, $search: String, $first: Int! = 20) {
+    linkCandidates(source: $source, kind: $kind, container: $container, search: $search, first: $first) {
+      source kind key name container url detail closed date
+    }
+  }
+`);
+
+export const LinkSourceMutation = graphql(`
+  mutation LinkSource($releaseId: ID!, $link: SourceLinkInput!) {
+    linkSource(releaseId: $releaseId, link: $link) { id source kind externalKey createdAt }
+  }
+`);
+
+export const UnlinkSourceMutation = graphql(`
+  mutation UnlinkSource($id: ID!) {
+    unlinkSource(id: $id) { id }
+  }
+`);
+
+// ---------------------------------------------------------------- environments
+
+export const EnvironmentsAdminQuery = graphql(`
+  query EnvironmentsAdmin {
+    environments {
+      id
+      name
+      tier
+      deployTarget
+      description
+      applications { id key name }
+      deployedVersions {
+        application
+        deployment { id repository environment ref sha state stateLabel updatedAt url }
+      }
+    }
+    blackoutWindows { id name start end tiers reason applications { id key name } }
+    applications { id key name }
+  }
+`);
+
+export const CreateEnvironmentMutation = graphql(`
+  mutation CreateEnvironment($input: EnvironmentInput!) {
+    createEnvironment(input: $input) { id name tier deployTarget description applications { id key name } }
+  }
+`);
+
+export const UpdateEnvironmentMutation = graphql(`
+  mutation UpdateEnvironment($id: ID!, $input: UpdateEnvironmentInput!) {
+    updateEnvironment(id: $id, input: $input) { id name tier deployTarget description applications { id key name } }
+  }
+`);
+
+export const DeleteEnvironmentMutation = graphql(`
+  mutation DeleteEnvironment($id: ID!) {
+    deleteEnvironment(id: $id) { id }
+  }
+`);
+
+export const CreateBlackoutMutation = graphql(`
+  mutation CreateBlackout($input: BlackoutWindowInput!) {
+    createBlackoutWindow(input: $input) { id name start end tiers reason applications { id key name } }
+  }
+`);
+
+export const UpdateBlackoutMutation = graphql(`
+  mutation UpdateBlackout($id: ID!, $input: UpdateBlackoutWindowInput!) {
+    updateBlackoutWindow(id: $id, input: $input) { id name start end tiers reason applications { id key name } }
+  }
+`);
+
+export const DeleteBlackoutMutation = graphql(`
+  mutation DeleteBlackout($id: ID!) {
+    deleteBlackoutWindow(id: $id) { id }
   }
 `);

@@ -27,8 +27,19 @@ def test_anonymous_callers_get_only_the_public_routes(guarded: Guarded) -> None:
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     graphiql = httpx.get(f"{guarded.url}/graphql", headers={"Accept": "text/html"})
-    assert graphiql.status_code == 303 and graphiql.headers["location"] == "/login"
+    assert graphiql.status_code == 303
+    assert graphiql.headers["location"] == "/login?next=%2Fgraphql"
     assert httpx.get(f"{guarded.url}/auth/session").status_code == 401
+
+
+def test_a_page_opened_signed_out_sends_to_sign_in_with_the_way_back(guarded: Guarded) -> None:
+    page = httpx.get(f"{guarded.url}/releases/PAY-1", params={"tab": "history"},
+                     headers={"Accept": "text/html"})
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=%2Freleases%2FPAY-1%3Ftab%3Dhistory"
+    # Another site is never where sign-in leads back to.
+    odd = httpx.get(f"{guarded.url}//evil.example/x", headers={"Accept": "text/html"})
+    assert odd.headers.get("location") in (None, "/login")
 
 
 def test_a_login_opens_a_session_that_logout_ends_server_side(guarded: Guarded) -> None:

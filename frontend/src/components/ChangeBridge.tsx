@@ -6,6 +6,7 @@ import { Degraded, Skeleton } from "./common";
 import type { Gate } from "../lib/releases";
 import { sourceLabel, sourceNamed, type SourceLike } from "../lib/sources";
 import { formatDateTime } from "../lib/time";
+import { changeTypeWord, humanize, riskWord } from "../lib/words";
 import { ChangePreviewQuery, RaiseChangeMutation, ReleaseNotesQuery } from "../operations";
 import type { Audience } from "../gql/graphql";
 
@@ -14,7 +15,7 @@ export function GateList({ gates }: { gates: readonly Gate[] }) {
     <ul className="gates" aria-label="Gates">
       {gates.map((g) => (
         <li key={g.name} className={g.passed ? "gate-pass" : "gate-fail"}>
-          <span aria-hidden="true">{g.passed ? "✔" : "✖"}</span> <strong>{g.name.replace(/_/g, " ")}</strong>: {g.reason}
+          <span aria-hidden="true">{g.passed ? "✔" : "✖"}</span> <strong>{humanize(g.name)}</strong>: {g.reason}
         </li>
       ))}
     </ul>
@@ -41,7 +42,11 @@ export function RaiseChangeRequest({
   onRaised: () => void;
 }) {
   const [source, setSource] = useState(itsmSources[0]?.name ?? "");
-  const openChange = changes.find((c) => c.source.name === source && !FINISHED_STATES.has(c.state));
+  // Once raised here, the panel stays disarmed even before the refreshed changes arrive.
+  const [raisedIn, setRaisedIn] = useState<Set<string>>(() => new Set());
+  const openChange =
+    changes.find((c) => c.source.name === source && !FINISHED_STATES.has(c.state)) ??
+    (raisedIn.has(source) ? { number: "The change just raised", state: "NEW", stateLabel: "just raised", source: { name: source } } : undefined);
   const [additional, setAdditional] = useState(false);
   const [reason, setReason] = useState("");
   const reasonOk = reason.trim().length >= MIN_REASON_CHARS;
@@ -72,6 +77,7 @@ export function RaiseChangeRequest({
       const c = payload.changeRequest;
       setDone(`${c.number} ${payload.created ? "raised" : "was already raised"} in ${sourceLabel(c.source)}: ${c.stateLabel}`);
       setKey(crypto.randomUUID());
+      setRaisedIn((current) => new Set(current).add(source));
       setAdditional(false);
       setReason("");
       onRaised();
@@ -99,7 +105,7 @@ export function RaiseChangeRequest({
           <dd>{preview.title}</dd>
           <dt>Type / risk</dt>
           <dd>
-            {preview.type.toLowerCase()} / {preview.risk.replace("_", " ").toLowerCase()}
+            {changeTypeWord(preview.type)} / {riskWord(preview.risk)}
             {preview.riskReasons.length ? <span className="muted"> ({preview.riskReasons.join("; ")})</span> : null}
           </dd>
           <dt>Window</dt>
@@ -111,11 +117,11 @@ export function RaiseChangeRequest({
           <dt>Tickets</dt>
           <dd>{preview.linkedTickets.join(", ") || "—"}</dd>
           <dt>Description</dt>
-          <dd className="pre">{preview.description}</dd>
+          <dd className="pre" tabIndex={0} aria-label="Description">{preview.description}</dd>
           <dt>Backout plan</dt>
-          <dd className="pre">{preview.backoutPlan}</dd>
+          <dd className="pre" tabIndex={0} aria-label="Backout plan">{preview.backoutPlan}</dd>
           <dt>Test evidence</dt>
-          <dd className="pre">{preview.testEvidence}</dd>
+          <dd className="pre" tabIndex={0} aria-label="Test evidence">{preview.testEvidence}</dd>
         </dl>
       ) : null}
       {warnings.length > 0 ? (

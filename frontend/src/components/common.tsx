@@ -3,6 +3,8 @@
 import type { ReactNode } from "react";
 import { describeProblem, sourceProblems } from "../lib/sources";
 import { readinessSummary, STATUS_LABELS, type ReadinessLike } from "../lib/releases";
+import { formatDateTime, formatUtc, formatWindow } from "../lib/time";
+import { approvalWord } from "../lib/words";
 
 export function Skeleton({ rows = 4, label = "Loading" }: { rows?: number; label?: string }) {
   return (
@@ -55,6 +57,13 @@ export function Degraded({ error }: { error: ErrorLike | undefined }) {
 
 export function ReadinessBar({ readiness }: { readiness: ReadinessLike }) {
   const { percent, text } = readinessSummary(readiness);
+  if (percent === null) {
+    return (
+      <div className="readiness">
+        <span className="readiness-text readiness-none">{text}</span>
+      </div>
+    );
+  }
   return (
     <div className="readiness" title={text}>
       <div
@@ -84,7 +93,52 @@ export function Badge({ tone, children }: { tone?: string; children: ReactNode }
 
 /** A change request's approval, in the same words and colours on every page. */
 export function ApprovalBadge({ approval }: { approval: string }) {
-  return <Badge tone={approval.toLowerCase()}>{approval.replace(/_/g, " ").toLowerCase()}</Badge>;
+  return <Badge tone={approval.toLowerCase()}>{approvalWord(approval)}</Badge>;
+}
+
+/** A time in the reader's zone, the same instant in UTC on hover. */
+export function When({ iso }: { iso: string | null | undefined }) {
+  if (!iso) return <span>—</span>;
+  return (
+    <time dateTime={iso} title={formatUtc(iso)}>
+      {formatDateTime(iso)}
+    </time>
+  );
+}
+
+/** A window in the reader's zone, in UTC on hover. */
+export function Window({ start, end }: { start: string | null | undefined; end: string | null | undefined }) {
+  if (!start || !end) return <span className="muted">unscheduled</span>;
+  return (
+    <span className="nowrap" title={`${formatUtc(start)} → ${formatUtc(end)}`}>
+      {formatWindow(start, end)}
+    </span>
+  );
+}
+
+export function OverdueMark({ what }: { what: string }) {
+  return (
+    <span className="mark tone-bad overdue" title={`${what} has passed its window and is not finished`}>
+      Overdue
+    </span>
+  );
+}
+
+export function OverrideMark() {
+  return (
+    <span className="mark tone-override" title="Moved on although gates failed; the reason is in the history" data-testid="override-mark">
+      Deploying under override
+    </span>
+  );
+}
+
+/** A control the signed-in role may not use: disabled, with the reason beside it. */
+export function RoleNote({ refusal }: { refusal: string | null }) {
+  return refusal ? (
+    <p className="muted role-note" role="note">
+      {refusal}
+    </p>
+  ) : null;
 }
 
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
@@ -93,5 +147,25 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
       <h1 id="page-title">{title}</h1>
       <div className="page-actions">{children}</div>
     </header>
+  );
+}
+
+/** Previous and next page of a list, with where the reader is. */
+export function Pager({ page, what, onPage }: { page: { page: number; pages: number; from: number; to: number; total: number }; what: string; onPage: (n: number) => void }) {
+  return (
+    <nav className="pager" aria-label="Pages">
+      <span className="muted" role="status">
+        {page.total === 0 ? `No ${what}` : `${page.from}–${page.to} of ${page.total} ${what}`}
+      </span>
+      <button type="button" onClick={() => onPage(page.page - 1)} disabled={page.page <= 1}>
+        Previous page
+      </button>
+      <span>
+        Page {page.page} of {page.pages}
+      </span>
+      <button type="button" onClick={() => onPage(page.page + 1)} disabled={page.page >= page.pages}>
+        Next page
+      </button>
+    </nav>
   );
 }

@@ -1,6 +1,8 @@
 // Turns the calendar query's answer into timeline rows: blackouts first, then one
 // row per application with its releases and the change windows linked to them.
 import { changeOutsideRelease, findConflicts, type Blackout, type PlannedRelease } from "./conflicts";
+import { formatUtc, formatWindow } from "./time";
+import { approvalWord, changeStateWord, releaseStatusWord, tierWord } from "./words";
 
 export interface CalendarRelease extends PlannedRelease {
   name: string;
@@ -13,6 +15,7 @@ export interface CalendarChange {
   id: string;
   number: string;
   title: string;
+  state: string;
   stateLabel: string;
   approval: string;
   plannedStart: string | null;
@@ -79,7 +82,7 @@ export function buildRows(
         start: new Date(b.start),
         end: new Date(b.end),
         label: b.name,
-        title: `${b.name} (${b.tiers.join(", ") || "all tiers"})`,
+        title: `Blackout ${b.name} (${b.tiers.map(tierWord).join(", ") || "every tier"})\n${formatWindow(b.start, b.end)}\nUTC: ${formatUtc(b.start)} → ${formatUtc(b.end)}`,
         kind: "blackout",
       });
     }
@@ -100,7 +103,7 @@ export function buildRows(
       start: new Date(r.windowStart),
       end: new Date(r.windowEnd),
       label: r.key,
-      title: `${r.key} · ${r.name} · ${r.status}`,
+      title: `${r.key} · ${r.name} · ${releaseStatusWord(r.status)}\n${formatWindow(r.windowStart, r.windowEnd)}\nUTC: ${formatUtc(r.windowStart)} → ${formatUtc(r.windowEnd)}`,
       kind: "release",
       tone: r.status.toLowerCase(),
       href: `/releases/${encodeURIComponent(r.key)}`,
@@ -120,9 +123,9 @@ export function buildRows(
       start: new Date(c.plannedStart),
       end: new Date(c.plannedEnd),
       label: c.number,
-      title: `${c.number} · ${c.title} · ${c.stateLabel} · approval ${c.approval.toLowerCase().replace("_", " ")}`,
+      title: `${c.number} · ${c.title} · ${changeStateWord(c.state)} · ${approvalWord(c.approval)}\n${formatWindow(c.plannedStart, c.plannedEnd)}\nUTC: ${formatUtc(c.plannedStart)} → ${formatUtc(c.plannedEnd)}`,
       kind: "change",
-      tone: c.approval.toLowerCase(),
+      tone: changeTone(c.state, c.approval),
       href: release ? `/releases/${encodeURIComponent(release.key)}` : undefined,
       conflicts: outside,
     });
@@ -135,4 +138,12 @@ export function buildRows(
 
 export function countConflicts(rows: readonly Row[]): number {
   return rows.reduce((n, row) => n + row.items.filter((i) => (i.conflicts?.length ?? 0) > 0).length, 0);
+}
+
+/** How a change window looks: a finished refusal (rejected, cancelled) first, then its approval. */
+export function changeTone(state: string, approval: string): string {
+  if (state === "CANCELED") return "canceled";
+  if (state === "REJECTED" || approval === "REJECTED") return "rejected";
+  if (state === "CLOSED") return "closed";
+  return approval.toLowerCase();
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildRows, countConflicts, type CalendarRelease } from "./calendar";
+import { buildRows, changeTone, countConflicts, type CalendarRelease } from "./calendar";
 import { changeOutsideRelease, findConflicts, type Blackout } from "./conflicts";
 import { availableMoves, readinessSummary } from "./releases";
 
@@ -64,6 +64,7 @@ describe("calendar rows", () => {
     id: "c1",
     number: "CHG1",
     title: "Deploy",
+    state: "NEW",
     stateLabel: "New",
     approval: "REQUESTED",
     plannedStart: "2026-12-20T05:00:00Z",
@@ -76,6 +77,23 @@ describe("calendar rows", () => {
     expect(rows.map((row) => row.label)).toEqual(["Blackout windows", "PAY"]);
     expect(rows[1].items.map((i) => i.kind)).toEqual(["release", "change"]);
     expect(countConflicts(rows)).toBe(1);
+  });
+
+  it("styles a change window by its state first, then its approval", () => {
+    expect(changeTone("CANCELED", "APPROVED")).toBe("canceled");
+    expect(changeTone("ASSESS", "REJECTED")).toBe("rejected");
+    expect(changeTone("REJECTED", "REQUESTED")).toBe("rejected");
+    expect(changeTone("SCHEDULED", "APPROVED")).toBe("approved");
+    const rows = buildRows([r], [], [{ ...change, state: "CANCELED" }], { application: null, tier: null });
+    expect(rows[0].items.find((i) => i.kind === "change")?.tone).toBe("canceled");
+  });
+
+  it("says a bar's window and its UTC times in its hover text, in words", () => {
+    const rows = buildRows([r], [], [change], { application: null, tier: null });
+    const bar = rows[0].items.find((i) => i.kind === "change")!;
+    expect(bar.title).toContain("Awaiting approval");
+    expect(bar.title).toContain("UTC: 2026-12-20 05:00 UTC");
+    expect(bar.title).not.toContain("REQUESTED");
   });
 
   it("filters blackouts by tier and releases by application", () => {
@@ -117,5 +135,7 @@ describe("release moves", () => {
 
   it("calls readiness partial when a source was missing", () => {
     expect(readinessSummary({ total: 8, done: 2, ratio: 0.25, complete: false })).toEqual({ percent: 25, text: "2 of 8 done (partial)" });
+    // Nothing linked is not "100 % done".
+    expect(readinessSummary({ total: 0, done: 0, ratio: 1, complete: true })).toEqual({ percent: null, text: "No work linked" });
   });
 });

@@ -50,9 +50,17 @@ export interface ReadinessLike {
   complete: boolean;
 }
 
-/** Percent done and the words that go with the bar (partial when a source was missing). */
-export function readinessSummary(r: ReadinessLike): { percent: number; text: string } {
+/** Percent done and the words that go with the bar (partial when a source was missing).
+ * A release with no work is not "100 % done": it has no work linked, and says so. */
+export function readinessSummary(r: ReadinessLike): { percent: number | null; text: string } {
+  if (r.total === 0) return { percent: null, text: r.complete ? "No work linked" : "No work found (partial)" };
   const percent = Math.round(r.ratio * 100);
-  const base = r.total === 0 ? "nothing to do" : `${r.done} of ${r.total} done`;
+  const base = `${r.done} of ${r.total} done`;
   return { percent, text: r.complete ? base : `${base} (partial)` };
+}
+
+/** Whether the release went on under a gate override and is still deploying or deployed:
+ * the mark stays after the fact, read from the audit trail. */
+export function underOverride(status: string, history: readonly { action: string }[]): boolean {
+  return (status === "DEPLOYING" || status === "DEPLOYED") && history.some((h) => h.action === "gate.override");
 }

@@ -51,6 +51,10 @@ export interface Tick {
   at: Date;
   label: string;
   left: number;
+  /** A Saturday or Sunday (day ticks only). */
+  weekend?: boolean;
+  /** The tick's share of the range, in percent. */
+  width?: number;
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -69,7 +73,8 @@ export function ticks(zoom: Zoom, range: Range): Tick[] {
         : zoom === "month"
           ? String(at.getUTCDate())
           : `${at.getUTCDate()} ${MONTHS[at.getUTCMonth()]}`;
-    out.push({ at, label, left: ((t - range.from.getTime()) / span) * 100 });
+    const weekend = zoom !== "quarter" && (at.getUTCDay() === 0 || at.getUTCDay() === 6);
+    out.push({ at, label, left: ((t - range.from.getTime()) / span) * 100, weekend, width: (Math.min(step, range.to.getTime() - t) / span) * 100 });
   }
   return out;
 }
@@ -106,16 +111,98 @@ export function overlaps(a: Interval, b: Interval): boolean {
   return a.start.getTime() < b.end.getTime() && b.start.getTime() < a.end.getTime();
 }
 
-export function formatDateTime(iso: string | null | undefined): string {
+// The zone people read times in: a setting (see lib/settings.ts), UTC until it is set.
+let zone = "UTC";
+
+export function setDisplayZone(next: string): void {
+  zone = isZone(next) ? next : "UTC";
+}
+
+export function displayZone(): string {
+  return zone;
+}
+
+export function isZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-GB", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+interface WallTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  weekday: number;
+}
+
+/** The wall-clock time in `in_` of an instant. */
+export function wallTime(d: Date, in_: string = zone): WallTime {
+  if (in_ === "UTC") {
+    return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), weekday: d.getUTCDay() };
+  }
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: in_, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", weekday: "short",
+  }).formatToParts(d);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "0";
+  return {
+    year: Number(get("year")), month: Number(get("month")), day: Number(get("day")), hour: Number(get("hour")) % 24, minute: Number(get("minute")),
+    weekday: ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(get("weekday")),
+  };
+}
+
+function zoneAbbreviation(d: Date, in_: string): string {
+  if (in_ === "UTC") return "UTC";
+  const part = new Intl.DateTimeFormat("en-GB", { timeZone: in_, timeZoneName: "short" }).formatToParts(d).find((p) => p.type === "timeZoneName");
+  return part?.value ?? in_;
+}
+
+/** "2026-11-16 05:00 UTC" in the reader's zone ("2026-11-16 06:00 CET"). */
+export function formatDateTime(iso: string | null | undefined, in_: string = zone): string {
   if (!iso) return "—";
   const d = new Date(iso);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
+  const w = wallTime(d, in_);
+  return `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)} ${zoneAbbreviation(d, in_)}`;
+}
+
+/** The same instant in UTC, for a tooltip beside a time shown in the reader's zone. */
+export function formatUtc(iso: string | null | undefined): string {
+  return formatDateTime(iso, "UTC");
+}
+
+/** The value a datetime-local input shows for an instant, in `in_`. */
+export function toInputValue(iso: string | null | undefined, in_: string = zone): string {
+  if (!iso) return "";
+  const w = wallTime(new Date(iso), in_);
+  return `${w.year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}`;
+}
+
+/** The instant a datetime-local input's wall time means in `in_`, as ISO; null when empty. */
+export function fromInputValue(value: string, in_: string = zone): string | null {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(value);
+  if (!m) return null;
+  const asUtc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  // Two passes settle the zone's offset also next to a daylight-saving change.
+  let guess = asUtc;
+  for (let i = 0; i < 2; i++) {
+    const w = wallTime(new Date(guess), in_);
+    const shown = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute);
+    guess += asUtc - shown;
+  }
+  return new Date(guess).toISOString();
 }
 
 export function formatWindow(start: string | null | undefined, end: string | null | undefined): string {
   if (!start || !end) return "unscheduled";
-  return `${formatDateTime(start)} → ${formatDateTime(end).replace(/^\d{4}-\d\d-\d\d /, (m) => (start.slice(0, 10) === end.slice(0, 10) ? "" : m))}`;
+  const a = formatDateTime(start);
+  const b = formatDateTime(end);
+  return `${a} → ${a.slice(0, 10) === b.slice(0, 10) ? b.slice(11) : b}`;
 }
 
 /** "just now", "3 minutes ago", "2 hours ago": how old a copy of upstream data is. */

@@ -7,6 +7,8 @@ import { buildRows, countConflicts, type CalendarChange, type CalendarRelease } 
 import type { Blackout } from "../lib/conflicts";
 import { rangeFor, rangeTitle, shift, ticks, ZOOMS, type Zoom } from "../lib/time";
 import { CalendarChangesQuery, CalendarQuery } from "../operations";
+import { displayZone } from "../lib/time";
+import { tierWord } from "../lib/words";
 
 const TIERS = ["DEV", "TEST", "STAGING", "PRODUCTION"];
 
@@ -83,7 +85,7 @@ export default function CalendarPage() {
             <option value="">All</option>
             {TIERS.map((t) => (
               <option key={t} value={t}>
-                {t[0] + t.slice(1).toLowerCase()}
+                {tierWord(t)}
               </option>
             ))}
           </select>
@@ -91,10 +93,21 @@ export default function CalendarPage() {
       </PageHeader>
       <div className="calendar-caption">
         <h2 id="range-title">{rangeTitle(zoom, range)}</h2>
-        <span className="legend">
+        <span className="muted zone-note">
+          {displayZone() === "UTC" ? "Days and times in UTC" : `Days in UTC; times on hover in ${displayZone().replace(/_/g, " ")} and UTC`}
+        </span>
+        <span className="legend" aria-label="Legend">
           <span className="tl-key tl-release">Release</span>
-          <span className="tl-key tl-change">Change window</span>
+          <span className="tl-key tl-change tone-approved">Change approved</span>
+          <span className="tl-key tl-change tone-requested">Change awaiting approval</span>
+          <span className="tl-key tl-change tone-not_requested">Approval not asked</span>
+          <span className="tl-key tl-change tone-rejected">Rejected</span>
+          <span className="tl-key tl-change tone-canceled">Cancelled</span>
+          <span className="tl-key tl-marker-key">
+            <span className="tl-diamond" aria-hidden="true" /> Short window
+          </span>
           <span className="tl-key tl-blackout">Blackout</span>
+          <span className="tl-key tl-weekend-key">Weekend</span>
           {conflicts > 0 ? (
             <span className="tl-key tl-conflict" data-testid="conflict-count">
               ⚠ {conflicts} conflict{conflicts === 1 ? "" : "s"}

@@ -8,6 +8,9 @@ import { GateList } from "../components/ChangeBridge";
 import { boardWeek, groupPending, nextIndex, weekLabel } from "../lib/cab";
 import { sourceLabel } from "../lib/sources";
 import { formatWindow } from "../lib/time";
+import { changeStateWord, humanize } from "../lib/words";
+import { underOverride } from "../lib/releases";
+import { OverrideMark } from "../components/common";
 import { CabReleaseQuery, ChangeBoardQuery } from "../operations";
 import type { BoardChangeFragment } from "../gql/graphql";
 import "../components/ChangeBoard.css";
@@ -20,7 +23,7 @@ function parseAnchor(value: string | null): Date {
 }
 
 function words(value: string | null | undefined): string {
-  return value ? value.replace(/_/g, " ").toLowerCase() : "—";
+  return value ? humanize(value).toLowerCase() : "—";
 }
 
 export default function ChangeBoardPage() {
@@ -165,7 +168,7 @@ function ChangeDetail({ change: c }: { change: BoardChange }) {
         </dd>
         <dt>State</dt>
         <dd>
-          {c.stateLabel} <span className="muted">({words(c.state)})</span>
+          {changeStateWord(c.state)} <span className="upstream-word">{c.stateLabel}</span>
         </dd>
         <dt>Approval</dt>
         <dd>
@@ -214,6 +217,7 @@ function CabRelease({ release }: { release: BoardChange["releases"][number] }) {
         <Skeleton rows={6} label="Writing the CAB summary" />
       ) : full ? (
         <>
+          {underOverride(full.status, full.history) ? <OverrideMark /> : null}
           <h3>Gates</h3>
           <GateList gates={full.gates} />
           {/* The server escapes every upstream word before it writes the HTML; its first heading names it. */}

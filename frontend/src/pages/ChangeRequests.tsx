@@ -1,9 +1,11 @@
 import { useMemo } from "react";
+import { OverdueMark, Pager, Window } from "../components/common";
+import { changeOverdue, paginate, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
+import { changeStateWord, changeTypeWord, riskWord } from "../lib/words";
 import { useSearchParams } from "react-router";
 import { useQuery } from "urql";
 import { ApprovalBadge, Degraded, Empty, PageHeader, Skeleton } from "../components/common";
 import { raisesChanges, sourceLabel } from "../lib/sources";
-import { formatWindow } from "../lib/time";
 import { ChangeRequestsQuery } from "../operations";
 import type { ChangeState } from "../gql/graphql";
 
@@ -29,10 +31,15 @@ export default function ChangeRequestsPage() {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
     else next.delete(key);
+    if (key !== "page") next.delete("page");
     setParams(next, { replace: true });
   };
   const itsm = (data?.sources ?? []).filter(raisesChanges);
-  const nodes = data?.changeRequests.nodes ?? [];
+  const sort = (params.get("sort") as SortOrder | null) ?? "upcoming";
+  const now = new Date();
+  const sorted = sortByWindow(data?.changeRequests.nodes ?? [], sort, now, (c) => ({ key: c.number, start: c.plannedStart, end: c.plannedEnd }));
+  const page = paginate(sorted, Number(params.get("page") ?? "1"), 25);
+  const nodes = page.items;
 
   return (
     <section>
@@ -43,7 +50,7 @@ export default function ChangeRequestsPage() {
             <option value="">All</option>
             {STATES.map((s) => (
               <option key={s} value={s}>
-                {s.replace("_", " ").toLowerCase()}
+                {changeStateWord(s)}
               </option>
             ))}
           </select>
@@ -66,6 +73,16 @@ export default function ChangeRequestsPage() {
         <label className="inline">
           to
           <input type="date" value={to ?? ""} onChange={(e) => update("to", e.target.value)} />
+        </label>
+        <label className="inline">
+          Order
+          <select value={sort} onChange={(e) => update("sort", e.target.value === "upcoming" ? "" : e.target.value)}>
+            {Object.entries(SORT_LABELS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
         </label>
       </PageHeader>
       <Degraded error={error} />
@@ -96,24 +113,29 @@ export default function ChangeRequestsPage() {
                 </td>
                 <td>{sourceLabel(c.source)}</td>
                 <td>
-                  {c.stateLabel} <span className="muted">({c.state.toLowerCase()})</span>
+                  {changeStateWord(c.state)}{" "}
+                  <span className="upstream-word" title="The ITSM's own state word">
+                    {c.stateLabel}
+                  </span>{" "}
+                  {changeOverdue(c, now) ? <OverdueMark what={c.number} /> : null}
                 </td>
                 <td>
-                  {c.type.toLowerCase()} / {c.risk?.replace("_", " ").toLowerCase() ?? "—"}
+                  {changeTypeWord(c.type)} / {c.risk ? riskWord(c.risk) : "—"}
                 </td>
                 <td>
                   <ApprovalBadge approval={c.approval} />
                 </td>
-                <td className="nowrap">{formatWindow(c.plannedStart, c.plannedEnd)}</td>
+                <td>
+                  <Window start={c.plannedStart} end={c.plannedEnd} />
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      {data ? (
-        <p className="muted">
-          {nodes.length} of {data.changeRequests.totalCount} change requests
-        </p>
+      {data ? <Pager page={page} what="change requests" onPage={(n) => update("page", n === 1 ? "" : String(n))} /> : null}
+      {data && data.changeRequests.totalCount > (data.changeRequests.nodes.length) ? (
+        <p className="muted">The first {data.changeRequests.nodes.length} of {data.changeRequests.totalCount} are listed; narrow the filters to see the rest.</p>
       ) : null}
     </section>
   );

@@ -1,12 +1,32 @@
-import { useState } from "react";
-import { Link, useParams } from "react-router";
+import { useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router";
 import { useMutation, useQuery } from "urql";
-import { ApprovalBadge, Badge, Degraded, Empty, PageHeader, ReadinessBar, Skeleton, StatusBadge } from "../components/common";
+import {
+  ApprovalBadge,
+  Badge,
+  Degraded,
+  Empty,
+  OverdueMark,
+  OverrideMark,
+  PageHeader,
+  ReadinessBar,
+  RoleNote,
+  Skeleton,
+  StatusBadge,
+  When,
+  Window,
+} from "../components/common";
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
-import { availableMoves } from "../lib/releases";
-import { raisesChanges, sourceLabel, sourceProblems, workKindLabel } from "../lib/sources";
-import { formatAge, formatDateTime, formatWindow } from "../lib/time";
-import { ReleaseQuery, TransitionMutation } from "../operations";
+import { LinkName, LinkPicker } from "../components/LinkPicker";
+import { ReleaseForm } from "../components/ReleaseForm";
+import { usePlanningRefusal } from "../components/session";
+import { errorText } from "../lib/errors";
+import { releaseOverdue } from "../lib/lists";
+import { availableMoves, underOverride } from "../lib/releases";
+import { raisesChanges, sourceLabel, sourceNamed, sourceProblems, workKindLabel } from "../lib/sources";
+import { displayZone, formatAge, fromInputValue } from "../lib/time";
+import { changeStateWord, count, describeAudit, linkKindWord, releaseStatusWord, releaseTypeWord, workStatusWord } from "../lib/words";
+import { AddPhaseMutation, DeletePhaseMutation, DeleteReleaseMutation, ReleaseQuery, TransitionMutation, UnlinkSourceMutation } from "../operations";
 import type { ReleaseStatus } from "../gql/graphql";
 
 function ageOf(iso: string | null | undefined): string {
@@ -20,6 +40,13 @@ export default function ReleasePage() {
   const [reason, setReason] = useState("");
   const [refusal, setRefusal] = useState<string | null>(null);
   const [override, setOverride] = useState(false);
+  const [editing, setEditing] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [deleted, deleteRelease] = useMutation(DeleteReleaseMutation);
+  const [unlinked, unlink] = useMutation(UnlinkSourceMutation);
+  const [writeError, setWriteError] = useState<string | null>(null);
+  const refusedByRole = usePlanningRefusal();
+  const navigate = useNavigate();
 
   if (!data && fetching) return <Skeleton rows={10} label="Loading the release" />;
   const release = data?.release;
@@ -41,6 +68,23 @@ export default function ReleasePage() {
   const items = release.workItems.nodes;
   const gates = release.gates;
   const moves = availableMoves(release.availableTransitions, gates);
+  const reload = () => refetch({ requestPolicy: "network-only" });
+  const overridden = underOverride(release.status, release.history);
+  const overdue = releaseOverdue(release, new Date());
+  const approvedChange = release.changeRequests.find((c) => c.approval === "APPROVED");
+  const linkedKeys = release.links.map((l) => `${l.source}:${l.externalKey}`);
+
+  const remove = async () => {
+    const result = await deleteRelease({ id: release.id, expectedVersion: release.version });
+    if (result.error) setWriteError(errorText(result.error));
+    else navigate("/releases", { replace: true });
+  };
+  const removeLink = async (id: string) => {
+    setWriteError(null);
+    const result = await unlink({ id });
+    if (result.error) setWriteError(errorText(result.error));
+    else reload();
+  };
 
   const move = async (to: string) => {
     setRefusal(null);
@@ -68,12 +112,124 @@ export default function ReleasePage() {
     <article aria-labelledby="page-title">
       <PageHeader title={`${release.key} · ${release.name}`}>
         <StatusBadge status={release.status} />
+        {overridden ? <OverrideMark /> : null}
+        {overdue ? <OverdueMark what={release.key} /> : null}
+        <button type="button" onClick={() => setEditing(true)} disabled={!!refusedByRole || editing} title={refusedByRole ?? undefined}>
+          Edit release
+        </button>
+        <button type="button" className="danger" onClick={() => setConfirmDelete(true)} disabled={!!refusedByRole} title={refusedByRole ?? undefined}>
+          Delete release
+        </button>
       </PageHeader>
+      <RoleNote refusal={refusedByRole} />
       <Degraded error={error} />
+      {confirmDelete ? (
+        <div className="banner banner-warn" role="alertdialog" aria-labelledby="delete-title">
+          <p id="delete-title">
+            Delete {release.key}? Its phases and links go with it{release.children.length ? `; ${count(release.children.length, "child release")} lose their parent` : ""}. Nothing upstream is touched.
+          </p>
+          <div className="button-row">
+            <button type="button" className="danger" onClick={remove} disabled={deleted.fetching}>
+              Delete {release.key}
+            </button>
+            <button type="button" onClick={() => setConfirmDelete(false)}>
+              Keep it
+            </button>
+          </div>
+        </div>
+      ) : null}
+      {writeError ? (
+        <div className="banner banner-error" role="alert">
+          {writeError}
+        </div>
+      ) : null}
+      {editing ? (
+        <ReleaseForm
+          release={release}
+          onCancel={() => setEditing(false)}
+          onDone={(newKey) => {
+            setEditing(false);
+            if (newKey !== release.key) navigate(`/releases/${encodeURIComponent(newKey)}`, { replace: true });
+            else reload();
+          }}
+        />
+      ) : null}
       <p className="muted">
-        {release.type[0] + release.type.slice(1).toLowerCase()} release of {release.applications.map((a) => a.name).join(", ") || "no application"},
-        window {formatWindow(release.windowStart, release.windowEnd)}
+        {releaseTypeWord(release.type)} release of {release.applications.map((a) => a.name).join(", ") || "no application"}, window{" "}
+        <Window start={release.windowStart} end={release.windowEnd} />
       </p>
+
+      <div className="grid-2">
+        <section className="card" aria-labelledby="links-title">
+          <h2 id="links-title">Linked upstream</h2>
+          {release.links.length === 0 ? (
+            <Empty title="No work linked.">Link a version, a milestone or a change request below.</Empty>
+          ) : (
+            <table className="table compact">
+              <thead>
+                <tr>
+                  <th scope="col">What</th>
+                  <th scope="col">Where</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {release.links.map((l) => (
+                  <tr key={l.id} data-link={l.externalKey}>
+                    <td>
+                      {linkKindWord(l.kind)}{" "}
+                      <LinkName source={l.source} kind={l.kind} externalKey={l.externalKey} projects={release.applications.flatMap((a) => a.projects)} />
+                    </td>
+                    <td>{sourceLabel(sourceNamed(l.source, sources))}</td>
+                    <td>
+                      <button type="button" className="link-like" onClick={() => removeLink(l.id)} disabled={!!refusedByRole || unlinked.fetching} title={refusedByRole ?? undefined}>
+                        Unlink<span className="sr-only"> {l.externalKey}</span>
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {refusedByRole ? null : (
+            <LinkPicker releaseId={release.id} applications={release.applications} sources={sources} linkedKeys={linkedKeys} onLinked={reload} />
+          )}
+        </section>
+        <section className="card" aria-labelledby="family-title">
+          <h2 id="family-title">Parent and children</h2>
+          <p>
+            Part of:{" "}
+            {release.parent ? (
+              <Link to={`/releases/${encodeURIComponent(release.parent.key)}`}>
+                {release.parent.key} · {release.parent.name}
+              </Link>
+            ) : (
+              <span className="muted">no parent release</span>
+            )}
+          </p>
+          {release.children.length === 0 ? (
+            <p className="muted">No child releases.</p>
+          ) : (
+            <ul className="plain">
+              {release.children.map((c) => (
+                <li key={c.id}>
+                  <Link to={`/releases/${encodeURIComponent(c.key)}`}>{c.key}</Link> {c.name} <StatusBadge status={c.status} />{" "}
+                  <Window start={c.windowStart} end={c.windowEnd} />
+                </li>
+              ))}
+            </ul>
+          )}
+          <h2 id="phases-title">Phases</h2>
+          {release.phases.length === 0 ? (
+            <p className="muted">No phases planned.</p>
+          ) : (
+            <PhaseList releaseId={release.id} phases={release.phases} refusal={refusedByRole} onChanged={reload} />
+          )}
+          {refusedByRole ? null : <AddPhase releaseId={release.id} next={release.phases.length} onAdded={reload} />}
+        </section>
+      </div>
 
       <div className="grid-2">
         <section className="card" aria-labelledby="readiness-title">
@@ -112,11 +268,27 @@ export default function ReleasePage() {
             </tbody>
           </table>
           <p>
-            Change approved: <strong>{release.readiness.changeApproved ? "yes" : "no"}</strong>
+            {release.changeRequests.length === 0 ? (
+              <span className="muted">No change request yet.</span>
+            ) : release.readiness.changeApproved || approvedChange ? (
+              <>
+                Change approved: <strong>yes</strong>
+                {approvedChange && !release.readiness.changeApproved ? (
+                  <span className="muted">
+                    {" "}
+                    ({approvedChange.number}, {changeStateWord(approvedChange.state).toLowerCase()})
+                  </span>
+                ) : null}
+              </>
+            ) : (
+              <>
+                Change approved: <strong>not yet</strong>
+              </>
+            )}
             {release.readiness.openBlockers.length > 0 ? (
               <>
                 {" "}
-                · Open blockers:{" "}
+                · {count(release.readiness.openBlockers.length, "open blocker")}:{" "}
                 {release.readiness.openBlockers.map((b) => (
                   <a key={b.id} href={b.url} target="_blank" rel="noreferrer" className="chip">
                     {b.key}
@@ -131,7 +303,7 @@ export default function ReleasePage() {
           <h2 id="moves-title">Move the release</h2>
           {gates.length > 0 && release.status === "READY" ? <GateList gates={gates} /> : null}
           {moves.length === 0 ? (
-            <p className="muted">This release is {release.status.toLowerCase()}; it does not move any more.</p>
+            <p className="muted">This release is {releaseStatusWord(release.status).toLowerCase()}; it does not move any more.</p>
           ) : (
             <>
               <label>
@@ -144,8 +316,8 @@ export default function ReleasePage() {
                     key={m.to}
                     type="button"
                     className={m.to === "CANCELLED" ? "danger" : ""}
-                    disabled={transition.fetching || (m.blockedBy.length > 0 && !(override && reason.trim()))}
-                    title={m.blockedBy.join("; ") || undefined}
+                    disabled={!!refusedByRole || transition.fetching || (m.blockedBy.length > 0 && !(override && reason.trim()))}
+                    title={refusedByRole ?? (m.blockedBy.join("; ") || undefined)}
                     onClick={() => move(m.to)}
                   >
                     {m.label}
@@ -179,7 +351,7 @@ export default function ReleasePage() {
       <section className="card" aria-labelledby="items-title">
         <h2 id="items-title">Work items ({release.workItems.totalCount})</h2>
         {items.length === 0 ? (
-          <Empty title="No work items linked." />
+          <Empty title={release.links.length === 0 ? "No work linked." : "No work items found in the linked records."} />
         ) : (
           <table className="table compact">
             <thead>
@@ -205,7 +377,7 @@ export default function ReleasePage() {
                     {workKindLabel(item.kind)}
                   </td>
                   <td>
-                    <Badge tone={item.status.toLowerCase()}>{item.status.replace("_", " ").toLowerCase()}</Badge>{" "}
+                    <Badge tone={item.status.toLowerCase()}>{workStatusWord(item.status)}</Badge>{" "}
                     <span className="upstream-word" title="The upstream's own word">
                       {item.statusLabel}
                     </span>
@@ -244,18 +416,20 @@ export default function ReleasePage() {
                   </td>
                   <td>{sourceLabel(c.source)}</td>
                   <td>
-                    {c.stateLabel} <span className="muted">({c.state.toLowerCase()})</span>
+                    {changeStateWord(c.state)} <span className="upstream-word" title="The ITSM's own state word">{c.stateLabel}</span>
                   </td>
                   <td>
                     <ApprovalBadge approval={c.approval} />
                   </td>
-                  <td className="nowrap">{formatWindow(c.plannedStart, c.plannedEnd)}</td>
+                  <td>
+                    <Window start={c.plannedStart} end={c.plannedEnd} />
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
-        {itsmSources.length > 0 && release.status !== "DEPLOYED" && release.status !== "CANCELLED" ? (
+        {itsmSources.length > 0 && !refusedByRole && release.status !== "DEPLOYED" && release.status !== "CANCELLED" ? (
           <RaiseChangeRequest
             releaseKey={release.key}
             releaseId={release.id}
@@ -275,7 +449,7 @@ export default function ReleasePage() {
             <ul className="plain">
               {release.deployments.map((d) => (
                 <li key={d.id}>
-                  <strong>{d.environment}</strong> {d.ref} · {d.stateLabel} · {formatDateTime(d.updatedAt)}
+                  <strong>{d.environment}</strong> {d.ref} · {d.stateLabel} · <When iso={d.updatedAt} />
                 </li>
               ))}
             </ul>
@@ -289,8 +463,11 @@ export default function ReleasePage() {
             <ol className="history">
               {release.history.map((h) => (
                 <li key={h.id}>
-                  <span className="muted">{formatDateTime(h.at)}</span> {h.actor}: {h.action}
-                  {h.reason ? <em> — {h.reason}</em> : null}
+                  <span className="muted">
+                    <When iso={h.at} />
+                  </span>{" "}
+                  {h.actor}: {describeAudit(h)}
+                  {h.reason ? <em> — “{h.reason}”</em> : null}
                 </li>
               ))}
             </ol>
@@ -303,5 +480,89 @@ export default function ReleasePage() {
         <ReleaseNotes releaseKey={release.key} />
       </section>
     </article>
+  );
+}
+
+type Phase = { id: string; name: string; position: number; start?: string | null; end?: string | null };
+
+function PhaseList({ phases, refusal, onChanged }: { releaseId: string; phases: readonly Phase[]; refusal: string | null; onChanged: () => void }) {
+  const [removing, remove] = useMutation(DeletePhaseMutation);
+  const [problem, setProblem] = useState<string | null>(null);
+  const ordered = [...phases].sort((a, b) => a.position - b.position);
+  return (
+    <>
+      <ol className="phases">
+        {ordered.map((p) => (
+          <li key={p.id} data-phase={p.name}>
+            <strong>{p.name}</strong> <Window start={p.start} end={p.end} />{" "}
+            <button
+              type="button"
+              className="link-like"
+              disabled={!!refusal || removing.fetching}
+              title={refusal ?? undefined}
+              onClick={async () => {
+                const result = await remove({ id: p.id });
+                if (result.error) setProblem(errorText(result.error));
+                else onChanged();
+              }}
+            >
+              Remove<span className="sr-only"> phase {p.name}</span>
+            </button>
+          </li>
+        ))}
+      </ol>
+      {problem ? (
+        <div className="banner banner-error" role="alert">
+          {problem}
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+function AddPhase({ releaseId, next, onAdded }: { releaseId: string; next: number; onAdded: () => void }) {
+  const [adding, add] = useMutation(AddPhaseMutation);
+  const [name, setName] = useState("");
+  const [start, setStart] = useState("");
+  const [end, setEnd] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setProblem(null);
+    const result = await add({
+      releaseId,
+      input: { name: name.trim(), position: next, start: start ? fromInputValue(start) : null, end: end ? fromInputValue(end) : null },
+    });
+    if (result.error) setProblem(errorText(result.error));
+    else {
+      setName("");
+      setStart("");
+      setEnd("");
+      onAdded();
+    }
+  };
+  return (
+    <form className="inline-form" onSubmit={submit} aria-label="Add a phase">
+      <label>
+        Phase name
+        <input value={name} onChange={(e) => setName(e.target.value)} required placeholder="System test" />
+      </label>
+      <label>
+        Starts ({displayZone()})
+        <input type="datetime-local" value={start} onChange={(e) => setStart(e.target.value)} />
+      </label>
+      <label>
+        Ends
+        <input type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />
+      </label>
+      <button type="submit" disabled={adding.fetching || !name.trim()}>
+        Add phase
+      </button>
+      {problem ? (
+        <div className="banner banner-error" role="alert">
+          {problem}
+        </div>
+      ) : null}
+    </form>
   );
 }

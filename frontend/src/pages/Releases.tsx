@@ -1,20 +1,29 @@
-import { useMemo } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useMemo, useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import { useQuery } from "urql";
-import { Degraded, Empty, PageHeader, ReadinessBar, Skeleton, StatusBadge } from "../components/common";
+import { Degraded, Empty, OverdueMark, PageHeader, Pager, ReadinessBar, RoleNote, Skeleton, StatusBadge, Window } from "../components/common";
+import { ReleaseForm } from "../components/ReleaseForm";
+import { usePlanningRefusal } from "../components/session";
+import { paginate, releaseOverdue, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
 import { STATUS_LABELS } from "../lib/releases";
-import { formatWindow } from "../lib/time";
+import { releaseTypeWord } from "../lib/words";
 import { ReleasesQuery } from "../operations";
 import type { ReleaseStatus, ReleaseType } from "../gql/graphql";
 
 const TYPES: ReleaseType[] = ["ENTERPRISE", "PROJECT", "EMERGENCY"];
+const PAGE_SIZE = 25;
 
 export default function ReleasesPage() {
   const [params, setParams] = useSearchParams();
+  const navigate = useNavigate();
+  const refusedByRole = usePlanningRefusal();
+  const [creating, setCreating] = useState(false);
   const status = params.get("status") as ReleaseStatus | null;
   const type = params.get("type") as ReleaseType | null;
   const application = params.get("app");
   const text = params.get("q") ?? "";
+  const sort = (params.get("sort") as SortOrder | null) ?? "upcoming";
+  const pageNumber = Number(params.get("page") ?? "1");
   const variables = useMemo(
     () => ({ filter: { status: status ? [status] : null, type: type ? [type] : null, application: application || null } }),
     [status, type, application],
@@ -24,16 +33,29 @@ export default function ReleasesPage() {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
     else next.delete(key);
+    if (key !== "page") next.delete("page");
     setParams(next, { replace: true });
   };
   const needle = text.trim().toLowerCase();
-  const releases = (data?.releases.nodes ?? []).filter(
+  const now = new Date();
+  const matching = (data?.releases.nodes ?? []).filter(
     (r) => !needle || r.key.toLowerCase().includes(needle) || r.name.toLowerCase().includes(needle),
   );
+  const sorted = sortByWindow(matching, sort, now, (r) => ({ key: r.key, start: r.windowStart, end: r.windowEnd }));
+  const page = paginate(sorted, pageNumber, PAGE_SIZE);
 
   return (
     <section>
       <PageHeader title="Releases">
+        <button type="button" className="primary" onClick={() => setCreating(true)} disabled={!!refusedByRole || creating} title={refusedByRole ?? undefined}>
+          New release
+        </button>
+      </PageHeader>
+      <RoleNote refusal={refusedByRole} />
+      {creating ? (
+        <ReleaseForm onCancel={() => setCreating(false)} onDone={(key) => navigate(`/releases/${encodeURIComponent(key)}`)} />
+      ) : null}
+      <div className="filters" role="group" aria-label="Filters">
         <label className="inline">
           Search
           <input type="search" value={text} onChange={(e) => update("q", e.target.value)} placeholder="Key or name" />
@@ -55,7 +77,7 @@ export default function ReleasesPage() {
             <option value="">All</option>
             {TYPES.map((t) => (
               <option key={t} value={t}>
-                {t[0] + t.slice(1).toLowerCase()}
+                {releaseTypeWord(t)}
               </option>
             ))}
           </select>
@@ -71,11 +93,21 @@ export default function ReleasesPage() {
             ))}
           </select>
         </label>
-      </PageHeader>
+        <label className="inline">
+          Order
+          <select value={sort} onChange={(e) => update("sort", e.target.value === "upcoming" ? "" : e.target.value)}>
+            {Object.entries(SORT_LABELS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
       <Degraded error={error} />
       {!data && fetching ? (
         <Skeleton rows={8} label="Loading releases" />
-      ) : releases.length === 0 ? (
+      ) : page.items.length === 0 ? (
         <Empty title="No release matches these filters." />
       ) : (
         <table className="table">
@@ -89,17 +121,19 @@ export default function ReleasesPage() {
             </tr>
           </thead>
           <tbody>
-            {releases.map((r) => (
-              <tr key={r.id}>
+            {page.items.map((r) => (
+              <tr key={r.id} data-release={r.key}>
                 <td>
                   <Link to={`/releases/${encodeURIComponent(r.key)}`}>{r.key}</Link>
                   <div className="muted">{r.name}</div>
                 </td>
                 <td>
-                  <StatusBadge status={r.status} />
+                  <StatusBadge status={r.status} /> {releaseOverdue(r, now) ? <OverdueMark what={r.key} /> : null}
                 </td>
-                <td>{r.type[0] + r.type.slice(1).toLowerCase()}</td>
-                <td className="nowrap">{formatWindow(r.windowStart, r.windowEnd)}</td>
+                <td>{releaseTypeWord(r.type)}</td>
+                <td>
+                  <Window start={r.windowStart} end={r.windowEnd} />
+                </td>
                 <td>
                   <ReadinessBar readiness={r.readiness} />
                 </td>
@@ -108,7 +142,7 @@ export default function ReleasesPage() {
           </tbody>
         </table>
       )}
-      {data ? <p className="muted">{data.releases.totalCount} releases</p> : null}
+      {data ? <Pager page={page} what="releases" onPage={(n) => update("page", n === 1 ? "" : String(n))} /> : null}
     </section>
   );
 }

@@ -1,3 +1,4 @@
+import { errorCodeWords, humanize } from "../lib/words";
 import { useEffect, useRef } from "react";
 import { useQuery } from "urql";
 import { Badge, Degraded, Empty, PageHeader, Skeleton } from "../components/common";
@@ -66,10 +67,10 @@ export default function SourcesPage() {
                     <strong>{sourceLabel(s)}</strong> <span className="muted">{s.kind}</span>
                   </td>
                   <td>
-                    <Badge tone={TONE[s.status]}>{s.status.toLowerCase()}</Badge>
+                    <Badge tone={TONE[s.status]}>{humanize(s.status)}</Badge>
                   </td>
                   <td>
-                    <Badge tone={s.breaker === "CLOSED" ? "ok" : s.breaker === "OPEN" ? "bad" : "warn"}>{s.breaker.replace("_", " ").toLowerCase()}</Badge>
+                    <Badge tone={s.breaker === "CLOSED" ? "ok" : s.breaker === "OPEN" ? "bad" : "warn"}>{s.breaker === "CLOSED" ? "Calls go through" : s.breaker === "OPEN" ? "Paused after failures" : "Trying again"}</Badge>
                   </td>
                   <td>
                     {s.calls} / {s.failures}
@@ -79,7 +80,7 @@ export default function SourcesPage() {
                   <td>
                     {s.lastError ? (
                       <>
-                        <code>{s.lastErrorCode}</code> {s.lastError}
+                        <span title={s.lastError}>{sourceLabel(s)} {errorCodeWords(s.lastErrorCode)}</span>
                         {s.lastErrorAt ? <span className="muted"> ({formatAge((Date.now() - new Date(s.lastErrorAt).getTime()) / 1000)})</span> : null}
                       </>
                     ) : (
