@@ -24,10 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.config import ConnectorConfig
 from connectors.github.sandbox import render
 from connectors.github.sandbox.graphql_api import GraphQLService
+from connectors.records import LinkKind
 from connectors.sandbox.kit import Credentials, SandboxKit
-from connectors.sandbox.registry import Sandbox
+from connectors.sandbox.registry import DemoWiring, Sandbox
 from connectors.sandbox.world import (
     Application,
     Commit,
@@ -35,6 +37,7 @@ from connectors.sandbox.world import (
     DeploymentStatus,
     GitHubRelease,
     PullRequest,
+    Release,
     World,
     build_world,
 )
@@ -821,4 +824,19 @@ def create_app(world: World | None = None, *, credentials: Credentials | None = 
 
 
 #: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
-SANDBOX = Sandbox(create_app, webhooks_to_hub=True)
+def demo_connector(wiring: DemoWiring) -> ConnectorConfig:
+    return ConnectorConfig(name=wiring.name, kind="github", base_url=wiring.base_url,
+                           auth={"type": "token", "token_env": wiring.token_env},
+                           webhook_secret_env=wiring.webhook_secret_env)
+
+
+def demo_links(world: World, release: Release) -> list[tuple[LinkKind, str]]:
+    """A release's milestone and the compare range between its tags."""
+    app = world.app(release.app_key)
+    repo = f"{app.repo_owner}/{app.repo_name}"
+    return [(LinkKind.MILESTONE, f"{repo}#{release.milestone_number}"),
+            (LinkKind.CODE_RANGE, f"{repo}@{release.from_tag}...{release.to_tag}")]
+
+
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True, demo_connector=demo_connector,
+                  demo_links=demo_links)
