@@ -58,4 +58,4 @@ def test_the_demo_points_at_the_hub_only_the_webhooks_it_receives() -> None:
     assert targets == {
         "github": ("http://hub.example/webhooks/github", WEBHOOK_SECRET),
         "jira": ("http://hub.example/webhooks/jira", WEBHOOK_SECRET),
-        "remedy": (None, None), "servicenow": (None, None)}
+        "perforce": (None, None), "remedy": (None, None), "servicenow": (None, None)}

@@ -831,8 +831,10 @@ def demo_connector(wiring: DemoWiring) -> ConnectorConfig:
 
 
 def demo_links(world: World, release: Release) -> list[tuple[LinkKind, str]]:
-    """A release's milestone and the compare range between its tags."""
+    """A release's milestone and the compare range between its tags (for code kept in git)."""
     app = world.app(release.app_key)
+    if app.code_store != "git":
+        return []
     repo = f"{app.repo_owner}/{app.repo_name}"
     return [(LinkKind.MILESTONE, f"{repo}#{release.milestone_number}"),
             (LinkKind.CODE_RANGE, f"{repo}@{release.from_tag}...{release.to_tag}")]
