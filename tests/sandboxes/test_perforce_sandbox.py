@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +16,8 @@ from api.demo import CREDENTIALS
 from connectors.perforce.sandbox.app import create_app
 from connectors.sandbox.world import World, build_world, depot_range
 from tests.support import contracts
+from tests.support.hub_process import free_port
+from tests.support.paths import REPO
 from tests.support.server import serve_asgi
 
 WORLD = build_world(seed=7)
@@ -103,3 +108,26 @@ def test_the_fault_kit_fails_the_changes_it_is_told_to(swarm: str) -> None:
         httpx.delete(f"{swarm}/_sandbox/faults")
     log = httpx.get(f"{swarm}/_sandbox/requests").json()
     assert any(r["fault"] == "error" for r in log["requests"])
+
+
+def test_heatshield_sandbox_perforce_runs_on_its_own_port_with_the_credentials_given() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "sandbox", "perforce", "--port", str(port),
+         "--user", "builder", "--password", "p4-ticket-1"], cwd=REPO)
+    try:
+        url = f"http://127.0.0.1:{port}/api/v11/changes"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(url, params={"max": 2}, auth=("builder", "p4-ticket-1"))
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the sandbox did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert len(response.json()["data"]["changes"]) == 2
+        assert httpx.get(url, auth=AUTH).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
