@@ -10,9 +10,14 @@ in `rootPath`), and split here by changelist number; a range bounded by labels
 is read on its own, since only the server knows where a label lies. So a request
 costs one query per depot path (plus one per label range), and more only by
 pages (`max` per page, following `lastSeen`), whatever the number of releases.
+The reviews of the changes found come after, `review_batch` changes per
+`GET /api/v9/reviews` (`change[]`), so their number grows with the changes read,
+as pages do, not with the releases; when that call fails the changes stand
+without their review state, and the error says so.
 
 Options (`ConnectorConfig.options`): `page_size` (1..1000, default 500),
-`web_url` (Swarm's address for people, default `base_url`), `mirrored_jobs`
+`web_url` (Swarm's address for people, default `base_url`), `reviews` (default
+true; false reads no review states), `review_batch` (1..200, default 100), `mirrored_jobs`
 (default false: a job named after a JIRA key its changelist names is the
 tracker's issue, counted there, and left out here).
 """
@@ -26,13 +31,14 @@ from typing import Any, ClassVar, TypeVar
 
 from connectors.base import Answer, Capability, Connector, LinkKind, LinkRef, WorkItem
 from connectors.config import ConnectorConfig
-from connectors.errors import BadLinkKey, UpstreamBadResponse
+from connectors.errors import BadLinkKey, UpstreamBadResponse, UpstreamError
 from connectors.http import UpstreamClient
 from connectors.perforce import mapping
 from connectors.perforce.mapping import HEAD, RangeKey
 
 T = TypeVar("T")
 CHANGES = "api/v11/changes"
+REVIEWS = "api/v9/reviews"
 MAX_PAGES = 1000
 
 
@@ -62,6 +68,8 @@ class PerforceConnector(Connector):
         self.page_size = _bounded(options.get("page_size"), 1, 1000, 500)
         self.web_url = str(options.get("web_url") or settings.base_url)
         self.mirrored_jobs = bool(options.get("mirrored_jobs", False))
+        self.read_reviews = bool(options.get("reviews", True))
+        self.review_batch = _bounded(options.get("review_batch"), 1, 200, 100)
 
     # ------------------------------------------------------------------ link keys
 
@@ -102,6 +110,15 @@ class PerforceConnector(Connector):
         answers = await self._all([self._changes(query) for query in queries])
         by_query = dict(zip(queries, answers, strict=True))
         spans = {query.path: query for query in queries if query.numeric}
+        reviews: Mapping[int, Mapping[str, Any]] = {}
+        review_error: UpstreamError | None = None
+        if self.read_reviews:
+            numbers = sorted({int(c["id"]) for found in answers for c in found
+                              if isinstance(c.get("id"), int)})
+            try:
+                reviews = await self._reviews(numbers)
+            except UpstreamError as error:
+                review_error = error
         for link, key in ranges.items():
             query = spans[key.path] if key.numeric else key
             changes = [c for c in by_query[query]
@@ -109,7 +126,12 @@ class PerforceConnector(Connector):
             try:
                 result[link] = mapping.items_of(
                     changes, source=self.name, path=key.path, web_url=self.web_url,
-                    status_map=self.settings.status_map, mirrored_jobs=self.mirrored_jobs)
+                    status_map=self.settings.status_map, mirrored_jobs=self.mirrored_jobs,
+                    reviews=reviews)
+                if review_error is not None and changes:
+                    result.drop(link, UpstreamBadResponse(
+                        self.name, f"{key}: review states left out ({review_error})"[:300],
+                        key=str(key)))
             except (KeyError, TypeError, ValueError) as exc:
                 result.fail(link, self._bad(f"{key}: unreadable change "
                                             f"({type(exc).__name__}: {exc})"[:300]))
@@ -159,6 +181,41 @@ class PerforceConnector(Connector):
                 return found
             params = {**params, "after": last_seen}
         raise self._bad(f"{query}: more than {MAX_PAGES} pages")
+
+    async def _reviews(self, numbers: Sequence[int]) -> dict[int, Mapping[str, Any]]:
+        """Reviews naming these changes, `review_batch` changes per request, concurrently."""
+        chunks = [numbers[i:i + self.review_batch]
+                  for i in range(0, len(numbers), self.review_batch)]
+        found: list[Mapping[str, Any]] = []
+        for part in await self._all([self._review_chunk(chunk) for chunk in chunks]):
+            found += part
+        try:
+            return dict(mapping.reviews_by_change(found))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._bad(f"unexpected reviews payload ({type(exc).__name__}: "
+                            f"{exc})"[:200]) from None
+
+    async def _review_chunk(self, numbers: Sequence[int]) -> list[Mapping[str, Any]]:
+        params: dict[str, Any] = {"change[]": list(numbers), "max": 1000}
+        found: list[Mapping[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            response = await self.http.request("GET", REVIEWS, params=params)
+            if not response.is_success:
+                raise self.http.unexpected(response)
+            body = self.http.json(response)
+            try:
+                page = body["reviews"]
+                if not isinstance(page, list):
+                    raise TypeError("reviews is not a list")
+                found += [r for r in page if isinstance(r, Mapping)]
+                last_seen = body.get("lastSeen")
+            except (KeyError, TypeError) as exc:
+                raise self._bad(f"unexpected reviews payload ({type(exc).__name__}: "
+                                f"{exc})"[:200]) from None
+            if not last_seen or not page:
+                return found
+            params = {**params, "after": last_seen}
+        raise self._bad(f"reviews: more than {MAX_PAGES} pages")
 
     # ------------------------------------------------------------------ helpers
 

@@ -114,9 +114,26 @@ def mentioned_keys(description: str) -> list[str]:
     return list(dict.fromkeys(TRACKER_KEY.findall(description)))
 
 
-def change_from_swarm(raw: Mapping[str, object], *, source: str, path: str,
-                      web_url: str) -> PullRequest:
-    """A submitted changelist as a merged code change; its key is `change N`."""
+def reviews_by_change(reviews: Sequence[Mapping[str, object]]) -> dict[int, Mapping[str, object]]:
+    """Each change's review: the one that committed it, else the newest naming it."""
+    found: dict[int, Mapping[str, object]] = {}
+    for review in sorted(reviews, key=lambda r: int(str(r["id"]))):
+        if not isinstance(review.get("state"), str):
+            raise TypeError("review state is not a string")
+        for key in ("changes", "commits"):
+            numbers = review.get(key) or []
+            if not isinstance(numbers, list):
+                raise TypeError(f"review {key} is not a list")
+            for number in numbers:
+                if key == "commits" or int(number) not in found:
+                    found[int(number)] = review
+    return found
+
+
+def change_from_swarm(raw: Mapping[str, object], *, source: str, path: str, web_url: str,
+                      review: Mapping[str, object] | None = None) -> PullRequest:
+    """A submitted changelist as a merged code change; its key is `change N`. With its
+    review, it links there and says the review's state after its own."""
     number = raw["id"]
     if not isinstance(number, int) or isinstance(number, bool):
         raise TypeError("change id is not an integer")
@@ -124,11 +141,17 @@ def change_from_swarm(raw: Mapping[str, object], *, source: str, path: str,
     when = swarm_time(str(raw["date"]))
     submitted = raw.get("status") == "submitted"
     user = raw.get("user")
+    label = str(raw.get("status") or "pending")
+    url = f"{web_url.rstrip('/')}/changes/{number}"
+    if review is not None:
+        state = str(review.get("stateLabel") or review["state"])
+        label = f"{label}, review {state.lower()}"
+        url = f"{web_url.rstrip('/')}/reviews/{review['id']}"
     return PullRequest(
         source=source, key=f"change {number}", title=title_of(description),
-        url=f"{web_url.rstrip('/')}/changes/{number}", kind="changelist",
+        url=url, kind="changelist",
         status=WorkStatus.DONE if submitted else WorkStatus.IN_PROGRESS,
-        status_label=str(raw.get("status") or "pending"),
+        status_label=label,
         assignee=str(user) if user else None, updated_at=when, repository=path,
         number=number, merged=submitted, merged_at=when if submitted else None,
         base_ref=path)
@@ -161,12 +184,15 @@ def jobs_from_swarm(raw: Mapping[str, object], *, source: str, web_url: str,
 
 
 def items_of(changes: Sequence[Mapping[str, object]], *, source: str, path: str, web_url: str,
-             status_map: Mapping[str, str], mirrored_jobs: bool) -> list[WorkItem]:
+             status_map: Mapping[str, str], mirrored_jobs: bool,
+             reviews: Mapping[int, Mapping[str, object]] | None = None) -> list[WorkItem]:
     """Changelists, then the jobs they fix (each job once, from its latest fix)."""
     items: list[WorkItem] = []
     jobs: dict[str, TrackerIssue] = {}
     for raw in sorted(changes, key=lambda c: int(str(c["id"]))):
-        items.append(change_from_swarm(raw, source=source, path=path, web_url=web_url))
+        review = (reviews or {}).get(int(str(raw["id"])))
+        items.append(change_from_swarm(raw, source=source, path=path, web_url=web_url,
+                                       review=review))
         for job in jobs_from_swarm(raw, source=source, web_url=web_url, status_map=status_map,
                                    mirrored_jobs=mirrored_jobs):
             jobs[job.key] = job

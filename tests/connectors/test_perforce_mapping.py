@@ -117,3 +117,22 @@ def test_numeric_ranges_hold_their_ends() -> None:
     key = mapping.parse_range_key("//d/x@10,@12")
     assert [n for n in range(8, 15) if key.holds(n)] == [10, 11, 12]
     assert mapping.parse_range_key("//d/x@10,#head").holds(10**6)
+
+
+def test_a_reviewed_changelist_links_its_review_and_says_its_state() -> None:
+    reviews = mapping.reviews_by_change(contracts.sample("perforce", "reviews")["reviews"])
+    found = {i.key: i for i in mapping.items_of(
+        contracts.sample("perforce", "changes")["data"]["changes"], source="p4",
+        path="//ledger/main", web_url=WEB, status_map={}, mirrored_jobs=False, reviews=reviews)}
+    assert (found["change 7012"].status_label, found["change 7012"].url) == (
+        "submitted, review approved", f"{WEB}/reviews/7013")
+    assert (found["change 7009"].status_label, found["change 7009"].url) == (
+        "submitted", f"{WEB}/changes/7009")
+
+
+def test_the_review_that_committed_a_change_wins_over_a_later_one_naming_it() -> None:
+    older = {"id": 10, "state": "approved", "changes": [5], "commits": [5]}
+    newer = {"id": 11, "state": "needsReview", "changes": [5], "commits": []}
+    assert mapping.reviews_by_change([newer, older])[5]["id"] == 10
+    with pytest.raises(TypeError):
+        mapping.reviews_by_change([{"id": 12, "state": None, "changes": [5]}])
