@@ -39,6 +39,7 @@ from connectors.perforce.mapping import HEAD, RangeKey
 T = TypeVar("T")
 CHANGES = "api/v11/changes"
 REVIEWS = "api/v9/reviews"
+PROJECTS = "api/v9/projects"
 MAX_PAGES = 1000
 
 
@@ -74,7 +75,8 @@ class PerforceConnector(Connector):
     # ------------------------------------------------------------------ link keys
 
     def parse_link(self, kind: LinkKind, key: str) -> str:
-        """`//depot/path@from,@to`: changelist numbers or labels, `#head` above."""
+        """`//depot/path@from,@to`: changelist numbers or labels, `#head` above; or a
+        Swarm project's branch for the path, `swarm:project/branch@from,@to`."""
         text = self.plain_key(key)
         if kind is not LinkKind.CODE_RANGE:
             raise self.wrong_kind(kind, key)
@@ -106,6 +108,18 @@ class PerforceConnector(Connector):
                 ranges[link] = mapping.parse_range_key(self.parse_link(link.kind, link.key))
             except BadLinkKey as error:
                 result.fail(link, error)
+        if any(key.swarm_branch for key in ranges.values()):
+            branches = await self._branches()
+            for link, key in list(ranges.items()):
+                if key.swarm_branch is None:
+                    continue
+                path = branches.get(key.swarm_branch)
+                if path is None:
+                    del ranges[link]
+                    result.fail(link, BadLinkKey(self.name, link.key,
+                                                 "names no branch of a Swarm project"))
+                else:
+                    ranges[link] = key.on(path)
         queries = self._queries(set(ranges.values()))
         answers = await self._all([self._changes(query) for query in queries])
         by_query = dict(zip(queries, answers, strict=True))
@@ -181,6 +195,19 @@ class PerforceConnector(Connector):
                 return found
             params = {**params, "after": last_seen}
         raise self._bad(f"{query}: more than {MAX_PAGES} pages")
+
+    async def _branches(self) -> dict[tuple[str, str], str]:
+        """Every Swarm project's branches and their depot paths, in one call."""
+        response = await self.http.request("GET", PROJECTS, params={
+            "fields": "id,branches"})
+        if not response.is_success:
+            raise self.http.unexpected(response)
+        body = self.http.json(response)
+        try:
+            return mapping.branch_paths(body["projects"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise self._bad(f"unexpected projects payload ({type(exc).__name__}: "
+                            f"{exc})"[:200]) from None
 
     async def _reviews(self, numbers: Sequence[int]) -> dict[int, Mapping[str, Any]]:
         """Reviews naming these changes, `review_batch` changes per request, concurrently."""

@@ -23,6 +23,9 @@ from connectors.records import PullRequest, TrackerIssue, WorkItem, WorkStatus, 
 
 HEAD = "#head"
 _PATH = re.compile(r"^//[^\s@#*%]+(?:/[^\s@#*%]+)*$")
+# A Swarm project's branch, which names its depot paths: `swarm:project/branch`.
+_SWARM_BRANCH = re.compile(r"^swarm:[a-z0-9][a-z0-9._-]{0,99}/[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+SWARM_PREFIX = "swarm:"
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,127}$")
 # A tracker key the way JIRA writes one: PROJECT-123.
 TRACKER_KEY = re.compile(r"\b([A-Z][A-Z0-9_]+-\d+)\b")
@@ -49,6 +52,18 @@ class RangeKey:
     def __str__(self) -> str:
         end = self.end if self.end == HEAD else f"@{self.end}"
         return f"{self.path}@{self.start},{end}"
+
+    @property
+    def swarm_branch(self) -> tuple[str, str] | None:
+        """(project, branch) when the range names a Swarm branch instead of a path."""
+        if not self.path.startswith(SWARM_PREFIX):
+            return None
+        project, _, branch = self.path.removeprefix(SWARM_PREFIX).partition("/")
+        return project, branch
+
+    def on(self, path: str) -> RangeKey:
+        """The same bounds on a depot path."""
+        return RangeKey(path, self.start, self.end)
 
     @property
     def numeric(self) -> bool:
@@ -78,14 +93,19 @@ def _bound(text: str, what: str) -> str:
 
 
 def parse_range_key(key: str) -> RangeKey:
-    """`//path@from,@to` (or `,to`, or `,#head`), validated and in canonical form."""
+    """`//path@from,@to` (or `,to`, or `,#head`), validated and in canonical form; the
+    path may instead be a Swarm project's branch, `swarm:project/branch`."""
     path, at, bounds = key.strip().partition("@")
     path = path.rstrip("/")
     if path.endswith("/..."):
         path = path[: -len("/...")]
     if not at:
         raise ValueError("expected //depot/path@from,@to (two bounds after '@')")
-    if not _PATH.match(path):
+    if path.startswith(SWARM_PREFIX):
+        if not _SWARM_BRANCH.match(path):
+            raise ValueError(f"{path!r} is not a Swarm branch: swarm:project/branch, the "
+                             "project id in lower case")
+    elif not _PATH.match(path):
         raise ValueError(f"{path!r} is not a depot path: it starts with // and has no "
                          "blanks, '@', '#', '*' or '%'")
     start, comma, end = bounds.partition(",")
@@ -197,3 +217,19 @@ def items_of(changes: Sequence[Mapping[str, object]], *, source: str, path: str,
                                    mirrored_jobs=mirrored_jobs):
             jobs[job.key] = job
     return items + list(jobs.values())
+
+
+def branch_paths(projects: Sequence[Mapping[str, object]]) -> dict[tuple[str, str], str]:
+    """(project, branch) -> the branch's first depot path, without `/...`."""
+    found: dict[tuple[str, str], str] = {}
+    for project in projects:
+        branches = project.get("branches") or []
+        if not isinstance(branches, list):
+            raise TypeError("branches is not a list")
+        for branch in branches:
+            paths = branch.get("paths") or []
+            if not isinstance(paths, list) or not paths or not isinstance(paths[0], str):
+                continue  # a branch without a plain path cannot hold a range
+            path = paths[0].removesuffix("...").rstrip("/")
+            found[(str(project["id"]), str(branch["id"]))] = path
+    return found

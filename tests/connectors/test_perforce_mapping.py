@@ -27,6 +27,7 @@ def items(*, mirrored: bool = False, status_map: dict[str, str] | None = None
      "//depot/payments/main@release-2026.10,@release-2026.11"),
     ("//payments/main@41002,#HEAD", "//payments/main@41002,#head"),
     ("//depot/payments/main@007,@9", "//depot/payments/main@7,@9"),
+    ("swarm:payments/main@41002,@41013", "swarm:payments/main@41002,@41013"),
 ])
 def test_a_range_key_takes_numbers_labels_and_head_and_reads_canonically(key: str,
                                                                          canonical: str) -> None:
@@ -41,6 +42,8 @@ def test_a_range_key_takes_numbers_labels_and_head_and_reads_canonically(key: st
     ("//depot/payments/main@9,@3", "backwards"),
     ("//depot/payments/main@0,@3", "must be 1 or more"),
     ("//depot/payments/main@1,@$bad", "neither a changelist number nor a label"),
+    ("swarm:Payments/main@1,@2", "is not a Swarm branch"),
+    ("swarm:payments@1,@2", "is not a Swarm branch"),
 ])
 def test_a_bad_range_key_is_refused_naming_what_is_wrong(key: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
@@ -136,3 +139,13 @@ def test_the_review_that_committed_a_change_wins_over_a_later_one_naming_it() ->
     assert mapping.reviews_by_change([newer, older])[5]["id"] == 10
     with pytest.raises(TypeError):
         mapping.reviews_by_change([{"id": 12, "state": None, "changes": [5]}])
+
+
+def test_a_swarm_branch_names_its_first_depot_path() -> None:
+    projects = [{"id": "ledger", "branches": [
+        {"id": "main", "paths": ["//ledger/main/..."]},
+        {"id": "odd", "paths": []}]}]
+    assert mapping.branch_paths(projects) == {("ledger", "main"): "//ledger/main"}
+    key = mapping.parse_range_key("swarm:ledger/main@3,@9")
+    assert key.swarm_branch == ("ledger", "main")
+    assert str(key.on("//ledger/main")) == "//ledger/main@3,@9"

@@ -13,7 +13,12 @@ import pytest
 from helixswarm import SwarmClient
 
 from api.demo import CREDENTIALS
+from connectors.config import ConnectorConfig
+from connectors.errors import BadLinkKey
+from connectors.perforce.client import PerforceConnector
 from connectors.perforce.sandbox.app import create_app
+from connectors.records import Answer, LinkKind, LinkRef
+from connectors.registry import build_connectors
 from connectors.sandbox.world import World, build_world, depot_range
 from tests.support import contracts
 from tests.support.hub_process import free_port
@@ -131,3 +136,24 @@ def test_heatshield_sandbox_perforce_runs_on_its_own_port_with_the_credentials_g
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+async def test_a_range_on_a_swarm_branch_reads_the_same_as_on_its_depot_path(swarm: str) -> None:
+    release = WORLD.release(release_in_perforce(WORLD, "DEPLOYED"))
+    path, first, last = depot_range(WORLD, release)
+    project = WORLD.app(release.app_key).repo_name
+    config = ConnectorConfig(name="p4", kind="perforce", base_url=swarm, auth={
+        "type": "basic", "username": CREDENTIALS.username, "password_env": "P4_TICKET"})
+    connector = build_connectors([config], environ={"P4_TICKET": CREDENTIALS.password})["p4"]
+    assert isinstance(connector, PerforceConnector)
+    by_path = LinkRef("p4", LinkKind.CODE_RANGE, f"{path}@{first},@{last}")
+    by_branch = LinkRef("p4", LinkKind.CODE_RANGE, f"swarm:{project}/main@{first},@{last}")
+    unknown = LinkRef("p4", LinkKind.CODE_RANGE, f"swarm:{project}/nope@{first},@{last}")
+    try:
+        answer = await connector.work_items([by_path, by_branch, unknown])
+    finally:
+        await connector.aclose()
+    assert isinstance(answer, Answer)
+    assert [i.key for i in answer[by_branch]] == [i.key for i in answer[by_path]] != []
+    assert isinstance(answer.failed[unknown], BadLinkKey)
+    assert "names no branch" in str(answer.failed[unknown])
