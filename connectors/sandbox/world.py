@@ -78,8 +78,8 @@ CHANGE_STAGES = ["new", "assess", "authorize", "scheduled", "implement", "review
 RELEASE_STATUSES = ["PLANNED", "IN_PROGRESS", "READY", "DEPLOYING", "DEPLOYED", "CANCELLED"]
 
 # Applications (by catalogue key) whose source lives in a Perforce depot rather than git:
-# the identity gateway (long-lived C++) and reporting (Oracle reports).
-CODE_IN_PERFORCE = frozenset({"IDN", "RPT"})
+# reporting (long-lived C++ report engine and Oracle reports), and its scaled copies.
+CODE_IN_PERFORCE = frozenset({"RPT"})
 # Words a job's status takes in the demo's jobspec (the default three plus one site's own).
 JOB_STATUSES = ["open", "inprogress", "suspended", "closed"]
 

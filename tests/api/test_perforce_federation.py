@@ -38,7 +38,7 @@ RELEASE = """query($k: String!) { release(key: $k) { key
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[Upstreams]:
-    world = build_world(seed=7, scale=6)
+    world = build_world(seed=7, scale=10)  # ten Perforce applications, 330 releases
     with serve_asgi(Starlette(routes=build_sandboxes(world).mounts())) as url:
         yield Upstreams(url, world)
 
