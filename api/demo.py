@@ -22,7 +22,7 @@ from api.db import models as m
 from api.db.audit import record
 from connectors.config import ConnectorConfig
 from connectors.sandbox.kit import Credentials, FaultRule
-from connectors.sandbox.registry import SandboxRegistry, default_registry
+from connectors.sandbox.registry import DemoWiring, SandboxRegistry, default_registry
 from connectors.sandbox.world import World
 
 TOKEN_ENV = "HEATSHIELD_DEMO_TOKEN"
@@ -43,25 +43,20 @@ def demo_environ() -> dict[str, str]:
             WEBHOOK_SECRET_ENV: WEBHOOK_SECRET}
 
 
-def demo_connectors(base_url: str) -> list[ConnectorConfig]:
-    """Connector instances pointed at the mounted sandboxes of `base_url`."""
+def demo_connectors(base_url: str, *, registry: SandboxRegistry = default_registry
+                    ) -> list[ConnectorConfig]:
+    """Connector instances pointed at the mounted sandboxes of `base_url`, one per
+    registered kind whose sandbox says how the demo connects to it."""
     root = base_url.rstrip("/") + "/sandbox"
-    user = CREDENTIALS.username
-    return [
-        ConnectorConfig(name="jira", kind="jira", base_url=f"{root}/jira",
-                        auth={"type": "basic", "username": user, "token_env": TOKEN_ENV},
-                        options={"flavour": "cloud"}, webhook_secret_env=WEBHOOK_SECRET_ENV),
-        ConnectorConfig(name="github", kind="github", base_url=f"{root}/github",
-                        auth={"type": "token", "token_env": TOKEN_ENV},
-                        webhook_secret_env=WEBHOOK_SECRET_ENV),
-        ConnectorConfig(name="servicenow", kind="servicenow", base_url=f"{root}/servicenow",
-                        auth={"type": "basic", "username": user, "password_env": PASSWORD_ENV},
-                        webhook_secret_env=WEBHOOK_SECRET_ENV),
-        ConnectorConfig(name="remedy", kind="remedy", base_url=f"{root}/remedy",
-                        auth={"type": "ar-jwt", "username": user,
-                              "password_env": PASSWORD_ENV},
-                        options={"company": "Acme Retail"}),
-    ]
+    configs: list[ConnectorConfig] = []
+    for kind in registry.kinds():
+        connect = registry.get(kind).demo_connector
+        if connect is not None:
+            configs.append(connect(DemoWiring(
+                name=kind, base_url=f"{root}/{kind}", username=CREDENTIALS.username,
+                token_env=TOKEN_ENV, password_env=PASSWORD_ENV,
+                webhook_secret_env=WEBHOOK_SECRET_ENV)))
+    return configs
 
 
 @dataclass
@@ -96,18 +91,23 @@ def build_sandboxes(world: World, *, webhook_base: str | None = None,
     return Sandboxes(apps)
 
 
-def release_links(world: World, release_key: str) -> list[tuple[str, m.LinkKind, str]]:
-    """How a demo release is tied to the sandboxes' records: (source, kind, key)."""
+def release_links(world: World, release_key: str, *,
+                  registry: SandboxRegistry = default_registry
+                  ) -> list[tuple[str, m.LinkKind, str]]:
+    """How a demo release is tied to the sandboxes' records: (source, kind, key).
+
+    Each registered kind says which of its records a release links to; an ITSM's
+    change requests are linked by the number its sandbox gives them.
+    """
     release = world.release(release_key)
-    app = world.app(release.app_key)
-    repo = f"{app.repo_owner}/{app.repo_name}"
-    links = [("jira", m.LinkKind.PLANNED_VERSION, str(release.jira_version_id)),
-             ("github", m.LinkKind.MILESTONE, f"{repo}#{release.milestone_number}"),
-             ("github", m.LinkKind.CODE_RANGE,
-              f"{repo}@{release.from_tag}...{release.to_tag}")]
+    links: list[tuple[str, m.LinkKind, str]] = []
+    for kind in registry.kinds():
+        link = registry.get(kind).demo_links
+        if link is not None:
+            links += [(kind, link_kind, key) for link_kind, key in link(world, release)]
     for change in world.change_requests:
         if change.release_key == release_key:
-            change_number = default_registry.get(change.itsm).change_number
+            change_number = registry.get(change.itsm).change_number
             if change_number is None:
                 raise ValueError(f"the {change.itsm} sandbox numbers no change requests")
             links.append((change.itsm, m.LinkKind.CHANGE_REQUEST, change_number(change)))

@@ -14,10 +14,31 @@ from typing import Protocol
 
 from starlette.applications import Starlette
 
+from connectors.config import ConnectorConfig
+from connectors.records import LinkKind
 from connectors.sandbox.kit import Credentials
-from connectors.sandbox.world import ChangeRequest, World
+from connectors.sandbox.world import ChangeRequest, Release, World
 
 ENTRY_POINT_GROUP = "heatshield.sandboxes"
+
+
+@dataclass(frozen=True)
+class DemoWiring:
+    """What a kind needs to point a demo connector at its mounted fake.
+
+    The secrets stay in the environment variables named here; the demo fills them.
+    """
+
+    name: str  # the connector instance's name: the kind's own name in the demo
+    base_url: str  # the fake's mount, e.g. http://127.0.0.1:8000/sandbox/<kind>
+    username: str
+    token_env: str
+    password_env: str
+    webhook_secret_env: str
+
+
+#: A demo release's links to one kind's records: (link kind, key).
+DemoLinks = Callable[[World, Release], list[tuple[LinkKind, str]]]
 
 
 class SandboxFactory(Protocol):
@@ -37,6 +58,10 @@ class Sandbox:
     webhooks_to_hub: bool = False
     #: For an ITSM: the number the fake gives a world change request (the demo links by it).
     change_number: Callable[[ChangeRequest], str] | None = None
+    #: The connector the demo configures against the fake (None: the demo connects none).
+    demo_connector: Callable[[DemoWiring], ConnectorConfig] | None = None
+    #: How the demo links a world release to the fake's records (None: no links).
+    demo_links: DemoLinks | None = None
     #: Variants of the upstream the fake can play (`heatshield sandbox jira --flavor ...`);
     #: `create_app` is the first one's.
     flavors: Mapping[str, SandboxFactory] = field(default_factory=dict)
@@ -52,6 +77,7 @@ class Sandbox:
             raise UnknownFlavor(f"unknown flavour {flavor!r}; choose one of "
                                 f"{', '.join(self.flavors)}")
         return self.flavors[flavor]
+
 
 
 class UnknownFlavor(LookupError):

@@ -79,6 +79,12 @@ CHANGE_STAGES = ["new", "assess", "authorize", "scheduled", "implement", "review
 INCIDENT_STATES = ["new", "in_progress", "on_hold", "resolved", "closed", "canceled"]
 RELEASE_STATUSES = ["PLANNED", "IN_PROGRESS", "READY", "DEPLOYING", "DEPLOYED", "CANCELLED"]
 
+# Applications (by catalogue key) whose source lives in a Perforce depot rather than git:
+# reporting (long-lived C++ report engine and Oracle reports), and its scaled copies.
+CODE_IN_PERFORCE = frozenset({"RPT"})
+# Words a job's status takes in the demo's jobspec (the default three plus one site's own).
+JOB_STATUSES = ["open", "inprogress", "suspended", "closed"]
+
 
 @dataclass(slots=True)
 class Person:
@@ -104,6 +110,12 @@ class Application:
     ci_name: str  # CMDB configuration item name
     support_group: str
     lead: Person
+    #: "git", or "perforce" when the code lives in a depot (`depot_path`, a stream).
+    code_store: str = "git"
+
+    @property
+    def depot_path(self) -> str:
+        return f"//depot/{self.repo_name}/main"
 
 
 @dataclass(slots=True)
@@ -302,6 +314,61 @@ class Incident:
 
 
 @dataclass(slots=True)
+class Changelist:
+    """A Perforce changelist; `submitted` ones are numbered in the order they went in."""
+
+    number: int
+    app_key: str
+    release_key: str | None
+    depot_path: str
+    user: Person
+    date: datetime
+    description: str
+    submitted: bool
+    jobs: list[str] = field(default_factory=list)  # job names it fixes
+    job_status: str | None = None  # the status its fixes give the jobs (None: "closed")
+
+
+@dataclass(slots=True)
+class Job:
+    """A Perforce job; `mirrors` names the JIRA issue it copies (a defect-tracking gateway)."""
+
+    name: str
+    app_key: str
+    release_key: str | None
+    status: str  # one of JOB_STATUSES
+    description: str
+    user: Person
+    date: datetime
+    mirrors: str | None = None
+
+
+@dataclass(slots=True)
+class Label:
+    """A release label: every file of the stream as of `change`."""
+
+    name: str
+    app_key: str
+    release_key: str
+    change: int
+
+
+@dataclass(slots=True)
+class Review:
+    """A code review of one changelist (Swarm's words for its states)."""
+
+    id: int
+    app_key: str
+    change: int
+    author: Person
+    description: str
+    state: str  # needsReview | needsRevision | approved | rejected | archived
+    created: datetime
+    updated: datetime
+    committed: bool
+
+
+@dataclass(slots=True)
 class World:
     seed: int
     scale: int
@@ -319,6 +386,10 @@ class World:
     change_requests: list[ChangeRequest]
     business_services: list[BusinessService] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
+    changelists: list[Changelist] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
     org: str = "acme-retail"
     company: str = "Acme Retail"
     #: World time for writes; `now` stays the fixed moment the world was seeded at.
@@ -396,6 +467,7 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
             key=key, name=name, jira_project_id=10000 + i, repo_owner="acme-retail",
             repo_name=repo_name, repo_id=700000 + i, ci_name=f"{name} Service",
             support_group=f"{name} Ops", lead=people[i % len(people)],
+            code_store="perforce" if base_key in CODE_IN_PERFORCE else "git",
         ))
 
     releases: list[Release] = []
@@ -628,7 +700,7 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
             ))
             seq[itsm] += 1
 
-    return World(
+    world = World(
         seed=seed, scale=scale, now=now, people=people, applications=applications,
         releases=releases, work_items=work_items, commits=commits, pull_requests=pulls,
         github_issues=gh_issues, tags=tags, github_releases=gh_releases,
@@ -636,6 +708,9 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
         business_services=_business_services(applications, now),
         incidents=_incidents(seed, now, applications, changes),
     )
+    _add_depots(world)
+    return world
+
 
 
 # How each catalogue application fares in production, cycled over scaled worlds:
@@ -734,3 +809,95 @@ def _incidents(seed: int, now: datetime, applications: list[Application],
         incident.seq = seq[incident.itsm]
         seq[incident.itsm] += 1
     return out
+
+
+def _add_depots(world: World) -> None:
+    """Changelists, jobs, labels and reviews of the applications kept in Perforce.
+
+    Derived from the JIRA issues with a random source of their own, so the rest of
+    the world is the same with or without them. Each done issue was submitted as a
+    changelist naming its key; a few changelists fix jobs of the depot's own (defects
+    found in test), and one per release also fixes the job a gateway mirrors from
+    its JIRA issue. Each shipped or in-flight release is labelled at a "Release"
+    changelist, so consecutive releases' ranges meet at their labels.
+    """
+    rng = random.Random(f"depots-{world.seed}")
+    number, job_seq, review_id = 41000, 100, 52000
+    by_release: dict[str, list[WorkItem]] = {}
+    for item in world.work_items:
+        if item.release_key:
+            by_release.setdefault(item.release_key, []).append(item)
+    people = world.people
+    for app in world.applications:
+        if app.code_store != "perforce":
+            continue
+        path = app.depot_path
+        first = min(r.window_start for r in world.releases if r.app_key == app.key)
+        number += 1
+        world.changelists.append(Changelist(
+            number, app.key, None, path, app.lead, first - timedelta(days=90),
+            f"Initial import of {app.name}", submitted=True))
+        for release in (r for r in world.releases if r.app_key == app.key):
+            fixes_mirror = True
+            for item in sorted(by_release.get(release.key, []), key=lambda w: w.updated):
+                author = item.assignee or item.reporter
+                if item.status == "Done":
+                    number += 1
+                    jobs: list[str] = []
+                    if fixes_mirror:  # the gateway's copy of this issue is fixed too
+                        fixes_mirror = False
+                        jobs.append(item.key)
+                        world.jobs.append(Job(item.key, app.key, release.key, "closed",
+                                              f"{item.key}: {item.summary}", author,
+                                              item.created, mirrors=item.key))
+                    world.changelists.append(Changelist(
+                        number, app.key, release.key, path, author, item.updated,
+                        f"{item.key} {item.summary}\n\nReviewed in Swarm.", True, jobs))
+                    review_id += 1
+                    world.reviews.append(Review(review_id, app.key, number, author,
+                                                f"{item.key} {item.summary}", "approved",
+                                                item.updated - timedelta(days=1),
+                                                item.updated, committed=True))
+                elif item.status == "In Review":
+                    review_id += 1
+                    world.reviews.append(Review(
+                        review_id, app.key, 90000 + review_id, author,
+                        f"{item.key} {item.summary}", rng.choice(["needsReview",
+                                                                  "needsRevision"]),
+                        item.updated - timedelta(days=1), item.updated, committed=False))
+            if release.status in ("DEPLOYED", "IN_PROGRESS", "READY", "DEPLOYING"):
+                # Defects found in test, tracked as the depot's own jobs.
+                for _ in range(rng.randint(1, 2)):
+                    job_seq += 1
+                    status = "closed" if release.status == "DEPLOYED" else rng.choice(
+                        JOB_STATUSES)
+                    name = f"job{job_seq:06d}"
+                    fixer = rng.choice(people)
+                    title = f"{rng.choice(NOUNS).capitalize()} fails under load"
+                    world.jobs.append(Job(name, app.key, release.key, status, title, fixer,
+                                          release.window_start - timedelta(days=12)))
+                    number += 1
+                    world.changelists.append(Changelist(
+                        number, app.key, release.key, path, fixer,
+                        release.window_start - timedelta(days=8),
+                        f"Fix {title.lower()}\n\nFound in system test.", True, [name],
+                        job_status=status if status != "closed" else None))
+                number += 1
+                world.changelists.append(Changelist(
+                    number, app.key, release.key, path, app.lead,
+                    release.window_start - timedelta(days=1),
+                    f"Release {release.version_name} of {app.name}", True))
+                world.labels.append(Label(f"{app.repo_name}-{release.version_name}",
+                                          app.key, release.key, number))
+
+
+def depot_range(world: World, release: Release) -> tuple[str, int, int]:
+    """(depot path, first, last) changelist numbers of a release, both ends included:
+    after the previous release's label, up to its own label (or its last change)."""
+    app = world.app(release.app_key)
+    mine = [c.number for c in world.changelists if c.release_key == release.key and c.submitted]
+    earlier = [c.number for c in world.changelists
+               if c.app_key == app.key and c.submitted and (not mine or c.number < min(mine))]
+    first = max(earlier) + 1 if earlier else 1
+    last = max(mine) if mine else first - 1
+    return app.depot_path, first, max(last, first - 1)

@@ -64,6 +64,7 @@ def test_each_source_says_its_product_and_what_it_can_do(hub: Hub) -> None:
         "github": ("GitHub", {"WORK_ITEMS", "CODE_CHANGES", "DEPLOYMENTS", "WEBHOOKS"}),
         "servicenow": ("ServiceNow", {"CHANGE_REQUESTS"}),
         "remedy": ("BMC Remedy", {"CHANGE_REQUESTS"}),
+        "perforce": ("Perforce", {"WORK_ITEMS", "CODE_CHANGES"}),
     }
 
 

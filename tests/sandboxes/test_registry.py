@@ -59,4 +59,4 @@ def test_the_demo_points_at_the_hub_only_the_webhooks_it_receives() -> None:
         "github": ("http://hub.example/webhooks/github", WEBHOOK_SECRET),
         "jira": ("http://hub.example/webhooks/jira", WEBHOOK_SECRET),
         "servicenow": ("http://hub.example/webhooks/servicenow", WEBHOOK_SECRET),
-        "remedy": (None, None)}
+        "perforce": (None, None), "remedy": (None, None)}

@@ -25,11 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.config import ConnectorConfig
 from connectors.github.sandbox import git, render, search
 from connectors.github.sandbox.graphql_api import GraphQLService
 from connectors.github.sandbox.render import IssueComment, LabelDef
+from connectors.records import LinkKind
 from connectors.sandbox.kit import Credentials, SandboxKit
-from connectors.sandbox.registry import Sandbox
+from connectors.sandbox.registry import DemoWiring, Sandbox
 from connectors.sandbox.world import (
     Application,
     Deployment,
@@ -38,6 +40,7 @@ from connectors.sandbox.world import (
     GitHubRelease,
     Person,
     PullRequest,
+    Release,
     World,
     build_world,
 )
@@ -1219,4 +1222,21 @@ def create_app(world: World | None = None, *, credentials: Credentials | None = 
 
 
 #: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
-SANDBOX = Sandbox(create_app, webhooks_to_hub=True)
+def demo_connector(wiring: DemoWiring) -> ConnectorConfig:
+    return ConnectorConfig(name=wiring.name, kind="github", base_url=wiring.base_url,
+                           auth={"type": "token", "token_env": wiring.token_env},
+                           webhook_secret_env=wiring.webhook_secret_env)
+
+
+def demo_links(world: World, release: Release) -> list[tuple[LinkKind, str]]:
+    """A release's milestone and the compare range between its tags (for code kept in git)."""
+    app = world.app(release.app_key)
+    if app.code_store != "git":
+        return []
+    repo = f"{app.repo_owner}/{app.repo_name}"
+    return [(LinkKind.MILESTONE, f"{repo}#{release.milestone_number}"),
+            (LinkKind.CODE_RANGE, f"{repo}@{release.from_tag}...{release.to_tag}")]
+
+
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True, demo_connector=demo_connector,
+                  demo_links=demo_links)

@@ -32,11 +32,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.config import ConnectorConfig
 from connectors.jira.sandbox import jql, writes
 from connectors.jira.sandbox.catalogue import FIELD_NAMES, FIELDS, render_field, site_fields
+from connectors.records import LinkKind
 from connectors.sandbox.kit import Credentials, SandboxKit, route_path
-from connectors.sandbox.registry import Sandbox
-from connectors.sandbox.world import WORKFLOW, Person, World, build_world
+from connectors.sandbox.registry import DemoWiring, Sandbox
+from connectors.sandbox.world import WORKFLOW, Person, Release, World, build_world
 
 Mode = Literal["cloud", "datacenter"]
 Json = dict[str, Any]
@@ -1539,6 +1541,20 @@ def _read_token(token: Any, digest: str) -> int:
 
 
 #: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
-SANDBOX = Sandbox(create_app, webhooks_to_hub=True,
+def demo_connector(wiring: DemoWiring) -> ConnectorConfig:
+    return ConnectorConfig(name=wiring.name, kind="jira", base_url=wiring.base_url,
+                           auth={"type": "basic", "username": wiring.username,
+                                 "token_env": wiring.token_env},
+                           options={"flavour": "cloud"},
+                           webhook_secret_env=wiring.webhook_secret_env)
+
+
+def demo_links(world: World, release: Release) -> list[tuple[LinkKind, str]]:
+    """A release is the JIRA version of the same name."""
+    return [(LinkKind.PLANNED_VERSION, str(release.jira_version_id))]
+
+
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True, demo_connector=demo_connector,
+                  demo_links=demo_links,
                   flavors={"cloud": create_app,
                            "datacenter": functools.partial(create_app, mode="datacenter")})

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from connectors.config import ConnectorConfig
 from connectors.remedy.sandbox.forms import (
     CHANGE_CREATE_FORM,
     CHANGE_FORM,
@@ -50,7 +51,7 @@ from connectors.remedy.sandbox.qualification import (
     parse_date,
 )
 from connectors.sandbox.kit import Credentials, SandboxKit, route_path
-from connectors.sandbox.registry import Sandbox
+from connectors.sandbox.registry import DemoWiring, Sandbox
 from connectors.sandbox.world import World, build_world
 
 API_VERSIONS = ("v1", "v1.0")
@@ -554,4 +555,11 @@ def create_app(world: World | None = None, *, credentials: Credentials | None = 
 
 
 #: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
-SANDBOX = Sandbox(create_app, change_number=change_number)
+def demo_connector(wiring: DemoWiring) -> ConnectorConfig:
+    return ConnectorConfig(name=wiring.name, kind="remedy", base_url=wiring.base_url,
+                           auth={"type": "ar-jwt", "username": wiring.username,
+                                 "password_env": wiring.password_env},
+                           options={"company": "Acme Retail"})
+
+
+SANDBOX = Sandbox(create_app, change_number=change_number, demo_connector=demo_connector)

@@ -29,8 +29,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.config import ConnectorConfig
 from connectors.sandbox.kit import Credentials, SandboxKit, mount_base_url, route_path
-from connectors.sandbox.registry import Sandbox
+from connectors.sandbox.registry import DemoWiring, Sandbox
 from connectors.sandbox.world import ChangeRequest as WorldChange
 from connectors.sandbox.world import Incident as WorldIncident
 from connectors.sandbox.world import World, build_world
@@ -1052,4 +1053,12 @@ def _link_header(request: Request, total: int, offset: int, limit: int) -> str:
 
 
 #: This kind's entry in the `heatshield.sandboxes` registry (pyproject.toml).
-SANDBOX = Sandbox(create_app, webhooks_to_hub=True, change_number=change_number)
+def demo_connector(wiring: DemoWiring) -> ConnectorConfig:
+    return ConnectorConfig(name=wiring.name, kind="servicenow", base_url=wiring.base_url,
+                           auth={"type": "basic", "username": wiring.username,
+                                 "password_env": wiring.password_env},
+                           webhook_secret_env=wiring.webhook_secret_env)
+
+
+SANDBOX = Sandbox(create_app, webhooks_to_hub=True, change_number=change_number,
+                  demo_connector=demo_connector)
