@@ -1,4 +1,4 @@
-"""Polling the ITSMs that push nothing (Remedy): what changed since the stored watermark.
+"""Polling the ITSMs that push nothing (`ChangePoller` kinds): what changed since a watermark.
 
 Every `events.poll_seconds`, for each source whose kind is a `ChangePoller`,
 one batched question: which of the changes linked to releases still in play

@@ -262,7 +262,7 @@ class EventSettings(_Section):
     subscriber_queue: int = Field(default=100, ge=1, le=10_000)
     # How often a subscription checks that its caller's session or token still holds.
     recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
-    # How often ITSMs that push nothing (Remedy) are asked what changed; 0 turns it off.
+    # How often ITSMs that push nothing (their kind polls) are asked what changed; 0: never.
     poll_seconds: float = Field(default=30.0, ge=0, le=86_400)
 
 
