@@ -284,7 +284,7 @@ def burst(deliveries: int) -> None:
         process.wait(timeout=15)
     lost = len(taken - processed)
     print(f"burst of {len(plan)} deliveries in {elapsed:.1f} s, hub killed and restarted once:")
-    print(f"  accepted {outcomes['accepted']}, processed {processed}, duplicates dropped "
+    print(f"  accepted {outcomes['accepted']}, processed {len(processed)}, duplicates dropped "
           f"{outcomes['duplicate']}, forgeries refused {outcomes['forged refused']}, "
           f"lost {lost}; refused while down (retried) {outcomes['refused while down']}")
     others = {k: v for k, v in outcomes.items() if k.startswith("other")}
