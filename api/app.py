@@ -27,14 +27,16 @@ from api.cache import UpstreamCache
 from api.calendar_feed import feed_routes
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
+from api.db.models import Role
 from api.events import LocalBus, PostgresRelay, asyncpg_dsn, is_postgres
 from api.events import install as install_events
 from api.exports import export_routes
-from api.gates import gate_routes
+from api.gates import gate_routes, read_gates, verdict
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.inbox import Inbox
 from api.metrics import Metrics, RequestMetrics, metrics_routes
+from api.permissions import Principal
 from api.persisted_queries import PersistedQueries, read_manifest
 from api.persisted_store import PersistedQueryStore
 from api.poller import ChangePolling
@@ -51,6 +53,7 @@ from api.security import (
 )
 from api.server import BodyDeadline
 from api.services.changes import ChangeService
+from api.services.pipeline_gates import PipelineGates, Verdict
 from api.settings import Settings, SettingsError
 from api.spa import spa_routes
 from api.telemetry import Tracing
@@ -65,6 +68,8 @@ if TYPE_CHECKING:
 GZIP_MIN_BYTES = 1024
 
 Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
+# Who the hub is when it reads the graph for itself (a pipeline gate's verdict).
+SYSTEM = Principal(subject="heatshield", role=Role.VIEWER, via="token")
 
 
 def create_app(settings: Settings, *, migrate: bool = True,
@@ -121,7 +126,13 @@ def create_app(settings: Settings, *, migrate: bool = True,
 
     # Upstream events are stored before they are applied; this loop applies what the
     # webhook routes could not at once (and what a crash or a restart left behind).
-    inbox = Inbox(sessions, event_applier(settings, sessions, hub, environ))
+    async def gate_verdict(key: str) -> Verdict | None:
+        context = Context(settings=settings, sessions=sessions, hub=hub, principal=SYSTEM)
+        release = await read_gates(schema, context, key)
+        return verdict(release) if release is not None else None
+
+    pipeline_gates = PipelineGates(sessions, hub, gate_verdict)
+    inbox = Inbox(sessions, event_applier(settings, sessions, hub, pipeline_gates, environ))
     polling = ChangePolling(sessions, hub, inbox)
 
     def make_context(request: Any, response: Any) -> Context:
@@ -149,7 +160,10 @@ def create_app(settings: Settings, *, migrate: bool = True,
             await upgrade(engine)
         if relay is not None:
             await relay.start()
-        loops = [asyncio.create_task(inbox.run(), name="heatshield-inbox")]
+        woken = bus.subscribe("heatshield:pipeline-gates", lambda e: e.release_id is not None)
+        loops = [asyncio.create_task(inbox.run(), name="heatshield-inbox"),
+                 asyncio.create_task(pipeline_gates.run(woken.queue),  # type: ignore[arg-type]
+                                     name="heatshield-pipeline-gates")]
         if settings.events.poll_seconds and polling.sources():
             loops.append(asyncio.create_task(polling.run(settings.events.poll_seconds),
                                              name="heatshield-poller"))
@@ -162,6 +176,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
         try:
             yield
         finally:
+            woken.close()
             for loop in loops:
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

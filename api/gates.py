@@ -31,10 +31,11 @@ from api.db.audit import record
 from api.domain.enums import EnvironmentTier
 from api.events import LocalBus, SubscriberLimit
 from api.security import GATES_PREFIX, principal_of, refusal
+from api.services.pipeline_gates import Verdict
 from api.settings import Settings
 
 GATES = """query Gates($key: String!) { release(key: $key) {
-  id key status gates { name passed reason } } }"""
+  id key status gates { name passed reason } changeRequests { state approval } } }"""
 #: The longest a caller may ask to wait, in seconds.
 MAX_WAIT_SECONDS = 300
 
@@ -49,15 +50,31 @@ def _wait_seconds(raw: str | None) -> float | None:
     return value if 0 <= value <= MAX_WAIT_SECONDS else None
 
 
+async def read_gates(schema: Schema, context: Any, key: str) -> dict[str, Any] | None:
+    """The release's status, gates and change requests, as the graph answers them."""
+    result = await schema.execute(GATES, variable_values={"key": key}, context_value=context)
+    if result.errors or not result.data or result.data["release"] is None:
+        return None
+    release: dict[str, Any] = result.data["release"]
+    return release
+
+
+def verdict(release: dict[str, Any]) -> Verdict:
+    """Pass, never (cancelled, or every change request rejected or cancelled), or not yet."""
+    gates = release["gates"]
+    passed = all(g["passed"] for g in gates)
+    changes = release["changeRequests"]
+    hopeless = release["status"] == "CANCELLED" or (bool(changes) and all(
+        c["approval"] == "REJECTED" or c["state"] in ("REJECTED", "CANCELED") for c in changes))
+    shown = gates if passed else [g for g in gates if not g["passed"]]
+    return Verdict(passed=passed, hopeless=hopeless and not passed,
+                   reasons="; ".join(f"{g['name']}: {g['reason']}" for g in shown))
+
+
 def gate_routes(settings: Settings, schema: Schema, sessions: async_sessionmaker[AsyncSession],
                 bus: LocalBus, make_context: Callable[[Any, Any], Any]) -> list[BaseRoute]:
     async def evaluate(request: Request, key: str) -> dict[str, Any] | None:
-        result = await schema.execute(GATES, variable_values={"key": key},
-                                      context_value=make_context(request, Response()))
-        if result.errors or not result.data or result.data["release"] is None:
-            return None
-        release: dict[str, Any] = result.data["release"]
-        return release
+        return await read_gates(schema, make_context(request, Response()), key)
 
     async def answer(request: Request) -> Response:
         key = request.path_params["release"]

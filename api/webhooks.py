@@ -48,12 +48,14 @@ from api.hub import Hub
 from api.inbox import Applied, Apply, Inbox
 from api.security import refusal
 from api.services.deployments import DeploymentService, Outcome
+from api.services.pipeline_gates import PipelineGates
 from api.services.upstream_events import change_moved_upstream
 from api.settings import Settings
 from connectors.config import ConnectorConfig
 from connectors.webhooks import (
     ChangeChanged,
     DeploymentEvent,
+    GateRequested,
     Ignored,
     Ping,
     WebhookEvent,
@@ -126,6 +128,7 @@ def _answer(outcome: Outcome) -> Applied:
 
 
 def event_applier(settings: Settings, sessions: async_sessionmaker[AsyncSession], hub: Hub,
+                  pipeline_gates: PipelineGates,
                   environ: Mapping[str, str] | None = None) -> Apply:
     """What the inbox calls to apply a stored event of a connector instance."""
     configured = endpoints(hub, settings.connectors, environ)
@@ -143,6 +146,8 @@ def event_applier(settings: Settings, sessions: async_sessionmaker[AsyncSession]
                 releases = await change_moved_upstream(sessions, hub, source, event)
                 return 200, {"status": "processed", "releases": releases,
                              "changes": [event.number], "refused": []}
+            case GateRequested():
+                return 200, await pipeline_gates.requested(source, event)
             case DeploymentEvent():
                 endpoint = configured.get(source)
                 production = endpoint.production_environment if endpoint else "production"

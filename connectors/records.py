@@ -399,6 +399,16 @@ class ChangePoller(Protocol):
 
 
 @runtime_checkable
+class DeploymentGate(Protocol):
+    """A code host whose pipelines wait for the hub's word (a deployment protection rule)."""
+
+    async def answer_deployment_gate(self, callback: str, environment: str, approved: bool,
+                                     comment: str) -> None:
+        """Tell the waiting deployment to proceed or to fail, with the reasons."""
+        ...
+
+
+@runtime_checkable
 class DeploymentSource(Protocol):
     async def deployments(self, repositories: Sequence[str],
                           environment: str | None = None) -> list[Deployment]:

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
     "ChangeChanged",
     "DeploymentEvent",
+    "GateRequested",
     "Ignored",
     "Ping",
     "WebhookEvent",
@@ -102,6 +103,18 @@ class ChangeChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class GateRequested:
+    """A pipeline waits for the hub's word before deploying `ref` of `repository` to
+    `environment`; the answer goes to `callback` (a URL of the same upstream)."""
+
+    repository: str
+    ref: str
+    environment: str
+    callback: str
+    deployment_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     """The sender checks the endpoint is there; nothing to do."""
 
@@ -113,7 +126,7 @@ class Ignored:
     reason: str = field(default="")
 
 
-WebhookEvent = DeploymentEvent | WorkChanged | ChangeChanged | Ping | Ignored
+WebhookEvent = DeploymentEvent | WorkChanged | ChangeChanged | GateRequested | Ping | Ignored
 
 
 # --- the protocol ------------------------------------------------------------------------

@@ -481,3 +481,25 @@ class PersistedQuery(Base):
     # remembered from a client (forgotten oldest first past the configured bound).
     registered: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PipelineGate(Base):
+    """A pipeline waiting for the hub's word (a deployment protection rule), until answered.
+
+    One row per callback; `answered_at` is set by whoever claims the answer first,
+    so two replicas never answer one pipeline twice."""
+
+    __tablename__ = "pipeline_gates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(80))
+    callback: Mapped[str] = mapped_column(String(500), unique=True)
+    repository: Mapped[str] = mapped_column(String(200))
+    ref: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(100))
+    release_id: Mapped[int | None] = mapped_column(
+        ForeignKey("releases.id", ondelete="SET NULL"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(index=True)
+    decision: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")

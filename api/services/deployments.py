@@ -50,6 +50,29 @@ class Outcome:
     refused: dict[str, str] = field(default_factory=dict)  # "source:number" -> why
 
 
+async def releases_of_code(sessions: async_sessionmaker[AsyncSession], hub: Hub, source: str,
+                           repository: str, ref: str) -> list[tuple[int, str]]:
+    """Releases linked (at `source`) to this repository's `ref`: (id, key), by release key."""
+    connector = hub.connectors.get(source)
+    if connector is None:
+        return []
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(m.SourceLink.release_id, m.SourceLink.kind, m.SourceLink.external_key,
+                   m.Release.key)
+            .join(m.Release, m.Release.id == m.SourceLink.release_id)
+            .where(m.SourceLink.source == source,
+                   m.SourceLink.kind != m.LinkKind.CHANGE_REQUEST)
+            .order_by(m.Release.key, m.SourceLink.id))).all()
+    deployed = (repository.casefold(), ref)
+    found: dict[int, str] = {}
+    for release_id, kind, external_key, key in rows:
+        code = connector.code_ref(kind, external_key)
+        if code is not None and (code[0].casefold(), code[1]) == deployed:
+            found.setdefault(release_id, key)
+    return list(found.items())
+
+
 class DeploymentService:
     """Applies one deployment report from the connector instance `source`."""
 
@@ -78,25 +101,8 @@ class DeploymentService:
         return outcome
 
     async def _releases(self, event: DeploymentEvent) -> list[tuple[int, str]]:
-        """Releases linked (at `source`) to the deployed code, by release key."""
-        connector = self.hub.connectors.get(self.source)
-        if connector is None:
-            return []
-        async with self.sessions() as session:
-            rows = (await session.execute(
-                select(m.SourceLink.release_id, m.SourceLink.kind, m.SourceLink.external_key,
-                       m.Release.key)
-                .join(m.Release, m.Release.id == m.SourceLink.release_id)
-                .where(m.SourceLink.source == self.source,
-                       m.SourceLink.kind != m.LinkKind.CHANGE_REQUEST)
-                .order_by(m.Release.key, m.SourceLink.id))).all()
-        deployed = (event.repository.casefold(), event.ref)
-        found: dict[int, str] = {}
-        for release_id, kind, external_key, key in rows:
-            code = connector.code_ref(kind, external_key)
-            if code is not None and (code[0].casefold(), code[1]) == deployed:
-                found.setdefault(release_id, key)
-        return list(found.items())
+        return await releases_of_code(self.sessions, self.hub, self.source, event.repository,
+                                      event.ref)
 
     async def _changes(self, release_ids: Sequence[int]) -> list[tuple[int, str, str]]:
         if not release_ids:

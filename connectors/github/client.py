@@ -29,10 +29,13 @@ Options (`ConnectorConfig.options`): `page_size` (1..100, default 100),
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import httpx
 
 from connectors.base import (
     Answer,
@@ -98,6 +101,9 @@ class _Follow:
     connection: str  # "issues" | "pullRequests"
     cursor: str
     title: str
+
+
+_GATE_CALLBACK = re.compile(r"/repos/[^/]+/[^/]+/actions/runs/\d+/deployment_protection_rule$")
 
 
 class GitHubConnector(Connector, GitHubWebhooks):
@@ -185,6 +191,22 @@ class GitHubConnector(Connector, GitHubWebhooks):
         repos = [r for r in dict.fromkeys(containers) if self._valid_repository(r)]
         found = await self._all([self._repo_milestones(r) for r in repos])
         return [version for group in found for version in group]
+
+    async def answer_deployment_gate(self, callback: str, environment: str, approved: bool,
+                                     comment: str) -> None:
+        """`POST .../actions/runs/{run}/deployment_protection_rule` at the URL GitHub gave;
+        a URL off this instance's host is refused by the HTTP layer (the token goes with it)."""
+        if not _GATE_CALLBACK.search(httpx.URL(callback).path):
+            raise UpstreamBadResponse(self.name, "a deployment gate's callback must be a "
+                                      "deployment_protection_rule URL of a workflow run")
+        response = await self.http.request(
+            "POST", callback, json={"environment_name": environment,
+                                    "state": "approved" if approved else "rejected",
+                                    "comment": comment[:1024]}, accept=frozenset({422}))
+        if response.status_code == 422:  # already answered (by another replica): fine
+            return
+        if response.status_code not in (200, 204):
+            raise self.http.unexpected(response)
 
     async def deployments(self, repositories: Sequence[str],
                           environment: str | None = None) -> list[Deployment]:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from connectors.github.mapping import DEPLOYMENT_STATE
 from connectors.webhooks import (
     DeploymentEvent,
+    GateRequested,
     Ignored,
     Ping,
     WebhookEvent,
@@ -48,12 +49,30 @@ class GitHubWebhooks:
         event = self.event_type(headers, body)
         if event == "ping":
             return Ping()
+        if event == "deployment_protection_rule":
+            return gate_request(json_object(body))
         if event != "deployment_status":
             return Ignored(f"event {event!r}")
         found = deployment_event(json_object(body))
         if found is None:
             raise WebhookRefused(WebhookRefusal.BAD_REQUEST, "not a deployment_status payload")
         return found
+
+
+def gate_request(payload: Mapping[str, Any]) -> WebhookEvent:
+    """A custom deployment protection rule asks; `requested` is the only action."""
+    if payload.get("action") != "requested":
+        return Ignored(f"deployment_protection_rule {payload.get('action')!r}")
+    repository, deployment = payload.get("repository"), payload.get("deployment")
+    callback, environment = payload.get("deployment_callback_url"), payload.get("environment")
+    if not (isinstance(repository, dict) and isinstance(deployment, dict)):
+        raise WebhookRefused(WebhookRefusal.BAD_REQUEST, "not a deployment_protection_rule")
+    full_name, ref = repository.get("full_name"), deployment.get("ref")
+    if not all(isinstance(v, str) and v for v in (full_name, ref, callback, environment)):
+        raise WebhookRefused(WebhookRefusal.BAD_REQUEST, "not a deployment_protection_rule")
+    return GateRequested(repository=str(full_name), ref=str(ref),
+                         environment=str(environment), callback=str(callback),
+                         deployment_id=str(deployment.get("id", "")))
 
 
 def deployment_event(payload: Mapping[str, Any]) -> WebhookEvent | None:

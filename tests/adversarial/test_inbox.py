@@ -20,7 +20,13 @@ from api.db.migrate import upgrade
 from api.inbox import Applied, Inbox, decode, encode
 from connectors.errors import UpstreamUnavailable
 from connectors.records import DeploymentState
-from connectors.webhooks import ChangeChanged, DeploymentEvent, WebhookEvent, WorkChanged
+from connectors.webhooks import (
+    ChangeChanged,
+    DeploymentEvent,
+    GateRequested,
+    WebhookEvent,
+    WorkChanged,
+)
 from tests.support.databases import BACKENDS, fresh_database
 
 
@@ -191,6 +197,9 @@ async def test_processed_events_are_pruned_after_the_keeping_time_and_pending_on
 @pytest.mark.parametrize("event", [
     ChangeChanged(number="CHG0030001", state="Authorize", approval="approved"),
     WorkChanged(keys=("PAY-1", "PAY-2")),
+    GateRequested(repository="acme/pay", ref="v1", environment="production",
+                  callback="https://code.example/repos/acme/pay/actions/runs/9/"
+                           "deployment_protection_rule", deployment_id="12"),
     DeploymentEvent(reporter="GitHub", repository="acme/pay", ref="v1", environment="prod",
                     state=DeploymentState.SUCCESS, state_label="success", deployment_id="7"),
 ])

@@ -1058,7 +1058,84 @@ class GitHubSandbox:
         rendered = self._render_deployment(base, app, item)
         await self._emit("deployment", app, base, {"action": "created", "deployment": rendered,
                                                    "workflow": None, "workflow_run": None})
+        if self.data.protection_rules.get((app.key, environment)):
+            await self._hold_for_protection_rule(base, app, item, rendered)
         return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def _hold_for_protection_rule(self, base: str, app: Application, item: Deployment,
+                                        rendered: Json) -> None:
+        """The run waits (status `queued`) and the rule's app is asked, as GitHub does."""
+        run_id = self.data.new_id()
+        self.data.waiting_runs[run_id] = (app.key, item.id)
+        await self._add_status(base, app, item, "queued",
+                               "Waiting for a deployment protection rule")
+        owner_repo = f"{app.repo_owner}/{app.repo_name}"
+        await self._emit("deployment_protection_rule", app, base, {
+            "action": "requested", "environment": item.environment, "event": "push",
+            "sha": item.sha, "ref": item.ref,
+            "deployment_callback_url":
+                f"{base}/repos/{owner_repo}/actions/runs/{run_id}/deployment_protection_rule",
+            "deployment": rendered, "pull_requests": []})
+
+    async def review_protection_rule(self, request: Request) -> Reply:
+        """`POST .../actions/runs/{run_id}/deployment_protection_rule`: the rule's app
+        answers; an approved run deploys (in progress, then success), a rejected one fails
+        with the comment."""
+        app = self.app_of(request)
+        waiting = self.data.waiting_runs.get(int(request.path_params["run_id"]))
+        if waiting is None or waiting[0] != app.key:
+            raise not_found()
+        body = await self._json_body(request)
+        state, environment = body.get("state"), body.get("environment_name")
+        if state not in ("approved", "rejected"):
+            raise invalid("DeploymentProtectionRule", "state")
+        item = self._deployment(app, waiting[1])
+        if environment != item.environment:
+            raise GitHubError(422, f"No pending deployment for environment: {environment}")
+        del self.data.waiting_runs[int(request.path_params["run_id"])]
+        base = self.base(request)
+        comment = str(body.get("comment") or "")[:140]
+        if state == "approved":
+            await self._add_status(base, app, item, "in_progress", "Deploying")
+            await self._add_status(base, app, item, "success", comment or "Deployed")
+        else:
+            await self._add_status(base, app, item, "failure", comment or "Rejected")
+        return Reply(None, status=204)
+
+    async def add_protection_rule(self, request: Request) -> Reply:
+        """`POST .../environments/{name}/deployment_protection_rules` with an integration."""
+        app = self.app_of(request)
+        name = request.path_params["name"]
+        if name not in render.ENVIRONMENTS:
+            raise not_found()
+        body = await self._json_body(request)
+        integration = body.get("integration_id")
+        if not isinstance(integration, int) or isinstance(integration, bool):
+            raise invalid("DeploymentProtectionRule", "integration_id")
+        rules = self.data.protection_rules.setdefault((app.key, name), [])
+        if integration in rules:
+            raise GitHubError(422, "Custom protection rule already exists for this app")
+        rules.append(integration)
+        return Reply({"id": self.data.new_id(), "enabled": True,
+                      "app": {"id": integration, "slug": "heatshield"}}, status=201)
+
+    async def list_protection_rules(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        rules = self.data.protection_rules.get((app.key, request.path_params["name"]), [])
+        return Reply({"total_count": len(rules), "custom_deployment_protection_rules": [
+            {"id": n, "enabled": True, "app": {"id": n, "slug": "heatshield"}}
+            for n in rules]})
+
+    async def _add_status(self, base: str, app: Application, item: Deployment, state: str,
+                          description: str) -> None:
+        previous = item.statuses[-1].created if item.statuses else item.created
+        status = DeploymentStatus(self.data.new_id(), state, description[:140],
+                                  max(self.data.world.clock.now(), previous + timedelta(seconds=1)))
+        item.statuses.append(status)
+        await self._emit("deployment_status", app, base, {
+            "action": "created",
+            "deployment_status": render.deployment_status(base, app, item, status),
+            "deployment": self._render_deployment(base, app, item)})
 
     async def list_statuses(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -1202,6 +1279,12 @@ class GitHubSandbox:
                   e(self.get_status)),
             Route(f"{r}/environments", e(self.list_environments)),
             Route(f"{r}/environments/{{name}}", e(self.get_environment)),
+            Route(f"{r}/environments/{{name}}/deployment_protection_rules",
+                  e(self.list_protection_rules), methods=["GET"]),
+            Route(f"{r}/environments/{{name}}/deployment_protection_rules",
+                  e(self.add_protection_rule), methods=["POST"]),
+            Route(f"{r}/actions/runs/{{run_id:int}}/deployment_protection_rule",
+                  e(self.review_protection_rule), methods=["POST"]),
         ]
 
 

@@ -135,6 +135,10 @@ class GitHubData:
     label_defs: list[LabelDef] = field(default_factory=list)
     # What a POST gave a deployment beyond the world's fields (payload, description, task).
     deployment_extras: dict[int, Json] = field(default_factory=dict)
+    # Custom deployment protection rules: (repository app key, environment) -> app ids.
+    protection_rules: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # Workflow runs waiting for a protection rule's answer: run id -> (app key, deployment).
+    waiting_runs: dict[int, tuple[str, int]] = field(default_factory=dict)
     next_id: int = 990_000_000
 
     @classmethod

@@ -1,0 +1,177 @@
+"""Pipelines ask the release: GitHub's custom deployment protection rule, end to end.
+
+The GitHub sandbox holds a deployment to a protected environment (`queued`) and
+asks the hub (`deployment_protection_rule`); the hub answers the callback as
+soon as the release's gates decide. While the ITSM has not approved, the
+deployment waits (no runner held: the hub answers later); once ServiceNow's
+CAB approves, it proceeds; when the CAB rejects, it fails with the reasons.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.demo import (
+    CREDENTIALS,
+    build_sandboxes,
+    demo_connectors,
+    demo_environ,
+    release_links,
+    seed,
+)
+from api.settings import load_settings
+from connectors.sandbox.world import World, build_world
+from tests.support.databases import query_db
+from tests.support.graphql import new_secret, principal_step
+from tests.support.server import serve_asgi
+
+TOKEN = new_secret()
+
+
+class Running:
+    def __init__(self, upstream: str, hub: str, database_url: str, world: World) -> None:
+        self.upstream, self.hub, self.database_url, self.world = (
+            upstream, hub, database_url, world)
+
+    def github(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, f"{self.upstream}/sandbox/github{path}", timeout=10,
+                             headers={"Authorization": f"Bearer {CREDENTIALS.token}"},
+                             **kwargs)
+
+    def repo(self, release_key: str) -> str:
+        app = self.world.app(self.world.release(release_key).app_key)
+        return f"/repos/{app.repo_owner}/{app.repo_name}"
+
+    def protect(self, release_key: str) -> None:
+        answer = self.github("POST", f"{self.repo(release_key)}/environments/production/"
+                                     "deployment_protection_rules", json={"integration_id": 77})
+        assert answer.status_code in (201, 422), answer.text  # 422: already protected
+
+    def deploy(self, release_key: str, ref: str | None = None) -> int:
+        created = self.github("POST", f"{self.repo(release_key)}/deployments", json={
+            "ref": ref or self.world.release(release_key).to_tag, "environment": "production"})
+        assert created.status_code == 201, created.text
+        deployment_id: int = created.json()["id"]
+        return deployment_id
+
+    def statuses(self, release_key: str, deployment_id: int) -> list[tuple[str, str]]:
+        listed = self.github("GET", f"{self.repo(release_key)}/deployments/{deployment_id}"
+                                    "/statuses").json()
+        return [(s["state"], s["description"]) for s in reversed(listed)]
+
+    def servicenow_change(self, release_key: str) -> dict[str, str]:
+        [number] = [key for source, kind, key in release_links(self.world, release_key)
+                    if source == "servicenow" and kind.name == "CHANGE_REQUEST"]
+        table = f"{self.upstream}/sandbox/servicenow/api/now/table/change_request"
+        [row] = httpx.get(table, params={"sysparm_query": f"number={number}"},
+                          auth=(CREDENTIALS.username, CREDENTIALS.password)).json()["result"]
+        return dict(row)
+
+    def decide_change(self, release_key: str, values: dict[str, str]) -> None:
+        change = self.servicenow_change(release_key)
+        table = f"{self.upstream}/sandbox/servicenow/api/now/table/change_request"
+        answer = httpx.patch(f"{table}/{change['sys_id']}", json=values,
+                             auth=(CREDENTIALS.username, CREDENTIALS.password))
+        assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    world = build_world()
+    sandboxes = build_sandboxes(world)
+    tmp: Path = tmp_path_factory.mktemp("pipeline-gates")
+    database_url = f"sqlite+aiosqlite:///{tmp / 'hub.db'}"
+    with serve_asgi(Starlette(routes=sandboxes.mounts())) as upstream:
+        settings = load_settings(
+            None, database={"url": database_url},
+            connectors=[c.model_dump() | {"timeout_seconds": 3, "max_retries": 1}
+                        for c in demo_connectors(upstream)],
+            federation={"cache_ttl_seconds": 300})
+
+        async def seed_step(sessions: Any) -> None:
+            await seed(sessions, world)
+
+        with serve_asgi(create_app(settings, environ=demo_environ(),
+                                   startup=[seed_step, principal_step(TOKEN)])) as hub:
+            for kind in ("github", "servicenow"):
+                sandboxes.apps[kind].state.kit.webhook_url = f"{hub}/webhooks/{kind}"
+            yield Running(upstream, hub, database_url, world)
+
+
+def wait_for(check: Any, seconds: float = 10) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_a_deployment_waits_while_the_change_is_unapproved_and_proceeds_once_approved(
+        running: Running) -> None:
+    release = "INV-2026.11"  # its ServiceNow change waits for the CAB
+    running.protect(release)
+    deployment = running.deploy(release)
+
+    time.sleep(1.5)
+    assert running.statuses(release, deployment) == [
+        ("queued", "Waiting for a deployment protection rule")]  # held upstream, no runner
+    [(decision,)] = query_db(running.database_url, "SELECT decision FROM pipeline_gates "
+                                                   "ORDER BY id DESC LIMIT 1")
+    assert decision == ""  # pending
+
+    running.decide_change(release, {"state": "-2"})  # the CAB approves: Scheduled
+
+    finished = wait_for(lambda: [s for s, _ in running.statuses(release, deployment)
+                                 if s in ("success", "failure")])
+    assert finished == ["success"], running.statuses(release, deployment)
+    states = [s for s, _ in running.statuses(release, deployment)]
+    assert states == ["queued", "in_progress", "success"]
+    [(decision, comment)] = query_db(running.database_url,
+                                     "SELECT decision, comment FROM pipeline_gates "
+                                     "ORDER BY id DESC LIMIT 1")
+    assert decision == "approved" and release in comment
+
+
+def test_a_deployment_is_rejected_with_the_reasons_when_the_change_is_rejected(
+        running: Running) -> None:
+    release = "PAY-2026.11"  # its ServiceNow change waits for the CAB too
+    running.protect(release)
+    deployment = running.deploy(release)
+    time.sleep(1.0)
+    assert [s for s, _ in running.statuses(release, deployment)] == ["queued"]
+
+    running.decide_change(release, {"approval": "rejected"})
+
+    finished = wait_for(lambda: [(s, d) for s, d in running.statuses(release, deployment)
+                                 if s in ("success", "failure")])
+    [(state, description)] = finished
+    assert state == "failure" and "change_approved" in description
+
+
+def test_code_no_release_covers_is_refused_at_once(running: Running) -> None:
+    release = "INV-2026.11"
+    running.protect(release)
+    repo_commits = running.github("GET", f"{running.repo(release)}/commits",
+                                  params={"per_page": 1}).json()
+    deployment = running.deploy(release, ref=repo_commits[0]["sha"])
+
+    finished = wait_for(lambda: [(s, d) for s, d in running.statuses(release, deployment)
+                                 if s in ("success", "failure")])
+    [(state, description)] = finished
+    assert state == "failure" and "no release in Heatshield covers" in description
+
+
+def test_every_answer_is_audited(running: Running) -> None:
+    rows = query_db(running.database_url,
+                    "SELECT actor, after FROM audit_events WHERE action = 'gate.answer'")
+    assert len(rows) >= 2
+    assert all("deployment protection rule" in actor for actor, _ in rows)
