@@ -99,8 +99,7 @@ def latency(writes: int, poll_seconds: float) -> None:
                     socket_.subscribe("1", ON_CHANGES, {"k": release_key})
                     time.sleep(0.3)
                     for n in range(writes):
-                        write(number, n)
-                        started = time.monotonic()
+                        started = write(number, n)
                         message = socket_.receive(timeout=poll_seconds + 10)
                         assert message["type"] == "next", message
                         seconds.append(time.monotonic() - started)
@@ -113,11 +112,13 @@ def _servicenow_writer(upstream: str) -> Any:
     auth = (CREDENTIALS.username, CREDENTIALS.password)
     table = f"{upstream}/sandbox/servicenow/api/now/table/change_request"
 
-    def write(number: str, n: int) -> None:
+    def write(number: str, n: int) -> float:
         [row] = httpx.get(table, params={"sysparm_query": f"number={number}",
                                          "sysparm_fields": "sys_id"}, auth=auth).json()["result"]
+        started = time.monotonic()  # the write itself: its push may land before it answers
         httpx.patch(f"{table}/{row['sys_id']}", json={"description": f"bench edit {n}"},
                     auth=auth).raise_for_status()
+        return started
     return write
 
 
@@ -128,12 +129,14 @@ def _remedy_writer(upstream: str) -> Any:
     headers = {"Authorization": f"AR-JWT {token}"}
     form = f"{base}/api/arsys/v1/entry/CHG:Infrastructure Change"
 
-    def write(number: str, n: int) -> None:
+    def write(number: str, n: int) -> float:
         [entry] = httpx.get(form, headers=headers, params={
             "q": f"'Infrastructure Change ID' = \"{number}\""}).json()["entries"]
         time.sleep(1.05)  # Remedy stamps whole seconds: one write a second is seen as one
+        started = time.monotonic()
         httpx.put(f"{form}/{entry['values']['Request ID']}", headers=headers,
                   json={"values": {"Description": f"bench edit {n}"}}).raise_for_status()
+        return started
     return write
 
 
