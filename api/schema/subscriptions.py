@@ -17,10 +17,11 @@ import strawberry
 from sqlalchemy import select
 
 from api.db import models as m
-from api.errors import ErrorCode, ServiceError, not_found
+from api.errors import ErrorCode, ServiceError, bad_input, not_found
 from api.events import Event, SubscriberLimit
 from api.schema.context import Info
 from api.schema.types import Release
+from api.schema.upstream import Source
 
 # Audit entities whose writes change what a release's change requests look like.
 CHANGE_ENTITIES = frozenset({"ChangeRequest", "ChangeIntent", "SourceLink"})
@@ -92,6 +93,34 @@ class Subscription:
         async for item in _events(info, lambda e: e.release_id is not None and (
                 release_id is None or e.release_id == release_id)):
             yield item
+
+    @strawberry.subscription(description="Every source, whenever one's status or breaker "
+                             "changes (from this server's recorded calls; no upstream is called "
+                             "to answer). The first message is the sources as they are.")
+    async def sources_changed(self, info: Info, every_seconds: float = 2.0
+                              ) -> AsyncGenerator[list[Source], None]:
+        context = info.context
+        principal = context.principal
+        if principal is None:
+            raise ServiceError(ErrorCode.FORBIDDEN, "subscriptions need a signed-in caller")
+        if not 0.5 <= every_seconds <= 300:
+            raise bad_input("everySeconds must be between 0.5 and 300", "everySeconds")
+        recheck = context.settings.events.recheck_seconds
+        last: tuple[tuple[str, str, str], ...] | None = None
+        waited = 0.0
+        while True:
+            sources = [Source.of(c) for c in context.hub.connectors.values()]
+            now = tuple((s.name, s.status.name, str(s.breaker)) for s in sources)
+            if now != last:
+                last = now
+                yield sources
+            await asyncio.sleep(every_seconds)
+            waited += every_seconds
+            if waited >= recheck:
+                waited = 0.0
+                if context.still_allowed and not await context.still_allowed(principal):
+                    raise ServiceError(ErrorCode.UNAUTHENTICATED,
+                                       "the session ended; sign in again")
 
     @strawberry.subscription(description="A change request of the release `release` (or of "
                              "any release) was raised, decided upstream, moved or linked.")

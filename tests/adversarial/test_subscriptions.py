@@ -195,3 +195,32 @@ def test_a_write_on_one_replica_reaches_a_subscriber_on_another(
             event = next_event(socket)
 
     assert event["release"]["name"] == "Told across replicas"
+
+
+SOURCES = """subscription { sourcesChanged(everySeconds: 0.5) { name status breaker } }"""
+TOUCHING_JIRA = """{ releases(first: 3) { nodes { workItems(first: 1) { totalCount } } } }"""
+
+
+def test_a_source_going_down_is_told_to_its_subscribers(hub: Hub,
+                                                         upstreams: Upstreams) -> None:
+    with SubscriptionClient(hub.url, token=hub.tokens[Role.VIEWER]) as socket:
+        socket.subscribe("1", SOURCES)
+        first = {s["name"]: s["status"] for s in next_event(socket)}
+        upstreams.fault("jira", error_rate=1.0, error_status=503)
+        hub.client().post(TOUCHING_JIRA)
+
+        deadline = time.monotonic() + 15
+        while True:  # the other sources may come up first, each a message of its own
+            changed = {s["name"]: s["status"] for s in next_event(socket, timeout=15)}
+            if changed["jira"] not in ("UP", first["jira"]) or time.monotonic() > deadline:
+                break
+
+    assert set(first) == set(changed)
+    assert changed["jira"] not in ("UP", first["jira"])
+
+
+def test_a_silly_source_interval_is_refused_by_name(hub: Hub) -> None:
+    with SubscriptionClient(hub.url, token=hub.tokens[Role.VIEWER]) as socket:
+        socket.subscribe("1", "subscription { sourcesChanged(everySeconds: 0.01) { name } }")
+        message = socket.receive()
+    assert error_code(message) == "BAD_USER_INPUT"
