@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -42,6 +44,9 @@ from connectors.webhooks import (
 )
 
 log = logging.getLogger("heatshield.inbox")
+
+class _Turn(enum.Enum):
+    BEHIND = "behind"  # an older event of the same record is still pending
 
 #: What applying an event answers: an HTTP status and a JSON body for the sender.
 Applied = tuple[int, dict[str, Any]]
@@ -126,14 +131,28 @@ class Inbox:
             return False
         return True
 
-    async def process(self, row_id: int, *, held: bool = False) -> Applied | None:
+    async def process(self, row_id: int, *, held: bool = False,
+                      wait_seconds: float = 0.0) -> Applied | None:
         """Apply one stored event now if it is its record's next and nobody else holds it
         (`held`: the caller does, since it `accept`ed it).
 
-        None when it must wait (an older event of its record is pending, or
-        another processor holds it) or when applying it failed (it is retried
-        later, after a growing pause); the background loop takes it from there.
+        When an older event of its record is still pending, a holder waits up to
+        `wait_seconds` for it (deliveries of one record arriving together are
+        then answered in turn); past that it lets go. None when it must wait
+        (or another processor holds it) or when applying it failed (it is
+        retried later, after a growing pause); the background loop takes it
+        from there.
         """
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            outcome = await self._process(row_id, held=held,
+                                          let_go=time.monotonic() >= deadline)
+            if outcome is not _Turn.BEHIND:
+                return outcome
+            await asyncio.sleep(0.05)
+
+    async def _process(self, row_id: int, *, held: bool, let_go: bool
+                       ) -> Applied | _Turn | None:
         moment = self.now()
         async with self.sessions() as session, session.begin():
             row = await session.get(m.WebhookDelivery, row_id)
@@ -144,10 +163,12 @@ class Inbox:
                     m.WebhookDelivery.record_key == row.record_key,
                     m.WebhookDelivery.processed_at.is_(None),
                     m.WebhookDelivery.id < row.id).limit(1)):
-                if held:  # an older event of this record goes first; let the loop take it
-                    row.claimed_until = None
-                    self.wake.set()
-                return None
+                if not (held and not let_go):
+                    if held:  # an older event of this record goes first; the loop takes it
+                        row.claimed_until = None
+                        self.wake.set()
+                    return None
+                return _Turn.BEHIND
             source, payload, attempts = row.source, dict(row.payload), row.attempts + 1
             free = or_(m.WebhookDelivery.claimed_until.is_(None),
                        m.WebhookDelivery.claimed_until <= moment)

@@ -115,6 +115,8 @@ class LimitSettings(_Section):
     # A webhook delivery's body (deployment and issue events are tens of KB); larger is
     # refused with 413 before it is read.
     max_webhook_body_bytes: int = Field(default=262_144, ge=1024)
+    # How long a delivery waits for an earlier one of the same record before it is queued.
+    webhook_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     # Operations in one batched request; 0 turns batching off.
     max_batch_operations: int = Field(default=10, ge=0, le=100)
     # None: on in development, off in production.

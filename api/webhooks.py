@@ -200,7 +200,8 @@ def webhook_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession
         row_id = await inbox.accept(source, delivery, event_type, body_digest(body), event)
         if row_id is None:
             return JSONResponse({"status": "duplicate"})
-        applied = await inbox.process(row_id, held=True)
+        applied = await inbox.process(row_id, held=True,
+                                      wait_seconds=settings.limits.webhook_wait_seconds)
         if applied is None:  # stored; the inbox applies it once it can
             return JSONResponse({"status": "queued"}, status_code=202)
         status, answer = applied
