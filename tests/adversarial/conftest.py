@@ -101,8 +101,9 @@ def start_hub(upstreams: Upstreams, database_url: str, backend: str, **settings:
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[Upstreams]:
     world = build_world()
-    with serve_asgi(Starlette(routes=build_sandboxes(world).mounts())) as url:
-        yield Upstreams(url, world)
+    sandboxes = build_sandboxes(world)
+    with serve_asgi(Starlette(routes=sandboxes.mounts())) as url:
+        yield Upstreams(url, world, sandboxes.apps)
 
 
 @pytest.fixture(autouse=True)

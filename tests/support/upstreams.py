@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -18,6 +18,8 @@ class Upstreams:
 
     url: str
     world: World
+    #: The sandboxes' apps by kind, for data no client may write (an issue without a summary).
+    apps: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
     def kinds() -> list[str]:
