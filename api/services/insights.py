@@ -206,3 +206,25 @@ def compute(gathered: Gathered, period: dora.Period, applications: Sequence[str]
              if bucket is not None and zone is not None else [])
     return Insights(period, per_app, dora.four_keys(facts_, period, window), team_keys, trend,
                     gathered.errors)
+
+
+def _shown(figure: dora.Figure) -> str:
+    if figure.value is None:
+        return f"{'-':>8} {'':<6} n={figure.sample_size}"
+    value = (f"{figure.value:.0%}" if figure.key is dora.Key.CHANGE_FAILURE_RATE
+             else f"{figure.value:.2f}")
+    band = figure.band.value if figure.band else ""
+    return f"{value:>8} {band:<6} n={figure.sample_size}"
+
+
+def table(insights: Insights) -> list[str]:
+    """The four keys per application and overall, as lines of a plain-text table."""
+    head = (f"{'application':<12} {'deploys/week':<22} {'lead time (h)':<22} "
+            f"{'change failure rate':<22} {'time to restore (h)':<22}")
+    rows = [(key, keys) for key, keys in insights.applications.items()]
+    rows.append(("overall", insights.overall))
+    lines = [f"DORA four keys, {insights.period.start:%Y-%m-%d %H:%M} to "
+             f"{insights.period.end:%Y-%m-%d %H:%M} UTC", head]
+    for name, keys in rows:
+        lines.append(f"{name:<12} " + " ".join(f"{_shown(f):<22}" for f in keys.figures()))
+    return lines
