@@ -34,7 +34,6 @@ from connectors.base import (
 from connectors.config import ConnectorConfig
 from connectors.errors import (
     BadLinkKey,
-    ConnectorConfigError,
     UpstreamAuthFailed,
     UpstreamBadResponse,
     UpstreamRefused,
@@ -148,15 +147,19 @@ class ServiceNowConnector(Connector, ServiceNowWebhooks):
     async def incidents(self, services: Sequence[str], since: datetime) -> list[IncidentRecord]:
         """One `incident` query per chunk of service names, chunks run concurrently; the
         causing change comes as its number through the display values."""
-        names = sorted(set(services))
+        records: Records[IncidentRecord] = Records()
+        names: list[str] = []
+        for name in sorted(set(services)):
+            try:
+                names.append(mapping.query_name(name))
+            except ValueError:  # the others still stand; this one is named
+                records.dropped.append(BadLinkKey(
+                    self.name, name, "cannot be used in a ServiceNow query (a caret, a comma "
+                    "or a line break)"))
         chunks = [names[i:i + self.chunk_size] for i in range(0, len(names), self.chunk_size)]
-        try:
-            queries = [mapping.incident_query(chunk, since) for chunk in chunks]
-        except ValueError as exc:
-            raise ConnectorConfigError(f"{self.name}: {exc}") from None
+        queries = [mapping.incident_query(chunk, since) for chunk in chunks]
         pages = await asyncio.gather(*(
             self._rows(query, INCIDENT_PATH, mapping.INCIDENT_FIELDS) for query in queries))
-        records: Records[IncidentRecord] = Records()
         seen: set[str] = set()
         for row in (row for page in pages for row in page):
             try:

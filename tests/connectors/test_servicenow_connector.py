@@ -548,3 +548,14 @@ async def test_incidents_of_many_services_take_one_query_per_chunk(
     calls = [r for r in await served(sandbox) if r["path"].endswith("/incident")]
     assert len(calls) == 3
     await connector.aclose()
+
+
+async def test_a_service_name_no_query_can_hold_is_named_and_the_others_still_answer(
+        snow: ServiceNowConnector) -> None:
+    app = next(a for a in WORLD.applications
+               if any(i.app_key == a.key and i.itsm == "servicenow" for i in WORLD.incidents))
+    records = await snow.incidents([app.ci_name, "Ledger^ORnumber=INC1"],
+                                   WORLD.now - timedelta(days=180))
+    assert records and {r.service for r in records} == {app.ci_name}
+    dropped = getattr(records, "dropped", [])
+    assert [e.key for e in dropped] == ["Ledger^ORnumber=INC1"]
