@@ -396,6 +396,72 @@ def demo(
     _run(asgi, settings, host=host, port=port, log_level="warning")
 
 
+def _period_length(text: str) -> Any:
+    """`90d`, `12w` or `6m` (30-day months) as a timedelta."""
+    from datetime import timedelta
+
+    units = {"d": 1, "w": 7, "m": 30}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit() or int(number) < 1:
+        raise typer.BadParameter(f"not a period such as 90d, 12w or 6m: {text!r}",
+                                 param_hint="--period")
+    return timedelta(days=int(number) * units[unit])
+
+
+@app.command()
+def insights(
+    config: ConfigOption = None,
+    period: Annotated[str, typer.Option(help="How far back: 90d, 12w, 6m.")] = "90d",
+    until: Annotated[str | None, typer.Option(
+        help="End of the period, ISO date-time (default now).")] = None,
+    application: Annotated[list[str] | None, typer.Option(
+        "--application", "-a", help="Only these applications (repeatable).")] = None,
+) -> None:
+    """DORA's four keys per application, with their bands, from the configured sources."""
+    from datetime import UTC, datetime
+
+    from api.cache import UpstreamCache
+    from api.db.engine import create_engine, session_factory
+    from api.db.migrate import upgrade
+    from api.domain import dora
+    from api.hub import Hub
+    from api.services import insights as service
+    from connectors.registry import build_connectors
+
+    settings = _settings(config)
+    span = _period_length(period)
+    try:
+        end = datetime.fromisoformat(until) if until else datetime.now(UTC)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date-time: {until!r}",
+                                 param_hint="--until") from None
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    window = dora.Period(end - span, end)
+
+    async def run() -> service.Insights:
+        engine = create_engine(settings.database.url)
+        hub = Hub(build_connectors(settings.connectors), UpstreamCache(ttl=0),
+                  deadline_seconds=max(60.0, settings.federation.request_deadline_seconds))
+        try:
+            await upgrade(engine)
+            apps = await service.scopes(session_factory(engine), application or None)
+            gathered = await service.gather(hub, apps, window)
+            return service.compute(gathered, window, [a.key for a in apps])
+        finally:
+            await hub.aclose()
+            await engine.dispose()
+
+    try:
+        result = asyncio.run(run())
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    for line in service.table(result):
+        typer.echo(line)
+    for error in result.errors:
+        err.print(f"[yellow]partial:[/yellow] {error.source}: {error.message}", highlight=False)
+
+
 def _run(asgi: Any, settings: Settings, *, host: str, port: int, log_level: str,
          **options: Any) -> None:
     """Serve with the bounded configuration (api/server.py) the tests use too."""

@@ -69,6 +69,7 @@ FIELD_WEIGHTS: Mapping[str, int] = {
     "Release.gates": COMPOSITE,
     "Release.changePreview": COMPOSITE,
     "Release.releaseNotes": COMPOSITE,
+    "Query.insights": COMPOSITE,  # every application's deployments, changes and incidents
 }
 
 

@@ -273,6 +273,24 @@ class Deployment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentRecord:
+    """An incident in an ITSM: when the service broke, when it was restored, and which
+    change requests it was traced to (by number), for the failure side of the four keys."""
+
+    source: str
+    number: str  # "INC0010001", "INC000000001001"
+    upstream_id: str
+    title: str
+    url: str
+    state_label: str
+    service: str  # the configuration item (business service) it was raised on, by name
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    priority: int | None = None  # 1 critical .. 5 planning
+    caused_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceHealth:
     """What `Query.sources` shows for one connector instance."""
 
@@ -412,4 +430,13 @@ class DeploymentGate(Protocol):
 class DeploymentSource(Protocol):
     async def deployments(self, repositories: Sequence[str],
                           environment: str | None = None) -> list[Deployment]:
+        ...
+
+
+@runtime_checkable
+class IncidentSource(Protocol):
+    async def incidents(self, services: Sequence[str], since: datetime) -> list[IncidentRecord]:
+        """Incidents raised on these services (configuration items by name) and opened
+        at or after `since`; one query per chunk of services, however many there are
+        (a `Records` says which were left out)."""
         ...

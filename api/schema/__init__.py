@@ -18,6 +18,7 @@ from api.schema.change_bridge import ChangeBridgeMutation
 from api.schema.errors import shape_error
 from api.schema.feeds import FeedMutation, FeedQuery
 from api.schema.input_guard import InputGuard
+from api.schema.insights import InsightsQuery
 from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
 from api.schema.planning import PlanningMutation, PlanningQuery
@@ -28,7 +29,8 @@ from api.schema.upstream import GRAPH_TYPES
 from api.settings import LimitSettings
 
 # The graph is assembled from parts; each part guards its own fields.
-Query = merge_types("Query", (ReleaseQuery, AccessQuery, PlanningQuery, FeedQuery))
+Query = merge_types("Query", (ReleaseQuery, AccessQuery, PlanningQuery, FeedQuery,
+                               InsightsQuery))
 Mutation = merge_types("Mutation", (ReleaseMutation, ChangeBridgeMutation, AccessMutation,
                                     PlanningMutation, FeedMutation))
 

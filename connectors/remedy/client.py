@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
@@ -36,6 +36,7 @@ from connectors.base import (
     ChangeRecord,
     ChangeState,
     Connector,
+    IncidentRecord,
     LinkKind,
     Records,
     TimeWindow,
@@ -69,6 +70,9 @@ MAX_QUALIFICATION_CHARS = 3000
 MAX_PAGES = 10_000
 #: A change ID as Remedy makes them (`CRQ000000001234`), and short.
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
+R = TypeVar("R")
 
 
 def form_path(form: str) -> str:
@@ -231,19 +235,47 @@ class RemedyConnector(Connector):
             raise self.http.note_error(records.dropped[0])
         return records[0] if records else None
 
-    async def _search(self, qualification: str, sort: str | None = None
-                      ) -> Records[ChangeRecord]:
+    async def incidents(self, services: Sequence[str], since: datetime) -> list[IncidentRecord]:
+        """One `HPD:Help Desk` search per chunk of services (usually one), run concurrently."""
+        names = sorted(set(services))
+        if not names:
+            return []
+        pages = await asyncio.gather(*(
+            self._search(q, sort=f"{m.SUBMITTED}.asc", form=m.INCIDENT_FORM,
+                         fields=m.INCIDENT_FIELDS, read=self._incident)
+            for q in m.incident_qualification(names, since, MAX_QUALIFICATION_CHARS)))
+        return Records([record for page in pages for record in page],
+                       [error for page in pages for error in page.dropped])
+
+    def _incident(self, entry: Mapping[str, Any]) -> IncidentRecord:
+        return m.incident_record(entry, source=self.name)
+
+    @overload
+    async def _search(self, qualification: str, sort: str | None = None) -> Records[ChangeRecord]:
+        ...
+
+    @overload
+    async def _search(self, qualification: str, sort: str | None = None, *, form: str,
+                      fields: Sequence[str], read: Callable[[Mapping[str, Any]], R]
+                      ) -> Records[R]:
+        ...
+
+    async def _search(self, qualification: str, sort: str | None = None, *,
+                      form: str = m.CHANGE_FORM, fields: Sequence[str] = m.READ_FIELDS,
+                      read: Callable[[Mapping[str, Any]], Any] | None = None
+                      ) -> Records[Any]:
         """Every matching entry, mapped one by one; one that cannot be read is left
         out of the records and named in their `dropped`."""
+        reader = read or self._record
         params: dict[str, Any] = {"q": qualification,
-                                  "fields": m.fields_param(m.READ_FIELDS),
+                                  "fields": m.fields_param(fields),
                                   "offset": 0, "limit": self.page_size}
         if sort:
             params["sort"] = sort
         if not qualification:
             del params["q"]
-        records: Records[ChangeRecord] = Records()
-        url: str | None = form_path(m.CHANGE_FORM)
+        records: Records[Any] = Records()
+        url: str | None = form_path(form)
         query: dict[str, Any] | None = params
         for _ in range(MAX_PAGES):
             if url is None:
@@ -255,13 +287,15 @@ class RemedyConnector(Connector):
                 raise self._bad(str(exc)) from None
             for entry in entries:
                 try:
-                    records.append(self._record(entry))
+                    records.append(reader(entry))
                 except ValueError as exc:  # RemedyPayloadError, or a value it cannot read
                     values = entry.get("values")
-                    number = values.get(m.NUMBER) if isinstance(values, Mapping) else None
+                    number = (values.get(m.NUMBER) or values.get(m.INCIDENT_NUMBER)
+                              if isinstance(values, Mapping) else None)
                     key = number if isinstance(number, str) and number else None
+                    what = "incident" if form == m.INCIDENT_FORM else "change"
                     records.dropped.append(UpstreamBadResponse(
-                        self.name, f"unreadable change entry{f' {key}' if key else ''}: "
+                        self.name, f"unreadable {what} entry{f' {key}' if key else ''}: "
                         f"{exc}"[:300], key=key))
             query = None
         raise self._bad(f"paging did not end after {MAX_PAGES} pages")

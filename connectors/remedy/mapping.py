@@ -20,6 +20,7 @@ from connectors.base import (
     ChangeRecord,
     ChangeState,
     ChangeType,
+    IncidentRecord,
     RiskLevel,
     TimeWindow,
     map_status,
@@ -428,6 +429,64 @@ def modified_since(since: datetime) -> str:
 
 def fields_param(names: Iterable[str]) -> str:
     return "values(" + ",".join(names) + ")"
+
+
+# --------------------------------------------------------------------------- incidents
+
+INCIDENT_FORM = "HPD:Help Desk"
+INCIDENT_NUMBER = "Incident Number"
+INCIDENT_SERVICE = "ServiceCI"
+SUBMITTED = "Submit Date"
+#: Where the causing change sits on the incident; a server that keeps it only in the
+#: association forms leaves it empty, and the incident then fails no deployment itself.
+CAUSED_BY = "Caused By Change ID"
+INCIDENT_FIELDS = ("Request ID", INCIDENT_NUMBER, "Description", "Status", "Priority",
+                   SUBMITTED, "Last Resolved Date", INCIDENT_SERVICE, CAUSED_BY)
+#: Priority labels (`Critical` .. `Low`) as the 1..4 the hub ranks by.
+INCIDENT_PRIORITIES = {"critical": 1, "high": 2, "medium": 3, "low": 4}
+INCIDENT_STATUS_LABELS = ("New", "Assigned", "In Progress", "Pending", "Resolved", "Closed",
+                          "Cancelled")
+
+
+def _incident_status(raw: object) -> str:
+    """The label of an incident status that may come back as its enum number."""
+    number = _whole(raw)
+    if number is not None and 0 <= number < len(INCIDENT_STATUS_LABELS):
+        return INCIDENT_STATUS_LABELS[number]
+    return "" if raw is None else str(raw).strip()
+
+
+def incident_qualification(services: Sequence[str], since: datetime, max_chars: int
+                           ) -> list[str]:
+    """Incidents on these services submitted since `since`, one qualification per chunk."""
+    clause = f"{quote_field(SUBMITTED)} >= {quote_value(format_ar_date(since))}"
+    return [f"{chunk} AND {clause}"
+            for chunk in any_of(INCIDENT_SERVICE, services, max_chars - len(clause) - 5)]
+
+
+def incident_record(entry: Mapping[str, Any], *, source: str) -> IncidentRecord:
+    """One `HPD:Help Desk` entry -> a canonical incident."""
+    values = entry["values"]
+    number = _text(values.get(INCIDENT_NUMBER))
+    if number is None:
+        raise RemedyPayloadError("an incident entry without an Incident Number")
+    opened = parse_ar_date(values.get(SUBMITTED))
+    if opened is None:
+        raise RemedyPayloadError(f"incident {number} has no {SUBMITTED}")
+    request_id = entry_id(entry)
+    priority = _text(values.get("Priority"))
+    cause = _text(values.get(CAUSED_BY))
+    return IncidentRecord(
+        source=source, number=number, upstream_id=request_id,
+        title=_text(values.get("Description")) or "",
+        url=self_href(entry) or "",
+        state_label=_incident_status(values.get("Status")),
+        service=_text(values.get(INCIDENT_SERVICE)) or "",
+        opened_at=opened,
+        resolved_at=parse_ar_date(values.get("Last Resolved Date")),
+        priority=INCIDENT_PRIORITIES.get(priority.casefold()) if priority else None,
+        caused_by=(cause,) if cause else (),
+    )
 
 
 # --------------------------------------------------------------------------- writes

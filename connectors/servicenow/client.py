@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ from connectors.base import (
     ChangeRecord,
     ChangeState,
     Connector,
+    IncidentRecord,
     LinkKind,
     Records,
     TimeWindow,
@@ -43,6 +45,7 @@ from connectors.servicenow import mapping
 from connectors.servicenow.webhook import ServiceNowWebhooks
 
 TABLE_PATH = "/api/now/table/change_request"
+INCIDENT_PATH = "/api/now/table/incident"
 DEFAULT_PAGE_SIZE = 1000
 #: Numbers per `numberIN` query, which keeps URLs well under common limits.
 DEFAULT_CHUNK_SIZE = 100
@@ -141,6 +144,37 @@ class ServiceNowConnector(Connector, ServiceNowWebhooks):
                 records.append(record)
         return records
 
+    async def incidents(self, services: Sequence[str], since: datetime) -> list[IncidentRecord]:
+        """One `incident` query per chunk of service names, chunks run concurrently; the
+        causing change comes as its number through the display values."""
+        records: Records[IncidentRecord] = Records()
+        names: list[str] = []
+        for name in sorted(set(services)):
+            try:
+                names.append(mapping.query_name(name))
+            except ValueError:  # the others still stand; this one is named
+                records.dropped.append(BadLinkKey(
+                    self.name, name, "cannot be used in a ServiceNow query (a caret, a comma "
+                    "or a line break)"))
+        chunks = [names[i:i + self.chunk_size] for i in range(0, len(names), self.chunk_size)]
+        queries = [mapping.incident_query(chunk, since) for chunk in chunks]
+        pages = await asyncio.gather(*(
+            self._rows(query, INCIDENT_PATH, mapping.INCIDENT_FIELDS) for query in queries))
+        seen: set[str] = set()
+        for row in (row for page in pages for row in page):
+            try:
+                record = mapping.incident_from_row(row, source=self.name,
+                                                   instance_url=self.settings.base_url)
+            except ValueError as exc:
+                number = mapping.value_of(row, "number") or None
+                records.dropped.append(UpstreamBadResponse(
+                    self.name, f"unreadable incident: {exc}"[:300], key=number))
+                continue
+            if record.number not in seen:
+                seen.add(record.number)
+                records.append(record)
+        return records
+
     async def find_by_correlation_id(self, correlation_id: str) -> ChangeRecord | None:
         value = _query_value(correlation_id, "correlation id")
         rows = await self._rows(f"correlation_id={value}^ORDERBYsys_created_on^ORDERBYsys_id")
@@ -211,18 +245,19 @@ class ServiceNowConnector(Connector, ServiceNowWebhooks):
     # ------------------------------------------------------------------ wire helpers
 
     @staticmethod
-    def _read_params() -> dict[str, str]:
-        return {"sysparm_fields": ",".join(mapping.FIELDS), "sysparm_display_value": "all",
+    def _read_params(fields: Sequence[str] = mapping.FIELDS) -> dict[str, str]:
+        return {"sysparm_fields": ",".join(fields), "sysparm_display_value": "all",
                 "sysparm_exclude_reference_link": "true"}
 
-    async def _rows(self, query: str) -> list[dict[str, Any]]:
+    async def _rows(self, query: str, path: str = TABLE_PATH,
+                    fields: Sequence[str] = mapping.FIELDS) -> list[dict[str, Any]]:
         """Every row matching `query`, page after page until the instance says done."""
         rows: list[dict[str, Any]] = []
         offset = 0
         while True:
-            params = {**self._read_params(), "sysparm_query": query,
+            params = {**self._read_params(fields), "sysparm_query": query,
                       "sysparm_limit": str(self.page_size), "sysparm_offset": str(offset)}
-            response = await self.http.request("GET", TABLE_PATH, params=params)
+            response = await self.http.request("GET", path, params=params)
             if not response.is_success:
                 raise self.http.unexpected(response)
             page = self._result_list(response)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from connectors.base import (
     ChangeRecord,
     ChangeState,
     ChangeType,
+    IncidentRecord,
     RiskLevel,
 )
 
@@ -252,6 +253,65 @@ def change_from_row(row: Mapping[str, Any], *, source: str, instance_url: str,
 def record_url(instance_url: str, sys_id: str) -> str:
     """The form of the record in the instance's UI, inside its navigation frame."""
     return f"{instance_url.rstrip('/')}/nav_to.do?uri={TABLE}.do?sys_id={sys_id}"
+
+
+# --------------------------------------------------------------------------- incidents
+
+INCIDENT_TABLE = "incident"
+#: The columns the incident mapping reads.
+INCIDENT_FIELDS = ("sys_id", "number", "short_description", "state", "priority", "opened_at",
+                   "resolved_at", "caused_by", "cmdb_ci", "business_service")
+INCIDENT_STATE_LABELS: dict[str, str] = {
+    "1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed",
+    "8": "Canceled"}
+
+
+def incident_query(services: Sequence[str], since: datetime) -> str:
+    """Incidents on these services (by the service's or the CI's name) opened since `since`.
+
+    Encoded queries have no escaping, so a name holding a caret or a comma is refused
+    rather than allowed to change what the query means.
+    """
+    names = [query_name(name) for name in dict.fromkeys(services)]
+    joined = ",".join(names)
+    return (f"business_service.nameIN{joined}^ORcmdb_ci.nameIN{joined}"
+            f"^opened_at>={format_time(since)}^ORDERBYopened_at^ORDERBYsys_id")
+
+
+def query_name(text: str) -> str:
+    if not text or any(c in text for c in "^,\n\r"):
+        raise ValueError(f"{text!r} cannot be used in a ServiceNow query")
+    return text
+
+
+def incident_from_row(row: Mapping[str, Any], *, source: str, instance_url: str
+                      ) -> IncidentRecord:
+    """One incident row; `caused_by` read by its display value, the change's number."""
+    sys_id, number = value_of(row, "sys_id"), value_of(row, "number")
+    if not sys_id or not number:
+        raise BadRecord("an incident row without sys_id or number")
+    opened = parse_time(value_of(row, "opened_at"))
+    if opened is None:
+        raise BadRecord(f"incident {number} has no opened_at")
+    state = choice_of(row, "state")
+    label = label_of(row, "state")
+    if label in (state, value_of(row, "state")):
+        label = INCIDENT_STATE_LABELS.get(state, state)
+    priority = choice_of(row, "priority")
+    cause = label_of(row, "caused_by")
+    if cause == value_of(row, "caused_by") and len(cause) == 32:
+        cause = ""  # a bare sys_id: the row was read without display values
+    return IncidentRecord(
+        source=source, number=number, upstream_id=sys_id,
+        title=value_of(row, "short_description"),
+        url=f"{instance_url.rstrip('/')}/nav_to.do?uri={INCIDENT_TABLE}.do?sys_id={sys_id}",
+        state_label=label,
+        service=label_of(row, "business_service") or label_of(row, "cmdb_ci"),
+        opened_at=opened,
+        resolved_at=parse_time(value_of(row, "resolved_at")),
+        priority=int(priority) if priority.isdigit() else None,
+        caused_by=(cause,) if cause else (),
+    )
 
 
 # --------------------------------------------------------------------------- writing

@@ -485,3 +485,34 @@ async def test_a_move_the_server_refuses_is_refused_and_nothing_changes(
 async def test_updating_an_unknown_change_is_refused(connect: Connect) -> None:
     with pytest.raises(UpstreamRefused, match="does not exist"):
         await (await connect()).update_change("CRQ000000999999", ChangePatch(title="x"))
+
+
+# -- incidents ---------------------------------------------------------------------------------
+
+
+async def test_incidents_of_several_services_come_in_one_search_with_their_causing_change(
+        connect: Connect, sandbox: str, world: World) -> None:
+    apps = [a for a in world.applications
+            if any(i.app_key == a.key and i.itsm == "remedy" for i in world.incidents)][:2]
+    since = world.now - timedelta(days=90)
+    expected = {f"INC{i.seq:012d}": i for i in world.incidents
+                if i.itsm == "remedy" and i.app_key in {a.key for a in apps}
+                and i.opened >= since}
+    assert len(expected) > 2
+    connector = await connect()
+    reset_log(sandbox)
+
+    records = await connector.incidents([a.ci_name for a in apps], since)
+
+    assert {r.number for r in records} == set(expected)
+    changes = {c.seq: c for c in world.change_requests if c.itsm == "remedy"}
+    ci_of = {a.key: a.ci_name for a in apps}
+    for record in records:
+        incident = expected[record.number]
+        assert record.service == ci_of[incident.app_key]
+        assert abs((record.opened_at - incident.opened).total_seconds()) < 1
+        assert (record.resolved_at is None) == (incident.resolved is None)
+        cause = changes[incident.caused_by] if incident.caused_by else None
+        assert record.caused_by == ((number_of(cause),) if cause else ())
+    assert any(r.caused_by for r in records) and any(not r.caused_by for r in records)
+    assert len(served(sandbox, "GET", "/api/arsys/v1/entry/HPD:Help Desk")) == 1

@@ -458,3 +458,57 @@ def test_a_move_the_flow_does_not_allow_is_an_illegal_transition(current: str,
                                                                  target: ChangeState) -> None:
     with pytest.raises(m.IllegalTransition, match=current):
         m.status_walk(current, None, target)
+
+
+# -- incidents -------------------------------------------------------------------------
+
+
+INCIDENT_ENTRY: dict[str, Any] = {
+    "values": {
+        "Request ID": "000000000004711", "Incident Number": "INC000000004711",
+        "Description": "Checkout timeouts after the spring release", "Status": "Closed",
+        "Priority": "High", "Submit Date": "2026-04-02T07:30:00.000+0000",
+        "Last Resolved Date": "2026-04-02T09:00:00.000+0000", "ServiceCI": "Checkout",
+        "Caused By Change ID": "CRQ000000000733",
+    },
+    "_links": {"self": [{"href": "https://itsm.example/api/arsys/v1/entry/HPD:Help%20Desk/"
+                                  "000000000004711"}]},
+}
+
+
+def test_an_incident_entry_reads_its_service_its_times_and_its_causing_change() -> None:
+    record = m.incident_record(INCIDENT_ENTRY, source="remedy")
+    assert record.number == "INC000000004711"
+    assert record.upstream_id == "000000000004711"
+    assert (record.service, record.state_label, record.priority) == ("Checkout", "Closed", 2)
+    assert record.opened_at == datetime(2026, 4, 2, 7, 30, tzinfo=UTC)
+    assert record.resolved_at == datetime(2026, 4, 2, 9, 0, tzinfo=UTC)
+    assert record.caused_by == ("CRQ000000000733",)
+
+
+def test_an_incident_status_sent_as_its_enum_number_reads_as_the_label() -> None:
+    entry = {**INCIDENT_ENTRY, "values": {**INCIDENT_ENTRY["values"], "Status": 4,
+                                         "Caused By Change ID": None}}
+    record = m.incident_record(entry, source="remedy")
+    assert (record.state_label, record.caused_by) == ("Resolved", ())
+
+
+def test_an_incident_without_a_submit_date_is_refused() -> None:
+    entry = {**INCIDENT_ENTRY, "values": {**INCIDENT_ENTRY["values"], "Submit Date": None}}
+    with pytest.raises(ValueError, match="INC000000004711 has no Submit Date"):
+        m.incident_record(entry, source="remedy")
+
+
+def test_the_incident_qualification_selects_the_services_submitted_since_a_time() -> None:
+    [q] = m.incident_qualification(["Checkout", "Ledger"], datetime(2026, 3, 1, tzinfo=UTC),
+                                   3000)
+    assert q == ("('ServiceCI' = \"Checkout\" OR 'ServiceCI' = \"Ledger\") AND "
+                 "'Submit Date' >= \"2026-03-01T00:00:00.000+0000\"")
+
+
+def test_many_services_split_into_several_qualifications_each_with_the_time() -> None:
+    names = [f"Service {n:03d}" for n in range(200)]
+    chunks = m.incident_qualification(names, datetime(2026, 3, 1, tzinfo=UTC), 1000)
+    assert len(chunks) > 1 and all(len(c) <= 1000 for c in chunks)
+    assert all(c.endswith("'Submit Date' >= \"2026-03-01T00:00:00.000+0000\"") for c in chunks)
+    assert sum(c.count("'ServiceCI' =") for c in chunks) == 200

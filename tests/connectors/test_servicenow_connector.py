@@ -502,3 +502,60 @@ async def test_it_works_under_the_demo_mount_prefix() -> None:
 
     assert len(found) == len(SN_CHANGES)
     assert found[0].url.startswith(f"{url}/sandbox/servicenow/nav_to.do?")
+
+
+# -- incidents ---------------------------------------------------------------------------
+
+
+def _world_incidents(apps: set[str], since: Any) -> dict[str, Any]:
+    return {f"INC{i.seq:07d}": i for i in WORLD.incidents
+            if i.itsm == "servicenow" and i.app_key in apps and i.opened >= since}
+
+
+async def test_incidents_of_several_services_come_in_one_query_with_their_causing_change(
+        snow: ServiceNowConnector, sandbox: httpx.AsyncClient) -> None:
+    apps = [a for a in WORLD.applications
+            if any(i.app_key == a.key and i.itsm == "servicenow" for i in WORLD.incidents)][:2]
+    since = WORLD.now - timedelta(days=90)
+    expected = _world_incidents({a.key for a in apps}, since)
+    assert len(expected) > 2
+    await sandbox.delete("/_sandbox/requests")
+
+    records = await snow.incidents([a.ci_name for a in apps], since)
+
+    assert {r.number for r in records} == set(expected)
+    changes = {c.seq: c for c in SN_CHANGES}
+    ci_of = {a.key: a.ci_name for a in apps}
+    for record in records:
+        world = expected[record.number]
+        assert record.service == ci_of[world.app_key]
+        assert record.opened_at == world.opened.replace(microsecond=0)
+        assert record.resolved_at == (world.resolved.replace(microsecond=0)
+                                      if world.resolved else None)
+        cause = changes[world.caused_by] if world.caused_by else None
+        assert record.caused_by == ((number(cause),) if cause else ())
+    assert any(r.caused_by for r in records) and any(not r.caused_by for r in records)
+    calls = [r for r in await served(sandbox) if r["path"].endswith("/incident")]
+    assert len(calls) == 1
+
+
+async def test_incidents_of_many_services_take_one_query_per_chunk(
+        base_url: str, sandbox: httpx.AsyncClient) -> None:
+    connector = make_connector(base_url, options={"chunk_size": 2})
+    names = [a.ci_name for a in WORLD.applications][:5]
+    await sandbox.delete("/_sandbox/requests")
+    await connector.incidents(names, WORLD.now - timedelta(days=30))
+    calls = [r for r in await served(sandbox) if r["path"].endswith("/incident")]
+    assert len(calls) == 3
+    await connector.aclose()
+
+
+async def test_a_service_name_no_query_can_hold_is_named_and_the_others_still_answer(
+        snow: ServiceNowConnector) -> None:
+    app = next(a for a in WORLD.applications
+               if any(i.app_key == a.key and i.itsm == "servicenow" for i in WORLD.incidents))
+    records = await snow.incidents([app.ci_name, "Ledger^ORnumber=INC1"],
+                                   WORLD.now - timedelta(days=180))
+    assert records and {r.service for r in records} == {app.ci_name}
+    dropped = getattr(records, "dropped", [])
+    assert [e.key for e in dropped] == ["Ledger^ORnumber=INC1"]

@@ -364,3 +364,62 @@ def test_an_illegal_target_names_from_and_to(kind: ChangeType, current: str,
                                              target: ChangeState, words: str) -> None:
     with pytest.raises(IllegalTransition, match=words.replace("(", r"\(").replace(")", r"\)")):
         state_steps(kind, current, target)
+
+
+# -- incidents -------------------------------------------------------------------------
+
+
+INCIDENT_ROW: dict[str, Any] = {
+    "sys_id": {"value": "9a1b2c3d4e5f60718293a4b5c6d7e8f9", "display_value": ""},
+    "number": {"value": "INC0020417", "display_value": "INC0020417"},
+    "short_description": {"value": "Ledger totals off after the 3.1 rollout",
+                          "display_value": "Ledger totals off after the 3.1 rollout"},
+    "state": {"value": "6", "display_value": "Resolved"},
+    "priority": {"value": "2", "display_value": "2 - High"},
+    "opened_at": {"value": "2026-11-20 08:15:00", "display_value": "20/11/2026 09:15:00"},
+    "resolved_at": {"value": "2026-11-20 11:45:00", "display_value": "20/11/2026 12:45:00"},
+    "caused_by": {"value": "3f9c2a7e5b1d4c8e9a0b1c2d3e4f5a6b", "display_value": "CHG0041207"},
+    "cmdb_ci": {"value": "77aa", "display_value": "ledger-db-01"},
+    "business_service": {"value": "88bb", "display_value": "Ledger Service"},
+}
+
+
+def test_an_incident_reads_its_service_its_times_and_the_number_of_its_causing_change() -> None:
+    record = mapping.incident_from_row(INCIDENT_ROW, source="snow", instance_url=INSTANCE)
+
+    assert record.number == "INC0020417"
+    assert record.service == "Ledger Service"
+    assert record.state_label == "Resolved"
+    assert record.priority == 2
+    assert record.opened_at == datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
+    assert record.resolved_at == datetime(2026, 11, 20, 11, 45, tzinfo=UTC)
+    assert record.caused_by == ("CHG0041207",)
+    assert record.url.endswith("incident.do?sys_id=9a1b2c3d4e5f60718293a4b5c6d7e8f9")
+
+
+def test_an_incident_without_a_service_falls_back_to_its_ci_and_without_a_cause_has_none(
+) -> None:
+    row = {**INCIDENT_ROW, "business_service": {"value": "", "display_value": ""},
+           "caused_by": {"value": "", "display_value": ""},
+           "resolved_at": {"value": "", "display_value": ""}}
+    record = mapping.incident_from_row(row, source="snow", instance_url=INSTANCE)
+    assert (record.service, record.caused_by, record.resolved_at) == ("ledger-db-01", (), None)
+
+
+def test_an_incident_without_an_opening_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="INC0020417 has no opened_at"):
+        mapping.incident_from_row({**INCIDENT_ROW, "opened_at": ""}, source="snow",
+                                  instance_url=INSTANCE)
+
+
+def test_the_incident_query_asks_for_the_services_by_name_since_the_given_time() -> None:
+    query = mapping.incident_query(["Ledger Service", "Billing"],
+                                   datetime(2026, 9, 1, tzinfo=UTC))
+    assert query.startswith("business_service.nameINLedger Service,Billing"
+                            "^ORcmdb_ci.nameINLedger Service,Billing"
+                            "^opened_at>=2026-09-01 00:00:00")
+
+
+def test_a_service_name_that_would_change_the_query_is_refused() -> None:
+    with pytest.raises(ValueError, match="'Ledger,Billing' cannot be used"):
+        mapping.incident_query(["Ledger,Billing"], datetime(2026, 9, 1, tzinfo=UTC))
