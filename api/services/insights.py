@@ -39,7 +39,7 @@ from connectors.base import (
 from connectors.errors import UpstreamError
 
 PRODUCTION = "production"
-#: A GitHub deployment superseded by a later one turns INACTIVE; it did reach production.
+#: A deployment superseded by a later one turns INACTIVE; it did reach production.
 _SHIPPED = frozenset({DeploymentState.SUCCESS, DeploymentState.INACTIVE})
 _CANCELED = frozenset({"canceled", "cancelled"})
 

@@ -1,6 +1,6 @@
 """Pipelines that wait for the hub's word: a code host's deployment protection rule.
 
-GitHub asks (`deployment_protection_rule`) before a deployment to a protected
+A code host asks (its deployment protection rule) before a deployment to a protected
 environment proceeds. The hub finds the release the deployed ref belongs to
 (by its code range or milestone, as deployment reports are matched), stores
 the question, and answers the callback as soon as the release's gates decide:
