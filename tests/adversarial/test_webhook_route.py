@@ -191,6 +191,6 @@ def test_the_per_kind_address_refuses_a_source_of_another_kind(beacon_hub: Hub) 
 
 
 def test_a_source_whose_kind_takes_no_webhooks_is_not_found(beacon_hub: Hub) -> None:
-    response = httpx.post(f"{beacon_hub.url}/webhooks/servicenow", json={}, timeout=30)
+    response = httpx.post(f"{beacon_hub.url}/webhooks/remedy", json={}, timeout=30)
     assert response.status_code == 404
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
