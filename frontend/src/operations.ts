@@ -458,3 +458,16 @@ export const DeleteBlackoutMutation = graphql(`
     deleteBlackoutWindow(id: $id) { id }
   }
 `);
+
+// Live updates: only what was written; the page reads itself again for the rest.
+export const ReleaseLiveSubscription = graphql(`
+  subscription ReleaseLive($key: String!) {
+    releaseChanged(key: $key) { action entity key }
+  }
+`);
+
+export const ChangesLiveSubscription = graphql(`
+  subscription ChangesLive {
+    changeRequestChanged { action entity key }
+  }
+`);

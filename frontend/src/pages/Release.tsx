@@ -18,6 +18,7 @@ import {
 } from "../components/common";
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { LinkName, LinkPicker } from "../components/LinkPicker";
+import { useLiveRefresh } from "../components/live";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
 import { errorText } from "../lib/errors";
@@ -26,7 +27,7 @@ import { availableMoves, underOverride } from "../lib/releases";
 import { raisesChanges, sourceLabel, sourceNamed, sourceProblems, workKindLabel } from "../lib/sources";
 import { displayZone, formatAge, fromInputValue } from "../lib/time";
 import { changeStateWord, count, describeAudit, linkKindWord, releaseStatusWord, releaseTypeWord, workStatusWord } from "../lib/words";
-import { AddPhaseMutation, DeletePhaseMutation, DeleteReleaseMutation, ReleaseQuery, TransitionMutation, UnlinkSourceMutation } from "../operations";
+import { AddPhaseMutation, DeletePhaseMutation, DeleteReleaseMutation, ReleaseLiveSubscription, ReleaseQuery, TransitionMutation, UnlinkSourceMutation } from "../operations";
 import type { ReleaseStatus } from "../gql/graphql";
 
 function ageOf(iso: string | null | undefined): string {
@@ -36,6 +37,8 @@ function ageOf(iso: string | null | undefined): string {
 export default function ReleasePage() {
   const { key = "" } = useParams();
   const [{ data, fetching, error }, refetch] = useQuery({ query: ReleaseQuery, variables: { key } });
+  // A write anywhere (this page, another user, an ITSM's decision) shows here at once.
+  useLiveRefresh(ReleaseLiveSubscription, { key }, () => refetch({ requestPolicy: "network-only" }), !data?.release);
   const [transition, transitionRelease] = useMutation(TransitionMutation);
   const [reason, setReason] = useState("");
   const [refusal, setRefusal] = useState<string | null>(null);
