@@ -49,6 +49,7 @@ export function createClient(url = "/graphql"): Client {
           LinkCandidate: embedded,
           DeletePayload: embedded,
           ReleaseEvent: embedded,
+          Conflict: embedded,
         },
       }),
       fetchExchange,

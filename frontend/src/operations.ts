@@ -49,6 +49,19 @@ export const CalendarChangesQuery = graphql(`
   }
 `);
 
+export const CalendarConflictsQuery = graphql(`
+  query CalendarConflicts($from: DateTime!, $to: DateTime!, $filter: ConflictFilter) {
+    conflicts(from: $from, to: $to, filter: $filter) {
+      kind
+      severity
+      start
+      end
+      reason
+      records { type id label changeRequest { id url } }
+    }
+  }
+`);
+
 export const ReleasesQuery = graphql(`
   query Releases($filter: ReleaseFilter) {
     releases(filter: $filter, first: 100) {
