@@ -484,3 +484,59 @@ export const ChangesLiveSubscription = graphql(`
     changeRequestChanged { action entity key }
   }
 `);
+
+export const BookingFields = graphql(`
+  fragment BookingFields on EnvironmentBooking {
+    id
+    team
+    requestedBy
+    start
+    end
+    status
+    purpose
+    decidedBy
+    decisionReason
+    overrideReason
+    version
+    environment { id name tier }
+    release { id key }
+    overlapping { id status start end team requestedBy release { id key } }
+  }
+`);
+
+export const EnvironmentBookingsQuery = graphql(`
+  query EnvironmentBookings($environmentId: ID!) {
+    bookings(environmentId: $environmentId) { ...BookingFields }
+  }
+`);
+
+export const ReleaseBookingsQuery = graphql(`
+  query ReleaseBookings($key: String!) {
+    release(key: $key) { id bookings { ...BookingFields } }
+    environments { id name tier }
+  }
+`);
+
+export const RequestBookingMutation = graphql(`
+  mutation RequestBooking($input: BookingRequestInput!) {
+    requestBooking(input: $input) { ...BookingFields }
+  }
+`);
+
+export const ApproveBookingMutation = graphql(`
+  mutation ApproveBooking($id: ID!, $reason: String!, $override: String, $expectedVersion: Int) {
+    approveBooking(id: $id, reason: $reason, override: $override, expectedVersion: $expectedVersion) { ...BookingFields }
+  }
+`);
+
+export const RejectBookingMutation = graphql(`
+  mutation RejectBooking($id: ID!, $reason: String!, $expectedVersion: Int) {
+    rejectBooking(id: $id, reason: $reason, expectedVersion: $expectedVersion) { ...BookingFields }
+  }
+`);
+
+export const CancelBookingMutation = graphql(`
+  mutation CancelBooking($id: ID!, $reason: String!, $expectedVersion: Int) {
+    cancelBooking(id: $id, reason: $reason, expectedVersion: $expectedVersion) { ...BookingFields }
+  }
+`);

@@ -18,6 +18,7 @@ import {
 } from "../components/common";
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { LinkName, LinkPicker } from "../components/LinkPicker";
+import { ReleaseBookings } from "../components/Bookings";
 import { useLiveRefresh } from "../components/live";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
@@ -233,6 +234,8 @@ export default function ReleasePage() {
           {refusedByRole ? null : <AddPhase releaseId={release.id} next={release.phases.length} onAdded={reload} />}
         </section>
       </div>
+
+      <ReleaseBookings releaseKey={release.key} />
 
       <div className="grid-2">
         <section className="card" aria-labelledby="readiness-title">
