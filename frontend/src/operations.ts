@@ -540,3 +540,56 @@ export const CancelBookingMutation = graphql(`
     cancelBooking(id: $id, reason: $reason, expectedVersion: $expectedVersion) { ...BookingFields }
   }
 `);
+
+export const PlanFields = graphql(`
+  fragment PlanFields on DeploymentPlan {
+    id
+    notes
+    origin
+    version
+    progress { status count }
+    activities {
+      id
+      position
+      title
+      owner
+      plannedStart
+      plannedEnd
+      durationMinutes
+      status
+      startedAt
+      startedBy
+      finishedAt
+      finishedBy
+      outcomeNote
+      dependsOn
+      environment { id name }
+    }
+  }
+`);
+
+export const ReleasePlanQuery = graphql(`
+  query ReleasePlan($key: String!) {
+    release(key: $key) { id plan { ...PlanFields } }
+    planTemplates { id name description activityTitles }
+  }
+`);
+
+export const CreatePlanMutation = graphql(`
+  mutation CreatePlan($releaseId: ID!, $template: String, $copyPrevious: Boolean!) {
+    createDeploymentPlan(releaseId: $releaseId, template: $template, copyPrevious: $copyPrevious) { ...PlanFields }
+  }
+`);
+
+export const StartActivityMutation = graphql(`
+  mutation StartActivity($id: ID!, $note: String!) { startActivity(id: $id, note: $note) { id status startedAt startedBy outcomeNote } }
+`);
+export const CompleteActivityMutation = graphql(`
+  mutation CompleteActivity($id: ID!, $note: String!) { completeActivity(id: $id, note: $note) { id status finishedAt finishedBy outcomeNote } }
+`);
+export const FailActivityMutation = graphql(`
+  mutation FailActivity($id: ID!, $note: String!) { failActivity(id: $id, note: $note) { id status finishedAt finishedBy outcomeNote } }
+`);
+export const SkipActivityMutation = graphql(`
+  mutation SkipActivity($id: ID!, $note: String!) { skipActivity(id: $id, note: $note) { id status finishedAt finishedBy outcomeNote } }
+`);

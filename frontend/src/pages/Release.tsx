@@ -19,6 +19,7 @@ import {
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { LinkName, LinkPicker } from "../components/LinkPicker";
 import { ReleaseBookings } from "../components/Bookings";
+import { DeploymentPlan } from "../components/Plan";
 import { useLiveRefresh } from "../components/live";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
@@ -236,6 +237,7 @@ export default function ReleasePage() {
       </div>
 
       <ReleaseBookings releaseKey={release.key} />
+      <DeploymentPlan releaseKey={release.key} />
 
       <div className="grid-2">
         <section className="card" aria-labelledby="readiness-title">
