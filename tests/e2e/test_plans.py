@@ -61,10 +61,10 @@ def test_a_plan_starts_from_a_template_runs_live_and_is_copied_by_the_next_relea
     assert len(titles) >= 3, titles
     one, two, three = (activity(plan, t) for t in titles[:3])
 
-    # The second waits for the first: its Start says so before the click.
+    # The template runs in order: the second waits for the first, and says so.
     start_two = two.get_by_role("button", name="Start")
-    if "Waits for" in (start_two.get_attribute("title") or ""):
-        expect(start_two).to_be_disabled()
+    expect(start_two).to_be_disabled()
+    expect(start_two).to_have_attribute("title", f"Waits for {titles[0]}.")
     one.get_by_role("button", name="Start").click()
     expect(one).to_have_attribute("data-status", "IN_PROGRESS")
     expect(one.get_by_role("button", name="Skip")).to_be_disabled()
