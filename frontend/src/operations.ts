@@ -49,6 +49,19 @@ export const CalendarChangesQuery = graphql(`
   }
 `);
 
+export const CalendarConflictsQuery = graphql(`
+  query CalendarConflicts($from: DateTime!, $to: DateTime!, $filter: ConflictFilter) {
+    conflicts(from: $from, to: $to, filter: $filter) {
+      kind
+      severity
+      start
+      end
+      reason
+      records { type id label changeRequest { id url } }
+    }
+  }
+`);
+
 export const ReleasesQuery = graphql(`
   query Releases($filter: ReleaseFilter) {
     releases(filter: $filter, first: 100) {
@@ -457,4 +470,126 @@ export const DeleteBlackoutMutation = graphql(`
   mutation DeleteBlackout($id: ID!) {
     deleteBlackoutWindow(id: $id) { id }
   }
+`);
+
+// Live updates: only what was written; the page reads itself again for the rest.
+export const ReleaseLiveSubscription = graphql(`
+  subscription ReleaseLive($key: String!) {
+    releaseChanged(key: $key) { action entity key }
+  }
+`);
+
+export const ChangesLiveSubscription = graphql(`
+  subscription ChangesLive {
+    changeRequestChanged { action entity key }
+  }
+`);
+
+export const BookingFields = graphql(`
+  fragment BookingFields on EnvironmentBooking {
+    id
+    team
+    requestedBy
+    start
+    end
+    status
+    purpose
+    decidedBy
+    decisionReason
+    overrideReason
+    version
+    environment { id name tier }
+    release { id key }
+    overlapping { id status start end team requestedBy release { id key } }
+  }
+`);
+
+export const EnvironmentBookingsQuery = graphql(`
+  query EnvironmentBookings($environmentId: ID!) {
+    bookings(environmentId: $environmentId) { ...BookingFields }
+  }
+`);
+
+export const ReleaseBookingsQuery = graphql(`
+  query ReleaseBookings($key: String!) {
+    release(key: $key) { id bookings { ...BookingFields } }
+    environments { id name tier }
+  }
+`);
+
+export const RequestBookingMutation = graphql(`
+  mutation RequestBooking($input: BookingRequestInput!) {
+    requestBooking(input: $input) { ...BookingFields }
+  }
+`);
+
+export const ApproveBookingMutation = graphql(`
+  mutation ApproveBooking($id: ID!, $reason: String!, $override: String, $expectedVersion: Int) {
+    approveBooking(id: $id, reason: $reason, override: $override, expectedVersion: $expectedVersion) { ...BookingFields }
+  }
+`);
+
+export const RejectBookingMutation = graphql(`
+  mutation RejectBooking($id: ID!, $reason: String!, $expectedVersion: Int) {
+    rejectBooking(id: $id, reason: $reason, expectedVersion: $expectedVersion) { ...BookingFields }
+  }
+`);
+
+export const CancelBookingMutation = graphql(`
+  mutation CancelBooking($id: ID!, $reason: String!, $expectedVersion: Int) {
+    cancelBooking(id: $id, reason: $reason, expectedVersion: $expectedVersion) { ...BookingFields }
+  }
+`);
+
+export const PlanFields = graphql(`
+  fragment PlanFields on DeploymentPlan {
+    id
+    notes
+    origin
+    version
+    progress { status count }
+    activities {
+      id
+      position
+      title
+      owner
+      plannedStart
+      plannedEnd
+      durationMinutes
+      status
+      startedAt
+      startedBy
+      finishedAt
+      finishedBy
+      outcomeNote
+      dependsOn
+      environment { id name }
+    }
+  }
+`);
+
+export const ReleasePlanQuery = graphql(`
+  query ReleasePlan($key: String!) {
+    release(key: $key) { id plan { ...PlanFields } }
+    planTemplates { id name description activityTitles }
+  }
+`);
+
+export const CreatePlanMutation = graphql(`
+  mutation CreatePlan($releaseId: ID!, $template: String, $copyPrevious: Boolean!) {
+    createDeploymentPlan(releaseId: $releaseId, template: $template, copyPrevious: $copyPrevious) { ...PlanFields }
+  }
+`);
+
+export const StartActivityMutation = graphql(`
+  mutation StartActivity($id: ID!, $note: String!) { startActivity(id: $id, note: $note) { id status startedAt startedBy outcomeNote } }
+`);
+export const CompleteActivityMutation = graphql(`
+  mutation CompleteActivity($id: ID!, $note: String!) { completeActivity(id: $id, note: $note) { id status finishedAt finishedBy outcomeNote } }
+`);
+export const FailActivityMutation = graphql(`
+  mutation FailActivity($id: ID!, $note: String!) { failActivity(id: $id, note: $note) { id status finishedAt finishedBy outcomeNote } }
+`);
+export const SkipActivityMutation = graphql(`
+  mutation SkipActivity($id: ID!, $note: String!) { skipActivity(id: $id, note: $note) { id status finishedAt finishedBy outcomeNote } }
 `);

@@ -1,6 +1,6 @@
 // Turns the calendar query's answer into timeline rows: blackouts first, then one
 // row per application with its releases and the change windows linked to them.
-import { changeOutsideRelease, findConflicts, type Blackout, type PlannedRelease } from "./conflicts";
+import type { Blackout, PlannedRelease } from "./conflicts";
 import { formatUtc, formatWindow } from "./time";
 import { approvalWord, changeStateWord, releaseStatusWord, tierWord } from "./words";
 
@@ -54,6 +54,7 @@ export function buildRows(
   blackouts: readonly Blackout[],
   changes: readonly CalendarChange[],
   filters: CalendarFilters,
+  conflicts: ReadonlyMap<string, readonly string[]> = new Map(),
 ): Row[] {
   const shownBlackouts = blackouts.filter(
     (b) =>
@@ -63,7 +64,6 @@ export function buildRows(
   const shownReleases = releases.filter(
     (r) => !filters.application || r.applications.some((a) => a.key === filters.application),
   );
-  const conflicts = findConflicts(releases, blackouts);
   const rows = new Map<string, Row>();
   const rowFor = (key: string, label: string) => {
     let row = rows.get(key);
@@ -97,7 +97,7 @@ export function buildRows(
     if (!r.windowStart || !r.windowEnd) continue;
     const app = r.applications[0];
     const row = rowFor(app ? `app-${app.key}` : "no-app", app ? app.name : "No application");
-    const reasons = conflicts.get(r.id) ?? [];
+    const reasons = [...(conflicts.get(r.id) ?? [])];
     row.items.push({
       id: r.id,
       start: new Date(r.windowStart),
@@ -117,7 +117,6 @@ export function buildRows(
     if (filters.application && !release?.applications.some((a) => a.key === filters.application)) continue;
     const app = release?.applications[0];
     const row = app ? rowFor(`app-${app.key}`, app.name) : rowFor(UNLINKED_ROW, "Other change requests");
-    const outside = release && changeOutsideRelease(c, release) ? [`window leaves ${release.key}'s window`] : [];
     row.items.push({
       id: c.id,
       start: new Date(c.plannedStart),
@@ -127,7 +126,7 @@ export function buildRows(
       kind: "change",
       tone: changeTone(c.state, c.approval),
       href: release ? `/releases/${encodeURIComponent(release.key)}` : undefined,
-      conflicts: outside,
+      conflicts: [...(conflicts.get(c.id) ?? [])],
     });
   }
 
@@ -146,4 +145,13 @@ export function changeTone(state: string, approval: string): string {
   if (state === "REJECTED" || approval === "REJECTED") return "rejected";
   if (state === "CLOSED") return "closed";
   return approval.toLowerCase();
+}
+
+/** The release each change number deploys, by the releases' change links. */
+export function releaseOfChange(releases: readonly CalendarRelease[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of releases) {
+    for (const link of r.links) if (link.kind === "CHANGE_REQUEST") out.set(link.externalKey, r.key);
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildRows, changeTone, countConflicts, type CalendarRelease } from "./calendar";
-import { changeOutsideRelease, findConflicts, type Blackout } from "./conflicts";
+import { conflictKindWord, reasonsByRecord, recordLink, type Blackout } from "./conflicts";
 import { availableMoves, readinessSummary } from "./releases";
 
 const release = (id: string, app: string, start: string, end: string, status = "PLANNED"): CalendarRelease => ({
@@ -23,38 +23,43 @@ const freeze: Blackout = {
   applications: [],
 };
 
-describe("calendar conflicts", () => {
-  it("marks an open release inside a production blackout", () => {
-    const conflicts = findConflicts([release("1", "PAY", "2026-12-20T05:00:00Z", "2026-12-20T09:00:00Z")], [freeze]);
-    expect(conflicts.get("1")).toEqual(['in blackout "Holiday freeze"']);
+const inFreeze = {
+  kind: "RELEASE_IN_BLACKOUT",
+  severity: "BLOCKING",
+  start: "2026-12-20T05:00:00Z",
+  end: "2026-12-20T09:00:00Z",
+  reason: 'Release PAY-1 is planned inside the blackout "Holiday freeze".',
+  records: [
+    { type: "Release", id: "1", label: "PAY-1" },
+    { type: "BlackoutWindow", id: "b1", label: "Holiday freeze" },
+  ],
+};
+
+describe("the server's conflicts on the calendar", () => {
+  it("gives each record involved every reason it is part of, once", () => {
+    const overlap = { ...inFreeze, kind: "RELEASE_OVERLAP", reason: "Releases PAY-1 and PAY-2 both change PAY.",
+      records: [{ type: "Release", id: "1", label: "PAY-1" }, { type: "Release", id: "2", label: "PAY-2" }] };
+    const reasons = reasonsByRecord([inFreeze, overlap, inFreeze]);
+    expect(reasons.get("1")).toEqual([inFreeze.reason, overlap.reason]);
+    expect(reasons.get("2")).toEqual([overlap.reason]);
+    expect(reasons.get("b1")).toEqual([inFreeze.reason]);
   });
 
-  it("ignores a blackout for staging only, and one for another application", () => {
-    const staging = { ...freeze, tiers: ["STAGING"] };
-    const otherApp = { ...freeze, applications: [{ key: "CHK" }] };
-    const r = release("1", "PAY", "2026-12-20T05:00:00Z", "2026-12-20T09:00:00Z");
-    expect(findConflicts([r], [staging, otherApp]).size).toBe(0);
+  it("links a release to its page and a change to its release, else to its ITSM", () => {
+    const releases = new Map([["CHG1", "PAY-1"]]);
+    expect(recordLink({ type: "Release", id: "1", label: "PAY 1" }, releases)).toEqual({ href: "/releases/PAY%201", external: false });
+    expect(recordLink({ type: "ChangeRequest", id: "c1", label: "CHG1" }, releases)).toEqual({ href: "/releases/PAY-1", external: false });
+    const lone = { type: "ChangeRequest", id: "c2", label: "CHG2", changeRequest: { url: "https://itsm.example/CHG2" } };
+    expect(recordLink(lone, releases)).toEqual({ href: "https://itsm.example/CHG2", external: true });
+    expect(recordLink({ ...lone, changeRequest: null }, releases)).toBeNull();
+    expect(recordLink({ type: "EnvironmentBooking", id: "k", label: "booking #3" }, releases)?.href).toBe("/environments");
   });
 
-  it("ignores shipped and cancelled releases", () => {
-    const r = release("1", "PAY", "2026-12-20T05:00:00Z", "2026-12-20T09:00:00Z", "DEPLOYED");
-    expect(findConflicts([r], [freeze]).size).toBe(0);
-  });
-
-  it("marks two open releases of one application with overlapping windows", () => {
-    const a = release("1", "PAY", "2026-11-16T05:00:00Z", "2026-11-16T09:00:00Z");
-    const b = release("2", "PAY", "2026-11-16T08:00:00Z", "2026-11-16T10:00:00Z");
-    const c = release("3", "CHK", "2026-11-16T08:00:00Z", "2026-11-16T10:00:00Z");
-    const conflicts = findConflicts([a, b, c], []);
-    expect(conflicts.get("1")).toEqual(["overlaps PAY-2 on the same application"]);
-    expect(conflicts.has("3")).toBe(false);
-  });
-
-  it("flags a change window that leaves its release's window", () => {
-    const r = release("1", "PAY", "2026-11-16T05:00:00Z", "2026-11-16T09:00:00Z");
-    const change = { id: "c", number: "CHG1", plannedStart: "2026-11-16T04:00:00Z", plannedEnd: "2026-11-16T09:00:00Z" };
-    expect(changeOutsideRelease(change, r)).toBe(true);
-    expect(changeOutsideRelease({ ...change, plannedStart: "2026-11-16T05:00:00Z" }, r)).toBe(false);
+  it("names every kind of conflict in words, never its code", () => {
+    for (const kind of ["RELEASE_OVERLAP", "RELEASE_IN_BLACKOUT", "CHANGE_IN_BLACKOUT", "CHANGE_NOT_APPROVED",
+      "BOOKING_OVERLAP", "NO_PRODUCTION_BOOKING", "CONFIGURATION_ITEM_OVERLAP", "SOMETHING_NEW"]) {
+      expect(conflictKindWord(kind)).not.toMatch(/_|^[A-Z]+$/);
+    }
   });
 });
 
@@ -73,9 +78,10 @@ describe("calendar rows", () => {
   };
 
   it("puts blackouts first and a release's change in its application's row", () => {
-    const rows = buildRows([r], [freeze], [change], { application: null, tier: null });
+    const rows = buildRows([r], [freeze], [change], { application: null, tier: null }, reasonsByRecord([inFreeze]));
     expect(rows.map((row) => row.label)).toEqual(["Blackout windows", "PAY"]);
     expect(rows[1].items.map((i) => i.kind)).toEqual(["release", "change"]);
+    expect(rows[1].items[0].conflicts).toEqual([inFreeze.reason]);
     expect(countConflicts(rows)).toBe(1);
   });
 

@@ -1,6 +1,6 @@
-// What the calendar marks as a conflict. These are hints for planning; the server's
-// gates remain the authority when a release actually moves.
-import { overlaps, type Interval } from "./time";
+// The server's conflicts (`conflicts(from, to, filter)`, one engine over every system)
+// turned into what the calendar shows: marks on the bars involved and a list whose
+// entries link to each record. Nothing here decides what a conflict is.
 
 export interface PlannedRelease {
   id: string;
@@ -27,56 +27,74 @@ export interface ChangeWindow {
   plannedEnd: string | null;
 }
 
-const CLOSED = new Set(["DEPLOYED", "CANCELLED"]);
-
-function interval(start: string | null, end: string | null): Interval | null {
-  return start && end ? { start: new Date(start), end: new Date(end) } : null;
+export interface ConflictRecordLike {
+  type: string;
+  id: string;
+  label: string;
+  changeRequest?: { url: string } | null;
 }
 
-/** Releases ship to production, so only blackouts that cover production (or every tier) apply. */
-function blackoutApplies(blackout: Blackout, release: PlannedRelease): boolean {
-  const tierHit = blackout.tiers.length === 0 || blackout.tiers.includes("PRODUCTION");
-  const apps = blackout.applications.map((a) => a.key);
-  const appHit = apps.length === 0 || release.applications.some((a) => apps.includes(a.key));
-  return tierHit && appHit;
+export interface ConflictLike {
+  kind: string;
+  severity: string;
+  start: string;
+  end: string;
+  reason: string;
+  records: readonly ConflictRecordLike[];
 }
 
-/**
- * Reasons per release id: an open release whose window falls in a blackout, or
- * overlaps another open release of the same application.
- */
-export function findConflicts(
-  releases: readonly PlannedRelease[],
-  blackouts: readonly Blackout[],
-): Map<string, string[]> {
+/** Reasons per record id, so each bar involved carries every clash it is part of. */
+export function reasonsByRecord(conflicts: readonly ConflictLike[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const add = (id: string, reason: string) => out.set(id, [...(out.get(id) ?? []), reason]);
-  const open = releases.filter((r) => !CLOSED.has(r.status));
-  for (const release of open) {
-    const window = interval(release.windowStart, release.windowEnd);
-    if (!window) continue;
-    for (const blackout of blackouts) {
-      const span = { start: new Date(blackout.start), end: new Date(blackout.end) };
-      if (overlaps(window, span) && blackoutApplies(blackout, release)) {
-        add(release.id, `in blackout "${blackout.name}"`);
-      }
-    }
-    for (const other of open) {
-      if (other.id === release.id) continue;
-      const otherWindow = interval(other.windowStart, other.windowEnd);
-      const shared = release.applications.some((a) => other.applications.some((b) => b.key === a.key));
-      if (otherWindow && shared && overlaps(window, otherWindow)) {
-        add(release.id, `overlaps ${other.key} on the same application`);
-      }
+  for (const conflict of conflicts) {
+    for (const record of conflict.records) {
+      const reasons = out.get(record.id) ?? [];
+      if (!reasons.includes(conflict.reason)) reasons.push(conflict.reason);
+      out.set(record.id, reasons);
     }
   }
   return out;
 }
 
-/** A change whose planned window leaves the release window would deploy outside it. */
-export function changeOutsideRelease(change: ChangeWindow, release: PlannedRelease): boolean {
-  const c = interval(change.plannedStart, change.plannedEnd);
-  const r = interval(release.windowStart, release.windowEnd);
-  if (!c || !r) return false;
-  return c.start < r.start || c.end > r.end;
+export interface RecordLink {
+  href: string;
+  /** Outside the dashboard: the ITSM's own page of a change. */
+  external: boolean;
+}
+
+/**
+ * Where a record of a conflict is looked at: a release on its page; a change on the
+ * page of the release it deploys when the calendar knows one, else in its ITSM;
+ * blackouts, environments and bookings on the environments page.
+ */
+export function recordLink(record: ConflictRecordLike, releaseOfChange: ReadonlyMap<string, string>): RecordLink | null {
+  switch (record.type) {
+    case "Release":
+      return { href: `/releases/${encodeURIComponent(record.label)}`, external: false };
+    case "ChangeRequest": {
+      const release = releaseOfChange.get(record.label);
+      if (release) return { href: `/releases/${encodeURIComponent(release)}`, external: false };
+      return record.changeRequest ? { href: record.changeRequest.url, external: true } : null;
+    }
+    case "BlackoutWindow":
+    case "Environment":
+    case "EnvironmentBooking":
+      return { href: "/environments", external: false };
+    default:
+      return null;
+  }
+}
+
+const KIND_WORDS: Record<string, string> = {
+  RELEASE_OVERLAP: "Releases overlap",
+  RELEASE_IN_BLACKOUT: "Release in a blackout",
+  CHANGE_IN_BLACKOUT: "Change in a blackout",
+  CHANGE_NOT_APPROVED: "Change not approved",
+  BOOKING_OVERLAP: "Bookings overlap",
+  NO_PRODUCTION_BOOKING: "No production booking",
+  CONFIGURATION_ITEM_OVERLAP: "Changes on one configuration item",
+};
+
+export function conflictKindWord(kind: string): string {
+  return KIND_WORDS[kind] ?? kind.charAt(0) + kind.slice(1).toLowerCase().replace(/_/g, " ");
 }

@@ -1,12 +1,13 @@
 import { useMemo } from "react";
-import { useSearchParams } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import { useQuery } from "urql";
 import { Degraded, Empty, PageHeader, Skeleton } from "../components/common";
 import { Timeline } from "../components/Timeline";
-import { buildRows, countConflicts, type CalendarChange, type CalendarRelease } from "../lib/calendar";
-import type { Blackout } from "../lib/conflicts";
+import { buildRows, countConflicts, releaseOfChange, type CalendarChange, type CalendarRelease } from "../lib/calendar";
+import { conflictKindWord, reasonsByRecord, recordLink, type Blackout, type ConflictLike } from "../lib/conflicts";
+import { formatWindow } from "../lib/time";
 import { rangeFor, rangeTitle, shift, ticks, ZOOMS, type Zoom } from "../lib/time";
-import { CalendarChangesQuery, CalendarQuery } from "../operations";
+import { CalendarChangesQuery, CalendarConflictsQuery, CalendarQuery } from "../operations";
 import { displayZone } from "../lib/time";
 import { tierWord } from "../lib/words";
 
@@ -27,6 +28,13 @@ export default function CalendarPage() {
   const variables = useMemo(() => ({ from: range.from.toISOString(), to: range.to.toISOString() }), [range.from.getTime(), range.to.getTime()]);
   const [{ data, fetching, error }] = useQuery({ query: CalendarQuery, variables });
   const [changesResult] = useQuery({ query: CalendarChangesQuery, variables });
+  // One conflict engine, on the server: it sees every system's records at once.
+  const conflictVariables = useMemo(
+    () => ({ ...variables, filter: application ? { application } : null }),
+    [variables, application],
+  );
+  const [conflictsResult] = useQuery({ query: CalendarConflictsQuery, variables: conflictVariables });
+  const serverConflicts = conflictsResult.data?.conflicts;
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -38,13 +46,16 @@ export default function CalendarPage() {
   };
   const go = (step: number) => update({ at: shift(zoom, anchor, step).toISOString().slice(0, 10) });
 
+  const releases = useMemo(
+    () => (data?.calendar.filter((e) => e.__typename === "Release") ?? []) as unknown as CalendarRelease[],
+    [data],
+  );
   const rows = useMemo(() => {
     if (!data) return [];
-    const releases = data.calendar.filter((e) => e.__typename === "Release") as unknown as CalendarRelease[];
     const blackouts = data.calendar.filter((e) => e.__typename === "BlackoutWindow") as unknown as Blackout[];
     const changes = (changesResult.data?.changeRequests.nodes ?? []) as unknown as CalendarChange[];
-    return buildRows(releases, blackouts, changes, { application, tier });
-  }, [data, changesResult.data, application, tier]);
+    return buildRows(releases, blackouts, changes, { application, tier }, reasonsByRecord(serverConflicts ?? []));
+  }, [data, releases, changesResult.data, serverConflicts, application, tier]);
   const conflicts = countConflicts(rows);
 
   return (
@@ -117,12 +128,66 @@ export default function CalendarPage() {
       </div>
       <Degraded error={error} />
       <Degraded error={changesResult.error} />
+      <Degraded error={conflictsResult.error} />
       {!data && fetching ? (
         <Skeleton rows={6} label="Loading the calendar" />
       ) : rows.length === 0 ? (
         <Empty title="Nothing planned in this period.">Try another {zoom}, or clear the filters.</Empty>
       ) : (
         <Timeline range={range} ticks={ticks(zoom, range)} rows={rows} now={new Date()} />
+      )}
+      <ConflictList conflicts={serverConflicts} loading={conflictsResult.fetching} releaseOfChange={releaseOfChange(releases)} />
+    </section>
+  );
+}
+
+function ConflictList({
+  conflicts,
+  loading,
+  releaseOfChange,
+}: {
+  conflicts: readonly ConflictLike[] | undefined;
+  loading: boolean;
+  releaseOfChange: ReadonlyMap<string, string>;
+}) {
+  return (
+    <section className="conflict-list" aria-labelledby="conflicts-title" aria-busy={loading && !conflicts}>
+      <h2 id="conflicts-title">Conflicts{conflicts ? ` (${conflicts.length})` : ""}</h2>
+      {!conflicts ? (
+        loading ? <p className="muted">Checking every system for conflicts…</p> : null
+      ) : conflicts.length === 0 ? (
+        <p className="muted">No conflicts in this period.</p>
+      ) : (
+        <ul>
+          {conflicts.map((c, i) => (
+            <li key={`${c.kind}-${i}`} data-conflict={c.kind} className={c.severity === "BLOCKING" ? "conflict-blocking" : "conflict-warning"}>
+              <strong>{conflictKindWord(c.kind)}</strong>
+              {c.severity === "BLOCKING" ? " (blocking)" : ""} · <span className="muted">{formatWindow(c.start, c.end)}</span>
+              <br />
+              {c.reason}
+              {c.records.length > 0 ? (
+                <span className="conflict-records">
+                  {" "}Involves:{" "}
+                  {c.records.map((r, j) => {
+                    const link = recordLink(r, releaseOfChange);
+                    const sep = j > 0 ? ", " : "";
+                    if (!link) return <span key={r.id}>{sep}{r.label}</span>;
+                    return (
+                      <span key={r.id}>
+                        {sep}
+                        {link.external ? (
+                          <a href={link.href} target="_blank" rel="noreferrer">{r.label}</a>
+                        ) : (
+                          <Link to={link.href}>{r.label}</Link>
+                        )}
+                      </span>
+                    );
+                  })}
+                </span>
+              ) : null}
+            </li>
+          ))}
+        </ul>
       )}
     </section>
   );

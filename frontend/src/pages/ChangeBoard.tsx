@@ -11,7 +11,8 @@ import { formatWindow } from "../lib/time";
 import { changeStateWord, humanize } from "../lib/words";
 import { underOverride } from "../lib/releases";
 import { OverrideMark } from "../components/common";
-import { CabReleaseQuery, ChangeBoardQuery } from "../operations";
+import { CabReleaseQuery, ChangeBoardQuery, ChangesLiveSubscription, ReleaseLiveSubscription } from "../operations";
+import { useLiveRefresh } from "../components/live";
 import type { BoardChangeFragment } from "../gql/graphql";
 import "../components/ChangeBoard.css";
 
@@ -37,7 +38,9 @@ export default function ChangeBoardPage() {
     () => (thisWeek ? { windowFrom: week.from.toISOString(), windowTo: week.to.toISOString() } : {}),
     [thisWeek, week.from.getTime(), week.to.getTime()],
   );
-  const [{ data, fetching, error }] = useQuery({ query: ChangeBoardQuery, variables });
+  const [{ data, fetching, error }, refetch] = useQuery({ query: ChangeBoardQuery, variables });
+  // A change decided or moved upstream leaves (or joins) the board at once.
+  useLiveRefresh(ChangesLiveSubscription, {}, () => refetch({ requestPolicy: "network-only" }));
   const groups = useMemo(
     () => groupPending<BoardChange>([...(data?.authorize.nodes ?? []), ...(data?.assess.nodes ?? [])]),
     [data],
@@ -200,7 +203,8 @@ function ChangeDetail({ change: c }: { change: BoardChange }) {
 }
 
 function CabRelease({ release }: { release: BoardChange["releases"][number] }) {
-  const [{ data, fetching, error }] = useQuery({ query: CabReleaseQuery, variables: { key: release.key } });
+  const [{ data, fetching, error }, refetch] = useQuery({ query: CabReleaseQuery, variables: { key: release.key } });
+  useLiveRefresh(ReleaseLiveSubscription, { key: release.key }, () => refetch({ requestPolicy: "network-only" }));
   const full = data?.release;
   return (
     <section className="cab-release-detail" aria-labelledby="cab-release-title">

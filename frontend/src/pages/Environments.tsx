@@ -2,6 +2,7 @@
 // forms to create, edit and delete both.
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
+import { EnvironmentBookings } from "../components/Bookings";
 import { Badge, Degraded, Empty, PageHeader, RoleNote, Skeleton, When, Window } from "../components/common";
 import { usePlanningRefusal } from "../components/session";
 import { drift, orderEnvironments } from "../lib/drift";
@@ -209,6 +210,7 @@ function EnvironmentCard({ env, refusal, onEdit, onChanged }: { env: Env; refusa
           {problem}
         </div>
       ) : null}
+      <EnvironmentBookings environment={env} />
     </section>
   );
 }

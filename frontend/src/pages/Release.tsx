@@ -18,6 +18,9 @@ import {
 } from "../components/common";
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { LinkName, LinkPicker } from "../components/LinkPicker";
+import { ReleaseBookings } from "../components/Bookings";
+import { DeploymentPlan } from "../components/Plan";
+import { useLiveRefresh } from "../components/live";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
 import { errorText } from "../lib/errors";
@@ -26,7 +29,7 @@ import { availableMoves, underOverride } from "../lib/releases";
 import { raisesChanges, sourceLabel, sourceNamed, sourceProblems, workKindLabel } from "../lib/sources";
 import { displayZone, formatAge, fromInputValue } from "../lib/time";
 import { changeStateWord, count, describeAudit, linkKindWord, releaseStatusWord, releaseTypeWord, workStatusWord } from "../lib/words";
-import { AddPhaseMutation, DeletePhaseMutation, DeleteReleaseMutation, ReleaseQuery, TransitionMutation, UnlinkSourceMutation } from "../operations";
+import { AddPhaseMutation, DeletePhaseMutation, DeleteReleaseMutation, ReleaseLiveSubscription, ReleaseQuery, TransitionMutation, UnlinkSourceMutation } from "../operations";
 import type { ReleaseStatus } from "../gql/graphql";
 
 function ageOf(iso: string | null | undefined): string {
@@ -36,6 +39,8 @@ function ageOf(iso: string | null | undefined): string {
 export default function ReleasePage() {
   const { key = "" } = useParams();
   const [{ data, fetching, error }, refetch] = useQuery({ query: ReleaseQuery, variables: { key } });
+  // A write anywhere (this page, another user, an ITSM's decision) shows here at once.
+  useLiveRefresh(ReleaseLiveSubscription, { key }, () => refetch({ requestPolicy: "network-only" }), !data?.release);
   const [transition, transitionRelease] = useMutation(TransitionMutation);
   const [reason, setReason] = useState("");
   const [refusal, setRefusal] = useState<string | null>(null);
@@ -230,6 +235,9 @@ export default function ReleasePage() {
           {refusedByRole ? null : <AddPhase releaseId={release.id} next={release.phases.length} onAdded={reload} />}
         </section>
       </div>
+
+      <ReleaseBookings releaseKey={release.key} />
+      <DeploymentPlan releaseKey={release.key} />
 
       <div className="grid-2">
         <section className="card" aria-labelledby="readiness-title">
