@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from connectors.sandbox.world import EPOCH
 from tests.support.paths import REPO
 
 CHROMIUM = Path(os.environ.get("HEATSHIELD_CHROMIUM", "/usr/bin/chromium"))
@@ -85,8 +86,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     log = folder / "demo.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
+            # Pinned to the world's own epoch: the tests name its releases and dates.
             [sys.executable, "-m", "api.cli", "demo", "--port", str(port),
-             "--database", f"sqlite+aiosqlite:///{folder / 'demo.db'}"],
+             "--database", f"sqlite+aiosqlite:///{folder / 'demo.db'}",
+             "--epoch", EPOCH.date().isoformat()],
             cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:

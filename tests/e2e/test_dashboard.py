@@ -87,6 +87,9 @@ def test_a_release_shows_its_jira_issues_and_github_pull_requests(signed_in: Pag
 
 def test_a_move_the_server_refuses_shows_its_reason(context: BrowserContext, demo: Demo) -> None:
     first, second = context.new_page(), context.new_page()
+    # The second tab has no live updates (its WebSocket is cut), so it still shows the old
+    # status after the first tab's move, as a tab on a flaky network would.
+    second.route_web_socket("**/graphql", lambda socket: socket.close())
     sign_in(first, demo, next_path="/releases/RPT-2026.11")
     second.goto("/releases/RPT-2026.11")
     for page in (first, second):
