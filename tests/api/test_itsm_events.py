@@ -19,19 +19,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from api.app import create_app
 from api.demo import (
     CREDENTIALS,
     WEBHOOK_SECRET,
     build_sandboxes,
-    demo_connectors,
-    demo_environ,
     release_links,
-    seed,
 )
-from api.settings import load_settings
 from connectors.sandbox.world import World, build_world
 from tests.support.databases import query_db
+from tests.support.demo_hub import demo_hub
 from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.server import serve_asgi
 from tests.support.subscriptions import SubscriptionClient
@@ -79,22 +75,13 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     sandboxes = build_sandboxes(world)
     tmp: Path = tmp_path_factory.mktemp("itsm-events")
     database_url = f"sqlite+aiosqlite:///{tmp / 'hub.db'}"
-    with serve_asgi(Starlette(routes=sandboxes.mounts())) as sandboxes_url:
-        settings = load_settings(
-            None, database={"url": database_url},
-            connectors=[c.model_dump() | {"timeout_seconds": 3, "max_retries": 1}
-                        for c in demo_connectors(sandboxes_url)],
-            federation={"cache_ttl_seconds": 300})  # long: only the push makes reads fresh
-
-        async def seed_step(sessions: Any) -> None:
-            await seed(sessions, world)
-
-        app = create_app(settings, environ=demo_environ(),
-                         startup=[seed_step, principal_step(TOKEN), _gate_token])
-        with serve_asgi(app) as hub_url:
-            sandboxes.apps["servicenow"].state.kit.webhook_url = (
-                f"{hub_url}/webhooks/servicenow")
-            yield Running(sandboxes_url, hub_url, database_url, world)
+    with serve_asgi(Starlette(routes=sandboxes.mounts())) as sandboxes_url, \
+            demo_hub(world, sandboxes_url, database_url,
+                     startup=[principal_step(TOKEN), _gate_token],
+                     # Long: only the push makes reads fresh.
+                     federation={"cache_ttl_seconds": 300}) as hub_url:
+        sandboxes.apps["servicenow"].state.kit.webhook_url = f"{hub_url}/webhooks/servicenow"
+        yield Running(sandboxes_url, hub_url, database_url, world)
 
 
 def servicenow_change(world: World) -> str:

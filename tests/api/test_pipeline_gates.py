@@ -18,18 +18,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from api.app import create_app
-from api.demo import (
-    CREDENTIALS,
-    build_sandboxes,
-    demo_connectors,
-    demo_environ,
-    release_links,
-    seed,
-)
-from api.settings import load_settings
+from api.demo import CREDENTIALS, build_sandboxes, release_links
 from connectors.sandbox.world import World, build_world
 from tests.support.databases import query_db
+from tests.support.demo_hub import demo_hub
 from tests.support.graphql import new_secret, principal_step
 from tests.support.server import serve_asgi
 
@@ -89,21 +81,12 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     sandboxes = build_sandboxes(world)
     tmp: Path = tmp_path_factory.mktemp("pipeline-gates")
     database_url = f"sqlite+aiosqlite:///{tmp / 'hub.db'}"
-    with serve_asgi(Starlette(routes=sandboxes.mounts())) as upstream:
-        settings = load_settings(
-            None, database={"url": database_url},
-            connectors=[c.model_dump() | {"timeout_seconds": 3, "max_retries": 1}
-                        for c in demo_connectors(upstream)],
-            federation={"cache_ttl_seconds": 300})
-
-        async def seed_step(sessions: Any) -> None:
-            await seed(sessions, world)
-
-        with serve_asgi(create_app(settings, environ=demo_environ(),
-                                   startup=[seed_step, principal_step(TOKEN)])) as hub:
-            for kind in ("github", "servicenow"):
-                sandboxes.apps[kind].state.kit.webhook_url = f"{hub}/webhooks/{kind}"
-            yield Running(upstream, hub, database_url, world)
+    with serve_asgi(Starlette(routes=sandboxes.mounts())) as upstream, \
+            demo_hub(world, upstream, database_url, startup=[principal_step(TOKEN)],
+                     federation={"cache_ttl_seconds": 300}) as hub:
+        for kind in ("github", "servicenow"):
+            sandboxes.apps[kind].state.kit.webhook_url = f"{hub}/webhooks/{kind}"
+        yield Running(upstream, hub, database_url, world)
 
 
 def wait_for(check: Any, seconds: float = 10) -> Any:

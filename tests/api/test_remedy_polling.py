@@ -13,23 +13,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from api.app import create_app
 from api.demo import (
     CREDENTIALS,
     build_sandboxes,
-    demo_connectors,
-    demo_environ,
     release_links,
-    seed,
 )
-from api.settings import load_settings
 from connectors.sandbox.world import World, build_world
+from tests.support.demo_hub import demo_hub
 from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.server import serve_asgi
 from tests.support.subscriptions import SubscriptionClient
@@ -73,17 +68,9 @@ def sandboxes_url(world: World) -> Iterator[str]:
 
 @contextmanager
 def hub(world: World, sandboxes_url: str, database: Path) -> Iterator[str]:
-    settings = load_settings(
-        None, database={"url": f"sqlite+aiosqlite:///{database}"},
-        connectors=[c.model_dump() | {"timeout_seconds": 3, "max_retries": 1}
-                    for c in demo_connectors(sandboxes_url)],
-        events={"poll_seconds": POLL_SECONDS})
-
-    async def seed_step(sessions: Any) -> None:
-        await seed(sessions, world)
-
-    with serve_asgi(create_app(settings, environ=demo_environ(),
-                               startup=[seed_step, principal_step(TOKEN)])) as url:
+    with demo_hub(world, sandboxes_url, f"sqlite+aiosqlite:///{database}",
+                  startup=[principal_step(TOKEN)],
+                  events={"poll_seconds": POLL_SECONDS}) as url:
         time.sleep(2 * POLL_SECONDS)  # the first poll sets the watermark
         yield url
 
