@@ -1,4 +1,5 @@
-"""Suite-wide hooks: the `reference` marker's skip-or-fail rule (tests/support/paths.py)."""
+"""Suite-wide hooks: the `reference` marker's skip-or-fail rule (tests/support/paths.py), and
+the browser tests last."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from tests.support.paths import reference_required, reference_skip, require_refe
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Without `../shared`, each reference test is marked skipped with the reason."""
+    """Without `../shared`, each reference test is marked skipped with the reason.
+
+    The browser tests run last: Playwright's sync API keeps an event loop running in
+    the main thread for the rest of the session, where no async test can start one.
+    """
     reference_skip(items)
+    items.sort(key=lambda item: "tests/e2e/" in item.nodeid.replace("\\", "/"))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -96,7 +96,8 @@ def test_a_release_manager_creates_a_release_and_links_work_through_the_pickers(
     page.get_by_label("Link to").select_option(label="Version in JIRA")
     expect(page.get_by_label("Project")).to_have_value("PAY")
     found = page.get_by_role("list", name="Found upstream")
-    expect(found.locator("li").first).to_be_visible()
+    # JIRA's versions are numbered: wait for them, not for what the picker showed before.
+    expect(found.locator("li").first).to_have_attribute("data-candidate", re.compile(r"^\d+$"))
     version = found.locator("li").first.get_attribute("data-candidate")
     version_name = found.locator("li strong").first.inner_text()
     found.locator("li").first.get_by_role("button", name=re.compile("^Link ")).click()
