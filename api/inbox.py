@@ -28,7 +28,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
-from sqlalchemy import and_, delete, or_, select, true, update
+from sqlalchemy import and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -233,10 +233,10 @@ class Inbox:
 
     async def pending(self) -> int:
         async with self.sessions() as session:
-            rows = await session.scalars(select(m.WebhookDelivery.id).where(
-                m.WebhookDelivery.processed_at.is_(None),
-                m.WebhookDelivery.payload.is_not(None)))
-            return len(list(rows))
+            count = await session.scalar(select(func.count()).select_from(m.WebhookDelivery)
+                                         .where(m.WebhookDelivery.processed_at.is_(None),
+                                                m.WebhookDelivery.payload.is_not(None)))
+            return int(count or 0)
 
     async def prune(self) -> int:
         """Forget processed events older than `keep_days`; how many went."""

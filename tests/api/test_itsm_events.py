@@ -229,7 +229,8 @@ def test_every_gate_answer_is_audited_with_who_asked(running: Running, gate_hub:
                     "ORDER BY id DESC LIMIT 1")
     [(actor, after)] = rows
     assert "ci-gate" in actor
-    assert json.loads(after) if isinstance(after, str) else after
+    answered = json.loads(after) if isinstance(after, str) else after
+    assert answered["environment"] == "Staging" and answered["decision"] == "pass"
 
 
 def test_a_gate_token_reads_gates_and_nothing_else(gate_hub: str) -> None:
