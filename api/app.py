@@ -40,6 +40,7 @@ from api.permissions import Principal
 from api.persisted_queries import PersistedQueries, read_manifest
 from api.persisted_store import PersistedQueryStore
 from api.poller import ChangePolling
+from api.reports import report_routes
 from api.request_context import RequestContext
 from api.request_log import RequestLog
 from api.schema import build_schema
@@ -213,6 +214,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             *gate_routes(settings, schema, sessions, bus, make_context),
             *feed_routes(sessions, hub),
             *export_routes(settings, sessions, hub, schema),
+            *report_routes(settings, sessions, hub, schema),
             *(metrics_routes(metrics) if metrics is not None else ()),
             *mounts,
             *spa_routes(),
@@ -230,8 +232,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
                     Middleware(BodyLimitGuard),
                     Middleware(SecurityMiddleware, settings=settings,
                                authenticator=authenticator,
-                               # A feed's secret address is its own credential.
-                               public_prefixes=[*public_prefixes, "/feeds/"])],
+                               # A feed's secret address is its own credential; a
+                               # report's token is checked by its route (api/reports.py).
+                               public_prefixes=[*public_prefixes, "/feeds/", "/reports/"])],
         lifespan=lifespan,
     )
     app.state.settings = settings

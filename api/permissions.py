@@ -95,5 +95,16 @@ class IsAdmin(_RolePermission):
     needed = Role.ADMIN
 
 
+def manages_report(principal: Principal, owner_id: int | None) -> bool:
+    """Whether `principal` may see, unpublish, revoke or delete a report of `owner_id`.
+
+    Its owner may; an admin may too, to close a leak. Editing a report or issuing
+    its tokens stays with the owner alone: a report reads as its owner.
+    """
+    return (owner_id is not None and principal.user_id == owner_id) \
+        or principal.allows(Role.ADMIN)
+
+
 __all__ = ["FORBIDDEN", "UNAUTHENTICATED", "IsAdmin", "IsReleaseManager", "IsViewer",
-           "Principal", "Role", "check", "require_role"]
+           "Principal", "Role", "check", "manages_report",
+           "require_role"]

@@ -503,3 +503,44 @@ class PipelineGate(Base):
     answered_at: Mapped[datetime | None] = mapped_column(index=True)
     decision: Mapped[str] = mapped_column(String(20), default="", server_default="")
     comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class Report(Base):
+    """A saved GraphQL query published as CSV or JSON (api/reports.py).
+
+    It runs as its owner, so it never shows more than the owner may read; `columns`
+    are [{"path": "a.b", "header": "B"}], dotted paths into each row of `rows_path`.
+    """
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    query: Mapped[str] = mapped_column(Text)
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rows_path: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    columns: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportToken(Base):
+    """A read-only credential for one report's URL; only its hash is kept."""
+
+    __tablename__ = "report_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"),
+                                           index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

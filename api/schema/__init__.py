@@ -23,6 +23,7 @@ from api.schema.mutations import Mutation as ReleaseMutation
 from api.schema.partial_results import PartialResults
 from api.schema.planning import PlanningMutation, PlanningQuery
 from api.schema.query import Query as ReleaseQuery
+from api.schema.reports import ReportMutation, ReportQuery
 from api.schema.scalars import SCALARS
 from api.schema.subscriptions import Subscription
 from api.schema.upstream import GRAPH_TYPES
@@ -30,9 +31,9 @@ from api.settings import LimitSettings
 
 # The graph is assembled from parts; each part guards its own fields.
 Query = merge_types("Query", (ReleaseQuery, AccessQuery, PlanningQuery, FeedQuery,
-                               InsightsQuery))
+                               InsightsQuery, ReportQuery))
 Mutation = merge_types("Mutation", (ReleaseMutation, ChangeBridgeMutation, AccessMutation,
-                                    PlanningMutation, FeedMutation))
+                                    PlanningMutation, FeedMutation, ReportMutation))
 
 
 class HeatshieldSchema(strawberry.Schema):
