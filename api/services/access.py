@@ -24,6 +24,7 @@ from api.domain.text import normalise_key
 from api.errors import ErrorCode, ServiceError, bad_input, conflict
 from api.permissions import RANK, Principal
 from api.services.common import Ref, Service
+from api.services.reports import revoke_report_tokens
 from api.settings import SecuritySettings
 
 
@@ -131,12 +132,13 @@ async def revoke_token(session: AsyncSession, row: m.ApiToken, *, actor: str,
 
 async def revoke_user_tokens(session: AsyncSession, user: m.User, *, actor: str,
                              reason: str) -> int:
-    """Revoke every live token of a user, each audited; how many there were."""
+    """Revoke every live token of a user, each audited, their reports' tokens too (they
+    read as the user); how many there were."""
     rows = list(await session.scalars(select(m.ApiToken).where(
         m.ApiToken.user_id == user.id, m.ApiToken.revoked_at.is_(None))))
     for row in rows:
         await revoke_token(session, row, actor=actor, reason=reason)
-    return len(rows)
+    return len(rows) + await revoke_report_tokens(session, user.id, actor=actor, reason=reason)
 
 
 async def _keeps_an_admin(session: AsyncSession, user: m.User) -> None:

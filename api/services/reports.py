@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api import auth
 from api.db import models as m
+from api.db.audit import record
 from api.domain.reports import Column
 from api.errors import ErrorCode, ServiceError, bad_input
 from api.permissions import Principal, manages_report
@@ -59,6 +60,26 @@ def _owner_of(principal: Principal) -> int:
         raise ServiceError(ErrorCode.FORBIDDEN, "a report belongs to a user; sign in as one "
                                                 "(not with a token of no user)")
     return principal.user_id
+
+
+async def revoke_report_tokens(session: AsyncSession, owner_id: int, *, actor: str,
+                               reason: str) -> int:
+    """Revoke the live tokens of every report of `owner_id` (audited); how many there were.
+
+    For when the owner's own tokens go (a new password, a disabled account): whoever
+    held the old password may have published a report, and its tokens read as the owner.
+    """
+    revoked = (await session.execute(
+        update(m.ReportToken)
+        .where(m.ReportToken.revoked_at.is_(None), m.ReportToken.report_id.in_(
+            select(m.Report.id).where(m.Report.owner_id == owner_id)))
+        .values(revoked_at=datetime.now(UTC))
+        .returning(m.ReportToken.id, m.ReportToken.report_id)
+        .execution_options(synchronize_session=False))).all()
+    for token_id, report_id in revoked:
+        record(session, actor=actor, action="report.token_revoke", entity_type="Report",
+               entity_id=report_id, entity_key="", reason=reason, after={"token": token_id})
+    return len(revoked)
 
 
 class ReportService(Service):

@@ -15,12 +15,14 @@ import pytest
 from api.db.models import Role
 from tests.api.conftest import Guarded
 
-# The only writes a viewer may make: their own tokens, password and calendar feed, and
-# asking for an environment (a release manager decides; only the asker or a release
-# manager cancels).
+# The only writes a viewer may make: their own tokens, password, calendar feed and
+# reports (a report reads as its owner, so it shows no more than they may), and asking
+# for an environment (a release manager decides; only the asker or a release manager
+# cancels).
 SELF_SERVICE = frozenset({"createApiToken", "revokeApiToken", "changePassword",
                           "createCalendarFeed", "revokeCalendarFeed", "requestBooking",
-                          "cancelBooking"})
+                          "cancelBooking", "createReport", "updateReport", "deleteReport",
+                          "publishReport", "unpublishReport", "revokeReportToken"})
 ADMIN_ONLY = frozenset({"createUser", "setUserRole", "setUserDisabled", "resetUserPassword"})
 REFUSALS = frozenset({"FORBIDDEN", "UNAUTHENTICATED"})
 
