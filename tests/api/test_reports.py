@@ -25,6 +25,8 @@ from tests.support.databases import BACKENDS, fresh_database, query_db
 from tests.support.graphql import GraphQLClient, add_principal, new_secret
 from tests.support.server import serve_asgi
 
+PASSWORD = "a long enough report password"
+
 APP = "RPT"
 QUERY = """query Shipped($app: String) {
   releases(filter: {application: $app}, first: 50) {
@@ -41,6 +43,15 @@ PUBLISH = """mutation($id: ID!, $name: String!) { publishReport(id: $id, tokenNa
   secret token { id prefix } report { slug publishedAt } } }"""
 
 
+def signed_in(base_url: str, username: str) -> GraphQLClient:
+    """A browser-like client of `username`: a session cookie and the site's own Origin."""
+    client = GraphQLClient(base_url, headers={"Origin": base_url})
+    response = client.http.post("/auth/login", json={"username": username,
+                                                     "password": PASSWORD})
+    assert response.status_code == 204, response.text
+    return client
+
+
 @dataclass
 class Site:
     url: str
@@ -49,6 +60,7 @@ class Site:
     other: GraphQLClient
     admin: GraphQLClient
     leaver: GraphQLClient  # a viewer the tests disable
+    owner_api_token: str
 
     def report(self, client: GraphQLClient | None = None, **given: Any) -> dict[str, Any]:
         """Save a report (by default the owner's releases report) and return it."""
@@ -76,15 +88,16 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
     async def add_users(sessions: Any) -> None:
         for (username, role), token in zip(users, tokens, strict=True):
-            await add_principal(sessions, username=username, role=role, token=token)
+            await add_principal(sessions, username=username, role=role, token=token,
+                                password=PASSWORD)
 
     with fresh_database(backend, tmp_path_factory.mktemp(backend)) as url:
         settings = load_settings(None, database={"url": url},
                                  limits={"rate_limit_burst": 1000,
                                          "rate_limit_per_minute": 6000})
         with serve_asgi(create_app(settings, startup=[add_users])) as base_url:
-            clients = [GraphQLClient(base_url, token=token) for token in tokens]
-            site = Site(base_url, url, *clients)
+            clients = [signed_in(base_url, username) for username, _ in users]
+            site = Site(base_url, url, *clients, owner_api_token=tokens[0])
             site.admin.data("""mutation { createApplication(input: {key: "RPT",
                                name: "Reporting"}) { key } }""")
             for number, name in enumerate(NAMES, start=1):
@@ -313,6 +326,18 @@ def test_reports_are_their_owners_and_an_admin_can_only_close_them(site: Site) -
     site.admin.data("mutation($id: ID!) { unpublishReport(id: $id) { slug } }",
                     {"id": report["id"]})
     assert httpx.get(report["csvUrl"], headers=_bearer(secret)).status_code == 401
+
+
+def test_report_tokens_are_issued_from_a_signed_in_session_not_with_a_token(
+        site: Site) -> None:
+    report = site.report()
+    by_token = GraphQLClient(site.url, token=site.owner_api_token)
+    try:
+        error = by_token.error(PUBLISH, {"id": report["id"], "name": "minted"})
+    finally:
+        by_token.close()
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert "signed-in session" in error["message"]
 
 
 def test_a_token_is_stored_only_as_a_digest_and_opens_nothing_else(site: Site) -> None:
