@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from api.app import create_app
 from api.db import models as m
@@ -70,6 +71,7 @@ class Site:
     owner: GraphQLClient
     owner_api_token: str
     log: Recorder
+    spans: InMemorySpanExporter
 
     def report(self, **given: Any) -> dict[str, Any]:
         report_input = {"name": f"Adversarial {uuid.uuid4().hex[:8]}", "query": QUERY,
@@ -100,7 +102,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         await add_principal(sessions, username="adversarial-owner",
                             role=m.Role.RELEASE_MANAGER, token=token, password=PASSWORD)
 
-    recorder = Recorder()
+    recorder, spans = Recorder(), InMemorySpanExporter()
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(recorder)
@@ -109,7 +111,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = load_settings(None, database={"url": url, "echo": True},
                              limits={"rate_limit_burst": 1000, "rate_limit_per_minute": 6000})
     try:
-        with serve_asgi(create_app(settings, startup=[owner])) as base_url:
+        app = create_app(settings, startup=[owner], span_exporter=spans)
+        with serve_asgi(app) as base_url:
             client = signed_in(base_url, "adversarial-owner")
             client.data("""mutation { createApplication(input: {key: "ADV",
                            name: "Adversarial"}) { key } }""")
@@ -118,7 +121,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                     { key } }""", {"i": {"key": f"ADV-{number}", "name": name,
                                          "type": "PROJECT", "applicationKeys": [APP]}})
             try:
-                yield Site(base_url, url, client, token, recorder)
+                yield Site(base_url, url, client, token, recorder, spans)
             finally:
                 client.close()
     finally:
@@ -142,6 +145,20 @@ def test_a_token_in_the_query_string_reaches_no_log(site: Site) -> None:
     assert any("report_tokens" in line for line in written)
     for token in (secret, others, wrong):
         assert [line for line in written if token in line or token[4:] in line] == []
+
+
+def test_a_token_in_the_query_string_reaches_no_trace(site: Site) -> None:
+    report = site.report()
+    secret = site.publish(report["id"])
+    site.spans.clear()
+    assert httpx.get(report["csvUrl"], params={"token": secret}).status_code == 200
+    assert httpx.get(f"{site.url}/graphql", params={"query": "{ __typename }"},
+                     headers={"Authorization": f"Bearer {site.owner_api_token}"}
+                     ).status_code == 200
+    recorded = [f"{span.name} {dict(span.attributes or {})}"
+                for span in site.spans.get_finished_spans()]
+    assert any("/graphql" in line for line in recorded)  # requests are traced; not this one
+    assert [line for line in recorded if secret in line or secret[4:] in line] == []
 
 
 def test_cells_that_would_run_as_formulas_are_written_as_text(site: Site) -> None:
