@@ -8,7 +8,9 @@ writes paths without their query strings (api/request_log.py).
 The saved query runs through the schema, with every guard of `/graphql`, as the
 report's owner with the owner's current role, and as a query only: a token never
 reads more than its owner may, and never writes. The bare URL picks CSV or JSON by
-`Accept`. CSV cells are RFC 4180 (the csv module) and can never be read as a
+`Accept`. A query that declares `$after` and selects `pageInfo { hasNextPage
+endCursor }` beside its rows' list is run page after page, like the list exports.
+CSV cells are RFC 4180 (the csv module) and can never be read as a
 formula (api/exports.py: `safe_cell`); `?bom=1` starts the file with a UTF-8 byte
 order mark for spreadsheets that guess the encoding.
 """
@@ -22,13 +24,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import strawberry
+from graphql import parse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from strawberry.types.graphql import OperationType
 
-from api.domain.reports import Column, Format, negotiate, parse_path, table
+from api.domain.reports import (
+    Column,
+    Format,
+    negotiate,
+    next_cursor,
+    parse_path,
+    table,
+    takes_cursor,
+)
 from api.errors import ErrorCode
 from api.exports import safe_cell
 from api.hub import Hub
@@ -39,6 +50,8 @@ from api.services.reports import Refused, open_report
 from api.settings import Settings
 
 MAX_ROWS = 20_000
+# A report that pages (api/domain/reports.py: takes_cursor) reads at most this many.
+MAX_PAGES = 200
 _SUFFIXES: dict[str, Format] = {".csv": "csv", ".json": "json"}
 
 
@@ -114,18 +127,28 @@ def report_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession]
         principal = Principal(subject=owner.username, role=owner.role, via="token",
                               user_id=owner.id, token_name=f"report {saved.slug}",
                               scope="report")
-        context = Context(settings=settings, sessions=sessions, hub=hub, request=request,
-                          principal=principal)
-        result = await schema.execute(saved.query, variable_values=dict(saved.variables),
-                                      context_value=context,
-                                      allowed_operation_types={OperationType.QUERY})
-        errors = [e.formatted for e in result.errors or []]
-        if result.data is None:
-            return JSONResponse({"errors": errors}, status_code=422)
         columns = [Column(parse_path(c["path"], "columns"), c["header"])
                    for c in saved.columns]
-        rows = table(result.data, parse_path(saved.rows_path, "rowsPath", empty=True),
-                     columns)[:MAX_ROWS]
+        rows_path = parse_path(saved.rows_path, "rowsPath", empty=True)
+        paged = takes_cursor(parse(saved.query))
+        rows: list[list[Any]] = []
+        errors: list[Any] = []
+        after: str | None = None
+        for _ in range(MAX_PAGES):
+            context = Context(settings=settings, sessions=sessions, hub=hub, request=request,
+                              principal=principal)
+            variables = dict(saved.variables) | ({"after": after} if paged else {})
+            result = await schema.execute(saved.query, variable_values=variables,
+                                          context_value=context,
+                                          allowed_operation_types={OperationType.QUERY})
+            errors += [e.formatted for e in result.errors or []]
+            if result.data is None:
+                return JSONResponse({"errors": errors}, status_code=422)
+            rows += table(result.data, rows_path, columns)
+            after = next_cursor(result.data, rows_path) if paged else None
+            if after is None or len(rows) >= MAX_ROWS:
+                break
+        rows = rows[:MAX_ROWS]
         headers = [c.header for c in columns]
         answer_headers = {"Cache-Control": "no-store", "Vary": "Accept, Authorization",
                           "X-Content-Type-Options": "nosniff"}

@@ -226,3 +226,25 @@ def negotiate(accept: str) -> Format | None:
         if best is None or (quality, -order) > (best[0], -best[1]):
             best = (quality, order, choice)
     return best[2] if best else None
+
+
+def takes_cursor(document: DocumentNode) -> bool:
+    """Whether the query declares `$after`, so a report can walk its pages."""
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    return any(v.variable.name.value == "after" for v in operation.variable_definitions or ())
+
+
+def next_cursor(data: Mapping[str, Any] | None, rows_path: Sequence[str]) -> str | None:
+    """The cursor of the next page of the connection that holds the rows, if it says so.
+
+    The rows' list must sit in one connection (no list on the way) whose `pageInfo`
+    the query selects: `releases.nodes` beside `releases.pageInfo`.
+    """
+    found: Any = data
+    for name in rows_path[:-1]:
+        found = found.get(name) if isinstance(found, Mapping) else None
+    info = found.get("pageInfo") if isinstance(found, Mapping) else None
+    if not isinstance(info, Mapping) or info.get("hasNextPage") is not True:
+        return None
+    cursor = info.get("endCursor")
+    return cursor if isinstance(cursor, str) and cursor else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,12 +140,19 @@ def test_a_token_in_the_query_string_reaches_no_log(site: Site) -> None:
     assert httpx.get(report["csvUrl"], params={"token": wrong}).status_code == 401
     assert httpx.get(report["csvUrl"], headers={"Authorization": f"Bearer {secret}"}
                      ).status_code == 200
-    written = site.log.lines[before:]
-    # The server did log these requests (its access lines, its SQL): just not the tokens.
-    assert sum(f"/reports/{report['slug']}." in line for line in written) >= 4
-    assert any("report_tokens" in line for line in written)
+    def written() -> list[str]:
+        return site.log.lines[before:]
+
+    # The server logs each request (its access line, written just after the answer, and
+    # its SQL): wait for the four access lines, then look for the tokens.
+    deadline = time.monotonic() + 10
+    while sum(f"/reports/{report['slug']}." in line for line in written()) < 4 \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sum(f"/reports/{report['slug']}." in line for line in written()) >= 4
+    assert any("report_tokens" in line for line in written())
     for token in (secret, others, wrong):
-        assert [line for line in written if token in line or token[4:] in line] == []
+        assert [line for line in written() if token in line or token[4:] in line] == []
 
 
 def test_a_token_in_the_query_string_reaches_no_trace(site: Site) -> None:
@@ -155,8 +163,13 @@ def test_a_token_in_the_query_string_reaches_no_trace(site: Site) -> None:
     assert httpx.get(f"{site.url}/graphql", params={"query": "{ __typename }"},
                      headers={"Authorization": f"Bearer {site.owner_api_token}"}
                      ).status_code == 200
-    recorded = [f"{span.name} {dict(span.attributes or {})}"
-                for span in site.spans.get_finished_spans()]
+    recorded: list[str] = []
+    deadline = time.monotonic() + 10
+    # A request's span ends just after its answer is sent: wait for the /graphql one.
+    while not any("/graphql" in line for line in recorded) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        recorded = [f"{span.name} {dict(span.attributes or {})}"
+                    for span in site.spans.get_finished_spans()]
     assert any("/graphql" in line for line in recorded)  # requests are traced; not this one
     assert [line for line in recorded if secret in line or secret[4:] in line] == []
 

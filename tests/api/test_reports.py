@@ -363,3 +363,15 @@ def test_editing_a_report_keeps_its_tokens_and_changes_its_rows(site: Site) -> N
         "columns": [{"path": "key", "header": "Release"}]}})
     table = _csv(httpx.get(report["csvUrl"], headers=_bearer(secret)).text)
     assert table == [["Release"], *[[row[0]] for row in _graphql_rows(site)]]
+
+
+def test_a_query_that_takes_a_cursor_is_read_page_after_page(site: Site) -> None:
+    paged = """query($app: String, $after: String) {
+      releases(filter: {application: $app}, first: 3, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { key name status applications { key } } } }"""
+    report = site.report(query=paged)
+    secret = site.publish(report["id"])["secret"]
+    table = _csv(httpx.get(report["csvUrl"], headers=_bearer(secret)).text)
+    assert len(NAMES) > 3  # more rows than one page holds
+    assert table[1:] == _graphql_rows(site)

@@ -8,11 +8,13 @@ from graphql import parse
 from api.domain.reports import (
     Column,
     negotiate,
+    next_cursor,
     resolve_columns,
     rows_of,
     selection_tree,
     slug_of,
     table,
+    takes_cursor,
 )
 from api.errors import ServiceError
 
@@ -62,3 +64,13 @@ def test_a_slug_is_made_from_the_name_and_is_never_a_number() -> None:
     assert slug_of("Q3: changes & incidents!") == "q3-changes-incidents"
     assert slug_of("2026") == "report-2026"
     assert slug_of("¿¿") == "report-x"
+
+
+def test_a_report_pages_only_through_the_connection_that_holds_its_rows() -> None:
+    assert takes_cursor(parse("query($after: String) { releases(after: $after) { totalCount } }"))
+    assert not takes_cursor(parse("query($from: String) { releases { totalCount } }"))
+    page = {"releases": {"pageInfo": {"hasNextPage": True, "endCursor": "abc"}, "nodes": []}}
+    assert next_cursor(page, ("releases", "nodes")) == "abc"
+    last = {"releases": {"pageInfo": {"hasNextPage": False, "endCursor": "abc"}, "nodes": []}}
+    assert next_cursor(last, ("releases", "nodes")) is None
+    assert next_cursor({"releases": {"nodes": []}}, ("releases", "nodes")) is None
