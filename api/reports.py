@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -55,13 +56,25 @@ MAX_PAGES = 200
 _SUFFIXES: dict[str, Format] = {".csv": "csv", ".json": "json"}
 
 
-def report_cell(value: Any) -> str:
-    """A CSV cell: numbers as they are (no formula can hide in one), the rest made safe."""
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float) and math.isfinite(value):
+    if isinstance(value, list):
+        return "; ".join(_text(v) for v in value)
+    if isinstance(value, dict):  # a JSON scalar's value: written as JSON
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def report_cell(value: Any) -> str:
+    """A CSV cell: numbers as they are (no formula can hide in one), the rest as text that
+    a spreadsheet never runs (`safe_cell`); a list's values joined by "; "."""
+    if isinstance(value, int | float) and not isinstance(value, bool) \
+            and math.isfinite(value):
         return str(value)
-    return safe_cell(value)
+    return safe_cell(_text(value))
 
 
 def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, bom: bool = False) -> str:

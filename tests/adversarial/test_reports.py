@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from api.app import create_app
 from api.db import models as m
+from api.reports import report_cell
 from api.settings import load_settings
 from tests.support.databases import execute_db, query_db
 from tests.support.graphql import GraphQLClient, add_principal, new_secret
@@ -251,3 +252,11 @@ def test_an_owner_disabled_behind_the_servers_back_reads_nothing(site: Site) -> 
     finally:
         execute_db(site.database_url,
                    "UPDATE users SET disabled = 0 WHERE username = 'adversarial-owner'")
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    (-5, "-5"), (2.5, "2.5"), ("-5", "'-5"), (True, "true"), (None, ""),
+    (["=1+1", "b"], "'=1+1; b"), ([-1, 2], "'-1; 2"), ({"to": "=x"}, '{"to": "=x"}'),
+    ("@here", "'@here"), ("\rline", "'\rline")])
+def test_a_cell_is_a_number_or_text_that_never_runs(value: Any, written: str) -> None:
+    assert report_cell(value) == written

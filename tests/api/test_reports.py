@@ -375,3 +375,12 @@ def test_a_query_that_takes_a_cursor_is_read_page_after_page(site: Site) -> None
     table = _csv(httpx.get(report["csvUrl"], headers=_bearer(secret)).text)
     assert len(NAMES) > 3  # more rows than one page holds
     assert table[1:] == _graphql_rows(site)
+
+
+def test_two_reports_never_share_a_slug(site: Site) -> None:
+    first = site.report()
+    error = site.owner.error(CREATE, {"input": {
+        "name": "Another", "slug": first["slug"], "query": QUERY, "variables": {"app": APP},
+        "rowsPath": "releases.nodes"}})
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["extensions"]["field"] == "input.slug"
