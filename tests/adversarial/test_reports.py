@@ -260,3 +260,26 @@ def test_an_owner_disabled_behind_the_servers_back_reads_nothing(site: Site) -> 
     ("@here", "'@here"), ("\rline", "'\rline")])
 def test_a_cell_is_a_number_or_text_that_never_runs(value: Any, written: str) -> None:
     assert report_cell(value) == written
+
+
+def test_a_report_token_has_a_callers_rate_limit(tmp_path: Any) -> None:
+    async def owner(sessions: Any) -> None:
+        await add_principal(sessions, username="busy-owner", role=m.Role.VIEWER,
+                            password=PASSWORD)
+
+    settings = load_settings(None, database={"url": f"sqlite+aiosqlite:///{tmp_path}/r.db"},
+                             limits={"rate_limit_burst": 5, "rate_limit_per_minute": 1})
+    with serve_asgi(create_app(settings, startup=[owner])) as base_url:
+        client = signed_in(base_url, "busy-owner")
+        try:
+            report = client.data(CREATE, {"input": {
+                "name": "Who am I", "query": "{ viewer { username } }",
+                "columns": [{"path": "viewer.username", "header": "User"}]}})["createReport"]
+            secret = client.data(PUBLISH, {"id": report["id"]})["publishReport"]["secret"]
+        finally:
+            client.close()
+        answers = [httpx.get(report["csvUrl"], headers={"Authorization": f"Bearer {secret}"})
+                   for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert answers[0].text == "User\r\nbusy-owner\r\n"
+    assert int(answers[5].headers["retry-after"]) >= 1
