@@ -163,8 +163,7 @@ def report_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession]
                 break
         rows = rows[:MAX_ROWS]
         headers = [c.header for c in columns]
-        answer_headers = {"Cache-Control": "no-store", "Vary": "Accept, Authorization",
-                          "X-Content-Type-Options": "nosniff"}
+        answer_headers = {"Cache-Control": "no-store", "Vary": "Accept, Authorization"}
         if errors:
             answer_headers["X-Heatshield-Partial"] = "; ".join(
                 dict.fromkeys(str(e["message"]) for e in errors))[:1000]

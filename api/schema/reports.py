@@ -74,8 +74,13 @@ class Report:
 
     @strawberry.field(description="Its tokens, revoked ones included, oldest first.")
     async def tokens(self, info: Info) -> list[ReportToken]:
-        rows = await _reports(info).tokens([self.pk])
-        return [ReportToken.from_row(r) for r in rows[self.pk]]
+        async def load(report_ids: list[int]) -> list[list[m.ReportToken]]:
+            found = await _reports(info).tokens(report_ids)
+            return [found[pk] for pk in report_ids]
+
+        # One read for the tokens of every report in the answer.
+        rows = await info.context.scoped_loader("report_tokens", load).load(self.pk)
+        return [ReportToken.from_row(r) for r in rows]
 
 
 @strawberry.type(description="A published report and the token just issued for it.")
