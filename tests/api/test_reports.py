@@ -384,3 +384,13 @@ def test_two_reports_never_share_a_slug(site: Site) -> None:
         "rowsPath": "releases.nodes"}})
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["field"] == "input.slug"
+
+
+def test_a_deleted_report_takes_its_tokens_with_it(site: Site) -> None:
+    report = site.report()
+    secret = site.publish(report["id"])["secret"]
+    assert site.owner.data("mutation($id: ID!) { deleteReport(id: $id) }",
+                           {"id": report["id"]}) == {"deleteReport": report["id"]}
+    assert httpx.get(report["csvUrl"], headers=_bearer(secret)).status_code == 401
+    assert query_db(site.database_url, "SELECT count(*) FROM report_tokens WHERE prefix = "
+                                       f"'{secret[:10]}'") == [(0,)]
