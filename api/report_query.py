@@ -4,7 +4,9 @@ A report runs later, unattended, from a URL; whatever would refuse it then is
 refused now, with what was wrong: it must parse, hold one operation, be a query
 (a report only reads), fit the graph, stay inside the depth, alias, size and cost
 limits every `/graphql` request gets (api/limits.py), and its saved variables
-must fit their declarations.
+must fit their declarations. A server in allow-list mode runs only registered
+operations, and a report is no way around that: its query must be registered too,
+when it is saved and whenever it runs.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_variable_values
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.errors import bad_input
+from api.errors import ErrorCode, ServiceError, bad_input
 from api.limits import CODED_RULES, DocumentShape, estimate
-from api.settings import LimitSettings
+from api.persisted_queries import canonical_sha256
+from api.persisted_store import PersistedQueryStore
+from api.settings import LimitSettings, Settings
 
 MAX_QUERY_CHARS = 20_000
 
@@ -79,3 +84,21 @@ def check_report_query(schema: GraphQLSchema, limits: LimitSettings, query: str,
         raise bad_input(f"the query costs over {limits.max_cost} (counting stopped at {cost}); "
                         "ask for smaller pages (first/last) or fewer fields", field)
     return document
+
+
+async def on_the_allow_list(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                            query: str) -> bool:
+    """Whether `query` may run under `[graphql] persisted_queries` (always, but in
+    allow-list mode only when its canonical form is registered)."""
+    if settings.graphql.persisted_queries != "allowlist":
+        return True
+    canonical = canonical_sha256(query, max_tokens=settings.limits.max_tokens)
+    store = PersistedQueryStore(sessions, max_entries=settings.graphql
+                                .persisted_queries_max_entries)
+    return canonical is not None and await store.is_registered_form(canonical)
+
+
+def not_on_the_allow_list() -> ServiceError:
+    return ServiceError(ErrorCode.PERSISTED_QUERY_NOT_IN_LIST,
+                        "this server runs only registered operations: register the report's "
+                        "query (heatshield persisted register) first", "input.query")

@@ -45,6 +45,7 @@ from api.errors import ErrorCode
 from api.exports import safe_cell
 from api.hub import Hub
 from api.permissions import Principal
+from api.report_query import on_the_allow_list
 from api.schema.context import Context
 from api.security import RateLimiter, refusal
 from api.services.reports import Refused, open_report
@@ -136,6 +137,10 @@ def report_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession]
                            f"too many requests; retry in {seconds} s",
                            {"Retry-After": str(seconds)})
         saved, owner = opened.report, opened.owner
+        if not await on_the_allow_list(settings, sessions, saved.query):
+            return refusal(403, str(ErrorCode.PERSISTED_QUERY_NOT_IN_LIST),
+                           "this server runs only registered operations, and this "
+                           "report's query is not one of them")
         # The owner as they are now: a lost role or a disabled account narrows the report.
         principal = Principal(subject=owner.username, role=owner.role, via="token",
                               user_id=owner.id, token_name=f"report {saved.slug}",

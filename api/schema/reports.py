@@ -19,7 +19,7 @@ from api.db import models as m
 from api.domain.reports import check_slug, parse_path, resolve_columns, selection_tree, slug_of
 from api.errors import bad_input
 from api.permissions import IsViewer, require_role
-from api.report_query import check_report_query
+from api.report_query import check_report_query, not_on_the_allow_list, on_the_allow_list
 from api.schema.context import Info
 from api.schema.ids import expect_id, to_global_id
 from api.services.common import Ref
@@ -127,8 +127,9 @@ def _ref(global_id: str, type_name: str) -> Ref:
     return Ref(expect_id(global_id, type_name), global_id)
 
 
-def _draft(info: Info, given: ReportInput) -> ReportDraft:
-    """The input checked against the graph, its limits and its own selections."""
+async def _draft(info: Info, given: ReportInput) -> ReportDraft:
+    """The input checked against the graph, its limits, its own selections and, in
+    allow-list mode, the registered operations."""
     name = given.name.strip()
     if not name or len(name) > 200:
         raise bad_input("a report's name has 1 to 200 characters", "input.name")
@@ -144,6 +145,9 @@ def _draft(info: Info, given: ReportInput) -> ReportDraft:
     columns = resolve_columns(selection_tree(document), rows_path,
                               [(c.path, c.header) for c in given.columns or ()])
     slug = check_slug(given.slug) if given.slug is not None else slug_of(name)
+    if not await on_the_allow_list(info.context.settings, info.context.sessions,
+                                   given.query):
+        raise not_on_the_allow_list()
     return ReportDraft(name=name, slug=slug, description=given.description,
                        query=given.query, variables=cast(dict[str, Any], variables),
                        rows_path=".".join(rows_path), columns=columns)
@@ -182,14 +186,14 @@ class ReportMutation:
     @strawberry.mutation(description="Save a query as a report of yours (not yet published).",
                          permission_classes=[IsViewer])
     async def create_report(self, info: Info, input: ReportInput) -> Report:
-        row = await _reports(info).create(_draft(info, input))
+        row = await _reports(info).create(await _draft(info, input))
         return (await _shape(info, [row]))[0]
 
     @strawberry.mutation(description="Replace one of your reports; its tokens keep working.",
                          permission_classes=[IsViewer])
     async def update_report(self, info: Info, id: strawberry.ID, input: ReportInput
                             ) -> Report:
-        row = await _reports(info).update(_ref(id, "Report"), _draft(info, input))
+        row = await _reports(info).update(_ref(id, "Report"), await _draft(info, input))
         return (await _shape(info, [row]))[0]
 
     @strawberry.mutation(description="Delete a report and its tokens. Its id.",

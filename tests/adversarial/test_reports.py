@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import time
 import uuid
@@ -21,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from api.app import create_app
 from api.db import models as m
+from api.persisted_queries import sha256_of
 from api.reports import report_cell
 from api.settings import load_settings
 from tests.support.databases import execute_db, query_db
@@ -283,3 +285,61 @@ def test_a_report_token_has_a_callers_rate_limit(tmp_path: Any) -> None:
     assert [a.status_code for a in answers] == [200] * 5 + [429]
     assert answers[0].text == "User\r\nbusy-owner\r\n"
     assert int(answers[5].headers["retry-after"]) >= 1
+
+
+def test_in_allow_list_mode_a_report_runs_only_a_registered_query(tmp_path: Any) -> None:
+    registered = "{ viewer { username } }"
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({sha256_of(d): d for d in (CREATE, PUBLISH, registered)}))
+
+    async def owner(sessions: Any) -> None:
+        await add_principal(sessions, username="listed-owner", role=m.Role.VIEWER,
+                            password=PASSWORD)
+
+    settings = load_settings(None, database={"url": f"sqlite+aiosqlite:///{tmp_path}/l.db"},
+                             graphql={"persisted_queries": "allowlist",
+                                      "persisted_queries_manifest": str(manifest)})
+    with serve_asgi(create_app(settings, startup=[owner])) as base_url:
+        client = signed_in(base_url, "listed-owner")
+        try:
+            refused = client.error(CREATE, {"input": {
+                "name": "Off the list", "query": "{ viewer { role } }"}})
+            report = client.data(CREATE, {"input": {"name": "On the list",
+                                                    "query": registered}})["createReport"]
+            secret = client.data(PUBLISH, {"id": report["id"]})["publishReport"]["secret"]
+        finally:
+            client.close()
+        fetched = httpx.get(report["csvUrl"], headers={"Authorization": f"Bearer {secret}"})
+    assert refused["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
+    assert refused["extensions"]["field"] == "input.query"
+    assert fetched.status_code == 200 and fetched.text == "viewer.username\r\nlisted-owner\r\n"
+
+
+def test_a_report_saved_before_allow_list_mode_stops_running_in_it(tmp_path: Any) -> None:
+    database = {"url": f"sqlite+aiosqlite:///{tmp_path}/later.db"}
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({sha256_of(CREATE): CREATE}))
+
+    async def owner(sessions: Any) -> None:
+        await add_principal(sessions, username="early-owner", role=m.Role.VIEWER,
+                            password=PASSWORD)
+
+    with serve_asgi(create_app(load_settings(None, database=database),
+                               startup=[owner])) as base_url:
+        client = signed_in(base_url, "early-owner")
+        try:
+            report = client.data(CREATE, {"input": {"name": "Early",
+                                                    "query": "{ viewer { role } }"}})
+            secret = client.data(PUBLISH, {"id": report["createReport"]["id"]})[
+                "publishReport"]["secret"]
+        finally:
+            client.close()
+        path = report["createReport"]["csvUrl"].removeprefix(base_url)
+        assert httpx.get(base_url + path, params={"token": secret}).status_code == 200
+    later = load_settings(None, database=database,
+                          graphql={"persisted_queries": "allowlist",
+                                   "persisted_queries_manifest": str(manifest)})
+    with serve_asgi(create_app(later)) as base_url:
+        response = httpx.get(base_url + path, params={"token": secret})
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
