@@ -11,9 +11,9 @@ merges the few rows each gives (`_branches`): one range per value keeps the
 order an index order, where an IN over them would sort every matching row.
 
 The count is exact up to `EXACT_COUNT_UP_TO` rows, read by a bounded scan of
-the same index; past that it is an estimate, and says so: PostgreSQL's planner
-row estimate, or on SQLite the matching share of the newest rows times the
-table's size.
+the same indexes; past that it is an estimate, and says so: PostgreSQL's planner
+row estimate (asked first, so a large table is not counted at all), or on SQLite
+the matching share of the newest rows times the table's size.
 """
 
 from __future__ import annotations
@@ -181,30 +181,45 @@ def _filters(query: ReleaseQuery, conditions: list[ColumnElement[bool]]
 
 def count_statement(query: ReleaseQuery, conditions: list[ColumnElement[bool]],
                     up_to: int = EXACT_COUNT_UP_TO) -> Select[int]:
-    """How many rows match, counting no further than `up_to` + 1."""
-    matching = (select(literal(1).label("one")).select_from(m.Release)
-                .where(*_filters(query, conditions)).limit(up_to + 1).subquery())
-    return select(func.count()).select_from(matching)
+    """How many rows match, counting no further than `up_to` + 1 per status (or type):
+    each value's count reads its own index range, as a page does."""
+    column, values, rest = _branches(query)
+    where = [*conditions, *rest]
+    counts = [select(func.count().label("n")).select_from(
+        select(literal(1).label("one")).select_from(m.Release)
+        .where(*where, *([column == value] if column is not None else [])).limit(up_to + 1)
+        .subquery()) for value in (values if column is not None else [None])]
+    if len(counts) == 1:
+        return counts[0]
+    each = union_all(*counts).subquery("each")
+    return select(func.coalesce(func.sum(each.c.n), 0))
 
 
 async def count(session: AsyncSession, query: ReleaseQuery,
                 up_to: int = EXACT_COUNT_UP_TO) -> Count:
-    """Exact when at most `up_to` rows match; otherwise an estimate, marked so."""
+    """Exact when at most `up_to` rows match; otherwise an estimate, marked so.
+
+    PostgreSQL is asked for its estimate first (planning only), and counts only when
+    that is at most `up_to`; the count stops past `up_to` in any case.
+    """
     try:
         conditions = await _conditions(session, query)
     except _NoMatch:
         return Count(0, True)
     where = _filters(query, conditions)
-    if not where and session.get_bind().dialect.name == "sqlite":
+    dialect = session.get_bind().dialect.name
+    if not where and dialect == "sqlite":
         # SQLite counts a whole table from its smallest index's pages, without rows.
         total = await session.scalar(select(func.count()).select_from(m.Release))
         return Count(total or 0, True)
+    estimate = await _planner_estimate(session, where) if dialect == "postgresql" else None
+    if estimate is not None and estimate > up_to:
+        return Count(estimate, False)
     counted = await session.scalar(count_statement(query, conditions, up_to)) or 0
     if counted <= up_to:
         return Count(counted, True)
-    estimate = await (_planner_estimate(session, where)
-                      if session.get_bind().dialect.name == "postgresql"
-                      else _sampled_estimate(session, where, up_to))
+    if estimate is None:
+        estimate = await _sampled_estimate(session, where, up_to)
     return Count(max(estimate, up_to + 1), False)
 
 
