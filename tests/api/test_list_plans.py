@@ -23,8 +23,8 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 
 from api.app import create_app
-from api.db.models import ReleaseStatus
 from api.db.engine import create_engine
+from api.db.models import ReleaseStatus
 from api.settings import load_settings
 from tests.api.conftest import Server
 from tests.support.bulk_releases import (
@@ -42,7 +42,7 @@ LARGE_TABLES = {"releases", "release_applications", "environment_bookings", "aud
 # A sort may order what index ranges give (a page per status, one application's releases);
 # never a tenth of a table.
 SORT_BOUND = ROWS // 10
-LARGE = re.compile(r"\b(%s)\b" % "|".join(LARGE_TABLES))
+LARGE = re.compile(r"\b(" + "|".join(LARGE_TABLES) + r")\b")
 
 
 class Statements:
