@@ -72,23 +72,36 @@ class _NoMatch(Exception):
     """The filter names an application that does not exist: nothing matches."""
 
 
-async def _conditions(session: AsyncSession, query: ReleaseQuery
-                      ) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A query resolved against the database: the application's id, and the window
+    conditions (statuses and types are the query's own)."""
+
+    application_id: int | None
+    windows: list[ColumnElement[bool]]
+
+    def in_application(self) -> list[ColumnElement[bool]]:
+        if self.application_id is None:
+            return []
+        links = m.release_applications.c
+        return [exists().where(links.release_id == m.Release.id,
+                               links.application_id == self.application_id)]
+
+
+async def _conditions(session: AsyncSession, query: ReleaseQuery) -> Filter:
     conditions: list[ColumnElement[bool]] = []
+    app_id = None
     if query.application is not None:
         # The id first, so the planner sees a constant it has statistics for.
         app_id = await session.scalar(select(m.Application.id)
                                       .where(m.Application.key == query.application))
         if app_id is None:
             raise _NoMatch
-        links = m.release_applications.c
-        conditions.append(exists().where(links.release_id == m.Release.id,
-                                         links.application_id == app_id))
     if query.window_from is not None:
         conditions.append(m.Release.window_end > query.window_from)
     if query.window_to is not None:
         conditions.append(m.Release.window_start < query.window_to)
-    return conditions
+    return Filter(app_id, conditions)
 
 
 def _key_value(position: Position) -> ColumnElement[datetime]:
@@ -125,11 +138,11 @@ def _branches(query: ReleaseQuery) -> tuple[Any, Sequence[Any], list[ColumnEleme
     return None, (), []
 
 
-def page_statement(query: ReleaseQuery, conditions: list[ColumnElement[bool]], size: int,
+def page_statement(query: ReleaseQuery, filter: Filter, size: int,
                    after: Position | None = None, before: Position | None = None,
                    backward: bool = False) -> Select[m.Release]:
     """The SELECT of one page of `size` rows plus one (to tell whether more remain)."""
-    where = list(conditions)
+    where = [*filter.windows, *filter.in_application()]
     if after is not None:
         where.append(_beyond(after, backward=False))
     if before is not None:
@@ -157,11 +170,11 @@ async def read_page(session: AsyncSession, query: ReleaseQuery, size: int,
     """`size` rows after `after` (forward) or before `before` (backward, when `backward`),
     within both when both are given; returned in list order."""
     try:
-        conditions = await _conditions(session, query)
+        filter = await _conditions(session, query)
     except _NoMatch:
         return Page([], False)
     rows = list(await session.scalars(
-        page_statement(query, conditions, size, after, before, backward)))
+        page_statement(query, filter, size, after, before, backward)))
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -169,9 +182,8 @@ async def read_page(session: AsyncSession, query: ReleaseQuery, size: int,
     return Page(rows, more)
 
 
-def _filters(query: ReleaseQuery, conditions: list[ColumnElement[bool]]
-             ) -> list[ColumnElement[bool]]:
-    where = list(conditions)
+def _filters(query: ReleaseQuery, filter: Filter) -> list[ColumnElement[bool]]:
+    where = [*filter.windows, *filter.in_application()]
     if query.statuses:
         where.append(m.Release.status.in_(query.statuses))
     if query.types:
@@ -179,12 +191,27 @@ def _filters(query: ReleaseQuery, conditions: list[ColumnElement[bool]]
     return where
 
 
-def count_statement(query: ReleaseQuery, conditions: list[ColumnElement[bool]],
-                    up_to: int = EXACT_COUNT_UP_TO) -> Select[int]:
-    """How many rows match, counting no further than `up_to` + 1 per status (or type):
-    each value's count reads its own index range, as a page does."""
-    column, values, rest = _branches(query)
-    where = [*conditions, *rest]
+def count_statement(query: ReleaseQuery, filter: Filter, up_to: int = EXACT_COUNT_UP_TO,
+                    from_links: bool = True) -> Select[int]:
+    """How many rows match, counting no further than `up_to` + 1 per index range read.
+
+    With an application alone, its links are the range. With other filters too, the
+    links drive a join when `from_links` (SQLite, whose planner has no costs to
+    choose by: an application has far fewer releases than a status); otherwise each
+    status's (or type's) own range is read with the application as a probe, as a
+    page reads them, and PostgreSQL picks its way by its statistics.
+    """
+    rest = [*filter.windows, *_filters(query, Filter(None, []))]
+    if filter.application_id is not None and (from_links or not rest):
+        links = m.release_applications
+        matching = select(literal(1).label("one")).select_from(links)
+        if rest:
+            matching = matching.join(m.Release, m.Release.id == links.c.release_id)
+        return select(func.count()).select_from(
+            matching.where(links.c.application_id == filter.application_id, *rest)
+            .limit(up_to + 1).subquery())
+    column, values, others = _branches(query)
+    where = [*filter.windows, *filter.in_application(), *others]
     counts = [select(func.count().label("n")).select_from(
         select(literal(1).label("one")).select_from(m.Release)
         .where(*where, *([column == value] if column is not None else [])).limit(up_to + 1)
@@ -203,10 +230,10 @@ async def count(session: AsyncSession, query: ReleaseQuery,
     that is at most `up_to`; the count stops past `up_to` in any case.
     """
     try:
-        conditions = await _conditions(session, query)
+        filter = await _conditions(session, query)
     except _NoMatch:
         return Count(0, True)
-    where = _filters(query, conditions)
+    where = _filters(query, filter)
     dialect = session.get_bind().dialect.name
     if not where and dialect == "sqlite":
         # SQLite counts a whole table from its smallest index's pages, without rows.
@@ -215,7 +242,8 @@ async def count(session: AsyncSession, query: ReleaseQuery,
     estimate = await _planner_estimate(session, where) if dialect == "postgresql" else None
     if estimate is not None and estimate > up_to:
         return Count(estimate, False)
-    counted = await session.scalar(count_statement(query, conditions, up_to)) or 0
+    counted = await session.scalar(count_statement(query, filter, up_to,
+                                                   from_links=dialect == "sqlite")) or 0
     if counted <= up_to:
         return Count(counted, True)
     if estimate is None:

@@ -7,6 +7,7 @@ filter the graph offers matches a steady share of them at any size.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,10 +31,20 @@ def status_of(i: int) -> m.ReleaseStatus:
 
 
 def applications_of(i: int) -> list[int]:
-    """Release `i`'s applications (0-based numbers): blocks of six consecutive releases
-    (one of each status) share one, and every third release has a second."""
-    first = (i // len(m.ReleaseStatus)) % APPLICATIONS
-    return [first] + ([(first + 1 + i % 7) % APPLICATIONS] if i % 3 == 0 else [])
+    """Release `i`'s applications (0-based numbers), drawn at random but the same every
+    run; every third release has a second one."""
+    draw = random.Random(i)
+    first = draw.randrange(APPLICATIONS)
+    return [first] + ([(first + 1 + draw.randrange(APPLICATIONS - 1)) % APPLICATIONS]
+                      if i % 3 == 0 else [])
+
+
+def _start(i: int, count: int) -> datetime | None:
+    """Every tenth release unscheduled; the others spread at random over as many hours
+    as a third of the releases (so several share a start)."""
+    if i % 10 == 0:
+        return None
+    return START + timedelta(hours=random.Random(-i).randrange(max(1, count // 3)))
 
 
 async def _insert(engine: AsyncEngine, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -57,8 +68,7 @@ async def seed_releases(engine: AsyncEngine, count: int) -> None:
         for e in range(ENVIRONMENTS)])
     releases, links, bookings, audit = [], [], [], []
     for i in range(1, count + 1):
-        # Spread over about three years in a shuffled order, with ties every few rows.
-        start = None if i % 10 == 0 else START + timedelta(hours=(i * 7919) % (count + 7) // 3)
+        start = _start(i, count)
         releases.append({
             "id": i, "key": f"BULK-{i}", "name": f"Bulk release {i}", "description": "",
             "type": types[i % len(types)], "status": status_of(i),
@@ -66,7 +76,7 @@ async def seed_releases(engine: AsyncEngine, count: int) -> None:
             "window_end": start + timedelta(hours=4) if start else None, "version": 1,
             "created_at": now, "updated_at": now})
         links += [{"release_id": i, "application_id": 1_000 + a} for a in applications_of(i)]
-        day = START + timedelta(hours=(i * 104729) % (count + 11) // 2)
+        day = START + timedelta(hours=random.Random(i + count).randrange(max(1, count // 2)))
         bookings.append({
             "id": i, "environment_id": 1_000 + i % ENVIRONMENTS, "release_id": i, "team": "",
             "requested_by": "bulk", "start": day, "end": day + timedelta(hours=3),
