@@ -10,7 +10,8 @@ A filter on several statuses (or types) reads each value's own index range and
 merges the few rows each gives (`_branches`): one range per value keeps the
 order an index order, where an IN over them would sort every matching row.
 
-The count is exact up to `EXACT_COUNT_UP_TO` rows, read by a bounded scan of
+The count is exact up to `EXACT_COUNT_UP_TO` rows (`SQLITE_EXACT_COUNT_UP_TO` on
+SQLite), read by a bounded scan of
 the same indexes; past that it is an estimate, and says so: PostgreSQL's planner
 row estimate (asked first, so a large table is not counted at all), or on SQLite
 the matching share of the newest rows times the table's size.
@@ -31,6 +32,8 @@ from api.db import models as m
 from api.db.models import ReleaseStatus, ReleaseType
 
 EXACT_COUNT_UP_TO = 10_000
+# SQLite keeps no statistics to estimate from: it counts less far, then samples.
+SQLITE_EXACT_COUNT_UP_TO = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +225,8 @@ def count_statement(query: ReleaseQuery, filter: Filter, up_to: int = EXACT_COUN
     return select(func.coalesce(func.sum(each.c.n), 0))
 
 
-async def count(session: AsyncSession, query: ReleaseQuery,
-                up_to: int = EXACT_COUNT_UP_TO) -> Count:
+async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = None
+                ) -> Count:
     """Exact when at most `up_to` rows match; otherwise an estimate, marked so.
 
     PostgreSQL is asked for its estimate first (planning only), and counts only when
@@ -235,6 +238,8 @@ async def count(session: AsyncSession, query: ReleaseQuery,
         return Count(0, True)
     where = _filters(query, filter)
     dialect = session.get_bind().dialect.name
+    if up_to is None:
+        up_to = SQLITE_EXACT_COUNT_UP_TO if dialect == "sqlite" else EXACT_COUNT_UP_TO
     if not where and dialect == "sqlite":
         # SQLite counts a whole table from its smallest index's pages, without rows.
         total = await session.scalar(select(func.count()).select_from(m.Release))

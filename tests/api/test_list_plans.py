@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import event, make_url
@@ -337,5 +338,18 @@ def test_keyset_paging_on_a_large_sqlite_list_matches_the_full_order(
                             for key, start in starts.items()}
                 assert forward == sorted(starts, key=lambda key: (
                     instants[key] is None, instants[key] or T0, int(key.split("-")[1])))
+                # Past SQLite's exact bound (1,000) the count is a sample's, and says so.
+                many = {"status": ["READY", "PLANNED", "DEPLOYED"]}
+                counted = gql.data(RELEASES % "totalCount totalCountIsEstimate",
+                                   {"filter": many, "first": 1})["releases"]
+                assert counted["totalCountIsEstimate"] is True
+                assert abs(counted["totalCount"] - 1_500) < 150
+                few = {"status": ["READY"], "application": APP}
+                exact = sum(1 for i in range(1, 3_001) if status_of(i) is ReleaseStatus.READY
+                            and 3 in applications_of(i))
+                assert gql.data(RELEASES % "totalCount totalCountIsEstimate",
+                                {"filter": few, "first": 1})["releases"] == {
+                    "edges": ANY, "pageInfo": ANY, "totalCount": exact,
+                    "totalCountIsEstimate": False}
             finally:
                 gql.close()
