@@ -439,14 +439,13 @@ class ReleaseConnection:
     counter: strawberry.Private[LazyCount]
 
     @strawberry.field(description=(
-        "How many releases match the filter: exact up to 10,000 (1,000 on SQLite), an "
-        "estimate past that (see totalCountIsEstimate). Counted only when asked for."))
+        "How many releases match the filter: exact up to 10,000 (on SQLite 1,000 when an "
+        "application and other filters are combined), an estimate past that (see totalCountIsEstimate). Counted only when asked for."))
     async def total_count(self) -> int:
         return (await self.counter.get()).value
 
-    @strawberry.field(description="Whether totalCount is an estimate (past 10,000 matches, "
-                                  "or 1,000 on SQLite, where an exact count would read every "
-                                  "matching row).")
+    @strawberry.field(description="Whether totalCount is an estimate (past the bound "
+                                  "where an exact count would read every matching row).")
     async def total_count_is_estimate(self) -> bool:
         return not (await self.counter.get()).exact
 

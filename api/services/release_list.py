@@ -10,8 +10,8 @@ A filter on several statuses (or types) reads each value's own index range and
 merges the few rows each gives (`_branches`): one range per value keeps the
 order an index order, where an IN over them would sort every matching row.
 
-The count is exact up to `EXACT_COUNT_UP_TO` rows (`SQLITE_EXACT_COUNT_UP_TO` on
-SQLite), read by a bounded scan of
+The count is exact up to `EXACT_COUNT_UP_TO` rows (`SQLITE_JOINED_COUNT_UP_TO` for a
+join on SQLite), read by a bounded scan of
 the same indexes; past that it is an estimate, and says so: PostgreSQL's planner
 row estimate (asked first, so a large table is not counted at all), or on SQLite
 the matching share of the newest rows times the table's size.
@@ -32,8 +32,10 @@ from api.db import models as m
 from api.db.models import ReleaseStatus, ReleaseType
 
 EXACT_COUNT_UP_TO = 10_000
-# SQLite keeps no statistics to estimate from: it counts less far, then samples.
-SQLITE_EXACT_COUNT_UP_TO = 1_000
+# On SQLite a count that joins (an application and other filters) reads a row at random
+# for each link, so it goes less far; past either bound SQLite samples this many rows.
+SQLITE_JOINED_COUNT_UP_TO = 1_000
+SQLITE_SAMPLE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +241,9 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
     where = _filters(query, filter)
     dialect = session.get_bind().dialect.name
     if up_to is None:
-        up_to = SQLITE_EXACT_COUNT_UP_TO if dialect == "sqlite" else EXACT_COUNT_UP_TO
+        joined = filter.application_id is not None and len(where) > 1
+        up_to = (SQLITE_JOINED_COUNT_UP_TO if dialect == "sqlite" and joined
+                 else EXACT_COUNT_UP_TO)
     if not where and dialect == "sqlite":
         # SQLite counts a whole table from its smallest index's pages, without rows.
         total = await session.scalar(select(func.count()).select_from(m.Release))
@@ -252,7 +256,7 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
     if counted <= up_to:
         return Count(counted, True)
     if estimate is None:
-        estimate = await _sampled_estimate(session, where, up_to)
+        estimate = await _sampled_estimate(session, where, SQLITE_SAMPLE)
     return Count(max(estimate, up_to + 1), False)
 
 
