@@ -439,8 +439,8 @@ class ReleaseConnection:
     counter: strawberry.Private[LazyCount]
 
     @strawberry.field(description=(
-        "How many releases match the filter: exact up to 10,000 (on SQLite 1,000 when an "
-        "application and other filters are combined), an estimate past that (see totalCountIsEstimate). Counted only when asked for."))
+        "How many releases match the filter: exact up to 10,000 (1,000 when an application "
+        "and other filters are combined), an estimate past that (see totalCountIsEstimate). Counted only when asked for."))
     async def total_count(self) -> int:
         return (await self.counter.get()).value
 

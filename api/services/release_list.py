@@ -10,8 +10,8 @@ A filter on several statuses (or types) reads each value's own index range and
 merges the few rows each gives (`_branches`): one range per value keeps the
 order an index order, where an IN over them would sort every matching row.
 
-The count is exact up to `EXACT_COUNT_UP_TO` rows (`SQLITE_JOINED_COUNT_UP_TO` for a
-join on SQLite), read by a bounded scan of
+The count is exact up to `EXACT_COUNT_UP_TO` rows (`JOINED_COUNT_UP_TO` when an
+application and other filters are combined), read by a bounded scan of
 the same indexes; past that it is an estimate, and says so: PostgreSQL's planner
 row estimate (asked first, so a large table is not counted at all), or on SQLite
 the matching share of the newest rows times the table's size.
@@ -32,9 +32,9 @@ from api.db import models as m
 from api.db.models import ReleaseStatus, ReleaseType
 
 EXACT_COUNT_UP_TO = 10_000
-# On SQLite a count that joins (an application and other filters) reads a row at random
-# for each link, so it goes less far; past either bound SQLite samples this many rows.
-SQLITE_JOINED_COUNT_UP_TO = 1_000
+# A count that joins (an application and other filters) reads a row at random for each
+# candidate, so it goes less far; past either bound SQLite samples this many rows.
+JOINED_COUNT_UP_TO = 1_000
 SQLITE_SAMPLE = 500
 
 
@@ -242,8 +242,7 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
     dialect = session.get_bind().dialect.name
     if up_to is None:
         joined = filter.application_id is not None and len(where) > 1
-        up_to = (SQLITE_JOINED_COUNT_UP_TO if dialect == "sqlite" and joined
-                 else EXACT_COUNT_UP_TO)
+        up_to = JOINED_COUNT_UP_TO if joined else EXACT_COUNT_UP_TO
     if not where and dialect == "sqlite":
         # SQLite counts a whole table from its smallest index's pages, without rows.
         total = await session.scalar(select(func.count()).select_from(m.Release))
