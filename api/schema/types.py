@@ -440,7 +440,8 @@ class ReleaseConnection:
 
     @strawberry.field(description=(
         "How many releases match the filter: exact up to 10,000 (1,000 when an application "
-        "and other filters are combined), an estimate past that (see totalCountIsEstimate). Counted only when asked for."))
+        "and other filters are combined), an estimate past that (see "
+        "totalCountIsEstimate). Counted only when asked for."))
     async def total_count(self) -> int:
         return (await self.counter.get()).value
 
