@@ -240,9 +240,11 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
         return Count(0, True)
     where = _filters(query, filter)
     dialect = session.get_bind().dialect.name
+    joined = filter.application_id is not None and len(where) > 1
     if up_to is None:
-        joined = filter.application_id is not None and len(where) > 1
         up_to = JOINED_COUNT_UP_TO if joined else EXACT_COUNT_UP_TO
+    if joined and dialect == "sqlite":
+        return await _linked_count(session, query, filter, up_to)
     if not where and dialect == "sqlite":
         # SQLite counts a whole table from its smallest index's pages, without rows.
         total = await session.scalar(select(func.count()).select_from(m.Release))
@@ -257,6 +259,27 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
     if estimate is None:
         estimate = await _sampled_estimate(session, where, SQLITE_SAMPLE)
     return Count(max(estimate, up_to + 1), False)
+
+
+async def _linked_count(session: AsyncSession, query: ReleaseQuery, filter: Filter,
+                        up_to: int) -> Count:
+    """SQLite, an application and other filters: read the application's first `up_to` + 1
+    links with their releases. When that was all its links the count is exact;
+    otherwise it is the matching share of those times the application's links (counted
+    in its index alone, up to `EXACT_COUNT_UP_TO`)."""
+    links = m.release_applications.c
+    of_application = links.application_id == filter.application_id
+    rest = [*filter.windows, *_filters(query, Filter(None, []))]
+    first = select(links.release_id).where(of_application).limit(up_to + 1).subquery()
+    read = await session.scalar(select(func.count()).select_from(first)) or 0
+    matching = await session.scalar(
+        select(func.count()).select_from(first)
+        .join(m.Release, m.Release.id == first.c.release_id).where(*rest)) or 0
+    if read <= up_to:
+        return Count(matching, True)
+    every = select(links.release_id).where(of_application).limit(EXACT_COUNT_UP_TO + 1)
+    total = await session.scalar(select(func.count()).select_from(every.subquery())) or 0
+    return Count(round(total * matching / read), False)
 
 
 async def _planner_estimate(session: AsyncSession, where: list[ColumnElement[bool]]) -> int:
