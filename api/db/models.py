@@ -24,8 +24,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from api.domain.enums import (
@@ -84,6 +88,8 @@ release_applications = Table(
     Column("release_id", ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True),
     Column("application_id", ForeignKey("applications.id", ondelete="RESTRICT"),
            primary_key=True),
+    # The application filter and the restrict check on deleting an application start here.
+    Index("ix_release_applications_application", "application_id", "release_id"),
 )
 
 environment_applications = Table(
@@ -136,9 +142,32 @@ class Environment(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class Unscheduled(ColumnElement[datetime]):
+    """Where a release without a window sorts: after every real instant.
+
+    A literal, never a bound parameter, so the ORDER BY and keyset conditions
+    repeat the indexed expression exactly (PostgreSQL matches an expression index
+    only against constants, SQLite only against the same expression).
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(Unscheduled)
+def _unscheduled_sqlite(element: Unscheduled, compiler: SQLCompiler, **kw: Any) -> str:
+    return "'9999-12-31 23:59:59.999999'"  # after any stored 'YYYY-MM-DD HH:MM:SS.ffffff'
+
+
+@compiles(Unscheduled, "postgresql")
+def _unscheduled_postgresql(element: Unscheduled, compiler: SQLCompiler, **kw: Any) -> str:
+    return "'infinity'::timestamp with time zone"
+
+
 class Release(Base):
     __tablename__ = "releases"
-    __table_args__ = (Index("ix_releases_window", "window_start", "id"),)
+    __table_args__ = (Index("ix_releases_window", "window_start", "id"),
+                      Index("ix_releases_window_end", "window_end"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(80), unique=True)
@@ -146,7 +175,7 @@ class Release(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     type: Mapped[ReleaseType] = mapped_column(_enum(ReleaseType, "release_type"))
     status: Mapped[ReleaseStatus] = mapped_column(
-        _enum(ReleaseStatus, "release_status"), default=ReleaseStatus.PLANNED, index=True
+        _enum(ReleaseStatus, "release_status"), default=ReleaseStatus.PLANNED
     )
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("releases.id", ondelete="SET NULL"), index=True
@@ -160,6 +189,18 @@ class Release(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def release_sort_key() -> ColumnElement[datetime]:
+    """The releases list's order: window start, unscheduled last (then id)."""
+    return func.coalesce(Release.window_start, Unscheduled())
+
+
+# The releases list's order, alone and after each equality filter it offers, so a page is
+# an index range read whatever the table's size (api/services/release_list.py).
+Index("ix_releases_sort", release_sort_key(), Release.id)
+Index("ix_releases_status_sort", Release.status, release_sort_key(), Release.id)
+Index("ix_releases_type_sort", Release.type, release_sort_key(), Release.id)
 
 
 class ReleasePhase(Base):
@@ -194,7 +235,11 @@ class EnvironmentBooking(Base):
     """A release or a team asking for an environment over a window, and the answer."""
 
     __tablename__ = "environment_bookings"
-    __table_args__ = (Index("ix_environment_bookings_window", "environment_id", "start"),)
+    __table_args__ = (Index("ix_environment_bookings_window", "environment_id", "start"),
+                      # The bookings list: by start, alone or after a status; `from` on end.
+                      Index("ix_environment_bookings_start", "start", "id"),
+                      Index("ix_environment_bookings_status", "status", "start", "id"),
+                      Index("ix_environment_bookings_end", "end"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     environment_id: Mapped[int] = mapped_column(
@@ -228,7 +273,7 @@ class BlackoutWindow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     start: Mapped[datetime] = mapped_column(index=True)
-    end: Mapped[datetime]
+    end: Mapped[datetime] = mapped_column(index=True)
     # Tiers it covers (EnvironmentTier names); empty with no applications means "everything".
     tiers: Mapped[list[str]] = mapped_column(JSON, default=list)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -317,7 +362,9 @@ class AuditEvent(Base):
     """One write: who did what to which entity, with its state before and after."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id", "id"),)
+    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id", "id"),
+                      # A release's history, newest first.
+                      Index("ix_audit_release", "release_id", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -327,7 +374,7 @@ class AuditEvent(Base):
     entity_id: Mapped[int | None]
     entity_key: Mapped[str] = mapped_column(String(200), default="")
     # The release a change concerns (also for phases, links...), so history is one query.
-    release_id: Mapped[int | None] = mapped_column(index=True)
+    release_id: Mapped[int | None]
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -347,6 +394,8 @@ class User(Base):
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    # A user's tokens, newest first.
+    __table_args__ = (Index("ix_api_tokens_user", "user_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

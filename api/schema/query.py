@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import select
 
 from api.db import models as m
 from api.db.models import EnvironmentTier, ReleaseStatus, ReleaseType
@@ -28,6 +28,7 @@ from api.schema.types import (
     CalendarEntry,
     Environment,
     EnvironmentBooking,
+    LazyCount,
     Release,
     ReleaseConnection,
     ReleaseEdge,
@@ -41,6 +42,8 @@ from api.schema.upstream import (
     ChangeRequestEdge,
     Source,
 )
+from api.services import release_list
+from api.services.release_list import Count, Position, ReleaseQuery
 from connectors.base import ChangeRecord, ChangeState, TimeWindow
 
 From = Annotated[datetime | None, strawberry.argument(name="from")]
@@ -70,65 +73,57 @@ class ReleaseFilter:
         default=None, description="Releases whose window starts before this instant.")
 
 
-def _release_conditions(filter: ReleaseFilter | None) -> list[ColumnElement[bool]]:
+def release_query(filter: ReleaseFilter | None) -> ReleaseQuery:
     if filter is None:
-        return []
-    conditions: list[ColumnElement[bool]] = []
-    if filter.status:
-        conditions.append(m.Release.status.in_(filter.status))
-    if filter.type:
-        conditions.append(m.Release.type.in_(filter.type))
-    if filter.application:
-        conditions.append(m.Release.id.in_(
-            select(m.release_applications.c.release_id)
-            .join(m.Application, m.Application.id == m.release_applications.c.application_id)
-            .where(m.Application.key == filter.application)))
-    if filter.window_from is not None:
-        conditions.append(m.Release.window_end > filter.window_from)
-    if filter.window_to is not None:
-        conditions.append(m.Release.window_start < filter.window_to)
-    return conditions
+        return ReleaseQuery()
+    return ReleaseQuery(statuses=tuple(filter.status or ()), types=tuple(filter.type or ()),
+                        application=filter.application, window_from=filter.window_from,
+                        window_to=filter.window_to)
 
 
-def _after(cursor: list[Any]) -> ColumnElement[bool]:
-    """Keyset condition for the order (window_start nulls last, id)."""
-    if len(cursor) != 2:
-        raise bad_input("not a releases cursor", "after")
-    start, pk = cursor[0], check_pk(cursor[1], "after")
-    if start is None:
-        return and_(m.Release.window_start.is_(None), m.Release.id > pk)
+def _position(cursor: str | None, field: str) -> Position | None:
+    """A releases cursor: the row's window start (null when unscheduled) and id."""
+    if cursor is None:
+        return None
+    values = decode_cursor(cursor, field)
+    if len(values) != 2 or not (values[0] is None or isinstance(values[0], str)):
+        raise bad_input("not a releases cursor", field)
+    pk = check_pk(values[1], field)
+    if values[0] is None:
+        return Position(None, pk)
     try:
-        at = parse_instant(start)
+        return Position(parse_instant(values[0]), pk)
     except InstantError:
-        raise bad_input("not a releases cursor", "after") from None
-    return or_(
-        m.Release.window_start.is_(None),
-        m.Release.window_start > at,
-        and_(m.Release.window_start == at, m.Release.id > pk),
-    )
+        raise bad_input("not a releases cursor", field) from None
 
 
-async def releases_page(info: Info, base: Select[Any],
-                        conditions: list[ColumnElement[bool]], first: int,
-                        after: str | None) -> ReleaseConnection:
-    check_page_size(info, first)
-    page_query = base.where(*conditions)
-    if after:
-        page_query = page_query.where(_after(decode_cursor(after)))
-    page_query = page_query.order_by(m.Release.window_start.is_(None), m.Release.window_start,
-                                     m.Release.id).limit(first + 1)
-    count_query = select(func.count()).select_from(m.Release).where(*conditions)
+def _cursor(row: m.Release) -> str:
+    return encode_cursor([row.window_start.isoformat() if row.window_start else None, row.id])
+
+
+async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str | None,
+                        last: int | None = None, before: str | None = None
+                        ) -> ReleaseConnection:
+    """A page read by keyset: `first` after `after`, or `last` before `before`."""
+    backward = last is not None
+    size = last if last is not None else first
+    check_page_size(info, size, "last" if backward else "first")
+    start, end = _position(after, "after"), _position(before, "before")
     async with info.context.sessions() as session:
-        rows: list[m.Release] = list(await session.scalars(page_query))
-        total = (await session.execute(count_query)).scalar_one()
-    edges = [ReleaseEdge(cursor=encode_cursor(
-        [r.window_start.isoformat() if r.window_start else None, r.id]),
-        node=Release.from_row(r)) for r in rows[:first]]
+        page = await release_list.read_page(session, query, size, start, end, backward)
+    edges = [ReleaseEdge(cursor=_cursor(r), node=Release.from_row(r)) for r in page.rows]
+
+    async def count() -> Count:
+        async with info.context.sessions() as session:
+            return await release_list.count(session, query)
+
     return ReleaseConnection(
-        edges=edges, total_count=total,
-        page_info=PageInfo(has_next_page=len(rows) > first, has_previous_page=after is not None,
-                           start_cursor=edges[0].cursor if edges else None,
-                           end_cursor=edges[-1].cursor if edges else None))
+        edges=edges, counter=LazyCount(count),
+        page_info=PageInfo(
+            has_next_page=page.more if not backward else before is not None,
+            has_previous_page=page.more if backward else after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None))
 
 
 def change_page(changes: list[ChangeRequest], first: int, after: str | None
@@ -167,11 +162,13 @@ class Query:
             return None  # as if it did not exist: no hint of whom it names
         return gql_type.from_row(row) if row is not None else None
 
-    @strawberry.field(description="Releases ordered by window start (unscheduled last).")
+    @strawberry.field(description=(
+        "Releases ordered by window start (unscheduled last), then by id. Page forward "
+        "with `first` and `after`, or backward with `last` and `before`."))
     async def releases(self, info: Info, filter: ReleaseFilter | None = None, first: int = 50,
-                       after: str | None = None) -> ReleaseConnection:
-        return await releases_page(info, select(m.Release), _release_conditions(filter), first,
-                                   after)
+                       after: str | None = None, last: int | None = None,
+                       before: str | None = None) -> ReleaseConnection:
+        return await releases_page(info, release_query(filter), first, after, last, before)
 
     @strawberry.field
     async def release(self, info: Info, key: str) -> Release | None:

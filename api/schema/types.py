@@ -7,6 +7,7 @@ relations go through the request's DataLoaders.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -42,6 +43,7 @@ from api.schema.upstream import (
     WorkItemConnection,
 )
 from api.services.bookings import overlapping_bookings
+from api.services.release_list import Count
 from connectors.base import WorkStatus
 
 if TYPE_CHECKING:
@@ -417,11 +419,36 @@ class ReleaseEdge:
     node: Release
 
 
+class LazyCount:
+    """A list's count, read once and only when asked for (by either field that shows it)."""
+
+    def __init__(self, read: Callable[[], Awaitable[Count]]) -> None:
+        self._read = read
+        self._task: asyncio.Task[Count] | None = None
+
+    async def get(self) -> Count:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._read())
+        return await self._task
+
+
 @strawberry.type
 class ReleaseConnection:
     edges: list[ReleaseEdge]
     page_info: PageInfo
-    total_count: int
+    counter: strawberry.Private[LazyCount]
+
+    @strawberry.field(description=(
+        "How many releases match the filter: exact up to 10,000 (1,000 when an application "
+        "and other filters are combined), an estimate past that (see "
+        "totalCountIsEstimate). Counted only when asked for."))
+    async def total_count(self) -> int:
+        return (await self.counter.get()).value
+
+    @strawberry.field(description="Whether totalCount is an estimate (past the bound "
+                                  "where an exact count would read every matching row).")
+    async def total_count_is_estimate(self) -> bool:
+        return not (await self.counter.get()).exact
 
     @strawberry.field
     def nodes(self) -> list[Release]:

@@ -1,0 +1,306 @@
+"""The releases list: one page by keyset, and its count, each an index read at any size.
+
+The order is the window start with unscheduled releases last, then the id
+(`models.release_sort_key`), which the indexes of migration 0014 hold alone and
+after a status or a type. A page starts from a position (the sort key and id of
+the row before it) given as a WHERE condition, never an OFFSET, so page 1,000
+costs what page 1 costs and rows written meanwhile neither repeat nor vanish.
+
+A filter on several statuses (or types) reads each value's own index range and
+merges the few rows each gives (`_branches`): one range per value keeps the
+order an index order, where an IN over them would sort every matching row.
+
+The count is exact up to `EXACT_COUNT_UP_TO` rows (`JOINED_COUNT_UP_TO` when an
+application and other filters are combined), read by a bounded scan of
+the same indexes; past that it is an estimate, and says so: PostgreSQL's planner
+row estimate (asked first, so a large table is not counted at all), or on SQLite
+the matching share of the newest rows times the table's size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import models as m
+from api.db.models import ReleaseStatus, ReleaseType
+
+EXACT_COUNT_UP_TO = 10_000
+# A count that joins (an application and other filters) reads a row at random for each
+# candidate, so it goes less far; past either bound SQLite samples this many rows.
+JOINED_COUNT_UP_TO = 1_000
+SQLITE_SAMPLE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseQuery:
+    """What the list is filtered on; every given condition must hold."""
+
+    statuses: tuple[ReleaseStatus, ...] = ()
+    types: tuple[ReleaseType, ...] = ()
+    application: str | None = None  # an application key
+    window_from: datetime | None = None  # windows ending after this
+    window_to: datetime | None = None  # windows starting before this
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A row's place in the order: its window start (None when unscheduled) and id."""
+
+    window_start: datetime | None
+    id: int
+
+    @classmethod
+    def of(cls, row: m.Release) -> Position:
+        return cls(row.window_start, row.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[m.Release]  # in list order, whichever way it was read
+    more: bool  # rows remain beyond the page, in the direction read
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    value: int
+    exact: bool
+
+
+class _NoMatch(Exception):
+    """The filter names an application that does not exist: nothing matches."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A query resolved against the database: the application's id, and the window
+    conditions (statuses and types are the query's own)."""
+
+    application_id: int | None
+    windows: list[ColumnElement[bool]]
+
+    def in_application(self) -> list[ColumnElement[bool]]:
+        if self.application_id is None:
+            return []
+        links = m.release_applications.c
+        return [exists().where(links.release_id == m.Release.id,
+                               links.application_id == self.application_id)]
+
+
+async def _conditions(session: AsyncSession, query: ReleaseQuery) -> Filter:
+    conditions: list[ColumnElement[bool]] = []
+    app_id = None
+    if query.application is not None:
+        # The id first, so the planner sees a constant it has statistics for.
+        app_id = await session.scalar(select(m.Application.id)
+                                      .where(m.Application.key == query.application))
+        if app_id is None:
+            raise _NoMatch
+    if query.window_from is not None:
+        conditions.append(m.Release.window_end > query.window_from)
+    if query.window_to is not None:
+        conditions.append(m.Release.window_start < query.window_to)
+    return Filter(app_id, conditions)
+
+
+def _key_value(position: Position) -> ColumnElement[datetime]:
+    if position.window_start is None:
+        return m.Unscheduled()
+    return literal(position.window_start, m.UTCDateTime())
+
+
+def _beyond(position: Position, backward: bool) -> ColumnElement[bool]:
+    """Rows after `position` in list order (before it when `backward`).
+
+    Written as `key >= k AND (key > k OR id > pk)` rather than a row comparison:
+    SQLite bounds an index range by the first form only.
+    """
+    key, value = m.release_sort_key(), _key_value(position)
+    if backward:
+        return and_(key <= value, or_(key < value, m.Release.id < position.id))
+    return and_(key >= value, or_(key > value, m.Release.id > position.id))
+
+
+def _order(backward: bool) -> list[Any]:
+    key = m.release_sort_key()
+    return [key.desc(), m.Release.id.desc()] if backward else [key, m.Release.id]
+
+
+def _branches(query: ReleaseQuery) -> tuple[Any, Sequence[Any], list[ColumnElement[bool]]]:
+    """The column whose values each get their own index range, those values, and the
+    conditions left for the other list."""
+    if query.statuses:
+        rest: list[ColumnElement[bool]] = [m.Release.type.in_(query.types)] if query.types else []
+        return m.Release.status, sorted(set(query.statuses), key=lambda s: s.name), rest
+    if query.types:
+        return m.Release.type, sorted(set(query.types), key=lambda t: t.name), []
+    return None, (), []
+
+
+def page_statement(query: ReleaseQuery, filter: Filter, size: int,
+                   after: Position | None = None, before: Position | None = None,
+                   backward: bool = False) -> Select[m.Release]:
+    """The SELECT of one page of `size` rows plus one (to tell whether more remain)."""
+    where = [*filter.windows, *filter.in_application()]
+    if after is not None:
+        where.append(_beyond(after, backward=False))
+    if before is not None:
+        where.append(_beyond(before, backward=True))
+    column, values, rest = _branches(query)
+    where += rest
+    if column is None or len(values) == 1:
+        if column is not None:
+            where.append(column == values[0])
+        return (select(m.Release).where(*where).order_by(*_order(backward))
+                .limit(size + 1))
+    ranges = [select(m.Release.id, m.release_sort_key().label("sort_key"))
+              .where(*where, column == value).order_by(*_order(backward)).limit(size + 1)
+              .subquery() for value in values]
+    merged = union_all(*(select(r.c.id, r.c.sort_key) for r in ranges)).subquery("merged")
+    order = ([merged.c.sort_key.desc(), merged.c.id.desc()] if backward
+             else [merged.c.sort_key, merged.c.id])
+    return (select(m.Release).join(merged, merged.c.id == m.Release.id).order_by(*order)
+            .limit(size + 1))
+
+
+async def read_page(session: AsyncSession, query: ReleaseQuery, size: int,
+                    after: Position | None = None, before: Position | None = None,
+                    backward: bool = False) -> Page:
+    """`size` rows after `after` (forward) or before `before` (backward, when `backward`),
+    within both when both are given; returned in list order."""
+    try:
+        filter = await _conditions(session, query)
+    except _NoMatch:
+        return Page([], False)
+    rows = list(await session.scalars(
+        page_statement(query, filter, size, after, before, backward)))
+    more = len(rows) > size
+    rows = rows[:size]
+    if backward:
+        rows.reverse()
+    return Page(rows, more)
+
+
+def _filters(query: ReleaseQuery, filter: Filter) -> list[ColumnElement[bool]]:
+    where = [*filter.windows, *filter.in_application()]
+    if query.statuses:
+        where.append(m.Release.status.in_(query.statuses))
+    if query.types:
+        where.append(m.Release.type.in_(query.types))
+    return where
+
+
+def count_statement(query: ReleaseQuery, filter: Filter, up_to: int = EXACT_COUNT_UP_TO,
+                    from_links: bool = True) -> Select[int]:
+    """How many rows match, counting no further than `up_to` + 1 per index range read.
+
+    With an application alone, its links are the range. With other filters too, the
+    links drive a join when `from_links` (SQLite, whose planner has no costs to
+    choose by: an application has far fewer releases than a status); otherwise each
+    status's (or type's) own range is read with the application as a probe, as a
+    page reads them, and PostgreSQL picks its way by its statistics.
+    """
+    rest = [*filter.windows, *_filters(query, Filter(None, []))]
+    if filter.application_id is not None and (from_links or not rest):
+        links = m.release_applications
+        matching = select(literal(1).label("one")).select_from(links)
+        if rest:
+            matching = matching.join(m.Release, m.Release.id == links.c.release_id)
+        return select(func.count()).select_from(
+            matching.where(links.c.application_id == filter.application_id, *rest)
+            .limit(up_to + 1).subquery())
+    column, values, others = _branches(query)
+    where = [*filter.windows, *filter.in_application(), *others]
+    counts = [select(func.count().label("n")).select_from(
+        select(literal(1).label("one")).select_from(m.Release)
+        .where(*where, *([column == value] if column is not None else [])).limit(up_to + 1)
+        .subquery()) for value in (values if column is not None else [None])]
+    if len(counts) == 1:
+        return counts[0]
+    each = union_all(*counts).subquery("each")
+    return select(func.coalesce(func.sum(each.c.n), 0))
+
+
+async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = None
+                ) -> Count:
+    """Exact when at most `up_to` rows match; otherwise an estimate, marked so.
+
+    PostgreSQL is asked for its estimate first (planning only), and counts only when
+    that is at most `up_to`; the count stops past `up_to` in any case.
+    """
+    try:
+        filter = await _conditions(session, query)
+    except _NoMatch:
+        return Count(0, True)
+    where = _filters(query, filter)
+    dialect = session.get_bind().dialect.name
+    joined = filter.application_id is not None and len(where) > 1
+    if up_to is None:
+        up_to = JOINED_COUNT_UP_TO if joined else EXACT_COUNT_UP_TO
+    if joined and dialect == "sqlite":
+        return await _linked_count(session, query, filter, up_to)
+    if not where and dialect == "sqlite":
+        # SQLite counts a whole table from its smallest index's pages, without rows.
+        total = await session.scalar(select(func.count()).select_from(m.Release))
+        return Count(total or 0, True)
+    estimate = await _planner_estimate(session, where) if dialect == "postgresql" else None
+    if estimate is not None and estimate > up_to:
+        return Count(estimate, False)
+    counted = await session.scalar(count_statement(query, filter, up_to,
+                                                   from_links=dialect == "sqlite")) or 0
+    if counted <= up_to:
+        return Count(counted, True)
+    if estimate is None:
+        estimate = await _sampled_estimate(session, where, SQLITE_SAMPLE)
+    return Count(max(estimate, up_to + 1), False)
+
+
+async def _linked_count(session: AsyncSession, query: ReleaseQuery, filter: Filter,
+                        up_to: int) -> Count:
+    """SQLite, an application and other filters: read the application's first `up_to` + 1
+    links with their releases. When that was all its links the count is exact;
+    otherwise it is the matching share of those times the application's links (counted
+    in its index alone, up to `EXACT_COUNT_UP_TO`)."""
+    links = m.release_applications.c
+    of_application = links.application_id == filter.application_id
+    rest = [*filter.windows, *_filters(query, Filter(None, []))]
+    first = select(links.release_id).where(of_application).limit(up_to + 1).subquery()
+    read = await session.scalar(select(func.count()).select_from(first)) or 0
+    matching = await session.scalar(
+        select(func.count()).select_from(first)
+        .join(m.Release, m.Release.id == first.c.release_id).where(*rest)) or 0
+    if read <= up_to:
+        return Count(matching, True)
+    every = select(links.release_id).where(of_application).limit(EXACT_COUNT_UP_TO + 1)
+    total = await session.scalar(select(func.count()).select_from(every.subquery())) or 0
+    return Count(round(total * matching / read), False)
+
+
+async def _planner_estimate(session: AsyncSession, where: list[ColumnElement[bool]]) -> int:
+    """PostgreSQL's own row estimate for the filter (from ANALYZE's statistics)."""
+    statement = select(literal(1)).select_from(m.Release).where(*where)
+    # Rendered with its values (typed: enums, instants and ids, never free text).
+    sql = str(statement.compile(dialect=session.get_bind().dialect,
+                                compile_kwargs={"literal_binds": True}))
+    connection = await session.connection()
+    plan = (await connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+async def _sampled_estimate(session: AsyncSession, where: list[ColumnElement[bool]],
+                            sample: int) -> int:
+    """The matching share of the newest `sample` releases, times how many there are."""
+    total = await session.scalar(select(func.count()).select_from(m.Release)) or 0
+    newest = select(m.Release.id).order_by(m.Release.id.desc()).limit(sample).subquery()
+    matching = await session.scalar(
+        select(func.count()).select_from(newest)
+        .join(m.Release, m.Release.id == newest.c.id).where(*where)) or 0
+    return round(total * matching / sample)
