@@ -10,7 +10,7 @@ a user's tokens from `(user_id, id)`. The single-column indexes the composite
 ones begin with are dropped: they only cost writes.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
