@@ -27,6 +27,8 @@ from api.graphql_http import (
 )
 from api.json_body import parse_json
 from api.persisted_queries import PersistedQueries, PersistedQueryError
+from api.request_context import current_request
+from api.response_cache import ResponseCache, Served, identity_read, watch
 from api.schema.context import Context
 from api.schema.errors import shape_error
 
@@ -96,10 +98,11 @@ def _asks_for_ide(request: Request) -> bool:
 
 class HeatshieldGraphQL(GraphQL[Context, None]):
     def __init__(self, *args: Any, make_context: Any, persisted: PersistedQueries,
-                 **kwargs: Any) -> None:
+                 responses: ResponseCache | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._make_context = make_context
         self._persisted = persisted
+        self._responses = responses
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """Not for a GET that names a persisted query's hash instead of a document."""
@@ -118,12 +121,54 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             sub_response.headers["Cache-Control"] = "private, no-cache, must-revalidate"
             return ExecutionResult(data=None, errors=[exc.as_graphql_error()])
         request_data.query = resolved.query
-        result = await super().execute_single(request, request_adapter, sub_response, context,
-                                              root_value, request_data)
+        result = await self._answer(request, request_adapter, sub_response, context,
+                                    root_value, request_data)
         if resolved.remember and resolved.query is not None \
                 and not is_request_error(result.data, result.errors):
             await self._persisted.remember(resolved.remember, resolved.query)
         return result
+
+    async def _answer(self, request: Request, request_adapter: Any, sub_response: Any,
+                      context: Context, root_value: None, request_data: GraphQLRequestData
+                      ) -> ExecutionResult:
+        """A read from the response cache when it may be (api/response_cache.py), else run.
+
+        The answer says how fresh it is: `extensions.cache` (HIT, SHARED: computed for a
+        caller asking at the same moment, or MISS) with its age in seconds, and `Age`."""
+        execute = super().execute_single
+        cache = self._responses
+        principal = context.principal
+        key = None if cache is None else cache.key(
+            request_data.query, request_data.variables, request_data.operation_name, principal)
+        if cache is None or key is None or principal is None:
+            return await execute(request, request_adapter, sub_response, context, root_value,
+                                 request_data)
+
+        async def run() -> tuple[ExecutionResult, bool]:
+            context.principal = watch(principal)
+            try:
+                executed = await execute(request, request_adapter, sub_response, context,
+                                         root_value, request_data)
+                return executed, identity_read(context.principal)
+            finally:
+                context.principal = principal
+
+        served, executed = await cache.serve(key, principal, run)
+        result = executed if served.data is None else self._kept(cache, served, request_data)
+        result.extensions = {**(result.extensions or {}), "cache": {
+            "status": served.status.upper(), "age": round(served.age, 3)}}
+        sub_response.headers["Age"] = str(int(served.age))
+        return result
+
+    @staticmethod
+    def _kept(cache: ResponseCache, served: Served, request_data: GraphQLRequestData
+              ) -> ExecutionResult:
+        """A kept answer as a result; its operation is named for metrics as a run one is."""
+        info = current_request()
+        chosen = cache.operation(request_data.query or "", request_data.operation_name)
+        if info is not None and chosen is not None:
+            info.operations.append(chosen[1])
+        return ExecutionResult(data=served.data, errors=None)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our own bundled GraphiQL: Strawberry's page loads its scripts from a CDN."""

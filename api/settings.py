@@ -283,6 +283,12 @@ class GraphQLSettings(_Section):
     # A manifest (hash -> document, as graphql-codegen's persisted documents) to register
     # at start-up, e.g. the dashboard's frontend/src/gql/persisted-documents.json.
     persisted_queries_manifest: Path | None = None
+    # Whole answers to identical reads (same document, variables, role and scope), kept
+    # at most this long and never longer than [federation] cache_ttl_seconds (0: off);
+    # any write, upstream event or upstream refresh drops them (api/response_cache.py).
+    response_cache_seconds: float = Field(default=15.0, ge=0)
+    response_cache_entries: int = Field(default=1000, ge=0, le=1_000_000)
+    response_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
 
 
 class VocabularySettings(_Section):
