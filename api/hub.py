@@ -266,6 +266,11 @@ class Hub:
         _consume(task)
 
     @property
+    def fetches_in_flight(self) -> int:
+        """Upstream calls running now, a request waiting on them or not."""
+        return len(self._running)
+
+    @property
     def background_fetches(self) -> int:
         """Calls still running after their request stopped waiting."""
         return len(self._background)
