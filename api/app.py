@@ -109,7 +109,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
     key = settings.security.secret_key
     # Without a configured key, sessions last as long as this process (development only).
     authenticator = Authenticator(sessions, settings.security,
-                                  key.get_secret_value() if key else secrets.token_urlsafe(32))
+                                  key.get_secret_value() if key else secrets.token_urlsafe(32),
+                                  clock=clock)
+    authenticator.watch_access_writes(session_class)
 
     federation = settings.federation
     hub = Hub(build_connectors(settings.connectors, environ=environ, clock=clock),
@@ -129,6 +131,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
     responses.watch_writes(session_class)
     hub.cache.listeners.append(responses.bump)
     hub.cache.refreshed.append(responses.bump)
+    authenticator.flushed.append(responses.bump)
     metrics = Metrics(settings.metrics, hub) if settings.metrics.enabled else None
     if metrics is not None:
         metrics.attach(hub)
@@ -176,9 +179,16 @@ def create_app(settings: Settings, *, migrate: bool = True,
         woken = bus.subscribe("heatshield:pipeline-gates", lambda e: e.release_id is not None)
         # Other replicas' writes (on PostgreSQL every write comes back through the relay).
         written = bus.subscribe("heatshield:response-cache") if postgres else None
+        access = bus.subscribe("heatshield:principal-cache") if postgres else None
         loops = [asyncio.create_task(inbox.run(), name="heatshield-inbox"),
                  asyncio.create_task(pipeline_gates.run(woken.queue),  # type: ignore[arg-type]
                                      name="heatshield-pipeline-gates")]
+        loops.append(asyncio.create_task(
+            authenticator.flush_every(settings.security.last_used_flush_seconds),
+            name="heatshield-last-used"))
+        if access is not None:
+            loops.append(asyncio.create_task(authenticator.forget_on(access),
+                                             name="heatshield-principal-cache"))
         if written is not None:
             loops.append(asyncio.create_task(_bump_on(written, responses),
                                              name="heatshield-response-cache"))
@@ -197,10 +207,14 @@ def create_app(settings: Settings, *, migrate: bool = True,
             woken.close()
             if written is not None:
                 written.close()
+            if access is not None:
+                access.close()
             for loop in loops:
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            with contextlib.suppress(Exception):  # last uses are worth a try, not a hang
+                await asyncio.wait_for(authenticator.flush(), timeout=5)
             if relay is not None:
                 await relay.stop()
             await hub.aclose()

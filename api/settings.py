@@ -155,6 +155,12 @@ class SecuritySettings(_Section):
     login_lockout_minutes: int = Field(default=15, ge=1)
     password_min_length: int = Field(default=12, ge=8)
     token_max_days: int = Field(default=365, ge=1)
+    # A principal found for a token or session is kept this long (0: asked every request);
+    # a revocation, logout or role change here or on another replica drops it at once.
+    principal_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    # Last-used times of tokens and sessions are written in batches this often (and at
+    # shutdown), never on a request's path.
+    last_used_flush_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 
 class FederationSettings(_Section):
