@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-#: ("jira",), ("jira", "work_items") or ("jira", "work_items", "PAY-1").
+#: ("tracker",), ("tracker", "work_items") or ("tracker", "work_items", "PAY-1").
 Tag = tuple[str, ...]
 # Tags remembered with the generation that invalidated them, at most; past it the
 # whole cache counts as invalidated for calls still running (they store nothing).
