@@ -74,7 +74,11 @@ def identity(principal: Principal) -> tuple[object, ...]:
 class Entry:
     data: dict[str, Any]
     stored_at: float
-    size: int  # bytes of its JSON, counted against `max_bytes`
+    body: bytes  # `data` as JSON: served as it is on a hit, counted against `max_bytes`
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +190,16 @@ class ResponseCache:
 
     # --- serving ------------------------------------------------------------------------------
 
+    def kept(self, key: Key, principal: Principal) -> Entry | None:
+        """The fresh answer kept for this read and caller, counted as a hit; else None."""
+        lookup: object = (key, identity(principal)) if key in self._personal else key
+        entry = self._entries.get(lookup)
+        if entry is None or self.clock() - entry.stored_at > self.ttl:
+            return None
+        self._entries.move_to_end(lookup)
+        self.counts["hit"] += 1
+        return entry
+
     async def serve(self, key: Key, principal: Principal, run: Run) -> tuple[Served, Any]:
         """A kept answer, another caller's answer in flight, or `run()`'s own.
 
@@ -195,10 +209,8 @@ class ResponseCache:
         own = (key, identity(principal))
         lookup: object = own if key in self._personal else key
         now = self.clock()
-        entry = self._entries.get(lookup)
-        if entry is not None and now - entry.stored_at <= self.ttl:
-            self._entries.move_to_end(lookup)
-            self.counts["hit"] += 1
+        entry = self.kept(key, principal)
+        if entry is not None:
             return Served("hit", entry.data, now - entry.stored_at), None
         flight = self._flights.get((lookup, self.generation))
         if flight is not None:
@@ -219,7 +231,7 @@ class ResponseCache:
             result, personal = await run()
             data = getattr(result, "data", None)
             if not getattr(result, "errors", None) and isinstance(data, dict):
-                kept = Entry(data, now, _size(data))
+                kept = Entry(data, now, _encode(data))
                 if personal:
                     self._personal[key] = None
                     if len(self._personal) > self.max_entries:
@@ -254,5 +266,6 @@ class ResponseCache:
         return served / total if total else 0.0
 
 
-def _size(data: dict[str, Any]) -> int:
-    return len(json.dumps(data, separators=(",", ":"), default=str))
+def _encode(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False,
+                      default=str).encode()

@@ -151,7 +151,8 @@ async def measure(rounds: int, scale: int, profile: bool) -> None:
         executed, kept = hub("executed", False), hub("kept", True)
         async with executed.router.lifespan_context(executed), \
                 kept.router.lifespan_context(kept):
-            headers = {"Authorization": f"Bearer {TOKEN}"}
+            # Plain bytes both ways (a load generator asks for no compression either).
+            headers = {"Authorization": f"Bearer {TOKEN}", "Accept-Encoding": "identity"}
             clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                                base_url="http://hub", headers=headers,
                                                timeout=600)
@@ -165,9 +166,11 @@ async def measure(rounds: int, scale: int, profile: bool) -> None:
             await clients["kept"].post("/graphql", json=dash_body)
             dash_bytes = json.dumps({"data": dash.json()["data"]}).encode()
             minimal = httpx.AsyncClient(transport=httpx.ASGITransport(app=minimal_app(warm)),
-                                        base_url="http://min", timeout=600)
+                                        base_url="http://min", timeout=600,
+                                        headers={"Accept-Encoding": "identity"})
             plain = httpx.AsyncClient(transport=httpx.ASGITransport(app=plain_app(dash_bytes)),
-                                      base_url="http://plain")
+                                      base_url="http://plain",
+                                      headers={"Accept-Encoding": "identity"})
             if profile:
                 profiler = cProfile.Profile()
                 profiler.enable()
