@@ -245,3 +245,14 @@ def test_a_write_committed_while_the_same_read_runs_never_leaves_the_old_answer_
     print("DBG", read, renamed, after["extensions"], hub.app.state.responses.generation)
     if read != renamed:  # the read's snapshot predates the write: the race happened
         assert cache_status(after) == "MISS"
+
+
+def test_a_kept_answer_comes_in_the_media_type_asked_for(hub: Hub) -> None:
+    query = "query Media { releases(first: 1) { nodes { key } } }"
+    for accept in ("application/graphql-response+json", "application/json"):
+        response = httpx.post(f"{hub.url}/graphql", json={"query": query},
+                              headers={"Authorization": f"Bearer {MANAGER}", "Accept": accept})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith(accept)
+        assert response.json()["data"]["releases"]["nodes"]
+    assert cache_status(response.json()) == "HIT"  # the second was the first's, kept
