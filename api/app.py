@@ -28,7 +28,7 @@ from api.calendar_feed import feed_routes
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.db.models import Role
-from api.events import LocalBus, PostgresRelay, asyncpg_dsn, is_postgres
+from api.events import LocalBus, PostgresRelay, Subscription, asyncpg_dsn, is_postgres
 from api.events import install as install_events
 from api.exports import export_routes
 from api.gates import gate_routes, read_gates, verdict
@@ -43,6 +43,7 @@ from api.poller import ChangePolling
 from api.reports import report_routes
 from api.request_context import RequestContext
 from api.request_log import RequestLog
+from api.response_cache import ResponseCache
 from api.schema import build_schema
 from api.schema.context import Context
 from api.security import (
@@ -109,7 +110,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
     key = settings.security.secret_key
     # Without a configured key, sessions last as long as this process (development only).
     authenticator = Authenticator(sessions, settings.security,
-                                  key.get_secret_value() if key else secrets.token_urlsafe(32))
+                                  key.get_secret_value() if key else secrets.token_urlsafe(32),
+                                  clock=clock)
+    authenticator.watch_access_writes(session_class)
 
     federation = settings.federation
     hub = Hub(build_connectors(settings.connectors, environ=environ, clock=clock),
@@ -118,9 +121,22 @@ def create_app(settings: Settings, *, migrate: bool = True,
                             max_entries=federation.cache_max_entries, clock=clock),
               deadline_seconds=federation.request_deadline_seconds,
               max_background=federation.max_background_fetches)
+    # Whole read answers, dropped by every committed write here (at once) or elsewhere (the
+    # relay's events), by upstream invalidations and by upstream answers that changed.
+    graphql_settings = settings.graphql
+    responses = ResponseCache(
+        ttl=min(graphql_settings.response_cache_seconds, federation.cache_ttl_seconds),
+        max_entries=graphql_settings.response_cache_entries,
+        max_bytes=graphql_settings.response_cache_max_bytes,
+        max_tokens=settings.limits.max_tokens, clock=clock)
+    responses.watch_writes(session_class)
+    hub.cache.listeners.append(responses.bump)
+    hub.cache.refreshed.append(responses.bump)
+    authenticator.flushed.append(responses.bump)
     metrics = Metrics(settings.metrics, hub) if settings.metrics.enabled else None
     if metrics is not None:
         metrics.attach(hub)
+        metrics.watch_responses(responses)
     tracing = Tracing.from_settings(settings.telemetry, span_exporter)
     if tracing is not None:
         hub.tracer = tracing.tracer
@@ -152,7 +168,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
     except ValueError as exc:
         raise SettingsError(f"graphql.persisted_queries_manifest: {exc}") from None
     graphql = HeatshieldGraphQL(schema, make_context=make_context, graphql_ide="graphiql",
-                                persisted=persisted,
+                                persisted=persisted, responses=responses,
                                 subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
 
     @asynccontextmanager
@@ -162,9 +178,21 @@ def create_app(settings: Settings, *, migrate: bool = True,
         if relay is not None:
             await relay.start()
         woken = bus.subscribe("heatshield:pipeline-gates", lambda e: e.release_id is not None)
+        # Other replicas' writes (on PostgreSQL every write comes back through the relay).
+        written = bus.subscribe("heatshield:response-cache") if postgres else None
+        access = bus.subscribe("heatshield:principal-cache") if postgres else None
         loops = [asyncio.create_task(inbox.run(), name="heatshield-inbox"),
                  asyncio.create_task(pipeline_gates.run(woken.queue),  # type: ignore[arg-type]
                                      name="heatshield-pipeline-gates")]
+        loops.append(asyncio.create_task(
+            authenticator.flush_every(settings.security.last_used_flush_seconds),
+            name="heatshield-last-used"))
+        if access is not None:
+            loops.append(asyncio.create_task(authenticator.forget_on(access),
+                                             name="heatshield-principal-cache"))
+        if written is not None:
+            loops.append(asyncio.create_task(_bump_on(written, responses),
+                                             name="heatshield-response-cache"))
         if settings.events.poll_seconds and polling.sources():
             loops.append(asyncio.create_task(polling.run(settings.events.poll_seconds),
                                              name="heatshield-poller"))
@@ -178,10 +206,16 @@ def create_app(settings: Settings, *, migrate: bool = True,
             yield
         finally:
             woken.close()
+            if written is not None:
+                written.close()
+            if access is not None:
+                access.close()
             for loop in loops:
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            with contextlib.suppress(Exception):  # last uses are worth a try, not a hang
+                await asyncio.wait_for(authenticator.flush(), timeout=5)
             if relay is not None:
                 await relay.stop()
             await hub.aclose()
@@ -246,6 +280,14 @@ def create_app(settings: Settings, *, migrate: bool = True,
     app.state.polling = polling
     app.state.authenticator = authenticator
     app.state.metrics = metrics
+    app.state.responses = responses
     if tracing is not None:
         tracing.instrument(app, engine, list(hub.connectors.values()))
     return app
+
+
+async def _bump_on(events: Subscription, responses: ResponseCache) -> None:
+    """Drop kept answers on each write heard on the bus (another replica's, or our own
+    again: the first bump for it was made at commit)."""
+    async for _event in events:
+        responses.bump()

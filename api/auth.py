@@ -9,6 +9,14 @@ truncated cookie is refused before the database is asked.
 Local users are one source of principals; single sign-on would be another
 (see README, "Security"): it would end in `start_session` like a password login.
 
+Finding the caller costs no database write, and on most requests no read: a
+principal found is kept for a few seconds (`PrincipalCache`, keyed by the
+secret's digest), and last-used times are noted in memory and written in
+batches (`flush`, periodically and at shutdown). A committed revocation,
+logout, role change or disabled user (an access event in the audit trail)
+empties the cache at once in this process (`watch_access_writes`) and, through
+the event bus, in every other (`forget_on`).
+
 Argon2 takes a core for a noticeable moment by design, so hashing and
 verifying run on a small dedicated thread pool, never on the event loop, and
 never while a write transaction is open: a storm of logins neither stalls
@@ -30,17 +38,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.db.audit import record
-from api.domain.access import UNKNOWN_USER, client_key, login_delay
+from api.domain.access import UNKNOWN_USER, client_key, is_access_event, login_delay
+from api.events import Subscription
 from api.permissions import RANK, Principal
 from api.settings import SecuritySettings
 
@@ -65,8 +75,12 @@ _HASHING = ThreadPoolExecutor(
     max_workers=max(1, min(4, (os.cpu_count() or 1) // max(1, _hasher.parallelism))),
     thread_name_prefix="argon2", initializer=_yield_to_serving)
 _T = TypeVar("_T")
-# How stale last-used times may get: one write a minute per caller, not one per request.
-_TOUCH_EVERY = timedelta(seconds=60)
+_ACCESS_WRITE = "heatshield.auth.access_write"
+
+
+def _changes_access(action: str, entity_type: str) -> bool:
+    """An access event that may take access away (a login, failed or not, takes none)."""
+    return is_access_event(action, entity_type) and not action.startswith("auth.login")
 
 
 class PasswordPolicyError(ValueError):
@@ -213,13 +227,67 @@ class LoginDelayed(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    principal: Principal
+    until: float  # monotonic seconds
+    rotate_at: datetime | None = None  # a session: when its cookie is due for a new secret
+
+
+class PrincipalCache:
+    """Principals found recently, by the digest of the secret presented; bounded, short.
+
+    An entry never outlives its token's or session's expiry, nor a session's next
+    rotation; `clear` (any access change) drops them all."""
+
+    def __init__(self, *, ttl: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self._kept: dict[str, _Kept] = {}
+        #: Bumped by `clear`: a lookup that began before a clear keeps nothing.
+        self.generation = 0
+
+    def get(self, key: str) -> _Kept | None:
+        kept = self._kept.get(key)
+        if kept is not None and kept.until <= self.clock():
+            del self._kept[key]
+            return None
+        return kept
+
+    def put(self, key: str, principal: Principal, *, generation: int,
+            expires_at: datetime | None, rotate_at: datetime | None = None) -> None:
+        if self.ttl <= 0 or generation != self.generation:
+            return
+        until = self.clock() + self.ttl
+        if expires_at is not None:
+            until = min(until, self.clock() + (expires_at - now()).total_seconds())
+        if len(self._kept) >= self.max_entries:
+            self._kept.clear()  # a flood of distinct secrets: start over, never grow
+        self._kept[key] = _Kept(principal, until, rotate_at)
+
+    def clear(self, *_: object) -> None:
+        self._kept.clear()
+        self.generation += 1
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 class Authenticator:
     """Turns a bearer token or a session cookie into a principal, and logs people in."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: SecuritySettings,
-                 secret_key: str) -> None:
+                 secret_key: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.principals = PrincipalCache(ttl=settings.principal_cache_seconds, clock=clock)
+        # Last uses not yet written: token id / session id -> when.
+        self._token_uses: dict[int, datetime] = {}
+        self._session_uses: dict[int, datetime] = {}
+        #: Told after a flush wrote rows (the response cache: `lastUsedAt` moved).
+        self.flushed: list[Callable[[], None]] = []
         self._signer = URLSafeTimedSerializer(secret_key, salt="heatshield.session")
         self.throttle = LoginThrottle(free_failures=settings.login_max_failures,
                                       base_seconds=settings.login_backoff_seconds,
@@ -237,9 +305,14 @@ class Authenticator:
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
         moment = now()
-        async with self.sessions() as session, session.begin():
-            token = await session.scalar(select(m.ApiToken).where(
-                m.ApiToken.token_hash == digest(secret)))
+        key = digest(secret)
+        kept = self.principals.get(key)
+        if kept is not None:
+            self._used(kept.principal, moment)
+            return kept.principal
+        generation = self.principals.generation
+        async with self.sessions() as session:
+            token = await session.scalar(select(m.ApiToken).where(m.ApiToken.token_hash == key))
             if token is None or token.revoked_at is not None or (
                     token.expires_at is not None and token.expires_at <= moment):
                 return None
@@ -247,11 +320,84 @@ class Authenticator:
             if token.user_id is not None and (user is None or user.disabled):
                 return None
             role = lower_role(token.role, user.role) if user else token.role
-            if token.last_used_at is None or moment - token.last_used_at > _TOUCH_EVERY:
-                token.last_used_at = moment
-            return Principal(subject=user.username if user else f"token:{token.name}",
-                             role=role, via="token", user_id=token.user_id,
-                             token_id=token.id, token_name=token.name, scope=token.scope)
+            principal = Principal(subject=user.username if user else f"token:{token.name}",
+                                  role=role, via="token", user_id=token.user_id,
+                                  token_id=token.id, token_name=token.name, scope=token.scope)
+            expires_at = token.expires_at
+        self.principals.put(key, principal, generation=generation, expires_at=expires_at)
+        self._used(principal, moment)
+        return principal
+
+    def _used(self, principal: Principal, moment: datetime) -> None:
+        """Note a use, written with the next `flush` (no write on the request's path)."""
+        if principal.via == "token" and principal.token_id is not None:
+            self._token_uses[principal.token_id] = moment
+        elif principal.session_id is not None:
+            self._session_uses[principal.session_id] = moment
+
+    async def flush(self) -> int:
+        """Write the last-used times noted since the previous flush, one statement per table;
+        the rows written. A time never moves back (another replica may have written later)."""
+        tokens, self._token_uses = self._token_uses, {}
+        seen, self._session_uses = self._session_uses, {}
+        if not tokens and not seen:
+            return 0
+        written = 0
+        async with self.sessions() as session, session.begin():
+            tables: tuple[tuple[type[m.ApiToken] | type[m.LoginSession], str,
+                                dict[int, datetime]], ...] = (
+                (m.ApiToken, "last_used_at", tokens), (m.LoginSession, "last_seen_at", seen))
+            for model, name, uses in tables:
+                # Grouped by time: one UPDATE per distinct instant, naming its rows; a
+                # NULL or older time is moved forward only.
+                by_moment: dict[datetime, list[int]] = {}
+                for ident, moment in uses.items():
+                    by_moment.setdefault(moment, []).append(ident)
+                column = getattr(model, name)
+                for moment, idents in by_moment.items():
+                    result = await session.execute(
+                        update(model).where(model.id.in_(idents), or_(
+                            column.is_(None), column < moment)).values({name: moment})
+                        .execution_options(synchronize_session=False))
+                    written += int(getattr(result, "rowcount", 0) or 0)
+        if written:
+            for listener in self.flushed:
+                listener()
+        return written
+
+    async def flush_every(self, seconds: float) -> None:
+        """The periodic flush, until cancelled (the app's shutdown flushes once more)."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.flush()
+            except Exception:  # the database went away: the next flush tries again
+                log.warning("could not write last-used times; will retry", exc_info=True)
+
+    def watch_access_writes(self, session_class: type[Session]) -> None:
+        """Forget every kept principal when a transaction that changed access commits
+        (a revoked token, a logout, a role changed, a user disabled), before its answer."""
+
+        @event.listens_for(session_class, "after_flush")
+        def noted(session: Session, _context: Any) -> None:
+            if any(isinstance(a, m.AuditEvent) and _changes_access(a.action, a.entity_type)
+                   for a in session.new):
+                session.info[_ACCESS_WRITE] = True
+
+        @event.listens_for(session_class, "after_commit")
+        def committed(session: Session) -> None:
+            if session.info.pop(_ACCESS_WRITE, False):
+                self.principals.clear()
+
+        @event.listens_for(session_class, "after_soft_rollback")
+        def rolled_back(session: Session, _previous: Any) -> None:
+            session.info.pop(_ACCESS_WRITE, None)
+
+    async def forget_on(self, events: Subscription) -> None:
+        """Forget kept principals on each access change heard on the bus (other replicas')."""
+        async for item in events:
+            if _changes_access(item.action, item.entity):
+                self.principals.clear()
 
     async def still_allowed(self, principal: Principal) -> bool:
         """Whether a principal found earlier still holds: its session open, its token not
@@ -290,6 +436,11 @@ class Authenticator:
             return None, None
         moment = now()
         presented = digest(secret)
+        kept = self.principals.get(presented)
+        if kept is not None and kept.rotate_at is not None and moment < kept.rotate_at:
+            self._used(kept.principal, moment)
+            return kept.principal, None
+        generation = self.principals.generation
         idle = timedelta(minutes=self.settings.session_idle_minutes)
         async with self.sessions() as session, session.begin():
             row = await session.scalar(select(m.LoginSession).where(or_(
@@ -301,7 +452,8 @@ class Authenticator:
             if not current and (row.previous_valid_until is None
                                 or row.previous_valid_until <= moment):
                 return None, None
-            if row.expires_at <= moment or row.last_seen_at + idle <= moment:
+            last_seen = max(row.last_seen_at, self._session_uses.get(row.id, row.last_seen_at))
+            if row.expires_at <= moment or last_seen + idle <= moment:
                 row.ended_at = moment
                 return None, None
             user = await session.get(m.User, row.user_id)
@@ -312,10 +464,14 @@ class Authenticator:
             rotate = timedelta(minutes=self.settings.session_rotate_minutes)
             if current and moment - row.rotated_at >= rotate:
                 cookie = await self._rotate(session, row.id, presented, moment)
-            if moment - row.last_seen_at > _TOUCH_EVERY:
-                row.last_seen_at = moment
-            return Principal(subject=user.username, role=user.role, via="session",
-                             user_id=user.id, session_id=row.id), cookie
+            principal = Principal(subject=user.username, role=user.role, via="session",
+                                  user_id=user.id, session_id=row.id)
+            if current and cookie is None:
+                self.principals.put(presented, principal, generation=generation,
+                                    expires_at=row.expires_at,
+                                    rotate_at=row.rotated_at + rotate)
+        self._used(principal, moment)
+        return principal, cookie
 
     async def _rotate(self, session: AsyncSession, session_id: int, presented: str,
                       moment: datetime) -> SessionCookie | None:

@@ -27,8 +27,11 @@ from api.graphql_http import (
 )
 from api.json_body import parse_json
 from api.persisted_queries import PersistedQueries, PersistedQueryError
+from api.request_context import current_request
+from api.response_cache import ResponseCache, Served, identity_read, watch
 from api.schema.context import Context
 from api.schema.errors import shape_error
+from api.security import principal_of
 
 # Strawberry refuses these requests with an HTTPException that has a status and a
 # reason, nothing more; several share status 400, so the reason is all there is.
@@ -96,10 +99,11 @@ def _asks_for_ide(request: Request) -> bool:
 
 class HeatshieldGraphQL(GraphQL[Context, None]):
     def __init__(self, *args: Any, make_context: Any, persisted: PersistedQueries,
-                 **kwargs: Any) -> None:
+                 responses: ResponseCache | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._make_context = make_context
         self._persisted = persisted
+        self._responses = responses
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """Not for a GET that names a persisted query's hash instead of a document."""
@@ -118,12 +122,90 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             sub_response.headers["Cache-Control"] = "private, no-cache, must-revalidate"
             return ExecutionResult(data=None, errors=[exc.as_graphql_error()])
         request_data.query = resolved.query
-        result = await super().execute_single(request, request_adapter, sub_response, context,
-                                              root_value, request_data)
+        result = await self._answer(request, request_adapter, sub_response, context,
+                                    root_value, request_data)
         if resolved.remember and resolved.query is not None \
                 and not is_request_error(result.data, result.errors):
             await self._persisted.remember(resolved.remember, resolved.query)
         return result
+
+    async def _answer(self, request: Request, request_adapter: Any, sub_response: Any,
+                      context: Context, root_value: None, request_data: GraphQLRequestData
+                      ) -> ExecutionResult:
+        """A read from the response cache when it may be (api/response_cache.py), else run.
+
+        The answer says how fresh it is: `extensions.cache` (HIT, SHARED: computed for a
+        caller asking at the same moment, or MISS) with its age in seconds, and `Age`."""
+        execute = super().execute_single
+        cache = self._responses
+        principal = context.principal
+        key = None if cache is None else cache.key(
+            request_data.query, request_data.variables, request_data.operation_name, principal)
+        if cache is None or key is None or principal is None:
+            return await execute(request, request_adapter, sub_response, context, root_value,
+                                 request_data)
+
+        async def run() -> tuple[ExecutionResult, bool]:
+            context.principal = watch(principal)
+            try:
+                executed = await execute(request, request_adapter, sub_response, context,
+                                         root_value, request_data)
+                return executed, identity_read(context.principal)
+            finally:
+                context.principal = principal
+
+        served, executed = await cache.serve(key, principal, run)
+        result = executed if served.data is None else self._kept(cache, served, request_data)
+        result.extensions = {**(result.extensions or {}), "cache": {
+            "status": served.status.upper(), "age": round(served.age, 3)}}
+        sub_response.headers["Age"] = str(int(served.age))
+        return result
+
+    async def _kept_response(self, request: Request, media: str) -> Response | None:
+        """A kept answer's bytes for a POSTed read, before any of the graph's machinery
+        runs (the hot path of a dashboard many people keep open); None to run as usual.
+
+        Only a plain operation (no persisted query's extensions, no batch) whose answer
+        is kept for this caller; anything else, malformed included, goes the usual way
+        (which reads the same body again from the request, and says what is wrong)."""
+        cache = self._responses
+        if cache is None or not cache.enabled or request.method != "POST" \
+                or "json" not in request.headers.get("content-type", ""):
+            return None
+        principal = principal_of(request.scope)
+        try:
+            operation = parse_json(await request.body())
+        except ServiceError:
+            return None
+        if principal is None or not isinstance(operation, dict) or "extensions" in operation:
+            return None
+        query, variables = operation.get("query"), operation.get("variables")
+        name = operation.get("operationName")
+        if not isinstance(query, str) or not isinstance(variables, dict | None) \
+                or not isinstance(name, str | None):
+            return None
+        key = cache.key(query, variables, name, principal)
+        entry = cache.kept(key, principal) if key is not None else None
+        if key is None or entry is None:
+            return None
+        info = current_request()
+        if info is not None:
+            info.operations.append((cache.operation(query, name) or ("", ""))[1])
+        age = cache.clock() - entry.stored_at
+        body = b'{"data":%s,"extensions":{"cache":{"status":"HIT","age":%s}}}' % (
+            entry.body, str(round(age, 3)).encode())
+        return Response(body, status_code=200, media_type=CONTENT_TYPES[media],
+                        headers={"Age": str(int(age))})
+
+    @staticmethod
+    def _kept(cache: ResponseCache, served: Served, request_data: GraphQLRequestData
+              ) -> ExecutionResult:
+        """A kept answer as a result; its operation is named for metrics as a run one is."""
+        info = current_request()
+        chosen = cache.operation(request_data.query or "", request_data.operation_name)
+        if info is not None and chosen is not None:
+            info.operations.append(chosen[1])
+        return ExecutionResult(data=served.data, errors=None)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our own bundled GraphiQL: Strawberry's page loads its scripts from a CDN."""
@@ -150,6 +232,10 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
             return
         try:
+            kept = await self._kept_response(request, exchange.media)
+            if kept is not None:
+                await kept(scope, receive, send)
+                return
             response = await self.run(request)
             if exchange.statuses:  # an operation's answer, not GraphiQL's redirect
                 response.headers["content-type"] = CONTENT_TYPES[exchange.media]

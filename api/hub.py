@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from api.cache import UpstreamCache
+from api.cache import UpstreamCache, tags_for
 from api.telemetry import fetch_span
 from connectors.base import (
     ChangeSource,
@@ -241,7 +241,8 @@ class Hub:
                 value = answer.get(key, missing)
                 dropped = tuple(dropped_from(answer, key, value))
                 self.cache.put((source, credential, operation, key), (value, dropped),
-                               generation=generation)
+                               generation=generation,
+                               tags=tags_for(source, operation, key_name(key)))
                 found[key] = Fetched(value, dropped=dropped)
 
         with fetch_span(self.tracer, operation, source, len(keys)):
@@ -263,6 +264,11 @@ class Hub:
     def _background_done(self, task: asyncio.Future[Any]) -> None:
         self._background.discard(task)
         _consume(task)
+
+    @property
+    def fetches_in_flight(self) -> int:
+        """Upstream calls running now, a request waiting on them or not."""
+        return len(self._running)
 
     @property
     def background_fetches(self) -> int:

@@ -22,7 +22,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -39,6 +39,7 @@ from connectors.records import BreakerState
 
 if TYPE_CHECKING:
     from api.hub import Hub
+    from api.response_cache import ResponseCache
     from api.settings import MetricsSettings
 
 PATH = "/metrics"
@@ -117,6 +118,10 @@ class Metrics:
             connector.http.observer = self.upstream_call
         hub.cache.observer = self.cache_lookup
 
+    def watch_responses(self, responses: ResponseCache) -> None:
+        """Report the response cache's lookups, size and hit ratio at each scrape."""
+        self.registry.register(_ResponseCacheCollector(responses))
+
     def operation_label(self, operations: list[str]) -> str:
         if not operations:
             return NONE
@@ -153,6 +158,34 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily("heatshield_upstream_background_fetches",
                                 "Upstream calls still running after their request stopped "
                                 "waiting.", value=self.hub.background_fetches)
+
+
+class _ResponseCacheCollector(Collector):
+    """The response cache's counts, read when scraped."""
+
+    def __init__(self, responses: ResponseCache) -> None:
+        self.responses = responses
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        lookups = CounterMetricFamily(
+            "heatshield_response_cache_lookups", "Reads that could be answered from the "
+            "response cache, by result: hit (kept), shared (computed for a caller asking "
+            "at the same moment), miss (executed and offered to the cache), bypass "
+            "(executed: the answer in flight was another caller's).", labels=["result"])
+        for result, count in sorted(self.responses.counts.items()):
+            lookups.add_metric([result], float(count))
+        yield lookups
+        yield GaugeMetricFamily("heatshield_response_cache_hit_ratio",
+                                "Reads served without executing, of all cacheable reads.",
+                                value=self.responses.hit_ratio)
+        yield GaugeMetricFamily("heatshield_response_cache_entries",
+                                "Answers the response cache holds.", value=len(self.responses))
+        yield GaugeMetricFamily("heatshield_response_cache_bytes",
+                                "JSON bytes of the answers the response cache holds.",
+                                value=self.responses.bytes)
 
 
 def _status_class(status: int) -> str:

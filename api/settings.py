@@ -155,6 +155,12 @@ class SecuritySettings(_Section):
     login_lockout_minutes: int = Field(default=15, ge=1)
     password_min_length: int = Field(default=12, ge=8)
     token_max_days: int = Field(default=365, ge=1)
+    # A principal found for a token or session is kept this long (0: asked every request);
+    # a revocation, logout or role change here or on another replica drops it at once.
+    principal_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    # Last-used times of tokens and sessions are written in batches this often (and at
+    # shutdown), never on a request's path.
+    last_used_flush_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 
 class FederationSettings(_Section):
@@ -283,6 +289,12 @@ class GraphQLSettings(_Section):
     # A manifest (hash -> document, as graphql-codegen's persisted documents) to register
     # at start-up, e.g. the dashboard's frontend/src/gql/persisted-documents.json.
     persisted_queries_manifest: Path | None = None
+    # Whole answers to identical reads (same document, variables, role and scope), kept
+    # at most this long and never longer than [federation] cache_ttl_seconds (0: off);
+    # any write, upstream event or upstream refresh drops them (api/response_cache.py).
+    response_cache_seconds: float = Field(default=15.0, ge=0)
+    response_cache_entries: int = Field(default=1000, ge=0, le=1_000_000)
+    response_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
 
 
 class VocabularySettings(_Section):

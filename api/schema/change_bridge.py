@@ -17,6 +17,7 @@ from typing import Annotated
 
 import strawberry
 
+from api.cache import change_tags
 from api.db import models as m
 from api.db.models import ReleaseStatus, Role
 from api.domain.compose import ChangeOverrides
@@ -165,7 +166,8 @@ class ChangeBridgeMutation:
                 release_id=pk, source=target, composed=composed, actor=info.context.actor,
                 idempotency_key=idempotency_key,
                 additional_reason=additional.reason if additional is not None else None)
-        info.context.hub.cache.clear()
+        # Only what a new change in `target` can alter; work items and deployments stay warm.
+        info.context.hub.cache.invalidate(change_tags(target))
         return RaiseChangePayload(
             change_request=change_request(info, raised.change),
             created=raised.created, warnings=warnings)

@@ -117,7 +117,8 @@ def work_item_page(info: Info, items: Sequence[c.WorkItem], status: c.WorkStatus
     selected = [i for i in items if status is None or i.status is status]
     page = slice_page(selected, lambda i: [i.source, i.key], first, after)
     return WorkItemConnection(
-        edges=[WorkItemEdge(cursor=cursor, node=work_item(info, i)) for cursor, i in page.items],
+        edges=[WorkItemEdge(identity=ident, node=work_item(info, i))
+               for ident, i in page.items],
         total_count=page.total, page_info=page.page_info)
 
 

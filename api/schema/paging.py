@@ -24,9 +24,12 @@ def check_page_size(info: Info, first: int, field: str = "first") -> None:
 
 @dataclass(frozen=True, slots=True)
 class Slice(Generic[T]):
-    """One page of an in-memory list (upstream results), with Relay's page facts."""
+    """One page of an in-memory list (upstream results), with Relay's page facts.
 
-    items: list[tuple[str, T]]  # (cursor, item)
+    Each item comes with its identity, not its cursor: an edge encodes its cursor
+    only when the query asks for it (most ask for nodes alone)."""
+
+    items: list[tuple[list[Any], T]]  # (identity, item)
     total: int
     page_info: PageInfo
 
@@ -41,7 +44,8 @@ def slice_page(items: Sequence[T], identity: Callable[[T], list[Any]], first: in
         if not positions:
             raise bad_input("the cursor does not point into this list", "after")
         start = positions[0] + 1
-    page = [(encode_cursor(identity(item)), item) for item in items[start:start + first]]
+    page = [(identity(item), item) for item in items[start:start + first]]
     return Slice(page, len(items), PageInfo(
         has_next_page=start + first < len(items), has_previous_page=start > 0,
-        start_cursor=page[0][0] if page else None, end_cursor=page[-1][0] if page else None))
+        start_cursor=encode_cursor(page[0][0]) if page else None,
+        end_cursor=encode_cursor(page[-1][0]) if page else None))

@@ -130,7 +130,7 @@ def change_page(changes: list[ChangeRequest], first: int, after: str | None
                 ) -> ChangeRequestConnection:
     page = slice_page(changes, lambda c: [c.source_name, c.number], first, after)
     return ChangeRequestConnection(
-        edges=[ChangeRequestEdge(cursor=cursor, node=c) for cursor, c in page.items],
+        edges=[ChangeRequestEdge(identity=ident, node=c) for ident, c in page.items],
         total_count=page.total, page_info=page.page_info)
 
 

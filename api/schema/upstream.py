@@ -8,12 +8,12 @@ connector records for the graph. Each record keeps the upstream's own word
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from api.schema.context import Info
-from api.schema.ids import to_global_key
+from api.schema.ids import encode_cursor, to_global_key
 from api.schema.node import Node, PageInfo
 from connectors import base as c
 from connectors.base import Connector, KindProfile
@@ -195,9 +195,15 @@ def work_item(info: Info, item: c.WorkItem) -> WorkItem:
     return plain(**_work_fields(item, plain.__name__))  # type: ignore[no-any-return]
 
 
+def _edge_cursor(root: Any) -> str:
+    """An edge's cursor, encoded only when the query asks for it (api/schema/paging.py)."""
+    return encode_cursor(root.identity)
+
+
 @strawberry.type
 class WorkItemEdge:
-    cursor: str
+    identity: strawberry.Private[list[Any]]
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: WorkItem
 
 
@@ -278,7 +284,8 @@ def change_request(info: Info, record: c.ChangeRecord) -> ChangeRequest:
 
 @strawberry.type
 class ChangeRequestEdge:
-    cursor: str
+    identity: strawberry.Private[list[Any]]
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: ChangeRequest
 
 

@@ -39,6 +39,7 @@ from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.cache import change_tags
 from api.db import models as m
 from api.db.audit import record, snapshot
 from api.db.models import utcnow
@@ -489,7 +490,7 @@ class ChangeService:
                 ) from None
         after = await connector.update_change(number, patch)
         await self._audit_change(source, number, "change.update", actor, before, after, reason)
-        self.hub.cache.clear()  # the next read must show what we just wrote
+        self.hub.cache.invalidate(change_tags(source))  # the next read shows what we wrote
         return after
 
     async def sync_change(self, *, source: str, number: str, actor: str) -> ChangeRecord:
@@ -498,7 +499,7 @@ class ChangeService:
         if found is None:
             raise _not_found_upstream(number, source)
         await self._audit_change(source, number, "change.sync", actor, None, found, "")
-        self.hub.cache.clear()
+        self.hub.cache.invalidate(change_tags(source))
         return found
 
     async def _audit_change(self, source: str, number: str, action: str, actor: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.cache import change_tags
 from api.db import models as m
 from api.db.audit import record
 from api.hub import Hub
@@ -21,7 +22,7 @@ from connectors.webhooks import ChangeChanged
 async def change_moved_upstream(sessions: async_sessionmaker[AsyncSession], hub: Hub,
                                 source: str, event: ChangeChanged) -> list[str]:
     """Drop cached reads and record the news on each release linked to the change; their keys."""
-    hub.cache.clear()  # simple and safe: the next read of the change is fresh
+    hub.cache.invalidate(change_tags(source))  # the next read of its changes is fresh
     async with sessions() as session, session.begin():
         rows = (await session.execute(
             select(m.Release.id, m.Release.key).join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -103,9 +104,15 @@ def test_a_token_is_shown_once_stored_hashed_and_works_as_a_bearer(
     assert viewer["viewer"] == {"username": guarded.username(Role.RELEASE_MANAGER),
                                 "role": "VIEWER", "authMethod": "TOKEN",
                                 "tokenName": "reporting"}
-    listed = _gql(browser, "{ viewer { apiTokens { name lastUsedAt } } }")["data"]
-    assert any(t["name"] == "reporting" and t["lastUsedAt"] for t in
-               listed["viewer"]["apiTokens"])
+    # Last uses are written in batches (here every 0.2 s), not on the request's path.
+    deadline = time.monotonic() + 10
+    while True:
+        listed = _gql(browser, "{ viewer { apiTokens { name lastUsedAt } } }")["data"]
+        if any(t["name"] == "reporting" and t["lastUsedAt"]
+               for t in listed["viewer"]["apiTokens"]):
+            break
+        assert time.monotonic() < deadline, "the token's last use was never written"
+        time.sleep(0.1)
     assert "secret" not in repr(listed)
     assert secret not in caplog.text
 
@@ -166,7 +173,13 @@ def test_a_weak_password_is_refused_with_the_rule_not_the_password(guarded: Guar
 
 def test_an_idle_session_expires(guarded: Guarded) -> None:
     browser = guarded.login(Role.VIEWER)
+    latest = "SELECT last_seen_at FROM login_sessions ORDER BY id DESC LIMIT 1"
+    opened = guarded.query_db(latest)
     assert browser.get("/auth/session").status_code == 200
+    deadline = time.monotonic() + 10
+    while guarded.query_db(latest) == opened:  # this use is written (batched, 0.2 s)
+        assert time.monotonic() < deadline, "the session's last use was never written"
+        time.sleep(0.05)
     guarded.execute_db("UPDATE login_sessions SET last_seen_at = '2000-01-01 00:00:00' "
                        "WHERE id = (SELECT max(id) FROM login_sessions)")
     assert browser.get("/auth/session").status_code == 401
