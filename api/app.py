@@ -55,6 +55,7 @@ from api.server import BodyDeadline
 from api.services.changes import ChangeService
 from api.services.pipeline_gates import PipelineGates, Verdict
 from api.settings import Settings, SettingsError
+from api.shared_state import SharedState, SharedStateMiddleware
 from api.spa import spa_routes
 from api.telemetry import Tracing
 from api.webhooks import event_applier, webhook_routes
@@ -107,8 +108,12 @@ def create_app(settings: Settings, *, migrate: bool = True,
     schema = build_schema(settings.limits, introspection=settings.introspection)
     key = settings.security.secret_key
     # Without a configured key, sessions last as long as this process (development only).
+    # Rate limits, login throttling, breakers and cache invalidation: this process's own,
+    # or shared with every replica through Redis (`[redis] url`).
+    shared = SharedState(settings, clock)
     authenticator = Authenticator(sessions, settings.security,
-                                  key.get_secret_value() if key else secrets.token_urlsafe(32))
+                                  key.get_secret_value() if key else secrets.token_urlsafe(32),
+                                  throttle=shared.login_throttle)
 
     federation = settings.federation
     hub = Hub(build_connectors(settings.connectors, environ=environ, clock=clock),
@@ -117,6 +122,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
                             max_entries=federation.cache_max_entries, clock=clock),
               deadline_seconds=federation.request_deadline_seconds,
               max_background=federation.max_background_fetches)
+    shared.attach(hub.cache, {name: c.http.breaker for name, c in hub.connectors.items()})
     metrics = Metrics(settings.metrics, hub) if settings.metrics.enabled else None
     if metrics is not None:
         metrics.attach(hub)
@@ -160,6 +166,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             await upgrade(engine)
         if relay is not None:
             await relay.start()
+        await shared.start()
         woken = bus.subscribe("heatshield:pipeline-gates", lambda e: e.release_id is not None)
         loops = [asyncio.create_task(inbox.run(), name="heatshield-inbox"),
                  asyncio.create_task(pipeline_gates.run(woken.queue),  # type: ignore[arg-type]
@@ -183,6 +190,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
                     await loop
             if relay is not None:
                 await relay.stop()
+            await shared.aclose()
             await hub.aclose()
             await engine.dispose()
             if tracing is not None:
@@ -228,8 +236,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
                     Middleware(SecurityHeaders),
                     Middleware(BodyDeadline, seconds=settings.server.body_timeout_seconds),
                     Middleware(BodyLimitGuard),
+                    Middleware(SharedStateMiddleware, state=shared),
                     Middleware(SecurityMiddleware, settings=settings,
-                               authenticator=authenticator,
+                               authenticator=authenticator, shared=shared,
                                # A feed's secret address is its own credential.
                                public_prefixes=[*public_prefixes, "/feeds/"])],
         lifespan=lifespan,
@@ -242,6 +251,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
     app.state.inbox = inbox
     app.state.polling = polling
     app.state.authenticator = authenticator
+    app.state.shared = shared
     app.state.metrics = metrics
     if tracing is not None:
         tracing.instrument(app, engine, list(hub.connectors.values()))

@@ -35,6 +35,9 @@ class UpstreamCache:
         self.generation = 0
         #: Told of each lookup for a fresh copy, `(key, hit)`: the server's hit ratio.
         self.observer: Callable[[Hashable, bool], None] | None = None
+        #: Told after each `clear`: the one hook through which other replicas hear of it
+        #: (api/shared_state.py).
+        self.on_clear: Callable[[], None] | None = None
 
     def now(self) -> float:
         return self._clock()
@@ -70,6 +73,8 @@ class UpstreamCache:
     def clear(self) -> None:
         self._entries.clear()
         self.generation += 1
+        if self.on_clear is not None:
+            self.on_clear()
 
     def __len__(self) -> int:
         return len(self._entries)
