@@ -68,12 +68,13 @@ def serve(config: ConfigOption = None,
         os.environ[CONFIG_ENV] = str(config.resolve())
     _upgrade(settings)
     if not settings.redis.url:
-        err.print("[yellow]warning:[/yellow] no [redis] url: each worker keeps its own rate "
+        err.print("[yellow]warning:[/yellow] no \\[redis] url: each worker keeps its own rate "
                   "limits, login throttling, breakers and upstream cache", highlight=False)
     typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql), "
                f"{workers} workers")
+    # A worker answers the supervisor's health checks only once its imports are done.
     _run("api.cli:worker_app", settings, host=bind_host, port=bind_port, log_level="info",
-         workers=workers, factory=True)
+         workers=workers, factory=True, timeout_worker_healthcheck=60)
 
 
 def worker_app() -> Any:
