@@ -312,6 +312,8 @@ class SharedUpstreams:
         self.cache = cache
         self.breakers = dict(breakers)
         self._generation_key = link.key("cache", "generation")
+        #: The shared generation this replica last took (compared by inequality, not order:
+        #: a Redis that restarted empty counts from 0 again).
         self._seen: int | None = None
         self._hearing = False
         self._pending: set[asyncio.Task[None]] = set()
@@ -337,7 +339,12 @@ class SharedUpstreams:
         shared, generation = await self.link.call(
             lambda r: r.incr(self._generation_key), "announcing a cache clear")
         if shared:
-            self._seen = max(self._seen or 0, int(generation or 0))
+            generation = int(generation or 0)
+            if self._seen is None or generation != self._seen + 1:
+                # Others cleared between our last look and our own clear's count: what we
+                # fetched meanwhile may predate their writes.
+                self._clear_as_heard()
+            self._seen = generation
             await self.link.publish({"cache": "clear", "generation": generation},
                                     "announcing a cache clear")
 
@@ -386,8 +393,10 @@ class SharedUpstreams:
         if not isinstance(message, dict) or message.get("origin") == self.link.origin:
             return
         if message.get("cache") == "clear":
-            self._seen = max(self._seen or 0, int(message.get("generation") or 0))
-            self._clear_as_heard()
+            generation = int(message.get("generation") or 0)
+            if generation != self._seen:  # else taken already (by `catch_up`)
+                self._seen = generation
+                self._clear_as_heard()
         breaker = self.breakers.get(str(message.get("breaker")))
         if breaker is not None:
             breaker.adopt(float(message.get("open_for") or 0))

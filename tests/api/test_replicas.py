@@ -130,7 +130,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
                          "--port", str(port), *commands[name]],
                         cwd=tmp, env={**env, "PYTHONPATH": str(REPO)},
                         stdout=out, stderr=subprocess.STDOUT))
-            for (name, port), process, log in zip(ports.items(), processes, logs, strict=True):
+            for port, process, log in zip(ports.values(), processes, logs, strict=True):
                 _wait_healthy(f"http://127.0.0.1:{port}", process, log)
             tokens = {user: new_secret() for user in ("throttled", "budget", "writer")}
             asyncio.run(_seed(database, world, tokens))
