@@ -26,7 +26,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -330,8 +330,12 @@ class SharedUpstreams:
     def _breaker_here(self, name: str, opened: bool) -> None:
         self._later(self._tell_breaker(name, opened))
 
-    def _later(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(work)
+        except RuntimeError:  # no loop (a script's own clear): nobody to tell from here
+            work.close()
+            return
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
