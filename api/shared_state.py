@@ -143,8 +143,7 @@ class LoginThrottle:
 class RedisLink:
     """One Redis client, its key prefix, this replica's id, and what an outage means."""
 
-    def __init__(self, settings: RedisSettings, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+    def __init__(self, settings: RedisSettings) -> None:
         assert settings.url is not None
         url = settings.url.get_secret_value()
         self.client: aioredis.Redis = aioredis.Redis.from_url(
@@ -155,7 +154,8 @@ class RedisLink:
         self.channel = self.key("events")
         #: Who this replica is on the channel, so it can ignore its own messages.
         self.origin = uuid.uuid4().hex
-        self.clock = clock
+        # Outages are timed on the real clock, whatever clock the app was given.
+        self.clock = time.monotonic
         self._down_until: float | None = None
 
     def key(self, *parts: str) -> str:
@@ -462,7 +462,7 @@ class SharedState:
                  ) -> None:
         limits, security = settings.limits, settings.security
         attempts = security.login_attempts_per_minute
-        self.link = RedisLink(settings.redis, clock) if settings.redis.url else None
+        self.link = RedisLink(settings.redis) if settings.redis.url else None
         self.limiter: RateLimiter
         self.login_limiter: RateLimiter
         self.login_throttle: LoginThrottle

@@ -50,7 +50,9 @@ def prefix() -> Iterator[tuple[str, str]]:
 async def replica(prefix: tuple[str, str]
                   ) -> AsyncIterator[Callable[[], Awaitable[Replica]]]:
     url, key_prefix = prefix
-    settings = load_settings(None, redis={"url": url, "key_prefix": key_prefix})
+    # A budget of 5 that refills one a minute: nothing refills while a test runs.
+    settings = load_settings(None, redis={"url": url, "key_prefix": key_prefix},
+                             limits={"rate_limit_burst": 5, "rate_limit_per_minute": 1})
     started: list[SharedState] = []
 
     async def start() -> Replica:
