@@ -106,11 +106,11 @@ def create_app(settings: Settings, *, migrate: bool = True,
     sessions = session_factory(engine, session_class)
     relay = PostgresRelay(asyncpg_dsn(database.url), bus) if postgres else None
     schema = build_schema(settings.limits, introspection=settings.introspection)
-    key = settings.security.secret_key
-    # Without a configured key, sessions last as long as this process (development only).
     # Rate limits, login throttling, breakers and cache invalidation: this process's own,
     # or shared with every replica through Redis (`[redis] url`).
     shared = SharedState(settings, clock)
+    key = settings.security.secret_key
+    # Without a configured key, sessions last as long as this process (development only).
     authenticator = Authenticator(sessions, settings.security,
                                   key.get_secret_value() if key else secrets.token_urlsafe(32),
                                   throttle=shared.login_throttle)
