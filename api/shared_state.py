@@ -396,14 +396,17 @@ class SharedUpstreams:
             return
         if not isinstance(message, dict) or message.get("origin") == self.link.origin:
             return
-        if message.get("cache") == "clear":
-            generation = int(message.get("generation") or 0)
-            if generation != self._seen:  # else taken already (by `catch_up`)
-                self._seen = generation
-                self._clear_as_heard()
-        breaker = self.breakers.get(str(message.get("breaker")))
-        if breaker is not None:
-            breaker.adopt(float(message.get("open_for") or 0))
+        try:
+            if message.get("cache") == "clear":
+                generation = int(message.get("generation") or 0)
+                if generation != self._seen:  # else taken already (by `catch_up`)
+                    self._seen = generation
+                    self._clear_as_heard()
+            breaker = self.breakers.get(str(message.get("breaker")))
+            if breaker is not None:
+                breaker.adopt(float(message.get("open_for") or 0))
+        except (TypeError, ValueError):
+            log.warning("ignored a malformed message on the Redis channel")
 
     async def _adopt_open_breakers(self) -> None:
         for name, breaker in self.breakers.items():
@@ -425,10 +428,14 @@ class SharedUpstreams:
 
     async def _listen(self) -> None:
         """Hear the channel for as long as the app runs; reconnect after an outage."""
+        lost = False
         while True:
             pubsub = self.link.client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.link.channel)
+                if lost:
+                    log.warning("listening to the Redis channel again")
+                    lost = False
                 # Anything said while we were not listening: read the shared state again.
                 await self.catch_up()
                 await self._adopt_open_breakers()
@@ -439,9 +446,11 @@ class SharedUpstreams:
                     if message is not None and message.get("type") == "message":
                         self.heard(message["data"])
             except (RedisError, OSError, TimeoutError) as exc:
-                if not self.link.down:
-                    log.warning("lost the Redis channel (%s); listening again in %g s",
+                if not lost:  # once per outage, not every retry
+                    log.warning("lost the Redis channel (%s): other replicas' invalidations "
+                                "and breakers are not heard; trying again every %g s",
                                 self.link.describe(exc), RETRY_SECONDS)
+                    lost = True
                 await asyncio.sleep(RETRY_SECONDS)
             finally:
                 with contextlib.suppress(Exception):
