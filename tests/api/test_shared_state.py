@@ -9,8 +9,14 @@ says so in its log, and never logs the Redis password.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -189,3 +195,73 @@ def test_with_redis_down_logins_are_still_throttled_and_the_password_is_never_lo
     said = "\n".join(record.getMessage() for record in caplog.records)
     assert "Redis is unreachable" in said and str(closed) in said
     assert secret not in said
+
+
+@contextmanager
+def private_redis(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of this test's own, which it may stop and start again."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        redis_url()  # the same skip-or-fail rule as for the shared Redis
+        pytest.skip("redis-server is not installed")
+    process = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port),
+                                "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            time.sleep(0.02)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_while_redis_is_down_each_replica_fails_open_and_shares_again_once_it_is_back(
+        caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    settings = load_settings(None, redis={"url": f"redis://127.0.0.1:{port}/0"},
+                             security={"login_max_failures": 1})
+    caplog.set_level(logging.WARNING, logger="heatshield.shared_state")
+    replicas: list[Replica] = []
+    with private_redis(port):
+        for _ in range(2):
+            clock = FakeClock()
+            state = SharedState(settings, clock)
+            cache = UpstreamCache(ttl=300, clock=clock)
+            state.attach(cache, {SOURCE: CircuitBreaker(clock=clock)})
+            await state.start()
+            replicas.append(Replica(state, cache, state.upstreams.breakers[SOURCE], clock))
+    a, b = replicas
+    try:
+        # Redis is gone: nothing raises, throttling holds in the replica that counted ...
+        await a.state.login_throttle.failed("bob", "192.0.2.20")
+        assert await a.state.login_throttle.wait("bob", "192.0.2.20") > 0
+        assert await a.state.limiter.take("user:9") == 0.0
+        # ... and invalidations stay where they happened (reads fail open).
+        b.cache.put("release-2 changes", ["CHG0002"])
+        a.cache.clear()
+        await a.state.upstreams.flush()
+        assert b.cache.fresh("release-2 changes") is not None
+        said = "\n".join(record.getMessage() for record in caplog.records)
+        assert "Redis is unreachable" in said
+
+        with private_redis(port):
+            # Within RETRY_SECONDS each replica tries Redis again and listens again.
+            async def shared_again() -> bool:
+                a.cache.clear()
+                await a.state.upstreams.flush()
+                await asyncio.sleep(0.2)
+                return b.cache.fresh("release-2 changes") is None
+
+            for _ in range(100):
+                if await shared_again():
+                    break
+            else:
+                raise AssertionError("the replicas never shared again")
+            said = "\n".join(record.getMessage() for record in caplog.records)
+            assert "Redis answers again" in said
+    finally:
+        for replica in replicas:
+            await replica.state.aclose()
