@@ -510,6 +510,11 @@ class SharedState:
             await self.link.aclose()
 
 
+#: Paths that never read or change upstream answers (probes, sign-in, scrapes, assets):
+#: no Redis round trip for them.
+UPSTREAM_FREE = ("/healthz", "/readyz", "/metrics", "/auth/", "/assets/", "/favicon.ico")
+
+
 class SharedStateMiddleware:
     """Each request first takes the invalidations other replicas made (so it is never
     answered from what they changed), and its answer leaves only once the invalidations
@@ -521,7 +526,8 @@ class SharedStateMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         upstreams = self.state.upstreams
-        if scope["type"] != "http" or upstreams is None:
+        if scope["type"] != "http" or upstreams is None \
+                or scope["path"].startswith(UPSTREAM_FREE):
             await self.app(scope, receive, send)
             return
         await upstreams.catch_up()
