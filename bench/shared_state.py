@@ -93,7 +93,8 @@ def main() -> None:
     request = {k: statistics.median(v) * 1000 for k, v in times.items()}
     take = {k: statistics.median(v) * 1e6 for k, v in takes.items()}
     print(f"POST /graphql {{ __typename }}, median ms per request: in-process "
-          f"{request['in-process']:.2f}, redis {request['redis']:.2f}, ratio {request['redis'] / request['in-process']:.2f}")
+          f"{request['in-process']:.2f}, redis {request['redis']:.2f}, "
+          f"ratio {request['redis'] / request['in-process']:.2f}")
     print(f"limiter take, median us: in-process {take['in-process']:.1f}, redis "
           f"{take['redis']:.1f}, ratio {take['redis'] / take['in-process']:.1f}")
 
