@@ -25,7 +25,7 @@ import pytest
 from api.app import create_app
 from api.cache import UpstreamCache
 from api.db.models import Role
-from api.settings import load_settings
+from api.settings import SettingsError, load_settings
 from api.shared_state import SharedState
 from connectors.http import CircuitBreaker
 from connectors.records import BreakerState
@@ -265,3 +265,10 @@ async def test_while_redis_is_down_each_replica_fails_open_and_shares_again_once
     finally:
         for replica in replicas:
             await replica.state.aclose()
+
+
+def test_a_bad_redis_url_is_named_without_its_password() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(None, redis={"url": "http://:hunter2-secret@cache.internal:6379/0"})
+    assert "redis.url" in str(refused.value) and "redis://" in str(refused.value)
+    assert "hunter2-secret" not in str(refused.value)
