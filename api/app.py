@@ -57,6 +57,7 @@ from api.server import BodyDeadline
 from api.services.changes import ChangeService
 from api.services.pipeline_gates import PipelineGates, Verdict
 from api.settings import Settings, SettingsError
+from api.shared_state import SharedState, SharedStateMiddleware
 from api.spa import spa_routes
 from api.telemetry import Tracing
 from api.webhooks import event_applier, webhook_routes
@@ -107,11 +108,14 @@ def create_app(settings: Settings, *, migrate: bool = True,
     sessions = session_factory(engine, session_class)
     relay = PostgresRelay(asyncpg_dsn(database.url), bus) if postgres else None
     schema = build_schema(settings.limits, introspection=settings.introspection)
+    # Rate limits, login throttling, breakers and cache invalidation: this process's own,
+    # or shared with every replica through Redis (`[redis] url`).
+    shared = SharedState(settings, clock)
     key = settings.security.secret_key
     # Without a configured key, sessions last as long as this process (development only).
     authenticator = Authenticator(sessions, settings.security,
                                   key.get_secret_value() if key else secrets.token_urlsafe(32),
-                                  clock=clock)
+                                  clock=clock, throttle=shared.login_throttle)
     authenticator.watch_access_writes(session_class)
 
     federation = settings.federation
@@ -133,6 +137,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
     hub.cache.listeners.append(responses.bump)
     hub.cache.refreshed.append(responses.bump)
     authenticator.flushed.append(responses.bump)
+    shared.attach(hub.cache, {name: c.http.breaker for name, c in hub.connectors.items()})
     metrics = Metrics(settings.metrics, hub) if settings.metrics.enabled else None
     if metrics is not None:
         metrics.attach(hub)
@@ -177,6 +182,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
             await upgrade(engine)
         if relay is not None:
             await relay.start()
+        await shared.start()
         woken = bus.subscribe("heatshield:pipeline-gates", lambda e: e.release_id is not None)
         # Other replicas' writes (on PostgreSQL every write comes back through the relay).
         written = bus.subscribe("heatshield:response-cache") if postgres else None
@@ -218,6 +224,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
                 await asyncio.wait_for(authenticator.flush(), timeout=5)
             if relay is not None:
                 await relay.stop()
+            await shared.aclose()
             await hub.aclose()
             await engine.dispose()
             if tracing is not None:
@@ -264,8 +271,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
                     Middleware(SecurityHeaders),
                     Middleware(BodyDeadline, seconds=settings.server.body_timeout_seconds),
                     Middleware(BodyLimitGuard),
+                    Middleware(SharedStateMiddleware, state=shared),
                     Middleware(SecurityMiddleware, settings=settings,
-                               authenticator=authenticator,
+                               authenticator=authenticator, shared=shared,
                                # A feed's secret address is its own credential; a
                                # report's token is checked by its route (api/reports.py).
                                public_prefixes=[*public_prefixes, "/feeds/", "/reports/"])],
@@ -279,6 +287,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
     app.state.inbox = inbox
     app.state.polling = polling
     app.state.authenticator = authenticator
+    app.state.shared = shared
     app.state.metrics = metrics
     app.state.responses = responses
     if tracing is not None:

@@ -49,10 +49,11 @@ from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.db.audit import record
-from api.domain.access import UNKNOWN_USER, client_key, is_access_event, login_delay
+from api.domain.access import UNKNOWN_USER, client_key, is_access_event
 from api.events import Subscription
 from api.permissions import RANK, Principal
 from api.settings import SecuritySettings
+from api.shared_state import LoginThrottle
 
 log = logging.getLogger("heatshield.auth")
 
@@ -171,56 +172,6 @@ class SessionCookie:
     max_age: int
 
 
-class LoginThrottle:
-    """Slows repeated failed logins per (user name, client address), in memory.
-
-    A few failures are free; then each one doubles the wait before the next
-    try from that address, up to a cap. The pair is the key so that someone
-    guessing from one address never keeps the real user out from theirs.
-    """
-
-    _MAX_KEYS = 100_000
-
-    def __init__(self, *, free_failures: int, base_seconds: float, max_seconds: float,
-                 forget_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.free_failures = free_failures
-        self.base_seconds = base_seconds
-        self.max_seconds = max_seconds
-        self.forget_seconds = forget_seconds
-        self.clock = clock
-        # (name, client) -> (recent failures, time of the last); oldest first.
-        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
-
-    def _entry(self, key: tuple[str, str]) -> tuple[int, float] | None:
-        entry = self._failures.get(key)
-        if entry is not None and self.clock() - entry[1] > self.forget_seconds:
-            del self._failures[key]
-            return None
-        return entry
-
-    def wait(self, name: str, client: str) -> float:
-        """Seconds until `name` may be tried again from `client` (0: now)."""
-        entry = self._entry((name.lower(), client))
-        if entry is None:
-            return 0.0
-        count, last = entry
-        delay = login_delay(count, free=self.free_failures, base_seconds=self.base_seconds,
-                            max_seconds=self.max_seconds)
-        return max(0.0, last + delay - self.clock())
-
-    def failed(self, name: str, client: str) -> None:
-        key = (name.lower(), client)
-        entry = self._entry(key)
-        self._failures.pop(key, None)
-        if len(self._failures) >= self._MAX_KEYS:  # a flood of invented names: drop the oldest
-            for old in list(self._failures)[: self._MAX_KEYS // 10]:
-                del self._failures[old]
-        self._failures[key] = ((entry[0] if entry else 0) + 1, self.clock())
-
-    def succeeded(self, name: str, client: str) -> None:
-        self._failures.pop((name.lower(), client), None)
-
-
 class LoginDelayed(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__("too many failed logins")
@@ -279,7 +230,8 @@ class Authenticator:
     """Turns a bearer token or a session cookie into a principal, and logs people in."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: SecuritySettings,
-                 secret_key: str, clock: Callable[[], float] = time.monotonic) -> None:
+                 secret_key: str, clock: Callable[[], float] = time.monotonic,
+                 throttle: LoginThrottle | None = None) -> None:
         self.sessions = sessions
         self.settings = settings
         self.principals = PrincipalCache(ttl=settings.principal_cache_seconds, clock=clock)
@@ -289,10 +241,8 @@ class Authenticator:
         #: Told after a flush wrote rows (the response cache: `lastUsedAt` moved).
         self.flushed: list[Callable[[], None]] = []
         self._signer = URLSafeTimedSerializer(secret_key, salt="heatshield.session")
-        self.throttle = LoginThrottle(free_failures=settings.login_max_failures,
-                                      base_seconds=settings.login_backoff_seconds,
-                                      max_seconds=settings.login_backoff_max_seconds,
-                                      forget_seconds=settings.login_lockout_minutes * 60)
+        # In this process, or shared by every replica (api/shared_state.py).
+        self.throttle = throttle or LoginThrottle.from_settings(settings)
 
     @property
     def max_age(self) -> int:
@@ -500,7 +450,7 @@ class Authenticator:
         """
         name = username.strip()[:100]
         address = client_key(client)
-        wait = self.throttle.wait(name, address)
+        wait = await self.throttle.wait(name, address)
         if wait:
             log.info("slowed a login from %s after repeated failures", address)
             raise LoginDelayed(wait)
@@ -510,7 +460,7 @@ class Authenticator:
         read_hash = user.password_hash if user else None
         ok = await verify_password_off_loop(read_hash, password)
         if user is None or not ok or user.disabled:
-            self.throttle.failed(name, address)
+            await self.throttle.failed(name, address)
             await self._failed(user, "unknown user" if user is None else
                                "wrong password" if not ok else "user disabled")
             return None
@@ -520,12 +470,12 @@ class Authenticator:
             fresh = await session.get(m.User, user.id)
             if fresh is None or fresh.disabled or fresh.password_hash != read_hash:
                 # Changed while the password was being checked: this proof is stale.
-                self.throttle.failed(name, address)
+                await self.throttle.failed(name, address)
                 record(session, actor=user.username, action="auth.login_failed",
                        entity_type="User", entity_id=user.id, entity_key=user.username,
                        reason="user changed during login")
                 return None
-            self.throttle.succeeded(name, address)
+            await self.throttle.succeeded(name, address)
             if rehashed is not None:
                 fresh.password_hash = rehashed
             principal, cookie = await self.start_session(session, fresh)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -13,7 +14,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from api.settings import Settings, SettingsError, load_settings
+from api.settings import CONFIG_ENV, Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,24 +47,48 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
 @app.command()
 def serve(config: ConfigOption = None,
           host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
-          port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None) -> None:
+          port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+          workers: Annotated[int, typer.Option(
+              min=1, max=64, help="Processes sharing the port. Migrations run once, here, "
+                                  "before they start; set [redis] url so they share rate "
+                                  "limits, login throttling, breakers and cache "
+                                  "invalidation.")] = 1) -> None:
     """Run the server (migrations run on start)."""
-    from api.app import create_app
-
     settings = _settings(config)
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
-    typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql)")
-    _run(create_app(settings), settings, host=bind_host, port=bind_port, log_level="info")
+    if workers == 1:
+        from api.app import create_app
+
+        typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql)")
+        _run(create_app(settings), settings, host=bind_host, port=bind_port, log_level="info")
+        return
+    # Workers start from this module's factory and read the same file and environment.
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config.resolve())
+    _upgrade(settings)
+    if not settings.redis.url:
+        err.print("[yellow]warning:[/yellow] no \\[redis] url: each worker keeps its own rate "
+                  "limits, login throttling, breakers and upstream cache", highlight=False)
+    typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql), "
+               f"{workers} workers")
+    # A worker answers the supervisor's health checks only once its imports are done.
+    _run("api.cli:worker_app", settings, host=bind_host, port=bind_port, log_level="info",
+         workers=workers, factory=True, timeout_worker_healthcheck=60)
 
 
-@app.command()
-def migrate(config: ConfigOption = None) -> None:
-    """Bring the database schema up to date."""
+def worker_app() -> Any:
+    """One worker of `serve --workers N`: the parent has migrated the database already."""
+    from api.app import create_app
+    from connectors.http import install_log_redaction
+
+    install_log_redaction()
+    return create_app(load_settings(), migrate=False)
+
+
+def _upgrade(settings: Settings) -> None:
     from api.db.engine import create_engine
     from api.db.migrate import upgrade
-
-    settings = _settings(config)
 
     async def run() -> None:
         engine = create_engine(settings.database.url)
@@ -73,6 +98,12 @@ def migrate(config: ConfigOption = None) -> None:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Bring the database schema up to date."""
+    _upgrade(_settings(config))
     typer.echo("database is up to date")
 
 
@@ -464,13 +495,20 @@ def insights(
 
 def _run(asgi: Any, settings: Settings, *, host: str, port: int, log_level: str,
          **options: Any) -> None:
-    """Serve with the bounded configuration (api/server.py) the tests use too."""
+    """Serve with the bounded configuration (api/server.py) the tests use too; with
+    `workers` > 1, uvicorn's supervisor binds the port once and starts that many."""
     from api.logging_setup import log_config
     from api.server import server_config
 
     options.setdefault("log_config", log_config(log_level, settings.logging.format))
-    uvicorn.Server(server_config(asgi, settings.server, host=host, port=port,
-                                 log_level=log_level, **options)).run()
+    config = server_config(asgi, settings.server, host=host, port=port, log_level=log_level,
+                           **options)
+    if config.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
 
 
 def main() -> None:

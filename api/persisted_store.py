@@ -98,7 +98,17 @@ class PersistedQueryStore:
             self._cache.pop(sha256, None)
 
     async def register(self, entries: Iterable[tuple[str, str, str]]) -> Registration:
-        """Put (sha256, document, canonical sha256) on the allow-list, all or none."""
+        """Put (sha256, document, canonical sha256) on the allow-list, all or none.
+
+        Replicas (or `serve --workers`) starting together register the same manifest at
+        once: the one whose insert loses the race registers again and finds them known."""
+        listed = list(entries)
+        try:
+            return await self._register(listed)
+        except IntegrityError:
+            return await self._register(listed)
+
+    async def _register(self, entries: Iterable[tuple[str, str, str]]) -> Registration:
         added = promoted = known = 0
         async with self.sessions() as session, session.begin():
             for sha256, document, canonical_sha256 in entries:

@@ -47,7 +47,7 @@ from api.hub import Hub
 from api.permissions import Principal
 from api.report_query import on_the_allow_list
 from api.schema.context import Context
-from api.security import RateLimiter, refusal
+from api.security import refusal
 from api.services.reports import Refused, open_report
 from api.settings import Settings
 
@@ -112,10 +112,6 @@ def _refused(why: Refused) -> Response:
 
 def report_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession], hub: Hub,
                   schema: strawberry.Schema) -> list[BaseRoute]:
-    # Outside the request gate, so each token gets the gate's per-caller budget here.
-    limiter = RateLimiter(settings.limits.rate_limit_per_minute,
-                          settings.limits.rate_limit_burst)
-
     async def report(request: Request) -> Response:
         ident, chosen = _split(str(request.path_params["name"]),
                                request.headers.get("accept", ""))
@@ -130,7 +126,9 @@ def report_routes(settings: Settings, sessions: async_sessionmaker[AsyncSession]
         opened = await open_report(sessions, ident, secret)
         if isinstance(opened, Refused):
             return _refused(opened)
-        wait = limiter.take(f"report-token:{opened.token_id}")
+        # Outside the request gate, so each token takes the gate's per-caller budget here
+        # (shared by every replica when Redis is configured: api/shared_state.py).
+        wait = await request.app.state.shared.limiter.take(f"report-token:{opened.token_id}")
         if wait:
             seconds = max(1, math.ceil(wait))
             return refusal(429, str(ErrorCode.RATE_LIMITED),

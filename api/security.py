@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -28,6 +27,7 @@ from api.errors import ServiceError
 from api.json_body import parse_json, parse_json_object
 from api.permissions import UNAUTHENTICATED, Principal
 from api.settings import Settings
+from api.shared_state import SharedState
 
 log = logging.getLogger("heatshield.security")
 
@@ -59,31 +59,6 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
 
 
-class RateLimiter:
-    """A token bucket per caller: `per_minute` sustained, `burst` at once."""
-
-    def __init__(self, per_minute: int, burst: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, key: str, cost: int = 1) -> float:
-        """0 when a request of `cost` units may go ahead, else the seconds until it may."""
-        moment = self.clock()
-        cost = max(1, min(cost, int(self.burst)))  # never more than a full bucket can hold
-        tokens, last = self._buckets.get(key, (self.burst, moment))
-        tokens = min(self.burst, tokens + (moment - last) * self.rate)
-        if tokens >= cost:
-            if len(self._buckets) > 100_000:
-                self._buckets.clear()  # bounded memory under a flood of callers
-            self._buckets[key] = (tokens - cost, moment)
-            return 0.0
-        self._buckets[key] = (tokens, moment)
-        return (cost - tokens) / self.rate
-
-
 @dataclass(frozen=True, slots=True)
 class _Headers:
     content_length: int | None
@@ -111,17 +86,18 @@ def _headers(scope: Scope) -> _Headers:
 
 class SecurityMiddleware:
     def __init__(self, app: ASGIApp, *, settings: Settings, authenticator: Authenticator,
-                 public_prefixes: Sequence[str] = ()) -> None:
+                 public_prefixes: Sequence[str] = (), shared: SharedState | None = None
+                 ) -> None:
         self.app = app
         self.settings = settings
         self.auth = authenticator
         self.public_prefixes = PUBLIC_PREFIXES + tuple(public_prefixes)
         self.max_body = settings.limits.max_body_bytes
-        self.limiter = RateLimiter(settings.limits.rate_limit_per_minute,
-                                   settings.limits.rate_limit_burst)
-        # Anonymous login attempts, per client address.
-        attempts = settings.security.login_attempts_per_minute
-        self.login_limiter = RateLimiter(attempts, attempts)
+        # Per caller, and anonymous login attempts per client address: in this process,
+        # or in Redis for every replica (api/shared_state.py).
+        shared = shared or SharedState(settings)
+        self.limiter = shared.limiter
+        self.login_limiter = shared.login_limiter
         extra = [origin_of(o) for o in settings.security.allowed_origins]
         public = origin_of(settings.server.public_url or "")
         self.origins = frozenset(o for o in [*extra, public] if o)
@@ -207,7 +183,7 @@ class SecurityMiddleware:
                 body = await _read_body(self._limited(receive))
                 cost = min(_operations(body), max(1, self.settings.limits.max_batch_operations))
                 receive = _replay(body, receive)
-            wait = limiter.take(key, cost)
+            wait = await limiter.take(key, cost)
             if wait:
                 seconds = max(1, math.ceil(wait))
                 await self._refuse(scope, receive, send, refusal(

@@ -37,12 +37,20 @@ _HEADERS_TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain
                       % (len(_SLOW_HEADERS), _SLOW_HEADERS))
 
 
+class HubConfig(uvicorn.Config):
+    """uvicorn's configuration plus our header deadline; a plain module-level class, so
+    `serve --workers N` can hand it to worker processes (which unpickle it)."""
+
+    header_timeout: float = 10.0
+
+
 class BoundedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for each request's line and headers."""
 
     header_timeout: float = 10.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.header_timeout = getattr(self.config, "header_timeout", self.header_timeout)
         self._header_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._arm()  # a connection that never sends a request is closed too
@@ -78,15 +86,9 @@ class BoundedH11Protocol(H11Protocol):
         self.transport.close()
 
 
-def bounded_protocol(header_timeout: float) -> type[H11Protocol]:
-    """The protocol class uvicorn instantiates per connection, with our header deadline."""
-    return type("HeatshieldH11Protocol", (BoundedH11Protocol,),
-                {"header_timeout": header_timeout})
-
-
 def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
                   port: int | None = None, log_level: str = "info",
-                  lifespan: str = "on", **options: Any) -> uvicorn.Config:
+                  lifespan: str = "on", **options: Any) -> HubConfig:
     """The uvicorn configuration of a hub (or any app served next to it, like sandboxes).
 
     `options` go to `uvicorn.Config` as they are (proxy headers); the limits
@@ -96,16 +98,18 @@ def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
     """
     # X-Forwarded-* is applied by the app itself, from the proxies its settings trust.
     options = {"access_log": False, "proxy_headers": False} | options
-    return uvicorn.Config(
+    config = HubConfig(
         app, host=host or server.host, port=server.port if port is None else port,
         log_level=log_level, lifespan=lifespan,  # type: ignore[arg-type]
         **options,
-        http=bounded_protocol(server.header_timeout_seconds),
+        http=BoundedH11Protocol,
         timeout_keep_alive=server.keep_alive_seconds,
         limit_concurrency=server.max_connections,
         h11_max_incomplete_event_size=server.max_header_bytes,
         # Subscriptions send small messages; a megabyte frame is already hostile.
         ws="websockets-sansio", ws_max_size=1_048_576)
+    config.header_timeout = server.header_timeout_seconds
+    return config
 
 
 class BodyTimeout(Exception):

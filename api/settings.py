@@ -219,6 +219,26 @@ class TelemetrySettings(_Section):
         return value
 
 
+class RedisSettings(_Section):
+    """State shared by replicas (api/shared_state.py): rate limits, login throttling,
+    breaker state and upstream cache invalidation. Unset: all of it stays in-process."""
+
+    # redis://[:password@]host:port/db or rediss://...; a password here is never logged.
+    url: SecretStr | None = None
+    # Prepended to every key and channel, so several hubs (or tests) can share one Redis.
+    key_prefix: str = Field(default="heatshield:", min_length=1, max_length=100)
+    # How long one Redis call may take before it counts as Redis being down.
+    timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+                ("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
 class LoggingSettings(_Section):
     """How log lines look: `text` for people, `json` (one object a line) for collectors."""
 
@@ -323,6 +343,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     metrics: MetricsSettings = MetricsSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    redis: RedisSettings = RedisSettings()
     logging: LoggingSettings = LoggingSettings()
     connectors: list[ConnectorConfig] = []
 

@@ -63,6 +63,10 @@ class CircuitBreaker:
         self._trial_in_flight = False
         # What the last success replaced, so a bad answer can take it back.
         self._before_success: tuple[int, float | None] | None = None
+        #: Told when this breaker opens (True) or closes (False) on its own calls' outcomes,
+        #: so the server can tell its other replicas (api/shared_state.py); never told of
+        #: what `adopt` sets.
+        self.listener: Callable[[bool], None] | None = None
 
     @property
     def state(self) -> BreakerState:
@@ -88,20 +92,42 @@ class CircuitBreaker:
         return False
 
     def record_success(self) -> None:
+        was_open = self._opened_at is not None
         self._before_success = (self._failures, self._opened_at)
         self._failures = 0
         self._opened_at = None
         self._trial_in_flight = False
+        if was_open:
+            self._tell(False)
 
     def record_failure(self) -> None:
         self._before_success = None
         if self._trial_in_flight or self._opened_at is not None:
             self._opened_at = self._clock()
             self._trial_in_flight = False
+            self._tell(True)
             return
         self._failures += 1
         if self._failures >= self.failure_threshold:
             self._opened_at = self._clock()
+            self._tell(True)
+
+    def adopt(self, open_for: float) -> None:
+        """Take a state another replica saw: open for `open_for` more seconds, or (0)
+        closed. The listener is not told: what was heard is not said again."""
+        self._trial_in_flight = False
+        self._before_success = None
+        if open_for > 0:
+            self._failures = max(self._failures, self.failure_threshold)
+            self._opened_at = self._clock() - self.cooldown_seconds + min(
+                open_for, self.cooldown_seconds)
+        else:
+            self._failures = 0
+            self._opened_at = None
+
+    def _tell(self, opened: bool) -> None:
+        if self.listener is not None:
+            self.listener(opened)
 
     def record_bad_answer(self) -> None:
         """An answer counted as a success proved unusable (a bad payload): take the
