@@ -448,9 +448,12 @@ class GraphQLService:
 
     def milestone(self, base: str, release: Release) -> Json:
         app = self.data.world.app(release.app_key)
-        rest = render.milestone(base, self.data, release)
-        open_count, closed_count = self.data.milestone_counts(release)
-        total = open_count + closed_count
+        rest = render.milestone(base, self.data, release, counts=(0, 0))  # counts: on demand
+
+        def progress(info: Info) -> float:
+            open_count, closed_count = self.data.milestone_counts(release)
+            total = open_count + closed_count
+            return 100.0 * closed_count / total if total else 0.0
 
         def issues(info: Info, first: int | None = None, after: str | None = None,
                    labels: list[str] | None = None, states: list[str] | None = None) -> Json:
@@ -479,7 +482,7 @@ class GraphQLService:
                 "state": rest["state"].upper(), "closed": rest["state"] == "closed",
                 "closedAt": rest["closed_at"], "createdAt": rest["created_at"],
                 "updatedAt": rest["updated_at"], "dueOn": rest["due_on"],
-                "progressPercentage": 100.0 * closed_count / total if total else 0.0,
+                "progressPercentage": progress,
                 "url": rest["html_url"], "repository": lambda info: self.repository(base, app),
                 "issues": issues, "pullRequests": pull_requests}
 
