@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -94,6 +93,8 @@ class FeedEntry:
 
 def build_calendar(entries: Sequence[FeedEntry], now: datetime) -> bytes:
     """The entries as one VCALENDAR (RFC 5545), through the icalendar library."""
+    from icalendar import Calendar, Event  # only when a feed is read: not at start-up
+
     calendar = Calendar()
     calendar.add("prodid", "-//Heatshield//Release calendar//EN")
     calendar.add("version", "2.0")

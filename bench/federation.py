@@ -115,7 +115,8 @@ def running_hub(scale: int, apps: int, tmp: Path) -> Iterator[Bench]:
             connectors=[c.model_dump() for c in demo_connectors(sandbox_url)],
             limits={"max_page_size": 200, "rate_limit_per_minute": 100_000,
                     "rate_limit_burst": 10_000},
-            federation={"cache_ttl_seconds": 0})  # every query goes upstream
+            # Every query goes upstream; a loaded machine must not turn it into a timeout.
+            federation={"cache_ttl_seconds": 0, "request_deadline_seconds": 120})
 
         async def seed_step(sessions: Any) -> None:
             await seed(sessions, world, releases=keys)

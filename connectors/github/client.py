@@ -1,8 +1,11 @@
 """The GitHub connector: work items, milestones and deployments, in few calls.
 
-Upstream calls per method (P = pages of 100, B = `graphql_batch` aliases):
+Upstream calls per method (P = pages of 100). GraphQL documents hold as many
+aliases as GitHub's per-call limits allow (`connectors.github.limits`: 500,000
+nodes, the hourly points budget; docs/upstream-limits.md), so B below is
+usually "all of them" and a document is split only when it would be over:
 
-* `work_items`: milestones go through GraphQL, ceil(milestones / B) requests
+* `work_items`: milestones go through GraphQL, one request (per B milestones)
   for the first page of every milestone's issues and pull requests together,
   then one request per round (per B connections) for those that have more
   pages. Compare ranges take one REST compare per range and page (GitHub has
@@ -21,7 +24,9 @@ Failures the connector finds in an answer (a bad payload, a GraphQL error)
 are noted with the HTTP layer, so they show in health and count for the breaker.
 
 Options (`ConnectorConfig.options`): `page_size` (1..100, default 100),
-`graphql_batch` (aliases per GraphQL request, default 40), `max_concurrency`
+`graphql_batch` (at most this many aliases per GraphQL request, default 1000),
+`graphql_max_nodes` (default and most 500,000), `graphql_max_points` (points one
+request may cost, default and most 5,000), `max_concurrency`
 (default 8), `graphql_url` (default `graphql` beside the REST root, or
 `/api/graphql` for a GitHub Enterprise Server `/api/v3` root).
 """
@@ -58,6 +63,7 @@ from connectors.errors import (
     UpstreamRateLimited,
 )
 from connectors.github import mapping
+from connectors.github.limits import HOURLY_POINTS, MAX_NODES, query_cost
 from connectors.github.mapping import CompareKey, MilestoneKey
 from connectors.github.webhook import GitHubWebhooks
 from connectors.http import UpstreamClient, api_path, retry_after_seconds, segment
@@ -120,7 +126,10 @@ class GitHubConnector(Connector, GitHubWebhooks):
         super().__init__(settings, http)
         options = settings.options
         self.page_size = _bounded(options.get("page_size"), 1, 100, 100)
-        self.graphql_batch = _bounded(options.get("graphql_batch"), 1, 100, 40)
+        self.graphql_batch = _bounded(options.get("graphql_batch"), 1, 1000, 1000)
+        self.max_nodes = _bounded(options.get("graphql_max_nodes"), 1, MAX_NODES, MAX_NODES)
+        self.max_points = _bounded(options.get("graphql_max_points"), 1, HOURLY_POINTS,
+                                   HOURLY_POINTS)
         self._limit = asyncio.Semaphore(_bounded(options.get("max_concurrency"), 1, 50, 8))
         self.graphql_url = str(options.get("graphql_url") or self._default_graphql_url())
 
@@ -213,8 +222,7 @@ class GitHubConnector(Connector, GitHubWebhooks):
         """Deployments of each `owner/repo` (newest first), with their latest state;
         an unknown repository has none."""
         repos = [r for r in dict.fromkeys(repositories) if self._valid_repository(r)]
-        chunks = [repos[i:i + self.graphql_batch]
-                  for i in range(0, len(repos), self.graphql_batch)]
+        chunks = self._documents(repos, self._deployment_part(0)) if repos else []
         found: dict[str, Records[Deployment]] = {}
         for part in await self._all([self._deployment_chunk(c, environment) for c in chunks]):
             found.update(part)
@@ -225,8 +233,9 @@ class GitHubConnector(Connector, GitHubWebhooks):
 
     async def _milestone_items(self, keys: Any) -> dict[Any, Records[WorkItem]]:
         unique: list[MilestoneKey] = list(dict.fromkeys(keys))
-        chunks = [unique[i:i + self.graphql_batch]
-                  for i in range(0, len(unique), self.graphql_batch)]
+        if not unique:
+            return {}
+        chunks = self._documents(unique, self._milestone_part(0))
         found: dict[Any, Records[WorkItem]] = {}
         for part in await self._all([self._milestone_chunk(chunk) for chunk in chunks]):
             found.update(part)
@@ -242,11 +251,7 @@ class GitHubConnector(Connector, GitHubWebhooks):
         for i, key in enumerate(chunk):
             params += [f"$o{i}: String!", f"$r{i}: String!", f"$n{i}: Int!"]
             variables.update({f"o{i}": key.owner, f"r{i}": key.repo, f"n{i}": key.number})
-            connections = " ".join(
-                f"{name}(first: {self.page_size}) {{ {_PAGE_INFO} nodes {{ {fields} }} }}"
-                for name, fields in _CONNECTION_FIELDS.items())
-            parts.append(f"m{i}: repository(owner: $o{i}, name: $r{i}) {{ "
-                         f"milestone(number: $n{i}) {{ title {connections} }} }}")
+            parts.append(self._milestone_part(i))
         data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
                                    variables)
         with self._reading("milestone"):
@@ -259,8 +264,7 @@ class GitHubConnector(Connector, GitHubWebhooks):
                 for name in _CONNECTION_FIELDS:
                     follow += self._read(key, name, milestone[name], milestone["title"], items)
         while follow:
-            batches = [follow[i:i + self.graphql_batch]
-                       for i in range(0, len(follow), self.graphql_batch)]
+            batches = self._documents(follow, self._follow_part(0, "issues"))
             rounds = await self._all([self._follow_up(batch, found) for batch in batches])
             follow = [more for part in rounds for more in part]
         return found
@@ -275,10 +279,7 @@ class GitHubConnector(Connector, GitHubWebhooks):
             params += [f"$o{i}: String!", f"$r{i}: String!", f"$n{i}: Int!", f"$a{i}: String!"]
             variables.update({f"o{i}": key.owner, f"r{i}": key.repo, f"n{i}": key.number,
                               f"a{i}": item.cursor})
-            fields = _CONNECTION_FIELDS[item.connection]
-            parts.append(f"f{i}: repository(owner: $o{i}, name: $r{i}) {{ "
-                         f"milestone(number: $n{i}) {{ {item.connection}(first: {self.page_size}"
-                         f", after: $a{i}) {{ {_PAGE_INFO} nodes {{ {fields} }} }} }} }}")
+            parts.append(self._follow_part(i, item.connection))
         data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
                                    variables)
         more: list[_Follow] = []
@@ -413,10 +414,7 @@ class GitHubConnector(Connector, GitHubWebhooks):
             owner, name = mapping.parse_repository(repo)
             params += [f"$o{i}: String!", f"$r{i}: String!", f"$a{i}: String"]
             variables.update({f"o{i}": owner, f"r{i}": name, f"a{i}": cursors[repo]})
-            parts.append(
-                f"d{i}: repository(owner: $o{i}, name: $r{i}) {{ url "
-                f"deployments(first: {self.page_size}, after: $a{i}, environments: $envs, "
-                f"orderBy: {_NEWEST_FIRST}) {{ {_PAGE_INFO} nodes {{ {_DEPLOYMENT_FIELDS} }} }} }}")
+            parts.append(self._deployment_part(i))
         data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
                                    variables)
         more: dict[str, str | None] = {}
@@ -507,6 +505,39 @@ class GitHubConnector(Connector, GitHubWebhooks):
         if kinds - {"NOT_FOUND"} or not isinstance(data, Mapping):
             raise self._bad(f"GraphQL query failed: {message}", status=200)
         return data
+
+    # ------------------------------------------------------------------ documents
+
+    def _milestone_part(self, i: int) -> str:
+        """Alias `m{i}`: a milestone's first page of issues and of pull requests."""
+        connections = " ".join(
+            f"{name}(first: {self.page_size}) {{ {_PAGE_INFO} nodes {{ {fields} }} }}"
+            for name, fields in _CONNECTION_FIELDS.items())
+        return (f"m{i}: repository(owner: $o{i}, name: $r{i}) {{ "
+                f"milestone(number: $n{i}) {{ title {connections} }} }}")
+
+    def _follow_part(self, i: int, connection: str) -> str:
+        """Alias `f{i}`: the next page of one milestone connection."""
+        fields = _CONNECTION_FIELDS[connection]
+        return (f"f{i}: repository(owner: $o{i}, name: $r{i}) {{ "
+                f"milestone(number: $n{i}) {{ {connection}(first: {self.page_size}"
+                f", after: $a{i}) {{ {_PAGE_INFO} nodes {{ {fields} }} }} }} }}")
+
+    def _deployment_part(self, i: int) -> str:
+        """Alias `d{i}`: a page of one repository's deployments."""
+        return (f"d{i}: repository(owner: $o{i}, name: $r{i}) {{ url "
+                f"deployments(first: {self.page_size}, after: $a{i}, environments: $envs, "
+                f"orderBy: {_NEWEST_FIRST}) {{ {_PAGE_INFO} nodes {{ {_DEPLOYMENT_FIELDS} }} }} }}")
+
+    def _documents(self, items: Sequence[T], part: str) -> list[list[T]]:
+        """`items` in as few documents as GitHub's per-call limits allow, each item
+        costing what `part` (its alias, the same shape for every item) costs."""
+        cost = query_cost(f"query {{ {part} }}")
+        per_document = min(self.graphql_batch,
+                           self.max_nodes // max(1, cost.nodes),
+                           self.max_points * 100 // max(1, cost.requests))
+        size = max(1, per_document)
+        return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
     # ------------------------------------------------------------------ helpers
 

@@ -1,11 +1,19 @@
 """The JIRA connector: issues of fix versions, and project versions, over JIRA's REST API.
 
 Two flavours (`options.flavour`): `cloud` (default) searches with
-`POST /rest/api/3/search/jql` and its `nextPageToken`; `datacenter` with
-`POST /rest/api/2/search` and `startAt`/`total`. Either way one batch of
-links becomes one JQL query per chunk of versions (chunks run concurrently),
-paged to the end, so the number of calls depends on versions per chunk and
-pages, never on how many releases asked.
+`POST /rest/api/3/search/jql`; `datacenter` with `POST /rest/api/2/search`.
+Either way one batch of links becomes one JQL query per chunk of versions,
+asking only for the fields the mapping reads, in the largest page the flavour
+serves for them (docs/upstream-limits.md): Cloud 100, Data Center 1,000.
+
+Pages are fetched concurrently, never as a serial chain: Data Center's first
+page says the `total`, so the other pages' offsets are known and asked at
+once. Cloud's pages carry no total and its `nextPageToken`s form a chain, so a
+query expected to fill more than a page is also listed by key (keys-only
+pages hold up to 5,000 issues) alongside its first page; the keys beyond that
+page are then fetched as concurrent `key in (...)` queries of one page each.
+The calls are ceil(issues / page) (+1 for Cloud's listing), in at most two
+rounds, and never depend on how many releases asked.
 
 Link keys (`LinkKind.PLANNED_VERSION`): a version id (`"20003"`), which is what
 linking stores, or `PROJECT:version name` for hand-written links.
@@ -49,8 +57,14 @@ _PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,254}$|^\d{1,18}$")
 _VERSION_ID = re.compile(r"^[0-9]{1,18}$")
 #: JIRA's limit on a version name.
 _MAX_VERSION_NAME = 255
-#: Cloud serves at most 100 full issues per page; Data Center allows far more.
-_DEFAULT_PAGE = {"cloud": 100, "datacenter": 500}
+#: The largest page of issues with the fields the hub reads (docs/upstream-limits.md):
+#: Cloud caps field-carrying pages at 100; Data Center's default cap is 1,000.
+_MAX_PAGE = {"cloud": 100, "datacenter": 1000}
+#: Cloud: the largest page when only issue keys are asked for.
+_KEYS_PAGE = 5000
+#: How many issues a version is expected to hold before the first answer says so:
+#: a Cloud query over more versions than page / this is listed by key at once.
+_ISSUES_PER_VERSION = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,11 @@ def version_jql(terms: Sequence[_Term]) -> str:
     return f"{' OR '.join(parts)} ORDER BY key ASC"
 
 
+def keys_jql(keys: Sequence[str]) -> str:
+    """One query for issues by key (keys come from JIRA's own answer)."""
+    return f"key in ({', '.join(keys)}) ORDER BY key ASC"
+
+
 def _issue_order(key: str) -> tuple[str, int]:
     project, _, number = key.rpartition("-")
     return project, int(number) if number.isdigit() else 0
@@ -153,8 +172,11 @@ class JiraConnector(Connector, JiraWebhooks):
                 f"'datacenter', not {flavour!r}")
         self.flavour: Flavour = flavour
         self.api = "3" if flavour == "cloud" else "2"
-        self.page_size = self._int_option("page_size", _DEFAULT_PAGE[flavour], 1, 1000)
-        self.chunk_size = self._int_option("versions_per_query", 100, 1, 500)
+        self.page_size = self._int_option("page_size", _MAX_PAGE[flavour], 1,
+                                          _MAX_PAGE[flavour])
+        self.chunk_size = self._int_option("versions_per_query", 500, 1, 1000)
+        self.issues_per_version = self._int_option("issues_per_version",
+                                                   _ISSUES_PER_VERSION, 1, 5000)
         # What the last `serverInfo` probe said about the site (version, deployment type).
         self._site_details: dict[str, str] = {"flavour": flavour}
 
@@ -249,56 +271,134 @@ class JiraConnector(Connector, JiraWebhooks):
         """All issues of these versions; versions JIRA says do not exist are dropped."""
         remaining = list(terms)
         while remaining:
-            response, issues = await self._search_pages(version_jql(remaining))
-            if response is None:
+            expect_more = len(remaining) * self.issues_per_version > self.page_size
+            refused, issues = await self._search_all(version_jql(remaining), expect_more)
+            if refused is None:
                 return issues
-            gone = mapping.missing_values(self.http.json(response))
+            gone = mapping.missing_values(self.http.json(refused))
             kept = [t for t in remaining if not any(
                 (field == "fixversion" and value in (t.version_id, t.name))
                 or (field == "project" and t.project is not None
                     and value.casefold() == t.project.casefold())
                 for field, value in gone)]
             if len(kept) == len(remaining):
-                raise self.http.unexpected(response)
+                raise self.http.unexpected(refused)
             remaining = kept
         return []
 
-    async def _search_pages(self, jql: str
-                            ) -> tuple[httpx.Response | None, list[dict[str, Any]]]:
-        """Page one query to the end; a 400 comes back for the caller to read."""
+    async def _search_all(self, jql: str, expect_more: bool
+                          ) -> tuple[httpx.Response | None, list[dict[str, Any]]]:
+        """Every issue of one query, pages fetched concurrently; a 400 comes back to read."""
+        if self.flavour == "datacenter":
+            return await self._offset_pages(jql)
+        listed = None
+        if expect_more:  # the first page and the listing, side by side
+            first, listed = await _all([self._token_pages(jql, max_pages=1),
+                                        self._key_listing(jql)])
+        else:
+            first = await self._token_pages(jql, max_pages=1)
+        refused, issues, token = first
+        if refused is not None or token is None:
+            return refused, issues
+        if listed is None:  # more than expected: list the keys now
+            listed = await self._key_listing(jql)
+        if listed[0] is not None:
+            return listed[0], []
+        have = {raw.get("key") for raw in issues}
+        rest = [key for key in (raw.get("key") for raw in listed[1])
+                if isinstance(key, str) and key not in have]
+        for found in await _all(self._by_keys(chunk)
+                                for chunk in _chunks(rest, self.page_size)):
+            issues += found
+        return None, issues
+
+    def _key_listing(self, jql: str
+                     ) -> Awaitable[tuple[httpx.Response | None, list[dict[str, Any]],
+                                          str | None]]:
+        """Cloud: the keys of every issue a query finds, in pages of up to 5,000."""
+        return self._token_pages(jql, fields=["key"], size=_KEYS_PAGE)
+
+    async def _by_keys(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Issues by key, one page; keys deleted since they were listed are dropped."""
+        remaining = list(keys)
+        while remaining:
+            refused, issues, _ = await self._token_pages(keys_jql(remaining))
+            if refused is None:
+                return issues
+            gone = {value.upper() for field, value in
+                    mapping.missing_values(self.http.json(refused)) if field == "key"}
+            kept = [key for key in remaining if key.upper() not in gone]
+            if len(kept) == len(remaining):
+                raise self.http.unexpected(refused)
+            remaining = kept
+        return []
+
+    async def _token_pages(self, jql: str, *, fields: Sequence[str] = mapping.SEARCH_FIELDS,
+                           size: int | None = None, max_pages: int | None = None
+                           ) -> tuple[httpx.Response | None, list[dict[str, Any]], str | None]:
+        """Cloud: follow a query's `nextPageToken`s (at most `max_pages`); the issues and
+        the token to go on from, or the 400 for the caller to read."""
         issues: list[dict[str, Any]] = []
-        if self.flavour == "cloud":
-            token: str | None = None
-            seen: set[str] = set()
-            while True:
-                body: dict[str, Any] = {"jql": jql, "fields": list(mapping.SEARCH_FIELDS),
-                                        "maxResults": self.page_size}
-                if token is not None:
-                    body["nextPageToken"] = token
-                response = await self._post_search("rest/api/3/search/jql", body)
-                if response.status_code == 400:
-                    return response, []
-                page = self._read(mapping.cloud_page, self.http.json(response))
-                issues += page.issues
-                if page.next_token is None:
-                    return None, issues
-                if page.next_token in seen:
-                    raise self._bad("search paging repeats a nextPageToken")
-                seen.add(page.next_token)
-                token = page.next_token
-        start = 0
-        while True:
-            response = await self._post_search(
-                "rest/api/2/search", {"jql": jql, "startAt": start,
-                                      "maxResults": self.page_size,
-                                      "fields": list(mapping.SEARCH_FIELDS)})
+        token: str | None = None
+        seen: set[str] = set()
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            body: dict[str, Any] = {"jql": jql, "fields": list(fields),
+                                    "maxResults": size or self.page_size}
+            if token is not None:
+                body["nextPageToken"] = token
+            response = await self._post_search("rest/api/3/search/jql", body)
             if response.status_code == 400:
-                return response, []
-            offset = self._read(mapping.offset_page, self.http.json(response))
-            issues += offset.issues
-            start = offset.start_at + len(offset.issues)
-            if not offset.issues or start >= offset.total:
-                return None, issues
+                return response, [], None
+            page = self._read(mapping.cloud_page, self.http.json(response))
+            issues += page.issues
+            pages += 1
+            if page.next_token is None:
+                return None, issues, None
+            if page.next_token in seen:
+                raise self._bad("search paging repeats a nextPageToken")
+            seen.add(page.next_token)
+            token = page.next_token
+        return None, issues, token
+
+    async def _offset_pages(self, jql: str
+                            ) -> tuple[httpx.Response | None, list[dict[str, Any]]]:
+        """Data Center: the first page says the total; the other pages are asked at once.
+
+        A page may hold fewer issues than asked for while more remain; what such a
+        page left out is read on from where it stopped.
+        """
+        response, first = await self._offset_page(jql, 0)
+        if first is None:
+            return response, []
+        step = max(1, len(first.issues))
+        starts = list(range(first.start_at + step, first.total, step))
+        pages = [first, *await _all(self._read_offset(jql, start) for start in starts)]
+        issues: list[dict[str, Any]] = []
+        ends = [*starts, first.total]
+        for page, end in zip(pages, ends, strict=True):
+            issues += page.issues
+            at = page.start_at + len(page.issues)
+            while page.issues and at < end:  # a short page: read on to the next start
+                page = await self._read_offset(jql, at)
+                issues += page.issues
+                at = page.start_at + len(page.issues)
+        return None, issues
+
+    async def _read_offset(self, jql: str, start: int) -> mapping.OffsetPage:
+        response, page = await self._offset_page(jql, start)
+        if page is None:  # the query was accepted a moment ago
+            raise self.http.unexpected(response)
+        return page
+
+    async def _offset_page(self, jql: str, start: int
+                           ) -> tuple[httpx.Response, mapping.OffsetPage | None]:
+        response = await self._post_search(
+            "rest/api/2/search", {"jql": jql, "startAt": start, "maxResults": self.page_size,
+                                  "fields": list(mapping.SEARCH_FIELDS)})
+        if response.status_code == 400:
+            return response, None
+        return response, self._read(mapping.offset_page, self.http.json(response))
 
     async def _post_search(self, path: str, body: dict[str, Any]) -> httpx.Response:
         # A search only reads, so it may be retried like a GET.

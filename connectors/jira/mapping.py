@@ -49,8 +49,9 @@ STATUS_NAMES: Mapping[str, WorkStatus] = {
     "Done": WorkStatus.DONE,
 }
 
-_MISSING_VALUE = re.compile(r"The value '(?P<value>.*)' does not exist for the field "
-                            r"'(?P<field>[^']+)'", re.IGNORECASE)
+#: Both wordings JIRA uses for a value that names nothing (upstream-apis §1.3.4).
+_MISSING_VALUE = re.compile(r"(?:The value|An issue with key) '(?P<value>.*)' does not exist "
+                            r"for the field '(?P<field>[^']+)'", re.IGNORECASE)
 
 
 class JiraShapeError(ValueError):

@@ -126,3 +126,33 @@ def test_sqlite_expression_indexes_are_the_ones_the_models_declare(tmp_path: Pat
 
         found = asyncio.run(stored())
     assert {name: found.get(name) for name in declared} == declared
+
+
+def test_the_head_read_from_the_version_files_is_alembics_head() -> None:
+    """Start-up skips Alembic when the stored revision is this head: it must be Alembic's."""
+    from alembic.script import ScriptDirectory
+
+    from api.db.migrate import alembic_config, head_revisions
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert head_revisions() == frozenset(script.get_heads())
+    assert len(head_revisions()) == 1
+
+
+def test_a_database_one_migration_behind_is_still_brought_up_to_date(tmp_path: Path) -> None:
+    from api.db.migrate import head_revisions
+
+    with fresh_database("sqlite", tmp_path) as url:
+        async def run() -> list[str]:
+            engine = create_engine(url)
+            try:
+                await upgrade(engine)
+                await downgrade(engine, "-1")
+                await upgrade(engine)  # not at head: Alembic runs the missing step
+                async with engine.connect() as connection:
+                    return list((await connection.execute(
+                        text("SELECT version_num FROM alembic_version"))).scalars())
+            finally:
+                await engine.dispose()
+
+        assert asyncio.run(run()) == sorted(head_revisions())

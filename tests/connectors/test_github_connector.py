@@ -33,6 +33,7 @@ from connectors.base import (
 from connectors.config import AuthConfig, ConnectorConfig
 from connectors.errors import ErrorCode, UpstreamError
 from connectors.github.client import GitHubConnector
+from connectors.github.limits import MAX_NODES
 from connectors.github.sandbox.app import create_app
 from connectors.http import UpstreamClient
 from connectors.sandbox.kit import DEMO_TOKEN
@@ -464,3 +465,25 @@ async def test_a_sandbox_mounted_under_a_prefix_is_read_through_its_links(world:
     assert len(versions) == sum(1 for r in world.releases if r.app_key == release.app_key)
     assert {i.key for i in found[milestone_link(world, release)]} == set(
         expected_milestone(world, release))
+
+
+async def test_every_milestone_goes_in_one_document_within_the_node_limit(
+        sandbox: Sandbox, world: World) -> None:
+    """A milestone asks 100 issues (+100 x 1 assignee) and 100 pull requests: 300 nodes.
+    All of them fit one call (500,000 nodes), and GitHub's own count says so."""
+    async with aclosing(connect(sandbox.url)) as github:
+        await github.work_items([milestone_link(world, r) for r in world.releases])
+    calls = graphql_calls(sandbox)
+    assert len(calls) == 1 and calls[0]["status"] == 200
+    assert len(world.releases) * 300 < MAX_NODES
+
+
+async def test_a_document_is_split_only_where_it_would_pass_the_node_limit(
+        sandbox: Sandbox, world: World) -> None:
+    links = [milestone_link(world, r) for r in world.releases]
+    # A limit of 900 nodes holds three milestones of 300 nodes each.
+    async with aclosing(connect(sandbox.url, options={"graphql_max_nodes": 900})) as github:
+        found = await github.work_items(links)
+    assert len(graphql_calls(sandbox)) == -(-len(links) // 3)
+    assert sum(len(items) for items in found.values()) == sum(
+        len(expected_milestone(world, r)) for r in world.releases)

@@ -721,3 +721,26 @@ def test_writes_send_signed_webhooks(
         ("closed", opened["number"], True)]
     assert [p["action"] for p in verified(received, secret, "release")] == [
         "created", "published"]
+
+
+def test_graphql_reports_the_nodes_and_points_a_call_asks_for(github: httpx.Client) -> None:
+    body = graphql(github, """query { repository(owner: "acme-retail", name: "payments-service")
+        { issues(first: 100) { nodes { assignees(first: 1) { nodes { login } } } } }
+        rateLimit { cost nodeCount } }""").json()
+    # 100 issues + 100 x 1 assignees; 1 + 100 requests to fill them: 1 point.
+    assert body["data"]["rateLimit"] == {"cost": 1, "nodeCount": 200}
+
+
+def test_graphql_refuses_a_call_over_half_a_million_nodes(github: httpx.Client) -> None:
+    """Each alias asks 100 issues x 100 assignees (+100): 51 of them ask 515,100 nodes."""
+    aliases = [f'r{i}: repository(owner: "acme-retail", name: "payments-service") {{ '
+               f"issues(first: 100) {{ nodes {{ assignees(first: 100) {{ nodes {{ login }} }} }} "
+               f"}} }}" for i in range(51)]
+    refused = graphql(github, f"query {{ {' '.join(aliases)} }}")
+    assert refused.status_code == 200
+    body = refused.json()
+    assert body["data"] is None
+    assert [e["type"] for e in body["errors"]] == ["MAX_NODE_LIMIT_EXCEEDED"]
+    assert "515,100" in body["errors"][0]["message"]
+    fewer = " ".join(aliases[:49])  # 49 aliases: 494,900 nodes, under the limit
+    assert "errors" not in graphql(github, f"query {{ {fewer} }}").json()

@@ -118,6 +118,32 @@ def test_cloud_search_caps_pages_of_full_issues_below_max_results(cloud: httpx.C
     assert body["isLast"] is False and body["nextPageToken"]
 
 
+def test_cloud_search_serves_up_to_5000_issues_a_page_when_only_keys_are_asked(
+        cloud: httpx.Client, world: World) -> None:
+    """Cloud: "the greatest number of items returned per page is achieved when requesting
+    id or key only. It returns max 5000 issues" (docs/upstream-limits.md)."""
+    jql = "project in (PAY, CHK, INV, IDN, NTF, RPT) ORDER BY key ASC"
+    keys_only = cloud.post(SEARCH_JQL, json={"jql": jql, "maxResults": 5000,
+                                             "fields": ["key"]}).json()
+    with_fields = cloud.post(SEARCH_JQL, json={"jql": jql, "maxResults": 5000,
+                                               "fields": ["summary", "fixVersions"]}).json()
+    assert len(keys_only["issues"]) == len(world.work_items) > 100
+    assert keys_only["isLast"] is True
+    assert len(with_fields["issues"]) == 100 and with_fields["isLast"] is False
+
+
+def test_datacenter_search_caps_a_page_at_1000_issues() -> None:
+    big = build_world(7, scale=5)
+    assert len(big.work_items) > 1000
+    with serve_asgi(create_app(big, mode="datacenter")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_PASSWORD)) as client:
+        body = client.post("/rest/api/2/search", json={
+            "jql": "project = PAY OR project != PAY", "maxResults": 5000,
+            "fields": ["summary"]}).json()
+    assert body["maxResults"] == 1000 and len(body["issues"]) == 1000
+    assert body["total"] == len(big.work_items)
+
+
 def test_a_page_token_from_another_query_is_refused(cloud: httpx.Client) -> None:
     first = cloud.get(SEARCH_JQL, params={"jql": "project = PAY", "maxResults": 1}).json()
     other = cloud.get(SEARCH_JQL, params={"jql": "project = CHK",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -58,3 +59,25 @@ class Upstreams:
                              params={"q": f"'Vendor Ticket Number' = \"{correlation_id}\""},
                              headers={"Authorization": f"AR-JWT {token}"})
         return [entry["values"] for entry in response.json()["entries"]]
+
+
+def serial_rounds(requests: list[dict[str, Any]], latency_ms: float) -> int:
+    """How many calls of a sandbox's request log ran one after another at most.
+
+    Run with `latency_ms` injected into every answer: calls made side by side
+    overlap by about that much, so a call counts as following another only when
+    it started after that one had (nearly) finished. The answer is the longest
+    such chain: 1 when every call ran at once, N for a chain of N pages.
+    """
+    spans = sorted((start, start + entry["duration_ms"]) for entry in requests
+                   for start in [_millis(entry["at"])])
+    slack = latency_ms / 2
+    longest: list[int] = []
+    for i, (start, _) in enumerate(spans):
+        before = [longest[j] for j, (_, end) in enumerate(spans[:i]) if start >= end - slack]
+        longest.append(1 + max(before, default=0))
+    return max(longest, default=0)
+
+
+def _millis(at: str) -> float:
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000

@@ -34,6 +34,7 @@ from graphql import (
     validate,
 )
 
+from connectors.github.limits import MAX_NODES, query_cost
 from connectors.github.sandbox import git, render, search
 from connectors.sandbox.world import (
     Application,
@@ -176,8 +177,16 @@ class GraphQLService:
         problems = validate(self.schema, document)
         if problems:
             return {"errors": [_validation_error_json(p, document) for p in problems]}, 1
+        asked = query_cost(document, variables)
+        if asked.nodes > MAX_NODES:
+            return {"data": None, "errors": [{
+                "type": "MAX_NODE_LIMIT_EXCEEDED",
+                "message": f"This query requests up to {asked.nodes:,} possible nodes which "
+                           f"exceeds the maximum limit of {MAX_NODES:,}."}]}, 1
+        # `rateLimit` reports what GitHub would charge; the budget is spent one point per
+        # call, so a demo left open all day is not throttled by its own fake.
         cost = 1
-        root = self._root(base, budget, cost)
+        root = self._root(base, budget, cost, asked.points, asked.nodes)
         result = execute_sync(self.schema, document, root_value=root,
                               variable_values=variables,
                               operation_name=operation_name if isinstance(operation_name, str)
@@ -189,7 +198,8 @@ class GraphQLService:
 
     # -- root fields ---------------------------------------------------------------
 
-    def _root(self, base: str, budget: RateBudget, cost: int) -> Json:
+    def _root(self, base: str, budget: RateBudget, cost: int, points: int,
+              node_count: int) -> Json:
         def repository(info: Info, owner: str, name: str) -> Json:
             app = self.data.repo(owner, name)
             if app is None:
@@ -219,7 +229,7 @@ class GraphQLService:
         def rate_limit(info: Info, dryRun: bool = False) -> Json:
             spent = 0 if dryRun else cost
             reset = dt.datetime.fromtimestamp(budget.reset, dt.UTC)
-            return {"cost": cost, "limit": budget.limit, "nodeCount": 0,
+            return {"cost": points, "limit": budget.limit, "nodeCount": node_count,
                     "remaining": max(0, budget.remaining - spent), "used": budget.used + spent,
                     "resetAt": render.ts(reset)}
 
@@ -438,9 +448,12 @@ class GraphQLService:
 
     def milestone(self, base: str, release: Release) -> Json:
         app = self.data.world.app(release.app_key)
-        rest = render.milestone(base, self.data, release)
-        open_count, closed_count = self.data.milestone_counts(release)
-        total = open_count + closed_count
+        rest = render.milestone(base, self.data, release, counts=(0, 0))  # counts: on demand
+
+        def progress(info: Info) -> float:
+            open_count, closed_count = self.data.milestone_counts(release)
+            total = open_count + closed_count
+            return 100.0 * closed_count / total if total else 0.0
 
         def issues(info: Info, first: int | None = None, after: str | None = None,
                    labels: list[str] | None = None, states: list[str] | None = None) -> Json:
@@ -469,7 +482,7 @@ class GraphQLService:
                 "state": rest["state"].upper(), "closed": rest["state"] == "closed",
                 "closedAt": rest["closed_at"], "createdAt": rest["created_at"],
                 "updatedAt": rest["updated_at"], "dueOn": rest["due_on"],
-                "progressPercentage": 100.0 * closed_count / total if total else 0.0,
+                "progressPercentage": progress,
                 "url": rest["html_url"], "repository": lambda info: self.repository(base, app),
                 "issues": issues, "pullRequests": pull_requests}
 

@@ -414,10 +414,12 @@ def milestone_state(release: Release) -> str:
     return "closed" if release.status in ("DEPLOYED", "CANCELLED") else "open"
 
 
-def milestone(base: str, data: GitHubData, release: Release) -> Json:
+def milestone(base: str, data: GitHubData, release: Release,
+              counts: tuple[int, int] | None = None) -> Json:
+    """The REST milestone; `counts` (open, closed) when the caller needs none counted."""
     app = data.world.app(release.app_key)
     url = f"{repo_url(base, app)}/milestones/{release.milestone_number}"
-    open_count, closed_count = data.milestone_counts(release)
+    open_count, closed_count = counts if counts is not None else data.milestone_counts(release)
     closed = milestone_state(release) == "closed"
     return {
         "url": url, "html_url": f"{base}/{app.repo_owner}/{app.repo_name}/milestone/"

@@ -1,0 +1,354 @@
+"""The load suite: each row of the performance table (issue 15), side by side in one run.
+
+Every figure is a ratio of two things measured in the same run on the same machine,
+so a busy machine shifts both sides alike. Rows:
+
+1. warm dashboard query (N=10, upstream answers cached), requests/s under `wrk`,
+   divided by a plain Starlette endpoint returning the same bytes on the same
+   uvicorn configuration (`api.server.server_config`), each in a process of its own;
+2. `releases(first: 50)` at 100k ÷ 1k releases: `bench/releases_scale.py`'s
+   `main_rows()` when that file provides it;
+3. cold dashboard latency ÷ the slowest single upstream call, N=10, and at N=200
+   ÷ the injected latency; upstream calls N=200 ÷ N=10 (`bench.federation`'s hub);
+4. server RSS after the whole mixed load ÷ after its first tenth (`wrk` cycling
+   through several read operations against a hub process);
+5. `heatshield serve` start to `/healthz` ÷ a plain uvicorn app (medians of
+   interleaved starts).
+
+Not measured here: the 5,006 work items graph-time row (it needs its own world and
+a minimal Strawberry schema to compare with; not built yet).
+
+`wrk` (Debian/Ubuntu: `apt-get install wrk`) generates the load: it is C and not
+the bottleneck. Without it the throughput and memory rows say how to install it.
+
+Run: `.venv/bin/python -m bench.load [--quick]` (quick: the whole run in about
+four minutes; full: 30 s throughput runs, 10 minutes of mixed load, more repeats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.federation import DASHBOARD, running_hub
+from bench.upstreams import upstreams_process
+from tests.support.graphql import new_secret
+from tests.support.hub_process import free_port
+from tests.support.paths import REPO
+
+WRK = shutil.which("wrk")
+INSTALL_WRK = "not measured: wrk is missing (Debian/Ubuntu: sudo apt-get install wrk)"
+#: The mixed load: what a release organisation's screens and reports ask, in turn.
+MIXED = [
+    {"query": DASHBOARD, "variables": {"n": 10}},
+    {"query": DASHBOARD, "variables": {"n": 40}},
+    {"query": "{ releases(first: 50) { totalCount nodes { key status windowStart } } }"},
+    {"query": "query($s: [ReleaseStatus!]) { releases(first: 20, filter: {status: $s}) "
+              "{ nodes { key readiness { done total } } } }",
+     "variables": {"s": ["PLANNED", "IN_PROGRESS"]}},
+    {"query": "{ sources { name status } }"},
+]
+
+
+@dataclass
+class Mode:
+    throughput_seconds: int
+    latency_repeat: int
+    rss_seconds: int
+    starts: int
+
+
+QUICK = Mode(throughput_seconds=8, latency_repeat=1, rss_seconds=60, starts=2)
+FULL = Mode(throughput_seconds=30, latency_repeat=5, rss_seconds=600, starts=7)
+
+
+def row(name: str, value: str, goal: str) -> None:
+    print(f"| {name} | {value} | {goal} |", flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+
+@contextmanager
+def process(args: list[str], port: int, path: str = "/healthz",
+            timeout: float = 120) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process, waited for until `path` answers 200; stopped on exit."""
+    child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(child, f"http://127.0.0.1:{port}{path}", timeout)
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def wait_for(child: subprocess.Popen[bytes], url: str, timeout: float) -> float:
+    """Seconds until `url` answers 200."""
+    started = time.perf_counter()
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        if child.poll() is not None:
+            raise RuntimeError(f"{' '.join(map(str, child.args))} exited")  # type: ignore[arg-type]
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"{url} did not answer within {timeout} s")
+        time.sleep(0.02)
+
+
+def hub_args(port: int, sandboxes: str, database: str, token: str) -> list[str]:
+    return [sys.executable, "-m", "bench.load", "hub", "--port", str(port), "--sandboxes",
+            sandboxes, "--database", database, "--token", token]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+# ---------------------------------------------------------------- wrk
+
+
+def wrk(url: str, bodies: list[dict[str, Any]], token: str | None, seconds: int,
+        connections: int = 8) -> float:
+    """Requests per second `wrk` reached POSTing `bodies` in turn (non-2xx counted as
+    failures: a run with any is refused)."""
+    assert WRK is not None
+    headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    script = ("local bodies = {" + ",".join(json.dumps(json.dumps(b)) for b in bodies) + "}\n"
+              "local i = 0\n"
+              "request = function()\n"
+              "  i = i % #bodies + 1\n"
+              f"  return wrk.format('POST', nil, {lua_table(headers)}, bodies[i])\n"
+              "end\n")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        out = subprocess.run([WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", file.name,
+                              url], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(file.name)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw failures:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return float(match.group(1))
+
+
+def lua_table(headers: dict[str, str]) -> str:
+    return "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()) + "}"
+
+
+# ---------------------------------------------------------------- rows
+
+
+def throughput(mode: Mode, sandboxes: str, tmp: Path) -> None:
+    name = "warm dashboard N=10, req/s ÷ plain Starlette, same bytes"
+    if WRK is None:
+        row(name, INSTALL_WRK, ">= 0.75")
+        return
+    token = new_secret()
+    hub_port, plain_port = free_port(), free_port()
+    body = {"query": DASHBOARD, "variables": {"n": 10}}
+    with process(hub_args(hub_port, sandboxes, f"sqlite+aiosqlite:///{tmp / 'tp.db'}", token),
+                 hub_port):
+        url = f"http://127.0.0.1:{hub_port}/graphql"
+        answer = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}",
+                                                      "Accept-Encoding": "identity"}, timeout=60)
+        answer.raise_for_status()
+        payload = tmp / "answer.json"
+        payload.write_bytes(answer.content)
+        with process([sys.executable, "-m", "bench.plain", "--port", str(plain_port),
+                      "--answer", str(payload), "--hub-config"], plain_port):
+            plain_url = f"http://127.0.0.1:{plain_port}/graphql"
+            hub_rates, plain_rates = [], []
+            for _ in range(2):  # interleaved halves
+                hub_rates.append(wrk(url, [body], token, mode.throughput_seconds // 2))
+                plain_rates.append(wrk(plain_url, [body], None, mode.throughput_seconds // 2))
+    hub_rate, plain_rate = statistics.mean(hub_rates), statistics.mean(plain_rates)
+    row(name, f"{hub_rate:,.0f} ÷ {plain_rate:,.0f} = **{hub_rate / plain_rate:.3f}** "
+              f"({len(answer.content):,} bytes)", ">= 0.75")
+
+
+def releases_scale(quick: bool) -> None:
+    name = "releases(first: 50) p50 at 100k ÷ at 1k"
+    if not (REPO / "bench" / "releases_scale.py").exists():
+        row(name, "not measured: bench/releases_scale.py missing", "<= 1.5")
+        return
+    module = importlib.import_module("bench.releases_scale")
+    rows = getattr(module, "main_rows", None)
+    if rows is None:
+        row(name, "not measured: bench/releases_scale.py has no main_rows()", "<= 1.5")
+        return
+    for found in rows(quick=quick):
+        row(*found) if isinstance(found, tuple) else print(found)
+
+
+def federation(mode: Mode, tmp: Path) -> None:
+    with running_hub(scale=10, apps=8, tmp=tmp) as bench:
+        small, large = bench.calls_for(10), bench.calls_for(200)
+        total_small, total_large = sum(small.values()), sum(large.values())
+        detail = ", ".join(f"{k} {small[k]}→{large[k]}" for k in small)
+        row("upstream calls, N=200 ÷ N=10 (JIRA Cloud)",
+            f"{total_large} ÷ {total_small} = **{total_large / total_small:.2f}** ({detail})",
+            "4.25 Cloud (lower bound + 1 key listing: see docs/upstream-limits.md)")
+        bench.latency(0)
+        alone = statistics.median(bench.timed(200, mode.latency_repeat)[0])
+        for latency in (200.0, 1000.0):
+            bench.latency(latency)
+            times, slowest = bench.timed(10, mode.latency_repeat)
+            median = statistics.median(times)
+            row(f"cold dashboard N=10 ÷ slowest upstream call, {latency:.0f} ms injected",
+                f"{median:.0f} ÷ {statistics.median(slowest):.0f} ms = "
+                f"**{median / statistics.median(slowest):.3f}**", "<= 1.05")
+        latency = 1000.0
+        bench.latency(latency)
+        times, slowest = bench.timed(200, mode.latency_repeat)
+        median = statistics.median(times)
+        row("cold dashboard N=200 ÷ injected latency (1 s)",
+            f"{median:.0f} ÷ {latency:.0f} ms = **{median / latency:.2f}**; the same query "
+            f"with no latency takes {alone:.0f} ms, so the upstream wait is "
+            f"{(median - alone) / latency:.2f} x L; slowest single call "
+            f"{statistics.median(slowest):.0f} ms", "<= 2")
+        bench.latency(0)
+
+
+def memory(mode: Mode, sandboxes: str, tmp: Path) -> None:
+    name = f"hub RSS after {mode.rss_seconds} s of mixed load ÷ after {mode.rss_seconds // 10} s"
+    if WRK is None:
+        row(name, INSTALL_WRK, "<= 1.05")
+        return
+    token = new_secret()
+    port = free_port()
+    with process(hub_args(port, sandboxes, f"sqlite+aiosqlite:///{tmp / 'rss.db'}", token),
+                 port) as hub:
+        url = f"http://127.0.0.1:{port}/graphql"
+        first = mode.rss_seconds // 10
+        wrk(url, MIXED, token, first, connections=4)
+        early = rss_kib(hub.pid)
+        wrk(url, MIXED, token, mode.rss_seconds - first, connections=4)
+        late = rss_kib(hub.pid)
+    row(name, f"{late / 1024:.1f} ÷ {early / 1024:.1f} MiB = **{late / early:.3f}**",
+        "<= 1.05")
+
+
+def startup(mode: Mode, tmp: Path) -> None:
+    config = tmp / "serve.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp / "serve.db"}"\n')
+    heatshield = str(Path(sys.executable).with_name("heatshield"))
+    # Migrated first: a restart, not a first install, is what is timed.
+    subprocess.run([heatshield, "migrate", "--config", str(config)], check=True,
+                   capture_output=True)
+    serve, plain = [], []
+    for _ in range(mode.starts):
+        for which, into in (("serve", serve), ("plain", plain)):
+            port = free_port()
+            args = ([heatshield, "serve", "--config", str(config), "--port", str(port)]
+                    if which == "serve" else
+                    [sys.executable, "-m", "bench.plain", "--port", str(port)])
+            child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+            try:
+                into.append(wait_for(child, f"http://127.0.0.1:{port}/healthz", 120))
+            finally:
+                child.terminate()
+                child.wait(timeout=20)
+    a, b = statistics.median(serve), statistics.median(plain)
+    row("`heatshield serve` start to /healthz ÷ a plain uvicorn app",
+        f"{a:.2f} ÷ {b:.2f} s = **{a / b:.1f}**", "<= 3")
+
+
+# ---------------------------------------------------------------- helper processes
+
+
+def serve_hub(argv: list[str]) -> None:
+    """`bench.load hub`: the demo world's releases in a hub of its own (upstream answers
+    kept for an hour, so repeated reads are warm)."""
+    import asyncio
+
+    import uvicorn
+
+    from api.app import create_app
+    from api.demo import demo_connectors, demo_environ, seed
+    from api.server import server_config
+    from api.settings import load_settings
+    from connectors.sandbox.world import build_world
+    from tests.support.graphql import principal_step
+
+    parser = argparse.ArgumentParser()
+    for option in ("--database", "--sandboxes", "--token"):
+        parser.add_argument(option, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    world = build_world(seed=7)
+    settings = load_settings(
+        None, database={"url": args.database},
+        connectors=[c.model_dump() for c in demo_connectors(args.sandboxes)],
+        federation={"cache_ttl_seconds": 3600, "request_deadline_seconds": 60},
+        limits={"rate_limit_per_minute": 10_000_000, "rate_limit_burst": 1_000_000})
+
+    async def seed_step(sessions: Any) -> None:
+        await seed(sessions, world)
+
+    app = create_app(settings, environ=demo_environ(),
+                     startup=[seed_step, principal_step(args.token)])
+    asyncio.set_event_loop_policy(None)
+    uvicorn.Server(server_config(app, settings.server, host="127.0.0.1", port=args.port,
+                                 log_level="warning")).run()
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "hub":
+        serve_hub(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="short runs: the whole suite in about four minutes")
+    args = parser.parse_args()
+    mode = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    print(f"bench.load ({'quick' if args.quick else 'full'}), {os.cpu_count()} cores; "
+          "ratios of two things measured side by side in this run")
+    print("| measure | this run | goal |\n|---|---|---|")
+    with tempfile.TemporaryDirectory() as directory:
+        tmp = Path(directory)
+        startup(mode, tmp)
+        with upstreams_process(free_port(), scale=1) as sandboxes:
+            throughput(mode, sandboxes, tmp)
+            memory(mode, sandboxes, tmp)
+        releases_scale(args.quick)
+        row("5,006 work items x 8 fields: graph time ÷ minimal Strawberry",
+            "not measured: no bench for it yet", "<= 1.2")
+        federation(mode, tmp)
+    print(f"whole run: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
