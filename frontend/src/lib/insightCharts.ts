@@ -29,7 +29,7 @@ export function trendChart(
   const chart = init(element, undefined, { renderer: "svg" });
   chart.setOption({
     tooltip: { trigger: "item", valueFormatter: (v: unknown) => (v == null ? "no data" : `${String(v)} ${unit}`) },
-    grid: { left: 56, right: 16, top: 16, bottom: 28 },
+    grid: { left: 56, right: 16, top: 32, bottom: 28 },
     xAxis: { type: "category", data: labels, axisLabel: { color: "#525a6a" } },
     yAxis: { type: "value", name: unit, nameTextStyle: { color: "#525a6a" }, axisLabel: { color: "#525a6a" } },
     series: [

@@ -84,6 +84,18 @@ function TrendChart({ name, label, keyName, trend, bucket, onPoint }: { name: st
   );
 }
 
+function ChangeLink({ number, data }: { number: string | null | undefined; data: InsightsData }) {
+  if (!number) return <>—</>;
+  const change = data.changes.find((c) => c.number === number);
+  return change ? (
+    <a href={change.url} target="_blank" rel="noreferrer">
+      {number}
+    </a>
+  ) : (
+    <>{number}</>
+  );
+}
+
 function Records({ drill, onClose }: { drill: Drill; onClose: () => void }) {
   const behind = recordsBehind(drill.data, drill.keys, drill.key);
   const heading = useRef<HTMLHeadingElement>(null);
@@ -126,7 +138,9 @@ function Records({ drill, onClose }: { drill: Drill; onClose: () => void }) {
                 </td>
                 <td>{d.application}</td>
                 <td>{formatDateTime(d.at)}</td>
-                <td>{d.change ?? "—"}</td>
+                <td>
+                  <ChangeLink number={d.change} data={drill.data} />
+                </td>
                 <td>{failureWords(drill.keys, d.id) || "—"}</td>
               </tr>
             ))}
@@ -189,7 +203,16 @@ function Records({ drill, onClose }: { drill: Drill; onClose: () => void }) {
                     </td>
                     <td>{formatDateTime(i.openedAt)}</td>
                     <td>{i.resolvedAt ? formatDateTime(i.resolvedAt) : "Not yet"}</td>
-                    <td>{i.causedBy.join(", ") || "—"}</td>
+                    <td>
+                      {i.causedBy.length === 0
+                        ? "—"
+                        : i.causedBy.map((n, k) => (
+                            <span key={n}>
+                              {k > 0 && ", "}
+                              <ChangeLink number={n} data={drill.data} />
+                            </span>
+                          ))}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -226,7 +249,7 @@ function KeysRow({ keys, data, onDrill }: { keys: Keys; data: InsightsData; onDr
         const figure = keys[key];
         return (
           <td key={key} data-key={key}>
-            <button type="button" className="figure" onClick={() => onDrill({ keys, key, data, title: `${label}, ${scope}` })} aria-label={`${label} for ${scope}: ${figureText(key, figure)}, ${bandWord(figure.band)}; show its records`}>
+            <button type="button" className="figure" onClick={() => onDrill({ keys, key, data, title: `${label}, ${scope}` })}>
               <strong className="figure-value">{figureText(key, figure)}</strong>
               <Badge tone={bandTone(figure.band)}>{bandWord(figure.band)}</Badge>
               <span className="muted figure-sample">from {sampleText(key, figure)}</span>
@@ -275,6 +298,9 @@ export default function InsightsPageView() {
       </PageHeader>
       <p className="muted">
         DORA's four keys of software delivery: production deployments from the code hosts, failures and restoration from the service desks. Bands follow the Accelerate State of DevOps Report 2023. Choose any figure or chart point to see the records behind it.
+      </p>
+      <p data-testid="insights-period" data-from={period.from} data-to={period.to} data-zone={zone}>
+        Figures for deployments from {formatDateTime(period.from)} to {formatDateTime(period.to)}.
       </p>
       <Degraded error={error} />
       {!insights && fetching ? (
