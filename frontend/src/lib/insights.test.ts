@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bandWord, duration, figureText, recordsBehind, type Figure, type InsightsData, type Keys } from "./insights";
+import { bandWord, dayAfter, duration, figureText, recordsBehind, type Figure, type InsightsData, type Keys } from "./insights";
 
 const figure = (value: number | null, records: string[], work: string[] = []): Figure => ({ value, band: value == null ? null : "HIGH", sampleSize: work.length || records.length, records, work });
 
@@ -55,5 +55,14 @@ describe("figures in words", () => {
     expect(duration(72)).toBe("3.0 days");
     expect(bandWord("ELITE")).toBe("Elite");
     expect(bandWord(null)).toBe("Not enough data");
+  });
+});
+
+describe("the period's end", () => {
+  it("is the day after the chosen day, across months and years", () => {
+    expect(dayAfter("2026-11-02")).toBe("2026-11-03");
+    expect(dayAfter("2026-12-31")).toBe("2027-01-01");
+    expect(dayAfter("2028-02-28")).toBe("2028-02-29");
+    expect(dayAfter("yesterday")).toBeNull();
   });
 });

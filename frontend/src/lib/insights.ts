@@ -46,6 +46,14 @@ export const PERIODS: readonly { days: number; label: string }[] = [
   { days: 365, label: "Last year" },
 ];
 
+/** The day after a `YYYY-MM-DD` date, in the same form; null for anything else. */
+export function dayAfter(day: string): string | null {
+  const m = /^(\d{4})-(\d\d)-(\d\d)$/.exec(day);
+  if (!m) return null;
+  const next = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3] + 1));
+  return Number.isNaN(next.getTime()) ? null : next.toISOString().slice(0, 10);
+}
+
 const BAND_WORDS: Record<string, string> = { ELITE: "Elite", HIGH: "High", MEDIUM: "Medium", LOW: "Low" };
 const BAND_TONES: Record<string, string> = { ELITE: "ok", HIGH: "ok", MEDIUM: "warn", LOW: "bad" };
 

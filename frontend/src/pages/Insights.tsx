@@ -1,11 +1,13 @@
 // Insights: DORA's four keys per application with their bands, their trend, and the
 // records behind any figure or chart point (deployments, changes shipped, incidents).
 import { useEffect, useMemo, useRef, useState } from "react";
+import { useSearchParams } from "react-router";
 import { useQuery } from "urql";
 import { Badge, Degraded, Empty, PageHeader, Skeleton } from "../components/common";
 import {
   bandTone,
   bandWord,
+  dayAfter,
   deploymentName,
   duration,
   failureWords,
@@ -22,7 +24,7 @@ import {
   scopeWord,
   UNITS,
 } from "../lib/insights";
-import { displayZone, formatDateTime } from "../lib/time";
+import { displayZone, formatDateTime, fromInputValue } from "../lib/time";
 
 interface Drill {
   keys: Keys;
@@ -31,8 +33,11 @@ interface Drill {
   data: InsightsData;
 }
 
-function periodOf(days: number): { from: string; to: string } {
-  const to = new Date();
+/** The `days` before now, or before the end of the day `until` (YYYY-MM-DD) in the reader's zone. */
+function periodOf(days: number, until: string | null): { from: string; to: string } {
+  const next = until ? dayAfter(until) : null;
+  const end = next ? fromInputValue(`${next}T00:00`) : null;
+  const to = end ? new Date(end) : new Date();
   to.setSeconds(0, 0);
   return { from: new Date(to.getTime() - days * 86_400_000).toISOString(), to: to.toISOString() };
 }
@@ -266,7 +271,9 @@ export default function InsightsPageView() {
   const [bucket, setBucket] = useState<"WEEK" | "MONTH">("MONTH");
   const [scope, setScope] = useState("all");
   const [drill, setDrill] = useState<Drill | null>(null);
-  const period = useMemo(() => periodOf(days), [days]);
+  const [params, setParams] = useSearchParams();
+  const until = params.get("to");
+  const period = useMemo(() => periodOf(days, until), [days, until]);
   const zone = displayZone();
   const [{ data, fetching, error }] = useQuery({ query: Query, variables: { ...period, apps: null, bucket, zone } });
   const [{ data: scoped }] = useQuery({ query: Query, variables: { ...period, apps: [scope], bucket, zone }, pause: scope === "all" });
@@ -287,6 +294,17 @@ export default function InsightsPageView() {
               </option>
             ))}
           </select>
+        </label>
+        <label>
+          Up to{" "}
+          <input
+            type="date"
+            value={until ?? ""}
+            onChange={(e) => {
+              setParams(e.target.value ? { to: e.target.value } : {}, { replace: true });
+              setDrill(null);
+            }}
+          />
         </label>
         <label>
           Trend by{" "}
