@@ -21,11 +21,12 @@ with contextlib.suppress(ImportError):  # without it, conftest skips the browser
     from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 FIGURE = "value band sampleSize records work"
-INSIGHTS = f"""query($from: DateTime!, $to: DateTime!, $zone: String!) {{
-  insights(from: $from, to: $to, bucket: MONTH, timeZone: $zone) {{
+INSIGHTS = f"""query($from: DateTime!, $to: DateTime!, $zone: String!, $apps: [String!]) {{
+  insights(from: $from, to: $to, applications: $apps, bucket: MONTH, timeZone: $zone) {{
     applications {{ application deploymentFrequency {{ {FIGURE} }} leadTime {{ {FIGURE} }}
                    changeFailureRate {{ {FIGURE} }} timeToRestore {{ {FIGURE} }} }}
-    trend {{ periodStart leadTime {{ {FIGURE} }} changeFailureRate {{ {FIGURE} }}
+    trend {{ periodStart deploymentFrequency {{ {FIGURE} }} leadTime {{ {FIGURE} }}
+            changeFailureRate {{ {FIGURE} }}
             failures {{ deployment incidents }} }}
   }}
 }}"""
@@ -63,9 +64,14 @@ def open_insights(page: Page, demo: Demo) -> dict[str, Any]:
     sign_in(page, demo, f"/insights?to={EPOCH.date().isoformat()}")
     wait_loaded(page)
     expect(page.get_by_role("table", name="The four keys per application")).to_be_visible()
+    return answered(page, demo)
+
+
+def answered(page: Page, demo: Demo, apps: list[str] | None = None) -> dict[str, Any]:
+    """The graph's `insights` for the period and zone the page shows."""
     period = page.get_by_test_id("insights-period")
     variables = {"from": period.get_attribute("data-from"), "to": period.get_attribute("data-to"),
-                 "zone": period.get_attribute("data-zone")}
+                 "zone": period.get_attribute("data-zone"), "apps": apps}
     response = page.request.post("/graphql", headers={"origin": demo.base_url},
                                  data={"query": INSIGHTS, "variables": variables})
     body = response.json()
@@ -149,6 +155,30 @@ def test_a_chart_point_drills_down_to_exactly_the_records_behind_it(
     if AXE.is_file():
         bad = serious_violations(page)
         assert not bad, "\n".join(bad)
+
+
+def test_one_applications_trend_drills_down_to_its_own_deployments_only(
+        axe_context: BrowserContext, demo: Demo) -> None:
+    page = axe_context.new_page()
+    everyone = open_insights(page, demo)
+    busiest = max(everyone["applications"],
+                  key=lambda a: a["deploymentFrequency"]["sampleSize"])["application"]
+    trend = answered(page, demo, [busiest])["trend"]
+    index = max(range(len(trend)), key=lambda i: trend[i]["deploymentFrequency"]["sampleSize"])
+    frequency = trend[index]["deploymentFrequency"]
+
+    page.get_by_label("Trend of").select_option(busiest)
+    expect(page.get_by_role("heading", name=f"Trend for {busiest}")).to_be_visible()
+    # The application's own points, drawn once its query answers (this month's count).
+    points = page.get_by_role("list", name=re.compile("^Deployment frequency by month"))
+    points.get_by_role("button").nth(index).click()
+    drill = page.get_by_test_id("drill-down")
+    expect(drill.get_by_role("heading", level=2)).to_contain_text(busiest)
+    expect(drill.locator("[data-records=deployments] [data-record]")).to_have_count(
+        frequency["sampleSize"])
+    assert listed(page, "deployments") == frequency["records"]
+    assert all(busiest in row for row in drill.locator(
+        "[data-records=deployments] tbody tr").all_inner_texts())
 
 
 @pytest.mark.parametrize("width", [1280, 1920])
