@@ -198,6 +198,8 @@ class PullRequest(RepositoryIssue):
     merged: bool = False
     merged_at: datetime | None = None
     base_ref: str | None = None
+    #: When its first commit was authored, where the read asked (lead time starts there).
+    first_commit_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -270,6 +272,9 @@ class Deployment:
     updated_at: datetime
     url: str
     creator: str | None = None
+    #: When the deployed commit was made, where the source tells it: the deployment
+    #: carries what was merged up to then.
+    committed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -430,6 +435,18 @@ class DeploymentGate(Protocol):
 class DeploymentSource(Protocol):
     async def deployments(self, repositories: Sequence[str],
                           environment: str | None = None) -> list[Deployment]:
+        ...
+
+
+@runtime_checkable
+class MergedWorkSource(Protocol):
+    """A code host that tells what was merged, for lead time: merge and first commit."""
+
+    async def merged_work(self, repositories: Sequence[str],
+                          since: datetime) -> list[PullRequest]:
+        """Pull requests of these repositories merged at or after `since`, each with its
+        `merged_at` and `first_commit_at`; one query per chunk of repositories and page,
+        however many repositories there are (a `Records` says which were left out)."""
         ...
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import statistics
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -55,10 +56,33 @@ class ProductionDeployment:
     succeeded: bool = True
     #: The change request it shipped under, as the ITSM numbers it.
     change: str | None = None
-    #: When the earliest work item it carries was first committed or merged.
-    work_started_at: datetime | None = None
+    #: When the deployed commit was made: it carries the work merged up to then
+    #: (None: the deployment's own time).
+    committed_at: datetime | None = None
     #: It put back an earlier version: the deployment before it failed.
     rollback: bool = False
+
+    @property
+    def commit_time(self) -> datetime:
+        return self.committed_at if self.committed_at is not None else self.at
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A piece of work merged into the line that is deployed: a pull request."""
+
+    id: str
+    application: str
+    merged_at: datetime
+    #: Its first commit; work whose commits are unknown starts at its merge.
+    first_commit_at: datetime | None = None
+
+    @property
+    def started_at(self) -> datetime:
+        """The first commit, else the merge: when it began to be a change to ship."""
+        if self.first_commit_at is None:
+            return self.merged_at
+        return min(self.first_commit_at, self.merged_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +129,9 @@ class Figure:
     """One key's value over a period, and the records it was computed from.
 
     `value` is None when there is nothing to measure (no deployment, no
-    failure): a rate of nothing is not zero.
+    failure): a rate of nothing is not zero. `records` are deployment ids;
+    lead time also names the work it measured in `work`, and its sample is
+    that work (one deployment carries many pieces).
     """
 
     key: Key
@@ -113,6 +139,7 @@ class Figure:
     sample_size: int
     records: tuple[str, ...]
     band: Band | None
+    work: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +175,14 @@ class Facts:
     deployments: Sequence[ProductionDeployment]
     incidents: Sequence[Incident] = ()
     emergency_changes: Sequence[EmergencyChange] = ()
+    work: Sequence[Work] = ()
 
     def only(self, applications: Iterable[str]) -> Facts:
         keep = set(applications)
         return Facts([d for d in self.deployments if d.application in keep],
                      [i for i in self.incidents if i.application in keep],
-                     [e for e in self.emergency_changes if e.application in keep])
+                     [e for e in self.emergency_changes if e.application in keep],
+                     [w for w in self.work if w.application in keep])
 
 
 # --- bands --------------------------------------------------------------------------------
@@ -181,11 +210,50 @@ def _figure(key: Key, value: float | None, records: Sequence[str]) -> Figure:
     return Figure(key, value, len(records), tuple(records), band(key, value))
 
 
+def _lead_figure(pairs: Sequence[tuple[ProductionDeployment, Work]]) -> Figure:
+    value = (statistics.median(_hours(max(timedelta(0), d.at - w.started_at))
+                               for d, w in pairs) if pairs else None)
+    return Figure(Key.LEAD_TIME, value, len(pairs), tuple(dict.fromkeys(d.id for d, _ in pairs)),
+                  band(Key.LEAD_TIME, value), tuple(w.id for _, w in pairs))
+
+
 def _hours(span: timedelta) -> float:
     return span / timedelta(hours=1)
 
 
 # --- the keys -----------------------------------------------------------------------------
+
+def shipped(facts: Facts) -> dict[str, list[Work]]:
+    """The work each successful production deployment shipped first, by deployment id.
+
+    A deployment carries what was merged up to its commit: the compare range
+    from the previous deployment's commit to its own, on a main line whose
+    commits follow time. So work goes to the earliest deployment (in time) of
+    its application whose commit is at or after the merge; a redeployment or a
+    rollback ships nothing new. Work no deployment carries yet is left out.
+    """
+    by_app: dict[str, list[ProductionDeployment]] = defaultdict(list)
+    for deployment in facts.deployments:
+        if deployment.succeeded:
+            by_app[deployment.application].append(deployment)
+    reach: dict[str, tuple[list[datetime], list[ProductionDeployment]]] = {}
+    for app, deployments in by_app.items():
+        deployments.sort(key=lambda d: (d.at, d.id))
+        # The newest commit deployed so far never goes down, so the first deployment to
+        # reach a merge is found by bisection.
+        newest: list[datetime] = []
+        for deployment in deployments:
+            newest.append(max(newest[-1], deployment.commit_time) if newest
+                          else deployment.commit_time)
+        reach[app] = (newest, deployments)
+    carried: dict[str, list[Work]] = defaultdict(list)
+    for work in sorted(facts.work, key=lambda w: (w.merged_at, w.id)):
+        newest, deployments = reach.get(work.application, ([], []))
+        index = bisect_left(newest, work.merged_at)
+        if index < len(deployments):
+            carried[deployments[index].id].append(work)
+    return dict(carried)
+
 
 def failures(facts: Facts, window: timedelta = DEFAULT_FAILURE_WINDOW) -> list[Failure]:
     """Which successful production deployments failed, each with its reasons.
@@ -237,21 +305,18 @@ def failures(facts: Facts, window: timedelta = DEFAULT_FAILURE_WINDOW) -> list[F
 def four_keys(facts: Facts, period: Period,
               window: timedelta = DEFAULT_FAILURE_WINDOW) -> FourKeys:
     """The four keys of the deployments made in `period` (and what followed them)."""
-    shipped = sorted((d for d in facts.deployments if d.succeeded and d.at in period),
-                     key=lambda d: (d.at, d.id))
-    ids = [d.id for d in shipped]
-    frequency = _figure(Key.DEPLOYMENT_FREQUENCY, len(shipped) / period.weeks if shipped
+    deployed = sorted((d for d in facts.deployments if d.succeeded and d.at in period),
+                      key=lambda d: (d.at, d.id))
+    ids = [d.id for d in deployed]
+    frequency = _figure(Key.DEPLOYMENT_FREQUENCY, len(deployed) / period.weeks if deployed
                         else 0.0, ids)
 
-    timed = [d for d in shipped if d.work_started_at is not None and d.work_started_at <= d.at]
-    lead = _figure(Key.LEAD_TIME,
-                   statistics.median(_hours(d.at - d.work_started_at) for d in timed
-                                     if d.work_started_at is not None) if timed else None,
-                   [d.id for d in timed])
+    carried = shipped(facts)
+    lead = _lead_figure([(d, w) for d in deployed for w in carried.get(d.id, ())])
 
     in_period = set(ids)
     failed = [f for f in failures(facts, window) if f.deployment in in_period]
-    rate = _figure(Key.CHANGE_FAILURE_RATE, len(failed) / len(shipped) if shipped else None,
+    rate = _figure(Key.CHANGE_FAILURE_RATE, len(failed) / len(deployed) if deployed else None,
                    ids)
 
     restored = [f for f in failed if f.restored_at is not None]

@@ -1,14 +1,17 @@
 """DORA's four keys over upstream facts: this gathers the facts, `api.domain.dora` rules.
 
-Three batched reads whatever the number of applications: production
+Four batched reads whatever the number of applications: production
 deployments of every application's repositories from each deployment source,
+the pull requests merged into those repositories from each merged-work source,
 the change requests scheduled in the period from each change source, and the
 incidents on every application's configuration items from each incident
 source. A source that fails leaves its error here and the others' facts stand.
 
 A deployment ships under the change of its application whose planned window
-holds it (the ITSM knows no deployment ids); `work_started_at` is not read
-yet, so lead time has no sample until a code host reports when work began.
+holds it (the ITSM knows no deployment ids), and carries the work merged up to
+its commit (`dora.shipped` says which deployment shipped each piece first).
+The upstream records stay beside the facts, so every figure's records can be
+shown with their titles and links.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from connectors.base import (
     DeploymentState,
     IncidentRecord,
     IncidentSource,
+    MergedWorkSource,
+    PullRequest,
     TimeWindow,
 )
 from connectors.errors import UpstreamError
@@ -42,6 +47,9 @@ PRODUCTION = "production"
 #: A deployment superseded by a later one turns INACTIVE; it did reach production.
 _SHIPPED = frozenset({DeploymentState.SUCCESS, DeploymentState.INACTIVE})
 _CANCELED = frozenset({"canceled", "cancelled"})
+#: How far before the period merged work is read: a deployment in the period carries the
+#: work merged since the deployment before it, which is rarely more than a quarter older.
+WORK_LOOKBACK = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +61,21 @@ class AppScope:
     cmdb_items: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The upstream records behind the facts, by the ids the facts give them."""
+
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    work: dict[str, PullRequest] = field(default_factory=dict)
+    changes: dict[str, ChangeRecord] = field(default_factory=dict)
+    incidents: dict[str, IncidentRecord] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class Gathered:
     facts: dora.Facts
     errors: list[UpstreamError] = field(default_factory=list)
+    records: Catalogue = field(default_factory=Catalogue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,10 @@ class Insights:
     team: dora.FourKeys | None
     trend: list[dora.FourKeys]
     errors: list[UpstreamError]
+    facts: dora.Facts = field(default_factory=lambda: dora.Facts([]))
+    records: Catalogue = field(default_factory=Catalogue)
+    #: Which deployment shipped each piece of work first, by deployment id.
+    shipped: dict[str, list[dora.Work]] = field(default_factory=dict)
 
 
 async def scopes(sessions: async_sessionmaker[AsyncSession],
@@ -87,6 +110,11 @@ async def scopes(sessions: async_sessionmaker[AsyncSession],
 def deployment_id(deployment: Deployment) -> str:
     """How a deployment is named among a figure's records: source, repository, id."""
     return f"{deployment.source}:{deployment.repository}/deployments/{deployment.id}"
+
+
+def work_id(pull: PullRequest) -> str:
+    """How merged work is named among lead time's records: source and `owner/repo#N`."""
+    return f"{pull.source}:{pull.key}"
 
 
 async def gather(hub: Hub, apps: Sequence[AppScope], period: dora.Period, *,
@@ -118,6 +146,13 @@ async def gather(hub: Hub, apps: Sequence[AppScope], period: dora.Period, *,
         assert isinstance(connector, ChangeSource)
         return {keys[0]: await connector.search_changes(None, keys[0])}
 
+    async def work_call(source: str, keys: list[tuple[tuple[str, ...], datetime]]
+                        ) -> dict[tuple[tuple[str, ...], datetime], list[PullRequest]]:
+        connector = hub.connectors[source]
+        assert isinstance(connector, MergedWorkSource)
+        names, since = keys[0]
+        return {keys[0]: await connector.merged_work(list(names), since)}
+
     async def incidents_call(source: str, keys: list[tuple[tuple[str, ...], datetime]]
                              ) -> dict[tuple[tuple[str, ...], datetime], list[IncidentRecord]]:
         connector = hub.connectors[source]
@@ -126,6 +161,7 @@ async def gather(hub: Hub, apps: Sequence[AppScope], period: dora.Period, *,
         return {keys[0]: await connector.incidents(list(names), since)}
 
     no_deployments: list[Deployment] = []
+    no_work: list[PullRequest] = []
     no_changes: list[ChangeRecord] = []
     no_incidents: list[IncidentRecord] = []
     deployments: list[Deployment] = []
@@ -135,6 +171,14 @@ async def gather(hub: Hub, apps: Sequence[AppScope], period: dora.Period, *,
                 deployments_call, missing=no_deployments, deadline=deadline):
             note(fetched)
             deployments += fetched.value or []
+    merged: list[PullRequest] = []
+    if repositories:
+        for fetched_work in await hub.fetch_many(
+                "insights:work", [(s, (repositories, period.start - WORK_LOOKBACK))
+                                  for s in hub.of_kind(MergedWorkSource)],
+                work_call, missing=no_work, deadline=deadline):
+            note(fetched_work)
+            merged += fetched_work.value or []
     changes: list[ChangeRecord] = []
     for fetched_changes in await hub.fetch_many(
             "insights:changes", [(s, span) for s in hub.change_sources()], changes_call,
@@ -149,13 +193,18 @@ async def gather(hub: Hub, apps: Sequence[AppScope], period: dora.Period, *,
                 incidents_call, missing=no_incidents, deadline=deadline):
             note(fetched_incidents)
             incidents += fetched_incidents.value or []
-    return Gathered(facts(deployments, changes, incidents, repo_app, ci_app), errors)
+    records = Catalogue()
+    return Gathered(facts(deployments, changes, incidents, repo_app, ci_app, merged, records),
+                    errors, records)
 
 
 def facts(deployments: Sequence[Deployment], changes: Sequence[ChangeRecord],
           incidents: Sequence[IncidentRecord], repo_app: dict[str, str],
-          ci_app: dict[str, str]) -> dora.Facts:
-    """Upstream records as the four keys' facts, each placed in its application."""
+          ci_app: dict[str, str], merged: Sequence[PullRequest] = (),
+          records: Catalogue | None = None) -> dora.Facts:
+    """Upstream records as the four keys' facts, each placed in its application; the
+    records used are filed in `records` by the ids the facts give them."""
+    records = records if records is not None else Catalogue()
     changes_of: dict[str, list[ChangeRecord]] = defaultdict(list)
     emergencies: list[dora.EmergencyChange] = []
     for change in changes:
@@ -166,23 +215,37 @@ def facts(deployments: Sequence[Deployment], changes: Sequence[ChangeRecord],
             if change.type is ChangeType.EMERGENCY and change.planned_start is not None:
                 emergencies.append(dora.EmergencyChange(change.number, app,
                                                         change.planned_start))
+        if owners:
+            records.changes[change.number] = change
     shipped: list[dora.ProductionDeployment] = []
     for deployment in deployments:
         deployed = repo_app.get(deployment.repository.casefold())
         if deployed is None or deployment.environment.casefold() != PRODUCTION:
             continue
+        ident = deployment_id(deployment)
+        records.deployments[ident] = deployment
         shipped.append(dora.ProductionDeployment(
-            id=deployment_id(deployment), application=deployed, at=deployment.created_at,
+            id=ident, application=deployed, at=deployment.created_at,
             succeeded=deployment.state in _SHIPPED,
-            change=_shipped_under(changes_of.get(deployed, []), deployment.created_at)))
+            change=_shipped_under(changes_of.get(deployed, []), deployment.created_at),
+            committed_at=deployment.committed_at))
+    work: list[dora.Work] = []
+    for pull in merged:
+        owner = repo_app.get(pull.repository.casefold())
+        if owner is None or pull.merged_at is None:
+            continue
+        ident = work_id(pull)
+        records.work[ident] = pull
+        work.append(dora.Work(ident, owner, pull.merged_at, pull.first_commit_at))
     failed: list[dora.Incident] = []
     for incident in incidents:
         hit = ci_app.get(incident.service.casefold())
         if hit is None or incident.state_label.casefold() in _CANCELED:
             continue
+        records.incidents[incident.number] = incident
         failed.append(dora.Incident(incident.number, hit, incident.opened_at,
                                     incident.resolved_at, incident.caused_by))
-    return dora.Facts(shipped, failed, emergencies)
+    return dora.Facts(shipped, failed, emergencies, work)
 
 
 def _shipped_under(changes: Sequence[ChangeRecord], at: datetime) -> str | None:
@@ -205,7 +268,7 @@ def compute(gathered: Gathered, period: dora.Period, applications: Sequence[str]
     trend = (dora.trend(facts_, period, bucket, zone, window)
              if bucket is not None and zone is not None else [])
     return Insights(period, per_app, dora.four_keys(facts_, period, window), team_keys, trend,
-                    gathered.errors)
+                    gathered.errors, facts_, gathered.records, dora.shipped(facts_))
 
 
 def _shown(figure: dora.Figure) -> str:

@@ -38,6 +38,7 @@ import re
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -81,7 +82,11 @@ _PULL_FIELDS = ("number title url state isDraft merged mergedAt baseRefName upda
                 "author { login } milestone { title }")
 _CONNECTION_FIELDS = {"issues": _ISSUE_FIELDS, "pullRequests": _PULL_FIELDS}
 _DEPLOYMENT_FIELDS = ("id databaseId environment ref { name } commitOid createdAt updatedAt "
-                      "creator { login } latestStatus { state logUrl createdAt updatedAt }")
+                      "creator { login } latestStatus { state logUrl createdAt updatedAt } "
+                      "commit { committedDate }")
+# A pull request's commits are listed oldest first: the first is where its work began.
+_MERGED_FIELDS = f"{_PULL_FIELDS} commits(first: 1) {{ nodes {{ commit {{ authoredDate }} }} }}"
+_RECENTLY_UPDATED = "{field: UPDATED_AT, direction: DESC}"
 _NEWEST_FIRST = "{field: CREATED_AT, direction: DESC}"
 
 
@@ -228,6 +233,74 @@ class GitHubConnector(Connector, GitHubWebhooks):
             found.update(part)
         return Records([deployment for repo in repos for deployment in found.get(repo, [])],
                        [error for repo in repos for error in found.get(repo, Records()).dropped])
+
+    async def merged_work(self, repositories: Sequence[str],
+                          since: datetime) -> list[PullRequest]:
+        """Pull requests of each `owner/repo` merged at or after `since`, with their first
+        commit: one GraphQL request per B repositories, newest updates first, paged
+        until a page reaches back before `since` (a merge updates its pull request)."""
+        repos = [r for r in dict.fromkeys(repositories) if self._valid_repository(r)]
+        chunks = [repos[i:i + self.graphql_batch]
+                  for i in range(0, len(repos), self.graphql_batch)]
+        found: dict[str, Records[PullRequest]] = {}
+        for part in await self._all([self._merged_chunk(c, since) for c in chunks]):
+            found.update(part)
+        return Records([pull for repo in repos for pull in found.get(repo, [])],
+                       [error for repo in repos for error in found.get(repo, Records()).dropped])
+
+    async def _merged_chunk(self, chunk: list[str], since: datetime
+                            ) -> dict[str, Records[PullRequest]]:
+        found: dict[str, Records[PullRequest]] = {}
+        cursors: dict[str, str | None] = dict.fromkeys(chunk)
+        while cursors:
+            cursors = await self._merged_round(cursors, since, found)
+        return found
+
+    async def _merged_round(self, cursors: Mapping[str, str | None], since: datetime,
+                            found: dict[str, Records[PullRequest]]) -> dict[str, str | None]:
+        """One page of merged pull requests per repository; the cursors of those to go on."""
+        params: list[str] = []
+        parts: list[str] = []
+        variables: dict[str, Any] = {}
+        repos = list(cursors)
+        for i, repo in enumerate(repos):
+            owner, name = mapping.parse_repository(repo)
+            params += [f"$o{i}: String!", f"$r{i}: String!", f"$a{i}: String"]
+            variables.update({f"o{i}": owner, f"r{i}": name, f"a{i}": cursors[repo]})
+            parts.append(
+                f"w{i}: repository(owner: $o{i}, name: $r{i}) {{ "
+                f"pullRequests(first: {self.page_size}, after: $a{i}, states: [MERGED], "
+                f"orderBy: {_RECENTLY_UPDATED}) {{ {_PAGE_INFO} nodes {{ {_MERGED_FIELDS} }} }} }}")
+        data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
+                                   variables)
+        more: dict[str, str | None] = {}
+        with self._reading("merged pull request"):
+            for i, repo in enumerate(repos):
+                answer = data.get(f"w{i}")
+                if not isinstance(answer, Mapping):
+                    continue  # no such repository (or not visible to this token)
+                connection = answer["pullRequests"]
+                into = found.setdefault(repo, Records())
+                oldest: datetime | None = None
+                for node in connection["nodes"]:
+                    if node is None:
+                        continue
+                    try:
+                        pull = mapping.pull_from_graphql(node, source=self.name,
+                                                         repository=repo,
+                                                         status_map=self.settings.status_map)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        into.dropped.append(self._unreadable(repo, "pullRequests", node, exc))
+                        continue
+                    oldest = pull.updated_at if oldest is None else min(oldest, pull.updated_at)
+                    if pull.merged_at is not None and pull.merged_at >= since:
+                        into.append(pull)
+                page = connection["pageInfo"]
+                if page["hasNextPage"] and (oldest is None or oldest >= since):
+                    if not page.get("endCursor"):
+                        raise ValueError("a next page without a cursor")
+                    more[repo] = page["endCursor"]
+        return more
 
     # ------------------------------------------------------------------ milestones
 

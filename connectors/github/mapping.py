@@ -289,8 +289,18 @@ def pull_from_graphql(node: Json, *, source: str, repository: str,
         updated_at=_required_time(node.get("updatedAt"), "pull request"),
         repository=repository, number=node["number"], milestone=milestone,
         merged=merged, merged_at=parse_time(node.get("mergedAt")),
-        base_ref=node.get("baseRefName"),
+        base_ref=node.get("baseRefName"), first_commit_at=_first_commit_at(node),
     )
+
+
+def _first_commit_at(node: Json) -> datetime | None:
+    """`commits(first: 1)` lists the oldest commit first; absent when not asked for."""
+    commits = node.get("commits")
+    nodes = commits.get("nodes") if isinstance(commits, Mapping) else None
+    if not nodes or not isinstance(nodes[0], Mapping):
+        return None
+    commit = nodes[0].get("commit")
+    return parse_time(commit.get("authoredDate")) if isinstance(commit, Mapping) else None
 
 
 def deployment_from_graphql(node: Json, *, source: str, repository: str, repository_url: str,
@@ -318,6 +328,8 @@ def deployment_from_graphql(node: Json, *, source: str, repository: str, reposit
         updated_at=_required_time(updated, "deployment"),
         url=(latest or {}).get("logUrl") or f"{repository_url.rstrip('/')}/deployments",
         creator=_login(node.get("creator")),
+        committed_at=parse_time(commit.get("committedDate"))
+        if isinstance(commit := node.get("commit"), Mapping) else None,
     )
 
 

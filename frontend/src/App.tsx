@@ -16,6 +16,7 @@ const ChangeRequestsPage = lazy(() => import("./pages/ChangeRequests"));
 const ChangeBoardPage = lazy(() => import("./pages/ChangeBoard"));
 const EnvironmentsPage = lazy(() => import("./pages/Environments"));
 const SourcesPage = lazy(() => import("./pages/Sources"));
+const InsightsPage = lazy(() => import("./pages/Insights"));
 const GraphiQLPage = lazy(() => import("./pages/GraphiQLPage"));
 
 const NAV = [
@@ -24,6 +25,7 @@ const NAV = [
   ["/changes", "Change requests"],
   ["/cab", "Change board"],
   ["/environments", "Environments"],
+  ["/insights", "Insights"],
   ["/sources", "Sources"],
   ["/graphiql", "GraphiQL"],
 ] as const;
@@ -118,6 +120,7 @@ export function App() {
             <Route path="/cab" element={<ChangeBoardPage />} />
             <Route path="/environments" element={<EnvironmentsPage />} />
             <Route path="/sources" element={<SourcesPage />} />
+            <Route path="/insights" element={<InsightsPage />} />
             <Route path="/graphiql" element={<GraphiQLPage />} />
             <Route path="*" element={<NotFound />} />
           </Routes>

@@ -121,3 +121,39 @@ def test_an_unknown_application_or_time_zone_is_refused_by_name(
     bad_zone = INSIGHTS.replace('"Europe/Paris"', '"Mars/Olympus"')
     assert "'Mars/Olympus' is not a time zone" in gql.error(
         bad_zone, last_90_days(upstreams))["message"]
+
+
+RECORDS = """
+query($from: DateTime!, $to: DateTime!) {
+  insights(from: $from, to: $to) {
+    applications { application leadTime { value sampleSize records work } }
+    deployments { id application at succeeded url work }
+    work { id application title url mergedAt firstCommitAt deployment leadTimeHours }
+    incidents { number application url causedBy }
+  }
+}"""
+
+
+def test_lead_time_names_the_work_it_measured_and_each_piece_its_deployment(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    data = gql.data(RECORDS, last_90_days(upstreams))["insights"]
+    world = upstreams.world
+    work = {w["id"]: w for w in data["work"]}
+    deployments = {d["id"]: d for d in data["deployments"]}
+    for app in data["applications"]:
+        lead = app["leadTime"]
+        assert lead["sampleSize"] == len(lead["work"]) > 0
+        assert {work[w]["deployment"] for w in lead["work"]} == set(lead["records"])
+        hours = sorted(work[w]["leadTimeHours"] for w in lead["work"])
+        middle = len(hours) // 2
+        median = hours[middle] if len(hours) % 2 else (hours[middle - 1] + hours[middle]) / 2
+        assert lead["value"] == pytest.approx(median)
+    # Each piece is a merged pull request of the world, measured from its first commit.
+    pulls = {(world.app(p.app_key).repo_name, p.number): p for p in world.pull_requests}
+    for piece in work.values():
+        repo, number = piece["id"].split("/", 1)[1].split("#")
+        pull = pulls[(repo, int(number))]
+        assert piece["firstCommitAt"][:19] == pull.created.isoformat()[:19]
+        shipped_by = deployments[piece["deployment"]]
+        assert shipped_by["succeeded"] and piece["id"] in shipped_by["work"]
+        assert piece["mergedAt"] <= shipped_by["at"]

@@ -72,6 +72,7 @@ async def test_upstream_calls_are_the_same_for_two_applications_and_for_twenty(
 
     assert small == large, (small, large)
     assert len({d.application for d in large_facts.deployments}) == 20
+    assert len({w.application for w in large_facts.work}) == 20  # lead time's merged work
     assert len(large_facts.incidents) > 5 * len(small_facts.incidents) > 0
     print(f"upstream calls for 2 applications: {small}; for 20: {large}")
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from connectors.base import (
     DeploymentState,
     LinkKind,
     LinkRef,
+    MergedWorkSource,
     PullRequest,
     RepositoryIssue,
     VersionSource,
@@ -289,7 +291,36 @@ async def test_deployments_carry_the_state_of_their_latest_status(
         assert (deployment.created_at, deployment.updated_at) == (source.created, latest.created)
         assert deployment.creator == source.creator.github_login
         assert deployment.url.startswith(sandbox.url) and "/actions/runs/" in deployment.url
+        tagged = next(c for c in world.commits[app.key] if c.sha == source.sha)
+        assert deployment.committed_at == tagged.date  # the deployed commit's own time
     assert len(sandbox.requests()) == 1
+
+
+async def test_merged_work_comes_with_its_merge_and_first_commit_in_one_call(
+        sandbox: Sandbox, world: World) -> None:
+    repos = repos_of(world)
+    since = world.now - timedelta(days=60)
+    async with aclosing(connect(sandbox.url)) as github:
+        assert isinstance(github, MergedWorkSource)
+        found = await github.merged_work([*repos, "acme-retail/no-such-repo"], since)
+    assert [e["path"] for e in sandbox.requests()] == ["/graphql"]
+    expected = {f"{repo_of(world, world.release(p.release_key))}#{p.number}":
+                (p.merged_at, p.created) for p in world.pull_requests
+                if p.merged_at is not None and p.merged_at >= since and p.release_key}
+    assert {p.key: (p.merged_at, p.first_commit_at) for p in found} == expected
+
+
+async def test_merged_work_pages_stop_once_they_reach_back_before_the_asked_time(
+        sandbox: Sandbox, world: World) -> None:
+    repo = repos_of(world)[0]
+    merged = [p for p in world.pull_requests if p.merged_at is not None
+              and repo.endswith(world.app(p.app_key).repo_name)]
+    recent = sorted(merged, key=lambda p: p.updated, reverse=True)[:5]
+    since = min(p.merged_at for p in recent if p.merged_at is not None)
+    async with aclosing(connect(sandbox.url, options={"page_size": 2})) as github:
+        found = await github.merged_work([repo], since)
+    assert {p.number for p in found} == {p.number for p in recent}
+    assert len(graphql_calls(sandbox)) < -(-len(merged) // 2)  # not every page of them
 
 
 async def test_deployments_of_every_repository_take_one_call(sandbox: Sandbox,

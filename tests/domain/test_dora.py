@@ -17,10 +17,12 @@ from api.domain.dora import (
     Key,
     Period,
     ProductionDeployment,
+    Work,
     band,
     buckets,
     failures,
     four_keys,
+    shipped,
     trend,
 )
 
@@ -29,8 +31,8 @@ FOUR_WEEKS = Period(MON, MON + timedelta(weeks=4))
 
 
 def deploy(id: str, at: datetime, app: str = "PAY", change: str | None = None,
-           started: datetime | None = None, **kw: bool) -> ProductionDeployment:
-    return ProductionDeployment(id, app, at, change=change, work_started_at=started, **kw)
+           commit: datetime | None = None, **kw: bool) -> ProductionDeployment:
+    return ProductionDeployment(id, app, at, change=change, committed_at=commit, **kw)
 
 
 def test_deployment_frequency_is_deployments_per_week_of_the_period() -> None:
@@ -63,17 +65,64 @@ def test_a_period_without_deployments_has_no_rate_lead_time_or_restore_time() ->
         assert figure.value is None and figure.band is None and figure.sample_size == 0
 
 
-def test_lead_time_is_the_median_hours_from_first_commit_to_production() -> None:
-    facts = Facts([deploy("a", MON + timedelta(hours=10), started=MON),  # 10 h
-                   deploy("b", MON + timedelta(days=2), started=MON),  # 48 h
-                   deploy("c", MON + timedelta(days=3), started=MON + timedelta(days=2)),  # 24 h
-                   deploy("d", MON + timedelta(days=4))])  # no commit time: not sampled
+def test_lead_time_is_the_median_hours_from_each_pieces_first_commit_to_production() -> None:
+    # a ships work merged up to its commit (Mon 08:00); b the work merged after that.
+    facts = Facts([deploy("a", MON + timedelta(hours=10), commit=MON - timedelta(hours=1)),
+                   deploy("b", MON + timedelta(days=2), commit=MON + timedelta(days=1))],
+                  work=[Work("pr1", "PAY", MON - timedelta(hours=2),
+                             first_commit_at=MON - timedelta(hours=6)),  # a: 10 + 6 = 16 h
+                        Work("pr2", "PAY", MON - timedelta(hours=1)),  # a, no commits: 11 h
+                        # merged before a was deployed, but after a's commit: b, 48 - 1 = 47 h
+                        Work("pr3", "PAY", MON + timedelta(hours=1),
+                             first_commit_at=MON + timedelta(hours=1)),
+                        Work("pr4", "PAY", MON + timedelta(days=3))])  # shipped by nothing yet
 
     lead = four_keys(facts, FOUR_WEEKS).lead_time
 
-    assert lead.value == 24.0
-    assert lead.records == ("a", "b", "c")
-    assert lead.band is Band.HIGH  # a day or more, under a week
+    assert lead.value == 16.0  # median of 11, 16, 47
+    assert lead.sample_size == 3
+    assert lead.work == ("pr1", "pr2", "pr3")
+    assert lead.records == ("a", "b")
+    assert lead.band is Band.ELITE  # under a day
+
+
+def test_a_redeployment_or_a_rollback_ships_no_work_of_its_own() -> None:
+    facts = Facts([deploy("d1", MON, commit=MON - timedelta(hours=3)),
+                   deploy("back", MON + timedelta(hours=5), commit=MON - timedelta(days=9),
+                          rollback=True),
+                   deploy("again", MON + timedelta(hours=8), commit=MON - timedelta(hours=3)),
+                   deploy("d2", MON + timedelta(days=1), commit=MON + timedelta(hours=20))],
+                  work=[Work("old", "PAY", MON - timedelta(days=10)),
+                        Work("new", "PAY", MON + timedelta(hours=4))])
+
+    assert shipped(facts) == {"d1": [Work("old", "PAY", MON - timedelta(days=10))],
+                              "d2": [Work("new", "PAY", MON + timedelta(hours=4))]}
+    lead = four_keys(facts, FOUR_WEEKS).lead_time
+    assert lead.value == (24 * 10 + 20) / 2  # 240 h and 20 h
+    assert lead.records == ("d1", "d2")
+
+
+def test_a_failed_deployment_ships_nothing_and_other_applications_work_is_not_theirs() -> None:
+    facts = Facts([deploy("broken", MON, commit=MON, succeeded=False),
+                   deploy("fixed", MON + timedelta(hours=3), commit=MON),
+                   deploy("inv", MON + timedelta(hours=1), app="INV", commit=MON)],
+                  work=[Work("pay-1", "PAY", MON - timedelta(hours=1))])
+
+    assert list(shipped(facts)) == ["fixed"]
+    assert four_keys(facts, FOUR_WEEKS).lead_time.value == 4.0
+    assert four_keys(facts.only({"INV"}), FOUR_WEEKS).lead_time.value is None
+
+
+def test_work_is_measured_in_the_bucket_of_its_deployment_in_the_readers_zone() -> None:
+    sunday_evening_in_new_york = datetime(2026, 10, 12, 2, 0, tzinfo=UTC)  # Monday in UTC
+    facts = Facts([deploy("late", sunday_evening_in_new_york)],
+                  work=[Work("pr", "PAY", sunday_evening_in_new_york - timedelta(hours=30))])
+    period = Period(datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 19, tzinfo=UTC))
+
+    weeks = trend(facts, period, Bucket.WEEK, ZoneInfo("America/New_York"))
+
+    assert [k.lead_time.value for k in weeks] == [None, 30.0, None]  # Oct 5-11 local holds it
+    assert [k.lead_time.value for k in trend(facts, period, Bucket.WEEK, UTC)] == [None, 30.0]
 
 
 def test_an_incident_traced_to_the_change_fails_its_deployment() -> None:

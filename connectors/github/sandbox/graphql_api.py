@@ -422,11 +422,16 @@ class GraphQLService:
                 "environment": item.environment, "originalEnvironment": item.environment,
                 "latestEnvironment": item.environment, "description": rest["description"],
                 "task": rest["task"], "ref": self._ref(base, app, item.ref),
-                "commitOid": item.sha, "createdAt": rest["created_at"],
+                "commitOid": item.sha, "commit": self._deployed_commit(base, app, item.sha),
+                "createdAt": rest["created_at"],
                 "updatedAt": rest["updated_at"], "creator": self._person(base, item.creator),
                 "state": DEPLOYMENT_STATE.get(word, word.upper()),
                 "latestStatus": None if latest is None else self._status(base, app, item, latest),
                 "repository": lambda info: self.repository(base, app)}
+
+    def _deployed_commit(self, base: str, app: Application, sha: str) -> Json | None:
+        found = next((c for c in self.data.commits(app) if c.sha == sha), None)
+        return None if found is None else self.commit(base, app, found)
 
     def _status(self, base: str, app: Application, item: Deployment,
                 status: DeploymentStatus) -> Json:
@@ -564,8 +569,17 @@ class GraphQLService:
                     and (author is None or r.reviewer.github_login == author)]
             return self._connection("reviews", rows, first, after, review)
 
+        def commits(info: Info, first: int | None = None, after: str | None = None) -> Json:
+            """The world keeps one commit per pull request: its head, as it opened."""
+            url = f"{base}/{app.repo_owner}/{app.repo_name}/pull/{item.number}/commits"
+            return self._connection("commits", [head], first, after, lambda c: {
+                "__typename": "PullRequestCommit",
+                "id": render.node_id("PullRequestCommit", f"{item.id}:{c.sha}"),
+                "commit": self.commit(base, app, c), "url": f"{url}/{c.sha}"})
+
         approved = any(r.state == "APPROVED" for r in reviews)
-        return {"additions": additions, "deletions": deletions, "changedFiles": changed,
+        return {"commits": commits, "additions": additions, "deletions": deletions,
+                "changedFiles": changed,
                 "mergeCommit": None if merge is None else self.commit(base, app, merge),
                 "reviewDecision": "APPROVED" if approved else "REVIEW_REQUIRED",
                 "reviews": reviews_of}
