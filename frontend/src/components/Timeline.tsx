@@ -4,6 +4,7 @@
 // through them; each shows its full label on hover and on focus.
 import { Link } from "react-router";
 import { assignLanes, place, type Range, type Tick } from "../lib/time";
+import "./Timeline.css";
 
 export interface TimelineItem {
   id: string;
@@ -11,7 +12,7 @@ export interface TimelineItem {
   end: Date;
   label: string;
   title: string;
-  kind: "release" | "change" | "blackout";
+  kind: "release" | "change" | "blackout" | "booking";
   tone?: string;
   href?: string;
   conflicts?: readonly string[];

@@ -19,6 +19,7 @@ import {
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { LinkName, LinkPicker } from "../components/LinkPicker";
 import { ReleaseBookings } from "../components/Bookings";
+import { ReleaseConflicts } from "../components/Conflicts";
 import { DeploymentPlan } from "../components/Plan";
 import { useLiveRefresh } from "../components/live";
 import { ReleaseForm } from "../components/ReleaseForm";
@@ -116,7 +117,9 @@ export default function ReleasePage() {
   return (
     <article aria-labelledby="page-title">
       <PageHeader title={`${release.key} · ${release.name}`}>
-        <StatusBadge status={release.status} />
+        <span data-testid="release-status">
+          <StatusBadge status={release.status} />
+        </span>
         {overridden ? <OverrideMark /> : null}
         {overdue ? <OverdueMark what={release.key} /> : null}
         <button type="button" onClick={() => setEditing(true)} disabled={!!refusedByRole || editing} title={refusedByRole ?? undefined}>
@@ -238,6 +241,7 @@ export default function ReleasePage() {
 
       <ReleaseBookings releaseKey={release.key} />
       <DeploymentPlan releaseKey={release.key} />
+      <ReleaseConflicts release={release} />
 
       <div className="grid-2">
         <section className="card" aria-labelledby="readiness-title">
