@@ -69,12 +69,14 @@ def request_booking(form: Locator, window: tuple[str, str], purpose: str, *,
     form.get_by_role("button", name="Request booking").click()
 
 
-def pick(page: Page, kind: str, search: str) -> str:
+def pick(page: Page, kind: str, search: str, key_shape: str) -> str:
     """Link the one upstream record the picker finds for `search`; its key."""
     page.get_by_label("Link to").select_option(label=kind)
     found = page.get_by_role("list", name="Found upstream")
     page.get_by_role("searchbox", name="Search").fill(search)
+    # Wait for this kind's answer, not the list the picker showed before.
     expect(found.locator("li")).to_have_count(1)
+    expect(found.locator("li")).to_have_attribute("data-candidate", re.compile(key_shape))
     expect(found.locator("li strong")).to_have_text(search)
     key = found.locator("li").get_attribute("data-candidate")
     assert key
@@ -119,14 +121,14 @@ def test_a_release_is_planned_booked_approved_run_and_deployed_from_the_dashboar
     form.get_by_role("checkbox", name="Checkout").check()
     form.get_by_role("button", name="Create release").click()
     expect(page).to_have_url(re.compile(rf"/releases/{re.escape(KEY)}$"))
-    expect(page.get_by_role("heading", level=1)).to_contain_text(KEY)
+    expect(page.locator("#page-title")).to_contain_text(KEY)
     expect(page.get_by_test_id("release-status")).to_have_text("Planned")
 
     # Its work, through the pickers: JIRA's version and GitHub's milestone by name.
     page.get_by_label("Link to").select_option(label="Version in JIRA")
     expect(page.get_by_label("Project")).to_have_value("CHK")
-    version = pick(page, "Version in JIRA", "2027.01")
-    milestone = pick(page, "Milestone in GitHub", "2027.01")
+    version = pick(page, "Version in JIRA", "2027.01", r"^\d+$")
+    milestone = pick(page, "Milestone in GitHub", "2027.01", r"^acme-retail/checkout-web#\d+$")
     links = section(page, "Linked upstream")
     expect(links.locator(f"tr[data-link='{version}']")).to_contain_text("Planned version 2027.01")
     expect(links.locator(f"tr[data-link='{milestone}']")).to_contain_text("Milestone")
@@ -267,7 +269,7 @@ def test_every_page_fits_1280_and_1920_pixels_and_is_photographed(
     wide: list[str] = []
     for name, path in PAGES.items():
         page.goto(path)
-        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.locator("#page-title")).to_be_visible()
         wait_loaded(page)
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})

@@ -14,15 +14,17 @@ export function ConflictList({
   releaseOfChange,
   title = "Conflicts",
   empty = "No conflicts in this period.",
+  className = "",
 }: {
   conflicts: readonly ConflictLike[] | undefined;
   loading: boolean;
   releaseOfChange: ReadonlyMap<string, string>;
   title?: string;
   empty?: string;
+  className?: string;
 }) {
   return (
-    <section className="conflict-list" aria-labelledby="conflicts-title" aria-busy={loading && !conflicts}>
+    <section className={`conflict-list ${className}`} aria-labelledby="conflicts-title" aria-busy={loading && !conflicts}>
       <h2 id="conflicts-title">{title}{conflicts ? ` (${conflicts.length})` : ""}</h2>
       {!conflicts ? (
         loading ? <p className="muted">Checking every system for conflicts…</p> : null
@@ -111,6 +113,7 @@ export function ReleaseConflicts({
         conflicts={mine}
         loading={fetching}
         releaseOfChange={changes}
+        className="card"
         empty={`No conflicts for ${release.key}: its window and bookings clash with nothing.`}
       />
     </>

@@ -1,5 +1,5 @@
 import { useMemo } from "react";
-import { OverdueMark, Pager, Window } from "../components/common";
+import { OverdueMark, Pager, UpstreamWord, Window } from "../components/common";
 import { changeOverdue, paginate, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
 import { changeStateWord, changeTypeWord, riskWord } from "../lib/words";
 import { useSearchParams } from "react-router";
@@ -114,9 +114,7 @@ export default function ChangeRequestsPage() {
                 <td>{sourceLabel(c.source)}</td>
                 <td>
                   {changeStateWord(c.state)}{" "}
-                  <span className="upstream-word" title="The ITSM's own state word">
-                    {c.stateLabel}
-                  </span>{" "}
+                  <UpstreamWord ours={changeStateWord(c.state)} word={c.stateLabel} title="The ITSM's own state word" />{" "}
                   {changeOverdue(c, now) ? <OverdueMark what={c.number} /> : null}
                 </td>
                 <td>

@@ -13,6 +13,7 @@ import {
   RoleNote,
   Skeleton,
   StatusBadge,
+  UpstreamWord,
   When,
   Window,
 } from "../components/common";
@@ -388,11 +389,9 @@ export default function ReleasePage() {
                   <td>
                     {workKindLabel(item.kind)}
                   </td>
-                  <td>
+                  <td className="status-cell">
                     <Badge tone={item.status.toLowerCase()}>{workStatusWord(item.status)}</Badge>{" "}
-                    <span className="upstream-word" title="The upstream's own word">
-                      {item.statusLabel}
-                    </span>
+                    <UpstreamWord ours={workStatusWord(item.status)} word={item.statusLabel} />
                   </td>
                   <td>{item.assignee ?? "—"}</td>
                 </tr>
@@ -428,7 +427,7 @@ export default function ReleasePage() {
                   </td>
                   <td>{sourceLabel(c.source)}</td>
                   <td>
-                    {changeStateWord(c.state)} <span className="upstream-word" title="The ITSM's own state word">{c.stateLabel}</span>
+                    {changeStateWord(c.state)} <UpstreamWord ours={changeStateWord(c.state)} word={c.stateLabel} title="The ITSM's own state word" />
                   </td>
                   <td>
                     <ApprovalBadge approval={c.approval} />
