@@ -106,7 +106,7 @@ def change_board_approves(demo: Demo, number: str) -> None:
 
 
 def test_a_release_is_planned_booked_approved_run_and_deployed_from_the_dashboard(
-        utc_context: BrowserContext, demo: Demo) -> None:
+        utc_context: BrowserContext, demo: Demo, shots: Path) -> None:
     page = utc_context.new_page()
     sign_in_as(page, demo, "RELEASE_MANAGER", "/releases")
     expect(page.get_by_test_id("signed-in-role")).to_have_text("Release manager")
@@ -177,8 +177,12 @@ def test_a_release_is_planned_booked_approved_run_and_deployed_from_the_dashboar
     listed = page.get_by_role("region", name=re.compile("^Conflicts"))
     expect(listed.locator("li[data-conflict=NO_PRODUCTION_BOOKING]", has_text=KEY)
            ).to_be_visible()
-    expect(listed.locator("li[data-conflict=BOOKING_OVERLAP]").first).to_be_visible()
+    # Each booking named by what it is for: the release's key, the team's name.
+    expect(listed.locator("li[data-conflict=BOOKING_OVERLAP]").first).to_contain_text(
+        re.compile(rf"booking #\d+ \({re.escape(KEY)}\).*booking #\d+ \(Performance\)"))
     expect(page.locator("[data-kind=booking]", has_text="Staging").first).to_be_visible()
+    wide = photograph(page, shots, "calendar-bookings")
+    assert not wide, wide
     listed.get_by_role("link", name=KEY, exact=True).first.click()
     expect(page).to_have_url(re.compile(rf"/releases/{re.escape(KEY)}$"))
     wait_loaded(page)
@@ -248,6 +252,22 @@ def test_a_release_is_planned_booked_approved_run_and_deployed_from_the_dashboar
     expect(history).to_contain_text("Deploying to Deployed")
     bad = serious_violations(page) if AXE.is_file() else []
     assert not bad, "\n".join(bad)
+    wide = photograph(page, shots, "release-deployed")
+    assert not wide, wide
+
+
+def photograph(page: Page, shots: Path, name: str) -> list[str]:
+    """Full-page shots at each width; what is wider than the window, in words."""
+    wide = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(200)  # the layout settles
+        page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            wide.append(f"{name} is {overflow}px wider than {width}px")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    return wide
 
 
 PAGES = {
@@ -271,13 +291,6 @@ def test_every_page_fits_1280_and_1920_pixels_and_is_photographed(
         page.goto(path)
         expect(page.locator("#page-title")).to_be_visible()
         wait_loaded(page)
-        for width in WIDTHS:
-            page.set_viewport_size({"width": width, "height": 900})
-            page.wait_for_timeout(200)  # the layout settles
-            page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - window.innerWidth")
-            if overflow > 0:
-                wide.append(f"{name} is {overflow}px wider than {width}px")
+        wide += photograph(page, shots, name)
     assert not wide, "\n".join(wide)
     assert len(list(shots.glob("*.png"))) >= len(PAGES) * len(WIDTHS)
