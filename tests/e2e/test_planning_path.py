@@ -10,6 +10,8 @@ be wider than the window."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -294,3 +296,37 @@ def test_every_page_fits_1280_and_1920_pixels_and_is_photographed(
         wide += photograph(page, shots, name)
     assert not wide, "\n".join(wide)
     assert len(list(shots.glob("*.png"))) >= len(PAGES) * len(WIDTHS)
+
+
+def download_csv(page: Page, link: Locator) -> list[dict[str, str]]:
+    with page.expect_download() as info:
+        link.click()
+    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_list_pages_export_the_rows_they_show_as_csv_with_their_filters(
+        utc_context: BrowserContext, demo: Demo) -> None:
+    page = utc_context.new_page()
+    sign_in_as(page, demo, "RELEASE_MANAGER", "/releases")
+    page.get_by_label("Status").select_option(label="Planned")
+    page.get_by_label("Application").select_option(label="Checkout")
+    wait_loaded(page)
+    shown = page.locator("table tbody tr td:first-child a")
+    expect(shown.first).to_be_visible()
+    # The list shows the filters' answer, not the one before.
+    expect(page.locator("table tbody tr").filter(has_not_text="CHK-")).to_have_count(0)
+    expect(page.locator("table tbody tr").filter(has_not_text="Planned")).to_have_count(0)
+    keys = shown.all_inner_texts()
+    rows = download_csv(page, page.get_by_role("link", name="Export releases as CSV"))
+    assert sorted(r["Key"] for r in rows) == sorted(keys)
+    assert {r["Status"] for r in rows} == {"PLANNED"}
+
+    page.goto("/calendar?zoom=month&at=2026-11-16")
+    wait_loaded(page)
+    listed = page.get_by_role("region", name=re.compile("^Conflicts"))
+    expect(listed.get_by_role("heading")).to_have_text(re.compile(r"Conflicts \(\d+\)"))
+    reasons = listed.locator("li").all_inner_texts()
+    rows = download_csv(page, listed.get_by_role("link", name="Export conflicts as CSV"))
+    assert len(rows) == len(reasons) > 0
+    assert all(any(r["Reason"] in text for text in reasons) for r in rows), rows[:2]

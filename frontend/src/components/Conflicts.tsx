@@ -4,6 +4,7 @@ import { useEffect, useMemo } from "react";
 import { Link } from "react-router";
 import { useQuery } from "urql";
 import { conflictKindWord, conflictsInvolving, recordLink, releaseConflictRange, type ConflictLike, type Span } from "../lib/conflicts";
+import { ExportLink } from "./common";
 import { errorText } from "../lib/errors";
 import { formatWindow } from "../lib/time";
 import { CalendarConflictsQuery, ReleaseBookingsQuery } from "../operations";
@@ -15,6 +16,7 @@ export function ConflictList({
   title = "Conflicts",
   empty = "No conflicts in this period.",
   className = "",
+  exportLink,
 }: {
   conflicts: readonly ConflictLike[] | undefined;
   loading: boolean;
@@ -22,10 +24,15 @@ export function ConflictList({
   title?: string;
   empty?: string;
   className?: string;
+  /** The CSV of this list, with its filters. */
+  exportLink?: string;
 }) {
   return (
     <section className={`conflict-list ${className}`} aria-labelledby="conflicts-title" aria-busy={loading && !conflicts}>
-      <h2 id="conflicts-title">{title}{conflicts ? ` (${conflicts.length})` : ""}</h2>
+      <div className="section-head">
+        <h2 id="conflicts-title">{title}{conflicts ? ` (${conflicts.length})` : ""}</h2>
+        {exportLink ? <ExportLink href={exportLink} what="conflicts" /> : null}
+      </div>
       {!conflicts ? (
         loading ? <p className="muted">Checking every system for conflicts…</p> : null
       ) : conflicts.length === 0 ? (

@@ -181,3 +181,12 @@ export function UpstreamWord({ ours, word, title = "The upstream's own word" }: 
     </span>
   );
 }
+
+/** A list page's rows as a CSV file, with the page's filters; `note` says what it leaves out. */
+export function ExportLink({ href, what, note }: { href: string; what: string; note?: string }) {
+  return (
+    <a className="export-link" href={href} download title={note}>
+      Export {what} as CSV
+    </a>
+  );
+}

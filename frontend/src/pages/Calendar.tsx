@@ -4,6 +4,7 @@ import { useQuery } from "urql";
 import { Degraded, Empty, PageHeader, Skeleton } from "../components/common";
 import { Timeline } from "../components/Timeline";
 import { ConflictList } from "../components/Conflicts";
+import { exportHref } from "../lib/lists";
 import { buildRows, countConflicts, releaseOfChange, type CalendarBooking, type CalendarChange, type CalendarRelease } from "../lib/calendar";
 import { reasonsByRecord, type Blackout } from "../lib/conflicts";
 import { rangeFor, rangeTitle, shift, ticks, ZOOMS, type Zoom } from "../lib/time";
@@ -141,7 +142,12 @@ export default function CalendarPage() {
       ) : (
         <Timeline range={range} ticks={ticks(zoom, range)} rows={rows} now={new Date()} />
       )}
-      <ConflictList conflicts={serverConflicts} loading={conflictsResult.fetching} releaseOfChange={releaseOfChange(releases)} />
+      <ConflictList
+        conflicts={serverConflicts}
+        loading={conflictsResult.fetching}
+        releaseOfChange={releaseOfChange(releases)}
+        exportLink={exportHref("conflicts", { from: variables.from, to: variables.to, application })}
+      />
     </section>
   );
 }

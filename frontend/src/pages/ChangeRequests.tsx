@@ -1,6 +1,6 @@
 import { useMemo } from "react";
-import { OverdueMark, Pager, UpstreamWord, Window } from "../components/common";
-import { changeOverdue, paginate, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
+import { ExportLink, OverdueMark, Pager, UpstreamWord, Window } from "../components/common";
+import { changeOverdue, exportHref, paginate, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
 import { changeStateWord, changeTypeWord, riskWord } from "../lib/words";
 import { useSearchParams } from "react-router";
 import { useQuery } from "urql";
@@ -84,6 +84,10 @@ export default function ChangeRequestsPage() {
             ))}
           </select>
         </label>
+        <ExportLink
+          href={exportHref("change-requests", { state, source, windowFrom: dayStart(from), windowTo: dayStart(to) })}
+          what="change requests"
+        />
       </PageHeader>
       <Degraded error={error} />
       {!data && fetching ? (

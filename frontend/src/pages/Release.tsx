@@ -6,6 +6,7 @@ import {
   Badge,
   Degraded,
   Empty,
+  ExportLink,
   OverdueMark,
   OverrideMark,
   PageHeader,
@@ -26,7 +27,7 @@ import { useLiveRefresh } from "../components/live";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
 import { errorText } from "../lib/errors";
-import { releaseOverdue } from "../lib/lists";
+import { exportHref, releaseOverdue } from "../lib/lists";
 import { availableMoves, underOverride } from "../lib/releases";
 import { raisesChanges, sourceLabel, sourceNamed, sourceProblems, workKindLabel } from "../lib/sources";
 import { displayZone, formatAge, fromInputValue } from "../lib/time";
@@ -362,7 +363,10 @@ export default function ReleasePage() {
       </div>
 
       <section className="card" aria-labelledby="items-title">
-        <h2 id="items-title">Work items ({release.workItems.totalCount})</h2>
+        <div className="section-head">
+          <h2 id="items-title">Work items ({release.workItems.totalCount})</h2>
+          <ExportLink href={exportHref("work-items", { release: release.key })} what="work items" />
+        </div>
         {items.length === 0 ? (
           <Empty title={release.links.length === 0 ? "No work linked." : "No work items found in the linked records."} />
         ) : (
