@@ -255,7 +255,8 @@ def test_the_change_board_reads_a_pending_change_through_its_release(context: Br
     expect(summary).to_contain_text(re.compile(r"Risk: \w+"))
     expect(summary.get_by_role("heading", name="Backout plan")).to_be_visible()
     gates = page.get_by_role("list", name="Gates")
-    expect(gates.locator(".gate-fail")).to_contain_text("CHG0030004 is AUTHORIZE")
+    expect(gates.locator(".gate-fail")).to_contain_text(
+        "CHG0030004 is authorize (Authorize), awaiting approval")
     for width in (1280, 1920):
         page.set_viewport_size({"width": width, "height": 900})
         screenshot(page, f"cab-{width}")
