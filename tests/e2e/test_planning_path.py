@@ -250,6 +250,10 @@ def test_a_release_is_planned_booked_approved_run_and_deployed_from_the_dashboar
     moves.get_by_role("button", name="Move to Deployed").click()
     expect(page.get_by_test_id("release-status")).to_have_text("Deployed")
     expect(page.get_by_test_id("override-mark")).to_have_count(0)
+    # A deployed release asks for no more environments.
+    bookings = page.get_by_role("region", name="Environment bookings")
+    expect(bookings).to_contain_text(f"{KEY} is deployed: it books no more environments.")
+    expect(bookings.get_by_role("form", name="Request a booking")).to_have_count(0)
     history = section(page, "History")
     expect(history).to_contain_text("Deploying to Deployed")
     bad = serious_violations(page) if AXE.is_file() else []

@@ -239,7 +239,7 @@ export function EnvironmentBookings({ environment }: { environment: { id: string
 }
 
 /** A release's bookings, and a request for any environment on its behalf. */
-export function ReleaseBookings({ releaseKey }: { releaseKey: string }) {
+export function ReleaseBookings({ releaseKey, closed }: { releaseKey: string; closed?: string | null }) {
   const [{ data, error }, refetch] = useQuery({ query: ReleaseBookingsQuery, variables: { key: releaseKey } });
   const reload = () => refetch({ requestPolicy: "network-only" });
   const release = data?.release;
@@ -250,7 +250,11 @@ export function ReleaseBookings({ releaseKey }: { releaseKey: string }) {
       {release ? (
         <>
           <BookingList bookings={release.bookings} onChanged={reload} showEnvironment />
-          <RequestBooking environments={data.environments} releaseId={release.id} onRequested={reload} />
+          {closed ? (
+            <p className="muted">{closed}</p>
+          ) : (
+            <RequestBooking environments={data.environments} releaseId={release.id} onRequested={reload} />
+          )}
         </>
       ) : (
         <p className="muted">Reading bookings…</p>

@@ -241,7 +241,14 @@ export default function ReleasePage() {
         </section>
       </div>
 
-      <ReleaseBookings releaseKey={release.key} />
+      <ReleaseBookings
+        releaseKey={release.key}
+        closed={
+          release.status === "DEPLOYED" || release.status === "CANCELLED"
+            ? `${release.key} is ${releaseStatusWord(release.status).toLowerCase()}: it books no more environments.`
+            : null
+        }
+      />
       <DeploymentPlan releaseKey={release.key} />
       <ReleaseConflicts release={release} />
 
