@@ -149,6 +149,7 @@ class BookingFact:
     release_id: int | None = None
     team: str = ""
     purpose: str = ""
+    release_key: str = ""  # what people call the release it is for; its id only without
 
     @property
     def involved(self) -> Involved:
@@ -156,7 +157,8 @@ class BookingFact:
 
     @property
     def label(self) -> str:
-        who = self.team or (f"release #{self.release_id}" if self.release_id else "")
+        who = self.team or self.release_key or (
+            f"release #{self.release_id}" if self.release_id else "")
         return f"booking #{self.id}" + (f" ({who})" if who else "")
 
 
@@ -369,7 +371,7 @@ def booking_overlaps(bookings: Sequence[BookingFact],
             yield Conflict(
                 ConflictKind.BOOKING_OVERLAP,
                 Severity.BLOCKING if both_approved else Severity.WARNING, where,
-                f"{a.label.capitalize()} ({a.status.name.lower()}) and {b.label} "
+                f"{a.label[:1].upper() + a.label[1:]} ({a.status.name.lower()}) and {b.label} "
                 f"({b.status.name.lower()}) both want {env} {_when(where)}.",
                 (a.involved, b.involved, Involved("Environment", str(env_id), env)),
                 key=env)

@@ -68,9 +68,22 @@ def authorizes_deployment(change: ChangeRecord) -> bool:
     return change.state in _PRE_IMPLEMENTATION and change.approval is ApprovalState.APPROVED
 
 
+_APPROVAL_WORDS = {ApprovalState.APPROVED: "approved",
+                   ApprovalState.REQUESTED: "awaiting approval",
+                   ApprovalState.REJECTED: "rejected",
+                   ApprovalState.NOT_REQUESTED: "approval not asked"}
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 open blocker', '3 open blockers': people read words, never 'blocker(s)'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def describe_change(change: ChangeRecord) -> str:
-    return (f"{change.number} is {change.state.name} ({change.state_label}), "
-            f"approval {change.approval.name}")
+    """The change in words: its ITSM's own state word, and where its approval stands."""
+    state = change.state.name.replace("_", " ").lower()
+    return (f"{change.number} is {state} ({change.state_label}), "
+            f"{_APPROVAL_WORDS.get(change.approval, change.approval.name.lower())}")
 
 
 def blackouts_overlapping(release: ReleaseFacts, start: datetime | None, end: datetime | None,
@@ -142,9 +155,10 @@ def _blocker_gate(items: Sequence[WorkItem], items_known: bool, rule: BlockerRul
                           "cannot be ruled out")
     found = rule.blockers(items)
     if found:
-        return GateResult(BLOCKERS, False, f"{len(found)} open blocker(s): "
+        return GateResult(BLOCKERS, False, f"{_count(len(found), 'open blocker')}: "
                           + ", ".join(map(_describe_item, found)))
-    return GateResult(BLOCKERS, True, f"no open blockers among {len(items)} work item(s)")
+    return GateResult(BLOCKERS, True,
+                      f"no open blockers among {_count(len(items), 'work item')}")
 
 
 def evaluate_gates(release: ReleaseFacts, *, changes: Sequence[ChangeRecord],

@@ -62,6 +62,11 @@ async def stored_world(sessions: async_sessionmaker[AsyncSession], start: dateti
             m.BlackoutWindow.start < end, m.BlackoutWindow.end > start)))
         bookings = list(await session.scalars(select(m.EnvironmentBooking).where(
             m.EnvironmentBooking.start <= end, m.EnvironmentBooking.end >= start)))
+        # A booking's release may lie outside the period: its key is read on its own.
+        booked_for = sorted({b.release_id for b in bookings if b.release_id is not None})
+        release_keys: dict[int, str] = {pk: key for pk, key in (await session.execute(
+            select(m.Release.id, m.Release.key).where(m.Release.id.in_(booked_for)))
+            ).all()} if booked_for else {}
         environments = list(await session.scalars(select(m.Environment)))
         applications = list(await session.scalars(select(m.Application)))
         release_apps = await _apps(session, m.release_applications, "release_id",
@@ -84,7 +89,9 @@ async def stored_world(sessions: async_sessionmaker[AsyncSession], start: dateti
         environments=[EnvironmentFact(e.id, e.name, e.tier, env_apps.get(e.id, frozenset()))
                       for e in environments],
         bookings=[BookingFact(b.id, b.environment_id, b.status, Span(b.start, b.end),
-                              b.release_id, b.team, b.purpose) for b in bookings],
+                              b.release_id, b.team, b.purpose,
+                              release_keys.get(b.release_id, "") if b.release_id else "")
+                  for b in bookings],
     )
     return StoredWorld(world, {ci: frozenset(apps) for ci, apps in by_ci.items()})
 

@@ -25,6 +25,16 @@ export const CalendarQuery = graphql(`
         reason
         applications { id key name }
       }
+      ... on EnvironmentBooking {
+        id
+        start
+        end
+        bookingStatus: status
+        purpose
+        team
+        environment { id name tier }
+        release { id key }
+      }
     }
     applications { id key name }
   }

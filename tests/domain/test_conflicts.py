@@ -227,6 +227,16 @@ def test_overlapping_bookings_of_one_environment_conflict_blocking_when_both_app
     assert "staging" in found[0].reason
 
 
+def test_a_booking_is_named_by_its_team_or_its_releases_key_never_its_row_alone() -> None:
+    release_booking = BookingFact(1, 1, BookingStatus.APPROVED, span(0, 4), release_id=37,
+                                  release_key="CHK-2027.02")
+    team_booking = BookingFact(2, 1, BookingStatus.REQUESTED, span(2, 6), team="Performance")
+    [found] = find_conflicts(World(environments=ENVS, bookings=[release_booking, team_booking]))
+    assert [i.label for i in found.involved[:2]] == ["booking #1 (CHK-2027.02)",
+                                                     "booking #2 (Performance)"]
+    assert "CHK-2027.02" in found.reason and "release #37" not in found.reason
+
+
 def test_bookings_back_to_back_do_not_conflict() -> None:
     world = World(environments=ENVS, bookings=[booking(1, 1, 0, 4), booking(2, 1, 4, 8)])
     assert kinds(world) == []

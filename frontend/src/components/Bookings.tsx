@@ -4,7 +4,8 @@
 import { useContext, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { useMutation, useQuery } from "urql";
-import { Badge } from "./common";
+import { Badge, ExportLink } from "./common";
+import { exportHref } from "../lib/lists";
 import { SessionContext, usePlanningRefusal } from "./session";
 import { approvedClashes, bookingControls, bookingStatusWord, bookingTone } from "../lib/bookings";
 import { errorText } from "../lib/errors";
@@ -226,7 +227,10 @@ export function EnvironmentBookings({ environment }: { environment: { id: string
   const reload = () => refetch({ requestPolicy: "network-only" });
   return (
     <div className="env-bookings">
-      <h3>Bookings</h3>
+      <div className="section-head">
+        <h3>Bookings</h3>
+        <ExportLink href={exportHref("bookings", { environmentId: environment.id })} what="bookings" />
+      </div>
       {error ? <p className="banner banner-error" role="alert">{errorText(error)}</p> : null}
       {data ? <BookingList bookings={data.bookings} onChanged={reload} /> : <p className="muted">Reading bookings…</p>}
       <RequestBooking environments={[environment]} onRequested={reload} />
@@ -235,7 +239,7 @@ export function EnvironmentBookings({ environment }: { environment: { id: string
 }
 
 /** A release's bookings, and a request for any environment on its behalf. */
-export function ReleaseBookings({ releaseKey }: { releaseKey: string }) {
+export function ReleaseBookings({ releaseKey, closed }: { releaseKey: string; closed?: string | null }) {
   const [{ data, error }, refetch] = useQuery({ query: ReleaseBookingsQuery, variables: { key: releaseKey } });
   const reload = () => refetch({ requestPolicy: "network-only" });
   const release = data?.release;
@@ -246,7 +250,11 @@ export function ReleaseBookings({ releaseKey }: { releaseKey: string }) {
       {release ? (
         <>
           <BookingList bookings={release.bookings} onChanged={reload} showEnvironment />
-          <RequestBooking environments={data.environments} releaseId={release.id} onRequested={reload} />
+          {closed ? (
+            <p className="muted">{closed}</p>
+          ) : (
+            <RequestBooking environments={data.environments} releaseId={release.id} onRequested={reload} />
+          )}
         </>
       ) : (
         <p className="muted">Reading bookings…</p>

@@ -4,6 +4,7 @@
 // through them; each shows its full label on hover and on focus.
 import { Link } from "react-router";
 import { assignLanes, place, type Range, type Tick } from "../lib/time";
+import "./Timeline.css";
 
 export interface TimelineItem {
   id: string;
@@ -11,7 +12,7 @@ export interface TimelineItem {
   end: Date;
   label: string;
   title: string;
-  kind: "release" | "change" | "blackout";
+  kind: "release" | "change" | "blackout" | "booking";
   tone?: string;
   href?: string;
   conflicts?: readonly string[];
@@ -52,8 +53,13 @@ export function Timeline({ range, ticks, rows, now }: { range: Range; ticks: Tic
         const visual = row.items.map((item) => {
           const where = place(range, item.start, item.end);
           const marker = !where || where.width < MARKER_BELOW;
-          const room = marker ? span * labelRoom(item.label) : span * 0.02;
-          return { ...item, end: new Date(Math.max(item.end.getTime(), item.start.getTime() + room)), realEnd: item.end, marker };
+          // A bar too short for its label writes the label beside it, and makes room for it.
+          const outside = !marker && where.width / 100 < labelRoom(item.label);
+          const room = marker || outside ? span * labelRoom(item.label) : span * 0.02;
+          // Near the end of the range the label goes before the mark, not cut at the edge.
+          const flip = (marker || outside) && !!where && where.left + where.width + labelRoom(item.label) * 100 > 100;
+          const start = flip ? item.start.getTime() - room : item.start.getTime();
+          return { ...item, start: new Date(start), end: new Date(Math.max(item.end.getTime(), start + room)), realStart: item.start, realEnd: item.end, marker, outside, flip };
         });
         const placed = assignLanes(visual);
         const lanes = Math.max(1, ...placed.map((p) => p.lane + 1));
@@ -71,10 +77,10 @@ export function Timeline({ range, ticks, rows, now }: { range: Range; ticks: Tic
               ))}
               {nowPlace ? <span className="tl-now" style={{ left: `${nowPlace.left}%` }} title="Now" /> : null}
               {placed.map(({ item, lane }) => {
-                const where = place(range, item.start, item.realEnd) ?? (item.marker ? place(range, item.start, new Date(item.start.getTime() + 1)) : null);
+                const where = place(range, item.realStart, item.realEnd) ?? (item.marker ? place(range, item.realStart, new Date(item.realStart.getTime() + 1)) : null);
                 if (!where) return null;
                 const conflict = item.conflicts && item.conflicts.length > 0;
-                const className = `tl-bar tl-${item.kind} ${item.tone ? `tone-${item.tone}` : ""} ${conflict ? "tl-conflict" : ""} ${item.marker ? "tl-marker" : ""}`;
+                const className = `tl-bar tl-${item.kind} ${item.tone ? `tone-${item.tone}` : ""} ${conflict ? "tl-conflict" : ""} ${item.marker ? "tl-marker" : ""} ${item.outside ? "tl-outside" : ""} ${item.flip ? "tl-flip" : ""}`;
                 const style = item.marker
                   ? { left: `calc(${where.left}% - 6px)`, top: `${lane * 30 + 4}px` }
                   : { left: `${where.left}%`, width: `${where.width}%`, top: `${lane * 30 + 4}px` };

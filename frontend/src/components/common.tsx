@@ -5,6 +5,7 @@ import { describeProblem, sourceProblems } from "../lib/sources";
 import { readinessSummary, STATUS_LABELS, type ReadinessLike } from "../lib/releases";
 import { formatDateTime, formatUtc, formatWindow } from "../lib/time";
 import { approvalWord } from "../lib/words";
+import "./layout.css";
 
 export function Skeleton({ rows = 4, label = "Loading" }: { rows?: number; label?: string }) {
   return (
@@ -167,5 +168,25 @@ export function Pager({ page, what, onPage }: { page: { page: number; pages: num
         Next page
       </button>
     </nav>
+  );
+}
+
+/** The upstream's own word beside Heatshield's, only when it says something else
+ * ("Rejected Rejected" is noise; "In review · Completed (Final Review Required)" is not). */
+export function UpstreamWord({ ours, word, title = "The upstream's own word" }: { ours: string; word: string; title?: string }) {
+  if (!word || word.trim().toLowerCase() === ours.trim().toLowerCase()) return null;
+  return (
+    <span className="upstream-word" title={title}>
+      {word}
+    </span>
+  );
+}
+
+/** A list page's rows as a CSV file, with the page's filters; `note` says what it leaves out. */
+export function ExportLink({ href, what, note }: { href: string; what: string; note?: string }) {
+  return (
+    <a className="export-link" href={href} download title={note}>
+      Export {what} as CSV
+    </a>
   );
 }

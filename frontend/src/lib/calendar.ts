@@ -2,6 +2,7 @@
 // row per application with its releases and the change windows linked to them.
 import type { Blackout, PlannedRelease } from "./conflicts";
 import { formatUtc, formatWindow } from "./time";
+import { bookingStatusWord } from "./bookings";
 import { approvalWord, changeStateWord, releaseStatusWord, tierWord } from "./words";
 
 export interface CalendarRelease extends PlannedRelease {
@@ -23,6 +24,17 @@ export interface CalendarChange {
   source: { name: string };
 }
 
+export interface CalendarBooking {
+  id: string;
+  start: string;
+  end: string;
+  status: string;
+  purpose: string;
+  team: string;
+  environment: { id: string; name: string; tier: string };
+  release: { id: string; key: string } | null;
+}
+
 export interface CalendarFilters {
   application: string | null;
   tier: string | null;
@@ -34,7 +46,7 @@ export interface Bar {
   end: Date;
   label: string;
   title: string;
-  kind: "release" | "change" | "blackout";
+  kind: "release" | "change" | "blackout" | "booking";
   tone?: string;
   href?: string;
   conflicts?: string[];
@@ -48,6 +60,7 @@ export interface Row {
 
 const BLACKOUT_ROW = "blackouts";
 const UNLINKED_ROW = "unlinked-changes";
+const BOOKING_ROW = "bookings-";
 
 export function buildRows(
   releases: readonly CalendarRelease[],
@@ -55,6 +68,7 @@ export function buildRows(
   changes: readonly CalendarChange[],
   filters: CalendarFilters,
   conflicts: ReadonlyMap<string, readonly string[]> = new Map(),
+  bookings: readonly CalendarBooking[] = [],
 ): Row[] {
   const shownBlackouts = blackouts.filter(
     (b) =>
@@ -130,8 +144,29 @@ export function buildRows(
     });
   }
 
+  // One row per environment booked, after the applications: who holds it, and when.
+  const releaseById = new Map(releases.map((r) => [r.id, r]));
+  for (const b of bookings) {
+    if (filters.tier && b.environment.tier !== filters.tier) continue;
+    const holder = b.release ? releaseById.get(b.release.id) : undefined;
+    if (filters.application && !holder?.applications.some((a) => a.key === filters.application)) continue;
+    const row = rowFor(`${BOOKING_ROW}${b.environment.id}`, `${b.environment.name} bookings`);
+    const who = b.release?.key ?? b.team;
+    row.items.push({
+      id: b.id,
+      start: new Date(b.start),
+      end: new Date(b.end),
+      label: `${b.environment.name}: ${who}`,
+      title: `${b.environment.name} booked for ${who} · ${b.purpose} · ${bookingStatusWord(b.status)}\n${formatWindow(b.start, b.end)}\nUTC: ${formatUtc(b.start)} → ${formatUtc(b.end)}`,
+      kind: "booking",
+      tone: b.status.toLowerCase(),
+      href: b.release ? `/releases/${encodeURIComponent(b.release.key)}` : "/environments",
+      conflicts: [...(conflicts.get(b.id) ?? [])],
+    });
+  }
+
   const ordered = [...rows.values()];
-  const rank = (row: Row) => (row.id === BLACKOUT_ROW ? 0 : row.id === UNLINKED_ROW ? 2 : 1);
+  const rank = (row: Row) => (row.id === BLACKOUT_ROW ? 0 : row.id === UNLINKED_ROW ? 2 : row.id.startsWith(BOOKING_ROW) ? 3 : 1);
   return ordered.sort((a, b) => rank(a) - rank(b) || a.label.localeCompare(b.label));
 }
 

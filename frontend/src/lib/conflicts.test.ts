@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildRows, changeTone, countConflicts, type CalendarRelease } from "./calendar";
-import { conflictKindWord, reasonsByRecord, recordLink, type Blackout } from "./conflicts";
+import { conflictKindWord, conflictsInvolving, reasonsByRecord, recordLink, releaseConflictRange, type Blackout } from "./conflicts";
 import { availableMoves, readinessSummary } from "./releases";
 
 const release = (id: string, app: string, start: string, end: string, status = "PLANNED"): CalendarRelease => ({
@@ -143,5 +143,60 @@ describe("release moves", () => {
     expect(readinessSummary({ total: 8, done: 2, ratio: 0.25, complete: false })).toEqual({ percent: 25, text: "2 of 8 done (partial)" });
     // Nothing linked is not "100 % done".
     expect(readinessSummary({ total: 0, done: 0, ratio: 1, complete: true })).toEqual({ percent: null, text: "No work linked" });
+  });
+});
+
+describe("a release's own conflicts", () => {
+  it("asks about its window and every booking's, one minute past the last end", () => {
+    const range = releaseConflictRange({ start: "2027-02-09T06:00:00Z", end: "2027-02-09T10:00:00Z" }, [
+      { start: "2027-02-02T08:00:00Z", end: "2027-02-02T16:00:00Z" },
+      { start: null, end: null },
+    ]);
+    expect(range).toEqual({ from: "2027-02-02T08:00:00.000Z", to: "2027-02-09T10:01:00.000Z" });
+  });
+
+  it("asks nothing of a release with no window and no booking", () => {
+    expect(releaseConflictRange({ start: null, end: null }, [])).toBeNull();
+  });
+
+  it("keeps the conflicts that name the release, its bookings or its changes", () => {
+    const other = { ...inFreeze, records: [{ type: "Release", id: "9", label: "CHK-9" }] };
+    const booking = { ...inFreeze, kind: "BOOKING_OVERLAP", records: [{ type: "EnvironmentBooking", id: "bk7", label: "booking #7" }] };
+    expect(conflictsInvolving([inFreeze, other, booking], new Set(["1", "bk7"]))).toEqual([inFreeze, booking]);
+  });
+});
+
+describe("bookings on the calendar", () => {
+  const staging = { id: "e2", name: "Staging", tier: "STAGING" };
+  const booked = (id: string, status: string, releaseKey: string | null, team = "") => ({
+    id,
+    start: "2027-02-02T08:00:00Z",
+    end: "2027-02-02T16:00:00Z",
+    status,
+    purpose: "Acceptance test",
+    team,
+    environment: staging,
+    release: releaseKey ? { id: "r1", key: releaseKey } : null,
+  });
+  const chk = { ...release("r1", "CHK", "2027-02-09T06:00:00Z", "2027-02-09T10:00:00Z"), key: "CHK-1" };
+
+  it("draws each booking on its environment's row, styled by its status, after the applications", () => {
+    const rows = buildRows([chk], [], [], { application: null, tier: null }, new Map([["b2", ["Bookings overlap"]]]), [
+      booked("b1", "APPROVED", "CHK-1"),
+      booked("b2", "REQUESTED", null, "Performance"),
+    ]);
+    expect(rows.map((r) => r.label)).toEqual(["CHK", "Staging bookings"]);
+    const [ours, theirs] = rows[1].items;
+    expect(ours).toMatchObject({ kind: "booking", tone: "approved", label: "Staging: CHK-1", href: "/releases/CHK-1" });
+    expect(theirs).toMatchObject({ tone: "requested", label: "Staging: Performance", conflicts: ["Bookings overlap"] });
+    expect(theirs.title).toContain("Requested");
+  });
+
+  it("keeps an application's and a tier's bookings under those filters", () => {
+    const bookings = [booked("b1", "APPROVED", "CHK-1"), booked("b2", "REQUESTED", null, "Performance")];
+    const byApp = buildRows([chk], [], [], { application: "CHK", tier: null }, new Map(), bookings);
+    expect(byApp.flatMap((r) => r.items.map((i) => i.id))).toEqual(["r1", "b1"]);
+    const byTier = buildRows([chk], [], [], { application: null, tier: "PRODUCTION" }, new Map(), bookings);
+    expect(byTier.flatMap((r) => r.items.map((i) => i.kind))).toEqual(["release"]);
   });
 });

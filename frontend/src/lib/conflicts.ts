@@ -98,3 +98,27 @@ const KIND_WORDS: Record<string, string> = {
 export function conflictKindWord(kind: string): string {
   return KIND_WORDS[kind] ?? kind.charAt(0) + kind.slice(1).toLowerCase().replace(/_/g, " ");
 }
+
+export interface Span {
+  start: string | null | undefined;
+  end: string | null | undefined;
+}
+
+/**
+ * The period to ask the conflict engine about for one release: its window and the
+ * windows of its bookings (staging is often booked days before production). None
+ * when nothing of the release has a window.
+ */
+export function releaseConflictRange(window: Span, bookings: readonly Span[]): { from: string; to: string } | null {
+  const spans = [window, ...bookings].filter((s): s is { start: string; end: string } => !!s.start && !!s.end);
+  if (spans.length === 0) return null;
+  const from = Math.min(...spans.map((s) => new Date(s.start).getTime()));
+  const to = Math.max(...spans.map((s) => new Date(s.end).getTime()));
+  // The engine answers for [from, to): one more minute keeps an instant at the end in.
+  return { from: new Date(from).toISOString(), to: new Date(to + 60_000).toISOString() };
+}
+
+/** The conflicts with one of `ids` (a release, its bookings, its changes) among their records. */
+export function conflictsInvolving<C extends ConflictLike>(conflicts: readonly C[], ids: ReadonlySet<string>): C[] {
+  return conflicts.filter((c) => c.records.some((r) => ids.has(r.id)));
+}

@@ -75,3 +75,14 @@ export function paginate<T>(items: readonly T[], page: number, size: number): Pa
   const slice = items.slice(start, start + size);
   return { items: slice, page: current, pages, from: slice.length ? start + 1 : 0, to: start + slice.length, total: items.length };
 }
+
+export type ExportList = "releases" | "change-requests" | "work-items" | "bookings" | "conflicts";
+
+/** The CSV export of a list page with the page's own filters (`GET /export/<list>.csv`
+ * runs the page's query on the server, so the file holds the rows the list holds). */
+export function exportHref(list: ExportList, filters: Record<string, string | null | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
+  const text = query.toString();
+  return `/export/${list}.csv${text ? `?${text}` : ""}`;
+}

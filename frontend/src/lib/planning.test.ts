@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { drift } from "./drift";
 import { codeRangeProblem, containersFor, linkOptions } from "./links";
-import { changeOverdue, paginate, releaseOverdue, sortByWindow } from "./lists";
+import { changeOverdue, exportHref, paginate, releaseOverdue, sortByWindow } from "./lists";
 import { underOverride } from "./releases";
 import { planningRefusal } from "./roles";
 import { formatDateTime, fromInputValue, toInputValue } from "./time";
@@ -126,5 +126,18 @@ describe("roles and overrides", () => {
     expect(underOverride("DEPLOYED", history)).toBe(true);
     expect(underOverride("READY", history)).toBe(false);
     expect(underOverride("DEPLOYING", [{ action: "release.transition" }])).toBe(false);
+  });
+});
+
+describe("CSV exports of the list pages", () => {
+  it("carries the page's filters and leaves out the ones not set", () => {
+    expect(exportHref("releases", { status: "PLANNED", type: null, application: "CHK" })).toBe("/export/releases.csv?status=PLANNED&application=CHK");
+    expect(exportHref("change-requests", {})).toBe("/export/change-requests.csv");
+  });
+
+  it("encodes what it carries", () => {
+    expect(exportHref("conflicts", { from: "2027-02-01T00:00:00.000Z", to: "2027-03-01T00:00:00.000Z" })).toBe(
+      "/export/conflicts.csv?from=2027-02-01T00%3A00%3A00.000Z&to=2027-03-01T00%3A00%3A00.000Z",
+    );
   });
 });

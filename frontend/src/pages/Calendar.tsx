@@ -1,11 +1,12 @@
 import { useMemo } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useSearchParams } from "react-router";
 import { useQuery } from "urql";
 import { Degraded, Empty, PageHeader, Skeleton } from "../components/common";
 import { Timeline } from "../components/Timeline";
-import { buildRows, countConflicts, releaseOfChange, type CalendarChange, type CalendarRelease } from "../lib/calendar";
-import { conflictKindWord, reasonsByRecord, recordLink, type Blackout, type ConflictLike } from "../lib/conflicts";
-import { formatWindow } from "../lib/time";
+import { ConflictList } from "../components/Conflicts";
+import { exportHref } from "../lib/lists";
+import { buildRows, countConflicts, releaseOfChange, type CalendarBooking, type CalendarChange, type CalendarRelease } from "../lib/calendar";
+import { reasonsByRecord, type Blackout } from "../lib/conflicts";
 import { rangeFor, rangeTitle, shift, ticks, ZOOMS, type Zoom } from "../lib/time";
 import { CalendarChangesQuery, CalendarConflictsQuery, CalendarQuery } from "../operations";
 import { displayZone } from "../lib/time";
@@ -54,7 +55,10 @@ export default function CalendarPage() {
     if (!data) return [];
     const blackouts = data.calendar.filter((e) => e.__typename === "BlackoutWindow") as unknown as Blackout[];
     const changes = (changesResult.data?.changeRequests.nodes ?? []) as unknown as CalendarChange[];
-    return buildRows(releases, blackouts, changes, { application, tier }, reasonsByRecord(serverConflicts ?? []));
+    const bookings: CalendarBooking[] = data.calendar.flatMap((e) =>
+      e.__typename === "EnvironmentBooking" ? [{ ...e, status: e.bookingStatus, release: e.release ?? null }] : [],
+    );
+    return buildRows(releases, blackouts, changes, { application, tier }, reasonsByRecord(serverConflicts ?? []), bookings);
   }, [data, releases, changesResult.data, serverConflicts, application, tier]);
   const conflicts = countConflicts(rows);
 
@@ -117,6 +121,8 @@ export default function CalendarPage() {
           <span className="tl-key tl-marker-key">
             <span className="tl-diamond" aria-hidden="true" /> Short window
           </span>
+          <span className="tl-key tl-booking tone-approved">Booking approved</span>
+          <span className="tl-key tl-booking tone-requested">Booking requested</span>
           <span className="tl-key tl-blackout">Blackout</span>
           <span className="tl-key tl-weekend-key">Weekend</span>
           {conflicts > 0 ? (
@@ -136,59 +142,12 @@ export default function CalendarPage() {
       ) : (
         <Timeline range={range} ticks={ticks(zoom, range)} rows={rows} now={new Date()} />
       )}
-      <ConflictList conflicts={serverConflicts} loading={conflictsResult.fetching} releaseOfChange={releaseOfChange(releases)} />
-    </section>
-  );
-}
-
-function ConflictList({
-  conflicts,
-  loading,
-  releaseOfChange,
-}: {
-  conflicts: readonly ConflictLike[] | undefined;
-  loading: boolean;
-  releaseOfChange: ReadonlyMap<string, string>;
-}) {
-  return (
-    <section className="conflict-list" aria-labelledby="conflicts-title" aria-busy={loading && !conflicts}>
-      <h2 id="conflicts-title">Conflicts{conflicts ? ` (${conflicts.length})` : ""}</h2>
-      {!conflicts ? (
-        loading ? <p className="muted">Checking every system for conflicts…</p> : null
-      ) : conflicts.length === 0 ? (
-        <p className="muted">No conflicts in this period.</p>
-      ) : (
-        <ul>
-          {conflicts.map((c, i) => (
-            <li key={`${c.kind}-${i}`} data-conflict={c.kind} className={c.severity === "BLOCKING" ? "conflict-blocking" : "conflict-warning"}>
-              <strong>{conflictKindWord(c.kind)}</strong>
-              {c.severity === "BLOCKING" ? " (blocking)" : ""} · <span className="muted">{formatWindow(c.start, c.end)}</span>
-              <br />
-              {c.reason}
-              {c.records.length > 0 ? (
-                <span className="conflict-records">
-                  {" "}Involves:{" "}
-                  {c.records.map((r, j) => {
-                    const link = recordLink(r, releaseOfChange);
-                    const sep = j > 0 ? ", " : "";
-                    if (!link) return <span key={r.id}>{sep}{r.label}</span>;
-                    return (
-                      <span key={r.id}>
-                        {sep}
-                        {link.external ? (
-                          <a href={link.href} target="_blank" rel="noreferrer">{r.label}</a>
-                        ) : (
-                          <Link to={link.href}>{r.label}</Link>
-                        )}
-                      </span>
-                    );
-                  })}
-                </span>
-              ) : null}
-            </li>
-          ))}
-        </ul>
-      )}
+      <ConflictList
+        conflicts={serverConflicts}
+        loading={conflictsResult.fetching}
+        releaseOfChange={releaseOfChange(releases)}
+        exportLink={exportHref("conflicts", { from: variables.from, to: variables.to, application })}
+      />
     </section>
   );
 }

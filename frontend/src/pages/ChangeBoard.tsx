@@ -10,7 +10,7 @@ import { sourceLabel } from "../lib/sources";
 import { formatWindow } from "../lib/time";
 import { changeStateWord, humanize } from "../lib/words";
 import { underOverride } from "../lib/releases";
-import { OverrideMark } from "../components/common";
+import { OverrideMark, UpstreamWord } from "../components/common";
 import { CabReleaseQuery, ChangeBoardQuery, ChangesLiveSubscription, ReleaseLiveSubscription } from "../operations";
 import { useLiveRefresh } from "../components/live";
 import type { BoardChangeFragment } from "../gql/graphql";
@@ -171,7 +171,7 @@ function ChangeDetail({ change: c }: { change: BoardChange }) {
         </dd>
         <dt>State</dt>
         <dd>
-          {changeStateWord(c.state)} <span className="upstream-word">{c.stateLabel}</span>
+          {changeStateWord(c.state)} <UpstreamWord ours={changeStateWord(c.state)} word={c.stateLabel} title="The ITSM's own state word" />
         </dd>
         <dt>Approval</dt>
         <dd>

@@ -1,6 +1,6 @@
 import { useMemo } from "react";
-import { OverdueMark, Pager, Window } from "../components/common";
-import { changeOverdue, paginate, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
+import { ExportLink, OverdueMark, Pager, UpstreamWord, Window } from "../components/common";
+import { changeOverdue, exportHref, paginate, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
 import { changeStateWord, changeTypeWord, riskWord } from "../lib/words";
 import { useSearchParams } from "react-router";
 import { useQuery } from "urql";
@@ -84,6 +84,10 @@ export default function ChangeRequestsPage() {
             ))}
           </select>
         </label>
+        <ExportLink
+          href={exportHref("change-requests", { state, source, windowFrom: dayStart(from), windowTo: dayStart(to) })}
+          what="change requests"
+        />
       </PageHeader>
       <Degraded error={error} />
       {!data && fetching ? (
@@ -114,9 +118,7 @@ export default function ChangeRequestsPage() {
                 <td>{sourceLabel(c.source)}</td>
                 <td>
                   {changeStateWord(c.state)}{" "}
-                  <span className="upstream-word" title="The ITSM's own state word">
-                    {c.stateLabel}
-                  </span>{" "}
+                  <UpstreamWord ours={changeStateWord(c.state)} word={c.stateLabel} title="The ITSM's own state word" />{" "}
                   {changeOverdue(c, now) ? <OverdueMark what={c.number} /> : null}
                 </td>
                 <td>

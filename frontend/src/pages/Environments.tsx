@@ -148,7 +148,9 @@ function EnvironmentCard({ env, refusal, onEdit, onChanged }: { env: Env; refusa
   return (
     <section className="card" aria-labelledby={`env-${env.id}`} data-environment={env.name}>
       <h2 id={`env-${env.id}`}>
-        {env.name} <Badge>{tierWord(env.tier)}</Badge>
+        {env.name}{" "}
+        {/* The tier only when the name does not already say it ("Staging Staging"). */}
+        {env.name.toLowerCase() === tierWord(env.tier).toLowerCase() ? null : <Badge>{tierWord(env.tier)}</Badge>}
       </h2>
       <p className="muted">
         {env.deployTarget ? `Deploys to “${env.deployTarget}”` : "No deploy target"} · {env.applications.map((a) => a.name).join(", ") || "no applications"}

@@ -6,6 +6,7 @@ import {
   Badge,
   Degraded,
   Empty,
+  ExportLink,
   OverdueMark,
   OverrideMark,
   PageHeader,
@@ -13,18 +14,20 @@ import {
   RoleNote,
   Skeleton,
   StatusBadge,
+  UpstreamWord,
   When,
   Window,
 } from "../components/common";
 import { GateList, RaiseChangeRequest, ReleaseNotes } from "../components/ChangeBridge";
 import { LinkName, LinkPicker } from "../components/LinkPicker";
 import { ReleaseBookings } from "../components/Bookings";
+import { ReleaseConflicts } from "../components/Conflicts";
 import { DeploymentPlan } from "../components/Plan";
 import { useLiveRefresh } from "../components/live";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
 import { errorText } from "../lib/errors";
-import { releaseOverdue } from "../lib/lists";
+import { exportHref, releaseOverdue } from "../lib/lists";
 import { availableMoves, underOverride } from "../lib/releases";
 import { raisesChanges, sourceLabel, sourceNamed, sourceProblems, workKindLabel } from "../lib/sources";
 import { displayZone, formatAge, fromInputValue } from "../lib/time";
@@ -116,7 +119,9 @@ export default function ReleasePage() {
   return (
     <article aria-labelledby="page-title">
       <PageHeader title={`${release.key} · ${release.name}`}>
-        <StatusBadge status={release.status} />
+        <span data-testid="release-status">
+          <StatusBadge status={release.status} />
+        </span>
         {overridden ? <OverrideMark /> : null}
         {overdue ? <OverdueMark what={release.key} /> : null}
         <button type="button" onClick={() => setEditing(true)} disabled={!!refusedByRole || editing} title={refusedByRole ?? undefined}>
@@ -236,8 +241,16 @@ export default function ReleasePage() {
         </section>
       </div>
 
-      <ReleaseBookings releaseKey={release.key} />
+      <ReleaseBookings
+        releaseKey={release.key}
+        closed={
+          release.status === "DEPLOYED" || release.status === "CANCELLED"
+            ? `${release.key} is ${releaseStatusWord(release.status).toLowerCase()}: it books no more environments.`
+            : null
+        }
+      />
       <DeploymentPlan releaseKey={release.key} />
+      <ReleaseConflicts release={release} />
 
       <div className="grid-2">
         <section className="card" aria-labelledby="readiness-title">
@@ -357,7 +370,10 @@ export default function ReleasePage() {
       </div>
 
       <section className="card" aria-labelledby="items-title">
-        <h2 id="items-title">Work items ({release.workItems.totalCount})</h2>
+        <div className="section-head">
+          <h2 id="items-title">Work items ({release.workItems.totalCount})</h2>
+          <ExportLink href={exportHref("work-items", { release: release.key })} what="work items" />
+        </div>
         {items.length === 0 ? (
           <Empty title={release.links.length === 0 ? "No work linked." : "No work items found in the linked records."} />
         ) : (
@@ -384,11 +400,9 @@ export default function ReleasePage() {
                   <td>
                     {workKindLabel(item.kind)}
                   </td>
-                  <td>
+                  <td className="status-cell">
                     <Badge tone={item.status.toLowerCase()}>{workStatusWord(item.status)}</Badge>{" "}
-                    <span className="upstream-word" title="The upstream's own word">
-                      {item.statusLabel}
-                    </span>
+                    <UpstreamWord ours={workStatusWord(item.status)} word={item.statusLabel} />
                   </td>
                   <td>{item.assignee ?? "—"}</td>
                 </tr>
@@ -424,7 +438,7 @@ export default function ReleasePage() {
                   </td>
                   <td>{sourceLabel(c.source)}</td>
                   <td>
-                    {changeStateWord(c.state)} <span className="upstream-word" title="The ITSM's own state word">{c.stateLabel}</span>
+                    {changeStateWord(c.state)} <UpstreamWord ours={changeStateWord(c.state)} word={c.stateLabel} title="The ITSM's own state word" />
                   </td>
                   <td>
                     <ApprovalBadge approval={c.approval} />

@@ -1,10 +1,10 @@
 import { useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useQuery } from "urql";
-import { Degraded, Empty, OverdueMark, PageHeader, Pager, ReadinessBar, RoleNote, Skeleton, StatusBadge, Window } from "../components/common";
+import { Degraded, Empty, ExportLink, OverdueMark, PageHeader, Pager, ReadinessBar, RoleNote, Skeleton, StatusBadge, Window } from "../components/common";
 import { ReleaseForm } from "../components/ReleaseForm";
 import { usePlanningRefusal } from "../components/session";
-import { paginate, releaseOverdue, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
+import { exportHref, paginate, releaseOverdue, SORT_LABELS, sortByWindow, type SortOrder } from "../lib/lists";
 import { STATUS_LABELS } from "../lib/releases";
 import { releaseTypeWord } from "../lib/words";
 import { ReleasesQuery } from "../operations";
@@ -103,6 +103,11 @@ export default function ReleasesPage() {
             ))}
           </select>
         </label>
+        <ExportLink
+          href={exportHref("releases", { status, type, application })}
+          what="releases"
+          note={needle ? "The file holds every release of these filters; the search box is not applied." : undefined}
+        />
       </div>
       <Degraded error={error} />
       {!data && fetching ? (
