@@ -41,23 +41,14 @@ from strawberry.asgi import GraphQL
 from api.app import create_app
 from api.demo import build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import GraphQLSettings, load_settings
+from bench.operations import DASHBOARD, TOKEN
 from connectors.sandbox.world import build_world
-from tests.support.graphql import new_secret, principal_step
+from tests.support.graphql import principal_step
 from tests.support.server import serve_asgi
 
-TOKEN = new_secret()
 FIELDS = "key title url status statusLabel kind assignee updatedAt"
 LIST = ("query List($n: Int!) { releases(first: $n) { nodes { key workItems(first: 1000) "
         "{ nodes { " + FIELDS + " } } } } }")
-DASHBOARD = """
-query Dashboard($n: Int!) {
-  releases(first: $n) {
-    nodes { key status
-      workItems(first: 100) { nodes { key status statusLabel } }
-      changeRequests { number state approval }
-      deployments { environment ref state } }
-  }
-}"""
 
 
 @strawberry.type

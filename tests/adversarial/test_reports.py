@@ -59,15 +59,6 @@ class Recorder(logging.Handler):
         self.lines.append(f"{record.name}: {text}")
 
 
-def signed_in(base_url: str, username: str) -> GraphQLClient:
-    """A browser-like client of `username`: a session cookie and the site's own Origin."""
-    client = GraphQLClient(base_url, headers={"Origin": base_url})
-    response = client.http.post("/auth/login", json={"username": username,
-                                                     "password": PASSWORD})
-    assert response.status_code == 204, response.text
-    return client
-
-
 @dataclass
 class Site:
     url: str
@@ -117,7 +108,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     try:
         app = create_app(settings, startup=[owner], span_exporter=spans)
         with serve_asgi(app) as base_url:
-            client = signed_in(base_url, "adversarial-owner")
+            client = GraphQLClient.signed_in(base_url, "adversarial-owner", PASSWORD)
             client.data("""mutation { createApplication(input: {key: "ADV",
                            name: "Adversarial"}) { key } }""")
             for number, name in enumerate(FORMULAS, start=1):
@@ -240,7 +231,10 @@ def test_a_name_that_climbs_out_of_reports_reaches_no_report(site: Site) -> None
     secret = site.publish(report["id"])
     response = httpx.get(f"{site.url}/reports/..%2F{report['slug']}.csv",
                          headers={"Authorization": f"Bearer {secret}"})
-    assert response.status_code != 200 and "ADV-1" not in response.text
+    # Starlette does not match an encoded slash to the report route: what answers is the
+    # dashboard's page (when it is built) or a refusal, never the report's rows.
+    assert "ADV-1" not in response.text
+    assert not response.headers.get("content-type", "").startswith("text/csv")
 
 
 def test_an_owner_disabled_behind_the_servers_back_reads_nothing(site: Site) -> None:
@@ -272,7 +266,7 @@ def test_a_report_token_has_a_callers_rate_limit(tmp_path: Any) -> None:
     settings = load_settings(None, database={"url": f"sqlite+aiosqlite:///{tmp_path}/r.db"},
                              limits={"rate_limit_burst": 5, "rate_limit_per_minute": 1})
     with serve_asgi(create_app(settings, startup=[owner])) as base_url:
-        client = signed_in(base_url, "busy-owner")
+        client = GraphQLClient.signed_in(base_url, "busy-owner", PASSWORD)
         try:
             report = client.data(CREATE, {"input": {
                 "name": "Who am I", "query": "{ viewer { username } }",
@@ -300,7 +294,7 @@ def test_in_allow_list_mode_a_report_runs_only_a_registered_query(tmp_path: Any)
                              graphql={"persisted_queries": "allowlist",
                                       "persisted_queries_manifest": str(manifest)})
     with serve_asgi(create_app(settings, startup=[owner])) as base_url:
-        client = signed_in(base_url, "listed-owner")
+        client = GraphQLClient.signed_in(base_url, "listed-owner", PASSWORD)
         try:
             refused = client.error(CREATE, {"input": {
                 "name": "Off the list", "query": "{ viewer { role } }"}})
@@ -326,7 +320,7 @@ def test_a_report_saved_before_allow_list_mode_stops_running_in_it(tmp_path: Any
 
     with serve_asgi(create_app(load_settings(None, database=database),
                                startup=[owner])) as base_url:
-        client = signed_in(base_url, "early-owner")
+        client = GraphQLClient.signed_in(base_url, "early-owner", PASSWORD)
         try:
             report = client.data(CREATE, {"input": {"name": "Early",
                                                     "query": "{ viewer { role } }"}})

@@ -43,15 +43,6 @@ PUBLISH = """mutation($id: ID!, $name: String!) { publishReport(id: $id, tokenNa
   secret token { id prefix } report { slug publishedAt } } }"""
 
 
-def signed_in(base_url: str, username: str) -> GraphQLClient:
-    """A browser-like client of `username`: a session cookie and the site's own Origin."""
-    client = GraphQLClient(base_url, headers={"Origin": base_url})
-    response = client.http.post("/auth/login", json={"username": username,
-                                                     "password": PASSWORD})
-    assert response.status_code == 204, response.text
-    return client
-
-
 @dataclass
 class Site:
     url: str
@@ -96,7 +87,8 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                                  limits={"rate_limit_burst": 1000,
                                          "rate_limit_per_minute": 6000})
         with serve_asgi(create_app(settings, startup=[add_users])) as base_url:
-            clients = [signed_in(base_url, username) for username, _ in users]
+            clients = [GraphQLClient.signed_in(base_url, username, PASSWORD)
+                       for username, _ in users]
             site = Site(base_url, url, *clients, owner_api_token=tokens[0])
             site.admin.data("""mutation { createApplication(input: {key: "RPT",
                                name: "Reporting"}) { key } }""")
