@@ -14,6 +14,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,10 @@ class Statements:
         return taken
 
 
-@pytest.fixture(scope="module")
-def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GraphQLClient, str,
-                                                                      Statements]]:
-    with fresh_database("postgres", tmp_path_factory.mktemp("plans")) as url:
+@contextmanager
+def seeded_hub(backend: str, tmp: Path, rows: int) -> Iterator[tuple[GraphQLClient, str]]:
+    """A server over a fresh `backend` database holding `rows` bulk-written releases."""
+    with fresh_database(backend, tmp) as url:
         token = new_secret()
         app = create_app(load_settings(None, database={"url": url}),
                          startup=[principal_step(token)])
@@ -77,18 +78,27 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GraphQLCli
             async def seed() -> None:
                 engine = create_engine(url)
                 try:
-                    await seed_releases(engine, ROWS)
+                    await seed_releases(engine, rows)
                 finally:
                     await engine.dispose()
             asyncio.run(seed())
-            statements = Statements()
-            event.listen(Engine, "before_cursor_execute", statements)
             client = GraphQLClient(base_url, token=token)
             try:
-                yield client, url, statements
+                yield client, url
             finally:
                 client.close()
-                event.remove(Engine, "before_cursor_execute", statements)
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GraphQLClient, str,
+                                                                      Statements]]:
+    with seeded_hub("postgres", tmp_path_factory.mktemp("plans"), ROWS) as (client, url):
+        statements = Statements()
+        event.listen(Engine, "before_cursor_execute", statements)
+        try:
+            yield client, url, statements
+        finally:
+            event.remove(Engine, "before_cursor_execute", statements)
 
 
 def _explain(url: str, statements: list[tuple[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -316,54 +326,39 @@ def test_a_cursor_from_elsewhere_is_refused_by_name(server: Server) -> None:
 def test_keyset_paging_on_a_large_sqlite_list_matches_the_full_order(
         tmp_path: Path) -> None:
     """Thousands of rows with many ties: every page size walks the exact order both ways."""
-    with fresh_database("sqlite", tmp_path) as url:
-        token = new_secret()
-        app = create_app(load_settings(None, database={"url": url}),
-                         startup=[principal_step(token)])
-        with serve_asgi(app) as base_url:
-            async def seed() -> None:
-                engine = create_engine(url)
-                try:
-                    await seed_releases(engine, 3_000)
-                finally:
-                    await engine.dispose()
-            asyncio.run(seed())
-            gql = GraphQLClient(base_url, token=token)
-            try:
-                filter: dict[str, Any] = {"status": ["READY", "PLANNED"], "application": APP}
-                starts: dict[str, str | None] = {}
-                forward = _walk(gql, filter, 7, starts=starts)
-                assert len(forward) > 50
-                assert _walk(gql, filter, 7, backward=True) == forward
-                assert _walk(gql, filter, 50) == forward
-                instants = {key: datetime.fromisoformat(start) if start else None
-                            for key, start in starts.items()}
-                assert forward == sorted(starts, key=lambda key: (
-                    instants[key] is None, instants[key] or T0, int(key.split("-")[1])))
-                # Past the bound of an exact count (here 100) SQLite counts a sample, and
-                # says the count is an estimate.
-                many = ReleaseQuery(statuses=(ReleaseStatus.READY, ReleaseStatus.PLANNED,
-                                              ReleaseStatus.DEPLOYED), application=APP)
-                truth = sum(1 for i in range(1, 3_001) if 3 in applications_of(i) and
-                            status_of(i).name in ("READY", "PLANNED", "DEPLOYED"))
+    with seeded_hub("sqlite", tmp_path, 3_000) as (gql, url):
+        filter: dict[str, Any] = {"status": ["READY", "PLANNED"], "application": APP}
+        starts: dict[str, str | None] = {}
+        forward = _walk(gql, filter, 7, starts=starts)
+        assert len(forward) > 50
+        assert _walk(gql, filter, 7, backward=True) == forward
+        assert _walk(gql, filter, 50) == forward
+        instants = {key: datetime.fromisoformat(start) if start else None
+                    for key, start in starts.items()}
+        assert forward == sorted(starts, key=lambda key: (
+            instants[key] is None, instants[key] or T0, int(key.split("-")[1])))
+        # Past the bound of an exact count (here 100) SQLite counts a sample, and
+        # says the count is an estimate.
+        many = ReleaseQuery(statuses=(ReleaseStatus.READY, ReleaseStatus.PLANNED,
+                                      ReleaseStatus.DEPLOYED), application=APP)
+        truth = sum(1 for i in range(1, 3_001) if 3 in applications_of(i) and
+                    status_of(i).name in ("READY", "PLANNED", "DEPLOYED"))
 
-                async def estimate() -> release_list.Count:
-                    engine = create_engine(url)
-                    try:
-                        async with session_factory(engine)() as session:
-                            return await release_list.count(session, many, up_to=50)
-                    finally:
-                        await engine.dispose()
-                counted = asyncio.run(estimate())
-                assert truth > 50
-                assert counted.exact is False
-                assert abs(counted.value - truth) < truth * 0.5
-                few = {"status": ["READY"], "application": APP}
-                exact = sum(1 for i in range(1, 3_001) if status_of(i) is ReleaseStatus.READY
-                            and 3 in applications_of(i))
-                assert gql.data(RELEASES % "totalCount totalCountIsEstimate",
-                                {"filter": few, "first": 1})["releases"] == {
-                    "edges": ANY, "pageInfo": ANY, "totalCount": exact,
-                    "totalCountIsEstimate": False}
+        async def estimate() -> release_list.Count:
+            engine = create_engine(url)
+            try:
+                async with session_factory(engine)() as session:
+                    return await release_list.count(session, many, up_to=50)
             finally:
-                gql.close()
+                await engine.dispose()
+        counted = asyncio.run(estimate())
+        assert truth > 50
+        assert counted.exact is False
+        assert abs(counted.value - truth) < truth * 0.5
+        few = {"status": ["READY"], "application": APP}
+        exact = sum(1 for i in range(1, 3_001) if status_of(i) is ReleaseStatus.READY
+                    and 3 in applications_of(i))
+        assert gql.data(RELEASES % "totalCount totalCountIsEstimate",
+                        {"filter": few, "first": 1})["releases"] == {
+            "edges": ANY, "pageInfo": ANY, "totalCount": exact,
+            "totalCountIsEstimate": False}
