@@ -155,8 +155,10 @@ class ResponseCache:
     def key(self, document: str | None, variables: Mapping[str, Any] | None,
             operation_name: str | None, principal: Principal | None) -> Key | None:
         """The shared key of a read, or None when it must run uncached."""
-        if not self.enabled or document is None or principal is None:
-            return None
+        if not self.enabled or not isinstance(document, str) or principal is None \
+                or not isinstance(operation_name, str | None) \
+                or not isinstance(variables, Mapping | None):
+            return None  # malformed: the execution says what is wrong, uncached
         chosen = self.operation(document, operation_name)
         if chosen is None or chosen[0] != "query":
             return None
