@@ -112,9 +112,11 @@ def hub(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture(scope="module", params=BACKENDS)
 def uncached(request: pytest.FixtureRequest, upstreams: Upstreams,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    """Every query goes upstream, so each one's trace holds its upstream calls."""
+    """Every query goes upstream, so each one's trace holds its upstream calls (within a
+    deadline a busy machine cannot pass: a late answer would leave its call out)."""
     with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url, \
-            running_hub(upstreams, url, federation={"cache_ttl_seconds": 0}) as server:
+            running_hub(upstreams, url, federation={"cache_ttl_seconds": 0,
+                                                    "request_deadline_seconds": 60}) as server:
         yield server
 
 
