@@ -162,7 +162,7 @@ def test_the_cab_summary_lists_each_change_with_state_and_approval(notes: Seeded
     change = notes.changes[0]
     part = section(notes.render(Audience.OPERATIONS), "Approvals")
     assert f"[{change.number}](<{change.url}>) {change.title}: normal change, state " \
-           f"Authorize (AUTHORIZE), approval requested, planned {WINDOW}" in part
+           f"awaiting authorization (Authorize), awaiting approval, planned {WINDOW}" in part
 
 
 def test_the_cab_summary_without_a_change_says_none_was_raised(notes: Seeded) -> None:
@@ -173,8 +173,8 @@ def test_the_cab_summary_without_a_change_says_none_was_raised(notes: Seeded) ->
 def test_the_cab_summary_gives_gates_evidence_and_linked_tickets(notes: Seeded) -> None:
     text = notes.render(Audience.OPERATIONS)
     gates = section(text, "Deployment gates")
-    assert "- change\\_approved: FAILED: no approved or scheduled change request" in gates
-    assert "- blockers: passed: no open blockers" in gates
+    assert "- Change approved: not passed: no approved or scheduled change request" in gates
+    assert "- No open blockers: passed: no open blockers" in gates
     evidence = section(text, "Test evidence")
     done = sum(1 for i in notes.items if i.status is WorkStatus.DONE)
     merged = sum(1 for i in notes.items if isinstance(i, PullRequest) and i.merged)

@@ -194,3 +194,9 @@ export function describeAudit(event: AuditLike): string {
     }
   }
 }
+
+/** Release notes embedded in a page: their own headings step down `by` levels (the page
+ * keeps its one h1, and the notes sit under the section's h2). */
+export function embeddedNotes(html: string, by = 2): string {
+  return html.replace(/<(\/?)h([1-6])>/g, (_, slash: string, level: string) => `<${slash}h${Math.min(6, Number(level) + by)}>`);
+}
