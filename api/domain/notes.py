@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from api.domain.compose import ComposedChange, linked_tickets
-from api.domain.facts import ReleaseFacts, format_window
+from api.domain.facts import ReleaseFacts, format_utc, format_window
 from api.domain.gates import GateResult
 from api.domain.words import (
     approval_word,
@@ -214,6 +214,17 @@ def _development(release: ReleaseFacts, items: Sequence[WorkItem], v: Vocabulary
     return blocks
 
 
+def _override(release: ReleaseFacts) -> list[_Block]:
+    """The lasting mark of a release moved on past failing gates: who, when, why."""
+    o = release.override
+    if o is None or not release.under_override:
+        return []
+    failed = ", ".join(gate_word(g).lower() for g in o.failed)
+    return [_Para(f"Deploying under override: {o.actor} moved it on at {format_utc(o.at)}"
+                  + (f" although these gates failed: {failed}" if failed else "")
+                  + f". Reason given: {o.reason}")]
+
+
 def _state(change: ChangeRecord) -> str:
     """Our word for the state, and the ITSM's own where it says it differently."""
     word = change_state_word(change.state)
@@ -242,6 +253,7 @@ def _operations(release: ReleaseFacts, items: Sequence[WorkItem],
     tickets = [t for t in composed.linked_tickets or linked_tickets(items) if t not in pulls]
     return [
         _Heading(f"CAB summary: {v.change} for {v.release} {release.name}", 1),
+        *_override(release),
         _Para(f"{_cap(v.release)} {release.key} ({release.type.lower()}), "
               f"{v.version} {release.name}. Proposed {v.change}: {composed.title} "
               f"({plain(composed.type.name)} {v.change})."),

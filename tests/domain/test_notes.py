@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 import pytest
 
 from api.domain.compose import ChangeOverrides, ComposedChange, compose_change
-from api.domain.facts import ReleaseFacts
+from api.domain.facts import OverrideFacts, ReleaseFacts
 from api.domain.gates import GateResult, evaluate_gates
 from api.domain.notes import Audience, NotesFormat, Vocabulary, people, render_notes
 from connectors.base import ChangeRecord, ChangeType, PullRequest, WorkItem, WorkStatus
@@ -247,3 +248,16 @@ def test_markdown_escapes_markup_in_titles() -> None:
     text = notes.render(Audience.DEVELOPMENT)
     assert "<script>" not in text
     assert '\\<script\\>alert("x")\\</script\\> & \\<b\\>bold\\</b\\>' in text
+
+
+def test_a_release_moved_past_failing_gates_is_marked_in_the_cab_summary(notes: Seeded) -> None:
+    override = OverrideFacts("ana", datetime(2026, 11, 16, 5, 2, tzinfo=UTC),
+                             "CAB chair approved by phone", ("change_approved", "blockers"))
+    mark = ("Deploying under override: ana moved it on at 2026-11-16 05:02 UTC although "
+            "these gates failed: change approved, no open blockers. Reason given: CAB chair "
+            "approved by phone")
+    for status, marked in (("DEPLOYING", True), ("DEPLOYED", True), ("READY", False)):
+        release = dataclasses.replace(notes.release, status=status, override=override)
+        text = dataclasses.replace(notes, release=release).render(Audience.OPERATIONS)
+        assert (mark in text) is marked, status
+    assert "under override" not in notes.render(Audience.OPERATIONS)  # none recorded
