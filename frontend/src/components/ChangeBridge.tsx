@@ -6,7 +6,7 @@ import { Degraded, Skeleton } from "./common";
 import type { Gate } from "../lib/releases";
 import { sourceLabel, sourceNamed, type SourceLike } from "../lib/sources";
 import { formatDateTime } from "../lib/time";
-import { changeTypeWord, embeddedNotes, humanize, riskWord } from "../lib/words";
+import { changeTypeWord, embeddedNotes, gateWord, riskWord } from "../lib/words";
 import { ChangePreviewQuery, RaiseChangeMutation, ReleaseNotesQuery } from "../operations";
 import type { Audience } from "../gql/graphql";
 
@@ -15,7 +15,7 @@ export function GateList({ gates }: { gates: readonly Gate[] }) {
     <ul className="gates" aria-label="Gates">
       {gates.map((g) => (
         <li key={g.name} className={g.passed ? "gate-pass" : "gate-fail"}>
-          <span aria-hidden="true">{g.passed ? "✔" : "✖"}</span> <strong>{humanize(g.name)}</strong>: {g.reason}
+          <span aria-hidden="true">{g.passed ? "✔" : "✖"}</span> <strong>{gateWord(g.name)}</strong>: {g.reason}
         </li>
       ))}
     </ul>
