@@ -303,3 +303,37 @@ def test_no_page_or_graphiql_breaks_the_content_security_policy(context: Browser
     assert blocked
     assert [v for v in violations if "frame-ancestors" not in v
             and "X-Frame-Options" not in v] == []
+
+
+CODE = re.compile(r"\b[A-Z]{2,}_[A-Z_]+\b|\b[a-z]+_[a-z_]+\b|\(s\)")
+VISIBLE_TEXT = """() => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const shown = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (!parent || parent.closest('pre, code, script, style, [hidden]')) continue;
+        if (!parent.checkVisibility()) continue;
+        shown.push(node.textContent);
+    }
+    return shown.join(' ');
+}"""
+
+
+def test_no_page_shows_a_raw_code(signed_in: Page) -> None:
+    """Enum values, snake_case kinds and "(s)" plurals never reach the screen; each
+    audit event, gate, note and conflict is in words. Code blocks (GraphiQL) are exempt."""
+    page = signed_in
+    walk = [*PAGES.values(), ("/cab?at=2026-11-16", "Change board"),
+            ("/releases/PAY-2026.11", "PAY-2026.11")]
+    for path, heading in walk:
+        page.goto(path)
+        expect(page.get_by_role("heading", name=re.compile(re.escape(heading))).first
+               ).to_be_visible()
+        wait_loaded(page)
+        tabs = page.get_by_role("tab", name="Operations")
+        if path.startswith("/releases/") and tabs.count():
+            tabs.first.click()  # the CAB summary in the release's notes, too
+            wait_loaded(page)
+            expect(page.locator(".notes h3").first).to_be_visible()
+        shown = page.evaluate(VISIBLE_TEXT)
+        assert CODE.findall(shown) == [], path
