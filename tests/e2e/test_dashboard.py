@@ -256,7 +256,7 @@ def test_the_change_board_reads_a_pending_change_through_its_release(context: Br
     expect(summary.get_by_role("heading", name="Backout plan")).to_be_visible()
     gates = page.get_by_role("list", name="Gates")
     expect(gates.locator(".gate-fail")).to_contain_text(
-        "CHG0030004 is authorize (Authorize), awaiting approval")
+        "CHG0030004 is awaiting authorization (Authorize), awaiting approval")
     for width in (1280, 1920):
         page.set_viewport_size({"width": width, "height": 900})
         screenshot(page, f"cab-{width}")
