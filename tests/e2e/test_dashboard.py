@@ -102,7 +102,7 @@ def test_a_move_the_server_refuses_shows_its_reason(context: BrowserContext, dem
     # The second tab still shows the old status; the server refuses the same move.
     second.get_by_role("button", name="Move to Ready").click()
     refusal = second.get_by_test_id("transition-refused")
-    expect(refusal).to_contain_text("already READY")
+    expect(refusal).to_contain_text("already ready")
     screenshot(second, "transition-refused")
 
 
