@@ -18,6 +18,7 @@ from types import MappingProxyType
 from api.domain.change_flow import is_open
 from api.domain.facts import ReleaseFacts, format_window
 from api.domain.plans import backout_plan, implementation_plan
+from api.domain.words import count, kind_word, risk_word
 from connectors.records import (
     ChangeDraft,
     ChangeRecord,
@@ -181,7 +182,7 @@ def _scope_lines(items: Sequence[WorkItem]) -> list[str]:
         return ["- No work items are linked to the release."]
     done = sum(1 for i in items if i.status is WorkStatus.DONE)
     kinds = Counter(i.kind for i in items)
-    by_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+    by_kind = ", ".join(count(n, kind_word(kind)) for kind, n in sorted(kinds.items()))
     merged, open_pulls = _pulls(items)
     return [f"- {_plural(len(items), 'work item')}: {done} done, {len(items) - done} open "
             f"(by kind: {by_kind})",
@@ -216,7 +217,7 @@ def _describe(release: ReleaseFacts, change: ComposedChange, items: Sequence[Wor
         "",
         *(["Implementation plan", implementation_plan(release.runbook), ""]
           if release.runbook else []),
-        f"Risk: {change.risk.name.replace('_', ' ').lower()}",
+        f"Risk: {risk_word(change.risk)}",
         *(f"- {reason}" for reason in change.risk_reasons),
         "",
         "Backout plan",
@@ -240,7 +241,8 @@ def compose_change(release: ReleaseFacts, items: Sequence[WorkItem], *,
     risk, reasons = assess_risk(release, items,
                                 recent_failed_deployments=recent_failed_deployments)
     if o.risk is not None and o.risk is not risk:
-        reasons = (f"set to {o.risk.name} by the requester (computed {risk.name})", *reasons)
+        reasons = (f"set to {risk_word(o.risk)} by the requester (computed "
+                   f"{risk_word(risk)})", *reasons)
     tiers = ", ".join(t.lower() for t in release.tiers) or "no tier"
     change = ComposedChange(
         title=o.title if o.title is not None else f"Deploy {release.name} to {tiers}",

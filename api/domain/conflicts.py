@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from api.domain.change_flow import is_open
 from api.domain.enums import BookingStatus, EnvironmentTier, ReleaseStatus
+from api.domain.words import plain
 from connectors.records import ApprovalState, ChangeState, ChangeType
 
 T = TypeVar("T")
@@ -172,10 +173,16 @@ class ChangeFact:
     span: Span | None
     configuration_items: frozenset[str] = frozenset()
     applications: frozenset[str] = frozenset()  # the applications its CIs belong to
+    product: str = ""  # what people call its source ("ServiceNow"); the source name without
 
     @property
     def involved(self) -> Involved:
         return Involved("ChangeRequest", f"{self.source}:{self.number}", self.number)
+
+    @property
+    def label(self) -> str:
+        """"CHG0040001 in ServiceNow": the number, and the system people know it from."""
+        return f"{self.number} in {self.product or self.source}"
 
     @property
     def approved(self) -> bool:
@@ -336,7 +343,7 @@ def changes_in_blackouts(changes: Sequence[ChangeFact], blackouts: Sequence[Blac
         assert change.span is not None
         where = change.span.shared(blackout.span)
         yield Conflict(ConflictKind.CHANGE_IN_BLACKOUT, Severity.BLOCKING, where,
-                       f"Change {change.number} ({change.source}) is scheduled inside the "
+                       f"Change {change.label} is scheduled inside the "
                        f"blackout \"{blackout.name}\" {_when(where)}.",
                        (change.involved, blackout.involved))
 
@@ -351,7 +358,7 @@ def unapproved_changes(changes: Sequence[ChangeFact]) -> Iterator[Conflict]:
                    ApprovalState.REQUESTED: "is still waiting for approval",
                    ApprovalState.NOT_REQUESTED: "has not been sent for approval"}
         yield Conflict(ConflictKind.CHANGE_NOT_APPROVED, Severity.BLOCKING, change.span,
-                       f"Change {change.number} ({change.source}) has a window "
+                       f"Change {change.label} has a window "
                        f"{_when(change.span)} but {waiting[change.approval]}.",
                        (change.involved,))
 
@@ -371,8 +378,8 @@ def booking_overlaps(bookings: Sequence[BookingFact],
             yield Conflict(
                 ConflictKind.BOOKING_OVERLAP,
                 Severity.BLOCKING if both_approved else Severity.WARNING, where,
-                f"{a.label[:1].upper() + a.label[1:]} ({a.status.name.lower()}) and {b.label} "
-                f"({b.status.name.lower()}) both want {env} {_when(where)}.",
+                f"{a.label[:1].upper() + a.label[1:]} ({plain(a.status.name)}) and {b.label} "
+                f"({plain(b.status.name)}) both want {env} {_when(where)}.",
                 (a.involved, b.involved, Involved("Environment", str(env_id), env)),
                 key=env)
 
@@ -426,7 +433,7 @@ def configuration_item_overlaps(changes: Sequence[ChangeFact]) -> Iterator[Confl
             assert a.span is not None and b.span is not None
             where = a.span.shared(b.span)
             yield Conflict(ConflictKind.CONFIGURATION_ITEM_OVERLAP, Severity.WARNING, where,
-                           f"Changes {a.number} ({a.source}) and {b.number} ({b.source}) both "
+                           f"Changes {a.label} and {b.label} both "
                            f"touch {ci} {_when(where)}.",
                            (a.involved, b.involved), key=str(ci))
 

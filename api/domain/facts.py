@@ -20,6 +20,16 @@ class AppFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class OverrideFacts:
+    """The last time someone moved the release past failing gates, and why."""
+
+    actor: str
+    at: datetime
+    reason: str
+    failed: tuple[str, ...] = ()  # the gates that failed, by name
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseFacts:
     key: str
     name: str
@@ -31,6 +41,12 @@ class ReleaseFacts:
     description: str = ""
     tiers: tuple[str, ...] = ("PRODUCTION",)  # environment tiers the release goes to
     runbook: tuple[RunbookStep, ...] = ()  # its deployment plan's activities, in order
+    override: OverrideFacts | None = None  # the gate override it deploys under, if any
+
+    @property
+    def under_override(self) -> bool:
+        """Deploying or deployed past failing gates: the mark lasts after the fact."""
+        return self.override is not None and self.status in {"DEPLOYING", "DEPLOYED"}
 
     @property
     def app_keys(self) -> frozenset[str]:

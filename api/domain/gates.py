@@ -12,6 +12,7 @@ from datetime import datetime
 
 from api.domain.facts import BlackoutFacts, ReleaseFacts, format_utc, format_window
 from api.domain.releases import overlaps
+from api.domain.words import approval_word, change_state_word
 from connectors.records import (
     ApprovalState,
     ChangeRecord,
@@ -68,12 +69,6 @@ def authorizes_deployment(change: ChangeRecord) -> bool:
     return change.state in _PRE_IMPLEMENTATION and change.approval is ApprovalState.APPROVED
 
 
-_APPROVAL_WORDS = {ApprovalState.APPROVED: "approved",
-                   ApprovalState.REQUESTED: "awaiting approval",
-                   ApprovalState.REJECTED: "rejected",
-                   ApprovalState.NOT_REQUESTED: "approval not asked"}
-
-
 def _count(n: int, noun: str) -> str:
     """'1 open blocker', '3 open blockers': people read words, never 'blocker(s)'."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
@@ -81,9 +76,8 @@ def _count(n: int, noun: str) -> str:
 
 def describe_change(change: ChangeRecord) -> str:
     """The change in words: its ITSM's own state word, and where its approval stands."""
-    state = change.state.name.replace("_", " ").lower()
-    return (f"{change.number} is {state} ({change.state_label}), "
-            f"{_APPROVAL_WORDS.get(change.approval, change.approval.name.lower())}")
+    return (f"{change.number} is {change_state_word(change.state)} ({change.state_label}), "
+            f"{approval_word(change.approval)}")
 
 
 def blackouts_overlapping(release: ReleaseFacts, start: datetime | None, end: datetime | None,

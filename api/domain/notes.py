@@ -16,8 +16,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from api.domain.compose import ComposedChange, linked_tickets
-from api.domain.facts import ReleaseFacts, format_window
+from api.domain.facts import ReleaseFacts, format_utc, format_window
 from api.domain.gates import GateResult
+from api.domain.words import (
+    approval_word,
+    change_state_word,
+    gate_word,
+    kind_word,
+    plain,
+    risk_word,
+)
 from connectors.records import ChangeRecord, PullRequest, WorkItem, WorkStatus
 
 # Canonical records carry no labels, so breaking changes are found by title.
@@ -190,7 +198,8 @@ def _development(release: ReleaseFacts, items: Sequence[WorkItem], v: Vocabulary
                           (WorkStatus.TODO, "To do")):
         group = [i for i in issues if i.status is status]
         blocks += [_Heading(f"{title} ({len(group)})", 3),
-                   _bullets([_item_line(i, f"{i.kind}, {i.status_label}") for i in group],
+                   _bullets([_item_line(i, f"{kind_word(i.kind)}, {i.status_label}")
+                             for i in group],
                             "None.")]
     contributors = people(i.assignee for i in items if i.assignee)
     breaking = [i for i in items if is_breaking(i)]
@@ -205,6 +214,24 @@ def _development(release: ReleaseFacts, items: Sequence[WorkItem], v: Vocabulary
     return blocks
 
 
+def _override(release: ReleaseFacts) -> list[_Block]:
+    """The lasting mark of a release moved on past failing gates: who, when, why."""
+    o = release.override
+    if o is None or not release.under_override:
+        return []
+    failed = ", ".join(gate_word(g).lower() for g in o.failed)
+    return [_Para(f"Deploying under override: {o.actor} moved it on at {format_utc(o.at)}"
+                  + (f" although these gates failed: {failed}" if failed else "")
+                  + f". Reason given: {o.reason}")]
+
+
+def _state(change: ChangeRecord) -> str:
+    """Our word for the state, and the ITSM's own where it says it differently."""
+    word = change_state_word(change.state)
+    label = change.state_label.strip()
+    return word if not label or label.casefold() == word.casefold() else f"{word} ({label})"
+
+
 def _operations(release: ReleaseFacts, items: Sequence[WorkItem],
                 changes: Sequence[ChangeRecord], composed: ComposedChange,
                 gates: Sequence[GateResult], v: Vocabulary) -> list[_Block]:
@@ -212,12 +239,13 @@ def _operations(release: ReleaseFacts, items: Sequence[WorkItem],
                       + (", ".join(app.cmdb_items) or "no configuration item recorded"))
                 for app in release.applications]
     approvals = [
-        _Line(f"{c.title}: {c.type.name.lower()} {v.change}, state {c.state_label} "
-              f"({c.state.name}), approval {c.approval.name.replace('_', ' ').lower()}, "
+        _Line(f"{c.title}: {plain(c.type.name)} {v.change}, state {_state(c)}, "
+              f"{approval_word(c.approval)}, "
               f"planned {format_window(c.planned_start, c.planned_end)}",
               key=c.number, url=_safe_url(c.url))
         for c in changes]
-    gate_lines = [_Line(f"{g.name}: {'passed' if g.passed else 'FAILED'}: {g.reason}")
+    gate_lines = [_Line(f"{gate_word(g.name)}: {'passed' if g.passed else 'not passed'}: "
+                        f"{g.reason}")
                   for g in gates]
     done = sum(1 for i in items if i.status is WorkStatus.DONE)
     # The board reads tickets, not pull requests: those are summed up in the evidence.
@@ -225,15 +253,16 @@ def _operations(release: ReleaseFacts, items: Sequence[WorkItem],
     tickets = [t for t in composed.linked_tickets or linked_tickets(items) if t not in pulls]
     return [
         _Heading(f"CAB summary: {v.change} for {v.release} {release.name}", 1),
+        *_override(release),
         _Para(f"{_cap(v.release)} {release.key} ({release.type.lower()}), "
               f"{v.version} {release.name}. Proposed {v.change}: {composed.title} "
-              f"({composed.type.name.lower()} {v.change})."),
+              f"({plain(composed.type.name)} {v.change})."),
         _Heading("Implementation window", 2),
         _Para(format_window(composed.planned_start, composed.planned_end)),
         _Heading("Affected services and configuration items", 2),
         _bullets(services, "No application is linked."),
         _Para("Configuration items: " + (", ".join(composed.configuration_items) or "none")),
-        _Heading(f"Risk: {composed.risk.name.replace('_', ' ').lower()}", 2),
+        _Heading(f"Risk: {risk_word(composed.risk)}", 2),
         _Para("Why:"),
         _bullets([_Line(r) for r in composed.risk_reasons], "No reasons recorded."),
         _Heading("Backout plan", 2),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from api.domain.enums import ReleaseStatus
+from api.domain.words import plain
 
 S = ReleaseStatus
 
@@ -34,12 +35,13 @@ class RuleViolation(ValueError):
 
 def check_transition(current: ReleaseStatus, target: ReleaseStatus) -> None:
     if target == current:
-        raise RuleViolation(f"the release is already {current.name}", "to")
+        raise RuleViolation(f"the release is already {plain(current.name)}", "to")
     if target not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(s.name for s in TRANSITIONS[current])) or "none (final)"
+        allowed = ", ".join(sorted(plain(s.name) for s in TRANSITIONS[current])) \
+            or "none (it is final)"
         raise RuleViolation(
-            f"cannot move a release from {current.name} to {target.name}; "
-            f"allowed from {current.name}: {allowed}",
+            f"cannot move a release from {plain(current.name)} to {plain(target.name)}; "
+            f"from {plain(current.name)} it can move to: {allowed}",
             "to",
         )
 

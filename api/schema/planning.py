@@ -28,6 +28,7 @@ from api.services.bookings import BookingService, NewBooking
 from api.services.common import KEEP, Ref
 from api.services.conflicts import change_facts, for_application, stored_world
 from api.services.plans import ActivityPatch, NewActivity, PlanService, PlanSource
+from connectors.base import KindProfile
 from connectors.records import ChangeRecord, TimeWindow
 
 From = Annotated[datetime, strawberry.argument(name="from")]
@@ -295,6 +296,12 @@ def _record(info: Info, involved: rules.Involved, changes: dict[str, ChangeRecor
                           change_request=change)
 
 
+def _products(info: Info) -> dict[str, str]:
+    """Each source's product name ("ServiceNow"), so a conflict's reason names it so."""
+    return {name: KindProfile.of(type(connector)).product
+            for name, connector in info.context.hub.connectors.items()}
+
+
 async def find_conflicts(info: Info, start: datetime, end: datetime,
                          filter: ConflictFilter | None = None) -> list[Conflict]:
     """The conflict engine over [start, end): stored facts and every ITSM's changes."""
@@ -314,7 +321,8 @@ async def find_conflicts(info: Info, start: datetime, end: datetime,
     world = rules.World(releases=stored.world.releases, blackouts=stored.world.blackouts,
                         environments=stored.world.environments,
                         bookings=stored.world.bookings,
-                        changes=change_facts(list(changes.values()), stored.applications_by_ci))
+                        changes=change_facts(list(changes.values()), stored.applications_by_ci,
+                                             _products(info)))
     if filter.application:
         world = for_application(world, filter.application)
     found = rules.find_conflicts(world, filter.kinds)

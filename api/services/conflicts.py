@@ -9,7 +9,7 @@ database session is open while an upstream answers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -96,10 +96,12 @@ async def stored_world(sessions: async_sessionmaker[AsyncSession], start: dateti
     return StoredWorld(world, {ci: frozenset(apps) for ci, apps in by_ci.items()})
 
 
-def change_facts(records: Sequence[ChangeRecord], applications_by_ci: dict[str, frozenset[str]]
-                 ) -> list[ChangeFact]:
+def change_facts(records: Sequence[ChangeRecord], applications_by_ci: dict[str, frozenset[str]],
+                 products: Mapping[str, str] | None = None) -> list[ChangeFact]:
     """Change requests in the engine's words; a change whose window ends before it starts
-    (an ITSM may hold one) is taken as the instant it starts."""
+    (an ITSM may hold one) is taken as the instant it starts. `products` names each
+    source as people know it ("ServiceNow"), for the reasons."""
+    products = products or {}
     facts = []
     for record in records:
         span = None
@@ -109,7 +111,8 @@ def change_facts(records: Sequence[ChangeRecord], applications_by_ci: dict[str, 
         apps = frozenset(app for ci in cis
                          for app in applications_by_ci.get(ci.strip().lower(), ()))
         facts.append(ChangeFact(record.source, record.number, record.state, record.approval,
-                                record.type, span, cis, apps))
+                                record.type, span, cis, apps,
+                                products.get(record.source, "")))
     return facts
 
 

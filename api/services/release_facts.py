@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import models as m
-from api.domain.facts import AppFacts, BlackoutFacts, ReleaseFacts, as_utc
+from api.domain.facts import AppFacts, BlackoutFacts, OverrideFacts, ReleaseFacts, as_utc
 from api.domain.plans import RunbookStep
 
 
@@ -46,6 +46,7 @@ async def stored_facts(sessions: async_sessionmaker[AsyncSession], release_ids: 
                 .where(owner.in_(ids)).order_by(m.Application.key))).all():
             apps[release_id].append(app)
         plans = await runbooks(session, ids)
+        overrides = await gate_overrides(session, ids)
         blackouts = await blackouts_overlapping(session, [
             (r.window_start, r.window_end) for r in releases
             if r.window_start is not None and r.window_end is not None])
@@ -57,10 +58,26 @@ async def stored_facts(sessions: async_sessionmaker[AsyncSession], release_ids: 
             status=release.status.name, window_start=release.window_start,
             window_end=release.window_end, description=release.description,
             applications=tuple(AppFacts(a.key, a.name, tuple(a.cmdb_items)) for a in own),
-            runbook=plans.get(release.id, ()))
+            runbook=plans.get(release.id, ()), override=overrides.get(release.id))
         found[release.id] = StoredFacts(
             facts=facts, repositories=tuple(repo for a in own for repo in a.repositories),
             blackouts=tuple(overlapping(blackouts, release.window_start, release.window_end)))
+    return found
+
+
+async def gate_overrides(session: AsyncSession, release_ids: Sequence[int]
+                         ) -> dict[int, OverrideFacts]:
+    """Each release's latest gate override from the audit trail, in one query: the notes
+    mark a release deploying under override for as long as it is deploying or deployed."""
+    found: dict[int, OverrideFacts] = {}
+    for row in await session.scalars(
+            select(m.AuditEvent).where(m.AuditEvent.action == "gate.override",
+                                       m.AuditEvent.release_id.in_(release_ids))
+            .order_by(m.AuditEvent.id)):
+        failed = (row.before or {}).get("failed") or []
+        assert row.release_id is not None
+        found[row.release_id] = OverrideFacts(row.actor, as_utc(row.at), row.reason or "",
+                                              tuple(str(g) for g in failed))
     return found
 
 

@@ -36,6 +36,7 @@ from api.domain.releases import (
     check_window,
     gated,
 )
+from api.domain.words import gate_word, plain
 from api.errors import ErrorCode, ServiceError, bad_input, conflict
 from api.services.common import KEEP, Keep, Ref, applications_by_key, flush_unique
 
@@ -298,8 +299,9 @@ class ReleaseService:
         if failed:
             if override_reason is None:
                 raise ServiceError(
-                    ErrorCode.GATE_FAILED, f"the release cannot enter {to.name}: "
-                    + "; ".join(f"{g.name}: {g.reason}" for g in failed), "to",
+                    ErrorCode.GATE_FAILED, f"the release cannot move to {plain(to.name)}: "
+                    + "; ".join(f"{gate_word(g.name).lower()}: {g.reason}" for g in failed),
+                    "to",
                     gates=[{"name": g.name, "reason": g.reason} for g in failed])
             try:
                 override = check_override_reason(override_reason)

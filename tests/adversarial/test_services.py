@@ -122,8 +122,8 @@ def test_available_transitions_are_the_status_machine_with_reasons_for_refusals(
     assert {to for to, t in options.items() if t["allowed"]} == {
         "IN_PROGRESS", "DEPLOYING", "CANCELLED"}
     assert all(t["reason"] is None for t in options.values() if t["allowed"])
-    assert options["READY"]["reason"] == "the release is already READY"
-    assert "cannot move a release from READY to DEPLOYED" in options["DEPLOYED"]["reason"]
+    assert options["READY"]["reason"] == "the release is already ready"
+    assert "cannot move a release from ready to deployed" in options["DEPLOYED"]["reason"]
     assert {to for to, t in options.items() if t["gated"]} == {"DEPLOYING"}
     # What the list refuses, the mutation refuses with the same words.
     refused = rm.post(MOVE, {"id": release_id, "to": "DEPLOYED"})

@@ -347,6 +347,14 @@ def test_an_override_needs_the_role_and_a_reason_and_is_audited(
         "transitionRelease"]["status"] == "DEPLOYING"
     history = release(gql, "OVERRIDE-1")["history"]
     assert {"action": "gate.override", "reason": reason, "actor": history[0]["actor"]} in history
+    for to in ("DEPLOYED", None):  # the mark lasts after the fact, and is written once
+        if to:
+            gql.data(TRANSITION, {"id": release_id, "to": to})
+        notes = gql.data("""query($k: String!) { release(key: $k) {
+            releaseNotes(audience: OPERATIONS) } }""", {"k": "OVERRIDE-1"})["release"][
+            "releaseNotes"]
+        assert notes.count("Deploying under override:") == 1
+        assert f"Reason given: {reason}" in notes
 
 
 def test_raising_inside_a_blackout_warns_first_and_goes_ahead_when_acknowledged(

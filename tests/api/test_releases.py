@@ -117,7 +117,7 @@ def test_the_status_machine_walks_forward_and_refuses_skips(gql: GraphQLClient,
     error = gql.error(TRANSITION, {"id": release["id"], "to": "DEPLOYED"})
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["extensions"]["field"] == "to"
-    assert "PLANNED to DEPLOYED" in error["message"]
+    assert "from planned to deployed" in error["message"]
     for status in ("IN_PROGRESS", "READY", "DEPLOYING", "DEPLOYED"):
         assert move(gql, release["id"], status) == status
     error = gql.error(TRANSITION, {"id": release["id"], "to": "CANCELLED"})

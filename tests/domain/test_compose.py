@@ -225,7 +225,7 @@ def test_the_description_tells_the_overridden_story(
     assert "Test evidence\nLoad test report LT-42 attached." in text
     assert "2026-12-03 22:00 UTC to 2026-12-03 23:00 UTC (1h)" in text
     assert "- Further configuration items: Payments DB" in text
-    assert "Risk: very high\n- set to VERY_HIGH by the requester (computed HIGH)" in text
+    assert "Risk: very high\n- set to very high by the requester (computed high)" in text
 
 
 def test_a_description_override_replaces_the_composed_text_whole(

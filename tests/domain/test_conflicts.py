@@ -49,7 +49,10 @@ def change(number: str, start: float | None, end: float | None, *cis: str,
            type: ChangeType = ChangeType.NORMAL, apps: tuple[str, ...] = ()) -> ChangeFact:
     window = span(start, end) if start is not None and end is not None else None
     return ChangeFact(source, number, state, approval, type, window, frozenset(cis),
-                      frozenset(apps))
+                      frozenset(apps), PRODUCTS.get(source, ""))
+
+
+PRODUCTS = {"servicenow": "ServiceNow", "remedy": "BMC Remedy"}
 
 
 def booking(pk: int, env: int, start: float, end: float,
@@ -201,7 +204,14 @@ def test_two_changes_from_either_itsm_on_one_configuration_item_at_once_conflict
     pairs = [(c.kind, tuple(i.label for i in c.involved)) for c in found]
     assert pairs == [(ConflictKind.CONFIGURATION_ITEM_OVERLAP, ("CHG1", "CRQ9")),
                      (ConflictKind.CONFIGURATION_ITEM_OVERLAP, ("CRQ9", "CHG3"))]
-    assert "pay-db" in found[0].reason and "(remedy)" in found[0].reason
+    assert found[0].reason == ("Changes CHG1 in ServiceNow and CRQ9 in BMC Remedy both touch "
+                               "pay-db from 2027-03-01 11:00 UTC to 2027-03-01 12:00 UTC.")
+
+
+def test_a_change_without_a_product_name_is_named_by_its_source() -> None:
+    found = find_conflicts(World(changes=[change("CHG7", 0, 1, approval=ApprovalState.REQUESTED,
+                                                 source="itsm-eu")]))
+    assert "Change CHG7 in itsm-eu has a window" in found[0].reason
 
 
 def test_two_instants_on_one_item_at_the_same_moment_conflict() -> None:

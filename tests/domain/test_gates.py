@@ -87,14 +87,14 @@ def test_a_change_still_awaiting_authorisation_fails_naming_it(release: ReleaseF
     gate = gates(release, changes=changes)["change_approved"]
     assert not gate.passed
     assert gate.reason == (f"no approved or scheduled change request: {changes[0].number} is "
-                           "authorize (Authorize), awaiting approval")
+                           "awaiting authorization (Authorize), awaiting approval")
 
 
 def test_the_seeded_change_in_implementation_passes() -> None:
     changes = change_records(DEPLOYING)
     gate = gates(release_facts(DEPLOYING), changes=changes)["change_approved"]
     assert gate.passed
-    assert gate.reason == f"{changes[0].number} is implement (Implement), approved"
+    assert gate.reason == f"{changes[0].number} is being implemented (Implement), approved"
 
 
 @pytest.mark.parametrize(("state", "approval"), [
@@ -116,7 +116,10 @@ def test_a_finished_held_or_refused_change_does_not_authorise_even_if_once_appro
         release: ReleaseFacts, state: ChangeState) -> None:
     gate = gates(release, changes=[change_in(state, ApprovalState.APPROVED)])["change_approved"]
     assert not gate.passed
-    assert f"is {state.name.replace('_', ' ').lower()}" in gate.reason  # in words
+    words = {ChangeState.REVIEW: "in review", ChangeState.CLOSED: "closed",
+             ChangeState.CANCELED: "cancelled", ChangeState.REJECTED: "rejected",
+             ChangeState.ON_HOLD: "on hold"}
+    assert f"is {words[state]} (" in gate.reason  # in words, the ITSM's own in brackets
 
 
 def test_one_authorising_change_among_several_is_enough(release: ReleaseFacts) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 import pytest
 
 from api.domain.compose import ChangeOverrides, ComposedChange, compose_change
-from api.domain.facts import ReleaseFacts
+from api.domain.facts import OverrideFacts, ReleaseFacts
 from api.domain.gates import GateResult, evaluate_gates
 from api.domain.notes import Audience, NotesFormat, Vocabulary, people, render_notes
 from connectors.base import ChangeRecord, ChangeType, PullRequest, WorkItem, WorkStatus
@@ -162,7 +163,7 @@ def test_the_cab_summary_lists_each_change_with_state_and_approval(notes: Seeded
     change = notes.changes[0]
     part = section(notes.render(Audience.OPERATIONS), "Approvals")
     assert f"[{change.number}](<{change.url}>) {change.title}: normal change, state " \
-           f"Authorize (AUTHORIZE), approval requested, planned {WINDOW}" in part
+           f"awaiting authorization (Authorize), awaiting approval, planned {WINDOW}" in part
 
 
 def test_the_cab_summary_without_a_change_says_none_was_raised(notes: Seeded) -> None:
@@ -173,8 +174,8 @@ def test_the_cab_summary_without_a_change_says_none_was_raised(notes: Seeded) ->
 def test_the_cab_summary_gives_gates_evidence_and_linked_tickets(notes: Seeded) -> None:
     text = notes.render(Audience.OPERATIONS)
     gates = section(text, "Deployment gates")
-    assert "- change\\_approved: FAILED: no approved or scheduled change request" in gates
-    assert "- blockers: passed: no open blockers" in gates
+    assert "- Change approved: not passed: no approved or scheduled change request" in gates
+    assert "- No open blockers: passed: no open blockers" in gates
     evidence = section(text, "Test evidence")
     done = sum(1 for i in notes.items if i.status is WorkStatus.DONE)
     merged = sum(1 for i in notes.items if isinstance(i, PullRequest) and i.merged)
@@ -247,3 +248,16 @@ def test_markdown_escapes_markup_in_titles() -> None:
     text = notes.render(Audience.DEVELOPMENT)
     assert "<script>" not in text
     assert '\\<script\\>alert("x")\\</script\\> & \\<b\\>bold\\</b\\>' in text
+
+
+def test_a_release_moved_past_failing_gates_is_marked_in_the_cab_summary(notes: Seeded) -> None:
+    override = OverrideFacts("ana", datetime(2026, 11, 16, 5, 2, tzinfo=UTC),
+                             "CAB chair approved by phone", ("change_approved", "blockers"))
+    mark = ("Deploying under override: ana moved it on at 2026-11-16 05:02 UTC although "
+            "these gates failed: change approved, no open blockers. Reason given: CAB chair "
+            "approved by phone")
+    for status, marked in (("DEPLOYING", True), ("DEPLOYED", True), ("READY", False)):
+        release = dataclasses.replace(notes.release, status=status, override=override)
+        text = dataclasses.replace(notes, release=release).render(Audience.OPERATIONS)
+        assert (mark in text) is marked, status
+    assert "under override" not in notes.render(Audience.OPERATIONS)  # none recorded

@@ -44,6 +44,14 @@ def test_the_calendar_lists_the_servers_conflicts_each_linking_to_what_is_involv
     response = page.request.post("/graphql", headers={"origin": demo.base_url}, data={
         "query": CONFLICTS, "variables": {"from": start.isoformat(), "to": end.isoformat()}})
     expected = response.json()["data"]["conflicts"]
+    quarter = page.request.post("/graphql", headers={"origin": demo.base_url}, data={
+        "query": CONFLICTS, "variables": {"from": start.isoformat(),
+                                          "to": (start + timedelta(days=92)).isoformat()}})
+    about_changes = [c["reason"] for c in quarter.json()["data"]["conflicts"]
+                     if any(r["type"] == "ChangeRequest" for r in c["records"])]
+    assert about_changes, f"no conflict involves a change request from {month:%B %Y} on"
+    for reason in about_changes:  # the ITSM by the name people know, not its config name
+        assert re.search(r" in (ServiceNow|JIRA)\b", reason), reason
     # A conflict with a release in it, a blackout's first (the demo has a holiday freeze).
     with_release = sorted((c for c in expected if any(r["type"] == "Release"
                                                       for r in c["records"])),

@@ -102,7 +102,7 @@ def test_a_move_the_server_refuses_shows_its_reason(context: BrowserContext, dem
     # The second tab still shows the old status; the server refuses the same move.
     second.get_by_role("button", name="Move to Ready").click()
     refusal = second.get_by_test_id("transition-refused")
-    expect(refusal).to_contain_text("already READY")
+    expect(refusal).to_contain_text("already ready")
     screenshot(second, "transition-refused")
 
 
@@ -256,7 +256,7 @@ def test_the_change_board_reads_a_pending_change_through_its_release(context: Br
     expect(summary.get_by_role("heading", name="Backout plan")).to_be_visible()
     gates = page.get_by_role("list", name="Gates")
     expect(gates.locator(".gate-fail")).to_contain_text(
-        "CHG0030004 is authorize (Authorize), awaiting approval")
+        "CHG0030004 is awaiting authorization (Authorize), awaiting approval")
     for width in (1280, 1920):
         page.set_viewport_size({"width": width, "height": 900})
         screenshot(page, f"cab-{width}")
@@ -303,3 +303,37 @@ def test_no_page_or_graphiql_breaks_the_content_security_policy(context: Browser
     assert blocked
     assert [v for v in violations if "frame-ancestors" not in v
             and "X-Frame-Options" not in v] == []
+
+
+CODE = re.compile(r"\b[A-Z]{2,}_[A-Z_]+\b|\b[a-z]+_[a-z_]+\b|\(s\)")
+VISIBLE_TEXT = """() => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const shown = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (!parent || parent.closest('pre, code, script, style, [hidden]')) continue;
+        if (!parent.checkVisibility()) continue;
+        shown.push(node.textContent);
+    }
+    return shown.join(' ');
+}"""
+
+
+def test_no_page_shows_a_raw_code(signed_in: Page) -> None:
+    """Enum values, snake_case kinds and "(s)" plurals never reach the screen; each
+    audit event, gate, note and conflict is in words. Code blocks (GraphiQL) are exempt."""
+    page = signed_in
+    walk = [*PAGES.values(), ("/cab?at=2026-11-16", "Change board"),
+            ("/releases/PAY-2026.11", "PAY-2026.11")]
+    for path, heading in walk:
+        page.goto(path)
+        expect(page.get_by_role("heading", name=re.compile(re.escape(heading))).first
+               ).to_be_visible()
+        wait_loaded(page)
+        tabs = page.get_by_role("tab", name="Operations")
+        if path.startswith("/releases/") and tabs.count():
+            tabs.first.click()  # the CAB summary in the release's notes, too
+            wait_loaded(page)
+            expect(page.locator(".notes h3").first).to_be_visible()
+        shown = page.evaluate(VISIBLE_TEXT)
+        assert CODE.findall(shown) == [], path

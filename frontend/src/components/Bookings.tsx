@@ -27,18 +27,19 @@ function useViewer() {
   return { refusal: usePlanningRefusal(), user: session.kind === "signed-in" ? session.user : null };
 }
 
-export function BookingList({ bookings, onChanged, showEnvironment }: { bookings: readonly Booking[]; onChanged: () => void; showEnvironment?: boolean }) {
+/** `onRelease`: the release whose page the list is on; its key is said, not linked back to itself. */
+export function BookingList({ bookings, onChanged, showEnvironment, onRelease }: { bookings: readonly Booking[]; onChanged: () => void; showEnvironment?: boolean; onRelease?: string }) {
   if (bookings.length === 0) return <p className="muted">No bookings.</p>;
   return (
     <ul className="bookings" aria-label="Bookings">
       {bookings.map((b) => (
-        <BookingItem key={b.id} booking={b} onChanged={onChanged} showEnvironment={showEnvironment} />
+        <BookingItem key={b.id} booking={b} onChanged={onChanged} showEnvironment={showEnvironment} onRelease={onRelease} />
       ))}
     </ul>
   );
 }
 
-function BookingItem({ booking, onChanged, showEnvironment }: { booking: Booking; onChanged: () => void; showEnvironment?: boolean }) {
+function BookingItem({ booking, onChanged, showEnvironment, onRelease }: { booking: Booking; onChanged: () => void; showEnvironment?: boolean; onRelease?: string }) {
   const viewer = useViewer();
   const controls = bookingControls(booking, viewer);
   const clashes = approvedClashes(booking);
@@ -70,7 +71,7 @@ function BookingItem({ booking, onChanged, showEnvironment }: { booking: Booking
       <div>
         <Badge tone={bookingTone(booking.status)}>{bookingStatusWord(booking.status)}</Badge>{" "}
         <strong>{showEnvironment ? `${booking.environment.name} · ` : ""}{booking.purpose}</strong> ·{" "}
-        {booking.release ? <Link to={`/releases/${encodeURIComponent(booking.release.key)}`}>{booking.release.key}</Link> : who} ·{" "}
+        {booking.release && booking.release.key !== onRelease ? <Link to={`/releases/${encodeURIComponent(booking.release.key)}`}>{booking.release.key}</Link> : who} ·{" "}
         <span className="muted">{formatWindow(booking.start, booking.end)}</span>
         <span className="muted"> · asked by {booking.requestedBy}</span>
       </div>
@@ -249,7 +250,7 @@ export function ReleaseBookings({ releaseKey, closed }: { releaseKey: string; cl
       {error ? <p className="banner banner-error" role="alert">{errorText(error)}</p> : null}
       {release ? (
         <>
-          <BookingList bookings={release.bookings} onChanged={reload} showEnvironment />
+          <BookingList bookings={release.bookings} onChanged={reload} showEnvironment onRelease={releaseKey} />
           {closed ? (
             <p className="muted">{closed}</p>
           ) : (

@@ -6,7 +6,7 @@ import { Degraded, Skeleton } from "./common";
 import type { Gate } from "../lib/releases";
 import { sourceLabel, sourceNamed, type SourceLike } from "../lib/sources";
 import { formatDateTime } from "../lib/time";
-import { changeTypeWord, humanize, riskWord } from "../lib/words";
+import { changeTypeWord, embeddedNotes, gateWord, riskWord } from "../lib/words";
 import { ChangePreviewQuery, RaiseChangeMutation, ReleaseNotesQuery } from "../operations";
 import type { Audience } from "../gql/graphql";
 
@@ -15,7 +15,7 @@ export function GateList({ gates }: { gates: readonly Gate[] }) {
     <ul className="gates" aria-label="Gates">
       {gates.map((g) => (
         <li key={g.name} className={g.passed ? "gate-pass" : "gate-fail"}>
-          <span aria-hidden="true">{g.passed ? "✔" : "✖"}</span> <strong>{humanize(g.name)}</strong>: {g.reason}
+          <span aria-hidden="true">{g.passed ? "✔" : "✖"}</span> <strong>{gateWord(g.name)}</strong>: {g.reason}
         </li>
       ))}
     </ul>
@@ -197,7 +197,7 @@ export function ReleaseNotes({ releaseKey }: { releaseKey: string }) {
         <Degraded error={error} />
         {fetching && !data ? <Skeleton rows={4} label="Writing release notes" /> : (
           // The server escapes every upstream word before it writes the HTML.
-          <div className="notes" dangerouslySetInnerHTML={{ __html: data?.release?.releaseNotes ?? "" }} />
+          <div className="notes" dangerouslySetInnerHTML={{ __html: embeddedNotes(data?.release?.releaseNotes ?? "") }} />
         )}
       </div>
     </div>

@@ -49,6 +49,12 @@ const RISK: Record<string, string> = { LOW: "Low", MODERATE: "Moderate", HIGH: "
 
 const CHANGE_TYPE: Record<string, string> = { STANDARD: "Standard", NORMAL: "Normal", EMERGENCY: "Emergency" };
 
+const GATE: Record<string, string> = {
+  change_approved: "Change approved",
+  blackout: "Outside blackout windows",
+  blockers: "No open blockers",
+};
+
 const ERROR_CODE: Record<string, string> = {
   UPSTREAM_UNAVAILABLE: "could not be reached",
   UPSTREAM_TIMEOUT: "answered too slowly",
@@ -77,6 +83,8 @@ export const releaseTypeWord = lookup(RELEASE_TYPE);
 export const roleWord = lookup(ROLE);
 export const riskWord = lookup(RISK);
 export const changeTypeWord = lookup(CHANGE_TYPE);
+/** A deployment gate by name: "change_approved" reads "Change approved". */
+export const gateWord = lookup(GATE);
 
 /** What went wrong with an upstream, as the end of a sentence naming it. */
 export function errorCodeWords(code: string | null | undefined): string {
@@ -128,6 +136,7 @@ function show(value: unknown): string {
   if (typeof value === "string") {
     if (/^\d{4}-\d\d-\d\dT/.test(value)) return value.slice(0, 16).replace("T", " ") + " UTC";
     if (/^[A-Z][A-Z_]+$/.test(value)) return RELEASE_STATUS[value] ?? TIER[value] ?? RELEASE_TYPE[value] ?? humanize(value);
+    if (/^[a-z]+(_[a-z]+)+$/.test(value)) return GATE[value] ?? humanize(value).toLowerCase();
     return value;
   }
   return String(value);
@@ -161,7 +170,7 @@ export function describeAudit(event: AuditLike): string {
     case "release.transition":
       return `Moved from ${show(before.status)} to ${show(after.status)}`;
     case "gate.override": {
-      const failed = Array.isArray(before.failed) ? before.failed.map((g) => humanize(String(g)).toLowerCase()) : [];
+      const failed = Array.isArray(before.failed) ? before.failed.map((g) => gateWord(String(g)).toLowerCase()) : [];
       return `Gates overridden to move to ${show(after.status)}${failed.length ? ` (failing: ${failed.join(", ")})` : ""}`;
     }
     case "release.create":
@@ -184,6 +193,41 @@ export function describeAudit(event: AuditLike): string {
       return `Raised change request ${show(after.number ?? event.entityKey)}`;
     case "change.refused":
       return "The change system refused the change request";
+    case "change.upstream":
+      return `Change ${show(event.entityKey)} moved upstream to ${changeStateWord(String(after.state ?? "")).toLowerCase()}${after.approval ? `, ${approvalWord(String(after.approval)).toLowerCase()}` : ""}`;
+    case "change.webhook_refused":
+      return `Refused an upstream update of change ${show(event.entityKey)}${after.state ? ` to ${changeStateWord(String(after.state)).toLowerCase()}` : ""}`;
+    case "booking.request":
+      return `Requested ${show(event.entityKey)}`;
+    case "booking.approve":
+    case "booking.reject":
+    case "booking.cancel": {
+      const did = { "booking.approve": "Approved", "booking.reject": "Rejected", "booking.cancel": "Cancelled" }[event.action];
+      return `${did} ${show(event.entityKey)}: from ${show(before.status).toLowerCase()} to ${show(after.status).toLowerCase()}`;
+    }
+    case "booking.override":
+      return `Approved ${show(event.entityKey)} over a clashing approved booking`;
+    case "activity.add":
+      return `Added activity ${show(event.entityKey)} to the deployment plan`;
+    case "activity.remove":
+      return `Removed activity ${show(event.entityKey)} from the deployment plan`;
+    case "activity.start":
+    case "activity.complete":
+    case "activity.fail":
+    case "activity.skip": {
+      const did = { "activity.start": "Started", "activity.complete": "Completed", "activity.fail": "Marked failed", "activity.skip": "Skipped" }[event.action];
+      return `${did} activity ${show(event.entityKey)}: from ${show(before.status).toLowerCase()} to ${show(after.status).toLowerCase()}`;
+    }
+    case "plan.create":
+      return "Created the deployment plan";
+    case "plan.delete":
+      return "Deleted the deployment plan";
+    case "plan.reorder":
+      return `Reordered the deployment plan from ${show(before.order)} to ${show(after.order)}`;
+    case "gate.check":
+      return `The pipeline asked to deploy to ${show(after.environment)}: ${after.decision === "pass" ? "gates passed" : "gates not passed"}`;
+    case "gate.answer":
+      return `Answered the pipeline for ${show(after.environment)}: ${show(after.decision).toLowerCase()}`;
     default: {
       const changed = moves(before, after);
       const [entity, verb] = event.action.split(".");
@@ -193,4 +237,10 @@ export function describeAudit(event: AuditLike): string {
       return verb === "update" && changed.length ? `${head}: ${changed.join("; ")}` : head;
     }
   }
+}
+
+/** Release notes embedded in a page: their own headings step down `by` levels (the page
+ * keeps its one h1, and the notes sit under the section's h2). */
+export function embeddedNotes(html: string, by = 2): string {
+  return html.replace(/<(\/?)h([1-6])>/g, (_, slash: string, level: string) => `<${slash}h${Math.min(6, Number(level) + by)}>`);
 }

@@ -8,7 +8,7 @@ import { GateList } from "../components/ChangeBridge";
 import { boardWeek, groupPending, nextIndex, weekLabel } from "../lib/cab";
 import { sourceLabel } from "../lib/sources";
 import { formatWindow } from "../lib/time";
-import { changeStateWord, humanize } from "../lib/words";
+import { changeStateWord, embeddedNotes, humanize } from "../lib/words";
 import { underOverride } from "../lib/releases";
 import { OverrideMark, UpstreamWord } from "../components/common";
 import { CabReleaseQuery, ChangeBoardQuery, ChangesLiveSubscription, ReleaseLiveSubscription } from "../operations";
@@ -225,7 +225,7 @@ function CabRelease({ release }: { release: BoardChange["releases"][number] }) {
           <h3>Gates</h3>
           <GateList gates={full.gates} />
           {/* The server escapes every upstream word before it writes the HTML; its first heading names it. */}
-          <div className="notes cab-notes" role="region" aria-label="CAB summary" data-testid="cab-summary" dangerouslySetInnerHTML={{ __html: full.releaseNotes }} />
+          <div className="notes cab-notes" role="region" aria-label="CAB summary" data-testid="cab-summary" dangerouslySetInnerHTML={{ __html: embeddedNotes(full.releaseNotes) }} />
         </>
       ) : null}
     </section>
