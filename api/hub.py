@@ -46,8 +46,9 @@ R = TypeVar("R")
 
 #: Loop turns a source's batch stays open after its latest read. A release's links
 #: reach the deployments loader two turns before the work-item loader (which goes
-#: through the release-work loader); four leaves room and costs microseconds.
-SETTLE_TURNS = 4
+#: through the release-work loader); three leave one turn of room. Each turn delays
+#: the batch's call by what the loop runs in it (1-2 ms while a dashboard resolves).
+SETTLE_TURNS = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,9 @@ usually "all of them" and a document is split only when it would be over:
 * `deployments`: one GraphQL request per B repositories (each deployment with
   its `latestStatus`), so usually one in all; then one request per round
   (per B repositories) for those with more than a page of deployments.
+* `fetch_batch`: work-item and deployment reads together (the hub gathers a
+  request's reads of both kinds): every milestone's and repository's first
+  pages are aliases of one document (B counts both), then the rounds above.
   There is no REST fallback: REST needs a list per repository and a status
   read per deployment, three sequential round trips where this is one, and
   every GitHub that serves the REST deployments also serves these fields.
