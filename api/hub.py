@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from api.cache import UpstreamCache, tags_for
 from api.telemetry import fetch_span
 from connectors.base import (
+    BatchRead,
+    BatchSource,
     ChangeSource,
     Connector,
     DeploymentSource,
@@ -40,6 +42,13 @@ log = logging.getLogger("heatshield.hub")
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+R = TypeVar("R")
+
+#: Loop turns a source's batch stays open after its latest read. A release's links
+#: reach the deployments loader two turns before the work-item loader (which goes
+#: through the release-work loader); three leave one turn of room. Each turn delays
+#: the batch's call by what the loop runs in it (1-2 ms while a dashboard resolves).
+SETTLE_TURNS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,59 @@ def key_name(key: Any) -> str:
     if isinstance(key, tuple) and key and isinstance(key[0], str):
         return key[0]
     return str(key)
+
+
+class Coalescer:
+    """One source's reads for one execution, sent as one `fetch_batch` call.
+
+    DataLoaders batch the keys of one kind; the loaders of several kinds that
+    wait on the same database batch dispatch a loop turn or two apart, so reads
+    gather here until `settle` turns pass with none new, then go to the source
+    together (GitHub: one GraphQL document for milestones and deployments).
+    """
+
+    def __init__(self, source: BatchSource, settle: int = SETTLE_TURNS) -> None:
+        self.source = source
+        self.settle = settle
+        self._pending: list[tuple[BatchRead[Any], asyncio.Future[Any]]] = []
+        self._quiet = 0
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def read(self, read: BatchRead[R]) -> R:
+        """`read`'s answer, from the batch it joins; its error (or the batch's) raised."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((read, future))
+        self._quiet = 0
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._quiet < self.settle:
+            self._quiet += 1
+            await asyncio.sleep(0)
+        batch, self._pending, self._flushing = self._pending, [], None
+        batch = [(read, future) for read, future in batch if not future.cancelled()]
+        if not batch:
+            return
+        try:
+            answers = await self.source.fetch_batch([read for read, _ in batch])
+        except Exception as failure:  # every read waits on this one call
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(failure)
+            return
+        except BaseException:  # cancelled: so are the reads
+            for _, future in batch:
+                future.cancel()
+            raise
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if future.done():
+                continue
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
 
 
 class Hub:

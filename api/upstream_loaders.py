@@ -3,28 +3,34 @@
 Every release's links, change numbers and repositories asked for during one
 request are collected by the DataLoader in the same tick and handed to the
 hub as one batch; the hub calls each source once (concurrently) and caches.
+A source that answers several kinds at once (`BatchSource`: GitHub) gets the
+request's reads of every kind through one `Coalescer`, so in one call.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from api.hub import Fetched, Hub
+from api.hub import Coalescer, Fetched, Hub
 from connectors.base import (
     Answer,
+    BatchSource,
     ChangeRecord,
     ChangeSource,
     ChangeState,
     Deployment,
     DeploymentSource,
+    DeploymentsRead,
     LinkRef,
     TimeWindow,
     WorkItem,
     WorkItemSource,
+    WorkItemsRead,
 )
 from connectors.records import dropped_from
 
@@ -40,6 +46,7 @@ class UpstreamLoaders:
     def __init__(self, hub: Hub, deadline: float | None = None) -> None:
         self.hub = hub
         self.deadline = deadline
+        self._batches: dict[str, Coalescer] = {}
         self.work_items: DataLoader[LinkRef, Fetched[list[WorkItem]]] = DataLoader(
             load_fn=self._work_items)
         self.changes: DataLoader[ChangeKey, Fetched[ChangeRecord]] = DataLoader(
@@ -50,6 +57,8 @@ class UpstreamLoaders:
     async def _work_items(self, refs: list[LinkRef]) -> list[Fetched[list[WorkItem]]]:
         async def call(source: str, keys: list[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
             connector = self.hub.connectors[source]
+            if isinstance(connector, BatchSource):
+                return await self._batch(source, connector).read(WorkItemsRead(tuple(keys)))
             if not isinstance(connector, WorkItemSource):
                 return {}
             return await connector.work_items(keys)
@@ -78,8 +87,11 @@ class UpstreamLoaders:
                 by_environment[environment].append(repository)
             result: Answer[tuple[str, str | None], list[Deployment]] = Answer(
                 {key: [] for key in wanted})
-            for environment, repositories in by_environment.items():
-                found = await connector.deployments(repositories, environment)
+            readings = await asyncio.gather(*(
+                self._read_deployments(source, connector, repositories, environment)
+                for environment, repositories in by_environment.items()))
+            for (environment, repositories), found in zip(by_environment.items(), readings,
+                                                          strict=True):
                 for deployment in found:
                     key = (deployment.repository, environment)
                     if key in result:
@@ -94,6 +106,20 @@ class UpstreamLoaders:
         return await self.hub.fetch_many(
             "deployments", [(s, (r, e)) for s, r, e in keys], call, missing=[],
             deadline=self.deadline)
+
+    def _batch(self, source: str, connector: BatchSource) -> Coalescer:
+        """The request's batch for `source`, made on its first read."""
+        if source not in self._batches:
+            self._batches[source] = Coalescer(connector)
+        return self._batches[source]
+
+    async def _read_deployments(self, source: str, connector: DeploymentSource,
+                                repositories: list[str], environment: str | None
+                                ) -> list[Deployment]:
+        if isinstance(connector, BatchSource):
+            return await self._batch(source, connector).read(
+                DeploymentsRead(tuple(repositories), environment))
+        return await connector.deployments(repositories, environment)
 
     async def search_changes(self, sources: Sequence[str], key: SearchKey
                              ) -> list[tuple[str, Fetched[list[ChangeRecord]]]]:

@@ -16,6 +16,8 @@ from connectors.http import UpstreamClient, has_control
 from connectors.records import (
     Answer,
     ApprovalState,
+    BatchRead,
+    BatchSource,
     BreakerState,
     Capability,
     ChangeDraft,
@@ -27,6 +29,7 @@ from connectors.records import (
     ChangeType,
     Deployment,
     DeploymentSource,
+    DeploymentsRead,
     DeploymentState,
     E,
     IncidentRecord,
@@ -46,6 +49,7 @@ from connectors.records import (
     VersionSource,
     WorkItem,
     WorkItemSource,
+    WorkItemsRead,
     WorkStatus,
     map_status,
 )
@@ -53,6 +57,8 @@ from connectors.records import (
 __all__ = [
     "Answer",
     "ApprovalState",
+    "BatchRead",
+    "BatchSource",
     "BreakerState",
     "Capability",
     "ChangeDraft",
@@ -66,6 +72,7 @@ __all__ = [
     "Deployment",
     "DeploymentSource",
     "DeploymentState",
+    "DeploymentsRead",
     "E",
     "IncidentRecord",
     "IncidentSource",
@@ -85,6 +92,7 @@ __all__ = [
     "VersionSource",
     "WorkItem",
     "WorkItemSource",
+    "WorkItemsRead",
     "WorkStatus",
     "map_status",
 ]

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from connectors.errors import ErrorCode, UpstreamError
 
@@ -367,6 +367,42 @@ def dropped_from(answer: object, key: object, value: object) -> list[UpstreamErr
     if isinstance(value, Records):
         found += value.dropped
     return found
+
+
+R = TypeVar("R", covariant=True)
+
+
+class BatchRead(Generic[R]):
+    """One read of a `BatchSource.fetch_batch` call; `R` is what it answers."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItemsRead(BatchRead[Mapping[LinkRef, list[WorkItem]]]):
+    """`WorkItemSource.work_items(links)` as a read of a batch."""
+
+    links: tuple[LinkRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentsRead(BatchRead[list[Deployment]]):
+    """`DeploymentSource.deployments(repositories, environment)` as a read of a batch."""
+
+    repositories: tuple[str, ...]
+    environment: str | None = None
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """A source that answers reads of several kinds in one upstream call (GitHub: one
+    GraphQL document within its limits), so the hub sends a request's reads together.
+
+    Answers come in the order of `reads`; a read that failed alone is its error.
+    """
+
+    async def fetch_batch(self, reads: Sequence[BatchRead[Any]]) -> list[Any]:
+        ...
 
 
 @runtime_checkable

@@ -16,6 +16,9 @@ usually "all of them" and a document is split only when it would be over:
 * `deployments`: one GraphQL request per B repositories (each deployment with
   its `latestStatus`), so usually one in all; then one request per round
   (per B repositories) for those with more than a page of deployments.
+* `fetch_batch`: work-item and deployment reads together (the hub gathers a
+  request's reads of both kinds): every milestone's and repository's first
+  pages are aliases of one document (B counts both), then the rounds above.
   There is no REST fallback: REST needs a list per repository and a status
   read per deployment, three sequential round trips where this is one, and
   every GitHub that serves the REST deployments also serves these fields.
@@ -45,15 +48,18 @@ import httpx
 
 from connectors.base import (
     Answer,
+    BatchRead,
     Capability,
     Connector,
     Deployment,
+    DeploymentsRead,
     LinkKind,
     LinkRef,
     PullRequest,
     Records,
     VersionRef,
     WorkItem,
+    WorkItemsRead,
 )
 from connectors.config import ConnectorConfig
 from connectors.errors import (
@@ -64,7 +70,7 @@ from connectors.errors import (
     UpstreamRateLimited,
 )
 from connectors.github import mapping
-from connectors.github.limits import HOURLY_POINTS, MAX_NODES, query_cost
+from connectors.github.limits import HOURLY_POINTS, MAX_NODES, QueryCost, query_cost
 from connectors.github.mapping import CompareKey, MilestoneKey
 from connectors.github.webhook import GitHubWebhooks
 from connectors.http import UpstreamClient, api_path, retry_after_seconds, segment
@@ -104,6 +110,24 @@ def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
     return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
+def _answer_of(outcome: object, kind: type[T]) -> T:
+    """One read's answer out of `fetch_batch`, its error raised."""
+    if isinstance(outcome, UpstreamError):
+        raise outcome
+    if not isinstance(outcome, kind):
+        raise TypeError(f"fetch_batch answered {type(outcome).__name__}, not {kind.__name__}")
+    return outcome
+
+
+def _deployments_of(read: DeploymentsRead,
+                    found: Mapping[tuple[str, str | None], Records[Deployment]]
+                    ) -> Records[Deployment]:
+    """The read's repositories' deployments, in the order it named them."""
+    keys = [(repo, read.environment) for repo in dict.fromkeys(read.repositories)]
+    return Records([d for key in keys for d in found.get(key, [])],
+                   [error for key in keys for error in found.get(key, Records()).dropped])
+
+
 @dataclass(frozen=True, slots=True)
 class _Follow:
     """A milestone connection with more pages to read."""
@@ -137,6 +161,7 @@ class GitHubConnector(Connector, GitHubWebhooks):
                                    HOURLY_POINTS)
         self._limit = asyncio.Semaphore(_bounded(options.get("max_concurrency"), 1, 50, 8))
         self.graphql_url = str(options.get("graphql_url") or self._default_graphql_url())
+        self._costs: dict[str, QueryCost] = {}
 
     def _default_graphql_url(self) -> str:
         base = self.http.base_url
@@ -175,9 +200,47 @@ class GitHubConnector(Connector, GitHubWebhooks):
     async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
         """Items of milestones and compare ranges; an unknown one has none, a malformed
         one an error of its own, and an item that cannot be read is left out, named."""
+        return _answer_of((await self.fetch_batch([WorkItemsRead(tuple(links))]))[0], Answer)
+
+    async def fetch_batch(self, reads: Sequence[BatchRead[Any]]) -> list[Any]:
+        """Work items and deployments of several reads, their first pages in as few GraphQL
+        documents as the limits allow (usually one), so a dashboard costs one call.
+
+        A compare range's REST calls fail only the reads that have ranges; a failed
+        document fails every read it carried.
+        """
+        milestones: dict[MilestoneKey, None] = {}
+        compares: dict[CompareKey, None] = {}
+        repositories: dict[tuple[str, str | None], None] = {}
+        answers: list[Answer[LinkRef, list[WorkItem]] | None] = []
+        for read in reads:
+            if isinstance(read, WorkItemsRead):
+                answers.append(self._plan_work(read.links, milestones, compares))
+            elif isinstance(read, DeploymentsRead):
+                answers.append(None)
+                repositories.update(((r, read.environment), None) for r in read.repositories
+                                    if self._valid_repository(r))
+            else:
+                raise TypeError(f"{type(read).__name__} is not a read GitHub answers")
+        graph, ranges = await asyncio.gather(
+            self._graph_reads(list(milestones), list(repositories)),
+            self._compare_items(list(compares)), return_exceptions=True)
+        for outcome in (graph, ranges):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, UpstreamError):
+                raise outcome
+        results: list[Any] = []
+        for read, answer in zip(reads, answers, strict=True):
+            if isinstance(read, DeploymentsRead):
+                results.append(graph if isinstance(graph, UpstreamError)
+                               else _deployments_of(read, graph[1]))
+            elif answer is not None:
+                results.append(self._fill_work(answer, graph, ranges))
+        return results
+
+    def _plan_work(self, links: Sequence[LinkRef], milestones: dict[MilestoneKey, None],
+                   compares: dict[CompareKey, None]) -> Answer[LinkRef, list[WorkItem]]:
+        """An empty answer for `links`; their milestones and ranges join the batch's."""
         result: Answer[LinkRef, list[WorkItem]] = Answer({link: [] for link in links})
-        milestones: dict[LinkRef, MilestoneKey] = {}
-        compares: dict[LinkRef, CompareKey] = {}
         for link in list(result):
             if link.kind not in (LinkKind.MILESTONE, LinkKind.CODE_RANGE):
                 continue
@@ -187,17 +250,30 @@ class GitHubConnector(Connector, GitHubWebhooks):
                 result.fail(link, error)  # an old row: never sent upstream
                 continue
             if link.kind is LinkKind.MILESTONE:
-                milestones[link] = mapping.parse_milestone_key(canonical)
+                milestones[mapping.parse_milestone_key(canonical)] = None
             else:
-                compares[link] = mapping.parse_compare_key(canonical)
-        by_milestone, by_range = await self._all([self._milestone_items(milestones.values()),
-                                                  self._compare_items(compares.values())])
-        for found, keys in ((by_milestone, milestones), (by_range, compares)):
-            for link, key in keys.items():
-                items = found.get(key, Records())
-                result[link] = list(items)
-                for dropped in items.dropped:
-                    result.drop(link, dropped)
+                compares[mapping.parse_compare_key(canonical)] = None
+        return result
+
+    def _fill_work(self, result: Answer[LinkRef, list[WorkItem]], graph: Any, ranges: Any
+                   ) -> Answer[LinkRef, list[WorkItem]] | UpstreamError:
+        """The read's answer from the batch's findings, or the error of what it needed."""
+        for link in result:
+            if link in result.failed or link.kind not in (LinkKind.MILESTONE,
+                                                          LinkKind.CODE_RANGE):
+                continue
+            canonical = self.parse_link(link.kind, link.key)
+            if link.kind is LinkKind.MILESTONE:
+                if isinstance(graph, UpstreamError):
+                    return graph
+                items = graph[0].get(mapping.parse_milestone_key(canonical), Records())
+            else:
+                if isinstance(ranges, UpstreamError):
+                    return ranges
+                items = ranges.get(mapping.parse_compare_key(canonical), Records())
+            result[link] = list(items)
+            for dropped in items.dropped:
+                result.drop(link, dropped)
         return result
 
     async def versions(self, containers: Sequence[str]) -> list[VersionRef]:
@@ -226,13 +302,8 @@ class GitHubConnector(Connector, GitHubWebhooks):
                           environment: str | None = None) -> list[Deployment]:
         """Deployments of each `owner/repo` (newest first), with their latest state;
         an unknown repository has none."""
-        repos = [r for r in dict.fromkeys(repositories) if self._valid_repository(r)]
-        chunks = self._documents(repos, self._deployment_part(0)) if repos else []
-        found: dict[str, Records[Deployment]] = {}
-        for part in await self._all([self._deployment_chunk(c, environment) for c in chunks]):
-            found.update(part)
-        return Records([deployment for repo in repos for deployment in found.get(repo, [])],
-                       [error for repo in repos for error in found.get(repo, Records()).dropped])
+        read = DeploymentsRead(tuple(repositories), environment)
+        return _answer_of((await self.fetch_batch([read]))[0], Records)
 
     async def merged_work(self, repositories: Sequence[str],
                           since: datetime) -> list[PullRequest]:
@@ -304,43 +375,72 @@ class GitHubConnector(Connector, GitHubWebhooks):
 
     # ------------------------------------------------------------------ milestones
 
-    async def _milestone_items(self, keys: Any) -> dict[Any, Records[WorkItem]]:
-        unique: list[MilestoneKey] = list(dict.fromkeys(keys))
-        if not unique:
-            return {}
-        chunks = self._documents(unique, self._milestone_part(0))
-        found: dict[Any, Records[WorkItem]] = {}
-        for part in await self._all([self._milestone_chunk(chunk) for chunk in chunks]):
-            found.update(part)
-        return found
+    async def _graph_reads(self, milestones: list[MilestoneKey],
+                           repositories: list[tuple[str, str | None]]
+                           ) -> tuple[dict[MilestoneKey, Records[WorkItem]],
+                                      dict[tuple[str, str | None], Records[Deployment]]]:
+        """First pages of every milestone and every repository's deployments together,
+        in as few documents as the limits allow; then rounds for the longer ones."""
+        found: dict[MilestoneKey, Records[WorkItem]] = {}
+        deployed: dict[tuple[str, str | None], Records[Deployment]] = {}
+        firsts: list[MilestoneKey | tuple[str, str | None]] = [*milestones, *repositories]
+        shapes = [self._milestone_part(0) if isinstance(item, MilestoneKey)
+                  else self._deployment_part(0) for item in firsts]
+        chunks = self._pack(list(zip(firsts, shapes, strict=True)))
+        rounds = await self._all([self._first_pages(chunk, found, deployed) for chunk in chunks])
+        follow = [more for part, _ in rounds for more in part]
+        cursors = {key: cursor for _, part in rounds for key, cursor in part.items()}
+        await self._all([self._follow_all(follow, found),
+                         self._deployment_pages(cursors, deployed)])
+        return found, deployed
 
-    async def _milestone_chunk(self, chunk: list[MilestoneKey]) -> dict[Any, Records[WorkItem]]:
-        """First pages of a chunk of milestones in one query, then rounds of follow-ups."""
-        found: dict[Any, Records[WorkItem]] = {}
-        follow: list[_Follow] = []
+    async def _first_pages(self, chunk: list[MilestoneKey | tuple[str, str | None]],
+                           found: dict[MilestoneKey, Records[WorkItem]],
+                           deployed: dict[tuple[str, str | None], Records[Deployment]]
+                           ) -> tuple[list[_Follow], dict[tuple[str, str | None], str]]:
+        """One document: milestones' first pages (`m{i}`) and deployments' (`d{i}`)."""
         params: list[str] = []
         parts: list[str] = []
         variables: dict[str, Any] = {}
-        for i, key in enumerate(chunk):
-            params += [f"$o{i}: String!", f"$r{i}: String!", f"$n{i}: Int!"]
-            variables.update({f"o{i}": key.owner, f"r{i}": key.repo, f"n{i}": key.number})
-            parts.append(self._milestone_part(i))
+        for i, item in enumerate(chunk):
+            if isinstance(item, MilestoneKey):
+                params += [f"$o{i}: String!", f"$r{i}: String!", f"$n{i}: Int!"]
+                variables.update({f"o{i}": item.owner, f"r{i}": item.repo, f"n{i}": item.number})
+                parts.append(self._milestone_part(i))
+            else:
+                parts.append(self._deployment_part(i))
+                self._deployment_variables(i, item, None, params, variables)
         data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
                                    variables)
+        follow: list[_Follow] = []
+        cursors: dict[tuple[str, str | None], str] = {}
         with self._reading("milestone"):
-            for i, key in enumerate(chunk):
+            for i, item in enumerate(chunk):
+                if not isinstance(item, MilestoneKey):
+                    continue
                 repo = data.get(f"m{i}")
                 milestone = repo.get("milestone") if isinstance(repo, Mapping) else None
                 if not isinstance(milestone, Mapping):
                     continue  # no such repository or milestone
-                items = found.setdefault(key, Records())
+                items = found.setdefault(item, Records())
                 for name in _CONNECTION_FIELDS:
-                    follow += self._read(key, name, milestone[name], milestone["title"], items)
+                    follow += self._read(item, name, milestone[name], milestone["title"], items)
+        with self._reading("deployment"):
+            for i, item in enumerate(chunk):
+                if isinstance(item, MilestoneKey):
+                    continue
+                cursor = self._read_deployments(data.get(f"d{i}"), item, None, deployed)
+                if cursor is not None:
+                    cursors[item] = cursor
+        return follow, cursors
+
+    async def _follow_all(self, follow: list[_Follow],
+                          found: dict[MilestoneKey, Records[WorkItem]]) -> None:
+        """Rounds of next pages until no milestone connection has more."""
         while follow:
             batches = self._documents(follow, self._follow_part(0, "issues"))
             rounds = await self._all([self._follow_up(batch, found) for batch in batches])
             follow = [more for part in rounds for more in part]
-        return found
 
     async def _follow_up(self, batch: list[_Follow],
                          found: dict[Any, Records[WorkItem]]) -> list[_Follow]:
@@ -465,56 +565,73 @@ class GitHubConnector(Connector, GitHubWebhooks):
 
     # ------------------------------------------------------------------ deployments
 
-    async def _deployment_chunk(self, chunk: list[str], environment: str | None
-                                ) -> dict[str, Records[Deployment]]:
-        """First pages of a chunk of repositories in one query, then rounds for the rest."""
-        found: dict[str, Records[Deployment]] = {}
-        cursors: dict[str, str | None] = dict.fromkeys(chunk)
+    async def _deployment_pages(self, cursors: dict[tuple[str, str | None], str],
+                                deployed: dict[tuple[str, str | None], Records[Deployment]]
+                                ) -> None:
+        """Rounds of next pages until no repository has more deployments."""
         while cursors:
-            cursors = await self._deployment_round(cursors, environment, found)
-        return found
+            chunks = self._documents(list(cursors), self._deployment_part(0))
+            rounds = await self._all([self._deployment_round({k: cursors[k] for k in chunk},
+                                                             deployed) for chunk in chunks])
+            cursors = {key: cursor for part in rounds for key, cursor in part.items()}
 
-    async def _deployment_round(self, cursors: Mapping[str, str | None],
-                                environment: str | None,
-                                found: dict[str, Records[Deployment]]
-                                ) -> dict[str, str | None]:
-        """One page per repository; the cursors of those with more pages."""
-        params = ["$envs: [String!]"]
+    async def _deployment_round(self, cursors: Mapping[tuple[str, str | None], str],
+                                deployed: dict[tuple[str, str | None], Records[Deployment]]
+                                ) -> dict[tuple[str, str | None], str]:
+        """One next page per repository; the cursors of those with more pages."""
+        params: list[str] = []
         parts: list[str] = []
-        variables: dict[str, Any] = {"envs": [environment] if environment else None}
-        repos = list(cursors)
-        for i, repo in enumerate(repos):
-            owner, name = mapping.parse_repository(repo)
-            params += [f"$o{i}: String!", f"$r{i}: String!", f"$a{i}: String"]
-            variables.update({f"o{i}": owner, f"r{i}": name, f"a{i}": cursors[repo]})
+        variables: dict[str, Any] = {}
+        keys = list(cursors)
+        for i, key in enumerate(keys):
             parts.append(self._deployment_part(i))
+            self._deployment_variables(i, key, cursors[key], params, variables)
         data = await self._graphql(f"query({', '.join(params)}) {{ {' '.join(parts)} }}",
                                    variables)
-        more: dict[str, str | None] = {}
+        more: dict[tuple[str, str | None], str] = {}
         with self._reading("deployment"):
-            for i, repo in enumerate(repos):
-                answer = data.get(f"d{i}")
-                if not isinstance(answer, Mapping):
-                    if cursors[repo] is None:
-                        continue  # no such repository (or not visible to this token)
-                    raise ValueError(f"{repo} vanished while its deployments were paged")
-                connection = answer["deployments"]
-                into = found.setdefault(repo, Records())
-                for node in connection["nodes"]:
-                    if node is None:
-                        continue
-                    try:
-                        into.append(mapping.deployment_from_graphql(
-                            node, source=self.name, repository=repo,
-                            repository_url=answer["url"], status_map=self.settings.status_map))
-                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                        into.dropped.append(self._unreadable(repo, "deployments", node, exc))
-                page = connection["pageInfo"]
-                if page["hasNextPage"]:
-                    if not page.get("endCursor"):
-                        raise ValueError("a next page without a cursor")
-                    more[repo] = page["endCursor"]
+            for i, key in enumerate(keys):
+                cursor = self._read_deployments(data.get(f"d{i}"), key, cursors[key], deployed)
+                if cursor is not None:
+                    more[key] = cursor
         return more
+
+    @staticmethod
+    def _deployment_variables(i: int, key: tuple[str, str | None], cursor: str | None,
+                              params: list[str], variables: dict[str, Any]) -> None:
+        repo, environment = key
+        owner, name = mapping.parse_repository(repo)
+        params += [f"$o{i}: String!", f"$r{i}: String!", f"$a{i}: String",
+                   f"$e{i}: [String!]"]
+        variables.update({f"o{i}": owner, f"r{i}": name, f"a{i}": cursor,
+                          f"e{i}": [environment] if environment else None})
+
+    def _read_deployments(self, answer: Any, key: tuple[str, str | None], cursor: str | None,
+                          deployed: dict[tuple[str, str | None], Records[Deployment]]
+                          ) -> str | None:
+        """Map one page of a repository's deployments; the next page's cursor, if any."""
+        repo = key[0]
+        if not isinstance(answer, Mapping):
+            if cursor is None:
+                return None  # no such repository (or not visible to this token)
+            raise ValueError(f"{repo} vanished while its deployments were paged")
+        connection = answer["deployments"]
+        into = deployed.setdefault(key, Records())
+        for node in connection["nodes"]:
+            if node is None:
+                continue
+            try:
+                into.append(mapping.deployment_from_graphql(
+                    node, source=self.name, repository=repo,
+                    repository_url=answer["url"], status_map=self.settings.status_map))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                into.dropped.append(self._unreadable(repo, "deployments", node, exc))
+        page = connection["pageInfo"]
+        if not page["hasNextPage"]:
+            return None
+        if not page.get("endCursor"):
+            raise ValueError("a next page without a cursor")
+        return str(page["endCursor"])
 
     # ------------------------------------------------------------------ REST lists
 
@@ -599,18 +716,39 @@ class GitHubConnector(Connector, GitHubWebhooks):
     def _deployment_part(self, i: int) -> str:
         """Alias `d{i}`: a page of one repository's deployments."""
         return (f"d{i}: repository(owner: $o{i}, name: $r{i}) {{ url "
-                f"deployments(first: {self.page_size}, after: $a{i}, environments: $envs, "
+                f"deployments(first: {self.page_size}, after: $a{i}, environments: $e{i}, "
                 f"orderBy: {_NEWEST_FIRST}) {{ {_PAGE_INFO} nodes {{ {_DEPLOYMENT_FIELDS} }} }} }}")
 
     def _documents(self, items: Sequence[T], part: str) -> list[list[T]]:
         """`items` in as few documents as GitHub's per-call limits allow, each item
         costing what `part` (its alias, the same shape for every item) costs."""
-        cost = query_cost(f"query {{ {part} }}")
-        per_document = min(self.graphql_batch,
-                           self.max_nodes // max(1, cost.nodes),
-                           self.max_points * 100 // max(1, cost.requests))
-        size = max(1, per_document)
-        return [list(items[i:i + size]) for i in range(0, len(items), size)]
+        return self._pack([(item, part) for item in items])
+
+    def _pack(self, items: Sequence[tuple[T, str]]) -> list[list[T]]:
+        """Items in order, each costing what its alias's shape costs, in as few documents
+        as the alias cap, the node limit and the points budget allow (one at the least)."""
+        documents: list[list[T]] = []
+        current: list[T] = []
+        total = QueryCost(0, 0)
+        for item, part in items:
+            cost = self._cost(part)
+            after = total + cost
+            if current and (len(current) >= self.graphql_batch or after.nodes > self.max_nodes
+                            or after.requests > self.max_points * 100):
+                documents.append(current)
+                current, after = [], cost
+            current.append(item)
+            total = after
+        if current:
+            documents.append(current)
+        return documents
+
+    def _cost(self, part: str) -> QueryCost:
+        """What one alias of this shape asks of GitHub (computed once per shape)."""
+        cost = self._costs.get(part)
+        if cost is None:
+            cost = self._costs[part] = query_cost(f"query {{ {part} }}")
+        return cost
 
     # ------------------------------------------------------------------ helpers
 

@@ -21,7 +21,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from connectors.base import (
+    BatchRead,
     DeploymentSource,
+    DeploymentsRead,
     DeploymentState,
     LinkKind,
     LinkRef,
@@ -30,6 +32,7 @@ from connectors.base import (
     RepositoryIssue,
     VersionSource,
     WorkItemSource,
+    WorkItemsRead,
     WorkStatus,
 )
 from connectors.config import AuthConfig, ConnectorConfig
@@ -520,3 +523,47 @@ async def test_a_document_is_split_only_where_it_would_pass_the_node_limit(
     assert len(graphql_calls(sandbox)) == -(-len(links) // 3)
     assert sum(len(items) for items in found.values()) == sum(
         len(expected_milestone(world, r)) for r in world.releases)
+
+
+# -- several kinds of reads in one document --------------------------------------------
+
+
+async def test_work_items_and_deployments_of_a_batch_share_one_document(
+        sandbox: Sandbox, world: World) -> None:
+    """Milestones and repositories' deployments (of any environments) asked together go in
+    one GraphQL call, and each read gets what it would have got alone."""
+    links = tuple(milestone_link(world, r) for r in world.releases[:12])
+    repos = tuple(repos_of(world))
+    reads: list[BatchRead[Any]] = [WorkItemsRead(links), DeploymentsRead(repos),
+                                   DeploymentsRead(repos[:2], "production")]
+    async with aclosing(connect(sandbox.url)) as github:
+        items, everywhere, production = await github.fetch_batch(reads)
+        assert len(graphql_calls(sandbox)) == 1
+        assert dict(items) == dict(await github.work_items(links))
+        assert everywhere == await github.deployments(repos)
+        assert production == await github.deployments(repos[:2], "production")
+    assert sum(len(found) for found in items.values()) == sum(
+        len(expected_milestone(world, r)) for r in world.releases[:12])
+    assert {d.repository for d in everywhere} == set(repos)
+    assert production and {d.environment for d in production} == {"production"}
+
+
+async def test_a_mixed_document_is_split_only_where_it_would_pass_the_node_limit(
+        sandbox: Sandbox, world: World) -> None:
+    """A milestone asks 300 nodes and a repository's deployments 100: at a limit of
+    exactly their sum the batch is one document, one node less and it is two."""
+    links = tuple(milestone_link(world, r) for r in world.releases[:6])
+    repos = tuple(repos_of(world))
+    reads: list[BatchRead[Any]] = [WorkItemsRead(links), DeploymentsRead(repos)]
+    nodes = 300 * len(links) + 100 * len(repos)
+    answers = []
+    for limit, documents in ((nodes, 1), (nodes - 1, 2)):
+        sandbox.control.delete("/_sandbox/requests").raise_for_status()
+        async with aclosing(connect(sandbox.url,
+                                    options={"graphql_max_nodes": limit})) as github:
+            answers.append(await github.fetch_batch(reads))
+        assert len(graphql_calls(sandbox)) == documents
+    (items, deployed), (split_items, split_deployed) = answers
+    assert dict(items) == dict(split_items) and deployed == split_deployed
+    assert sum(len(found) for found in items.values()) == sum(
+        len(expected_milestone(world, r)) for r in world.releases[:6])
