@@ -1,6 +1,6 @@
 """Start-up: `/healthz` answers only once the graph can, and serving imports only what
-serving needs (a Redis client, trace exporters, the sandboxes, migrations' tooling and
-the CLI's framework load when something asks for them).
+serving needs (a Redis client, trace exporters, the retry library, the sandboxes and
+migrations' tooling load when something asks for them).
 
 Each check runs in a fresh interpreter, since this test process has imported everything.
 """
@@ -19,8 +19,9 @@ from tests.support.hub_process import free_port
 from tests.support.paths import REPO
 
 PASSWORD = "a-long-start-up-password"
-#: Packages a hub without `[redis] url` or `[telemetry] otlp_endpoint` never uses.
-NOT_FOR_SERVING = ("redis", "opentelemetry.sdk", "opentelemetry.exporter",
+#: Loaded only when asked for: Redis by `[redis] url`, exporters by `[telemetry]`, the retry
+#: library by the first upstream call that may retry; the rest never by serving.
+NOT_FOR_SERVING = ("redis", "stamina", "opentelemetry.sdk", "opentelemetry.exporter",
                    "connectors.sandbox", "alembic", "icalendar", "jsonschema")
 
 
