@@ -27,16 +27,17 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache import UpstreamCache
 from api.domain.access import login_delay
 from api.settings import RedisSettings, SecuritySettings, Settings
 from connectors.http import CircuitBreaker
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 log = logging.getLogger("heatshield.shared_state")
 
@@ -145,6 +146,13 @@ class RedisLink:
 
     def __init__(self, settings: RedisSettings) -> None:
         assert settings.url is not None
+        # Imported here: the client (and the telemetry it loads) costs a start without Redis
+        # about a fifth of a second.
+        import redis.asyncio as aioredis
+        from redis.exceptions import RedisError
+
+        #: What an outage raises: the caller falls back to this process's own counts.
+        self.errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
         url = settings.url.get_secret_value()
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             url, socket_timeout=settings.timeout_seconds,
@@ -177,7 +185,7 @@ class RedisLink:
             return False, None
         try:
             result = await work(self.client)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self.errors as exc:
             if self._down_until is None:
                 log.warning("Redis is unreachable (%s) while %s: rate limits and login "
                             "throttling count in this process only, and other replicas' "
@@ -445,7 +453,7 @@ class SharedUpstreams:
                                                        timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self.heard(message["data"])
-            except (RedisError, OSError, TimeoutError) as exc:
+            except self.link.errors as exc:
                 if not lost:  # once per outage, not every retry
                     log.warning("lost the Redis channel (%s): other replicas' invalidations "
                                 "and breakers are not heard; trying again every %g s",

@@ -24,7 +24,7 @@ The sibling benches' whole output follows the table.
 `wrk` (Debian/Ubuntu: `apt-get install wrk`) generates the load: it is C and not
 the bottleneck. Without it the throughput and memory rows say how to install it.
 
-Run: `.venv/bin/python -m bench.load [--quick]` (quick: the whole run in about
+Run: `.venv/bin/python -m bench.load [--quick] [--only startup]` (quick: the whole run in about
 four minutes; full: 30 s throughput runs, 10 minutes of mixed load, more repeats).
 """
 
@@ -359,6 +359,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="short runs: the whole suite in about four minutes")
+    parser.add_argument("--only", choices=["startup"],
+                        help="run only this row (the others need minutes)")
     args = parser.parse_args()
     mode = QUICK if args.quick else FULL
     started = time.perf_counter()
@@ -368,6 +370,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
         startup(mode, tmp)
+        if args.only == "startup":
+            return
         with upstreams_process(free_port(), scale=1) as sandboxes:
             throughput(mode, sandboxes, tmp)
             memory(mode, sandboxes, tmp)

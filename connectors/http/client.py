@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
-import stamina
 
 from connectors.config import AuthSecrets, ConnectorConfig
 from connectors.errors import (
@@ -344,6 +343,9 @@ class UpstreamClient:
         try:
             if not retryable or self.retry.max_retries == 0:
                 return await self._attempt(request, cache_key, accept)
+            # Loaded by the first retryable call, not by every start (tenacity comes with it).
+            import stamina
+
             response: httpx.Response | None = None
             async for attempt in stamina.retry_context(
                 on=self._backoff,
