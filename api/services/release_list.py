@@ -9,6 +9,9 @@ costs what page 1 costs and rows written meanwhile neither repeat nor vanish.
 A filter on several statuses (or types) reads each value's own index range and
 merges the few rows each gives (`_branches`): one range per value keeps the
 order an index order, where an IN over them would sort every matching row.
+A filter on an application reads that application's links, which carry their
+release's sort key (migration 0015), in list order from their own index, and
+checks any other filter on each link's release.
 
 The count is exact up to `EXACT_COUNT_UP_TO` rows (`JOINED_COUNT_UP_TO` when an
 application and other filters are combined), read by a bounded scan of
@@ -32,6 +35,8 @@ from sqlalchemy.orm import QueryableAttribute
 from api.db import models as m
 from api.db.models import ReleaseStatus, ReleaseType
 
+# A count that reads index entries alone (a status's range, an application's links) is
+# exact up to here.
 EXACT_COUNT_UP_TO = 10_000
 # A count that joins (an application and other filters) reads a row at random for each
 # candidate, so it goes less far; past either bound SQLite samples this many rows.
