@@ -55,10 +55,12 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
 
 @contextmanager
 def hub(url: str, size: int, token: str) -> Iterator[str]:
-    # No rate limit: the bench asks as fast as it can.
+    # No rate limit: the bench asks as fast as it can. No response cache: it would answer
+    # every repeat of a query from memory, and the bench measures the list's reads.
     app = create_app(load_settings(None, database={"url": url},
                                    limits={"rate_limit_per_minute": 1_000_000,
-                                           "rate_limit_burst": 1_000_000}),
+                                           "rate_limit_burst": 1_000_000},
+                                   graphql={"response_cache_seconds": 0}),
                      startup=[principal_step(token)])
     with serve_asgi(app) as base_url:
         async def seed() -> None:
@@ -85,9 +87,12 @@ def _ask(client: httpx.Client, base_url: str, name: str, after: str | None) -> f
     return elapsed
 
 
-def measure(urls: dict[int, str], token: str, rounds: int) -> dict[str, dict[int, float]]:
-    """Median seconds per query and size, asked in interleaved rounds."""
+def measure(urls: dict[int, str], token: str, rounds: int
+            ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, int]]]:
+    """Median seconds per query and size, asked in interleaved rounds; and how many rows
+    the measured page holds at each size (a small table may fill fewer than 50)."""
     times: dict[str, dict[int, list[float]]] = {n: {s: [] for s in urls} for n in QUERIES}
+    rows: dict[str, dict[int, int]] = {n: {} for n in QUERIES}
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         cursors: dict[tuple[str, int], str | None] = {}
         for name in QUERIES:
@@ -97,17 +102,22 @@ def measure(urls: dict[int, str], token: str, rounds: int) -> dict[str, dict[int
                     "query": PAGE % fields, "variables": {"filter": filter}}).json()
                 cursors[name, size] = (page["data"]["releases"]["pageInfo"]["endCursor"]
                                        if name.endswith("page 2") else None)
+                measured = client.post(f"{base_url}/graphql", json={
+                    "query": PAGE % fields,
+                    "variables": {"filter": filter, "after": cursors[name, size]}}).json()
+                rows[name][size] = len(measured["data"]["releases"]["edges"])
                 for _ in range(3):  # warm: connections, statement caches
                     _ask(client, base_url, name, cursors[name, size])
         for _ in range(rounds):
             for name in QUERIES:
                 for size, base_url in urls.items():
                     times[name][size].append(_ask(client, base_url, name, cursors[name, size]))
-    return {n: {s: statistics.median(v) for s, v in by.items()} for n, by in times.items()}
+    return ({n: {s: statistics.median(v) for s, v in by.items()} for n, by in times.items()},
+            rows)
 
 
 def run_backend(backend: str, small: int, large: int, rounds: int
-                ) -> dict[str, dict[int, float]]:
+                ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, int]]]:
     print(f"{backend}:")
     token = new_secret()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
@@ -131,16 +141,18 @@ def main() -> None:
         print(f"(PostgreSQL left out: set {POSTGRES_ENV} to include it)")
     results = {b: run_backend(b, args.small, args.large, args.rounds) for b in backends}
     small, large = f"{args.small // 1000}k", f"{args.large // 1000}k"
-    header = f"{'releases(first: 50)':<22}"
+    header = f"{'releases(first: 50)':<22} {'rows':>6}"
     for backend in backends:
         header += f" | {backend + ' ' + small:>12} {large:>8} {'ratio':>6}"
-    print(f"\np50 over {args.rounds} interleaved rounds, milliseconds; ratio = {large} ÷ {small}")
+    print(f"\np50 over {args.rounds} interleaved rounds, milliseconds; ratio = {large} ÷ {small};"
+          f" rows = the measured page's rows at {small}/{large}")
     print(header)
     worst = 0.0
     for name in QUERIES:
-        line = f"{name:<22}"
+        held = results[backends[0]][1][name]
+        line = f"{name:<22} {f'{held[args.small]}/{held[args.large]}':>6}"
         for backend in backends:
-            at = results[backend][name]
+            at = results[backend][0][name]
             ratio = at[args.large] / at[args.small]
             worst = max(worst, ratio)
             line += (f" | {at[args.small] * 1000:>12.1f} {at[args.large] * 1000:>8.1f} "

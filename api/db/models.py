@@ -88,8 +88,10 @@ release_applications = Table(
     Column("release_id", ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True),
     Column("application_id", ForeignKey("applications.id", ondelete="RESTRICT"),
            primary_key=True),
-    # The application filter and the restrict check on deleting an application start here.
-    Index("ix_release_applications_application", "application_id", "release_id"),
+    # The release's window start, copied here by every write of the release's window or
+    # applications (api/services/releases.py), so that one application's releases in list
+    # order are one index range (`ix_release_applications_sort`, below Release).
+    Column("window_start", UTCDateTime(), nullable=True),
 )
 
 environment_applications = Table(
@@ -182,8 +184,10 @@ class Release(Base):
     )
     window_start: Mapped[datetime | None]
     window_end: Mapped[datetime | None]
+    # Read only: the links are written with the window start they carry (_set_applications
+    # in api/services/releases.py), which the relationship would leave out.
     applications: Mapped[list[Application]] = relationship(
-        secondary=release_applications, lazy="raise", order_by=Application.key
+        secondary=release_applications, lazy="raise", order_by=Application.key, viewonly=True
     )
     # Bumped by every write; a write applies only to the version it read.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
@@ -191,9 +195,11 @@ class Release(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def release_sort_key() -> ColumnElement[datetime]:
-    """The releases list's order: window start, unscheduled last (then id)."""
-    return func.coalesce(Release.window_start, Unscheduled())
+def release_sort_key(start: ColumnElement[datetime | None] | None = None
+                     ) -> ColumnElement[datetime]:
+    """The releases list's order: window start, unscheduled last (then id); of the
+    release's own column unless given its copy in `release_applications`."""
+    return func.coalesce(Release.window_start if start is None else start, Unscheduled())
 
 
 # The releases list's order, alone and after each equality filter it offers, so a page is
@@ -201,6 +207,11 @@ def release_sort_key() -> ColumnElement[datetime]:
 Index("ix_releases_sort", release_sort_key(), Release.id)
 Index("ix_releases_status_sort", Release.status, release_sort_key(), Release.id)
 Index("ix_releases_type_sort", Release.type, release_sort_key(), Release.id)
+# One application's releases in list order (migration 0015); the application filter and the
+# restrict check on deleting an application start here.
+Index("ix_release_applications_sort", release_applications.c.application_id,
+      release_sort_key(release_applications.c.window_start),
+      release_applications.c.release_id)
 
 
 class ReleasePhase(Base):

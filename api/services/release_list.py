@@ -9,6 +9,9 @@ costs what page 1 costs and rows written meanwhile neither repeat nor vanish.
 A filter on several statuses (or types) reads each value's own index range and
 merges the few rows each gives (`_branches`): one range per value keeps the
 order an index order, where an IN over them would sort every matching row.
+A filter on an application reads that application's links, which carry their
+release's sort key (migration 0015), in list order from their own index, and
+checks any other filter on each link's release.
 
 The count is exact up to `EXACT_COUNT_UP_TO` rows (`JOINED_COUNT_UP_TO` when an
 application and other filters are combined), read by a bounded scan of
@@ -27,10 +30,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from api.db import models as m
 from api.db.models import ReleaseStatus, ReleaseType
 
+# A count that reads index entries alone (a status's range, an application's links) is
+# exact up to here.
 EXACT_COUNT_UP_TO = 10_000
 # A count that joins (an application and other filters) reads a row at random for each
 # candidate, so it goes less far; past either bound SQLite samples this many rows.
@@ -85,13 +91,6 @@ class Filter:
     application_id: int | None
     windows: list[ColumnElement[bool]]
 
-    def in_application(self) -> list[ColumnElement[bool]]:
-        if self.application_id is None:
-            return []
-        links = m.release_applications.c
-        return [exists().where(links.release_id == m.Release.id,
-                               links.application_id == self.application_id)]
-
 
 async def _conditions(session: AsyncSession, query: ReleaseQuery) -> Filter:
     conditions: list[ColumnElement[bool]] = []
@@ -109,27 +108,42 @@ async def _conditions(session: AsyncSession, query: ReleaseQuery) -> Filter:
     return Filter(app_id, conditions)
 
 
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """The two columns a page is read in the order of: a sort key and a release id, of
+    `releases` itself or of an application's links (which carry the key, migration 0015)."""
+
+    key: ColumnElement[datetime]
+    id: ColumnElement[int] | QueryableAttribute[int]
+
+    @classmethod
+    def of_releases(cls) -> _Order:
+        return cls(m.release_sort_key(), m.Release.id)
+
+    @classmethod
+    def of_links(cls) -> _Order:
+        links = m.release_applications.c
+        return cls(m.release_sort_key(links.window_start), links.release_id)
+
+    def by(self, backward: bool) -> list[Any]:
+        return [self.key.desc(), self.id.desc()] if backward else [self.key, self.id]
+
+    def beyond(self, position: Position, backward: bool) -> ColumnElement[bool]:
+        """Rows after `position` in list order (before it when `backward`).
+
+        Written as `key >= k AND (key > k OR id > pk)` rather than a row comparison:
+        SQLite bounds an index range by the first form only.
+        """
+        value = _key_value(position)
+        if backward:
+            return and_(self.key <= value, or_(self.key < value, self.id < position.id))
+        return and_(self.key >= value, or_(self.key > value, self.id > position.id))
+
+
 def _key_value(position: Position) -> ColumnElement[datetime]:
     if position.window_start is None:
         return m.Unscheduled()
     return literal(position.window_start, m.UTCDateTime())
-
-
-def _beyond(position: Position, backward: bool) -> ColumnElement[bool]:
-    """Rows after `position` in list order (before it when `backward`).
-
-    Written as `key >= k AND (key > k OR id > pk)` rather than a row comparison:
-    SQLite bounds an index range by the first form only.
-    """
-    key, value = m.release_sort_key(), _key_value(position)
-    if backward:
-        return and_(key <= value, or_(key < value, m.Release.id < position.id))
-    return and_(key >= value, or_(key > value, m.Release.id > position.id))
-
-
-def _order(backward: bool) -> list[Any]:
-    key = m.release_sort_key()
-    return [key.desc(), m.Release.id.desc()] if backward else [key, m.Release.id]
 
 
 def _branches(query: ReleaseQuery) -> tuple[Any, Sequence[Any], list[ColumnElement[bool]]]:
@@ -143,30 +157,40 @@ def _branches(query: ReleaseQuery) -> tuple[Any, Sequence[Any], list[ColumnEleme
     return None, (), []
 
 
+def _keyset(order: _Order, after: Position | None, before: Position | None
+            ) -> list[ColumnElement[bool]]:
+    return ([order.beyond(after, backward=False)] if after is not None else []) + (
+        [order.beyond(before, backward=True)] if before is not None else [])
+
+
 def page_statement(query: ReleaseQuery, filter: Filter, size: int,
                    after: Position | None = None, before: Position | None = None,
                    backward: bool = False) -> Select[m.Release]:
-    """The SELECT of one page of `size` rows plus one (to tell whether more remain)."""
-    where = [*filter.windows, *filter.in_application()]
-    if after is not None:
-        where.append(_beyond(after, backward=False))
-    if before is not None:
-        where.append(_beyond(before, backward=True))
+    """The SELECT of one page of `size` rows plus one (to tell whether more remain).
+
+    With an application, the page is a range of its links in list order, each joined
+    to its release, where the other filters are checked.
+    """
+    if filter.application_id is not None:
+        links, order = m.release_applications, _Order.of_links()
+        return (select(m.Release).join(links, links.c.release_id == m.Release.id)
+                .where(links.c.application_id == filter.application_id,
+                       *_keyset(order, after, before), *_filters(query, filter))
+                .order_by(*order.by(backward)).limit(size + 1))
+    order = _Order.of_releases()
+    where = [*filter.windows, *_keyset(order, after, before)]
     column, values, rest = _branches(query)
     where += rest
     if column is None or len(values) == 1:
         if column is not None:
             where.append(column == values[0])
-        return (select(m.Release).where(*where).order_by(*_order(backward))
-                .limit(size + 1))
-    ranges = [select(m.Release.id, m.release_sort_key().label("sort_key"))
-              .where(*where, column == value).order_by(*_order(backward)).limit(size + 1)
+        return select(m.Release).where(*where).order_by(*order.by(backward)).limit(size + 1)
+    ranges = [select(m.Release.id, order.key.label("sort_key"))
+              .where(*where, column == value).order_by(*order.by(backward)).limit(size + 1)
               .subquery() for value in values]
     merged = union_all(*(select(r.c.id, r.c.sort_key) for r in ranges)).subquery("merged")
-    order = ([merged.c.sort_key.desc(), merged.c.id.desc()] if backward
-             else [merged.c.sort_key, merged.c.id])
-    return (select(m.Release).join(merged, merged.c.id == m.Release.id).order_by(*order)
-            .limit(size + 1))
+    return (select(m.Release).join(merged, merged.c.id == m.Release.id)
+            .order_by(*_Order(merged.c.sort_key, merged.c.id).by(backward)).limit(size + 1))
 
 
 async def read_page(session: AsyncSession, query: ReleaseQuery, size: int,
@@ -188,12 +212,24 @@ async def read_page(session: AsyncSession, query: ReleaseQuery, size: int,
 
 
 def _filters(query: ReleaseQuery, filter: Filter) -> list[ColumnElement[bool]]:
-    where = [*filter.windows, *filter.in_application()]
+    """The conditions on the release itself: windows, statuses, types."""
+    where = list(filter.windows)
     if query.statuses:
         where.append(m.Release.status.in_(query.statuses))
     if query.types:
         where.append(m.Release.type.in_(query.types))
     return where
+
+
+def _matching(filter: Filter, where: list[ColumnElement[bool]]) -> Select[Any]:
+    """One row per matching release: from its application's links when one is given."""
+    if filter.application_id is None:
+        return select(literal(1).label("one")).select_from(m.Release).where(*where)
+    links = m.release_applications
+    matching = select(literal(1).label("one")).select_from(links)
+    if where:
+        matching = matching.join(m.Release, m.Release.id == links.c.release_id)
+    return matching.where(links.c.application_id == filter.application_id, *where)
 
 
 def count_statement(query: ReleaseQuery, filter: Filter, up_to: int = EXACT_COUNT_UP_TO,
@@ -203,20 +239,16 @@ def count_statement(query: ReleaseQuery, filter: Filter, up_to: int = EXACT_COUN
     With an application alone, its links are the range. With other filters too, the
     links drive a join when `from_links` (SQLite, whose planner has no costs to
     choose by: an application has far fewer releases than a status); otherwise each
-    status's (or type's) own range is read with the application as a probe, as a
-    page reads them, and PostgreSQL picks its way by its statistics.
+    status's (or type's) own range is read with the application as a probe, and
+    PostgreSQL picks its way by its statistics (a join it is given may cost it a
+    sequential scan of the releases, to hash them).
     """
-    rest = [*filter.windows, *_filters(query, Filter(None, []))]
-    if filter.application_id is not None and (from_links or not rest):
-        links = m.release_applications
-        matching = select(literal(1).label("one")).select_from(links)
-        if rest:
-            matching = matching.join(m.Release, m.Release.id == links.c.release_id)
+    where = _filters(query, filter)
+    if filter.application_id is not None and (from_links or not where):
         return select(func.count()).select_from(
-            matching.where(links.c.application_id == filter.application_id, *rest)
-            .limit(up_to + 1).subquery())
+            _matching(filter, where).limit(up_to + 1).subquery())
     column, values, others = _branches(query)
-    where = [*filter.windows, *filter.in_application(), *others]
+    where = [*filter.windows, *_in_application(filter), *others]
     counts = [select(func.count().label("n")).select_from(
         select(literal(1).label("one")).select_from(m.Release)
         .where(*where, *([column == value] if column is not None else [])).limit(up_to + 1)
@@ -227,12 +259,22 @@ def count_statement(query: ReleaseQuery, filter: Filter, up_to: int = EXACT_COUN
     return select(func.coalesce(func.sum(each.c.n), 0))
 
 
+def _in_application(filter: Filter) -> list[ColumnElement[bool]]:
+    if filter.application_id is None:
+        return []
+    links = m.release_applications.c
+    return [exists().where(links.release_id == m.Release.id,
+                           links.application_id == filter.application_id)]
+
+
 async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = None
                 ) -> Count:
     """Exact when at most `up_to` rows match; otherwise an estimate, marked so.
 
+    The default bound follows what a count reads per row: index entries alone
+    (`EXACT_COUNT_UP_TO`), or a release looked up per link (`JOINED_COUNT_UP_TO`).
     PostgreSQL is asked for its estimate first (planning only), and counts only when
-    that is at most `up_to`; the count stops past `up_to` in any case.
+    that is at most the bound; the count stops past the bound in any case.
     """
     try:
         filter = await _conditions(session, query)
@@ -240,16 +282,17 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
         return Count(0, True)
     where = _filters(query, filter)
     dialect = session.get_bind().dialect.name
-    joined = filter.application_id is not None and len(where) > 1
+    joined = filter.application_id is not None and bool(where)
     if up_to is None:
         up_to = JOINED_COUNT_UP_TO if joined else EXACT_COUNT_UP_TO
     if joined and dialect == "sqlite":
-        return await _linked_count(session, query, filter, up_to)
-    if not where and dialect == "sqlite":
+        return await _linked_count(session, filter, where, up_to)
+    if not where and filter.application_id is None and dialect == "sqlite":
         # SQLite counts a whole table from its smallest index's pages, without rows.
         total = await session.scalar(select(func.count()).select_from(m.Release))
         return Count(total or 0, True)
-    estimate = await _planner_estimate(session, where) if dialect == "postgresql" else None
+    estimate = (await _planner_estimate(session, _matching(filter, where))
+                if dialect == "postgresql" else None)
     if estimate is not None and estimate > up_to:
         return Count(estimate, False)
     counted = await session.scalar(count_statement(query, filter, up_to,
@@ -257,24 +300,23 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
     if counted <= up_to:
         return Count(counted, True)
     if estimate is None:
-        estimate = await _sampled_estimate(session, where, SQLITE_SAMPLE)
+        estimate = await _sampled_estimate(session, filter, where, SQLITE_SAMPLE)
     return Count(max(estimate, up_to + 1), False)
 
 
-async def _linked_count(session: AsyncSession, query: ReleaseQuery, filter: Filter,
-                        up_to: int) -> Count:
+async def _linked_count(session: AsyncSession, filter: Filter,
+                        where: list[ColumnElement[bool]], up_to: int) -> Count:
     """SQLite, an application and other filters: read the application's first `up_to` + 1
     links with their releases. When that was all its links the count is exact;
     otherwise it is the matching share of those times the application's links (counted
     in its index alone, up to `EXACT_COUNT_UP_TO`)."""
     links = m.release_applications.c
     of_application = links.application_id == filter.application_id
-    rest = [*filter.windows, *_filters(query, Filter(None, []))]
     first = select(links.release_id).where(of_application).limit(up_to + 1).subquery()
     read = await session.scalar(select(func.count()).select_from(first)) or 0
     matching = await session.scalar(
         select(func.count()).select_from(first)
-        .join(m.Release, m.Release.id == first.c.release_id).where(*rest)) or 0
+        .join(m.Release, m.Release.id == first.c.release_id).where(*where)) or 0
     if read <= up_to:
         return Count(matching, True)
     every = select(links.release_id).where(of_application).limit(EXACT_COUNT_UP_TO + 1)
@@ -282,12 +324,11 @@ async def _linked_count(session: AsyncSession, query: ReleaseQuery, filter: Filt
     return Count(round(total * matching / read), False)
 
 
-async def _planner_estimate(session: AsyncSession, where: list[ColumnElement[bool]]) -> int:
-    """PostgreSQL's own row estimate for the filter (from ANALYZE's statistics)."""
-    statement = select(literal(1)).select_from(m.Release).where(*where)
+async def _planner_estimate(session: AsyncSession, matching: Select[Any]) -> int:
+    """PostgreSQL's own row estimate for `matching` (from ANALYZE's statistics)."""
     # Rendered with its values (typed: enums, instants and ids, never free text).
-    sql = str(statement.compile(dialect=session.get_bind().dialect,
-                                compile_kwargs={"literal_binds": True}))
+    sql = str(matching.compile(dialect=session.get_bind().dialect,
+                               compile_kwargs={"literal_binds": True}))
     connection = await session.connection()
     plan = (await connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()
     if isinstance(plan, str):
@@ -295,12 +336,13 @@ async def _planner_estimate(session: AsyncSession, where: list[ColumnElement[boo
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-async def _sampled_estimate(session: AsyncSession, where: list[ColumnElement[bool]],
-                            sample: int) -> int:
+async def _sampled_estimate(session: AsyncSession, filter: Filter,
+                            where: list[ColumnElement[bool]], sample: int) -> int:
     """The matching share of the newest `sample` releases, times how many there are."""
     total = await session.scalar(select(func.count()).select_from(m.Release)) or 0
     newest = select(m.Release.id).order_by(m.Release.id.desc()).limit(sample).subquery()
     matching = await session.scalar(
         select(func.count()).select_from(newest)
-        .join(m.Release, m.Release.id == newest.c.id).where(*where)) or 0
+        .join(m.Release, m.Release.id == newest.c.id)
+        .where(*where, *_in_application(filter))) or 0
     return round(total * matching / sample)

@@ -143,13 +143,23 @@ async def _applications_of(session: AsyncSession, release_id: int) -> list[m.App
     return list(rows)
 
 
-async def _set_applications(session: AsyncSession, release_id: int,
+async def _set_applications(session: AsyncSession, row: m.Release,
                             apps: Sequence[m.Application]) -> None:
+    """Replace the release's links; each carries the release's window start, which the
+    application-filtered list sorts on (migration 0015)."""
     table = m.release_applications
-    await session.execute(table.delete().where(table.c.release_id == release_id))
+    await session.execute(table.delete().where(table.c.release_id == row.id))
     if apps:
-        await session.execute(table.insert(), [{"release_id": release_id,
-                                                "application_id": a.id} for a in apps])
+        await session.execute(table.insert(), [
+            {"release_id": row.id, "application_id": a.id, "window_start": row.window_start}
+            for a in apps])
+
+
+async def _copy_window(session: AsyncSession, row: m.Release) -> None:
+    """Keep the links' copy of the window start in step with the release's."""
+    table = m.release_applications
+    await session.execute(table.update().where(table.c.release_id == row.id)
+                          .values(window_start=row.window_start))
 
 
 def _snapshot(row: m.Release, apps: Sequence[m.Application]) -> dict[str, Any] | None:
@@ -211,7 +221,7 @@ class ReleaseService:
                             status=ReleaseStatus.PLANNED, version=1)
             session.add(row)
             await flush_unique(session, "key")
-            await _set_applications(session, row.id, apps)
+            await _set_applications(session, row, apps)
             self._record(session, "release.create", "Release", row.id, row.key, row.id,
                          after=_snapshot(row, apps))
         return row
@@ -246,7 +256,9 @@ class ReleaseService:
                 raise _rule(exc) from None
             if not isinstance(patch.application_keys, Keep):
                 apps = await applications_by_key(session, patch.application_keys)
-                await _set_applications(session, row.id, apps)
+                await _set_applications(session, row, apps)
+            elif not isinstance(patch.window_start, Keep):
+                await _copy_window(session, row)
             await flush_unique(session, "key")
             self._record(session, "release.update", "Release", row.id, row.key, row.id,
                          before=before, after=_snapshot(row, apps))

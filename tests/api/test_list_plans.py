@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -201,6 +202,30 @@ def test_total_count_is_read_only_when_asked_for_and_says_when_it_estimates(
                                       ReleaseStatus.READY and 3 in applications_of(i))
 
 
+APPLICATION_PAGE = re.compile(r"FROM releases JOIN release_applications\b")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", ["application", "status and application",
+                                  "statuses, types and application"])
+def test_an_applications_page_is_a_range_of_its_own_index_on_postgresql(
+        large: tuple[GraphQLClient, str, Statements], name: str) -> None:
+    """Its links carry the list's sort key, so the page reads them in order: no sort,
+    and no walk of every release checking its applications."""
+    client, url, statements = large
+    filter, _ = RELEASE_LISTS[name]
+    statements.take()
+    first = client.data(RELEASES % "", {"filter": filter, "first": 50})["releases"]
+    client.data(RELEASES % "", {"filter": filter, "first": 50,
+                                "after": first["pageInfo"]["endCursor"]})
+    pages = [(sql, p) for sql, p in statements.take() if APPLICATION_PAGE.search(sql)]
+    assert len(pages) == 2
+    for _, plan in _explain(url, pages):
+        nodes = list(_nodes(plan))
+        assert [n["Node Type"] for n in nodes if n["Node Type"] == "Sort"] == []
+        assert "ix_release_applications_sort" in {n.get("Index Name") for n in nodes}
+
+
 OTHER_LISTS = {
     "bookings": ("{ bookings(first: 100) { id } }", {}),
     "bookings by status": ("{ bookings(first: 100, status: [APPROVED]) { id } }", {}),
@@ -316,6 +341,32 @@ def test_releases_written_between_pages_are_neither_repeated_nor_skipped(
                     f"{app}-later", f"{app}-05"]
 
 
+def test_a_release_moves_in_its_applications_list_when_its_window_or_applications_change(
+        server: Server, unique: str) -> None:
+    gql = server.client
+    app, other = f"PM{unique}", f"PN{unique}"
+    filter, other_filter = _application(gql, app), _application(gql, other)
+    ids = {}
+    for n in range(3):
+        start = T0 + timedelta(days=n)
+        ids[n] = gql.data(CREATE.replace("{ key }", "{ id }"), {"input": {
+            "key": f"{app}-{n}", "name": "moving", "type": "PROJECT", "applicationKeys": [app],
+            "windowStart": start.isoformat(),
+            "windowEnd": (start + timedelta(hours=1)).isoformat()}})["createRelease"]["id"]
+    update = """mutation($id: ID!, $input: UpdateReleaseInput!) {
+      updateRelease(id: $id, input: $input) { key } }"""
+    later = T0 + timedelta(days=5)
+    gql.data(update, {"id": ids[0], "input": {"windowStart": later.isoformat(),
+                                              "windowEnd": (later + timedelta(hours=1))
+                                              .isoformat()}})
+    assert _walk(gql, filter, 2) == [f"{app}-1", f"{app}-2", f"{app}-0"]
+    gql.data(update, {"id": ids[2], "input": {"applicationKeys": [other, app]}})
+    gql.data(update, {"id": ids[1], "input": {"windowStart": None, "windowEnd": None}})
+    assert _walk(gql, filter, 2) == [f"{app}-2", f"{app}-0", f"{app}-1"]
+    assert _walk(gql, filter, 1, backward=True) == [f"{app}-2", f"{app}-0", f"{app}-1"]
+    assert _walk(gql, other_filter, 2) == [f"{app}-2"]
+
+
 def test_a_cursor_from_elsewhere_is_refused_by_name(server: Server) -> None:
     error = server.client.error(KEYS, {"first": 5, "after": "bm90IGEgY3Vyc29y"})
     assert "after" in json.dumps(error)
@@ -328,6 +379,7 @@ def test_keyset_paging_on_a_large_sqlite_list_matches_the_full_order(
     """Thousands of rows with many ties: every page size walks the exact order both ways."""
     with seeded_hub("sqlite", tmp_path, 3_000) as (gql, url):
         filter: dict[str, Any] = {"status": ["READY", "PLANNED"], "application": APP}
+        _assert_sqlite_reads_the_application_index(gql, url, filter)
         starts: dict[str, str | None] = {}
         forward = _walk(gql, filter, 7, starts=starts)
         assert len(forward) > 50
@@ -362,3 +414,28 @@ def test_keyset_paging_on_a_large_sqlite_list_matches_the_full_order(
                         {"filter": few, "first": 1})["releases"] == {
             "edges": ANY, "pageInfo": ANY, "totalCount": exact,
             "totalCountIsEstimate": False}
+
+
+def _assert_sqlite_reads_the_application_index(gql: GraphQLClient, url: str,
+                                               filter: dict[str, Any]) -> None:
+    """SQLite's plan of an application's page: a range of the links' sort index, each
+    link's release found by id, and no sort."""
+    statements = Statements()
+    event.listen(Engine, "before_cursor_execute", statements)
+    try:
+        first = gql.data(KEYS, {"filter": filter, "first": 7})["releases"]
+        gql.data(KEYS, {"filter": filter, "first": 7, "after": first["pageInfo"]["endCursor"]})
+    finally:
+        event.remove(Engine, "before_cursor_execute", statements)
+    pages = [(sql, p) for sql, p in statements.take() if APPLICATION_PAGE.search(sql)]
+    assert len(pages) == 2
+    connection = sqlite3.connect(make_url(url).database or "")
+    try:
+        for sql, parameters in pages:
+            plan = " / ".join(row[-1] for row in connection.execute(
+                "EXPLAIN QUERY PLAN " + sql, parameters))
+            assert "USING INDEX ix_release_applications_sort" in plan, plan
+            assert "USING INTEGER PRIMARY KEY" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+    finally:
+        connection.close()

@@ -75,7 +75,8 @@ async def seed_releases(engine: AsyncEngine, count: int) -> None:
             "parent_id": None, "window_start": start,
             "window_end": start + timedelta(hours=4) if start else None, "version": 1,
             "created_at": now, "updated_at": now})
-        links += [{"release_id": i, "application_id": 1_000 + a} for a in applications_of(i)]
+        links += [{"release_id": i, "application_id": 1_000 + a, "window_start": start}
+                  for a in applications_of(i)]
         day = START + timedelta(hours=random.Random(i + count).randrange(max(1, count // 2)))
         bookings.append({
             "id": i, "environment_id": 1_000 + i % ENVIRONMENTS, "release_id": i, "team": "",
