@@ -7,7 +7,6 @@ connector records for the graph. Each record keeps the upstream's own word
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -184,15 +183,18 @@ GRAPH_TYPES: dict[str, tuple[type, ...]] = {
 def graph_type(info: Info, source: str, shape: str) -> type:
     """The graph type for a record of `shape` from `source`: its kind's, else the neutral."""
     connector = info.context.hub.connectors.get(source)
-    return _kind_type(type(connector) if connector else None, shape)
+    kind = type(connector) if connector else None
+    known = _KIND_TYPES.get((kind, shape))
+    if known is None:
+        neutral, *named = GRAPH_TYPES[shape]
+        wanted = kind.graph_types.get(shape) if kind else None
+        known = _KIND_TYPES[(kind, shape)] = next(
+            (t for t in named if t.__name__ == wanted), neutral)
+    return known
 
 
-@functools.cache
-def _kind_type(kind: type | None, shape: str) -> type:
-    """Per connector class, once: a list asks this for each of its thousands of items."""
-    neutral, *named = GRAPH_TYPES[shape]
-    wanted = kind.graph_types.get(shape) if kind else None  # type: ignore[attr-defined]
-    return next((t for t in named if t.__name__ == wanted), neutral)
+# (connector class, shape) -> graph type, found once: a list asks for each of its items.
+_KIND_TYPES: dict[tuple[type[Connector] | None, str], type] = {}
 
 
 def work_item(info: Info, item: c.WorkItem) -> WorkItem:
