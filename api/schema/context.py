@@ -34,6 +34,9 @@ class Context:
     upstream: UpstreamLoaders = field(init=False)
     # Errors of sources that failed while the rest of the query succeeded.
     partial_errors: list[GraphQLError] = field(default_factory=list)
+    # (path, source, key) of each of them: one failing source over a list of a thousand
+    # releases is checked against this set, not against every error reported so far.
+    partial_seen: set[tuple[Any, ...]] = field(default_factory=set)
     # Request-scoped loaders of derived facts (a release's live facts, its work), by name.
     scoped: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
     # Committed writes, for subscriptions; and who may still hear them.
@@ -53,6 +56,7 @@ class Context:
         self.upstream = UpstreamLoaders(self.hub, self.hub.deadline())
         self.scoped.clear()
         self.partial_errors.clear()
+        self.partial_seen.clear()
 
     def scoped_loader(self, name: str, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
                       ) -> DataLoader[Any, Any]:

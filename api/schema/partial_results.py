@@ -35,11 +35,10 @@ def _add(info: Info, error: UpstreamError, stale_age: float | None) -> None:
         extensions["stale"] = True
         extensions["ageSeconds"] = round(stale_age, 1)
     path = info.path.as_list()
-    for existing in info.context.partial_errors:
-        known = existing.extensions or {}
-        if existing.path == path and known.get("source") == extensions["source"] \
-                and known.get("key") == extensions.get("key"):
-            return
+    seen = (tuple(path), extensions["source"], extensions.get("key"))
+    if seen in info.context.partial_seen:
+        return
+    info.context.partial_seen.add(seen)
     message = error.message
     if stale_age is not None:
         message += f" (showing data from {round(stale_age)} s ago)"
