@@ -199,17 +199,18 @@ class Hub:
         key at fault is alone with its error.
         """
         results: dict[tuple[str, K], Fetched[V]] = {}
-        wanted: dict[str, list[K]] = defaultdict(list)
+        # Insertion-ordered sets: a thousand uncached keys stay linear, not quadratic.
+        wanted: dict[str, dict[K, None]] = defaultdict(dict)
         for source, key in keys:
             cache_key = (source, self._credential(source), operation, key)
             entry = self.cache.fresh(cache_key)
             if entry is not None:
                 value, dropped = entry.value
                 results[(source, key)] = Fetched(value, dropped=dropped)
-            elif key not in wanted[source]:
-                wanted[source].append(key)
+            else:
+                wanted[source][key] = None
 
-        calls = {source: self._call(operation, source, source_keys, call, missing)
+        calls = {source: self._call(operation, source, list(source_keys), call, missing)
                  for source, source_keys in wanted.items() if source_keys}
         if calls:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
