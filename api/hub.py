@@ -87,7 +87,7 @@ class Coalescer:
     DataLoaders batch the keys of one kind; the loaders of several kinds that
     wait on the same database batch dispatch a loop turn or two apart, so reads
     gather here until `settle` turns pass with none new, then go to the source
-    together (GitHub: one GraphQL document for milestones and deployments).
+    together (e.g. one GraphQL document for milestones and deployments).
     """
 
     def __init__(self, source: BatchSource, settle: int = SETTLE_TURNS) -> None:

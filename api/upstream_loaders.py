@@ -3,7 +3,7 @@
 Every release's links, change numbers and repositories asked for during one
 request are collected by the DataLoader in the same tick and handed to the
 hub as one batch; the hub calls each source once (concurrently) and caches.
-A source that answers several kinds at once (`BatchSource`: GitHub) gets the
+A source that answers several kinds at once (`BatchSource`) gets the
 request's reads of every kind through one `Coalescer`, so in one call.
 """
 

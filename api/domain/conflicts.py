@@ -173,7 +173,7 @@ class ChangeFact:
     span: Span | None
     configuration_items: frozenset[str] = frozenset()
     applications: frozenset[str] = frozenset()  # the applications its CIs belong to
-    product: str = ""  # what people call its source ("ServiceNow"); the source name without
+    product: str = ""  # what people call its source (the product name); the source name without
 
     @property
     def involved(self) -> Involved:
@@ -181,7 +181,7 @@ class ChangeFact:
 
     @property
     def label(self) -> str:
-        """"CHG0040001 in ServiceNow": the number, and the system people know it from."""
+        """A change by its number "in" its product, the system people know it from."""
         return f"{self.number} in {self.product or self.source}"
 
     @property

@@ -297,7 +297,7 @@ def _record(info: Info, involved: rules.Involved, changes: dict[str, ChangeRecor
 
 
 def _products(info: Info) -> dict[str, str]:
-    """Each source's product name ("ServiceNow"), so a conflict's reason names it so."""
+    """Each source's product name (from its kind profile), for conflict reasons."""
     return {name: KindProfile.of(type(connector)).product
             for name, connector in info.context.hub.connectors.items()}
 

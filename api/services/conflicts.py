@@ -100,7 +100,7 @@ def change_facts(records: Sequence[ChangeRecord], applications_by_ci: dict[str, 
                  products: Mapping[str, str] | None = None) -> list[ChangeFact]:
     """Change requests in the engine's words; a change whose window ends before it starts
     (an ITSM may hold one) is taken as the instant it starts. `products` names each
-    source as people know it ("ServiceNow"), for the reasons."""
+    source as people know it (its kind profile's product name), for the reasons."""
     products = products or {}
     facts = []
     for record in records:
