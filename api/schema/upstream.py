@@ -76,8 +76,22 @@ async def source_named(info: Info, name: str) -> Source:
     return Source.of(connector)
 
 
+class _TypedByItsObject:
+    """Every object the graph returns of these types is an instance of one concrete
+    Strawberry type, so its type is read off the object: Strawberry's general resolvers
+    (cast lookups, possible-type sets) cost a measurable share of a list of thousands."""
+
+    @classmethod
+    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
+        return obj.__strawberry_definition__.name  # type: ignore[no-any-return]
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, cls)
+
+
 @strawberry.interface(description="A unit of work in a tracker or code host.")
-class WorkItem(Node):
+class WorkItem(_TypedByItsObject, Node):
     source_name: strawberry.Private[str]
     key: str
     title: str
@@ -91,17 +105,6 @@ class WorkItem(Node):
     @strawberry.field
     async def source(self, info: Info) -> Source:
         return await source_named(info, self.source_name)
-
-    # Every work item the graph returns is an instance of one concrete type below, so
-    # its type is read off the object: Strawberry's general resolvers (cast lookups,
-    # possible-type sets) cost a measurable share of a list of thousands of items.
-    @classmethod
-    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
-        return obj.__strawberry_definition__.name  # type: ignore[no-any-return]
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, cls)
 
 
 def _work_fields(item: c.WorkItem, type_name: str) -> dict[str, object]:
@@ -239,7 +242,7 @@ class WorkItemConnection:
 
 
 @strawberry.interface(description="A change request in an ITSM, in canonical words.")
-class ChangeRequest(Node):
+class ChangeRequest(_TypedByItsObject, Node):
     source_name: strawberry.Private[str]
     number: str
     title: str
@@ -256,17 +259,6 @@ class ChangeRequest(Node):
     @strawberry.field
     async def source(self, info: Info) -> Source:
         return await source_named(info, self.source_name)
-
-    # Every work item the graph returns is an instance of one concrete type below, so
-    # its type is read off the object: Strawberry's general resolvers (cast lookups,
-    # possible-type sets) cost a measurable share of a list of thousands of items.
-    @classmethod
-    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
-        return obj.__strawberry_definition__.name  # type: ignore[no-any-return]
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, cls)
 
     @strawberry.field(description="The releases this change request is linked to.")
     async def releases(self, info: Info) -> list[Annotated[
@@ -332,7 +324,7 @@ class ChangeRequestConnection:
 
 
 @strawberry.type
-class Deployment(Node):
+class Deployment(_TypedByItsObject, Node):
     source_name: strawberry.Private[str]
     repository: str
     environment: str
@@ -357,17 +349,6 @@ class Deployment(Node):
     @strawberry.field
     async def source(self, info: Info) -> Source:
         return await source_named(info, self.source_name)
-
-    # Every work item the graph returns is an instance of one concrete type below, so
-    # its type is read off the object: Strawberry's general resolvers (cast lookups,
-    # possible-type sets) cost a measurable share of a list of thousands of items.
-    @classmethod
-    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
-        return obj.__strawberry_definition__.name  # type: ignore[no-any-return]
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, cls)
 
 
 @strawberry.type(description="What runs in an environment for one repository.")
