@@ -13,7 +13,7 @@ import pytest
 
 from connectors.sandbox.world import EPOCH
 from tests.e2e.conftest import Demo, screenshot, sign_in
-from tests.e2e.test_planning import AXE, serious_violations, wait_loaded
+from tests.e2e.test_planning import serious_violations, wait_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -114,9 +114,8 @@ def test_each_application_shows_the_four_keys_the_graph_answers(
     shown = {tuple(app[k]["value"] for k in KEYS) for app in expected["applications"]}
     assert len(shown) == len(expected["applications"])
     expect(page.locator("main")).not_to_contain_text("LEAD_TIME")
-    if AXE.is_file():
-        bad = serious_violations(page)
-        assert not bad, "\n".join(bad)
+    bad = serious_violations(page)
+    assert not bad, "\n".join(bad)
 
 
 def test_a_chart_point_drills_down_to_exactly_the_records_behind_it(
@@ -152,9 +151,8 @@ def test_a_chart_point_drills_down_to_exactly_the_records_behind_it(
     assert listed(page, "deployments") == rate["records"]
     incidents = {n for f in trend[index]["failures"] for n in f["incidents"]}
     assert set(listed(page, "incidents")) == incidents
-    if AXE.is_file():
-        bad = serious_violations(page)
-        assert not bad, "\n".join(bad)
+    bad = serious_violations(page)
+    assert not bad, "\n".join(bad)
 
 
 def test_one_applications_trend_drills_down_to_its_own_deployments_only(

@@ -243,6 +243,10 @@ def axe_context(browser: Browser, demo: Demo) -> Iterator[BrowserContext]:
 
 
 def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page (a test fails without axe:
+    an accessibility check that quietly does nothing would pass anything)."""
+    if not AXE.is_file():
+        pytest.fail("axe-core is missing: run `npm ci` in frontend/")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("""async () => {
         const r = await axe.run(document, {runOnly: {type: 'tag',
@@ -257,8 +261,6 @@ def serious_violations(page: Page) -> list[str]:
 
 def test_no_page_has_a_serious_or_critical_accessibility_violation(
         axe_context: BrowserContext, demo: Demo) -> None:
-    if not AXE.is_file():
-        pytest.fail("axe-core is missing: run `npm ci` in frontend/")
     page = axe_context.new_page()
     page.goto("/login")
     expect(page.get_by_role("heading", name="Sign in to Heatshield")).to_be_visible()
