@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -53,7 +52,7 @@ from api.security import (
     auth_routes,
     principal_of,
 )
-from api.server import BodyDeadline
+from api.server import BodyDeadline, Compression
 from api.services.changes import ChangeService
 from api.services.pipeline_gates import PipelineGates, Verdict
 from api.settings import Settings, SettingsError
@@ -267,7 +266,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
                     Middleware(RequestContext),
                     Middleware(RequestLog),
                     *([Middleware(RequestMetrics, metrics=metrics)] if metrics else []),
-                    Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6),
+                    Middleware(Compression, minimum_size=GZIP_MIN_BYTES, compresslevel=6),
                     Middleware(SecurityHeaders),
                     Middleware(BodyDeadline, seconds=settings.server.body_timeout_seconds),
                     Middleware(BodyLimitGuard),

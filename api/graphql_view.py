@@ -28,10 +28,10 @@ from api.graphql_http import (
 from api.json_body import parse_json
 from api.persisted_queries import PersistedQueries, PersistedQueryError
 from api.request_context import current_request
-from api.response_cache import ResponseCache, Served, identity_read, watch
+from api.response_cache import Read, ResponseCache, Served, identity_read, watch
 from api.schema.context import Context
 from api.schema.errors import shape_error
-from api.security import principal_of
+from api.security import body_read, principal_of
 
 # Strawberry refuses these requests with an HTTPException that has a status and a
 # reason, nothing more; several share status 400, so the reason is all there is.
@@ -89,6 +89,21 @@ def _error_response(media: str, status: int, message: str, extensions: dict[str,
                     headers: dict[str, str] | None = None) -> Response:
     return JSONResponse({"errors": [{"message": message, "extensions": extensions}]},
                         status_code=status, headers=headers, media_type=CONTENT_TYPES[media])
+
+
+_MEDIA_HEADERS = {media: value.encode() for media, value in CONTENT_TYPES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _KeptAnswer:
+    """A kept answer sent as it is: two ASGI messages, no Response object to build."""
+
+    body: bytes
+    headers: list[tuple[bytes, bytes]]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def _asks_for_ide(request: Request) -> bool:
@@ -161,7 +176,7 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
         sub_response.headers["Age"] = str(int(served.age))
         return result
 
-    async def _kept_response(self, request: Request, media: str) -> Response | None:
+    async def _kept_response(self, request: Request, media: str) -> _KeptAnswer | None:
         """A kept answer's bytes for a POSTed read, before any of the graph's machinery
         runs (the hot path of a dashboard many people keep open); None to run as usual.
 
@@ -173,29 +188,40 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
                 or "json" not in request.headers.get("content-type", ""):
             return None
         principal = principal_of(request.scope)
+        if principal is None:
+            return None
         try:
-            operation = parse_json(await request.body())
+            body = body_read(request.scope)
+            if body is None:
+                body = await request.body()
+            read = cache.read_of_body(body, self._plain_read)
         except ServiceError:
             return None
-        if principal is None or not isinstance(operation, dict) or "extensions" in operation:
+        entry = cache.kept(cache.read_key(read, principal), principal) if read else None
+        if read is None or entry is None:
+            return None
+        info = current_request()
+        if info is not None:
+            info.operations.append((cache.operation(read[0], read[2]) or ("", ""))[1])
+        age = cache.clock() - entry.stored_at
+        body = b'{"data":%s,"extensions":{"cache":{"status":"HIT","age":%s}}}' % (
+            entry.body, str(round(age, 3)).encode())
+        return _KeptAnswer(body, [(b"content-length", str(len(body)).encode()),
+                                  (b"content-type", _MEDIA_HEADERS[media]),
+                                  (b"age", str(int(age)).encode())])
+
+    def _plain_read(self, body: bytes) -> Read | None:
+        """A body's read when it is one plain operation (no persisted query's extensions,
+        no batch) that may be kept; None otherwise. Refuses what `parse_json` refuses."""
+        operation = parse_json(body)
+        if not isinstance(operation, dict) or "extensions" in operation:
             return None
         query, variables = operation.get("query"), operation.get("variables")
         name = operation.get("operationName")
         if not isinstance(query, str) or not isinstance(variables, dict | None) \
-                or not isinstance(name, str | None):
+                or not isinstance(name, str | None) or self._responses is None:
             return None
-        key = cache.key(query, variables, name, principal)
-        entry = cache.kept(key, principal) if key is not None else None
-        if key is None or entry is None:
-            return None
-        info = current_request()
-        if info is not None:
-            info.operations.append((cache.operation(query, name) or ("", ""))[1])
-        age = cache.clock() - entry.stored_at
-        body = b'{"data":%s,"extensions":{"cache":{"status":"HIT","age":%s}}}' % (
-            entry.body, str(round(age, 3)).encode())
-        return Response(body, status_code=200, media_type=CONTENT_TYPES[media],
-                        headers={"Age": str(int(age))})
+        return self._responses.read(query, variables, name)
 
     @staticmethod
     def _kept(cache: ResponseCache, served: Served, request_data: GraphQLRequestData

@@ -37,6 +37,10 @@ from api.permissions import Principal
 
 #: Who is asking, as far as an answer can depend on it: role and token scope.
 Key = tuple[str, str, str | None, str, str]
+#: A read's key without its caller: document, canonical variables, operation name.
+Read = tuple[str, str, str | None]
+#: Bodies longer than this are not remembered by their bytes (they are parsed each time).
+BODY_MEMO_MAX_BYTES = 16_384
 Status = Literal["hit", "shared", "miss", "bypass"]
 _WROTE = "heatshield.response_cache.wrote"
 # The principal's attributes that say who is calling, beyond what they may see.
@@ -109,6 +113,8 @@ class ResponseCache:
         self._personal: OrderedDict[Key, None] = OrderedDict()
         self._flights: dict[tuple[object, int], asyncio.Future[Entry | None]] = {}
         self._kinds: OrderedDict[tuple[str, str | None], tuple[str, str] | None] = OrderedDict()
+        # Request bodies already parsed into a cacheable read (or found not to be one).
+        self._bodies: OrderedDict[bytes, Read | None] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
@@ -159,6 +165,12 @@ class ResponseCache:
                 or not isinstance(operation_name, str | None) \
                 or not isinstance(variables, Mapping | None):
             return None  # malformed: the execution says what is wrong, uncached
+        read = self.read(document, variables, operation_name)
+        return None if read is None else self.read_key(read, principal)
+
+    def read(self, document: str, variables: Mapping[str, Any] | None,
+             operation_name: str | None) -> Read | None:
+        """A query's identity apart from its caller, or None when it is no query."""
         chosen = self.operation(document, operation_name)
         if chosen is None or chosen[0] != "query":
             return None
@@ -166,7 +178,28 @@ class ResponseCache:
             canonical = json.dumps(variables or {}, sort_keys=True, separators=(",", ":"))
         except (TypeError, ValueError):  # an upload, or anything JSON cannot say
             return None
-        return (document, canonical, operation_name, principal.role.value, principal.scope)
+        return (document, canonical, operation_name)
+
+    def read_of_body(self, body: bytes, parse: Callable[[bytes], Read | None]) -> Read | None:
+        """The read a POSTed body asks for, remembered by its bytes: the same dashboard body
+        sent by a hundred screens is parsed and checked once, not a hundred times.
+
+        `parse` turns a body into its read (None: not a plain cacheable read); it is
+        called only for bodies not seen lately, and raises for bodies it refuses (those
+        are not remembered)."""
+        if len(body) > BODY_MEMO_MAX_BYTES:
+            return parse(body)
+        if body in self._bodies:
+            self._bodies.move_to_end(body)
+            return self._bodies[body]
+        read = parse(body)
+        self._bodies[body] = read
+        if len(self._bodies) > 256:
+            self._bodies.popitem(last=False)
+        return read
+
+    def read_key(self, read: Read, principal: Principal) -> Key:
+        return (*read, principal.role.value, principal.scope)
 
     def operation(self, document: str, operation_name: str | None) -> tuple[str, str] | None:
         """The chosen operation's type and name ("" unnamed); None when the document does not

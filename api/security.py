@@ -32,6 +32,9 @@ from api.shared_state import SharedState
 log = logging.getLogger("heatshield.security")
 
 SCOPE_KEY = "heatshield.principal"
+# A POSTed GraphQL body this layer read whole to count its operations: the view takes
+# it from here instead of reading it again through every layer's receive.
+BODY_KEY = "heatshield.body"
 # Where a gates-scoped token may go (api/gates.py), and nowhere else.
 GATES_PREFIX = "/api/gates/"
 PUBLIC_PATHS = frozenset({"/", "/login", "/healthz", "/readyz", "/favicon.ico", "/auth/login"})
@@ -183,6 +186,7 @@ class SecurityMiddleware:
                 body = await _read_body(self._limited(receive))
                 cost = min(_operations(body), max(1, self.settings.limits.max_batch_operations))
                 receive = _replay(body, receive)
+                scope[BODY_KEY] = body
             wait = await limiter.take(key, cost)
             if wait:
                 seconds = max(1, math.ceil(wait))
@@ -351,6 +355,12 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def body_read(scope: Scope) -> bytes | None:
+    """The request's whole body when this layer has read it already (None otherwise)."""
+    body = scope.get(BODY_KEY)
+    return body if isinstance(body, bytes) else None
 
 
 def _replay(body: bytes, original: Receive) -> Receive:

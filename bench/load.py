@@ -24,8 +24,9 @@ The sibling benches' whole output follows the table.
 `wrk` (Debian/Ubuntu: `apt-get install wrk`) generates the load: it is C and not
 the bottleneck. Without it the throughput and memory rows say how to install it.
 
-Run: `.venv/bin/python -m bench.load [--quick] [--only startup]` (quick: the whole run in about
-four minutes; full: 30 s throughput runs, 10 minutes of mixed load, more repeats).
+Run: `.venv/bin/python -m bench.load [--quick] [--only startup|throughput]` (quick: the
+whole run in about four minutes; full: 30 s throughput runs, 10 minutes of mixed load,
+more repeats).
 """
 
 from __future__ import annotations
@@ -359,7 +360,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="short runs: the whole suite in about four minutes")
-    parser.add_argument("--only", choices=["startup"],
+    parser.add_argument("--only", choices=["startup", "throughput"],
                         help="run only this row (the others need minutes)")
     args = parser.parse_args()
     mode = QUICK if args.quick else FULL
@@ -369,11 +370,14 @@ def main() -> None:
     print("| measure | this run | goal |\n|---|---|---|")
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
-        startup(mode, tmp)
+        if args.only != "throughput":
+            startup(mode, tmp)
         if args.only == "startup":
             return
         with upstreams_process(free_port(), scale=1) as sandboxes:
             throughput(mode, sandboxes, tmp)
+            if args.only == "throughput":
+                return
             memory(mode, sandboxes, tmp)
         federation(mode, tmp)
     releases_scale(mode)

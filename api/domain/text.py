@@ -11,6 +11,7 @@ control characters, which make two different keys look alike.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from api.errors import ErrorCode, ServiceError
@@ -27,13 +28,17 @@ def bad_input(message: str, field: str) -> TextRefused:
     return TextRefused(message, field)
 
 
+# One scan in C for both: every string of every request body passes here.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def text_problem(value: str) -> str | None:
     """Why `value` cannot be stored (None when it can)."""
+    if _UNSTORABLE.search(value) is None:
+        return None
     if "\x00" in value:
         return "contains a NUL character"
-    if any("\ud800" <= c <= "\udfff" for c in value):
-        return "contains a lone surrogate (not valid Unicode)"
-    return None
+    return "contains a lone surrogate (not valid Unicode)"
 
 
 def check_text(value: str, field: str) -> str:

@@ -345,6 +345,8 @@ def test_a_large_graphql_answer_is_gzipped_when_asked_and_plain_when_not(hub: Hu
                        headers={**headers, "Accept-Encoding": "identity"})
     assert zipped.headers["content-encoding"] == "gzip"
     assert "content-encoding" not in plain.headers
+    for answer in (zipped, plain):  # a cache in between keeps the two apart
+        assert "accept-encoding" in answer.headers["vary"].lower()
     assert zipped.json()["data"] == plain.json()["data"]  # the cache entry tells its age
     assert int(zipped.headers["content-length"]) * 3 < int(plain.headers["content-length"])
     small = httpx.get(f"{hub.url}/healthz", headers={"Accept-Encoding": "gzip"})
