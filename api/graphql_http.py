@@ -17,6 +17,7 @@ applies them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from graphql import GraphQLError
@@ -35,6 +36,7 @@ _STATUS_BY_CODE = {**dict.fromkeys(RETRY_WITH_DOCUMENT, 200), "PERSISTED_QUERY_N
                    "INTERNAL_SERVER_ERROR": 500}
 
 
+@functools.lru_cache(maxsize=256)  # a client sends the same Accept header every time
 def negotiate(accept: str | None) -> str | None:
     """The response media type for an `Accept` header, or None when nothing fits (406).
 
