@@ -246,6 +246,9 @@ class JiraSite:
                 issue.history.append((history_id, when, author, [change]))
             self.issues[item.key] = issue
         self.by_id = {issue.id: issue for issue in self.issues.values()}
+        # The fields an issue carries, in the order JIRA lists them.
+        self.field_order = [name for name in ISSUE_FIELDS
+                            if mode == "cloud" or name != "statuscategorychangedate"]
         self._facts: dict[int, tuple[datetime, jql.IssueFacts]] = {}
         # Issue keys by indexed JQL value ("fixVersion", "20001"), built when first searched
         # and dropped when an issue is added or its fix versions change (`_set`, `new_issue`).
@@ -390,71 +393,7 @@ class JiraSite:
                    wanted: Set[str] | None = None) -> Json:
         """The issue's fields in JIRA's order; only those in `wanted` when given (a search
         asking for seven fields of 100 issues should not render comments and users)."""
-        type_id, type_text = ISSUE_TYPES[issue.issue_type]
-        priority_id = PRIORITY_IDS[issue.priority]
-        issue_url = f"{base}/rest/api/{v}/issue/{issue.key}"
-        icons = f"{base}/images/icons"
-
-        def done_at() -> datetime:
-            return next((when for _, when, _, changes in reversed(issue.history)
-                         if any(c[0] == "status" for c in changes)), issue.created)
-
-        def resolution() -> Json | None:
-            if issue.status_category != "done":
-                return None
-            return {"self": f"{base}/rest/api/{v}/resolution/10000", "id": "10000",
-                    "description": "Work has been done on this issue.", "name": "Done"}
-
-        builders: dict[str, Callable[[], Any]] = {
-            "summary": lambda: issue.summary,
-            "issuetype": lambda: {
-                "self": f"{base}/rest/api/{v}/issuetype/{type_id}", "id": type_id,
-                "description": type_text,
-                "iconUrl": f"{icons}/issuetypes/{issue.issue_type.lower()}.svg",
-                "name": issue.issue_type, "subtask": False, "avatarId": 10300,
-                "hierarchyLevel": 0},
-            "status": lambda: self.status(issue.status, issue.status_category, base, v),
-            "priority": lambda: {"self": f"{base}/rest/api/{v}/priority/{priority_id}",
-                                 "iconUrl": f"{icons}/priorities/{issue.priority.lower()}.svg",
-                                 "name": issue.priority, "id": priority_id},
-            "assignee": lambda: self.user(issue.assignee, base, v) if issue.assignee else None,
-            "reporter": lambda: self.user(issue.reporter, base, v),
-            "creator": lambda: self.user(issue.reporter, base, v),
-            "project": lambda: self.project(issue.app_key, base, v),
-            "fixVersions": lambda: [self.version(self.versions[vid], base, v, full=False)
-                                    for vid in issue.fix_versions],
-            "versions": lambda: [self.version(self.versions[vid], base, v, full=False)
-                                 for vid in issue.affects_versions],
-            "labels": lambda: list(issue.labels),
-            "components": lambda: [self.component(self.components[cid], base, v, full=False)
-                                   for cid in issue.components],
-            "resolution": resolution,
-            "resolutiondate": lambda: (jira_time(done_at())
-                                       if issue.status_category == "done" else None),
-            "created": lambda: jira_time(issue.created),
-            "updated": lambda: jira_time(issue.updated),
-            "statuscategorychangedate": lambda: jira_time(done_at()),
-            "description": lambda: (self.text(issue.description, v) if issue.description
-                                    else None),
-            "environment": lambda: (self.text(issue.environment, v) if issue.environment
-                                    else None),
-            "duedate": lambda: f"{issue.due:%Y-%m-%d}" if issue.due else None,
-            "subtasks": lambda: [], "issuelinks": lambda: [],
-            "watches": lambda: {"self": f"{issue_url}/watchers", "watchCount": 1,
-                                "isWatching": False},
-            "votes": lambda: {"self": f"{issue_url}/votes", "votes": 0, "hasVoted": False},
-            "workratio": lambda: -1, "lastViewed": lambda: None,
-            "customfield_10016": lambda: None, "customfield_10020": lambda: None,
-            "comment": lambda: {
-                "comments": [self.comment(issue, c, base, v) for c in issue.comments],
-                "self": f"{issue_url}/comment", "maxResults": len(issue.comments),
-                "total": len(issue.comments), "startAt": 0},
-            "worklog": lambda: {"startAt": 0, "maxResults": 20, "total": 0, "worklogs": []},
-            "attachment": lambda: [],
-        }
-        if self.mode == "datacenter":
-            del builders["statuscategorychangedate"]
-        return {name: build() for name, build in builders.items()
+        return {name: ISSUE_FIELDS[name](self, issue, base, v) for name in self.field_order
                 if wanted is None or name in wanted}
 
     def render_issue(self, issue: SiteIssue, base: str, v: str, wanted: set[str] | None,
@@ -699,6 +638,90 @@ class JiraSite:
         await self.kit.emit_webhook(
             webhook_event, payload,
             {"X-Atlassian-Webhook-Identifier": str(uuid.uuid4())})  # unique across restarts
+
+
+def _done_at(issue: SiteIssue) -> datetime:
+    """When the issue last changed status (its creation if never)."""
+    return next((when for _, when, _, changes in reversed(issue.history)
+                 if any(c[0] == "status" for c in changes)), issue.created)
+
+
+def _resolution(issue: SiteIssue, base: str, v: str) -> Json | None:
+    if issue.status_category != "done":
+        return None
+    return {"self": f"{base}/rest/api/{v}/resolution/10000", "id": "10000",
+            "description": "Work has been done on this issue.", "name": "Done"}
+
+
+def _issue_type(issue: SiteIssue, base: str, v: str) -> Json:
+    type_id, type_text = ISSUE_TYPES[issue.issue_type]
+    return {"self": f"{base}/rest/api/{v}/issuetype/{type_id}", "id": type_id,
+            "description": type_text,
+            "iconUrl": f"{base}/images/icons/issuetypes/{issue.issue_type.lower()}.svg",
+            "name": issue.issue_type, "subtask": False, "avatarId": 10300, "hierarchyLevel": 0}
+
+
+def _priority(issue: SiteIssue, base: str, v: str) -> Json:
+    priority_id = PRIORITY_IDS[issue.priority]
+    return {"self": f"{base}/rest/api/{v}/priority/{priority_id}",
+            "iconUrl": f"{base}/images/icons/priorities/{issue.priority.lower()}.svg",
+            "name": issue.priority, "id": priority_id}
+
+
+def _comments(site: JiraSite, issue: SiteIssue, base: str, v: str) -> Json:
+    return {"comments": [site.comment(issue, c, base, v) for c in issue.comments],
+            "self": f"{base}/rest/api/{v}/issue/{issue.key}/comment",
+            "maxResults": len(issue.comments), "total": len(issue.comments), "startAt": 0}
+
+
+FieldRenderer = Callable[[JiraSite, SiteIssue, str, str], Any]
+#: Every field of an issue, in the order JIRA lists them: (site, issue, base, API version).
+ISSUE_FIELDS: dict[str, FieldRenderer] = {
+    "summary": lambda site, issue, base, v: issue.summary,
+    "issuetype": lambda site, issue, base, v: _issue_type(issue, base, v),
+    "status": lambda site, issue, base, v: site.status(issue.status, issue.status_category,
+                                                       base, v),
+    "priority": lambda site, issue, base, v: _priority(issue, base, v),
+    "assignee": lambda site, issue, base, v: (site.user(issue.assignee, base, v)
+                                              if issue.assignee else None),
+    "reporter": lambda site, issue, base, v: site.user(issue.reporter, base, v),
+    "creator": lambda site, issue, base, v: site.user(issue.reporter, base, v),
+    "project": lambda site, issue, base, v: site.project(issue.app_key, base, v),
+    "fixVersions": lambda site, issue, base, v: [
+        site.version(site.versions[vid], base, v, full=False) for vid in issue.fix_versions],
+    "versions": lambda site, issue, base, v: [
+        site.version(site.versions[vid], base, v, full=False)
+        for vid in issue.affects_versions],
+    "labels": lambda site, issue, base, v: list(issue.labels),
+    "components": lambda site, issue, base, v: [
+        site.component(site.components[cid], base, v, full=False) for cid in issue.components],
+    "resolution": lambda site, issue, base, v: _resolution(issue, base, v),
+    "resolutiondate": lambda site, issue, base, v: (
+        jira_time(_done_at(issue)) if issue.status_category == "done" else None),
+    "created": lambda site, issue, base, v: jira_time(issue.created),
+    "updated": lambda site, issue, base, v: jira_time(issue.updated),
+    "statuscategorychangedate": lambda site, issue, base, v: jira_time(_done_at(issue)),
+    "description": lambda site, issue, base, v: (
+        site.text(issue.description, v) if issue.description else None),
+    "environment": lambda site, issue, base, v: (
+        site.text(issue.environment, v) if issue.environment else None),
+    "duedate": lambda site, issue, base, v: f"{issue.due:%Y-%m-%d}" if issue.due else None,
+    "subtasks": lambda site, issue, base, v: [],
+    "issuelinks": lambda site, issue, base, v: [],
+    "watches": lambda site, issue, base, v: {
+        "self": f"{base}/rest/api/{v}/issue/{issue.key}/watchers", "watchCount": 1,
+        "isWatching": False},
+    "votes": lambda site, issue, base, v: {
+        "self": f"{base}/rest/api/{v}/issue/{issue.key}/votes", "votes": 0, "hasVoted": False},
+    "workratio": lambda site, issue, base, v: -1,
+    "lastViewed": lambda site, issue, base, v: None,
+    "customfield_10016": lambda site, issue, base, v: None,
+    "customfield_10020": lambda site, issue, base, v: None,
+    "comment": _comments,
+    "worklog": lambda site, issue, base, v: {"startAt": 0, "maxResults": 20, "total": 0,
+                                             "worklogs": []},
+    "attachment": lambda site, issue, base, v: [],
+}
 
 
 def _split(values: list[str]) -> list[str]:
