@@ -644,6 +644,24 @@ def test_a_new_deployment_has_no_latest_status_until_one_is_posted(world: World)
     assert after == {"state": "FAILURE", "latestStatus": {"state": "FAILURE"}}
 
 
+def test_the_same_document_asked_again_reads_the_data_as_it_is_then(world: World) -> None:
+    """Documents are parsed and checked once, never answered from a copy: an issue opened
+    between two identical queries shows in the second."""
+    query = """query($n: Int!) { repository(owner: "acme-retail", name: "payments-service") {
+        milestone(number: $n) { progressPercentage issues(first: 100) { totalCount
+        nodes { number title } } } } }"""
+    for client in fresh(world):
+        before = graphql(client, query, n=2).json()["data"]["repository"]["milestone"]
+        made = client.post(f"{REPO}/issues", json={"title": "Found late", "milestone": 2})
+        assert made.status_code == 201
+        after = graphql(client, query, n=2).json()["data"]["repository"]["milestone"]
+        refused = [graphql(client, "{ viewer { nope } }").json() for _ in range(2)]
+    assert after["issues"]["totalCount"] == before["issues"]["totalCount"] + 1
+    assert {"number": made.json()["number"], "title": "Found late"} in after["issues"]["nodes"]
+    assert after["progressPercentage"] < before["progressPercentage"]
+    assert refused[0] == refused[1] and "nope" in refused[0]["errors"][0]["message"]
+
+
 def test_graphql_issue_assignees_are_the_rest_assignees(world: World) -> None:
     unassigned = copy.deepcopy(world)  # every issue in the demo world has an assignee
     pay = [i for i in unassigned.github_issues if i.app_key == "PAY"]

@@ -549,6 +549,30 @@ def test_v3_writes_take_atlassian_documents_and_refuse_plain_strings(
     assert json.loads(body)["issue"]["key"] == key
 
 
+def test_a_search_after_a_write_sees_the_write(world: World) -> None:
+    """Searches look issues up by version; a move or a rename made between two identical
+    searches shows in the second."""
+    source, target = [r for r in world.releases if r.app_key == "NTF"][:2]
+    moved = next(w.key for w in world.work_items if w.release_key == source.key)
+    with serve_asgi(create_app(world, mode="cloud")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as cloud:
+        by_source = f"fixVersion = {source.jira_version_id}"
+        by_target = f"fixVersion = {target.jira_version_id}"
+        assert moved in cloud_keys(cloud, by_source) and moved not in cloud_keys(cloud, by_target)
+        edited = cloud.put(f"/rest/api/3/issue/{moved}",
+                           json={"fields": {"fixVersions": [{"id": str(target.jira_version_id)}]}})
+        assert edited.status_code == 204
+        assert moved not in cloud_keys(cloud, by_source) and moved in cloud_keys(cloud, by_target)
+
+        by_name = f'project = NTF AND fixVersion = "{target.version_name}"'
+        assert moved in cloud_keys(cloud, by_name)
+        renamed = cloud.put(f"/rest/api/3/version/{target.jira_version_id}",
+                            json={"name": "2099.01"})
+        assert renamed.status_code == 200
+        assert moved in cloud_keys(cloud, 'project = NTF AND fixVersion = "2099.01"')
+        assert moved not in cloud_keys(cloud, by_name)
+
+
 def test_a_new_version_is_searchable_as_a_fix_version(world: World) -> None:
     with serve_asgi(create_app(world, mode="datacenter")) as url, \
             httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_PASSWORD)) as datacenter:

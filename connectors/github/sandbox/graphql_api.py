@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import re
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +37,7 @@ from graphql import (
     validate,
 )
 
-from connectors.github.limits import MAX_NODES, query_cost
+from connectors.github.limits import MAX_NODES, QueryCost, query_cost
 from connectors.github.sandbox import git, render, search
 from connectors.sandbox.world import (
     Application,
@@ -51,6 +54,11 @@ if TYPE_CHECKING:
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 MAX_PAGE = 100
+#: Parsed and validated documents kept, by their text: clients send the same few documents
+#: over and over, and a dashboard's document of 200 aliases takes half a second to check.
+KEPT_DOCUMENTS = 16
+#: ... as long as their texts add up to no more than this (a parsed document is ~100x its text).
+KEPT_DOCUMENT_CHARS = 200_000
 # A deployment's `state` follows its newest status; GitHub calls a successful one ACTIVE.
 DEPLOYMENT_STATE = {"success": "ACTIVE"}
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -160,24 +168,105 @@ def _document_path(document: DocumentNode, target: Node) -> list[str] | None:
     return None
 
 
+class _Checked:
+    """One query text, parsed and validated: its document, or the errors to answer with."""
+
+    __slots__ = ("_costs", "document", "errors")
+
+    def __init__(self, document: DocumentNode | None, errors: list[Json]) -> None:
+        self.document = document
+        self.errors = errors
+        self._costs: dict[str, QueryCost] = {}
+
+    def cost(self, variables: Json) -> QueryCost:
+        """What GitHub would count for these variables (page sizes may be variables)."""
+        if self.document is None:
+            return QueryCost(0, 0)
+        key = json.dumps(variables, sort_keys=True, default=str)
+        found = self._costs.get(key)
+        if found is None:
+            if len(self._costs) >= 8:
+                self._costs.clear()
+            found = self._costs[key] = query_cost(self.document, variables)
+        return found
+
+
+class _PerQuery:
+    """What one query reads many times, grouped the first time it is asked for.
+
+    A document of 200 milestone aliases would otherwise scan every issue and pull
+    request of the world twice per milestone. Built per query, so a write between two
+    queries is always seen (a query runs start to end without yielding).
+    """
+
+    def __init__(self, data: render.GitHubData) -> None:
+        self.data = data
+        self._issues: dict[str | None, list[GitHubIssue]] | None = None
+        self._pulls: dict[str | None, list[PullRequest]] | None = None
+        self._refs: dict[str, list[tuple[str, str, Commit]]] = {}
+        self._commits: dict[str, dict[str, Commit]] = {}
+        self._milestones: dict[tuple[str, int], Release] | None = None
+
+    def milestone(self, app: Application, number: int) -> Release | None:
+        if self._milestones is None:
+            self._milestones = {}
+            for release in self.data.world.releases:
+                self._milestones.setdefault((release.app_key, release.milestone_number),
+                                            release)  # the first, as a scan would find
+        return self._milestones.get((app.key, number))
+
+    def milestone_issues(self, release: Release) -> list[GitHubIssue]:
+        if self._issues is None:
+            self._issues = defaultdict(list)
+            for issue in self.data.all_issues:
+                self._issues[issue.release_key].append(issue)
+        return self._issues.get(release.key, [])
+
+    def milestone_pulls(self, release: Release) -> list[PullRequest]:
+        if self._pulls is None:
+            self._pulls = defaultdict(list)
+            for pull in self.data.pulls:
+                self._pulls[pull.release_key].append(pull)
+        return self._pulls.get(release.key, [])
+
+    def milestone_counts(self, release: Release) -> tuple[int, int]:
+        """(open, closed), as `GitHubData.milestone_counts` counts them."""
+        states = [i.state for i in self.milestone_issues(release)]
+        states += [p.state for p in self.milestone_pulls(release)]
+        return states.count("open"), states.count("closed")
+
+    def refs(self, app: Application) -> list[tuple[str, str, Commit]]:
+        found = self._refs.get(app.key)
+        if found is None:
+            found = self._refs[app.key] = git.refs(self.data, app)
+        return found
+
+    def commit(self, app: Application, sha: str) -> Commit | None:
+        by_sha = self._commits.get(app.key)
+        if by_sha is None:
+            by_sha = self._commits[app.key] = {}
+            for item in self.data.commits(app):
+                by_sha.setdefault(item.sha, item)  # the first, as a scan would find
+        return by_sha.get(sha)
+
+
 class GraphQLService:
     """Executes queries against the world; objects are dicts with lazy fields."""
 
     def __init__(self, data: render.GitHubData) -> None:
         self.data = data
         self.schema = load_schema()
+        self._documents: OrderedDict[str, _Checked] = OrderedDict()
+        self._documents_lock = threading.Lock()  # queries run in worker threads
 
     def execute(self, base: str, query: str, variables: Json, operation_name: Any,
                 budget: RateBudget) -> tuple[Json, int]:
         """The response body and its cost in rate-limit points."""
-        try:
-            document = parse(query)
-        except GraphQLError as error:
-            return {"errors": [_error_json(error)]}, 1
-        problems = validate(self.schema, document)
-        if problems:
-            return {"errors": [_validation_error_json(p, document) for p in problems]}, 1
-        asked = query_cost(document, variables)
+        checked = self._checked(query)
+        document = checked.document
+        if document is None or checked.errors:
+            return {"errors": checked.errors}, 1
+        asked = checked.cost(variables)
         if asked.nodes > MAX_NODES:
             return {"data": None, "errors": [{
                 "type": "MAX_NODE_LIMIT_EXCEEDED",
@@ -188,13 +277,37 @@ class GraphQLService:
         cost = 1
         root = self._root(base, budget, cost, asked.points, asked.nodes)
         result = execute_sync(self.schema, document, root_value=root,
-                              variable_values=variables,
+                              context_value=_PerQuery(self.data), variable_values=variables,
                               operation_name=operation_name if isinstance(operation_name, str)
                               else None)
         body: Json = {"data": result.data}
         if result.errors:
             body["errors"] = [_error_json(e) for e in result.errors]
         return body, cost
+
+    def _checked(self, query: str) -> _Checked:
+        """The document parsed and validated, or the errors GitHub would answer with;
+        the newest few are kept (a document's check does not depend on the data)."""
+        with self._documents_lock:
+            kept = self._documents.get(query)
+            if kept is not None:
+                self._documents.move_to_end(query)
+                return kept
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            checked = _Checked(None, [_error_json(error)])
+        else:
+            problems = validate(self.schema, document)
+            checked = _Checked(document, [_validation_error_json(p, document)
+                                          for p in problems])
+        if len(query) <= KEPT_DOCUMENT_CHARS:
+            with self._documents_lock:
+                self._documents[query] = checked
+                while (len(self._documents) > KEPT_DOCUMENTS
+                       or sum(map(len, self._documents)) > KEPT_DOCUMENT_CHARS):
+                    self._documents.popitem(last=False)
+        return checked
 
     # -- root fields ---------------------------------------------------------------
 
@@ -295,8 +408,7 @@ class GraphQLService:
 
     def repository(self, base: str, app: Application) -> Json:
         def milestone(info: Info, number: int) -> Json | None:
-            found = next((r for r in self.data.milestones(app) if r.milestone_number == number),
-                         None)
+            found = info.context.milestone(app, number)
             return None if found is None else self.milestone(base, found)
 
         def milestones(info: Info, first: int | None = None,
@@ -354,7 +466,7 @@ class GraphQLService:
         def refs(info: Info, refPrefix: str, first: int | None = None, after: str | None = None,
                  query: str | None = None, orderBy: Json | None = None,
                  direction: str | None = None) -> Json:
-            rows = [r for r in git.refs(self.data, app) if r[0] == refPrefix
+            rows = [r for r in info.context.refs(app) if r[0] == refPrefix
                     and (not query or query.lower() in r[1].lower())]
             if (orderBy or {}).get("field") == "TAG_COMMIT_DATE":
                 rows.sort(key=lambda r: (r[2].date, r[1]))
@@ -366,13 +478,13 @@ class GraphQLService:
                                     lambda r: self.ref(base, app, r[0], r[1], r[2]))
 
         def default_branch(info: Info) -> Json | None:
-            main = next((r for r in git.refs(self.data, app)
+            main = next((r for r in info.context.refs(app)
                          if r[:2] == ("refs/heads/", git.MAIN)), None)
             return None if main is None else self.ref(base, app, *main)
 
         def ref(info: Info, qualifiedName: str) -> Json | None:
             """`refs/heads/main`, `refs/tags/v1.2.0`, or a bare name (branches first)."""
-            rows = git.refs(self.data, app)
+            rows = info.context.refs(app)
             found = next((r for r in rows if r[0] + r[1] == qualifiedName), None) or next(
                 (r for r in sorted(rows, key=lambda r: r[0] != "refs/heads/")
                  if r[1] == qualifiedName), None)
@@ -421,16 +533,19 @@ class GraphQLService:
         return {"__typename": "Deployment", "id": rest["node_id"], "databaseId": item.id,
                 "environment": item.environment, "originalEnvironment": item.environment,
                 "latestEnvironment": item.environment, "description": rest["description"],
-                "task": rest["task"], "ref": self._ref(base, app, item.ref),
-                "commitOid": item.sha, "commit": self._deployed_commit(base, app, item.sha),
+                "task": rest["task"],
+                "ref": lambda info: self._ref(base, app, item.ref, info.context),
+                "commitOid": item.sha,
+                "commit": lambda info: self._deployed_commit(base, app, item.sha, info.context),
                 "createdAt": rest["created_at"],
                 "updatedAt": rest["updated_at"], "creator": self._person(base, item.creator),
                 "state": DEPLOYMENT_STATE.get(word, word.upper()),
                 "latestStatus": None if latest is None else self._status(base, app, item, latest),
                 "repository": lambda info: self.repository(base, app)}
 
-    def _deployed_commit(self, base: str, app: Application, sha: str) -> Json | None:
-        found = next((c for c in self.data.commits(app) if c.sha == sha), None)
+    def _deployed_commit(self, base: str, app: Application, sha: str,
+                         lookups: _PerQuery) -> Json | None:
+        found = lookups.commit(app, sha)
         return None if found is None else self.commit(base, app, found)
 
     def _status(self, base: str, app: Application, item: Deployment,
@@ -442,9 +557,9 @@ class GraphQLService:
                 "logUrl": rest["log_url"], "createdAt": rest["created_at"],
                 "updatedAt": rest["updated_at"], "creator": self._person(base, item.creator)}
 
-    def _ref(self, base: str, app: Application, name: str) -> Json | None:
+    def _ref(self, base: str, app: Application, name: str, lookups: _PerQuery) -> Json | None:
         """A tag or branch; a deployment made from a bare commit SHA has no ref."""
-        known = next((r for r in git.refs(self.data, app) if r[1] == name), None)
+        known = next((r for r in lookups.refs(app) if r[1] == name), None)
         if known is not None:
             return self.ref(base, app, *known)
         if _SHA.match(name):
@@ -456,14 +571,14 @@ class GraphQLService:
         rest = render.milestone(base, self.data, release, counts=(0, 0))  # counts: on demand
 
         def progress(info: Info) -> float:
-            open_count, closed_count = self.data.milestone_counts(release)
+            open_count, closed_count = info.context.milestone_counts(release)
             total = open_count + closed_count
             return 100.0 * closed_count / total if total else 0.0
 
         def issues(info: Info, first: int | None = None, after: str | None = None,
                    labels: list[str] | None = None, states: list[str] | None = None) -> Json:
-            rows = [i for i in self.data.all_issues if i.release_key == release.key
-                    and (not states or i.state.upper() in states)
+            rows = [i for i in info.context.milestone_issues(release)
+                    if (not states or i.state.upper() in states)
                     and (not labels or set(labels) & set(i.labels))]
             rows.sort(key=lambda i: i.number)
             return self._connection("issues", rows, first, after, lambda i: self.issue(base, i))
@@ -473,8 +588,8 @@ class GraphQLService:
                           headRefName: str | None = None,
                           labels: list[str] | None = None,
                           states: list[str] | None = None) -> Json:
-            rows = [p for p in self.data.pulls if p.release_key == release.key
-                    and (not states or _pull_state(p) in states)
+            rows = [p for p in info.context.milestone_pulls(release)
+                    if (not states or _pull_state(p) in states)
                     and (baseRefName is None or p.base_ref == baseRefName)
                     and (headRefName is None or p.head_ref == headRefName)
                     and (not labels or set(labels) & set(p.labels))]

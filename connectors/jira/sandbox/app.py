@@ -20,7 +20,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -181,6 +181,25 @@ class SiteIssue:
         field(default_factory=list)
 
 
+class _SiteIssues:
+    """A site's issues as JQL reads them (`jql.IssueSource`): facts made on demand, so a
+    query naming 100 keys or 200 versions looks at their issues, not the whole site."""
+
+    def __init__(self, site: JiraSite) -> None:
+        self.site = site
+
+    def all(self) -> Iterable[jql.IssueFacts]:
+        return [self.site.facts(issue) for issue in self.site.issues.values()]
+
+    def having(self, field_name: str, value: str) -> Iterable[jql.IssueFacts]:
+        site = self.site
+        if field_name == "key":
+            keys: Iterable[str] = (value,)
+        else:
+            keys = site.postings().get((field_name, value), ())
+        return [site.facts(site.issues[key]) for key in keys if key in site.issues]
+
+
 class JiraSite:
     """The per-app state and handlers of one fake JIRA site."""
 
@@ -227,7 +246,15 @@ class JiraSite:
                 issue.history.append((history_id, when, author, [change]))
             self.issues[item.key] = issue
         self.by_id = {issue.id: issue for issue in self.issues.values()}
+        # The fields an issue carries, in the order JIRA lists them.
+        self.field_order = [name for name in ISSUE_FIELDS
+                            if mode == "cloud" or name != "statuscategorychangedate"]
         self._facts: dict[int, tuple[datetime, jql.IssueFacts]] = {}
+        # Issue keys by indexed JQL value ("fixVersion", "20001"), built when first searched
+        # and dropped when an issue is added or its fix versions change (`_set`, `new_issue`).
+        self._postings: dict[tuple[str, str], list[str]] | None = None
+        # The vocabulary's tables, dropped when a version is added or changed.
+        self._vocabulary: jql.Vocabulary | None = None
         self.next_history_id = history_id + 1
         self.next_comment_id = 10000
 
@@ -362,74 +389,23 @@ class JiraSite:
         return {"id": str(history_id), "author": self.user(author, base, v),
                 "created": jira_time(when), "items": items}
 
-    def all_fields(self, issue: SiteIssue, base: str, v: str) -> Json:
-        done_at = next((when for _, when, _, changes in reversed(issue.history)
-                        if any(c[0] == "status" for c in changes)), issue.created)
-        type_id, type_text = ISSUE_TYPES[issue.issue_type]
-        priority_id = PRIORITY_IDS[issue.priority]
-        description = self.text(issue.description, v) if issue.description else None
-        issue_url = f"{base}/rest/api/{v}/issue/{issue.key}"
-        icons = f"{base}/images/icons"
-        fields: Json = {
-            "summary": issue.summary,
-            "issuetype": {"self": f"{base}/rest/api/{v}/issuetype/{type_id}", "id": type_id,
-                          "description": type_text,
-                          "iconUrl": f"{icons}/issuetypes/{issue.issue_type.lower()}.svg",
-                          "name": issue.issue_type, "subtask": False, "avatarId": 10300,
-                          "hierarchyLevel": 0},
-            "status": self.status(issue.status, issue.status_category, base, v),
-            "priority": {"self": f"{base}/rest/api/{v}/priority/{priority_id}",
-                         "iconUrl": f"{icons}/priorities/{issue.priority.lower()}.svg",
-                         "name": issue.priority, "id": priority_id},
-            "assignee": self.user(issue.assignee, base, v) if issue.assignee else None,
-            "reporter": self.user(issue.reporter, base, v),
-            "creator": self.user(issue.reporter, base, v),
-            "project": self.project(issue.app_key, base, v),
-            "fixVersions": [self.version(self.versions[vid], base, v, full=False)
-                            for vid in issue.fix_versions],
-            "versions": [self.version(self.versions[vid], base, v, full=False)
-                         for vid in issue.affects_versions],
-            "labels": list(issue.labels),
-            "components": [self.component(self.components[cid], base, v, full=False)
-                           for cid in issue.components],
-            "resolution": None, "resolutiondate": None,
-            "created": jira_time(issue.created), "updated": jira_time(issue.updated),
-            "statuscategorychangedate": jira_time(done_at),
-            "description": description,
-            "environment": self.text(issue.environment, v) if issue.environment else None,
-            "duedate": f"{issue.due:%Y-%m-%d}" if issue.due else None,
-            "subtasks": [], "issuelinks": [],
-            "watches": {"self": f"{issue_url}/watchers", "watchCount": 1, "isWatching": False},
-            "votes": {"self": f"{issue_url}/votes", "votes": 0, "hasVoted": False},
-            "workratio": -1, "lastViewed": None,
-            "customfield_10016": None, "customfield_10020": None,
-            "comment": {"comments": [self.comment(issue, c, base, v) for c in issue.comments],
-                        "self": f"{issue_url}/comment", "maxResults": len(issue.comments),
-                        "total": len(issue.comments), "startAt": 0},
-            "worklog": {"startAt": 0, "maxResults": 20, "total": 0, "worklogs": []},
-            "attachment": [],
-        }
-        if self.mode == "datacenter":
-            del fields["statuscategorychangedate"]
-        if issue.status_category == "done":
-            fields["resolution"] = {"self": f"{base}/rest/api/{v}/resolution/10000",
-                                    "id": "10000",
-                                    "description": "Work has been done on this issue.",
-                                    "name": "Done"}
-            fields["resolutiondate"] = jira_time(done_at)
-        return fields
+    def all_fields(self, issue: SiteIssue, base: str, v: str,
+                   wanted: Set[str] | None = None) -> Json:
+        """The issue's fields in JIRA's order; only those in `wanted` when given (a search
+        asking for seven fields of 100 issues should not render comments and users)."""
+        return {name: ISSUE_FIELDS[name](self, issue, base, v) for name in self.field_order
+                if wanted is None or name in wanted}
 
     def render_issue(self, issue: SiteIssue, base: str, v: str, wanted: set[str] | None,
                      expand: set[str]) -> Json:
         """One IssueBean; `wanted` None means the ids-only form of Cloud search."""
         if wanted is None:
             return {"id": str(issue.id)}
-        every = self.all_fields(issue, base, v)
         body: Json = {"expand": "renderedFields,names,schema,operations,editmeta,changelog,"
                                 "versionedRepresentations",
                       "id": str(issue.id), "self": f"{base}/rest/api/{v}/issue/{issue.id}",
                       "key": issue.key,
-                      "fields": {name: every[name] for name in every if name in wanted}}
+                      "fields": self.all_fields(issue, base, v, wanted)}
         if "changelog" in expand:
             histories = [self.changelog_entry(e, base, v) for e in issue.history]
             body["changelog"] = {"startAt": 0, "maxResults": len(histories),
@@ -441,6 +417,16 @@ class JiraSite:
     # --- JQL -----------------------------------------------------------------
 
     def vocabulary(self) -> jql.Vocabulary:
+        """What exists on the site; kept until `versions_changed` (issue keys are read live)."""
+        if self._vocabulary is None:
+            self._vocabulary = self._make_vocabulary()
+        return self._vocabulary
+
+    def versions_changed(self) -> None:
+        """A version was created, renamed, released or archived: JQL must see it."""
+        self._vocabulary = None
+
+    def _make_vocabulary(self) -> jql.Vocabulary:
         projects: dict[str, str] = {}
         for app in self.world.applications:
             projects[app.key.lower()] = app.key
@@ -460,7 +446,7 @@ class JiraSite:
             categories[key] = categories[name.lower()] = categories[str(cat_id)] = key
         return jql.Vocabulary(
             projects=projects, versions=versions, released_versions=released,
-            unreleased_versions=unreleased, issue_keys=set(self.issues),
+            unreleased_versions=unreleased, issue_keys=self.issues.keys(),
             statuses={name.lower() for name, _ in WORKFLOW} | set(STATUS_IDS.values()),
             status_categories=categories,
             issue_types={name.lower() for name in ISSUE_TYPES},
@@ -490,9 +476,19 @@ class JiraSite:
     def run_jql(self, text: str) -> tuple[jql.Query, list[SiteIssue]]:
         query = jql.parse(text)
         ranks = {name.lower(): int(pid) for name, pid in PRIORITY_IDS.items()}
-        facts = [self.facts(issue) for issue in self.issues.values()]
-        found = jql.search(query, facts, self.vocabulary(), ranks)
+        found = jql.search(query, _SiteIssues(self), self.vocabulary(), ranks)
         return query, [self.by_id[f.id] for f in found]
+
+    def postings(self) -> dict[tuple[str, str], list[str]]:
+        """Issue keys by (JQL field, value) for the fields JQL looks issues up by."""
+        if self._postings is None:
+            postings: dict[tuple[str, str], list[str]] = {}
+            for issue in self.issues.values():
+                postings.setdefault(("project", issue.app_key.lower()), []).append(issue.key)
+                for vid in issue.fix_versions:
+                    postings.setdefault(("fixVersion", str(vid)), []).append(issue.key)
+            self._postings = postings
+        return self._postings
 
     def find_issue(self, id_or_key: str) -> SiteIssue | None:
         if id_or_key.isdigit():
@@ -581,6 +577,8 @@ class JiraSite:
 
     def _set(self, issue: SiteIssue, name: str, value: Any) -> None:
         setattr(issue, self._ATTRS[name], value)
+        if name == "fixVersions":
+            self._postings = None
 
     def current_lists(self, issue: SiteIssue) -> dict[str, Any]:
         return {name: self._get(issue, name) for name in writes.LIST_FIELDS}
@@ -599,6 +597,7 @@ class JiraSite:
             self._set(issue, name, value)
         self.issues[issue.key] = issue
         self.by_id[issue.id] = issue
+        self._postings = None
         return issue
 
     def add_comment(self, issue: SiteIssue, body: str) -> SiteComment:
@@ -639,6 +638,90 @@ class JiraSite:
         await self.kit.emit_webhook(
             webhook_event, payload,
             {"X-Atlassian-Webhook-Identifier": str(uuid.uuid4())})  # unique across restarts
+
+
+def _done_at(issue: SiteIssue) -> datetime:
+    """When the issue last changed status (its creation if never)."""
+    return next((when for _, when, _, changes in reversed(issue.history)
+                 if any(c[0] == "status" for c in changes)), issue.created)
+
+
+def _resolution(issue: SiteIssue, base: str, v: str) -> Json | None:
+    if issue.status_category != "done":
+        return None
+    return {"self": f"{base}/rest/api/{v}/resolution/10000", "id": "10000",
+            "description": "Work has been done on this issue.", "name": "Done"}
+
+
+def _issue_type(issue: SiteIssue, base: str, v: str) -> Json:
+    type_id, type_text = ISSUE_TYPES[issue.issue_type]
+    return {"self": f"{base}/rest/api/{v}/issuetype/{type_id}", "id": type_id,
+            "description": type_text,
+            "iconUrl": f"{base}/images/icons/issuetypes/{issue.issue_type.lower()}.svg",
+            "name": issue.issue_type, "subtask": False, "avatarId": 10300, "hierarchyLevel": 0}
+
+
+def _priority(issue: SiteIssue, base: str, v: str) -> Json:
+    priority_id = PRIORITY_IDS[issue.priority]
+    return {"self": f"{base}/rest/api/{v}/priority/{priority_id}",
+            "iconUrl": f"{base}/images/icons/priorities/{issue.priority.lower()}.svg",
+            "name": issue.priority, "id": priority_id}
+
+
+def _comments(site: JiraSite, issue: SiteIssue, base: str, v: str) -> Json:
+    return {"comments": [site.comment(issue, c, base, v) for c in issue.comments],
+            "self": f"{base}/rest/api/{v}/issue/{issue.key}/comment",
+            "maxResults": len(issue.comments), "total": len(issue.comments), "startAt": 0}
+
+
+FieldRenderer = Callable[[JiraSite, SiteIssue, str, str], Any]
+#: Every field of an issue, in the order JIRA lists them: (site, issue, base, API version).
+ISSUE_FIELDS: dict[str, FieldRenderer] = {
+    "summary": lambda site, issue, base, v: issue.summary,
+    "issuetype": lambda site, issue, base, v: _issue_type(issue, base, v),
+    "status": lambda site, issue, base, v: site.status(issue.status, issue.status_category,
+                                                       base, v),
+    "priority": lambda site, issue, base, v: _priority(issue, base, v),
+    "assignee": lambda site, issue, base, v: (site.user(issue.assignee, base, v)
+                                              if issue.assignee else None),
+    "reporter": lambda site, issue, base, v: site.user(issue.reporter, base, v),
+    "creator": lambda site, issue, base, v: site.user(issue.reporter, base, v),
+    "project": lambda site, issue, base, v: site.project(issue.app_key, base, v),
+    "fixVersions": lambda site, issue, base, v: [
+        site.version(site.versions[vid], base, v, full=False) for vid in issue.fix_versions],
+    "versions": lambda site, issue, base, v: [
+        site.version(site.versions[vid], base, v, full=False)
+        for vid in issue.affects_versions],
+    "labels": lambda site, issue, base, v: list(issue.labels),
+    "components": lambda site, issue, base, v: [
+        site.component(site.components[cid], base, v, full=False) for cid in issue.components],
+    "resolution": lambda site, issue, base, v: _resolution(issue, base, v),
+    "resolutiondate": lambda site, issue, base, v: (
+        jira_time(_done_at(issue)) if issue.status_category == "done" else None),
+    "created": lambda site, issue, base, v: jira_time(issue.created),
+    "updated": lambda site, issue, base, v: jira_time(issue.updated),
+    "statuscategorychangedate": lambda site, issue, base, v: jira_time(_done_at(issue)),
+    "description": lambda site, issue, base, v: (
+        site.text(issue.description, v) if issue.description else None),
+    "environment": lambda site, issue, base, v: (
+        site.text(issue.environment, v) if issue.environment else None),
+    "duedate": lambda site, issue, base, v: f"{issue.due:%Y-%m-%d}" if issue.due else None,
+    "subtasks": lambda site, issue, base, v: [],
+    "issuelinks": lambda site, issue, base, v: [],
+    "watches": lambda site, issue, base, v: {
+        "self": f"{base}/rest/api/{v}/issue/{issue.key}/watchers", "watchCount": 1,
+        "isWatching": False},
+    "votes": lambda site, issue, base, v: {
+        "self": f"{base}/rest/api/{v}/issue/{issue.key}/votes", "votes": 0, "hasVoted": False},
+    "workratio": lambda site, issue, base, v: -1,
+    "lastViewed": lambda site, issue, base, v: None,
+    "customfield_10016": lambda site, issue, base, v: None,
+    "customfield_10020": lambda site, issue, base, v: None,
+    "comment": _comments,
+    "worklog": lambda site, issue, base, v: {"startAt": 0, "maxResults": 20, "total": 0,
+                                             "worklogs": []},
+    "attachment": lambda site, issue, base, v: [],
+}
 
 
 def _split(values: list[str]) -> list[str]:
@@ -1262,6 +1345,7 @@ class _Handlers:
             archived=bool(body.get("archived", False)), release_date=release_date,
             start_date=start_date)
         self.site.versions[version.id] = version
+        self.site.versions_changed()
         return JSONResponse(self.site.version(version, self.site.base(request), v),
                             status_code=201)
 
@@ -1293,6 +1377,7 @@ class _Handlers:
             version.release_date = release_date
         if "startDate" in body:
             version.start_date = start_date
+        self.site.versions_changed()
         return JSONResponse(self.site.version(version, self.site.base(request), v))
 
     # --- components --------------------------------------------------------------------

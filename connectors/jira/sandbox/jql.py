@@ -9,9 +9,10 @@ connector meets the same 400s it would meet on a real site. Pure: no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 OPERATORS_TEXT = ("'=', '!=', '~', '!~', '<', '>', '<=', '>=', 'IN', 'NOT IN', 'IS' and "
                   "'IS NOT'")
@@ -53,7 +54,7 @@ class Vocabulary:
     versions: dict[str, set[str]]  # lower name or id -> ids
     released_versions: dict[str, set[str]]  # project key (lower) -> version ids
     unreleased_versions: dict[str, set[str]]
-    issue_keys: set[str]  # upper
+    issue_keys: Set[str]  # upper
     statuses: set[str]  # lower names
     status_categories: dict[str, str]  # lower key/name/id -> key
     issue_types: set[str]
@@ -359,11 +360,41 @@ def _missing(value: str, field_name: str) -> JqlError:
     return JqlError(f"The value '{value}' does not exist for the field '{field_name}'.")
 
 
+#: Fields an `IssueSource` can look issues up by, and a value of each (as `_values_of` has it).
+INDEXED = {"key", "fixVersion", "project"}
+#: Issues a query can only match if they hold one of these (field, values): None for any.
+Within = tuple[tuple[str, frozenset[str]], ...] | None
+
+
+class IssueSource(Protocol):
+    """The issues a query runs over: all of them, or those holding one value of an
+    `INDEXED` field (possibly with others the query's test will drop)."""
+
+    def all(self) -> Iterable[IssueFacts]: ...
+
+    def having(self, field_name: str, value: str) -> Iterable[IssueFacts]: ...
+
+
 @dataclass(slots=True)
 class _Matcher:
-    """A clause compiled against the vocabulary: a predicate on IssueFacts."""
+    """A clause compiled against the vocabulary: a predicate on IssueFacts, and the
+    indexed values an issue must hold to pass it, when the clause says."""
 
     test: Callable[[IssueFacts], bool]
+    within: Within = None
+
+
+def _and_within(parts: list[_Matcher]) -> Within:
+    """Any part's bound holds for the conjunction: the one naming the fewest values."""
+    bounds = [p.within for p in parts if p.within is not None]
+    return min(bounds, key=lambda b: sum(len(values) for _, values in b), default=None)
+
+
+def _or_within(parts: list[_Matcher]) -> Within:
+    """The union of the parts' bounds, if every part has one."""
+    if any(p.within is None for p in parts):
+        return None
+    return tuple(bound for p in parts for bound in p.within or ())
 
 
 def _compile_value_set(clause: Clause, vocab: Vocabulary) -> set[str]:
@@ -440,8 +471,8 @@ def _compile(node: Node, vocab: Vocabulary, priority_ranks: dict[str, int]) -> _
     if isinstance(node, BoolOp):
         parts = [_compile(p, vocab, priority_ranks) for p in node.parts]
         if node.op == "and":
-            return _Matcher(lambda issue: all(p.test(issue) for p in parts))
-        return _Matcher(lambda issue: any(p.test(issue) for p in parts))
+            return _Matcher(lambda issue: all(p.test(issue) for p in parts), _and_within(parts))
+        return _Matcher(lambda issue: any(p.test(issue) for p in parts), _or_within(parts))
     if isinstance(node, Not):
         inner = _compile(node.part, vocab, priority_ranks)
         return _Matcher(lambda issue: not inner.test(issue))
@@ -453,7 +484,8 @@ def _compile(node: Node, vocab: Vocabulary, priority_ranks: dict[str, int]) -> _
     wanted = _compile_value_set(clause, vocab)
     field_name = clause.field
     if clause.operator in ("=", "in"):
-        return _Matcher(lambda issue: bool(_values_of(field_name, issue) & wanted))
+        within = ((field_name, frozenset(wanted)),) if field_name in INDEXED else None
+        return _Matcher(lambda issue: bool(_values_of(field_name, issue) & wanted), within)
     # JIRA's negative operators do not match issues whose field is empty.
     return _Matcher(lambda issue: bool(_values_of(field_name, issue))
                     and not _values_of(field_name, issue) & wanted)
@@ -537,13 +569,24 @@ def _sort_key(field_name: str, issue: IssueFacts) -> tuple[object, ...]:
     return (min((name for _, name in issue.fix_versions), default=""),)
 
 
-def search(query: Query, issues: Sequence[IssueFacts], vocab: Vocabulary,
+def search(query: Query, issues: IssueSource, vocab: Vocabulary,
            priority_ranks: dict[str, int]) -> list[IssueFacts]:
-    """The issues matching `query`, in its ORDER BY order (else by id)."""
-    matched = list(issues)
-    if query.where is not None:
+    """The issues matching `query`, in its ORDER BY order (else by id).
+
+    A query bounded by keys, versions or projects (`key in (...)`, `fixVersion in
+    (...)`, alone or ANDed with anything) tests only the issues holding one of them.
+    """
+    if query.where is None:
+        matched = list(issues.all())
+    else:
         matcher = _compile(query.where, vocab, priority_ranks)
-        matched = [issue for issue in matched if matcher.test(issue)]
+        if matcher.within is None:
+            candidates: Iterable[IssueFacts] = issues.all()
+        else:
+            found = {issue.id: issue for field_name, values in matcher.within
+                     for value in values for issue in issues.having(field_name, value)}
+            candidates = found.values()
+        matched = [issue for issue in candidates if matcher.test(issue)]
     matched.sort(key=lambda issue: issue.id)
     for field_name, descending in reversed(query.order_by):
         matched.sort(key=lambda issue, f=field_name: _sort_key(f, issue),  # type: ignore[misc]
