@@ -30,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import _TraverseInternalsType
 from sqlalchemy.types import TypeDecorator
 
 from api.domain.enums import (
@@ -154,6 +155,10 @@ class Unscheduled(ColumnElement[datetime]):
 
     type = UTCDateTime()
     inherit_cache = True
+    # No state to tell one apart from another: without this (even with inherit_cache) its
+    # cache key is NO_CACHE, and every statement holding it, each releases page, was
+    # compiled anew.
+    _traverse_internals: _TraverseInternalsType = []
 
 
 @compiles(Unscheduled)
