@@ -165,9 +165,8 @@ async def seed(sessions: async_sessionmaker[AsyncSession], world: World, *,
                 description=f"{release.description}, version {release.version_name}")
             session.add(row)
             await session.flush()
-            await session.execute(insert(m.release_applications), [
-                {"release_id": row.id, "application_id": app_ids[release.app_key],
-                 "window_start": row.window_start}])
+            await session.execute(insert(m.release_applications),
+                                  [m.link_row(row, app_ids[release.app_key])])
             await session.execute(insert(m.SourceLink), [
                 {"release_id": row.id, "source": source, "kind": kind, "external_key": key}
                 for source, kind, key in release_links(world, release.key)])

@@ -30,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import _TraverseInternalsType
 from sqlalchemy.types import TypeDecorator
 
 from api.domain.enums import (
@@ -88,10 +89,13 @@ release_applications = Table(
     Column("release_id", ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True),
     Column("application_id", ForeignKey("applications.id", ondelete="RESTRICT"),
            primary_key=True),
-    # The release's window start, copied here by every write of the release's window or
-    # applications (api/services/releases.py), so that one application's releases in list
-    # order are one index range (`ix_release_applications_sort`, below Release).
+    # The release's window start, status and type, copied here by every write of the
+    # release's window, status, type or applications (`link_row`, api/services/releases.py),
+    # so that one application's releases in list order, alone or of one status or type, are
+    # one index range (`ix_release_applications_*`, below Release).
     Column("window_start", UTCDateTime(), nullable=True),
+    Column("status", _enum(ReleaseStatus, "release_status"), nullable=False),
+    Column("type", _enum(ReleaseType, "release_type"), nullable=False),
 )
 
 environment_applications = Table(
@@ -154,6 +158,10 @@ class Unscheduled(ColumnElement[datetime]):
 
     type = UTCDateTime()
     inherit_cache = True
+    # No state to tell one apart from another: without this (even with inherit_cache) its
+    # cache key is NO_CACHE, and every statement holding it, each releases page, was
+    # compiled anew.
+    _traverse_internals: _TraverseInternalsType = []
 
 
 @compiles(Unscheduled)
@@ -207,11 +215,25 @@ def release_sort_key(start: ColumnElement[datetime | None] | None = None
 Index("ix_releases_sort", release_sort_key(), Release.id)
 Index("ix_releases_status_sort", Release.status, release_sort_key(), Release.id)
 Index("ix_releases_type_sort", Release.type, release_sort_key(), Release.id)
-# One application's releases in list order (migration 0015); the application filter and the
-# restrict check on deleting an application start here.
-Index("ix_release_applications_sort", release_applications.c.application_id,
-      release_sort_key(release_applications.c.window_start),
-      release_applications.c.release_id)
+# One application's releases in list order (migration 0015): alone, and of one status or one
+# type (migration 0016). The application filter and the restrict check on deleting an
+# application start here. The status index ends with the type, so a type filter on top of a
+# status is checked in the index entry, without reading the link's row.
+_links = release_applications.c
+Index("ix_release_applications_sort", _links.application_id,
+      release_sort_key(_links.window_start), _links.release_id)
+Index("ix_release_applications_status_sort", _links.application_id, _links.status,
+      release_sort_key(_links.window_start), _links.release_id, _links.type)
+Index("ix_release_applications_type_sort", _links.application_id, _links.type,
+      release_sort_key(_links.window_start), _links.release_id)
+
+
+def link_row(release: Release, application_id: int) -> dict[str, Any]:
+    """A `release_applications` row: the link, with the copies of its release's sort key,
+    status and type that the application-filtered list reads."""
+    return {"release_id": release.id, "application_id": application_id,
+            "window_start": release.window_start, "status": release.status,
+            "type": release.type}
 
 
 class ReleasePhase(Base):

@@ -110,12 +110,14 @@ async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str 
     check_page_size(info, size, "last" if backward else "first")
     start, end = _position(after, "after"), _position(before, "before")
     async with info.context.sessions() as session:
-        page = await release_list.read_page(session, query, size, start, end, backward)
+        # The application's id is looked up once, for the page and the count alike.
+        resolved = await release_list.resolve(session, query)
+        page = await release_list.read_page(session, resolved, size, start, end, backward)
     edges = [ReleaseEdge(cursor=_cursor(r), node=Release.from_row(r)) for r in page.rows]
 
     async def count() -> Count:
         async with info.context.sessions() as session:
-            return await release_list.count(session, query)
+            return await release_list.count(session, resolved)
 
     return ReleaseConnection(
         edges=edges, counter=LazyCount(count),

@@ -9,15 +9,18 @@ costs what page 1 costs and rows written meanwhile neither repeat nor vanish.
 A filter on several statuses (or types) reads each value's own index range and
 merges the few rows each gives (`_branches`): one range per value keeps the
 order an index order, where an IN over them would sort every matching row.
-A filter on an application reads that application's links, which carry their
-release's sort key (migration 0015), in list order from their own index, and
-checks any other filter on each link's release.
+A filter on an application reads that application's links instead, which carry
+their release's sort key, status and type (migrations 0015 and 0016), from their
+own indexes in the same way: the application's range, or one range per status (or
+type) within it, the type checked in the status index's entries. Only a window
+filter is checked on each link's release.
 
 The count is exact up to `EXACT_COUNT_UP_TO` rows (`JOINED_COUNT_UP_TO` when an
-application and other filters are combined), read by a bounded scan of
+application and a window filter are combined), read by a bounded scan of
 the same indexes; past that it is an estimate, and says so: PostgreSQL's planner
 row estimate (asked first, so a large table is not counted at all), or on SQLite
-the matching share of the newest rows times the table's size.
+the matching share of the newest rows times the table's size (told by its ids, not
+counted).
 """
 
 from __future__ import annotations
@@ -28,7 +31,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -38,7 +53,7 @@ from api.db.models import ReleaseStatus, ReleaseType
 # A count that reads index entries alone (a status's range, an application's links) is
 # exact up to here.
 EXACT_COUNT_UP_TO = 10_000
-# A count that joins (an application and other filters) reads a row at random for each
+# A count that joins (an application and a window filter) reads a row at random for each
 # candidate, so it goes less far; past either bound SQLite samples this many rows.
 JOINED_COUNT_UP_TO = 1_000
 SQLITE_SAMPLE = 500
@@ -109,6 +124,26 @@ async def _conditions(session: AsyncSession, query: ReleaseQuery) -> Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class Resolved:
+    """A query with its application looked up once, for a page and its count alike;
+    `filter` is None when the key names no application (nothing matches)."""
+
+    query: ReleaseQuery
+    filter: Filter | None
+
+
+async def resolve(session: AsyncSession, query: ReleaseQuery) -> Resolved:
+    try:
+        return Resolved(query, await _conditions(session, query))
+    except _NoMatch:
+        return Resolved(query, None)
+
+
+async def _resolved(session: AsyncSession, query: ReleaseQuery | Resolved) -> Resolved:
+    return query if isinstance(query, Resolved) else await resolve(session, query)
+
+
+@dataclass(frozen=True, slots=True)
 class _Order:
     """The two columns a page is read in the order of: a sort key and a release id, of
     `releases` itself or of an application's links (which carry the key, migration 0015)."""
@@ -128,13 +163,18 @@ class _Order:
     def by(self, backward: bool) -> list[Any]:
         return [self.key.desc(), self.id.desc()] if backward else [self.key, self.id]
 
-    def beyond(self, position: Position, backward: bool) -> ColumnElement[bool]:
+    def beyond(self, position: Position, backward: bool, row_values: bool
+               ) -> ColumnElement[bool]:
         """Rows after `position` in list order (before it when `backward`).
 
-        Written as `key >= k AND (key > k OR id > pk)` rather than a row comparison:
-        SQLite bounds an index range by the first form only.
+        With `row_values` (PostgreSQL) a row comparison, `(key, id) > (k, pk)`, which
+        bounds the index range exactly, ties at `k` included. SQLite bounds a range by
+        `key >= k AND (key > k OR id > pk)` only (and then skips the ties up to `pk`).
         """
         value = _key_value(position)
+        if row_values:
+            ours, theirs = tuple_(self.key, self.id), tuple_(value, literal(position.id))
+            return ours < theirs if backward else ours > theirs
         if backward:
             return and_(self.key <= value, or_(self.key < value, self.id < position.id))
         return and_(self.key >= value, or_(self.key > value, self.id > position.id))
@@ -146,64 +186,89 @@ def _key_value(position: Position) -> ColumnElement[datetime]:
     return literal(position.window_start, m.UTCDateTime())
 
 
-def _branches(query: ReleaseQuery) -> tuple[Any, Sequence[Any], list[ColumnElement[bool]]]:
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where a page (or a count) reads its rows in list order: `releases`, or one
+    application's links, which carry their release's sort key, status and type."""
+
+    order: _Order
+    status: ColumnElement[ReleaseStatus] | QueryableAttribute[ReleaseStatus]
+    type: ColumnElement[ReleaseType] | QueryableAttribute[ReleaseType]
+    where: list[ColumnElement[bool]]  # the application, for links
+    table: FromClause  # links are joined to their releases only for a window filter
+
+
+def _source(filter: Filter) -> _Source:
+    if filter.application_id is None:
+        return _Source(_Order.of_releases(), m.Release.status, m.Release.type, [],
+                       m.Release.__table__)
+    links = m.release_applications
+    table: FromClause = links
+    if filter.windows:
+        table = links.join(m.Release, m.Release.id == links.c.release_id)
+    return _Source(_Order.of_links(), links.c.status, links.c.type,
+                   [links.c.application_id == filter.application_id], table)
+
+
+def _branches(query: ReleaseQuery, source: _Source
+              ) -> tuple[Any, Sequence[Any], list[ColumnElement[bool]]]:
     """The column whose values each get their own index range, those values, and the
     conditions left for the other list."""
     if query.statuses:
-        rest: list[ColumnElement[bool]] = [m.Release.type.in_(query.types)] if query.types else []
-        return m.Release.status, sorted(set(query.statuses), key=lambda s: s.name), rest
+        rest: list[ColumnElement[bool]] = [source.type.in_(query.types)] if query.types else []
+        return source.status, sorted(set(query.statuses), key=lambda s: s.name), rest
     if query.types:
-        return m.Release.type, sorted(set(query.types), key=lambda t: t.name), []
+        return source.type, sorted(set(query.types), key=lambda t: t.name), []
     return None, (), []
 
 
-def _keyset(order: _Order, after: Position | None, before: Position | None
-            ) -> list[ColumnElement[bool]]:
-    return ([order.beyond(after, backward=False)] if after is not None else []) + (
-        [order.beyond(before, backward=True)] if before is not None else [])
+def _keyset(order: _Order, after: Position | None, before: Position | None,
+            row_values: bool) -> list[ColumnElement[bool]]:
+    return ([order.beyond(after, False, row_values)] if after is not None else []) + (
+        [order.beyond(before, True, row_values)] if before is not None else [])
 
 
 def page_statement(query: ReleaseQuery, filter: Filter, size: int,
                    after: Position | None = None, before: Position | None = None,
-                   backward: bool = False) -> Select[m.Release]:
+                   backward: bool = False, row_values: bool = False) -> Select[m.Release]:
     """The SELECT of one page of `size` rows plus one (to tell whether more remain).
 
-    With an application, the page is a range of its links in list order, each joined
-    to its release, where the other filters are checked.
+    With an application, the ranges read are of its links, each joined to its release.
+    Several statuses (or types) read `size` + 1 rows of each one's range, merged.
     """
-    if filter.application_id is not None:
-        links, order = m.release_applications, _Order.of_links()
-        return (select(m.Release).join(links, links.c.release_id == m.Release.id)
-                .where(links.c.application_id == filter.application_id,
-                       *_keyset(order, after, before), *_filters(query, filter))
-                .order_by(*order.by(backward)).limit(size + 1))
-    order = _Order.of_releases()
-    where = [*filter.windows, *_keyset(order, after, before)]
-    column, values, rest = _branches(query)
-    where += rest
+    source = _source(filter)
+    column, values, rest = _branches(query, source)
+    where = [*source.where, *filter.windows, *rest,
+             *_keyset(source.order, after, before, row_values)]
     if column is None or len(values) == 1:
         if column is not None:
             where.append(column == values[0])
-        return select(m.Release).where(*where).order_by(*order.by(backward)).limit(size + 1)
-    ranges = [select(m.Release.id, order.key.label("sort_key"))
-              .where(*where, column == value).order_by(*order.by(backward)).limit(size + 1)
-              .subquery() for value in values]
+        page = select(m.Release)
+        if filter.application_id is not None:
+            links = m.release_applications
+            page = page.join(links, links.c.release_id == m.Release.id)
+        return page.where(*where).order_by(*source.order.by(backward)).limit(size + 1)
+    ranges = [select(source.order.id.label("id"), source.order.key.label("sort_key"))
+              .select_from(source.table).where(*where, column == value)
+              .order_by(*source.order.by(backward)).limit(size + 1).subquery()
+              for value in values]
     merged = union_all(*(select(r.c.id, r.c.sort_key) for r in ranges)).subquery("merged")
     return (select(m.Release).join(merged, merged.c.id == m.Release.id)
             .order_by(*_Order(merged.c.sort_key, merged.c.id).by(backward)).limit(size + 1))
 
 
-async def read_page(session: AsyncSession, query: ReleaseQuery, size: int,
+async def read_page(session: AsyncSession, query: ReleaseQuery | Resolved, size: int,
                     after: Position | None = None, before: Position | None = None,
                     backward: bool = False) -> Page:
     """`size` rows after `after` (forward) or before `before` (backward, when `backward`),
     within both when both are given; returned in list order."""
-    try:
-        filter = await _conditions(session, query)
-    except _NoMatch:
+    resolved = await _resolved(session, query)
+    if resolved.filter is None:
         return Page([], False)
+    query, filter = resolved.query, resolved.filter
     rows = list(await session.scalars(
-        page_statement(query, filter, size, after, before, backward)))
+        page_statement(query, filter, size, after, before, backward,
+                       row_values=session.get_bind().dialect.name == "postgresql")))
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -221,36 +286,47 @@ def _filters(query: ReleaseQuery, filter: Filter) -> list[ColumnElement[bool]]:
     return where
 
 
-def _matching(filter: Filter, where: list[ColumnElement[bool]]) -> Select[Any]:
+def _on_links(filter: Filter) -> bool:
+    """Whether the application's links alone tell what matches: they carry the status and
+    type, not the window."""
+    return filter.application_id is not None and not filter.windows
+
+
+def _matching(query: ReleaseQuery, filter: Filter) -> Select[Any]:
     """One row per matching release: from its application's links when one is given."""
     if filter.application_id is None:
-        return select(literal(1).label("one")).select_from(m.Release).where(*where)
+        return (select(literal(1).label("one")).select_from(m.Release)
+                .where(*_filters(query, filter)))
     links = m.release_applications
     matching = select(literal(1).label("one")).select_from(links)
-    if where:
-        matching = matching.join(m.Release, m.Release.id == links.c.release_id)
-    return matching.where(links.c.application_id == filter.application_id, *where)
+    if not _on_links(filter):
+        return (matching.join(m.Release, m.Release.id == links.c.release_id)
+                .where(links.c.application_id == filter.application_id,
+                       *_filters(query, filter)))
+    source = _source(filter)
+    return matching.where(*source.where, *(
+        [source.status.in_(query.statuses)] if query.statuses else []), *(
+        [source.type.in_(query.types)] if query.types else []))
 
 
-def count_statement(query: ReleaseQuery, filter: Filter, up_to: int = EXACT_COUNT_UP_TO,
-                    from_links: bool = True) -> Select[int]:
+def count_statement(query: ReleaseQuery, filter: Filter, up_to: int = EXACT_COUNT_UP_TO
+                    ) -> Select[int]:
     """How many rows match, counting no further than `up_to` + 1 per index range read.
 
-    With an application alone, its links are the range. With other filters too, the
-    links drive a join when `from_links` (SQLite, whose planner has no costs to
-    choose by: an application has far fewer releases than a status); otherwise each
-    status's (or type's) own range is read with the application as a probe, and
-    PostgreSQL picks its way by its statistics (a join it is given may cost it a
-    sequential scan of the releases, to hash them).
+    With an application, the ranges are of its links, index entries alone. With a
+    window filter too (which the links do not carry), each status's (or type's) range
+    of releases is read with the application as a probe, and PostgreSQL picks its way
+    by its statistics (a join it is given may cost it a sequential scan of the
+    releases, to hash them). SQLite counts that case in `_linked_count`.
     """
-    where = _filters(query, filter)
-    if filter.application_id is not None and (from_links or not where):
-        return select(func.count()).select_from(
-            _matching(filter, where).limit(up_to + 1).subquery())
-    column, values, others = _branches(query)
-    where = [*filter.windows, *_in_application(filter), *others]
+    if _on_links(filter):
+        source, probe = _source(filter), []
+    else:
+        source, probe = _source(Filter(None, filter.windows)), _in_application(filter)
+    column, values, rest = _branches(query, source)
+    where = [*source.where, *filter.windows, *probe, *rest]
     counts = [select(func.count().label("n")).select_from(
-        select(literal(1).label("one")).select_from(m.Release)
+        select(literal(1).label("one")).select_from(source.table)
         .where(*where, *([column == value] if column is not None else [])).limit(up_to + 1)
         .subquery()) for value in (values if column is not None else [None])]
     if len(counts) == 1:
@@ -267,8 +343,8 @@ def _in_application(filter: Filter) -> list[ColumnElement[bool]]:
                            links.application_id == filter.application_id)]
 
 
-async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = None
-                ) -> Count:
+async def count(session: AsyncSession, query: ReleaseQuery | Resolved,
+                up_to: int | None = None) -> Count:
     """Exact when at most `up_to` rows match; otherwise an estimate, marked so.
 
     The default bound follows what a count reads per row: index entries alone
@@ -276,27 +352,22 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
     PostgreSQL is asked for its estimate first (planning only), and counts only when
     that is at most the bound; the count stops past the bound in any case.
     """
-    try:
-        filter = await _conditions(session, query)
-    except _NoMatch:
+    resolved = await _resolved(session, query)
+    if resolved.filter is None:
         return Count(0, True)
+    query, filter = resolved.query, resolved.filter
     where = _filters(query, filter)
     dialect = session.get_bind().dialect.name
-    joined = filter.application_id is not None and bool(where)
+    joined = filter.application_id is not None and bool(filter.windows)
     if up_to is None:
         up_to = JOINED_COUNT_UP_TO if joined else EXACT_COUNT_UP_TO
     if joined and dialect == "sqlite":
         return await _linked_count(session, filter, where, up_to)
-    if not where and filter.application_id is None and dialect == "sqlite":
-        # SQLite counts a whole table from its smallest index's pages, without rows.
-        total = await session.scalar(select(func.count()).select_from(m.Release))
-        return Count(total or 0, True)
-    estimate = (await _planner_estimate(session, _matching(filter, where))
+    estimate = (await _planner_estimate(session, _matching(query, filter))
                 if dialect == "postgresql" else None)
     if estimate is not None and estimate > up_to:
         return Count(estimate, False)
-    counted = await session.scalar(count_statement(query, filter, up_to,
-                                                   from_links=dialect == "sqlite")) or 0
+    counted = await session.scalar(count_statement(query, filter, up_to)) or 0
     if counted <= up_to:
         return Count(counted, True)
     if estimate is None:
@@ -306,7 +377,7 @@ async def count(session: AsyncSession, query: ReleaseQuery, up_to: int | None = 
 
 async def _linked_count(session: AsyncSession, filter: Filter,
                         where: list[ColumnElement[bool]], up_to: int) -> Count:
-    """SQLite, an application and other filters: read the application's first `up_to` + 1
+    """SQLite, an application and a window filter: read the application's first `up_to` + 1
     links with their releases. When that was all its links the count is exact;
     otherwise it is the matching share of those times the application's links (counted
     in its index alone, up to `EXACT_COUNT_UP_TO`)."""
@@ -339,10 +410,25 @@ async def _planner_estimate(session: AsyncSession, matching: Select[Any]) -> int
 async def _sampled_estimate(session: AsyncSession, filter: Filter,
                             where: list[ColumnElement[bool]], sample: int) -> int:
     """The matching share of the newest `sample` releases, times how many there are."""
-    total = await session.scalar(select(func.count()).select_from(m.Release)) or 0
+    total = await _table_size(session)
+    if not where and filter.application_id is None:
+        return total
     newest = select(m.Release.id).order_by(m.Release.id.desc()).limit(sample).subquery()
     matching = await session.scalar(
         select(func.count()).select_from(newest)
         .join(m.Release, m.Release.id == newest.c.id)
         .where(*where, *_in_application(filter))) or 0
     return round(total * matching / sample)
+
+
+async def _table_size(session: AsyncSession) -> int:
+    """How many releases there are, read from the ends of the primary key instead of
+    counting them all (which reads every entry of an index): ids are handed out in
+    order, so this is exact but for the releases deleted in between, which it
+    overestimates by. Used for an estimate only."""
+    ids = m.Release.id
+    # Two subqueries: SQLite reads a min() or max() from the index's end only when it is
+    # its query's one aggregate.
+    span = await session.scalar(select(select(func.max(ids)).scalar_subquery()
+                                       - select(func.min(ids)).scalar_subquery() + 1))
+    return int(span or 0)

@@ -145,21 +145,20 @@ async def _applications_of(session: AsyncSession, release_id: int) -> list[m.App
 
 async def _set_applications(session: AsyncSession, row: m.Release,
                             apps: Sequence[m.Application]) -> None:
-    """Replace the release's links; each carries the release's window start, which the
-    application-filtered list sorts on (migration 0015)."""
+    """Replace the release's links; each carries the release's window start, status and
+    type, which the application-filtered list sorts and filters on (migrations 0015-16)."""
     table = m.release_applications
     await session.execute(table.delete().where(table.c.release_id == row.id))
     if apps:
-        await session.execute(table.insert(), [
-            {"release_id": row.id, "application_id": a.id, "window_start": row.window_start}
-            for a in apps])
+        await session.execute(table.insert(), [m.link_row(row, a.id) for a in apps])
 
 
-async def _copy_window(session: AsyncSession, row: m.Release) -> None:
-    """Keep the links' copy of the window start in step with the release's."""
+async def _copy_to_links(session: AsyncSession, row: m.Release) -> None:
+    """Keep the links' copies of the window start, status and type in step with the
+    release's."""
     table = m.release_applications
-    await session.execute(table.update().where(table.c.release_id == row.id)
-                          .values(window_start=row.window_start))
+    await session.execute(table.update().where(table.c.release_id == row.id).values(
+        window_start=row.window_start, status=row.status, type=row.type))
 
 
 def _snapshot(row: m.Release, apps: Sequence[m.Application]) -> dict[str, Any] | None:
@@ -257,8 +256,8 @@ class ReleaseService:
             if not isinstance(patch.application_keys, Keep):
                 apps = await applications_by_key(session, patch.application_keys)
                 await _set_applications(session, row, apps)
-            elif not isinstance(patch.window_start, Keep):
-                await _copy_window(session, row)
+            elif not (isinstance(patch.window_start, Keep) and isinstance(patch.type, Keep)):
+                await _copy_to_links(session, row)
             await flush_unique(session, "key")
             self._record(session, "release.update", "Release", row.id, row.key, row.id,
                          before=before, after=_snapshot(row, apps))
@@ -333,6 +332,7 @@ class ReleaseService:
                 raise await self._moved_meanwhile(session, release, read_status, to)
             row = await session.get(m.Release, release.pk, populate_existing=True)
             assert row is not None
+            await _copy_to_links(session, row)
             self._record(session, "release.transition", "Release", row.id, row.key, row.id,
                          before={"status": read_status.name, "version": version - 1},
                          after={"status": to.name, "version": version}, reason=reason)

@@ -102,7 +102,10 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GraphQLCli
             event.remove(Engine, "before_cursor_execute", statements)
 
 
-def _explain(url: str, statements: list[tuple[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+def _explain(url: str, statements: list[tuple[str, Any]], analyze: bool = False
+             ) -> list[tuple[str, dict[str, Any]]]:
+    explain = "EXPLAIN (ANALYZE, FORMAT JSON) " if analyze else "EXPLAIN (FORMAT JSON) "
+
     async def run() -> list[tuple[str, dict[str, Any]]]:
         import asyncpg
 
@@ -113,8 +116,7 @@ def _explain(url: str, statements: list[tuple[str, Any]]) -> list[tuple[str, dic
         try:
             plans = []
             for sql, parameters in statements:
-                raw = await connection.fetchval("EXPLAIN (FORMAT JSON) " + sql,
-                                                *(parameters or ()))
+                raw = await connection.fetchval(explain + sql, *(parameters or ()))
                 plans.append((sql, json.loads(raw)[0]["Plan"]))
             return plans
         finally:
@@ -161,7 +163,10 @@ RELEASE_LISTS = {
     "statuses, types and application": (
         {"status": ["READY", "DEPLOYED"], "type": ["PROJECT", "EMERGENCY"],
          "application": APP}, "totalCount"),
+    "type and application": ({"type": ["PROJECT"], "application": APP}, "totalCount"),
     "window to": ({"windowTo": "2027-03-01T00:00:00Z"}, ""),
+    "window and application": ({"windowFrom": "2027-02-01T00:00:00Z", "application": APP},
+                               "totalCount"),
 }
 
 
@@ -202,28 +207,76 @@ def test_total_count_is_read_only_when_asked_for_and_says_when_it_estimates(
                                       ReleaseStatus.READY and 3 in applications_of(i))
 
 
-APPLICATION_PAGE = re.compile(r"FROM releases JOIN release_applications\b")
+# A page of releases read through an application's links (one range, or several merged).
+APPLICATION_PAGE = re.compile(
+    r'^SELECT releases\.id, releases\.("key"|key),.*\brelease_applications\b', re.DOTALL)
+# Which index of the links each application filter's ranges read, and how many ranges.
+LINK_INDEX = {
+    "application": ("ix_release_applications_sort", 1),
+    "status and application": ("ix_release_applications_status_sort", 1),
+    "statuses, types and application": ("ix_release_applications_status_sort", 2),
+    "type and application": ("ix_release_applications_type_sort", 1),
+}
+
+
+def _analyze(url: str, statements: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """The statements' plans as run: EXPLAIN ANALYZE, so nodes say how many rows they read."""
+    return [plan for _, plan in _explain(url, statements, analyze=True)]
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("name", ["application", "status and application",
-                                  "statuses, types and application"])
+@pytest.mark.parametrize("name", list(LINK_INDEX))
 def test_an_applications_page_is_a_range_of_its_own_index_on_postgresql(
         large: tuple[GraphQLClient, str, Statements], name: str) -> None:
-    """Its links carry the list's sort key, so the page reads them in order: no sort,
-    and no walk of every release checking its applications."""
+    """Its links carry the list's sort key, status and type, so the page reads them in
+    order, at most a page and one per status (or type) range, and then only the releases
+    on the page: no sort, no walk of the application's other links."""
     client, url, statements = large
     filter, _ = RELEASE_LISTS[name]
+    index, ranges = LINK_INDEX[name]
     statements.take()
     first = client.data(RELEASES % "", {"filter": filter, "first": 50})["releases"]
     client.data(RELEASES % "", {"filter": filter, "first": 50,
                                 "after": first["pageInfo"]["endCursor"]})
     pages = [(sql, p) for sql, p in statements.take() if APPLICATION_PAGE.search(sql)]
     assert len(pages) == 2
-    for _, plan in _explain(url, pages):
+    for plan in _analyze(url, pages):
         nodes = list(_nodes(plan))
         assert [n["Node Type"] for n in nodes if n["Node Type"] == "Sort"] == []
-        assert "ix_release_applications_sort" in {n.get("Index Name") for n in nodes}
+        links = [n for n in nodes if n.get("Relation Name") == "release_applications"]
+        assert {n.get("Index Name") for n in links} == {index}
+        assert len(links) == ranges
+        assert all(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) <= 51
+                   for n in links), [(n["Actual Rows"], n.get("Rows Removed by Filter"))
+                                     for n in links]
+        releases = [n for n in nodes if n.get("Relation Name") == "releases"]
+        assert [(n["Node Type"], n.get("Index Name")) for n in releases] == [
+            ("Index Scan", "releases_pkey")]
+        assert releases[0]["Actual Rows"] * releases[0]["Actual Loops"] == 51
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", list(LINK_INDEX))
+def test_an_applications_count_reads_its_links_index_alone_on_postgresql(
+        large: tuple[GraphQLClient, str, Statements], name: str) -> None:
+    """Exact (these filters match fewer than the exact bound), from index entries alone:
+    no release is read to count."""
+    client, url, statements = large
+    filter, _ = RELEASE_LISTS[name]
+    index, ranges = LINK_INDEX[name]
+    statements.take()
+    page = client.data(RELEASES % "totalCount totalCountIsEstimate",
+                       {"filter": filter, "first": 1})["releases"]
+    assert page["totalCountIsEstimate"] is False
+    counts = [(sql, p) for sql, p in statements.take()
+              if sql.startswith("SELECT") and "count(" in sql]
+    assert len(counts) == 1
+    nodes = list(_nodes(_analyze(url, counts)[0]))
+    read = [n for n in nodes if n.get("Relation Name")]
+    assert {(n["Node Type"], n["Relation Name"], n["Index Name"]) for n in read} == {
+        ("Index Only Scan", "release_applications", index)}
+    assert len(read) == ranges
+    assert sum(n["Actual Rows"] for n in read) == page["totalCount"]
 
 
 OTHER_LISTS = {
@@ -367,6 +420,36 @@ def test_a_release_moves_in_its_applications_list_when_its_window_or_application
     assert _walk(gql, other_filter, 2) == [f"{app}-2"]
 
 
+def test_a_release_moves_between_its_applications_status_and_type_lists_as_it_changes(
+        server: Server, unique: str) -> None:
+    """The links' copies of the status and type follow every transition and update."""
+    gql = server.client
+    app = f"PS{unique}"
+    _application(gql, app)
+    ids = [gql.data(CREATE.replace("{ key }", "{ id }"), {"input": {
+        "key": f"{app}-{n}", "name": "moving", "type": "PROJECT", "applicationKeys": [app],
+        "windowStart": (T0 + timedelta(days=n)).isoformat(),
+        "windowEnd": (T0 + timedelta(days=n, hours=1)).isoformat()}})["createRelease"]["id"]
+        for n in range(3)]
+
+    def listed(**filter: Any) -> tuple[list[str], int]:
+        page = gql.data(KEYS, {"filter": {"application": app, **filter}, "first": 2})
+        return _walk(gql, {"application": app, **filter}, 2), page["releases"]["totalCount"]
+
+    assert listed(status=["PLANNED"]) == ([f"{app}-0", f"{app}-1", f"{app}-2"], 3)
+    gql.data("""mutation($id: ID!) { transitionRelease(id: $id, to: IN_PROGRESS) { status } }""",
+             {"id": ids[1]})
+    gql.data("""mutation($id: ID!) { updateRelease(id: $id, input: {type: EMERGENCY}) { key } }""",
+             {"id": ids[2]})
+    assert listed(status=["PLANNED"]) == ([f"{app}-0", f"{app}-2"], 2)
+    assert listed(status=["IN_PROGRESS"]) == ([f"{app}-1"], 1)
+    assert listed(type=["EMERGENCY"]) == ([f"{app}-2"], 1)
+    assert listed(type=["PROJECT"]) == ([f"{app}-0", f"{app}-1"], 2)
+    assert listed(status=["PLANNED", "IN_PROGRESS"], type=["PROJECT"]) == (
+        [f"{app}-0", f"{app}-1"], 2)
+    assert listed(status=["PLANNED"], type=["EMERGENCY"]) == ([f"{app}-2"], 1)
+
+
 def test_a_cursor_from_elsewhere_is_refused_by_name(server: Server) -> None:
     error = server.client.error(KEYS, {"first": 5, "after": "bm90IGEgY3Vyc29y"})
     assert "after" in json.dumps(error)
@@ -396,17 +479,19 @@ def test_keyset_paging_on_a_large_sqlite_list_matches_the_full_order(
         truth = sum(1 for i in range(1, 3_001) if 3 in applications_of(i) and
                     status_of(i).name in ("READY", "PLANNED", "DEPLOYED"))
 
-        async def estimate() -> release_list.Count:
+        async def estimate(query: ReleaseQuery) -> release_list.Count:
             engine = create_engine(url)
             try:
                 async with session_factory(engine)() as session:
-                    return await release_list.count(session, many, up_to=50)
+                    return await release_list.count(session, query, up_to=50)
             finally:
                 await engine.dispose()
-        counted = asyncio.run(estimate())
+        counted = asyncio.run(estimate(many))
         assert truth > 50
         assert counted.exact is False
         assert abs(counted.value - truth) < truth * 0.5
+        # The table's size comes from its ids' ends, not from counting every entry.
+        assert asyncio.run(estimate(ReleaseQuery())) == release_list.Count(3_000, False)
         few = {"status": ["READY"], "application": APP}
         exact = sum(1 for i in range(1, 3_001) if status_of(i) is ReleaseStatus.READY
                     and 3 in applications_of(i))
@@ -418,8 +503,9 @@ def test_keyset_paging_on_a_large_sqlite_list_matches_the_full_order(
 
 def _assert_sqlite_reads_the_application_index(gql: GraphQLClient, url: str,
                                                filter: dict[str, Any]) -> None:
-    """SQLite's plan of an application's page: a range of the links' sort index, each
-    link's release found by id, and no sort."""
+    """SQLite's plan of an application's page of two statuses: a range of the links'
+    status index per status, each link's release found by id, and no sort but the merge
+    of the ranges' rows; its count, the same index's entries alone."""
     statements = Statements()
     event.listen(Engine, "before_cursor_execute", statements)
     try:
@@ -427,15 +513,25 @@ def _assert_sqlite_reads_the_application_index(gql: GraphQLClient, url: str,
         gql.data(KEYS, {"filter": filter, "first": 7, "after": first["pageInfo"]["endCursor"]})
     finally:
         event.remove(Engine, "before_cursor_execute", statements)
-    pages = [(sql, p) for sql, p in statements.take() if APPLICATION_PAGE.search(sql)]
+    seen = statements.take()
+    pages = [(sql, p) for sql, p in seen if APPLICATION_PAGE.search(sql)]
+    counts = [(sql, p) for sql, p in seen if sql.startswith("SELECT") and "count(" in sql]
     assert len(pages) == 2
+    assert len(counts) == 2
     connection = sqlite3.connect(make_url(url).database or "")
     try:
         for sql, parameters in pages:
-            plan = " / ".join(row[-1] for row in connection.execute(
+            plan = list(connection.execute("EXPLAIN QUERY PLAN " + sql, parameters))
+            said = " / ".join(row[-1] for row in plan)
+            assert said.count("USING INDEX ix_release_applications_status_sort") == 2, said
+            assert "USING INTEGER PRIMARY KEY" in said, said
+            # One sort: the outer query's, of the at most 2 x 8 rows the ranges give.
+            assert [parent for _, parent, _, detail in plan if "TEMP B-TREE" in detail] == [
+                0], said
+        for sql, parameters in counts:
+            said = " / ".join(row[-1] for row in connection.execute(
                 "EXPLAIN QUERY PLAN " + sql, parameters))
-            assert "USING INDEX ix_release_applications_sort" in plan, plan
-            assert "USING INTEGER PRIMARY KEY" in plan, plan
-            assert "TEMP B-TREE" not in plan, plan
+            assert said.count("USING COVERING INDEX ix_release_applications_status_sort") == 2
+            assert "releases" not in said, said
     finally:
         connection.close()

@@ -69,14 +69,15 @@ async def seed_releases(engine: AsyncEngine, count: int) -> None:
     releases, links, bookings, audit = [], [], [], []
     for i in range(1, count + 1):
         start = _start(i, count)
+        kind, status = types[i % len(types)], status_of(i)
         releases.append({
             "id": i, "key": f"BULK-{i}", "name": f"Bulk release {i}", "description": "",
-            "type": types[i % len(types)], "status": status_of(i),
+            "type": kind, "status": status,
             "parent_id": None, "window_start": start,
             "window_end": start + timedelta(hours=4) if start else None, "version": 1,
             "created_at": now, "updated_at": now})
-        links += [{"release_id": i, "application_id": 1_000 + a, "window_start": start}
-                  for a in applications_of(i)]
+        links += [{"release_id": i, "application_id": 1_000 + a, "window_start": start,
+                   "status": status, "type": kind} for a in applications_of(i)]
         day = START + timedelta(hours=random.Random(i + count).randrange(max(1, count // 2)))
         bookings.append({
             "id": i, "environment_id": 1_000 + i % ENVIRONMENTS, "release_id": i, "team": "",
