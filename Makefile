@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# Byte-compiled as pip compiles an installed wheel: with PYTHONDONTWRITEBYTECODE set (or
+# before a first run writes them) every start would compile the project's sources again.
+# Only changed files are compiled; a stale .pyc is ignored by Python, never run.
 setup: $(STAMP)
+	@$(BIN)/python -m compileall -q api connectors
 
 # The dashboard: npm ci when the lock file changed, codegen + build when any
 # source (or the schema its operations are typed from) is newer than the build.

