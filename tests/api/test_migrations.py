@@ -156,3 +156,44 @@ def test_a_database_one_migration_behind_is_still_brought_up_to_date(tmp_path: P
                 await engine.dispose()
 
         assert asyncio.run(run()) == sorted(head_revisions())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_links_written_before_0016_get_their_releases_status_and_type_and_lose_them_back(
+        backend: str, tmp_path: Path) -> None:
+    with fresh_database(backend, tmp_path) as url:
+        async def migrate() -> list[list[tuple[object, ...]]]:
+            engine = create_engine(url)
+            seen = []
+            try:
+                await upgrade(engine, "0015")
+                async with engine.begin() as connection:
+                    await connection.execute(text(
+                        "INSERT INTO applications (id, key, name, description, repositories, "
+                        "jira_projects, cmdb_items, created_at, updated_at) VALUES (7, 'A', "
+                        "'A', '', '[]', '[]', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+                    await connection.execute(text(
+                        "INSERT INTO releases (id, key, name, description, type, status, "
+                        "created_at, updated_at, version) VALUES (1, 'R1', 'R1', '', "
+                        "'EMERGENCY', 'READY', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"))
+                    await connection.execute(text(
+                        "INSERT INTO release_applications (release_id, application_id, "
+                        "window_start) VALUES (1, 7, NULL)"))
+                for revision in ("head", "0015"):
+                    if revision == "head":
+                        await upgrade(engine)
+                    else:
+                        await downgrade(engine, revision)
+                    async with engine.connect() as connection:
+                        seen.append([tuple(row) for row in await connection.execute(
+                            text("SELECT * FROM release_applications"))])
+                await upgrade(engine)
+                with pytest.raises(IntegrityError):  # the copies keep the releases' CHECKs
+                    async with engine.begin() as connection:
+                        await connection.execute(text(
+                            "UPDATE release_applications SET status = 'SHIPPED'"))
+                return seen
+            finally:
+                await engine.dispose()
+
+        assert asyncio.run(migrate()) == [[(1, 7, None, "READY", "EMERGENCY")], [(1, 7, None)]]
