@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -355,6 +356,11 @@ def test_access_log_line_carries_no_query_string(hub: Hub) -> None:
         response = httpx.get(hub.url + "/graphql", params={"query": query}, timeout=30,
                              headers={"Authorization": f"Bearer {hub.tokens[Role.VIEWER]}",
                                       "Accept": "application/json"})
+        # The line is written once the answer has gone, so the client may read it first.
+        deadline = time.monotonic() + 10
+        while not any("/graphql" in line for line in lines.lines) \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         access.removeHandler(lines)
         access.setLevel(level)
