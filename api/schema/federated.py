@@ -27,9 +27,7 @@ from api.schema.upstream import (
     Readiness,
     SourceReadiness,
     WorkItemConnection,
-    WorkItemEdge,
     change_request,
-    work_item,
 )
 from api.services.changes import blocker_rule
 from connectors import base as c
@@ -114,12 +112,12 @@ def _item_order(item: c.WorkItem) -> tuple[str, int, str]:
 
 def work_item_page(info: Info, items: Sequence[c.WorkItem], status: c.WorkStatus | None, first: int,
                    after: str | None) -> WorkItemConnection:
-    selected = [i for i in items if status is None or i.status is status]
-    page = slice_page(selected, lambda i: [i.source, i.key], first, after)
-    return WorkItemConnection(
-        edges=[WorkItemEdge(identity=ident, node=work_item(info, i))
-               for ident, i in page.items],
-        total_count=page.total, page_info=page.page_info)
+    selected = items if status is None else [i for i in items if i.status is status]
+    return WorkItemConnection(page=slice_page(selected, _work_identity, first, after))
+
+
+def _work_identity(item: c.WorkItem) -> list[Any]:
+    return [item.source, item.key]
 
 
 async def release_changes_known(info: Info, release_id: int
@@ -203,5 +201,5 @@ async def release_readiness(info: Info, release_id: int) -> Readiness:
         total=summary.total, done=summary.done, ratio=summary.ratio,
         per_source=[SourceReadiness(source=s.source, total=s.total, done=s.done, stale=s.stale,
                                     available=s.available) for s in summary.per_source],
-        open_blockers=[work_item(info, i) for i in summary.blockers],
+        open_blockers=list(summary.blockers),
         change_approved=summary.change_approved, complete=summary.complete)
