@@ -100,6 +100,9 @@ class Metrics:
             "heatshield_upstream_cache_lookups", "Looks for a fresh copy of an upstream "
             "answer, by source and result (hit or miss).", ["source", "result"],
             registry=self.registry)
+        # (source label, hit) -> its counter: a list of a thousand releases looks up
+        # thousands of keys, and `labels()` builds and locks for each.
+        self._lookup_counters: dict[tuple[str, bool], Counter] = {}
         self.registry.register(_StateCollector(hub))
         # Each label set's child, found once: `labels()` takes a lock and builds the key
         # again on every call, a visible part of serving a kept answer. The label sets
@@ -121,7 +124,11 @@ class Metrics:
     def cache_lookup(self, key: Hashable, hit: bool) -> None:
         source = key[0] if isinstance(key, tuple) and key else None
         label = source if isinstance(source, str) and source in self._sources else OTHER
-        self.cache_lookups.labels(label, "hit" if hit else "miss").inc()
+        counter = self._lookup_counters.get((label, hit))
+        if counter is None:
+            counter = self._lookup_counters[(label, hit)] = self.cache_lookups.labels(
+                label, "hit" if hit else "miss")
+        counter.inc()
 
     def attach(self, hub: Hub) -> None:
         """Have every connector's HTTP layer and the answers cache report here."""

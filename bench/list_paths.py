@@ -49,6 +49,14 @@ from tests.support.server import serve_asgi
 FIELDS = "key title url status statusLabel kind assignee updatedAt"
 LIST = ("query List($n: Int!) { releases(first: $n) { nodes { key workItems(first: 1000) "
         "{ nodes { " + FIELDS + " } } } } }")
+# Fills the upstream cache a page of releases at a time: one query over a thousand
+# releases sends every source's whole read at once, and on a busy machine the sandboxes
+# (in this process) answer some of it past the connectors' timeouts. A source that failed
+# is asked again by every measured query (failures are not cached), and the "graph" time
+# would be upstream retries, not execution.
+WARM = ("query Warm($n: Int!, $after: String) { releases(first: $n, after: $after) { "
+        "pageInfo { hasNextPage endCursor } nodes { workItems(first: 1000) { totalCount } } } }")
+WARM_PAGE = 50
 
 
 @strawberry.type
@@ -113,7 +121,22 @@ async def timed(call: Callable[[], Awaitable[httpx.Response]]) -> float:
     response = await call()
     elapsed = time.perf_counter() - started
     assert response.status_code == 200, response.text[:300]
+    # A partial answer (a source failed) measures upstream retries, not execution.
+    assert b'"errors"' not in response.content, response.text[:300]
     return elapsed
+
+
+async def warm_pages(client: httpx.AsyncClient, releases: int) -> None:
+    """Every release's work items into the upstream cache, a page of releases at a time."""
+    after: str | None = None
+    for _ in range(0, releases, WARM_PAGE):
+        answer = (await client.post("/graphql", json={
+            "query": WARM, "variables": {"n": WARM_PAGE, "after": after}})).json()
+        assert not answer.get("errors"), answer.get("errors")[:3]
+        page = answer["data"]["releases"]["pageInfo"]
+        if not page["hasNextPage"]:
+            return
+        after = page["endCursor"]
 
 
 async def measure(rounds: int, scale: int, profile: bool) -> None:
@@ -151,7 +174,9 @@ async def measure(rounds: int, scale: int, profile: bool) -> None:
             n = min(1000, len(world.releases))
             list_body = {"query": LIST, "variables": {"n": n}}
             dash_body = {"query": DASHBOARD, "variables": {"n": 10}}
+            await warm_pages(clients["executed"], n)
             warm = (await clients["executed"].post("/graphql", json=list_body)).json()
+            assert not warm.get("errors"), warm["errors"][:3]
             items = sum(len(r["workItems"]["nodes"]) for r in warm["data"]["releases"]["nodes"])
             dash = await clients["executed"].post("/graphql", json=dash_body)
             await clients["kept"].post("/graphql", json=dash_body)

@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from api.db import models as m
 from api.domain.readiness import ReadinessSummary, summarize
 from api.hub import Fetched
+from api.loaders import LinkRow
 from api.schema.context import Context, Info
 from api.schema.paging import slice_page
 from api.schema.partial_results import report
@@ -27,9 +28,7 @@ from api.schema.upstream import (
     Readiness,
     SourceReadiness,
     WorkItemConnection,
-    WorkItemEdge,
     change_request,
-    work_item,
 )
 from api.services.changes import blocker_rule
 from connectors import base as c
@@ -38,7 +37,7 @@ WORK_LINKS = frozenset({c.LinkKind.PLANNED_VERSION, c.LinkKind.MILESTONE,
                         c.LinkKind.CODE_RANGE})
 
 
-def link_ref(row: m.SourceLink) -> c.LinkRef:
+def link_ref(row: LinkRow) -> c.LinkRef:
     return c.LinkRef(row.source, row.kind, row.external_key)
 
 
@@ -77,23 +76,30 @@ async def release_work(info: Info, release_id: int) -> WorkBySource:
 
 
 def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
-    """Each release's work, once per request, for every field that shows or judges it."""
+    """Each release's work, once per request, for every field that shows or judges it.
+
+    The links of every release in the batch are read in one load of the upstream
+    loader, and each release's share taken from it: no task per release."""
     async def load(release_ids: list[int]) -> list[ReleaseWork]:
-        links = await context.loaders.links.load_many(release_ids)
-        return list(await asyncio.gather(*(_work_of(context, rows) for rows in links)))
+        links = [_work_links(rows) for rows in await context.loaders.links.load_many(release_ids)]
+        fetched = iter(await context.upstream.work_items.load_many(
+            [ref for refs in links for ref in refs]))
+        return [_work_of(refs, [next(fetched) for _ in refs]) for refs in links]
 
     return context.scoped_loader("release_work", load)
 
 
-async def _work_of(context: Context, rows: Sequence[m.SourceLink]) -> ReleaseWork:
+def _work_links(rows: Sequence[LinkRow]) -> list[c.LinkRef]:
     # A milestone already holds the repository's issues and pull requests; a compare
     # range is for teams without milestones, and would only repeat them.
     planned = {(r.source, r.external_key.partition("#")[0]) for r in rows
                if r.kind is c.LinkKind.MILESTONE}
-    links = [link_ref(r) for r in rows if r.kind in WORK_LINKS and not (
+    return [link_ref(r) for r in rows if r.kind in WORK_LINKS and not (
         r.kind is c.LinkKind.CODE_RANGE
         and (r.source, r.external_key.partition("@")[0]) in planned)]
-    fetched = await context.upstream.work_items.load_many(links)
+
+
+def _work_of(links: list[c.LinkRef], fetched: list[Fetched[list[c.WorkItem]]]) -> ReleaseWork:
     by_source: dict[str, tuple[dict[str, c.WorkItem], bool, bool]] = {}
     for ref, result in zip(links, fetched, strict=True):
         items, stale, available = by_source.get(ref.source, ({}, False, True))
@@ -114,12 +120,12 @@ def _item_order(item: c.WorkItem) -> tuple[str, int, str]:
 
 def work_item_page(info: Info, items: Sequence[c.WorkItem], status: c.WorkStatus | None, first: int,
                    after: str | None) -> WorkItemConnection:
-    selected = [i for i in items if status is None or i.status is status]
-    page = slice_page(selected, lambda i: [i.source, i.key], first, after)
-    return WorkItemConnection(
-        edges=[WorkItemEdge(identity=ident, node=work_item(info, i))
-               for ident, i in page.items],
-        total_count=page.total, page_info=page.page_info)
+    selected = items if status is None else [i for i in items if i.status is status]
+    return WorkItemConnection(page=slice_page(selected, _work_identity, first, after))
+
+
+def _work_identity(item: c.WorkItem) -> list[Any]:
+    return [item.source, item.key]
 
 
 async def release_changes_known(info: Info, release_id: int
@@ -139,7 +145,7 @@ def changes_loader(context: Context) -> DataLoader[int, ReleaseChanges]:
     return context.scoped_loader("release_changes", load)
 
 
-async def _changes_of(context: Context, rows: Sequence[m.SourceLink]) -> ReleaseChanges:
+async def _changes_of(context: Context, rows: Sequence[LinkRow]) -> ReleaseChanges:
     keys = [(r.source, r.external_key) for r in rows if r.kind is c.LinkKind.CHANGE_REQUEST]
     fetched = await context.upstream.changes.load_many(keys)
     return ReleaseChanges(records=[r.value for r in fetched if r.value is not None],
@@ -203,5 +209,5 @@ async def release_readiness(info: Info, release_id: int) -> Readiness:
         total=summary.total, done=summary.done, ratio=summary.ratio,
         per_source=[SourceReadiness(source=s.source, total=s.total, done=s.done, stale=s.stale,
                                     available=s.available) for s in summary.per_source],
-        open_blockers=[work_item(info, i) for i in summary.blockers],
+        open_blockers=list(summary.blockers),
         change_approved=summary.change_approved, complete=summary.complete)

@@ -26,12 +26,22 @@ def check_page_size(info: Info, first: int, field: str = "first") -> None:
 class Slice(Generic[T]):
     """One page of an in-memory list (upstream results), with Relay's page facts.
 
-    Each item comes with its identity, not its cursor: an edge encodes its cursor
-    only when the query asks for it (most ask for nodes alone)."""
+    The page holds its items as they are; an item's identity, and a cursor from it, is
+    made only when the query asks for an edge or the page's cursors (most ask for nodes
+    alone), never for every item of every page."""
 
-    items: list[tuple[list[Any], T]]  # (identity, item)
+    items: list[T]
+    identity: Callable[[T], list[Any]]
     total: int
-    page_info: PageInfo
+    start: int  # the first item's position in the whole list
+
+    def page_info(self) -> PageInfo:
+        items, identity = self.items, self.identity
+        return PageInfo(
+            has_next_page=self.start + len(items) < self.total,
+            has_previous_page=self.start > 0,
+            start_cursor=encode_cursor(identity(items[0])) if items else None,
+            end_cursor=encode_cursor(identity(items[-1])) if items else None)
 
 
 def slice_page(items: Sequence[T], identity: Callable[[T], list[Any]], first: int,
@@ -40,12 +50,7 @@ def slice_page(items: Sequence[T], identity: Callable[[T], list[Any]], first: in
     start = 0
     if after:
         cursor = decode_cursor(after)
-        positions = [n for n, item in enumerate(items) if identity(item) == cursor]
-        if not positions:
+        start = next((n for n, item in enumerate(items) if identity(item) == cursor), -1) + 1
+        if not start:
             raise bad_input("the cursor does not point into this list", "after")
-        start = positions[0] + 1
-    page = [(identity(item), item) for item in items[start:start + first]]
-    return Slice(page, len(items), PageInfo(
-        has_next_page=start + first < len(items), has_previous_page=start > 0,
-        start_cursor=encode_cursor(page[0][0]) if page else None,
-        end_cursor=encode_cursor(page[-1][0]) if page else None))
+    return Slice(list(items[start:start + first]), identity, len(items), start)

@@ -132,8 +132,8 @@ def change_page(changes: list[ChangeRequest], first: int, after: str | None
                 ) -> ChangeRequestConnection:
     page = slice_page(changes, lambda c: [c.source_name, c.number], first, after)
     return ChangeRequestConnection(
-        edges=[ChangeRequestEdge(identity=ident, node=c) for ident, c in page.items],
-        total_count=page.total, page_info=page.page_info)
+        edges=[ChangeRequestEdge(identity=page.identity(c), node=c) for c in page.items],
+        total_count=page.total, page_info=page.page_info())
 
 
 _NODE_TYPES: dict[str, tuple[type[m.Base], Any]] = {

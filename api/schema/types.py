@@ -27,6 +27,7 @@ from api.db.models import (
 from api.domain.access import ACCESS_ACTION_PREFIXES, ACCESS_ENTITY_TYPES, audit_visible
 from api.domain.notes import Audience, NotesFormat
 from api.domain.releases import available_transitions
+from api.loaders import LinkRow
 from api.permissions import require_role
 from api.schema import bridge_fields, federated
 from api.schema.bridge_fields import ChangePreview, GateResult
@@ -87,7 +88,7 @@ class SourceLink(Node):
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: m.SourceLink) -> SourceLink:
+    def from_row(cls, row: LinkRow) -> SourceLink:
         return cls(id=strawberry.ID(to_global_id("SourceLink", row.id)), source=row.source,
                    kind=GraphLinkKind.of(row.kind), external_key=row.external_key,
                    created_at=row.created_at)

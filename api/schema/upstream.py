@@ -15,6 +15,7 @@ import strawberry
 from api.schema.context import Info
 from api.schema.ids import encode_cursor, to_global_key
 from api.schema.node import Node, PageInfo
+from api.schema.paging import Slice
 from connectors import base as c
 from connectors.base import Connector, KindProfile
 from connectors.records import BreakerState
@@ -90,9 +91,26 @@ class _TypedByItsObject:
         return isinstance(obj, cls)
 
 
+def _work_item_id(root: c.WorkItem, info: Info) -> strawberry.ID:
+    # The path names the concrete type the item was resolved to (`resolve_type` below).
+    return strawberry.ID(to_global_key(info.path.typename or "", f"{root.source}:{root.key}"))
+
+
+async def _work_item_source(root: c.WorkItem, info: Info) -> Source:
+    return await source_named(info, root.source)
+
+
+def _fix_versions(root: c.TrackerIssue) -> list[str]:
+    return list(root.versions)
+
+
 @strawberry.interface(description="A unit of work in a tracker or code host.")
-class WorkItem(_TypedByItsObject, Node):
-    source_name: strawberry.Private[str]
+class WorkItem(Node):
+    """Served by the connector records themselves (`connectors.records.WorkItem` and its
+    subclasses, whose fields these name): a list of thousands builds no object per item,
+    and an item's global id is encoded only when the query asks for it."""
+
+    id: strawberry.ID = strawberry.field(resolver=_work_item_id)
     key: str
     title: str
     url: str
@@ -101,17 +119,15 @@ class WorkItem(_TypedByItsObject, Node):
     kind: str
     assignee: str | None
     updated_at: datetime
+    source: Source = strawberry.field(resolver=_work_item_source)
 
-    @strawberry.field
-    async def source(self, info: Info) -> Source:
-        return await source_named(info, self.source_name)
+    @classmethod
+    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
+        return work_type(info, obj).__name__
 
-
-def _work_fields(item: c.WorkItem, type_name: str) -> dict[str, object]:
-    return {"id": strawberry.ID(to_global_key(type_name, f"{item.source}:{item.key}")),
-            "source_name": item.source, "key": item.key, "title": item.title, "url": item.url,
-            "status": item.status, "status_label": item.status_label, "kind": item.kind,
-            "assignee": item.assignee, "updated_at": item.updated_at}
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, _RECORD_OF[cls])
 
 
 # Graph types per record shape (`connectors.base.GRAPH_SHAPES`). A kind picks its
@@ -129,14 +145,14 @@ class GenericWorkItem(WorkItem):
 class GenericIssue(WorkItem):
     issue_type: str
     priority: str | None
-    fix_versions: list[str]
+    fix_versions: list[str] = strawberry.field(resolver=_fix_versions)
 
 
 @strawberry.type
 class JiraIssue(WorkItem):
     issue_type: str
     priority: str | None
-    fix_versions: list[str]
+    fix_versions: list[str] = strawberry.field(resolver=_fix_versions)
 
 
 @strawberry.type(description="An issue of a code host whose kind registers no type of its "
@@ -182,6 +198,14 @@ GRAPH_TYPES: dict[str, tuple[type, ...]] = {
     "PullRequest": (GenericCodeChange, GitHubPullRequest),
 }
 
+# The record each shape's types are served by, most specific first (a pull request is
+# a repository issue): `is_type_of` checks an item against it.
+_SHAPE_RECORDS: tuple[tuple[str, type[c.WorkItem]], ...] = (
+    ("PullRequest", c.PullRequest), ("RepositoryIssue", c.RepositoryIssue),
+    ("TrackerIssue", c.TrackerIssue), ("WorkItem", c.WorkItem))
+_RECORD_OF: dict[type, type[c.WorkItem]] = {
+    graph: record for shape, record in _SHAPE_RECORDS for graph in GRAPH_TYPES[shape]}
+
 
 def graph_type(info: Info, source: str, shape: str) -> type:
     """The graph type for a record of `shape` from `source`: its kind's, else the neutral."""
@@ -200,22 +224,22 @@ def graph_type(info: Info, source: str, shape: str) -> type:
 _KIND_TYPES: dict[tuple[type[Connector] | None, str], type] = {}
 
 
-def work_item(info: Info, item: c.WorkItem) -> WorkItem:
-    if isinstance(item, c.PullRequest):
-        code = graph_type(info, item.source, "PullRequest")
-        return code(**_work_fields(item, code.__name__), repository=item.repository,  # type: ignore[no-any-return]
-                    number=item.number, milestone=item.milestone, merged=item.merged,
-                    merged_at=item.merged_at, base_ref=item.base_ref)
-    if isinstance(item, c.RepositoryIssue):
-        issue = graph_type(info, item.source, "RepositoryIssue")
-        return issue(**_work_fields(item, issue.__name__), repository=item.repository,  # type: ignore[no-any-return]
-                     number=item.number, milestone=item.milestone)
-    if isinstance(item, c.TrackerIssue):
-        tracked = graph_type(info, item.source, "TrackerIssue")
-        return tracked(**_work_fields(item, tracked.__name__), issue_type=item.issue_type,  # type: ignore[no-any-return]
-                       priority=item.priority, fix_versions=list(item.versions))
-    plain = graph_type(info, item.source, "WorkItem")
-    return plain(**_work_fields(item, plain.__name__))  # type: ignore[no-any-return]
+def work_type(info: Info, item: c.WorkItem) -> type:
+    """The graph type serving a work item record: its shape's, as its source's kind names it.
+
+    Asked for each item of a list: two dict lookups once a (record class, connector
+    class) pair has been seen."""
+    connector = info.context.hub.connectors.get(item.source)
+    pair = (type(item), type(connector) if connector else None)
+    known = _WORK_TYPES.get(pair)
+    if known is None:
+        shape = next(name for name, record in _SHAPE_RECORDS if isinstance(item, record))
+        known = _WORK_TYPES[pair] = graph_type(info, item.source, shape)
+    return known
+
+
+# (record class, connector class) -> graph type.
+_WORK_TYPES: dict[tuple[type, type[Connector] | None], type] = {}
 
 
 def _edge_cursor(root: Any) -> str:
@@ -227,18 +251,32 @@ def _edge_cursor(root: Any) -> str:
 class WorkItemEdge:
     identity: strawberry.Private[list[Any]]
     cursor: str = strawberry.field(resolver=_edge_cursor)
-    node: WorkItem
+    node: c.WorkItem = strawberry.field(graphql_type=WorkItem)
 
 
 @strawberry.type
 class WorkItemConnection:
-    edges: list[WorkItemEdge]
-    page_info: PageInfo
-    total_count: int
+    """One page of a release's work items. Edges, cursors and page facts are made when
+    the query asks for them (most ask for nodes alone), and nodes are the records."""
+
+    page: strawberry.Private[Slice[c.WorkItem]]
 
     @strawberry.field
-    def nodes(self) -> list[WorkItem]:
-        return [edge.node for edge in self.edges]
+    def edges(self) -> list[WorkItemEdge]:
+        identity = self.page.identity
+        return [WorkItemEdge(identity=identity(item), node=item) for item in self.page.items]
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        return self.page.page_info()
+
+    @strawberry.field
+    def total_count(self) -> int:
+        return self.page.total
+
+    @strawberry.field(graphql_type=list[WorkItem])
+    def nodes(self) -> list[c.WorkItem]:
+        return self.page.items
 
 
 @strawberry.interface(description="A change request in an ITSM, in canonical words.")
@@ -372,7 +410,7 @@ class Readiness:
     done: int
     ratio: float = strawberry.field(description="done / total; 1.0 when there is nothing to do.")
     per_source: list[SourceReadiness]
-    open_blockers: list[WorkItem]
+    open_blockers: list[c.WorkItem] = strawberry.field(graphql_type=list[WorkItem])
     change_approved: bool
     complete: bool = strawberry.field(
         description="False when a source could not be read, so the figures are partial.")
