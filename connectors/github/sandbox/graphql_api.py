@@ -14,7 +14,6 @@ import base64
 import datetime as dt
 import json
 import re
-import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -266,7 +265,6 @@ class GraphQLService:
         self.data = data
         self.schema = load_schema()
         self._documents: OrderedDict[str, _Checked] = OrderedDict()
-        self._documents_lock = threading.Lock()  # queries run in worker threads
 
     def execute(self, base: str, query: str, variables: Json, operation_name: Any,
                 budget: RateBudget) -> tuple[Json, int]:
@@ -297,11 +295,10 @@ class GraphQLService:
     def _checked(self, query: str) -> _Checked:
         """The document parsed and validated, or the errors GitHub would answer with;
         the newest few are kept (a document's check does not depend on the data)."""
-        with self._documents_lock:
-            kept = self._documents.get(query)
-            if kept is not None:
-                self._documents.move_to_end(query)
-                return kept
+        kept = self._documents.get(query)
+        if kept is not None:
+            self._documents.move_to_end(query)
+            return kept
         try:
             document = parse(query)
         except GraphQLError as error:
@@ -311,11 +308,10 @@ class GraphQLService:
             checked = _Checked(document, [_validation_error_json(p, document)
                                           for p in problems])
         if len(query) <= KEPT_DOCUMENT_CHARS:
-            with self._documents_lock:
-                self._documents[query] = checked
-                while (len(self._documents) > KEPT_DOCUMENTS
-                       or sum(map(len, self._documents)) > KEPT_DOCUMENT_CHARS):
-                    self._documents.popitem(last=False)
+            self._documents[query] = checked
+            while (len(self._documents) > KEPT_DOCUMENTS
+                   or sum(map(len, self._documents)) > KEPT_DOCUMENT_CHARS):
+                self._documents.popitem(last=False)
         return checked
 
     # -- root fields ---------------------------------------------------------------
