@@ -65,6 +65,10 @@ _KEYS_PAGE = 5000
 #: How many issues a version is expected to hold before the first answer says so:
 #: a Cloud query over more versions than page / this is listed by key at once.
 _ISSUES_PER_VERSION = 10
+#: Versions whose issue counts a connector remembers from its last fetches, at most.
+_KEPT_SIZES = 20_000
+#: A chunk planned from remembered counts fills this share of a page: room to grow.
+_PACKED_FILL = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +207,8 @@ class JiraConnector(Connector, JiraWebhooks):
                                                    _ISSUES_PER_VERSION, 1, 5000)
         # What the last `serverInfo` probe said about the site (version, deployment type).
         self._site_details: dict[str, str] = {"flavour": flavour}
+        # Issues each version held when last fetched, oldest first (`_plan`, `_remember`).
+        self._sizes: dict[_Term, int] = {}
 
     def _int_option(self, name: str, default: int, low: int, high: int) -> int:
         value = self.settings.options.get(name, default)
@@ -249,8 +255,8 @@ class JiraConnector(Connector, JiraWebhooks):
                 result.fail(link, error)  # an old row: never sent upstream
         terms = list(dict.fromkeys(wanted.values()))
         by_version = _Wanted(wanted)
-        pages = await _all(self._search(chunk)
-                           for chunk in _chunks(terms, self.chunk_size))
+        pages = await _all(self._search(chunk, expect_more)
+                           for chunk, expect_more in self._plan(terms))
         raw_by_key: dict[str, dict[str, Any]] = {}
         for found in pages:
             for raw in found:
@@ -274,7 +280,45 @@ class JiraConnector(Connector, JiraWebhooks):
                 continue
             for link in self._links_of(raw, project, by_version):
                 result[link].append(record)
+        self._remember(wanted, result)
         return result
+
+    def _plan(self, terms: list[_Term]) -> list[tuple[list[_Term], bool]]:
+        """The searches to send: chunks of versions, and whether each may pass a page.
+
+        When the last fetches told how many issues every one of these versions holds,
+        they are packed into chunks that fill a page with a tenth to spare, all asked at
+        once: one round (a chunk that outgrew its page reads on as below). Otherwise
+        chunks of `versions_per_query`, each listed by key beside its first page when
+        it may hold more than a page: two rounds, the fewest calls (Cloud's pages carry
+        no total, so nothing else tells how many pages a query has).
+        """
+        if any(term not in self._sizes for term in terms):
+            return [(chunk, len(chunk) * self.issues_per_version > self.page_size)
+                    for chunk in _chunks(terms, self.chunk_size)]
+        room = max(1, int(self.page_size * _PACKED_FILL))
+        plan: list[tuple[list[_Term], bool]] = []
+        chunk: list[_Term] = []
+        filled = 0
+        for term in terms:
+            size = self._sizes[term]
+            if chunk and (filled + size > room or len(chunk) >= self.chunk_size):
+                plan.append((chunk, filled > self.page_size))
+                chunk, filled = [], 0
+            chunk.append(term)
+            filled += size
+        if chunk:
+            plan.append((chunk, filled > self.page_size))
+        return plan
+
+    def _remember(self, wanted: Mapping[LinkRef, _Term],
+                  result: Answer[LinkRef, list[WorkItem]]) -> None:
+        """How many issues each version held (read or left out), for the next `_plan`."""
+        for link, term in wanted.items():
+            self._sizes.pop(term, None)
+            self._sizes[term] = len(result[link]) + len(result.dropped.get(link, ()))
+        while len(self._sizes) > _KEPT_SIZES:
+            del self._sizes[next(iter(self._sizes))]
 
     @staticmethod
     def _links_of(raw: dict[str, Any], project: str, wanted: _Wanted) -> list[LinkRef]:
@@ -290,11 +334,10 @@ class JiraConnector(Connector, JiraWebhooks):
         """One issue left out; not counted for the breaker, the rest of the answer stands."""
         return UpstreamBadResponse(self.name, f"unexpected JIRA payload: {problem}", key=key)
 
-    async def _search(self, terms: list[_Term]) -> list[dict[str, Any]]:
+    async def _search(self, terms: list[_Term], expect_more: bool) -> list[dict[str, Any]]:
         """All issues of these versions; versions JIRA says do not exist are dropped."""
         remaining = list(terms)
         while remaining:
-            expect_more = len(remaining) * self.issues_per_version > self.page_size
             refused, issues = await self._search_all(version_jql(remaining), expect_more)
             if refused is None:
                 return issues

@@ -179,6 +179,49 @@ async def test_many_pages_are_fetched_in_two_rounds_not_a_chain(
     assert serial_rounds(calls, latency) == 2
 
 
+@pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
+async def test_a_second_fetch_packs_versions_by_the_sizes_the_first_told_into_one_round(
+        flavour: str, world: World) -> None:
+    """The first fetch tells how many issues each version holds; the next one sends
+    chunks that fill 90% of a page, all at once, and needs no key listing."""
+    latency = 300
+    links = [version_link(r.jira_version_id) for r in world.releases]
+    with serve_asgi(create_app(world, mode=flavour)) as url:
+        await add_fault(url, latency_ms=latency)
+        async with connector(url, flavour, page_size=25) as jira:
+            first = await jira.work_items(links)
+            await reset_log(url)
+            again = await jira.work_items(links)
+        calls = await served(url)
+    assert again == first
+    assert serial_rounds(calls, latency) == 1
+    assert math.ceil(len(world.work_items) / 25) < len(calls) < len(links)
+    assert all(c["status"] == 200 for c in calls)
+
+
+async def test_a_version_that_grew_past_its_packed_page_still_comes_back_whole(
+        fresh_cloud: str, world: World) -> None:
+    releases = world.releases[:12]
+    links = [version_link(r.jira_version_id) for r in releases]
+    grown = releases[0]
+    async with connector(fresh_cloud, page_size=10) as jira:
+        await jira.work_items(links)  # sizes remembered
+        async with httpx.AsyncClient(base_url=fresh_cloud,
+                                     auth=(DEMO_USER, DEMO_TOKEN)) as site:
+            for n in range(12):
+                made = await site.post("/rest/api/3/issue", json={"fields": {
+                    "project": {"key": grown.app_key}, "issuetype": {"id": "10002"},
+                    "summary": f"Late work {n}",
+                    "fixVersions": [{"id": str(grown.jira_version_id)}]}})
+                assert made.status_code == 201, made.text
+        found = await jira.work_items(links)
+    keys = [item.key for item in found[version_link(grown.jira_version_id)]]
+    assert len(keys) == len(world_keys(world, grown.jira_version_id)) + 12
+    for release in releases[1:]:
+        assert [i.key for i in found[version_link(release.jira_version_id)]] == \
+            world_keys(world, release.jira_version_id)
+
+
 async def test_a_key_deleted_between_listing_and_fetching_is_dropped_and_the_rest_come(
         fresh_cloud: str, world: World) -> None:
     """`key in (...)` fails whole for one unknown key (upstream-apis §1.3.4): the

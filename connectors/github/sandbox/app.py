@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -1211,13 +1210,9 @@ class GitHubSandbox:
             return Reply({"errors": [{"message": "A query attribute must be specified and must "
                                                  "be a string."}]})
         variables = body.get("variables") or {}
-        # In a worker thread: a large document is hundreds of milliseconds of CPU, which on
-        # the event loop would hold every other call to this process (the other sandboxes,
-        # and in `heatshield demo` the hub itself) until it is done.
-        result, cost = await run_in_threadpool(
-            self.graphql.execute, self.base(request), body["query"],
-            variables if isinstance(variables, dict) else {}, body.get("operationName"),
-            self.graphql_budget)
+        result, cost = self.graphql.execute(self.base(request), body["query"],
+                                            variables if isinstance(variables, dict) else {},
+                                            body.get("operationName"), self.graphql_budget)
         return Reply(result, cost=cost)
 
     # -- wiring ----------------------------------------------------------------------

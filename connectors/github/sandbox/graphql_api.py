@@ -14,7 +14,6 @@ import base64
 import datetime as dt
 import json
 import re
-import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -206,6 +205,15 @@ class _PerQuery:
         self._refs: dict[str, list[tuple[str, str, Commit]]] = {}
         self._commits: dict[str, dict[str, Commit]] = {}
         self._milestones: dict[tuple[str, int], Release] | None = None
+        self._releases: dict[str, Release] | None = None
+
+    def release(self, key: str | None) -> Release | None:
+        """`GitHubData.milestone_by_key`, from one dict."""
+        if self._releases is None:
+            self._releases = {}
+            for release in self.data.world.releases:
+                self._releases.setdefault(release.key, release)
+        return None if key is None else self._releases.get(key)
 
     def milestone(self, app: Application, number: int) -> Release | None:
         if self._milestones is None:
@@ -257,7 +265,6 @@ class GraphQLService:
         self.data = data
         self.schema = load_schema()
         self._documents: OrderedDict[str, _Checked] = OrderedDict()
-        self._documents_lock = threading.Lock()  # queries run in worker threads
 
     def execute(self, base: str, query: str, variables: Json, operation_name: Any,
                 budget: RateBudget) -> tuple[Json, int]:
@@ -288,11 +295,10 @@ class GraphQLService:
     def _checked(self, query: str) -> _Checked:
         """The document parsed and validated, or the errors GitHub would answer with;
         the newest few are kept (a document's check does not depend on the data)."""
-        with self._documents_lock:
-            kept = self._documents.get(query)
-            if kept is not None:
-                self._documents.move_to_end(query)
-                return kept
+        kept = self._documents.get(query)
+        if kept is not None:
+            self._documents.move_to_end(query)
+            return kept
         try:
             document = parse(query)
         except GraphQLError as error:
@@ -302,11 +308,10 @@ class GraphQLService:
             checked = _Checked(document, [_validation_error_json(p, document)
                                           for p in problems])
         if len(query) <= KEPT_DOCUMENT_CHARS:
-            with self._documents_lock:
-                self._documents[query] = checked
-                while (len(self._documents) > KEPT_DOCUMENTS
-                       or sum(map(len, self._documents)) > KEPT_DOCUMENT_CHARS):
-                    self._documents.popitem(last=False)
+            self._documents[query] = checked
+            while (len(self._documents) > KEPT_DOCUMENTS
+                   or sum(map(len, self._documents)) > KEPT_DOCUMENT_CHARS):
+                self._documents.popitem(last=False)
         return checked
 
     # -- root fields ---------------------------------------------------------------
@@ -568,7 +573,16 @@ class GraphQLService:
 
     def milestone(self, base: str, release: Release) -> Json:
         app = self.data.world.app(release.app_key)
-        rest = render.milestone(base, self.data, release, counts=(0, 0))  # counts: on demand
+        rendered: list[Json] = []
+
+        def rest(name: str) -> Callable[[Info], Any]:
+            """A field of the REST rendering, made the first time any is asked for (most
+            documents ask a milestone for its title and its issues only)."""
+            def field(info: Info) -> Any:
+                if not rendered:  # counts: on demand (progressPercentage)
+                    rendered.append(render.milestone(base, self.data, release, counts=(0, 0)))
+                return rendered[0][name]
+            return field
 
         def progress(info: Info) -> float:
             open_count, closed_count = info.context.milestone_counts(release)
@@ -597,13 +611,14 @@ class GraphQLService:
             return self._connection("pullRequests", rows, first, after,
                                     lambda p: self.pull(base, p))
 
-        return {"__typename": "Milestone", "id": rest["node_id"], "number": rest["number"],
-                "title": rest["title"], "description": rest["description"],
-                "state": rest["state"].upper(), "closed": rest["state"] == "closed",
-                "closedAt": rest["closed_at"], "createdAt": rest["created_at"],
-                "updatedAt": rest["updated_at"], "dueOn": rest["due_on"],
-                "progressPercentage": progress,
-                "url": rest["html_url"], "repository": lambda info: self.repository(base, app),
+        state = render.milestone_state(release)
+        return {"__typename": "Milestone", "id": rest("node_id"),
+                "number": release.milestone_number, "title": release.version_name,
+                "description": rest("description"), "state": state.upper(),
+                "closed": state == "closed", "closedAt": rest("closed_at"),
+                "createdAt": rest("created_at"), "updatedAt": rest("updated_at"),
+                "dueOn": rest("due_on"), "progressPercentage": progress,
+                "url": rest("html_url"), "repository": lambda info: self.repository(base, app),
                 "issues": issues, "pullRequests": pull_requests}
 
     def _labels(self, base: str, app: Application, names: list[str]) -> Callable[..., Json]:
@@ -618,19 +633,21 @@ class GraphQLService:
 
     def _milestone_of(self, base: str, release_key: str | None) -> Callable[..., Json | None]:
         def resolve(info: Info) -> Json | None:
-            release = self.data.milestone_by_key(release_key)
+            release = info.context.release(release_key)
             return None if release is None else self.milestone(base, release)
         return resolve
 
     def issue(self, base: str, item: GitHubIssue) -> Json:
         app = self.data.world.app(item.app_key)
         reason = item.state_reason.upper() if item.state_reason else None
-        return {"__typename": "Issue", "id": render.node_id("Issue", item.id),
+        return {"__typename": "Issue", "id": lambda info: render.node_id("Issue", item.id),
                 "databaseId": item.id, "number": item.number, "title": item.title,
                 "body": item.body, "state": item.state.upper(),
                 "stateReason": lambda info, enableDuplicate=None: reason,
-                "closed": item.state == "closed", "closedAt": render.ts(item.closed_at),
-                "createdAt": render.ts(item.created), "updatedAt": render.ts(item.updated),
+                "closed": item.state == "closed",
+                "closedAt": lambda info: render.ts(item.closed_at),
+                "createdAt": lambda info: render.ts(item.created),
+                "updatedAt": lambda info: render.ts(item.updated),
                 "url": f"{base}/{app.repo_owner}/{app.repo_name}/issues/{item.number}",
                 "author": self._person(base, item.author),
                 "milestone": self._milestone_of(base, item.release_key),
@@ -647,12 +664,16 @@ class GraphQLService:
 
     def pull(self, base: str, item: PullRequest) -> Json:
         app = self.data.world.app(item.app_key)
-        return {"__typename": "PullRequest", "id": render.node_id("PullRequest", item.id),
+        return {"__typename": "PullRequest",
+                "id": lambda info: render.node_id("PullRequest", item.id),
                 "databaseId": item.id, "number": item.number, "title": item.title,
                 "body": item.body, "state": _pull_state(item), "isDraft": item.draft,
-                "merged": item.merged_at is not None, "mergedAt": render.ts(item.merged_at),
-                "closed": item.state == "closed", "closedAt": render.ts(item.closed_at),
-                "createdAt": render.ts(item.created), "updatedAt": render.ts(item.updated),
+                "merged": item.merged_at is not None,
+                "mergedAt": lambda info: render.ts(item.merged_at),
+                "closed": item.state == "closed",
+                "closedAt": lambda info: render.ts(item.closed_at),
+                "createdAt": lambda info: render.ts(item.created),
+                "updatedAt": lambda info: render.ts(item.updated),
                 "baseRefName": item.base_ref, "headRefName": item.head_ref,
                 "headRefOid": item.head_sha,
                 "url": f"{base}/{app.repo_owner}/{app.repo_name}/pull/{item.number}",
@@ -663,12 +684,13 @@ class GraphQLService:
                 **self._pull_review_fields(base, app, item)}
 
     def _pull_review_fields(self, base: str, app: Application, item: PullRequest) -> Json:
-        """Size, merge commit and reviews, from the same records the REST answers use."""
-        additions, deletions, changed = render.pull_size(item)
-        reviews = self.data.reviews(item)
-        by_sha = {c.sha: c for c in self.data.commits(app)}
-        merge = by_sha.get(item.merge_commit_sha or "")
-        head = git.pull_head(self.data, app, item)[0]
+        """Size, merge commit and reviews, from the same records the REST answers use; each
+        worked out when asked for (a dashboard asks none of them of 370 pull requests)."""
+        def reviews() -> list[Any]:
+            return self.data.reviews(item)
+
+        def head() -> Commit:
+            return git.pull_head(self.data, app, item)[0]
 
         def review(found: Any) -> Json:
             rest = render.review(base, app, item, found)
@@ -676,28 +698,35 @@ class GraphQLService:
                     "state": found.state, "body": found.body,
                     "author": self._person(base, found.reviewer),
                     "submittedAt": rest["submitted_at"], "url": rest["html_url"],
-                    "commit": self.commit(base, app, head)}
+                    "commit": self.commit(base, app, head())}
 
         def reviews_of(info: Info, first: int | None = None, after: str | None = None,
                        author: str | None = None, states: list[str] | None = None) -> Json:
-            rows = [r for r in reviews if (not states or r.state in states)
+            rows = [r for r in reviews() if (not states or r.state in states)
                     and (author is None or r.reviewer.github_login == author)]
             return self._connection("reviews", rows, first, after, review)
 
         def commits(info: Info, first: int | None = None, after: str | None = None) -> Json:
             """The world keeps one commit per pull request: its head, as it opened."""
             url = f"{base}/{app.repo_owner}/{app.repo_name}/pull/{item.number}/commits"
-            return self._connection("commits", [head], first, after, lambda c: {
+            return self._connection("commits", [head()], first, after, lambda c: {
                 "__typename": "PullRequestCommit",
                 "id": render.node_id("PullRequestCommit", f"{item.id}:{c.sha}"),
                 "commit": self.commit(base, app, c), "url": f"{url}/{c.sha}"})
 
-        approved = any(r.state == "APPROVED" for r in reviews)
-        return {"commits": commits, "additions": additions, "deletions": deletions,
-                "changedFiles": changed,
-                "mergeCommit": None if merge is None else self.commit(base, app, merge),
-                "reviewDecision": "APPROVED" if approved else "REVIEW_REQUIRED",
-                "reviews": reviews_of}
+        def merge_commit(info: Info) -> Json | None:
+            merge = info.context.commit(app, item.merge_commit_sha or "")
+            return None if merge is None else self.commit(base, app, merge)
+
+        def decision(info: Info) -> str:
+            approved = any(r.state == "APPROVED" for r in reviews())
+            return "APPROVED" if approved else "REVIEW_REQUIRED"
+
+        return {"commits": commits,
+                "additions": lambda info: render.pull_size(item)[0],
+                "deletions": lambda info: render.pull_size(item)[1],
+                "changedFiles": lambda info: render.pull_size(item)[2],
+                "mergeCommit": merge_commit, "reviewDecision": decision, "reviews": reviews_of}
 
     @staticmethod
     def _connection(name: str, rows: Sequence[Any], first: int | None, after: str | None,
