@@ -19,7 +19,7 @@ import ipaddress
 import re
 import time
 from collections.abc import Hashable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -100,21 +100,21 @@ class Metrics:
             "heatshield_upstream_cache_lookups", "Looks for a fresh copy of an upstream "
             "answer, by source and result (hit or miss).", ["source", "result"],
             registry=self.registry)
-        # (source label, hit) -> its counter: a list of a thousand releases looks up
-        # thousands of keys, and `labels()` builds and locks for each.
-        self._lookup_counters: dict[tuple[str, bool], Counter] = {}
         self.registry.register(_StateCollector(hub))
         # Each label set's child, found once: `labels()` takes a lock and builds the key
-        # again on every call, a visible part of serving a kept answer. The label sets
-        # are bounded (route templates, `max_operations` names, five status classes).
-        self._request_children: dict[tuple[str, str, str], Histogram] = {}
+        # again on every call, a visible part of serving a kept answer, and a list of a
+        # thousand releases looks up thousands of upstream keys. The label sets are
+        # bounded (route templates, `max_operations` names, status classes, sources).
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+    def _child(self, family: Histogram | Counter, *labels: str) -> Any:
+        child = self._children.get((family, labels))
+        if child is None:
+            child = self._children[(family, labels)] = family.labels(*labels)
+        return child
 
     def request_done(self, route: str, operation: str, status: str, seconds: float) -> None:
-        labels = (route, operation, status)
-        child = self._request_children.get(labels)
-        if child is None:
-            child = self._request_children[labels] = self.requests.labels(*labels)
-        child.observe(seconds)
+        self._child(self.requests, route, operation, status).observe(seconds)
 
     def upstream_call(self, source: str, outcome: CallOutcome, seconds: float | None) -> None:
         self.upstream_calls.labels(source, outcome.value).inc()
@@ -124,11 +124,7 @@ class Metrics:
     def cache_lookup(self, key: Hashable, hit: bool) -> None:
         source = key[0] if isinstance(key, tuple) and key else None
         label = source if isinstance(source, str) and source in self._sources else OTHER
-        counter = self._lookup_counters.get((label, hit))
-        if counter is None:
-            counter = self._lookup_counters[(label, hit)] = self.cache_lookups.labels(
-                label, "hit" if hit else "miss")
-        counter.inc()
+        self._child(self.cache_lookups, label, "hit" if hit else "miss").inc()
 
     def attach(self, hub: Hub) -> None:
         """Have every connector's HTTP layer and the answers cache report here."""
