@@ -111,6 +111,8 @@ async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str 
     start, end = _position(after, "after"), _position(before, "before")
     async with info.context.sessions() as session:
         page = await release_list.read_page(session, query, size, start, end, backward)
+    if page.rows and federated.lists_work(info):
+        await federated.prefetch_work(info.context, [r.id for r in page.rows])
     edges = [ReleaseEdge(cursor=_cursor(r), node=Release.from_row(r)) for r in page.rows]
 
     async def count() -> Count:
