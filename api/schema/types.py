@@ -32,7 +32,7 @@ from api.permissions import require_role
 from api.schema import bridge_fields, federated
 from api.schema.bridge_fields import ChangePreview, GateResult
 from api.schema.context import Info
-from api.schema.ids import to_global_id
+from api.schema.ids import encode_cursor, to_global_id
 from api.schema.link_kinds import GraphLinkKind
 from api.schema.node import Node, PageInfo
 from api.schema.paging import check_page_size
@@ -429,9 +429,21 @@ def _work_list(work: federated.WorkBySource) -> list[WorkItemRecord]:
     return [item for _, source_items, _, _ in work for item in source_items]
 
 
+def release_cursor(row: m.Release) -> str:
+    """A releases cursor: the row's window start (null when unscheduled) and id."""
+    return encode_cursor([row.window_start.isoformat() if row.window_start else None, row.id])
+
+
+def _release_edge_cursor(root: ReleaseEdge) -> str:
+    return release_cursor(root.row)
+
+
 @strawberry.type
 class ReleaseEdge:
-    cursor: str
+    """A cursor is encoded only when the query asks for it (most ask for nodes)."""
+
+    row: strawberry.Private[m.Release]
+    cursor: str = strawberry.field(resolver=_release_edge_cursor)
     node: Release
 
 

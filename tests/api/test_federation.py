@@ -275,7 +275,8 @@ def test_work_items_page_with_cursors_to_the_end(uncached: GraphQLClient,
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-WHOLE_LIST = """query %s($n: Int!) { releases(first: $n) { nodes { ...Work } edges {
+WHOLE_LIST = """query %s($n: Int!) { releases(first: $n) {
+  pageInfo { startCursor endCursor } nodes { ...Work } edges { cursor
     node { key workItems(first: 3) { edges { cursor node { id key } }
       pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } } } }
   fragment Work on Release { key
