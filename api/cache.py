@@ -86,6 +86,11 @@ class UpstreamCache:
         self._entries.move_to_end(key)
         return entry
 
+    def holds_fresh(self, key: Hashable) -> bool:
+        """Whether `fresh(key)` would answer, without counting a lookup or touching the order."""
+        entry = self._entries.get(key)
+        return entry is not None and entry.age(self.now()) <= self.ttl
+
     def stale(self, key: Hashable) -> Entry | None:
         """Any copy still within `max_stale`, for when the source has failed."""
         entry = self._entries.get(key)

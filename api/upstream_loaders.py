@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -37,6 +37,47 @@ from connectors.records import dropped_from
 ChangeKey = tuple[str, str]  # (source, number)
 DeploymentKey = tuple[str, str, str | None]  # (source, repository, environment)
 SearchKey = tuple[ChangeState | None, TimeWindow | None]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class ListLoader(Generic[K, V]):
+    """A request's reads of one kind by key, asked for a list at a time.
+
+    Like a DataLoader, a key is read once per request and its answer kept, and a
+    key asked for while its read is running waits for that read. Unlike one, a list
+    costs one read and one future, not a future, a batch entry and a context copy
+    per key: a list of a thousand releases asks for thousands of links at once
+    (`api.schema.federated.work_loader` batches its callers already)."""
+
+    def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[V]]]) -> None:
+        self._load_fn = load_fn
+        self._known: dict[K, V] = {}
+        self._running: dict[K, asyncio.Future[None]] = {}
+
+    async def load(self, key: K) -> V:
+        return (await self.load_many([key]))[0]
+
+    async def load_many(self, keys: Sequence[K]) -> list[V]:
+        known, running = self._known, self._running
+        waits = {running[key] for key in keys if key in running}
+        missing = [key for key in dict.fromkeys(keys) if key not in known and key not in running]
+        if missing:
+            read = asyncio.ensure_future(self._read(missing))
+            for key in missing:
+                running[key] = read
+            waits.add(read)
+        for wait in waits:
+            await wait
+        return [known[key] for key in keys]
+
+    async def _read(self, keys: list[K]) -> None:
+        try:
+            for key, value in zip(keys, await self._load_fn(keys), strict=True):
+                self._known[key] = value
+        finally:
+            for key in keys:
+                self._running.pop(key, None)
 
 
 class UpstreamLoaders:
@@ -47,8 +88,8 @@ class UpstreamLoaders:
         self.hub = hub
         self.deadline = deadline
         self._batches: dict[str, Coalescer] = {}
-        self.work_items: DataLoader[LinkRef, Fetched[list[WorkItem]]] = DataLoader(
-            load_fn=self._work_items)
+        self.work_items: ListLoader[LinkRef, Fetched[list[WorkItem]]] = ListLoader(
+            self._work_items)
         self.changes: DataLoader[ChangeKey, Fetched[ChangeRecord]] = DataLoader(
             load_fn=self._changes)
         self.deployments: DataLoader[DeploymentKey, Fetched[list[Deployment]]] = DataLoader(

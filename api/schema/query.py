@@ -14,7 +14,7 @@ from api.domain.instants import InstantError, parse_instant
 from api.errors import bad_input
 from api.schema import federated
 from api.schema.context import Info
-from api.schema.ids import check_pk, decode_cursor, encode_cursor, from_global_id
+from api.schema.ids import check_pk, decode_cursor, from_global_id
 from api.schema.link_candidates import LinkCandidate, resolve_link_candidates
 from api.schema.link_kinds import GraphLinkKind
 from api.schema.node import Node, PageInfo
@@ -35,6 +35,7 @@ from api.schema.types import (
     ReleasePhase,
     SourceLink,
     audit_event_visible,
+    release_cursor,
 )
 from api.schema.upstream import (
     ChangeRequest,
@@ -97,10 +98,6 @@ def _position(cursor: str | None, field: str) -> Position | None:
         raise bad_input("not a releases cursor", field) from None
 
 
-def _cursor(row: m.Release) -> str:
-    return encode_cursor([row.window_start.isoformat() if row.window_start else None, row.id])
-
-
 async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str | None,
                         last: int | None = None, before: str | None = None
                         ) -> ReleaseConnection:
@@ -113,7 +110,9 @@ async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str 
         # The application's id is looked up once, for the page and the count alike.
         resolved = await release_list.resolve(session, query)
         page = await release_list.read_page(session, resolved, size, start, end, backward)
-    edges = [ReleaseEdge(cursor=_cursor(r), node=Release.from_row(r)) for r in page.rows]
+    if page.rows and federated.lists_work(info):
+        await federated.prefetch_work(info.context, [r.id for r in page.rows])
+    edges = [ReleaseEdge(row=r, node=Release.from_row(r)) for r in page.rows]
 
     async def count() -> Count:
         async with info.context.sessions() as session:
@@ -124,8 +123,8 @@ async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str 
         page_info=PageInfo(
             has_next_page=page.more if not backward else before is not None,
             has_previous_page=page.more if backward else after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None))
+            start_cursor=release_cursor(page.rows[0]) if page.rows else None,
+            end_cursor=release_cursor(page.rows[-1]) if page.rows else None))
 
 
 def change_page(changes: list[ChangeRequest], first: int, after: str | None

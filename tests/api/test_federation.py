@@ -275,6 +275,40 @@ def test_work_items_page_with_cursors_to_the_end(uncached: GraphQLClient,
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+WHOLE_LIST = """query %s($n: Int!) { releases(first: $n) {
+  pageInfo { startCursor endCursor } nodes { ...Work } edges { cursor
+    node { key workItems(first: 3) { edges { cursor node { id key } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } } } }
+  fragment Work on Release { key
+    workItems(first: 100) { totalCount nodes { __typename id key title url status statusLabel
+      kind assignee updatedAt source { name }
+      ... on JiraIssue { issueType priority fixVersions }
+      ... on GitHubIssue { repository number milestone }
+      ... on GitHubPullRequest { repository number milestone merged mergedAt baseRef } } }
+    done: workItems(status: DONE, first: 2) { totalCount nodes { key } pageInfo { endCursor } }
+    readiness { total done openBlockers { __typename id key } } }"""
+
+
+def test_a_list_answered_from_cached_upstreams_is_the_list_read_from_them(
+        upstreams: Upstreams, tmp_path: Path) -> None:
+    # Once every link of a release is cached, its work items resolve without waiting
+    # (`federated.prefetch_work`); the answer must be the one read upstream, to the byte.
+    with start_hub(upstreams, tmp_path, cache_ttl_seconds=600) as url:
+        gql = GraphQLClient(url, token=HUB_TOKEN)
+        try:
+            read = gql.data(WHOLE_LIST % "Read", {"n": 30})
+            upstreams.reset()
+            kept = gql.data(WHOLE_LIST % "Kept", {"n": 30})  # another document: run again
+            assert {kind: upstreams.calls(kind) for kind in ("jira", "github")} == \
+                {"jira": 0, "github": 0}
+            assert kept == read
+            skipped = gql.data((WHOLE_LIST % "Skipped").replace(
+                "workItems(first: 100)", "workItems(first: 100) @skip(if: false)"), {"n": 30})
+            assert skipped == read
+        finally:
+            gql.close()
+
+
 def test_change_requests_across_every_itsm_filter_by_state_and_window(
         uncached: GraphQLClient, upstreams: Upstreams) -> None:
     query = """query($f: ChangeRequestFilter) { changeRequests(filter: $f, first: 100) {
