@@ -409,26 +409,26 @@ async def _planner_estimate(session: AsyncSession, matching: Select[Any]) -> int
 
 async def _sampled_estimate(session: AsyncSession, filter: Filter,
                             where: list[ColumnElement[bool]], sample: int) -> int:
-    """The matching share of the newest `sample` releases, times how many there are."""
-    total = await _table_size(session)
+    """The matching share of the newest `sample` releases, times how many there are
+    (both read by one statement)."""
+    size = _table_size()
     if not where and filter.application_id is None:
-        return total
+        return int(await session.scalar(select(size)) or 0)
     newest = select(m.Release.id).order_by(m.Release.id.desc()).limit(sample).subquery()
-    matching = await session.scalar(
-        select(func.count()).select_from(newest)
-        .join(m.Release, m.Release.id == newest.c.id)
-        .where(*where, *_in_application(filter))) or 0
-    return round(total * matching / sample)
+    matching = (select(func.count()).select_from(newest)
+                .join(m.Release, m.Release.id == newest.c.id)
+                .where(*where, *_in_application(filter)).scalar_subquery())
+    total, matched = (await session.execute(select(size, matching))).one()
+    return round((total or 0) * (matched or 0) / sample)
 
 
-async def _table_size(session: AsyncSession) -> int:
+def _table_size() -> ColumnElement[int]:
     """How many releases there are, read from the ends of the primary key instead of
     counting them all (which reads every entry of an index): ids are handed out in
     order, so this is exact but for the releases deleted in between, which it
-    overestimates by. Used for an estimate only."""
+    overestimates by. For estimates only."""
     ids = m.Release.id
     # Two subqueries: SQLite reads a min() or max() from the index's end only when it is
     # its query's one aggregate.
-    span = await session.scalar(select(select(func.max(ids)).scalar_subquery()
-                                       - select(func.min(ids)).scalar_subquery() + 1))
-    return int(span or 0)
+    return (select(func.max(ids)).scalar_subquery() - select(func.min(ids)).scalar_subquery()
+            + 1).label("size")
