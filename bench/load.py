@@ -427,8 +427,13 @@ def serve_hub(argv: list[str]) -> None:
     async def seed_step(sessions: Any) -> None:
         await seed(sessions, world)
 
+    async def freeze_step(sessions: Any) -> None:
+        import gc
+        gc.collect()
+        gc.freeze()
+
     app = create_app(settings, environ=demo_environ(),
-                     startup=[seed_step, principal_step(args.token)])
+                     startup=[seed_step, principal_step(args.token), freeze_step])
     asyncio.set_event_loop_policy(None)
     uvicorn.Server(server_config(app, settings.server, host="127.0.0.1", port=args.port,
                                  log_level="warning")).run()
