@@ -278,7 +278,9 @@ def create_app(settings: Settings, *, migrate: bool = True,
                                max_body=settings.limits.max_body_bytes,
                                metrics=request_metrics,
                                gzip_minimum=GZIP_MIN_BYTES),
-                    Middleware(SharedStateMiddleware, state=shared),
+                    # Only replicas sharing state through Redis have others' news to take.
+                    *([Middleware(SharedStateMiddleware, state=shared)]
+                      if shared.upstreams is not None else []),
                     Middleware(SecurityMiddleware, settings=settings,
                                authenticator=authenticator, shared=shared,
                                kept=graphql.kept_answer,
