@@ -10,8 +10,9 @@ For each request, in one pass and with one wrapper around `send`, it:
   connection too, so an unread body cannot hold it;
 - answers what escapes every route with a coded 500 and a reference (the detail goes
   to the `heatshield.errors` log under it), never a bare one;
-- adds the headers every page and answer carries (`api.security.SECURITY_HEADERS`),
-  and gzips for clients that accept it (Starlette's `GZipMiddleware`); the others get
+- adds the headers every page and answer carries (`api.security.SECURITY_HEADERS`; a
+  JSON answer's content policy forbids everything, as it is never a page), and gzips
+  for clients that accept it (Starlette's `GZipMiddleware`); the others get
   `Vary: Accept-Encoding` and the bytes as they are;
 - times the request for the metrics and writes its access line, which names the path
   without its query string: a GET to /graphql carries the whole operation, variables
@@ -35,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import ErrorCode
 from api.request_context import HEADER, RequestInfo, accepted_id, enter, leave
 from api.schema.errors import internal_error_body, log_internal, new_error_id
-from api.security import SECURITY_HEADERS, BodyTooLarge, refusal
+from api.security import API_SECURITY_HEADERS, SECURITY_HEADERS, BodyTooLarge, refusal
 from api.server import BODY_TIMED_OUT
 
 if TYPE_CHECKING:
@@ -106,9 +107,15 @@ class Envelope:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [h for h in message.get("headers", ()) if h[0].lower() != HEADER]
-                named = {name.lower() for name, _ in headers}
-                headers += [h for h in SECURITY_HEADERS if h[0] not in named]
+                headers, named, data = [], set(), False
+                for header in message.get("headers", ()):
+                    name = header[0].lower()
+                    if name != HEADER:  # the caller's id, or ours: never the app's
+                        headers.append(header)
+                        named.add(name)
+                        data = data or (name == b"content-type" and b"json" in header[1])
+                headers += [h for h in (API_SECURITY_HEADERS if data else SECURITY_HEADERS)
+                            if h[0] not in named]
                 headers.append(own_id)
                 if not gzip:
                     headers.append(_VARY)

@@ -272,6 +272,12 @@ SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 )
+# A JSON answer is data, never a document to render: nothing may load in it or frame it
+# (what OWASP advises for APIs; the dashboard's policy is for its pages and scripts).
+API_SECURITY_HEADERS = (
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    *SECURITY_HEADERS[1:],
+)
 
 
 class BodyTooLarge(Exception):
