@@ -18,7 +18,7 @@ from strawberry.types.nodes import SelectedField, Selection
 from api.db import models as m
 from api.domain.readiness import ReadinessSummary, summarize
 from api.hub import Fetched
-from api.loaders import LinkRow
+from api.loaders import LinkRow, load_all
 from api.schema.context import Context, Info
 from api.schema.paging import slice_page
 from api.schema.partial_results import report
@@ -116,13 +116,14 @@ async def prefetch_work(context: Context, release_ids: Sequence[int]) -> None:
     `workItems` resolves without waiting (a list of a thousand releases then costs no
     task per release). Nothing is asked upstream here: a release with a link to read
     is left to its fields, read, batched and coalesced with the rest as before."""
-    loader = work_loader(context)
-    for release_id, rows in zip(release_ids, await context.loaders.links.load_many(
-            release_ids), strict=True):
+    known: dict[int, ReleaseWork] = {}
+    for release_id, rows in zip(release_ids, await load_all(context.loaders.links, release_ids),
+                                strict=True):
         links = _work_links(rows)
         fetched = context.hub.cached_many("work_items", [(r.source, r) for r in links])
         if fetched is not None:
-            loader.prime(release_id, _work_of(links, fetched))
+            known[release_id] = _work_of(links, fetched)
+    work_loader(context).prime_many(known)
 
 
 def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
@@ -131,7 +132,7 @@ def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
     The links of every release in the batch are read in one load of the upstream
     loader, and each release's share taken from it: no task per release."""
     async def load(release_ids: list[int]) -> list[ReleaseWork]:
-        links = [_work_links(rows) for rows in await context.loaders.links.load_many(release_ids)]
+        links = [_work_links(rows) for rows in await load_all(context.loaders.links, release_ids)]
         fetched = iter(await context.upstream.work_items.load_many(
             [ref for refs in links for ref in refs]))
         return [_work_of(refs, [next(fetched) for _ in refs]) for refs in links]
@@ -189,7 +190,7 @@ async def release_changes_known(info: Info, release_id: int
 def changes_loader(context: Context) -> DataLoader[int, ReleaseChanges]:
     """Each release's linked change requests, once per request."""
     async def load(release_ids: list[int]) -> list[ReleaseChanges]:
-        links = await context.loaders.links.load_many(release_ids)
+        links = await load_all(context.loaders.links, release_ids)
         return list(await asyncio.gather(*(_changes_of(context, rows) for rows in links)))
 
     return context.scoped_loader("release_changes", load)
