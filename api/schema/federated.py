@@ -32,6 +32,7 @@ from api.schema.upstream import (
     change_request,
 )
 from api.services.changes import blocker_rule
+from api.upstream_loaders import item_order
 from connectors import base as c
 
 WORK_LINKS = frozenset({c.LinkKind.PLANNED_VERSION, c.LinkKind.MILESTONE,
@@ -151,22 +152,26 @@ def _work_links(rows: Sequence[LinkRow]) -> list[c.LinkRef]:
 
 
 def _work_of(links: list[c.LinkRef], fetched: list[Fetched[list[c.WorkItem]]]) -> ReleaseWork:
-    by_source: dict[str, tuple[dict[str, c.WorkItem], bool, bool]] = {}
+    # Each link's items come ordered, each key once (`api.upstream_loaders`): a source
+    # with one link (most) serves its list as it is; several links are merged.
+    by_source: dict[str, tuple[list[list[c.WorkItem]], bool, bool]] = {}
     for ref, result in zip(links, fetched, strict=True):
-        items, stale, available = by_source.get(ref.source, ({}, False, True))
-        for item in result.value or []:
-            items.setdefault(item.key, item)
-        by_source[ref.source] = (items, stale or result.stale_age is not None,
+        lists, stale, available = by_source.get(ref.source, ([], False, True))
+        lists.append(result.value or [])
+        by_source[ref.source] = (lists, stale or result.stale_age is not None,
                                  available and (result.ok or result.value is not None))
     return ReleaseWork(
-        sources=[(source, sorted(items.values(), key=_item_order), stale, available)
-                 for source, (items, stale, available) in by_source.items()],
+        sources=[(source, lists[0] if len(lists) == 1 else _merged(lists), stale, available)
+                 for source, (lists, stale, available) in by_source.items()],
         problems=tuple(result for result in fetched if not result.ok or result.dropped))
 
 
-def _item_order(item: c.WorkItem) -> tuple[str, int, str]:
-    prefix, _, number = item.key.rpartition("-" if "#" not in item.key else "#")
-    return (prefix, int(number) if number.isdigit() else 0, item.key)
+def _merged(lists: list[list[c.WorkItem]]) -> list[c.WorkItem]:
+    items: dict[str, c.WorkItem] = {}
+    for found in lists:
+        for item in found:
+            items.setdefault(item.key, item)
+    return sorted(items.values(), key=item_order)
 
 
 def work_item_page(info: Info, items: Sequence[c.WorkItem], status: c.WorkStatus | None, first: int,
