@@ -53,15 +53,17 @@ def quick_enum_output(enum_type: GraphQLEnumType) -> None:
         return
     members = enum_type.wrapped_cls
     slow: Callable[[Any], str] = enum_type.coerce_output_value
-    names: dict[Any, str] = {}
+    # By the member's own name: a str's hash is kept, an Enum member's is computed
+    # in Python at each lookup.
+    names: dict[str, str] = {}
     member: Any
     for member in members:
         with suppress(ValueError):  # a member the graph leaves out: Strawberry says so
-            names[member] = slow(member)
+            names[member._name_] = slow(member)
 
     def coerce_output_value(output_value: Any) -> str:
-        if type(output_value) is members and output_value in names:
-            return names[output_value]
+        if type(output_value) is members and output_value._name_ in names:
+            return names[output_value._name_]
         return slow(output_value)
 
     enum_type.coerce_output_value = coerce_output_value  # type: ignore[method-assign]
