@@ -72,7 +72,9 @@ def report_all(info: Info, problems: Problems) -> None:
 
 async def release_work(info: Info, release_id: int) -> WorkBySource:
     """(source, items, stale, available) for each source the release links to."""
-    work: ReleaseWork = await work_loader(info.context).load(release_id)
+    work: ReleaseWork | None = info.context.prefetched_work.get(release_id)
+    if work is None:
+        work = await work_loader(info.context).load(release_id)
     report_all(info, work.problems)
     return work.sources
 
@@ -80,10 +82,13 @@ async def release_work(info: Info, release_id: int) -> WorkBySource:
 def known_work(info: Info, release_id: int) -> WorkBySource | None:
     """The release's work when this request has it already (`prefetch_work`, or another
     field read it), its failures reported on the asking field; None: ask `release_work`."""
-    known = work_loader(info.context).cache_map.get(release_id)
-    if known is None or not known.done() or known.cancelled() or known.exception():
-        return None
-    work: ReleaseWork = known.result()
+    work: ReleaseWork | None = info.context.prefetched_work.get(release_id)
+    if work is None:
+        known = info.context.scoped.get(_WORK_LOADER)
+        future = known.cache_map.get(release_id) if known is not None else None
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return None
+        work = future.result()
     report_all(info, work.problems)
     return work.sources
 
@@ -113,18 +118,18 @@ def _asks(selections: Sequence[Selection], path: tuple[str, ...]) -> bool:
 
 async def prefetch_work(context: Context, release_ids: Sequence[int]) -> None:
     """Before a list of releases resolves its fields: the work of each release whose
-    every link has a fresh upstream answer, put in the request's work loader, so its
-    `workItems` resolves without waiting (a list of a thousand releases then costs no
-    task per release). Nothing is asked upstream here: a release with a link to read
-    is left to its fields, read, batched and coalesced with the rest as before."""
-    known: dict[int, ReleaseWork] = {}
+    every link has a fresh upstream answer, kept for the request (the work loader
+    answers from it too), so its `workItems` resolves without waiting (a list of a
+    thousand releases then costs no task, nor future, per release). Nothing is asked
+    upstream here: a release with a link to read is left to its fields, read, batched
+    and coalesced with the rest as before."""
+    known = context.prefetched_work
     for release_id, rows in zip(release_ids, await load_all(context.loaders.links, release_ids),
                                 strict=True):
         links = _work_links(rows)
         fetched = context.hub.cached_many("work_items", [(r.source, r) for r in links])
         if fetched is not None:
             known[release_id] = _work_of(links, fetched)
-    work_loader(context).prime_many(known)
 
 
 def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
@@ -133,12 +138,19 @@ def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
     The links of every release in the batch are read in one load of the upstream
     loader, and each release's share taken from it: no task per release."""
     async def load(release_ids: list[int]) -> list[ReleaseWork]:
-        links = [_work_links(rows) for rows in await load_all(context.loaders.links, release_ids)]
+        known = context.prefetched_work
+        unknown = [pk for pk in release_ids if pk not in known]
+        links = [_work_links(rows) for rows in await load_all(context.loaders.links, unknown)]
         fetched = iter(await context.upstream.work_items.load_many(
             [ref for refs in links for ref in refs]))
-        return [_work_of(refs, [next(fetched) for _ in refs]) for refs in links]
+        read = {pk: _work_of(refs, [next(fetched) for _ in refs])
+                for pk, refs in zip(unknown, links, strict=True)}
+        return [known[pk] if pk in known else read[pk] for pk in release_ids]
 
-    return context.scoped_loader("release_work", load)
+    return context.scoped_loader(_WORK_LOADER, load)
+
+
+_WORK_LOADER = "release_work"
 
 
 def _work_links(rows: Sequence[LinkRow]) -> list[c.LinkRef]:
