@@ -7,7 +7,7 @@ relations go through the request's DataLoaders.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -425,7 +425,10 @@ CalendarEntry = Annotated[Release | BlackoutWindow | EnvironmentBooking, strawbe
 
 
 
-def _work_list(work: federated.WorkBySource) -> list[WorkItemRecord]:
+def _work_list(work: federated.WorkBySource) -> Sequence[WorkItemRecord]:
+    """A release's items in list order; one source's list as it is (the page copies)."""
+    if len(work) == 1:
+        return work[0][1]
     return [item for _, source_items, _, _ in work for item in source_items]
 
 
