@@ -16,7 +16,11 @@ from api.request_context import OperationName
 from api.schema.access import AccessMutation, AccessQuery
 from api.schema.change_bridge import ChangeBridgeMutation
 from api.schema.errors import shape_error
-from api.schema.execution import HeatshieldExecutionContext, quick_enum_output
+from api.schema.execution import (
+    HeatshieldExecutionContext,
+    plain_attributes,
+    quick_enum_output,
+)
 from api.schema.feeds import FeedMutation, FeedQuery
 from api.schema.input_guard import InputGuard
 from api.schema.insights import InsightsQuery
@@ -89,6 +93,7 @@ def build_schema(limits: LimitSettings | None = None, *,
     for graphql_type in schema._schema.type_map.values():
         if isinstance(graphql_type, GraphQLEnumType):
             quick_enum_output(graphql_type)
+    plain_attributes(schema)
     schema.hide_suggestions = not introspection
     return schema
 

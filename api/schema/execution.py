@@ -1,21 +1,24 @@
-"""Execution as graphql-core does it, minus checks it repeats for every item of a list.
+"""Execution as graphql-core and Strawberry do it, minus work they repeat for every item
+of a list.
 
 A list of thousands of work items (an interface) has the concrete type of each
-checked against the schema, and the status of each (an enum) looked up member by
-member: once per (interface, type) pair, and one dict lookup per value, answer the
-same as graphql-core and Strawberry do for each.
+checked against the schema, the status of each (an enum) looked up member by member,
+and each plain field read through Strawberry's layers: once per (interface, type)
+pair, one dict lookup per value, and one call per field answer the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
+from operator import attrgetter
 from typing import Any
 
 from graphql import GraphQLAbstractType, GraphQLEnumType, GraphQLObjectType, GraphQLResolveInfo
 from graphql.execution.collect_fields import FieldDetailsList
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import CustomGraphQLEnumType
+from strawberry.schema.schema import Schema, StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
 
 
 class HeatshieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -68,3 +71,33 @@ def quick_enum_output(enum_type: GraphQLEnumType) -> None:
 
     enum_type.coerce_output_value = coerce_output_value  # type: ignore[method-assign]
     enum_type.serialize = coerce_output_value  # type: ignore[method-assign]
+
+
+def plain_attributes(schema: Schema) -> None:
+    """Have each plain field of the graph (no resolver, no extension) read its attribute
+    in one call.
+
+    Strawberry resolves such a field through three calls of its own (a wrapper, the
+    field's `get_result`, the configured `getattr`) to the same `getattr(source, name)`;
+    a list of thousands of items, eight fields each, makes them by the hundred thousand.
+    A field with a resolver, an extension or an error handler keeps Strawberry's."""
+    if schema.config.default_resolver is not getattr:
+        return
+    for graphql_type in schema._schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for field in graphql_type.fields.values():
+            definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if isinstance(definition, StrawberryField) and definition.is_basic_field \
+                    and getattr(field.resolve, "__name__", "") == "_get_basic_result":
+                field.resolve = _attribute(definition.python_name)
+
+
+def _attribute(name: str) -> Callable[..., Any]:
+    get = attrgetter(name)
+
+    def resolve(source: Any, info: Any) -> Any:
+        return get(source)
+
+    resolve._is_default = True  # type: ignore[attr-defined]  # as Strawberry marks its own
+    return resolve

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from graphql import GraphQLEnumType
+from graphql import GraphQLEnumType, GraphQLObjectType
 from strawberry.dataloader import DataLoader
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
 
@@ -93,3 +93,15 @@ def test_a_release_lists_its_items_by_key_prefix_then_number() -> None:
     keys = ["PAY-10", "acme/api#10", "PAY-9", "acme/api#9", "OPS-2", "PAY-x"]
     assert [i.key for i in sorted(map(_item, keys), key=item_order)] == \
         ["OPS-2", "PAY-x", "PAY-9", "PAY-10", "acme/api#9", "acme/api#10"]
+
+
+def test_a_plain_field_reads_its_attribute_and_a_guarded_one_keeps_its_resolver() -> None:
+    issue = build_schema()._schema.type_map["JiraIssue"]
+    assert isinstance(issue, GraphQLObjectType)
+    item = _item("PAY-1")
+    assert issue.fields["statusLabel"].resolve is not None
+    assert issue.fields["statusLabel"].resolve(item, None) == "To Do"
+    assert issue.fields["updatedAt"].resolve(item, None) == item.updated_at
+    # Fields with a resolver of their own (the id, the source) go through Strawberry.
+    for name in ("id", "source", "fixVersions"):
+        assert getattr(issue.fields[name].resolve, "__name__", "") != "resolve"
