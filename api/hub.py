@@ -179,17 +179,12 @@ class Hub:
         """Every key's answer as `fetch_many` gives it, when each has a fresh copy here;
         else None, and nothing looked up, counted or moved: the caller asks
         `fetch_many` as usual. Answers a read that need not wait for anything."""
-        cache_keys = [(source, self._credential(source), operation, key) for source, key in keys]
-        if not all(self.cache.holds_fresh(cache_key) for cache_key in cache_keys):
+        credential = self._credential
+        entries = self.cache.fresh_all([(source, credential(source), operation, key)
+                                        for source, key in keys])
+        if entries is None:
             return None
-        results: list[Fetched[Any]] = []
-        for cache_key in cache_keys:
-            entry = self.cache.fresh(cache_key)  # counted and kept in order, as fetch_many's
-            if entry is None:  # it aged past the TTL in between
-                return None
-            value, dropped = entry.value
-            results.append(Fetched(value, dropped=dropped))
-        return results
+        return [Fetched(value, dropped=dropped) for value, dropped in (e.value for e in entries)]
 
     async def fetch_many(
         self,

@@ -6,6 +6,7 @@ and an AsyncSession must not be shared between concurrent tasks.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -18,6 +19,8 @@ from strawberry.dataloader import DataLoader
 from api.db import models as m
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -55,6 +58,35 @@ def _many(sessions: Sessions, fetch: Callable[[AsyncSession, Sequence[int]],
         return [grouped.get(k, []) for k in keys]
 
     return DataLoader(load_fn=load)
+
+
+async def load_all(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:
+    """`loader.load_many(keys)` for a long list: what the loader holds or is reading is
+    taken from it, and the rest read in one call of its load function, kept in it (and
+    awaited by other fields asking meanwhile) as a DataLoader keeps its reads. One await
+    and a future per key read, where `load_many` gathers a future per key and batches
+    each (a list of a thousand releases reads their links at once)."""
+    cache = loader.cache_map
+    reading: dict[K, asyncio.Future[V]] = {}
+    for key in keys:
+        future = cache.get(key)
+        if (future is None or future.cancelled()) and key not in reading:
+            reading[key] = loader.loop.create_future()
+            cache.set(key, reading[key])
+    if reading:
+        try:
+            values = await loader.load_fn(list(reading))
+        except BaseException as error:
+            for future in reading.values():
+                future.set_exception(error)
+                future.exception()  # raised here; a field awaiting it gets it too
+            raise
+        for future, value in zip(reading.values(), values, strict=True):
+            if isinstance(value, BaseException):
+                future.set_exception(value)
+            else:
+                future.set_result(value)
+    return [await cast(Awaitable[V], future) for future in [cache.get(key) for key in keys]]
 
 
 def _apps_through(table: Table, column: str) -> Callable[

@@ -41,6 +41,22 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+def item_order(item: WorkItem) -> tuple[str, int, str]:
+    """Where a work item stands in a release's list: by key prefix, then by number
+    ("PAY-9" before "PAY-10", "acme/api#9" before "acme/api#10")."""
+    prefix, _, number = item.key.rpartition("-" if "#" not in item.key else "#")
+    return (prefix, int(number) if number.isdigit() else 0, item.key)
+
+
+def _in_order(items: list[WorkItem]) -> None:
+    """A link's items in list order, each key once (the first kept), in place: ordered
+    once when read from the source, not by every request that lists them again."""
+    unique: dict[str, WorkItem] = {}
+    for item in items:
+        unique.setdefault(item.key, item)
+    items[:] = sorted(unique.values(), key=item_order)
+
+
 class ListLoader(Generic[K, V]):
     """A request's reads of one kind by key, asked for a list at a time.
 
@@ -98,11 +114,16 @@ class UpstreamLoaders:
     async def _work_items(self, refs: list[LinkRef]) -> list[Fetched[list[WorkItem]]]:
         async def call(source: str, keys: list[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
             connector = self.hub.connectors[source]
+            answer: Mapping[LinkRef, list[WorkItem]]
             if isinstance(connector, BatchSource):
-                return await self._batch(source, connector).read(WorkItemsRead(tuple(keys)))
-            if not isinstance(connector, WorkItemSource):
+                answer = await self._batch(source, connector).read(WorkItemsRead(tuple(keys)))
+            elif isinstance(connector, WorkItemSource):
+                answer = await connector.work_items(keys)
+            else:
                 return {}
-            return await connector.work_items(keys)
+            for items in answer.values():
+                _in_order(items)
+            return answer
 
         return await self.hub.fetch_many("work_items", [(r.source, r) for r in refs], call,
                                          missing=[], deadline=self.deadline)

@@ -78,6 +78,11 @@ class LinkKind(enum.Enum):
     CODE_RANGE = "CODE_RANGE"  # the commits between two refs of a repository
     CHANGE_REQUEST = "CHANGE_REQUEST"  # a change request in an ITSM
 
+    # A member equals itself alone, so its identity is hash enough: Enum's own hashes
+    # the name in Python, and every upstream cache key (a link) is hashed at each
+    # lookup, a list of a thousand releases looking up thousands.
+    __hash__ = object.__hash__
+
 
 class Capability(enum.Enum):
     """What a connector kind can do for a release, as the dashboard needs to know it."""

@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLEnumType, GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.tools import merge_types
@@ -16,6 +16,11 @@ from api.request_context import OperationName
 from api.schema.access import AccessMutation, AccessQuery
 from api.schema.change_bridge import ChangeBridgeMutation
 from api.schema.errors import shape_error
+from api.schema.execution import (
+    HeatshieldExecutionContext,
+    plain_attributes,
+    quick_enum_output,
+)
 from api.schema.feeds import FeedMutation, FeedQuery
 from api.schema.input_guard import InputGuard
 from api.schema.insights import InsightsQuery
@@ -83,7 +88,12 @@ def build_schema(limits: LimitSettings | None = None, *,
         config=StrawberryConfig(sort_schema=False, batching_config=batching,
                                 scalar_map=SCALARS,
                                 disable_field_suggestions=not introspection),
+        execution_context_class=HeatshieldExecutionContext,
     )
+    for graphql_type in schema._schema.type_map.values():
+        if isinstance(graphql_type, GraphQLEnumType):
+            quick_enum_output(graphql_type)
+    plain_attributes(schema)
     schema.hide_suggestions = not introspection
     return schema
 

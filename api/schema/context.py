@@ -39,6 +39,9 @@ class Context:
     partial_seen: set[tuple[Any, ...]] = field(default_factory=set)
     # Request-scoped loaders of derived facts (a release's live facts, its work), by name.
     scoped: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    # Each listed release's work, when the upstream cache held all of it
+    # (`api.schema.federated.prefetch_work`): a plain dict, not a future per release.
+    prefetched_work: dict[int, Any] = field(default_factory=dict)
     # Committed writes, for subscriptions; and who may still hear them.
     bus: LocalBus | None = None
     still_allowed: Callable[[Principal], Awaitable[bool]] | None = None
@@ -55,6 +58,7 @@ class Context:
         # The request's deadline for upstream data starts with the request.
         self.upstream = UpstreamLoaders(self.hub, self.hub.deadline())
         self.scoped.clear()
+        self.prefetched_work.clear()
         self.partial_errors.clear()
         self.partial_seen.clear()
 

@@ -18,7 +18,7 @@ from strawberry.types.nodes import SelectedField, Selection
 from api.db import models as m
 from api.domain.readiness import ReadinessSummary, summarize
 from api.hub import Fetched
-from api.loaders import LinkRow
+from api.loaders import LinkRow, load_all
 from api.schema.context import Context, Info
 from api.schema.paging import slice_page
 from api.schema.partial_results import report
@@ -32,6 +32,7 @@ from api.schema.upstream import (
     change_request,
 )
 from api.services.changes import blocker_rule
+from api.upstream_loaders import item_order
 from connectors import base as c
 
 WORK_LINKS = frozenset({c.LinkKind.PLANNED_VERSION, c.LinkKind.MILESTONE,
@@ -71,7 +72,9 @@ def report_all(info: Info, problems: Problems) -> None:
 
 async def release_work(info: Info, release_id: int) -> WorkBySource:
     """(source, items, stale, available) for each source the release links to."""
-    work: ReleaseWork = await work_loader(info.context).load(release_id)
+    work: ReleaseWork | None = info.context.prefetched_work.get(release_id)
+    if work is None:
+        work = await work_loader(info.context).load(release_id)
     report_all(info, work.problems)
     return work.sources
 
@@ -79,10 +82,13 @@ async def release_work(info: Info, release_id: int) -> WorkBySource:
 def known_work(info: Info, release_id: int) -> WorkBySource | None:
     """The release's work when this request has it already (`prefetch_work`, or another
     field read it), its failures reported on the asking field; None: ask `release_work`."""
-    known = work_loader(info.context).cache_map.get(release_id)
-    if known is None or not known.done() or known.cancelled() or known.exception():
-        return None
-    work: ReleaseWork = known.result()
+    work: ReleaseWork | None = info.context.prefetched_work.get(release_id)
+    if work is None:
+        known = info.context.scoped.get(_WORK_LOADER)
+        future = known.cache_map.get(release_id) if known is not None else None
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return None
+        work = future.result()
     report_all(info, work.problems)
     return work.sources
 
@@ -112,17 +118,18 @@ def _asks(selections: Sequence[Selection], path: tuple[str, ...]) -> bool:
 
 async def prefetch_work(context: Context, release_ids: Sequence[int]) -> None:
     """Before a list of releases resolves its fields: the work of each release whose
-    every link has a fresh upstream answer, put in the request's work loader, so its
-    `workItems` resolves without waiting (a list of a thousand releases then costs no
-    task per release). Nothing is asked upstream here: a release with a link to read
-    is left to its fields, read, batched and coalesced with the rest as before."""
-    loader = work_loader(context)
-    for release_id, rows in zip(release_ids, await context.loaders.links.load_many(
-            release_ids), strict=True):
+    every link has a fresh upstream answer, kept for the request (the work loader
+    answers from it too), so its `workItems` resolves without waiting (a list of a
+    thousand releases then costs no task, nor future, per release). Nothing is asked
+    upstream here: a release with a link to read is left to its fields, read, batched
+    and coalesced with the rest as before."""
+    known = context.prefetched_work
+    for release_id, rows in zip(release_ids, await load_all(context.loaders.links, release_ids),
+                                strict=True):
         links = _work_links(rows)
         fetched = context.hub.cached_many("work_items", [(r.source, r) for r in links])
         if fetched is not None:
-            loader.prime(release_id, _work_of(links, fetched))
+            known[release_id] = _work_of(links, fetched)
 
 
 def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
@@ -131,12 +138,19 @@ def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
     The links of every release in the batch are read in one load of the upstream
     loader, and each release's share taken from it: no task per release."""
     async def load(release_ids: list[int]) -> list[ReleaseWork]:
-        links = [_work_links(rows) for rows in await context.loaders.links.load_many(release_ids)]
+        known = context.prefetched_work
+        unknown = [pk for pk in release_ids if pk not in known]
+        links = [_work_links(rows) for rows in await load_all(context.loaders.links, unknown)]
         fetched = iter(await context.upstream.work_items.load_many(
             [ref for refs in links for ref in refs]))
-        return [_work_of(refs, [next(fetched) for _ in refs]) for refs in links]
+        read = {pk: _work_of(refs, [next(fetched) for _ in refs])
+                for pk, refs in zip(unknown, links, strict=True)}
+        return [known[pk] if pk in known else read[pk] for pk in release_ids]
 
-    return context.scoped_loader("release_work", load)
+    return context.scoped_loader(_WORK_LOADER, load)
+
+
+_WORK_LOADER = "release_work"
 
 
 def _work_links(rows: Sequence[LinkRow]) -> list[c.LinkRef]:
@@ -150,22 +164,26 @@ def _work_links(rows: Sequence[LinkRow]) -> list[c.LinkRef]:
 
 
 def _work_of(links: list[c.LinkRef], fetched: list[Fetched[list[c.WorkItem]]]) -> ReleaseWork:
-    by_source: dict[str, tuple[dict[str, c.WorkItem], bool, bool]] = {}
+    # Each link's items come ordered, each key once (`api.upstream_loaders`): a source
+    # with one link (most) serves its list as it is; several links are merged.
+    by_source: dict[str, tuple[list[list[c.WorkItem]], bool, bool]] = {}
     for ref, result in zip(links, fetched, strict=True):
-        items, stale, available = by_source.get(ref.source, ({}, False, True))
-        for item in result.value or []:
-            items.setdefault(item.key, item)
-        by_source[ref.source] = (items, stale or result.stale_age is not None,
+        lists, stale, available = by_source.get(ref.source, ([], False, True))
+        lists.append(result.value or [])
+        by_source[ref.source] = (lists, stale or result.stale_age is not None,
                                  available and (result.ok or result.value is not None))
     return ReleaseWork(
-        sources=[(source, sorted(items.values(), key=_item_order), stale, available)
-                 for source, (items, stale, available) in by_source.items()],
+        sources=[(source, lists[0] if len(lists) == 1 else _merged(lists), stale, available)
+                 for source, (lists, stale, available) in by_source.items()],
         problems=tuple(result for result in fetched if not result.ok or result.dropped))
 
 
-def _item_order(item: c.WorkItem) -> tuple[str, int, str]:
-    prefix, _, number = item.key.rpartition("-" if "#" not in item.key else "#")
-    return (prefix, int(number) if number.isdigit() else 0, item.key)
+def _merged(lists: list[list[c.WorkItem]]) -> list[c.WorkItem]:
+    items: dict[str, c.WorkItem] = {}
+    for found in lists:
+        for item in found:
+            items.setdefault(item.key, item)
+    return sorted(items.values(), key=item_order)
 
 
 def work_item_page(info: Info, items: Sequence[c.WorkItem], status: c.WorkStatus | None, first: int,
@@ -189,7 +207,7 @@ async def release_changes_known(info: Info, release_id: int
 def changes_loader(context: Context) -> DataLoader[int, ReleaseChanges]:
     """Each release's linked change requests, once per request."""
     async def load(release_ids: list[int]) -> list[ReleaseChanges]:
-        links = await context.loaders.links.load_many(release_ids)
+        links = await load_all(context.loaders.links, release_ids)
         return list(await asyncio.gather(*(_changes_of(context, rows) for rows in links)))
 
     return context.scoped_loader("release_changes", load)

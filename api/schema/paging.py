@@ -53,4 +53,5 @@ def slice_page(items: Sequence[T], identity: Callable[[T], list[Any]], first: in
         start = next((n for n, item in enumerate(items) if identity(item) == cursor), -1) + 1
         if not start:
             raise bad_input("the cursor does not point into this list", "after")
-    return Slice(list(items[start:start + first]), identity, len(items), start)
+    page = items[start:start + first]
+    return Slice(page if isinstance(page, list) else list(page), identity, len(items), start)

@@ -31,7 +31,6 @@ from api.schema.types import (
     LazyCount,
     Release,
     ReleaseConnection,
-    ReleaseEdge,
     ReleasePhase,
     SourceLink,
     audit_event_visible,
@@ -112,14 +111,14 @@ async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str 
         page = await release_list.read_page(session, resolved, size, start, end, backward)
     if page.rows and federated.lists_work(info):
         await federated.prefetch_work(info.context, [r.id for r in page.rows])
-    edges = [ReleaseEdge(row=r, node=Release.from_row(r)) for r in page.rows]
 
     async def count() -> Count:
         async with info.context.sessions() as session:
             return await release_list.count(session, resolved)
 
     return ReleaseConnection(
-        edges=edges, counter=LazyCount(count),
+        rows=page.rows, releases=[Release.from_row(r) for r in page.rows],
+        counter=LazyCount(count),
         page_info=PageInfo(
             has_next_page=page.more if not backward else before is not None,
             has_previous_page=page.more if backward else after is not None,

@@ -7,7 +7,7 @@ relations go through the request's DataLoaders.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -44,7 +44,7 @@ from api.schema.upstream import (
     WorkItemConnection,
 )
 from api.services.bookings import overlapping_bookings
-from api.services.release_list import Count
+from api.services.release_list import Count, ReleaseRow
 from connectors.base import WorkItem as WorkItemRecord
 from connectors.base import WorkStatus
 
@@ -299,7 +299,7 @@ class Release(Node):
         "it back as `expectedVersion` to refuse your write if someone wrote meanwhile."))
 
     @classmethod
-    def from_row(cls, row: m.Release) -> Release:
+    def from_row(cls, row: ReleaseRow) -> Release:
         return cls(id=strawberry.ID(to_global_id("Release", row.id)), db_id=row.id,
                    parent_id=row.parent_id, key=row.key, name=row.name,
                    description=row.description, type=row.type, status=row.status,
@@ -425,11 +425,14 @@ CalendarEntry = Annotated[Release | BlackoutWindow | EnvironmentBooking, strawbe
 
 
 
-def _work_list(work: federated.WorkBySource) -> list[WorkItemRecord]:
+def _work_list(work: federated.WorkBySource) -> Sequence[WorkItemRecord]:
+    """A release's items in list order; one source's list as it is (the page copies)."""
+    if len(work) == 1:
+        return work[0][1]
     return [item for _, source_items, _, _ in work for item in source_items]
 
 
-def release_cursor(row: m.Release) -> str:
+def release_cursor(row: ReleaseRow) -> str:
     """A releases cursor: the row's window start (null when unscheduled) and id."""
     return encode_cursor([row.window_start.isoformat() if row.window_start else None, row.id])
 
@@ -442,7 +445,7 @@ def _release_edge_cursor(root: ReleaseEdge) -> str:
 class ReleaseEdge:
     """A cursor is encoded only when the query asks for it (most ask for nodes)."""
 
-    row: strawberry.Private[m.Release]
+    row: strawberry.Private[ReleaseRow]
     cursor: str = strawberry.field(resolver=_release_edge_cursor)
     node: Release
 
@@ -460,9 +463,19 @@ class LazyCount:
         return await self._task
 
 
+def _release_edges(root: ReleaseConnection) -> list[ReleaseEdge]:
+    return [ReleaseEdge(row=row, node=node)
+            for row, node in zip(root.rows, root.releases, strict=True)]
+
+
 @strawberry.type
 class ReleaseConnection:
-    edges: list[ReleaseEdge]
+    """One page of releases: the nodes, and their rows for the edges' cursors. Edges are
+    made when the query asks for them (most ask for nodes alone)."""
+
+    rows: strawberry.Private[list[ReleaseRow]]
+    releases: strawberry.Private[list[Release]]
+    edges: list[ReleaseEdge] = strawberry.field(resolver=_release_edges)
     page_info: PageInfo
     counter: strawberry.Private[LazyCount]
 
@@ -480,7 +493,7 @@ class ReleaseConnection:
 
     @strawberry.field
     def nodes(self) -> list[Release]:
-        return [edge.node for edge in self.edges]
+        return self.releases
 
 
 @strawberry.type

@@ -29,7 +29,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -71,6 +71,43 @@ class ReleaseQuery:
     window_to: datetime | None = None  # windows starting before this
 
 
+class ReleaseRow(Protocol):
+    """A release as a page lists it: a `models.Release` row's columns (an ORM instance
+    has them too). A page is read as plain rows: a thousand releases need their
+    columns, not an instance, its state and an identity map entry each."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def type(self) -> ReleaseType: ...
+    @property
+    def status(self) -> ReleaseStatus: ...
+    @property
+    def parent_id(self) -> int | None: ...
+    @property
+    def window_start(self) -> datetime | None: ...
+    @property
+    def window_end(self) -> datetime | None: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+_RELEASE_COLUMNS = (m.Release.id, m.Release.key, m.Release.name, m.Release.description,
+                    m.Release.type, m.Release.status, m.Release.parent_id,
+                    m.Release.window_start, m.Release.window_end, m.Release.version,
+                    m.Release.created_at, m.Release.updated_at)
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """A row's place in the order: its window start (None when unscheduled) and id."""
@@ -79,13 +116,13 @@ class Position:
     id: int
 
     @classmethod
-    def of(cls, row: m.Release) -> Position:
+    def of(cls, row: ReleaseRow) -> Position:
         return cls(row.window_start, row.id)
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    rows: list[m.Release]  # in list order, whichever way it was read
+    rows: list[ReleaseRow]  # in list order, whichever way it was read
     more: bool  # rows remain beyond the page, in the direction read
 
 
@@ -231,7 +268,7 @@ def _keyset(order: _Order, after: Position | None, before: Position | None,
 
 def page_statement(query: ReleaseQuery, filter: Filter, size: int,
                    after: Position | None = None, before: Position | None = None,
-                   backward: bool = False, row_values: bool = False) -> Select[m.Release]:
+                   backward: bool = False, row_values: bool = False) -> Select[*tuple[Any, ...]]:
     """The SELECT of one page of `size` rows plus one (to tell whether more remain).
 
     With an application, the ranges read are of its links, each joined to its release.
@@ -244,7 +281,7 @@ def page_statement(query: ReleaseQuery, filter: Filter, size: int,
     if column is None or len(values) == 1:
         if column is not None:
             where.append(column == values[0])
-        page = select(m.Release)
+        page = select(*_RELEASE_COLUMNS)
         if filter.application_id is not None:
             links = m.release_applications
             page = page.join(links, links.c.release_id == m.Release.id)
@@ -254,7 +291,7 @@ def page_statement(query: ReleaseQuery, filter: Filter, size: int,
               .order_by(*source.order.by(backward)).limit(size + 1).subquery()
               for value in values]
     merged = union_all(*(select(r.c.id, r.c.sort_key) for r in ranges)).subquery("merged")
-    return (select(m.Release).join(merged, merged.c.id == m.Release.id)
+    return (select(*_RELEASE_COLUMNS).join(merged, merged.c.id == m.Release.id)
             .order_by(*_Order(merged.c.sort_key, merged.c.id).by(backward)).limit(size + 1))
 
 
@@ -267,7 +304,7 @@ async def read_page(session: AsyncSession, query: ReleaseQuery | Resolved, size:
     if resolved.filter is None:
         return Page([], False)
     query, filter = resolved.query, resolved.filter
-    rows = list(await session.scalars(
+    rows: list[ReleaseRow] = list(await session.execute(
         page_statement(query, filter, size, after, before, backward,
                        row_values=session.get_bind().dialect.name == "postgresql")))
     more = len(rows) > size

@@ -1,0 +1,107 @@
+"""What a long list goes through answers as the general way does: enum names, reads
+shared with a request's other fields, and a release's items in list order."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from graphql import GraphQLEnumType, GraphQLObjectType
+from strawberry.dataloader import DataLoader
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
+
+from api.loaders import load_all
+from api.schema import build_schema
+from api.upstream_loaders import item_order
+from connectors.base import WorkItem, WorkStatus
+
+
+def test_every_enum_of_the_graph_names_its_members_as_strawberry_does() -> None:
+    enums = [t for t in build_schema()._schema.type_map.values()
+             if isinstance(t, GraphQLEnumType) and not t.name.startswith("__")]
+    assert any(t.name == "WorkStatus" for t in enums)
+    for enum_type in enums:
+        assert isinstance(enum_type, CustomGraphQLEnumType)
+        for member in enum_type.wrapped_cls:
+            assert enum_type.serialize(member) == \
+                CustomGraphQLEnumType.coerce_output_value(enum_type, member)
+        # A raw value is Strawberry's to answer, as before.
+        first = next(iter(enum_type.values.values()))
+        assert enum_type.serialize(first.value) == \
+            CustomGraphQLEnumType.coerce_output_value(enum_type, first.value)
+
+
+def test_an_item_of_no_enum_member_is_refused_as_strawberry_refuses_it() -> None:
+    status = build_schema()._schema.type_map["WorkStatus"]
+    assert isinstance(status, GraphQLEnumType)
+    with pytest.raises(Exception) as ours:
+        status.serialize("NOT_A_STATUS")
+    with pytest.raises(Exception) as theirs:
+        CustomGraphQLEnumType.coerce_output_value(status, "NOT_A_STATUS")
+    assert type(ours.value) is type(theirs.value)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_a_long_list_is_read_once_and_shared_with_fields_asking_meanwhile() -> None:
+    reads: list[list[int]] = []
+
+    async def read(keys: list[int]) -> list[str]:
+        reads.append(list(keys))
+        await asyncio.sleep(0)
+        return [f"value {k}" for k in keys]
+
+    async def run() -> None:
+        loader: DataLoader[int, str] = DataLoader(load_fn=read)
+        assert await loader.load(1) == "value 1"
+        whole = asyncio.ensure_future(load_all(loader, [1, 2, 3, 2]))
+        await asyncio.sleep(0)  # the list's read is running
+        one = await loader.load(3)  # another field asks for a key of the list
+        assert await whole == ["value 1", "value 2", "value 3", "value 2"]
+        assert one == "value 3"
+        assert await load_all(loader, [3, 1]) == ["value 3", "value 1"]
+
+    asyncio.run(run())
+    # Key 1 was held already; 2 and 3 read once, in one read, whoever asked.
+    assert reads == [[1], [2, 3]]
+
+
+def test_a_failed_read_fails_every_field_waiting_for_it() -> None:
+    async def read(keys: list[int]) -> list[str]:
+        await asyncio.sleep(0)
+        raise RuntimeError("the database is gone")
+
+    async def run() -> None:
+        loader: DataLoader[int, str] = DataLoader(load_fn=read)
+        whole = asyncio.ensure_future(load_all(loader, [1, 2]))
+        await asyncio.sleep(0)
+        one = asyncio.ensure_future(loader.load(2))
+        for waiting in (whole, one):
+            with pytest.raises(RuntimeError, match="the database is gone"):
+                await waiting
+
+    asyncio.run(run())
+
+
+def _item(key: str) -> WorkItem:
+    return WorkItem(source="tracker", key=key, title=key, url=f"https://t/{key}", kind="issue",
+                    status=WorkStatus.TODO, status_label="To Do", assignee=None,
+                    updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_a_release_lists_its_items_by_key_prefix_then_number() -> None:
+    keys = ["PAY-10", "acme/api#10", "PAY-9", "acme/api#9", "OPS-2", "PAY-x"]
+    assert [i.key for i in sorted(map(_item, keys), key=item_order)] == \
+        ["OPS-2", "PAY-x", "PAY-9", "PAY-10", "acme/api#9", "acme/api#10"]
+
+
+def test_a_plain_field_reads_its_attribute_and_a_guarded_one_keeps_its_resolver() -> None:
+    issue = build_schema()._schema.type_map["JiraIssue"]
+    assert isinstance(issue, GraphQLObjectType)
+    item = _item("PAY-1")
+    assert issue.fields["statusLabel"].resolve is not None
+    assert issue.fields["statusLabel"].resolve(item, None) == "To Do"
+    assert issue.fields["updatedAt"].resolve(item, None) == item.updated_at
+    # Fields with a resolver of their own (the id, the source) go through Strawberry.
+    for name in ("id", "source", "fixVersions"):
+        assert getattr(issue.fields[name].resolve, "__name__", "") != "resolve"
