@@ -59,17 +59,21 @@ class ListLoader(Generic[K, V]):
         return (await self.load_many([key]))[0]
 
     async def load_many(self, keys: Sequence[K]) -> list[V]:
-        known, running = self._known, self._running
-        waits = {running[key] for key in keys if key in running}
-        missing = [key for key in dict.fromkeys(keys) if key not in known and key not in running]
+        self.start(keys)
+        running = self._running
+        for wait in {running[key] for key in keys if key in running}:
+            await wait
+        return [self._known[key] for key in keys]
+
+    def start(self, keys: Sequence[K]) -> None:
+        """Start reading the keys not read nor being read yet; `load_many` waits for them."""
+        running = self._running
+        missing = [key for key in dict.fromkeys(keys)
+                   if key not in self._known and key not in running]
         if missing:
             read = asyncio.ensure_future(self._read(missing))
             for key in missing:
                 running[key] = read
-            waits.add(read)
-        for wait in waits:
-            await wait
-        return [known[key] for key in keys]
 
     async def _read(self, keys: list[K]) -> None:
         try:

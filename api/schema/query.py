@@ -106,12 +106,16 @@ async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str 
     size = last if last is not None else first
     check_page_size(info, size, "last" if backward else "first")
     start, end = _position(after, "after"), _position(before, "before")
+    reads = federated.listed_reads(info)
     async with info.context.sessions() as session:
         # The application's id is looked up once, for the page and the count alike.
         resolved = await release_list.resolve(session, query)
         page = await release_list.read_page(session, resolved, size, start, end, backward)
-    if page.rows and federated.lists_work(info):
-        await federated.prefetch_work(info.context, [r.id for r in page.rows])
+        # The links of a page whose releases ask upstream, in the same session.
+        links = await info.context.loaders.read_links(session, [r.id for r in page.rows]) \
+            if page.rows and reads else None
+    if links is not None:
+        federated.start_reads(info.context, links, reads)
     edges = [ReleaseEdge(row=r, node=Release.from_row(r)) for r in page.rows]
 
     async def count() -> Count:
