@@ -152,6 +152,23 @@ class UpstreamLoaders:
             "deployments", [(s, (r, e)) for s, r, e in keys], call, missing=[],
             deadline=self.deadline)
 
+    def start_deployments(self, keys: Sequence[DeploymentKey]) -> None:
+        """Read these deployments now, not when the loader's next batch dispatches (two
+        loop turns on): each key's future goes in the loader's cache, where its callers
+        find it. A batch source's document waits for its last read, so this is when it
+        can go out."""
+        loader = self.deployments
+        wanted = [key for key in dict.fromkeys(keys) if loader.cache_map.get(key) is None]
+        if not wanted:
+            return
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Fetched[list[Deployment]]]] = []
+        for key in wanted:
+            futures.append(loop.create_future())
+            loader.cache_map.set(key, futures[-1])
+        read = asyncio.ensure_future(self._deployments(wanted))
+        read.add_done_callback(lambda done: _settle(done, futures))
+
     def _batch(self, source: str, connector: BatchSource) -> Coalescer:
         """The request's batch for `source`, made on its first read."""
         if source not in self._batches:
@@ -180,3 +197,16 @@ class UpstreamLoaders:
             "search_changes", [(s, key) for s in sources], call, missing=[],
             deadline=self.deadline)
         return list(zip(sources, fetched, strict=True))
+
+
+def _settle(read: asyncio.Future[list[V]], futures: Sequence[asyncio.Future[V]]) -> None:
+    """Each key's future from a read of them all, as a DataLoader's batch settles them."""
+    for index, future in enumerate(futures):
+        if future.done():
+            continue
+        if read.cancelled():
+            future.cancel()
+        elif (failure := read.exception()) is not None:
+            future.set_exception(failure)
+        else:
+            future.set_result(read.result()[index])

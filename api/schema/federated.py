@@ -148,10 +148,8 @@ def start_reads(context: Context, links: Mapping[int, Sequence[LinkRow]],
         for release_id in links:
             changes.load(release_id)
     if "deployments" in reads:
-        deployments = context.upstream.deployments
-        for rows in links.values():
-            for key, _ in _deployment_keys(context, rows):
-                deployments.load(key)
+        context.upstream.start_deployments(
+            [key for rows in links.values() for key, _ in _deployment_keys(context, rows)])
 
 
 def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:

@@ -111,11 +111,11 @@ async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str 
         # The application's id is looked up once, for the page and the count alike.
         resolved = await release_list.resolve(session, query)
         page = await release_list.read_page(session, resolved, size, start, end, backward)
-        # The links of a page whose releases ask upstream, in the same session.
-        links = await info.context.loaders.read_links(session, [r.id for r in page.rows]) \
-            if page.rows and reads else None
-    if links is not None:
-        federated.start_reads(info.context, links, reads)
+        if page.rows and reads:
+            # The links of a page whose releases ask upstream, in the same session; their
+            # reads start while the session closes (its connection goes back in turns).
+            federated.start_reads(info.context, await info.context.loaders.read_links(
+                session, [r.id for r in page.rows]), reads)
     edges = [ReleaseEdge(row=r, node=Release.from_row(r)) for r in page.rows]
 
     async def count() -> Count:
