@@ -77,7 +77,7 @@ async def release_work(info: Info, release_id: int) -> WorkBySource:
 
 
 def known_work(info: Info, release_id: int) -> WorkBySource | None:
-    """The release's work when this request has it already (`prefetch_work`, or another
+    """The release's work when this request has it already (`start_reads`, or another
     field read it), its failures reported on the asking field; None: ask `release_work`."""
     known = work_loader(info.context).cache_map.get(release_id)
     if known is None or not known.done() or known.cancelled() or known.exception():
