@@ -132,9 +132,11 @@ class UpstreamLoaders:
                 by_environment[environment].append(repository)
             result: Answer[tuple[str, str | None], list[Deployment]] = Answer(
                 {key: [] for key in wanted})
-            readings = await asyncio.gather(*(
-                self._read_deployments(source, connector, repositories, environment)
-                for environment, repositories in by_environment.items()))
+            reads = [self._read_deployments(source, connector, repositories, environment)
+                     for environment, repositories in by_environment.items()]
+            # One environment (a dashboard's) is read from here, not from a task a loop
+            # turn later: a batch source's document waits for this read.
+            readings = [await reads[0]] if len(reads) == 1 else await asyncio.gather(*reads)
             for (environment, repositories), found in zip(by_environment.items(), readings,
                                                           strict=True):
                 for deployment in found:
