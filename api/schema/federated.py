@@ -145,8 +145,12 @@ def start_reads(context: Context, links: Mapping[int, Sequence[LinkRow]],
             context.upstream.work_items.start(uncached)
     if "changes" in reads:
         changes = changes_loader(context)
-        for release_id in links:
+        for release_id, rows in links.items():
             changes.load(release_id)
+            # Asked now, so the quick sources are on the wire before the batch source's
+            # document (it waits a few turns for its reads): its answer comes last.
+            for key in _change_keys(rows):
+                context.upstream.changes.load(key)
     if "deployments" in reads:
         context.upstream.start_deployments(
             [key for rows in links.values() for key, _ in _deployment_keys(context, rows)])
@@ -222,9 +226,12 @@ def changes_loader(context: Context) -> DataLoader[int, ReleaseChanges]:
     return context.scoped_loader("release_changes", load)
 
 
+def _change_keys(rows: Sequence[LinkRow]) -> list[tuple[str, str]]:
+    return [(r.source, r.external_key) for r in rows if r.kind is c.LinkKind.CHANGE_REQUEST]
+
+
 async def _changes_of(context: Context, rows: Sequence[LinkRow]) -> ReleaseChanges:
-    keys = [(r.source, r.external_key) for r in rows if r.kind is c.LinkKind.CHANGE_REQUEST]
-    fetched = await context.upstream.changes.load_many(keys)
+    fetched = await context.upstream.changes.load_many(_change_keys(rows))
     return ReleaseChanges(records=[r.value for r in fetched if r.value is not None],
                           known=all(r.ok for r in fetched),
                           problems=tuple(r for r in fetched if not r.ok or r.dropped))
