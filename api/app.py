@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import ASGIApp
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -27,6 +29,7 @@ from api.calendar_feed import feed_routes
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.db.models import Role
+from api.envelope import Envelope
 from api.events import LocalBus, PostgresRelay, Subscription, asyncpg_dsn, is_postgres
 from api.events import install as install_events
 from api.exports import export_routes
@@ -39,19 +42,10 @@ from api.persisted_queries import PersistedQueries, read_manifest
 from api.persisted_store import PersistedQueryStore
 from api.poller import ChangePolling
 from api.reports import report_routes
-from api.request_context import RequestContext
-from api.request_log import RequestLog
 from api.response_cache import ResponseCache
 from api.schema import build_schema
 from api.schema.context import Context
-from api.security import (
-    BodyLimitGuard,
-    SecurityHeaders,
-    SecurityMiddleware,
-    auth_routes,
-    principal_of,
-)
-from api.server import BodyDeadline, Compression
+from api.security import SecurityMiddleware, auth_routes, principal_of
 from api.services.changes import ChangeService
 from api.services.pipeline_gates import PipelineGates, Verdict
 from api.settings import Settings, SettingsError
@@ -65,10 +59,20 @@ from connectors.registry import build_connectors
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
-    from api.metrics import Metrics
+    from api.metrics import Metrics, RequestMetrics
 
 #: Bodies smaller than this go out as they are: compressing them saves too little.
 GZIP_MIN_BYTES = 1024
+
+class HubApp(Starlette):
+    """Starlette without its outermost error layer: `Envelope` answers what escapes every
+    route (a coded 500 with a reference), and that layer's own `send` wrapper cost every
+    answer one more coroutine."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack.app if isinstance(stack, ServerErrorMiddleware) else stack
+
 
 Startup = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
 # Who the hub is when it reads the graph for itself (a pipeline gate's verdict).
@@ -139,6 +143,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
     authenticator.flushed.append(responses.bump)
     shared.attach(hub.cache, {name: c.http.breaker for name, c in hub.connectors.items()})
     metrics: Metrics | None = None
+    request_metrics: RequestMetrics | None = None
     if settings.metrics.enabled:
         # Imported only when metrics are on: prometheus-client is a start's cost otherwise.
         from api.metrics import Metrics, RequestMetrics, metrics_routes
@@ -146,6 +151,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
         metrics = Metrics(settings.metrics, hub)
         metrics.attach(hub)
         metrics.watch_responses(responses)
+        request_metrics = RequestMetrics(metrics)
     tracing = Tracing.from_settings(settings.telemetry, span_exporter)
     if tracing is not None:
         hub.tracer = tracing.tracer
@@ -246,7 +252,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
                                 status_code=503)
         return JSONResponse({"status": "ok", "database": engine.dialect.name})
 
-    app = Starlette(
+    app = HubApp(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -268,16 +274,16 @@ def create_app(settings: Settings, *, migrate: bool = True,
         # a configured proxy, whichever server runs the app.
         middleware=[Middleware(ProxyHeadersMiddleware,
                                trusted_hosts=settings.server.forwarded_allow_ips),
-                    Middleware(RequestContext),
-                    Middleware(RequestLog),
-                    *([Middleware(RequestMetrics, metrics=metrics)] if metrics else []),
-                    Middleware(Compression, minimum_size=GZIP_MIN_BYTES, compresslevel=6),
-                    Middleware(SecurityHeaders),
-                    Middleware(BodyDeadline, seconds=settings.server.body_timeout_seconds),
-                    Middleware(BodyLimitGuard),
-                    Middleware(SharedStateMiddleware, state=shared),
+                    Middleware(Envelope, body_seconds=settings.server.body_timeout_seconds,
+                               max_body=settings.limits.max_body_bytes,
+                               metrics=request_metrics,
+                               gzip_minimum=GZIP_MIN_BYTES),
+                    # Only replicas sharing state through Redis have others' news to take.
+                    *([Middleware(SharedStateMiddleware, state=shared)]
+                      if shared.upstreams is not None else []),
                     Middleware(SecurityMiddleware, settings=settings,
                                authenticator=authenticator, shared=shared,
+                               kept=graphql.kept_answer,
                                # A feed's secret address is its own credential; a
                                # report's token is checked by its route (api/reports.py).
                                public_prefixes=[*public_prefixes, "/feeds/", "/reports/"])],

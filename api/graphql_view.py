@@ -26,12 +26,12 @@ from api.graphql_http import (
     status_for,
 )
 from api.json_body import parse_json
+from api.permissions import Principal
 from api.persisted_queries import PersistedQueries, PersistedQueryError
 from api.request_context import current_request
 from api.response_cache import Read, ResponseCache, Served, identity_read, watch
 from api.schema.context import Context
 from api.schema.errors import shape_error
-from api.security import body_read, principal_of
 
 # Strawberry refuses these requests with an HTTPException that has a status and a
 # reason, nothing more; several share status 400, so the reason is all there is.
@@ -176,24 +176,21 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
         sub_response.headers["Age"] = str(int(served.age))
         return result
 
-    async def _kept_response(self, request: Request, media: str) -> _KeptAnswer | None:
+    def kept_answer(self, scope: Any, body: bytes, principal: Principal, accept: str
+                    ) -> _KeptAnswer | None:
         """A kept answer's bytes for a POSTed read, before any of the graph's machinery
         runs (the hot path of a dashboard many people keep open); None to run as usual.
 
-        Only a plain operation (no persisted query's extensions, no batch) whose answer
-        is kept for this caller; anything else, malformed included, goes the usual way
-        (which reads the same body again from the request, and says what is wrong)."""
+        The gate (`api.security`) asks, with the JSON body it read and the caller it
+        admitted. Only a plain operation (no persisted query's extensions, no batch)
+        whose answer is kept for this caller; anything else, malformed included, goes
+        the usual way (which says what is wrong)."""
         cache = self._responses
-        if cache is None or not cache.enabled or request.method != "POST" \
-                or "json" not in request.headers.get("content-type", ""):
-            return None
-        principal = principal_of(request.scope)
-        if principal is None:
+        media = negotiate(accept or None)
+        if cache is None or not cache.enabled or media is None \
+                or scope.get("path") != "/graphql" or scope.get("method") != "POST":
             return None
         try:
-            body = body_read(request.scope)
-            if body is None:
-                body = await request.body()
             read = cache.read_of_body(body, self._plain_read)
         except ServiceError:
             return None
@@ -204,11 +201,11 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
         if info is not None:
             info.operations.append((cache.operation(read[0], read[2]) or ("", ""))[1])
         age = cache.clock() - entry.stored_at
-        body = b'{"data":%s,"extensions":{"cache":{"status":"HIT","age":%s}}}' % (
+        answer = b'{"data":%s,"extensions":{"cache":{"status":"HIT","age":%s}}}' % (
             entry.body, str(round(age, 3)).encode())
-        return _KeptAnswer(body, [(b"content-length", str(len(body)).encode()),
-                                  (b"content-type", _MEDIA_HEADERS[media]),
-                                  (b"age", str(int(age)).encode())])
+        return _KeptAnswer(answer, [(b"content-length", str(len(answer)).encode()),
+                                    (b"content-type", _MEDIA_HEADERS[media]),
+                                    (b"age", str(int(age)).encode())])
 
     def _plain_read(self, body: bytes) -> Read | None:
         """A body's read when it is one plain operation (no persisted query's extensions,
@@ -258,10 +255,6 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
             return
         try:
-            kept = await self._kept_response(request, exchange.media)
-            if kept is not None:
-                await kept(scope, receive, send)
-                return
             response = await self.run(request)
             if exchange.statuses:  # an operation's answer, not GraphiQL's redirect
                 response.headers["content-type"] = CONTENT_TYPES[exchange.media]

@@ -7,7 +7,7 @@ stamp every record with the id of the request it was written in
 (`api.request_context`) and scrub registered secrets from it
 (`connectors.http.redaction`), whichever logger wrote it. The JSON formatter
 writes only the fields below, never a record's other attributes, and scrubs a
-traceback as well; `RequestLog` already keeps query strings out of access lines.
+traceback as well; `api.envelope` already keeps query strings out of access lines.
 """
 
 from __future__ import annotations

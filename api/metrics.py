@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import time
 from collections.abc import Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +27,12 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from api.db.models import Role
 from api.permissions import FORBIDDEN, UNAUTHENTICATED
 from api.request_context import current_request
-from api.security import client_host, principal_of, refusal
+from api.security import ROUTE_KEY, client_host, principal_of, refusal
 from connectors.http import CallOutcome
 from connectors.records import BreakerState
 
@@ -207,42 +206,28 @@ def _status_class(status: int) -> str:
 
 
 class RequestMetrics:
-    """Pure ASGI: times each request to its last byte; answers scrapes from the configured
-    addresses before the gate, which asks everyone else for credentials."""
+    """Each request's time to its last byte, by route and operation (`api.envelope` asks),
+    and scrapes from the configured addresses answered before the gate, which asks
+    everyone else for credentials."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self.networks = [ipaddress.ip_network(n, strict=False)
                          for n in metrics.settings.allow_from]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope["path"] == PATH and self.networks and self._allowed(client_host(scope)):
-            await self._scrape(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
+    def answers(self, scope: Scope) -> bool:
+        """Whether this is a scrape from an address allowed to scrape without credentials."""
+        return scope["path"] == PATH and bool(self.networks) \
+            and self._allowed(client_host(scope))
 
-        async def timed(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, timed)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED
-            operation = ""
-            if template == "/graphql":
-                info = current_request()
-                operation = self.metrics.operation_label(info.operations if info else [])
-            self.metrics.request_done(template, operation, _status_class(status or 500),
-                                      time.perf_counter() - started)
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or scope.get(ROUTE_KEY) or UNMATCHED
+        operation = ""
+        if template == "/graphql":
+            info = current_request()
+            operation = self.metrics.operation_label(info.operations if info else [])
+        self.metrics.request_done(template, operation, _status_class(status), seconds)
 
     def _allowed(self, host: str | None) -> bool:
         if host is None:
@@ -253,7 +238,7 @@ class RequestMetrics:
             return False
         return any(address in network for network in self.networks)
 
-    async def _scrape(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def scrape(self, scope: Scope, receive: Receive, send: Send) -> None:
         accept = dict(scope.get("headers", [])).get(b"accept", b"").decode("latin-1")
         body, content_type = self.metrics.exposition(accept)
         await Response(body, media_type=content_type,

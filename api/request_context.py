@@ -1,6 +1,6 @@
 """What is known about the request in flight, for log lines, metrics and traces.
 
-`RequestContext` gives every HTTP request an id, kept in a context variable for
+`api.envelope` gives every HTTP request an id, kept in a context variable for
 as long as the request runs (and in the tasks it starts), and sent back as
 `X-Request-Id`. A caller (or the proxy in front) may bring its own id; it is
 kept only when it is short and made of safe characters, so it can go into a log
@@ -13,11 +13,10 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 from opentelemetry import trace
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 HEADER = b"x-request-id"
@@ -52,32 +51,13 @@ def accepted_id(value: str | None) -> str:
     return f"{random.getrandbits(128):032x}"
 
 
-class RequestContext:
-    """Pure ASGI: sets the request's id before anything else logs, and returns it."""
+def enter(info: RequestInfo) -> Token[RequestInfo | None]:
+    """`info` is the current request's until `leave` (`api.envelope` enters each request)."""
+    return _current.set(info)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = next((v.decode("latin-1") for k, v in scope.get("headers", [])
-                         if k.lower() == HEADER), None)
-        info = RequestInfo(accepted_id(incoming))
-        header = (HEADER, info.request_id.encode("ascii"))
-
-        async def with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
-                message = {**message, "headers": [*kept, header]}
-            await send(message)
-
-        token = _current.set(info)
-        try:
-            await self.app(scope, receive, with_id)
-        finally:
-            _current.reset(token)
+def leave(token: Token[RequestInfo | None]) -> None:
+    _current.reset(token)
 
 
 class OperationName(SchemaExtension):

@@ -3,20 +3,22 @@
 A pure ASGI middleware, so a refusal costs no body parsing and no GraphQL work:
 an oversized body, an unknown caller, a cross-site cookie write or a caller
 over its rate gets a short JSON answer with a code straight away. Only what
-passes reaches the graph, with the principal in the ASGI scope.
+passes reaches the graph, with the principal in the ASGI scope; a read whose
+answer is kept for the caller is answered here, from the body the gate read to
+count a batch's operations (`kept`, the view's `kept_answer`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,9 +34,8 @@ from api.shared_state import SharedState
 log = logging.getLogger("heatshield.security")
 
 SCOPE_KEY = "heatshield.principal"
-# A POSTed GraphQL body this layer read whole to count its operations: the view takes
-# it from here instead of reading it again through every layer's receive.
-BODY_KEY = "heatshield.body"
+# The route a request answered by the gate itself would have reached (for the metrics).
+ROUTE_KEY = "heatshield.route"
 # Where a gates-scoped token may go (api/gates.py), and nowhere else.
 GATES_PREFIX = "/api/gates/"
 PUBLIC_PATHS = frozenset({"/", "/login", "/healthz", "/readyz", "/favicon.ico", "/auth/login"})
@@ -42,6 +43,10 @@ PUBLIC_PATHS = frozenset({"/", "/login", "/healthz", "/readyz", "/favicon.ico", 
 PUBLIC_PREFIXES: tuple[str, ...] = ("/assets/", "/webhooks/")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _JSON_TYPES = ("application/json", "application/graphql-response+json")
+
+
+#: A kept answer for (scope, body, principal, Accept header), or None to run the request.
+KeptAnswers = Callable[[Scope, bytes, Principal, str], ASGIApp | None]
 
 
 def principal_of(scope: Any) -> Principal | None:
@@ -74,24 +79,31 @@ class _Headers:
     accept: str
 
 
+_READ = frozenset({b"content-length", b"content-type", b"authorization", b"cookie", b"origin",
+                   b"referer", b"host", b"accept"})
+
+
 def _headers(scope: Scope) -> _Headers:
-    raw: dict[str, str] = {}
+    """The headers the gate reads (the first of each), decoded; the others are skipped."""
+    raw: dict[bytes, str] = {}
     for name, value in scope.get("headers", []):
-        key = name.decode("latin-1").lower()
-        raw.setdefault(key, value.decode("latin-1"))
-    length = raw.get("content-length")
+        key = name.lower()
+        if key in _READ and key not in raw:
+            raw[key] = value.decode("latin-1")
+    length = raw.get(b"content-length")
     return _Headers(content_length=int(length) if length and length.isdigit() else None,
-                    content_type=raw.get("content-type", "").split(";")[0].strip().lower(),
-                    authorization=raw.get("authorization", ""), cookie=raw.get("cookie", ""),
-                    origin=raw.get("origin", ""), referer=raw.get("referer", ""),
-                    host=raw.get("host", ""), accept=raw.get("accept", ""))
+                    content_type=raw.get(b"content-type", "").split(";")[0].strip().lower(),
+                    authorization=raw.get(b"authorization", ""), cookie=raw.get(b"cookie", ""),
+                    origin=raw.get(b"origin", ""), referer=raw.get(b"referer", ""),
+                    host=raw.get(b"host", ""), accept=raw.get(b"accept", ""))
 
 
 class SecurityMiddleware:
     def __init__(self, app: ASGIApp, *, settings: Settings, authenticator: Authenticator,
-                 public_prefixes: Sequence[str] = (), shared: SharedState | None = None
-                 ) -> None:
+                 public_prefixes: Sequence[str] = (), shared: SharedState | None = None,
+                 kept: KeptAnswers | None = None) -> None:
         self.app = app
+        self.kept = kept
         self.settings = settings
         self.auth = authenticator
         self.public_prefixes = PUBLIC_PREFIXES + tuple(public_prefixes)
@@ -176,6 +188,7 @@ class SecurityMiddleware:
                 return
 
         key = _rate_key(principal, scope, path)
+        body: bytes | None = None
         if key is not None:
             limiter = self.login_limiter if principal is None else self.limiter
             cost = 1
@@ -183,10 +196,9 @@ class SecurityMiddleware:
                     and headers.content_type in _JSON_TYPES:
                 # A batch is as many requests as it has operations: read it to count them.
                 # More than a batch may hold are refused by the graph before any runs.
-                body = await _read_body(self._limited(receive))
+                body = await _read_body(receive)
                 cost = min(_operations(body), max(1, self.settings.limits.max_batch_operations))
                 receive = _replay(body, receive)
-                scope[BODY_KEY] = body
             wait = await limiter.take(key, cost)
             if wait:
                 seconds = max(1, math.ceil(wait))
@@ -196,7 +208,16 @@ class SecurityMiddleware:
                 return
 
         scope[SCOPE_KEY] = principal
-        await self.app(scope, self._limited(receive), self._with_cookie(scope, send, cookie))
+        send = self._with_cookie(scope, send, cookie)
+        if body is not None and self.kept is not None and principal is not None:
+            # A read whose answer is kept for this caller is answered here, admitted
+            # like any other: nothing behind the gate would change the bytes it sends.
+            answer = self.kept(scope, body, principal, headers.accept)
+            if answer is not None:
+                scope[ROUTE_KEY] = path
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
     def _forgery(self, scope: Scope, headers: _Headers) -> str:
         """Why a cookie-authenticated write looks forged ('' when it does not)."""
@@ -215,22 +236,6 @@ class SecurityMiddleware:
         if origin != own and origin not in self.origins:
             return "the request's Origin is not allowed"
         return ""
-
-    def _limited(self, receive: Receive) -> Receive:
-        """Count streamed body bytes too: a chunked upload has no Content-Length."""
-        seen = 0
-        limit = self.max_body
-
-        async def wrapped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        return wrapped
 
     def _with_cookie(self, scope: Scope, send: Send, cookie: SessionCookie | None) -> Send:
         if cookie is None:
@@ -267,55 +272,17 @@ SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 )
-
-
-class SecurityHeaders:
-    """Every response, page or API, says: no framing, no sniffing, scripts only from here."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+# A JSON answer is data, never a document to render: nothing may load in it or frame it
+# (what OWASP advises for APIs; the dashboard's policy is for its pages and scripts).
+API_SECURITY_HEADERS = (
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    *SECURITY_HEADERS[1:],
+)
 
 
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body over {limit} bytes")
-
-
-class BodyLimitGuard:
-    """Turns a streamed body that outgrew the limit into a coded 413 (outermost layer)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking)
-        except BodyTooLarge as exc:
-            if started or scope["type"] != "http":
-                raise
-            await refusal(413, "PAYLOAD_TOO_LARGE", str(exc))(scope, receive, send)
 
 
 def _cookie_value(header: str, name: str) -> str:
@@ -346,21 +313,18 @@ def client_host(scope: Scope) -> str | None:
 
 
 async def _read_body(receive: Receive) -> bytes:
+    """The whole body; a client that leaves before sending all of it gets nothing run
+    (a part of a body can be whole JSON, and must not pass for the body)."""
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        return bytes(message.get("body", b""))
     chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break  # the client went away; the app will see an empty body
+    while message["type"] == "http.request":
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def body_read(scope: Scope) -> bytes | None:
-    """The request's whole body when this layer has read it already (None otherwise)."""
-    body = scope.get(BODY_KEY)
-    return body if isinstance(body, bytes) else None
+            return b"".join(chunks)
+        message = await receive()
+    raise ClientDisconnect
 
 
 def _replay(body: bytes, original: Receive) -> Receive:

@@ -7,8 +7,9 @@ the body) a task for as long as it likes unless the server bounds each phase:
   the connection opening or of the first byte of a keep-alive request. uvicorn
   has no such option (its keep-alive timer stops at the first byte), so
   `BoundedH11Protocol` adds a per-connection timer to its h11 protocol;
-- the whole body must arrive within `body_timeout_seconds` of the headers:
-  `BodyDeadline`, an ASGI guard, answers 408 past it and closes the connection;
+- the whole body must arrive within `body_timeout_seconds` of the headers: the
+  protocol marks the request past it, and `api.envelope.Envelope` answers 408 and
+  closes the connection;
 - headers larger than `max_header_bytes` are refused by h11 (400), idle
   keep-alive connections close after `keep_alive_seconds`, and past
   `max_connections` open connections or running requests uvicorn answers 503.
@@ -20,16 +21,12 @@ the test server both use it, so tests run the configuration operators get.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import h11
 import uvicorn
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.errors import ErrorCode
-from api.security import refusal
 from api.settings import ServerSettings
 
 _SLOW_HEADERS = b"request line and headers were not sent in time"
@@ -38,21 +35,34 @@ _HEADERS_TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain
                       % (len(_SLOW_HEADERS), _SLOW_HEADERS))
 
 
+#: Put in a request's scope once its body's deadline has passed; the app's receive is
+#: woken, and `api.envelope.Envelope` answers 408 instead of handing on a partial body.
+BODY_TIMED_OUT = "heatshield.body_timed_out"
+
+
 class HubConfig(uvicorn.Config):
-    """uvicorn's configuration plus our header deadline; a plain module-level class, so
+    """uvicorn's configuration plus our deadlines; a plain module-level class, so
     `serve --workers N` can hand it to worker processes (which unpickle it)."""
 
     header_timeout: float = 10.0
+    body_timeout: float = 60.0
 
 
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's line and headers."""
+    """uvicorn's h11 protocol with a deadline for each request's line and headers, and
+    one for its body (from the headers to the body's last byte).
+
+    The body's clock is kept here, where the parser knows when the body is whole: a
+    body that arrives with its headers, as nearly all do, costs no timer at all."""
 
     header_timeout: float = 10.0
+    body_timeout: float = 60.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.header_timeout = getattr(self.config, "header_timeout", self.header_timeout)
+        self.body_timeout = getattr(self.config, "body_timeout", self.body_timeout)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._arm()  # a connection that never sends a request is closed too
 
@@ -63,8 +73,21 @@ class BoundedH11Protocol(H11Protocol):
         if self.conn.their_state is not h11.IDLE:
             self._disarm()  # the headers are in: the body has its own deadline
 
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state is h11.SEND_BODY:
+            if self._body_timer is None and self.cycle is not None:
+                self._body_timer = self.loop.call_later(self.body_timeout, self._body_too_slow,
+                                                        self.cycle)
+        elif self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
         super().connection_lost(exc)
 
     def _arm(self) -> None:
@@ -86,6 +109,13 @@ class BoundedH11Protocol(H11Protocol):
             self.transport.write(_HEADERS_TIMED_OUT)
         self.transport.close()
 
+    def _body_too_slow(self, cycle: Any) -> None:
+        self._body_timer = None
+        if cycle is self.cycle and self.conn.their_state is h11.SEND_BODY:
+            scope = cast("dict[str, Any]", cycle.scope)  # an HTTP scope; the key is ours
+            scope[BODY_TIMED_OUT] = True
+            cycle.message_event.set()  # a receive waiting for more body returns now
+
 
 def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
                   port: int | None = None, log_level: str = "info",
@@ -94,7 +124,7 @@ def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
 
     `options` go to `uvicorn.Config` as they are (proxy headers); the limits
     against slow clients are set here and nowhere else. uvicorn's own access log
-    is off: `api.request_log.RequestLog` writes access lines without query strings
+    is off: `api.envelope.Envelope` writes access lines without query strings
     (the CLI passes `log_config=api.logging_setup.log_config(...)` to print them).
     """
     # X-Forwarded-* is applied by the app itself, from the proxies its settings trust.
@@ -110,86 +140,5 @@ def server_config(app: Any, server: ServerSettings, *, host: str | None = None,
         # Subscriptions send small messages; a megabyte frame is already hostile.
         ws="websockets-sansio", ws_max_size=1_048_576)
     config.header_timeout = server.header_timeout_seconds
+    config.body_timeout = server.body_timeout_seconds
     return config
-
-
-class BodyTimeout(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"the request body did not arrive within {seconds:g} s")
-
-
-class BodyDeadline:
-    """Bounds the time from a request's headers to the last byte of its body (408 after).
-
-    The outermost layer: the app sees a receive that raises `BodyTimeout` once the
-    deadline passes, and this guard answers for it. A response that starts before
-    the body is complete closes the connection, so an unread body cannot hold it.
-    """
-
-    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.seconds
-        complete = started = False
-
-        async def bounded() -> Message:
-            nonlocal complete
-            if complete:
-                return await receive()  # after the body: waiting for a disconnect is fine
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise BodyTimeout(self.seconds) from None
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                complete = True
-            return message
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                headers = list(message.get("headers", []))
-                if not complete and not any(k.lower() == b"connection" for k, _ in headers):
-                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
-            await send(message)
-
-        try:
-            await self.app(scope, bounded, tracking)
-        except BodyTimeout as exc:
-            if started:
-                raise
-            response = refusal(408, str(ErrorCode.REQUEST_TIMEOUT), str(exc),
-                               {"Connection": "close"})
-            await response(scope, receive, send)
-
-
-_VARY = (b"vary", b"Accept-Encoding")
-
-
-class Compression(GZipMiddleware):
-    """Starlette's gzip for clients that accept it. For the others (load balancers, most
-    scripts, `Accept-Encoding: identity`) the answer only gains `Vary: Accept-Encoding`,
-    added as it passes: Starlette's own identity path parses every response's headers
-    again, a measurable part of serving a kept answer."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(
-                name == b"accept-encoding" and b"gzip" in value
-                for name, value in scope["headers"]):
-            await super().__call__(scope, receive, send)
-            return
-
-        async def varying(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), _VARY]
-            await send(message)
-
-        await self.app(scope, receive, varying)
-

@@ -17,10 +17,10 @@ filter is checked on each link's release.
 
 The count is exact up to `EXACT_COUNT_UP_TO` rows (`JOINED_COUNT_UP_TO` when an
 application and a window filter are combined), read by a bounded scan of
-the same indexes; past that it is an estimate, and says so: PostgreSQL's planner
-row estimate (asked first, so a large table is not counted at all), or on SQLite
-the matching share of the newest rows times the table's size (told by its ids, not
-counted).
+the same indexes; past that it is an estimate, and says so. The estimate is asked
+first, so a large match is never counted: PostgreSQL's planner row estimate, or on
+SQLite the matching share of the newest rows times the table's size (told by its
+ids, not counted).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
+    case,
     exists,
     func,
     literal,
@@ -363,15 +364,17 @@ async def count(session: AsyncSession, query: ReleaseQuery | Resolved,
         up_to = JOINED_COUNT_UP_TO if joined else EXACT_COUNT_UP_TO
     if joined and dialect == "sqlite":
         return await _linked_count(session, filter, where, up_to)
-    estimate = (await _planner_estimate(session, _matching(query, filter))
-                if dialect == "postgresql" else None)
-    if estimate is not None and estimate > up_to:
+    if dialect == "postgresql":
+        estimate = await _planner_estimate(session, _matching(query, filter))
+    else:
+        small, estimate = await _sqlite_first_look(session, query, filter, where, up_to)
+        if small is not None:
+            return Count(small, True)
+    if estimate > up_to:
         return Count(estimate, False)
     counted = await session.scalar(count_statement(query, filter, up_to)) or 0
     if counted <= up_to:
         return Count(counted, True)
-    if estimate is None:
-        estimate = await _sampled_estimate(session, filter, where, SQLITE_SAMPLE)
     return Count(max(estimate, up_to + 1), False)
 
 
@@ -407,19 +410,26 @@ async def _planner_estimate(session: AsyncSession, matching: Select[Any]) -> int
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-async def _sampled_estimate(session: AsyncSession, filter: Filter,
-                            where: list[ColumnElement[bool]], sample: int) -> int:
-    """The matching share of the newest `sample` releases, times how many there are
-    (both read by one statement)."""
+async def _sqlite_first_look(session: AsyncSession, query: ReleaseQuery, filter: Filter,
+                             where: list[ColumnElement[bool]], up_to: int
+                             ) -> tuple[int | None, int]:
+    """SQLite's first statement of a count: the exact count when the whole table is within
+    `up_to` (counting it is then as cheap as estimating), else only an estimate, asked
+    before counting as PostgreSQL's planner is, so a large match is never counted: the
+    matching share of the newest `SQLITE_SAMPLE` releases, read in the table's own
+    order (no lookup per row), times the table's size."""
     size = _table_size()
-    if not where and filter.application_id is None:
-        return int(await session.scalar(select(size)) or 0)
-    newest = select(m.Release.id).order_by(m.Release.id.desc()).limit(sample).subquery()
-    matching = (select(func.count()).select_from(newest)
-                .join(m.Release, m.Release.id == newest.c.id)
-                .where(*where, *_in_application(filter)).scalar_subquery())
-    total, matched = (await session.execute(select(size, matching))).one()
-    return round((total or 0) * (matched or 0) / sample)
+    ids = m.Release.id
+    conditions = [*where, *_in_application(filter)]
+    share = select(func.sum(case((and_(*conditions), 1.0), else_=0.0)) / func.count()).where(
+        ids > select(func.max(ids)).scalar_subquery() - SQLITE_SAMPLE).scalar_subquery() \
+        if conditions else literal(1.0)
+    exact = count_statement(query, filter, up_to).scalar_subquery()
+    total, counted, part = (await session.execute(select(
+        size, case((size <= up_to, exact)), case((size > up_to, share))))).one()
+    if counted is not None or not total:
+        return int(counted or 0), 0
+    return None, round(total * (part or 0))
 
 
 def _table_size() -> ColumnElement[int]:

@@ -372,6 +372,10 @@ def test_the_dashboard_graphiql_and_the_api_forbid_framing_and_sniffing(hub: Hub
     refused = httpx.post(f"{hub.url}/graphql", json={"query": "{ __typename }"})
     for response in (api, refused):
         assert response.headers.get("x-content-type-options") == "nosniff"
+        assert response.headers.get("x-frame-options") == "DENY"
+        # Data, never a document: nothing may run, load or frame in a JSON answer.
+        assert response.headers.get("content-security-policy") == (
+            "default-src 'none'; frame-ancestors 'none'")
 
 
 # --- (h) password hashing off the event loop --------------------------------------------------

@@ -9,6 +9,7 @@ these properties touches storage, so the hub runs on SQLite only.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -209,6 +210,58 @@ def test_a_trickled_body_is_cut_off_at_the_deadline_while_others_are_served(tigh
     assert b"REQUEST_TIMEOUT" in said
     assert seconds < BODY_SECONDS + 3
     assert health and max(health) < QUICK
+
+
+def _partial_create(hub: Hub, key: str) -> bytes:
+    """A request whose first bytes are a whole JSON mutation creating `key`, under a
+    Content-Length that promises 40 bytes more: a part of a body that parses alone."""
+    body = json.dumps({"query": f'mutation {{ createRelease(input: {{key: "{key}", '
+                                f'name: "part", type: PROJECT}}) {{ id }} }}'}).encode()
+    return (f"POST /graphql HTTP/1.1\r\nHost: {urlsplit(hub.url).netloc}\r\n"
+            f"Authorization: Bearer {hub.tokens[Role.RELEASE_MANAGER]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body) + 40}\r\n"
+            "Connection: close\r\n\r\n"
+            ).encode() + body
+
+
+def _release_exists(hub: Hub, key: str) -> bool:
+    found = hub.client(Role.VIEWER).data("query($k: String!) { release(key: $k) { id } }",
+                                         {"k": key})
+    return found["release"] is not None
+
+
+def test_a_body_that_stops_arriving_is_refused_at_the_deadline_and_its_part_never_runs(
+        tight: Hub) -> None:
+    raw = Raw.open(tight.url)
+    started = time.monotonic()
+    try:
+        raw.send(_partial_create(tight, "STALL-PART-1"))
+        said = raw.answer(within=BODY_SECONDS + 5)
+    finally:
+        raw.close()
+    assert said.startswith(b"HTTP/1.1 408"), said[:200]
+    assert b"REQUEST_TIMEOUT" in said and b"x-request-id" in said.lower()
+    assert time.monotonic() - started < BODY_SECONDS + 3
+    assert not _release_exists(tight, "STALL-PART-1")
+
+
+def test_a_client_that_leaves_before_its_body_is_whole_has_nothing_run(tight: Hub) -> None:
+    raw = Raw.open(tight.url)
+    try:
+        raw.send(_partial_create(tight, "STALL-PART-2"))
+        time.sleep(0.5)  # the part is read and waited on before the client goes
+    finally:
+        raw.close()
+    time.sleep(0.5)
+    assert not _release_exists(tight, "STALL-PART-2")
+    # The same request, whole, does run: the key and the mutation are good.
+    raw = Raw.open(tight.url)
+    try:
+        raw.send(_partial_create(tight, "STALL-PART-2") + b" " * 40)
+        assert raw.answer(within=5).startswith(b"HTTP/1.1 200")
+    finally:
+        raw.close()
+    assert _release_exists(tight, "STALL-PART-2")
 
 
 def test_trickled_headers_are_cut_off_at_the_deadline(tight: Hub) -> None:

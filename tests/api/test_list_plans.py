@@ -505,7 +505,8 @@ def _assert_sqlite_reads_the_application_index(gql: GraphQLClient, url: str,
                                                filter: dict[str, Any]) -> None:
     """SQLite's plan of an application's page of two statuses: a range of the links'
     status index per status, each link's release found by id, and no sort but the merge
-    of the ranges' rows; its count, the same index's entries alone."""
+    of the ranges' rows; its count, the same index's entries alone (and the table's size
+    from the ends of its ids)."""
     statements = Statements()
     event.listen(Engine, "before_cursor_execute", statements)
     try:
@@ -532,6 +533,8 @@ def _assert_sqlite_reads_the_application_index(gql: GraphQLClient, url: str,
             said = " / ".join(row[-1] for row in connection.execute(
                 "EXPLAIN QUERY PLAN " + sql, parameters))
             assert said.count("USING COVERING INDEX ix_release_applications_status_sort") == 2
-            assert "releases" not in said, said
+            # The releases are touched only at their ids' ends (the table's size) and, past
+            # the exact bound, for the newest rows an estimate samples: never scanned.
+            assert not re.search(r"SCAN releases\b", said), said
     finally:
         connection.close()

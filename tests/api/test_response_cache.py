@@ -278,3 +278,21 @@ def test_a_kept_answer_comes_in_the_media_type_asked_for(hub: Hub) -> None:
         assert response.headers["content-type"].startswith(accept)
         assert response.json()["data"]["releases"]["nodes"]
     assert cache_status(response.json()) == "HIT"  # the second was the first's, kept
+
+
+def test_a_kept_answer_carries_the_headers_and_metrics_of_a_run_one(hub: Hub) -> None:
+    query = "query Headed { releases(first: 1) { nodes { key } } }"
+    runs_before = hub.metric("heatshield_request_duration_seconds_count", route="/graphql",
+                             operation="Headed", status="2xx")
+    ran, kept = hub.post(query), hub.post(query)
+    assert (cache_status(ran.json()), cache_status(kept.json())) == ("MISS", "HIT")
+    assert kept.json()["data"] == ran.json()["data"]
+    same = ("content-type", "vary", "content-security-policy", "x-frame-options",
+            "x-content-type-options", "referrer-policy")
+    assert {h: kept.headers.get(h) for h in same} == {h: ran.headers.get(h) for h in same}
+    assert None not in [kept.headers.get(h) for h in (*same[2:], "age", "x-request-id")]
+    assert kept.headers["x-request-id"] != ran.headers["x-request-id"]
+    assert kept.headers["content-length"] == str(len(kept.content))
+    # Both are counted under the route and the operation, the kept one too.
+    assert hub.metric("heatshield_request_duration_seconds_count", route="/graphql",
+                      operation="Headed", status="2xx") == runs_before + 2
