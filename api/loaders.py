@@ -102,6 +102,14 @@ def _apps_through(table: Table, column: str) -> Callable[
     return fetch
 
 
+async def _link_rows(session: AsyncSession, release_ids: Sequence[int]
+                     ) -> Sequence[tuple[int, LinkRow]]:
+    rows = await session.execute(select(*_LINK_COLUMNS)
+                                 .where(m.SourceLink.release_id.in_(release_ids))
+                                 .order_by(m.SourceLink.id))
+    return [(row.release_id, cast(LinkRow, row)) for row in rows]
+
+
 class Loaders:
     """The request's loaders, created lazily so a request pays only for what it reads."""
 
@@ -154,14 +162,18 @@ class Loaders:
         """Read as plain rows, not ORM instances: a list of a thousand releases reads
         thousands of links, only to read their columns (no instance state, no identity
         map, a fraction of the allocations)."""
-        async def fetch(session: AsyncSession, keys: Sequence[int]
-                        ) -> Sequence[tuple[int, LinkRow]]:
-            rows = await session.execute(select(*_LINK_COLUMNS)
-                                         .where(m.SourceLink.release_id.in_(keys))
-                                         .order_by(m.SourceLink.id))
-            return [(row.release_id, cast(LinkRow, row)) for row in rows]
+        return self._get("links", lambda: _many(self._sessions, _link_rows))
 
-        return self._get("links", lambda: _many(self._sessions, fetch))
+    async def read_links(self, session: AsyncSession, release_ids: Sequence[int]
+                         ) -> dict[int, list[LinkRow]]:
+        """The releases' links read in `session` (one the caller has open already) and
+        kept as the `links` loader's answers: a list of releases starts its upstream
+        reads without a session and a loop turn more."""
+        grouped: dict[int, list[LinkRow]] = {release_id: [] for release_id in release_ids}
+        for release_id, row in await _link_rows(session, release_ids):
+            grouped[release_id].append(row)
+        self.links.prime_many(grouped)
+        return grouped
 
     @property
     def releases_by_change(self) -> DataLoader[tuple[str, str], list[m.Release]]:

@@ -75,17 +75,21 @@ class ListLoader(Generic[K, V]):
         return (await self.load_many([key]))[0]
 
     async def load_many(self, keys: Sequence[K]) -> list[V]:
-        known, running = self._known, self._running
-        waits = {running[key] for key in keys if key in running}
-        missing = [key for key in dict.fromkeys(keys) if key not in known and key not in running]
+        self.start(keys)
+        running = self._running
+        for wait in {running[key] for key in keys if key in running}:
+            await wait
+        return [self._known[key] for key in keys]
+
+    def start(self, keys: Sequence[K]) -> None:
+        """Start reading the keys not read nor being read yet; `load_many` waits for them."""
+        running = self._running
+        missing = [key for key in dict.fromkeys(keys)
+                   if key not in self._known and key not in running]
         if missing:
             read = asyncio.ensure_future(self._read(missing))
             for key in missing:
                 running[key] = read
-            waits.add(read)
-        for wait in waits:
-            await wait
-        return [known[key] for key in keys]
 
     async def _read(self, keys: list[K]) -> None:
         try:
@@ -149,9 +153,11 @@ class UpstreamLoaders:
                 by_environment[environment].append(repository)
             result: Answer[tuple[str, str | None], list[Deployment]] = Answer(
                 {key: [] for key in wanted})
-            readings = await asyncio.gather(*(
-                self._read_deployments(source, connector, repositories, environment)
-                for environment, repositories in by_environment.items()))
+            reads = [self._read_deployments(source, connector, repositories, environment)
+                     for environment, repositories in by_environment.items()]
+            # One environment (a dashboard's) is read from here, not from a task a loop
+            # turn later: a batch source's document waits for this read.
+            readings = [await reads[0]] if len(reads) == 1 else await asyncio.gather(*reads)
             for (environment, repositories), found in zip(by_environment.items(), readings,
                                                           strict=True):
                 for deployment in found:
@@ -168,6 +174,23 @@ class UpstreamLoaders:
         return await self.hub.fetch_many(
             "deployments", [(s, (r, e)) for s, r, e in keys], call, missing=[],
             deadline=self.deadline)
+
+    def start_deployments(self, keys: Sequence[DeploymentKey]) -> None:
+        """Read these deployments now, not when the loader's next batch dispatches (two
+        loop turns on): each key's future goes in the loader's cache, where its callers
+        find it. A batch source's document waits for its last read, so this is when it
+        can go out."""
+        loader = self.deployments
+        wanted = [key for key in dict.fromkeys(keys) if loader.cache_map.get(key) is None]
+        if not wanted:
+            return
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Fetched[list[Deployment]]]] = []
+        for key in wanted:
+            futures.append(loop.create_future())
+            loader.cache_map.set(key, futures[-1])
+        read = asyncio.ensure_future(self._deployments(wanted))
+        read.add_done_callback(lambda done: _settle(done, futures))
 
     def _batch(self, source: str, connector: BatchSource) -> Coalescer:
         """The request's batch for `source`, made on its first read."""
@@ -197,3 +220,16 @@ class UpstreamLoaders:
             "search_changes", [(s, key) for s in sources], call, missing=[],
             deadline=self.deadline)
         return list(zip(sources, fetched, strict=True))
+
+
+def _settle(read: asyncio.Future[list[V]], futures: Sequence[asyncio.Future[V]]) -> None:
+    """Each key's future from a read of them all, as a DataLoader's batch settles them."""
+    for index, future in enumerate(futures):
+        if future.done():
+            continue
+        if read.cancelled():
+            future.cancel()
+        elif (failure := read.exception()) is not None:
+            future.set_exception(failure)
+        else:
+            future.set_result(read.result()[index])

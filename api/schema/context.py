@@ -40,7 +40,7 @@ class Context:
     # Request-scoped loaders of derived facts (a release's live facts, its work), by name.
     scoped: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
     # Each listed release's work, when the upstream cache held all of it
-    # (`api.schema.federated.prefetch_work`): a plain dict, not a future per release.
+    # (`api.schema.federated.start_reads`): a plain dict, not a future per release.
     prefetched_work: dict[int, Any] = field(default_factory=dict)
     # Committed writes, for subscriptions; and who may still hear them.
     bus: LocalBus | None = None

@@ -8,7 +8,7 @@ shape canonical records into graph types.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,7 @@ async def release_work(info: Info, release_id: int) -> WorkBySource:
 
 
 def known_work(info: Info, release_id: int) -> WorkBySource | None:
-    """The release's work when this request has it already (`prefetch_work`, or another
+    """The release's work when this request has it already (`start_reads`, or another
     field read it), its failures reported on the asking field; None: ask `release_work`."""
     work: ReleaseWork | None = info.context.prefetched_work.get(release_id)
     if work is None:
@@ -93,14 +93,24 @@ def known_work(info: Info, release_id: int) -> WorkBySource | None:
     return work.sources
 
 
-_WORK_PATHS = (("nodes", "workItems"), ("edges", "node", "workItems"))
+#: Where a list's releases are, below the list field: its nodes, or its edges' nodes.
+_RELEASE_PATHS = (("nodes",), ("edges", "node"))
+#: The release fields answered from upstream, and the reads each waits on.
+_UPSTREAM_READS: dict[str, frozenset[str]] = {
+    "workItems": frozenset({"work"}), "readiness": frozenset({"work", "changes"}),
+    "changeRequests": frozenset({"changes"}), "deployments": frozenset({"deployments"})}
 
 
-def lists_work(info: Info) -> bool:
-    """Whether the list field resolving now asks its releases for `workItems` (under
-    `nodes`, or `edges { node }`), on a path no directive may skip."""
-    return any(_asks(field.selections, path)
-               for field in info.selected_fields for path in _WORK_PATHS)
+def listed_reads(info: Info) -> frozenset[str]:
+    """The upstream reads ("work", "changes", "deployments") the list field resolving now
+    asks of its releases, on paths no directive may skip."""
+    reads: frozenset[str] = frozenset()
+    for name, needs in _UPSTREAM_READS.items():
+        if not needs <= reads and any(_asks(field.selections, (*path, name))
+                                      for field in info.selected_fields
+                                      for path in _RELEASE_PATHS):
+            reads |= needs
+    return reads
 
 
 def _asks(selections: Sequence[Selection], path: tuple[str, ...]) -> bool:
@@ -116,20 +126,42 @@ def _asks(selections: Sequence[Selection], path: tuple[str, ...]) -> bool:
     return False
 
 
-async def prefetch_work(context: Context, release_ids: Sequence[int]) -> None:
-    """Before a list of releases resolves its fields: the work of each release whose
-    every link has a fresh upstream answer, kept for the request (the work loader
-    answers from it too), so its `workItems` resolves without waiting (a list of a
-    thousand releases then costs no task, nor future, per release). Nothing is asked
-    upstream here: a release with a link to read is left to its fields, read, batched
-    and coalesced with the rest as before."""
-    known = context.prefetched_work
-    for release_id, rows in zip(release_ids, await load_all(context.loaders.links, release_ids),
-                                strict=True):
-        links = _work_links(rows)
-        fetched = context.hub.cached_many("work_items", [(r.source, r) for r in links])
-        if fetched is not None:
-            known[release_id] = _work_of(links, fetched)
+def start_reads(context: Context, links: Mapping[int, Sequence[LinkRow]],
+                reads: frozenset[str]) -> None:
+    """Before a list of releases resolves its fields: start the upstream reads they will
+    wait on, so each source is asked as soon as the links are known rather than when
+    the resolvers of every release first ask (they then find the reads running, or
+    done). A release whose every work link has a fresh upstream answer gets its work
+    kept for the request at once (the work loader answers from it too), so its
+    `workItems` resolves without waiting (a list of a thousand releases then costs no
+    task, nor future, per release)."""
+    if "work" in reads:
+        known = context.prefetched_work
+        loader = work_loader(context)
+        uncached: list[c.LinkRef] = []
+        for release_id, rows in links.items():
+            refs = _work_links(rows)
+            fetched = context.hub.cached_many("work_items", [(r.source, r) for r in refs])
+            if fetched is not None:
+                known[release_id] = _work_of(refs, fetched)
+            else:
+                uncached += refs
+                loader.load(release_id)  # the field that asks awaits the same future
+        if uncached:
+            # Asked now, not after the work loader's batch dispatches (a few loop turns
+            # on): its own read finds these running and waits for them.
+            context.upstream.work_items.start(uncached)
+    if "changes" in reads:
+        changes = changes_loader(context)
+        for release_id, rows in links.items():
+            changes.load(release_id)
+            # Asked now, so the quick sources are on the wire before the batch source's
+            # document (it waits a few turns for its reads): its answer comes last.
+            for key in _change_keys(rows):
+                context.upstream.changes.load(key)
+    if "deployments" in reads:
+        context.upstream.start_deployments(
+            [key for rows in links.values() for key, _ in _deployment_keys(context, rows)])
 
 
 def work_loader(context: Context) -> DataLoader[int, ReleaseWork]:
@@ -213,9 +245,12 @@ def changes_loader(context: Context) -> DataLoader[int, ReleaseChanges]:
     return context.scoped_loader("release_changes", load)
 
 
+def _change_keys(rows: Sequence[LinkRow]) -> list[tuple[str, str]]:
+    return [(r.source, r.external_key) for r in rows if r.kind is c.LinkKind.CHANGE_REQUEST]
+
+
 async def _changes_of(context: Context, rows: Sequence[LinkRow]) -> ReleaseChanges:
-    keys = [(r.source, r.external_key) for r in rows if r.kind is c.LinkKind.CHANGE_REQUEST]
-    fetched = await context.upstream.changes.load_many(keys)
+    fetched = await context.upstream.changes.load_many(_change_keys(rows))
     return ReleaseChanges(records=[r.value for r in fetched if r.value is not None],
                           known=all(r.ok for r in fetched),
                           problems=tuple(r for r in fetched if not r.ok or r.dropped))
@@ -231,12 +266,7 @@ def change_requests(info: Info, records: Sequence[c.ChangeRecord]) -> list[Chang
 
 async def release_deployments(info: Info, release_id: int) -> list[Deployment]:
     """Deployments of the ref each linked code range ends at (its kind says which)."""
-    wanted: list[tuple[tuple[str, str, str | None], str]] = []
-    for row in await info.context.loaders.links.load(release_id):
-        connector = info.context.hub.connectors.get(row.source)
-        code = connector.code_ref(row.kind, row.external_key) if connector else None
-        if code:
-            wanted.append(((row.source, code[0], None), code[1]))
+    wanted = _deployment_keys(info.context, await info.context.loaders.links.load(release_id))
     fetched = await info.context.upstream.deployments.load_many([k for k, _ in wanted])
     found: list[c.Deployment] = []
     for (_, head), result in zip(wanted, fetched, strict=True):
@@ -244,6 +274,18 @@ async def release_deployments(info: Info, release_id: int) -> list[Deployment]:
         found += [d for d in result.value or [] if d.ref == head]
     found.sort(key=lambda d: (d.created_at, d.id))
     return [Deployment.from_record(d) for d in found]
+
+
+def _deployment_keys(context: Context, rows: Sequence[LinkRow]
+                     ) -> list[tuple[tuple[str, str, str | None], str]]:
+    """(deployments loader key, head ref) of each linked code range (its kind says which)."""
+    wanted: list[tuple[tuple[str, str, str | None], str]] = []
+    for row in rows:
+        connector = context.hub.connectors.get(row.source)
+        code = connector.code_ref(row.kind, row.external_key) if connector else None
+        if code:
+            wanted.append(((row.source, code[0], None), code[1]))
+    return wanted
 
 
 async def environment_versions(info: Info, environment: m.Environment,

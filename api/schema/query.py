@@ -105,12 +105,16 @@ async def releases_page(info: Info, query: ReleaseQuery, first: int, after: str 
     size = last if last is not None else first
     check_page_size(info, size, "last" if backward else "first")
     start, end = _position(after, "after"), _position(before, "before")
+    reads = federated.listed_reads(info)
     async with info.context.sessions() as session:
         # The application's id is looked up once, for the page and the count alike.
         resolved = await release_list.resolve(session, query)
         page = await release_list.read_page(session, resolved, size, start, end, backward)
-    if page.rows and federated.lists_work(info):
-        await federated.prefetch_work(info.context, [r.id for r in page.rows])
+        if page.rows and reads:
+            # The links of a page whose releases ask upstream, in the same session; their
+            # reads start while the session closes (its connection goes back in turns).
+            federated.start_reads(info.context, await info.context.loaders.read_links(
+                session, [r.id for r in page.rows]), reads)
 
     async def count() -> Count:
         async with info.context.sessions() as session:

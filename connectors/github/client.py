@@ -222,9 +222,18 @@ class GitHubConnector(Connector, GitHubWebhooks):
                                     if self._valid_repository(r))
             else:
                 raise TypeError(f"{type(read).__name__} is not a read GitHub answers")
-        graph, ranges = await asyncio.gather(
-            self._graph_reads(list(milestones), list(repositories)),
-            self._compare_items(list(compares)), return_exceptions=True)
+        graph: Any
+        ranges: Any
+        if compares:
+            graph, ranges = await asyncio.gather(
+                self._graph_reads(list(milestones), list(repositories)),
+                self._compare_items(list(compares)), return_exceptions=True)
+        else:  # the document alone: awaited here, not as a task a loop turn later
+            ranges = {}
+            try:
+                graph = await self._graph_reads(list(milestones), list(repositories))
+            except Exception as error:  # as `gather` above returns it
+                graph = error
         for outcome in (graph, ranges):
             if isinstance(outcome, BaseException) and not isinstance(outcome, UpstreamError):
                 raise outcome
@@ -387,11 +396,14 @@ class GitHubConnector(Connector, GitHubWebhooks):
         shapes = [self._milestone_part(0) if isinstance(item, MilestoneKey)
                   else self._deployment_part(0) for item in firsts]
         chunks = self._pack(list(zip(firsts, shapes, strict=True)))
-        rounds = await self._all([self._first_pages(chunk, found, deployed) for chunk in chunks])
+        # One document (the usual case) is sent from here, not from a task a turn later.
+        rounds = [await self._first_pages(chunks[0], found, deployed)] if len(chunks) == 1 \
+            else await self._all([self._first_pages(chunk, found, deployed) for chunk in chunks])
         follow = [more for part, _ in rounds for more in part]
         cursors = {key: cursor for _, part in rounds for key, cursor in part.items()}
-        await self._all([self._follow_all(follow, found),
-                         self._deployment_pages(cursors, deployed)])
+        if follow or cursors:  # else the answer is whole: no tasks, no turns after it
+            await self._all([self._follow_all(follow, found),
+                             self._deployment_pages(cursors, deployed)])
         return found, deployed
 
     async def _first_pages(self, chunk: list[MilestoneKey | tuple[str, str | None]],

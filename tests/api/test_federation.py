@@ -151,6 +151,24 @@ def test_upstream_calls_do_not_grow_with_the_number_of_releases(
     print(f"upstream calls at N=10: {small}; at N=100: {large}")
 
 
+def test_a_list_of_releases_asks_only_the_sources_its_fields_need(
+        uncached: GraphQLClient, upstreams: Upstreams) -> None:
+    # A list starts its releases' upstream reads as soon as their links are read
+    # (`federated.start_reads`), before any release field resolves: only the reads of
+    # the fields asked, on any path to the releases, and none for a skipped field.
+    upstream_calls(upstreams, uncached, 1)  # Remedy's login, outside the count
+    lists = "query($n: Int!) { releases(first: $n) { %s } }"
+    for selection, asked in [
+            ("nodes { key changeRequests { number } }", {"servicenow", "remedy"}),
+            ("edges { node { workItems(first: 5) { totalCount } } }", {"jira", "github"}),
+            ("nodes { deployments { ref } }", {"github"}),
+            ("nodes { key changeRequests @skip(if: true) { number } }", set()),
+            ("nodes { readiness { total } }", set(KINDS))]:
+        upstreams.reset()
+        uncached.data(lists % selection, {"n": 10})
+        assert {kind for kind in KINDS if upstreams.calls(kind)} == asked, selection
+
+
 def test_a_failing_source_leaves_the_others_whole_and_is_tagged(
         uncached: GraphQLClient, upstreams: Upstreams) -> None:
     upstreams.fault("servicenow", error_rate=1.0, error_status=503)
@@ -292,7 +310,7 @@ WHOLE_LIST = """query %s($n: Int!) { releases(first: $n) {
 def test_a_list_answered_from_cached_upstreams_is_the_list_read_from_them(
         upstreams: Upstreams, tmp_path: Path) -> None:
     # Once every link of a release is cached, its work items resolve without waiting
-    # (`federated.prefetch_work`); the answer must be the one read upstream, to the byte.
+    # (`federated.start_reads`); the answer must be the one read upstream, to the byte.
     with start_hub(upstreams, tmp_path, cache_ttl_seconds=600) as url:
         gql = GraphQLClient(url, token=HUB_TOKEN)
         try:
