@@ -5,7 +5,9 @@ so a busy machine shifts both sides alike. Rows:
 
 1. warm dashboard query (N=10, upstream answers cached), requests/s under `wrk`,
    divided by a plain Starlette endpoint returning the same bytes on the same
-   uvicorn configuration (`api.server.server_config`), each in a process of its own;
+   uvicorn configuration (`api.server.server_config`), each in a process of its own:
+   the median of the ratios of several interleaved pairs of short runs (single runs
+   of either side swing by a quarter on this machine);
 2. `releases(first: 50)` at 100k ÷ 1k releases (`bench.releases_scale`, run in its
    own process; PostgreSQL too when HEATSHIELD_TEST_POSTGRES_URL is set);
 3. cold dashboard latency ÷ the slowest single upstream call, N=10, and at N=200
@@ -23,11 +25,13 @@ so a busy machine shifts both sides alike. Rows:
 The sibling benches' whole output follows the table.
 
 `wrk` (Debian/Ubuntu: `apt-get install wrk`) generates the load: it is C and not
-the bottleneck. Without it the throughput and memory rows say how to install it.
+the bottleneck, with one thread, so that on two cores it leaves the measured server
+one of its own (with two, its threads took turns with the server's). Without it the
+throughput and memory rows say how to install it.
 
 Run: `.venv/bin/python -m bench.load [--quick] [--only startup|throughput]` (quick: the
-whole run in about four minutes; full: 30 s throughput runs, 10 minutes of mixed load,
-more repeats).
+whole run in about four minutes; full: ten throughput pairs of 5 s a side, 10 minutes
+of mixed load, more repeats).
 """
 
 from __future__ import annotations
@@ -74,7 +78,8 @@ MIXED = [
 
 @dataclass
 class Mode:
-    throughput_seconds: int
+    throughput_pairs: int
+    throughput_seconds: int  # each side of a pair
     latency_repeat: int
     rss_seconds: int
     starts: int
@@ -82,9 +87,9 @@ class Mode:
     list_rounds: int
 
 
-QUICK = Mode(throughput_seconds=8, latency_repeat=1, rss_seconds=60, starts=3,
+QUICK = Mode(throughput_pairs=5, throughput_seconds=2, latency_repeat=1, rss_seconds=60, starts=3,
              scale_rounds=5, list_rounds=3)
-FULL = Mode(throughput_seconds=30, latency_repeat=5, rss_seconds=600, starts=7,
+FULL = Mode(throughput_pairs=10, throughput_seconds=5, latency_repeat=5, rss_seconds=600, starts=7,
             scale_rounds=30, list_rounds=7)
 
 
@@ -160,7 +165,7 @@ def wrk(url: str, bodies: list[dict[str, Any]], token: str | None, seconds: int,
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)
     try:
-        out = subprocess.run([WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", file.name,
+        out = subprocess.run([WRK, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", file.name,
                               url], capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(file.name)
@@ -198,13 +203,15 @@ def throughput(mode: Mode, sandboxes: str, tmp: Path) -> None:
         with process([sys.executable, "-m", "bench.plain", "--port", str(plain_port),
                       "--answer", str(payload), "--hub-config"], plain_port):
             plain_url = f"http://127.0.0.1:{plain_port}/graphql"
-            hub_rates, plain_rates = [], []
-            for _ in range(2):  # interleaved halves
-                hub_rates.append(wrk(url, [body], token, mode.throughput_seconds // 2))
-                plain_rates.append(wrk(plain_url, [body], None, mode.throughput_seconds // 2))
-    hub_rate, plain_rate = statistics.mean(hub_rates), statistics.mean(plain_rates)
-    row(name, f"{hub_rate:,.0f} ÷ {plain_rate:,.0f} = **{hub_rate / plain_rate:.3f}** "
-              f"({len(answer.content):,} bytes)", ">= 0.75")
+            pairs = []  # interleaved: what the machine does meanwhile falls on both sides
+            for _ in range(mode.throughput_pairs):
+                pairs.append((wrk(url, [body], token, mode.throughput_seconds),
+                              wrk(plain_url, [body], None, mode.throughput_seconds)))
+    ratios = sorted(hub / plain for hub, plain in pairs)
+    hub_rate, plain_rate = (statistics.median(side) for side in zip(*pairs, strict=True))
+    row(name, f"{hub_rate:,.0f} ÷ {plain_rate:,.0f} req/s; median of {len(pairs)} pairs' "
+              f"ratios **{statistics.median(ratios):.3f}** (pairs {ratios[0]:.3f} to "
+              f"{ratios[-1]:.3f}; {len(answer.content):,} bytes)", ">= 0.75")
 
 
 #: What the sibling benches printed, shown whole after the table.
