@@ -12,16 +12,17 @@ traceback as well; `api.envelope` already keeps query strings out of access line
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opentelemetry import trace
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.logging import DefaultFormatter
 
 from api.request_context import current_request_id
-from api.request_log import uvicorn_log_config
 from connectors.http.redaction import SCRUBBER
 
 NO_REQUEST = "-"
@@ -67,6 +68,21 @@ class TextFormatter(DefaultFormatter):
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id() or NO_REQUEST
         return super().formatMessage(record)
+
+
+def uvicorn_log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging setup plus Heatshield's loggers on the same console handler.
+
+    Run uvicorn with `access_log=False` beside it: `api.envelope` writes the access
+    lines, without query strings.
+    """
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["heatshield"] = {"handlers": ["default"], "level": level.upper(),
+                                       "propagate": False}
+    # aiosqlite logs each statement with its parameters at DEBUG (password hashes
+    # included); never below INFO, whatever level the server runs at.
+    config["loggers"]["aiosqlite"] = {"level": "INFO"}
+    return config
 
 
 def log_config(level: str, format: Literal["text", "json"] = "text") -> dict[str, Any]:

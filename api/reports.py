@@ -3,7 +3,7 @@
 The route sits outside the session check (like the calendar feed): a report's own
 token is its credential, sent as `Authorization: Bearer <token>` or, for tools that
 cannot set a header, as `?token=<token>`. Nothing here logs it, and the access log
-writes paths without their query strings (api/request_log.py).
+writes paths without their query strings (api/envelope.py).
 
 The saved query runs through the schema, with every guard of `/graphql`, as the
 report's owner with the owner's current role, and as a query only: a token never

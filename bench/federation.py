@@ -18,7 +18,6 @@ Run: `.venv/bin/python -m bench.federation [--latency-ms 200 1000] [--repeat 5]`
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
 import tempfile
 import time
@@ -33,6 +32,7 @@ from api.app import create_app
 from api.db.models import Role
 from api.demo import demo_connectors, demo_environ, seed
 from api.settings import load_settings
+from bench import heap
 from bench.upstreams import upstreams_process
 from connectors.sandbox.world import build_world
 from tests.support.graphql import new_secret, principal_step
@@ -133,11 +133,7 @@ def running_hub(scale: int, apps: int, tmp: Path) -> Iterator[Bench]:
         with serve_asgi(app) as hub_url:
             bench = Bench(sandbox_url, hub_url, headers={"Authorization": f"Bearer {token}"})
             bench.query(10)  # connections and the Remedy token, outside the figures
-            # `serve` freezes what it built (api/cli.py); this process also holds the world
-            # it seeded from, which a served hub never does. Unfrozen, a full collection
-            # walked it (250 to 450 ms) inside whichever measured query it fell in.
-            gc.collect()
-            gc.freeze()
+            heap.freeze()  # the seeded world, as `serve` freezes what it built
             print(f"releases in the hub: {len(keys)} (world seed 7, scale {scale})")
             yield bench
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import json
 import pstats
 import statistics
@@ -42,6 +41,7 @@ from strawberry.asgi import GraphQL
 from api.app import create_app
 from api.demo import build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import GraphQLSettings, load_settings
+from bench import heap
 from bench.operations import DASHBOARD, TOKEN
 from connectors.sandbox.world import build_world
 from tests.support.graphql import principal_step
@@ -188,12 +188,7 @@ async def measure(rounds: int, scale: int, profile: bool) -> None:
             plain = httpx.AsyncClient(transport=httpx.ASGITransport(app=plain_app(dash_bytes)),
                                       base_url="http://plain",
                                       headers={"Accept-Encoding": "identity"})
-            # `serve` freezes what it built (api/cli.py); this process also holds the world
-            # and its sandboxes, which a served hub never does. Unfrozen, a full collection
-            # walked them (250 to 450 ms) inside whichever measured request it fell in, the
-            # side allocating more (the graph) more often.
-            gc.collect()
-            gc.freeze()
+            heap.freeze()  # the world and its sandboxes, as `serve` freezes what it built
             if profile:
                 profiler = cProfile.Profile()
                 profiler.enable()

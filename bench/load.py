@@ -37,7 +37,6 @@ of mixed load, more repeats).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import re
@@ -56,6 +55,7 @@ from typing import Any
 import httpx
 
 from api.db.models import Role
+from bench import heap
 from bench.federation import DASHBOARD, running_hub
 from bench.upstreams import upstreams_process
 from tests.support.graphql import new_secret
@@ -436,11 +436,7 @@ def serve_hub(argv: list[str]) -> None:
         await seed(sessions, world)
 
     async def freeze_step(sessions: Any) -> None:
-        # `serve` freezes what it built before serving (api/cli.py); this hub also holds
-        # the demo world it seeded from, which a served hub never does: frozen with the
-        # rest, it is not walked by every collection during the measured requests.
-        gc.collect()
-        gc.freeze()
+        heap.freeze()  # the seeded world, as `serve` freezes what it built
 
     app = create_app(settings, environ=demo_environ(),
                      startup=[seed_step, principal_step(args.token), freeze_step])

@@ -123,13 +123,7 @@ class WorkItem(Node):
 
     @classmethod
     def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
-        # Asked for each item of a list: the name of `work_type`'s answer, kept by pair.
-        connector = info.context.hub.connectors.get(obj.source)
-        pair = (type(obj), type(connector) if connector else None)
-        name = _WORK_TYPE_NAMES.get(pair)
-        if name is None:
-            name = _WORK_TYPE_NAMES[pair] = work_type(info, obj).__name__
-        return name
+        return work_type(info, obj).__name__
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
@@ -244,9 +238,8 @@ def work_type(info: Info, item: c.WorkItem) -> type:
     return known
 
 
-# (record class, connector class) -> graph type, and its name.
+# (record class, connector class) -> graph type.
 _WORK_TYPES: dict[tuple[type, type[Connector] | None], type] = {}
-_WORK_TYPE_NAMES: dict[tuple[type, type[Connector] | None], str] = {}
 
 
 def _edge_cursor(root: Any) -> str:
