@@ -184,19 +184,22 @@ def main() -> None:
           f" rows = the measured page's rows at {small}/{large}/{EQUAL}; {EQUAL} = {large} at a"
           f" cursor leaving as many rows as at {small}")
     print(header)
-    worst = worst_equal = 0.0
+    worst, worst_equal = (0.0, ""), (0.0, "")
     for name in QUERIES:
         held = results[backends[0]][1][name]
-        line = f"{name:<20} {f'{held[args.small]}/{held[args.large]}/{held[EQUAL]}':>9}"
+        rows = f"{held[args.small]}/{held[args.large]}/{held[EQUAL]}"
+        line = f"{name:<20} {rows:>9}"
         for backend in backends:
             at = results[backend][0][name]
             ratio, equal = at[args.large] / at[args.small], at[EQUAL] / at[args.small]
-            worst, worst_equal = max(worst, ratio), max(worst_equal, equal)
+            worst = max(worst, (ratio, f"{name}, {backend}, rows {rows}"))
+            worst_equal = max(worst_equal, (equal, f"{name}, {backend}"))
             line += (f" | {at[args.small] * 1000:>12.1f} {at[args.large] * 1000:>6.1f} "
                      f"{ratio:>5.2f} {at[EQUAL] * 1000:>6.1f} {equal:>5.2f}")
         print(line)
-    print(f"worst ratio: {worst:.2f} (goal: at most 1.5)")
-    print(f"worst ratio at equal rows ({EQUAL}): {worst_equal:.2f}")
+    print(f"worst ratio: {worst[0]:.2f} ({worst[1]}; goal: at most 1.5)")
+    print(f"worst ratio at equal rows ({EQUAL}): {worst_equal[0]:.2f} ({worst_equal[1]})")
+
 
 if __name__ == "__main__":
     main()
