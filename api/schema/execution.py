@@ -3,8 +3,10 @@ of a list.
 
 A list of thousands of work items (an interface) has the concrete type of each
 checked against the schema, the status of each (an enum) looked up member by member,
-and each plain field read through Strawberry's layers: once per (interface, type)
-pair, one dict lookup per value, and one call per field answer the same.
+each plain field read through Strawberry's layers, and each of its fields completed by
+graphql-core one at a time (a resolve info, a path, a completion): once per
+(interface, type) pair, one dict lookup per value, one call per field, and one pass
+over an item whose fields are all plain leaves answer the same.
 """
 
 from __future__ import annotations
@@ -14,19 +16,100 @@ from contextlib import suppress
 from operator import attrgetter
 from typing import Any
 
-from graphql import GraphQLAbstractType, GraphQLEnumType, GraphQLObjectType, GraphQLResolveInfo
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql import (
+    GraphQLAbstractType,
+    GraphQLEnumType,
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import Path
 from strawberry.schema.schema import Schema, StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+#: A plain leaf field's answer: (response name, attribute getter, leaf type, non-null).
+PlainField = tuple[str, Callable[[Any], Any], GraphQLLeafType, bool]
+
 
 class HeatshieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, with each runtime type checked once per operation."""
+    """Strawberry's execution context, with each runtime type checked once per operation,
+    and an object whose selected fields are all plain leaves answered in one pass."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._runtime_types: dict[tuple[GraphQLAbstractType, str], GraphQLObjectType] = {}
+        # By the field set's id, with the set itself kept (so its id is not reused).
+        self._plain_sets: dict[tuple[GraphQLObjectType, int],
+                               tuple[GroupedFieldSet, list[PlainField] | None]] = {}
+
+    def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any,
+                       path: Path | None, grouped_field_set: GroupedFieldSet,
+                       position_context: Any) -> Any:
+        """graphql-core's answer, made without its per-field machinery (a resolve info, a
+        path and a completion per field) when every selected field reads a plain
+        attribute (`plain_attributes`) of a leaf type and no middleware wraps resolvers:
+        each item of a list of work items is such an object. Anything that would be an
+        error (a null for a non-null field, a value the type refuses, an awaitable)
+        goes graphql-core's way from the start, which says what is wrong and where."""
+        plain = self._plain_fields(parent_type, grouped_field_set)
+        if plain is not None:
+            results: dict[str, Any] = {}
+            is_awaitable = self.is_awaitable
+            try:
+                for name, get, leaf, non_null in plain:
+                    value = get(source_value)
+                    if value is None:
+                        if non_null:
+                            break
+                        results[name] = None
+                        continue
+                    if is_awaitable(value) or isinstance(value, Exception):
+                        break
+                    coerced = leaf.coerce_output_value(value)
+                    if coerced is None or coerced is Undefined:
+                        break
+                    results[name] = coerced
+                else:
+                    return results
+            except Exception:  # graphql-core's way says what is wrong
+                pass
+        return super().execute_fields(parent_type, source_value, path, grouped_field_set,
+                                      position_context)
+
+    def _plain_fields(self, parent_type: GraphQLObjectType,
+                      grouped_field_set: GroupedFieldSet) -> list[PlainField] | None:
+        """The set's fields as plain leaves, worked out once per (type, field set); None
+        when any is not one."""
+        key = (parent_type, id(grouped_field_set))
+        known = self._plain_sets.get(key)
+        if known is not None and known[0] is grouped_field_set:
+            return known[1]
+        plain: list[PlainField] | None = []
+        manager = self.middleware_manager
+        if manager is not None and manager.middlewares:
+            plain = None
+        for name, details in grouped_field_set.items():
+            if plain is None:
+                break
+            node = details[0].node
+            field = self.schema.get_field(parent_type, node.name.value)
+            get = getattr(field.resolve, "plain_get", None) if field is not None else None
+            field_type = field.type if field is not None else None
+            non_null = isinstance(field_type, GraphQLNonNull)
+            if non_null:
+                field_type = field_type.of_type  # type: ignore[union-attr]
+            if field is None or get is None or field.args or node.arguments \
+                    or not isinstance(field_type, GraphQLScalarType | GraphQLEnumType):
+                plain = None
+            else:
+                plain.append((name, get, field_type, non_null))
+        self._plain_sets[key] = (grouped_field_set, plain)
+        return plain
 
     def ensure_valid_runtime_type(self, runtime_type_name: Any,
                                   return_type: GraphQLAbstractType,
@@ -100,4 +183,6 @@ def _attribute(name: str) -> Callable[..., Any]:
         return get(source)
 
     resolve._is_default = True  # type: ignore[attr-defined]  # as Strawberry marks its own
+    # For `HeatshieldExecutionContext.execute_fields`: the read itself, without the info.
+    resolve.plain_get = get  # type: ignore[attr-defined]
     return resolve
