@@ -4,9 +4,10 @@ of a list.
 A list of thousands of work items (an interface) has the concrete type of each
 checked against the schema, the status of each (an enum) looked up member by member,
 each plain field read through Strawberry's layers, and each of its fields completed by
-graphql-core one at a time (a resolve info, a path, a completion): once per
-(interface, type) pair, one dict lookup per value, one call per field, and one pass
-over an item whose fields are all plain leaves answer the same.
+graphql-core one at a time (a resolve info, a path, a completion), after some eight
+calls to reach it (the list item's, the non-null's, the interface's, the object's):
+once per (interface, type) pair, one dict lookup per value, one call per field, and
+one loop over a list of items whose fields are all plain leaves answer the same.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from typing import Any
 from graphql import (
     GraphQLAbstractType,
     GraphQLEnumType,
+    GraphQLInterfaceType,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLScalarType,
+    GraphQLUnionType,
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
@@ -58,28 +62,87 @@ class HeatshieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         goes graphql-core's way from the start, which says what is wrong and where."""
         plain = self._plain_fields(parent_type, grouped_field_set)
         if plain is not None:
-            results: dict[str, Any] = {}
-            is_awaitable = self.is_awaitable
-            try:
-                for name, get, leaf, non_null in plain:
-                    value = get(source_value)
-                    if value is None:
-                        if non_null:
-                            break
-                        results[name] = None
-                        continue
-                    if is_awaitable(value) or isinstance(value, Exception):
-                        break
-                    coerced = leaf.coerce_output_value(value)
-                    if coerced is None or coerced is Undefined:
-                        break
-                    results[name] = coerced
-                else:
-                    return results
-            except Exception:  # graphql-core's way says what is wrong
-                pass
+            answer = self._plain_answer(plain, source_value)
+            if answer is not None:
+                return answer
         return super().execute_fields(parent_type, source_value, path, grouped_field_set,
                                       position_context)
+
+    def complete_list_value(self, return_type: GraphQLList[Any],
+                            field_details_list: FieldDetailsList,
+                            info: GraphQLResolveInfo[Any], path: Path, result: Any,
+                            position_context: Any) -> Any:
+        """A list of objects whose selected fields are all plain leaves answered item by
+        item in one loop (`_plain_list`); any other list, or one with an item that is not
+        such an object or would be an error, is graphql-core's to complete, whole."""
+        if type(result) is list and result and position_context is None:  # no @defer
+            answer = self._plain_list(return_type.of_type, field_details_list, info, result)
+            if answer is not None:
+                return answer
+        return super().complete_list_value(return_type, field_details_list, info, path,
+                                           result, position_context)
+
+    def _plain_list(self, item_type: Any, field_details_list: FieldDetailsList,
+                    info: GraphQLResolveInfo[Any], items: list[Any]) -> list[Any] | None:
+        """What graphql-core completes the list to, when each item is an object (its type
+        resolved, validated and confirmed by `is_type_of` as graphql-core does) whose
+        selected fields are all plain leaves, none of them an error; else None. Pure
+        reads only: giving up halfway leaves nothing done."""
+        if isinstance(item_type, GraphQLNonNull):
+            item_type = item_type.of_type
+        if any(details.node.directives for details in field_details_list):
+            return None  # @stream, say: graphql-core's
+        abstract = item_type if isinstance(item_type, GraphQLInterfaceType |
+                                           GraphQLUnionType) else None
+        if abstract is None and not isinstance(item_type, GraphQLObjectType):
+            return None
+        resolve_type = abstract.resolve_type or self.type_resolver if abstract else None
+        answers: list[Any] = []
+        object_type: GraphQLObjectType = item_type
+        try:
+            for item in items:
+                if item is None:
+                    return None
+                if abstract is not None and resolve_type is not None:
+                    name = resolve_type(item, info, abstract)
+                    if type(name) is not str:
+                        return None  # awaitable, or not a name: graphql-core says
+                    object_type = self.ensure_valid_runtime_type(
+                        name, abstract, field_details_list, info, item)
+                if object_type.is_type_of and object_type.is_type_of(item, info) is not True:
+                    return None
+                grouped_field_set, defers, _ = self.collect_subfields(object_type,
+                                                                      field_details_list)
+                plain = None if defers else self._plain_fields(object_type, grouped_field_set)
+                answer = self._plain_answer(plain, item) if plain is not None else None
+                if answer is None:
+                    return None
+                answers.append(answer)
+        except Exception:  # graphql-core's way says what is wrong, and where
+            return None
+        return answers
+
+    def _plain_answer(self, plain: list[PlainField], source: Any) -> dict[str, Any] | None:
+        """The object's answer from its plain leaves, or None if any would be an error."""
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        try:
+            for name, get, leaf, non_null in plain:
+                value = get(source)
+                if value is None:
+                    if non_null:
+                        return None
+                    results[name] = None
+                    continue
+                if is_awaitable(value) or isinstance(value, Exception):
+                    return None
+                coerced = leaf.coerce_output_value(value)
+                if coerced is None or coerced is Undefined:
+                    return None
+                results[name] = coerced
+        except Exception:  # graphql-core's way says what is wrong
+            return None
+        return results
 
     def _plain_fields(self, parent_type: GraphQLObjectType,
                       grouped_field_set: GroupedFieldSet) -> list[PlainField] | None:

@@ -183,3 +183,70 @@ def test_an_object_whose_plain_leaf_is_wrong_gets_graphql_core_errors(bad: _Thin
     assert ours == stock
     assert stock[1], stock  # the case is an error the stock way too
     assert ("Thing", "name") in ran  # the wrong item went the general way
+
+
+@strawberry.interface
+class _Pet:
+    name: str
+
+
+@strawberry.type
+class _Cat(_Pet):
+    lives: int
+
+
+@strawberry.type
+class _Dog(_Pet):
+    shade: _Shade | None
+
+
+def _pets(*pets: Any) -> strawberry.Schema:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def pets(self) -> list[_Pet]:
+            return list(pets)
+
+    return strawberry.Schema(query=Query, types=[_Cat, _Dog])
+
+
+def _pet_answers(pets: list[Any]) -> tuple[Any, Any, int]:
+    """The answer the stock way, our way, and how many items ours completed one by one."""
+    query = "{ pets { name ... on Cat { lives } ... on Dog { shade } } }"
+    one_by_one = [0]
+
+    class Counting(HeatshieldExecutionContext):
+        def complete_list_item_value(self, *args: Any, **kwargs: Any) -> Any:
+            one_by_one[0] += 1
+            return super().complete_list_item_value(*args, **kwargs)
+
+    stock = _pets(*pets).execute_sync(query)
+    ours_schema = _pets(*pets)
+    ours_schema.execution_context_class = Counting
+    plain_attributes(ours_schema)
+    ours = ours_schema.execute_sync(query)
+    return ((stock.data, [e.formatted for e in stock.errors or []]),
+            (ours.data, [e.formatted for e in ours.errors or []]), one_by_one[0])
+
+
+def test_a_list_of_plain_objects_is_answered_in_one_loop_as_graphql_core_answers_it() -> None:
+    pets = [_Cat(name="Tom", lives=9), _Dog(name="Rex", shade=_Shade.BLUE),
+            _Dog(name="Fido", shade=None)]
+    stock, ours, one_by_one = _pet_answers(pets)
+    assert ours == stock
+    assert ours[0] == {"pets": [{"name": "Tom", "lives": 9}, {"name": "Rex", "shade": "BLUE"},
+                                {"name": "Fido", "shade": None}]}
+    assert one_by_one == 0
+
+
+@pytest.mark.parametrize("bad", [
+    _Cat(name=None, lives=1),  # type: ignore[arg-type]  # null for a non-null field
+    _Dog(name="Rex", shade="GREEN"),  # type: ignore[arg-type]  # no member of the enum
+    None,  # a null item of a list of non-null items
+    "a string",  # no type of the interface
+])
+def test_a_list_with_an_item_in_error_is_graphql_core_s_to_complete(bad: Any) -> None:
+    stock, ours, one_by_one = _pet_answers([_Cat(name="Tom", lives=9), bad])
+    assert ours == stock
+    assert stock[1], stock  # an error the stock way too
+    assert one_by_one == 2  # the whole list went the general way
