@@ -87,7 +87,9 @@ class Coalescer:
     DataLoaders batch the keys of one kind; the loaders of several kinds that
     wait on the same database batch dispatch a loop turn or two apart, so reads
     gather here until `settle` turns pass with none new, then go to the source
-    together (e.g. one GraphQL document for milestones and deployments).
+    together (e.g. one GraphQL document for milestones and deployments). A caller
+    that knows which reads it started (a list's `start_reads`) announces them
+    (`expect`), and the batch goes as soon as they are all in.
     """
 
     def __init__(self, source: BatchSource, settle: int = SETTLE_TURNS) -> None:
@@ -96,21 +98,36 @@ class Coalescer:
         self._pending: list[tuple[BatchRead[Any], asyncio.Future[Any]]] = []
         self._quiet = 0
         self._flushing: asyncio.Task[None] | None = None
+        #: Reads announced by `expect` and not joined yet, by kind; None: none announced.
+        self._expected: dict[type[Any], int] | None = None
+
+    def expect(self, kind: type[BatchRead[Any]]) -> None:
+        """Announce a read of `kind` on its way (its loader started it): once every
+        announced read has joined, the batch goes out at the next loop turn instead of
+        after `settle` quiet ones. A read announced and never made (answered from the
+        cache meanwhile) costs only that: the batch goes when the turns pass."""
+        expected = self._expected if self._expected is not None else {}
+        expected[kind] = expected.get(kind, 0) + 1
+        self._expected = expected
 
     async def read(self, read: BatchRead[R]) -> R:
         """`read`'s answer, from the batch it joins; its error (or the batch's) raised."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((read, future))
         self._quiet = 0
+        expected = self._expected
+        if expected is not None and expected.get(type(read)):
+            expected[type(read)] -= 1
         if self._flushing is None:
             self._flushing = asyncio.ensure_future(self._flush())
         return await future
 
     async def _flush(self) -> None:
-        while self._quiet < self.settle:
+        while self._quiet < self.settle and not self._all_joined():
             self._quiet += 1
             await asyncio.sleep(0)
         batch, self._pending, self._flushing = self._pending, [], None
+        self._expected = None
         batch = [(read, future) for read, future in batch if not future.cancelled()]
         if not batch:
             return
@@ -132,6 +149,11 @@ class Coalescer:
                 future.set_exception(answer)
             else:
                 future.set_result(answer)
+
+    def _all_joined(self) -> bool:
+        """Whether reads were announced and every one has joined."""
+        expected = self._expected
+        return expected is not None and not any(expected.values())
 
 
 class Hub:

@@ -19,6 +19,7 @@ from strawberry.dataloader import DataLoader
 from api.hub import Coalescer, Fetched, Hub
 from connectors.base import (
     Answer,
+    BatchRead,
     BatchSource,
     ChangeRecord,
     ChangeSource,
@@ -81,8 +82,9 @@ class ListLoader(Generic[K, V]):
             await wait
         return [self._known[key] for key in keys]
 
-    def start(self, keys: Sequence[K]) -> None:
-        """Start reading the keys not read nor being read yet; `load_many` waits for them."""
+    def start(self, keys: Sequence[K]) -> list[K]:
+        """Start reading the keys not read nor being read yet; `load_many` waits for them.
+        Returns the keys it started reading."""
         running = self._running
         missing = [key for key in dict.fromkeys(keys)
                    if key not in self._known and key not in running]
@@ -90,6 +92,7 @@ class ListLoader(Generic[K, V]):
             read = asyncio.ensure_future(self._read(missing))
             for key in missing:
                 running[key] = read
+        return missing
 
     async def _read(self, keys: list[K]) -> None:
         try:
@@ -175,6 +178,12 @@ class UpstreamLoaders:
             "deployments", [(s, (r, e)) for s, r, e in keys], call, missing=[],
             deadline=self.deadline)
 
+    def start_work_items(self, refs: Sequence[LinkRef]) -> None:
+        """Read these links' work items now, not when a loader's batch dispatches; a
+        batch source is told the read is coming, so its batch need not wait turns for
+        it (`Coalescer.expect`)."""
+        self._announce(WorkItemsRead, {ref.source for ref in self.work_items.start(refs)})
+
     def start_deployments(self, keys: Sequence[DeploymentKey]) -> None:
         """Read these deployments now, not when the loader's next batch dispatches (two
         loop turns on): each key's future goes in the loader's cache, where its callers
@@ -191,6 +200,18 @@ class UpstreamLoaders:
             loader.cache_map.set(key, futures[-1])
         read = asyncio.ensure_future(self._deployments(wanted))
         read.add_done_callback(lambda done: _settle(done, futures))
+        # One read per source and environment (`_deployments`).
+        for source, _ in dict.fromkeys((source, environment)
+                                       for source, _, environment in wanted):
+            if isinstance(self.hub.connectors.get(source), DeploymentSource):
+                self._announce(DeploymentsRead, {source})
+
+    def _announce(self, kind: type[BatchRead[Any]], sources: set[str]) -> None:
+        """Tell each batch source among `sources` a read of `kind` is on its way."""
+        for source in sources:
+            connector = self.hub.connectors.get(source)
+            if isinstance(connector, BatchSource):
+                self._batch(source, connector).expect(kind)
 
     def _batch(self, source: str, connector: BatchSource) -> Coalescer:
         """The request's batch for `source`, made on its first read."""

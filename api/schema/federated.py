@@ -150,7 +150,7 @@ def start_reads(context: Context, links: Mapping[int, Sequence[LinkRow]],
         if uncached:
             # Asked now, not after the work loader's batch dispatches (a few loop turns
             # on): its own read finds these running and waits for them.
-            context.upstream.work_items.start(uncached)
+            context.upstream.start_work_items(uncached)
     if "changes" in reads:
         changes = changes_loader(context)
         for release_id, rows in links.items():
