@@ -110,7 +110,7 @@ class Inbox:
             async with self.sessions() as session, session.begin():
                 row = m.WebhookDelivery(source=source, delivery_id=delivery, event=event_type,
                                         digest=digest, record_key=record_key(event),
-                                        payload=encode(event),
+                                        payload=encode(event), received_at=self.now(),
                                         claimed_until=self.now() + self.lease)
                 session.add(row)
                 await session.flush()
@@ -126,7 +126,7 @@ class Inbox:
             async with self.sessions() as session, session.begin():
                 session.add(m.WebhookDelivery(source=source, delivery_id=delivery,
                                               event=event_type, digest=digest,
-                                              processed_at=self.now()))
+                                              received_at=self.now(), processed_at=self.now()))
         except IntegrityError:
             return False
         return True
