@@ -106,12 +106,13 @@ class Inbox:
                      event: WebhookEvent) -> int | None:
         """Store the event, held by the caller for a lease (it means to `process(..., held=True)`
         it next); None when its delivery id or body was seen before."""
+        moment = self.now()
         try:
             async with self.sessions() as session, session.begin():
                 row = m.WebhookDelivery(source=source, delivery_id=delivery, event=event_type,
                                         digest=digest, record_key=record_key(event),
-                                        payload=encode(event), received_at=self.now(),
-                                        claimed_until=self.now() + self.lease)
+                                        payload=encode(event), received_at=moment,
+                                        claimed_until=moment + self.lease)
                 session.add(row)
                 await session.flush()
                 row_id = row.id
@@ -122,11 +123,12 @@ class Inbox:
     async def remember(self, source: str, delivery: str, event_type: str, digest: str) -> bool:
         """Record a delivery as already known without applying it (a poller's first look);
         False when it was known before."""
+        moment = self.now()
         try:
             async with self.sessions() as session, session.begin():
                 session.add(m.WebhookDelivery(source=source, delivery_id=delivery,
                                               event=event_type, digest=digest,
-                                              received_at=self.now(), processed_at=self.now()))
+                                              received_at=moment, processed_at=moment))
         except IntegrityError:
             return False
         return True

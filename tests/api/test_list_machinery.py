@@ -4,6 +4,7 @@ shared with a request's other fields, and a release's items in list order."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -151,13 +152,22 @@ def _answers(things: list[Any]) -> tuple[Any, Any, list[tuple[str, str]]]:
             return super().execute_field(parent_type, source, field_details_list, path,
                                          position_context)
 
-    stock = _things(*things).execute_sync(query)
-    ours_schema = _things(*things)
-    ours_schema.execution_context_class = Counting
+    return (*_stock_and_ours(lambda: _things(*things), query, Counting), ran)
+
+
+Answer = tuple[Any, list[Any]]  # the data, and the errors as they are sent
+
+
+def _stock_and_ours(schema: Callable[[], strawberry.Schema], query: str,
+                    context: type[HeatshieldExecutionContext]) -> tuple[Answer, Answer]:
+    """The query's answer from stock Strawberry, and from the same schema run our way."""
+    stock = schema().execute_sync(query)
+    ours_schema = schema()
+    ours_schema.execution_context_class = context
     plain_attributes(ours_schema)
     ours = ours_schema.execute_sync(query)
     return ((stock.data, [e.formatted for e in stock.errors or []]),
-            (ours.data, [e.formatted for e in ours.errors or []]), ran)
+            (ours.data, [e.formatted for e in ours.errors or []]))
 
 
 def test_an_object_of_plain_leaves_is_answered_in_one_pass_as_graphql_core_answers_it(
@@ -220,13 +230,7 @@ def _pet_answers(pets: list[Any]) -> tuple[Any, Any, int]:
             one_by_one[0] += 1
             return super().complete_list_item_value(*args, **kwargs)
 
-    stock = _pets(*pets).execute_sync(query)
-    ours_schema = _pets(*pets)
-    ours_schema.execution_context_class = Counting
-    plain_attributes(ours_schema)
-    ours = ours_schema.execute_sync(query)
-    return ((stock.data, [e.formatted for e in stock.errors or []]),
-            (ours.data, [e.formatted for e in ours.errors or []]), one_by_one[0])
+    return (*_stock_and_ours(lambda: _pets(*pets), query, Counting), one_by_one[0])
 
 
 def test_a_list_of_plain_objects_is_answered_in_one_loop_as_graphql_core_answers_it() -> None:
