@@ -7,10 +7,10 @@ Prints, side by side from one run:
   caches empty and upstream sessions (Remedy's token) established, divided
   by L (goal: at most 1.15, i.e. one round trip to the slowest source).
 
-The sandboxes run in a process of their own, as remote upstreams would. The
-"slowest call" column is the longest single upstream call the sandboxes logged
-for the query (L plus the sandbox's own work), i.e. one round trip to the
-slowest source.
+Each sandbox runs in a process of its own, as remote upstreams are services of
+their own (`bench.upstreams.upstreams_processes`). The "slowest call" column is
+the longest single upstream call the sandboxes logged for the query (L plus the
+sandbox's own work), i.e. one round trip to the slowest source.
 
 Run: `.venv/bin/python -m bench.federation [--latency-ms 200 1000] [--repeat 5]`.
 """
@@ -33,10 +33,9 @@ from api.db.models import Role
 from api.demo import demo_connectors, demo_environ, seed
 from api.settings import load_settings
 from bench import heap
-from bench.upstreams import upstreams_process
+from bench.upstreams import upstreams_processes
 from connectors.sandbox.world import build_world
 from tests.support.graphql import new_secret, principal_step
-from tests.support.hub_process import free_port
 from tests.support.server import serve_asgi
 
 KINDS = ("jira", "github", "servicenow", "remedy")
@@ -55,14 +54,18 @@ query($n: Int!) {
 
 
 class Bench:
-    def __init__(self, sandbox_url: str, hub_url: str, headers: dict[str, str]) -> None:
-        self.sandbox_url = sandbox_url
+    def __init__(self, sandbox_urls: dict[str, str], hub_url: str,
+                 headers: dict[str, str]) -> None:
+        self.sandbox_urls = sandbox_urls
         self.hub = httpx.Client(base_url=hub_url, timeout=120, headers=headers)
         # One client for the sandboxes' log and faults too: a throwaway client per call
         # (`httpx.get`) leaves its pool and TLS context in reference cycles, and the hub
         # (which shares this process) paid for collecting them, some 5 to 25 ms of CPU,
         # inside the next measured query.
-        self.sandboxes = httpx.Client(base_url=sandbox_url, timeout=30)
+        self.sandboxes = httpx.Client(timeout=30)
+
+    def _kit(self, kind: str, what: str) -> str:
+        return f"{self.sandbox_urls[kind]}/sandbox/{kind}/_sandbox/{what}"
 
     def query(self, n: int) -> dict[str, Any]:
         response = self.hub.post("/graphql", json={"query": DASHBOARD, "variables": {"n": n}})
@@ -72,24 +75,23 @@ class Bench:
         return body
 
     def calls(self) -> dict[str, int]:
-        return {k: self.sandboxes.get(f"/sandbox/{k}/_sandbox/requests").json()["count"]
-                for k in KINDS}
+        return {k: self.sandboxes.get(self._kit(k, "requests")).json()["count"] for k in KINDS}
 
     def reset(self) -> None:
         for kind in KINDS:
-            self.sandboxes.delete(f"/sandbox/{kind}/_sandbox/requests")
+            self.sandboxes.delete(self._kit(kind, "requests"))
 
     def latency(self, latency_ms: float) -> None:
         for kind in KINDS:
-            self.sandboxes.delete(f"/sandbox/{kind}/_sandbox/faults")
+            self.sandboxes.delete(self._kit(kind, "faults"))
             if latency_ms:
-                self.sandboxes.post(f"/sandbox/{kind}/_sandbox/faults",
+                self.sandboxes.post(self._kit(kind, "faults"),
                                     json={"latency_ms": latency_ms}).raise_for_status()
 
     def slowest_call(self) -> float:
         """The longest single upstream call of the last query, as the sandboxes logged it."""
         durations = [entry["duration_ms"] for kind in KINDS for entry in self.sandboxes.get(
-            f"/sandbox/{kind}/_sandbox/requests").json()["requests"]]
+            self._kit(kind, "requests")).json()["requests"]]
         return float(max(durations))
 
     def calls_for(self, n: int) -> dict[str, int]:
@@ -111,14 +113,17 @@ class Bench:
 
 @contextmanager
 def running_hub(scale: int, apps: int, tmp: Path) -> Iterator[Bench]:
-    """Sandboxes over a world of `scale` in their own process, and a hub over them."""
+    """Sandboxes over a world of `scale`, each kind in a process of its own, and a hub
+    over them."""
     world = build_world(seed=7, scale=scale)
     wanted = {a.key for a in world.applications[:apps]}
     keys = [r.key for r in world.releases if r.app_key in wanted]
-    with upstreams_process(free_port(), scale=scale) as sandbox_url:
+    with upstreams_processes(scale=scale) as sandbox_urls:
+        connectors = [next(c for c in demo_connectors(url) if c.name == kind)
+                      for kind, url in sandbox_urls.items()]
         settings = load_settings(
             None, database={"url": f"sqlite+aiosqlite:///{tmp / f'bench-{scale}.db'}"},
-            connectors=[c.model_dump() for c in demo_connectors(sandbox_url)],
+            connectors=[c.model_dump() for c in connectors],
             limits={"max_page_size": 200, "rate_limit_per_minute": 100_000,
                     "rate_limit_burst": 10_000},
             # Every query goes upstream; a loaded machine must not turn it into a timeout.
@@ -131,7 +136,7 @@ def running_hub(scale: int, apps: int, tmp: Path) -> Iterator[Bench]:
         app = create_app(settings, environ=demo_environ(),
                          startup=[seed_step, principal_step(token, Role.VIEWER, "bench")])
         with serve_asgi(app) as hub_url:
-            bench = Bench(sandbox_url, hub_url, headers={"Authorization": f"Bearer {token}"})
+            bench = Bench(sandbox_urls, hub_url, headers={"Authorization": f"Bearer {token}"})
             bench.query(10)  # connections and the Remedy token, outside the figures
             heap.freeze()  # the seeded world, as `serve` freezes what it built
             print(f"releases in the hub: {len(keys)} (world seed 7, scale {scale})")
