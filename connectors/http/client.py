@@ -52,6 +52,7 @@ from connectors.http.policy import (
     retry_after_seconds,
 )
 from connectors.http.redaction import forget_secret, register_secret
+from connectors.http.turns import SendTurns, turns_for
 from connectors.records import BreakerState
 
 log = logging.getLogger("heatshield.connectors.http")
@@ -104,6 +105,8 @@ class UpstreamClient:
     cool-down and, for kinds that log in, their token's lifetime.
     `observer`, when set, hears of every exchange on the wire (`connectors.http.observe`):
     the server counts calls with it, and the layer stays free of metrics.
+    `turns` orders the writing of requests (`connectors.http.turns`); by default the
+    clients of one event loop share its turns.
     """
 
     def __init__(
@@ -120,8 +123,10 @@ class UpstreamClient:
         etag_cache_size: int = 512,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        turns: SendTurns | None = None,
     ) -> None:
         self.name = name
+        self.turns = turns
         self.clock = clock
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self.secrets = secrets
@@ -384,10 +389,12 @@ class UpstreamClient:
         cached = self._etags.get(cache_key) if cache_key else None
         if cached is not None:
             request.headers["If-None-Match"] = cached.etag
+        turns = self.turns or turns_for(asyncio.get_running_loop())
         started = time.monotonic()
         self._stats.calls += 1
         try:
-            response = await self._client.send(request)
+            async with turns.turn(request):
+                response = await self._client.send(request)
         except httpx.TimeoutException:
             self.breaker.record_failure()
             raise self._observed(UpstreamTimeout(self.name, f"{method} {path}: timed out"),

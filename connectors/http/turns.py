@@ -1,0 +1,111 @@
+"""Upstream requests go on the wire in the order they start, each before the next is built.
+
+Between `send` and the request's bytes reaching the socket, httpx and httpcore yield to
+the loop several times (anyio's lock and stream checkpoints). When a query starts calls
+to several upstreams at once, each yield lets the other calls build their requests, so
+every request is written only once all of them are built: the call to the slowest
+upstream, which bounds the answer, waits for the CPU of every other call first (about
+6 ms for the dashboard's five sources, `bench.federation`'s timeline). Taking turns,
+the first request is written after its own preparation only, and none is written later
+than before: the same work is done, in order.
+
+A turn lasts from a call's start until httpcore reports its body written (the request's
+`trace` extension), or reports that it is connecting (a wait on the network, not on the
+CPU), or until `hold` seconds pass: a request waiting for a free connection of a full
+pool, or for a slow socket, delays the others by at most `hold`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+#: httpcore trace events after which a request no longer needs the CPU to reach the wire.
+_DONE = ("send_request_body.complete", ".failed")
+_NETWORK_WAITS = ("connection.connect_tcp.started", "connection.connect_unix_socket.started")
+
+
+class SendTurns:
+    """One event loop's turns; `turns_for` gives the running loop's."""
+
+    def __init__(self, hold: float = 0.005) -> None:
+        self.hold = hold
+        self._taken = False
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    @asynccontextmanager
+    async def turn(self, request: httpx.Request) -> AsyncIterator[None]:
+        """Hold a turn while `request` is sent; it passes on once the request is written."""
+        await self._take()
+        loop = asyncio.get_running_loop()
+        done = False
+
+        def release() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                timer.cancel()
+                self._pass()
+
+        timer = loop.call_later(self.hold, release)
+        earlier: Trace | None = request.extensions.get("trace")
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith(_DONE) or event in _NETWORK_WAITS:
+                release()
+            if earlier is not None:
+                await earlier(event, info)
+
+        request.extensions["trace"] = trace
+        try:
+            yield
+        finally:
+            release()
+            if earlier is None:
+                request.extensions.pop("trace", None)
+            else:
+                request.extensions["trace"] = earlier
+
+    async def _take(self) -> None:
+        if not self._taken:
+            self._taken = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._pass()  # given the turn as it was cancelled: the next one has it
+            elif waiter in self._waiting:  # not yet skipped by a `_pass`
+                self._waiting.remove(waiter)
+            raise
+
+    def _pass(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._taken = False
+
+
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SendTurns] = (
+    weakref.WeakKeyDictionary())
+
+
+def turns_for(loop: asyncio.AbstractEventLoop) -> SendTurns:
+    """The turns every client on `loop` shares: the calls of one process take turns
+    across upstreams, since they share its CPU."""
+    turns = _TURNS.get(loop)
+    if turns is None:
+        turns = _TURNS[loop] = SendTurns()
+    return turns

@@ -1,0 +1,187 @@
+"""Requests to upstreams go on the wire in the order they start (`connectors.http.turns`),
+shown with real clients against a server on a loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connectors.errors import UpstreamUnavailable
+from connectors.http import RetryPolicy, UpstreamClient
+from connectors.http.turns import SendTurns, turns_for
+from tests.support.hub_process import free_port
+from tests.support.server import serve_asgi
+
+#: Long enough that a test passes only if a turn ends for its reason, not by the clock.
+FOREVER = 30.0
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    async def echo(request: Request) -> Response:
+        return JSONResponse({"got": (await request.body()).decode()})
+
+    with serve_asgi(Starlette(routes=[Route("/echo", echo, methods=["GET", "POST"])])) as url:
+        yield url
+
+
+class Recording(httpx.AsyncHTTPTransport):
+    """A real transport that notes when each request starts being sent and when its
+    body is written (httpcore's trace events)."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        name = request.url.params["n"]
+        self.events.append(f"start {name}")
+        earlier = request.extensions.get("trace")
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith("send_request_body.complete"):
+                self.events.append(f"written {name}")
+            if earlier is not None:
+                await earlier(event, info)
+
+        request.extensions["trace"] = trace
+        return await super().handle_async_request(request)
+
+
+class NoTurns(SendTurns):
+    """What the layer did before turns: every call sends at once."""
+
+    @asynccontextmanager
+    async def turn(self, request: httpx.Request) -> AsyncIterator[None]:
+        yield
+
+
+async def send_together(upstream: str, turns: SendTurns) -> list[str]:
+    """Three clients (three upstreams, as a dashboard query asks) start a call each at
+    once; the order in which their requests started and were written."""
+    events: list[str] = []
+    clients = [UpstreamClient(name, upstream, transport=Recording(events), turns=turns,
+                              retry=RetryPolicy(max_retries=0)) for name in "abc"]
+    try:
+        await asyncio.gather(*(c.request("POST", "/echo", params={"n": c.name},
+                                         json={"from": c.name}) for c in clients))
+        # Connections are open now, as in a running hub; this is the round that counts.
+        events.clear()
+        await asyncio.gather(*(c.request("POST", "/echo", params={"n": c.name},
+                                         json={"from": c.name}) for c in clients))
+    finally:
+        for client in clients:
+            await client.aclose()
+    return events
+
+
+async def test_each_request_is_written_before_the_next_one_starts(upstream: str) -> None:
+    assert await send_together(upstream, SendTurns(hold=FOREVER)) == [
+        "start a", "written a", "start b", "written b", "start c", "written c"]
+
+
+async def test_without_turns_the_first_request_waits_for_all_the_others_to_be_built(
+        upstream: str) -> None:
+    events = await send_together(upstream, NoTurns())
+    assert events.index("written a") > events.index("start c")
+
+
+async def test_a_request_that_fails_to_connect_passes_the_turn_at_once(upstream: str) -> None:
+    turns = SendTurns(hold=FOREVER)
+    refused = UpstreamClient("gone", f"http://127.0.0.1:{free_port()}", turns=turns,
+                             retry=RetryPolicy(max_retries=0))
+    live = UpstreamClient("live", upstream, turns=turns, retry=RetryPolicy(max_retries=0))
+    try:
+        failed, answered = await asyncio.wait_for(asyncio.gather(
+            refused.request("GET", "/echo"), live.request("GET", "/echo"),
+            return_exceptions=True), timeout=10)
+    finally:
+        await refused.aclose()
+        await live.aclose()
+    assert isinstance(failed, UpstreamUnavailable)
+    assert isinstance(answered, httpx.Response) and answered.status_code == 200
+
+
+def request() -> httpx.Request:
+    return httpx.Request("GET", "http://upstream.invalid/")
+
+
+async def test_a_request_that_never_gets_written_holds_the_others_only_for_the_hold() -> None:
+    turns = SendTurns(hold=0.05)
+    holding, second_in = asyncio.Event(), asyncio.Event()
+
+    async def stuck() -> None:  # as a call waiting for a free connection of a full pool
+        async with turns.turn(request()):
+            holding.set()
+            await asyncio.sleep(FOREVER)
+
+    async def next_call() -> None:
+        await holding.wait()
+        async with turns.turn(request()):
+            second_in.set()
+
+    first = asyncio.ensure_future(stuck())
+    await asyncio.wait_for(next_call(), timeout=10)
+    assert second_in.is_set() and not first.done()
+    first.cancel()
+
+
+async def test_a_caller_cancelled_while_waiting_does_not_keep_the_turn() -> None:
+    turns = SendTurns(hold=FOREVER)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def call(name: str, wait: asyncio.Event | None = None) -> None:
+        async with turns.turn(request()):
+            order.append(name)
+            if wait is not None:
+                await wait.wait()
+
+    first = asyncio.ensure_future(call("first", release))
+    await asyncio.sleep(0)
+    cancelled = asyncio.ensure_future(call("cancelled"))
+    given_then_cancelled = asyncio.ensure_future(call("given then cancelled"))
+    last = asyncio.ensure_future(call("last"))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.sleep(0)  # the first call ends and gives the turn to the next waiter,
+    given_then_cancelled.cancel()  # which is cancelled before it runs
+    await asyncio.wait_for(last, timeout=10)
+    await first
+    assert order == ["first", "last"]
+    assert cancelled.cancelled() and given_then_cancelled.cancelled()
+
+
+async def test_a_trace_the_caller_set_still_hears_every_event(upstream: str) -> None:
+    heard: list[str] = []
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        heard.append(event)
+
+    async with httpx.AsyncClient() as client:
+        sent = client.build_request("GET", f"{upstream}/echo", extensions={"trace": trace})
+        async with SendTurns(hold=FOREVER).turn(sent):
+            await client.send(sent)
+    assert "http11.send_request_body.complete" in heard
+    assert sent.extensions["trace"] is trace  # given back as it was
+
+
+async def test_the_clients_of_one_loop_share_its_turns() -> None:
+    loop = asyncio.get_running_loop()
+    assert turns_for(loop) is turns_for(loop)
+    client = UpstreamClient("x", "http://upstream.invalid")
+    try:
+        assert client.turns is None  # takes the running loop's turns at each call
+    finally:
+        await client.aclose()
