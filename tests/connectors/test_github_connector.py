@@ -7,6 +7,7 @@ made, and its faults stand in for a misbehaving api.github.com.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from collections.abc import Iterator
@@ -471,7 +472,7 @@ async def test_faults_surface_as_typed_errors(sandbox: Sandbox, world: World,
         deadline = time.monotonic() + 30
         while not sandbox.requests():
             assert time.monotonic() < deadline, "the sandbox never logged the abandoned call"
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
 
 
 async def test_a_refused_token_is_an_auth_failure(sandbox: Sandbox, world: World) -> None:
