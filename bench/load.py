@@ -88,7 +88,7 @@ class Mode:
     list_rounds: int
 
 
-QUICK = Mode(throughput_pairs=5, throughput_seconds=2, latency_repeat=1, rss_seconds=60, starts=3,
+QUICK = Mode(throughput_pairs=5, throughput_seconds=2, latency_repeat=5, rss_seconds=60, starts=3,
              scale_rounds=5, list_rounds=3)
 FULL = Mode(throughput_pairs=10, throughput_seconds=5, latency_repeat=5, rss_seconds=600, starts=7,
             scale_rounds=30, list_rounds=7)
