@@ -12,7 +12,10 @@ than before: the same work is done, in order.
 A turn lasts from a call's start until httpcore reports its body written (the request's
 `trace` extension), or reports that it is connecting (a wait on the network, not on the
 CPU), or until `hold` seconds pass: a request waiting for a free connection of a full
-pool, or for a slow socket, delays the others by at most `hold`.
+pool, or for a slow socket, delays the next by at most `hold`. A call waits at most
+`hold` for its turn, then goes without one: a queue of calls stuck behind a hung
+upstream's full pool, each holding its turn for `hold`, costs any other call at most
+`hold`, not `hold` times the queue.
 """
 
 from __future__ import annotations
@@ -39,12 +42,14 @@ class SendTurns:
     def __init__(self, hold: float = 0.005) -> None:
         self.hold = hold
         self._taken = False
-        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._waiting: deque[asyncio.Future[bool]] = deque()
 
     @asynccontextmanager
     async def turn(self, request: httpx.Request) -> AsyncIterator[None]:
         """Hold a turn while `request` is sent; it passes on once the request is written."""
-        await self._take()
+        if not await self._take():
+            yield  # waited `hold` for a turn: goes without one
+            return
         loop = asyncio.get_running_loop()
         done = False
 
@@ -74,26 +79,36 @@ class SendTurns:
             else:
                 request.extensions["trace"] = earlier
 
-    async def _take(self) -> None:
+    async def _take(self) -> bool:
+        """True once the turn is this call's; False if it waited `hold` without one."""
         if not self._taken:
             self._taken = True
-            return
-        waiter = asyncio.get_running_loop().create_future()
+            return True
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
         self._waiting.append(waiter)
+        timer = loop.call_later(self.hold, self._give_up, waiter)
         try:
-            await waiter
+            return await waiter
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.result():
                 self._pass()  # given the turn as it was cancelled: the next one has it
             elif waiter in self._waiting:  # not yet skipped by a `_pass`
                 self._waiting.remove(waiter)
             raise
+        finally:
+            timer.cancel()
+
+    def _give_up(self, waiter: asyncio.Future[bool]) -> None:
+        if not waiter.done():
+            self._waiting.remove(waiter)
+            waiter.set_result(False)
 
     def _pass(self) -> None:
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(True)
                 return
         self._taken = False
 

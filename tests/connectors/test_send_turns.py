@@ -135,6 +135,35 @@ async def test_a_request_that_never_gets_written_holds_the_others_only_for_the_h
     first.cancel()
 
 
+async def test_calls_queued_behind_a_hung_upstream_delay_another_by_one_hold_not_all(
+        ) -> None:
+    # Twenty calls to a hung upstream wait for its full pool, each holding its turn for
+    # the whole hold: one after another, 20 x 0.5 s. A call to a healthy upstream
+    # behind them waits at most one hold, then goes without a turn.
+    turns = SendTurns(hold=0.5)
+    stuck_calls = 20
+
+    async def stuck() -> None:
+        async with turns.turn(request()):
+            await asyncio.sleep(FOREVER)
+
+    queued = [asyncio.ensure_future(stuck()) for _ in range(stuck_calls)]
+    await asyncio.sleep(0)
+    healthy = asyncio.Event()
+
+    async def healthy_call() -> None:
+        async with turns.turn(request()):
+            healthy.set()
+
+    try:
+        await asyncio.wait_for(healthy_call(), timeout=stuck_calls * turns.hold / 2)
+        assert healthy.is_set()
+    finally:
+        for call in queued:
+            call.cancel()
+        await asyncio.gather(*queued, return_exceptions=True)
+
+
 async def test_a_caller_cancelled_while_waiting_does_not_keep_the_turn() -> None:
     turns = SendTurns(hold=FOREVER)
     order: list[str] = []
