@@ -26,6 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.auth import Authenticator
 from api.cache import UpstreamCache
 from api.calendar_feed import feed_routes
+from api.compression import GZIP_MIN_BYTES
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.db.models import Role
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
     from api.metrics import Metrics, RequestMetrics
 
 #: Bodies smaller than this go out as they are: compressing them saves too little.
-GZIP_MIN_BYTES = 1024
 
 class HubApp(Starlette):
     """Starlette without its outermost error layer: `Envelope` answers what escapes every

@@ -16,6 +16,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_res
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 
+from api.compression import GZIP_MIN_BYTES, KeptGzip
 from api.errors import ErrorCode, ServiceError
 from api.graphql_http import (
     CONTENT_TYPES,
@@ -92,6 +93,12 @@ def _error_response(media: str, status: int, message: str, extensions: dict[str,
 
 
 _MEDIA_HEADERS = {media: value.encode() for media, value in CONTENT_TYPES.items()}
+_DATA = b'{"data":'
+
+
+def _accepts_gzip(scope: Any) -> bool:
+    return any(name == b"accept-encoding" and b"gzip" in value
+               for name, value in scope.get("headers", ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +126,7 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
         self._make_context = make_context
         self._persisted = persisted
         self._responses = responses
+        self._gzipped = KeptGzip()
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """Not for a GET that names a persisted query's hash instead of a document."""
@@ -194,18 +202,27 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
             read = cache.read_of_body(body, self._plain_read)
         except ServiceError:
             return None
-        entry = cache.kept(cache.read_key(read, principal), principal) if read else None
-        if read is None or entry is None:
+        if read is None:
+            return None
+        key = cache.read_key(read, principal)
+        entry = cache.kept(key, principal)
+        if entry is None:
             return None
         info = current_request()
         if info is not None:
             info.operations.append((cache.operation(read[0], read[2]) or ("", ""))[1])
         age = cache.clock() - entry.stored_at
-        answer = b'{"data":%s,"extensions":{"cache":{"status":"HIT","age":%s}}}' % (
-            entry.body, str(round(age, 3)).encode())
-        return _KeptAnswer(answer, [(b"content-length", str(len(answer)).encode()),
-                                    (b"content-type", _MEDIA_HEADERS[media]),
-                                    (b"age", str(int(age)).encode())])
+        tail = b',"extensions":{"cache":{"status":"HIT","age":%s}}}' % (
+            str(round(age, 3)).encode())
+        headers = [(b"content-type", _MEDIA_HEADERS[media]), (b"age", str(int(age)).encode())]
+        if len(entry.body) + len(tail) >= GZIP_MIN_BYTES and _accepts_gzip(scope):
+            # Gzipped here, its kept part once (`api.compression`); the envelope's gzip
+            # passes an encoded answer through.
+            answer = self._gzipped.gzip(key, _DATA, entry.body, tail)
+            headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+        else:
+            answer = _DATA + entry.body + tail
+        return _KeptAnswer(answer, [(b"content-length", str(len(answer)).encode()), *headers])
 
     def _plain_read(self, body: bytes) -> Read | None:
         """A body's read when it is one plain operation (no persisted query's extensions,

@@ -9,6 +9,8 @@ is what the database saw, and /metrics is read with Prometheus's own parser.
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.cache import change_tags
+from api.compression import GZIP_MIN_BYTES, KeptGzip
 from api.db import models as m
 from api.demo import build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
@@ -296,3 +299,44 @@ def test_a_kept_answer_carries_the_headers_and_metrics_of_a_run_one(hub: Hub) ->
     # Both are counted under the route and the operation, the kept one too.
     assert hub.metric("heatshield_request_duration_seconds_count", route="/graphql",
                       operation="Headed", status="2xx") == runs_before + 2
+
+
+def test_a_kept_answer_is_gzipped_for_a_browser_and_plain_for_a_client_that_asks_none(
+        hub: Hub) -> None:
+    page = "releases(first: 6) { nodes { key name status type windowStart windowEnd } }"
+    query = f"query Zipped {{ {' '.join(f'{a}: {page}' for a in 'abcd')} }}"  # over 1 KB
+    ran = hub.post(query)  # kept now; hub.post asks for gzip, as httpx does by default
+    assert cache_status(ran.json()) == "MISS"
+    answers = []
+    for encoding in ("gzip", "identity", "gzip"):
+        with httpx.stream("POST", f"{hub.url}/graphql", json={"query": query}, headers={
+                "Authorization": f"Bearer {MANAGER}", "Accept-Encoding": encoding}) as sent:
+            wire = b"".join(sent.iter_raw())  # the bytes as sent, not decoded
+            answers.append((sent.headers, wire, json.loads(
+                gzip.decompress(wire) if encoding == "gzip" else wire)))
+    for headers, wire, body in answers:
+        assert cache_status(body) == "HIT" and body["data"] == ran.json()["data"]
+        assert len(json.dumps(body)) > GZIP_MIN_BYTES
+        assert headers["content-length"] == str(len(wire))
+        assert "accept-encoding" in headers["vary"].lower()
+    (zipped, _, _), (plain, plain_wire, _), (_, again_wire, again) = answers
+    assert zipped["content-encoding"] == "gzip" and "content-encoding" not in plain
+    assert len(again_wire) < len(plain_wire) / 2
+    assert again["extensions"]["cache"]["age"] > 0  # the age is each answer's own
+
+
+def test_a_gzipped_kept_answer_compresses_its_kept_part_once() -> None:
+    kept = KeptGzip(size=2)
+    head = json.dumps([{"key": f"PAY-{i}", "status": "DONE"} for i in range(200)]).encode()
+    for tail in (b',"age":0.5}', b',"age":1.25}', b',"age":12.0}'):
+        assert gzip.decompress(kept.gzip("dashboard", b'{"data":', head, tail)) == \
+            b'{"data":' + head + tail
+    assert kept.heads_compressed == 1
+    changed = head.replace(b"DONE", b"OPEN")  # a new answer under the same key
+    assert gzip.decompress(kept.gzip("dashboard", b"[", changed, b"]")) == \
+        b"[" + changed + b"]"
+    assert kept.heads_compressed == 2
+    # Only the most recently asked answers keep their compressor.
+    for key in ("second", "third", "dashboard"):
+        kept.gzip(key, b"", head, b"")
+    assert kept.heads_compressed == 5  # "dashboard" had been dropped for "third"
