@@ -62,8 +62,6 @@ if TYPE_CHECKING:
 
     from api.metrics import Metrics, RequestMetrics
 
-#: Bodies smaller than this go out as they are: compressing them saves too little.
-
 class HubApp(Starlette):
     """Starlette without its outermost error layer: `Envelope` answers what escapes every
     route (a coded 500 with a reference), and that layer's own `send` wrapper cost every

@@ -44,8 +44,9 @@ class KeptGzip:
         self.heads_compressed = 0
 
     def gzip(self, key: Hashable, lead: bytes, head: bytes, tail: bytes) -> bytes:
-        """`lead + head + tail` gzipped, compressing `lead + head` only when `head` is
-        new under `key` (the same object as before, or not: it is not compared)."""
+        """`lead + head + tail` gzipped. `lead + head` is compressed again only when `head`
+        is not the object compressed last under `key`: a kept answer's bytes are one
+        object for as long as it is kept, so identity is the test, not equality."""
         started = self._started.get(key)
         if started is None or started.head is not head:
             compressor = zlib.compressobj(self.level, zlib.DEFLATED, _GZIP_WBITS, _MEMORY_LEVEL)
