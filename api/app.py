@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
     from api.metrics import Metrics, RequestMetrics
 
+
 class HubApp(Starlette):
     """Starlette without its outermost error layer: `Envelope` answers what escapes every
     route (a coded 500 with a reference), and that layer's own `send` wrapper cost every
