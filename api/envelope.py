@@ -80,7 +80,8 @@ class Envelope:
                 incoming = value
             elif name == b"accept-encoding" and b"gzip" in value:
                 gzip = True
-        info = RequestInfo(accepted_id(incoming.decode("latin-1") if incoming else None))
+        info = RequestInfo(accepted_id(incoming.decode("latin-1") if incoming else None),
+                           gzip=gzip)
         own_id = (HEADER, info.request_id.encode("ascii"))
         complete = False
         seen = status = 0

@@ -96,11 +96,6 @@ _MEDIA_HEADERS = {media: value.encode() for media, value in CONTENT_TYPES.items(
 _DATA = b'{"data":'
 
 
-def _accepts_gzip(scope: Any) -> bool:
-    return any(name == b"accept-encoding" and b"gzip" in value
-               for name, value in scope.get("headers", ()))
-
-
 @dataclass(frozen=True, slots=True)
 class _KeptAnswer:
     """A kept answer sent as it is: two ASGI messages, no Response object to build."""
@@ -215,9 +210,9 @@ class HeatshieldGraphQL(GraphQL[Context, None]):
         tail = b',"extensions":{"cache":{"status":"HIT","age":%s}}}' % (
             str(round(age, 3)).encode())
         headers = [(b"content-type", _MEDIA_HEADERS[media]), (b"age", str(int(age)).encode())]
-        if len(entry.body) + len(tail) >= GZIP_MIN_BYTES and _accepts_gzip(scope):
-            # Gzipped here, its kept part once (`api.compression`); the envelope's gzip
-            # passes an encoded answer through.
+        if info is not None and info.gzip and len(entry.body) + len(tail) >= GZIP_MIN_BYTES:
+            # Gzipped here, its kept part once (`api.compression`); the envelope, which
+            # read the client's Accept-Encoding, passes an encoded answer through.
             answer = self._gzipped.gzip(key, _DATA, entry.body, tail)
             headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
         else:

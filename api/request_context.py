@@ -28,6 +28,8 @@ class RequestInfo:
     request_id: str
     #: The GraphQL operations the request ran, by name ("" for an unnamed one).
     operations: list[str] = field(default_factory=list)
+    #: Whether the client accepts a gzipped answer (read once, by `api.envelope`).
+    gzip: bool = False
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("heatshield_request", default=None)
