@@ -153,6 +153,12 @@ def wrk(url: str, bodies: list[dict[str, Any]], token: str | None, seconds: int,
         connections: int = 8) -> float:
     """Requests per second `wrk` reached POSTing `bodies` in turn (non-2xx counted as
     failures: a run with any is refused)."""
+    return wrk_counts(url, bodies, token, seconds, connections)[0]
+
+
+def wrk_counts(url: str, bodies: list[dict[str, Any]], token: str | None, seconds: int,
+               connections: int = 8) -> tuple[float, int]:
+    """`wrk`'s requests per second, and how many requests it completed."""
     assert WRK is not None
     headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     if token:
@@ -173,9 +179,10 @@ def wrk(url: str, bodies: list[dict[str, Any]], token: str | None, seconds: int,
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw failures:\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
+    done = re.search(r"(\d+) requests in", out)
+    if match is None or done is None:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
-    return float(match.group(1))
+    return float(match.group(1)), int(done.group(1))
 
 
 def lua_table(headers: dict[str, str]) -> str:
@@ -194,7 +201,7 @@ def throughput(mode: Mode, sandboxes: str, tmp: Path) -> None:
     hub_port, plain_port = free_port(), free_port()
     body = {"query": DASHBOARD, "variables": {"n": 10}}
     with process(hub_args(hub_port, sandboxes, f"sqlite+aiosqlite:///{tmp / 'tp.db'}", token),
-                 hub_port):
+                 hub_port) as hub:
         url = f"http://127.0.0.1:{hub_port}/graphql"
         answer = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}",
                                                       "Accept-Encoding": "identity"}, timeout=60)
@@ -202,17 +209,35 @@ def throughput(mode: Mode, sandboxes: str, tmp: Path) -> None:
         payload = tmp / "answer.json"
         payload.write_bytes(answer.content)
         with process([sys.executable, "-m", "bench.plain", "--port", str(plain_port),
-                      "--answer", str(payload), "--hub-config"], plain_port):
+                      "--answer", str(payload), "--hub-config"], plain_port) as plain:
             plain_url = f"http://127.0.0.1:{plain_port}/graphql"
             pairs = []  # interleaved: what the machine does meanwhile falls on both sides
+            cpu = []  # each server's CPU seconds per request in the same runs
             for _ in range(mode.throughput_pairs):
-                pairs.append((wrk(url, [body], token, mode.throughput_seconds),
-                              wrk(plain_url, [body], None, mode.throughput_seconds)))
+                (hub_rate, hub_cpu), (plain_rate, plain_cpu) = (
+                    served(child, target, key, body, mode.throughput_seconds)
+                    for child, target, key in ((hub, url, token), (plain, plain_url, None)))
+                pairs.append((hub_rate, plain_rate))
+                cpu.append((hub_cpu, plain_cpu))
     ratios = sorted(hub / plain for hub, plain in pairs)
     hub_rate, plain_rate = (statistics.median(side) for side in zip(*pairs, strict=True))
+    hub_cpu, plain_cpu = (statistics.median(side) for side in zip(*cpu, strict=True))
+    cpu_ratio = statistics.median(plain / hub for hub, plain in cpu)
     row(name, f"{hub_rate:,.0f} ÷ {plain_rate:,.0f} req/s; median of {len(pairs)} pairs' "
               f"ratios **{statistics.median(ratios):.3f}** (pairs {ratios[0]:.3f} to "
-              f"{ratios[-1]:.3f}; {len(answer.content):,} bytes)", ">= 0.75")
+              f"{ratios[-1]:.3f}; {len(answer.content):,} bytes); server CPU per request "
+              f"{hub_cpu * 1e6:.0f} vs {plain_cpu * 1e6:.0f} µs, plain ÷ hub {cpu_ratio:.3f}",
+        ">= 0.75")
+
+
+def served(server: subprocess.Popen[bytes], url: str, token: str | None,
+           body: dict[str, Any], seconds: int) -> tuple[float, float]:
+    """`wrk`'s requests per second against `server`, and the server's CPU seconds per
+    request meanwhile: a CPU-bound server's capacity, steadier than its rate while the
+    machine's other work comes and goes."""
+    before = cpu_seconds(server.pid)
+    rate, requests = wrk_counts(url, [body], token, seconds)
+    return rate, (cpu_seconds(server.pid) - before) / max(1, requests)
 
 
 #: What the sibling benches printed, shown whole after the table.
