@@ -10,6 +10,7 @@ request's reads of every kind through one `Coalescer`, so in one call.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -34,6 +35,8 @@ from connectors.base import (
     WorkItemsRead,
 )
 from connectors.records import dropped_from
+
+log = logging.getLogger("heatshield.upstream")
 
 ChangeKey = tuple[str, str]  # (source, number)
 DeploymentKey = tuple[str, str, str | None]  # (source, repository, environment)
@@ -90,6 +93,7 @@ class ListLoader(Generic[K, V]):
                    if key not in self._known and key not in running]
         if missing:
             read = asyncio.ensure_future(self._read(missing))
+            read.add_done_callback(_noted)
             for key in missing:
                 running[key] = read
         return missing
@@ -199,6 +203,7 @@ class UpstreamLoaders:
             futures.append(loop.create_future())
             loader.cache_map.set(key, futures[-1])
         read = asyncio.ensure_future(self._deployments(wanted))
+        read.add_done_callback(_noted)
         read.add_done_callback(lambda done: _settle(done, futures))
         # One read per source and environment (`_deployments`).
         for source, _ in dict.fromkeys((source, environment)
@@ -252,5 +257,14 @@ def _settle(read: asyncio.Future[list[V]], futures: Sequence[asyncio.Future[V]])
             future.cancel()
         elif (failure := read.exception()) is not None:
             future.set_exception(failure)
+            future.exception()  # noted with the read (`_noted`); its waiters still get it
         else:
             future.set_result(read.result()[index])
+
+
+def _noted(read: asyncio.Future[Any]) -> None:
+    """A read's failure is its waiters' to report. A read a list started whose fields never
+    waited (the query failed first) would otherwise be reported by asyncio, when the task
+    is collected, as an exception nobody retrieved: it is noted here instead."""
+    if not read.cancelled() and (failure := read.exception()) is not None:
+        log.debug("an upstream read failed: %s", type(failure).__name__)
