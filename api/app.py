@@ -26,7 +26,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.auth import Authenticator
 from api.cache import UpstreamCache
 from api.calendar_feed import feed_routes
-from api.compression import GZIP_MIN_BYTES
 from api.db.engine import create_engine, session_factory
 from api.db.migrate import upgrade
 from api.db.models import Role
@@ -275,8 +274,7 @@ def create_app(settings: Settings, *, migrate: bool = True,
                                trusted_hosts=settings.server.forwarded_allow_ips),
                     Middleware(Envelope, body_seconds=settings.server.body_timeout_seconds,
                                max_body=settings.limits.max_body_bytes,
-                               metrics=request_metrics,
-                               gzip_minimum=GZIP_MIN_BYTES),
+                               metrics=request_metrics),
                     # Only replicas sharing state through Redis have others' news to take.
                     *([Middleware(SharedStateMiddleware, state=shared)]
                       if shared.upstreams is not None else []),

@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.compression import GZIP_LEVEL, GZIP_MIN_BYTES
 from api.errors import ErrorCode
 from api.request_context import HEADER, RequestInfo, accepted_id, enter, leave
 from api.schema.errors import internal_error_body, log_internal, new_error_id
@@ -57,10 +58,9 @@ class BodyTimeout(Exception):
 
 class Envelope:
     def __init__(self, app: ASGIApp, *, body_seconds: float, max_body: int,
-                 metrics: RequestMetrics | None = None, gzip_minimum: int = 1024,
-                 gzip_level: int = 6) -> None:
+                 metrics: RequestMetrics | None = None) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=gzip_minimum, compresslevel=gzip_level)
+        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
         self.body_seconds = body_seconds
         self.max_body = max_body
         self.metrics = metrics

@@ -206,11 +206,31 @@ async def test_a_trace_the_caller_set_still_hears_every_event(upstream: str) -> 
     assert sent.extensions["trace"] is trace  # given back as it was
 
 
-async def test_the_clients_of_one_loop_share_its_turns() -> None:
-    loop = asyncio.get_running_loop()
-    assert turns_for(loop) is turns_for(loop)
-    client = UpstreamClient("x", "http://upstream.invalid")
+async def test_a_client_without_turns_of_its_own_takes_the_running_loops(
+        upstream: str) -> None:
+    loop_turns = turns_for(asyncio.get_running_loop())
+    assert loop_turns is turns_for(asyncio.get_running_loop())
+    loop_turns.hold = FOREVER  # this test's loop: a turn held here ends only when let go
+    events: list[str] = []
+    client = UpstreamClient("x", upstream, transport=Recording(events),
+                            retry=RetryPolicy(max_retries=0))
+    let_go = asyncio.Event()
+
+    async def holder() -> None:
+        async with loop_turns.turn(request()):
+            await let_go.wait()
+
+    holding = asyncio.ensure_future(holder())
+    await asyncio.sleep(0)
     try:
-        assert client.turns is None  # takes the running loop's turns at each call
+        call = asyncio.ensure_future(client.request("GET", "/echo", params={"n": "x"}))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert events == []  # waiting for the loop's turn, not sending
+        let_go.set()
+        await holding
+        assert (await asyncio.wait_for(call, timeout=10)).status_code == 200
+        assert events == ["start x", "written x"]
     finally:
+        let_go.set()
         await client.aclose()
