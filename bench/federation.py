@@ -12,7 +12,13 @@ their own (`bench.upstreams.upstreams_processes`). The "slowest call" column is
 the longest single upstream call the sandboxes logged for the query (L plus the
 sandbox's own work), i.e. one round trip to the slowest source.
 
-Run: `.venv/bin/python -m bench.federation [--latency-ms 200 1000] [--repeat 5]`.
+With `--phases`, a second hub over the same world runs with tracing on (the app's
+own OpenTelemetry spans, kept in memory) and the cold query at the first latency is
+split into where its time goes: before the slowest call left (its SQL statements
+apart), that call as the hub saw it and as the sandbox logged it, and after its
+answer came. Tracing makes each part somewhat larger than in the timed rows.
+
+Run: `.venv/bin/python -m bench.federation [--latency-ms 200 1000] [--repeat 5] [--phases]`.
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from api.app import create_app
 from api.db.models import Role
@@ -112,9 +122,10 @@ class Bench:
 
 
 @contextmanager
-def running_hub(scale: int, apps: int, tmp: Path) -> Iterator[Bench]:
+def running_hub(scale: int, apps: int, tmp: Path,
+                spans: InMemorySpanExporter | None = None) -> Iterator[Bench]:
     """Sandboxes over a world of `scale`, each kind in a process of its own, and a hub
-    over them."""
+    over them (tracing into `spans` when given)."""
     world = build_world(seed=7, scale=scale)
     wanted = {a.key for a in world.applications[:apps]}
     keys = [r.key for r in world.releases if r.app_key in wanted]
@@ -134,7 +145,8 @@ def running_hub(scale: int, apps: int, tmp: Path) -> Iterator[Bench]:
 
         token = new_secret()
         app = create_app(settings, environ=demo_environ(),
-                         startup=[seed_step, principal_step(token, Role.VIEWER, "bench")])
+                         startup=[seed_step, principal_step(token, Role.VIEWER, "bench")],
+                         span_exporter=spans)
         with serve_asgi(app) as hub_url:
             bench = Bench(sandbox_urls, hub_url, headers={"Authorization": f"Bearer {token}"})
             bench.query(10)  # connections and the Remedy token, outside the figures
@@ -147,6 +159,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[200.0, 1000.0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--phases", action="store_true",
+                        help="also split the cold query's time, from a traced hub")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,6 +178,11 @@ def main() -> None:
         # Latency on the demo world itself, as `heatshield demo` serves it.
         with running_hub(scale=1, apps=6, tmp=Path(tmp)) as bench:
             latencies(bench, args.latency_ms, args.repeat)
+        if args.phases:
+            spans, traced = InMemorySpanExporter(), Path(tmp) / "traced"
+            traced.mkdir()
+            with running_hub(scale=10, apps=8, tmp=traced, spans=spans) as bench:
+                phases(bench, spans, args.latency_ms[0], args.repeat)
 
 
 def latencies(bench: Bench, latency_ms: list[float], repeat: int) -> None:
@@ -180,6 +199,57 @@ def latencies(bench: Bench, latency_ms: list[float], repeat: int) -> None:
         print(f"{each:>8.0f}{median:>13.1f}{median / each:>8.3f}"
               f"{slowest:>19.1f}{median / slowest:>11.3f}")
     print("goal: median / L <= 1.15 (one round trip to the slowest source)")
+
+
+@dataclass(frozen=True)
+class Phases:
+    """One traced query's time (ms) around its slowest upstream call."""
+
+    total: float
+    before: float  # request start to the slowest call's send
+    sql: float  # statements that ran before that send, summed
+    statements: int
+    call: float  # the slowest call, send to answer, as the hub's client saw it
+    logged: float  # the same call as the sandbox logged it
+    after: float  # its answer to the response's end
+
+    @classmethod
+    def of(cls, spans: list[ReadableSpan], logged: float) -> Phases:
+        def ms(ns: int) -> float:
+            return ns / 1e6
+        [server] = [s for s in spans if s.kind is SpanKind.SERVER]
+        clients = [s for s in spans if s.kind is SpanKind.CLIENT]
+        sql = [s for s in clients if "db.system" in (s.attributes or {})]
+        http = [s for s in clients if s not in sql]
+        slowest = max(http, key=lambda s: s.end_time or 0)
+        start, sent, answered = server.start_time or 0, slowest.start_time or 0, \
+            slowest.end_time or 0
+        early = [s for s in sql if (s.end_time or 0) <= sent]
+        return cls(total=ms((server.end_time or 0) - start), before=ms(sent - start),
+                   sql=sum(ms((s.end_time or 0) - (s.start_time or 0)) for s in early),
+                   statements=len(early), call=ms(answered - sent), logged=logged,
+                   after=ms((server.end_time or 0) - answered))
+
+
+def phases(bench: Bench, spans: InMemorySpanExporter, latency_ms: float, repeat: int) -> None:
+    """The cold query at `latency_ms`, split from its trace (medians of `repeat`)."""
+    bench.latency(latency_ms)
+    measured = []
+    for _ in range(repeat):
+        bench.reset()
+        spans.clear()
+        bench.query(10)
+        measured.append(Phases.of(list(spans.get_finished_spans()), bench.slowest_call()))
+    bench.latency(0)
+
+    def median(field: str) -> float:
+        return statistics.median(getattr(p, field) for p in measured)
+    print(f"where a cold query's time goes, N=10, {latency_ms:.0f} ms injected, traced "
+          f"(medians of {repeat}, ms):")
+    print(f"  total {median('total'):.1f} = before the slowest call {median('before'):.1f}"
+          f" (of it {median('sql'):.1f} in {median('statements'):.0f} SQL statements)"
+          f" + the call {median('call'):.1f} (the sandbox logged {median('logged'):.1f})"
+          f" + after its answer {median('after'):.1f}")
 
 
 if __name__ == "__main__":
