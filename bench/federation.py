@@ -182,7 +182,7 @@ def main() -> None:
             spans, traced = InMemorySpanExporter(), Path(tmp) / "traced"
             traced.mkdir()
             with running_hub(scale=10, apps=8, tmp=traced, spans=spans) as bench:
-                phases(bench, spans, args.latency_ms[0], args.repeat)
+                print(phases(bench, spans, args.latency_ms[0], args.repeat))
 
 
 def latencies(bench: Bench, latency_ms: list[float], repeat: int) -> None:
@@ -231,7 +231,7 @@ class Phases:
                    after=ms((server.end_time or 0) - answered))
 
 
-def phases(bench: Bench, spans: InMemorySpanExporter, latency_ms: float, repeat: int) -> None:
+def phases(bench: Bench, spans: InMemorySpanExporter, latency_ms: float, repeat: int) -> str:
     """The cold query at `latency_ms`, split from its trace (medians of `repeat`)."""
     bench.latency(latency_ms)
     measured = []
@@ -239,17 +239,24 @@ def phases(bench: Bench, spans: InMemorySpanExporter, latency_ms: float, repeat:
         bench.reset()
         spans.clear()
         bench.query(10)
+        # The request's span ends once the app returns, a moment after the client has
+        # the answer.
+        waited = time.monotonic()
+        while not any(s.kind is SpanKind.SERVER for s in spans.get_finished_spans()):
+            if time.monotonic() - waited > 5:
+                raise SystemExit("the traced hub ended no request span")
+            time.sleep(0.005)
         measured.append(Phases.of(list(spans.get_finished_spans()), bench.slowest_call()))
     bench.latency(0)
 
     def median(field: str) -> float:
         return statistics.median(getattr(p, field) for p in measured)
-    print(f"where a cold query's time goes, N=10, {latency_ms:.0f} ms injected, traced "
-          f"(medians of {repeat}, ms):")
-    print(f"  total {median('total'):.1f} = before the slowest call {median('before'):.1f}"
-          f" (of it {median('sql'):.1f} in {median('statements'):.0f} SQL statements)"
-          f" + the call {median('call'):.1f} (the sandbox logged {median('logged'):.1f})"
-          f" + after its answer {median('after'):.1f}")
+    return (f"where a cold query's time goes, N=10, {latency_ms:.0f} ms injected, traced "
+            f"(medians of {repeat}, ms):\n"
+            f"  total {median('total'):.1f} = before the slowest call {median('before'):.1f}"
+            f" (of it {median('sql'):.1f} in {median('statements'):.0f} SQL statements)"
+            f" + the call {median('call'):.1f} (the sandbox logged {median('logged'):.1f})"
+            f" + after its answer {median('after'):.1f}")
 
 
 if __name__ == "__main__":

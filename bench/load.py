@@ -12,6 +12,7 @@ so a busy machine shifts both sides alike. Rows:
    own process; PostgreSQL too when HEATSHIELD_TEST_POSTGRES_URL is set);
 3. cold dashboard latency ÷ the slowest single upstream call, N=10, and at N=200
    ÷ the injected latency; upstream calls N=200 ÷ N=10 (`bench.federation`'s hub);
+   below the table, the cold query split from a tracing hub's spans (`--phases`);
 4. server RSS after the whole mixed load ÷ after its first tenth (`wrk` cycling
    through several read operations against a hub process);
 5. `heatshield serve` start to `/healthz` ÷ a plain uvicorn app (medians of
@@ -54,10 +55,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from api.db.models import Role
 from bench import heap
-from bench.federation import DASHBOARD, running_hub
+from bench.federation import DASHBOARD, phases, running_hub
 from bench.upstreams import upstreams_process
 from tests.support.graphql import new_secret
 from tests.support.hub_process import free_port
@@ -308,6 +310,12 @@ def federation(mode: Mode, tmp: Path) -> None:
             f"{(median - alone) / latency:.2f} x L; slowest single call "
             f"{statistics.median(slowest):.0f} ms", "<= 2")
         bench.latency(0)
+    # Where the cold row's time goes, from a hub that traces (so not in the row's figures).
+    spans, traced = InMemorySpanExporter(), tmp / "traced"
+    traced.mkdir(exist_ok=True)
+    with running_hub(scale=10, apps=8, tmp=traced, spans=spans) as bench:
+        DETAILS.append(f"(bench.federation --phases, in this run)\n"
+                       f"{phases(bench, spans, 200.0, mode.latency_repeat)}")
 
 
 def memory(mode: Mode, sandboxes: str, tmp: Path) -> None:

@@ -163,7 +163,8 @@ def test_sources_answer_quickly_while_another_user_waits_on_a_hung_upstream(
         worker.join()
     assert not body.get("errors"), body.get("errors")
     assert {s["name"] for s in body["data"]["sources"]} == set(KINDS)
-    assert elapsed < 1, elapsed
+    # Held by the other user's query, it would take that query's whole deadline (5 s).
+    assert elapsed < HUB_DEADLINE / 2, elapsed
 
 
 def test_sources_make_no_upstream_call(hub: Hub, upstreams: Upstreams) -> None:
@@ -195,8 +196,9 @@ def test_the_fetch_a_query_gave_up_on_fills_the_cache_for_the_next(
         body, elapsed = post(deadline_hub, RELEASE, {"key": key})
         if not body.get("errors"):
             break
+    # No timeout error: the cache answered. A stalled machine may still take a moment.
     assert not body.get("errors"), body["errors"]
-    assert elapsed < DEADLINE, elapsed
+    assert elapsed < DEADLINE + MARGIN, elapsed
     keys = [item["key"] for item in body["data"]["release"]["workItems"]["nodes"]]
     assert any("#" not in k for k in keys), "JIRA's issues are missing"
 
