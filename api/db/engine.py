@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import Session
 
+from api.db.sqlite_driver import one_trip_dbapi
+
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
@@ -128,6 +130,9 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_over
     """
     pool: dict[str, Any] = {} if _in_memory(url) else {
         "pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    if make_url(url).get_driver_name() == "aiosqlite":
+        # A statement is one trip to aiosqlite's thread, not four (api/db/sqlite_driver.py).
+        pool["module"] = one_trip_dbapi()
     engine = create_async_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"),
                                  hide_parameters=True, **pool)
     if engine.dialect.name == "sqlite":
