@@ -43,9 +43,6 @@ class _Ran:
         self.lastrowid = cursor.lastrowid if cursor is not None else None
         self.arraysize = 1
 
-    async def close(self) -> None:
-        """Nothing to close: the sqlite3 cursor was closed on the thread."""
-
 
 def _run(connection: aiosqlite.Connection, call: Callable[[sqlite3.Cursor], object]
          ) -> tuple[_Ran, list[Any]]:
