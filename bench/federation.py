@@ -220,7 +220,7 @@ class Phases:
         [server] = [s for s in spans if s.kind is SpanKind.SERVER]
         clients = [s for s in spans if s.kind is SpanKind.CLIENT]
         sql = [s for s in clients if "db.system" in (s.attributes or {})]
-        http = [s for s in clients if s not in sql]
+        http = [s for s in clients if "db.system" not in (s.attributes or {})]
         slowest = max(http, key=lambda s: s.end_time or 0)
         start, sent, answered = server.start_time or 0, slowest.start_time or 0, \
             slowest.end_time or 0

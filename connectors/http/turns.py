@@ -5,7 +5,7 @@ the loop several times (anyio's lock and stream checkpoints). When a query start
 to several upstreams at once, each yield lets the other calls build their requests, so
 every request is written only once all of them are built: the call to the slowest
 upstream, which bounds the answer, waits for the CPU of every other call first (about
-6 ms for the dashboard's five sources, `bench.federation`'s timeline). Taking turns,
+6 ms for the dashboard's five sources, timed at httpcore's writes). Taking turns,
 the first request is written after its own preparation only, and none is written later
 than before: the same work is done, in order.
 

@@ -99,7 +99,8 @@ async def test_errors_are_translated_and_the_connection_goes_on(engine: AsyncEng
         assert (await conn.execute(text("SELECT count(*) FROM things"))).scalar() == 1
 
 
-async def test_a_streamed_result_still_reads_in_chunks(engine: AsyncEngine) -> None:
+async def test_a_streamed_result_still_reads_every_row(engine: AsyncEngine) -> None:
+    # stream() takes aiosqlite's own server-side cursor, which the driver leaves alone.
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO things (name, size) VALUES (:n, :s)"),
                            [{"n": f"t{i}", "s": i} for i in range(250)])
