@@ -14,7 +14,9 @@ so a busy machine shifts both sides alike. Rows:
    ÷ the injected latency; upstream calls N=200 ÷ N=10 (`bench.federation`'s hub);
    below the table, the cold query split from a tracing hub's spans (`--phases`);
 4. server RSS after the whole mixed load ÷ after its first tenth (`wrk` cycling
-   through several read operations against a hub process);
+   through several read operations and two edits of a release against a hub process
+   whose upstream answers expire every 30 s), with RSS after each tenth below the
+   table (`--only memory --rss-seconds 3600` for the hour);
 5. `heatshield serve` start to `/healthz` ÷ a plain uvicorn app (medians of
    interleaved starts, the project byte-compiled first as an install does; the time
    to the first answered `{ __typename }` on /graphql is printed beside it), and the
@@ -31,7 +33,8 @@ the bottleneck, with one thread, so that on two cores it leaves the measured ser
 one of its own (with two, its threads took turns with the server's). Without it the
 throughput and memory rows say how to install it.
 
-Run: `.venv/bin/python -m bench.load [--quick] [--only startup|throughput]` (quick: the
+Run: `.venv/bin/python -m bench.load [--quick] [--only startup|throughput|memory]
+[--rss-seconds N]` (quick: the
 whole run in about four minutes; full: ten throughput pairs of 5 s a side, 10 minutes
 of mixed load, more repeats).
 """
@@ -39,6 +42,8 @@ of mixed load, more repeats).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
 import os
 import re
@@ -67,8 +72,10 @@ from tests.support.paths import REPO
 
 WRK = shutil.which("wrk")
 INSTALL_WRK = "not measured: wrk is missing (Debian/Ubuntu: sudo apt-get install wrk)"
+#: Seconds the memory row's hub keeps upstream answers.
+MEMORY_CACHE_TTL = 30
 #: The mixed load: what a release organisation's screens and reports ask, in turn.
-MIXED = [
+MIXED: list[dict[str, Any]] = [
     {"query": DASHBOARD, "variables": {"n": 10}},
     {"query": DASHBOARD, "variables": {"n": 40}},
     {"query": "{ releases(first: 50) { totalCount nodes { key status windowStart } } }"},
@@ -136,9 +143,10 @@ def wait_for(child: subprocess.Popen[bytes], url: str, timeout: float) -> float:
         time.sleep(0.02)
 
 
-def hub_args(port: int, sandboxes: str, database: str, token: str) -> list[str]:
+def hub_args(port: int, sandboxes: str, database: str, token: str,
+             cache_ttl: int = 3600) -> list[str]:
     return [sys.executable, "-m", "bench.load", "hub", "--port", str(port), "--sandboxes",
-            sandboxes, "--database", database, "--token", token]
+            sandboxes, "--database", database, "--token", token, "--cache-ttl", str(cache_ttl)]
 
 
 def rss_kib(pid: int) -> int:
@@ -151,16 +159,10 @@ def rss_kib(pid: int) -> int:
 # ---------------------------------------------------------------- wrk
 
 
-def wrk(url: str, bodies: list[dict[str, Any]], token: str | None, seconds: int,
-        connections: int = 8) -> float:
-    """Requests per second `wrk` reached POSTing `bodies` in turn (non-2xx counted as
-    failures: a run with any is refused)."""
-    return wrk_counts(url, bodies, token, seconds, connections)[0]
-
-
 def wrk_counts(url: str, bodies: list[dict[str, Any]], token: str | None, seconds: int,
                connections: int = 8) -> tuple[float, int]:
-    """`wrk`'s requests per second, and how many requests it completed."""
+    """Requests per second `wrk` reached POSTing `bodies` in turn, and how many it
+    completed (non-2xx counted as failures: a run with any is refused)."""
     assert WRK is not None
     headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     if token:
@@ -325,16 +327,48 @@ def memory(mode: Mode, sandboxes: str, tmp: Path) -> None:
         return
     token = new_secret()
     port = free_port()
-    with process(hub_args(port, sandboxes, f"sqlite+aiosqlite:///{tmp / 'rss.db'}", token),
-                 port) as hub:
+    # Upstream answers kept 30 s, not an hour: over the run they expire and are read again.
+    with process(hub_args(port, sandboxes, f"sqlite+aiosqlite:///{tmp / 'rss.db'}", token,
+                          cache_ttl=MEMORY_CACHE_TTL), port) as hub:
         url = f"http://127.0.0.1:{port}/graphql"
-        first = mode.rss_seconds // 10
-        wrk(url, MIXED, token, first, connections=4)
-        early = rss_kib(hub.pid)
-        wrk(url, MIXED, token, mode.rss_seconds - first, connections=4)
-        late = rss_kib(hub.pid)
+        bodies = MIXED + release_edits(url, token)
+        answered_without_errors(url, bodies, token)  # wrk counts statuses, not GraphQL errors
+        tenth = mode.rss_seconds // 10
+        series, requests = [], 0
+        for _ in range(10):
+            requests += wrk_counts(url, bodies, token, tenth, connections=4)[1]
+            series.append(rss_kib(hub.pid))
+    early, late = series[0], series[-1]
     row(name, f"{late / 1024:.1f} ÷ {early / 1024:.1f} MiB = **{late / early:.3f}**",
         "<= 1.05")
+    DETAILS.append(
+        f"Memory ({requests:,} requests in {mode.rss_seconds} s, {len(bodies)} operations in "
+        f"turn, {len(bodies) - len(MIXED)} of them release edits; upstream answers kept "
+        f"{MEMORY_CACHE_TTL} s): hub RSS after each tenth of the run, MiB: "
+        + ", ".join(f"{kib / 1024:.1f}" for kib in series)
+        + f"; the largest step between tenths after the first "
+        f"{max(b - a for a, b in itertools.pairwise(series[1:])) / 1024:+.1f} MiB.")
+
+
+def answered_without_errors(url: str, bodies: list[dict[str, Any]], token: str) -> None:
+    for body in bodies:
+        answer = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"},
+                            timeout=60).json()
+        if answer.get("errors"):
+            raise RuntimeError(f"the load's operation failed: {answer['errors'][:1]}")
+
+
+def release_edits(url: str, token: str) -> list[dict[str, Any]]:
+    """Two edits of one release's description that undo each other: each one a real
+    change (a new version, an audit event, the release's cached answers dropped), with
+    the table the same size at the end as at the start."""
+    answer = httpx.post(url, json={"query": "{ releases(first: 1) { nodes { id } } }"},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    release = answer["data"]["releases"]["nodes"][0]["id"]
+    edit = ("mutation($id: ID!, $d: String!) { updateRelease(id: $id, input: {description: $d})"
+            " { version } }")
+    return [{"query": edit, "variables": {"id": release, "d": text}}
+            for text in ("edited under load", "edited back under load")]
 
 
 def byte_compile() -> None:
@@ -470,12 +504,13 @@ def serve_hub(argv: list[str]) -> None:
     for option in ("--database", "--sandboxes", "--token"):
         parser.add_argument(option, required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cache-ttl", type=int, default=3600)
     args = parser.parse_args(argv)
     world = build_world(seed=7)
     settings = load_settings(
         None, database={"url": args.database},
         connectors=[c.model_dump() for c in demo_connectors(args.sandboxes)],
-        federation={"cache_ttl_seconds": 3600, "request_deadline_seconds": 60},
+        federation={"cache_ttl_seconds": args.cache_ttl, "request_deadline_seconds": 60},
         limits={"rate_limit_per_minute": 10_000_000, "rate_limit_burst": 1_000_000})
 
     async def seed_step(sessions: Any) -> None:
@@ -498,26 +533,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="short runs: the whole suite in about four minutes")
-    parser.add_argument("--only", choices=["startup", "throughput"],
+    parser.add_argument("--only", choices=["startup", "throughput", "memory"],
                         help="run only this row (the others need minutes)")
+    parser.add_argument("--rss-seconds", type=int,
+                        help="how long the memory row's load runs (quick 60, full 600)")
     args = parser.parse_args()
     mode = QUICK if args.quick else FULL
+    if args.rss_seconds is not None:
+        mode = dataclasses.replace(mode, rss_seconds=args.rss_seconds)
     started = time.perf_counter()
     print(f"bench.load ({'quick' if args.quick else 'full'}), {os.cpu_count()} cores; "
           "ratios of two things measured side by side in this run")
     print("| measure | this run | goal |\n|---|---|---|")
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
-        if args.only != "throughput":
+        if args.only in (None, "startup"):
             startup(mode, tmp)
         if args.only == "startup":
             print(f"\n{DETAILS[-1]}")
             return
         with upstreams_process(free_port(), scale=1) as sandboxes:
-            throughput(mode, sandboxes, tmp)
-            if args.only == "throughput":
-                return
-            memory(mode, sandboxes, tmp)
+            if args.only in (None, "throughput"):
+                throughput(mode, sandboxes, tmp)
+            if args.only in (None, "memory"):
+                memory(mode, sandboxes, tmp)
+        if args.only is not None:
+            for detail in DETAILS:
+                print(f"\n{detail}")
+            return
         federation(mode, tmp)
     releases_scale(mode)
     list_paths(mode)
