@@ -662,13 +662,19 @@ class GitHubConnector(Connector, GitHubWebhooks):
         return versions
 
     async def _rest_pages(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[Any]:
-        """Each page's JSON, following `Link: rel="next"` verbatim; None once for a 404."""
+        """Each page's JSON, following `Link: rel="next"` verbatim; None once for a 404 of
+        the first page (nothing there). A later page's 404 is an error: the list changed
+        while it was read (a ref force-pushed, a repository renamed), and the pages before
+        it are no answer on their own."""
         url: str = path
         query: Mapping[str, Any] | None = params
-        for _ in range(MAX_PAGES):
+        for page in range(1, MAX_PAGES + 1):
             async with self._limit:
                 response = await self.http.request("GET", url, params=query,
                                                    headers=REST_HEADERS)
+            if response.status_code == 404 and page > 1:
+                raise self._bad(f"GET {path}: page {page} answered 404 after {page - 1} "
+                                f"read; the list changed while it was read", status=404)
             if response.status_code == 404:
                 yield None
                 return

@@ -15,11 +15,14 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.responses import JSONResponse
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.base import (
     BatchRead,
@@ -249,6 +252,33 @@ async def test_a_compare_range_yields_the_pull_requests_merged_in_it(
     assert len(graphql) == 1  # every range's pull requests in one query
     assert len(compares) > len(links)  # page_size 2 made each range take several pages
     assert all("per_page=2" in e["query"] for e in compares)
+
+
+def without_later_compare_pages(app: ASGIApp) -> ASGIApp:
+    """The sandbox, but a compare's pages after the first are gone (404), as when the
+    range's head is force-pushed between two pages."""
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode())
+        if scope["type"] == "http" and "/compare/" in scope["path"] and \
+                query.get("page", ["1"]) != ["1"]:
+            await JSONResponse({"message": "Not Found"}, status_code=404)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+    return wrapped
+
+
+async def test_a_compare_range_whose_later_page_is_gone_fails_instead_of_reading_empty(
+        world: World) -> None:
+    release = next(r for r in world.releases
+                   if r.status == "DEPLOYED" and len(merged_in_range(world, r)) >= 3)
+    link = LinkRef(SOURCE, LinkKind.CODE_RANGE,
+                   f"{repo_of(world, release)}@{release.from_tag}...{release.to_tag}")
+    with serve_asgi(without_later_compare_pages(create_app(world))) as url:
+        async with aclosing(connect(url, options={"page_size": 2})) as github:
+            with pytest.raises(UpstreamError) as caught:
+                await github.work_items([link])
+    assert caught.value.code is ErrorCode.UPSTREAM_BAD_RESPONSE
+    assert "page 2 answered 404" in caught.value.message
 
 
 # -- versions and deployments -------------------------------------------------------------
