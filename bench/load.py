@@ -540,6 +540,8 @@ def main() -> None:
     args = parser.parse_args()
     mode = QUICK if args.quick else FULL
     if args.rss_seconds is not None:
+        if args.rss_seconds < 10:
+            parser.error("--rss-seconds must be at least 10: RSS is read after each tenth")
         mode = dataclasses.replace(mode, rss_seconds=args.rss_seconds)
     started = time.perf_counter()
     print(f"bench.load ({'quick' if args.quick else 'full'}), {os.cpu_count()} cores; "

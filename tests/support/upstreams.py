@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,8 @@ class Upstreams:
     world: World
     #: The sandboxes' apps by kind, for data no client may write (an issue without a summary).
     apps: dict[str, Any] = field(default_factory=dict)
+    #: When `reset` last emptied the logs, in milliseconds (the logs stamp arrivals so).
+    _reset_at: int | None = field(default=None, repr=False)
 
     @staticmethod
     def kinds() -> list[str]:
@@ -34,14 +37,21 @@ class Upstreams:
             httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/faults")
 
     def calls(self, kind: str) -> int:
-        """Requests the sandbox has answered since the last `reset`."""
+        """Requests that reached the sandbox since the last `reset`, once answered.
+
+        A sandbox logs a request when it has answered it, so one an earlier test left
+        hanging is logged when its hang ends, perhaps after this test's `reset`: counted
+        by arrival, it is not this test's."""
         body = httpx.get(f"{self.url}/sandbox/{kind}/_sandbox/requests").json()
         count: int = body["count"]
-        return count
+        if self._reset_at is None:
+            return count
+        return count - sum(round(_millis(e["at"])) < self._reset_at for e in body["requests"])
 
     def reset(self) -> None:
         for kind in self.kinds():
             httpx.delete(f"{self.url}/sandbox/{kind}/_sandbox/requests")
+        self._reset_at = int(time.time() * 1000)
 
     def change_records(self, kind: str, correlation_id: str) -> list[dict[str, Any]]:
         """The change records the ITSM holds for a correlation id, read from its own API."""
