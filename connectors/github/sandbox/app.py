@@ -848,15 +848,43 @@ class GitHubSandbox:
 
     async def get_commit(self, request: Request) -> Reply:
         app = self.app_of(request)
-        ref = request.path_params["ref"]
+        return Reply(render.commit_full(self.base(request), app,
+                                        *self._commit(app, request.path_params["ref"])))
+
+    def _commit(self, app: Application, ref: str) -> git.Row:
+        """The commit a ref (sha, short sha, branch or tag) names, with its parent's sha;
+        GitHub's 422 when it names none."""
         rows = git.history(self.data, app, ref)
-        base = self.base(request)
         if rows:
-            return Reply(render.commit_full(base, app, *rows[0]))
+            return rows[0]
         root = next((t for t in self.data.tags(app) if ref in (t.name, t.sha)), None)
         if root is not None:  # the first tag, older than any recorded commit
-            return Reply(render.commit_full(base, app, git.root_commit(app, root), None))
+            return git.root_commit(app, root), None
         raise GitHubError(422, f"No commit found for SHA: {ref}")
+
+    # The world runs no CI: every commit reads as GitHub reads one that no status and no
+    # check run was ever reported for. Without these routes `commits/{ref}` took
+    # `main/status` for a ref and answered that no such commit exists.
+
+    async def combined_status(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        sha = self._commit(app, request.path_params["ref"])[0].sha
+        commit_url = f"{render.repo_url(self.base(request), app)}/commits/{sha}"
+        return Reply({"state": "pending", "statuses": [], "sha": sha, "total_count": 0,
+                      "repository": render.repository(self.base(request), self.data, app),
+                      "commit_url": commit_url, "url": f"{commit_url}/status"})
+
+    async def commit_statuses(self, request: Request) -> Reply:
+        self._commit(self.app_of(request), request.path_params["ref"])
+        return Reply([])
+
+    async def check_runs(self, request: Request) -> Reply:
+        self._commit(self.app_of(request), request.path_params["ref"])
+        return Reply({"total_count": 0, "check_runs": []})
+
+    async def check_suites(self, request: Request) -> Reply:
+        self._commit(self.app_of(request), request.path_params["ref"])
+        return Reply({"total_count": 0, "check_suites": []})
 
     async def list_branches(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -1258,7 +1286,13 @@ class GitHubSandbox:
             Route(f"{r}/pulls/{{number:int}}/merge", e(self.pull_merged), methods=["GET"]),
             Route(f"{r}/pulls/{{number:int}}/merge", e(self.merge_pull), methods=["PUT"]),
             Route(f"{r}/commits", e(self.list_commits)),
+            # Before `commits/{ref}`, whose ref may hold slashes (`feature/x`).
+            Route(f"{r}/commits/{{ref:path}}/status", e(self.combined_status)),
+            Route(f"{r}/commits/{{ref:path}}/statuses", e(self.commit_statuses)),
+            Route(f"{r}/commits/{{ref:path}}/check-runs", e(self.check_runs)),
+            Route(f"{r}/commits/{{ref:path}}/check-suites", e(self.check_suites)),
             Route(f"{r}/commits/{{ref:path}}", e(self.get_commit)),
+            Route(f"{r}/statuses/{{ref:path}}", e(self.commit_statuses), methods=["GET"]),
             Route(f"{r}/branches", e(self.list_branches)),
             Route(f"{r}/branches/{{branch:path}}", e(self.get_branch)),
             Route(f"{r}/compare/{{basehead:path}}", e(self.compare)),

@@ -172,6 +172,30 @@ def test_branches_are_main_and_the_open_pull_requests_heads(
     assert missing.value.data["message"] == "Branch not found"
 
 
+def test_a_commit_reads_with_no_ci_reported_as_github_reads_one_without_any(
+        repo: Repository, url: str, world: World) -> None:
+    # The world runs no CI. A release script asking "is main green?" gets GitHub's answer
+    # for a commit nothing reported on, not a claim that the commit does not exist.
+    head = world.commits["PAY"][-1].sha
+    commit = repo.get_commit("main")
+    combined = commit.get_combined_status()
+    assert (combined.state, combined.total_count, combined.statuses) == ("pending", 0, [])
+    assert combined.sha == head and combined.repository.full_name == FULL_NAME
+    assert list(commit.get_statuses()) == []
+    assert commit.get_check_runs().totalCount == 0
+    assert commit.get_check_suites().totalCount == 0
+    # A branch whose name holds a slash is still one ref, and an unknown ref is refused.
+    branch = next(p.head_ref for p in world.pull_requests
+                  if p.app_key == "PAY" and p.state == "open" and "/" in p.head_ref)
+    status = repo._requester.requestJsonAndCheck(
+        "GET", f"{repo.url}/commits/{branch}/status")[1]
+    assert status["sha"] == repo.get_branch(branch).commit.sha
+    with pytest.raises(GithubException) as unknown:
+        repo._requester.requestJsonAndCheck("GET", f"{repo.url}/commits/no-such-ref/check-runs")
+    assert (unknown.value.status, unknown.value.data["message"]) == (
+        422, "No commit found for SHA: no-such-ref")
+
+
 def test_tags_and_a_comparison_between_two_of_them(repo: Repository, world: World) -> None:
     tags = sorted((t for t in world.tags if t.app_key == "PAY"), key=lambda t: t.date,
                   reverse=True)
