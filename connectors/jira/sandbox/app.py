@@ -1356,7 +1356,11 @@ class _Handlers:
         if version is None:
             return errors(f"Could not find version for id '{raw}'", status=404)
         try:
-            body = await self._body(request)
+            # JIRA reads the body into a bean, where a field sent as null is as absent:
+            # left as it is (atlassian-python-api's `update_version` sends every field,
+            # those not given as null).
+            body = {k: value for k, value in (await self._body(request)).items()
+                    if value is not None}
             release_date = _date(body.get("releaseDate"), "releaseDate")
             start_date = _date(body.get("startDate"), "startDate")
         except _BadRequest as exc:
