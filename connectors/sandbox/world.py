@@ -230,6 +230,7 @@ class GitHubRelease:
     created: datetime
     published: datetime | None
     author: Person
+    target: str = "main"  # what its tag is made from when it is published without one
 
 
 @dataclass(slots=True)

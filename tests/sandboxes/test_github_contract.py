@@ -110,6 +110,9 @@ GET_OPERATIONS = [
     ("/rate_limit", "/rate_limit"),
     (f"{P}/commits", f"{REPO}/commits?per_page=5"),
     ("/search/issues", "/search/issues?q=repo:acme-retail/payments-service+is:pr+is:merged"),
+    (f"{P}/git/ref/{{ref}}", f"{REPO}/git/ref/heads/main"),
+    (f"{P}/git/ref/{{ref}}", f"{REPO}/git/ref/tags/v1.2.0"),
+    (f"{P}/git/matching-refs/{{ref}}", f"{REPO}/git/matching-refs/tags/v1"),
 ]
 
 
@@ -148,6 +151,24 @@ def test_writes_and_their_errors_validate(github: httpx.Client, spec: dict[str, 
     missing = github.get(f"{REPO}/milestones/999")
     assert missing.status_code == 404
     assert_valid(spec, f"{P}/milestones/{{milestone_number}}", "get", missing)
+
+
+def test_a_release_drafted_published_and_its_notes_validate(
+        github: httpx.Client, spec: dict[str, Any]) -> None:
+    drafted = github.post(f"{REPO}/releases", json={"tag_name": "v7.0.0", "draft": True})
+    assert drafted.status_code == 201
+    assert_valid(spec, f"{P}/releases", "post", drafted)
+    published = github.patch(f"{REPO}/releases/{drafted.json()['id']}",
+                             json={"draft": False, "name": "Payments 7"})
+    assert published.status_code == 200
+    assert_valid(spec, f"{P}/releases/{{release_id}}", "patch", published)
+    notes = github.post(f"{REPO}/releases/generate-notes",
+                        json={"tag_name": "v1.3.0", "previous_tag_name": "v1.2.0"})
+    assert notes.status_code == 200
+    assert_valid(spec, f"{P}/releases/generate-notes", "post", notes)
+    refused = github.post(f"{REPO}/releases", json={"tag_name": "v8", "target_commitish": "x"})
+    assert refused.status_code == 422
+    assert_valid(spec, f"{P}/releases", "post", refused)
 
 
 # -- the GraphQL SDL is a subset of GitHub's ------------------------------------------

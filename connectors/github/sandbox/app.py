@@ -34,6 +34,7 @@ from connectors.sandbox.kit import Credentials, SandboxKit
 from connectors.sandbox.registry import DemoWiring, Sandbox
 from connectors.sandbox.world import (
     Application,
+    Commit,
     Deployment,
     DeploymentStatus,
     GitHubIssue,
@@ -41,6 +42,7 @@ from connectors.sandbox.world import (
     Person,
     PullRequest,
     Release,
+    Tag,
     World,
     build_world,
 )
@@ -987,19 +989,41 @@ class GitHubSandbox:
         return Reply(render.release(self.base(request), app, found))
 
     async def release_by_tag(self, request: Request) -> Reply:
+        """A published release: a draft has no tag yet, so its tag names none."""
         app = self.app_of(request)
-        found = next((r for r in self._releases(app) if r.tag_name == request.path_params["tag"]),
-                     None)
+        found = next((r for r in self._releases(app)
+                      if r.tag_name == request.path_params["tag"] and not r.draft), None)
         if found is None:
             raise not_found()
         return Reply(render.release(self.base(request), app, found))
 
     async def get_release(self, request: Request) -> Reply:
+        return Reply(render.release(self.base(request), self.app_of(request),
+                                    self._release(request)))
+
+    def _release(self, request: Request) -> GitHubRelease:
         app = self.app_of(request)
         found = next((r for r in self._releases(app) if r.id == request.path_params["id"]), None)
         if found is None:
             raise not_found()
-        return Reply(render.release(self.base(request), app, found))
+        return found
+
+    def _untagged_target(self, app: Application, tag_name: str, target: object) -> Commit | None:
+        """The commit a release's tag will be made from when `tag_name` is no tag yet (None
+        when it is one: GitHub then ignores `target_commitish`); 422 if `target` names no
+        branch or commit."""
+        if any(t.name == tag_name for t in self.data.tags(app)):
+            return None
+        rows = git.history(self.data, app, target) if isinstance(target, str) and target else None
+        if not rows:
+            raise invalid("Release", "target_commitish", "invalid")
+        return rows[0][0]
+
+    def _tag(self, app: Application, name: str, commit: Commit | None) -> None:
+        """Publishing a release whose tag does not exist yet makes it, as GitHub does."""
+        if commit is not None:
+            self.data.created_tags.append(Tag(app_key=app.key, name=name, sha=commit.sha,
+                                              date=self.data.world.clock.now()))
 
     async def create_release(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -1009,13 +1033,21 @@ class GitHubSandbox:
             raise invalid("Release", "tag_name")
         if any(r.tag_name == tag_name for r in self.data.app_releases(app)):
             raise invalid("Release", "tag_name", "already_exists")
+        target = body.get("target_commitish") or git.MAIN
+        commit = self._untagged_target(app, tag_name, target)
+        text = str(body.get("body") or "")
+        if body.get("generate_release_notes") is True:  # what was given comes first
+            notes = self._notes(request, app, tag_name, target, None)
+            text = f"{text}\n\n{notes}" if text else notes
         draft = bool(body.get("draft", False))
         now = self.data.world.clock.now()
         item = GitHubRelease(
             id=self.data.new_id(), app_key=app.key, release_key="", tag_name=tag_name,
-            name=str(body.get("name") or tag_name), body=str(body.get("body") or ""),
+            name=str(body.get("name") or tag_name), body=text,
             draft=draft, prerelease=bool(body.get("prerelease", False)), created=now,
-            published=None if draft else now, author=app.lead)
+            published=None if draft else now, author=app.lead, target=str(target))
+        if not draft:
+            self._tag(app, tag_name, commit)
         self.data.releases.append(item)
         base = self.base(request)
         rendered = render.release(base, app, item)
@@ -1023,6 +1055,101 @@ class GitHubSandbox:
         if not draft:
             await self._emit("release", app, base, {"action": "published", "release": rendered})
         return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def update_release(self, request: Request) -> Reply:
+        """Rename, retag or publish a release; every field is checked before any is set."""
+        app = self.app_of(request)
+        item = self._release(request)
+        body = await self._json_body(request)
+        tag_name = body.get("tag_name", item.tag_name)
+        if not isinstance(tag_name, str) or not tag_name:
+            raise invalid("Release", "tag_name", "invalid")
+        if any(r.tag_name == tag_name and r is not item for r in self.data.app_releases(app)):
+            raise invalid("Release", "tag_name", "already_exists")
+        flags = {k: body[k] for k in ("draft", "prerelease") if k in body}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise invalid("Release", key, "invalid")
+        draft = flags.get("draft", item.draft)
+        target = body.get("target_commitish") or item.target
+        commit = self._untagged_target(app, tag_name, target) if not draft else None
+        publishing = item.draft and not draft
+        item.tag_name, item.target, item.draft = tag_name, str(target), draft
+        item.prerelease = flags.get("prerelease", item.prerelease)
+        if isinstance(body.get("name"), str):
+            item.name = body["name"]
+        if isinstance(body.get("body"), str):
+            item.body = body["body"]
+        if publishing:
+            item.published = self.data.world.clock.now()
+        if not draft:
+            self._tag(app, tag_name, commit)
+        base = self.base(request)
+        rendered = render.release(base, app, item)
+        if publishing:
+            await self._emit("release", app, base, {"action": "published", "release": rendered})
+        return Reply(rendered)
+
+    async def generate_notes(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        body = await self._json_body(request)
+        tag_name = body.get("tag_name")
+        if not isinstance(tag_name, str) or not tag_name:
+            raise invalid("ReleaseNotes", "tag_name")
+        previous = body.get("previous_tag_name")
+        if previous is not None and not isinstance(previous, str):
+            raise invalid("ReleaseNotes", "previous_tag_name", "invalid")
+        return Reply({"name": tag_name, "body": self._notes(
+            request, app, tag_name, body.get("target_commitish") or git.MAIN, previous)})
+
+    def _notes(self, request: Request, app: Application, tag_name: str, target: object,
+               previous: str | None) -> str:
+        """GitHub's generated notes: the pull requests merged after the previous release
+        (`previous`, else the newest published one below) up to the tag, or `target` when
+        the tag is not made yet."""
+        tagged = any(t.name == tag_name for t in self.data.tags(app))
+        head = self._resolve(app, tag_name if tagged else str(target))
+        if previous is not None and not any(t.name == previous for t in self.data.tags(app)):
+            raise invalid("ReleaseNotes", "previous_tag_name", "invalid")
+        if previous is None:
+            earlier = [(index, r.tag_name) for r in self._releases(app)
+                       if not r.draft and r.tag_name != tag_name
+                       and (index := git.position(self.data, app, r.tag_name)) is not None
+                       and index < head]
+            previous = max(earlier)[1] if earlier else None
+        low = self._resolve(app, previous) if previous else -1
+        shas = {c.sha for c in self.data.commits(app)[low + 1: head + 1]}
+        pulls = sorted((p for p in self.data.app_pulls(app) if p.merge_commit_sha in shas),
+                       key=lambda p: p.merged_at or p.created)
+        html = f"{self.base(request)}/{app.repo_owner}/{app.repo_name}"
+        lines = (["## What's Changed", *(f"* {p.title} by @{p.author.github_login} in "
+                                         f"{html}/pull/{p.number}" for p in pulls), ""]
+                 if pulls else [])
+        lines.append(f"**Full Changelog**: {html}/compare/{previous}...{tag_name}" if previous
+                     else f"**Full Changelog**: {html}/commits/{tag_name}")
+        return "\n".join(lines)
+
+    # -- git refs -----------------------------------------------------------------
+
+    def _refs(self, app: Application) -> list[tuple[str, Commit]]:
+        return sorted((prefix + name, commit) for prefix, name, commit
+                      in git.refs(self.data, app))
+
+    async def get_git_ref(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        wanted = "refs/" + request.path_params["ref"]
+        found = next(((ref, commit) for ref, commit in self._refs(app) if ref == wanted), None)
+        if found is None:
+            raise not_found()
+        return Reply(render.git_ref(self.base(request), app, *found))
+
+    async def matching_refs(self, request: Request) -> Reply:
+        """Every ref whose name starts with the one asked (none: an empty list)."""
+        app = self.app_of(request)
+        prefix = "refs/" + request.path_params.get("ref", "")
+        base = self.base(request)
+        return Reply([render.git_ref(base, app, ref, commit) for ref, commit in self._refs(app)
+                      if ref.startswith(prefix)])
 
     # -- deployments --------------------------------------------------------------
 
@@ -1301,7 +1428,12 @@ class GitHubSandbox:
             Route(f"{r}/releases", e(self.create_release), methods=["POST"]),
             Route(f"{r}/releases/latest", e(self.latest_release)),
             Route(f"{r}/releases/tags/{{tag:path}}", e(self.release_by_tag)),
-            Route(f"{r}/releases/{{id:int}}", e(self.get_release)),
+            Route(f"{r}/releases/generate-notes", e(self.generate_notes), methods=["POST"]),
+            Route(f"{r}/releases/{{id:int}}", e(self.get_release), methods=["GET"]),
+            Route(f"{r}/releases/{{id:int}}", e(self.update_release), methods=["PATCH"]),
+            Route(f"{r}/git/ref/{{ref:path}}", e(self.get_git_ref)),
+            Route(f"{r}/git/matching-refs/{{ref:path}}", e(self.matching_refs)),
+            Route(f"{r}/git/refs", e(self.matching_refs)),
             Route(f"{r}/deployments", e(self.list_deployments), methods=["GET"]),
             Route(f"{r}/deployments", e(self.create_deployment), methods=["POST"]),
             Route(f"{r}/deployments/{{id:int}}", e(self.get_deployment)),

@@ -131,6 +131,8 @@ class GitHubData:
     pulls: list[PullRequest] = field(default_factory=list)
     all_issues: list[GitHubIssue] = field(default_factory=list)
     releases: list[GitHubRelease] = field(default_factory=list)
+    # Tags a published release made (the world's own are in `world.tags`).
+    created_tags: list[Tag] = field(default_factory=list)
     comments: list[IssueComment] = field(default_factory=list)
     label_defs: list[LabelDef] = field(default_factory=list)
     # What a POST gave a deployment beyond the world's fields (payload, description, task).
@@ -186,7 +188,7 @@ class GitHubData:
         return [p for p in self.pulls if p.app_key == app.key]
 
     def tags(self, app: Application) -> list[Tag]:
-        return [t for t in self.world.tags if t.app_key == app.key]
+        return [t for t in (*self.world.tags, *self.created_tags) if t.app_key == app.key]
 
     def app_releases(self, app: Application) -> list[GitHubRelease]:
         return [r for r in self.releases if r.app_key == app.key]
@@ -630,6 +632,13 @@ def tag(base: str, app: Application, item: Tag) -> Json:
             "node_id": node_id("Ref", f"refs/tags/{item.name}")}
 
 
+def git_ref(base: str, app: Application, ref: str, target: Commit) -> Json:
+    """`GET .../git/ref/{ref}`: a branch or a (lightweight) tag and the commit it names."""
+    return {"ref": ref, "node_id": node_id("Ref", ref), "url": f"{repo_url(base, app)}/git/{ref}",
+            "object": {"sha": target.sha, "type": "commit",
+                       "url": f"{repo_url(base, app)}/git/commits/{target.sha}"}}
+
+
 def commit(base: str, app: Application, item: Commit, parent: str | None) -> Json:
     url = f"{repo_url(base, app)}/commits/{item.sha}"
     html = f"{base}/{app.repo_owner}/{app.repo_name}/commit/{item.sha}"
@@ -710,7 +719,7 @@ def release(base: str, app: Application, item: GitHubRelease) -> Json:
         "tarball_url": f"{repo_url(base, app)}/tarball/{item.tag_name}",
         "zipball_url": f"{repo_url(base, app)}/zipball/{item.tag_name}",
         "id": item.id, "node_id": node_id("Release", item.id), "tag_name": item.tag_name,
-        "target_commitish": "main", "name": item.name, "body": item.body, "draft": item.draft,
+        "target_commitish": item.target, "name": item.name, "body": item.body, "draft": item.draft,
         "prerelease": item.prerelease, "immutable": False, "created_at": ts(item.created),
         "published_at": ts(item.published), "updated_at": ts(item.published or item.created),
         "author": person(base, item.author), "assets": [],

@@ -411,6 +411,69 @@ def test_releases_latest_and_one_by_tag(repo: Repository, world: World) -> None:
     published = max((r for r in ours if not r.draft), key=lambda r: r.created)
     assert repo.get_latest_release().tag_name == published.tag_name
     assert repo.get_release(published.tag_name).name == published.name
+    draft = next(r for r in ours if r.draft)
+    with pytest.raises(UnknownObjectException):  # a draft is no published release
+        repo.get_release(draft.tag_name)
+
+
+def test_a_draft_release_is_published_and_its_tag_made_from_main(
+        own_repo: Repository, world: World) -> None:
+    head = world.commits["PAY"][-1].sha
+    draft = own_repo.create_git_release("v2.0.0", "Payments 2.0", "The big one.", draft=True)
+    assert draft.draft and "v2.0.0" not in [t.name for t in own_repo.get_tags()]
+    with pytest.raises(UnknownObjectException):
+        own_repo.get_git_ref("tags/v2.0.0")
+    published = draft.update_release("Payments 2.0", "The big one.", draft=False)
+    assert (published.draft, published.tag_name, published.target_commitish) == (
+        False, "v2.0.0", "main")
+    assert published.published_at is not None
+    assert own_repo.get_git_ref("tags/v2.0.0").object.sha == head
+    assert own_repo.get_release("v2.0.0").id == draft.id
+    assert own_repo.get_latest_release().tag_name == "v2.0.0"
+    assert own_repo.compare("v1.4.0", "v2.0.0").status in ("ahead", "identical")
+
+
+def test_a_release_from_a_target_that_names_nothing_is_refused_and_not_made(
+        own_repo: Repository) -> None:
+    before = own_repo.get_releases().totalCount
+    with pytest.raises(GithubException) as refused:
+        own_repo.create_git_release("v3.0.0", "Nowhere", "", target_commitish="no-such-branch")
+    assert refused.value.status == 422
+    assert refused.value.data["errors"][0]["field"] == "target_commitish"
+    assert own_repo.get_releases().totalCount == before
+    assert "v3.0.0" not in [t.name for t in own_repo.get_tags()]
+
+
+def test_release_notes_list_the_pull_requests_merged_since_the_previous_release(
+        repo: Repository, world: World) -> None:
+    history = [c.sha for c in world.commits["PAY"]]
+    tags = {t.name: t.sha for t in world.tags if t.app_key == "PAY"}
+    since, until = history.index(tags["v1.3.0"]), history.index(tags["v1.4.0"])
+    merged = sorted((p for p in world.pull_requests if p.app_key == "PAY"
+                     and p.merge_commit_sha in history[since + 1: until + 1]),
+                    key=lambda p: p.merged_at or p.created)
+    assert merged, "the range holds merged pull requests"
+    notes = repo.generate_release_notes("v1.4.0", previous_tag_name="v1.3.0")
+    assert notes.name == "v1.4.0"
+    listed = [line for line in notes.body.splitlines() if line.startswith("* ")]
+    assert listed == [f"* {p.title} by @{p.author.github_login} in "
+                      f"{repo.html_url}/pull/{p.number}" for p in merged]
+    assert notes.body.endswith(f"**Full Changelog**: {repo.html_url}/compare/v1.3.0...v1.4.0")
+    # Without a previous tag, the newest published release below is the start.
+    assert repo.generate_release_notes("v1.4.0").body == notes.body
+    with pytest.raises(GithubException) as unknown:
+        repo.generate_release_notes("v1.4.0", previous_tag_name="v0.0.1")
+    assert unknown.value.status == 422
+
+
+def test_refs_name_the_branches_and_tags(repo: Repository, world: World) -> None:
+    assert repo.get_git_ref("heads/main").object.sha == world.commits["PAY"][-1].sha
+    tags = sorted(t.name for t in world.tags if t.app_key == "PAY")
+    assert [r.ref for r in repo.get_git_matching_refs("tags/v1.")] == [
+        f"refs/tags/{name}" for name in tags if name.startswith("v1.")]
+    assert list(repo.get_git_matching_refs("tags/no-such")) == []
+    with pytest.raises(UnknownObjectException):
+        repo.get_git_ref("heads/no-such-branch")
 
 
 def test_world_time_stamps_what_pygithub_writes(own_repo: Repository, world: World) -> None:
