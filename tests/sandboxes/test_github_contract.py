@@ -171,6 +171,22 @@ def test_a_release_drafted_published_and_its_notes_validate(
     assert_valid(spec, f"{P}/releases", "post", refused)
 
 
+def test_a_milestone_created_and_closed_validates(
+        github: httpx.Client, spec: dict[str, Any]) -> None:
+    made = github.post(f"{REPO}/milestones", json={"title": "2027.04", "due_on":
+                                                   "2027-04-16T07:00:00Z"})
+    assert made.status_code == 201
+    assert made.headers["location"] == made.json()["url"]
+    assert_valid(spec, f"{P}/milestones", "post", made)
+    closed = github.patch(f"{REPO}/milestones/{made.json()['number']}",
+                          json={"state": "closed"})
+    assert closed.status_code == 200
+    assert_valid(spec, f"{P}/milestones/{{milestone_number}}", "patch", closed)
+    refused = github.post(f"{REPO}/milestones", json={"description": "no title"})
+    assert refused.status_code == 422
+    assert_valid(spec, f"{P}/milestones", "post", refused)
+
+
 # -- the GraphQL SDL is a subset of GitHub's ------------------------------------------
 
 def test_the_sandbox_graphql_schema_is_a_true_subset_of_githubs() -> None:

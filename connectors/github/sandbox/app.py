@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -382,7 +382,7 @@ class GitHubSandbox:
         if state not in ("open", "closed", "all"):
             raise invalid("Milestone", "state", "invalid")
         releases = [r for r in self.data.milestones(app)
-                    if state == "all" or render.milestone_state(r) == state]
+                    if state == "all" or self.data.milestone_state(r) == state]
         sort = request.query_params.get("sort", "due_on")
         if sort == "completeness":
             def done(r: Any) -> float:
@@ -390,20 +390,110 @@ class GitHubSandbox:
                 return c / (o + c) if o + c else 0.0
             releases.sort(key=done)
         else:
-            releases.sort(key=lambda r: r.window_start)
+            releases.sort(key=self._due)
         if request.query_params.get("direction", "asc") == "desc":
             releases.reverse()
         base = self.base(request)
         page, headers = paginate(request, [render.milestone(base, self.data, r) for r in releases])
         return Reply(page, headers=headers)
 
+    def _due(self, release: Release) -> tuple[bool, datetime]:
+        """A milestone's place by due date; those with none come last."""
+        facet = self.data.milestone_facets.get(render.milestone_id(release))
+        due = release.window_start if facet is None else facet.due_on
+        return due is None, due or release.window_start
+
     async def get_milestone(self, request: Request) -> Reply:
+        return Reply(render.milestone(self.base(request), self.data, self._milestone(request)))
+
+    def _milestone(self, request: Request) -> Release:
         app = self.app_of(request)
         number = request.path_params["number"]
         release = next((r for r in self.data.milestones(app) if r.milestone_number == number),
                        None)
         if release is None:
             raise not_found()
+        return release
+
+    def _milestone_fields(self, app: Application, body: Json, current: Release | None
+                          ) -> dict[str, Any]:
+        """A milestone write's fields, each checked as GitHub checks it (422 naming the
+        field) before any is set; only those the body names."""
+        fields: dict[str, Any] = {}
+        if "title" in body or current is None:
+            title = body.get("title")
+            if not isinstance(title, str) or not title.strip():
+                raise invalid("Milestone", "title", "missing_field" if current is None
+                              else "invalid")
+            if any(self.data.milestone_title(r).lower() == title.strip().lower()
+                   and r is not current for r in self.data.milestones(app)):
+                raise invalid("Milestone", "title", "already_exists")
+            fields["title"] = title.strip()
+        if "state" in body:
+            if body["state"] not in ("open", "closed"):
+                raise invalid("Milestone", "state", "invalid")
+            fields["state"] = body["state"]
+        if "description" in body:
+            if not isinstance(body["description"], str | None):
+                raise invalid("Milestone", "description", "invalid")
+            fields["description"] = body["description"]
+        if "due_on" in body:
+            due = body["due_on"]
+            try:  # a day alone (PyGithub sends `%Y-%m-%d`) is that day's start, UTC
+                when = None if due is None else datetime.fromisoformat(
+                    str(due).replace("Z", "+00:00"))
+            except ValueError:
+                raise invalid("Milestone", "due_on", "invalid") from None
+            fields["due_on"] = when if when is None or when.tzinfo else when.replace(
+                tzinfo=UTC)
+        return fields
+
+    async def create_milestone(self, request: Request) -> Reply:
+        """A milestone of GitHub's own, for no planned release; 201 with its Location."""
+        app = self.app_of(request)
+        fields = self._milestone_fields(app, await self._json_body(request), None)
+        now = self.data.world.clock.now()
+        number = max((r.milestone_number for r in self.data.milestones(app)), default=0) + 1
+        made = Release(key=f"{app.key}#milestone-{number}", app_key=app.key,
+                       version_name=fields["title"], jira_version_id=self.data.new_id(),
+                       milestone_number=number, status="PLANNED", type="PROJECT",
+                       window_start=now, window_end=now, released=False, from_tag="",
+                       to_tag="", description=fields.get("description") or "")
+        state = fields.get("state", "open")
+        self.data.milestone_facets[render.milestone_id(made)] = render.MilestoneFacet(
+            title=fields["title"], description=fields.get("description"), state=state,
+            due_on=fields.get("due_on"), created=now, updated=now,
+            closed_at=now if state == "closed" else None)
+        self.data.created_milestones.append(made)
+        rendered = render.milestone(self.base(request), self.data, made)
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
+    async def update_milestone(self, request: Request) -> Reply:
+        """Retitle, describe, date, close or reopen a milestone."""
+        app = self.app_of(request)
+        release = self._milestone(request)
+        fields = self._milestone_fields(app, await self._json_body(request), release)
+        now = self.data.world.clock.now()
+        ident = render.milestone_id(release)
+        facet = self.data.milestone_facets.get(ident)
+        if facet is None:  # a world milestone's first edit starts from what it reads
+            shown = render.milestone(self.base(request), self.data, release, counts=(0, 0))
+            facet = render.MilestoneFacet(
+                title=shown["title"], description=shown["description"], state=shown["state"],
+                due_on=_parse_since(shown["due_on"]), created=_parse_since(
+                    shown["created_at"]) or now, updated=now,
+                closed_at=_parse_since(shown["closed_at"]))
+            self.data.milestone_facets[ident] = facet
+        was_closed = facet.state == "closed"
+        facet.title = fields.get("title", facet.title)
+        facet.description = fields.get("description", facet.description)
+        facet.due_on = fields.get("due_on", facet.due_on)
+        facet.state = fields.get("state", facet.state)
+        if facet.state == "closed" and not was_closed:
+            facet.closed_at = now
+        elif facet.state == "open":
+            facet.closed_at = None
+        facet.updated = now
         return Reply(render.milestone(self.base(request), self.data, release))
 
     def _issue_rows(self, app: Application) -> list[tuple[Any, bool]]:
@@ -1385,8 +1475,11 @@ class GitHubSandbox:
             Route("/rate_limit", e(self.rate_limit)),
             Route("/graphql", e(self.post_graphql), methods=["POST"]),
             Route(r, e(self.get_repo)),
-            Route(f"{r}/milestones", e(self.list_milestones)),
-            Route(f"{r}/milestones/{{number:int}}", e(self.get_milestone)),
+            Route(f"{r}/milestones", e(self.list_milestones), methods=["GET"]),
+            Route(f"{r}/milestones", e(self.create_milestone), methods=["POST"]),
+            Route(f"{r}/milestones/{{number:int}}", e(self.get_milestone), methods=["GET"]),
+            Route(f"{r}/milestones/{{number:int}}", e(self.update_milestone),
+                  methods=["PATCH"]),
             Route(f"{r}/issues", e(self.list_issues), methods=["GET"]),
             Route(f"{r}/issues", e(self.create_issue), methods=["POST"]),
             Route(f"{r}/issues/comments", e(self.list_repo_comments)),

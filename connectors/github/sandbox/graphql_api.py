@@ -211,14 +211,14 @@ class _PerQuery:
         """`GitHubData.milestone_by_key`, from one dict."""
         if self._releases is None:
             self._releases = {}
-            for release in self.data.world.releases:
+            for release in self.data.all_milestones():
                 self._releases.setdefault(release.key, release)
         return None if key is None else self._releases.get(key)
 
     def milestone(self, app: Application, number: int) -> Release | None:
         if self._milestones is None:
             self._milestones = {}
-            for release in self.data.world.releases:
+            for release in self.data.all_milestones():
                 self._milestones.setdefault((release.app_key, release.milestone_number),
                                             release)  # the first, as a scan would find
         return self._milestones.get((app.key, number))
@@ -376,8 +376,8 @@ class GraphQLService:
             app = next((a for a in world.applications if str(a.repo_id) == raw), None)
             return None if app is None else self.repository(base, app)
         if kind == "Milestone":
-            release = next((r for r in world.releases if str(render.milestone_id(r)) == raw),
-                           None)
+            release = next((r for r in self.data.all_milestones()
+                            if str(render.milestone_id(r)) == raw), None)
             return None if release is None else self.milestone(base, release)
         if kind == "Issue":
             issue = next((i for i in self.data.all_issues if str(i.id) == raw), None)
@@ -419,7 +419,7 @@ class GraphQLService:
         def milestones(info: Info, first: int | None = None,
                        after: str | None = None, states: list[str] | None = None) -> Json:
             rows = [r for r in self.data.milestones(app)
-                    if not states or render.milestone_state(r).upper() in states]
+                    if not states or self.data.milestone_state(r).upper() in states]
             return self._connection("milestones", rows, first, after,
                                     lambda r: self.milestone(base, r))
 
@@ -611,9 +611,10 @@ class GraphQLService:
             return self._connection("pullRequests", rows, first, after,
                                     lambda p: self.pull(base, p))
 
-        state = render.milestone_state(release)
+        state = self.data.milestone_state(release)
         return {"__typename": "Milestone", "id": rest("node_id"),
-                "number": release.milestone_number, "title": release.version_name,
+                "number": release.milestone_number,
+                "title": self.data.milestone_title(release),
                 "description": rest("description"), "state": state.upper(),
                 "closed": state == "closed", "closedAt": rest("closed_at"),
                 "createdAt": rest("created_at"), "updatedAt": rest("updated_at"),

@@ -118,6 +118,19 @@ class Review:
 
 
 @dataclass(slots=True)
+class MilestoneFacet:
+    """What GitHub writes made a milestone: one created here, or a world one edited."""
+
+    title: str
+    description: str | None
+    state: str  # open | closed
+    due_on: datetime | None
+    created: datetime
+    updated: datetime
+    closed_at: datetime | None
+
+
+@dataclass(slots=True)
 class GitHubData:
     """The world indexed the way GitHub serves it, plus what writes added.
 
@@ -133,6 +146,10 @@ class GitHubData:
     releases: list[GitHubRelease] = field(default_factory=list)
     # Tags a published release made (the world's own are in `world.tags`).
     created_tags: list[Tag] = field(default_factory=list)
+    # Milestones a POST made (each one a release of no company plan), and what writes set
+    # on any milestone, by milestone id.
+    created_milestones: list[Release] = field(default_factory=list)
+    milestone_facets: dict[int, MilestoneFacet] = field(default_factory=dict)
     comments: list[IssueComment] = field(default_factory=list)
     label_defs: list[LabelDef] = field(default_factory=list)
     # What a POST gave a deployment beyond the world's fields (payload, description, task).
@@ -173,13 +190,24 @@ class GitHubData:
         return next((a for a in self.world.applications
                      if (a.repo_owner.lower(), a.repo_name.lower()) == wanted), None)
 
+    def all_milestones(self) -> list[Release]:
+        return [*self.world.releases, *self.created_milestones]
+
     def milestones(self, app: Application) -> list[Release]:
-        return [r for r in self.world.releases if r.app_key == app.key]
+        return [r for r in self.all_milestones() if r.app_key == app.key]
 
     def milestone_by_key(self, release_key: str | None) -> Release | None:
         if release_key is None:
             return None
-        return next((r for r in self.world.releases if r.key == release_key), None)
+        return next((r for r in self.all_milestones() if r.key == release_key), None)
+
+    def milestone_state(self, release: Release) -> str:
+        facet = self.milestone_facets.get(milestone_id(release))
+        return facet.state if facet is not None else milestone_state(release)
+
+    def milestone_title(self, release: Release) -> str:
+        facet = self.milestone_facets.get(milestone_id(release))
+        return facet.title if facet is not None else release.version_name
 
     def issues(self, app: Application) -> list[GitHubIssue]:
         return [i for i in self.all_issues if i.app_key == app.key]
@@ -422,20 +450,31 @@ def milestone(base: str, data: GitHubData, release: Release,
     app = data.world.app(release.app_key)
     url = f"{repo_url(base, app)}/milestones/{release.milestone_number}"
     open_count, closed_count = counts if counts is not None else data.milestone_counts(release)
-    closed = milestone_state(release) == "closed"
-    return {
+    body: Json = {
         "url": url, "html_url": f"{base}/{app.repo_owner}/{app.repo_name}/milestone/"
                                 f"{release.milestone_number}",
         "labels_url": f"{url}/labels", "id": milestone_id(release),
         "node_id": node_id("Milestone", milestone_id(release)),
-        "number": release.milestone_number, "state": milestone_state(release),
-        "title": release.version_name, "description": release.description,
-        "creator": person(base, app.lead), "open_issues": open_count,
-        "closed_issues": closed_count, "created_at": ts(release.window_start - timedelta(days=45)),
+        "number": release.milestone_number, "creator": person(base, app.lead),
+        "open_issues": open_count, "closed_issues": closed_count,
+    }
+    facet = data.milestone_facets.get(milestone_id(release))
+    if facet is not None:
+        body.update({"state": facet.state, "title": facet.title,
+                     "description": facet.description, "created_at": ts(facet.created),
+                     "updated_at": ts(facet.updated), "closed_at": ts(facet.closed_at),
+                     "due_on": ts(facet.due_on)})
+        return body
+    closed = milestone_state(release) == "closed"
+    body.update({
+        "state": milestone_state(release), "title": release.version_name,
+        "description": release.description,
+        "created_at": ts(release.window_start - timedelta(days=45)),
         "updated_at": ts(min(data.world.now, release.window_end)),
         "closed_at": ts(release.window_end) if closed else None,
         "due_on": ts(release.window_start.replace(hour=7, minute=0)),
-    }
+    })
+    return body
 
 
 def _issue_common(base: str, data: GitHubData, app: Application, number: int) -> Json:

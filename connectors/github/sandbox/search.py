@@ -120,7 +120,8 @@ def _matches(data: GitHubData, item: Item, query: IssueQuery) -> bool:
     release = data.milestone_by_key(item.release_key)
     if query.no_milestone and release is not None:
         return False
-    if query.milestone is not None and (release is None or release.version_name != query.milestone):
+    if query.milestone is not None and (
+            release is None or data.milestone_title(release) != query.milestone):
         return False
     names = {n.lower() for n in item.labels}
     if not set(query.labels) <= names or names & set(query.without_labels):

@@ -8,6 +8,7 @@ on a real socket, and compare what comes back with the world it serves.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -238,6 +239,59 @@ def test_milestones_are_the_releases_of_the_application(repo: Repository, world:
     one = repo.get_milestone(releases[1].milestone_number)
     assert one.title == releases[1].version_name
     assert one.open_issues + one.closed_issues > 0
+
+
+MILESTONE_QUERY = """query($n: Int!) { repository(owner: "acme-retail", name: "payments-service") {
+  milestone(number: $n) { title state closed dueOn } } }"""
+
+
+def test_a_milestone_is_created_dated_closed_and_reopened(own_repo: Repository) -> None:
+    made = own_repo.create_milestone("2027.03 hotfixes", description="Spring fixes",
+                                     due_on=date(2027, 3, 16))
+    assert (made.title, made.state, made.description, made.open_issues) == (
+        "2027.03 hotfixes", "open", "Spring fixes", 0)
+    assert made.due_on == datetime(2027, 3, 16, tzinfo=UTC)
+    assert own_repo.get_milestone(made.number).title == "2027.03 hotfixes"
+    assert "2027.03 hotfixes" in [m.title for m in own_repo.get_milestones()]
+    issue = own_repo.create_issue("Fix the spring fix", milestone=made)
+    assert [i.number for i in own_repo.get_issues(milestone=made)] == [issue.number]
+    made.edit("2027.03 hotfixes", state="closed")
+    closed = own_repo.get_milestone(made.number)
+    assert closed.state == "closed" and closed.closed_at is not None
+    assert "2027.03 hotfixes" not in [m.title for m in own_repo.get_milestones()]
+    made.edit("2027.03 hotfixes", state="open")
+    assert own_repo.get_milestone(made.number).closed_at is None
+
+
+def test_a_world_milestone_edited_over_rest_reads_the_same_over_graphql(
+        own_repo: Repository, world: World) -> None:
+    """The hub reads milestones over GraphQL: a REST edit must show there too."""
+    release = next(r for r in world.releases if r.app_key == "PAY" and r.status == "PLANNED")
+    milestone = own_repo.get_milestone(release.milestone_number)
+    assert milestone.state == "open"
+    milestone.edit(f"{release.version_name} (moved)", state="closed", due_on=date(2027, 9, 1))
+    _, answer = own_repo._requester.graphql_query(MILESTONE_QUERY,
+                                                  {"n": release.milestone_number})
+    assert answer["data"]["repository"]["milestone"] == {
+        "title": f"{release.version_name} (moved)", "state": "CLOSED", "closed": True,
+        "dueOn": "2027-09-01T00:00:00Z"}
+    assert world.releases[world.releases.index(release)].version_name == release.version_name
+
+
+def test_a_milestone_without_a_title_or_with_a_taken_one_is_refused_and_not_made(
+        own_repo: Repository) -> None:
+    before = own_repo.get_milestones(state="all").totalCount
+    taken = own_repo.get_milestones(state="all")[0].title
+    for title, code in ((taken, "already_exists"), ("  ", "missing_field")):
+        with pytest.raises(GithubException) as refused:
+            own_repo.create_milestone(title)
+        assert refused.value.status == 422
+        assert refused.value.data["errors"][0] == {"resource": "Milestone", "code": code,
+                                                   "field": "title"}
+    with pytest.raises(GithubException) as bad_state:
+        own_repo.get_milestones(state="all")[0].edit(taken, state="finished")
+    assert bad_state.value.status == 422
+    assert own_repo.get_milestones(state="all").totalCount == before
 
 
 # -- pull requests ------------------------------------------------------------------
