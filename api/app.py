@@ -250,24 +250,24 @@ def create_app(settings: Settings, *, migrate: bool = True,
                                 status_code=503)
         return JSONResponse({"status": "ok", "database": engine.dialect.name})
 
+    server_routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        # Every method reaches the view, which answers the ones it does not take with a
+        # coded 405 and an Allow header (GraphQL over HTTP).
+        Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
+        *auth_routes(settings, authenticator),
+        *webhook_routes(settings, sessions, hub, inbox, environ),
+        *gate_routes(settings, schema, sessions, bus, make_context),
+        *feed_routes(sessions, hub),
+        *export_routes(settings, sessions, hub, schema),
+        *report_routes(settings, sessions, hub, schema),
+        *(metrics_routes(metrics) if metrics is not None else ()),
+        *mounts,
+    ]
     app = HubApp(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            # Every method reaches the view, which answers the ones it does not take with a
-            # coded 405 and an Allow header (GraphQL over HTTP).
-            Route("/graphql", graphql),
-            WebSocketRoute("/graphql", graphql),
-            *auth_routes(settings, authenticator),
-            *webhook_routes(settings, sessions, hub, inbox, environ),
-            *gate_routes(settings, schema, sessions, bus, make_context),
-            *feed_routes(sessions, hub),
-            *export_routes(settings, sessions, hub, schema),
-            *report_routes(settings, sessions, hub, schema),
-            *(metrics_routes(metrics) if metrics is not None else ()),
-            *mounts,
-            *spa_routes(),
-        ],
+        routes=[*server_routes, *spa_routes(server=server_routes)],
         # The client's address and scheme come from X-Forwarded-* only when the peer is
         # a configured proxy, whichever server runs the app.
         middleware=[Middleware(ProxyHeadersMiddleware,

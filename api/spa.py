@@ -7,6 +7,7 @@ Any other GET path that is not a file is a client route and gets index.html.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from starlette.requests import Request
@@ -15,10 +16,15 @@ from starlette.routing import BaseRoute, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from api.errors import ErrorCode
+from api.security import refusal
+
 DEFAULT_DIST = Path(__file__).resolve().parent.parent / "frontend" / "dist"
 ASSET_CACHE = "public, max-age=31536000, immutable"
 # Paths that belong to the server, never to a client route: a missing endpoint there
-# must answer 404, not the dashboard's page (which a script would read as success).
+# must answer 404, not the dashboard's page (which a script would read as success: a
+# pipeline's `curl --fail` on /api/gates/ with its release unset would deploy). Beside
+# these, every first path segment the server routes (`spa_routes(server=...)`).
 SERVER_PREFIXES = ("auth/", "graphql", "sandbox/", "assets/", "healthz", "readyz", "metrics",
                    "_")
 INDEX_CACHE = "no-cache"
@@ -45,9 +51,19 @@ class _Assets(StaticFiles):
         return response
 
 
-def spa_routes(dist: Path = DEFAULT_DIST) -> list[BaseRoute]:
-    """Routes for the dashboard; append them last so API routes win."""
+def first_segments(routes: Iterable[BaseRoute]) -> frozenset[str]:
+    """The first path segment of each route the server answers (`/api/gates/{r}`: `api`)."""
+    paths = (getattr(route, "path", "") for route in routes)
+    return frozenset(segment for path in paths
+                     if (segment := path.lstrip("/").split("/", 1)[0]) and "{" not in segment)
+
+
+def spa_routes(dist: Path = DEFAULT_DIST, server: Iterable[BaseRoute] = ()) -> list[BaseRoute]:
+    """Routes for the dashboard; append them last so API routes win. Under the first
+    segment of any of `server`'s routes no client route lives: what no route there
+    answers is a coded 404, never the dashboard's page."""
     root = dist.resolve()
+    reserved = first_segments(server)
     assets = _Assets(directory=dist / "assets", check_dir=False)
 
     async def serve_assets(request: Request) -> Response:
@@ -58,12 +74,13 @@ def spa_routes(dist: Path = DEFAULT_DIST) -> list[BaseRoute]:
         return await assets.get_response(path, request.scope)
 
     async def serve_page(request: Request) -> Response:
+        path = request.path_params.get("path", "")
+        if path.startswith(SERVER_PREFIXES) or path.split("/", 1)[0] in reserved:
+            return refusal(404, str(ErrorCode.NOT_FOUND),
+                           f"nothing is served at {request.method} /{path}")
         index = dist / "index.html"
         if not index.is_file():
             return HTMLResponse(MISSING_BUILD.format(dist=dist), status_code=503)
-        path = request.path_params.get("path", "")
-        if path.startswith(SERVER_PREFIXES):
-            return Response("not found", status_code=404, media_type="text/plain")
         candidate = (dist / path).resolve()
         if path and candidate.is_file() and candidate.is_relative_to(root):
             return FileResponse(candidate)  # top-level files such as favicon.ico

@@ -189,6 +189,30 @@ def test_a_release_without_an_approved_change_fails_the_production_gate_with_rea
     assert "change_approved" in failed and "no approved" in failed["change_approved"]
 
 
+@pytest.mark.parametrize("path", ["", f"{GATED_RELEASE}/", f"{GATED_RELEASE}/production", "a/b"],
+                         ids=["no release (an unset CI variable)", "a trailing slash",
+                              "one segment too many", "two segments"])
+def test_a_gate_asked_at_a_path_that_names_no_release_fails_instead_of_passing(
+        gate_hub: str, path: str) -> None:
+    # `curl --fail` deploys on any 2xx: a path no gate answers must never get the
+    # dashboard's page with 200, or a typo in a pipeline would let the release go.
+    response = gate(gate_hub, path, environment="production")
+
+    assert response.status_code == 404
+    assert not response.headers["content-type"].startswith("text/html")
+
+
+def test_no_server_path_is_answered_with_the_dashboards_page(gate_hub: str) -> None:
+    signed_in = {"Authorization": f"Bearer {TOKEN}"}
+    for path in ("/api/nothing", "/feeds/nothing", "/webhooks/github", "/export/x",
+                 "/reports/a/b", "/graphql/x", "/auth/nothing"):
+        response = httpx.get(f"{gate_hub}{path}", headers=signed_in, timeout=30)
+        assert response.status_code in (404, 405), (path, response.status_code)
+        assert not response.headers.get("content-type", "").startswith("text/html"), path
+    assert httpx.get(f"{gate_hub}/releases/{GATED_RELEASE}", headers=signed_in,
+                     timeout=30).headers["content-type"].startswith("text/html")
+
+
 def test_a_non_production_environment_passes_and_says_why(gate_hub: str) -> None:
     response = gate(gate_hub, GATED_RELEASE, environment="Staging")
 
