@@ -78,6 +78,11 @@ def gate_routes(settings: Settings, schema: Schema, sessions: async_sessionmaker
 
     async def answer(request: Request) -> Response:
         key = request.path_params["release"]
+        for name in ("environment", "wait"):
+            # Which one would be judged is a guess (a template that appends
+            # `&environment=$ENV` to a URL that has one); a gate does not guess.
+            if len(request.query_params.getlist(name)) > 1:
+                return refusal(400, "BAD_USER_INPUT", f"{name} is given more than once")
         environment = request.query_params.get("environment", "").strip()
         if not environment:
             return refusal(400, "BAD_USER_INPUT", "name the environment: ?environment=...")
@@ -86,13 +91,16 @@ def gate_routes(settings: Settings, schema: Schema, sessions: async_sessionmaker
             return refusal(400, "BAD_USER_INPUT",
                            f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}")
         async with sessions() as session:
-            # The hub's name for it, or the name deployments report it by ("production").
-            target = await session.scalar(select(m.Environment).where(or_(
+            # The hub's name for it, or the name deployments report it by ("production"),
+            # which several environments may share (a region each).
+            targets = (await session.scalars(select(m.Environment).where(or_(
                 func.lower(m.Environment.name) == environment.lower(),
-                func.lower(m.Environment.deploy_target) == environment.lower())).limit(1))
+                func.lower(m.Environment.deploy_target) == environment.lower())))).all()
             release_row = await session.scalar(select(m.Release).where(m.Release.key == key))
-        if target is None:
+        if not targets:
             return refusal(404, "NOT_FOUND", f"environment {environment!r} does not exist")
+        # When the name could mean a production environment, the gates guard it.
+        production = any(t.tier is EnvironmentTier.PRODUCTION for t in targets)
         if release_row is None:
             return refusal(404, "NOT_FOUND", f"release {key!r} does not exist")
         principal = principal_of(request.scope)
@@ -109,7 +117,7 @@ def gate_routes(settings: Settings, schema: Schema, sessions: async_sessionmaker
                 if release is None:
                     return refusal(404, "NOT_FOUND", f"release {key!r} does not exist")
                 gates = release["gates"]
-                if target.tier is not EnvironmentTier.PRODUCTION:
+                if not production:
                     gates = [{"name": "environment", "passed": True,
                               "reason": f"{environment} is not a production environment; "
                                         "the gates guard production"}]

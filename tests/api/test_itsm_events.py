@@ -202,6 +202,32 @@ def test_a_gate_asked_at_a_path_that_names_no_release_fails_instead_of_passing(
     assert not response.headers["content-type"].startswith("text/html")
 
 
+def test_an_environment_or_wait_given_twice_is_refused_not_guessed(gate_hub: str) -> None:
+    twice = httpx.get(f"{gate_hub}/api/gates/{GATED_RELEASE}", timeout=30,
+                      params=[("environment", "production"), ("environment", "Staging")],
+                      headers={"Authorization": f"Bearer {GATE_TOKEN}"})
+    assert twice.status_code == 400
+    assert twice.json()["errors"][0]["message"] == "environment is given more than once"
+    waits = httpx.get(f"{gate_hub}/api/gates/{GATED_RELEASE}", timeout=30,
+                      params=[("environment", "production"), ("wait", "0"), ("wait", "5")],
+                      headers={"Authorization": f"Bearer {GATE_TOKEN}"})
+    assert waits.status_code == 400
+
+
+def test_a_name_that_could_mean_a_production_environment_is_guarded_as_one(
+        gate_hub: str) -> None:
+    # A staging environment reports its deployments under the same name as production
+    # ("eu" for both regions): asked by that name, the gates guard it.
+    gql = GraphQLClient(gate_hub, token=TOKEN)
+    for name, tier in (("EU staging", "STAGING"), ("EU production", "PRODUCTION")):
+        gql.data("""mutation($i: EnvironmentInput!) { createEnvironment(input: $i) { id } }""",
+                 {"i": {"name": name, "tier": tier, "deployTarget": "eu"}})
+    gql.close()
+    asked = gate(gate_hub, GATED_RELEASE, environment="eu")
+    assert asked.status_code == 412 and asked.json()["decision"] == "fail"
+    assert gate(gate_hub, GATED_RELEASE, environment="EU staging").status_code == 200
+
+
 def test_no_server_path_is_answered_with_the_dashboards_page(gate_hub: str) -> None:
     signed_in = {"Authorization": f"Bearer {TOKEN}"}
     for path in ("/api/nothing", "/feeds/nothing", "/webhooks/github", "/export/x",
