@@ -2,7 +2,8 @@
 
 Hashed files under /assets never change, so browsers may keep them for a year;
 index.html is revalidated on every load so a new build takes effect at once.
-Any other GET path that is not a file is a client route and gets index.html.
+Any other GET path that is not a file is a client route and gets index.html, except
+under a server route's first segment, where it is a coded 404.
 """
 
 from __future__ import annotations
