@@ -1,12 +1,12 @@
 """Pipelines that wait for the hub's word: a code host's deployment protection rule.
 
 A code host asks (its deployment protection rule) before a deployment to a protected
-environment proceeds. The hub finds the release the deployed ref belongs to
-(by its code range or milestone, as deployment reports are matched), stores
-the question, and answers the callback as soon as the release's gates decide:
-at once when they pass, at once when they never can (every change request
+environment proceeds. The hub finds the releases the deployed ref belongs to
+(by code range or milestone, as deployment reports are matched), stores
+the question, and answers the callback as soon as their gates decide: at once
+when every one passes, at once when one never can (every change request
 rejected or cancelled, the release cancelled), otherwise later, when a write
-concerning the release (a CAB decision flowing back) makes them decide. No
+concerning them (a CAB decision flowing back) makes them decide. No
 runner waits on the hub: the pipeline is parked upstream until the answer.
 Every answer is audited with what was answered and why; the answer is claimed
 in the database first, so two replicas never answer one pipeline twice.
@@ -75,23 +75,33 @@ class PipelineGates:
                 "decision": decision or "pending"}
 
     async def decide(self, gate_id: int) -> str:
-        """Answer the gate if its release's gates decide; the decision ('' while pending)."""
+        """Answer the gate if the gates of every release the deployed code belongs to
+        decide; the decision ('' while pending).
+
+        Several releases can cover one ref (two applications in one repository, released
+        from one tag): the deployment carries all their code, so it goes only when every
+        one of them passes, and is refused as soon as one never can. The releases are
+        found again each time, as a deployment report's are."""
         async with self.sessions() as session:
             gate = await session.get(m.PipelineGate, gate_id)
             if gate is None or gate.answered_at is not None:
                 return gate.decision if gate is not None else ""
-            release = (await session.get(m.Release, gate.release_id)
-                       if gate.release_id is not None else None)
-        if release is None:
+            source, repository, ref = gate.source, gate.repository, gate.ref
+        releases = await releases_of_code(self.sessions, self.hub, source, repository, ref)
+        if not releases:
             return await self._answer(gate_id, False, f"no release in Heatshield covers "
-                                      f"{gate.repository}@{gate.ref}")
-        verdict = await self.evaluate(release.key)
-        if verdict is None:
-            return ""
-        if verdict.passed:
-            return await self._answer(gate_id, True, f"{release.key}: {verdict.reasons}")
-        if verdict.hopeless:
-            return await self._answer(gate_id, False, f"{release.key}: {verdict.reasons}")
+                                      f"{repository}@{ref}")
+        verdicts: list[tuple[str, Verdict]] = []
+        for _release_id, key in releases:
+            verdict = await self.evaluate(key)
+            if verdict is None:
+                return ""
+            verdicts.append((key, verdict))
+        never = [(key, v) for key, v in verdicts if v.hopeless]
+        if never:
+            return await self._answer(gate_id, False, _reasons(never))
+        if all(v.passed for _key, v in verdicts):
+            return await self._answer(gate_id, True, _reasons(verdicts))
         return ""
 
     async def _answer(self, gate_id: int, approved: bool, comment: str) -> str:
@@ -147,3 +157,7 @@ class PipelineGates:
                 raise
             except Exception:  # never stop deciding because one gate failed; say so
                 log.exception("deciding pipeline gates failed")
+
+
+def _reasons(verdicts: list[tuple[str, Verdict]]) -> str:
+    return "; ".join(f"{key}: {verdict.reasons}" for key, verdict in verdicts)

@@ -22,7 +22,7 @@ from api.demo import CREDENTIALS, build_sandboxes, release_links
 from connectors.sandbox.world import World, build_world
 from tests.support.databases import query_db
 from tests.support.demo_hub import demo_hub
-from tests.support.graphql import new_secret, principal_step
+from tests.support.graphql import GraphQLClient, new_secret, principal_step
 from tests.support.server import serve_asgi
 
 TOKEN = new_secret()
@@ -75,8 +75,7 @@ class Running:
         assert answer.status_code == 200, answer.text
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def _running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     world = build_world()
     sandboxes = build_sandboxes(world)
     tmp: Path = tmp_path_factory.mktemp("pipeline-gates")
@@ -87,6 +86,17 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         for kind in ("github", "servicenow"):
             sandboxes.apps[kind].state.kit.webhook_url = f"{hub}/webhooks/{kind}"
         yield Running(upstream, hub, database_url, world)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    yield from _running(tmp_path_factory)
+
+
+@pytest.fixture()
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A world of its own, for a test whose moves the module's others must not see."""
+    yield from _running(tmp_path_factory)
 
 
 def wait_for(check: Any, seconds: float = 10) -> Any:
@@ -122,6 +132,36 @@ def test_a_deployment_waits_while_the_change_is_unapproved_and_proceeds_once_app
                                      "SELECT decision, comment FROM pipeline_gates "
                                      "ORDER BY id DESC LIMIT 1")
     assert decision == "approved" and release in comment
+
+
+GATES = "query($k: String!) { release(key: $k) { id gates { name passed } } }"
+LINK = """mutation($r: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $r, link: $l) { id } }"""
+
+
+def test_code_two_releases_cover_goes_only_when_both_may(fresh: Running) -> None:
+    # Two applications released from one tag: the deployment carries the code of both,
+    # so one release's approval does not let the other's changes through.
+    covered, also = "INV-2026.11", "RPT-2026.12"
+    fresh.decide_change(covered, {"state": "-2"})  # its CAB approves: Scheduled
+    gql = GraphQLClient(fresh.hub, token=TOKEN)
+    try:
+        assert wait_for(lambda: all(g["passed"] for g in gql.data(GATES, {"k": covered})[
+            "release"]["gates"]))
+        other = gql.data(GATES, {"k": also})["release"]
+        [code] = [key for source, kind, key in release_links(fresh.world, covered)
+                  if source == "github" and kind.name == "CODE_RANGE"]
+        gql.data(LINK, {"r": other["id"], "l": {"source": "github", "kind": "CODE_RANGE",
+                                                 "externalKey": code}})
+    finally:
+        gql.close()
+    fresh.protect(covered)
+    deployment = fresh.deploy(covered)
+
+    # RPT-2026.12's change was rejected in Remedy: it never can pass, so neither can this.
+    finished = wait_for(lambda: [(s, d) for s, d in fresh.statuses(covered, deployment)
+                                 if s in ("success", "failure")])
+    [(state, description)] = finished
+    assert state == "failure" and description.startswith(f"{also}: change_approved")
 
 
 def test_a_deployment_is_rejected_with_the_reasons_when_the_change_is_rejected(
