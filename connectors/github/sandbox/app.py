@@ -399,8 +399,7 @@ class GitHubSandbox:
 
     def _due(self, release: Release) -> tuple[bool, datetime]:
         """A milestone's place by due date; those with none come last."""
-        facet = self.data.milestone_facets.get(render.milestone_id(release))
-        due = release.window_start if facet is None else facet.due_on
+        due = render.milestone_facet(self.data, release).due_on
         return due is None, due or release.window_start
 
     async def get_milestone(self, request: Request) -> Reply:
@@ -474,16 +473,9 @@ class GitHubSandbox:
         release = self._milestone(request)
         fields = self._milestone_fields(app, await self._json_body(request), release)
         now = self.data.world.clock.now()
-        ident = render.milestone_id(release)
-        facet = self.data.milestone_facets.get(ident)
-        if facet is None:  # a world milestone's first edit starts from what it reads
-            shown = render.milestone(self.base(request), self.data, release, counts=(0, 0))
-            facet = render.MilestoneFacet(
-                title=shown["title"], description=shown["description"], state=shown["state"],
-                due_on=_parse_since(shown["due_on"]), created=_parse_since(
-                    shown["created_at"]) or now, updated=now,
-                closed_at=_parse_since(shown["closed_at"]))
-            self.data.milestone_facets[ident] = facet
+        # A world milestone's first edit starts from what it reads.
+        facet = self.data.milestone_facets.setdefault(
+            render.milestone_id(release), render.milestone_facet(self.data, release))
         was_closed = facet.state == "closed"
         facet.title = fields.get("title", facet.title)
         facet.description = fields.get("description", facet.description)

@@ -458,23 +458,26 @@ def milestone(base: str, data: GitHubData, release: Release,
         "number": release.milestone_number, "creator": person(base, app.lead),
         "open_issues": open_count, "closed_issues": closed_count,
     }
+    facet = milestone_facet(data, release)
+    body.update({"state": facet.state, "title": facet.title, "description": facet.description,
+                 "created_at": ts(facet.created), "updated_at": ts(facet.updated),
+                 "closed_at": ts(facet.closed_at), "due_on": ts(facet.due_on)})
+    return body
+
+
+def milestone_facet(data: GitHubData, release: Release) -> MilestoneFacet:
+    """What a milestone reads as: what writes set on it, else what its release plans (a
+    new object each time, so an edit may start from it)."""
     facet = data.milestone_facets.get(milestone_id(release))
     if facet is not None:
-        body.update({"state": facet.state, "title": facet.title,
-                     "description": facet.description, "created_at": ts(facet.created),
-                     "updated_at": ts(facet.updated), "closed_at": ts(facet.closed_at),
-                     "due_on": ts(facet.due_on)})
-        return body
+        return facet
     closed = milestone_state(release) == "closed"
-    body.update({
-        "state": milestone_state(release), "title": release.version_name,
-        "description": release.description,
-        "created_at": ts(release.window_start - timedelta(days=45)),
-        "updated_at": ts(min(data.world.now, release.window_end)),
-        "closed_at": ts(release.window_end) if closed else None,
-        "due_on": ts(release.window_start.replace(hour=7, minute=0)),
-    })
-    return body
+    return MilestoneFacet(
+        title=release.version_name, description=release.description,
+        state=milestone_state(release), due_on=release.window_start.replace(hour=7, minute=0),
+        created=release.window_start - timedelta(days=45),
+        updated=min(data.world.now, release.window_end),
+        closed_at=release.window_end if closed else None)
 
 
 def _issue_common(base: str, data: GitHubData, app: Application, number: int) -> Json:
