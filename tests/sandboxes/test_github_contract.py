@@ -310,6 +310,17 @@ RECORDED_CALLS = [
     ("PullRequest.testGetFiles.txt", "GET", "/pulls/31/files", f"{REPO}/pulls/1/files"),
     ("Search.testSearchIssues.txt", "GET", "/search/issues",
      "/search/issues?q=repo:acme-retail/payments-service&sort=comments&order=desc"),
+    # Filtered and paged lists, and single records read by id, as clients ask for them.
+    ("Repository.testCompareCommitPagination.txt", "GET", "/compare/v1.54...v1.54.1",
+     f"{REPO}/compare/v1.1.0...v1.2.0?page=1&per_page=4"),
+    ("Repository.testGetPullsWithArguments.txt", "GET", "/pulls", f"{REPO}/pulls?state=closed"),
+    ("Repository.testGetIssuesWithArguments.txt", "GET", "/milestones/3", f"{REPO}/milestones/1"),
+    ("Repository.testGetIssuesWithArguments.txt", "GET", "/issues",
+     f"{REPO}/issues?state=closed&milestone=1"),
+    ("DeploymentStatus.setUp.txt", "GET", "/deployments/263877258", f"{REPO}/deployments/880001"),
+    ("DeploymentStatus.setUp.txt", "GET", "/statuses/388454671",
+     f"{REPO}/deployments/880001/statuses/9900001"),
+    ("GitRelease.setUp.txt", "GET", "/releases/28524234", f"{REPO}/releases/1500018"),
 ]
 
 
@@ -332,6 +343,19 @@ def test_created_deployment_and_status_have_the_recorded_shape(github: httpx.Cli
                          json={"state": "queued"})
     assert shape_gaps(recorded("DeploymentStatus.testCreate.txt", "POST", "/statuses"),
                       status.json()) == []
+
+
+def test_created_release_and_generated_notes_have_the_recorded_shape(
+        github: httpx.Client) -> None:
+    notes = github.post(f"{REPO}/releases/generate-notes", json={"tag_name": "v1.3.1"})
+    assert notes.status_code == 200, notes.text
+    assert shape_gaps(recorded("Repository.testGenerateReleaseNotes.txt", "POST",
+                               "/generate-notes"), notes.json()) == []
+    created = github.post(f"{REPO}/releases", json={
+        "tag_name": "v1.3.1", "name": "1.3.1", "body": notes.json()["body"], "draft": True})
+    assert created.status_code == 201, created.text
+    assert shape_gaps(recorded("Repository.testCreateGitRelease.txt", "POST", "/releases"),
+                      created.json()) == []
 
 
 

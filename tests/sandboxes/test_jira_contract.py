@@ -25,7 +25,7 @@ from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
 from connectors.sandbox.world import World, build_world
 from tests.support.paths import FIXTURES, SPECS
 from tests.support.server import serve_asgi
-from tests.support.shapes import shape_mismatches
+from tests.support.shapes import every_path, shape_mismatches
 
 pytestmark = pytest.mark.reference
 
@@ -221,3 +221,36 @@ def test_the_shape_check_notices_a_wrong_type() -> None:
     assert shape_mismatches(reference, broken, ["fields.labels", "fields.project.key"]) == [
         "fields.labels: reference has ['array'], candidate has ['string']",
         "fields.project.key: absent from the candidate"]
+
+
+# Keys a recording holds that name its own site's things rather than a field every
+# answer carries: a project's role names, and time tracking the sandbox does not model.
+SITE_OWN = ("roles.",)
+
+
+@pytest.mark.parametrize(("recording", "method", "path", "body"), [
+    ("jira-ruby/project/SAMPLEPROJECT.json", "GET", "/rest/api/2/project/PAY", None),
+    ("port-ocean/raw_project.json", "GET", "/rest/api/2/project/PAY", None),
+    ("jira-ruby/issue/10002/transitions.json", "GET", "/rest/api/2/issue/PAY-1/transitions",
+     None),
+    ("jira-ruby/issue/10002.invalid.put.json", "PUT", "/rest/api/2/issue/PAY-1",
+     {"fields": {"invalid": "a field no screen has"}}),
+])
+def test_datacenter_answers_carry_every_path_of_the_recorded_answer(
+        datacenter: httpx.Client, recording: str, method: str, path: str,
+        body: Any) -> None:
+    reference = json.loads((RECORDED.parent / recording).read_text())
+    answer = datacenter.request(method, path, json=body)
+    assert answer.status_code == (400 if method == "PUT" else 200), answer.text
+    paths = [p for p in every_path(reference) if not p.startswith(SITE_OWN)]
+    assert shape_mismatches(reference, answer.json(), paths) == []
+
+
+def test_datacenter_comments_carry_every_path_of_the_recorded_comments(
+        datacenter: httpx.Client) -> None:
+    added = datacenter.post("/rest/api/2/issue/PAY-2/comment",
+                            json={"body": "Verified on staging."})
+    assert added.status_code == 201, added.text
+    reference = recorded("issue/10002/comment.json")
+    answer = datacenter.get("/rest/api/2/issue/PAY-2/comment").json()
+    assert shape_mismatches(reference, answer, every_path(reference)) == []

@@ -70,3 +70,18 @@ def shape_mismatches(reference: Any, candidate: Any, paths: Iterable[str]) -> li
             problems.append(f"{path}: reference has {sorted(ref_types)}, "
                             f"candidate has {sorted(cand_types)}")
     return problems
+
+
+def every_path(document: Any, prefix: str = "") -> list[str]:
+    """Each path to a value in `document`, in `values_at`'s notation: what a recording
+    shows a reader may use, when the whole of it is to be compared."""
+    if isinstance(document, dict):
+        paths: list[str] = []
+        for key, value in document.items():
+            path = f"{prefix}.{key}" if prefix else key
+            paths += [path, *every_path(value, path)]
+        return paths
+    if isinstance(document, list):
+        items = f"{prefix}[]"
+        return sorted({p for item in document for p in every_path(item, items)})
+    return []

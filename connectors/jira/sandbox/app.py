@@ -1240,9 +1240,7 @@ class _Handlers:
         body = self._project_summary(app_key, base, v)
         body.update({
             "description": f"{app.name} team project", "lead": self.site.user(app.lead, base, v),
-            "issueTypes": [{"self": f"{base}/rest/api/{v}/issuetype/{tid}", "id": tid,
-                            "description": text, "name": name, "subtask": False}
-                           for name, (tid, text) in ISSUE_TYPES.items()],
+            "issueTypes": [self._issue_type(name, base, v) for name in ISSUE_TYPES],
             "versions": [self.site.version(r, base, v) for r in self._releases(app_key)],
             "components": [self.site.component(c, base, v)
                            for c in self._components(app_key)],
