@@ -90,21 +90,25 @@ class PipelineGates:
         releases = await releases_of_code(self.sessions, self.hub, source, repository, ref)
         if not releases:
             return await self._answer(gate_id, False, f"no release in Heatshield covers "
-                                      f"{repository}@{ref}")
+                                      f"{repository}@{ref}", [])
         verdicts: list[tuple[str, Verdict]] = []
         for _release_id, key in releases:
             verdict = await self.evaluate(key)
             if verdict is None:
                 return ""
             verdicts.append((key, verdict))
+        decided_for = [release_id for release_id, _key in releases]
         never = [(key, v) for key, v in verdicts if v.hopeless]
         if never:
-            return await self._answer(gate_id, False, _reasons(never))
+            return await self._answer(gate_id, False, _reasons(never), decided_for)
         if all(v.passed for _key, v in verdicts):
-            return await self._answer(gate_id, True, _reasons(verdicts))
+            return await self._answer(gate_id, True, _reasons(verdicts), decided_for)
         return ""
 
-    async def _answer(self, gate_id: int, approved: bool, comment: str) -> str:
+    async def _answer(self, gate_id: int, approved: bool, comment: str,
+                      release_ids: list[int]) -> str:
+        """Claim the gate, answer the code host, and file the answer in the history of
+        every release it was decided for: each one's code went, or was held, with it."""
         decision = "approved" if approved else "rejected"
         async with self.sessions() as session, session.begin():
             claimed = await session.execute(
@@ -116,7 +120,6 @@ class PipelineGates:
             gate = await session.get(m.PipelineGate, gate_id)
             assert gate is not None
             source, callback, environment = gate.source, gate.callback, gate.environment
-            release_id = gate.release_id
         connector = self.hub.connectors.get(source)
         try:
             if not isinstance(connector, DeploymentGate):
@@ -129,11 +132,12 @@ class PipelineGates:
                     m.PipelineGate.id == gate_id).values(answered_at=None, decision=""))
             return ""
         async with self.sessions() as session, session.begin():
-            record(session, actor=f"{source} (deployment protection rule)",
-                   action="gate.answer", entity_type="Release", entity_id=release_id,
-                   entity_key=environment, release_id=release_id,
-                   after={"decision": decision, "environment": environment,
-                          "comment": comment[:500]})
+            for release_id in release_ids or [None]:
+                record(session, actor=f"{source} (deployment protection rule)",
+                       action="gate.answer", entity_type="Release", entity_id=release_id,
+                       entity_key=environment, release_id=release_id,
+                       after={"decision": decision, "environment": environment,
+                              "comment": comment[:500]})
         return decision
 
     async def pending(self) -> list[int]:

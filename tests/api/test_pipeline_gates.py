@@ -136,6 +136,7 @@ def test_a_deployment_waits_while_the_change_is_unapproved_and_proceeds_once_app
 
 GATES = "query($k: String!) { release(key: $k) { id gates { name passed } } }"
 LINK = """mutation($r: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $r, link: $l) { id } }"""
+HISTORY = "query($k: String!) { release(key: $k) { history { action after } } }"
 
 
 def test_code_two_releases_cover_goes_only_when_both_may(fresh: Running) -> None:
@@ -162,6 +163,16 @@ def test_code_two_releases_cover_goes_only_when_both_may(fresh: Running) -> None
                                  if s in ("success", "failure")])
     [(state, description)] = finished
     assert state == "failure" and description.startswith(f"{also}: change_approved")
+    # Each release's history says its code was held back, and why.
+    gql = GraphQLClient(fresh.hub, token=TOKEN)
+    try:
+        for key in (covered, also):
+            answers = [e["after"] for e in gql.data(HISTORY, {"k": key})["release"]["history"]
+                       if e["action"] == "gate.answer"]
+            assert [(a["decision"], a["comment"].split(":")[0]) for a in answers] == [
+                ("rejected", also)], key
+    finally:
+        gql.close()
 
 
 def test_a_deployment_is_rejected_with_the_reasons_when_the_change_is_rejected(
