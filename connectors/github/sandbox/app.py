@@ -48,6 +48,8 @@ from connectors.sandbox.world import (
 )
 
 DOCS = "https://docs.github.com/rest"
+# A branch or tag name git accepts (git check-ref-format), less its rarer rules.
+_GIT_REF_NAME = re.compile(r"(?!/)(?!.*//)[\w.\-/]+(?<![/.])")
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 API_VERSION = "2022-11-28"
 WINDOW_SECONDS = 3600
@@ -1233,6 +1235,33 @@ class GitHubSandbox:
         return Reply([render.git_ref(base, app, ref, commit) for ref, commit in self._refs(app)
                       if ref.startswith(prefix)])
 
+    async def create_git_ref(self, request: Request) -> Reply:
+        """A lightweight tag or a branch at a commit, as release tooling makes them;
+        GitHub's 422s for a malformed name, a name taken and a commit it does not hold."""
+        app = self.app_of(request)
+        body = await self._json_body(request)
+        ref, sha = body.get("ref"), body.get("sha")
+        if not isinstance(ref, str) or not ref:
+            raise invalid("Reference", "ref")
+        if not isinstance(sha, str) or not sha:
+            raise invalid("Reference", "sha")
+        kind, _, name = ref.removeprefix("refs/").partition("/")
+        if not ref.startswith("refs/") or kind not in ("tags", "heads") \
+                or not _GIT_REF_NAME.fullmatch(name) or ".." in name or name.endswith(".lock"):
+            raise GitHubError(422, "Reference update failed")
+        if any(existing == ref for existing, _ in self._refs(app)):
+            raise GitHubError(422, "Reference already exists")
+        rows = git.history(self.data, app, sha)
+        if not rows or rows[0][0].sha != sha:  # a full sha, of a commit the repository holds
+            raise GitHubError(422, "Object does not exist")
+        if kind == "tags":
+            self.data.created_tags.append(Tag(app_key=app.key, name=name, sha=sha,
+                                              date=self.data.world.clock.now()))
+        else:
+            self.data.created_branches.append((app.key, name, sha))
+        rendered = render.git_ref(self.base(request), app, ref, rows[0][0])
+        return Reply(rendered, status=201, headers={"location": rendered["url"]})
+
     # -- deployments --------------------------------------------------------------
 
     def _deployment(self, app: Application, ident: int) -> Deployment:
@@ -1518,7 +1547,8 @@ class GitHubSandbox:
             Route(f"{r}/releases/{{id:int}}", e(self.update_release), methods=["PATCH"]),
             Route(f"{r}/git/ref/{{ref:path}}", e(self.get_git_ref)),
             Route(f"{r}/git/matching-refs/{{ref:path}}", e(self.matching_refs)),
-            Route(f"{r}/git/refs", e(self.matching_refs)),
+            Route(f"{r}/git/refs", e(self.matching_refs), methods=["GET"]),
+            Route(f"{r}/git/refs", e(self.create_git_ref), methods=["POST"]),
             Route(f"{r}/deployments", e(self.list_deployments), methods=["GET"]),
             Route(f"{r}/deployments", e(self.create_deployment), methods=["POST"]),
             Route(f"{r}/deployments/{{id:int}}", e(self.get_deployment)),

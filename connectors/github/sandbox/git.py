@@ -29,7 +29,8 @@ def pull_head(data: GitHubData, app: Application, pull: PullRequest) -> Row:
 
 
 def branches(data: GitHubData, app: Application) -> list[tuple[str, Commit, str | None]]:
-    """(name, head commit, parent sha) of `main` and each open pull's head, by name."""
+    """(name, head commit, parent sha) of `main`, each open pull's head and each branch
+    a POST of git/refs made, by name."""
     commits = data.commits(app)
     out: list[tuple[str, Commit, str | None]] = []
     if commits:
@@ -37,7 +38,17 @@ def branches(data: GitHubData, app: Application) -> list[tuple[str, Commit, str 
     for pull in data.app_pulls(app):
         if pull.state == "open":
             out.append((pull.head_ref, *pull_head(data, app, pull)))
+    for key, name, sha in data.created_branches:
+        rows = history(data, app, sha) if key == app.key else None
+        if rows:
+            out.append((name, *rows[0]))
     return sorted(out, key=lambda b: b[0])
+
+
+def created_branch(data: GitHubData, app: Application, ref: str) -> str | None:
+    """The commit sha a branch a POST of git/refs made points at (None: no such branch)."""
+    return next((sha for key, name, sha in data.created_branches
+                 if key == app.key and name == ref), None)
 
 
 def position(data: GitHubData, app: Application, ref: str) -> int | None:
@@ -46,6 +57,7 @@ def position(data: GitHubData, app: Application, ref: str) -> int | None:
     commits = data.commits(app)
     if ref in (MAIN, "HEAD", f"{app.repo_owner}:{MAIN}"):
         return len(commits) - 1
+    ref = created_branch(data, app, ref) or ref
     tag = next((t for t in data.tags(app) if t.name == ref), None)
     sha = tag.sha if tag else ref
     for index, item in enumerate(commits):
@@ -56,6 +68,7 @@ def position(data: GitHubData, app: Application, ref: str) -> int | None:
 
 def history(data: GitHubData, app: Application, ref: str) -> list[Row] | None:
     """Commits reachable from `ref` (branch, tag or sha), newest first; None if unknown."""
+    ref = created_branch(data, app, ref) or ref
     commits = data.commits(app)
     chain = [(c, commits[i - 1].sha if i else None) for i, c in enumerate(commits)]
     for pull in data.app_pulls(app):
@@ -71,7 +84,13 @@ def history(data: GitHubData, app: Application, ref: str) -> list[Row] | None:
 def refs(data: GitHubData, app: Application) -> list[tuple[str, str, Commit]]:
     """(prefix, name, target commit) of every tag and branch."""
     by_sha = {c.sha: c for c in data.commits(app)}
-    out = [("refs/tags/", tag.name, by_sha.get(tag.sha) or root_commit(app, tag))
+    out = [("refs/tags/", tag.name, by_sha.get(tag.sha) or _off_main(data, app, tag))
            for tag in data.tags(app)]
     out += [("refs/heads/", name, head) for name, head, _ in branches(data, app)]
     return out
+
+
+def _off_main(data: GitHubData, app: Application, tag: Tag) -> Commit:
+    """The commit of a tag `main` does not hold: a pull's head, else the first tag's."""
+    rows = history(data, app, tag.sha)
+    return rows[0][0] if rows and rows[0][0].sha == tag.sha else root_commit(app, tag)

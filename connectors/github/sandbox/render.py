@@ -144,8 +144,10 @@ class GitHubData:
     pulls: list[PullRequest] = field(default_factory=list)
     all_issues: list[GitHubIssue] = field(default_factory=list)
     releases: list[GitHubRelease] = field(default_factory=list)
-    # Tags a published release made (the world's own are in `world.tags`).
+    # Tags a published release or a POST of git/refs made (the world's own are in
+    # `world.tags`), and branches a POST of git/refs made: (app key, name, commit sha).
     created_tags: list[Tag] = field(default_factory=list)
+    created_branches: list[tuple[str, str, str]] = field(default_factory=list)
     # Milestones a POST made (each one a release of no company plan), and what writes set
     # on any milestone, by milestone id.
     created_milestones: list[Release] = field(default_factory=list)

@@ -531,6 +531,42 @@ def test_refs_name_the_branches_and_tags(repo: Repository, world: World) -> None
         repo.get_git_ref("heads/no-such-branch")
 
 
+def test_a_release_branch_and_a_tag_are_made_at_a_commit_and_read_like_any_other(
+        own_repo: Repository, world: World) -> None:
+    history = [c.sha for c in world.commits["PAY"]]
+    cut = history[-3]  # a release branch cut two commits behind main
+    branch = own_repo.create_git_ref("refs/heads/release/2026.12", cut)
+    assert (branch.ref, branch.object.sha) == ("refs/heads/release/2026.12", cut)
+    assert own_repo.get_branch("release/2026.12").commit.sha == cut
+    assert [c.sha for c in own_repo.get_commits(sha="release/2026.12")][:2] == [
+        cut, history[-4]]
+    assert own_repo.compare("release/2026.12", "main").ahead_by == 2
+    own_repo.create_git_ref("refs/tags/v1.4.1", cut)
+    assert own_repo.get_git_ref("tags/v1.4.1").object.sha == cut
+    assert "v1.4.1" in [t.name for t in own_repo.get_tags()]
+    assert own_repo.compare("v1.4.1", "release/2026.12").status == "identical"
+
+
+@pytest.mark.parametrize(("ref", "sha", "message"), [
+    ("refs/tags/v1.4.0", "head", "Reference already exists"),
+    ("refs/heads/main", "head", "Reference already exists"),
+    ("tags/v9.9.9", "head", "Reference update failed"),  # no refs/ prefix
+    ("refs/heads/a..b", "head", "Reference update failed"),
+    ("refs/notes/x", "head", "Reference update failed"),
+    ("refs/heads/nowhere", "0" * 40, "Object does not exist"),
+    ("refs/heads/short", "short", "Object does not exist"),  # an abbreviated sha
+])
+def test_a_ref_that_is_taken_malformed_or_at_no_commit_is_refused_and_not_made(
+        own_repo: Repository, world: World, ref: str, sha: str, message: str) -> None:
+    head = world.commits["PAY"][-1].sha
+    sha = {"head": head, "short": head[:7]}.get(sha, sha)
+    before = [r.ref for r in own_repo.get_git_refs()]
+    with pytest.raises(GithubException) as refused:
+        own_repo.create_git_ref(ref, sha)
+    assert (refused.value.status, refused.value.data["message"]) == (422, message)
+    assert [r.ref for r in own_repo.get_git_refs()] == before
+
+
 def test_world_time_stamps_what_pygithub_writes(own_repo: Repository, world: World) -> None:
     before = world.clock.now().replace(microsecond=0)
     issue = own_repo.create_issue("Clock check")
