@@ -984,9 +984,16 @@ class GitHubSandbox:
                       for name, head, _ in page], headers=headers)
 
     async def get_branch(self, request: Request) -> Reply:
+        """A branch (its name may hold slashes), or the protection its answer links to."""
         app = self.app_of(request)
         wanted = request.path_params["branch"]
-        found = next((b for b in git.branches(self.data, app) if b[0] == wanted), None)
+        names = {b[0]: b for b in git.branches(self.data, app)}
+        found = names.get(wanted)
+        protected = wanted.removesuffix("/protection")
+        if found is None and protected != wanted and protected in names:
+            if protected != git.MAIN:
+                raise GitHubError(404, "Branch not protected")
+            return Reply(render.branch_protection(self.base(request), app, protected))
         if found is None:
             raise GitHubError(404, "Branch not found")
         name, head, parent = found

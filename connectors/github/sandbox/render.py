@@ -717,22 +717,42 @@ def commit_full(base: str, app: Application, item: Commit, parent: str | None) -
 
 
 def branch(base: str, app: Application, name: str, sha: str, protected: bool) -> Json:
-    """A branch as `GET .../branches` lists it."""
-    return {"name": name, "commit": {"sha": sha, "url": f"{repo_url(base, app)}/commits/{sha}"},
-            "protected": protected}
-
-
-def branch_full(base: str, app: Application, name: str, head: Json, protected: bool) -> Json:
-    """`GET .../branches/{branch}`: the branch with its full head commit."""
+    """A branch as `GET .../branches` lists it, with the protection a client may follow."""
     url = f"{repo_url(base, app)}/branches/{quote(name, safe='')}"
-    return {"name": name, "commit": head,
-            "_links": {"self": url,
-                       "html": f"{base}/{app.repo_owner}/{app.repo_name}/tree/{name}"},
+    return {"name": name, "commit": {"sha": sha, "url": f"{repo_url(base, app)}/commits/{sha}"},
             "protected": protected,
             "protection": {"enabled": protected,
                            "required_status_checks": {"enforcement_level": "off",
                                                       "contexts": [], "checks": []}},
             "protection_url": f"{url}/protection"}
+
+
+def branch_full(base: str, app: Application, name: str, head: Json, protected: bool) -> Json:
+    """`GET .../branches/{branch}`: the branch with its full head commit."""
+    listed = branch(base, app, name, head["sha"], protected)
+    return {**listed, "commit": head,
+            "_links": {"self": listed["protection_url"].removesuffix("/protection"),
+                       "html": f"{base}/{app.repo_owner}/{app.repo_name}/tree/{name}"}}
+
+
+def branch_protection(base: str, app: Application, name: str) -> Json:
+    """`GET .../branches/{branch}/protection` of `main`: changes reach it by reviewed pull
+    requests, and no status check is required (the world runs no CI)."""
+    url = f"{repo_url(base, app)}/branches/{quote(name, safe='')}/protection"
+    off = {"enabled": False}
+    return {"url": url,
+            "required_status_checks": {"url": f"{url}/required_status_checks", "strict": False,
+                                       "contexts": [], "checks": [],
+                                       "contexts_url": f"{url}/required_status_checks/contexts"},
+            "required_pull_request_reviews": {
+                "url": f"{url}/required_pull_request_reviews", "dismiss_stale_reviews": False,
+                "require_code_owner_reviews": False, "required_approving_review_count": 1,
+                "require_last_push_approval": False},
+            "required_signatures": {"url": f"{url}/required_signatures", "enabled": False},
+            "enforce_admins": {"url": f"{url}/enforce_admins", "enabled": False},
+            "required_linear_history": off, "allow_force_pushes": off, "allow_deletions": off,
+            "block_creations": off, "required_conversation_resolution": off,
+            "lock_branch": off, "allow_fork_syncing": off}
 
 
 def commit_path(app: Application, item: Commit) -> str:

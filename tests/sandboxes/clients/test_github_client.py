@@ -567,6 +567,20 @@ def test_a_ref_that_is_taken_malformed_or_at_no_commit_is_refused_and_not_made(
     assert [r.ref for r in own_repo.get_git_refs()] == before
 
 
+def test_the_protection_a_branch_links_to_is_there_for_main_only(repo: Repository) -> None:
+    main = repo.get_branch("main")
+    assert main.protected
+    protection = main.get_protection()  # follows the branch's protection_url
+    assert protection.required_pull_request_reviews.required_approving_review_count == 1
+    assert protection.required_status_checks.contexts == []
+    feature = next(b for b in repo.get_branches() if b.name != "main")
+    assert not feature.protected
+    with pytest.raises(GithubException) as unprotected:
+        feature.get_protection()
+    assert (unprotected.value.status, unprotected.value.data["message"]) == (
+        404, "Branch not protected")
+
+
 def test_world_time_stamps_what_pygithub_writes(own_repo: Repository, world: World) -> None:
     before = world.clock.now().replace(microsecond=0)
     issue = own_repo.create_issue("Clock check")
