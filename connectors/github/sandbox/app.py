@@ -15,6 +15,7 @@ import json
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -358,6 +359,16 @@ class GitHubSandbox:
             raise not_found()
         return Reply(render.organization_full(self.base(request), self.data.world))
 
+    async def org_members(self, request: Request) -> Reply:
+        """The organization's people (the token's owner is one of them), by login."""
+        if request.path_params["org"].lower() != self.data.world.org.lower():
+            raise not_found()
+        people = sorted([*self.data.world.people, self.data.viewer_person],
+                        key=lambda who: who.github_login.lower())
+        page, headers = paginate(request, people)
+        base = self.base(request)
+        return Reply([render.person(base, who) for who in page], headers=headers)
+
     async def list_repos(self, request: Request) -> Reply:
         org = request.path_params.get("org")
         if org is not None and org.lower() != self.data.world.org.lower():
@@ -415,6 +426,17 @@ class GitHubSandbox:
         if release is None:
             raise not_found()
         return release
+
+    async def milestone_labels(self, request: Request) -> Reply:
+        """The labels of the milestone's issues and pull requests, each once, by name."""
+        app = self.app_of(request)
+        key = self._milestone(request).key
+        used = {n for item, _is_pr in self._issue_rows(app) if item.release_key == key
+                for n in item.labels}
+        names = [n for n in self.data.label_names(app) if n in used]
+        page, headers = paginate(request, names)
+        base = self.base(request)
+        return Reply([self.data.label_json(base, app, n) for n in page], headers=headers)
 
     def _milestone_fields(self, app: Application, body: Json, current: Release | None
                           ) -> dict[str, Any]:
@@ -1056,6 +1078,11 @@ class GitHubSandbox:
             body["files"] = [render.diff_file(base, app, c) for c in ahead[:300]]
         return Reply(body, headers=headers)
 
+    async def pull_review_comments(self, request: Request) -> Reply:
+        """Comments on a pull request's lines: the world's reviews leave none."""
+        self._pull(self.app_of(request), request.path_params["number"])
+        return Reply([])
+
     async def pull_commits(self, request: Request) -> Reply:
         app = self.app_of(request)
         pull = self._pull(app, request.path_params["number"])
@@ -1098,6 +1125,22 @@ class GitHubSandbox:
         if found is None:
             raise not_found()
         return found
+
+    async def release_assets(self, request: Request) -> Reply:
+        """A release's uploaded files: the world's releases carry none (as `assets` says)."""
+        self._release(request)
+        return Reply([])
+
+    async def contributors(self, request: Request) -> Reply:
+        """The authors of `main`'s commits, most commits first, each with its count."""
+        app = self.app_of(request)
+        counts = Counter(c.author.github_login for c in self.data.commits(app))
+        people = {c.author.github_login: c.author for c in self.data.commits(app)}
+        ranked = sorted(counts, key=lambda login: (-counts[login], login.lower()))
+        page, headers = paginate(request, ranked)
+        base = self.base(request)
+        return Reply([{**render.person(base, people[login]), "contributions": counts[login]}
+                      for login in page], headers=headers)
 
     def _untagged_target(self, app: Application, tag_name: str, target: object) -> Commit | None:
         """The commit a release's tag will be made from when `tag_name` is no tag yet (None
@@ -1499,6 +1542,7 @@ class GitHubSandbox:
             Route("/users/{login}", e(self.get_named_user)),
             Route("/orgs/{org}", e(self.get_org)),
             Route("/orgs/{org}/repos", e(self.list_repos)),
+            Route("/orgs/{org}/members", e(self.org_members)),
             Route("/search/issues", e(self.search_issues)),
             Route("/rate_limit", e(self.rate_limit)),
             Route("/graphql", e(self.post_graphql), methods=["POST"]),
@@ -1506,6 +1550,7 @@ class GitHubSandbox:
             Route(f"{r}/milestones", e(self.list_milestones), methods=["GET"]),
             Route(f"{r}/milestones", e(self.create_milestone), methods=["POST"]),
             Route(f"{r}/milestones/{{number:int}}", e(self.get_milestone), methods=["GET"]),
+            Route(f"{r}/milestones/{{number:int}}/labels", e(self.milestone_labels)),
             Route(f"{r}/milestones/{{number:int}}", e(self.update_milestone),
                   methods=["PATCH"]),
             Route(f"{r}/issues", e(self.list_issues), methods=["GET"]),
@@ -1531,6 +1576,8 @@ class GitHubSandbox:
             Route(f"{r}/pulls/{{number:int}}/commits", e(self.pull_commits)),
             Route(f"{r}/pulls/{{number:int}}/files", e(self.pull_files)),
             Route(f"{r}/pulls/{{number:int}}/reviews", e(self.pull_reviews)),
+            Route(f"{r}/pulls/{{number:int}}/comments", e(self.pull_review_comments),
+                  methods=["GET"]),
             Route(f"{r}/pulls/{{number:int}}/merge", e(self.pull_merged), methods=["GET"]),
             Route(f"{r}/pulls/{{number:int}}/merge", e(self.merge_pull), methods=["PUT"]),
             Route(f"{r}/commits", e(self.list_commits)),
@@ -1552,6 +1599,8 @@ class GitHubSandbox:
             Route(f"{r}/releases/generate-notes", e(self.generate_notes), methods=["POST"]),
             Route(f"{r}/releases/{{id:int}}", e(self.get_release), methods=["GET"]),
             Route(f"{r}/releases/{{id:int}}", e(self.update_release), methods=["PATCH"]),
+            Route(f"{r}/releases/{{id:int}}/assets", e(self.release_assets), methods=["GET"]),
+            Route(f"{r}/contributors", e(self.contributors)),
             Route(f"{r}/git/ref/{{ref:path}}", e(self.get_git_ref)),
             Route(f"{r}/git/matching-refs/{{ref:path}}", e(self.matching_refs)),
             Route(f"{r}/git/refs", e(self.matching_refs), methods=["GET"]),

@@ -7,6 +7,7 @@ on a real socket, and compare what comes back with the world it serves.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -579,6 +580,26 @@ def test_the_protection_a_branch_links_to_is_there_for_main_only(repo: Repositor
         feature.get_protection()
     assert (unprotected.value.status, unprotected.value.data["message"]) == (
         404, "Branch not protected")
+
+
+def test_the_links_a_release_script_follows_answer_from_the_world(
+        github: Github, repo: Repository, world: World) -> None:
+    commits = world.commits["PAY"]
+    contributors = [(c.login, c.contributions) for c in repo.get_contributors()]
+    assert sum(n for _login, n in contributors) == len(commits)
+    by_author = Counter(c.author.github_login for c in commits)
+    assert sorted(contributors) == sorted(by_author.items())
+    assert [n for _login, n in contributors] == sorted(by_author.values(), reverse=True)
+    members = [m.login for m in github.get_organization("acme-retail").get_members()]
+    assert set(members) == {p.github_login for p in world.people} | {"demo"}
+    milestone = next(m for m in repo.get_milestones(state="all") if m.title == "2026.11")
+    labelled = {n for i in repo.get_issues(milestone=milestone, state="all") for n in
+                (label.name for label in i.labels)}
+    assert {label.name for label in milestone.get_labels()} == labelled
+    release = repo.get_releases()[0]
+    assert list(release.get_assets()) == []  # as its `assets` says
+    pull = repo.get_pulls(state="all")[0]
+    assert list(pull.get_review_comments()) == []
 
 
 def test_world_time_stamps_what_pygithub_writes(own_repo: Repository, world: World) -> None:
