@@ -163,6 +163,17 @@ def test_site_resources_match_their_schemas(cloud: httpx.Client, path: str,
     assert_valid(cloud.get(path).json(), resource)
 
 
+def test_bulk_fetches_match_their_schemas(cloud: httpx.Client, world: World) -> None:
+    keys = [w.key for w in world.work_items if w.changelog][:3]
+    issues = cloud.post("/rest/api/3/issue/bulkfetch", json={
+        "issueIdsOrKeys": keys, "fields": ["*all"], "expand": ["names", "changelog"]})
+    assert_valid(issues.json(), "/rest/api/3/issue/bulkfetch", "post")
+    changelogs = cloud.post("/rest/api/3/changelog/bulkfetch",
+                            json={"issueIdsOrKeys": keys, "maxResults": 2})
+    assert changelogs.json()["nextPageToken"]
+    assert_valid(changelogs.json(), "/rest/api/3/changelog/bulkfetch", "post")
+
+
 def test_approximate_count_matches_its_schema(cloud: httpx.Client, world: World) -> None:
     body = cloud.post("/rest/api/3/search/approximate-count", json={"jql": "project = INV"}).json()
     assert_valid(body, "/rest/api/3/search/approximate-count", "post")
@@ -174,6 +185,8 @@ def test_error_bodies_are_error_collections(cloud: httpx.Client) -> None:
               "components": _openapi_to_jsonschema(spec()["components"])}
     for response in [cloud.get("/rest/api/3/search/jql", params={"jql": "bogus = 1"}),
                      cloud.get("/rest/api/3/issue/NOPE-1"),
+                     cloud.post("/rest/api/3/issue/bulkfetch", json={"issueIdsOrKeys": []}),
+                     cloud.get("/rest/api/3/webhook"),  # a user, not an app
                      httpx.get(f"{cloud.base_url}/rest/api/3/myself")]:
         assert response.status_code >= 400
         jsonschema.Draft7Validator(schema).validate(response.json())

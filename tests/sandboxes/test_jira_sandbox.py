@@ -356,6 +356,70 @@ def test_cloud_pages_an_issue_changelog(cloud: httpx.Client, world: World) -> No
     assert rest["isLast"] is True and len(rest["values"]) == 1
 
 
+def test_cloud_bulk_fetches_issues_in_the_order_asked_leaving_out_the_unknown(
+        cloud: httpx.Client, world: World) -> None:
+    first, second = world.work_items[1], world.work_items[0]
+    answer = cloud.post("/rest/api/3/issue/bulkfetch", json={
+        "issueIdsOrKeys": [first.key, "NOPE-1", second.key, first.key],
+        "fields": ["summary", "status"], "expand": ["names"]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [i["key"] for i in body["issues"]] == [first.key, second.key]
+    assert body["issues"][0]["fields"]["summary"] == first.summary
+    assert set(body["issues"][0]["fields"]) == {"summary", "status"}
+    assert body["issues"][0]["names"] == {"summary": "Summary", "status": "Status"}
+    assert body["issueErrors"] == []
+
+
+@pytest.mark.parametrize(("path", "most"), [("/rest/api/3/issue/bulkfetch", 100),
+                                            ("/rest/api/3/changelog/bulkfetch", 1000)])
+def test_cloud_bulk_fetches_refuse_no_ids_or_more_than_their_limit(
+        cloud: httpx.Client, path: str, most: int) -> None:
+    for ids in ([], [f"PAY-{n}" for n in range(1, most + 2)]):
+        refused = cloud.post(path, json={"issueIdsOrKeys": ids})
+        assert refused.status_code == 400
+        assert refused.json()["errorMessages"][0].startswith(("No issue", "You can request"))
+    assert cloud.post(path, json={"issueIdsOrKeys": "PAY-1"}).status_code == 400
+
+
+def test_cloud_bulk_fetches_changelogs_page_by_page_and_by_field(
+        cloud: httpx.Client, world: World) -> None:
+    items = [w for w in world.work_items if w.changelog][:4]
+    keys = [w.key for w in items]
+    whole = cloud.post("/rest/api/3/changelog/bulkfetch", json={"issueIdsOrKeys": keys})
+    assert whole.status_code == 200, whole.text
+    every = [(c["issueId"], h["id"]) for c in whole.json()["issueChangeLogs"]
+             for h in c["changeHistories"]]
+    assert len(every) == sum(len(w.changelog) for w in items)
+    assert "nextPageToken" not in whole.json()
+    paged: list[tuple[str, str]] = []
+    request: dict[str, Any] = {"issueIdsOrKeys": keys, "maxResults": 2}
+    for _ in range(20):
+        page = cloud.post("/rest/api/3/changelog/bulkfetch", json=request).json()
+        paged += [(c["issueId"], h["id"]) for c in page["issueChangeLogs"]
+                  for h in c["changeHistories"]]
+        if "nextPageToken" not in page:
+            break
+        request["nextPageToken"] = page["nextPageToken"]
+    assert paged == every
+    # A token from another request is refused, not read as an offset of this one.
+    other = cloud.post("/rest/api/3/changelog/bulkfetch", json={
+        "issueIdsOrKeys": keys[:1], "nextPageToken": request["nextPageToken"]})
+    assert other.status_code == 400
+    statuses = cloud.post("/rest/api/3/changelog/bulkfetch", json={
+        "issueIdsOrKeys": keys, "fieldIds": ["status"]}).json()
+    assert {i["fieldId"] for c in statuses["issueChangeLogs"] for h in c["changeHistories"]
+            for i in h["items"]} == {"status"}
+
+
+def test_cloud_dynamic_webhooks_are_refused_to_a_user_token(cloud: httpx.Client) -> None:
+    for method in ("GET", "POST"):
+        refused = cloud.request(method, "/rest/api/3/webhook",
+                                json={"url": "https://hub.example.com/hook", "webhooks": []})
+        assert refused.status_code == 403
+        assert "apps" in refused.json()["errorMessages"][0]
+
+
 def test_project_versions_list_every_release_of_the_application(
         cloud: httpx.Client, world: World) -> None:
     versions = cloud.get("/rest/api/3/project/PAY/versions").json()

@@ -490,6 +490,15 @@ class JiraSite:
             self._postings = postings
         return self._postings
 
+    def find_issues(self, ids_or_keys: list[str]) -> list[SiteIssue]:
+        """The issues found of those named, each once, in the order first named."""
+        found: dict[int, SiteIssue] = {}
+        for name in ids_or_keys:
+            issue = self.find_issue(name)
+            if issue is not None:
+                found.setdefault(issue.id, issue)
+        return list(found.values())
+
     def find_issue(self, id_or_key: str) -> SiteIssue | None:
         if id_or_key.isdigit():
             return self.by_id.get(int(id_or_key))
@@ -819,6 +828,9 @@ class _Handlers:
                 ("/search/approximate-count", self.approximate_count, ["POST"]),
                 ("/issue/{key}/changelog", self.issue_changelog, ["GET"]),
                 ("/project/search", self.project_page, ["GET"]),
+                ("/issue/bulkfetch", self.bulk_issues, ["POST"]),
+                ("/changelog/bulkfetch", self.bulk_changelogs, ["POST"]),
+                ("/webhook", self.dynamic_webhooks, ["GET", "POST", "DELETE"]),
             ]
         # More specific paths first, so /project/search is not read as a project key.
         table.sort(key=lambda row: -row[0].count("/") - ("{" not in row[0]))
@@ -888,6 +900,67 @@ class _Handlers:
         except _BadRequest as exc:
             return errors(str(exc), status=400)
         return JSONResponse({"count": len(found)})
+
+    async def bulk_issues(self, request: Request, v: str) -> Response:
+        """Cloud's bulk fetch: up to 100 issues by id or key, in the order asked; one it
+        cannot find is left out, as JIRA leaves out what the caller may not see."""
+        try:
+            body = await self._body(request)
+            asked = _id_list(body.get("issueIdsOrKeys"), BULK_ISSUES_MAX, "issue IDs/keys")
+            wanted = select_fields(_as_list(body.get("fields")), "*navigable") or set()
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        expand = set(_split(_as_list(body.get("expand"))))
+        base = self.site.base(request)
+        found = self.site.find_issues(asked)
+        return JSONResponse({"issueErrors": [],
+                             "issues": [self.site.render_issue(i, base, v, wanted, expand)
+                                        for i in found]})
+
+    async def bulk_changelogs(self, request: Request, v: str) -> Response:
+        """Cloud's bulk changelog fetch: the change histories of up to 1,000 issues, oldest
+        first, only the items of `fieldIds` when given, paged by `nextPageToken` over
+        histories."""
+        try:
+            body = await self._body(request)
+            asked = _id_list(body.get("issueIdsOrKeys"), BULK_CHANGELOGS_MAX, "issue IDs/keys")
+            fields = _as_list(body.get("fieldIds"))
+            if len(fields) > 10:
+                raise _BadRequest("You can filter by a maximum of 10 field IDs.")
+            limit = _int(body.get("maxResults"), 1000, "maxResults")
+            if not 1 <= limit <= 10000:
+                raise _BadRequest("maxResults must be between 1 and 10000.")
+            digest = hashlib.sha256(json.dumps([asked, fields]).encode()).hexdigest()[:12]
+            offset = _read_token(body.get("nextPageToken"), digest)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        base = self.site.base(request)
+        found = self.site.find_issues(asked)
+        rows: list[tuple[SiteIssue, Json]] = []
+        for issue in found:
+            for entry in issue.history:
+                rendered = self.site.changelog_entry(entry, base, v)
+                if fields:
+                    rendered["items"] = [item for item in rendered["items"]
+                                         if item.get("fieldId", item["field"]) in fields]
+                if rendered["items"]:
+                    rows.append((issue, rendered))
+        page = rows[offset:offset + limit]
+        grouped: dict[int, Json] = {}
+        for issue, rendered in page:
+            grouped.setdefault(issue.id, {"issueId": str(issue.id), "changeHistories": []})[
+                "changeHistories"].append(rendered)
+        answer: Json = {"issueChangeLogs": list(grouped.values())}
+        if offset + len(page) < len(rows):
+            answer["nextPageToken"] = _make_token(offset + len(page), digest)
+        return JSONResponse(answer)
+
+    async def dynamic_webhooks(self, request: Request, v: str) -> Response:
+        """Dynamic webhooks are an app's (Connect or OAuth 2.0); a user's API token, the
+        only credential this site takes, is refused as JIRA refuses it. The site's webhook
+        is registered as an administrator registers one (`webhook_url`)."""
+        return errors("Only Connect and OAuth 2.0 apps can use dynamic webhooks.",
+                      status=403)
 
     async def removed_search(self, request: Request, v: str) -> Response:
         return JSONResponse({"errorMessages": [SEARCH_REMOVED]}, status_code=410)
@@ -1576,6 +1649,20 @@ def _bind(handler: Handler, v: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return await handler(request, v)
     return endpoint
+
+
+#: How many issues one bulk fetch may name (JIRA Cloud's limits, from its description).
+BULK_ISSUES_MAX = 100
+BULK_CHANGELOGS_MAX = 1000
+
+
+def _id_list(value: Any, most: int, what: str) -> list[str]:
+    """A bulk request's ids or keys: at least one, at most `most`."""
+    if not isinstance(value, list) or not value:
+        raise _BadRequest(f"No {what} were provided.")
+    if len(value) > most:
+        raise _BadRequest(f"You can request a maximum of {most} {what}.")
+    return [str(item) for item in value]
 
 
 def _as_list(value: Any) -> list[str]:
