@@ -806,6 +806,10 @@ class _Handlers:
             ("/version", self.create_version, ["POST"]),
             ("/version/{id}", self.get_version, ["GET"]),
             ("/version/{id}", self.update_version, ["PUT"]),
+            ("/version/{id}", self.delete_version, ["DELETE"]),
+            ("/version/{id}/relatedIssueCounts", self.version_issue_counts, ["GET"]),
+            ("/version/{id}/unresolvedIssueCount", self.version_unresolved_count, ["GET"]),
+            ("/version/{id}/move", self.move_version, ["POST"]),
             ("/component", self.create_component, ["POST"]),
             ("/component/{id}", self.get_component, ["GET"]),
             ("/field", self.fields, ["GET"]),
@@ -1455,6 +1459,93 @@ class _Handlers:
         self.site.versions_changed()
         return JSONResponse(self.site.version(version, self.site.base(request), v))
 
+    def _version(self, request: Request) -> SiteVersion | None:
+        raw = request.path_params["id"]
+        return self.site.versions.get(int(raw)) if raw.isdigit() else None
+
+    async def version_issue_counts(self, request: Request, v: str) -> Response:
+        """How many issues name the version as fixed in, and as affected by."""
+        version = self._version(request)
+        if version is None:
+            return errors(f"Could not find version for id '{request.path_params['id']}'",
+                          status=404)
+        issues = self.site.issues.values()
+        return JSONResponse({
+            "self": f"{self.site.base(request)}/rest/api/{v}/version/{version.id}",
+            "issuesFixedCount": sum(version.id in i.fix_versions for i in issues),
+            "issuesAffectedCount": sum(version.id in i.affects_versions for i in issues),
+            "issueCountWithCustomFieldsShowingVersion": 0})
+
+    async def version_unresolved_count(self, request: Request, v: str) -> Response:
+        """Of the issues fixed in the version, how many are not done yet."""
+        version = self._version(request)
+        if version is None:
+            return errors(f"Could not find version for id '{request.path_params['id']}'",
+                          status=404)
+        fixed = [i for i in self.site.issues.values() if version.id in i.fix_versions]
+        return JSONResponse({
+            "self": f"{self.site.base(request)}/rest/api/{v}/version/{version.id}",
+            "issuesUnresolvedCount": sum(i.status_category != "done" for i in fixed),
+            "issuesCount": len(fixed)})
+
+    async def move_version(self, request: Request, v: str) -> Response:
+        """Reorder a version among its project's: `position` First, Last, Earlier or Later,
+        or `after` another version's URL."""
+        version = self._version(request)
+        if version is None:
+            return errors(f"Could not find version for id '{request.path_params['id']}'",
+                          status=404)
+        try:
+            body = await self._body(request)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        order = self._releases(version.app_key)
+        here = order.index(version)
+        order.remove(version)
+        position, after = body.get("position"), body.get("after")
+        if isinstance(after, str) and after:
+            ident = after.rstrip("/").rsplit("/", 1)[-1]
+            target = next((r for r in order if str(r.id) == ident), None)
+            if target is None:
+                return errors(status=400, field_errors={
+                    "after": f"Could not find version for id '{ident}'"})
+            order.insert(order.index(target) + 1, version)
+        elif position in ("First", "Last", "Earlier", "Later"):
+            spot = {"First": 0, "Last": len(order), "Earlier": max(here - 1, 0),
+                    "Later": min(here + 1, len(order))}[position]
+            order.insert(spot, version)
+        else:
+            return errors(status=400, field_errors={
+                "position": "Specify a position (First, Last, Earlier or Later) or after."})
+        others = [r for r in self.site.versions.values() if r.app_key != version.app_key]
+        self.site.versions = {r.id: r for r in [*others, *order]}
+        self.site.versions_changed()
+        return JSONResponse(self.site.version(version, self.site.base(request), v))
+
+    async def delete_version(self, request: Request, v: str) -> Response:
+        """Delete a version; its issues move to `moveFixIssuesTo` / `moveAffectedIssuesTo`
+        when given (another version of the project), else lose it."""
+        version = self._version(request)
+        if version is None:
+            return errors(f"Could not find version for id '{request.path_params['id']}'",
+                          status=404)
+        moves: dict[str, int | None] = {}
+        for name in ("moveFixIssuesTo", "moveAffectedIssuesTo"):
+            raw = request.query_params.get(name)
+            target = self.site.versions.get(int(raw)) if raw and raw.isdigit() else None
+            if raw and (target is None or target is version
+                        or target.app_key != version.app_key):
+                return errors(f"The version to move issues to ('{raw}') is not another "
+                              f"version of this project.", status=400)
+            moves[name] = target.id if target else None
+        for issue in self.site.issues.values():
+            issue.fix_versions = _swap(issue.fix_versions, version.id, moves["moveFixIssuesTo"])
+            issue.affects_versions = _swap(issue.affects_versions, version.id,
+                                           moves["moveAffectedIssuesTo"])
+        del self.site.versions[version.id]
+        self.site.versions_changed()
+        return Response(status_code=204)
+
     # --- components --------------------------------------------------------------------
 
     async def project_components(self, request: Request, v: str) -> Response:
@@ -1649,6 +1740,14 @@ def _bind(handler: Handler, v: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return await handler(request, v)
     return endpoint
+
+
+def _swap(ids: list[int], gone: int, instead: int | None) -> list[int]:
+    """`ids` without `gone`, and with `instead` (once) if `gone` was there."""
+    if gone not in ids:
+        return ids
+    kept = [i for i in ids if i != gone]
+    return kept if instead is None or instead in kept else [*kept, instead]
 
 
 #: How many issues one bulk fetch may name (JIRA Cloud's limits, from its description).

@@ -27,6 +27,13 @@ ALL_PROJECTS = "project in (PAY, CHK, INV, IDN, NTF, RPT) ORDER BY key"
 NOT_ON_SCREEN = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 
 
+def library_client(flavour: str, url: str, **options: Any) -> JIRA:
+    """The library as a script signs in to each flavour."""
+    if flavour == "cloud":
+        return JIRA(url, basic_auth=(DEMO_USER, DEMO_TOKEN), options=options)
+    return JIRA(url, token_auth=DEMO_TOKEN, options=options)
+
+
 @dataclass
 class Site:
     """One flavour's sandbox as a client library meets it."""
@@ -39,9 +46,7 @@ class Site:
     refusals_expected: bool = False
 
     def client(self, **options: Any) -> JIRA:
-        if self.flavour == "cloud":
-            return JIRA(self.url, basic_auth=(DEMO_USER, DEMO_TOKEN), options=options)
-        return JIRA(self.url, token_auth=DEMO_TOKEN, options=options)
+        return library_client(self.flavour, self.url, **options)
 
     def refused_since(self, started: str) -> list[tuple[str, str, int]]:
         """Calls received since `started` (the log's ISO form) and answered with an error."""
@@ -124,6 +129,47 @@ def test_a_created_version_is_listed_read_back_and_released(site: Site, jira: JI
     assert "2027.06" in [v.name for v in jira.project_versions("CHK")]
     created.update(released=True)
     assert jira.version(created.id).released is True
+
+
+def test_a_versions_issue_counts_are_those_of_the_world(site: Site, jira: JIRA) -> None:
+    release = next(r for r in site.world.releases if r.app_key == "INV"
+                   and any(w.release_key == r.key for w in site.world.work_items))
+    fixed = [w for w in site.world.work_items if w.release_key == release.key]
+    version = next(v for v in jira.project_versions("INV") if v.name == release.version_name)
+    assert jira.version_count_related_issues(version.id)["issuesFixedCount"] == len(fixed)
+    assert jira.version_count_unresolved_issues(version.id) == sum(
+        w.status_category != "done" for w in fixed)
+
+
+@pytest.fixture(params=FLAVOURS)
+def own_jira(request: pytest.FixtureRequest) -> Iterator[JIRA]:
+    """A site of its own for a test that reorders and deletes, so others read the world."""
+    with serve_asgi(create_app(build_world(7), mode=request.param)) as url:
+        client = library_client(request.param, url)
+        yield client
+        client.close()
+
+
+def test_versions_are_reordered_and_a_deleted_ones_issues_move_to_another(
+        own_jira: JIRA) -> None:
+    jira = own_jira
+    first = jira.create_version("2028.01", "NTF")
+    second = jira.create_version("2028.02", "NTF")
+    names = lambda: [v.name for v in jira.project_versions("NTF")]  # noqa: E731
+    assert names()[-2:] == ["2028.01", "2028.02"]
+    jira.move_version(second.id, position="Earlier")
+    assert names()[-2:] == ["2028.02", "2028.01"]
+    jira.move_version(second.id, after=first.self)
+    assert names()[-2:] == ["2028.01", "2028.02"]
+    jira.move_version(second.id, position="First")
+    assert names()[0] == "2028.02"
+
+    issue = jira.create_issue(project="NTF", summary="Moves with its version",
+                              issuetype={"name": "Task"}, fixVersions=[{"id": first.id}])
+    jira.version(first.id).delete(moveFixIssuesTo=second.id)  # JIRA takes the id
+    assert "2028.01" not in names()
+    assert [v.name for v in jira.issue(issue.key).fields.fixVersions] == ["2028.02"]
+    assert jira.version_count_related_issues(second.id)["issuesFixedCount"] == 1
 
 
 def test_a_version_name_is_unique_within_its_project(site: Site, jira: JIRA,
