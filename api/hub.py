@@ -294,8 +294,10 @@ class Hub:
 
     def _stale(self, operation: str, source: str, key: K, error: UpstreamError
                ) -> Fetched[V]:
-        """A failed key's answer: its stale copy when the cache still has one."""
-        entry = self.cache.stale((source, self._credential(source), operation, key))
+        """A failed key's answer: its stale copy when the cache still has one, unless the
+        upstream said the record is gone."""
+        entry = None if error.final else self.cache.stale(
+            (source, self._credential(source), operation, key))
         if entry is None:
             return Fetched(None, error)
         value, dropped = entry.value

@@ -33,6 +33,9 @@ class UpstreamError(Exception):
     #: circuit breaker), rather than that it answered deliberately (a refusal, a
     #: rate limit, refused credentials).
     upstream_fault: bool = True
+    #: Whether it is the upstream's last word on the key (the record is gone): an older
+    #: copy kept for outages must not stand in for it.
+    final: bool = False
 
     def __init__(
         self,
@@ -139,6 +142,16 @@ class BadLinkKey(UpstreamError):
     def __init__(self, source: str, key: str, reason: str) -> None:
         super().__init__(source, f"link key {key!r} {reason}", key=key)
         self.reason = reason
+
+
+class LinkTargetMissing(UpstreamError):
+    """A well-formed link key the upstream says names nothing (deleted, renamed, or hidden
+    from this connector's account): the link's work is unknown, not empty, so nothing
+    that counts it (readiness, the blocker gate) may read it as "none"."""
+
+    code = ErrorCode.BAD_LINK_KEY
+    upstream_fault = False
+    final = True
 
 
 class UnsafeRequest(UpstreamError):

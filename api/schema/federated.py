@@ -34,6 +34,7 @@ from api.schema.upstream import (
 from api.services.changes import blocker_rule
 from api.upstream_loaders import item_order
 from connectors import base as c
+from connectors.errors import UpstreamError
 
 WORK_LINKS = frozenset({c.LinkKind.PLANNED_VERSION, c.LinkKind.MILESTONE,
                         c.LinkKind.CODE_RANGE})
@@ -72,11 +73,16 @@ def report_all(info: Info, problems: Problems) -> None:
 
 async def release_work(info: Info, release_id: int) -> WorkBySource:
     """(source, items, stale, available) for each source the release links to."""
+    return (await _release_work(info, release_id)).sources
+
+
+async def _release_work(info: Info, release_id: int) -> ReleaseWork:
+    """The release's work and the failed fetches behind it, reported on the asking field."""
     work: ReleaseWork | None = info.context.prefetched_work.get(release_id)
     if work is None:
         work = await work_loader(info.context).load(release_id)
     report_all(info, work.problems)
-    return work.sources
+    return work
 
 
 def known_work(info: Info, release_id: int) -> WorkBySource | None:
@@ -311,13 +317,22 @@ async def environment_versions(info: Info, environment: m.Environment,
 
 
 async def release_readiness(info: Info, release_id: int) -> Readiness:
-    work = await release_work(info, release_id)
+    work = await _release_work(info, release_id)
     changes = await release_changes(info, release_id)
-    summary: ReadinessSummary = summarize(work, changes,
+    summary: ReadinessSummary = summarize(work.sources, changes,
                                           blocker_rule(info.context.settings))
+    # What each source answered in place of its figures (the first failure per source),
+    # in the data itself, where a client's cache keeps it with the figures.
+    problems: dict[str, UpstreamError] = {}
+    for fetched in work.problems:
+        if fetched.error is not None:
+            problems.setdefault(fetched.error.source, fetched.error)
     return Readiness(
         total=summary.total, done=summary.done, ratio=summary.ratio,
-        per_source=[SourceReadiness(source=s.source, total=s.total, done=s.done, stale=s.stale,
-                                    available=s.available) for s in summary.per_source],
+        per_source=[SourceReadiness(
+            source=s.source, total=s.total, done=s.done, stale=s.stale, available=s.available,
+            problem=problems[s.source].message if s.source in problems else None,
+            problem_code=problems[s.source].code.value if s.source in problems else None)
+            for s in summary.per_source],
         open_blockers=list(summary.blockers),
         change_approved=summary.change_approved, complete=summary.complete)

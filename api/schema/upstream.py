@@ -402,6 +402,13 @@ class SourceReadiness:
     done: int
     stale: bool
     available: bool
+    problem: str | None = strawberry.field(
+        default=None, description="What the source answered in place of its figures, when "
+        "they are missing or stale (a broken link names the key); null when it was read.")
+    problem_code: str | None = strawberry.field(
+        default=None, description="The code of `problem`, as a partial-result error's "
+        "extensions.code: BAD_LINK_KEY for a link whose record is gone upstream, "
+        "UPSTREAM_UNAVAILABLE, UPSTREAM_TIMEOUT, ...")
 
 
 @strawberry.type(description="How close a release is to shipping, from the live sources.")

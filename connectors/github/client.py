@@ -64,6 +64,7 @@ from connectors.base import (
 from connectors.config import ConnectorConfig
 from connectors.errors import (
     BadLinkKey,
+    LinkTargetMissing,
     UpstreamAuthFailed,
     UpstreamBadResponse,
     UpstreamError,
@@ -198,8 +199,10 @@ class GitHubConnector(Connector, GitHubWebhooks):
     # ------------------------------------------------------------------ protocols
 
     async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
-        """Items of milestones and compare ranges; an unknown one has none, a malformed
-        one an error of its own, and an item that cannot be read is left out, named."""
+        """Items of milestones and compare ranges. A milestone GitHub does not have is an
+        error for its link (deleted: its items are unknown, not none); a range whose refs
+        do not exist yet has none (its tag is not cut); a malformed key has an error of
+        its own, and an item that cannot be read is left out, named."""
         return _answer_of((await self.fetch_batch([WorkItemsRead(tuple(links))]))[0], Answer)
 
     async def fetch_batch(self, reads: Sequence[BatchRead[Any]]) -> list[Any]:
@@ -275,7 +278,13 @@ class GitHubConnector(Connector, GitHubWebhooks):
             if link.kind is LinkKind.MILESTONE:
                 if isinstance(graph, UpstreamError):
                     return graph
-                items = graph[0].get(mapping.parse_milestone_key(canonical), Records())
+                items = graph[0].get(mapping.parse_milestone_key(canonical))
+                if items is None:  # its items are unknown, not none
+                    result.fail(link, LinkTargetMissing(
+                        self.name, f"GitHub has no milestone {canonical!r} (deleted, or its "
+                        f"repository is gone or not visible to this connector's token)",
+                        key=link.key))
+                    continue
             else:
                 if isinstance(ranges, UpstreamError):
                     return ranges

@@ -43,6 +43,7 @@ from connectors.config import ConnectorConfig
 from connectors.errors import (
     BadLinkKey,
     ConnectorConfigError,
+    LinkTargetMissing,
     UpstreamBadResponse,
     UpstreamError,
 )
@@ -237,11 +238,13 @@ class JiraConnector(Connector, JiraWebhooks):
     async def work_items(self, links: Sequence[LinkRef]) -> Mapping[LinkRef, list[WorkItem]]:
         """Issues of every fix-version link, in issue-key order.
 
-        Links of other kinds are left out of the result; a link whose version
-        does not exist (or is not visible) maps to an empty list, and one whose
-        key can name no version gets its own error without being sent. An
-        issue planned for two linked versions appears under both; an issue that
-        cannot be read is left out, with an error naming it.
+        Links of other kinds are left out of the result. A link whose version JIRA
+        says does not exist (deleted, renamed, or not visible to this account) gets an
+        error naming it, not an empty list: its issues are unknown, and a release must
+        not look done, or free of blockers, because its version went away. One whose
+        key can name no version gets its own error without being sent. An issue
+        planned for two linked versions appears under both; an issue that cannot be
+        read is left out, with an error naming it.
         """
         result: Answer[LinkRef, list[WorkItem]] = Answer()
         wanted: dict[LinkRef, _Term] = {}
@@ -255,8 +258,15 @@ class JiraConnector(Connector, JiraWebhooks):
                 result.fail(link, error)  # an old row: never sent upstream
         terms = list(dict.fromkeys(wanted.values()))
         by_version = _Wanted(wanted)
-        pages = await _all(self._search(chunk, expect_more)
-                           for chunk, expect_more in self._plan(terms))
+        searched = await _all(self._search(chunk, expect_more)
+                              for chunk, expect_more in self._plan(terms))
+        gone = {term for _issues, missing in searched for term in missing}
+        for link, term in wanted.items():
+            if term in gone:
+                result.fail(link, LinkTargetMissing(
+                    self.name, f"JIRA has no version {link.key!r} (deleted, renamed, or "
+                    f"not visible to this connector's account)", key=link.key))
+        pages = [issues for issues, _missing in searched]
         raw_by_key: dict[str, dict[str, Any]] = {}
         for found in pages:
             for raw in found:
@@ -334,13 +344,15 @@ class JiraConnector(Connector, JiraWebhooks):
         """One issue left out; not counted for the breaker, the rest of the answer stands."""
         return UpstreamBadResponse(self.name, f"unexpected JIRA payload: {problem}", key=key)
 
-    async def _search(self, terms: list[_Term], expect_more: bool) -> list[dict[str, Any]]:
-        """All issues of these versions; versions JIRA says do not exist are dropped."""
+    async def _search(self, terms: list[_Term], expect_more: bool
+                      ) -> tuple[list[dict[str, Any]], list[_Term]]:
+        """All issues of these versions, and the versions JIRA says do not exist (asked
+        again without them)."""
         remaining = list(terms)
         while remaining:
             refused, issues = await self._search_all(version_jql(remaining), expect_more)
             if refused is None:
-                return issues
+                return issues, [t for t in terms if t not in remaining]
             gone = mapping.missing_values(self.http.json(refused))
             kept = [t for t in remaining if not any(
                 (field == "fixversion" and value in (t.version_id, t.name))
@@ -350,7 +362,7 @@ class JiraConnector(Connector, JiraWebhooks):
             if len(kept) == len(remaining):
                 raise self.http.unexpected(refused)
             remaining = kept
-        return []
+        return [], list(terms)
 
     async def _search_all(self, jql: str, expect_more: bool
                           ) -> tuple[httpx.Response | None, list[dict[str, Any]]]:

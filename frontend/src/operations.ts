@@ -117,7 +117,7 @@ export const ReleaseQuery = graphql(`
         ratio
         complete
         changeApproved
-        perSource { source total done stale available }
+        perSource { source total done stale available problem problemCode }
         openBlockers { id key title url }
       }
       workItems(first: 100) {

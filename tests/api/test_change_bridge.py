@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.db.models import Role
-from api.demo import build_sandboxes, demo_connectors, demo_environ, seed
+from api.demo import CREDENTIALS, build_sandboxes, demo_connectors, demo_environ, seed
 from api.settings import load_settings
 from connectors.sandbox.world import World, build_world
 from tests.support.graphql import GraphQLClient, new_secret, principal_step
@@ -326,6 +326,38 @@ def test_open_blockers_fail_the_gate_and_name_the_items(
                 and w.priority == "Highest" and w.status_category != "done"]
     assert not gate["passed"]
     assert all(k in gate["reason"] for k in expected)
+
+
+def test_a_release_whose_jira_version_was_deleted_never_passes_the_blocker_gate(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    # Someone deletes (or merges away) the JIRA version with an open blocker in it: its
+    # issues are unknown to the hub now, which must not read them as "no blockers".
+    jira = httpx.Client(base_url=f"{upstreams.url}/sandbox/jira/rest/api/2",
+                        auth=(CREDENTIALS.username, CREDENTIALS.token))
+    version = jira.post("/version", json={"name": "2027.05-hotfix", "project": "PAY"}).json()
+    blocker = jira.post("/issue", json={"fields": {
+        "project": {"key": "PAY"}, "summary": "Refunds double-charge", "issuetype": {"name": "Bug"},
+        "priority": {"name": "Highest"}, "fixVersions": [{"id": version["id"]}]}}).json()
+    make_release(gql, "GONE-1", "PAY", int(version["id"]), "2027-05-10T20:00:00Z",
+                 "2027-05-10T23:00:00Z")
+    gate = gates_of(gql, "GONE-1")["blockers"]
+    assert not gate["passed"] and blocker["key"] in gate["reason"]
+
+    assert jira.delete(f"/version/{version['id']}").status_code == 204
+    jira.close()
+    body = gql.post(RELEASE, {"k": "GONE-1"})
+    gate = {g["name"]: g for g in body["data"]["release"]["gates"]}["blockers"]
+    assert not gate["passed"] and "cannot be ruled out" in gate["reason"]
+    assert {(e["extensions"]["code"], e["extensions"]["key"]) for e in body["errors"]} == {
+        ("BAD_LINK_KEY", version["id"])}
+    assert f"no version '{version['id']}'" in body["errors"][0]["message"]
+    # Readiness carries the reason in its data too, where a client's cache keeps it.
+    [jira_row] = gql.post("""query($k: String!) { release(key: $k) { readiness { complete
+        perSource { source available problem problemCode } } } }""", {"k": "GONE-1"})[
+        "data"]["release"]["readiness"]["perSource"]
+    assert (jira_row["source"], jira_row["available"], jira_row["problemCode"]) == (
+        "jira", False, "BAD_LINK_KEY")
+    assert f"no version '{version['id']}'" in jira_row["problem"]
 
 
 def test_an_override_needs_the_role_and_a_reason_and_is_audited(

@@ -40,11 +40,12 @@ from connectors.base import (
     WorkStatus,
 )
 from connectors.config import AuthConfig, ConnectorConfig
-from connectors.errors import ErrorCode, UpstreamError
+from connectors.errors import BadLinkKey, ErrorCode, LinkTargetMissing, UpstreamError
 from connectors.github.client import GitHubConnector
 from connectors.github.limits import MAX_NODES
 from connectors.github.sandbox.app import create_app
 from connectors.http import UpstreamClient
+from connectors.records import failures_of
 from connectors.sandbox.kit import DEMO_TOKEN
 from connectors.sandbox.world import Release, World, build_world
 from tests.support.server import serve_asgi
@@ -203,18 +204,28 @@ async def test_chunks_of_aliases_stay_under_the_batch_size(sandbox: Sandbox,
         len(expected_milestone(world, r)) for r in world.releases)
 
 
-async def test_unknown_or_malformed_links_have_no_items(sandbox: Sandbox, world: World) -> None:
+async def test_a_missing_milestone_is_an_error_and_an_uncut_range_has_no_items(
+        sandbox: Sandbox, world: World) -> None:
     known = milestone_link(world, world.releases[0])
-    links = [known,
-             LinkRef(SOURCE, LinkKind.MILESTONE, "acme-retail/no-such-repo#1"),
-             LinkRef(SOURCE, LinkKind.MILESTONE, "acme-retail/payments-service#999"),
-             LinkRef(SOURCE, LinkKind.MILESTONE, "not a key"),
-             LinkRef(SOURCE, LinkKind.CODE_RANGE, "acme-retail/payments-service@v9...v10"),
-             LinkRef(SOURCE, LinkKind.PLANNED_VERSION, "PAY:2026.11")]
+    gone = [LinkRef(SOURCE, LinkKind.MILESTONE, "acme-retail/no-such-repo#1"),
+            LinkRef(SOURCE, LinkKind.MILESTONE, "acme-retail/payments-service#999")]
+    malformed = LinkRef(SOURCE, LinkKind.MILESTONE, "not a key")
+    uncut = LinkRef(SOURCE, LinkKind.CODE_RANGE, "acme-retail/payments-service@v9...v10")
+    other = LinkRef(SOURCE, LinkKind.PLANNED_VERSION, "PAY:2026.11")
+    links = [known, *gone, malformed, uncut, other]
     async with aclosing(connect(sandbox.url)) as github:
         found = await github.work_items(links)
     assert set(found) == set(links)
-    assert found[known] and all(found[link] == [] for link in links[1:])
+    assert found[known] and failures_of(found, known) is None
+    # A deleted milestone's items are unknown, not none: a release must not look done.
+    for link in gone:
+        missing = failures_of(found, link)
+        assert isinstance(missing, LinkTargetMissing), link
+        assert missing.key == link.key and "GitHub has no milestone" in missing.message
+    assert isinstance(failures_of(found, malformed), BadLinkKey)
+    # A range whose tags are not cut yet holds nothing yet; another kind is not GitHub's.
+    assert found[uncut] == [] and failures_of(found, uncut) is None
+    assert found[other] == [] and failures_of(found, other) is None
 
 
 # -- work items: compare ranges ---------------------------------------------------------

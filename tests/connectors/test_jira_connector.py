@@ -25,6 +25,7 @@ from connectors.base import (
 from connectors.config import AuthConfig, ConnectorConfig
 from connectors.errors import (
     ConnectorConfigError,
+    LinkTargetMissing,
     UpstreamAuthFailed,
     UpstreamBadResponse,
     UpstreamRateLimited,
@@ -34,6 +35,7 @@ from connectors.errors import (
 from connectors.http import UpstreamClient
 from connectors.jira.client import JiraConnector, term_for, version_jql
 from connectors.jira.sandbox.app import create_app
+from connectors.records import failures_of
 from connectors.registry import ConnectorRegistry
 from connectors.sandbox.kit import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USER
 from connectors.sandbox.world import WORKFLOW, World, build_world
@@ -313,13 +315,18 @@ async def test_an_issue_planned_for_two_linked_versions_belongs_to_both(
     assert shared.versions == (first.version_name, second.version_name)
 
 
-async def test_a_version_that_does_not_exist_yields_nothing_and_the_rest_still_come(
+async def test_a_version_that_does_not_exist_is_an_error_for_its_link_and_the_rest_come(
         cloud_url: str, world: World) -> None:
+    # Deleted, renamed or hidden: its issues are unknown, never "none".
     known = world.releases[2].jira_version_id
     await reset_log(cloud_url)
     async with connector(cloud_url) as jira:
         found = await jira.work_items([version_link(known), version_link(99999)])
-    assert found[version_link(99999)] == []
+    missing = failures_of(found, version_link(99999))
+    assert isinstance(missing, LinkTargetMissing)
+    assert missing.extensions()["code"] == "BAD_LINK_KEY"
+    assert "no version '99999'" in missing.message
+    assert failures_of(found, version_link(known)) is None
     assert [i.key for i in found[version_link(known)]] == world_keys(world, known)
     assert [c["status"] for c in await served(cloud_url)] == [400, 200]
 

@@ -4,10 +4,13 @@ manager and a change-board member do, including when an upstream fails."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 
+import httpx
 import pytest
 
+from connectors.sandbox.kit import DEMO_TOKEN, DEMO_USER
 from tests.e2e.conftest import Demo, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -337,3 +340,38 @@ def test_no_page_shows_a_raw_code(signed_in: Page) -> None:
             expect(page.locator(".notes h3").first).to_be_visible()
         shown = page.evaluate(VISIBLE_TEXT)
         assert CODE.findall(shown) == [], path
+
+
+def test_a_release_whose_jira_version_was_deleted_says_its_link_is_broken(
+        signed_in: Page, demo: Demo) -> None:
+    page = signed_in
+    jira = f"{demo.base_url}/sandbox/jira/rest/api/2"
+    auth = (DEMO_USER, DEMO_TOKEN)
+    version = httpx.post(f"{jira}/version", json={"name": "2027.09-gone", "project": "PAY"},
+                         auth=auth).json()
+
+    def graphql(query: str, variables: dict[str, object]) -> dict[str, object]:
+        answer = page.request.post(f"{demo.base_url}/graphql", data=json.dumps(
+            {"query": query, "variables": variables}), headers={
+            "content-type": "application/json", "origin": demo.base_url})
+        body: dict[str, object] = answer.json()
+        assert not body.get("errors"), body
+        return body
+
+    created = graphql("""mutation($i: CreateReleaseInput!) { createRelease(input: $i) { id } }""",
+                      {"i": {"key": "PAY-GONE", "name": "Withdrawn hotfix", "type": "PROJECT",
+                             "applicationKeys": ["PAY"]}})
+    release_id = created["data"]["createRelease"]["id"]  # type: ignore[index]
+    graphql("""mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l)
+               { id } }""", {"id": release_id, "l": {"source": "jira", "kind": "PLANNED_VERSION",
+                                                    "externalKey": version["id"]}})
+    assert httpx.delete(f"{jira}/version/{version['id']}", auth=auth).status_code == 204
+
+    page.goto("/releases/PAY-GONE")
+    expect(page.locator("tr[data-source=jira]")).to_contain_text("link broken")
+    expect(page.locator("[data-source-problem=jira]")).to_contain_text(
+        f"JIRA has no version '{version['id']}' (deleted, renamed")
+    # The change a release manager would raise says its data is missing, and why.
+    expect(page.get_by_test_id("degraded").first).to_contain_text(
+        "a linked record cannot be read, so its data is missing here")
+    screenshot(page, "release-link-broken")

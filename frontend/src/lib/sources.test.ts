@@ -38,6 +38,13 @@ describe("degraded sources", () => {
     expect(problems[0].stale).toBe(true);
   });
 
+  it("tells a broken link from an outage, with what the source said", () => {
+    const [problem] = sourceProblems([
+      { message: "tracker: no version '20003' (deleted)", extensions: { code: "BAD_LINK_KEY", source: "tracker", key: "20003" } },
+    ]);
+    expect(describeProblem(problem)).toBe("tracker: a linked record cannot be read, so its data is missing here (no version '20003' (deleted))");
+  });
+
   it("names a rate-limited source as such", () => {
     const [problem] = sourceProblems([{ message: "x", extensions: { code: "UPSTREAM_RATE_LIMITED", source: "code", product: "Acme Code" } }]);
     expect(describeProblem(problem)).toMatch(/^code \(Acme Code\) rate limited/);

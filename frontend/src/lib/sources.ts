@@ -70,9 +70,19 @@ export function sourceProblems(errors: readonly ErrorLike[] | undefined): Source
   return [...bySource.values()];
 }
 
-/** "Change desk unavailable, showing data from 3 minutes ago" or "…, its data is missing". */
+/** A broken link (its record deleted, renamed or hidden upstream), not an outage. */
+export function isBrokenLink(problem: SourceProblem | undefined): boolean {
+  return problem?.code === "BAD_LINK_KEY";
+}
+
+/** "Change desk unavailable, showing data from 3 minutes ago" or "…, its data is missing";
+ * for a broken link, what the source said is missing, so the link can be mended. */
 export function describeProblem(problem: SourceProblem): string {
   const name = sourceLabel({ name: problem.source, product: problem.product ?? undefined });
+  if (isBrokenLink(problem)) {
+    const said = problem.message.startsWith(`${problem.source}: `) ? problem.message.slice(problem.source.length + 2) : problem.message;
+    return `${name}: a linked record cannot be read, so its data is missing here (${said})`;
+  }
   const what = problem.code === "UPSTREAM_RATE_LIMITED" ? "rate limited" : "unavailable";
   if (problem.stale && problem.ageSeconds !== null) {
     return `${name} ${what}, showing data from ${formatAge(problem.ageSeconds)}`;

@@ -29,7 +29,7 @@ import { usePlanningRefusal } from "../components/session";
 import { errorText } from "../lib/errors";
 import { exportHref, releaseOverdue } from "../lib/lists";
 import { availableMoves, underOverride } from "../lib/releases";
-import { raisesChanges, sourceLabel, sourceNamed, sourceProblems, workKindLabel } from "../lib/sources";
+import { isBrokenLink, raisesChanges, sourceLabel, sourceNamed, sourceProblems, workKindLabel } from "../lib/sources";
 import { displayZone, formatAge, fromInputValue } from "../lib/time";
 import { changeStateWord, count, describeAudit, linkKindWord, releaseStatusWord, releaseTypeWord, workStatusWord } from "../lib/words";
 import { AddPhaseMutation, DeletePhaseMutation, DeleteReleaseMutation, ReleaseLiveSubscription, ReleaseQuery, TransitionMutation, UnlinkSourceMutation } from "../operations";
@@ -276,7 +276,9 @@ export default function ReleasePage() {
                     </td>
                     <td>
                       {!s.available ? (
-                        <Badge tone="bad">unavailable</Badge>
+                        <Badge tone="bad" title={s.problem ?? problem?.message}>
+                          {s.problemCode === "BAD_LINK_KEY" || isBrokenLink(problem) ? "link broken" : "unavailable"}
+                        </Badge>
                       ) : s.stale ? (
                         <Badge tone="warn">stale{problem?.ageSeconds != null ? `, ${formatAge(problem.ageSeconds)}` : ""}</Badge>
                       ) : (
@@ -288,6 +290,13 @@ export default function ReleasePage() {
               })}
             </tbody>
           </table>
+          {release.readiness.perSource
+            .filter((s) => s.problem)
+            .map((s) => (
+              <p key={`problem-${s.source}`} className="banner banner-warn" data-source-problem={s.source}>
+                ⚠ {s.problem}
+              </p>
+            ))}
           <p>
             {release.changeRequests.length === 0 ? (
               <span className="muted">No change request yet.</span>
