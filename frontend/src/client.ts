@@ -6,6 +6,7 @@ import { Client, fetchExchange, subscriptionExchange } from "urql";
 import type { IntrospectionQuery } from "graphql";
 import { liveState, socketUrl } from "./lib/live";
 import { schema } from "./lib/schema";
+import { stickyErrorExchanges } from "./lib/stickyErrors";
 
 // The socket's state, for pages that poll only while it is down.
 export const live = liveState();
@@ -22,12 +23,14 @@ export function createClient(url = "/graphql"): Client {
     shouldRetry: () => true,
     on: { connecting: live.connecting, connected: live.connected, closed: live.closed },
   });
+  const sticky = stickyErrorExchanges();
   return new Client({
     url,
     preferGetMethod: false,
     requestPolicy: "cache-and-network",
     fetchOptions: { credentials: "same-origin", headers: { accept: "application/json" } },
     exchanges: [
+      sticky.outer,
       cacheExchange({
         schema: schema as unknown as IntrospectionQuery,
         keys: {
@@ -52,6 +55,7 @@ export function createClient(url = "/graphql"): Client {
           Conflict: embedded,
         },
       }),
+      sticky.inner,
       fetchExchange,
       subscriptionExchange({
         forwardSubscription: (request) => ({
