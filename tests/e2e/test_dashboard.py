@@ -371,6 +371,7 @@ def test_a_release_whose_jira_version_was_deleted_says_its_link_is_broken(
     expect(page.locator("tr[data-source=jira]")).to_contain_text("link broken")
     expect(page.locator("[data-source-problem=jira]")).to_contain_text(
         f"JIRA has no version '{version['id']}' (deleted, renamed")
+    expect(page.get_by_text("No work items could be read")).to_be_visible()
     # The change a release manager would raise says its data is missing, and why.
     expect(page.get_by_test_id("degraded").first).to_contain_text(
         "a linked record cannot be read, so its data is missing here")

@@ -384,7 +384,15 @@ export default function ReleasePage() {
           <ExportLink href={exportHref("work-items", { release: release.key })} what="work items" />
         </div>
         {items.length === 0 ? (
-          <Empty title={release.links.length === 0 ? "No work linked." : "No work items found in the linked records."} />
+          <Empty
+            title={
+              release.links.length === 0
+                ? "No work linked."
+                : release.readiness.perSource.some((s) => !s.available)
+                  ? "No work items could be read: see Readiness for the source that failed."
+                  : "No work items found in the linked records."
+            }
+          />
         ) : (
           <table className="table compact">
             <thead>
