@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from api.domain.facts import BlackoutFacts, ReleaseFacts, format_utc, format_window
+from api.domain.facts import BlackoutFacts, ReleaseFacts, as_utc, format_utc, format_window
 from api.domain.releases import overlaps
 from api.domain.words import approval_word, change_state_word
 from connectors.records import (
@@ -103,8 +103,21 @@ def blackout_warnings(release: ReleaseFacts, start: datetime | None, end: dateti
             for b in blackouts_overlapping(release, start, end, blackouts)]
 
 
-def _change_gate(changes: Sequence[ChangeRecord], changes_known: bool, change_type: ChangeType,
-                 pre_approved_standard: bool) -> GateResult:
+def holds_window(change: ChangeRecord, release: ReleaseFacts) -> bool:
+    """Whether the change's planned window holds the release's (unknown either: it does).
+
+    An approval is for a window: a release moved past its change's window deploys when
+    nobody approved, until the change is moved too (and, in most ITSMs, approved again)."""
+    start, end = change.planned_start, change.planned_end
+    if start is None or end is None or release.window_start is None \
+            or release.window_end is None:
+        return True
+    return (as_utc(start) <= as_utc(release.window_start)
+            and as_utc(release.window_end) <= as_utc(end))
+
+
+def _change_gate(release: ReleaseFacts, changes: Sequence[ChangeRecord], changes_known: bool,
+                 change_type: ChangeType, pre_approved_standard: bool) -> GateResult:
     if change_type is ChangeType.STANDARD and pre_approved_standard:
         return GateResult(CHANGE_APPROVED, True,
                           "pre-approved standard change: no approval needed")
@@ -115,8 +128,16 @@ def _change_gate(changes: Sequence[ChangeRecord], changes_known: bool, change_ty
     if not changes:
         return GateResult(CHANGE_APPROVED, False, "no change request is linked to the release")
     approved = [c for c in changes if authorizes_deployment(c)]
+    covering = [c for c in approved if holds_window(c, release)]
+    if covering:
+        return GateResult(CHANGE_APPROVED, True, "; ".join(map(describe_change, covering)))
     if approved:
-        return GateResult(CHANGE_APPROVED, True, "; ".join(map(describe_change, approved)))
+        window = format_window(release.window_start, release.window_end)
+        return GateResult(CHANGE_APPROVED, False, "; ".join(
+            f"{c.number} is approved for {format_window(c.planned_start, c.planned_end)}, "
+            f"which does not hold the release's window {window}" for c in approved)
+            + ": move the change's window (its ITSM may ask for approval again) or the "
+              "release's")
     return GateResult(CHANGE_APPROVED, False,
                       "no approved or scheduled change request: "
                       + "; ".join(map(describe_change, changes)))
@@ -162,7 +183,7 @@ def evaluate_gates(release: ReleaseFacts, *, changes: Sequence[ChangeRecord],
                    ) -> list[GateResult]:
     """The gates for entering DEPLOYING, always all three, in a fixed order."""
     return [
-        _change_gate(changes, changes_known, change_type, pre_approved_standard),
+        _change_gate(release, changes, changes_known, change_type, pre_approved_standard),
         _blackout_gate(release, blackouts),
         _blocker_gate(items, items_known, rule),
     ]

@@ -313,6 +313,36 @@ def test_each_gate_refuses_with_its_reason_and_passes_when_satisfied(
         "transitionRelease"]["status"] == "DEPLOYING"
 
 
+MOVE = """mutation($id: ID!, $s: DateTime!, $e: DateTime!) {
+  updateRelease(id: $id, input: {windowStart: $s, windowEnd: $e}) { id } }"""
+
+
+def test_a_release_moved_out_of_its_approved_changes_window_fails_the_change_gate(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    shipped = next(r for r in upstreams.world.releases if r.status == "DEPLOYED"
+                   and r.app_key == "CHK")
+    release_id = make_release(gql, "MOVED-1", "CHK", shipped.jira_version_id,
+                              "2027-06-10T20:00:00Z", "2027-06-10T23:00:00Z")
+    change = raise_change(gql, "MOVED-1", "servicenow")["changeRequest"]
+    for target in ("ASSESS", "AUTHORIZE"):
+        gql.data(UPDATE, {"id": change["id"], "input": {"state": target}})
+    cab_approves(upstreams.url, "servicenow", change["number"])
+    assert gates_of(gql, "MOVED-1")["change_approved"]["passed"]
+
+    # Moved two days on, the release's window is one nobody approved.
+    gql.data(MOVE, {"id": release_id, "s": "2027-06-12T20:00:00Z", "e": "2027-06-12T23:00:00Z"})
+    gate = gates_of(gql, "MOVED-1")["change_approved"]
+    assert not gate["passed"]
+    assert gate["reason"].startswith(
+        f"{change['number']} is approved for 2027-06-10 20:00 UTC to 2027-06-10 23:00 UTC "
+        f"(3h), which does not hold the release's window 2027-06-12 20:00 UTC")
+    error = gql.error(TRANSITION, {"id": release_id, "to": "DEPLOYING"})
+    assert error["extensions"]["code"] == "GATE_FAILED"
+
+    gql.data(MOVE, {"id": release_id, "s": "2027-06-10T21:00:00Z", "e": "2027-06-10T23:00:00Z"})
+    assert gates_of(gql, "MOVED-1")["change_approved"]["passed"]  # inside it again
+
+
 def test_open_blockers_fail_the_gate_and_name_the_items(
         gql: GraphQLClient, upstreams: Upstreams) -> None:
     world = upstreams.world

@@ -128,6 +128,42 @@ def test_one_authorising_change_among_several_is_enough(release: ReleaseFacts) -
     assert gates(release, changes=changes)["change_approved"].passed
 
 
+@pytest.mark.parametrize("margin", [timedelta(0), timedelta(hours=1)], ids=["same", "wider"])
+def test_an_approved_change_authorises_a_release_inside_its_window(
+        release: ReleaseFacts, margin: timedelta) -> None:
+    assert release.window_start and release.window_end
+    change = dataclasses.replace(change_in(ChangeState.SCHEDULED, ApprovalState.APPROVED),
+                                 planned_start=release.window_start - margin,
+                                 planned_end=release.window_end + margin)
+    assert gates(release, changes=[change])["change_approved"].passed
+
+
+@pytest.mark.parametrize("shift", [timedelta(days=4), timedelta(hours=-1), timedelta(hours=1)],
+                         ids=["moved a few days", "starts before", "ends after"])
+def test_a_release_moved_past_its_approved_changes_window_fails_naming_both_windows(
+        release: ReleaseFacts, shift: timedelta) -> None:
+    # An approval is for a window: deploying outside it deploys when nobody approved.
+    assert release.window_start and release.window_end
+    change = change_in(ChangeState.SCHEDULED, ApprovalState.APPROVED)
+    moved = dataclasses.replace(release, window_start=release.window_start + shift,
+                                window_end=release.window_end + shift)
+    gate = gates(moved, changes=[change])["change_approved"]
+    assert not gate.passed
+    assert gate.reason.startswith(f"{change.number} is approved for 2026-11-16 05:00 UTC to "
+                                  f"2026-11-16 09:00 UTC (4h), which does not hold the "
+                                  f"release's window ")
+    assert "move the change's window" in gate.reason
+
+
+def test_an_unscheduled_release_or_change_is_not_held_to_a_window(
+        release: ReleaseFacts) -> None:
+    change = change_in(ChangeState.SCHEDULED, ApprovalState.APPROVED)
+    unplanned = dataclasses.replace(change, planned_start=None, planned_end=None)
+    unscheduled = dataclasses.replace(release, window_start=None, window_end=None)
+    assert gates(release, changes=[unplanned])["change_approved"].passed
+    assert gates(unscheduled, changes=[change])["change_approved"].passed
+
+
 def test_unreadable_change_requests_fail_the_gate_even_if_one_was_approved(
         release: ReleaseFacts) -> None:
     gate = gates(release, changes=[change_in(ChangeState.SCHEDULED, ApprovalState.APPROVED)],
