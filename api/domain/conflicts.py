@@ -39,6 +39,7 @@ class ConflictKind(enum.Enum):
     BOOKING_OVERLAP = "BOOKING_OVERLAP"
     NO_PRODUCTION_BOOKING = "NO_PRODUCTION_BOOKING"
     CONFIGURATION_ITEM_OVERLAP = "CONFIGURATION_ITEM_OVERLAP"
+    RELEASE_OUTSIDE_CHANGE_WINDOW = "RELEASE_OUTSIDE_CHANGE_WINDOW"
 
 
 class Severity(enum.Enum):
@@ -108,6 +109,8 @@ class ReleaseFact:
     status: ReleaseStatus
     span: Span | None
     applications: frozenset[str] = frozenset()
+    # Its linked change requests, as (source, number casefolded).
+    changes: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def involved(self) -> Involved:
@@ -363,6 +366,28 @@ def unapproved_changes(changes: Sequence[ChangeFact]) -> Iterator[Conflict]:
                        (change.involved,))
 
 
+def releases_outside_change_windows(releases: Sequence[ReleaseFact],
+                                    changes: Sequence[ChangeFact]) -> Iterator[Conflict]:
+    """An open release whose window leaves the window its linked change was approved for:
+    it would deploy when nobody approved (the change gate refuses it too)."""
+    approved = {(c.source, c.number.casefold()): c for c in _open_windows(changes)
+                if c.approval is ApprovalState.APPROVED}
+    for release in releases:
+        if release.span is None or release.status in CLOSED_RELEASES:
+            continue
+        for ident in sorted(release.changes):
+            change = approved.get(ident)
+            if change is None or change.span is None:
+                continue
+            if change.span.start <= release.span.start and release.span.end <= change.span.end:
+                continue
+            yield Conflict(ConflictKind.RELEASE_OUTSIDE_CHANGE_WINDOW, Severity.BLOCKING,
+                           release.span,
+                           f"Release {release.key} is planned {_when(release.span)}, outside "
+                           f"the window {_when(change.span)} its change {change.label} was "
+                           f"approved for.", (release.involved, change.involved))
+
+
 def booking_overlaps(bookings: Sequence[BookingFact],
                      environments: Sequence[EnvironmentFact]) -> Iterator[Conflict]:
     """Two requested or approved bookings of one environment whose windows overlap."""
@@ -455,6 +480,8 @@ def find_conflicts(world: World, kinds: Iterable[ConflictKind] | None = None
          lambda: unbooked_releases(world.releases, world.environments, world.bookings)),
         (ConflictKind.CONFIGURATION_ITEM_OVERLAP,
          lambda: configuration_item_overlaps(world.changes)),
+        (ConflictKind.RELEASE_OUTSIDE_CHANGE_WINDOW,
+         lambda: releases_outside_change_windows(world.releases, world.changes)),
     ]
     found = [c for kind, rule in rules if kind in wanted for c in rule()]
     found.sort(key=lambda c: (c.span.start, c.kind.value, c.identity))

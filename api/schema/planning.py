@@ -43,7 +43,8 @@ strawberry.enum(rules.ConflictKind, description=(
     "BOOKING_OVERLAP: two requested or approved bookings of one environment at once. "
     "NO_PRODUCTION_BOOKING: a release window not covered by an approved booking of a "
     "production environment it deploys to. CONFIGURATION_ITEM_OVERLAP: two open changes, "
-    "from any ITSM, on one configuration item at once."))
+    "from any ITSM, on one configuration item at once. RELEASE_OUTSIDE_CHANGE_WINDOW: an "
+    "open release whose window leaves the window its linked change was approved for."))
 strawberry.enum(rules.Severity, description=(
     "BLOCKING: a gate or a rule refuses it as it stands. WARNING: worth a look."))
 

@@ -27,7 +27,7 @@ from api.domain.conflicts import (
     World,
 )
 from api.domain.enums import EnvironmentTier
-from connectors.records import ChangeRecord
+from connectors.records import ChangeRecord, LinkKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,15 @@ async def stored_world(sessions: async_sessionmaker[AsyncSession], start: dateti
                                     (b.id for b in blackouts))
         env_apps = await _apps(session, m.environment_applications, "environment_id",
                                (e.id for e in environments))
+        release_changes: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        release_ids = sorted(r.id for r in releases)
+        if release_ids:
+            for release_id, source, number in (await session.execute(
+                    select(m.SourceLink.release_id, m.SourceLink.source,
+                           m.SourceLink.external_key)
+                    .where(m.SourceLink.kind == LinkKind.CHANGE_REQUEST,
+                           m.SourceLink.release_id.in_(release_ids)))).all():
+                release_changes[release_id].add((source, number.casefold()))
     by_ci: dict[str, set[str]] = defaultdict(set)
     for app in applications:
         for ci in app.cmdb_items:
@@ -82,7 +91,8 @@ async def stored_world(sessions: async_sessionmaker[AsyncSession], start: dateti
     world = World(
         releases=[ReleaseFact(r.id, r.key, r.status, Span(r.window_start, r.window_end)
                               if r.window_start and r.window_end else None,
-                              release_apps.get(r.id, frozenset())) for r in releases],
+                              release_apps.get(r.id, frozenset()),
+                              frozenset(release_changes.get(r.id, ()))) for r in releases],
         blackouts=[BlackoutFact(b.id, b.name, Span(b.start, b.end),
                                 frozenset(EnvironmentTier[t] for t in b.tiers),
                                 blackout_apps.get(b.id, frozenset())) for b in blackouts],

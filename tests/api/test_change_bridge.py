@@ -313,6 +313,8 @@ def test_each_gate_refuses_with_its_reason_and_passes_when_satisfied(
         "transitionRelease"]["status"] == "DEPLOYING"
 
 
+CONFLICTS = """query($f: DateTime!, $t: DateTime!) { conflicts(from: $f, to: $t) {
+  kind severity records { label } } }"""
 MOVE = """mutation($id: ID!, $s: DateTime!, $e: DateTime!) {
   updateRelease(id: $id, input: {windowStart: $s, windowEnd: $e}) { id } }"""
 
@@ -338,9 +340,17 @@ def test_a_release_moved_out_of_its_approved_changes_window_fails_the_change_gat
         f"(3h), which does not hold the release's window 2027-06-12 20:00 UTC")
     error = gql.error(TRANSITION, {"id": release_id, "to": "DEPLOYING"})
     assert error["extensions"]["code"] == "GATE_FAILED"
+    # The calendar's conflicts say so before anyone tries to deploy.
+    period = {"f": "2027-06-01T00:00:00Z", "t": "2027-06-30T00:00:00Z"}
+    outside = [c for c in gql.data(CONFLICTS, period)["conflicts"]
+               if c["kind"] == "RELEASE_OUTSIDE_CHANGE_WINDOW"]
+    assert [(c["severity"], [r["label"] for r in c["records"]]) for c in outside] == [
+        ("BLOCKING", ["MOVED-1", change["number"]])]
 
     gql.data(MOVE, {"id": release_id, "s": "2027-06-10T21:00:00Z", "e": "2027-06-10T23:00:00Z"})
     assert gates_of(gql, "MOVED-1")["change_approved"]["passed"]  # inside it again
+    assert "RELEASE_OUTSIDE_CHANGE_WINDOW" not in [
+        c["kind"] for c in gql.data(CONFLICTS, period)["conflicts"]]
 
 
 def test_open_blockers_fail_the_gate_and_name_the_items(

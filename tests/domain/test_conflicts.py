@@ -3,6 +3,7 @@ that the sweep finds exactly what comparing every pair would."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from datetime import UTC, datetime, timedelta, timezone
@@ -173,6 +174,42 @@ def test_a_change_window_without_approval_conflicts_in_words_of_why() -> None:
         (ConflictKind.CHANGE_NOT_APPROVED, "CHG1"), (ConflictKind.CHANGE_NOT_APPROVED, "CHG2")]
     assert "still waiting for approval" in found[0].reason
     assert "rejected" in found[1].reason
+
+
+def linked(fact: ReleaseFact, *numbers: str, source: str = "servicenow") -> ReleaseFact:
+    return dataclasses.replace(fact, changes=frozenset((source, n.casefold()) for n in numbers))
+
+
+def test_a_release_outside_its_approved_changes_window_is_blocking_and_names_both() -> None:
+    found = find_conflicts(World(
+        releases=[linked(release(1, 30, 33, "PAY"), "CHG1"),  # moved a day on
+                  linked(release(2, 6, 9, "INV"), "CHG2"),  # inside: fine
+                  linked(release(3, 6, 10, "IDN"), "CHG3")],  # ends an hour late
+        changes=[change("CHG1", 6, 9), change("CHG2", 5, 9), change("CHG3", 6, 9)]),
+        kinds=[ConflictKind.RELEASE_OUTSIDE_CHANGE_WINDOW])
+    assert [(c.severity, [i.label for i in c.involved]) for c in found] == [
+        (Severity.BLOCKING, ["REL-3", "CHG3"]), (Severity.BLOCKING, ["REL-1", "CHG1"])]
+    assert found[1].reason == (
+        "Release REL-1 is planned from 2027-03-02 14:00 UTC to 2027-03-02 17:00 UTC, outside "
+        "the window from 2027-03-01 14:00 UTC to 2027-03-01 17:00 UTC its change CHG1 in "
+        "ServiceNow was approved for.")
+
+
+def test_only_an_open_approved_linked_change_holds_a_release_to_its_window() -> None:
+    releases = [linked(release(1, 30, 33, "PAY"), "CHG1"),
+                linked(release(2, 30, 33, "INV"), "CHG2"),
+                linked(release(3, 30, 33, "IDN"), "CHG3"),
+                release(4, 30, 33, "NTF"),  # links no change
+                linked(release(5, 30, 33, "RPT", status=ReleaseStatus.DEPLOYED), "CHG5"),
+                linked(release(6, 30, 33, "CHK"), "CHG6", source="remedy")]
+    changes = [change("CHG1", 6, 9, approval=ApprovalState.REQUESTED),  # not approved yet
+               change("CHG2", 6, 9, state=ChangeState.CANCELED),
+               change("CHG3", None, None),  # no window
+               change("CHG4", 6, 9),
+               change("CHG5", 6, 9),
+               change("CHG6", 6, 9)]  # same number, another ITSM
+    assert find_conflicts(World(releases=releases, changes=changes),
+                          kinds=[ConflictKind.RELEASE_OUTSIDE_CHANGE_WINDOW]) == []
 
 
 def test_a_zero_length_change_window_is_an_instant_that_can_fall_in_a_blackout() -> None:

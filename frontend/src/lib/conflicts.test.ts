@@ -57,7 +57,7 @@ describe("the server's conflicts on the calendar", () => {
 
   it("names every kind of conflict in words, never its code", () => {
     for (const kind of ["RELEASE_OVERLAP", "RELEASE_IN_BLACKOUT", "CHANGE_IN_BLACKOUT", "CHANGE_NOT_APPROVED",
-      "BOOKING_OVERLAP", "NO_PRODUCTION_BOOKING", "CONFIGURATION_ITEM_OVERLAP", "SOMETHING_NEW"]) {
+      "BOOKING_OVERLAP", "NO_PRODUCTION_BOOKING", "CONFIGURATION_ITEM_OVERLAP", "RELEASE_OUTSIDE_CHANGE_WINDOW", "SOMETHING_NEW"]) {
       expect(conflictKindWord(kind)).not.toMatch(/_|^[A-Z]+$/);
     }
   });

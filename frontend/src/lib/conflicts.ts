@@ -93,6 +93,7 @@ const KIND_WORDS: Record<string, string> = {
   BOOKING_OVERLAP: "Bookings overlap",
   NO_PRODUCTION_BOOKING: "No production booking",
   CONFIGURATION_ITEM_OVERLAP: "Changes on one configuration item",
+  RELEASE_OUTSIDE_CHANGE_WINDOW: "Release outside its change's window",
 };
 
 export function conflictKindWord(kind: string): string {
