@@ -4,7 +4,8 @@ JIRA signs the raw body (`sha256=<hex HMAC-SHA256>`) and puts the event's time
 (epoch milliseconds) in the payload, so a delivery without a recent one is
 refused: a captured body could otherwise be replayed for ever. Option
 `webhook_tolerance_seconds` (default 300) says how recent. `jira:issue_*`
-events become `WorkChanged`; others are `Ignored`.
+events become `WorkChanged`, and so do `jira:version_*` ones (a version deleted, merged,
+renamed or released changes what its links hold); others are `Ignored`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class JiraWebhooks:
     def parse(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         payload = json_object(body)
         event = str(payload.get("webhookEvent", ""))
+        if event.startswith("jira:version_"):
+            return WorkChanged()
         if not event.startswith("jira:issue_"):
             return Ignored(f"event {event!r}")
         issue = payload.get("issue")

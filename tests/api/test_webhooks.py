@@ -322,6 +322,29 @@ def test_a_jira_issue_update_makes_the_next_read_fresh(gql: GraphQLClient,
     assert (issue["key"], "Done") in {(i["key"], i["statusLabel"]) for i in fresh}
 
 
+def test_a_jira_version_deleted_upstream_is_a_broken_link_at_the_next_read(
+        gql: GraphQLClient, upstreams: Upstreams) -> None:
+    jira = httpx.Client(base_url=f"{upstreams.url}/sandbox/jira/rest/api/3",
+                        auth=(CREDENTIALS.username, CREDENTIALS.token))
+    version = jira.post("/version", json={"name": "2028.04", "project": "NTF"}).json()
+    made = gql.data("""mutation($i: CreateReleaseInput!) { createRelease(input: $i) { id } }""",
+                    {"i": {"key": "NTF-GONE", "name": "Gone", "type": "PROJECT",
+                           "applicationKeys": ["NTF"]}})["createRelease"]["id"]
+    gql.data("""mutation($id: ID!, $l: SourceLinkInput!) { linkSource(releaseId: $id, link: $l)
+        { id } }""", {"id": made, "l": {"source": "jira", "kind": "PLANNED_VERSION",
+                                        "externalKey": version["id"]}})
+    readiness = """query { release(key: "NTF-GONE") { readiness { complete
+        perSource { source problemCode } } } }"""
+    assert gql.data(readiness)["release"]["readiness"]["complete"]  # read, and kept 5 min
+
+    assert jira.delete(f"/version/{version['id']}").status_code == 204
+    jira.close()
+    assert upstreams.last_answer("jira", "jira:version_deleted") == 204
+    after = gql.post(readiness)["data"]["release"]["readiness"]
+    assert not after["complete"]
+    assert after["perSource"] == [{"source": "jira", "problemCode": "BAD_LINK_KEY"}]
+
+
 def test_a_jira_delivery_older_than_the_tolerance_is_refused(hub: str) -> None:
     stale = {"timestamp": int((time.time() - 3600) * 1000), "webhookEvent": "jira:issue_updated"}
     response = signed_post(hub, "jira", stale, delivery=str(uuid.uuid4()))

@@ -106,3 +106,15 @@ def test_jira_needs_a_signed_timestamp_within_the_tolerance() -> None:
     jira.verify(headers, fresh, SECRET, NOW)
     assert jira.delivery_id(headers, fresh) == "j-1"
     assert jira.parse(headers, fresh) == WorkChanged(keys=("SHOP-1",))
+
+
+@pytest.mark.parametrize("event", ["jira:version_deleted", "jira:version_merged",
+                                   "jira:version_updated", "jira:version_released"])
+def test_a_jira_version_event_changes_work_and_others_are_ignored(event: str) -> None:
+    # A version deleted, merged or renamed changes what every link to it holds.
+    jira = connector("jira")
+    body = json.dumps({"webhookEvent": event, "timestamp": NOW * 1000,
+                       "version": {"id": "10040", "name": "2.4.0"}}).encode()
+    assert jira.parse({}, body) == WorkChanged()
+    other = json.dumps({"webhookEvent": "sprint_started", "timestamp": NOW * 1000}).encode()
+    assert isinstance(jira.parse({}, other), Ignored)

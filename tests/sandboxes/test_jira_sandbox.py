@@ -534,6 +534,25 @@ def test_a_transition_emits_a_signed_issue_updated_webhook(
     assert (item["field"], item["toString"]) == ("status", "Done")
 
 
+def test_version_writes_emit_the_version_webhooks_jira_sends(
+        receiver: tuple[str, list[tuple[bytes, dict[str, str]]]]) -> None:
+    hook_url, deliveries = receiver
+    app = create_app(build_world(7), webhook_url=hook_url, webhook_secret="s")
+    with serve_asgi(app) as url, httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as c:
+        made = c.post("/rest/api/3/version", json={"name": "2028.03", "project": "PAY"}).json()
+        c.put(f"/rest/api/3/version/{made['id']}", json={"description": "Spring"})
+        c.put(f"/rest/api/3/version/{made['id']}", json={"released": True})
+        c.post(f"/rest/api/3/version/{made['id']}/move", json={"position": "First"})
+        assert c.delete(f"/rest/api/3/version/{made['id']}").status_code == 204
+    payloads = [json.loads(body) for body, _headers in deliveries]
+    assert [p["webhookEvent"] for p in payloads] == [
+        "jira:version_created", "jira:version_updated", "jira:version_released",
+        "jira:version_moved", "jira:version_deleted"]
+    assert {p["version"]["id"] for p in payloads} == {made["id"]}
+    assert payloads[0]["version"]["self"].split("/rest/")[1].startswith("api/2/")
+    assert all(h["x-hub-signature"].startswith("sha256=") for _b, h in deliveries)
+
+
 def test_editing_fix_versions_moves_the_issue_between_releases(
         receiver: tuple[str, list[tuple[bytes, dict[str, str]]]]) -> None:
     hook_url, deliveries = receiver

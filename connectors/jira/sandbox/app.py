@@ -648,6 +648,24 @@ class JiraSite:
             webhook_event, payload,
             {"X-Atlassian-Webhook-Identifier": str(uuid.uuid4())})  # unique across restarts
 
+    async def version_changed(self, request: Request, version: SiteVersion,
+                              webhook_event: str) -> None:
+        """Tell the webhook receiver a version was created, changed, moved or deleted:
+        the payload carries the version (its `self` on /rest/api/2/, as JIRA's do)."""
+        payload: Json = {"timestamp": int(time.time() * 1000), "webhookEvent": webhook_event,
+                         "version": self.version(version, self.base(request), "2")}
+        await self.kit.emit_webhook(
+            webhook_event, payload, {"X-Atlassian-Webhook-Identifier": str(uuid.uuid4())})
+
+
+def _version_event(version: SiteVersion, was_released: bool | None) -> str:
+    """The webhook JIRA sends for a version write (None: it was created)."""
+    if was_released is None:
+        return "jira:version_created"
+    if version.released != was_released:
+        return "jira:version_released" if version.released else "jira:version_unreleased"
+    return "jira:version_updated"
+
 
 def _done_at(issue: SiteIssue) -> datetime:
     """When the issue last changed status (its creation if never)."""
@@ -1421,6 +1439,7 @@ class _Handlers:
             start_date=start_date)
         self.site.versions[version.id] = version
         self.site.versions_changed()
+        await self.site.version_changed(request, version, _version_event(version, None))
         return JSONResponse(self.site.version(version, self.site.base(request), v),
                             status_code=201)
 
@@ -1448,6 +1467,7 @@ class _Handlers:
                for r in self._releases(version.app_key)):
             return errors(status=400, field_errors={
                 "name": "A version with this name already exists in this project."})
+        was_released = version.released
         version.name = name.strip()
         version.description = str(body.get("description", version.description) or "")
         version.released = bool(body.get("released", version.released))
@@ -1457,6 +1477,7 @@ class _Handlers:
         if "startDate" in body:
             version.start_date = start_date
         self.site.versions_changed()
+        await self.site.version_changed(request, version, _version_event(version, was_released))
         return JSONResponse(self.site.version(version, self.site.base(request), v))
 
     def _version(self, request: Request) -> SiteVersion | None:
@@ -1520,6 +1541,7 @@ class _Handlers:
         others = [r for r in self.site.versions.values() if r.app_key != version.app_key]
         self.site.versions = {r.id: r for r in [*others, *order]}
         self.site.versions_changed()
+        await self.site.version_changed(request, version, "jira:version_moved")
         return JSONResponse(self.site.version(version, self.site.base(request), v))
 
     async def delete_version(self, request: Request, v: str) -> Response:
@@ -1544,6 +1566,7 @@ class _Handlers:
                                            moves["moveAffectedIssuesTo"])
         del self.site.versions[version.id]
         self.site.versions_changed()
+        await self.site.version_changed(request, version, "jira:version_deleted")
         return Response(status_code=204)
 
     # --- components --------------------------------------------------------------------
