@@ -3,7 +3,8 @@
 GitHub signs the raw body with HMAC-SHA256 of the hook's secret and sends no
 timestamp, so replay protection is the hub's claim on the delivery id and the
 body's digest. `deployment_status` becomes a `DeploymentEvent`; `ping` a
-`Ping`; every other event is `Ignored`.
+`Ping`; `issues`, `pull_request` and `milestone` a `WorkChanged` (what milestones and
+code ranges hold has changed); every other event is `Ignored`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from connectors.webhooks import (
     WebhookEvent,
     WebhookRefusal,
     WebhookRefused,
+    WorkChanged,
     json_object,
     sha256_signature_valid,
 )
@@ -27,6 +29,22 @@ from connectors.webhooks import (
 SIGNATURE_HEADER = "x-hub-signature-256"
 DELIVERY_HEADER = "x-github-delivery"
 EVENT_HEADER = "x-github-event"
+
+
+#: Events that change what a milestone or a code range holds (an issue or a pull request
+#: opened, closed, merged, moved between milestones; a milestone edited or deleted).
+WORK_EVENTS = frozenset({"issues", "pull_request", "milestone"})
+
+
+def _work_key(payload: Mapping[str, Any], event: str) -> tuple[str, ...]:
+    """`owner/repo#number` of the issue or pull request an event names, when it names one."""
+    record = payload.get("issue" if event == "issues" else event)
+    repository = payload.get("repository")
+    number = record.get("number") if isinstance(record, Mapping) else None
+    name = repository.get("full_name") if isinstance(repository, Mapping) else None
+    if event == "milestone" or not isinstance(number, int) or not isinstance(name, str):
+        return ()
+    return (f"{name}#{number}",)
 
 
 class GitHubWebhooks:
@@ -51,6 +69,8 @@ class GitHubWebhooks:
             return Ping()
         if event == "deployment_protection_rule":
             return gate_request(json_object(body))
+        if event in WORK_EVENTS:
+            return WorkChanged(keys=_work_key(json_object(body), event))
         if event != "deployment_status":
             return Ignored(f"event {event!r}")
         found = deployment_event(json_object(body))

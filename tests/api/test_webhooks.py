@@ -322,6 +322,23 @@ def test_a_jira_issue_update_makes_the_next_read_fresh(gql: GraphQLClient,
     assert (issue["key"], "Done") in {(i["key"], i["statusLabel"]) for i in fresh}
 
 
+def test_a_github_pull_request_merged_makes_the_next_read_fresh(gql: GraphQLClient,
+                                                                upstreams: Upstreams) -> None:
+    keys = [r.key for r in upstreams.world.releases]
+    found = ((key, item) for key in keys for item in release(gql, key)["workItems"]["nodes"]
+             if item["source"]["name"] == "github" and item["statusLabel"] == "open"
+             and "#" in item["key"])
+    key, pull = next(found)  # an open pull request in a release's milestone, now cached
+    repo, number = pull["key"].split("#")
+    merged = httpx.put(f"{upstreams.url}/sandbox/github/repos/{repo}/pulls/{number}/merge",
+                       headers={"Authorization": f"Bearer {CREDENTIALS.token}"})
+    assert merged.status_code == 200, merged.text
+
+    assert upstreams.last_answer("github", "pull_request") == 204
+    fresh = {i["key"]: i["statusLabel"] for i in release(gql, key)["workItems"]["nodes"]}
+    assert fresh[pull["key"]] == "merged"
+
+
 def test_a_jira_version_deleted_upstream_is_a_broken_link_at_the_next_read(
         gql: GraphQLClient, upstreams: Upstreams) -> None:
     jira = httpx.Client(base_url=f"{upstreams.url}/sandbox/jira/rest/api/3",

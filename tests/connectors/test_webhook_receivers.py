@@ -92,6 +92,20 @@ def test_github_ping_and_other_events() -> None:
     assert isinstance(github.parse(Headers({"X-GitHub-Event": "push"}), b"{}"), Ignored)
 
 
+def test_github_issue_pull_request_and_milestone_events_change_work() -> None:
+    github = connector("github")
+    repo = {"full_name": "acme-retail/payments-service"}
+    for event, payload, keys in [
+            ("pull_request", {"action": "closed", "pull_request": {"number": 24},
+                              "repository": repo}, ("acme-retail/payments-service#24",)),
+            ("issues", {"action": "milestoned", "issue": {"number": 7}, "repository": repo},
+             ("acme-retail/payments-service#7",)),
+            ("milestone", {"action": "deleted", "milestone": {"number": 4},
+                           "repository": repo}, ())]:
+        body = json.dumps(payload).encode()
+        assert github.parse(Headers({"X-GitHub-Event": event}), body) == WorkChanged(keys=keys)
+
+
 def test_jira_needs_a_signed_timestamp_within_the_tolerance() -> None:
     jira = connector("jira", webhook_tolerance_seconds=60)
     for payload in ({"webhookEvent": "jira:issue_updated"},
