@@ -106,7 +106,7 @@ def test_every_kind_of_conflict_gives_its_reason_in_words() -> None:
     world = World(
         releases=[ReleaseFact(1, "PAY-1", ReleaseStatus.PLANNED, _span(0, 4), frozenset({"PAY"})),
                   ReleaseFact(2, "PAY-2", ReleaseStatus.IN_PROGRESS, _span(2, 4),
-                              frozenset({"PAY"}))],
+                              frozenset({"PAY"}), frozenset({("service_now", "chg3")}))],
         blackouts=[BlackoutFact(1, "Quarter close", _span(3, 10))],
         environments=[EnvironmentFact(1, "pay-prod", EnvironmentTier.PRODUCTION,
                                       frozenset({"PAY"}))],
@@ -117,7 +117,11 @@ def test_every_kind_of_conflict_gives_its_reason_in_words() -> None:
                             frozenset({"pay-db"}), frozenset({"PAY"}), "ServiceNow"),
                  ChangeFact("jira_sm", "ITSM-2", ChangeState.NEW, ApprovalState.REQUESTED,
                             ChangeType.NORMAL, _span(3.5, 1), frozenset({"pay-db"}),
-                            frozenset(), "Jira Service Management")])
+                            frozenset(), "Jira Service Management"),
+                 # Approved for a window PAY-2 has left.
+                 ChangeFact("service_now", "CHG3", ChangeState.SCHEDULED,
+                            ApprovalState.APPROVED, ChangeType.NORMAL, _span(20, 1),
+                            frozenset(), frozenset(), "ServiceNow")])
     found = find_conflicts(world)
     assert {c.kind for c in found} == set(ConflictKind)
     for conflict in found:
