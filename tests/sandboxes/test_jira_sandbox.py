@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -532,6 +533,35 @@ def test_a_transition_emits_a_signed_issue_updated_webhook(
     assert payload["issue"]["self"].split("/rest/")[1].startswith("api/2/")
     (item,) = payload["changelog"]["items"]
     assert (item["field"], item["toString"]) == ("status", "Done")
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("PUT", "", {"description": "Late edit"}),
+    ("POST", "/move", {"position": "First"}),
+])
+def test_a_version_deleted_while_a_write_to_it_is_arriving_is_not_found_for_the_write(
+        method: str, path: str, body: dict[str, Any]) -> None:
+    async def race(url: str) -> tuple[int, int]:
+        async with httpx.AsyncClient(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as c:
+            made = (await c.post("/rest/api/3/version",
+                                 json={"name": "2028.05", "project": "PAY"})).json()
+            arrived = asyncio.Event()
+
+            async def slow_body() -> AsyncIterator[bytes]:
+                yield b"{"
+                await arrived.wait()  # the rest of the body comes after the delete
+                yield json.dumps(body).encode()[1:]
+
+            write = asyncio.create_task(c.request(
+                method, f"/rest/api/3/version/{made['id']}{path}", content=slow_body(),
+                headers={"content-type": "application/json"}))
+            await asyncio.sleep(0.2)
+            deleted = await c.delete(f"/rest/api/3/version/{made['id']}")
+            arrived.set()
+            return deleted.status_code, (await write).status_code
+
+    with serve_asgi(create_app(build_world(7))) as url:
+        assert asyncio.run(race(url)) == (204, 404)
 
 
 def test_version_writes_emit_the_version_webhooks_jira_sends(

@@ -1400,11 +1400,10 @@ class _Handlers:
         return JSONResponse(body)
 
     async def get_version(self, request: Request, v: str) -> Response:
-        raw = request.path_params["id"]
-        release = self.site.versions.get(int(raw)) if raw.isdigit() else None
-        if release is None:
-            return errors(f"Could not find version for id '{raw}'", status=404)
-        return JSONResponse(self.site.version(release, self.site.base(request), v))
+        version = self._version(request)
+        if version is None:
+            return _no_version(request)
+        return JSONResponse(self.site.version(version, self.site.base(request), v))
 
     async def create_version(self, request: Request, v: str) -> Response:
         """A new version; JIRA wants a project and a name unique within it."""
@@ -1445,10 +1444,9 @@ class _Handlers:
 
     async def update_version(self, request: Request, v: str) -> Response:
         """Rename, describe, date, release or archive a version."""
-        raw = request.path_params["id"]
-        version = self.site.versions.get(int(raw)) if raw.isdigit() else None
+        version = self._version(request)
         if version is None:
-            return errors(f"Could not find version for id '{raw}'", status=404)
+            return _no_version(request)
         try:
             # JIRA reads the body into a bean, where a field sent as null is as absent:
             # left as it is (atlassian-python-api's `update_version` sends every field,
@@ -1459,6 +1457,8 @@ class _Handlers:
             start_date = _date(body.get("startDate"), "startDate")
         except _BadRequest as exc:
             return errors(str(exc), status=400)
+        if self._version(request) is not version:  # deleted while its body was read
+            return _no_version(request)
         name = body.get("name", version.name)
         if not isinstance(name, str) or not name.strip():
             return errors(status=400,
@@ -1488,8 +1488,7 @@ class _Handlers:
         """How many issues name the version as fixed in, and as affected by."""
         version = self._version(request)
         if version is None:
-            return errors(f"Could not find version for id '{request.path_params['id']}'",
-                          status=404)
+            return _no_version(request)
         issues = self.site.issues.values()
         return JSONResponse({
             "self": f"{self.site.base(request)}/rest/api/{v}/version/{version.id}",
@@ -1501,8 +1500,7 @@ class _Handlers:
         """Of the issues fixed in the version, how many are not done yet."""
         version = self._version(request)
         if version is None:
-            return errors(f"Could not find version for id '{request.path_params['id']}'",
-                          status=404)
+            return _no_version(request)
         fixed = [i for i in self.site.issues.values() if version.id in i.fix_versions]
         return JSONResponse({
             "self": f"{self.site.base(request)}/rest/api/{v}/version/{version.id}",
@@ -1514,12 +1512,13 @@ class _Handlers:
         or `after` another version's URL."""
         version = self._version(request)
         if version is None:
-            return errors(f"Could not find version for id '{request.path_params['id']}'",
-                          status=404)
+            return _no_version(request)
         try:
             body = await self._body(request)
         except _BadRequest as exc:
             return errors(str(exc), status=400)
+        if self._version(request) is not version:  # deleted while its body was read
+            return _no_version(request)
         order = self._releases(version.app_key)
         here = order.index(version)
         order.remove(version)
@@ -1549,8 +1548,7 @@ class _Handlers:
         when given (another version of the project), else lose it."""
         version = self._version(request)
         if version is None:
-            return errors(f"Could not find version for id '{request.path_params['id']}'",
-                          status=404)
+            return _no_version(request)
         moves: dict[str, int | None] = {}
         for name in ("moveFixIssuesTo", "moveAffectedIssuesTo"):
             raw = request.query_params.get(name)
@@ -1763,6 +1761,10 @@ def _bind(handler: Handler, v: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return await handler(request, v)
     return endpoint
+
+
+def _no_version(request: Request) -> Response:
+    return errors(f"Could not find version for id '{request.path_params['id']}'", status=404)
 
 
 def _swap(ids: list[int], gone: int, instead: int | None) -> list[int]:
