@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from api.domain.change_flow import is_open
 from api.domain.enums import BookingStatus, EnvironmentTier, ReleaseStatus
+from api.domain.releases import holds
 from api.domain.words import plain
 from connectors.records import ApprovalState, ChangeState, ChangeType
 
@@ -379,7 +380,7 @@ def releases_outside_change_windows(releases: Sequence[ReleaseFact],
             change = approved.get(ident)
             if change is None or change.span is None:
                 continue
-            if change.span.start <= release.span.start and release.span.end <= change.span.end:
+            if holds(change.span.start, change.span.end, release.span.start, release.span.end):
                 continue
             yield Conflict(ConflictKind.RELEASE_OUTSIDE_CHANGE_WINDOW, Severity.BLOCKING,
                            release.span,

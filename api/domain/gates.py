@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from api.domain.facts import BlackoutFacts, ReleaseFacts, as_utc, format_utc, format_window
-from api.domain.releases import overlaps
+from api.domain.releases import holds, overlaps
 from api.domain.words import approval_word, change_state_word
 from connectors.records import (
     ApprovalState,
@@ -112,8 +112,8 @@ def holds_window(change: ChangeRecord, release: ReleaseFacts) -> bool:
     if start is None or end is None or release.window_start is None \
             or release.window_end is None:
         return True
-    return (as_utc(start) <= as_utc(release.window_start)
-            and as_utc(release.window_end) <= as_utc(end))
+    return holds(as_utc(start), as_utc(end), as_utc(release.window_start),
+                 as_utc(release.window_end))
 
 
 def _change_gate(release: ReleaseFacts, changes: Sequence[ChangeRecord], changes_known: bool,

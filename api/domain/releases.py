@@ -112,6 +112,12 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
     return a_start < b_end and b_start < a_end
 
 
+def holds(outer_start: datetime, outer_end: datetime, inner_start: datetime,
+          inner_end: datetime) -> bool:
+    """The outer window holds the inner one whole (a change's approved window, a release's)."""
+    return outer_start <= inner_start and inner_end <= outer_end
+
+
 OVERRIDE_REASON_MIN_LENGTH = 10
 
 

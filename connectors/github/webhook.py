@@ -37,14 +37,15 @@ WORK_EVENTS = frozenset({"issues", "pull_request", "milestone"})
 
 
 def _work_key(payload: Mapping[str, Any], event: str) -> tuple[str, ...]:
-    """`owner/repo#number` of the issue or pull request an event names, when it names one."""
+    """`owner/repo#number` of the issue or pull request an event names (a milestone's
+    number is no issue's)."""
+    if event == "milestone":
+        return ()
     record = payload.get("issue" if event == "issues" else event)
     repository = payload.get("repository")
     number = record.get("number") if isinstance(record, Mapping) else None
     name = repository.get("full_name") if isinstance(repository, Mapping) else None
-    if event == "milestone" or not isinstance(number, int) or not isinstance(name, str):
-        return ()
-    return (f"{name}#{number}",)
+    return (f"{name}#{number}",) if isinstance(number, int) and isinstance(name, str) else ()
 
 
 class GitHubWebhooks:

@@ -999,10 +999,10 @@ class GitHubSandbox:
         rows = git.branches(self.data, app)
         protected = request.query_params.get("protected")
         if protected is not None:
-            rows = [r for r in rows if (r[0] == git.MAIN) == (protected.lower() == "true")]
+            rows = [r for r in rows if git.protected(r[0]) == (protected.lower() == "true")]
         page, headers = paginate(request, rows)
         base = self.base(request)
-        return Reply([render.branch(base, app, name, head.sha, name == git.MAIN)
+        return Reply([render.branch(base, app, name, head.sha, git.protected(name))
                       for name, head, _ in page], headers=headers)
 
     async def get_branch(self, request: Request) -> Reply:
@@ -1011,17 +1011,17 @@ class GitHubSandbox:
         wanted = request.path_params["branch"]
         names = {b[0]: b for b in git.branches(self.data, app)}
         found = names.get(wanted)
-        protected = wanted.removesuffix("/protection")
-        if found is None and protected != wanted and protected in names:
-            if protected != git.MAIN:
+        guarded = wanted.removesuffix("/protection")
+        if found is None and guarded != wanted and guarded in names:
+            if not git.protected(guarded):
                 raise GitHubError(404, "Branch not protected")
-            return Reply(render.branch_protection(self.base(request), app, protected))
+            return Reply(render.branch_protection(self.base(request), app, guarded))
         if found is None:
             raise GitHubError(404, "Branch not found")
         name, head, parent = found
         base = self.base(request)
         return Reply(render.branch_full(base, app, name, render.commit(base, app, head, parent),
-                                        name == git.MAIN))
+                                        git.protected(name)))
 
     def _resolve(self, app: Application, ref: str) -> int:
         """Position of `ref` (tag, sha, branch) on main; -1 is the root; 404 if unknown."""

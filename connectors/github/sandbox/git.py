@@ -45,6 +45,11 @@ def branches(data: GitHubData, app: Application) -> list[tuple[str, Commit, str 
     return sorted(out, key=lambda b: b[0])
 
 
+def protected(name: str) -> bool:
+    """Whether a branch is protected: `main` (reviewed pull requests only), no other."""
+    return name == MAIN
+
+
 def created_branch(data: GitHubData, app: Application, ref: str) -> str | None:
     """The commit sha a branch a POST of git/refs made points at (None: no such branch)."""
     return next((sha for key, name, sha in data.created_branches

@@ -716,9 +716,13 @@ def commit_full(base: str, app: Application, item: Commit, parent: str | None) -
     return body
 
 
+def branch_url(base: str, app: Application, name: str) -> str:
+    return f"{repo_url(base, app)}/branches/{quote(name, safe='')}"
+
+
 def branch(base: str, app: Application, name: str, sha: str, protected: bool) -> Json:
     """A branch as `GET .../branches` lists it, with the protection a client may follow."""
-    url = f"{repo_url(base, app)}/branches/{quote(name, safe='')}"
+    url = branch_url(base, app, name)
     return {"name": name, "commit": {"sha": sha, "url": f"{repo_url(base, app)}/commits/{sha}"},
             "protected": protected,
             "protection": {"enabled": protected,
@@ -729,16 +733,15 @@ def branch(base: str, app: Application, name: str, sha: str, protected: bool) ->
 
 def branch_full(base: str, app: Application, name: str, head: Json, protected: bool) -> Json:
     """`GET .../branches/{branch}`: the branch with its full head commit."""
-    listed = branch(base, app, name, head["sha"], protected)
-    return {**listed, "commit": head,
-            "_links": {"self": listed["protection_url"].removesuffix("/protection"),
+    return {**branch(base, app, name, head["sha"], protected), "commit": head,
+            "_links": {"self": branch_url(base, app, name),
                        "html": f"{base}/{app.repo_owner}/{app.repo_name}/tree/{name}"}}
 
 
 def branch_protection(base: str, app: Application, name: str) -> Json:
     """`GET .../branches/{branch}/protection` of `main`: changes reach it by reviewed pull
     requests, and no status check is required (the world runs no CI)."""
-    url = f"{repo_url(base, app)}/branches/{quote(name, safe='')}/protection"
+    url = f"{branch_url(base, app, name)}/protection"
     off = {"enabled": False}
     return {"url": url,
             "required_status_checks": {"url": f"{url}/required_status_checks", "strict": False,

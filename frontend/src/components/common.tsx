@@ -88,12 +88,8 @@ export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge status-${status.toLowerCase()}`}>{STATUS_LABELS[status] ?? status}</span>;
 }
 
-export function Badge({ tone, title, children }: { tone?: string; title?: string; children: ReactNode }) {
-  return (
-    <span className={`badge ${tone ? `tone-${tone}` : ""}`} title={title}>
-      {children}
-    </span>
-  );
+export function Badge({ tone, children }: { tone?: string; children: ReactNode }) {
+  return <span className={`badge ${tone ? `tone-${tone}` : ""}`}>{children}</span>;
 }
 
 /** A change request's approval, in the same words and colours on every page. */

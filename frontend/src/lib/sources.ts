@@ -71,15 +71,15 @@ export function sourceProblems(errors: readonly ErrorLike[] | undefined): Source
 }
 
 /** A broken link (its record deleted, renamed or hidden upstream), not an outage. */
-export function isBrokenLink(problem: SourceProblem | undefined): boolean {
-  return problem?.code === "BAD_LINK_KEY";
+export function isBrokenLink(code: string | null | undefined): boolean {
+  return code === "BAD_LINK_KEY";
 }
 
 /** "Change desk unavailable, showing data from 3 minutes ago" or "…, its data is missing";
  * for a broken link, what the source said is missing, so the link can be mended. */
 export function describeProblem(problem: SourceProblem): string {
   const name = sourceLabel({ name: problem.source, product: problem.product ?? undefined });
-  if (isBrokenLink(problem)) {
+  if (isBrokenLink(problem.code)) {
     const said = problem.message.startsWith(`${problem.source}: `) ? problem.message.slice(problem.source.length + 2) : problem.message;
     return `${name}: a linked record cannot be read, so its data is missing here (${said})`;
   }

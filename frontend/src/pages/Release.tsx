@@ -276,9 +276,7 @@ export default function ReleasePage() {
                     </td>
                     <td>
                       {!s.available ? (
-                        <Badge tone="bad" title={s.problem ?? problem?.message}>
-                          {s.problemCode === "BAD_LINK_KEY" || isBrokenLink(problem) ? "link broken" : "unavailable"}
-                        </Badge>
+                        <Badge tone="bad">{isBrokenLink(s.problemCode) ? "link broken" : "unavailable"}</Badge>
                       ) : s.stale ? (
                         <Badge tone="warn">stale{problem?.ageSeconds != null ? `, ${formatAge(problem.ageSeconds)}` : ""}</Badge>
                       ) : (
