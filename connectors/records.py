@@ -117,13 +117,18 @@ def map_status(raw: str, defaults: Mapping[str, E], overrides: Mapping[str, str]
     """Raw upstream word -> canonical member; an instance's `status_map` wins.
 
     Matching ignores case. An override naming no member of the enum is ignored
-    rather than failing a whole query.
+    rather than failing a whole query. A word spelt as `defaults` spells it is found
+    by one lookup (a dashboard maps thousands of upstream words per answer);
+    `defaults` names each word once, whatever its case.
     """
     enum_type = type(fallback)
     lowered = raw.casefold()
     for word, name in overrides.items():
         if word.casefold() == lowered and name in enum_type.__members__:
             return enum_type[name]
+    exact = defaults.get(raw)
+    if exact is not None:
+        return exact
     for word, member in defaults.items():
         if word.casefold() == lowered:
             return member
