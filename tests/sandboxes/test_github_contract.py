@@ -321,6 +321,7 @@ RECORDED_CALLS = [
     ("DeploymentStatus.setUp.txt", "GET", "/statuses/388454671",
      f"{REPO}/deployments/880001/statuses/9900001"),
     ("GitRelease.setUp.txt", "GET", "/releases/28524234", f"{REPO}/releases/1500018"),
+    ("Issue.testGetEvents.txt", "GET", "/issues/28/events", f"{REPO}/issues/4/events"),
 ]
 
 

@@ -762,3 +762,81 @@ def test_graphql_refuses_a_call_over_half_a_million_nodes(github: httpx.Client) 
     assert "515,100" in body["errors"][0]["message"]
     fewer = " ".join(aliases[:49])  # 49 aliases: 494,900 nodes, under the limit
     assert "errors" not in graphql(github, f"query {{ {fewer} }}").json()
+
+
+# -- issue events --------------------------------------------------------------------
+
+
+def test_a_world_issue_has_the_history_its_state_implies(github: httpx.Client,
+                                                         world: World) -> None:
+    issue = next(i for i in world.github_issues if i.app_key == "PAY" and i.closed_at
+                 and i.release_key and i.labels)
+    events = follow(github, f"{REPO}/issues/{issue.number}/events")
+    names = [e["event"] for e in events]
+    assert names[0] == "milestoned" and names[-1] == "closed"
+    assert names.count("labeled") == len(issue.labels)
+    closed = events[-1]
+    assert closed["created_at"] == issue.closed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert closed["state_reason"] == (issue.state_reason or "completed")
+    assert "issue" not in closed  # an issue's own listing leaves the issue out
+    assert [e["created_at"] for e in events] == sorted(e["created_at"] for e in events)
+    # The same every time: derived, not drawn anew.
+    assert follow(github, f"{REPO}/issues/{issue.number}/events") == events
+
+
+def test_a_merged_pull_request_has_merged_and_closed_events_at_its_merge_commit(
+        github: httpx.Client, world: World) -> None:
+    pull = next(p for p in world.pull_requests if p.app_key == "PAY" and p.merged_at)
+    events = follow(github, f"{REPO}/issues/{pull.number}/events")
+    merged, closed = events[-2:]
+    assert (merged["event"], closed["event"]) == ("merged", "closed")
+    assert merged["commit_id"] == closed["commit_id"] == pull.merge_commit_sha
+    assert merged["commit_url"].endswith(f"/commits/{pull.merge_commit_sha}")
+
+
+def test_writes_are_recorded_as_events_by_the_tokens_owner(world: World) -> None:
+    for github in fresh(world):
+        opened = github.post(f"{REPO}/issues", json={
+            "title": "Refund rounding", "labels": ["bug"], "milestone": 1})
+        assert opened.status_code == 201, opened.text
+        number = opened.json()["number"]
+        assert github.patch(f"{REPO}/issues/{number}", json={
+            "title": "Refund rounding on partial captures", "state": "closed",
+            "state_reason": "not_planned"}).status_code == 200
+        assert github.delete(f"{REPO}/issues/{number}/labels/bug").status_code == 200
+        assert github.patch(f"{REPO}/issues/{number}", json={"state": "open"}).status_code == 200
+        events = follow(github, f"{REPO}/issues/{number}/events")
+        assert [e["event"] for e in events] == [
+            "milestoned", "labeled", "renamed", "closed", "unlabeled", "reopened"]
+        viewer = github.get("/user").json()["login"]
+        assert {e["actor"]["login"] for e in events} == {viewer}
+        assert events[2]["rename"] == {"from": "Refund rounding",
+                                       "to": "Refund rounding on partial captures"}
+        assert events[3]["state_reason"] == "not_planned"
+        assert events[1]["label"]["name"] == "bug" and events[1]["label"]["color"]
+        # The repository's listing: newest first, each with the issue as it is now.
+        listed = follow(github, f"{REPO}/issues/events", per_page=100)
+        assert [e["created_at"] for e in listed] == sorted(
+            (e["created_at"] for e in listed), reverse=True)
+        ours = [e for e in listed if e["issue"]["number"] == number]
+        assert [e["id"] for e in ours] == [e["id"] for e in reversed(events)]
+        assert ours[0]["issue"]["state"] == "open"
+        single = github.get(f"{REPO}/issues/events/{events[2]['id']}")
+        assert single.status_code == 200 and single.json()["rename"] == events[2]["rename"]
+
+
+def test_a_pull_request_merged_through_the_sandbox_records_its_merge(world: World) -> None:
+    pull = next(p for p in world.pull_requests if p.app_key == "PAY" and p.state == "open"
+                and not p.draft)
+    for github in fresh(world):
+        before = len(follow(github, f"{REPO}/issues/{pull.number}/events"))
+        merged = github.put(f"{REPO}/pulls/{pull.number}/merge")
+        assert merged.status_code == 200, merged.text
+        events = follow(github, f"{REPO}/issues/{pull.number}/events")
+        assert [e["event"] for e in events[before:]] == ["merged", "closed"]
+        assert events[-1]["commit_id"] == merged.json()["sha"]
+
+
+def test_events_of_an_unknown_issue_or_event_are_not_found(github: httpx.Client) -> None:
+    assert github.get(f"{REPO}/issues/999999/events").status_code == 404
+    assert github.get(f"{REPO}/issues/events/12345").status_code == 404

@@ -9,6 +9,7 @@ connector can be developed, tested and benchmarked against it offline.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -27,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.config import ConnectorConfig
-from connectors.github.sandbox import git, render, search
+from connectors.github.sandbox import events, git, render, search
 from connectors.github.sandbox.graphql_api import GraphQLService
 from connectors.github.sandbox.render import IssueComment, LabelDef
 from connectors.records import LinkKind
@@ -599,6 +600,9 @@ class GitHubSandbox:
             author=self.data.viewer_person, assignee=assignee, state="open", state_reason=None,
             created=now, updated=now, closed_at=None, labels=labels)
         self.data.all_issues.append(item)
+        # Opened with labels, a milestone or an assignee: each is an event of its own.
+        self._record(dataclasses.replace(item, labels=[], release_key=None, assignee=None),
+                     item)
         rendered = render.issue(self.base(request), self.data, item)
         return Reply(rendered, status=201, headers={"location": rendered["url"]})
 
@@ -638,7 +642,9 @@ class GitHubSandbox:
             if request.method == "POST":
                 names = item.labels + [n for n in names
                                        if n.lower() not in {x.lower() for x in item.labels}]
+            before = dataclasses.replace(item)
             item.labels, item.updated = names, self.data.world.clock.now()
+            self._record(before, item)
         base = self.base(request)
         return Reply([self.data.label_json(base, app, n) for n in item.labels])
 
@@ -648,8 +654,10 @@ class GitHubSandbox:
         name = request.path_params["name"].lower()
         if name not in {n.lower() for n in item.labels}:
             raise GitHubError(404, "Label does not exist")
+        before = dataclasses.replace(item)
         item.labels = [n for n in item.labels if n.lower() != name]
         item.updated = self.data.world.clock.now()
+        self._record(before, item)
         base = self.base(request)
         return Reply([self.data.label_json(base, app, n) for n in item.labels])
 
@@ -686,9 +694,17 @@ class GitHubSandbox:
                 changes["state_reason"] = (
                     "reopened" if state == "open" else reason
                     if reason in ("completed", "not_planned", "duplicate") else "completed")
+        before = dataclasses.replace(item)
         for name, value in changes.items():
             setattr(item, name, value)
         item.updated = now
+        self._record(before, item)
+
+    def _record(self, before: GitHubIssue | PullRequest, after: GitHubIssue | PullRequest
+                ) -> None:
+        """Keep the issue events a write made (`events.changes`)."""
+        self.data.issue_events += events.changes(self.data, before, after,
+                                                 self.data.viewer_person, after.updated)
 
     def _milestone_key(self, app: Application, value: Any, resource: str) -> str | None:
         if value is None:
@@ -737,6 +753,31 @@ class GitHubSandbox:
         if found is None:
             raise not_found()
         return found
+
+    async def list_issue_events(self, request: Request) -> Reply:
+        """`GET .../issues/{n}/events`: the item's history, oldest first."""
+        app = self.app_of(request)
+        item = self._numbered(app, request.path_params["number"])
+        page, headers = paginate(request, events.of_item(self.data, item))
+        base = self.base(request)
+        return Reply([events.rendered(base, self.data, e, with_issue=False) for e in page],
+                     headers=headers)
+
+    async def list_repo_issue_events(self, request: Request) -> Reply:
+        """`GET .../issues/events`: every item's events, newest first, each with its issue."""
+        app = self.app_of(request)
+        page, headers = paginate(request, events.of_repository(self.data, app))
+        base = self.base(request)
+        return Reply([events.rendered(base, self.data, e, with_issue=True) for e in page],
+                     headers=headers)
+
+    async def get_issue_event(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        wanted = request.path_params["id"]
+        found = next((e for e in events.of_repository(self.data, app) if e.id == wanted), None)
+        if found is None:
+            raise not_found()
+        return Reply(events.rendered(self.base(request), self.data, found, with_issue=True))
 
     async def list_comments(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -911,8 +952,10 @@ class GitHubSandbox:
         if pull.state != "open":
             raise GitHubError(405, "Pull Request is not mergeable")
         now = self.data.world.clock.now()
+        before = dataclasses.replace(pull)
         pull.state, pull.merged_at, pull.closed_at, pull.updated = "closed", now, now, now
         pull.merge_commit_sha = hashlib.sha1(f"{app.key}/merge/{pull.number}".encode()).hexdigest()
+        self._record(before, pull)
         base = self.base(request)
         await self._emit("pull_request", app, base, {
             "action": "closed", "number": pull.number,
@@ -1556,6 +1599,9 @@ class GitHubSandbox:
             Route(f"{r}/issues", e(self.list_issues), methods=["GET"]),
             Route(f"{r}/issues", e(self.create_issue), methods=["POST"]),
             Route(f"{r}/issues/comments", e(self.list_repo_comments)),
+            Route(f"{r}/issues/events", e(self.list_repo_issue_events)),
+            Route(f"{r}/issues/events/{{id:int}}", e(self.get_issue_event)),
+            Route(f"{r}/issues/{{number:int}}/events", e(self.list_issue_events)),
             Route(f"{r}/issues/comments/{{id:int}}", e(self.get_comment)),
             Route(f"{r}/issues/{{number:int}}", e(self.get_issue), methods=["GET"]),
             Route(f"{r}/issues/{{number:int}}", e(self.edit_issue), methods=["PATCH"]),

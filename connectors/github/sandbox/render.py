@@ -82,6 +82,24 @@ class Viewer:
     email: str
 
 
+@dataclass(frozen=True, slots=True)
+class IssueEvent:
+    """Something that happened to an issue or pull request (`sandbox.events`)."""
+
+    id: int
+    app_key: str
+    number: int
+    event: str  # closed, labeled, milestoned... (`events.NODE_TYPES`)
+    actor: Person
+    at: datetime
+    commit_id: str | None = None
+    label: str | None = None
+    milestone: str | None = None  # the milestone's title then
+    assignee: Person | None = None
+    rename: tuple[str, str] | None = None  # (from, to)
+    state_reason: str | None = None
+
+
 @dataclass(slots=True)
 class IssueComment:
     """A comment written through the sandbox on an issue or pull request."""
@@ -153,6 +171,8 @@ class GitHubData:
     created_milestones: list[Release] = field(default_factory=list)
     milestone_facets: dict[int, MilestoneFacet] = field(default_factory=dict)
     comments: list[IssueComment] = field(default_factory=list)
+    # What writes did to issues and pull requests (the world's own history is derived).
+    issue_events: list[IssueEvent] = field(default_factory=list)
     label_defs: list[LabelDef] = field(default_factory=list)
     # What a POST gave a deployment beyond the world's fields (payload, description, task).
     deployment_extras: dict[int, Json] = field(default_factory=dict)

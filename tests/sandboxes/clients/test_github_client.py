@@ -360,6 +360,17 @@ def test_an_issue_is_created_commented_on_and_closed(own_repo: Repository, world
     assert issue.number in {i.number for i in repo.get_issues(state="closed", milestone=milestone)}
     assert "triage" in {label.name for label in repo.get_labels()}
 
+    # Who did what, as a release script asks before it writes the release notes.
+    events = list(issue.get_events())
+    assert [(e.event, e.actor.login) for e in events] == [
+        ("milestoned", "demo"), ("labeled", "demo"), ("labeled", "demo"),
+        ("assigned", "demo"), ("closed", "demo")]
+    assert events[3].assignee.login == assignee and events[1].label.name == "bug"
+    assert events[0].milestone.title == release.version_name
+    in_repository = [e.id for e in repo.get_issues_events() if e.issue.number == issue.number]
+    assert in_repository == [e.id for e in reversed(events)]  # newest first
+    assert repo.get_issues_event(events[-1].id).event == "closed"
+
 
 def test_labels_are_added_to_and_removed_from_an_issue_and_a_pull(
         own_repo: Repository, world: World) -> None:
