@@ -238,6 +238,7 @@ class UpstreamClient:
         accepted = frozenset(accept)
         method = method.upper()
         self._check_path(path)
+        await self._turns().wait_free()
         request = self._client.build_request(method, path, params=params, json=json,
                                              data=data, headers=headers)
         self._check_origin(request)
@@ -389,7 +390,7 @@ class UpstreamClient:
         cached = self._etags.get(cache_key) if cache_key else None
         if cached is not None:
             request.headers["If-None-Match"] = cached.etag
-        turns = self.turns or turns_for(asyncio.get_running_loop())
+        turns = self._turns()
         started = time.monotonic()
         self._stats.calls += 1
         try:
@@ -431,6 +432,9 @@ class UpstreamClient:
             self.observer(self.name, outcome_of_response(response, accept), elapsed_ms / 1000)
             return classified
         return self._classify(response, cached, cache_key, accept)
+
+    def _turns(self) -> SendTurns:
+        return self.turns or turns_for(asyncio.get_running_loop())
 
     def _observe(self, outcome: CallOutcome, seconds: float | None) -> None:
         if self.observer is not None:

@@ -89,6 +89,44 @@ async def test_each_request_is_written_before_the_next_one_starts(upstream: str)
         "start a", "written a", "start b", "written b", "start c", "written c"]
 
 
+async def test_a_call_started_while_a_request_is_written_builds_its_own_after_that_write(
+        upstream: str) -> None:
+    events: list[str] = []
+    turns = SendTurns(hold=FOREVER)
+    clients = [UpstreamClient(name, upstream, transport=Recording(events), turns=turns,
+                              retry=RetryPolicy(max_retries=0)) for name in "ab"]
+    for client in clients:
+        build = client._client.build_request
+
+        def noted(*args: Any, _name: str = client.name, _build: Any = build,
+                  **kwargs: Any) -> httpx.Request:
+            events.append(f"build {_name}")
+            return _build(*args, **kwargs)
+
+        client._client.build_request = noted  # type: ignore[method-assign]
+    try:
+        for _ in range(2):  # the second round, on open connections, is the one that counts
+            events.clear()
+            await asyncio.gather(*(c.request("POST", "/echo", params={"n": c.name},
+                                             json={"from": c.name}) for c in clients))
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert events == ["build a", "start a", "written a", "build b", "start b", "written b"]
+
+
+async def test_waiting_for_a_free_turn_costs_nothing_when_none_is_held_and_ends_at_the_hold(
+        ) -> None:
+    turns = SendTurns(hold=0.05)
+    free = asyncio.ensure_future(turns.wait_free())
+    assert not free.done()  # not yet run: it needs no loop turn of its own once it runs
+    await free
+    async with turns.turn(request()):
+        waited = asyncio.get_running_loop().time()
+        await asyncio.wait_for(turns.wait_free(), timeout=10)  # the turn is still held
+        assert asyncio.get_running_loop().time() - waited >= 0.04
+
+
 async def test_without_turns_the_first_request_waits_for_all_the_others_to_be_built(
         upstream: str) -> None:
     events = await send_together(upstream, NoTurns())
