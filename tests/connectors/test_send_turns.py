@@ -4,7 +4,7 @@ shown with real clients against a server on a loopback socket."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -98,8 +98,8 @@ async def test_a_call_started_while_a_request_is_written_builds_its_own_after_th
     for client in clients:
         build = client._client.build_request
 
-        def noted(*args: Any, _name: str = client.name, _build: Any = build,
-                  **kwargs: Any) -> httpx.Request:
+        def noted(*args: Any, _name: str = client.name,
+                  _build: Callable[..., httpx.Request] = build, **kwargs: Any) -> httpx.Request:
             events.append(f"build {_name}")
             return _build(*args, **kwargs)
 
