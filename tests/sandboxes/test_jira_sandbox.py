@@ -704,3 +704,58 @@ def new_version_takes_issues(datacenter: httpx.Client) -> None:
     assert dc_keys(datacenter, 'fixVersion = "2030.01"') == ["RPT-1"]
     missing = datacenter.post("/rest/api/2/version", json={"name": "x"})
     assert missing.status_code == 400 and set(missing.json()["errors"]) == {"project"}
+
+
+# -- remote issue links ---------------------------------------------------------------
+
+
+def test_a_remote_link_is_refused_without_its_url_and_title_and_nothing_is_made(
+        cloud: httpx.Client) -> None:
+    path = "/rest/api/3/issue/PAY-1/remotelink"
+    before = cloud.get(path).json()
+    refused = cloud.post(path, json={"globalId": "x", "object": {"summary": "no title"}})
+    assert refused.status_code == 400
+    assert set(refused.json()["errors"]) == {"url", "title"}
+    assert cloud.post(path, json=["not", "an", "object"]).status_code == 400
+    assert cloud.get(path).json() == before
+
+
+def test_a_remote_link_is_replaced_read_by_global_id_and_deleted(cloud: httpx.Client) -> None:
+    path = "/rest/api/2/issue/PAY-2/remotelink"
+    made = cloud.post(path, json={"globalId": "release=PAY-2026.12",
+                                  "object": {"url": "https://hub.example.test/r/1",
+                                             "title": "PAY 2026.12"}})
+    assert made.status_code == 201
+    ident = made.json()["id"]
+    assert made.json()["self"].endswith(f"/rest/api/2/issue/PAY-2/remotelink/{ident}")
+    assert cloud.put(f"{path}/{ident}", json={"object": {"url": "https://hub.example.test/r/2",
+                                                         "title": "PAY 2026.12.1"}}
+                     ).status_code == 204
+    replaced = cloud.get(f"{path}/{ident}").json()
+    assert replaced["object"]["title"] == "PAY 2026.12.1" and "globalId" not in replaced
+    assert cloud.post(path, json={"globalId": "release=PAY-2026.12.1", "object": {
+        "url": "https://hub.example.test/r/2", "title": "PAY 2026.12.1"}}).status_code == 201
+    by_global = cloud.get(path, params={"globalId": "release=PAY-2026.12.1"})
+    assert by_global.status_code == 200 and by_global.json()["object"]["title"] == "PAY 2026.12.1"
+    assert cloud.delete(path, params={"globalId": "release=PAY-2026.12.1"}).status_code == 204
+    assert cloud.delete(f"{path}/{ident}").status_code == 204
+    assert cloud.get(path).json() == []
+    assert cloud.get(f"{path}/{ident}").status_code == 404
+    assert cloud.get(path, params={"globalId": "release=PAY-2026.12.1"}).status_code == 404
+    assert cloud.get("/rest/api/2/issue/NOPE-1/remotelink").status_code == 404
+
+
+def test_two_posts_of_one_global_id_at_once_make_one_link(cloud: httpx.Client) -> None:
+    path = "/rest/api/3/issue/PAY-3/remotelink"
+    body = {"globalId": "change=CHG0040001",
+            "object": {"url": "https://itsm.example.test/c/1", "title": "CHG0040001"}}
+
+    async def both() -> list[int]:
+        async with httpx.AsyncClient(base_url=str(cloud.base_url),
+                                     auth=(DEMO_USER, DEMO_TOKEN)) as client:
+            answers = await asyncio.gather(client.post(path, json=body),
+                                           client.post(path, json=body))
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(both()) == [200, 201]
+    assert len(cloud.get(path).json()) == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -33,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.config import ConnectorConfig
-from connectors.jira.sandbox import jql, writes
+from connectors.jira.sandbox import jql, remote_links, writes
 from connectors.jira.sandbox.catalogue import FIELD_NAMES, FIELDS, render_field, site_fields
 from connectors.records import LinkKind
 from connectors.sandbox.kit import Credentials, SandboxKit, route_path
@@ -257,6 +258,9 @@ class JiraSite:
         self._vocabulary: jql.Vocabulary | None = None
         self.next_history_id = history_id + 1
         self.next_comment_id = 10000
+        # Remote issue links written through the sandbox (the world makes none).
+        self.remote_links: list[remote_links.RemoteLink] = []
+        self.next_remote_link_id = 10000
 
     # --- auth ------------------------------------------------------------
 
@@ -814,6 +818,10 @@ class _Handlers:
             ("/issue/{key}/comment", self.add_comment, ["POST"]),
             ("/issue/{key}/comment/{id}", self.get_comment, ["GET"]),
             ("/issue/{key}", self.edit_issue, ["PUT"]),
+            ("/issue/{key}/remotelink", self.remote_links, ["GET"]),
+            ("/issue/{key}/remotelink", self.put_remote_link, ["POST"]),
+            ("/issue/{key}/remotelink", self.delete_remote_link_by_global_id, ["DELETE"]),
+            ("/issue/{key}/remotelink/{id}", self.remote_link, ["GET", "PUT", "DELETE"]),
             ("/issue/{key}/transitions", self.transitions, ["GET"]),
             ("/issue/{key}/transitions", self.transition, ["POST"]),
             ("/project", self.projects, ["GET"]),
@@ -862,7 +870,14 @@ class _Handlers:
                 routes.append(Route(f"/rest/api/{v}{path}", _bind(handler, v), methods=methods))
         if not cloud:
             routes.append(Route("/rest/auth/1/session", self.session, methods=["GET"]))
+        # The site is linked to no other Atlassian application (pycontribs asks before it
+        # adds a remote link).
+        routes.append(Route("/rest/applinks/latest/listApplicationlinks",
+                            self.application_links, methods=["GET"]))
         return routes
+
+    async def application_links(self, request: Request) -> Response:
+        return JSONResponse([])
 
     # --- search ------------------------------------------------------------------
 
@@ -1234,6 +1249,100 @@ class _Handlers:
         comment = self.site.add_comment(issue, text)
         return JSONResponse(self.site.comment(issue, comment, self.site.base(request), v),
                             status_code=201)
+
+    # --- remote issue links ---------------------------------------------------------
+
+    def _remote_link_url(self, request: Request, v: str, issue: SiteIssue, ident: int) -> str:
+        return f"{self.site.base(request)}/rest/api/{v}/issue/{issue.key}/remotelink/{ident}"
+
+    def _links_of(self, issue: SiteIssue) -> list[remote_links.RemoteLink]:
+        return [link for link in self.site.remote_links if link.issue_id == issue.id]
+
+    async def remote_links(self, request: Request, v: str) -> Response:
+        """An issue's remote links, or the one with `globalId`."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        found = self._links_of(issue)
+        wanted = request.query_params.get("globalId")
+        if wanted is None:
+            return JSONResponse([remote_links.rendered(
+                link, self._remote_link_url(request, v, issue, link.id)) for link in found])
+        link = next((link for link in found if link.global_id == wanted), None)
+        if link is None:
+            return errors(f"No remote link with the global id {wanted!r} on this issue.",
+                          status=404)
+        return JSONResponse(remote_links.rendered(
+            link, self._remote_link_url(request, v, issue, link.id)))
+
+    async def put_remote_link(self, request: Request, v: str) -> Response:
+        """Create a link, or update the issue's link with the same `globalId` (200)."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        try:
+            body = await self._body(request)
+            link = remote_links.read(body, ident=self.site.next_remote_link_id,
+                                     issue_id=issue.id)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        except remote_links.Refused as exc:
+            return errors(status=400, field_errors=exc.errors)
+        # Looked up once the body is in: two POSTs of one global id make one link.
+        same = next((old for old in self._links_of(issue)
+                     if link.global_id is not None and old.global_id == link.global_id), None)
+        if same is not None:
+            link = dataclasses.replace(link, id=same.id)
+            self.site.remote_links[self.site.remote_links.index(same)] = link
+            status = 200
+        else:
+            self.site.next_remote_link_id += 1
+            self.site.remote_links.append(link)
+            status = 201
+        return JSONResponse({"id": link.id,
+                             "self": self._remote_link_url(request, v, issue, link.id)},
+                            status_code=status)
+
+    async def remote_link(self, request: Request, v: str) -> Response:
+        """One link by id: read, replaced whole (PUT, 204) or deleted (204)."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        try:  # the body first: a link deleted while it arrives is not found for it
+            body = await self._body(request) if request.method == "PUT" else {}
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        raw = request.path_params["id"]
+        link = next((x for x in self._links_of(issue) if str(x.id) == raw), None)
+        if link is None:
+            return errors(f"No remote link with the id {raw} on this issue.", status=404)
+        if request.method == "GET":
+            return JSONResponse(remote_links.rendered(
+                link, self._remote_link_url(request, v, issue, link.id)))
+        index = self.site.remote_links.index(link)
+        if request.method == "DELETE":
+            del self.site.remote_links[index]
+            return Response(status_code=204)
+        try:
+            self.site.remote_links[index] = remote_links.read(body, ident=link.id,
+                                                              issue_id=issue.id)
+        except remote_links.Refused as exc:
+            return errors(status=400, field_errors=exc.errors)
+        return Response(status_code=204)
+
+    async def delete_remote_link_by_global_id(self, request: Request, v: str) -> Response:
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        wanted = request.query_params.get("globalId")
+        if not wanted:
+            return errors("The globalId of the link to delete is required.", status=400)
+        link = next((x for x in self._links_of(issue) if x.global_id == wanted), None)
+        if link is None:
+            return errors(f"No remote link with the global id {wanted!r} on this issue.",
+                          status=404)
+        self.site.remote_links.remove(link)
+        return Response(status_code=204)
 
     async def transitions(self, request: Request, v: str) -> Response:
         issue = self.site.find_issue(request.path_params["key"])

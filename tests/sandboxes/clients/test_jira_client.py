@@ -347,6 +347,26 @@ def test_comments_are_added_and_listed_in_order(site: Site, jira: JIRA) -> None:
     assert len(jira.issue(issue.key).fields.comment.comments) == 2
 
 
+def test_an_issue_is_linked_to_its_change_and_the_link_updated_by_its_global_id(
+        site: Site, jira: JIRA) -> None:
+    issue = new_issue(jira, "Ship the refund fix")
+    change = {"url": "https://itsm.example.test/change/CHG0031337", "title": "CHG0031337",
+              "summary": "Refund fix, Saturday window"}
+    linked = jira.add_remote_link(issue.key, change, globalId="change=CHG0031337",
+                                  relationship="is shipped by")
+    assert linked.id
+    again = jira.add_remote_link(issue.key, {**change, "summary": "Moved to Sunday"},
+                                 globalId="change=CHG0031337", relationship="is shipped by")
+    assert again.id == linked.id  # the same global id updates, it does not duplicate
+    jira.add_remote_link(issue.key, {"url": "https://ci.example.test/run/88", "title": "Build 88"})
+    links = jira.remote_links(issue.key)
+    assert [(link.object.title, getattr(link, "globalId", None)) for link in links] == [
+        ("CHG0031337", "change=CHG0031337"), ("Build 88", None)]
+    read = jira.remote_link(issue.key, linked.id)
+    assert (read.object.summary, read.relationship) == ("Moved to Sunday", "is shipped by")
+    assert jira.remote_links(new_issue(jira, "Unlinked")) == []
+
+
 def test_transitions_move_the_issue_through_the_workflow(site: Site, jira: JIRA) -> None:
     issue = new_issue(jira, "Ship it")
     offered = {t["name"] for t in jira.transitions(issue)}
