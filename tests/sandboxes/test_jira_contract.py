@@ -267,3 +267,14 @@ def test_datacenter_comments_carry_every_path_of_the_recorded_comments(
     reference = recorded("issue/10002/comment.json")
     answer = datacenter.get("/rest/api/2/issue/PAY-2/comment").json()
     assert shape_mismatches(reference, answer, every_path(reference)) == []
+
+
+def test_datacenter_worklogs_carry_every_path_of_the_recorded_worklogs(
+        datacenter: httpx.Client) -> None:
+    for body in ({"timeSpent": "18w 2d", "comment": "Some epic work."},
+                 {"timeSpentSeconds": 4 * 8 * 3600, "comment": "Smaller work."}):
+        added = datacenter.post("/rest/api/2/issue/PAY-4/worklog", json=body)
+        assert added.status_code == 201, added.text
+    reference = recorded("issue/10002/worklog.json")
+    answer = datacenter.get("/rest/api/2/issue/PAY-4/worklog").json()
+    assert shape_mismatches(reference, answer, every_path(reference)) == []

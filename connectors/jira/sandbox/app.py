@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.config import ConnectorConfig
-from connectors.jira.sandbox import jql, remote_links, writes
+from connectors.jira.sandbox import jql, remote_links, worklogs, writes
 from connectors.jira.sandbox.catalogue import FIELD_NAMES, FIELDS, render_field, site_fields
 from connectors.records import LinkKind
 from connectors.sandbox.kit import Credentials, SandboxKit, route_path
@@ -261,6 +261,9 @@ class JiraSite:
         # Remote issue links written through the sandbox (the world makes none).
         self.remote_links: list[remote_links.RemoteLink] = []
         self.next_remote_link_id = 10000
+        # Work logged through the sandbox (the world logs none).
+        self.worklogs: list[worklogs.Worklog] = []
+        self.next_worklog_id = 10000
 
     # --- auth ------------------------------------------------------------
 
@@ -356,6 +359,14 @@ class JiraSite:
         if self.mode == "cloud":
             body["jsdPublic"] = True
         return body
+
+    def worklog(self, issue: SiteIssue, log: worklogs.Worklog, base: str, v: str) -> Json:
+        author = self.user(log.author, base, v)
+        return {"self": f"{base}/rest/api/{v}/issue/{issue.id}/worklog/{log.id}",
+                "author": author, "updateAuthor": author, "comment": self.text(log.comment, v),
+                "created": jira_time(log.created), "updated": jira_time(log.updated),
+                "started": jira_time(log.started), "timeSpent": worklogs.spent(log.seconds),
+                "timeSpentSeconds": log.seconds, "id": str(log.id), "issueId": str(issue.id)}
 
     def project(self, app_key: str, base: str, v: str) -> Json:
         app = self.world.app(app_key)
@@ -818,6 +829,9 @@ class _Handlers:
             ("/issue/{key}/comment", self.add_comment, ["POST"]),
             ("/issue/{key}/comment/{id}", self.get_comment, ["GET"]),
             ("/issue/{key}", self.edit_issue, ["PUT"]),
+            ("/issue/{key}/worklog", self.worklogs, ["GET"]),
+            ("/issue/{key}/worklog", self.add_worklog, ["POST"]),
+            ("/issue/{key}/worklog/{id}", self.get_worklog, ["GET"]),
             ("/issue/{key}/remotelink", self.remote_links, ["GET"]),
             ("/issue/{key}/remotelink", self.put_remote_link, ["POST"]),
             ("/issue/{key}/remotelink", self.delete_remote_link_by_global_id, ["DELETE"]),
@@ -1249,6 +1263,62 @@ class _Handlers:
         comment = self.site.add_comment(issue, text)
         return JSONResponse(self.site.comment(issue, comment, self.site.base(request), v),
                             status_code=201)
+
+    # --- work logged -----------------------------------------------------------------
+
+    async def worklogs(self, request: Request, v: str) -> Response:
+        """An issue's worklogs, oldest first, paged by `startAt` and `maxResults`."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        try:
+            start = _int(request.query_params.get("startAt"), 0, "startAt")
+            limit = min(_int(request.query_params.get("maxResults"), 5000, "maxResults"), 5000)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        logged = sorted((w for w in self.site.worklogs if w.issue_id == issue.id),
+                        key=lambda w: (w.started, w.id))
+        base = self.site.base(request)
+        return JSONResponse({"startAt": start, "maxResults": limit, "total": len(logged),
+                             "worklogs": [self.site.worklog(issue, w, base, v)
+                                          for w in logged[start:start + limit]]})
+
+    async def add_worklog(self, request: Request, v: str) -> Response:
+        """Log work by the caller: `timeSpent` (`3h 30m`) or `timeSpentSeconds`."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        now = self.site.world.clock.now()
+        try:
+            body = await self._body(request)
+            seconds = worklogs.seconds_of(body.get("timeSpent"), body.get("timeSpentSeconds"))
+            started = worklogs.started_at(body.get("started"), now)
+            comment = writes.rich_text(body.get("comment"), v)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        except worklogs.Refused as exc:
+            return errors(status=400, field_errors={exc.field: str(exc)})
+        except writes.Refused as exc:
+            return errors(status=400, field_errors={"comment": str(exc)})
+        log = worklogs.Worklog(id=self.site.next_worklog_id, issue_id=issue.id,
+                               author=self.site.me, comment=comment, started=started,
+                               seconds=seconds, created=now, updated=now)
+        self.site.next_worklog_id += 1
+        self.site.worklogs.append(log)
+        issue.updated = now
+        return JSONResponse(self.site.worklog(issue, log, self.site.base(request), v),
+                            status_code=201)
+
+    async def get_worklog(self, request: Request, v: str) -> Response:
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        raw = request.path_params["id"]
+        log = next((w for w in self.site.worklogs
+                    if w.issue_id == issue.id and str(w.id) == raw), None)
+        if log is None:
+            return errors(f"Cannot find worklog with id: {raw}", status=404)
+        return JSONResponse(self.site.worklog(issue, log, self.site.base(request), v))
 
     # --- remote issue links ---------------------------------------------------------
 

@@ -347,6 +347,19 @@ def test_comments_are_added_and_listed_in_order(site: Site, jira: JIRA) -> None:
     assert len(jira.issue(issue.key).fields.comment.comments) == 2
 
 
+def test_work_is_logged_on_an_issue_and_listed_with_its_duration(site: Site,
+                                                                 jira: JIRA) -> None:
+    issue = new_issue(jira, "Rehearse the rollback")
+    first = jira.add_worklog(issue.key, timeSpent="1h 30m", comment="Dry run on staging.",
+                             started=datetime(2026, 10, 30, 14, 0, tzinfo=UTC))
+    jira.add_worklog(issue.key, timeSpentSeconds=2 * 8 * 3600)
+    assert (first.timeSpent, first.timeSpentSeconds) == ("1h 30m", 5400)
+    assert first.started.startswith("2026-10-30T14:00:00.000")
+    logged = jira.worklogs(issue.key)
+    assert [(w.timeSpent, w.id) for w in logged] == [("1h 30m", first.id), ("2d", logged[1].id)]
+    assert jira.worklog(issue.key, first.id).comment == "Dry run on staging."
+
+
 def test_an_issue_is_linked_to_its_change_and_the_link_updated_by_its_global_id(
         site: Site, jira: JIRA) -> None:
     issue = new_issue(jira, "Ship the refund fix")
