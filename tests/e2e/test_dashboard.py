@@ -159,6 +159,23 @@ def test_an_open_change_is_shown_instead_of_an_armed_raise_button(signed_in: Pag
     screenshot(page, "change-open")
 
 
+def test_the_raise_panel_opens_on_the_itsm_of_the_releases_open_change(signed_in: Page,
+                                                                      demo: Demo) -> None:
+    page = signed_in
+    page.goto("/releases/NTF-2026.12")  # its ServiceNow change is still in review
+    wait_loaded(page)
+    # Nothing chosen: the panel shows the change in play, not an offer of a second one.
+    expect(page.get_by_label("Target system")).to_have_value("servicenow")
+    expect(page.locator("[data-open-change]")).to_contain_text("CHG0030015")
+    expect(page.get_by_role("button", name=re.compile("^Raise in"))).to_have_count(0)
+    # Another ITSM may be chosen; the page says the release has a change open elsewhere.
+    page.get_by_label("Target system").select_option("remedy")
+    elsewhere = page.locator("[data-open-elsewhere]")
+    expect(elsewhere).to_contain_text("CHG0030015 is still open in ServiceNow")
+    expect(elsewhere).to_contain_text("would be the release's second")
+    expect(page.get_by_role("button", name="Raise in BMC Remedy")).to_be_visible()
+
+
 def test_graphiql_renders_from_our_own_assets_with_no_network(context: BrowserContext,
                                                               demo: Demo) -> None:
     outside: list[str] = []

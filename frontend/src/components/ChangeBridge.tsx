@@ -4,7 +4,14 @@ import { useMemo, useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { Degraded, Skeleton } from "./common";
 import type { Gate } from "../lib/releases";
-import { sourceLabel, sourceNamed, type SourceLike } from "../lib/sources";
+import {
+  defaultChangeTarget,
+  FINISHED_CHANGE_STATES,
+  openChangesElsewhere,
+  sourceLabel,
+  sourceNamed,
+  type SourceLike,
+} from "../lib/sources";
 import { formatDateTime } from "../lib/time";
 import { changeTypeWord, embeddedNotes, gateWord, riskWord } from "../lib/words";
 import { ChangePreviewQuery, RaiseChangeMutation, ReleaseNotesQuery } from "../operations";
@@ -23,7 +30,6 @@ export function GateList({ gates }: { gates: readonly Gate[] }) {
 }
 
 // A change still in play: the server refuses another in the same ITSM unless asked with a reason.
-const FINISHED_STATES = new Set(["CLOSED", "CANCELED", "REJECTED"]);
 const MIN_REASON_CHARS = 10;
 
 type LinkedChange = { number: string; state: string; stateLabel: string; source: { name: string } };
@@ -41,12 +47,13 @@ export function RaiseChangeRequest({
   changes: readonly LinkedChange[];
   onRaised: () => void;
 }) {
-  const [source, setSource] = useState(itsmSources[0]?.name ?? "");
+  const [source, setSource] = useState(() => defaultChangeTarget(itsmSources, changes));
   // Once raised here, the panel stays disarmed even before the refreshed changes arrive.
   const [raisedIn, setRaisedIn] = useState<Set<string>>(() => new Set());
   const openChange =
-    changes.find((c) => c.source.name === source && !FINISHED_STATES.has(c.state)) ??
+    changes.find((c) => c.source.name === source && !FINISHED_CHANGE_STATES.has(c.state)) ??
     (raisedIn.has(source) ? { number: "The change just raised", state: "NEW", stateLabel: "just raised", source: { name: source } } : undefined);
+  const elsewhere = openChangesElsewhere(changes, source);
   const [additional, setAdditional] = useState(false);
   const [reason, setReason] = useState("");
   const reasonOk = reason.trim().length >= MIN_REASON_CHARS;
@@ -157,6 +164,16 @@ export function RaiseChangeRequest({
               <textarea value={reason} onChange={(e) => setReason(e.target.value)} rows={2} />
             </label>
           ) : null}
+        </div>
+      ) : null}
+      {!openChange && elsewhere.length > 0 ? (
+        <div className="banner banner-warn" role="note" data-open-elsewhere={elsewhere.map((c) => c.number).join(" ")}>
+          {elsewhere.map((c) => (
+            <div key={c.number}>
+              {c.number} is still open in {sourceLabel(sourceNamed(c.source.name, itsmSources))} ({c.stateLabel}): a change
+              in {sourceLabel(sourceNamed(source, itsmSources))} would be the release&apos;s second.
+            </div>
+          ))}
         </div>
       ) : null}
       {!openChange || additional ? (

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { describeProblem, raisesChanges, sourceLabel, sourceProblems, workKindLabel } from "./sources";
+import {
+  defaultChangeTarget,
+  describeProblem,
+  openChangesElsewhere,
+  raisesChanges,
+  sourceLabel,
+  sourceProblems,
+  workKindLabel,
+} from "./sources";
 
 describe("degraded sources", () => {
   // The graph names the product of the failing source's kind in the error's extensions.
@@ -67,5 +75,30 @@ describe("what a source can do", () => {
     expect(workKindLabel("pull_request")).toBe("Pull request");
     expect(workKindLabel("issue")).toBe("Issue");
     expect(workKindLabel("Story")).toBe("Story");
+  });
+});
+
+describe("where a new change request goes", () => {
+  const itsms = [{ name: "remedy" }, { name: "servicenow" }];
+  const change = (number: string, source: string, state: string) => ({ number, state, source: { name: source } });
+
+  it("goes by default to the ITSM where the release already has a change in play", () => {
+    expect(defaultChangeTarget(itsms, [change("CHG1", "servicenow", "ASSESS")])).toBe("servicenow");
+  });
+
+  it("goes to the first ITSM when every change of the release is finished, or it has none", () => {
+    expect(defaultChangeTarget(itsms, [change("CHG1", "servicenow", "CLOSED")])).toBe("remedy");
+    expect(defaultChangeTarget(itsms, [])).toBe("remedy");
+    expect(defaultChangeTarget([], [])).toBe("");
+  });
+
+  it("ignores a change in a source that can no longer raise changes", () => {
+    expect(defaultChangeTarget(itsms, [change("OLD1", "retired", "NEW")])).toBe("remedy");
+  });
+
+  it("names the changes still in play in other ITSMs", () => {
+    const changes = [change("CHG1", "servicenow", "SCHEDULED"), change("CRQ2", "remedy", "REJECTED"), change("CHG3", "servicenow", "CLOSED")];
+    expect(openChangesElsewhere(changes, "remedy").map((c) => c.number)).toEqual(["CHG1"]);
+    expect(openChangesElsewhere(changes, "servicenow")).toEqual([]);
   });
 });

@@ -29,6 +29,30 @@ export function raisesChanges(source: { capabilities?: readonly string[] }): boo
   return source.capabilities?.includes("CHANGE_REQUESTS") ?? false;
 }
 
+/** Change states after which a change is no longer in play. */
+export const FINISHED_CHANGE_STATES: ReadonlySet<string> = new Set(["CLOSED", "CANCELED", "REJECTED"]);
+
+interface ChangeLike {
+  number: string;
+  state: string;
+  source: { name: string };
+}
+
+/** The release's changes still in play, other than in `source`. */
+export function openChangesElsewhere<C extends ChangeLike>(changes: readonly C[], source: string): C[] {
+  return changes.filter((c) => c.source.name !== source && !FINISHED_CHANGE_STATES.has(c.state));
+}
+
+/** The ITSM a new change request is raised in unless the release manager picks another:
+ * the one where the release already has a change in play (so the panel shows that change
+ * rather than offering a second one in another ITSM), else the first that raises changes. */
+export function defaultChangeTarget(itsmSources: readonly SourceLike[], changes: readonly ChangeLike[]): string {
+  const open = changes.find(
+    (c) => !FINISHED_CHANGE_STATES.has(c.state) && itsmSources.some((s) => s.name === c.source.name),
+  );
+  return open?.source.name ?? itsmSources[0]?.name ?? "";
+}
+
 /** A work item's upstream kind word for people: "pull_request" -> "Pull request". */
 export function workKindLabel(kind: string): string {
   const words = kind.replace(/_/g, " ");
