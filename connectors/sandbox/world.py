@@ -691,8 +691,12 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
                 seq=seq[itsm], itsm=itsm, release_key=None, app_key=app.key,
                 title=f"Patch {app.name} operating system", description="Monthly OS patching.",
                 change_type="normal", stage=stage,
+                # A change is approved once past authorization; before, its approval is
+                # asked for (or not yet, when new).
                 approval={"rejected": "rejected", "new": "not_requested",
-                          "canceled": "not_requested"}.get(stage, "approved"),
+                          "canceled": "not_requested", "assess": "requested",
+                          "authorize": "requested", "on_hold": "requested"
+                          }.get(stage, "approved"),
                 risk="low", impact="low", planned_start=start,
                 planned_end=start + timedelta(hours=2), requested_by=app.lead,
                 assignment_group=app.support_group, created=now - timedelta(days=3),

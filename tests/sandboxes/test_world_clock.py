@@ -38,3 +38,13 @@ def test_the_world_clock_is_never_behind_the_seeded_data() -> None:
     world = build_world()
     assert world.clock.now() >= world.now
     assert world.clock.now() < datetime.now(UTC) + timedelta(days=3650)
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(7, 1), (7, 10), (3, 1)])
+def test_no_change_is_approved_before_it_is_past_authorization(seed: int, scale: int) -> None:
+    """A CAB member reads a change in assessment or authorization as awaiting approval:
+    the world never has one approved there (a standard change skips both stages)."""
+    world = build_world(seed, scale)
+    early = [(c.itsm, c.seq, c.stage, c.approval) for c in world.change_requests
+             if c.stage in ("new", "assess", "authorize") and c.approval == "approved"]
+    assert early == []
