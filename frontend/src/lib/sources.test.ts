@@ -79,26 +79,26 @@ describe("what a source can do", () => {
 });
 
 describe("where a new change request goes", () => {
-  const itsms = [{ name: "remedy" }, { name: "servicenow" }];
+  const itsms = [{ name: "ops-itsm" }, { name: "infra-itsm" }];
   const change = (number: string, source: string, state: string) => ({ number, state, source: { name: source } });
 
   it("goes by default to the ITSM where the release already has a change in play", () => {
-    expect(defaultChangeTarget(itsms, [change("CHG1", "servicenow", "ASSESS")])).toBe("servicenow");
+    expect(defaultChangeTarget(itsms, [change("CHG1", "infra-itsm", "ASSESS")])).toBe("infra-itsm");
   });
 
   it("goes to the first ITSM when every change of the release is finished, or it has none", () => {
-    expect(defaultChangeTarget(itsms, [change("CHG1", "servicenow", "CLOSED")])).toBe("remedy");
-    expect(defaultChangeTarget(itsms, [])).toBe("remedy");
+    expect(defaultChangeTarget(itsms, [change("CHG1", "infra-itsm", "CLOSED")])).toBe("ops-itsm");
+    expect(defaultChangeTarget(itsms, [])).toBe("ops-itsm");
     expect(defaultChangeTarget([], [])).toBe("");
   });
 
   it("ignores a change in a source that can no longer raise changes", () => {
-    expect(defaultChangeTarget(itsms, [change("OLD1", "retired", "NEW")])).toBe("remedy");
+    expect(defaultChangeTarget(itsms, [change("OLD1", "retired", "NEW")])).toBe("ops-itsm");
   });
 
   it("names the changes still in play in other ITSMs", () => {
-    const changes = [change("CHG1", "servicenow", "SCHEDULED"), change("CRQ2", "remedy", "REJECTED"), change("CHG3", "servicenow", "CLOSED")];
-    expect(openChangesElsewhere(changes, "remedy").map((c) => c.number)).toEqual(["CHG1"]);
-    expect(openChangesElsewhere(changes, "servicenow")).toEqual([]);
+    const changes = [change("CHG1", "infra-itsm", "SCHEDULED"), change("CRQ2", "ops-itsm", "REJECTED"), change("CHG3", "infra-itsm", "CLOSED")];
+    expect(openChangesElsewhere(changes, "ops-itsm").map((c) => c.number)).toEqual(["CHG1"]);
+    expect(openChangesElsewhere(changes, "infra-itsm")).toEqual([]);
   });
 });
