@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
 import hashlib
@@ -840,3 +841,60 @@ def test_a_pull_request_merged_through_the_sandbox_records_its_merge(world: Worl
 def test_events_of_an_unknown_issue_or_event_are_not_found(github: httpx.Client) -> None:
     assert github.get(f"{REPO}/issues/999999/events").status_code == 404
     assert github.get(f"{REPO}/issues/events/12345").status_code == 404
+
+
+# -- what a repository says of itself --------------------------------------------------
+
+
+def test_topics_languages_and_readme_agree_with_the_repository(github: httpx.Client,
+                                                               world: World) -> None:
+    repo = github.get(REPO).json()
+    assert github.get(f"{REPO}/topics").json() == {"names": repo["topics"]}
+    assert list(github.get(f"{REPO}/languages").json()) == [repo["language"]]
+    readme = github.get(f"{REPO}/readme").json()
+    assert readme["encoding"] == "base64" and readme["path"] == "README.md"
+    text = base64.b64decode(readme["content"]).decode()
+    assert text.startswith(f"# {repo['name']}") and readme["size"] == len(text.encode())
+
+
+def test_collaborators_are_the_people_the_lead_administers_the_rest_write(
+        github: httpx.Client, world: World) -> None:
+    lead = world.app("PAY").lead.github_login
+    people = follow(github, f"{REPO}/collaborators", per_page=100)
+    roles = {p["login"]: p["role_name"] for p in people}
+    viewer = github.get("/user").json()["login"]
+    assert roles[lead] == "admin" and roles[viewer] == "write"
+    assert {r for login, r in roles.items() if login != lead} == {"write"}
+    # The token's owner may push and not administer, as the repository itself says.
+    assert github.get(REPO).json()["permissions"] == next(
+        p["permissions"] for p in people if p["login"] == viewer)
+    assert github.get(f"{REPO}/collaborators/{lead}").status_code == 204
+    assert github.get(f"{REPO}/collaborators/nobody-here").status_code == 404
+    assert github.get(f"{REPO}/collaborators/{lead}/permission").json()["permission"] == "admin"
+
+
+def test_the_only_workflow_runs_are_those_a_protection_rule_held(world: World) -> None:
+    for github in fresh(world):
+        assert github.get(f"{REPO}/actions/runs").json() == {"total_count": 0,
+                                                             "workflow_runs": []}
+        assert github.post(f"{REPO}/environments/production/deployment_protection_rules",
+                           json={"integration_id": 77}).status_code == 201
+        deployment = github.post(f"{REPO}/deployments",
+                                 json={"ref": "v1.2.0", "environment": "production"}).json()
+        [run] = github.get(f"{REPO}/actions/runs").json()["workflow_runs"]
+        assert (run["status"], run["head_sha"], run["head_branch"]) == (
+            "waiting", deployment["sha"], "v1.2.0")
+        assert github.get(f"{REPO}/actions/runs", params={"status": "completed"}
+                          ).json()["total_count"] == 0
+        assert github.get(f"{REPO}/actions/runs/{run['id']}").json()["id"] == run["id"]
+        workflows = github.get(f"{REPO}/actions/workflows").json()["workflows"]
+        assert run["workflow_id"] in {w["id"] for w in workflows}
+        # The rule's app answers: the run completes, a success.
+        assert github.post(f"{REPO}/actions/runs/{run['id']}/deployment_protection_rule",
+                           json={"state": "approved", "environment_name": "production"}
+                           ).status_code == 204
+        done = github.get(f"{REPO}/actions/runs/{run['id']}").json()
+        assert (done["status"], done["conclusion"]) == ("completed", "success")
+        assert github.get(f"{REPO}/actions/runs", params={"status": "waiting"}
+                          ).json()["total_count"] == 0
+        assert github.get(f"{REPO}/actions/runs/1").status_code == 404

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.config import ConnectorConfig
-from connectors.github.sandbox import events, git, render, search
+from connectors.github.sandbox import events, git, render, repository_meta, search
 from connectors.github.sandbox.graphql_api import GraphQLService
 from connectors.github.sandbox.render import IssueComment, LabelDef
 from connectors.records import LinkKind
@@ -1185,6 +1185,67 @@ class GitHubSandbox:
         return Reply([{**render.person(base, people[login]), "contributions": counts[login]}
                       for login in page], headers=headers)
 
+    # -- what the repository says of itself (`repository_meta`) ---------------------
+
+    async def topics(self, request: Request) -> Reply:
+        self.app_of(request)
+        return Reply(repository_meta.topics())
+
+    async def languages(self, request: Request) -> Reply:
+        self.app_of(request)
+        return Reply(repository_meta.languages())
+
+    async def readme(self, request: Request) -> Reply:
+        return Reply(repository_meta.readme(self.base(request), self.app_of(request)))
+
+    async def collaborators(self, request: Request) -> Reply:
+        """Everyone who may write to the repository, each with their permissions."""
+        app = self.app_of(request)
+        page, headers = paginate(request, repository_meta.collaborators(self.data, app))
+        base = self.base(request)
+        return Reply([repository_meta.collaborator(base, app, who) for who in page],
+                     headers=headers)
+
+    def _collaborator(self, request: Request) -> tuple[Application, Person]:
+        app = self.app_of(request)
+        who = self.data.person(request.path_params["username"])
+        if who is None:
+            raise not_found()
+        return app, who
+
+    async def is_collaborator(self, request: Request) -> Reply:
+        """204 for a collaborator, 404 for anyone else (GitHub's yes and no)."""
+        self._collaborator(request)
+        return Reply(None, status=204)
+
+    async def collaborator_permission(self, request: Request) -> Reply:
+        app, who = self._collaborator(request)
+        return Reply(repository_meta.permission(self.base(request), app, who))
+
+    async def workflow_runs(self, request: Request) -> Reply:
+        """The repository's runs (`status`, `branch`, `head_sha`, `event` filter them)."""
+        app = self.app_of(request)
+        runs = repository_meta.runs(self.base(request), self.data, app)
+        wanted = {"status": "status", "branch": "head_branch", "head_sha": "head_sha",
+                  "event": "event"}
+        for param, key in wanted.items():
+            value = request.query_params.get(param)
+            if value is not None:
+                runs = [run for run in runs if run[key] == value]
+        page, headers = paginate(request, runs)
+        return Reply({"total_count": len(runs), "workflow_runs": page}, headers=headers)
+
+    async def workflow_run(self, request: Request) -> Reply:
+        app = self.app_of(request)
+        found = next((run for run in repository_meta.runs(self.base(request), self.data, app)
+                      if run["id"] == request.path_params["run_id"]), None)
+        if found is None:
+            raise not_found()
+        return Reply(found)
+
+    async def workflows(self, request: Request) -> Reply:
+        return Reply(repository_meta.workflows(self.base(request), self.app_of(request)))
+
     def _untagged_target(self, app: Application, tag_name: str, target: object) -> Commit | None:
         """The commit a release's tag will be made from when `tag_name` is no tag yet (None
         when it is one: GitHub then ignores `target_commitish`); 422 if `target` names no
@@ -1451,7 +1512,10 @@ class GitHubSandbox:
         item = self._deployment(app, waiting[1])
         if environment != item.environment:
             raise GitHubError(422, f"No pending deployment for environment: {environment}")
-        del self.data.waiting_runs[int(request.path_params["run_id"])]
+        run_id = int(request.path_params["run_id"])
+        del self.data.waiting_runs[run_id]
+        self.data.finished_runs[run_id] = (app.key, item.id,
+                                           "success" if state == "approved" else "failure")
         base = self.base(request)
         comment = str(body.get("comment") or "")[:140]
         if state == "approved":
@@ -1668,6 +1732,15 @@ class GitHubSandbox:
                   e(self.add_protection_rule), methods=["POST"]),
             Route(f"{r}/actions/runs/{{run_id:int}}/deployment_protection_rule",
                   e(self.review_protection_rule), methods=["POST"]),
+            Route(f"{r}/actions/runs", e(self.workflow_runs)),
+            Route(f"{r}/actions/runs/{{run_id:int}}", e(self.workflow_run)),
+            Route(f"{r}/actions/workflows", e(self.workflows)),
+            Route(f"{r}/topics", e(self.topics)),
+            Route(f"{r}/languages", e(self.languages)),
+            Route(f"{r}/readme", e(self.readme)),
+            Route(f"{r}/collaborators", e(self.collaborators)),
+            Route(f"{r}/collaborators/{{username}}", e(self.is_collaborator)),
+            Route(f"{r}/collaborators/{{username}}/permission", e(self.collaborator_permission)),
         ]
 
 

@@ -33,6 +33,10 @@ from connectors.sandbox.world import (
 Json = dict[str, Any]
 
 ENVIRONMENTS = ("dev", "staging", "production")
+#: What every repository says of itself (`repository`, and `repository_meta` agrees).
+TOPICS = ("release-train",)
+LANGUAGE = "Python"
+SIZE_KB = 2048
 LABEL_COLOURS = {"bug": "d73a4a", "blocker": "b60205", "breaking-change": "e99695"}
 LABEL_DESCRIPTIONS = {"bug": "A defect found in testing or production",
                       "blocker": "Must be fixed before the release ships",
@@ -180,6 +184,8 @@ class GitHubData:
     protection_rules: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # Workflow runs waiting for a protection rule's answer: run id -> (app key, deployment).
     waiting_runs: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # Runs a rule's app has answered: run id -> (app key, deployment, conclusion).
+    finished_runs: dict[int, tuple[str, int, str]] = field(default_factory=dict)
     next_id: int = 990_000_000
 
     @classmethod
@@ -418,10 +424,10 @@ def repository(base: str, data: GitHubData, app: Application) -> Json:
     body.update({
         "git_url": f"git://sandbox/{full_name}.git", "ssh_url": f"git@sandbox:{full_name}.git",
         "clone_url": f"{html}.git", "svn_url": html, "mirror_url": None, "homepage": None,
-        "language": "Python", "forks_count": 0, "forks": 0, "stargazers_count": 3,
-        "watchers_count": 3, "watchers": 3, "size": 2048, "default_branch": "main",
+        "language": LANGUAGE, "forks_count": 0, "forks": 0, "stargazers_count": 3,
+        "watchers_count": 3, "watchers": 3, "size": SIZE_KB, "default_branch": "main",
         "open_issues_count": open_count, "open_issues": open_count, "is_template": False,
-        "topics": ["release-train"], "has_issues": True, "has_projects": False, "has_wiki": False,
+        "topics": list(TOPICS), "has_issues": True, "has_projects": False, "has_wiki": False,
         "has_pages": False, "has_downloads": True, "has_discussions": False, "archived": False,
         "disabled": False, "visibility": "private", "pushed_at": ts(pushed),
         "created_at": "2021-03-01T10:00:00Z", "updated_at": ts(data.world.now - timedelta(days=1)),

@@ -613,6 +613,22 @@ def test_the_links_a_release_script_follows_answer_from_the_world(
     assert list(pull.get_review_comments()) == []
 
 
+def test_what_a_repository_says_of_itself_reads_through_the_library(
+        github: Github, repo: Repository, pay: Application) -> None:
+    assert repo.get_topics() == repo.topics
+    assert repo.get_languages()[repo.language] == repo.size * 1024  # size is in KB
+    readme = repo.get_readme()
+    assert readme.decoded_content.decode().startswith(f"# {repo.name}")
+    lead = pay.lead.github_login
+    assert repo.has_in_collaborators(lead) and not repo.has_in_collaborators("nobody-here")
+    assert repo.get_collaborator_permission(lead) == "admin"
+    assert repo.get_collaborator_permission("demo") == "write"
+    assert {c.login for c in repo.get_collaborators()} >= {lead, "demo"}
+    # The world runs no CI: a release script finds no run, and one workflow.
+    assert repo.get_workflow_runs().totalCount == 0
+    assert [w.name for w in repo.get_workflows()] == ["Deploy"]
+
+
 def test_world_time_stamps_what_pygithub_writes(own_repo: Repository, world: World) -> None:
     before = world.clock.now().replace(microsecond=0)
     issue = own_repo.create_issue("Clock check")
