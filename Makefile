@@ -4,19 +4,32 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: setup run test lint typecheck schema-check schema-contract pytest schema clean frontend \
-	frontend-test
+	frontend-test lock
 
-$(STAMP): pyproject.toml
+# Installed at the versions `constraints.txt` pins (every package, each release tested
+# here), so a fresh machine, CI included, gets what was tested and not whatever the
+# ranges in pyproject.toml admit that day.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+# Pin anew: the newest releases pyproject.toml admits, resolved in a clean virtualenv.
+# Run the tests on them before committing the file.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	( echo "# Every package at the release tested with Heatshield; \`make lock\` pins anew."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable ) > constraints.txt
+	rm -rf .lock-venv
 
 # Byte-compiled as pip compiles an installed wheel: with PYTHONDONTWRITEBYTECODE set (or
 # before a first run writes them) every start would compile the project's sources again.
