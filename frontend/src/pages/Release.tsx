@@ -169,89 +169,9 @@ export default function ReleasePage() {
         <Window start={release.windowStart} end={release.windowEnd} />
       </p>
 
-      <div className="grid-2">
-        <section className="card" aria-labelledby="links-title">
-          <h2 id="links-title">Linked upstream</h2>
-          {release.links.length === 0 ? (
-            <Empty title="No work linked.">Link a version, a milestone or a change request below.</Empty>
-          ) : (
-            <table className="table compact">
-              <thead>
-                <tr>
-                  <th scope="col">What</th>
-                  <th scope="col">Where</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {release.links.map((l) => (
-                  <tr key={l.id} data-link={l.externalKey}>
-                    <td>
-                      {linkKindWord(l.kind)}{" "}
-                      <LinkName source={l.source} kind={l.kind} externalKey={l.externalKey} projects={release.applications.flatMap((a) => a.projects)} />
-                    </td>
-                    <td>{sourceLabel(sourceNamed(l.source, sources))}</td>
-                    <td>
-                      <button type="button" className="link-like" onClick={() => removeLink(l.id)} disabled={!!refusedByRole || unlinked.fetching} title={refusedByRole ?? undefined}>
-                        Unlink<span className="sr-only"> {l.externalKey}</span>
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-          {refusedByRole ? null : (
-            <LinkPicker releaseId={release.id} applications={release.applications} sources={sources} linkedKeys={linkedKeys} onLinked={reload} />
-          )}
-        </section>
-        <section className="card" aria-labelledby="family-title">
-          <h2 id="family-title">Parent and children</h2>
-          <p>
-            Part of:{" "}
-            {release.parent ? (
-              <Link to={`/releases/${encodeURIComponent(release.parent.key)}`}>
-                {release.parent.key} · {release.parent.name}
-              </Link>
-            ) : (
-              <span className="muted">no parent release</span>
-            )}
-          </p>
-          {release.children.length === 0 ? (
-            <p className="muted">No child releases.</p>
-          ) : (
-            <ul className="plain">
-              {release.children.map((c) => (
-                <li key={c.id}>
-                  <Link to={`/releases/${encodeURIComponent(c.key)}`}>{c.key}</Link> {c.name} <StatusBadge status={c.status} />{" "}
-                  <Window start={c.windowStart} end={c.windowEnd} />
-                </li>
-              ))}
-            </ul>
-          )}
-          <h2 id="phases-title">Phases</h2>
-          {release.phases.length === 0 ? (
-            <p className="muted">No phases planned.</p>
-          ) : (
-            <PhaseList releaseId={release.id} phases={release.phases} refusal={refusedByRole} onChanged={reload} />
-          )}
-          {refusedByRole ? null : <AddPhase releaseId={release.id} next={release.phases.length} onAdded={reload} />}
-        </section>
-      </div>
-
-      <ReleaseBookings
-        releaseKey={release.key}
-        closed={
-          release.status === "DEPLOYED" || release.status === "CANCELLED"
-            ? `${release.key} is ${releaseStatusWord(release.status).toLowerCase()}: it books no more environments.`
-            : null
-        }
-      />
-      <DeploymentPlan releaseKey={release.key} />
+      {/* What a release manager comes for first: conflicts, readiness and gates, the
+          work and the change; then what is set up once (links, bookings, plan). */}
       <ReleaseConflicts release={release} />
-
       <div className="grid-2">
         <section className="card" aria-labelledby="readiness-title">
           <h2 id="readiness-title">Readiness</h2>
@@ -476,6 +396,88 @@ export default function ReleasePage() {
           />
         ) : null}
       </section>
+
+      <div className="grid-2">
+        <section className="card" aria-labelledby="links-title">
+          <h2 id="links-title">Linked upstream</h2>
+          {release.links.length === 0 ? (
+            <Empty title="No work linked.">Link a version, a milestone or a change request below.</Empty>
+          ) : (
+            <table className="table compact">
+              <thead>
+                <tr>
+                  <th scope="col">What</th>
+                  <th scope="col">Where</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {release.links.map((l) => (
+                  <tr key={l.id} data-link={l.externalKey}>
+                    <td>
+                      {linkKindWord(l.kind)}{" "}
+                      <LinkName source={l.source} kind={l.kind} externalKey={l.externalKey} projects={release.applications.flatMap((a) => a.projects)} />
+                    </td>
+                    <td>{sourceLabel(sourceNamed(l.source, sources))}</td>
+                    <td>
+                      <button type="button" className="link-like" onClick={() => removeLink(l.id)} disabled={!!refusedByRole || unlinked.fetching} title={refusedByRole ?? undefined}>
+                        Unlink<span className="sr-only"> {l.externalKey}</span>
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {refusedByRole ? null : (
+            <LinkPicker releaseId={release.id} applications={release.applications} sources={sources} linkedKeys={linkedKeys} onLinked={reload} />
+          )}
+        </section>
+        <section className="card" aria-labelledby="family-title">
+          <h2 id="family-title">Parent and children</h2>
+          <p>
+            Part of:{" "}
+            {release.parent ? (
+              <Link to={`/releases/${encodeURIComponent(release.parent.key)}`}>
+                {release.parent.key} · {release.parent.name}
+              </Link>
+            ) : (
+              <span className="muted">no parent release</span>
+            )}
+          </p>
+          {release.children.length === 0 ? (
+            <p className="muted">No child releases.</p>
+          ) : (
+            <ul className="plain">
+              {release.children.map((c) => (
+                <li key={c.id}>
+                  <Link to={`/releases/${encodeURIComponent(c.key)}`}>{c.key}</Link> {c.name} <StatusBadge status={c.status} />{" "}
+                  <Window start={c.windowStart} end={c.windowEnd} />
+                </li>
+              ))}
+            </ul>
+          )}
+          <h2 id="phases-title">Phases</h2>
+          {release.phases.length === 0 ? (
+            <p className="muted">No phases planned.</p>
+          ) : (
+            <PhaseList releaseId={release.id} phases={release.phases} refusal={refusedByRole} onChanged={reload} />
+          )}
+          {refusedByRole ? null : <AddPhase releaseId={release.id} next={release.phases.length} onAdded={reload} />}
+        </section>
+      </div>
+
+      <ReleaseBookings
+        releaseKey={release.key}
+        closed={
+          release.status === "DEPLOYED" || release.status === "CANCELLED"
+            ? `${release.key} is ${releaseStatusWord(release.status).toLowerCase()}: it books no more environments.`
+            : null
+        }
+      />
+      <DeploymentPlan releaseKey={release.key} />
 
       <div className="grid-2">
         <section className="card" aria-labelledby="deploy-title">
