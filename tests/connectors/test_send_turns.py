@@ -65,12 +65,25 @@ class NoTurns(SendTurns):
         yield
 
 
-async def send_together(upstream: str, turns: SendTurns) -> list[str]:
+async def send_together(upstream: str, turns: SendTurns, names: str = "abc",
+                        note_builds: bool = False) -> list[str]:
     """Three clients (three upstreams, as a dashboard query asks) start a call each at
-    once; the order in which their requests started and were written."""
+    once; the order in which their requests started and were written (and were built,
+    with `note_builds`)."""
     events: list[str] = []
     clients = [UpstreamClient(name, upstream, transport=Recording(events), turns=turns,
-                              retry=RetryPolicy(max_retries=0)) for name in "abc"]
+                              retry=RetryPolicy(max_retries=0)) for name in names]
+    if note_builds:
+        for client in clients:
+            build = client._client.build_request
+
+            def noted(*args: Any, _name: str = client.name,
+                      _build: Callable[..., httpx.Request] = build,
+                      **kwargs: Any) -> httpx.Request:
+                events.append(f"build {_name}")
+                return _build(*args, **kwargs)
+
+            client._client.build_request = noted  # type: ignore[method-assign]
     try:
         await asyncio.gather(*(c.request("POST", "/echo", params={"n": c.name},
                                          json={"from": c.name}) for c in clients))
@@ -91,36 +104,17 @@ async def test_each_request_is_written_before_the_next_one_starts(upstream: str)
 
 async def test_a_call_started_while_a_request_is_written_builds_its_own_after_that_write(
         upstream: str) -> None:
-    events: list[str] = []
-    turns = SendTurns(hold=FOREVER)
-    clients = [UpstreamClient(name, upstream, transport=Recording(events), turns=turns,
-                              retry=RetryPolicy(max_retries=0)) for name in "ab"]
-    for client in clients:
-        build = client._client.build_request
-
-        def noted(*args: Any, _name: str = client.name,
-                  _build: Callable[..., httpx.Request] = build, **kwargs: Any) -> httpx.Request:
-            events.append(f"build {_name}")
-            return _build(*args, **kwargs)
-
-        client._client.build_request = noted  # type: ignore[method-assign]
-    try:
-        for _ in range(2):  # the second round, on open connections, is the one that counts
-            events.clear()
-            await asyncio.gather(*(c.request("POST", "/echo", params={"n": c.name},
-                                             json={"from": c.name}) for c in clients))
-    finally:
-        for client in clients:
-            await client.aclose()
+    events = await send_together(upstream, SendTurns(hold=FOREVER), names="ab",
+                                 note_builds=True)
     assert events == ["build a", "start a", "written a", "build b", "start b", "written b"]
 
 
 async def test_waiting_for_a_free_turn_costs_nothing_when_none_is_held_and_ends_at_the_hold(
         ) -> None:
     turns = SendTurns(hold=0.05)
-    free = asyncio.ensure_future(turns.wait_free())
-    assert not free.done()  # not yet run: it needs no loop turn of its own once it runs
-    await free
+    free = turns.wait_free()
+    with pytest.raises(StopIteration):  # done at its first step: no loop turn is spent
+        free.send(None)
     async with turns.turn(request()):
         waited = asyncio.get_running_loop().time()
         await asyncio.wait_for(turns.wait_free(), timeout=10)  # the turn is still held
