@@ -759,3 +759,21 @@ def test_two_posts_of_one_global_id_at_once_make_one_link(cloud: httpx.Client) -
 
     assert asyncio.run(both()) == [200, 201]
     assert len(cloud.get(path).json()) == 1
+
+
+def test_a_watcher_that_names_nobody_or_no_string_is_refused_and_nothing_changes(
+        cloud: httpx.Client, datacenter: httpx.Client) -> None:
+    path = "/rest/api/3/issue/PAY-5/watchers"
+    before = cloud.get(path).json()["watchCount"]
+    assert cloud.post(path, content=b'{"accountId": "x"}').status_code == 400
+    assert cloud.post(path, content=b"not json").status_code == 400
+    assert cloud.post(path, json="no-such-account").status_code == 404
+    assert cloud.delete(path).status_code == 400  # whom to remove is required
+    assert cloud.get(path).json()["watchCount"] == before
+    # Data Center names users by user name, in the body and in the query alike.
+    dc_path = "/rest/api/2/issue/PAY-5/watchers"
+    lead = datacenter.get("/rest/api/2/project/PAY").json()["lead"]["name"]
+    assert datacenter.post(dc_path, json=lead).status_code == 204
+    assert lead in {w["name"] for w in datacenter.get(dc_path).json()["watchers"]}
+    assert datacenter.delete(dc_path, params={"username": lead}).status_code == 204
+    assert lead not in {w["name"] for w in datacenter.get(dc_path).json()["watchers"]}

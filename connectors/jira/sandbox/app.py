@@ -177,6 +177,8 @@ class SiteIssue:
     environment: str = ""
     due: date | None = None
     comments: list[SiteComment] = field(default_factory=list)
+    watchers: list[Person] = field(default_factory=list)  # the reporter, and who was added
+    voters: list[Person] = field(default_factory=list)
     # (id, when, author, [(field, from, fromString, to, toString)])
     history: list[tuple[int, datetime, Person, list[tuple[str, str, str, str, str]]]] = \
         field(default_factory=list)
@@ -237,7 +239,8 @@ class JiraSite:
                 status_category=item.status_category, assignee=item.assignee,
                 reporter=item.reporter, created=item.created, updated=item.updated,
                 labels=list(item.labels),
-                fix_versions=[version_of[item.release_key]] if item.release_key else [])
+                fix_versions=[version_of[item.release_key]] if item.release_key else [],
+                watchers=[item.reporter])
             for when, author, field_name, old, new in item.changelog:
                 history_id += 1
                 if field_name == "status":
@@ -359,6 +362,15 @@ class JiraSite:
         if self.mode == "cloud":
             body["jsdPublic"] = True
         return body
+
+    def worklog_page(self, issue: SiteIssue, base: str, v: str, start: int, limit: int
+                     ) -> Json:
+        """An issue's worklogs, oldest first; the issue's `worklog` field is the first 20."""
+        logged = sorted((w for w in self.worklogs if w.issue_id == issue.id),
+                        key=lambda w: (w.started, w.id))
+        return {"startAt": start, "maxResults": limit, "total": len(logged),
+                "worklogs": [self.worklog(issue, w, base, v)
+                             for w in logged[start:start + limit]]}
 
     def worklog(self, issue: SiteIssue, log: worklogs.Worklog, base: str, v: str) -> Json:
         author = self.user(log.author, base, v)
@@ -616,7 +628,8 @@ class JiraSite:
             id=max(self.by_id, default=10000) + 1, key=f"{app_key}-{max(numbers, default=0) + 1}",
             app_key=app_key, summary="", description="", issue_type="Task", priority="Medium",
             status=WORKFLOW[0][0], status_category=WORKFLOW[0][1], assignee=None,
-            reporter=self.me, created=now, updated=now, labels=[], fix_versions=[])
+            reporter=self.me, created=now, updated=now, labels=[], fix_versions=[],
+            watchers=[self.me])
         for name, value in values.items():
             self._set(issue, name, value)
         self.issues[issue.key] = issue
@@ -751,17 +764,17 @@ ISSUE_FIELDS: dict[str, FieldRenderer] = {
     "subtasks": lambda site, issue, base, v: [],
     "issuelinks": lambda site, issue, base, v: [],
     "watches": lambda site, issue, base, v: {
-        "self": f"{base}/rest/api/{v}/issue/{issue.key}/watchers", "watchCount": 1,
-        "isWatching": False},
+        "self": f"{base}/rest/api/{v}/issue/{issue.key}/watchers",
+        "watchCount": len(issue.watchers), "isWatching": site.me in issue.watchers},
     "votes": lambda site, issue, base, v: {
-        "self": f"{base}/rest/api/{v}/issue/{issue.key}/votes", "votes": 0, "hasVoted": False},
+        "self": f"{base}/rest/api/{v}/issue/{issue.key}/votes", "votes": len(issue.voters),
+        "hasVoted": site.me in issue.voters},
     "workratio": lambda site, issue, base, v: -1,
     "lastViewed": lambda site, issue, base, v: None,
     "customfield_10016": lambda site, issue, base, v: None,
     "customfield_10020": lambda site, issue, base, v: None,
     "comment": _comments,
-    "worklog": lambda site, issue, base, v: {"startAt": 0, "maxResults": 20, "total": 0,
-                                             "worklogs": []},
+    "worklog": lambda site, issue, base, v: site.worklog_page(issue, base, v, 0, 20),
     "attachment": lambda site, issue, base, v: [],
 }
 
@@ -829,6 +842,8 @@ class _Handlers:
             ("/issue/{key}/comment", self.add_comment, ["POST"]),
             ("/issue/{key}/comment/{id}", self.get_comment, ["GET"]),
             ("/issue/{key}", self.edit_issue, ["PUT"]),
+            ("/issue/{key}/watchers", self.watchers, ["GET", "POST", "DELETE"]),
+            ("/issue/{key}/votes", self.votes, ["GET", "POST", "DELETE"]),
             ("/issue/{key}/worklog", self.worklogs, ["GET"]),
             ("/issue/{key}/worklog", self.add_worklog, ["POST"]),
             ("/issue/{key}/worklog/{id}", self.get_worklog, ["GET"]),
@@ -1264,6 +1279,62 @@ class _Handlers:
         return JSONResponse(self.site.comment(issue, comment, self.site.base(request), v),
                             status_code=201)
 
+    # --- watchers and votes ------------------------------------------------------------
+
+    async def watchers(self, request: Request, v: str) -> Response:
+        """Who watches an issue (its reporter, and whoever was added); POST adds a user
+        (the body a JSON string naming them, or empty for the caller), DELETE removes the
+        one named by `accountId` (Cloud) or `username` (Data Center)."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        base = self.site.base(request)
+        if request.method == "GET":
+            return JSONResponse({
+                "self": f"{base}/rest/api/{v}/issue/{issue.key}/watchers",
+                "isWatching": self.site.me in issue.watchers,
+                "watchCount": len(issue.watchers),
+                "watchers": [self.site.user(p, base, v) for p in issue.watchers]})
+        if request.method == "POST":
+            raw = (await request.body()).strip()
+            try:
+                named = json.loads(raw) if raw else None
+            except ValueError:
+                named = raw  # not JSON at all: refused below, as a non-string would be
+            if named is not None and not isinstance(named, str):
+                return errors("The watcher must be a JSON string naming a user.", status=400)
+        else:
+            param = "accountId" if self.site.mode == "cloud" else "username"
+            named = request.query_params.get(param)
+            if not named:
+                return errors(f"{param} is required.", status=400)
+        who = self.site.me if named is None else self.site.person(named)
+        if who is None:
+            return errors(f"The user {named!r} does not exist.", status=404)
+        if request.method == "POST":
+            if who not in issue.watchers:
+                issue.watchers.append(who)
+        elif who in issue.watchers:
+            issue.watchers.remove(who)
+        return Response(status_code=204)
+
+    async def votes(self, request: Request, v: str) -> Response:
+        """An issue's votes; POST is the caller's vote, DELETE takes it back."""
+        issue = self.site.find_issue(request.path_params["key"])
+        if issue is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        me = self.site.me
+        if request.method == "POST" and me not in issue.voters:
+            issue.voters.append(me)
+        elif request.method == "DELETE" and me in issue.voters:
+            issue.voters.remove(me)
+        if request.method != "GET":
+            return Response(status_code=204)
+        base = self.site.base(request)
+        return JSONResponse({"self": f"{base}/rest/api/{v}/issue/{issue.key}/votes",
+                             "votes": len(issue.voters), "hasVoted": me in issue.voters,
+                             "voters": [self.site.user(p, base, v) for p in issue.voters]})
+
     # --- work logged -----------------------------------------------------------------
 
     async def worklogs(self, request: Request, v: str) -> Response:
@@ -1276,12 +1347,8 @@ class _Handlers:
             limit = min(_int(request.query_params.get("maxResults"), 5000, "maxResults"), 5000)
         except _BadRequest as exc:
             return errors(str(exc), status=400)
-        logged = sorted((w for w in self.site.worklogs if w.issue_id == issue.id),
-                        key=lambda w: (w.started, w.id))
-        base = self.site.base(request)
-        return JSONResponse({"startAt": start, "maxResults": limit, "total": len(logged),
-                             "worklogs": [self.site.worklog(issue, w, base, v)
-                                          for w in logged[start:start + limit]]})
+        return JSONResponse(self.site.worklog_page(issue, self.site.base(request), v, start,
+                                                   limit))
 
     async def add_worklog(self, request: Request, v: str) -> Response:
         """Log work by the caller: `timeSpent` (`3h 30m`) or `timeSpentSeconds`."""

@@ -358,6 +358,26 @@ def test_work_is_logged_on_an_issue_and_listed_with_its_duration(site: Site,
     logged = jira.worklogs(issue.key)
     assert [(w.timeSpent, w.id) for w in logged] == [("1h 30m", first.id), ("2d", logged[1].id)]
     assert jira.worklog(issue.key, first.id).comment == "Dry run on staging."
+    assert jira.issue(issue.key).fields.worklog.total == 2  # the issue's own field agrees
+
+
+def test_watchers_and_votes_are_added_removed_and_counted_on_the_issue(site: Site,
+                                                                     jira: JIRA) -> None:
+    issue = new_issue(jira, "Watch the rollout")
+    assert [w.emailAddress for w in jira.watchers(issue.key).watchers] == [DEMO_USER]
+    lead = site.world.app("PAY").lead
+    # The library finds the user by a search term first: an e-mail on Cloud, a name on DC.
+    named = lead.email if site.flavour == "cloud" else lead.username
+    jira.add_watcher(issue.key, named)
+    jira.add_watcher(issue.key, named)  # a second add changes nothing
+    assert jira.watchers(issue.key).watchCount == 2
+    assert jira.issue(issue.key).fields.watches.watchCount == 2
+    jira.remove_watcher(issue.key, named)
+    assert jira.watchers(issue.key).watchCount == 1
+    jira.add_vote(issue.key)
+    assert (jira.votes(issue.key).votes, jira.issue(issue.key).fields.votes.hasVoted) == (1, True)
+    jira.remove_vote(issue.key)
+    assert jira.votes(issue.key).votes == 0
 
 
 def test_an_issue_is_linked_to_its_change_and_the_link_updated_by_its_global_id(
