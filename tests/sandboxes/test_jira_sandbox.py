@@ -777,3 +777,23 @@ def test_a_watcher_that_names_nobody_or_no_string_is_refused_and_nothing_changes
     assert lead in {w["name"] for w in datacenter.get(dc_path).json()["watchers"]}
     assert datacenter.delete(dc_path, params={"username": lead}).status_code == 204
     assert lead not in {w["name"] for w in datacenter.get(dc_path).json()["watchers"]}
+
+
+def test_an_issue_link_with_an_unknown_type_or_issue_is_refused_and_nothing_is_made(
+        cloud: httpx.Client) -> None:
+    path = "/rest/api/3/issueLink"
+
+    def body(kind: Any = None, inward: Any = "PAY-6", outward: Any = "PAY-7") -> Any:
+        return {"type": {"name": "Blocks"} if kind is None else kind,
+                "inwardIssue": {"key": inward}, "outwardIssue": {"key": outward}}
+
+    assert cloud.post(path, json=body({"name": "Supersedes"})).status_code == 404
+    assert cloud.post(path, json=body({})).status_code == 400
+    assert cloud.post(path, json=body(outward=None)).status_code == 400
+    assert cloud.post(path, json=body(inward="NOPE-1")).status_code == 404
+    assert cloud.post(path, json=[]).status_code == 400
+    fields = cloud.get("/rest/api/3/issue/PAY-6", params={"fields": "issuelinks"}).json()
+    assert fields["fields"]["issuelinks"] == []
+    assert cloud.get(f"{path}/424242").status_code == 404
+    assert cloud.get("/rest/api/3/issueLinkType/10000").json()["outward"] == "blocks"
+    assert cloud.get("/rest/api/3/issueLinkType/99").status_code == 404

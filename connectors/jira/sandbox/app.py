@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.config import ConnectorConfig
-from connectors.jira.sandbox import jql, remote_links, worklogs, writes
+from connectors.jira.sandbox import issue_links, jql, remote_links, worklogs, writes
 from connectors.jira.sandbox.catalogue import FIELD_NAMES, FIELDS, render_field, site_fields
 from connectors.records import LinkKind
 from connectors.sandbox.kit import Credentials, SandboxKit, route_path
@@ -264,6 +264,9 @@ class JiraSite:
         # Remote issue links written through the sandbox (the world makes none).
         self.remote_links: list[remote_links.RemoteLink] = []
         self.next_remote_link_id = 10000
+        # Links between issues made through the sandbox (the world makes none).
+        self.issue_links: list[issue_links.IssueLink] = []
+        self.next_issue_link_id = 10000
         # Work logged through the sandbox (the world logs none).
         self.worklogs: list[worklogs.Worklog] = []
         self.next_worklog_id = 10000
@@ -362,6 +365,33 @@ class JiraSite:
         if self.mode == "cloud":
             body["jsdPublic"] = True
         return body
+
+    def linked_issue(self, issue: SiteIssue, base: str, v: str) -> Json:
+        """The other end of a link, as JIRA sums it up."""
+        return {"id": str(issue.id), "key": issue.key,
+                "self": f"{base}/rest/api/{v}/issue/{issue.id}",
+                "fields": {"summary": issue.summary,
+                           "status": self.status(issue.status, issue.status_category, base, v),
+                           "priority": _priority(issue, base, v),
+                           "issuetype": _issue_type(issue, base, v)}}
+
+    def issue_link(self, link: issue_links.IssueLink, base: str, v: str) -> Json:
+        return {"id": str(link.id), "self": f"{base}/rest/api/{v}/issueLink/{link.id}",
+                "type": issue_links.type_json(link.type, base, v),
+                "inwardIssue": self.linked_issue(self.by_id[link.inward_id], base, v),
+                "outwardIssue": self.linked_issue(self.by_id[link.outward_id], base, v)}
+
+    def links_of(self, issue: SiteIssue, base: str, v: str) -> list[Json]:
+        """The issue's `issuelinks`: each link from its side, the other issue named under
+        the side it is on."""
+        found: list[Json] = []
+        for link in self.issue_links:
+            if issue.id not in (link.inward_id, link.outward_id):
+                continue
+            body = self.issue_link(link, base, v)
+            del body["inwardIssue" if link.inward_id == issue.id else "outwardIssue"]
+            found.append(body)
+        return found
 
     def worklog_page(self, issue: SiteIssue, base: str, v: str, start: int, limit: int
                      ) -> Json:
@@ -762,7 +792,7 @@ ISSUE_FIELDS: dict[str, FieldRenderer] = {
         site.text(issue.environment, v) if issue.environment else None),
     "duedate": lambda site, issue, base, v: f"{issue.due:%Y-%m-%d}" if issue.due else None,
     "subtasks": lambda site, issue, base, v: [],
-    "issuelinks": lambda site, issue, base, v: [],
+    "issuelinks": lambda site, issue, base, v: site.links_of(issue, base, v),
     "watches": lambda site, issue, base, v: {
         "self": f"{base}/rest/api/{v}/issue/{issue.key}/watchers",
         "watchCount": len(issue.watchers), "isWatching": site.me in issue.watchers},
@@ -867,6 +897,10 @@ class _Handlers:
             ("/version/{id}/move", self.move_version, ["POST"]),
             ("/component", self.create_component, ["POST"]),
             ("/component/{id}", self.get_component, ["GET"]),
+            ("/issueLinkType", self.link_types, ["GET"]),
+            ("/issueLinkType/{id}", self.link_type, ["GET"]),
+            ("/issueLink", self.create_issue_link, ["POST"]),
+            ("/issueLink/{id}", self.issue_link, ["GET", "DELETE"]),
             ("/field", self.fields, ["GET"]),
             ("/status", self.statuses, ["GET"]),
             ("/status/{id}", self.get_status, ["GET"]),
@@ -1278,6 +1312,54 @@ class _Handlers:
         comment = self.site.add_comment(issue, text)
         return JSONResponse(self.site.comment(issue, comment, self.site.base(request), v),
                             status_code=201)
+
+    # --- links between issues ----------------------------------------------------------
+
+    async def link_types(self, request: Request, v: str) -> Response:
+        base = self.site.base(request)
+        return JSONResponse({"issueLinkTypes": [issue_links.type_json(t, base, v)
+                                                for t in issue_links.LINK_TYPES]})
+
+    async def link_type(self, request: Request, v: str) -> Response:
+        raw = request.path_params["id"]
+        found = next((t for t in issue_links.LINK_TYPES if t.id == raw), None)
+        if found is None:
+            return errors(f"No issue link type with id '{raw}' exists.", status=404)
+        return JSONResponse(issue_links.type_json(found, self.site.base(request), v))
+
+    async def create_issue_link(self, request: Request, v: str) -> Response:
+        """Link two issues (201, no body); the same link made again is kept once."""
+        try:
+            body = await self._body(request)
+            kind = issue_links.link_type(body.get("type"))
+            inward_ref = issue_links.issue_ref(body, "inwardIssue")
+            outward_ref = issue_links.issue_ref(body, "outwardIssue")
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        except issue_links.Refused as exc:
+            return errors(str(exc), status=exc.status)
+        inward = self.site.find_issue(inward_ref)
+        outward = self.site.find_issue(outward_ref)
+        if inward is None or outward is None:
+            return errors(ISSUE_NOT_FOUND, status=404)
+        if not any(link.type == kind and (link.inward_id, link.outward_id) == (
+                inward.id, outward.id) for link in self.site.issue_links):
+            self.site.issue_links.append(issue_links.IssueLink(
+                self.site.next_issue_link_id, kind, inward.id, outward.id))
+            self.site.next_issue_link_id += 1
+            now = self.site.world.clock.now()
+            inward.updated = outward.updated = now
+        return Response(status_code=201)
+
+    async def issue_link(self, request: Request, v: str) -> Response:
+        raw = request.path_params["id"]
+        link = next((x for x in self.site.issue_links if str(x.id) == raw), None)
+        if link is None:
+            return errors(f"No issue link with id '{raw}' exists.", status=404)
+        if request.method == "DELETE":
+            self.site.issue_links.remove(link)
+            return Response(status_code=204)
+        return JSONResponse(self.site.issue_link(link, self.site.base(request), v))
 
     # --- watchers and votes ------------------------------------------------------------
 

@@ -361,6 +361,25 @@ def test_work_is_logged_on_an_issue_and_listed_with_its_duration(site: Site,
     assert jira.issue(issue.key).fields.worklog.total == 2  # the issue's own field agrees
 
 
+def test_a_blocking_link_reads_from_both_issues_and_is_deleted(site: Site, jira: JIRA) -> None:
+    assert [t.name for t in jira.issue_link_types()] == ["Blocks", "Cloners", "Duplicate",
+                                                         "Relates"]
+    schema, rollout = new_issue(jira, "Migrate the schema"), new_issue(jira, "Roll out")
+    jira.create_issue_link("Blocks", schema.key, rollout.key)
+    jira.create_issue_link("blocks", schema.key, rollout.key)  # made again: kept once
+    [from_schema] = jira.issue(schema.key).fields.issuelinks
+    [from_rollout] = jira.issue(rollout.key).fields.issuelinks
+    # The schema blocks the rollout; the rollout is blocked by the schema.
+    assert (from_schema.type.outward, from_schema.outwardIssue.key) == ("blocks", rollout.key)
+    assert (from_rollout.type.inward, from_rollout.inwardIssue.key) == ("is blocked by",
+                                                                        schema.key)
+    assert not hasattr(from_schema, "inwardIssue") and from_schema.id == from_rollout.id
+    link = jira.issue_link(from_schema.id)
+    assert (link.inwardIssue.key, link.outwardIssue.key) == (schema.key, rollout.key)
+    jira.delete_issue_link(from_schema.id)
+    assert jira.issue(rollout.key).fields.issuelinks == []
+
+
 def test_watchers_and_votes_are_added_removed_and_counted_on_the_issue(site: Site,
                                                                      jira: JIRA) -> None:
     issue = new_issue(jira, "Watch the rollout")
