@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bandWord, dayAfter, duration, figureText, recordsBehind, type Figure, type InsightsData, type Keys } from "./insights";
+import { bandWord, dayAfter, duration, figureText, partialDays, recordsBehind, type Figure, type InsightsData, type Keys } from "./insights";
 
 const figure = (value: number | null, records: string[], work: string[] = []): Figure => ({ value, band: value == null ? null : "HIGH", sampleSize: work.length || records.length, records, work });
 
@@ -64,5 +64,30 @@ describe("the period's end", () => {
     expect(dayAfter("2026-12-31")).toBe("2027-01-01");
     expect(dayAfter("2028-02-28")).toBe("2028-02-29");
     expect(dayAfter("yesterday")).toBeNull();
+  });
+});
+
+describe("a trend bucket the period cuts short", () => {
+  it("says how many days of the month it covers", () => {
+    expect(partialDays("2026-12-01T00:00:00Z", "2026-12-04T08:16:00Z", "MONTH")).toBe(4);
+    expect(partialDays("2026-09-05T08:16:00Z", "2026-10-01T00:00:00Z", "MONTH")).toBe(26);
+  });
+
+  it("is not partial when it covers its whole month or week", () => {
+    expect(partialDays("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "MONTH")).toBeNull();
+    expect(partialDays("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "MONTH")).toBeNull();
+    expect(partialDays("2026-11-30T00:00:00Z", "2026-12-07T00:00:00Z", "WEEK")).toBeNull();
+  });
+
+  it("reads a month in the reader's zone, daylight-saving hour and all", () => {
+    // March in Europe/Berlin: from 23:00 UTC on 28 February, 31 days less an hour.
+    expect(partialDays("2026-02-28T23:00:00Z", "2026-03-31T22:00:00Z", "MONTH")).toBeNull();
+    // February in Pacific/Kiritimati (UTC+14) starts on 31 January in UTC: 28 days.
+    expect(partialDays("2026-01-31T10:00:00Z", "2026-02-28T10:00:00Z", "MONTH")).toBeNull();
+    expect(partialDays("2026-01-31T10:00:00Z", "2026-02-27T10:00:00Z", "MONTH")).toBe(27);
+  });
+
+  it("counts a part of a day as a day", () => {
+    expect(partialDays("2026-12-07T00:00:00Z", "2026-12-07T09:00:00Z", "WEEK")).toBe(1);
   });
 });

@@ -32,6 +32,30 @@ export type Keys = InsightsData["overall"];
 export type Figure = Keys["leadTime"];
 export type KeyName = "deploymentFrequency" | "leadTime" | "changeFailureRate" | "timeToRestore";
 
+const DAY_MS = 86_400_000;
+
+/** The whole days a trend bucket covers when the period cuts it short (its first or its
+ * last: this month so far), else null. A month or week only partly covered counts what
+ * happened in those days alone, so it is labelled as such (a month four days old with no
+ * deployment yet is not a month of none). */
+export function partialDays(periodStart: string, periodEnd: string, bucket: "WEEK" | "MONTH"): number | null {
+  const start = new Date(periodStart);
+  const end = new Date(periodEnd);
+  const span = end.getTime() - start.getTime();
+  const full = bucket === "WEEK" ? 7 * DAY_MS : fullMonthMs(start);
+  // An hour's slack: a month or week spanning a daylight-saving change is 23 or 25 hours off.
+  if (span >= full - 3_600_000) return null;
+  return Math.max(1, Math.ceil(span / DAY_MS));
+}
+
+function fullMonthMs(start: Date): number {
+  // A bucket starts at a local midnight, up to 14 hours either side of UTC's: half a day
+  // on, the UTC date is in the bucket's own month whatever the reader's zone.
+  const inMonth = new Date(start.getTime() + 14 * 3_600_000);
+  const days = new Date(Date.UTC(inMonth.getUTCFullYear(), inMonth.getUTCMonth() + 1, 0)).getUTCDate();
+  return days * DAY_MS;
+}
+
 export const KEYS: readonly { key: KeyName; label: string; better: string }[] = [
   { key: "deploymentFrequency", label: "Deployment frequency", better: "higher is better" },
   { key: "leadTime", label: "Lead time for changes", better: "lower is better" },

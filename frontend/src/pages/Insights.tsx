@@ -17,6 +17,7 @@ import {
   type KeyName,
   type Keys,
   KEYS,
+  partialDays,
   PERIODS,
   plotted,
   recordsBehind,
@@ -46,7 +47,9 @@ function bucketLabel(keys: Keys, bucket: string): string {
   const d = new Date(keys.periodStart);
   const opts: Intl.DateTimeFormatOptions =
     bucket === "WEEK" ? { day: "numeric", month: "short", timeZone: displayZone() } : { month: "short", year: "numeric", timeZone: displayZone() };
-  return new Intl.DateTimeFormat(undefined, opts).format(d);
+  const name = new Intl.DateTimeFormat(undefined, opts).format(d);
+  const days = partialDays(keys.periodStart, keys.periodEnd, bucket === "WEEK" ? "WEEK" : "MONTH");
+  return days === null ? name : `${name} (${days} ${days === 1 ? "day" : "days"})`;
 }
 
 function TrendChart({ name, label, keyName, trend, bucket, onPoint }: { name: string; label: string; keyName: KeyName; trend: Keys[]; bucket: string; onPoint: (i: number) => void }) {
