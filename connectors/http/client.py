@@ -352,6 +352,8 @@ class UpstreamClient:
             # Loaded by the first retryable call, not by every start (tenacity comes with it).
             import stamina
 
+            _log_retries_ourselves()
+
             response: httpx.Response | None = None
             async for attempt in stamina.retry_context(
                 on=self._backoff,
@@ -494,3 +496,29 @@ class UpstreamClient:
                                             "transfer-encoding", "set-cookie")]
             self._etags.put(cache_key, Cached(etag, status, headers, response.content))
         return response
+
+
+_RETRIES_LOGGED = False
+
+
+def _log_retries_ourselves() -> None:
+    """Once per process, stamina's own retry log line ("stamina.retry_scheduled" at
+    WARNING, naming neither the upstream nor the call) gives way to ours: the upstream,
+    what failed and the wait, at INFO, like the failure that ends a call. Its Prometheus
+    counter (`stamina_retries_total`) stays."""
+    global _RETRIES_LOGGED
+    if _RETRIES_LOGGED:
+        return
+    from stamina import instrumentation
+
+    instrumentation.set_on_retry_hooks([instrumentation.PrometheusOnRetryHook, _log_retry])
+    _RETRIES_LOGGED = True
+
+
+def _log_retry(details: Any) -> None:
+    error = details.caused_by
+    if isinstance(error, UpstreamError):
+        what = f"{error.source}: {error.message}"
+    else:
+        what = f"{type(error).__name__}: {error}"
+    log.info("%s; retry %d in %.2f s", what, details.retry_num, details.wait_for)

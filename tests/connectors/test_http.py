@@ -234,6 +234,21 @@ async def test_transient_failures_on_get_are_retried_up_to_the_policy(
     assert caught.value.status == 503
 
 
+async def test_a_retry_is_logged_naming_the_upstream_the_failure_and_the_wait(
+        base_url: str, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        async with client(base_url) as http:
+            with pytest.raises(UpstreamUnavailable):
+                await http.request("GET", "/always-busy")
+    retries = [r.getMessage() for r in caplog.records if "; retry " in r.getMessage()]
+    assert len(retries) == FAST_RETRIES.max_retries
+    assert all(m.startswith("fake: GET /always-busy") for m in retries), retries
+    assert "; retry 1 in " in retries[0]
+    # stamina's own line, which names neither, is not written beside ours.
+    assert not [r for r in caplog.records if r.name == "stamina"]
+    assert {r.levelno for r in caplog.records if "; retry " in r.getMessage()} == {logging.INFO}
+
+
 async def test_post_is_never_retried_automatically(
         base_url: str, upstream: FakeUpstream) -> None:
     async with client(base_url) as http:
