@@ -249,6 +249,22 @@ def test_a_recorded_offset_search_page_reads_whole() -> None:
 
 
 @pytest.mark.reference
+def test_a_recorded_projects_issue_page_reads_whole_with_its_time_tracking_left_aside(
+        ) -> None:
+    """A project's page of issues as an older server sends it, with time-tracking fields
+    (`timespent`, `progress`, ...) the connector does not ask for: every issue maps, to
+    the same issues as the recorded search over that project."""
+    page = mapping.offset_page(fixture("jira-ruby/project/SAMPLEPROJECT.issues.json"))
+    assert (page.start_at, page.total, len(page.issues)) == (0, 11, 11)
+    assert "timespent" in page.issues[0]["fields"]
+    records = [mapping.tracker_issue(raw, source="dc", site_url=RUBY_SITE)
+               for raw in page.issues]
+    searched = mapping.offset_page(fixture("jira-ruby/issue.json")).issues
+    assert sorted(r.key for r in records) == sorted(raw["key"] for raw in searched)
+    assert all(r.url == f"{RUBY_SITE}/browse/{r.key}" for r in records)
+
+
+@pytest.mark.reference
 def test_the_recorded_empty_page_past_the_end_has_no_issues() -> None:
     page = mapping.offset_page(fixture("jira-ruby/empty_issues.json"))
     assert (page.start_at, page.total, page.issues) == (11, 0, [])
