@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import dataclasses
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -898,3 +899,36 @@ def test_the_only_workflow_runs_are_those_a_protection_rule_held(world: World) -
         assert github.get(f"{REPO}/actions/runs", params={"status": "waiting"}
                           ).json()["total_count"] == 0
         assert github.get(f"{REPO}/actions/runs/1").status_code == 404
+
+
+async def answer_twice(base_url: str, path: str, answer: dict[str, Any]) -> tuple[int, int]:
+    """The first answer's status and that of a retry whose body was still arriving
+    when the first came and decided."""
+    async def slow_body() -> AsyncIterator[bytes]:
+        await asyncio.sleep(0.3)
+        yield json.dumps(answer).encode()
+
+    async with httpx.AsyncClient(base_url=base_url, headers=AUTH) as client:
+        retry = asyncio.ensure_future(client.post(
+            path, content=slow_body(), headers={"content-type": "application/json"}))
+        await asyncio.sleep(0.1)
+        first = await client.post(path, json=answer)
+        return first.status_code, (await retry).status_code
+
+
+def test_two_answers_to_a_held_run_at_once_decide_it_once(world: World) -> None:
+    """A rule's app that retries its answer while the first is in flight: the first
+    decides the run, the second finds nothing pending (before, a 500)."""
+    for github in fresh(world):
+        github.post(f"{REPO}/environments/production/deployment_protection_rules",
+                    json={"integration_id": 77})
+        deployment = github.post(f"{REPO}/deployments",
+                                 json={"ref": "v1.2.0", "environment": "production"}).json()
+        [run] = github.get(f"{REPO}/actions/runs").json()["workflow_runs"]
+        answer = {"state": "approved", "environment_name": "production"}
+        path = f"{REPO}/actions/runs/{run['id']}/deployment_protection_rule"
+
+        assert asyncio.run(answer_twice(str(github.base_url), path, answer)) == (204, 404)
+        states = [s["state"] for s in github.get(
+            f"{REPO}/deployments/{deployment['id']}/statuses").json()]
+        assert states.count("success") == 1

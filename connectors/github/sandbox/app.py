@@ -364,9 +364,7 @@ class GitHubSandbox:
         """The organization's people (the token's owner is one of them), by login."""
         if request.path_params["org"].lower() != self.data.world.org.lower():
             raise not_found()
-        people = sorted([*self.data.world.people, self.data.viewer_person],
-                        key=lambda who: who.github_login.lower())
-        page, headers = paginate(request, people)
+        page, headers = paginate(request, self.data.people())
         base = self.base(request)
         return Reply([render.person(base, who) for who in page], headers=headers)
 
@@ -747,9 +745,7 @@ class GitHubSandbox:
 
     def _numbered(self, app: Application, number: int) -> GitHubIssue | PullRequest:
         """The issue or pull request with this number (they share the sequence)."""
-        items: list[GitHubIssue | PullRequest] = [*self.data.issues(app),
-                                                  *self.data.app_pulls(app)]
-        found = next((item for item in items if item.number == number), None)
+        found = self.data.numbered(app, number)
         if found is None:
             raise not_found()
         return found
@@ -1201,7 +1197,7 @@ class GitHubSandbox:
     async def collaborators(self, request: Request) -> Reply:
         """Everyone who may write to the repository, each with their permissions."""
         app = self.app_of(request)
-        page, headers = paginate(request, repository_meta.collaborators(self.data, app))
+        page, headers = paginate(request, self.data.people())
         base = self.base(request)
         return Reply([repository_meta.collaborator(base, app, who) for who in page],
                      headers=headers)
@@ -1237,11 +1233,12 @@ class GitHubSandbox:
 
     async def workflow_run(self, request: Request) -> Reply:
         app = self.app_of(request)
-        found = next((run for run in repository_meta.runs(self.base(request), self.data, app)
-                      if run["id"] == request.path_params["run_id"]), None)
-        if found is None:
+        run_id = request.path_params["run_id"]
+        run = self.data.runs.get(run_id)
+        if run is None or run.app_key != app.key:
             raise not_found()
-        return Reply(found)
+        return Reply(repository_meta.workflow_run(self.base(request), self.data, app, run_id,
+                                                  run.deployment_id, run.conclusion))
 
     async def workflows(self, request: Request) -> Reply:
         return Reply(repository_meta.workflows(self.base(request), self.app_of(request)))
@@ -1486,7 +1483,7 @@ class GitHubSandbox:
                                         rendered: Json) -> None:
         """The run waits (status `queued`) and the rule's app is asked, as GitHub does."""
         run_id = self.data.new_id()
-        self.data.waiting_runs[run_id] = (app.key, item.id)
+        self.data.runs[run_id] = render.HeldRun(app.key, item.id)
         await self._add_status(base, app, item, "queued",
                                "Waiting for a deployment protection rule")
         owner_repo = f"{app.repo_owner}/{app.repo_name}"
@@ -1502,20 +1499,19 @@ class GitHubSandbox:
         answers; an approved run deploys (in progress, then success), a rejected one fails
         with the comment."""
         app = self.app_of(request)
-        waiting = self.data.waiting_runs.get(int(request.path_params["run_id"]))
-        if waiting is None or waiting[0] != app.key:
-            raise not_found()
         body = await self._json_body(request)
+        # Looked up once the body is in: of two answers at once, the second finds the run
+        # answered, as it would after the first.
+        run = self.data.runs.get(request.path_params["run_id"])
+        if run is None or run.app_key != app.key or run.conclusion is not None:
+            raise not_found()
         state, environment = body.get("state"), body.get("environment_name")
         if state not in ("approved", "rejected"):
             raise invalid("DeploymentProtectionRule", "state")
-        item = self._deployment(app, waiting[1])
+        item = self._deployment(app, run.deployment_id)
         if environment != item.environment:
             raise GitHubError(422, f"No pending deployment for environment: {environment}")
-        run_id = int(request.path_params["run_id"])
-        del self.data.waiting_runs[run_id]
-        self.data.finished_runs[run_id] = (app.key, item.id,
-                                           "success" if state == "approved" else "failure")
+        run.conclusion = "success" if state == "approved" else "failure"
         base = self.base(request)
         comment = str(body.get("comment") or "")[:140]
         if state == "approved":

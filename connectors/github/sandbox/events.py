@@ -29,11 +29,6 @@ NODE_TYPES = {"closed": "ClosedEvent", "reopened": "ReopenedEvent", "merged": "M
               "renamed": "RenamedTitleEvent"}
 
 
-def item_id(item: Item) -> int:
-    """The id the issues endpoints give the item (a pull request's is offset)."""
-    return item.id if isinstance(item, GitHubIssue) else render.PR_ISSUE_ID_OFFSET + item.id
-
-
 def derived(data: GitHubData, item: Item) -> list[IssueEvent]:
     """The history the world's own state for `item` implies (not what writes did since)."""
     original = _original(data, item)
@@ -42,7 +37,7 @@ def derived(data: GitHubData, item: Item) -> list[IssueEvent]:
     made: list[IssueEvent] = []
 
     def add(event: str, actor: Person, at: datetime, **fields: Any) -> None:
-        ident = EVENT_ID_OFFSET + item_id(original) * 32 + len(made)
+        ident = EVENT_ID_OFFSET + render.issue_id(original) * 32 + len(made)
         made.append(IssueEvent(ident, original.app_key, original.number, event, actor, at,
                                **fields))
 
@@ -157,8 +152,8 @@ def rendered(base: str, data: GitHubData, event: IssueEvent, *, with_issue: bool
     if event.event in ("closed", "reopened"):
         body["state_reason"] = event.state_reason
     if with_issue:
-        items: list[Item] = [*data.issues(app), *data.app_pulls(app)]
-        item = next(i for i in items if i.number == event.number)
+        item = data.numbered(app, event.number)
+        assert item is not None  # events are of items that exist
         body["issue"] = (render.issue(base, data, item) if isinstance(item, GitHubIssue)
                          else render.pull_as_issue(base, data, item))
     return body

@@ -105,6 +105,16 @@ class IssueEvent:
 
 
 @dataclass(slots=True)
+class HeldRun:
+    """A workflow run a deployment protection rule held: waiting while `conclusion` is
+    None, then `success` or `failure` as the rule's app answered."""
+
+    app_key: str
+    deployment_id: int
+    conclusion: str | None = None
+
+
+@dataclass(slots=True)
 class IssueComment:
     """A comment written through the sandbox on an issue or pull request."""
 
@@ -182,10 +192,8 @@ class GitHubData:
     deployment_extras: dict[int, Json] = field(default_factory=dict)
     # Custom deployment protection rules: (repository app key, environment) -> app ids.
     protection_rules: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    # Workflow runs waiting for a protection rule's answer: run id -> (app key, deployment).
-    waiting_runs: dict[int, tuple[str, int]] = field(default_factory=dict)
-    # Runs a rule's app has answered: run id -> (app key, deployment, conclusion).
-    finished_runs: dict[int, tuple[str, int, str]] = field(default_factory=dict)
+    # Workflow runs a deployment protection rule held, by run id.
+    runs: dict[int, HeldRun] = field(default_factory=dict)
     next_id: int = 990_000_000
 
     @classmethod
@@ -201,6 +209,11 @@ class GitHubData:
         v = self.viewer
         return Person(index=-1, display_name=v.name, email=v.email, username=v.login,
                       account_id="", github_login=v.login, github_id=v.id)
+
+    def people(self) -> list[Person]:
+        """The organization's people and the token's owner, by login."""
+        return sorted([*self.world.people, self.viewer_person],
+                      key=lambda who: who.github_login.lower())
 
     def person(self, login: str) -> Person | None:
         """A GitHub login of the world (or the viewer's), case-insensitive."""
@@ -242,6 +255,11 @@ class GitHubData:
 
     def app_pulls(self, app: Application) -> list[PullRequest]:
         return [p for p in self.pulls if p.app_key == app.key]
+
+    def numbered(self, app: Application, number: int) -> GitHubIssue | PullRequest | None:
+        """The issue or pull request with this number (they share the sequence)."""
+        items: list[GitHubIssue | PullRequest] = [*self.issues(app), *self.app_pulls(app)]
+        return next((item for item in items if item.number == number), None)
 
     def tags(self, app: Application) -> list[Tag]:
         return [t for t in (*self.world.tags, *self.created_tags) if t.app_key == app.key]
@@ -553,12 +571,17 @@ def issue(base: str, data: GitHubData, item: GitHubIssue) -> Json:
     return body
 
 
+def issue_id(item: GitHubIssue | PullRequest) -> int:
+    """The id the issues endpoints give an item: a pull request's is offset."""
+    return item.id if isinstance(item, GitHubIssue) else PR_ISSUE_ID_OFFSET + item.id
+
+
 def pull_as_issue(base: str, data: GitHubData, pr: PullRequest) -> Json:
     """A pull request as the issues endpoints list it, with its `pull_request` key."""
     app = data.world.app(pr.app_key)
     body = _issue_common(base, data, app, pr.number)
     html = f"{base}/{app.repo_owner}/{app.repo_name}/pull/{pr.number}"
-    ident = PR_ISSUE_ID_OFFSET + pr.id
+    ident = issue_id(pr)
     body.update({
         "id": ident, "node_id": node_id("Issue", ident), "state": pr.state,
         "state_reason": None, "title": pr.title, "body": pr.body,

@@ -4,7 +4,7 @@ README, who may write to it, and its Actions runs. Pure rendering: no I/O.
 Each answer agrees with the repository object the sandbox serves (`render.repository`:
 one topic, written in Python, the token's owner may push but not administer) and with
 the world, which runs no CI: the only workflow runs are those a deployment protection
-rule held (`GitHubData.waiting_runs`), each `waiting` until the rule's app answers, then
+rule held (`GitHubData.runs`), each `waiting` until the rule's app answers, then
 `completed` (a success if approved, a failure if rejected).
 """
 
@@ -59,12 +59,6 @@ def readme(base: str, app: Application) -> Json:
             "url": url, "git_url": git, "html_url": html,
             "download_url": f"{base}/raw/{app.repo_owner}/{app.repo_name}/main/README.md",
             "_links": {"self": url, "git": git, "html": html}}
-
-
-def collaborators(data: GitHubData, app: Application) -> list[Person]:
-    """The organization's people and the token's owner, by login."""
-    return sorted([*data.world.people, data.viewer_person],
-                  key=lambda who: who.github_login.lower())
 
 
 def role_of(app: Application, who: Person) -> str:
@@ -124,11 +118,6 @@ def _workflow_id(app: Application) -> int:
 
 def runs(base: str, data: GitHubData, app: Application) -> list[Json]:
     """The repository's runs, newest first: those a protection rule held."""
-    held: list[tuple[int, int, str | None]] = [
-        (run_id, deployment_id, None)
-        for run_id, (app_key, deployment_id) in data.waiting_runs.items() if app_key == app.key]
-    held += [(run_id, deployment_id, conclusion)
-             for run_id, (app_key, deployment_id, conclusion) in data.finished_runs.items()
-             if app_key == app.key]
-    return [workflow_run(base, data, app, run_id, deployment_id, conclusion)
-            for run_id, deployment_id, conclusion in sorted(held, reverse=True)]
+    return [workflow_run(base, data, app, run_id, run.deployment_id, run.conclusion)
+            for run_id, run in sorted(data.runs.items(), reverse=True)
+            if run.app_key == app.key]

@@ -1381,9 +1381,9 @@ class _Handlers:
             raw = (await request.body()).strip()
             try:
                 named = json.loads(raw) if raw else None
+                if named is not None and not isinstance(named, str):
+                    raise ValueError(named)
             except ValueError:
-                named = raw  # not JSON at all: refused below, as a non-string would be
-            if named is not None and not isinstance(named, str):
                 return errors("The watcher must be a JSON string naming a user.", status=400)
         else:
             param = "accountId" if self.site.mode == "cloud" else "username"
@@ -1474,7 +1474,7 @@ class _Handlers:
     def _remote_link_url(self, request: Request, v: str, issue: SiteIssue, ident: int) -> str:
         return f"{self.site.base(request)}/rest/api/{v}/issue/{issue.key}/remotelink/{ident}"
 
-    def _links_of(self, issue: SiteIssue) -> list[remote_links.RemoteLink]:
+    def _remote_links_of(self, issue: SiteIssue) -> list[remote_links.RemoteLink]:
         return [link for link in self.site.remote_links if link.issue_id == issue.id]
 
     async def remote_links(self, request: Request, v: str) -> Response:
@@ -1482,7 +1482,7 @@ class _Handlers:
         issue = self.site.find_issue(request.path_params["key"])
         if issue is None:
             return errors(ISSUE_NOT_FOUND, status=404)
-        found = self._links_of(issue)
+        found = self._remote_links_of(issue)
         wanted = request.query_params.get("globalId")
         if wanted is None:
             return JSONResponse([remote_links.rendered(
@@ -1508,7 +1508,7 @@ class _Handlers:
         except remote_links.Refused as exc:
             return errors(status=400, field_errors=exc.errors)
         # Looked up once the body is in: two POSTs of one global id make one link.
-        same = next((old for old in self._links_of(issue)
+        same = next((old for old in self._remote_links_of(issue)
                      if link.global_id is not None and old.global_id == link.global_id), None)
         if same is not None:
             link = dataclasses.replace(link, id=same.id)
@@ -1532,7 +1532,7 @@ class _Handlers:
         except _BadRequest as exc:
             return errors(str(exc), status=400)
         raw = request.path_params["id"]
-        link = next((x for x in self._links_of(issue) if str(x.id) == raw), None)
+        link = next((x for x in self._remote_links_of(issue) if str(x.id) == raw), None)
         if link is None:
             return errors(f"No remote link with the id {raw} on this issue.", status=404)
         if request.method == "GET":
@@ -1556,7 +1556,7 @@ class _Handlers:
         wanted = request.query_params.get("globalId")
         if not wanted:
             return errors("The globalId of the link to delete is required.", status=400)
-        link = next((x for x in self._links_of(issue) if x.global_id == wanted), None)
+        link = next((x for x in self._remote_links_of(issue) if x.global_id == wanted), None)
         if link is None:
             return errors(f"No remote link with the global id {wanted!r} on this issue.",
                           status=404)

@@ -61,7 +61,7 @@ def link_type(ref: Any) -> LinkType:
 def issue_ref(body: Json, side: str) -> str:
     """The key or id a body gives for `inwardIssue` or `outwardIssue`."""
     ref = body.get(side)
-    value = ref.get("key") or ref.get("id") if isinstance(ref, dict) else None
+    value = (ref.get("key") or ref.get("id")) if isinstance(ref, dict) else None
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
         raise Refused(f"{side} is required, by its key or id.")
     return str(value)

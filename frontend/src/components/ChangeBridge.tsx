@@ -29,7 +29,7 @@ export function GateList({ gates }: { gates: readonly Gate[] }) {
   );
 }
 
-// A change still in play: the server refuses another in the same ITSM unless asked with a reason.
+// The server refuses a second change in play in one ITSM unless asked with a reason this long.
 const MIN_REASON_CHARS = 10;
 
 type LinkedChange = { number: string; state: string; stateLabel: string; source: { name: string } };
