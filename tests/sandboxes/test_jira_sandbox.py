@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -254,6 +255,96 @@ def test_order_by_sorts_in_either_direction(cloud: httpx.Client, world: World) -
     assert numbers == sorted(numbers)
 
 
+def words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def test_people_are_found_under_any_of_their_names(cloud: httpx.Client, world: World) -> None:
+    person = next(w.assignee for w in world.work_items if w.assignee is not None)
+    theirs = expected(world, lambda w: w.assignee == person)
+    for name in (person.account_id, person.email, person.display_name, person.username):
+        assert set(cloud_keys(cloud, f'assignee = "{name}"', page_size=200)) == theirs
+    assert set(cloud_keys(cloud, f'project = PAY AND reporter in ("{person.email}")',
+                          page_size=200)) == expected(
+        world, lambda w: w.app_key == "PAY" and w.reporter == person)
+
+
+@pytest.mark.parametrize(("jql", "predicate"), [
+    ("project = PAY AND assignee is EMPTY", lambda w: w.app_key == "PAY" and w.assignee is None),
+    ("project = PAY AND assignee IS NOT null",
+     lambda w: w.app_key == "PAY" and w.assignee is not None),
+    ("project = CHK AND resolution = Unresolved",
+     lambda w: w.app_key == "CHK" and w.status_category != "done"),
+    ("project = CHK AND resolution is EMPTY",
+     lambda w: w.app_key == "CHK" and w.status_category != "done"),
+    ("project = CHK AND resolution = Done",
+     lambda w: w.app_key == "CHK" and w.status_category == "done"),
+    ("project = CHK AND resolution != Unresolved",
+     lambda w: w.app_key == "CHK" and w.status_category == "done"),
+    ("project = INV AND labels is not EMPTY", lambda w: w.app_key == "INV" and bool(w.labels)),
+    ("project = NTF AND fixVersion is not EMPTY", lambda w: w.app_key == "NTF"),
+])
+def test_emptiness_and_resolution_select_as_jira_does(cloud: httpx.Client, world: World,
+                                                      jql: str, predicate: Any) -> None:
+    found = set(cloud_keys(cloud, jql, page_size=200))
+    assert found == expected(world, predicate)
+    assert found
+
+
+def test_a_negated_resolution_leaves_out_unresolved_issues(cloud: httpx.Client) -> None:
+    # JIRA's negative operators never match an empty field: nothing is "not Done" but Done.
+    assert cloud_keys(cloud, "project = CHK AND resolution != Done") == []
+
+
+def test_text_search_finds_every_word_a_wildcard_and_a_phrase(cloud: httpx.Client,
+                                                             world: World) -> None:
+    summary = world.work_items[0].summary
+    word = max(words(summary), key=len)
+    assert set(cloud_keys(cloud, f'summary ~ "{word.upper()}"', page_size=200)) == expected(
+        world, lambda w: word in words(w.summary))
+    stem = word[:4]
+    assert set(cloud_keys(cloud, f"summary ~ {stem}*", page_size=200)) == expected(
+        world, lambda w: any(found.startswith(stem) for found in words(w.summary)))
+    pair = summary.split()[:2]
+    phrase = " ".join(pair).lower()
+    assert set(cloud_keys(cloud, f'summary ~ "\\"{" ".join(pair)}\\""', page_size=200)
+               ) == expected(world, lambda w: f" {phrase} " in f" {w.summary.lower()} ")
+    assert set(cloud_keys(cloud, f'project = PAY AND summary !~ "{word}"', page_size=200)
+               ) == expected(world, lambda w: w.app_key == "PAY" and word not in words(w.summary))
+    described = max(words(world.work_items[0].description), key=len)
+    assert set(cloud_keys(cloud, f'text ~ "{described}"', page_size=200)) == expected(
+        world, lambda w: described in words(w.summary) | words(w.description))
+
+
+def test_a_new_issue_without_labels_or_version_is_found_by_emptiness(world: World) -> None:
+    # Every seeded issue has labels and a fix version: a site of its own gets one without.
+    with serve_asgi(create_app(world, mode="cloud")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as client:
+        assert cloud_keys(client, "project = INV AND (labels is EMPTY OR fixVersion = EMPTY)"
+                          ) == []
+        created = client.post("/rest/api/3/issue", json={"fields": {
+            "project": {"key": "INV"}, "issuetype": {"name": "Bug"}, "summary": "Bare"}})
+        assert created.status_code == 201, created.text
+        key = created.json()["key"]
+        assert cloud_keys(client, "project = INV AND labels is EMPTY") == [key]
+        assert cloud_keys(client, "project = INV AND fixVersion is EMPTY") == [key]
+        assert key not in cloud_keys(client, "project = INV AND labels is not EMPTY",
+                                     page_size=200)
+
+
+def test_current_user_is_the_caller(world: World) -> None:
+    with serve_asgi(create_app(world, mode="cloud")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_TOKEN)) as client:
+        me = client.get("/rest/api/3/myself").json()["accountId"]
+        mine = "assignee = currentUser() AND resolution = Unresolved"
+        assert cloud_keys(client, mine) == []
+        response = client.put("/rest/api/3/issue/PAY-1/assignee", json={"accountId": me})
+        assert response.status_code == 204, response.text
+        assert cloud_keys(client, mine) == (
+            ["PAY-1"] if world.work_items[0].status_category != "done" else [])
+        assert cloud_keys(client, "assignee = currentUser()") == ["PAY-1"]
+
+
 # --- errors --------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("jql", "message"), [
@@ -265,8 +356,16 @@ def test_order_by_sorts_in_either_direction(cloud: httpx.Client, world: World) -
     ("fixVersion = 9.9.9", "The value '9.9.9' does not exist for the field 'fixVersion'."),
     ("project = NOPE", "The value 'NOPE' does not exist for the field 'project'."),
     ("sprint = 4", "Field 'sprint' does not exist or you do not have permission to view it."),
-    ("assignee = currentUser()",
-     "Field 'assignee' does not exist or you do not have permission to view it."),
+    ("cost = 4", "Field 'cost' does not exist or you do not have permission to view it."),
+    ("assignee = nobody@example.com",
+     "The value 'nobody@example.com' does not exist for the field 'assignee'."),
+    ("resolution = Fixed", "The value 'Fixed' does not exist for the field 'resolution'."),
+    ("project is EMPTY", "The operator 'IS' is not supported by the 'project' field."),
+    ("summary = login", "The operator '=' is not supported by the 'summary' field."),
+    ('summary ~ "*ogin"',
+     "The text query '*ogin' for field 'summary' is not allowed to start with a wildcard."),
+    ('summary ~ ""', "The field 'summary' does not support searching for an empty string."),
+    ("reporter = currentUser(PAY)", "Unable to find JQL function 'currentUser(PAY)'."),
     ("fixVersion in earliestUnreleasedVersion(PAY)",
      "Unable to find JQL function 'earliestUnreleasedVersion(PAY)'."),
     ("project > PAY", "The operator '>' is not supported by the 'project' field."),

@@ -474,13 +474,14 @@ class JiraSite:
     # --- JQL -----------------------------------------------------------------
 
     def vocabulary(self) -> jql.Vocabulary:
-        """What exists on the site; kept until `versions_changed` (issue keys are read live)."""
+        """What exists on the site; kept until `catalogue_changed` (issue keys are read live)."""
         if self._vocabulary is None:
             self._vocabulary = self._make_vocabulary()
         return self._vocabulary
 
-    def versions_changed(self) -> None:
-        """A version was created, renamed, released or archived: JQL must see it."""
+    def catalogue_changed(self) -> None:
+        """A version was created, renamed, released or archived, or a component created:
+        JQL must see it."""
         self._vocabulary = None
 
     def _make_vocabulary(self) -> jql.Vocabulary:
@@ -498,6 +499,16 @@ class JiraSite:
             table = released if version.released else unreleased
             if not version.archived or version.released:
                 table.setdefault(version.app_key.lower(), set()).add(vid)
+        # A person by account id (Cloud), user name (Data Center), email or display name.
+        users: dict[str, str] = {}
+        for person in [*self.world.people, self.me]:
+            for ident in (person.account_id, person.username, person.email,
+                          person.display_name):
+                users[ident.lower()] = person.account_id
+        components: dict[str, set[str]] = {}
+        for component in self.components.values():
+            components.setdefault(component.name.lower(), set()).add(str(component.id))
+            components[str(component.id)] = {str(component.id)}
         categories: dict[str, str] = {}
         for key, (cat_id, _, name) in CATEGORIES.items():
             categories[key] = categories[name.lower()] = categories[str(cat_id)] = key
@@ -507,7 +518,8 @@ class JiraSite:
             statuses={name.lower() for name, _ in WORKFLOW} | set(STATUS_IDS.values()),
             status_categories=categories,
             issue_types={name.lower() for name in ISSUE_TYPES},
-            priorities={name.lower() for name in PRIORITY_IDS}, now=self.world.now)
+            priorities={name.lower() for name in PRIORITY_IDS}, now=self.world.now,
+            users=users, me=self.me.account_id, components=components)
 
     def facts(self, issue: SiteIssue) -> jql.IssueFacts:
         """What JQL sees of an issue; kept until the issue's `updated` moves on."""
@@ -528,7 +540,11 @@ class JiraSite:
             issue_type=issue.issue_type, priority=issue.priority,
             priority_rank=int(PRIORITY_IDS[issue.priority]),
             status_rank=[name for name, _ in WORKFLOW].index(issue.status),
-            created=issue.created, updated=issue.updated, labels=issue.labels)
+            created=issue.created, updated=issue.updated, labels=issue.labels,
+            assignee=issue.assignee.account_id if issue.assignee else "",
+            reporter=issue.reporter.account_id, resolved=issue.status_category == "done",
+            components=[str(cid) for cid in issue.components], summary=issue.summary,
+            description=issue.description, environment=issue.environment)
 
     def run_jql(self, text: str) -> tuple[jql.Query, list[SiteIssue]]:
         query = jql.parse(text)
@@ -1765,7 +1781,7 @@ class _Handlers:
             archived=bool(body.get("archived", False)), release_date=release_date,
             start_date=start_date)
         self.site.versions[version.id] = version
-        self.site.versions_changed()
+        self.site.catalogue_changed()
         await self.site.version_changed(request, version, _version_event(version, None))
         return JSONResponse(self.site.version(version, self.site.base(request), v),
                             status_code=201)
@@ -1804,7 +1820,7 @@ class _Handlers:
             version.release_date = release_date
         if "startDate" in body:
             version.start_date = start_date
-        self.site.versions_changed()
+        self.site.catalogue_changed()
         await self.site.version_changed(request, version, _version_event(version, was_released))
         return JSONResponse(self.site.version(version, self.site.base(request), v))
 
@@ -1867,7 +1883,7 @@ class _Handlers:
                 "position": "Specify a position (First, Last, Earlier or Later) or after."})
         others = [r for r in self.site.versions.values() if r.app_key != version.app_key]
         self.site.versions = {r.id: r for r in [*others, *order]}
-        self.site.versions_changed()
+        self.site.catalogue_changed()
         await self.site.version_changed(request, version, "jira:version_moved")
         return JSONResponse(self.site.version(version, self.site.base(request), v))
 
@@ -1891,7 +1907,7 @@ class _Handlers:
             issue.affects_versions = _swap(issue.affects_versions, version.id,
                                            moves["moveAffectedIssuesTo"])
         del self.site.versions[version.id]
-        self.site.versions_changed()
+        self.site.catalogue_changed()
         await self.site.version_changed(request, version, "jira:version_deleted")
         return Response(status_code=204)
 
@@ -1939,6 +1955,7 @@ class _Handlers:
                                   app_key=app_key, name=name.strip(),
                                   description=str(body.get("description") or ""), lead=lead)
         self.site.components[component.id] = component
+        self.site.catalogue_changed()
         return JSONResponse(self.site.component(component, self.site.base(request), v),
                             status_code=201)
 

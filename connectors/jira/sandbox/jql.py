@@ -2,8 +2,14 @@
 
 It covers the clauses the hub sends (project, fixVersion, key, status,
 statusCategory, issuetype, priority, created/updated, AND/OR, parentheses,
-ORDER BY) and refuses everything else with JIRA's own error sentences, so a
-connector meets the same 400s it would meet on a real site. Pure: no I/O.
+ORDER BY), the ones people type most (assignee and reporter, `currentUser()`,
+resolution, component, labels, `IS [NOT] EMPTY`, text search with `~`), and
+refuses everything else with JIRA's own error sentences, so a connector or a
+client library meets the same 400s it would meet on a real site. Pure: no I/O.
+
+Text search (`summary ~ "login page"`) matches issues holding every word, in any
+order, a trailing `*` or `?` as a wildcard and an inner quoted phrase exactly; real
+JIRA also stems English words (`logins` finds `login`), which this does not.
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ class IssueFacts:
     created: datetime
     updated: datetime
     labels: list[str] = field(default_factory=list)
+    assignee: str = ""  # account id, "" when unassigned
+    reporter: str = ""
+    resolved: bool = False  # JIRA sets a resolution (Done) when work reaches done
+    components: list[str] = field(default_factory=list)  # component ids
+    summary: str = ""
+    description: str = ""
+    environment: str = ""
 
 
 @dataclass(slots=True)
@@ -60,6 +73,9 @@ class Vocabulary:
     issue_types: set[str]
     priorities: set[str]
     now: datetime
+    users: dict[str, str] = field(default_factory=dict)  # lower id/email/name -> account id
+    me: str = ""  # the caller's account id: `currentUser()`
+    components: dict[str, set[str]] = field(default_factory=dict)  # lower name or id -> ids
 
 
 # --- tokens -----------------------------------------------------------------
@@ -153,18 +169,34 @@ FIELDS: dict[str, str] = {
     "status": "status", "statuscategory": "statusCategory",
     "issuetype": "issuetype", "type": "issuetype", "priority": "priority",
     "updated": "updated", "updateddate": "updated", "created": "created",
-    "createddate": "created", "labels": "labels",
+    "createddate": "created", "labels": "labels", "assignee": "assignee",
+    "reporter": "reporter", "resolution": "resolution", "component": "component",
+    "summary": "summary", "description": "description", "environment": "environment",
+    "text": "text",
 }
 EQUALITY = {"=", "!=", "in", "not in"}
 ORDERED = EQUALITY | {"<", ">", "<=", ">="}
+EMPTINESS = {"is", "is not"}
+MATCHING = {"~", "!~"}
 FIELD_OPERATORS: dict[str, set[str]] = {
-    "project": EQUALITY, "fixVersion": EQUALITY, "key": ORDERED, "status": EQUALITY,
-    "statusCategory": EQUALITY, "issuetype": EQUALITY, "priority": ORDERED,
-    "updated": ORDERED, "created": ORDERED, "labels": EQUALITY,
+    "project": EQUALITY, "fixVersion": EQUALITY | EMPTINESS, "key": ORDERED,
+    "status": EQUALITY, "statusCategory": EQUALITY, "issuetype": EQUALITY,
+    "priority": ORDERED, "updated": ORDERED, "created": ORDERED,
+    "labels": EQUALITY | EMPTINESS, "assignee": EQUALITY | EMPTINESS,
+    "reporter": EQUALITY | EMPTINESS, "resolution": EQUALITY | EMPTINESS,
+    "component": EQUALITY | EMPTINESS, "summary": MATCHING,
+    "description": MATCHING | EMPTINESS, "environment": MATCHING | EMPTINESS,
+    "text": {"~"},
 }
+#: Fields whose values are the words of a text (`~`), not names.
+TEXT_FIELDS = {"summary": ("summary",), "description": ("description",),
+               "environment": ("environment",),
+               "text": ("summary", "description", "environment")}
 SORTABLE = {"project", "fixVersion", "key", "status", "issuetype", "priority", "updated",
             "created"}
-FUNCTIONS = {"releasedversions", "unreleasedversions", "now"}
+FUNCTIONS = {"releasedversions", "unreleasedversions", "now", "currentuser"}
+USER_FIELDS = {"assignee", "reporter"}
+UNRESOLVED = "unresolved"  # `resolution = Unresolved`: the value JIRA gives "no resolution"
 
 
 class _Parser:
@@ -260,25 +292,38 @@ class _Parser:
             shown = operator.upper() if operator[0].isalpha() else operator
             raise JqlError(f"The operator '{shown}' is not supported by the "
                            f"'{name_token.value}' field.")
+        if operator in ("=", "!=") and "is" in FIELD_OPERATORS[name] \
+                and self.token.is_word("empty", "null"):
+            operator = "is" if operator == "=" else "is not"  # `= EMPTY` says `IS EMPTY`
+        if operator in EMPTINESS:
+            if not self.token.is_word("empty", "null"):
+                raise self.fail("'EMPTY' or 'NULL'")
+            return Clause(name, operator, (Value(self.take().text),))
         in_list = operator in ("in", "not in")
         values = self.parse_list() if in_list else (self.parse_value(),)
         return Clause(name, operator, values)
 
     def parse_operator(self) -> str:
         token = self.token
-        if token.kind == "op" and token.text in ("=", "!=", "<", ">", "<=", ">="):
+        if token.kind == "op":
             self.take()
             return token.text
         if token.is_word("in"):
             self.take()
             return "in"
+        if token.is_word("is"):
+            self.take()
+            if self.token.is_word("not"):
+                self.take()
+                return "is not"
+            return "is"
         if token.is_word("not"):
             self.take()
             if self.token.is_word("in"):
                 self.take()
                 return "not in"
             self.index -= 1
-        if token.kind == "op" or token.is_word("is", "was", "changed"):
+        if token.is_word("was", "changed"):
             raise JqlError(f"The operator '{token.text.upper()}' is not supported by the sandbox "
                            f"for this field.")
         raise self.fail(f"operator. The valid operators are {OPERATORS_TEXT}")
@@ -403,7 +448,10 @@ def _compile_value_set(clause: Clause, vocab: Vocabulary) -> set[str]:
     for value in clause.values:
         if value.function is not None:
             name, *args = value.function
-            if clause.field != "fixVersion" or name == "now":
+            if clause.field in USER_FIELDS and name == "currentuser" and not args:
+                wanted.add(vocab.me)
+                continue
+            if clause.field != "fixVersion" or name in ("now", "currentuser"):
                 raise JqlError(f"Unable to find JQL function '{value.text}({', '.join(args)})'.")
             table = vocab.released_versions if name == "releasedversions" \
                 else vocab.unreleased_versions
@@ -444,6 +492,18 @@ def _compile_value_set(clause: Clause, vocab: Vocabulary) -> set[str]:
             if text not in vocab.priorities:
                 raise _missing(value.text, "priority")
             wanted.add(text)
+        elif clause.field in USER_FIELDS:
+            if text not in vocab.users:
+                raise _missing(value.text, clause.field)
+            wanted.add(vocab.users[text])
+        elif clause.field == "resolution":
+            if text not in (UNRESOLVED, "done", "10000"):
+                raise _missing(value.text, "resolution")
+            wanted.add(UNRESOLVED if text == UNRESOLVED else "done")
+        elif clause.field == "component":
+            if text not in vocab.components:
+                raise _missing(value.text, "component")
+            wanted |= vocab.components[text]
         else:  # labels: any value is legal
             wanted.add(text)
     return wanted
@@ -464,7 +524,23 @@ def _values_of(field_name: str, issue: IssueFacts) -> set[str]:
         return {issue.issue_type.lower()}
     if field_name == "priority":
         return {issue.priority.lower()}
-    return {label.lower() for label in issue.labels}
+    if field_name == "labels":
+        return {label.lower() for label in issue.labels}
+    if field_name == "assignee":
+        return {issue.assignee} if issue.assignee else set()
+    if field_name == "reporter":
+        return {issue.reporter} if issue.reporter else set()
+    if field_name == "resolution":
+        return {"done"} if issue.resolved else set()
+    if field_name == "component":
+        return set(issue.components)
+    texts = [_text_of(issue, name) for name in TEXT_FIELDS[field_name]]
+    return {text for text in texts if text}
+
+
+def _text_of(issue: IssueFacts, field_name: str) -> str:
+    return {"summary": issue.summary, "description": issue.description,
+            "environment": issue.environment}[field_name]
 
 
 def _compile(node: Node, vocab: Vocabulary, priority_ranks: dict[str, int]) -> _Matcher:
@@ -477,18 +553,65 @@ def _compile(node: Node, vocab: Vocabulary, priority_ranks: dict[str, int]) -> _
         inner = _compile(node.part, vocab, priority_ranks)
         return _Matcher(lambda issue: not inner.test(issue))
     clause = node
+    field_name = clause.field
+    if clause.operator == "is":
+        return _Matcher(lambda issue: not _values_of(field_name, issue))
+    if clause.operator == "is not":
+        return _Matcher(lambda issue: bool(_values_of(field_name, issue)))
+    if clause.operator in MATCHING:
+        return _compile_text(clause)
     if clause.field in ("updated", "created"):
         return _compile_date(clause, vocab)
     if clause.operator in ("<", ">", "<=", ">="):
         return _compile_ranked(clause, vocab, priority_ranks)
     wanted = _compile_value_set(clause, vocab)
-    field_name = clause.field
     if clause.operator in ("=", "in"):
         within = ((field_name, frozenset(wanted)),) if field_name in INDEXED else None
+        if field_name == "resolution" and UNRESOLVED in wanted:
+            # "Unresolved" is the name of no resolution at all.
+            return _Matcher(lambda issue: not _values_of(field_name, issue)
+                            or bool(_values_of(field_name, issue) & wanted))
         return _Matcher(lambda issue: bool(_values_of(field_name, issue) & wanted), within)
     # JIRA's negative operators do not match issues whose field is empty.
     return _Matcher(lambda issue: bool(_values_of(field_name, issue))
                     and not _values_of(field_name, issue) & wanted)
+
+
+_WORD = re.compile(r"\w+")
+_TERM = re.compile(r"[\w*?]+")  # a word of a query, wildcards kept
+
+
+def _compile_text(clause: Clause) -> _Matcher:
+    """`~`: every word of the value in one of the field's texts (a trailing `*` or `?`
+    a wildcard), or an inner quoted phrase as it stands; `!~`: not so."""
+    (value,) = clause.values
+    text = value.text.strip()
+    phrase = len(text) > 1 and text[0] == text[-1] == '"'
+    words = [w.lower() for w in _TERM.findall(text)]
+    if not words:
+        raise JqlError(f"The field '{clause.field}' does not support searching for an "
+                       f"empty string.")
+    for word in words:
+        if word[0] in "*?":
+            raise JqlError(f"The text query '{word}' for field '{clause.field}' is not "
+                           f"allowed to start with a wildcard.")
+    if phrase:
+        wanted = f" {' '.join(_WORD.findall(text[1:-1].lower()))} "
+
+        def holds(texts: set[str]) -> bool:
+            return any(wanted in f" {' '.join(_WORD.findall(t.lower()))} " for t in texts)
+    else:
+        patterns = [re.compile(re.escape(w).replace(r"\*", r"\w*").replace(r"\?", r"\w")
+                               + r"\Z") for w in words]
+
+        def holds(texts: set[str]) -> bool:
+            found = {word for t in texts for word in _WORD.findall(t.lower())}
+            return all(any(p.match(word) for word in found) for p in patterns)
+    field_name = clause.field
+    if clause.operator == "~":
+        return _Matcher(lambda issue: holds(_values_of(field_name, issue)))
+    return _Matcher(lambda issue: bool(_values_of(field_name, issue))
+                    and not holds(_values_of(field_name, issue)))
 
 
 def _compile_date(clause: Clause, vocab: Vocabulary) -> _Matcher:

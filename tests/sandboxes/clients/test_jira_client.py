@@ -335,6 +335,32 @@ def test_assignment_finds_the_user_and_names_them_by_the_flavours_identifier(
                for e in site.log.entries)
 
 
+def test_my_open_issues_and_a_text_search_are_the_usual_jql(site: Site, jira: JIRA) -> None:
+    issue = new_issue(jira, "Refund lands twice after a gateway timeout")
+    jira.assign_issue(issue, DEMO_USER)
+    mine = jira.search_issues("assignee = currentUser() AND resolution = Unresolved "
+                              "ORDER BY key", maxResults=False)
+    assert issue.key in [i.key for i in mine]
+    assert all(i.fields.assignee is not None and i.fields.resolution is None for i in mine)
+    found = jira.search_issues('project = PAY AND summary ~ "gateway timeout" '
+                               'AND labels is not EMPTY AND fixVersion is EMPTY')
+    assert [i.key for i in found] == [issue.key]
+
+
+def test_a_new_component_is_searchable_once_an_issue_has_it(
+        site: Site, jira: JIRA, expect_refusals: None) -> None:
+    unknown = refusal(jira.search_issues, 'component = "ledger-export"')
+    assert error_body(unknown)["errorMessages"] == [
+        "The value 'ledger-export' does not exist for the field 'component'."]
+    jira.create_component("ledger-export", "PAY")
+    assert jira.search_issues('component = "ledger-export"') == []
+    issue = new_issue(jira, "Ledger export drops cents")
+    issue.update(fields={"components": [{"name": "ledger-export"}]})
+    assert [i.key for i in jira.search_issues("component = ledger-export")] == [issue.key]
+    assert issue.key not in [i.key for i in jira.search_issues(
+        "project = PAY AND component is EMPTY", maxResults=False)]
+
+
 def test_comments_are_added_and_listed_in_order(site: Site, jira: JIRA) -> None:
     issue = new_issue(jira, "Comment thread")
     first = jira.add_comment(issue, "Reproduced on staging.")
