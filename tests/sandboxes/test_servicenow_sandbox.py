@@ -452,3 +452,116 @@ def test_creates_and_updates_push_a_webhook_with_the_shared_secret() -> None:
     assert [(secret, body["operation"], body["state"]) for secret, body in received] == [
         ("s3cret", "insert", "-5"), ("s3cret", "update", "-4")]
     assert received[0][1]["number"] == created["number"]
+
+
+# -- approvals --------------------------------------------------------------------------
+
+APPROVALS = "/api/now/table/sysapproval_approver"
+
+
+def approvals(sn: httpx.Client, number: str) -> list[dict[str, Any]]:
+    response = sn.get(APPROVALS, params={
+        "sysparm_query": f"sysapproval.number={number}^ORDERBYsys_created_on",
+        "sysparm_exclude_reference_link": "true"})
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()["result"]
+    return rows
+
+
+def in_authorize(sn: httpx.Client) -> dict[str, Any]:
+    """A new Normal change of a support group, moved to Authorize, where it asks for
+    approval."""
+    group = sn.get("/api/now/table/sys_user_group", params={"sysparm_limit": 1}
+                   ).json()["result"][0]
+    created = new_change(sn, assignment_group=group["sys_id"])
+    for state in ("-4", "-3"):
+        assert set_state(sn, created["sys_id"], state).status_code == 200
+    row: dict[str, Any] = sn.get(f"{CHANGES}/{created['sys_id']}").json()["result"]
+    return row
+
+
+def decide(sn: httpx.Client, approval: dict[str, Any], state: str) -> httpx.Response:
+    return sn.patch(f"{APPROVALS}/{approval['sys_id']}",
+                    json={"state": state, "comments": f"{state} at CAB"})
+
+
+def test_seeded_changes_carry_their_approvers_decisions(sn: httpx.Client) -> None:
+    for change in SN_CHANGES:
+        number = f"CHG{change.seq:07d}"
+        states = [row["state"] for row in approvals(sn, number)]
+        expected = {"not_requested": [], "requested": ["requested", "requested"],
+                    "approved": ["approved", "approved"],
+                    "rejected": ["rejected", "not_required"]}[change.approval]
+        assert states == expected, number
+
+
+def test_authorize_asks_the_group_manager_and_a_change_manager(sn: httpx.Client) -> None:
+    change = in_authorize(sn)
+    assert change["approval"] == "requested"
+    asked = approvals(sn, change["number"])
+    assert [row["state"] for row in asked] == ["requested", "requested"]
+    group = sn.get(f"/api/now/table/sys_user_group/{change['assignment_group']['value']}"
+                   ).json()["result"]
+    approvers = [row["approver"] for row in asked]
+    assert approvers[0] == group["manager"]["value"]
+    assert len(set(approvers)) == 2 and change["requested_by"] not in approvers
+
+
+def test_the_change_is_scheduled_once_every_approver_has_approved(sn: httpx.Client) -> None:
+    change = in_authorize(sn)
+    first, second = approvals(sn, change["number"])
+
+    assert decide(sn, first, "approved").status_code == 200
+    waiting = sn.get(f"{CHANGES}/{change['sys_id']}").json()["result"]
+    assert (waiting["state"], waiting["approval"]) == ("-3", "requested")
+
+    assert decide(sn, second, "approved").json()["result"]["state"] == "approved"
+    done = sn.get(f"{CHANGES}/{change['sys_id']}").json()["result"]
+    assert (done["state"], done["approval"]) == ("-2", "approved")
+
+
+def test_one_rejection_sends_the_change_back_to_new(sn: httpx.Client) -> None:
+    change = in_authorize(sn)
+    first, second = approvals(sn, change["number"])
+
+    assert decide(sn, second, "rejected").status_code == 200
+
+    back = sn.get(f"{CHANGES}/{change['sys_id']}").json()["result"]
+    assert (back["state"], back["approval"]) == ("-5", "rejected")
+    assert [row["state"] for row in approvals(sn, change["number"])] == [
+        "not_required", "rejected"]
+    late = decide(sn, first, "approved")
+    assert late.status_code == 403
+    assert late.json()["error"]["message"] == "Operation Failed"
+
+
+def test_moving_the_state_by_hand_leaves_the_approvers_unneeded(sn: httpx.Client) -> None:
+    change = in_authorize(sn)
+    assert set_state(sn, change["sys_id"], "-2").json()["result"]["approval"] == "approved"
+    assert [row["state"] for row in approvals(sn, change["number"])] == [
+        "not_required", "not_required"]
+
+
+def test_an_approval_deciding_its_change_pushes_the_changes_update() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append(await request.json())
+        return Response(status_code=204)
+
+    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    with serve_asgi(receiver) as hook_url, serve_asgi(create_app(
+            WORLD, webhook_url=f"{hook_url}/hook", webhook_secret="s3cret")) as url, \
+            httpx.Client(base_url=url, auth=(DEMO_USER, DEMO_PASSWORD)) as sn:
+        change = in_authorize(sn)
+        for approval in approvals(sn, change["number"]):
+            decide(sn, approval, "approved")
+
+    assert [(body["table"], body["state"], body["approval"]) for body in received][-1] == (
+        "change_request", "-2", "approved")
+    assert all(body["table"] == "change_request" for body in received)

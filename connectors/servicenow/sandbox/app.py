@@ -239,6 +239,20 @@ TABLES: dict[str, TableSpec] = {
         defaults={"compressed": "true", "state": "available", "chunk_size_bytes": "700000",
                   "image_width": "", "image_height": "", "average_image_color": ""},
     ),
+    # One approver's say on one change (Normal changes ask theirs in Authorize): the
+    # change is approved once every approver has approved, rejected by any one of them.
+    "sysapproval_approver": TableSpec(
+        name="sysapproval_approver",
+        fields=(*SYSTEM_FIELDS, "sysapproval", "document_id", "source_table", "approver",
+                                "state", "comments", "due_date", "expected_start"),
+        display_field="approver",
+        references={"sysapproval": "change_request", "document_id": "change_request",
+                    "approver": "sys_user"},
+        choices={"state": {"not requested": "Not Yet Requested", "requested": "Requested",
+                           "approved": "Approved", "rejected": "Rejected",
+                           "cancelled": "Cancelled", "not_required": "No Longer Required"}},
+        defaults={"state": "requested", "source_table": "change_request"},
+    ),
     "sys_user_group": TableSpec(
         name="sys_user_group",
         fields=(*SYSTEM_FIELDS, "name", "description", "email", "manager", "active"),
@@ -409,6 +423,9 @@ class Instance:
                 stamp(change.created), stamp(change.updated),
                 by=change.requested_by.username)
             self._seed_tasks(record, tasks_per_change)
+            if record["approval"] != "not requested":
+                self._request_approvals(record, stamp(change.updated),
+                                        decided=record["approval"])
         self._seed_incidents(users, groups, cis)
 
     def _seed_incidents(self, users: dict[str, str], groups: dict[str, str],
@@ -475,6 +492,69 @@ class Instance:
                 "planned_start_date": change["start_date"],
                 "planned_end_date": change["end_date"]},
                 change["sys_created_on"], change["sys_updated_on"], change["sys_created_by"])
+
+    # -- approvals ----------------------------------------------------------
+
+    def approvers(self, change: Record) -> list[str]:
+        """Who approves a change: its assignment group's manager, then one change
+        manager chosen by its number (never its requester), as sys_user ids."""
+        group = self.tables["sys_user_group"].get(change["assignment_group"])
+        chosen = [group["manager"]] if group and group["manager"] else []
+        people = sorted(self.tables["sys_user"])
+        others = [uid for uid in people if uid not in chosen and uid != change["requested_by"]]
+        if others:
+            chosen.append(others[int(change["number"][3:] or "0") % len(others)])
+        return chosen
+
+    def approvals_of(self, change: Record) -> list[Record]:
+        return [row for row in self.tables["sysapproval_approver"].values()
+                if row["sysapproval"] == change["sys_id"]]
+
+    def _request_approvals(self, change: Record, when: str, decided: str = "") -> None:
+        """Ask each approver (again, after a rejection); a seeded decision is recorded as
+        made: all approved, or the first approver's rejection."""
+        for index, approver in enumerate(self.approvers(change)):
+            state = {"approved": "approved",
+                     "rejected": "rejected" if index == 0 else "not_required"}.get(
+                decided, "requested")
+            self._put("sysapproval_approver",
+                      sys_id_for("sysapproval_approver", change["sys_id"], approver, when,
+                                 len(self.tables["sysapproval_approver"])), {
+                          "sysapproval": change["sys_id"], "document_id": change["sys_id"],
+                          "approver": approver, "state": state,
+                          "expected_start": change["start_date"],
+                          "sys_mod_count": "0" if state == "requested" else "1"}, when, when)
+
+    def _approval_rules(self, approval: Record, values: dict[str, str],
+                        user: str) -> list[Record]:
+        """An approver's decision reaches the change: a rejection at once (the others no
+        longer required), an approval once every approver has approved. Returns the
+        change when it moved."""
+        state = values.get("state")
+        if state not in ("approved", "rejected") or state == approval["state"]:
+            return []
+        if approval["state"] != "requested":
+            raise SnError(403, "Operation Failed",
+                          "Error during update of sysapproval_approver: this approval is no "
+                          "longer requested")
+        change = self.tables["change_request"].get(approval["sysapproval"])
+        if change is None or change["approval"] != "requested":
+            return []
+        approval.update(values)  # the decision is part of what decides the change
+        others = [row for row in self.approvals_of(change)
+                  if row is not approval and row["state"] == "requested"]
+        if state == "rejected":
+            for row in others:
+                row.update(state="not_required", sys_updated_on=self.now())
+            self.update("change_request", change, {"approval": "rejected"}, user)
+            return [change]
+        if others:
+            return []
+        moves: dict[str, Any] = {"approval": "approved"}
+        if change["state"] == "-3":
+            moves["state"] = "-2"  # Authorize is left for Scheduled by the approval
+        self.update("change_request", change, moves, user)
+        return [change]
 
     # -- reading ----------------------------------------------------------
 
@@ -569,7 +649,10 @@ class Instance:
         now = self.now()
         sys_id = sys_id_for(table, "created", values.get("number", ""), now,
                             len(self.tables[table]))
-        return self._put(table, sys_id, values, now, now, by=user)
+        record = self._put(table, sys_id, values, now, now, by=user)
+        if table == "change_request" and record["approval"] == "requested":
+            self._approval_asked(record, "")
+        return record
 
     def delete(self, table: str, record: Record) -> None:
         """Gone from its class and every table it extends or that extends it."""
@@ -579,17 +662,36 @@ class Instance:
         if table == "sys_attachment":
             self.files.pop(record["sys_id"], None)
 
-    def update(self, table: str, record: Record, body: dict[str, Any], user: str) -> Record:
+    def update(self, table: str, record: Record, body: dict[str, Any], user: str
+               ) -> list[Record]:
+        """Apply an update and the business rules it sets off; returns the other
+        change requests those rules changed (an approval deciding its change)."""
         values = self._input(table, body)
+        asked = record.get("approval")
+        also: list[Record] = []
         if table == "change_request":
             self._change_rules(record, values)
         if table == "incident":
             self._incident_rules(record, values)
+        if table == "sysapproval_approver":
+            also = self._approval_rules(record, values, user)
         record.update(values)
         record["sys_updated_on"] = self.now()
         record["sys_updated_by"] = user
         record["sys_mod_count"] = str(int(record["sys_mod_count"] or "0") + 1)
-        return record
+        if table == "change_request" and record["approval"] != asked:
+            self._approval_asked(record, asked or "")
+        return also
+
+    def _approval_asked(self, change: Record, before: str) -> None:
+        """A change newly asking for approval asks its approvers; one decided some other
+        way (a state moved by hand) no longer needs their answers."""
+        if change["approval"] == "requested":
+            self._request_approvals(change, change["sys_updated_on"])
+        elif before == "requested":
+            for row in self.approvals_of(change):
+                if row["state"] == "requested":
+                    row.update(state="not_required", sys_updated_on=self.now())
 
     def _user_id(self, user_name: str) -> str:
         return next((sid for sid, row in self.tables["sys_user"].items()
@@ -851,8 +953,10 @@ class TableHandlers:
         table = self.table_of(request)
         record = self.instance.record(table, request.path_params["sys_id"])
         body = await _json_object(request)
-        self.instance.update(table, record, body, self.user(request) or "guest")
+        changed = self.instance.update(table, record, body, self.user(request) or "guest")
         await self._notify("update", table, record)
+        for change in changed:
+            await self._notify("update", "change_request", change)
         return JSONResponse({"result": self.rendered(request, table, record)})
 
     @_answers_errors

@@ -70,6 +70,28 @@ def incidents_opened(start: datetime, end: datetime) -> set[str]:
     return {incident_number(i) for i in SN_INCIDENTS if start <= i.opened <= end}
 
 
+# -- a CAB member's approvals -----------------------------------------------------------
+
+
+def test_a_cab_member_approves_what_waits_for_them_and_the_change_is_scheduled(
+        client: pysnow.Client) -> None:
+    waiting = next(c for c in SN_CHANGES if c.stage == "authorize" and c.approval == "requested")
+    approvals = client.resource(api_path="/table/sysapproval_approver")
+    changes = client.resource(api_path="/table/change_request")
+
+    mine = records(approvals.get(query={"sysapproval.number": change_number(waiting),
+                                        "state": "requested"}))
+    assert len(mine) == 2
+    for approval in mine:
+        approvals.update(query={"sys_id": approval["sys_id"]},
+                         payload={"state": "approved", "comments": "Fine by the CAB"})
+
+    change = changes.get(query={"number": change_number(waiting)}).one()
+    assert (change["state"], change["approval"]) == ("-2", "approved")
+    assert records(approvals.get(query={"sysapproval.number": change_number(waiting),
+                                        "state": "requested"})) == []
+
+
 # -- reading with Basic auth -----------------------------------------------------------
 
 
