@@ -507,6 +507,10 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
                 status = "DEPLOYED" if rng.random() > 0.1 else "CANCELLED"
             elif m == 0:
                 status = rng.choice(["IN_PROGRESS", "READY", "DEPLOYING"])
+                if status == "DEPLOYING":
+                    # Deploying is what happens in a window: this one is open now.
+                    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+                    end = start + timedelta(hours=4)
             else:
                 status = "PLANNED"
             rtype = "EMERGENCY" if rng.random() < 0.08 else (
@@ -687,6 +691,8 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
                 continue
             app = apps_for[seq[itsm] % len(apps_for)]
             start = now + timedelta(days=5 + seq[itsm] % 20, hours=21)
+            if stage == "implement":  # being implemented: its window is open now
+                start = now.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
             changes.append(ChangeRequest(
                 seq=seq[itsm], itsm=itsm, release_key=None, app_key=app.key,
                 title=f"Patch {app.name} operating system", description="Monthly OS patching.",

@@ -48,3 +48,17 @@ def test_no_change_is_approved_before_it_is_past_authorization(seed: int, scale:
     early = [(c.itsm, c.seq, c.stage, c.approval) for c in world.change_requests
              if c.stage in ("new", "assess", "authorize") and c.approval == "approved"]
     assert early == []
+
+
+@pytest.mark.parametrize(("seed", "epoch"), [
+    (3, EPOCH), (7, EPOCH + timedelta(days=32)), (11, EPOCH + timedelta(days=20, hours=7))])
+def test_what_is_deploying_or_being_implemented_is_in_its_window_now(
+        seed: int, epoch: datetime) -> None:
+    world = build_world(seed=seed, epoch=epoch)
+    deploying = [r for r in world.releases if r.status == "DEPLOYING"]
+    implementing = [c for c in world.change_requests if c.stage == "implement"]
+    assert implementing
+    for release in deploying:
+        assert release.window_start <= world.now < release.window_end, release.key
+    for change in implementing:
+        assert change.planned_start <= world.now < change.planned_end, change.seq
