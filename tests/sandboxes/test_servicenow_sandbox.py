@@ -480,6 +480,11 @@ def in_authorize(sn: httpx.Client) -> dict[str, Any]:
     return row
 
 
+def state_and_approval(sn: httpx.Client, change: dict[str, Any]) -> tuple[str, str]:
+    row = sn.get(f"{CHANGES}/{change['sys_id']}").json()["result"]
+    return row["state"], row["approval"]
+
+
 def decide(sn: httpx.Client, approval: dict[str, Any], state: str) -> httpx.Response:
     return sn.patch(f"{APPROVALS}/{approval['sys_id']}",
                     json={"state": state, "comments": f"{state} at CAB"})
@@ -512,12 +517,10 @@ def test_the_change_is_scheduled_once_every_approver_has_approved(sn: httpx.Clie
     first, second = approvals(sn, change["number"])
 
     assert decide(sn, first, "approved").status_code == 200
-    waiting = sn.get(f"{CHANGES}/{change['sys_id']}").json()["result"]
-    assert (waiting["state"], waiting["approval"]) == ("-3", "requested")
+    assert state_and_approval(sn, change) == ("-3", "requested")
 
     assert decide(sn, second, "approved").json()["result"]["state"] == "approved"
-    done = sn.get(f"{CHANGES}/{change['sys_id']}").json()["result"]
-    assert (done["state"], done["approval"]) == ("-2", "approved")
+    assert state_and_approval(sn, change) == ("-2", "approved")
 
 
 def test_one_rejection_sends_the_change_back_to_new(sn: httpx.Client) -> None:
@@ -526,8 +529,7 @@ def test_one_rejection_sends_the_change_back_to_new(sn: httpx.Client) -> None:
 
     assert decide(sn, second, "rejected").status_code == 200
 
-    back = sn.get(f"{CHANGES}/{change['sys_id']}").json()["result"]
-    assert (back["state"], back["approval"]) == ("-5", "rejected")
+    assert state_and_approval(sn, change) == ("-5", "rejected")
     assert [row["state"] for row in approvals(sn, change["number"])] == [
         "not_required", "rejected"]
     late = decide(sn, first, "approved")
