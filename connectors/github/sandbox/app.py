@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.config import ConnectorConfig
-from connectors.github.sandbox import events, git, render, repository_meta, search
+from connectors.github.sandbox import checks, events, git, render, repository_meta, search
 from connectors.github.sandbox.graphql_api import GraphQLService
 from connectors.github.sandbox.render import IssueComment, LabelDef
 from connectors.records import LinkKind
@@ -1009,9 +1009,9 @@ class GitHubSandbox:
             return git.root_commit(app, root), None
         raise GitHubError(422, f"No commit found for SHA: {ref}")
 
-    # The world runs no CI: every commit reads as GitHub reads one that no status and no
-    # check run was ever reported for. Without these routes `commits/{ref}` took
-    # `main/status` for a ref and answered that no such commit exists.
+    # CI reports through checks (`checks.py`): no commit status was ever reported, so the
+    # combined status is GitHub's `pending` with none. Without these routes
+    # `commits/{ref}` took `main/status` for a ref and answered that no such commit exists.
 
     async def combined_status(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -1026,12 +1026,65 @@ class GitHubSandbox:
         return Reply([])
 
     async def check_runs(self, request: Request) -> Reply:
-        self._commit(self.app_of(request), request.path_params["ref"])
-        return Reply({"total_count": 0, "check_runs": []})
+        app = self.app_of(request)
+        commit = self._commit(app, request.path_params["ref"])[0]
+        return self._runs_page(request, checks.check_runs(self.base(request), app, commit))
+
+    def _runs_page(self, request: Request, runs: list[Json]) -> Reply:
+        """Check runs as a commit's or a suite's list pages them, after the filters
+        GitHub takes (`check_name`, `status`, `app_id`; `filter` is moot: one run each)."""
+        params = request.query_params
+        name, status = params.get("check_name"), params.get("status")
+        if status is not None and status not in ("queued", "in_progress", "completed"):
+            raise GitHubError(422, "Invalid request.\n\nstatus is not a member of [queued, "
+                                   "in_progress, completed].")
+        if params.get("filter") not in (None, "latest", "all"):
+            raise GitHubError(422, "Invalid request.\n\nfilter is not a member of "
+                                   "[latest, all].")
+        wanted = [run for run in runs
+                  if (name is None or run["name"] == name)
+                  and (status is None or run["status"] == status)
+                  and params.get("app_id") in (None, str(render.ACTIONS_APP_ID))]
+        page, headers = paginate(request, wanted)
+        return Reply({"total_count": len(wanted), "check_runs": page}, headers=headers)
 
     async def check_suites(self, request: Request) -> Reply:
-        self._commit(self.app_of(request), request.path_params["ref"])
-        return Reply({"total_count": 0, "check_suites": []})
+        app = self.app_of(request)
+        commit, parent = self._commit(app, request.path_params["ref"])
+        params = request.query_params
+        suites = [checks.check_suite(self.base(request), app, commit, parent)]
+        if params.get("app_id") not in (None, str(render.ACTIONS_APP_ID)) or \
+                params.get("check_name") not in (None, *checks.CHECKS):
+            suites = []
+        page, headers = paginate(request, suites)
+        return Reply({"total_count": len(suites), "check_suites": page}, headers=headers)
+
+    def _checked(self, app: Application, found: Callable[[Commit], bool]) -> git.Row:
+        """The commit whose CI `found` names: on `main`, a pull request's head or the
+        first tag; GitHub's 404 when none."""
+        rows = git.history(self.data, app, git.MAIN) or []
+        rows += [git.pull_head(self.data, app, pull) for pull in self.data.app_pulls(app)]
+        rows += [(git.root_commit(app, tag), None) for tag in self.data.tags(app)[:1]]
+        row = next((row for row in rows if found(row[0])), None)
+        if row is None:
+            raise GitHubError(404, "Not Found")
+        return row
+
+    async def get_check_run(self, request: Request) -> Reply:
+        app, ident = self.app_of(request), request.path_params["check_run_id"]
+        commit, _ = self._checked(app, lambda c: ident in checks.run_ids(c))
+        return Reply(checks.check_run(self.base(request), app, commit,
+                                      checks.run_ids(commit).index(ident)))
+
+    async def get_check_suite(self, request: Request) -> Reply:
+        app, ident = self.app_of(request), request.path_params["check_suite_id"]
+        commit, parent = self._checked(app, lambda c: checks.suite_id(c) == ident)
+        return Reply(checks.check_suite(self.base(request), app, commit, parent))
+
+    async def suite_check_runs(self, request: Request) -> Reply:
+        app, ident = self.app_of(request), request.path_params["check_suite_id"]
+        commit, _ = self._checked(app, lambda c: checks.suite_id(c) == ident)
+        return self._runs_page(request, checks.check_runs(self.base(request), app, commit))
 
     async def list_branches(self, request: Request) -> Reply:
         app = self.app_of(request)
@@ -1692,6 +1745,10 @@ class GitHubSandbox:
             Route(f"{r}/commits/{{ref:path}}/statuses", e(self.commit_statuses)),
             Route(f"{r}/commits/{{ref:path}}/check-runs", e(self.check_runs)),
             Route(f"{r}/commits/{{ref:path}}/check-suites", e(self.check_suites)),
+            Route(f"{r}/check-runs/{{check_run_id:int}}", e(self.get_check_run)),
+            Route(f"{r}/check-suites/{{check_suite_id:int}}", e(self.get_check_suite)),
+            Route(f"{r}/check-suites/{{check_suite_id:int}}/check-runs",
+                  e(self.suite_check_runs)),
             Route(f"{r}/commits/{{ref:path}}", e(self.get_commit)),
             Route(f"{r}/statuses/{{ref:path}}", e(self.commit_statuses), methods=["GET"]),
             Route(f"{r}/branches", e(self.list_branches)),

@@ -35,6 +35,10 @@ Json = dict[str, Any]
 ENVIRONMENTS = ("dev", "staging", "production")
 #: What every repository says of itself (`repository`, and `repository_meta` agrees).
 TOPICS = ("release-train",)
+#: GitHub Actions, the GitHub App that reports CI jobs as check runs (`checks.py`).
+ACTIONS_APP_ID = 15368
+#: The CI jobs branch protection requires of `main` before a pull request merges.
+REQUIRED_CHECKS = ("build", "test")
 LANGUAGE = "Python"
 SIZE_KB = 2048
 LABEL_COLOURS = {"bug": "d73a4a", "blocker": "b60205", "breaking-change": "e99695"}
@@ -775,8 +779,11 @@ def branch(base: str, app: Application, name: str, sha: str, protected: bool) ->
     return {"name": name, "commit": {"sha": sha, "url": f"{repo_url(base, app)}/commits/{sha}"},
             "protected": protected,
             "protection": {"enabled": protected,
-                           "required_status_checks": {"enforcement_level": "off",
-                                                      "contexts": [], "checks": []}},
+                           "required_status_checks": {
+                               "enforcement_level": "non_admins" if protected else "off",
+                               "contexts": list(REQUIRED_CHECKS) if protected else [],
+                               "checks": [{"context": name, "app_id": ACTIONS_APP_ID}
+                                          for name in REQUIRED_CHECKS] if protected else []}},
             "protection_url": f"{url}/protection"}
 
 
@@ -789,12 +796,14 @@ def branch_full(base: str, app: Application, name: str, head: Json, protected: b
 
 def branch_protection(base: str, app: Application, name: str) -> Json:
     """`GET .../branches/{branch}/protection` of `main`: changes reach it by reviewed pull
-    requests, and no status check is required (the world runs no CI)."""
+    requests whose CI built and tested them (`checks.py`)."""
     url = f"{branch_url(base, app, name)}/protection"
     off = {"enabled": False}
     return {"url": url,
             "required_status_checks": {"url": f"{url}/required_status_checks", "strict": False,
-                                       "contexts": [], "checks": [],
+                                       "contexts": list(REQUIRED_CHECKS),
+                                       "checks": [{"context": check, "app_id": ACTIONS_APP_ID}
+                                                  for check in REQUIRED_CHECKS],
                                        "contexts_url": f"{url}/required_status_checks/contexts"},
             "required_pull_request_reviews": {
                 "url": f"{url}/required_pull_request_reviews", "dismiss_stale_reviews": False,

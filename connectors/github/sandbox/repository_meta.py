@@ -2,10 +2,10 @@
 README, who may write to it, and its Actions runs. Pure rendering: no I/O.
 
 Each answer agrees with the repository object the sandbox serves (`render.repository`:
-one topic, written in Python, the token's owner may push but not administer) and with
-the world, which runs no CI: the only workflow runs are those a deployment protection
-rule held (`GitHubData.runs`), each `waiting` until the rule's app answers, then
-`completed` (a success if approved, a failure if rejected).
+one topic, written in Python, the token's owner may push but not administer). The
+workflow runs listed are those a deployment protection rule held (`GitHubData.runs`),
+each `waiting` until the rule's app answers, then `completed` (a success if approved, a
+failure if rejected); CI's jobs are read as check runs (`checks.py`).
 """
 
 from __future__ import annotations

@@ -174,18 +174,28 @@ def test_branches_are_main_and_the_open_pull_requests_heads(
     assert missing.value.data["message"] == "Branch not found"
 
 
-def test_a_commit_reads_with_no_ci_reported_as_github_reads_one_without_any(
+def test_a_commit_reports_its_ci_through_checks_and_no_statuses(
         repo: Repository, url: str, world: World) -> None:
-    # The world runs no CI. A release script asking "is main green?" gets GitHub's answer
-    # for a commit nothing reported on, not a claim that the commit does not exist.
+    # A release script asking "is main green?" reads GitHub Actions' check runs; the
+    # older statuses API has nothing, so the combined status is GitHub's pending of none.
     head = world.commits["PAY"][-1].sha
     commit = repo.get_commit("main")
     combined = commit.get_combined_status()
     assert (combined.state, combined.total_count, combined.statuses) == ("pending", 0, [])
     assert combined.sha == head and combined.repository.full_name == FULL_NAME
     assert list(commit.get_statuses()) == []
-    assert commit.get_check_runs().totalCount == 0
-    assert commit.get_check_suites().totalCount == 0
+    runs = list(commit.get_check_runs())
+    assert [(r.name, r.status, r.app.slug) for r in runs] == [
+        ("build", "completed", "github-actions"), ("test", "completed", "github-actions"),
+        ("lint", "completed", "github-actions")]
+    assert all(r.head_sha == head and r.started_at <= r.completed_at for r in runs)
+    assert [r.name for r in commit.get_check_runs(check_name="test")] == ["test"]
+    (suite,) = commit.get_check_suites()
+    assert suite.conclusion == ("success" if all(r.conclusion == "success" for r in runs)
+                                else "failure")
+    assert [r.id for r in suite.get_check_runs()] == [r.id for r in runs]
+    assert repo.get_check_suite(suite.id).head_sha == head
+    assert repo.get_check_run(runs[1].id).name == "test"
     # A branch whose name holds a slash is still one ref, and an unknown ref is refused.
     branch = next(p.head_ref for p in world.pull_requests
                   if p.app_key == "PAY" and p.state == "open" and "/" in p.head_ref)
@@ -196,6 +206,25 @@ def test_a_commit_reads_with_no_ci_reported_as_github_reads_one_without_any(
         repo._requester.requestJsonAndCheck("GET", f"{repo.url}/commits/no-such-ref/check-runs")
     assert (unknown.value.status, unknown.value.data["message"]) == (
         422, "No commit found for SHA: no-such-ref")
+    with pytest.raises(GithubException) as gone:
+        repo.get_check_run(1)
+    assert gone.value.status == 404
+
+
+def test_released_commits_passed_ci_and_some_others_failed_their_tests(
+        repo: Repository, world: World) -> None:
+    outcomes = {}
+    for commit in world.commits["PAY"]:
+        runs = {r.name: r.conclusion for r in repo.get_commit(commit.sha).get_check_runs()}
+        outcomes[commit.sha] = runs
+        if commit.message.startswith("Release "):
+            assert set(runs.values()) == {"success"}, commit.message
+    failed = [sha for sha, runs in outcomes.items() if "failure" in runs.values()]
+    assert failed and len(failed) < len(outcomes) / 2
+    assert all(outcomes[sha] == {"build": "success", "test": "failure", "lint": "success"}
+               for sha in failed)
+    protection = repo.get_branch("main").get_protection()
+    assert protection.required_status_checks.contexts == ["build", "test"]
 
 
 def test_tags_and_a_comparison_between_two_of_them(repo: Repository, world: World) -> None:
@@ -584,7 +613,7 @@ def test_the_protection_a_branch_links_to_is_there_for_main_only(repo: Repositor
     assert main.protected
     protection = main.get_protection()  # follows the branch's protection_url
     assert protection.required_pull_request_reviews.required_approving_review_count == 1
-    assert protection.required_status_checks.contexts == []
+    assert protection.required_status_checks.contexts == ["build", "test"]
     feature = next(b for b in repo.get_branches() if b.name != "main")
     assert not feature.protected
     with pytest.raises(GithubException) as unprotected:
