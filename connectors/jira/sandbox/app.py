@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.config import ConnectorConfig
-from connectors.jira.sandbox import issue_links, jql, remote_links, worklogs, writes
+from connectors.jira.sandbox import agile, issue_links, jql, remote_links, worklogs, writes
 from connectors.jira.sandbox.catalogue import FIELD_NAMES, FIELDS, render_field, site_fields
 from connectors.records import LinkKind
 from connectors.sandbox.kit import Credentials, SandboxKit, route_path
@@ -224,6 +224,9 @@ class JiraSite:
                                      description=f"The {app.repo_name} repository.",
                                      lead=app.lead)
             for n, app in enumerate(world.applications)}
+        # One scrum board per project and its two-week sprints (`agile.py`).
+        self.boards = {board.id: board for board in agile.boards(world)}
+        self.sprints = {sprint.id: sprint for sprint in agile.sprints(world)}
         self.me = world.person_by_email(credentials.username) or Person(
             index=-100, display_name="Demo User", email=credentials.username,
             username=credentials.username, account_id=DEMO_ACCOUNT_ID, github_login="",
@@ -509,6 +512,12 @@ class JiraSite:
         for component in self.components.values():
             components.setdefault(component.name.lower(), set()).add(str(component.id))
             components[str(component.id)] = {str(component.id)}
+        sprints: dict[str, set[str]] = {}
+        by_state: dict[str, set[str]] = {"open": set(), "closed": set(), "future": set()}
+        for sprint in self.sprints.values():
+            sprints.setdefault(sprint.name.lower(), set()).add(str(sprint.id))
+            sprints[str(sprint.id)] = {str(sprint.id)}
+            by_state["open" if sprint.state == "active" else sprint.state].add(str(sprint.id))
         categories: dict[str, str] = {}
         for key, (cat_id, _, name) in CATEGORIES.items():
             categories[key] = categories[name.lower()] = categories[str(cat_id)] = key
@@ -519,7 +528,8 @@ class JiraSite:
             status_categories=categories,
             issue_types={name.lower() for name in ISSUE_TYPES},
             priorities={name.lower() for name in PRIORITY_IDS}, now=self.world.now,
-            users=users, me=self.me.account_id, components=components)
+            users=users, me=self.me.account_id, components=components, sprints=sprints,
+            sprints_by_state=by_state)
 
     def facts(self, issue: SiteIssue) -> jql.IssueFacts:
         """What JQL sees of an issue; kept until the issue's `updated` moves on."""
@@ -544,7 +554,14 @@ class JiraSite:
             assignee=issue.assignee.account_id if issue.assignee else "",
             reporter=issue.reporter.account_id, resolved=issue.status_category == "done",
             components=[str(cid) for cid in issue.components], summary=issue.summary,
-            description=issue.description, environment=issue.environment)
+            description=issue.description, environment=issue.environment,
+            sprint=str(sprint.id) if (sprint := self.sprint_of(issue)) else "")
+
+    def sprint_of(self, issue: SiteIssue) -> agile.Sprint | None:
+        """The sprint an issue is in, as it stands now (`agile.sprint_of`)."""
+        board = next(b for b in self.boards.values() if b.app.key == issue.app_key)
+        return agile.sprint_of([s for s in self.sprints.values() if s.board.id == board.id],
+                               issue.status_category, issue.updated)
 
     def run_jql(self, text: str) -> tuple[jql.Query, list[SiteIssue]]:
         query = jql.parse(text)
@@ -949,6 +966,14 @@ class _Handlers:
                 routes.append(Route(f"/rest/api/{v}{path}", _bind(handler, v), methods=methods))
         if not cloud:
             routes.append(Route("/rest/auth/1/session", self.session, methods=["GET"]))
+        agile_base = "/rest/agile/1.0"
+        routes += [Route(f"{agile_base}/board", self.agile_boards, methods=["GET"]),
+                   Route(f"{agile_base}/board/{{id:int}}", self.agile_board, methods=["GET"]),
+                   Route(f"{agile_base}/board/{{id:int}}/sprint", self.board_sprints,
+                         methods=["GET"]),
+                   Route(f"{agile_base}/sprint/{{id:int}}", self.agile_sprint, methods=["GET"]),
+                   Route(f"{agile_base}/sprint/{{id:int}}/issue", self.sprint_issues,
+                         methods=["GET"])]
         # The site is linked to no other Atlassian application (pycontribs asks before it
         # adds a remote link).
         routes.append(Route("/rest/applinks/latest/listApplicationlinks",
@@ -957,6 +982,114 @@ class _Handlers:
 
     async def application_links(self, request: Request) -> Response:
         return JSONResponse([])
+
+    # --- boards and sprints (JIRA Software's agile API, `agile.py`) ------------------------
+
+    def _board_json(self, board: agile.Board, base: str) -> Json:
+        app = board.app
+        return {"id": board.id, "self": f"{base}/rest/agile/1.0/board/{board.id}",
+                "name": board.name, "type": "scrum",
+                "location": {"projectId": app.jira_project_id, "displayName":
+                             f"{app.name} ({app.key})", "projectName": app.name,
+                             "projectKey": app.key, "projectTypeKey": "software",
+                             "name": f"{app.name} ({app.key})"}}
+
+    def _sprint_json(self, sprint: agile.Sprint, base: str) -> Json:
+        body: Json = {"id": sprint.id, "self": f"{base}/rest/agile/1.0/sprint/{sprint.id}",
+                      "state": sprint.state, "name": sprint.name,
+                      "startDate": _agile_time(sprint.start),
+                      "endDate": _agile_time(sprint.end),
+                      "createdDate": _agile_time(sprint.start - timedelta(days=3)),
+                      "originBoardId": sprint.board.id, "goal": sprint.goal}
+        if sprint.state == "closed":
+            body["completeDate"] = _agile_time(sprint.end - timedelta(hours=3))
+        return body
+
+    @staticmethod
+    def _values_page(request: Request, values: list[Json]) -> Response:
+        """The agile API's page: `startAt`, `maxResults` (at most 50), `isLast`, `values`."""
+        try:
+            start = _int(request.query_params.get("startAt"), 0, "startAt")
+            size = min(_int(request.query_params.get("maxResults"), 50, "maxResults"), 50)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        page = values[start:start + size]
+        return JSONResponse({"maxResults": size, "startAt": start, "total": len(values),
+                             "isLast": start + len(page) >= len(values), "values": page})
+
+    async def agile_boards(self, request: Request) -> Response:
+        params, base = request.query_params, self.site.base(request)
+        name = (params.get("name") or "").lower()
+        project = (params.get("projectKeyOrId") or "").lower()
+        found = [b for b in self.site.boards.values()
+                 if name in b.name.lower()
+                 and params.get("type") in (None, "", "scrum")
+                 and project in ("", b.app.key.lower(), str(b.app.jira_project_id))]
+        return self._values_page(request, [self._board_json(b, base) for b in found])
+
+    def _board(self, request: Request) -> agile.Board | Response:
+        board = self.site.boards.get(request.path_params["id"])
+        if board is None:
+            return errors("Board does not exist or you do not have permission to see it.",
+                          status=404)
+        return board
+
+    async def agile_board(self, request: Request) -> Response:
+        board = self._board(request)
+        if isinstance(board, Response):
+            return board
+        return JSONResponse(self._board_json(board, self.site.base(request)))
+
+    async def board_sprints(self, request: Request) -> Response:
+        board = self._board(request)
+        if isinstance(board, Response):
+            return board
+        states = set(_split([request.query_params.get("state") or ""]))
+        unknown = states - {"future", "active", "closed"}
+        if unknown:
+            return errors(f"The sprint state '{sorted(unknown)[0]}' is not valid. Valid "
+                          f"states are: future, active, closed.", status=400)
+        base = self.site.base(request)
+        return self._values_page(request, [
+            self._sprint_json(s, base) for s in self.site.sprints.values()
+            if s.board.id == board.id and (not states or s.state in states)])
+
+    def _sprint(self, request: Request) -> agile.Sprint | Response:
+        sprint = self.site.sprints.get(request.path_params["id"])
+        if sprint is None:
+            return errors("Sprint does not exist or you do not have permission to see it.",
+                          status=404)
+        return sprint
+
+    async def agile_sprint(self, request: Request) -> Response:
+        sprint = self._sprint(request)
+        if isinstance(sprint, Response):
+            return sprint
+        return JSONResponse(self._sprint_json(sprint, self.site.base(request)))
+
+    async def sprint_issues(self, request: Request) -> Response:
+        """The sprint's issues, narrowed by `jql` when given, paged by `startAt`."""
+        sprint = self._sprint(request)
+        if isinstance(sprint, Response):
+            return sprint
+        params = request.query_params
+        text = f"sprint = {sprint.id}"
+        if params.get("jql"):
+            text = f"{text} AND ({params['jql']})"
+        try:
+            _, found = self.site.run_jql(text)
+            start = _int(params.get("startAt"), 0, "startAt")
+            size = min(_int(params.get("maxResults"), 50, "maxResults"), 100)
+        except jql.JqlError as exc:
+            return errors(*exc.messages, status=400)
+        except _BadRequest as exc:
+            return errors(str(exc), status=400)
+        wanted = select_fields(_as_list(params.get("fields")), "*navigable")
+        base, page = self.site.base(request), found[start:start + size]
+        return JSONResponse({"expand": "schema,names", "startAt": start, "maxResults": size,
+                             "total": len(found),
+                             "issues": [self.site.render_issue(i, base, "2", wanted, set())
+                                        for i in page]})
 
     # --- search ------------------------------------------------------------------
 
@@ -2150,6 +2283,10 @@ def _date(value: Any, name: str) -> date | None:
     except ValueError:
         raise _BadRequest(f"Invalid date format. Please enter the date in the format "
                           f"\"yyyy-MM-dd\" ({name}).") from None
+
+
+def _agile_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _int(value: Any, default: int, name: str) -> int:

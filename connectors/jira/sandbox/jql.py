@@ -57,6 +57,7 @@ class IssueFacts:
     summary: str = ""
     description: str = ""
     environment: str = ""
+    sprint: str = ""  # sprint id, "" in the backlog
 
 
 @dataclass(slots=True)
@@ -76,6 +77,8 @@ class Vocabulary:
     users: dict[str, str] = field(default_factory=dict)  # lower id/email/name -> account id
     me: str = ""  # the caller's account id: `currentUser()`
     components: dict[str, set[str]] = field(default_factory=dict)  # lower name or id -> ids
+    sprints: dict[str, set[str]] = field(default_factory=dict)  # lower name or id -> ids
+    sprints_by_state: dict[str, set[str]] = field(default_factory=dict)  # open/closed/future
 
 
 # --- tokens -----------------------------------------------------------------
@@ -172,7 +175,7 @@ FIELDS: dict[str, str] = {
     "createddate": "created", "labels": "labels", "assignee": "assignee",
     "reporter": "reporter", "resolution": "resolution", "component": "component",
     "summary": "summary", "description": "description", "environment": "environment",
-    "text": "text",
+    "text": "text", "sprint": "sprint",
 }
 EQUALITY = {"=", "!=", "in", "not in"}
 ORDERED = EQUALITY | {"<", ">", "<=", ">="}
@@ -186,7 +189,7 @@ FIELD_OPERATORS: dict[str, set[str]] = {
     "reporter": EQUALITY | EMPTINESS, "resolution": EQUALITY | EMPTINESS,
     "component": EQUALITY | EMPTINESS, "summary": MATCHING,
     "description": MATCHING | EMPTINESS, "environment": MATCHING | EMPTINESS,
-    "text": {"~"},
+    "text": {"~"}, "sprint": EQUALITY | EMPTINESS,
 }
 #: Fields whose values are the words of a text (`~`), not names.
 TEXT_FIELDS = {"summary": ("summary",), "description": ("description",),
@@ -194,7 +197,10 @@ TEXT_FIELDS = {"summary": ("summary",), "description": ("description",),
                "text": ("summary", "description", "environment")}
 SORTABLE = {"project", "fixVersion", "key", "status", "issuetype", "priority", "updated",
             "created"}
-FUNCTIONS = {"releasedversions", "unreleasedversions", "now", "currentuser"}
+SPRINT_FUNCTIONS = {"opensprints": "open", "closedsprints": "closed",
+                    "futuresprints": "future"}
+FUNCTIONS = {"releasedversions", "unreleasedversions", "now", "currentuser",
+             *SPRINT_FUNCTIONS}
 USER_FIELDS = {"assignee", "reporter"}
 UNRESOLVED = "unresolved"  # `resolution = Unresolved`: the value JIRA gives "no resolution"
 
@@ -451,7 +457,11 @@ def _compile_value_set(clause: Clause, vocab: Vocabulary) -> set[str]:
             if clause.field in USER_FIELDS and name == "currentuser" and not args:
                 wanted.add(vocab.me)
                 continue
-            if clause.field != "fixVersion" or name in ("now", "currentuser"):
+            if clause.field == "sprint" and name in SPRINT_FUNCTIONS and not args:
+                wanted |= vocab.sprints_by_state.get(SPRINT_FUNCTIONS[name], set())
+                continue
+            if clause.field != "fixVersion" or name not in ("releasedversions",
+                                                            "unreleasedversions"):
                 raise JqlError(f"Unable to find JQL function '{value.text}({', '.join(args)})'.")
             table = vocab.released_versions if name == "releasedversions" \
                 else vocab.unreleased_versions
@@ -504,6 +514,10 @@ def _compile_value_set(clause: Clause, vocab: Vocabulary) -> set[str]:
             if text not in vocab.components:
                 raise _missing(value.text, "component")
             wanted |= vocab.components[text]
+        elif clause.field == "sprint":
+            if text not in vocab.sprints:
+                raise _missing(value.text, "sprint")
+            wanted |= vocab.sprints[text]
         else:  # labels: any value is legal
             wanted.add(text)
     return wanted
@@ -534,6 +548,8 @@ def _values_of(field_name: str, issue: IssueFacts) -> set[str]:
         return {"done"} if issue.resolved else set()
     if field_name == "component":
         return set(issue.components)
+    if field_name == "sprint":
+        return {issue.sprint} if issue.sprint else set()
     texts = [_text_of(issue, name) for name in TEXT_FIELDS[field_name]]
     return {text for text in texts if text}
 

@@ -361,6 +361,58 @@ def test_a_new_component_is_searchable_once_an_issue_has_it(
         "project = PAY AND component is EMPTY", maxResults=False)]
 
 
+# --- boards and sprints ----------------------------------------------------------------------
+
+def test_each_project_has_a_scrum_board_of_two_week_sprints(site: Site, jira: JIRA) -> None:
+    boards = jira.boards()
+    assert [(b.name, b.type) for b in boards] == [
+        (f"{a.key} board", "scrum") for a in site.world.applications]
+    assert [b.name for b in jira.boards(projectKeyOrID="INV")] == ["INV board"]
+    sprints = jira.sprints(boards[0].id)
+    assert [s.state for s in sprints] == ["closed"] * 6 + ["active"] + ["future"] * 2
+    (active,) = jira.sprints(boards[0].id, state="active")
+    now = site.world.now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert active.startDate <= now < active.endDate
+    assert jira.sprint(active.id).name == active.name == "PAY Sprint 7"
+
+
+def test_sprints_hold_work_started_and_done_and_the_backlog_the_rest(
+        site: Site, jira: JIRA) -> None:
+    pay = [w for w in site.world.work_items if w.app_key == "PAY"]
+    started = {w.key for w in pay if w.status_category == "indeterminate"}
+    in_open = {i.key for i in jira.search_issues("project = PAY AND sprint in openSprints()",
+                                                 maxResults=False)}
+    assert started <= in_open
+    backlog = {i.key for i in jira.search_issues("project = PAY AND sprint is EMPTY",
+                                                 maxResults=False)}
+    assert {w.key for w in pay if w.status_category == "new"} <= backlog
+    assert not started & backlog
+    done_in_closed = {i.key for i in jira.search_issues(
+        "project = PAY AND sprint in closedSprints()", maxResults=False)}
+    assert done_in_closed and all(
+        w.status_category == "done" for w in pay if w.key in done_in_closed)
+    (active,) = jira.sprints(jira.boards(projectKeyOrID="PAY")[0].id, state="active")
+    by_name = {i.key for i in jira.search_issues(f'sprint = "{active.name}"',
+                                                 maxResults=False)}
+    assert by_name == {i.key for i in jira.search_issues(f"sprint = {active.id}",
+                                                         maxResults=False)}
+    listed = jira._get_json(f"sprint/{active.id}/issue", params={"maxResults": 100},
+                            base=jira.AGILE_BASE_URL)
+    assert {i["key"] for i in listed["issues"]} == by_name == {
+        k for k in in_open if k.startswith("PAY-")}
+
+
+def test_an_unknown_board_or_sprint_is_404_with_jiras_message(
+        jira: JIRA, expect_refusals: None) -> None:
+    board = refusal(jira._get_json, "board/999", base=jira.AGILE_BASE_URL)
+    assert error_body(board)["errorMessages"] == [
+        "Board does not exist or you do not have permission to see it."]
+    sprint = refusal(jira.sprint, 999999)
+    assert sprint.status_code == 404
+    bad = refusal(jira.sprints, 1, state="running")
+    assert bad.status_code == 400
+
+
 def test_comments_are_added_and_listed_in_order(site: Site, jira: JIRA) -> None:
     issue = new_issue(jira, "Comment thread")
     first = jira.add_comment(issue, "Reproduced on staging.")
