@@ -83,6 +83,24 @@ def errors(*messages: str, status: int, field_errors: dict[str, str] | None = No
                         status_code=status, headers=headers)
 
 
+class _NotFound(LookupError):
+    """A 404 whose message goes into `errorMessages` (`_not_found_is_404`)."""
+
+
+AgileHandler = Callable[[Any, Request], Awaitable[Response]]
+
+
+def _not_found_is_404(handler: AgileHandler) -> AgileHandler:
+    @functools.wraps(handler)
+    async def wrapped(self: Any, request: Request) -> Response:
+        try:
+            return await handler(self, request)
+        except _NotFound as exc:
+            return errors(str(exc), status=404)
+
+    return wrapped
+
+
 def error_collection(write: writes.Write) -> Json:
     """A write's refusals; one that is about the whole body goes into `errorMessages`."""
     return {"errorMessages": [v for k, v in write.errors.items() if not k],
@@ -1027,23 +1045,19 @@ class _Handlers:
                  and project in ("", b.app.key.lower(), str(b.app.jira_project_id))]
         return self._values_page(request, [self._board_json(b, base) for b in found])
 
-    def _board(self, request: Request) -> agile.Board | Response:
+    def _board(self, request: Request) -> agile.Board:
         board = self.site.boards.get(request.path_params["id"])
         if board is None:
-            return errors("Board does not exist or you do not have permission to see it.",
-                          status=404)
+            raise _NotFound("Board does not exist or you do not have permission to see it.")
         return board
 
+    @_not_found_is_404
     async def agile_board(self, request: Request) -> Response:
-        board = self._board(request)
-        if isinstance(board, Response):
-            return board
-        return JSONResponse(self._board_json(board, self.site.base(request)))
+        return JSONResponse(self._board_json(self._board(request), self.site.base(request)))
 
+    @_not_found_is_404
     async def board_sprints(self, request: Request) -> Response:
         board = self._board(request)
-        if isinstance(board, Response):
-            return board
         states = set(_split([request.query_params.get("state") or ""]))
         unknown = states - {"future", "active", "closed"}
         if unknown:
@@ -1054,24 +1068,20 @@ class _Handlers:
             self._sprint_json(s, base) for s in self.site.sprints.values()
             if s.board.id == board.id and (not states or s.state in states)])
 
-    def _sprint(self, request: Request) -> agile.Sprint | Response:
+    def _sprint(self, request: Request) -> agile.Sprint:
         sprint = self.site.sprints.get(request.path_params["id"])
         if sprint is None:
-            return errors("Sprint does not exist or you do not have permission to see it.",
-                          status=404)
+            raise _NotFound("Sprint does not exist or you do not have permission to see it.")
         return sprint
 
+    @_not_found_is_404
     async def agile_sprint(self, request: Request) -> Response:
-        sprint = self._sprint(request)
-        if isinstance(sprint, Response):
-            return sprint
-        return JSONResponse(self._sprint_json(sprint, self.site.base(request)))
+        return JSONResponse(self._sprint_json(self._sprint(request), self.site.base(request)))
 
+    @_not_found_is_404
     async def sprint_issues(self, request: Request) -> Response:
         """The sprint's issues, narrowed by `jql` when given, paged by `startAt`."""
         sprint = self._sprint(request)
-        if isinstance(sprint, Response):
-            return sprint
         params = request.query_params
         text = f"sprint = {sprint.id}"
         if params.get("jql"):
