@@ -488,6 +488,8 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
 
     # Monthly releases per application: a few shipped, one in flight, some planned.
     months_back, months_ahead = 3, 2 + (scale - 1) * 3
+    # What is deploying or being implemented has its window open in this hour.
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
     for app_index, app in enumerate(applications):
         issue_num = 0
         gh_number = 0
@@ -508,8 +510,7 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
             elif m == 0:
                 status = rng.choice(["IN_PROGRESS", "READY", "DEPLOYING"])
                 if status == "DEPLOYING":
-                    # Deploying is what happens in a window: this one is open now.
-                    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+                    start = this_hour - timedelta(hours=1)
                     end = start + timedelta(hours=4)
             else:
                 status = "PLANNED"
@@ -691,8 +692,8 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
                 continue
             app = apps_for[seq[itsm] % len(apps_for)]
             start = now + timedelta(days=5 + seq[itsm] % 20, hours=21)
-            if stage == "implement":  # being implemented: its window is open now
-                start = now.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
+            if stage == "implement":
+                start = this_hour - timedelta(minutes=30)
             changes.append(ChangeRequest(
                 seq=seq[itsm], itsm=itsm, release_key=None, app_key=app.key,
                 title=f"Patch {app.name} operating system", description="Monthly OS patching.",

@@ -10,7 +10,7 @@ empty, as on a repository whose CI reports through checks only.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from connectors.github.sandbox import render
 from connectors.github.sandbox.render import ACTIONS_APP_ID, Json, repo_url, ts
@@ -41,6 +41,12 @@ def run_ids(commit: Commit) -> list[int]:
     return [base + index for index in range(len(CHECKS))]
 
 
+def run_times(commit: Commit, index: int) -> tuple[datetime, datetime]:
+    """When a job of the commit's CI started and completed."""
+    started = commit.date + timedelta(minutes=1, seconds=20 * index)
+    return started, started + timedelta(seconds=60 + _number(commit.sha, 3) % 240 + 60 * index)
+
+
 def actions_app(base: str) -> Json:
     return {"id": ACTIONS_APP_ID, "slug": ACTIONS_SLUG, "node_id": "MDM6QXBwMTUzNjg=",
             "name": "GitHub Actions", "description": "Automate your workflow",
@@ -58,8 +64,7 @@ def check_run(base: str, app: Application, commit: Commit, index: int) -> Json:
     """One job of the commit's CI run as `GET .../check-runs/{id}` answers it."""
     name = CHECKS[index]
     ident = run_ids(commit)[index]
-    started = commit.date + timedelta(minutes=1, seconds=20 * index)
-    completed = started + timedelta(seconds=60 + _number(commit.sha, 3) % 240 + 60 * index)
+    started, completed = run_times(commit, index)
     failed = failed_check(commit) == name
     repo = repo_url(base, app)
     html = f"{base}/{app.repo_owner}/{app.repo_name}"
@@ -89,7 +94,6 @@ def check_runs(base: str, app: Application, commit: Commit) -> list[Json]:
 def check_suite(base: str, app: Application, commit: Commit, parent: str | None) -> Json:
     """The commit's one suite (GitHub Actions' CI), concluded by its worst run."""
     ident = suite_id(commit)
-    runs = check_runs(base, app, commit)
     repo = repo_url(base, app)
     return {
         "id": ident, "node_id": render.node_id("CheckSuite", ident), "head_branch": None,
@@ -98,8 +102,8 @@ def check_suite(base: str, app: Application, commit: Commit, parent: str | None)
         "url": f"{repo}/check-suites/{ident}", "before": parent or "0" * 40,
         "after": commit.sha, "pull_requests": [], "app": actions_app(base),
         "created_at": ts(commit.date + timedelta(minutes=1)),
-        "updated_at": runs[-1]["completed_at"], "rerequestable": True,
-        "runs_rerequestable": True, "latest_check_runs_count": len(runs),
+        "updated_at": ts(run_times(commit, len(CHECKS) - 1)[1]), "rerequestable": True,
+        "runs_rerequestable": True, "latest_check_runs_count": len(CHECKS),
         "check_runs_url": f"{repo}/check-suites/{ident}/check-runs",
         "head_commit": {"id": commit.sha, "tree_id": commit.sha[::-1],
                         "message": commit.message, "timestamp": ts(commit.date),

@@ -52,9 +52,8 @@ def boards(world: World) -> list[Board]:
     return [Board(index + 1, app) for index, app in enumerate(world.applications)]
 
 
-def sprints(world: World) -> list[Sprint]:
-    """Every board's sprints, oldest first: each starts on a Monday at 09:00 UTC."""
-    now = world.now
+def sprints(boards: list[Board], now: datetime) -> list[Sprint]:
+    """Each board's sprints, oldest first: each starts on a Monday at 09:00 UTC."""
     monday = (now - timedelta(days=now.weekday())).replace(hour=9, minute=0, second=0,
                                                            microsecond=0)
     if monday > now:
@@ -62,7 +61,7 @@ def sprints(world: World) -> list[Sprint]:
     # The active sprint began on the Monday of an even ISO week.
     active_start = monday - timedelta(days=7 * (monday.isocalendar().week % 2))
     out: list[Sprint] = []
-    for board in boards(world):
+    for board in boards:
         for offset in range(-CLOSED_SPRINTS, FUTURE_SPRINTS + 1):
             start = active_start + timedelta(days=SPRINT_DAYS * offset)
             state = "closed" if offset < 0 else "active" if offset == 0 else "future"

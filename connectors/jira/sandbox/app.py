@@ -243,8 +243,13 @@ class JiraSite:
                                      lead=app.lead)
             for n, app in enumerate(world.applications)}
         # One scrum board per project and its two-week sprints (`agile.py`).
-        self.boards = {board.id: board for board in agile.boards(world)}
-        self.sprints = {sprint.id: sprint for sprint in agile.sprints(world)}
+        boards = agile.boards(world)
+        self.boards = {board.id: board for board in boards}
+        self.sprints = {sprint.id: sprint for sprint in agile.sprints(boards, world.now)}
+        #: Each project's sprints, oldest first (its board's).
+        self.project_sprints: dict[str, list[agile.Sprint]] = {}
+        for sprint in self.sprints.values():
+            self.project_sprints.setdefault(sprint.board.app.key, []).append(sprint)
         self.me = world.person_by_email(credentials.username) or Person(
             index=-100, display_name="Demo User", email=credentials.username,
             username=credentials.username, account_id=DEMO_ACCOUNT_ID, github_login="",
@@ -577,9 +582,8 @@ class JiraSite:
 
     def sprint_of(self, issue: SiteIssue) -> agile.Sprint | None:
         """The sprint an issue is in, as it stands now (`agile.sprint_of`)."""
-        board = next(b for b in self.boards.values() if b.app.key == issue.app_key)
-        return agile.sprint_of([s for s in self.sprints.values() if s.board.id == board.id],
-                               issue.status_category, issue.updated)
+        return agile.sprint_of(self.project_sprints[issue.app_key], issue.status_category,
+                               issue.updated)
 
     def run_jql(self, text: str) -> tuple[jql.Query, list[SiteIssue]]:
         query = jql.parse(text)
@@ -1065,8 +1069,8 @@ class _Handlers:
                           f"states are: future, active, closed.", status=400)
         base = self.site.base(request)
         return self._values_page(request, [
-            self._sprint_json(s, base) for s in self.site.sprints.values()
-            if s.board.id == board.id and (not states or s.state in states)])
+            self._sprint_json(s, base) for s in self.site.project_sprints[board.app.key]
+            if not states or s.state in states])
 
     def _sprint(self, request: Request) -> agile.Sprint:
         sprint = self.site.sprints.get(request.path_params["id"])

@@ -541,14 +541,11 @@ class Instance:
         if change is None or change["approval"] != "requested":
             return []
         approval.update(values)  # the decision is part of what decides the change
-        others = [row for row in self.approvals_of(change)
-                  if row is not approval and row["state"] == "requested"]
         if state == "rejected":
-            for row in others:
-                row.update(state="not_required", sys_updated_on=self.now())
+            # The change's update leaves the other answers not required (`_approval_asked`).
             self.update("change_request", change, {"approval": "rejected"}, user)
             return [change]
-        if others:
+        if any(row["state"] == "requested" for row in self.approvals_of(change)):
             return []
         moves: dict[str, Any] = {"approval": "approved"}
         if change["state"] == "-3":
