@@ -272,11 +272,15 @@ SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 )
-# A JSON answer is data, never a document to render: nothing may load in it or frame it
-# (what OWASP advises for APIs; the dashboard's policy is for its pages and scripts).
+# A JSON answer is data, never a document to render: nothing may load in it or frame it,
+# nor may it be sniffed as anything else (OWASP's headers for API responses; the
+# dashboard's policy is for its pages and scripts). A page's Referrer-Policy governs the
+# requests the page makes, and an answer makes none, so it is not sent with one: every
+# header costs a kept answer about 1.5 % of its serving (`bench.instructions`).
 API_SECURITY_HEADERS = (
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-    *SECURITY_HEADERS[1:],
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
 )
 
 

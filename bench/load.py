@@ -4,8 +4,9 @@ Every figure is a ratio of two things measured in the same run on the same machi
 so a busy machine shifts both sides alike. Rows:
 
 1. warm dashboard query (N=10, upstream answers cached), requests/s under `wrk`,
-   divided by a plain Starlette endpoint returning the same bytes on the same
-   uvicorn configuration (`api.server.server_config`), each in a process of its own:
+   divided by a plain Starlette endpoint sent the same request and returning the same
+   bytes on the same uvicorn configuration (`api.server.server_config`), each in a
+   process of its own:
    the median of the ratios of several interleaved pairs of short runs (single runs
    of either side swing by a quarter on this machine);
 2. `releases(first: 50)` at 100k ÷ 1k releases (`bench.releases_scale`, run in its
@@ -218,9 +219,11 @@ def throughput(mode: Mode, sandboxes: str, tmp: Path) -> None:
             pairs = []  # interleaved: what the machine does meanwhile falls on both sides
             cpu = []  # each server's CPU seconds per request in the same runs
             for _ in range(mode.throughput_pairs):
+                # The same request bytes to both, the token too (the plain app ignores
+                # it): the ratio is what the app costs, not h11 parsing one more header.
                 (hub_rate, hub_cpu), (plain_rate, plain_cpu) = (
-                    served(child, target, key, body, mode.throughput_seconds)
-                    for child, target, key in ((hub, url, token), (plain, plain_url, None)))
+                    served(child, target, token, body, mode.throughput_seconds)
+                    for child, target in ((hub, url), (plain, plain_url)))
                 pairs.append((hub_rate, plain_rate))
                 cpu.append((hub_cpu, plain_cpu))
     ratios = sorted(hub / plain for hub, plain in pairs)
@@ -486,32 +489,23 @@ def startup(mode: Mode, tmp: Path) -> None:
 # ---------------------------------------------------------------- helper processes
 
 
-def serve_hub(argv: list[str]) -> None:
-    """`bench.load hub`: the demo world's releases in a hub of its own (upstream answers
-    kept for an hour, so repeated reads are warm)."""
-    import asyncio
-
-    import uvicorn
-
+def hub_app(*, database: str, sandboxes: str, token: str, cache_ttl: int = 3600,
+            metrics: bool = True) -> Any:
+    """The demo world's releases in a hub of its own, `token` let in (upstream answers
+    kept for `cache_ttl` seconds, so repeated reads are warm)."""
     from api.app import create_app
     from api.demo import demo_connectors, demo_environ, seed
-    from api.server import server_config
     from api.settings import load_settings
     from connectors.sandbox.world import build_world
     from tests.support.graphql import principal_step
 
-    parser = argparse.ArgumentParser()
-    for option in ("--database", "--sandboxes", "--token"):
-        parser.add_argument(option, required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--cache-ttl", type=int, default=3600)
-    args = parser.parse_args(argv)
     world = build_world(seed=7)
     settings = load_settings(
-        None, database={"url": args.database},
-        connectors=[c.model_dump() for c in demo_connectors(args.sandboxes)],
-        federation={"cache_ttl_seconds": args.cache_ttl, "request_deadline_seconds": 60},
-        limits={"rate_limit_per_minute": 10_000_000, "rate_limit_burst": 1_000_000})
+        None, database={"url": database},
+        connectors=[c.model_dump() for c in demo_connectors(sandboxes)],
+        federation={"cache_ttl_seconds": cache_ttl, "request_deadline_seconds": 60},
+        limits={"rate_limit_per_minute": 10_000_000, "rate_limit_burst": 1_000_000},
+        metrics={"enabled": metrics})
 
     async def seed_step(sessions: Any) -> None:
         await seed(sessions, world)
@@ -519,11 +513,29 @@ def serve_hub(argv: list[str]) -> None:
     async def freeze_step(sessions: Any) -> None:
         heap.freeze()  # the seeded world, as `serve` freezes what it built
 
-    app = create_app(settings, environ=demo_environ(),
-                     startup=[seed_step, principal_step(args.token), freeze_step])
+    return create_app(settings, environ=demo_environ(),
+                      startup=[seed_step, principal_step(token), freeze_step])
+
+
+def serve_hub(argv: list[str]) -> None:
+    """`bench.load hub`: `hub_app` on the hub's uvicorn configuration."""
+    import asyncio
+
+    import uvicorn
+
+    from api.server import server_config
+
+    parser = argparse.ArgumentParser()
+    for option in ("--database", "--sandboxes", "--token"):
+        parser.add_argument(option, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cache-ttl", type=int, default=3600)
+    args = parser.parse_args(argv)
+    app = hub_app(database=args.database, sandboxes=args.sandboxes, token=args.token,
+                  cache_ttl=args.cache_ttl)
     asyncio.set_event_loop_policy(None)
-    uvicorn.Server(server_config(app, settings.server, host="127.0.0.1", port=args.port,
-                                 log_level="warning")).run()
+    uvicorn.Server(server_config(app, app.state.settings.server, host="127.0.0.1",
+                                 port=args.port, log_level="warning")).run()
 
 
 def main() -> None:

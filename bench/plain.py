@@ -29,6 +29,19 @@ FRAMEWORKS = ("strawberry", "strawberry.asgi", "graphql", "sqlalchemy.orm",
               "prometheus_client")
 
 
+def plain_app(content: bytes) -> Starlette:
+    """POST /graphql answered with `content` (after reading the body), and /healthz."""
+    async def graphql(request: Request) -> Response:
+        await request.body()
+        return Response(content, media_type="application/json")
+
+    async def ok(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"]),
+                             Route("/healthz", ok)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -40,17 +53,7 @@ def main() -> None:
     if args.frameworks:
         for module in FRAMEWORKS:
             importlib.import_module(module)
-    content = args.answer.read_bytes() if args.answer else b"{}"
-
-    async def graphql(request: Request) -> Response:
-        await request.body()
-        return Response(content, media_type="application/json")
-
-    async def ok(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    app = Starlette(routes=[Route("/graphql", graphql, methods=["POST"]),
-                            Route("/healthz", ok)])
+    app = plain_app(args.answer.read_bytes() if args.answer else b"{}")
     if args.hub_config:
         from api.server import server_config
         from api.settings import ServerSettings

@@ -368,6 +368,7 @@ def test_the_dashboard_graphiql_and_the_api_forbid_framing_and_sniffing(hub: Hub
         assert policy.get("frame-ancestors") == "'none'", name
         assert response.headers.get("x-frame-options") == "DENY", name
         assert response.headers.get("x-content-type-options") == "nosniff", name
+        assert response.headers.get("referrer-policy") == "same-origin", name
     api = hub.client(Role.VIEWER).http.post("/graphql", json={"query": "{ __typename }"})
     refused = httpx.post(f"{hub.url}/graphql", json={"query": "{ __typename }"})
     for response in (api, refused):
@@ -376,6 +377,8 @@ def test_the_dashboard_graphiql_and_the_api_forbid_framing_and_sniffing(hub: Hub
         # Data, never a document: nothing may run, load or frame in a JSON answer.
         assert response.headers.get("content-security-policy") == (
             "default-src 'none'; frame-ancestors 'none'")
+        # A referrer policy rules the requests a document makes; an answer makes none.
+        assert "referrer-policy" not in response.headers
 
 
 # --- (h) password hashing off the event loop --------------------------------------------------
