@@ -712,6 +712,7 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
             ))
             seq[itsm] += 1
 
+    _finish_released_work(releases, work_items, pulls, gh_issues, commits, now)
     world = World(
         seed=seed, scale=scale, now=now, people=people, applications=applications,
         releases=releases, work_items=work_items, commits=commits, pull_requests=pulls,
@@ -740,6 +741,52 @@ RELIABILITY: list[tuple[float, float, float]] = [
 INCIDENT_DAYS = 183
 SYMPTOMS = ["Timeouts on", "Errors from", "Slow responses from", "Outage of",
             "Wrong totals in", "Failed logins to", "Stuck queue in", "Memory leak in"]
+
+
+def _finish_released_work(releases: list[Release], work_items: list[WorkItem],
+                          pulls: list[PullRequest], gh_issues: list[GitHubIssue],
+                          commits: dict[str, list[Commit]], now: datetime) -> None:
+    """A release that is ready or deploying has its work done: its issues moved on to
+    Done, its pull requests merged (their merge commits before the release's tag) and
+    the bugs found in its testing closed.
+
+    The month's releases draw their work before anyone knows which is ready, so this
+    finishes it afterwards, drawing nothing: every other record is what the seed gave.
+    Each step falls between the issue's last update and now.
+    """
+    finished = {r.key: r for r in releases if r.status in ("READY", "DEPLOYING")}
+    done_at: dict[str, datetime] = {}
+    for item in work_items:
+        if item.release_key not in finished or item.status_category == "done":
+            continue
+        position = next(i for i, (name, _) in enumerate(WORKFLOW) if name == item.status)
+        steps = len(WORKFLOW) - 1 - position
+        moment, author = item.updated, item.assignee or item.reporter
+        for step in range(position + 1, len(WORKFLOW)):
+            moment = item.updated + (now - item.updated) * (step - position) / (steps + 1)
+            item.changelog.append((moment, author, "status", WORKFLOW[step - 1][0],
+                                   WORKFLOW[step][0]))
+        item.status, item.status_category = WORKFLOW[-1]
+        item.updated = done_at[item.key] = moment
+    for pull in pulls:
+        release = finished.get(pull.release_key or "")
+        if release is None or pull.merged_at is not None:
+            continue
+        merged_at = done_at.get(pull.jira_key or "", pull.updated)
+        pull.state, pull.draft, pull.merged_at, pull.closed_at = "closed", False, merged_at, \
+            merged_at
+        pull.updated = merged_at
+        pull.merge_commit_sha = _sha(pull.app_key, "merge", pull.number)
+        history = commits[pull.app_key]
+        tag_sha = _sha(pull.app_key, release.to_tag)
+        before = next((i for i, c in enumerate(history) if c.sha == tag_sha), len(history))
+        history.insert(before, Commit(pull.merge_commit_sha,
+                                      f"{pull.title.replace(':', '', 1)} (#{pull.number})",
+                                      pull.author, merged_at))
+    for issue in gh_issues:
+        if issue.release_key in finished and issue.state == "open":
+            issue.state, issue.state_reason, issue.closed_at = "closed", "completed", \
+                issue.updated
 
 
 def _business_services(applications: list[Application], now: datetime

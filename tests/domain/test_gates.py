@@ -32,7 +32,8 @@ from connectors.base import (
 from tests.domain import all_items, change_records, release_facts, tracker_issues
 
 READY = "PAY-2026.11"  # change waiting in AUTHORIZE, no open Highest items
-DEPLOYING = "IDN-2026.11"  # change in IMPLEMENT, open Highest items
+DEPLOYING = "IDN-2026.11"  # change in IMPLEMENT, its work done
+IN_PROGRESS = "RPT-2026.11"  # open Highest items
 
 
 def gates(release: ReleaseFacts, *, changes: list[ChangeRecord] | None = None,
@@ -268,11 +269,11 @@ def issue(key: str, priority: str, status: WorkStatus, label: str) -> TrackerIss
 
 
 def test_open_highest_priority_items_fail_the_blocker_gate_naming_them() -> None:
-    items = all_items(DEPLOYING)
-    expected = [i for i in tracker_issues(DEPLOYING)
+    items = all_items(IN_PROGRESS)
+    expected = [i for i in tracker_issues(IN_PROGRESS)
                 if i.priority == "Highest" and i.status is not WorkStatus.DONE]
     assert expected  # the seeded release really has some
-    gate = gates(release_facts(DEPLOYING), items=items)["blockers"]
+    gate = gates(release_facts(IN_PROGRESS), items=items)["blockers"]
     assert not gate.passed
     noun = "open blocker" if len(expected) == 1 else "open blockers"
     assert gate.reason == f"{len(expected)} {noun}: " + ", ".join(

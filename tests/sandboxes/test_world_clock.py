@@ -62,3 +62,34 @@ def test_what_is_deploying_or_being_implemented_is_in_its_window_now(
         assert release.window_start <= world.now < release.window_end, release.key
     for change in implementing:
         assert change.planned_start <= world.now < change.planned_end, change.seq
+
+
+@pytest.mark.parametrize(("seed", "epoch"), [
+    (3, EPOCH), (7, EPOCH), (7, EPOCH + timedelta(days=32)), (11, EPOCH + timedelta(days=20))])
+def test_what_is_ready_or_deploying_has_its_work_done(seed: int, epoch: datetime) -> None:
+    """A release manager reads READY as "nothing left to build": every issue of a ready or
+    deploying release is done by now, its pull requests merged into the history before
+    its tag, and the bugs its testing found closed."""
+    world = build_world(seed=seed, epoch=epoch)
+    finished = {r.key: r for r in world.releases if r.status in ("READY", "DEPLOYING")}
+    assert finished
+    for item in (i for i in world.work_items if i.release_key in finished):
+        assert item.status_category == "done", item.key
+        assert item.changelog[-1][4] == item.status and item.updated <= world.now, item.key
+        times = [when for when, *_ in item.changelog]
+        assert times == sorted(times) and item.created <= times[0], item.key
+    for pull in (p for p in world.pull_requests if p.release_key in finished):
+        assert pull.state == "closed" and pull.merged_at is not None, pull.number
+        shas = [c.sha for c in world.commits[pull.app_key]]
+        tag = finished[pull.release_key or ""].to_tag
+        tag_sha = next(t.sha for t in world.tags if t.app_key == pull.app_key and t.name == tag)
+        assert shas.index(pull.merge_commit_sha) < shas.index(tag_sha), pull.number
+    assert all(i.state == "closed" for i in world.github_issues if i.release_key in finished)
+
+
+def test_work_in_progress_is_left_in_progress() -> None:
+    world = build_world(seed=7)
+    in_progress = {r.key for r in world.releases if r.status == "IN_PROGRESS"}
+    assert any(i.status_category != "done" for i in world.work_items
+               if i.release_key in in_progress)
+    assert any(p.merged_at is None for p in world.pull_requests if p.release_key in in_progress)
