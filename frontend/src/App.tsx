@@ -43,15 +43,16 @@ export function App() {
         .catch(() => setSession({ kind: "anonymous" })),
     [],
   );
+  // The sign-in page is shown whoever asks, so it does not ask who they are: the server
+  // sends the signed-out there, and the question would be a refused request in their
+  // browser's console. Signing in asks, before the guarded pages render.
+  const onLogin = location.pathname === "/login";
   useEffect(() => {
-    void refresh();
-  }, [refresh]);
+    if (!onLogin && session === null) void refresh();
+  }, [refresh, onLogin, session]);
 
+  if (onLogin) return <LoginPage onSignedIn={refresh} />;
   if (session === null) return <Skeleton rows={3} label="Checking your session" />;
-
-  if (location.pathname === "/login") {
-    return <LoginPage onSignedIn={refresh} />;
-  }
   if (session.kind === "anonymous") {
     const next = encodeURIComponent(location.pathname + location.search);
     return <Navigate to={`/login?next=${next}`} replace />;

@@ -43,6 +43,21 @@ def test_signing_in_opens_the_calendar(page: Page, demo: Demo) -> None:
     screenshot(page, "login-done")
 
 
+def test_the_way_in_leaves_nothing_refused_or_failed_in_the_console(page: Page,
+                                                                   demo: Demo) -> None:
+    failed: list[str] = []
+    page.on("console", lambda message: failed.append(message.text)
+            if message.type == "error" else None)
+    page.on("response", lambda response: failed.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
+    page.goto("/releases")  # signed out: sent to sign in
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    sign_in(page, demo, next_path="/releases")
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    wait_loaded(page)
+    assert failed == []
+
+
 def test_a_release_found_on_the_calendar_opens_its_page(signed_in: Page) -> None:
     page = signed_in
     page.goto(NOVEMBER)
