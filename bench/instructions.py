@@ -120,9 +120,9 @@ def _app(variant: str, sandboxes: str, token: str, answer: Path, tmp: Path) -> A
 
 async def _serve(variant: str, sandboxes: str, token: str, answer: Path, requests: int
                  ) -> None:
-    """Answer one request until the answer is kept, say ready, wait for the word on
-    stdin (the parent switches counting on meanwhile), answer `requests`, and leave
-    at once: nothing after the last answer is counted."""
+    """Answer the request until its answer comes from the response cache, say ready,
+    wait for the word on stdin (the parent switches counting on meanwhile), answer it
+    `requests` times more, and leave at once: nothing after the last answer is counted."""
     import uvicorn
 
     from api.server import BoundedH11Protocol, server_config
@@ -153,7 +153,7 @@ async def _serve(variant: str, sandboxes: str, token: str, answer: Path, request
         if not transport.head.startswith(b"HTTP/1.1 200"):
             raise SystemExit(f"{variant}: {transport.head!r}")
         if variant == "hub":
-            await asyncio.to_thread(answer.write_bytes, bytes(transport.body))
+            await asyncio.to_thread(answer.write_bytes, bytes(transport.body or b""))
         transport.body = None
         print(_READY, os.getpid(), flush=True)
         await loop.run_in_executor(None, sys.stdin.readline)
@@ -171,27 +171,31 @@ def count(variant: str, sandboxes: str, token: str, answer: Path, requests: int,
     """Instructions per request of `variant`, counted by callgrind."""
     assert VALGRIND is not None and CALLGRIND_CONTROL is not None
     out = tmp / f"callgrind.{variant}"
-    child = subprocess.Popen(
-        [VALGRIND, "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-         sys.executable, "-m", "bench.instructions", "serve", variant, "--sandboxes",
-         sandboxes, "--token", token, "--answer", str(answer), "--requests", str(requests)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"})
-    assert child.stdin is not None and child.stdout is not None
-    line = child.stdout.readline().split()
-    if not line or line[0] != _READY:
-        child.kill()
-        raise SystemExit(f"{variant} did not start: {line} {child.communicate()[1][-2000:]}")
-    subprocess.run([CALLGRIND_CONTROL, "--instr=on", line[1]], check=True,
-                   capture_output=True)
-    child.stdin.write("go\n")
-    child.stdin.flush()
-    _, errors = child.communicate(timeout=1800)
+    log = tmp / f"{variant}.log"  # a file, not a pipe nobody reads until the end
+    with log.open("w") as errors:
+        child = subprocess.Popen(
+            [VALGRIND, "--tool=callgrind", "--instr-atstart=no",
+             f"--callgrind-out-file={out}", sys.executable, "-m", "bench.instructions",
+             "serve", variant, "--sandboxes", sandboxes, "--token", token, "--answer",
+             str(answer), "--requests", str(requests)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"})
+        assert child.stdin is not None and child.stdout is not None
+        line = child.stdout.readline().split()
+        if not line or line[0] != _READY:
+            child.kill()
+            child.wait()
+            raise SystemExit(f"{variant} did not start: {log.read_text()[-2000:]}")
+        subprocess.run([CALLGRIND_CONTROL, "--instr=on", line[1]], check=True,
+                       capture_output=True)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        child.communicate(timeout=1800)
     totals = [int(m.group(1)) for m in re.finditer(r"(?m)^(?:summary|totals): (\d+)",
                                                    "".join(p.read_text() for p in
                                                            tmp.glob(f"callgrind.{variant}*")))]
     if child.returncode or not totals:
-        raise SystemExit(f"{variant} failed ({child.returncode}): {errors[-2000:]}")
+        raise SystemExit(f"{variant} failed ({child.returncode}): {log.read_text()[-2000:]}")
     return max(totals) // requests
 
 
