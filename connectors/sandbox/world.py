@@ -712,6 +712,7 @@ def build_world(seed: int = 7, scale: int = 1, epoch: datetime | None = None) ->
             ))
             seq[itsm] += 1
 
+    _settle_in_the_past(work_items, pulls, gh_issues, changes, now)
     _finish_released_work(releases, work_items, pulls, gh_issues, commits, now)
     world = World(
         seed=seed, scale=scale, now=now, people=people, applications=applications,
@@ -741,6 +742,46 @@ RELIABILITY: list[tuple[float, float, float]] = [
 INCIDENT_DAYS = 183
 SYMPTOMS = ["Timeouts on", "Errors from", "Slow responses from", "Outage of",
             "Wrong totals in", "Failed logins to", "Stuck queue in", "Memory leak in"]
+
+
+#: Records drawn as opened after now were opened within this span before it.
+_FILED_WITHIN = timedelta(days=30)
+
+
+def _filed(drawn: datetime, now: datetime) -> datetime:
+    """When a record drawn as opened at `drawn` was opened: as drawn when that is past,
+    else within `_FILED_WITHIN` before now, later the later it was drawn (so a pull
+    request still follows the issue it implements)."""
+    if drawn <= now:
+        return drawn
+    ahead = (drawn - now) / _FILED_WITHIN
+    return now - _FILED_WITHIN / (1 + ahead)
+
+
+def _settle_in_the_past(work_items: list[WorkItem], pulls: list[PullRequest],
+                        gh_issues: list[GitHubIssue], changes: list[ChangeRequest],
+                        now: datetime) -> None:
+    """Nothing is opened in the future: planned work, its pull requests and bugs, and
+    next month's change requests were drawn relative to their release's window, which
+    may be months ahead. Each is moved to `_filed`'s time (a pull request to between its
+    issue's opening and its own last update), drawing nothing; an issue's steps are
+    spread again between its new opening and its last update."""
+    for item in work_items:
+        if item.created <= now:
+            continue
+        item.created = _filed(item.created, now)
+        span, steps = item.updated - item.created, len(item.changelog)
+        item.changelog = [(item.created + span * (k + 1) / (steps + 1), who, name, was, to)
+                          for k, (_, who, name, was, to) in enumerate(item.changelog)]
+    opened = {item.key: item.created for item in work_items}
+    for pull in pulls:
+        if pull.created > now:  # opened after the issue it implements, before its update
+            since = opened.get(pull.jira_key or "", _filed(pull.created, now))
+            pull.created = since + (pull.updated - since) / 2
+    for issue in gh_issues:
+        issue.created = _filed(issue.created, now)
+    for change in changes:
+        change.created = _filed(change.created, now)
 
 
 def _finish_released_work(releases: list[Release], work_items: list[WorkItem],

@@ -93,3 +93,26 @@ def test_work_in_progress_is_left_in_progress() -> None:
     assert any(i.status_category != "done" for i in world.work_items
                if i.release_key in in_progress)
     assert any(p.merged_at is None for p in world.pull_requests if p.release_key in in_progress)
+
+
+@pytest.mark.parametrize(("seed", "scale", "epoch"), [
+    (7, 1, EPOCH), (7, 10, EPOCH), (3, 1, EPOCH + timedelta(days=20, hours=5))])
+def test_nothing_is_opened_after_now(seed: int, scale: int, epoch: datetime) -> None:
+    """Planned work is filed before its release's window, but never in the future: a
+    client asking JIRA, GitHub or ServiceNow for what was opened finds it all behind
+    now, each step of an issue between its opening and its last update, and each pull
+    request opened after the issue it implements."""
+    world = build_world(seed=seed, scale=scale, epoch=epoch)
+    opened = {i.key: i.created for i in world.work_items}
+    for item in world.work_items:
+        assert item.created <= item.updated <= world.now, item.key
+        assert all(item.created <= when <= item.updated for when, *_ in item.changelog), item.key
+    for pull in world.pull_requests:
+        assert opened.get(pull.jira_key or "", pull.created) <= pull.created <= pull.updated, \
+            pull.number
+    for record in (*world.github_issues, *world.change_requests):
+        assert record.created <= record.updated <= world.now
+    # Next month's planned work is still there, filed in the last weeks.
+    planned = [r.key for r in world.releases if r.window_start > world.now + timedelta(days=30)]
+    assert any(i.created > world.now - timedelta(days=31)
+               for i in world.work_items if i.release_key in planned)
