@@ -585,8 +585,11 @@ class JiraSite:
         return agile.sprint_of(self.project_sprints[issue.app_key], issue.status_category,
                                issue.updated)
 
-    def run_jql(self, text: str) -> tuple[jql.Query, list[SiteIssue]]:
+    def run_jql(self, text: str, within: str = "") -> tuple[jql.Query, list[SiteIssue]]:
+        """The issues `text` finds, in its order; only those `within` finds too, if given."""
         query = jql.parse(text)
+        if within:
+            query = jql.narrowed(query, jql.parse(within))
         ranks = {name.lower(): int(pid) for name, pid in PRIORITY_IDS.items()}
         found = jql.search(query, _SiteIssues(self), self.vocabulary(), ranks)
         return query, [self.by_id[f.id] for f in found]
@@ -1087,11 +1090,8 @@ class _Handlers:
         """The sprint's issues, narrowed by `jql` when given, paged by `startAt`."""
         sprint = self._sprint(request)
         params = request.query_params
-        text = f"sprint = {sprint.id}"
-        if params.get("jql"):
-            text = f"{text} AND ({params['jql']})"
         try:
-            _, found = self.site.run_jql(text)
+            _, found = self.site.run_jql(params.get("jql") or "", within=f"sprint = {sprint.id}")
             start = _int(params.get("startAt"), 0, "startAt")
             size = min(_int(params.get("maxResults"), 50, "maxResults"), 100)
         except jql.JqlError as exc:

@@ -166,6 +166,15 @@ class Query:
         return self.where is not None
 
 
+def narrowed(query: Query, to: Query) -> Query:
+    """`query` limited to what `to` matches, in `query`'s order: the agile API's `jql`
+    within a sprint or board, which may carry its own ORDER BY."""
+    if to.where is None:
+        return query
+    where = to.where if query.where is None else BoolOp("and", (to.where, query.where))
+    return Query(where, query.order_by)
+
+
 # Field names JIRA accepts, with their aliases, mapped to the evaluator's names.
 FIELDS: dict[str, str] = {
     "project": "project", "fixversion": "fixVersion", "key": "key", "issuekey": "key",

@@ -400,6 +400,12 @@ def test_sprints_hold_work_started_and_done_and_the_backlog_the_rest(
                             base=jira.AGILE_BASE_URL)
     assert {i["key"] for i in listed["issues"]} == by_name == {
         k for k in in_open if k.startswith("PAY-")}
+    # The sprint's `jql` narrows it and may order it, as a search's does.
+    narrowed = jira._get_json(f"sprint/{active.id}/issue", base=jira.AGILE_BASE_URL, params={
+        "maxResults": 100, "jql": "status != Done ORDER BY key DESC"})
+    assert [i["key"] for i in narrowed["issues"]] == [i.key for i in jira.search_issues(
+        f"sprint = {active.id} AND status != Done ORDER BY key DESC", maxResults=False)]
+    assert narrowed["issues"]
 
 
 def test_an_unknown_board_or_sprint_is_404_with_jiras_message(
